@@ -1,0 +1,30 @@
+import { SCOPES, type Scope } from '#core/api.ts';
+
+/**
+ * Every HTTP route, the function that serves it and the scopes the JWT authorizer requires (any
+ * one of them). The local API server and the CDK Api construct both read this table.
+ */
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  functionName: string;
+  scopes: Scope[];
+}
+
+export const ROUTES: Route[] = [
+  { method: 'POST', path: '/tasks', functionName: 'submit-task', scopes: [SCOPES.create] },
+  { method: 'GET', path: '/tasks', functionName: 'list-tasks', scopes: [SCOPES.read] },
+  { method: 'GET', path: '/tasks/{taskId}', functionName: 'get-task', scopes: [SCOPES.read] },
+  { method: 'GET', path: '/tasks/{taskId}/jobs', functionName: 'list-jobs', scopes: [SCOPES.read] },
+  { method: 'POST', path: '/tasks/{taskId}/cancel', functionName: 'cancel-task', scopes: [SCOPES.cancel] },
+  { method: 'POST', path: '/sandboxes', functionName: 'create-sandbox', scopes: [SCOPES.create] },
+  { method: 'GET', path: '/pilots', functionName: 'list-pilots', scopes: [SCOPES.read] },
+  { method: 'POST', path: '/pilots', functionName: 'register-pilot', scopes: [SCOPES.pilot] },
+  { method: 'POST', path: '/pilots/{pilotId}/claim', functionName: 'claim-job', scopes: [SCOPES.pilot] },
+  { method: 'POST', path: '/pilots/{pilotId}/heartbeat', functionName: 'heartbeat', scopes: [SCOPES.pilot] },
+  { method: 'POST', path: '/pilots/{pilotId}/complete', functionName: 'complete-job', scopes: [SCOPES.pilot] },
+];
+
+/** Functions run by the task workflow (state name in the ASL → function), and by schedules. */
+export const WORKFLOW_FUNCTIONS = ['split-task', 'enqueue-jobs', 'wait-for-jobs', 'finalize-task', 'fail-task'] as const;
+export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-leases', everySec: 60 }] as const;
