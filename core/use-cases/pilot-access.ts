@@ -1,0 +1,23 @@
+import { ForbiddenError, NotFoundError } from '../errors.ts';
+import type { Pilot } from '../model/pilot.ts';
+import type { PilotStore } from '../ports.ts';
+import type { Principal } from './deps.ts';
+
+/** Pilot tokens name their site (`pilot:<siteId>`); a pilot may only act for that site. */
+export function pilotSiteOf(principal: Principal): string | undefined {
+  return principal.sub.startsWith('pilot:') ? principal.sub.slice('pilot:'.length) : undefined;
+}
+
+export function assertSiteAllowed(principal: Principal, siteId: string): void {
+  const site = pilotSiteOf(principal);
+  if (site !== undefined && site !== '*' && site !== siteId) {
+    throw new ForbiddenError(`this pilot token is for site ${site}, not ${siteId}`);
+  }
+}
+
+export async function knownPilot(pilots: PilotStore, principal: Principal, pilotId: string): Promise<Pilot> {
+  const pilot = await pilots.get(pilotId);
+  if (pilot === undefined) throw new NotFoundError(`pilot ${pilotId} not registered`);
+  assertSiteAllowed(principal, pilot.siteId);
+  return pilot;
+}
