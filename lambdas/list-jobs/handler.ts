@@ -1,0 +1,21 @@
+import { JobsQuerySchema, TaskPathSchema } from '#core/api.ts';
+import type { Deps } from '#core/use-cases/deps.ts';
+import { listJobs } from '#core/use-cases/read-tasks.ts';
+import { httpHandler } from '../http/http-handler.ts';
+
+/** GET /tasks/{taskId}/jobs?state=&limit=&nextToken= */
+export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs'>) {
+  return httpHandler({
+    name: 'list-jobs',
+    path: TaskPathSchema,
+    query: JobsQuerySchema,
+    run: async ({ path, query, principal }) => {
+      const { state, limit, nextToken } = query;
+      const page = await listJobs(deps, principal, path.taskId, state === undefined ? {} : { state }, {
+        limit,
+        ...(nextToken === undefined ? {} : { nextToken }),
+      });
+      return { jobs: page.items, ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }) };
+    },
+  });
+}

@@ -1,0 +1,16 @@
+import { PageQuerySchema } from '#core/api.ts';
+import type { Deps } from '#core/use-cases/deps.ts';
+import { listPilots } from '#core/use-cases/read-tasks.ts';
+import { httpHandler } from '../http/http-handler.ts';
+
+/** GET /pilots — pilots with state, site, host, pid, jobs run and last heartbeat. */
+export function createHandler(deps: Pick<Deps, 'pilots'>) {
+  return httpHandler({
+    name: 'list-pilots',
+    query: PageQuerySchema,
+    run: async ({ query }) => {
+      const page = await listPilots(deps, query);
+      return { pilots: page.items, ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }) };
+    },
+  });
+}

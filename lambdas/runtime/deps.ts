@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import type { Deps } from '#core/use-cases/deps.ts';
+import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient } from '../adapters/aws-clients.ts';
+import { DynamoDbJobStore } from '../adapters/dynamodb/dynamodb-job-store.ts';
+import { DynamoDbPilotStore } from '../adapters/dynamodb/dynamodb-pilot-store.ts';
+import { DynamoDbSiteStore } from '../adapters/dynamodb/dynamodb-site-store.ts';
+import { DynamoDbTaskStore } from '../adapters/dynamodb/dynamodb-task-store.ts';
+import { S3ObjectStore } from '../adapters/s3/s3-object-store.ts';
+import { SfnWorkflowEngine } from '../adapters/sfn/sfn-workflow-engine.ts';
+import { SqsJobQueue } from '../adapters/sqs/sqs-job-queue.ts';
+import { type Config, config } from './config.ts';
+
+/**
+ * Time-sortable ids: base-36 milliseconds then random base-36, e.g. `t-mhx3k2a0q8f3z1c9w4`.
+ * Sorting by id sorts by creation time.
+ */
+export function newId(prefix: 't' | 'p', now = Date.now()): string {
+  const time = now.toString(36).padStart(9, '0');
+  const random = BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(13, '0').slice(0, 12);
+  return `${prefix}-${time}${random}`;
+}
+
+/** Adapters built from a validated environment. */
+export function depsFromConfig(c: Config): Deps {
+  const db = dynamoDbDocumentClient();
+  return {
+    tasks: new DynamoDbTaskStore(db, c.GLUON_TASKS_TABLE),
+    jobs: new DynamoDbJobStore(db, c.GLUON_JOBS_TABLE),
+    pilots: new DynamoDbPilotStore(db, c.GLUON_PILOTS_TABLE),
+    sites: new DynamoDbSiteStore(db, c.GLUON_SITES_TABLE),
+    queue: new SqsJobQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
+    objects: new S3ObjectStore(s3Client(), c.GLUON_BUCKET),
+    workflow: new SfnWorkflowEngine(sfnClient(), c.GLUON_STATE_MACHINE_ARN),
+    clock: { now: () => new Date() },
+    ids: { taskId: () => newId('t'), pilotId: () => newId('p') },
+    settings: {
+      leaseSec: c.GLUON_LEASE_SEC,
+      heartbeatSec: c.GLUON_HEARTBEAT_SEC,
+      enqueuePageSize: c.GLUON_ENQUEUE_PAGE_SIZE,
+      pilotLostSec: c.GLUON_PILOT_LOST_SEC,
+    },
+  };
+}
+
+let cached: Deps | undefined;
+
+/** Production wiring, once per cold start. Every function shares it; each uses only its part. */
+export function productionDeps(): Deps {
+  cached ??= depsFromConfig(config());
+  return cached;
+}

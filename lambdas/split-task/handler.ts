@@ -1,0 +1,10 @@
+import { z } from 'zod';
+import { TaskIdSchema } from '#core/api.ts';
+import type { Deps } from '#core/use-cases/deps.ts';
+import { splitTask } from '#core/use-cases/task-workflow.ts';
+import { workflowHandler } from '../http/workflow-handler.ts';
+
+/** Workflow step SplitTask: brokerage, submitted → splitting; returns the enqueue progress. */
+export function createHandler(deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>) {
+  return workflowHandler('split-task', z.object({ taskId: TaskIdSchema }), ({ taskId }) => splitTask(deps, taskId));
+}
