@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ValidationError } from '#core/errors.ts';
+import { CliError } from './cli-error.ts';
+import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
+import { registerCancel } from './commands/cancel.ts';
+import { registerJobs } from './commands/jobs.ts';
+import { registerPilots } from './commands/pilots.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerSubmit } from './commands/submit.ts';
+import { registerTasks } from './commands/tasks.ts';
+import { renderError } from './render.ts';
+
+/** Exit codes: 0 success, 1 the API or the task failed, 2 bad usage or bad local input. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'dev';
+  } catch {
+    return 'dev';
+  }
+}
+
+/** The `gluon` command tree, writing to the given streams and never calling process.exit. */
+export function createProgram(ctx: CliContext): Command {
+  const { io } = ctx;
+  const program = new Command('gluon')
+    .description(
+      'Gluon: submit and follow high-energy-physics tasks.\n\n' +
+        'Endpoint and token: --api-url/--token, else GLUON_API_URL/GLUON_TOKEN,\n' +
+        "else the local stack's .gluon/local.json (written by `npm start`;\n" +
+        'GLUON_HOME names the directory holding it).',
+    )
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok; 1 the API refused or the task did not end done; 2 bad usage or bad spec file.\n\n' +
+        'Start here:\n  npm start                                  # the local stack, in another terminal\n' +
+        '  gluon submit examples/zmumu/task.yaml --watch',
+    );
+  registerSubmit(program, ctx);
+  registerStatus(program, ctx);
+  registerTasks(program, ctx);
+  registerJobs(program, ctx);
+  registerPilots(program, ctx);
+  registerCancel(program, ctx);
+  return program;
+}
+
+/** Runs the CLI on user arguments (no `node script` prefix) and returns the exit code. */
+export async function runCli(args: string[], io: CliIo = processIo()): Promise<number> {
+  const ctx: CliContext = { io, exitCode: EXIT.ok };
+  const program = createProgram(ctx);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return ctx.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (error instanceof CliError) {
+      writeLine(io.stderr, renderError(error.message, error.issues));
+      return error.exitCode;
+    }
+    if (error instanceof ValidationError) {
+      writeLine(io.stderr, renderError('invalid input', error.issues));
+      return EXIT.usage;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    writeLine(io.stderr, renderError(`unexpected: ${message}`));
+    if (io.env.GLUON_DEBUG && error instanceof Error && error.stack) writeLine(io.stderr, error.stack);
+    return EXIT.failed;
+  }
+}

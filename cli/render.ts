@@ -1,0 +1,371 @@
+import type { JobView, TaskSummary, TaskView } from '#core/api.ts';
+import type { FieldIssue } from '#core/errors.ts';
+import type { Attempt, JobState, Usage } from '#core/model/job.ts';
+import type { Pilot } from '#core/model/pilot.ts';
+import { PILOT_ERROR_DESCRIPTIONS } from '#core/model/pilot-error-codes.ts';
+import type { JobCounts } from '#core/model/task.ts';
+
+/** Job states in the order the progress bar draws them (final first, then what is still to come). */
+export const BAR_STATES = [
+  'finished',
+  'failed',
+  'cancelled',
+  'running',
+  'starting',
+  'queued',
+  'defined',
+] as const;
+
+const ANSI: Record<JobState, string> = {
+  finished: '\u001b[32m',
+  failed: '\u001b[31m',
+  cancelled: '\u001b[90m',
+  running: '\u001b[36m',
+  starting: '\u001b[35m',
+  queued: '\u001b[33m',
+  defined: '\u001b[2m',
+};
+const RESET = '\u001b[0m';
+const BOLD = '\u001b[1m';
+
+/** Plain-text glyphs, one per state, so the bar reads without colour too. */
+const GLYPH: Record<JobState, string> = {
+  finished: '#',
+  failed: 'X',
+  cancelled: '/',
+  running: '>',
+  starting: '+',
+  queued: '.',
+  defined: ' ',
+};
+
+const TASK_STATE_COLOUR: Record<string, string> = {
+  done: '\u001b[32m',
+  partial: '\u001b[33m',
+  failed: '\u001b[31m',
+  cancelled: '\u001b[90m',
+  running: '\u001b[36m',
+};
+
+export interface RenderOptions {
+  /** ANSI colours (only when writing to a terminal). */
+  color?: boolean;
+  /** Cells of the bar between the brackets. */
+  width?: number;
+}
+
+export const DEFAULT_BAR_WIDTH = 40;
+
+type ProgressInput = Pick<TaskSummary, 'counts' | 'jobCount'>;
+
+function paint(text: string, code: string | undefined, color: boolean): string {
+  return color && code !== undefined && text !== '' ? `${code}${text}${RESET}` : text;
+}
+
+/** Total the bar is drawn against: the task's job count, or the counts' sum if that is larger. */
+function barTotal(task: ProgressInput): number {
+  const sum = BAR_STATES.reduce((n, s) => n + (task.counts[s] ?? 0), 0);
+  return Math.max(task.jobCount, sum);
+}
+
+/**
+ * Cells per state, proportional to the counts, summing to exactly `width` when there are jobs
+ * (largest remainder; a state with jobs gets at least one cell when the width allows).
+ */
+export function barCells(counts: Partial<JobCounts>, total: number, width: number): Record<JobState, number> {
+  const cells = Object.fromEntries(BAR_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+  if (total <= 0 || width <= 0) return cells;
+  const shares = BAR_STATES.map((s) => ({ s, exact: ((counts[s] ?? 0) / total) * width }));
+  let used = 0;
+  for (const { s, exact } of shares) {
+    cells[s] = Math.floor(exact);
+    used += cells[s];
+  }
+  // Jobs not yet in any count (still being written) leave the end of the bar empty.
+  const counted = BAR_STATES.reduce((n, s) => n + (counts[s] ?? 0), 0);
+  const target = Math.min(width, Math.round((counted / total) * width));
+  const order = [...shares].sort((a, b) => b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)));
+  for (const { s, exact } of order) {
+    if (used >= target) break;
+    if (exact > cells[s]) {
+      cells[s] += 1;
+      used += 1;
+    }
+  }
+  // Make sure a state with jobs shows up, taking a cell from the largest segment.
+  for (const s of BAR_STATES) {
+    if ((counts[s] ?? 0) > 0 && cells[s] === 0) {
+      const largest = BAR_STATES.reduce((a, b) => (cells[b] > cells[a] ? b : a));
+      if (cells[largest] > 1) {
+        cells[largest] -= 1;
+        cells[s] = 1;
+      }
+    }
+  }
+  return cells;
+}
+
+/** Finished + failed + cancelled over all jobs, 0–100. */
+export function percentDone(task: ProgressInput): number {
+  const total = barTotal(task);
+  if (total === 0) return 0;
+  return Math.floor(
+    (100 * ((task.counts.finished ?? 0) + (task.counts.failed ?? 0) + (task.counts.cancelled ?? 0))) / total,
+  );
+}
+
+/**
+ * One line: `[####XX>>..      ]  40% of 10 jobs` followed by a line of counts by state,
+ * e.g. `finished 4  failed 0  cancelled 0  running 2  starting 0  queued 4  defined 0`.
+ */
+export function renderProgress(task: ProgressInput, options: RenderOptions = {}): string {
+  const width = options.width ?? DEFAULT_BAR_WIDTH;
+  const color = options.color ?? false;
+  const total = barTotal(task);
+  const cells = barCells(task.counts, total, width);
+  let bar = '';
+  let drawn = 0;
+  for (const s of BAR_STATES) {
+    const n = cells[s];
+    drawn += n;
+    bar += paint((color ? '█' : GLYPH[s]).repeat(n), ANSI[s], color);
+  }
+  bar += ' '.repeat(Math.max(0, width - drawn));
+  const pct = `${String(percentDone(task)).padStart(3)}%`;
+  const head =
+    total === 0
+      ? `[${bar}] not split into jobs yet`
+      : `[${bar}] ${pct} of ${total} job${total === 1 ? '' : 's'}`;
+  const legend = BAR_STATES.map((s) => {
+    const label = `${color ? '' : `${GLYPH[s] === ' ' ? '_' : GLYPH[s]} `}${s} ${task.counts[s] ?? 0}`;
+    return paint(label, ANSI[s], color && (task.counts[s] ?? 0) > 0);
+  }).join('  ');
+  return `${head}\n${legend}`;
+}
+
+/** The plain `gluon status` view: name, state, reason and the progress bar. */
+export function renderTaskStatus(task: TaskView | TaskSummary, options: RenderOptions = {}): string {
+  const color = options.color ?? false;
+  const state = paint(task.state, TASK_STATE_COLOUR[task.state], color);
+  const lines = [
+    `${paint(task.name, BOLD, color)}  ${task.taskId}`,
+    `state: ${state}${task.cancelRequested && task.state !== 'cancelled' ? ' (cancel requested)' : ''}`,
+  ];
+  if (task.reason !== undefined && task.reason !== '') lines.push(`reason: ${task.reason}`);
+  lines.push(renderProgress(task, options));
+  return lines.join('\n');
+}
+
+/** Aligned text table; the last column is not padded. */
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** `2026-11-25T12:34:56.789Z` → `2026-11-25 12:34:56`. */
+export function shortTime(iso: string | undefined): string {
+  if (iso === undefined) return '-';
+  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+}
+
+/** Seconds between an ISO time and now, as `12s ago`, `5m ago`, `3h ago`. */
+export function ago(iso: string | undefined, now: Date): string {
+  if (iso === undefined) return '-';
+  const sec = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  if (!Number.isFinite(sec)) return iso;
+  if (sec < 120) return `${sec}s ago`;
+  if (sec < 7200) return `${Math.round(sec / 60)}m ago`;
+  return `${Math.round(sec / 3600)}h ago`;
+}
+
+export function trim(text: string | undefined, max: number): string {
+  if (text === undefined) return '';
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length <= max ? one : `${one.slice(0, max - 1)}…`;
+}
+
+export function renderTasksTable(tasks: TaskSummary[]): string {
+  if (tasks.length === 0) return 'no tasks';
+  return renderTable(
+    ['ID', 'NAME', 'STATE', 'JOBS', 'DONE', 'CREATED'],
+    tasks.map((t) => [
+      t.taskId,
+      t.name,
+      t.state,
+      String(t.jobCount),
+      `${percentDone(t)}%`,
+      shortTime(t.createdAt),
+    ]),
+  );
+}
+
+export function renderJobsTable(jobs: JobView[]): string {
+  if (jobs.length === 0) return 'no jobs';
+  return renderTable(
+    ['INDEX', 'STATE', 'ATTEMPT', 'SITE', 'PILOT', 'EXIT', 'ERROR', 'WALL S', 'MESSAGE'],
+    jobs.map((j) => [
+      String(j.jobIndex),
+      j.state,
+      String(j.attempt),
+      j.siteId,
+      j.pilotId ?? '-',
+      j.exitCode === undefined ? '-' : String(j.exitCode),
+      j.pilotErrorCode === undefined || j.pilotErrorCode === 0 ? '-' : String(j.pilotErrorCode),
+      j.usage === undefined ? '-' : j.usage.wallTimeSec.toFixed(1),
+      trim(j.errorMessage, 60),
+    ]),
+  );
+}
+
+export function renderPilotsTable(pilots: Pilot[], now: Date = new Date()): string {
+  if (pilots.length === 0) return 'no pilots';
+  return renderTable(
+    ['ID', 'SITE', 'HOST', 'PID', 'STATE', 'JOBS RUN', 'LAST HEARTBEAT'],
+    pilots.map((p) => [
+      p.pilotId,
+      p.siteId,
+      p.host,
+      String(p.pid),
+      p.state,
+      String(p.jobsRun),
+      ago(p.lastHeartbeatAt, now),
+    ]),
+  );
+}
+
+/** A message and its field issues, one issue per line. */
+export function renderError(message: string, issues: FieldIssue[] = []): string {
+  const lines = [`error: ${message}`];
+  for (const issue of issues) lines.push(`  ${issue.field}: ${issue.message}`);
+  return lines.join('\n');
+}
+
+export function formatSeconds(sec: number): string {
+  if (sec < 120) return `${sec.toFixed(1)} s`;
+  if (sec < 7200) return `${(sec / 60).toFixed(1)} min`;
+  return `${(sec / 3600).toFixed(2)} h`;
+}
+
+export function formatKB(kb: number): string {
+  if (kb < 1024) return `${kb} KB`;
+  if (kb < 1024 * 1024) return `${(kb / 1024).toFixed(1)} MB`;
+  return `${(kb / 1024 / 1024).toFixed(2)} GB`;
+}
+
+/** Attempts a job has used: ended attempts plus the one in flight (if any). */
+export function attemptsUsed(job: JobView): number {
+  const inFlight = job.state === 'starting' || job.state === 'running' ? 1 : 0;
+  if (job.attempts.length > 0) return job.attempts.length + inFlight;
+  if (job.state === 'finished' || job.state === 'failed' || inFlight === 1) return job.attempt;
+  return 0;
+}
+
+export interface TaskTotals {
+  attempts: number;
+  retries: number;
+  wallTimeSec: number;
+  cpuTimeSec: number;
+  maxRssKB: number;
+  outputKeys: string[];
+  errors: Array<{ jobIndex: number; attempt: number; text: string }>;
+}
+
+function describeFailure(
+  a: Pick<Attempt, 'exitCode' | 'signal' | 'pilotErrorCode' | 'errorMessage'>,
+): string {
+  const parts: string[] = [];
+  if (a.pilotErrorCode !== 0) {
+    parts.push(`error ${a.pilotErrorCode} (${PILOT_ERROR_DESCRIPTIONS[a.pilotErrorCode] ?? 'unknown code'})`);
+  }
+  if (a.exitCode !== undefined && a.exitCode !== 0) parts.push(`exit ${a.exitCode}`);
+  if (a.signal !== undefined) parts.push(`signal ${a.signal}`);
+  const text = parts.join(', ');
+  return a.errorMessage ? `${text}${text ? ': ' : ''}${trim(a.errorMessage, 120)}` : text;
+}
+
+/** Sums over every attempt of every job: what the task used, where its outputs are, what went wrong. */
+export function taskTotals(jobs: JobView[], maxErrors = 5): TaskTotals {
+  const totals: TaskTotals = {
+    attempts: 0,
+    retries: 0,
+    wallTimeSec: 0,
+    cpuTimeSec: 0,
+    maxRssKB: 0,
+    outputKeys: [],
+    errors: [],
+  };
+  const addUsage = (u: Usage | undefined) => {
+    if (u === undefined) return;
+    totals.wallTimeSec += u.wallTimeSec;
+    totals.cpuTimeSec += u.cpuTimeSec;
+    totals.maxRssKB = Math.max(totals.maxRssKB, u.maxRssKB);
+  };
+  const sorted = [...jobs].sort((a, b) => a.jobIndex - b.jobIndex);
+  for (const job of sorted) {
+    const used = attemptsUsed(job);
+    totals.attempts += used;
+    totals.retries += Math.max(0, used - 1);
+    if (job.attempts.length > 0) {
+      for (const a of job.attempts) {
+        addUsage(a.usage);
+        if (a.state !== 'finished' && a.state !== 'cancelled' && totals.errors.length < maxErrors) {
+          totals.errors.push({
+            jobIndex: job.jobIndex,
+            attempt: a.attempt,
+            text: `${a.state}: ${describeFailure(a)}`,
+          });
+        }
+      }
+    } else {
+      addUsage(job.usage);
+      if (job.state === 'failed' && totals.errors.length < maxErrors) {
+        totals.errors.push({
+          jobIndex: job.jobIndex,
+          attempt: job.attempt,
+          text: `failed: ${describeFailure({ ...job, pilotErrorCode: job.pilotErrorCode ?? 0 })}`,
+        });
+      }
+    }
+    if (job.state === 'finished') for (const o of job.outputs ?? []) totals.outputKeys.push(o.key);
+  }
+  return totals;
+}
+
+/** The end-of-task summary: jobs by state, attempts, usage, where the outputs are, the first errors. */
+export function renderTaskSummary(
+  task: TaskView | TaskSummary,
+  jobs: JobView[],
+  options: RenderOptions = {},
+): string {
+  const color = options.color ?? false;
+  const totals = taskTotals(jobs);
+  const byState = BAR_STATES.filter((s) => (task.counts[s] ?? 0) > 0 || s === 'finished')
+    .map((s) => `${s} ${task.counts[s] ?? 0}`)
+    .join(', ');
+  const lines = [
+    `Task ${task.taskId} (${task.name}): ${paint(task.state, TASK_STATE_COLOUR[task.state], color)}${task.reason ? ` (${task.reason})` : ''}`,
+    `  jobs:     ${task.jobCount} (${byState})`,
+    `  attempts: ${totals.attempts} used (${totals.retries} ${totals.retries === 1 ? 'retry' : 'retries'})`,
+    `  usage:    wall ${formatSeconds(totals.wallTimeSec)}, CPU ${formatSeconds(totals.cpuTimeSec)}, max RSS ${formatKB(totals.maxRssKB)}`,
+  ];
+  if (totals.outputKeys.length === 0) {
+    lines.push('  outputs:  none');
+  } else {
+    const shown = 5;
+    lines.push(
+      `  outputs:  ${totals.outputKeys.length} file${totals.outputKeys.length === 1 ? '' : 's'} in the task bucket:`,
+    );
+    for (const key of totals.outputKeys.slice(0, shown)) lines.push(`    ${key}`);
+    if (totals.outputKeys.length > shown) lines.push(`    … and ${totals.outputKeys.length - shown} more`);
+  }
+  if (totals.errors.length > 0) {
+    lines.push('  errors:');
+    for (const e of totals.errors) lines.push(`    job ${e.jobIndex} attempt ${e.attempt}: ${e.text}`);
+  }
+  return lines.join('\n');
+}
