@@ -1,0 +1,174 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  type ScanCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Page } from '#core/api.ts';
+import { ConflictError, NotFoundError } from '#core/errors.ts';
+import type { Pilot, PilotState } from '#core/model/pilot.ts';
+import type { PageRequest, PilotStore } from '#core/ports.ts';
+import { mapBounded } from '../concurrency.ts';
+import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { decodePageToken, encodePageToken } from './page-token.ts';
+
+const CONDITION_FAILED = 'ConditionalCheckFailedException';
+/** Pilot states in which a pilot is expected to heartbeat; silence there means lost. */
+const LIVE_STATES: readonly PilotState[] = ['starting', 'idle', 'busy', 'draining'];
+const LOST_UPDATES_IN_FLIGHT = 10;
+
+/**
+ * Pilots in the pilots table (pk pilotId), stored in their domain shape.
+ * list() and markLost() scan the table: acceptable while pilots number in the thousands; a
+ * by-state index is the next step when they do not.
+ */
+export class DynamoDbPilotStore implements PilotStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.client = client;
+    this.tableName = tableName;
+  }
+
+  async register(pilot: Pilot): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: pilot,
+          ConditionExpression: 'attribute_not_exists(pilotId)',
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED)
+        throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
+      rethrowSdkError(error, 'register pilot');
+    }
+  }
+
+  async get(pilotId: string): Promise<Pilot | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { pilotId }, ConsistentRead: true }),
+      );
+      return out.Item as Pilot | undefined;
+    } catch (error) {
+      rethrowSdkError(error, 'get pilot');
+    }
+  }
+
+  /** A page of a Scan (unordered). */
+  async list(page: PageRequest): Promise<Page<Pilot>> {
+    const startKey = decodePageToken(page.nextToken, { pilotId: 'S' });
+    try {
+      const out = await this.client.send(
+        new ScanCommand({ TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: startKey }),
+      );
+      return { items: (out.Items ?? []) as Pilot[], nextToken: encodePageToken(out.LastEvaluatedKey) };
+    } catch (error) {
+      rethrowSdkError(error, 'list pilots');
+    }
+  }
+
+  async heartbeat(
+    pilotId: string,
+    change: { state: PilotState; at: string; currentJobId?: string },
+  ): Promise<void> {
+    const values: Record<string, unknown> = { ':state': change.state, ':at': change.at };
+    let expression = 'SET #state = :state, lastHeartbeatAt = :at';
+    if (change.currentJobId !== undefined) {
+      expression += ', currentJobId = :job';
+      values[':job'] = change.currentJobId;
+    } else {
+      expression += ' REMOVE currentJobId';
+    }
+    await this.updateExisting(pilotId, 'pilot heartbeat', {
+      UpdateExpression: expression,
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async countJob(pilotId: string): Promise<void> {
+    await this.updateExisting(pilotId, 'count pilot job', {
+      UpdateExpression: 'ADD jobsRun :one',
+      ExpressionAttributeValues: { ':one': 1 },
+    });
+  }
+
+  async markLost(before: string): Promise<string[]> {
+    const names = { '#state': 'state' };
+    const values: Record<string, unknown> = { ':before': before };
+    LIVE_STATES.forEach((state, i) => {
+      values[`:live${i}`] = state;
+    });
+    const condition = `#state IN (${LIVE_STATES.map((_, i) => `:live${i}`).join(', ')}) AND lastHeartbeatAt < :before`;
+    const candidates: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const out: ScanCommandOutput = await this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ProjectionExpression: 'pilotId',
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of out.Items ?? []) candidates.push(String(item.pilotId));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    } catch (error) {
+      rethrowSdkError(error, 'scan for lost pilots');
+    }
+    // The scan may be stale: each pilot is marked only if the condition still holds.
+    const marked = await mapBounded(candidates, LOST_UPDATES_IN_FLIGHT, async (pilotId) => {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pilotId },
+            UpdateExpression: 'SET #state = :lost',
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ...values, ':lost': 'lost' },
+          }),
+        );
+        return pilotId;
+      } catch (error) {
+        if (errorName(error) === CONDITION_FAILED) return undefined;
+        rethrowSdkError(error, 'mark pilot lost');
+      }
+    });
+    return marked.filter((id): id is string => id !== undefined);
+  }
+
+  private async updateExisting(
+    pilotId: string,
+    what: string,
+    update: {
+      UpdateExpression: string;
+      ExpressionAttributeNames?: Record<string, string>;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pilotId },
+          ConditionExpression: 'attribute_exists(pilotId)',
+          ...update,
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED) throw new NotFoundError(`pilot ${pilotId} not found`);
+      rethrowSdkError(error, what);
+    }
+  }
+}
