@@ -2,7 +2,6 @@ import type {
   ErrorBody,
   JobView,
   Page,
-  PilotsResponse,
   SandboxRequest,
   SandboxResponse,
   SubmitTaskResponse,
@@ -56,12 +55,13 @@ export class ApiClient {
     return this.request('GET', `/tasks/${encodeURIComponent(taskId)}`);
   }
 
-  listTasks(query: { limit?: number; nextToken?: string } = {}): Promise<Page<TaskSummary>> {
-    return this.request('GET', `/tasks${queryString(query)}`);
+  async listTasks(query: { limit?: number; nextToken?: string } = {}): Promise<Page<TaskSummary>> {
+    return asPage<TaskSummary>(await this.request('GET', `/tasks${queryString(query)}`), 'tasks');
   }
 
-  listJobs(taskId: string, query: JobsQuery = {}): Promise<Page<JobView>> {
-    return this.request('GET', `/tasks/${encodeURIComponent(taskId)}/jobs${queryString(query)}`);
+  async listJobs(taskId: string, query: JobsQuery = {}): Promise<Page<JobView>> {
+    const body = await this.request('GET', `/tasks/${encodeURIComponent(taskId)}/jobs${queryString(query)}`);
+    return asPage<JobView>(body, 'jobs');
   }
 
   /** Every job of a task (or the first `limit`), following `nextToken` page after page. */
@@ -89,9 +89,17 @@ export class ApiClient {
     return tasks.slice(0, limit);
   }
 
+  /** Every pilot the API knows, following `nextToken`. */
   async listPilots(): Promise<Pilot[]> {
-    const body = await this.request<PilotsResponse>('GET', '/pilots');
-    return body.pilots;
+    const pilots: Pilot[] = [];
+    let nextToken: string | undefined;
+    do {
+      const body = await this.request('GET', `/pilots${queryString({ limit: MAX_PAGE, nextToken })}`);
+      const page = asPage<Pilot>(body, 'pilots');
+      pilots.push(...page.items);
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    return pilots;
   }
 
   cancelTask(taskId: string): Promise<CancelTaskResponse> {
@@ -160,6 +168,25 @@ export class ApiClient {
   }
 }
 
+/**
+ * A page of a list: `{items, nextToken}` (core/api.ts Page) or named after what it holds
+ * (`{tasks|jobs|pilots, nextToken}`, as the handlers answer).
+ */
+export function asPage<T>(body: unknown, key: 'tasks' | 'jobs' | 'pilots'): Page<T> {
+  const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const items = Array.isArray(record.items)
+    ? record.items
+    : Array.isArray(record[key])
+      ? record[key]
+      : undefined;
+  if (items === undefined) {
+    throw new ApiError(200, 'BAD_RESPONSE', `the API answered without a list of ${key}`);
+  }
+  const nextToken =
+    typeof record.nextToken === 'string' && record.nextToken !== '' ? record.nextToken : undefined;
+  return nextToken === undefined ? { items: items as T[] } : { items: items as T[], nextToken };
+}
+
 function queryString(query: object): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query) as Array<[string, unknown]>) {
@@ -187,10 +214,14 @@ export function errorFromResponse(status: number, text: string): ApiError {
     const issues: FieldIssue[] = Array.isArray(error.issues)
       ? error.issues.map((i) => ({ field: String(i.field), message: String(i.message) }))
       : [];
+    // Validation messages repeat the issues after a colon; they are printed one per line instead.
+    const first = issues[0];
+    const cut = first === undefined ? -1 : error.message.indexOf(`: ${first.field}: `);
+    const message = cut > 0 ? error.message.slice(0, cut) : error.message;
     return new ApiError(
       status,
       String(error.code ?? 'ERROR'),
-      `${error.message}${STATUS_HINTS[status] ?? ''}`,
+      `${message}${STATUS_HINTS[status] ?? ''}`,
       issues,
     );
   }

@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// Toy Z → μμ generation and analysis, the payload of the Gluon demo task.
+//
+// For each event n in [firstEvent, firstEvent + nEvents) it draws, from a PRNG seeded with n (so
+// every event is the same however the task is split into jobs):
+//   - the dimuon mass from a relativistic Breit–Wigner (mZ 91.1876 GeV, ΓZ 2.4952 GeV), 50–150 GeV,
+//   - the Z transverse momentum (a Gamma(2) distribution, mean 8 GeV) and rapidity (Gaussian, σ 1.8),
+//   - an isotropic decay to two muons in the Z rest frame, boosted to the lab,
+// then smears each muon (σ(pT)/pT = 1% ⊕ 0.01% × pT; η and φ by 0.001), keeps events with both muons
+// at pT > 20 GeV and |η| < 2.4, and fills the dimuon mass into 60 bins from 60 to 120 GeV.
+//
+// Usage: node zmumu.mjs --first-event N --n-events N [--out histogram.json] [--seed S]
+// (GLUON_FIRST_EVENT / GLUON_N_EVENTS when the options are absent or empty). Plain JavaScript,
+// no dependencies, Node 20 or newer.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const Z_MASS = 91.1876;
+export const Z_WIDTH = 2.4952;
+export const MUON_MASS = 0.1056584;
+export const HISTOGRAM = { bins: 60, low: 60, high: 120 };
+export const CUTS = { ptMin: 20, etaMax: 2.4 };
+const MASS_RANGE = [50, 150];
+
+/** splitmix32-style hash: a well-mixed 32-bit seed from the event number and the run seed. */
+function mixSeed(eventNumber, seed) {
+  let h =
+    (Math.imul(eventNumber >>> 0, 0x9e3779b9) ^ Math.imul(Math.floor(eventNumber / 2 ** 32), 0x85ebca6b)) >>>
+    0;
+  h = (h ^ Math.imul(seed >>> 0, 0xc2b2ae35)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x21f0aaad) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x735a2d97) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+/** mulberry32: small, fast, good enough for a toy. Returns uniforms in (0, 1). */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+}
+
+function gaussian(rand) {
+  return Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
+}
+
+/** Mass from a relativistic Breit–Wigner in s = m², restricted to MASS_RANGE by inverting its CDF. */
+function breitWignerMass(rand) {
+  const m2 = Z_MASS * Z_MASS;
+  const mg = Z_MASS * Z_WIDTH;
+  const lo = Math.atan((MASS_RANGE[0] ** 2 - m2) / mg);
+  const hi = Math.atan((MASS_RANGE[1] ** 2 - m2) / mg);
+  const s = m2 + mg * Math.tan(lo + (hi - lo) * rand());
+  return Math.sqrt(s);
+}
+
+/** Boosts four-vector [E, px, py, pz] by velocity b = [bx, by, bz]. */
+function boost([e, px, py, pz], [bx, by, bz]) {
+  const b2 = bx * bx + by * by + bz * bz;
+  if (b2 === 0) return [e, px, py, pz];
+  const gamma = 1 / Math.sqrt(1 - b2);
+  const bp = bx * px + by * py + bz * pz;
+  const k = ((gamma - 1) * bp) / b2 + gamma * e;
+  return [gamma * (e + bp), px + k * bx, py + k * by, pz + k * bz];
+}
+
+/** (pT, η, φ) of a four-vector. */
+function ptEtaPhi([, px, py, pz]) {
+  const pt = Math.hypot(px, py);
+  return { pt, eta: Math.asinh(pz / pt), phi: Math.atan2(py, px) };
+}
+
+function fourVector({ pt, eta, phi }, mass) {
+  const px = pt * Math.cos(phi);
+  const py = pt * Math.sin(phi);
+  const pz = pt * Math.sinh(eta);
+  return [Math.sqrt(px * px + py * py + pz * pz + mass * mass), px, py, pz];
+}
+
+function invariantMass(a, b) {
+  const e = a[0] + b[0];
+  const px = a[1] + b[1];
+  const py = a[2] + b[2];
+  const pz = a[3] + b[3];
+  return Math.sqrt(Math.max(0, e * e - px * px - py * py - pz * pz));
+}
+
+function smear(muon, rand) {
+  const resolution = Math.hypot(0.01, 1e-4 * muon.pt);
+  return {
+    pt: muon.pt * Math.max(0.01, 1 + resolution * gaussian(rand)),
+    eta: muon.eta + 0.001 * gaussian(rand),
+    phi: muon.phi + 0.001 * gaussian(rand),
+  };
+}
+
+/** One event: the two smeared muons in the lab. */
+export function generateEvent(eventNumber, seed = 1) {
+  const rand = prng(mixSeed(eventNumber, seed));
+  const mass = breitWignerMass(rand);
+  const zPt = -4 * Math.log(rand() * rand());
+  const zY = 1.8 * gaussian(rand);
+  const zPhi = 2 * Math.PI * rand();
+  const mt = Math.hypot(mass, zPt);
+  const z = [mt * Math.cosh(zY), zPt * Math.cos(zPhi), zPt * Math.sin(zPhi), mt * Math.sinh(zY)];
+  const beta = [z[1] / z[0], z[2] / z[0], z[3] / z[0]];
+  const p = Math.sqrt(Math.max(0, (mass * mass) / 4 - MUON_MASS * MUON_MASS));
+  const cosTheta = 2 * rand() - 1;
+  const sinTheta = Math.sqrt(1 - cosTheta * cosTheta);
+  const phi = 2 * Math.PI * rand();
+  const dir = [sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta];
+  const e = mass / 2;
+  const mu1 = boost([e, p * dir[0], p * dir[1], p * dir[2]], beta);
+  const mu2 = boost([e, -p * dir[0], -p * dir[1], -p * dir[2]], beta);
+  return { trueMass: mass, muons: [smear(ptEtaPhi(mu1), rand), smear(ptEtaPhi(mu2), rand)] };
+}
+
+function selected(muon) {
+  return muon.pt > CUTS.ptMin && Math.abs(muon.eta) < CUTS.etaMax;
+}
+
+/** Generates and analyses events [firstEvent, firstEvent + nEvents) into a dimuon mass histogram. */
+export function runZmumu({ firstEvent, nEvents, seed = 1 }) {
+  const { bins, low, high } = HISTOGRAM;
+  const counts = new Array(bins).fill(0);
+  let pass = 0;
+  let entries = 0;
+  let sum = 0;
+  let sumSq = 0;
+  for (let n = firstEvent; n < firstEvent + nEvents; n++) {
+    const { muons } = generateEvent(n, seed);
+    if (!muons.every(selected)) continue;
+    pass += 1;
+    const mass = invariantMass(fourVector(muons[0], MUON_MASS), fourVector(muons[1], MUON_MASS));
+    if (mass < low || mass >= high) continue;
+    counts[Math.floor(((mass - low) / (high - low)) * bins)] += 1;
+    entries += 1;
+    sum += mass;
+    sumSq += mass * mass;
+  }
+  const mean = entries > 0 ? sum / entries : 0;
+  const rms = entries > 0 ? Math.sqrt(Math.max(0, sumSq / entries - mean * mean)) : 0;
+  return { bins, low, high, counts, entries, selected: pass, mean, rms, firstEvent, nEvents, seed };
+}
+
+function parseArgs(argv, env) {
+  const options = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
+    const value = inline ?? argv[++i];
+    if (!['--first-event', '--n-events', '--out', '--seed'].includes(name) || value === undefined) {
+      throw new Error(
+        `unexpected argument ${arg} (usage: --first-event N --n-events N [--out FILE] [--seed S])`,
+      );
+    }
+    options[name.slice(2)] = value;
+  }
+  const integer = (label, ...candidates) => {
+    const text = candidates.find((c) => c !== undefined && c !== '');
+    if (text === undefined) throw new Error(`${label} is required (option or environment variable)`);
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new Error(`${label} must be a whole number ≥ 0, not ${text}`);
+    return n;
+  };
+  return {
+    firstEvent: integer('--first-event / GLUON_FIRST_EVENT', options['first-event'], env.GLUON_FIRST_EVENT),
+    nEvents: integer('--n-events / GLUON_N_EVENTS', options['n-events'], env.GLUON_N_EVENTS),
+    seed: integer('--seed', options.seed, '1'),
+    out: options.out || 'histogram.json',
+  };
+}
+
+function main() {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`zmumu: ${error.message}\n`);
+    process.exit(2);
+  }
+  const started = performance.now();
+  const histogram = runZmumu(args);
+  const out = resolve(args.out);
+  writeFileSync(out, `${JSON.stringify(histogram)}\n`);
+  const last = args.firstEvent + args.nEvents - 1;
+  process.stdout.write(
+    `zmumu: events ${args.firstEvent}-${last}: ${histogram.selected} selected, ${histogram.entries} in ` +
+      `${HISTOGRAM.low}-${HISTOGRAM.high} GeV, mean ${histogram.mean.toFixed(2)} GeV, rms ${histogram.rms.toFixed(2)} GeV ` +
+      `(${(performance.now() - started).toFixed(0)} ms) -> ${args.out}\n`,
+  );
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

@@ -1,0 +1,279 @@
+import { stripVTControlCharacters } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import {
+  barCells,
+  percentDone,
+  renderError,
+  renderJobsTable,
+  renderPilotsTable,
+  renderProgress,
+  renderTable,
+  renderTaskSummary,
+  taskTotals,
+} from '#cli/render.ts';
+import type { JobView, TaskView } from '#core/api.ts';
+import { emptyJobCounts, type JobCounts } from '#core/model/task.ts';
+
+function counts(partial: Partial<JobCounts>): JobCounts {
+  return { ...emptyJobCounts(), ...partial };
+}
+
+function task(partial: Partial<TaskView> = {}): TaskView {
+  return {
+    taskId: 't-0123456789',
+    name: 'zmumu-demo',
+    owner: 'alice',
+    state: 'running',
+    jobCount: 10,
+    jobsEnqueued: 10,
+    counts: counts({ finished: 4, failed: 1, running: 2, queued: 3 }),
+    siteIds: ['local'],
+    cancelRequested: false,
+    createdAt: '2026-11-25T10:00:00.000Z',
+    updatedAt: '2026-11-25T10:01:00.000Z',
+    spec: {} as TaskView['spec'],
+    history: [],
+    ...partial,
+  };
+}
+
+function job(partial: Partial<JobView> & Pick<JobView, 'jobIndex' | 'state'>): JobView {
+  return {
+    jobId: `t-0123456789.${partial.jobIndex}`,
+    taskId: 't-0123456789',
+    attempt: 1,
+    siteId: 'local',
+    createdAt: '2026-11-25T10:00:00.000Z',
+    updatedAt: '2026-11-25T10:01:00.000Z',
+    attempts: [],
+    ...partial,
+  };
+}
+
+const stripAnsi = stripVTControlCharacters;
+
+describe('barCells', () => {
+  it('fills exactly the width when every job is counted', () => {
+    const cells = barCells(counts({ finished: 3, failed: 3, running: 1 }), 7, 40);
+    expect(Object.values(cells).reduce((a, b) => a + b, 0)).toBe(40);
+  });
+
+  it('sizes segments in proportion to the counts', () => {
+    const cells = barCells(counts({ finished: 5, queued: 5 }), 10, 20);
+    expect(cells.finished).toBe(10);
+    expect(cells.queued).toBe(10);
+    expect(cells.running).toBe(0);
+  });
+
+  it('gives a state with any job at least one cell', () => {
+    const cells = barCells(counts({ finished: 999, failed: 1 }), 1000, 20);
+    expect(cells.failed).toBe(1);
+    expect(cells.finished).toBe(19);
+  });
+
+  it('leaves the rest empty when fewer jobs are counted than the task has', () => {
+    const cells = barCells(counts({ queued: 5 }), 10, 20);
+    expect(Object.values(cells).reduce((a, b) => a + b, 0)).toBe(10);
+  });
+
+  it('draws nothing for a task not split yet', () => {
+    const cells = barCells(counts({}), 0, 20);
+    expect(Object.values(cells).every((n) => n === 0)).toBe(true);
+  });
+});
+
+describe('renderProgress', () => {
+  it('draws a bar of the requested width with one glyph per state and the counts', () => {
+    const text = renderProgress(task(), { width: 20 });
+    const [head = '', legend = ''] = text.split('\n');
+    const bar = head.slice(head.indexOf('[') + 1, head.indexOf(']'));
+    expect(bar).toHaveLength(20);
+    expect(bar).toBe('########XX>>>>......');
+    expect(head).toContain(' 50% of 10 jobs');
+    expect(legend).toContain('finished 4');
+    expect(legend).toContain('failed 1');
+    expect(legend).toContain('running 2');
+    expect(legend).toContain('queued 3');
+    expect(legend).toContain('cancelled 0');
+    expect(legend).toContain('starting 0');
+    expect(legend).toContain('defined 0');
+  });
+
+  it('colours only when asked, keeping the same visible width', () => {
+    const plain = renderProgress(task(), { width: 30 });
+    const coloured = renderProgress(task(), { width: 30, color: true });
+    expect(plain).not.toContain('\u001b[');
+    expect(coloured).toContain('\u001b[32m');
+    const [head = ''] = stripAnsi(coloured).split('\n');
+    expect(head.slice(head.indexOf('[') + 1, head.indexOf(']'))).toHaveLength(30);
+  });
+
+  it('says when the task has no jobs yet', () => {
+    expect(renderProgress(task({ jobCount: 0, counts: counts({}) }), { width: 10 })).toContain(
+      'not split into jobs yet',
+    );
+  });
+
+  it('counts finished, failed and cancelled as done', () => {
+    expect(
+      percentDone({ jobCount: 4, counts: counts({ finished: 1, failed: 1, cancelled: 1, running: 1 }) }),
+    ).toBe(75);
+  });
+});
+
+describe('renderTable', () => {
+  it('aligns columns under their headers', () => {
+    const lines = renderTable(
+      ['A', 'LONGER'],
+      [
+        ['xxxx', 'y'],
+        ['z', 'w'],
+      ],
+    ).split('\n');
+    expect(lines).toEqual(['A     LONGER', 'xxxx  y', 'z     w']);
+  });
+
+  it('lists jobs with exit code, error code, wall time and a trimmed message', () => {
+    const text = renderJobsTable([
+      job({
+        jobIndex: 3,
+        state: 'failed',
+        attempt: 3,
+        pilotId: 'p-abcdef12',
+        exitCode: 1,
+        pilotErrorCode: 1001,
+        usage: { wallTimeSec: 12.34, cpuTimeSec: 10, maxRssKB: 2048 },
+        errorMessage: `boom ${'x'.repeat(200)}`,
+      }),
+    ]);
+    const row = text.split('\n')[1] ?? '';
+    expect(row).toMatch(/^3\s+failed\s+3\s+local\s+p-abcdef12\s+1\s+1001\s+12\.3\s+boom x+…$/);
+  });
+
+  it('lists pilots with the age of their last heartbeat', () => {
+    const text = renderPilotsTable(
+      [
+        {
+          pilotId: 'p-abcdef12',
+          siteId: 'local',
+          host: 'node1',
+          pid: 4242,
+          version: 'dev',
+          resources: { cores: 2, memoryMB: 4000, diskMB: 1000, walltimeLeftSec: 3600 },
+          state: 'busy',
+          registeredAt: '2026-11-25T10:00:00.000Z',
+          lastHeartbeatAt: '2026-11-25T10:00:50.000Z',
+          jobsRun: 7,
+        },
+      ],
+      new Date('2026-11-25T10:01:00.000Z'),
+    );
+    expect(text.split('\n')[1]).toMatch(/^p-abcdef12\s+local\s+node1\s+4242\s+busy\s+7\s+10s ago$/);
+  });
+
+  it('prints each field issue on its own line', () => {
+    expect(
+      renderError('invalid task spec', [
+        { field: 'spec.name', message: 'required' },
+        { field: 'spec.resources.memoryMB', message: 'too small' },
+      ]),
+    ).toBe('error: invalid task spec\n  spec.name: required\n  spec.resources.memoryMB: too small');
+  });
+});
+
+describe('renderTaskSummary', () => {
+  const usage = (wallTimeSec: number, maxRssKB: number) => ({
+    wallTimeSec,
+    cpuTimeSec: wallTimeSec / 2,
+    maxRssKB,
+  });
+  const jobs: JobView[] = [
+    job({
+      jobIndex: 0,
+      state: 'finished',
+      attempt: 2,
+      usage: usage(10, 1000),
+      outputs: [
+        { name: 'histogram.json', key: 'tasks/t-0123456789/jobs/0/attempt-2/histogram.json', bytes: 900 },
+      ],
+      attempts: [
+        {
+          attempt: 1,
+          pilotId: 'p-abcdef12',
+          siteId: 'local',
+          state: 'failed',
+          startedAt: '2026-11-25T10:00:00.000Z',
+          endedAt: '2026-11-25T10:00:04.000Z',
+          exitCode: 137,
+          pilotErrorCode: 1102,
+          errorMessage: 'RSS 600 MB over 500 MB',
+          usage: usage(4, 614400),
+        },
+        {
+          attempt: 2,
+          pilotId: 'p-abcdef12',
+          siteId: 'local',
+          state: 'finished',
+          startedAt: '2026-11-25T10:00:05.000Z',
+          endedAt: '2026-11-25T10:00:15.000Z',
+          exitCode: 0,
+          pilotErrorCode: 0,
+          usage: usage(10, 1000),
+        },
+      ],
+    }),
+    job({
+      jobIndex: 1,
+      state: 'finished',
+      usage: usage(6, 2000),
+      outputs: [
+        { name: 'histogram.json', key: 'tasks/t-0123456789/jobs/1/attempt-1/histogram.json', bytes: 900 },
+      ],
+    }),
+    job({
+      jobIndex: 2,
+      state: 'failed',
+      attempt: 3,
+      exitCode: 2,
+      pilotErrorCode: 1001,
+      errorMessage: 'bad args',
+    }),
+  ];
+
+  it('sums attempts, retries and usage over every attempt', () => {
+    const totals = taskTotals(jobs);
+    expect(totals.attempts).toBe(2 + 1 + 3);
+    expect(totals.retries).toBe(1 + 0 + 2);
+    expect(totals.wallTimeSec).toBe(20);
+    expect(totals.cpuTimeSec).toBe(10);
+    expect(totals.maxRssKB).toBe(614400);
+    expect(totals.outputKeys).toEqual([
+      'tasks/t-0123456789/jobs/0/attempt-2/histogram.json',
+      'tasks/t-0123456789/jobs/1/attempt-1/histogram.json',
+    ]);
+    expect(totals.errors.map((e) => [e.jobIndex, e.attempt])).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+  });
+
+  it('shows jobs by state, attempts, usage, outputs and the first errors', () => {
+    const text = renderTaskSummary(
+      task({ state: 'partial', jobCount: 3, counts: counts({ finished: 2, failed: 1 }) }),
+      jobs,
+    );
+    expect(text).toContain('Task t-0123456789 (zmumu-demo): partial');
+    expect(text).toContain('jobs:     3 (finished 2, failed 1)');
+    expect(text).toContain('attempts: 6 used (3 retries)');
+    expect(text).toContain('wall 20.0 s, CPU 10.0 s, max RSS 600.0 MB');
+    expect(text).toContain('tasks/t-0123456789/jobs/1/attempt-1/histogram.json');
+    expect(text).toContain(
+      'job 0 attempt 1: failed: error 1102 (payload exceeded its memory limit and was killed), exit 137: RSS 600 MB over 500 MB',
+    );
+    expect(text).toContain('job 2 attempt 3: failed: error 1001');
+  });
+
+  it('says so when there are no outputs', () => {
+    expect(renderTaskSummary(task({ state: 'failed' }), [])).toContain('outputs:  none');
+  });
+});
