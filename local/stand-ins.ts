@@ -185,7 +185,7 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
 
 /** The parts of fauxqs' internals used to build its app with persistence and listen on loopback. */
 interface FauxqsStores {
-  sqsStore: { persistence?: unknown; allQueues(): Iterable<{ persistence?: unknown }> };
+  sqsStore: { host?: string; persistence?: unknown; allQueues(): Iterable<{ persistence?: unknown }> };
   snsStore: { persistence?: unknown };
   s3Store: { persistence?: unknown };
 }
@@ -247,6 +247,9 @@ export async function startFauxqs(options: { port: number; dataDir?: string }): 
   await assertPortFree(port, 'fauxqs');
   const fauxqs = await loadFauxqs();
   const stores = fauxqs.newStores();
+  // Queue URLs on the request's host (http://127.0.0.1:PORT/000000000000/name) rather than
+  // sqs.REGION.localhost, which does not resolve: the SDK sends requests to the queue URL.
+  stores.sqsStore.host = '';
   if (options.dataDir !== undefined) {
     const dir = resolve(options.dataDir);
     mkdirSync(dir, { recursive: true });

@@ -67,8 +67,12 @@ export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()
   });
 }
 
+/**
+ * Requests go to the configured endpoint, not to the host in a queue URL (the SDK default): the
+ * same in AWS, and robust against stand-ins whose queue URLs name another host or port.
+ */
 export function sqsClient(): SQSClient {
-  return countRequests(new SQSClient({ region: region() }), 'SQS');
+  return countRequests(new SQSClient({ region: region(), useQueueUrlAsEndpoint: false }), 'SQS');
 }
 
 /** Path-style addressing when an S3 endpoint is set (a local stand-in has no per-bucket host names). */

@@ -18,7 +18,7 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     name: 'mc-gen',
     spec: parseTaskSpec({
       name: 'mc-gen',
-      payload: { command: 'generate', args: ['--first', '${firstEvent}'] },
+      payload: { command: 'generate', args: ['--events', '100'] },
       events: 1000,
       split: { eventsPerJob: 100 },
     }),

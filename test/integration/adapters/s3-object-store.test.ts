@@ -1,0 +1,45 @@
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Client } from '#lambdas/adapters/aws-clients.ts';
+import { ensureBucket, S3ObjectStore } from '#lambdas/adapters/s3/s3-object-store.ts';
+import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
+
+let restoreEnv: () => void;
+let client: S3Client;
+let bucket: string;
+
+beforeAll(() => {
+  restoreEnv = useStandInsEnv();
+  client = s3Client();
+  bucket = `${uniquePrefix('it-s3-')}bucket`;
+});
+
+afterAll(() => {
+  client?.destroy();
+  restoreEnv?.();
+});
+
+describe('S3ObjectStore', () => {
+  it('creates its bucket idempotently', async () => {
+    await ensureBucket(client, bucket);
+    await ensureBucket(client, bucket);
+  });
+
+  it('presigns a PUT that uploads the object', async () => {
+    await ensureBucket(client, bucket);
+    const store = new S3ObjectStore(client, bucket);
+    expect(store.bucket).toBe(bucket);
+    const key = 'sandbox/alice/run.sh';
+    const url = await store.presignPut(key, 300);
+    const parsed = new URL(url);
+    expect(parsed.hostname).toBe('127.0.0.1');
+    expect(parsed.pathname).toBe(`/${bucket}/sandbox/alice/run.sh`);
+    expect(parsed.searchParams.get('X-Amz-Expires')).toBe('300');
+
+    const body = '#!/bin/sh\necho hello\n';
+    const put = await fetch(url, { method: 'PUT', body });
+    expect(put.status).toBe(200);
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await got.Body?.transformToString()).toBe(body);
+  });
+});
