@@ -1,0 +1,150 @@
+/**
+ * `npm start`: the whole of Gluon on this machine — DynamoDB Local, fauxqs (SQS + S3), the task
+ * workflow, the API, the schedules and a pilot factory — in the foreground until Ctrl-C.
+ */
+import { join, relative } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { consoleLog } from './log.ts';
+import { LOCAL_JSON, type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
+
+interface CliOptions {
+  stateDir?: string;
+  apiPort: number;
+  dynamodbPort: number;
+  sqsPort: number;
+  sfnPort: number;
+  pilots: number;
+  site: string;
+  leaseSec: number;
+  heartbeatSec: number;
+  reapEverySec: number;
+  pilotIdleExitSec: number;
+  inMemory?: boolean;
+}
+
+function integer(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+const program = new Command('npm start --')
+  .description('Run Gluon on this machine: AWS stand-ins, the API, the task workflow, schedules and pilots.')
+  .option('--state-dir <dir>', 'where data, logs, keys and local.json live (default: .gluon in the checkout)')
+  .option('--api-port <port>', 'API port on 127.0.0.1 (0 = any free port)', integer(0, 65535), 8642)
+  .option('--dynamodb-port <port>', 'DynamoDB Local port (0 = any)', integer(0, 65535), 8643)
+  .option('--sqs-port <port>', 'fauxqs (SQS and S3) port (0 = any)', integer(0, 65535), 8644)
+  .option('--sfn-port <port>', 'local Step Functions port (0 = any)', integer(0, 65535), 8645)
+  .option('--pilots <n>', 'most pilot processes running at once', integer(0, 256), 4)
+  .option('--site <id>', 'id of the local site', 'local')
+  .option(
+    '--lease-sec <sec>',
+    'how long a claimed job stays leased without a heartbeat',
+    integer(5, 86_400),
+    60,
+  )
+  .option('--heartbeat-sec <sec>', 'how often pilots heartbeat', integer(1, 3600), 10)
+  .option('--reap-every-sec <sec>', 'how often expired leases are reaped', integer(1, 3600), 15)
+  .option(
+    '--pilot-idle-exit-sec <sec>',
+    'a pilot leaves after this long without a job',
+    integer(1, 86_400),
+    30,
+  )
+  .option('--in-memory', 'keep DynamoDB, SQS and S3 data in memory only (lost on exit)')
+  .addHelpText(
+    'after',
+    `
+Once it runs, from another terminal in this checkout:
+  npm run gluon -- submit examples/zmumu/task.yaml --watch
+  npm run gluon -- tasks
+The CLI finds the API URL and a token in .gluon/${LOCAL_JSON} (or in $GLUON_HOME/${LOCAL_JSON}).`,
+  );
+
+async function main(): Promise<void> {
+  program.parse();
+  const cli = program.opts<CliOptions>();
+  const options: LocalStackOptions = {
+    stateDir: cli.stateDir,
+    apiPort: cli.apiPort,
+    dynamodbPort: cli.dynamodbPort,
+    sqsPort: cli.sqsPort,
+    sfnPort: cli.sfnPort,
+    pilots: cli.pilots,
+    siteId: cli.site,
+    leaseSec: cli.leaseSec,
+    heartbeatSec: cli.heartbeatSec,
+    reapEverySec: cli.reapEverySec,
+    pilotIdleExitSec: cli.pilotIdleExitSec,
+    inMemory: cli.inMemory === true,
+    log: consoleLog,
+  };
+
+  let starting: Promise<LocalStack> | undefined;
+  let exiting = false;
+  const shutdown = async (code: number, why: string): Promise<void> => {
+    if (exiting) {
+      consoleLog('warn', 'stopping already; press Ctrl-C again to quit at once');
+      return;
+    }
+    exiting = true;
+    consoleLog('info', `${why}: stopping (pilots first; this can take a few seconds)`);
+    try {
+      // A stop during start waits for the start to finish (or fail, which cleans up by itself).
+      const stack = await starting?.catch(() => undefined);
+      await stack?.stop();
+    } catch (error) {
+      consoleLog('error', 'stop failed', { error });
+      code = code === 0 ? 1 : code;
+    }
+    process.exit(code);
+  };
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts += 1;
+    if (interrupts > 2) process.exit(130);
+    void shutdown(0, 'interrupted');
+  });
+  process.on('SIGTERM', () => void shutdown(0, 'terminated'));
+  process.on('SIGHUP', () => void shutdown(0, 'hung up'));
+  process.on('uncaughtException', (error) => {
+    consoleLog('error', 'uncaught error', { error });
+    void shutdown(1, 'crashed');
+  });
+  process.on('unhandledRejection', (error) => {
+    consoleLog('error', 'unhandled rejection', { error });
+    void shutdown(1, 'crashed');
+  });
+
+  starting = startLocalStack(options);
+  let stack: LocalStack;
+  try {
+    stack = await starting;
+  } catch (error) {
+    consoleLog('error', `could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  if (exiting) return;
+  const where = relative(process.cwd(), join(stack.stateDir, LOCAL_JSON)) || join(stack.stateDir, LOCAL_JSON);
+  const lines = [
+    '',
+    `Gluon runs locally.`,
+    `  API            ${stack.apiUrl}`,
+    `  CLI settings   ${where} (API URL and a user token; mode 0600)`,
+    `  pilots         up to ${options.pilots} at a time, logs in ${join(stack.stateDir, 'logs')}`,
+    '',
+    'Try, from another terminal in this checkout:',
+    '  npm run gluon -- submit examples/zmumu/task.yaml --watch',
+    '  npm run gluon -- tasks',
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();

@@ -1,0 +1,371 @@
+import { statfsSync } from 'node:fs';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SiteSchema } from '#core/model/site.ts';
+import {
+  dynamoDbClient,
+  dynamoDbDocumentClient,
+  s3Client,
+  sqsClient,
+} from '#lambdas/adapters/aws-clients.ts';
+import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-store.ts';
+import { createTables, localTableNames } from '#lambdas/adapters/dynamodb/tables.ts';
+import { ensureBucket } from '#lambdas/adapters/s3/s3-object-store.ts';
+import { SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { startApiServer } from './api-server.ts';
+import { createLocalAuth, type MintTokenOptions } from './auth.ts';
+import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
+import { consoleLog, type Log } from './log.ts';
+import { type PilotCommand, type PilotFactory, sqsQueueDepth, startPilotFactory } from './pilot-factory.ts';
+import { startScheduler } from './scheduler.ts';
+import { startSfnEndpoint } from './sfn-endpoint.ts';
+import { awsEnvFor, freePort, startDynamoDbLocal, startFauxqs } from './stand-ins.ts';
+import { acquireStateLock } from './state-lock.ts';
+import { startWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts';
+
+/** Everything the local stack can be told; every field has a default. */
+export interface LocalStackOptions {
+  /** Where data, keys, logs and local.json live (default `<repo>/.gluon`). */
+  stateDir?: string;
+  /** Ports on 127.0.0.1 (0 = any free port). Defaults 8642, 8643, 8644, 8645. */
+  apiPort?: number;
+  dynamodbPort?: number;
+  sqsPort?: number;
+  sfnPort?: number;
+  /** Most pilot processes at once (default 4). */
+  pilots?: number;
+  siteId?: string;
+  leaseSec?: number;
+  heartbeatSec?: number;
+  /** Period of the lease reaper (default 15 s). */
+  reapEverySec?: number;
+  /** Pilots leave after this long without a job (default 30 s). */
+  pilotIdleExitSec?: number;
+  /** How often the pilot factory looks at the queue (default 1 s). */
+  pilotCheckEverySec?: number;
+  /** A pilot without heartbeat for this long is marked lost (GLUON_PILOT_LOST_SEC; default the function's). */
+  pilotLostSec?: number;
+  /** Jobs per enqueue step (GLUON_ENQUEUE_PAGE_SIZE; default the function's). */
+  enqueuePageSize?: number;
+  /** Tests: DynamoDB and SQS/S3 in memory (executions and the JWT key still go to stateDir). */
+  inMemory?: boolean;
+  /** Tests: another pilot command (the default runs pilot/main.ts with this Node). */
+  pilotCommand?: (pilot: { n: number; workDir: string; siteId: string }) => PilotCommand;
+  log?: Log;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  /** A token for the local user (compute.create/read/cancel). */
+  userToken: string;
+  /** A token for pilots of the local site (gluon.pilot). */
+  pilotToken: string;
+  mintToken(options: MintTokenOptions): Promise<string>;
+  stateDir: string;
+  endpoints: { api: string; dynamodb: string; sqs: string; s3: string; sfn: string };
+  /** AWS endpoints, dummy credentials and the GLUON_* settings, for child processes (CLI, pilots). */
+  env: Record<string, string>;
+  factory: PilotFactory;
+  workflows: WorkflowRunner;
+  /** Ends everything, in reverse order; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export const LOCAL_PREFIX = 'gluon-local-';
+export const LOCAL_BUCKET = 'gluon-local';
+export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-task';
+export const LOCAL_JSON = 'local.json';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TASK_ASL = join(REPO_ROOT, 'statemachines', 'task.asl.json');
+const DEFAULTS = {
+  apiPort: 8642,
+  dynamodbPort: 8643,
+  sqsPort: 8644,
+  sfnPort: 8645,
+  pilots: 4,
+  siteId: 'local',
+  leaseSec: 60,
+  heartbeatSec: 10,
+  reapEverySec: 15,
+  pilotIdleExitSec: 30,
+} as const;
+const PILOT_STOP_TIMEOUT_MS = 15_000;
+
+/** The environment the handler modules were loaded with in this process (they cache clients). */
+let loadedWith: string | undefined;
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? consoleLog;
+  const stateDir = resolve(options.stateDir ?? join(REPO_ROOT, '.gluon'));
+  const siteId = options.siteId ?? DEFAULTS.siteId;
+  const pilots = options.pilots ?? DEFAULTS.pilots;
+  const inMemory = options.inMemory ?? false;
+
+  /** Undo steps of what has started, run in reverse on stop() or on a failed start. */
+  const teardown: Array<{ what: string; run: () => Promise<void> }> = [];
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const step of teardown.reverse()) {
+        try {
+          await step.run();
+        } catch (error) {
+          log('error', `stopping ${step.what} failed`, { error });
+        }
+      }
+    })();
+    return stopping;
+  };
+
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const lock = await acquireStateLock(stateDir);
+    teardown.push({ what: 'the state dir lock', run: () => lock.release() });
+
+    const port = async (given: number | undefined, fallback: number): Promise<number> => {
+      const wanted = given ?? fallback;
+      return wanted === 0 ? freePort() : wanted;
+    };
+    const [dynamodbPort, sqsPort, sfnPort, apiPort] = await Promise.all([
+      port(options.dynamodbPort, DEFAULTS.dynamodbPort),
+      port(options.sqsPort, DEFAULTS.sqsPort),
+      port(options.sfnPort, DEFAULTS.sfnPort),
+      port(options.apiPort, DEFAULTS.apiPort),
+    ]);
+
+    // ---- stand-ins
+    const [dynamodb, fauxqs] = await Promise.allSettled([
+      startDynamoDbLocal({
+        port: dynamodbPort,
+        ...(inMemory ? {} : { dataDir: join(stateDir, 'dynamodb') }),
+      }),
+      startFauxqs({ port: sqsPort, ...(inMemory ? {} : { dataDir: join(stateDir, 'fauxqs') }) }),
+    ]);
+    if (dynamodb.status === 'fulfilled')
+      teardown.push({ what: 'DynamoDB Local', run: () => dynamodb.value.stop() });
+    if (fauxqs.status === 'fulfilled') teardown.push({ what: 'fauxqs', run: () => fauxqs.value.stop() });
+    if (dynamodb.status === 'rejected') throw dynamodb.reason;
+    if (fauxqs.status === 'rejected') throw fauxqs.reason;
+    const sfnUrl = `http://127.0.0.1:${sfnPort}`;
+    const endpoints = {
+      dynamodb: dynamodb.value.endpoint,
+      sqs: fauxqs.value.endpoint,
+      s3: fauxqs.value.endpoint,
+      sfn: sfnUrl,
+    };
+
+    // ---- the functions' environment (set before any handler module is loaded)
+    const tables = localTableNames(LOCAL_PREFIX);
+    const functionEnv: Record<string, string> = {
+      ...awsEnvFor(endpoints),
+      GLUON_TASKS_TABLE: tables.tasks,
+      GLUON_JOBS_TABLE: tables.jobs,
+      GLUON_PILOTS_TABLE: tables.pilots,
+      GLUON_SITES_TABLE: tables.sites,
+      GLUON_BUCKET: LOCAL_BUCKET,
+      GLUON_QUEUE_PREFIX: LOCAL_PREFIX,
+      GLUON_STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
+      GLUON_LEASE_SEC: String(options.leaseSec ?? DEFAULTS.leaseSec),
+      GLUON_HEARTBEAT_SEC: String(options.heartbeatSec ?? DEFAULTS.heartbeatSec),
+      ...(options.pilotLostSec === undefined ? {} : { GLUON_PILOT_LOST_SEC: String(options.pilotLostSec) }),
+      ...(options.enqueuePageSize === undefined
+        ? {}
+        : { GLUON_ENQUEUE_PAGE_SIZE: String(options.enqueuePageSize) }),
+    };
+    const fingerprint = JSON.stringify(functionEnv);
+    if (loadedWith !== undefined && loadedWith !== fingerprint) {
+      throw new Error(
+        'the Lambda handlers were already loaded in this process with other endpoints or settings, and they keep ' +
+          'their clients for the life of the process (as after a cold start); start this stack in a new process, ' +
+          'or with the same ports and settings as the first one',
+      );
+    }
+    const previousEnv = Object.fromEntries(Object.keys(functionEnv).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, functionEnv);
+    teardown.push({
+      what: 'the environment',
+      run: async () => {
+        for (const [k, v] of Object.entries(previousEnv)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      },
+    });
+
+    // ---- tables, bucket, site and its queue
+    const ddb = dynamoDbClient();
+    const s3 = s3Client();
+    const sqs = sqsClient();
+    teardown.push({
+      what: 'the SDK clients',
+      run: async () => {
+        ddb.destroy();
+        s3.destroy();
+        sqs.destroy();
+      },
+    });
+    await Promise.all([createTables(ddb, tables), ensureBucket(s3, LOCAL_BUCKET)]);
+    const queue = new SqsJobQueue(sqs, LOCAL_PREFIX);
+    await queue.ensureSiteQueue(siteId);
+    await new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites).put(
+      SiteSchema.parse({
+        siteId,
+        kind: 'local',
+        status: 'online',
+        slot: machineSlot(stateDir),
+        maxPilots: pilots,
+        tags: ['local'],
+      }),
+    );
+
+    // ---- the functions
+    const handlers = await loadHandlers();
+    loadedWith = fingerprint;
+
+    // ---- Step Functions
+    const workflows = await startWorkflowRunner({
+      stateDir,
+      definitionFile: TASK_ASL,
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+      handlers,
+      resume: false,
+      log,
+    });
+    teardown.push({ what: 'the workflow runner', run: () => workflows.stop() });
+    const sfn = await startSfnEndpoint({ port: sfnPort, runner: workflows, log });
+    teardown.push({ what: 'the Step Functions endpoint', run: () => sfn.stop() });
+    await workflows.resume();
+
+    // ---- schedules
+    const reapEverySec = options.reapEverySec ?? DEFAULTS.reapEverySec;
+    const scheduler = startScheduler({
+      schedules: SCHEDULED_FUNCTIONS.map((s) => ({
+        functionName: s.functionName,
+        everySec: s.functionName === 'reap-leases' ? reapEverySec : s.everySec,
+      })),
+      handlers,
+      log,
+    });
+    teardown.push({ what: 'the scheduler', run: () => scheduler.stop() });
+
+    // ---- API
+    const auth = await createLocalAuth({ stateDir });
+    const api = await startApiServer({ port: apiPort, handlers, auth, log });
+    teardown.push({ what: 'the API server', run: () => api.stop() });
+    const userToken = await auth.userToken();
+    const pilotToken = await auth.pilotToken(siteId);
+
+    // ---- pilots
+    const env: Record<string, string> = {
+      ...functionEnv,
+      GLUON_API_URL: api.url,
+      GLUON_HOME: stateDir,
+    };
+    const factory = startPilotFactory({
+      siteId,
+      maxPilots: pilots,
+      queueDepth: sqsQueueDepth(sqs, () => queue.queueUrl(siteId)),
+      stateDir,
+      apiUrl: api.url,
+      pilotToken,
+      idleExitSec: options.pilotIdleExitSec ?? DEFAULTS.pilotIdleExitSec,
+      env: functionEnv,
+      checkEverySec: options.pilotCheckEverySec,
+      command: options.pilotCommand,
+      log,
+    });
+    teardown.push({
+      what: 'the pilots',
+      run: () => factory.stop({ signal: 'SIGTERM', timeoutMs: PILOT_STOP_TIMEOUT_MS }),
+    });
+
+    // ---- local.json, for the CLI
+    const localJson = join(stateDir, LOCAL_JSON);
+    await writeJsonAtomic(localJson, {
+      apiUrl: api.url,
+      token: userToken,
+      pilotToken,
+      endpoints: { api: api.url, ...endpoints },
+      pids: { stack: process.pid },
+    });
+    teardown.push({ what: LOCAL_JSON, run: () => unlink(localJson).catch(() => {}) });
+
+    return {
+      apiUrl: api.url,
+      userToken,
+      pilotToken,
+      mintToken: (o) => auth.mintToken(o),
+      stateDir,
+      endpoints: { api: api.url, ...endpoints },
+      env,
+      factory,
+      workflows,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Every function of the route table, the workflow and the schedules, from `lambdas/<fn>/index.ts`. */
+async function loadHandlers(): Promise<HandlerMap> {
+  const names = [
+    ...new Set([
+      ...ROUTES.map((r) => r.functionName),
+      ...WORKFLOW_FUNCTIONS,
+      ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
+    ]),
+  ];
+  const handlers: Record<string, LambdaHandler> = {};
+  for (const name of names) {
+    let module: { handler?: unknown };
+    try {
+      module = (await import(`#lambdas/${name}/index.ts`)) as { handler?: unknown };
+    } catch (error) {
+      throw new Error(
+        `cannot load the function ${name} (lambdas/${name}/index.ts): ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (typeof module.handler !== 'function') {
+      throw new Error(`lambdas/${name}/index.ts does not export a function named handler`);
+    }
+    handlers[name] = module.handler as LambdaHandler;
+  }
+  return handlers;
+}
+
+/** One slot of the local site: this machine's cores, memory and the free disk of the state dir. */
+function machineSlot(stateDir: string): {
+  cores: number;
+  memoryMB: number;
+  walltimeSec: number;
+  diskMB: number;
+} {
+  let diskMB = 10_000;
+  try {
+    const fs = statfsSync(stateDir);
+    diskMB = Math.max(1, Math.floor((fs.bavail * fs.bsize) / (1024 * 1024)));
+  } catch {
+    // keep the default
+  }
+  return {
+    cores: Math.max(1, availableParallelism()),
+    memoryMB: Math.max(16, Math.floor(totalmem() / (1024 * 1024))),
+    walltimeSec: 86_400,
+    diskMB,
+  };
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+}
