@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} placeholders are literal text in task specs
 import { describe, expect, it } from 'vitest';
 import { type FieldIssue, ValidationError } from '#core/errors.ts';
 import { MAX_JOBS_PER_TASK, parseTaskSpec, parseTaskSpecText } from '#core/model/task-spec.ts';

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} placeholders are literal text in task specs
 import { describe, expect, it } from 'vitest';
 import { parseTaskSpec } from '#core/model/task-spec.ts';
 import {
