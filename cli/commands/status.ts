@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stripVTControlCharacters } from 'node:util';
 import type { Command } from 'commander';
 import type { TaskView } from '#core/api.ts';
 import { isFinalTaskState } from '#core/model/task.ts';
@@ -63,6 +64,16 @@ export async function watchTask(
   }
 }
 
+/** Terminal rows a text takes, counting lines the terminal wraps. */
+export function screenLines(text: string, columns: number | undefined): number {
+  const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+  const width = columns !== undefined && columns > 0 ? columns : Number.POSITIVE_INFINITY;
+  return lines.reduce(
+    (n, line) => n + Math.max(1, Math.ceil(stripVTControlCharacters(line).length / width)),
+    0,
+  );
+}
+
 function barWidth(io: CliIo): number {
   const columns = io.stdout.columns;
   return columns === undefined ? DEFAULT_BAR_WIDTH : Math.max(10, Math.min(DEFAULT_BAR_WIDTH, columns - 24));
@@ -85,7 +96,7 @@ export async function runWatch(
       const text = `${renderTaskStatus(task, { color, width: barWidth(io) })}\n`;
       if (drawnLines > 0) io.stdout.write(`\u001b[${drawnLines}A\u001b[J`);
       io.stdout.write(text);
-      drawnLines = text.split('\n').length - 1;
+      drawnLines = screenLines(text, io.stdout.columns);
     } else {
       const [head = ''] = renderProgress(task, { width: 30 }).split('\n');
       writeLine(io.stdout, `${new Date().toISOString().slice(11, 19)} ${task.state.padEnd(9)} ${head}`);

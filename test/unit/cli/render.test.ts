@@ -1,5 +1,6 @@
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { screenLines } from '#cli/commands/status.ts';
 import {
   barCells,
   percentDone,
@@ -275,5 +276,14 @@ describe('renderTaskSummary', () => {
 
   it('says so when there are no outputs', () => {
     expect(renderTaskSummary(task({ state: 'failed' }), [])).toContain('outputs:  none');
+  });
+});
+
+describe('screenLines', () => {
+  it('counts the rows a redrawn status takes, wrapped lines included, colours ignored', () => {
+    expect(screenLines('a\nb\n', 80)).toBe(2);
+    expect(screenLines(`${'x'.repeat(100)}\nshort\n`, 80)).toBe(3);
+    expect(screenLines(`\u001b[32m${'x'.repeat(80)}\u001b[0m\n`, 80)).toBe(1);
+    expect(screenLines('\n', undefined)).toBe(1);
   });
 });
