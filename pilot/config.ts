@@ -180,7 +180,7 @@ const int = (min: number, max: number) =>
 
 const RawConfigSchema = z.strictObject({
   apiUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-  token: z.string().min(1, 'must not be empty'),
+  token: z.string().regex(/^\S+$/, 'must not be empty or hold spaces'),
   siteId: SiteIdSchema,
   workDir: z.string().min(1, 'must not be empty').optional(),
   cores: int(1, 4096),

@@ -413,6 +413,46 @@ describe('gluon-pilot run', () => {
     expect(processesWithMarker(marker)).toEqual([]);
   });
 
+  it('exits at once on a second signal, killing a payload that ignores SIGTERM', async () => {
+    const taskId = newTaskId();
+    api.jobs.set(
+      `${taskId}.0`,
+      makeJob(taskId, 0, {
+        payload: {
+          command: 'sh',
+          args: ['-c', 'trap "" TERM; sleep 30'],
+          env: { TEST_MARKER: marker },
+          sandbox: [],
+        },
+        outputs: [],
+      }),
+    );
+    await sendJobMessage(taskId, 0);
+    // A long grace: the drain after the first signal would wait for it.
+    const pilot = startPilot(['--kill-grace-sec', '60']);
+    await waitFor('the job to be running', () =>
+      api.bodies<HeartbeatRequest>('heartbeat').some((h) => h.jobs.some((j) => j.phase === 'running')),
+    );
+    pilot.child.kill('SIGTERM');
+    await waitFor('the pilot to start draining', () => pilot.output().includes('"msg":"stopping"'));
+    pilot.child.kill('SIGTERM');
+    const { code } = await exitOf(pilot, 10_000);
+    expect(code).toBe(143);
+    await waitFor('the payload to be gone', () => processesWithMarker(marker).length === 0, 5000);
+  });
+
+  it('hands an unfit job back to the queue for others', async () => {
+    const taskId = newTaskId();
+    api.jobs.set(`${taskId}.0`, { outcome: 'unfit', reason: 'needs 64 cores' });
+    await sendJobMessage(taskId, 0);
+    const pilot = startPilot(['--idle-exit-sec', '3']);
+    expect((await exitOf(pilot)).code, pilot.output()).toBe(0);
+    // Claimed once: afterwards the message stayed invisible (30 s) instead of coming straight back.
+    expect(api.bodies('claim')).toHaveLength(1);
+    expect(await messageCount(queueUrl)).toBe(1);
+    expect(await messageCount(dlqUrl)).toBe(0);
+  });
+
   it('kills the payload and reports CANCELLED when a heartbeat answer says the job was cancelled', async () => {
     const taskId = newTaskId();
     api.jobs.set(
@@ -429,6 +469,18 @@ describe('gluon-pilot run', () => {
     const [complete] = api.bodies<CompleteRequest>('complete');
     expect(complete?.pilotErrorCode).toBe(PILOT_ERROR_CODES.CANCELLED);
     expect(processesWithMarker(marker)).toEqual([]);
+  });
+
+  it('takes no job when less than a minute of its own walltime is left', async () => {
+    const taskId = newTaskId();
+    api.jobs.set(`${taskId}.0`, makeJob(taskId, 0));
+    await sendJobMessage(taskId, 0);
+    const pilot = startPilot(['--walltime-sec', '50']);
+    expect((await exitOf(pilot)).code, pilot.output()).toBe(0);
+    expect(pilot.output()).toContain('"reason":"walltime"');
+    expect(api.bodies('register')).toHaveLength(1);
+    expect(api.bodies('claim')).toEqual([]);
+    expect(await messageCount(queueUrl)).toBe(1);
   });
 
   it('exits with code 2 naming the option when an option is bad', async () => {
