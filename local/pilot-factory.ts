@@ -102,23 +102,14 @@ export function startPilotFactory(options: PilotFactoryOptions): PilotFactory {
 
   const command =
     options.command ??
-    (({ workDir }): PilotCommand => ({
-      command: process.execPath,
-      args: [
-        PILOT_MAIN,
-        'run',
-        '--api-url',
-        options.apiUrl,
-        '--token',
-        options.pilotToken,
-        '--site',
-        options.siteId,
-        '--idle-exit-sec',
-        String(options.idleExitSec),
-        '--work-dir',
+    (({ workDir }): PilotCommand =>
+      pilotCommandLine({
+        apiUrl: options.apiUrl,
+        pilotToken: options.pilotToken,
+        siteId: options.siteId,
+        idleExitSec: options.idleExitSec,
         workDir,
-      ],
-    }));
+      }));
 
   const aliveChildren = (): Child[] => children.filter((c) => c.info.alive);
 
@@ -246,6 +237,33 @@ export function startPilotFactory(options: PilotFactoryOptions): PilotFactory {
       await checking?.catch(() => {});
       await stopAll(stopOptions);
     },
+  };
+}
+
+/** `node pilot/main.ts run --api-url … --token … --site … --idle-exit-sec … --work-dir …` with this Node. */
+export function pilotCommandLine(pilot: {
+  apiUrl: string;
+  pilotToken: string;
+  siteId: string;
+  idleExitSec: number;
+  workDir: string;
+}): PilotCommand {
+  return {
+    command: process.execPath,
+    args: [
+      PILOT_MAIN,
+      'run',
+      '--api-url',
+      pilot.apiUrl,
+      '--token',
+      pilot.pilotToken,
+      '--site',
+      pilot.siteId,
+      '--idle-exit-sec',
+      String(pilot.idleExitSec),
+      '--work-dir',
+      pilot.workDir,
+    ],
   };
 }
 

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import {
+  ExecutionAbortedError,
+  ExecutionTimeoutError,
+  type RunOptions,
+  StateMachine,
+} from 'aws-local-stepfunctions';
 import { type ExecutionRecord, ExecutionStore } from './execution-store.ts';
 import { type HandlerMap, invokeHandler } from './lambda-handler.ts';
 import { consoleLog, type Log } from './log.ts';
@@ -68,6 +73,10 @@ export interface WorkflowRunner {
    */
   stop(): Promise<void>;
 }
+
+/** The interpreter's JSON value type (not exported by the package under its own name). */
+type LocalTaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
+type InterpreterJson = Awaited<ReturnType<LocalTaskHandlers[string]>>;
 
 const TOKEN_PLACEHOLDER = '__gluon_local_task_token__';
 const MAX_STATE_DATA_BYTES = 256 * 1024;
@@ -177,8 +186,8 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
     const taskResourceLocalHandlers = Object.fromEntries(
       [...tasks.values()].map((binding) => [
         binding.stateName,
-        // biome-ignore lint/suspicious/noExplicitAny: the interpreter types task results as its own JSONValue
-        (input: unknown): Promise<any> => runTask(binding, input, record.executionArn, execution),
+        (input: unknown) =>
+          runTask(binding, input, record.executionArn, execution) as Promise<InterpreterJson>,
       ]),
     );
     const run = machine.run(JSON.parse(record.input), {
