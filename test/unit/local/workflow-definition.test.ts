@@ -8,10 +8,13 @@ import {
   parseWorkflowDefinition,
 } from '#local/workflow-definition.ts';
 
+/** The ASL substitution variable `${name}`. */
+const substitution = (name: string): string => `\${${name}}`;
+
 const TASK_ASL = fileURLToPath(new URL('../../../statemachines/task.asl.json', import.meta.url));
 
 describe('workflow definition loading', () => {
-  it('turns ${XxxFunctionArn} names into function names', () => {
+  it('turns XxxFunctionArn substitution names into function names', () => {
     expect(kebabCase('SplitTask')).toBe('split-task');
     expect(kebabCase('WaitForJobs')).toBe('wait-for-jobs');
     expect(kebabCase('ReapHTTPLeases')).toBe('reap-http-leases');
@@ -37,7 +40,7 @@ describe('workflow definition loading', () => {
   it('keeps a timeout the definition sets', () => {
     const text = JSON.stringify({
       StartAt: 'A',
-      States: { A: { Type: 'Task', Resource: '${AFunctionArn}', TimeoutSeconds: 7, End: true } },
+      States: { A: { Type: 'Task', Resource: substitution('AFunctionArn'), TimeoutSeconds: 7, End: true } },
     });
     const { definition } = parseWorkflowDefinition(text, 'inline');
     expect((definition.States.A as { TimeoutSeconds: number }).TimeoutSeconds).toBe(7);
@@ -53,7 +56,7 @@ describe('workflow definition loading', () => {
     );
     const unknown = JSON.stringify({
       StartAt: 'P',
-      States: { P: { Type: 'Pass', Result: '${BucketName}', End: true } },
+      States: { P: { Type: 'Pass', Result: substitution('BucketName'), End: true } },
     });
     expect(() => parseWorkflowDefinition(unknown, 'inline')).toThrow(
       /no value for the substitution \$\{BucketName\}/,
@@ -71,7 +74,7 @@ describe('workflow definition loading', () => {
           Branches: [
             {
               StartAt: 'Inner',
-              States: { Inner: { Type: 'Task', Resource: '${InnerFunctionArn}', End: true } },
+              States: { Inner: { Type: 'Task', Resource: substitution('InnerFunctionArn'), End: true } },
             },
           ],
           Next: 'Each',
@@ -80,7 +83,7 @@ describe('workflow definition loading', () => {
           Type: 'Map',
           ItemProcessor: {
             StartAt: 'Item',
-            States: { Item: { Type: 'Task', Resource: '${DoItemFunctionArn}', End: true } },
+            States: { Item: { Type: 'Task', Resource: substitution('DoItemFunctionArn'), End: true } },
           },
           End: true,
         },
