@@ -4,7 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { SubmitTaskResponse } from '#core/api.ts';
-import { ValidationError } from '#core/errors.ts';
+import { type FieldIssue, ValidationError } from '#core/errors.ts';
 import { parseTaskSpec, type TaskSpec } from '#core/model/task-spec.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
@@ -48,7 +48,7 @@ export interface SubmittedTask extends SubmitTaskResponse {
 
 const PENDING_KEY = 'pending-upload';
 
-function invalid(path: string, issues: Array<{ field: string; message: string }>): CliError {
+function invalid(path: string, issues: FieldIssue[]): CliError {
   return new CliError(`invalid task spec ${path}`, { exitCode: 2, issues });
 }
 
@@ -67,20 +67,22 @@ function withSandbox(raw: Record<string, unknown>, sandbox: unknown[]): Record<s
   return { ...raw, payload: { ...payload, sandbox } };
 }
 
-async function readSandboxFile(specPath: string, index: number, given: string): Promise<LocalSandboxFile> {
+async function readSandboxFile(
+  specPath: string,
+  index: number,
+  given: string,
+): Promise<LocalSandboxFile | FieldIssue> {
   const path = resolve(dirname(specPath), given);
-  const where = `(payload.sandbox[${index}] in ${specPath})`;
+  const field = `spec.payload.sandbox.${index}`;
   let content: Buffer;
   try {
     const info = await stat(path);
-    if (!info.isFile())
-      throw new CliError(`sandbox entry ${given} is not a regular file: ${path} ${where}`, { exitCode: 2 });
+    if (!info.isFile()) return { field, message: `sandbox entry ${given} is not a regular file: ${path}` };
     content = await readFile(path);
   } catch (error) {
-    if (error instanceof CliError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (error as Error).message})`;
-    throw new CliError(`sandbox file ${given} ${why}: looked for ${path} ${where}`, { exitCode: 2 });
+    return { field, message: `sandbox file ${given} ${why}: looked for ${path}` };
   }
   return {
     index,
@@ -91,6 +93,17 @@ async function readSandboxFile(specPath: string, index: number, given: string): 
     bytes: content.length,
     content,
   };
+}
+
+/** Schema issues of a value, as field issues (none when it is valid). */
+function schemaIssues(path: string, value: unknown): FieldIssue[] {
+  try {
+    validate(path, value);
+    return [];
+  } catch (error) {
+    if (error instanceof CliError) return error.issues;
+    throw error;
+  }
 }
 
 /**
@@ -131,27 +144,30 @@ export async function readTaskSpecFile(file: string, cwd = process.cwd()): Promi
       : undefined;
   const localFiles: LocalSandboxFile[] = [];
   if (Array.isArray(sandbox)) {
-    const given = sandbox
-      .map((entry, index) => ({ entry, index }))
-      .filter((e): e is { entry: string; index: number } => typeof e.entry === 'string');
-    for (const { entry, index } of given) localFiles.push(await readSandboxFile(path, index, entry));
+    const issues: FieldIssue[] = [];
+    const standIn = [...sandbox];
     const seen = new Map<string, string>();
-    const issues: Array<{ field: string; message: string }> = [];
-    for (const f of localFiles) {
-      const earlier = seen.get(f.name);
+    for (const [index, entry] of sandbox.entries()) {
+      if (typeof entry !== 'string') continue;
+      const read = await readSandboxFile(path, index, entry);
+      if ('field' in read) {
+        issues.push(read);
+        standIn[index] = { name: basename(entry), key: PENDING_KEY, sha256: '0'.repeat(64), bytes: 0 };
+        continue;
+      }
+      localFiles.push(read);
+      standIn[index] = { name: read.name, key: PENDING_KEY, sha256: read.sha256, bytes: read.bytes };
+      const earlier = seen.get(read.name);
       if (earlier !== undefined) {
         issues.push({
-          field: `spec.payload.sandbox.${f.index}`,
-          message: `${f.given} and ${earlier} would both be ${f.name} in the job's work directory`,
+          field: `spec.payload.sandbox.${index}`,
+          message: `${entry} and ${earlier} would both be ${read.name} in the job's work directory`,
         });
       }
-      seen.set(f.name, f.given);
+      seen.set(read.name, entry);
     }
+    issues.push(...schemaIssues(path, withSandbox(raw, standIn)));
     if (issues.length > 0) throw invalid(path, issues);
-    const standIn = [...sandbox];
-    for (const f of localFiles)
-      standIn[f.index] = { name: f.name, key: PENDING_KEY, sha256: f.sha256, bytes: f.bytes };
-    validate(path, withSandbox(raw, standIn));
   } else {
     validate(path, raw);
   }

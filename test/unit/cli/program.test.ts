@@ -145,6 +145,18 @@ describe('submit, checked locally', () => {
     expect(c.err()).toContain(join(dir, 'nowhere.mjs'));
   });
 
+  it('reports a missing sandbox file together with the other bad fields', async () => {
+    const file = join(dir, 'two-problems.yaml');
+    writeFileSync(
+      file,
+      'name: t\npayload: { command: node, sandbox: [gone.mjs] }\nevents: 10\nsplit: { eventsPerJob: 5 }\npriority: 5000\n',
+    );
+    const c = capture();
+    expect(await runCli(['submit', file], c.io)).toBe(2);
+    expect(c.err()).toContain('  spec.payload.sandbox.0: sandbox file gone.mjs not found');
+    expect(c.err()).toContain('  spec.priority: ');
+  });
+
   it('reports a YAML syntax error', async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'name: [unclosed\n');
