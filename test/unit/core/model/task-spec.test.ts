@@ -83,10 +83,10 @@ describe('parseTaskSpec', () => {
     expect(fields).toContain('spec.colour');
   });
 
-  it('mentions the unknown key in the message of its issue', () => {
+  it('names an unknown key in its one issue', () => {
     const issues = issuesOf(() => parseTaskSpec({ ...generation, colour: 'blue' }));
     expect(issues).toHaveLength(1);
-    expect(issues[0]?.message).toContain('colour');
+    expect(`${issues[0]?.field} ${issues[0]?.message}`).toContain('colour');
   });
 
   it('puts fields under the prefix it is given', () => {

@@ -86,6 +86,20 @@ describe('claimJob', () => {
     expect((await taskOf(deps, taskId)).counts.starting).toBe(1);
   });
 
+  it('gives the job to exactly one of two pilots claiming it at once', async () => {
+    const { deps, taskId, pilot } = await setup();
+    const other = await addPilot(deps, 'cern', BIG_PILOT, 'wn002.example.org');
+    const ref = { taskId, jobIndex: 0, attempt: 1 };
+    const responses = await Promise.all([
+      claimJob(deps, pilotToken('cern'), pilot.pilotId, ref),
+      claimJob(deps, pilotToken('cern'), other.pilotId, ref),
+    ]);
+    expect(responses.map((r) => r.outcome)).toEqual(['claimed', 'stale']);
+    expect(responses[1]).toEqual({ outcome: 'stale', reason: 'claimed by another pilot' });
+    expect((await jobOf(deps, taskId, 0)).pilotId).toBe(pilot.pilotId);
+    expect((await taskOf(deps, taskId)).counts).toMatchObject({ starting: 1, queued: 1 });
+  });
+
   it('answers stale to a message of another attempt', async () => {
     const { deps, taskId, pilot } = await setup();
     const response = await claimJob(deps, pilotToken('cern'), pilot.pilotId, {

@@ -5,7 +5,7 @@ import { allJobsFinal, releaseFinishedTask } from '#core/use-cases/release-finis
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import { generationSpec } from './scenario.ts';
 
-function task(fields: Partial<Task> & { counts?: Partial<JobCounts> }): Task {
+function task(fields: Partial<Omit<Task, 'counts'>> & { counts?: Partial<JobCounts> }): Task {
   const { counts, ...rest } = fields;
   return {
     taskId: 't-000001',
