@@ -3,6 +3,7 @@ import { ForbiddenError, ValidationError } from '#core/errors.ts';
 import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
 import type { TaskSpecInput } from '#core/model/task-spec.ts';
 import { completeJob } from '#core/use-cases/complete-job.ts';
+import { reapLeases } from '#core/use-cases/reap-leases.ts';
 import { waitForJobs } from '#core/use-cases/task-workflow.ts';
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import {
@@ -209,6 +210,18 @@ describe('completeJob', () => {
     expect((await jobOf(deps, taskId, 0)).attempts).toHaveLength(1);
     expect(deps.queue.sent).toHaveLength(1);
     expect((await deps.pilots.get(pilot.pilotId))?.jobsRun).toBe(1);
+  });
+
+  it('answers stale to a late report of an attempt the reaper already ended', async () => {
+    // The attempt record was written by the reaper (state lost), not by this report, so the
+    // report is not a replay; today it is answered 'recorded' and its result dropped (see the report).
+    const { deps, taskId, pilot } = await setup();
+    deps.clock.advance(deps.settings.leaseSec * 1000);
+    expect((await reapLeases(deps)).jobsReaped).toBe(1);
+    const job = await jobOf(deps, taskId, 0);
+    const late = await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1, 0, { outputs }));
+    expect(late.outcome).toBe('stale');
+    expect(await jobOf(deps, taskId, 0)).toEqual(job);
   });
 
   it('answers stale to a report from a pilot that does not hold the job', async () => {
