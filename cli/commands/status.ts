@@ -79,6 +79,9 @@ function barWidth(io: CliIo): number {
   return columns === undefined ? DEFAULT_BAR_WIDTH : Math.max(10, Math.min(DEFAULT_BAR_WIDTH, columns - 24));
 }
 
+/** The end-of-watch summary reads at most this many jobs (a few API pages). */
+const SUMMARY_MAX_JOBS = 5000;
+
 /** `status --watch`: follows the task, prints the summary, returns 0 when done, 1 otherwise. */
 export async function runWatch(
   io: CliIo,
@@ -105,9 +108,15 @@ export async function runWatch(
   const task = await watchTask(client, taskId, { intervalMs: options.intervalSec * 1000, onUpdate });
   if (!options.json) {
     try {
-      const jobs = await client.listAllJobs(taskId);
+      const jobs = await client.listAllJobs(taskId, { limit: SUMMARY_MAX_JOBS });
       writeLine(io.stdout);
       writeLine(io.stdout, renderTaskSummary(task, jobs, { color }));
+      if (task.jobCount > jobs.length) {
+        writeLine(
+          io.stdout,
+          `  (attempts, usage and outputs over the first ${jobs.length} of ${task.jobCount} jobs)`,
+        );
+      }
     } catch (error) {
       writeLine(
         io.stderr,
