@@ -1,11 +1,14 @@
+import type { z } from 'zod';
 import type { CompleteResponse } from '../api.ts';
 import { CompleteRequestSchema } from '../api.ts';
 import { fieldIssues, ValidationError } from '../errors.ts';
-import { LEASED_JOB_STATES } from '../model/job.ts';
+import { type Job, LEASED_JOB_STATES } from '../model/job.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '../model/pilot-error-codes.ts';
 import type { Deps, Principal } from './deps.ts';
-import { endAttempt } from './end-attempt.ts';
+import { type AttemptResult, endAttempt, optional } from './end-attempt.ts';
 import { knownPilot } from './pilot-access.ts';
+
+type CompleteReport = z.infer<typeof CompleteRequestSchema>;
 
 /**
  * A pilot reports the end of an attempt. Replays are safe: a report for an attempt that is not
@@ -22,23 +25,51 @@ export async function completeJob(
   if (!parsed.success) throw new ValidationError('invalid completion report', fieldIssues(parsed.error.issues));
   const report = parsed.data;
   await knownPilot(deps.pilots, principal, pilotId);
-  const job = await deps.jobs.get(report.taskId, report.jobIndex);
-  if (job === undefined) return { outcome: 'stale', reason: 'no such job' };
-  const held = LEASED_JOB_STATES.has(job.state) && job.attempt === report.attempt && job.pilotId === pilotId;
-  if (!held) {
-    const last = job.attempts.at(-1);
-    const retriedByThisReport =
-      job.state === 'queued' && job.attempt === report.attempt + 1 && last?.pilotId === pilotId && last.attempt === report.attempt;
-    if (retriedByThisReport) {
-      await deps.queue.send([{ v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId }]);
-      return { outcome: 'recorded', jobState: 'queued', attempt: job.attempt };
+  // A heartbeat of the same pilot may move the job starting → running between our read and our
+  // write; the fenced write then fails, and we read again while the attempt is still ours.
+  for (let tries = 0; ; tries++) {
+    const job = await deps.jobs.get(report.taskId, report.jobIndex);
+    if (job === undefined) return { outcome: 'stale', reason: 'no such job' };
+    const held = LEASED_JOB_STATES.has(job.state) && job.attempt === report.attempt && job.pilotId === pilotId;
+    if (!held) return staleOrResent(deps, job, pilotId, report.attempt);
+    const task = await deps.tasks.get(report.taskId);
+    if (task === undefined) return { outcome: 'stale', reason: 'no such task' };
+    const result = await endAttempt(deps, job, task, attemptResult(report));
+    if (result.outcome === 'ok') {
+      await deps.pilots.countJob(pilotId);
+      await deps.pilots.heartbeat(pilotId, { state: 'idle', at: deps.clock.now().toISOString() });
+      return { outcome: 'recorded', jobState: result.jobState, attempt: result.attempt };
     }
-    return { outcome: 'stale', reason: `job is ${job.state} at attempt ${job.attempt}` };
+    if (tries >= MAX_TRIES) return { outcome: 'stale', reason: 'the job changed meanwhile' };
   }
-  const task = await deps.tasks.get(report.taskId);
-  if (task === undefined) return { outcome: 'stale', reason: 'no such task' };
+}
+
+const MAX_TRIES = 3;
+
+/**
+ * The report is for an attempt this pilot no longer holds. If that is because this very report
+ * was already recorded as a retry, the next attempt's message is sent again (a lost send is healed;
+ * duplicates are no-ops for pilots).
+ */
+async function staleOrResent(
+  deps: Pick<Deps, 'queue'>,
+  job: Job,
+  pilotId: string,
+  attempt: number,
+): Promise<CompleteResponse> {
+  const last = job.attempts.at(-1);
+  const retriedByThisReport =
+    job.state === 'queued' && job.attempt === attempt + 1 && last?.pilotId === pilotId && last.attempt === attempt;
+  if (retriedByThisReport) {
+    await deps.queue.send([{ v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId }]);
+    return { outcome: 'recorded', jobState: 'queued', attempt: job.attempt };
+  }
+  return { outcome: 'stale', reason: `job is ${job.state} at attempt ${job.attempt}` };
+}
+
+function attemptResult(report: CompleteReport): AttemptResult {
   const code = report.pilotErrorCode as PilotErrorCode;
-  const result = await endAttempt(deps, job, task, {
+  return {
     attemptState:
       code === PILOT_ERROR_CODES.OK
         ? 'finished'
@@ -48,16 +79,12 @@ export async function completeJob(
             ? 'cancelled'
             : 'failed',
     pilotErrorCode: code,
-    ...(report.exitCode === undefined ? {} : { exitCode: report.exitCode }),
-    ...(report.signal === undefined ? {} : { signal: report.signal }),
-    ...(report.errorMessage === undefined ? {} : { errorMessage: report.errorMessage }),
+    ...optional('exitCode', report.exitCode),
+    ...optional('signal', report.signal),
+    ...optional('errorMessage', report.errorMessage),
     usage: report.usage,
     outputs: report.outputs,
-    ...(report.logKey === undefined ? {} : { logKey: report.logKey }),
-    ...(report.host === undefined ? {} : { host: report.host }),
-  });
-  if (result.outcome === 'conflict') return { outcome: 'stale', reason: 'the job changed meanwhile' };
-  await deps.pilots.countJob(pilotId);
-  await deps.pilots.heartbeat(pilotId, { state: 'idle', at: deps.clock.now().toISOString() });
-  return { outcome: 'recorded', jobState: result.jobState, attempt: result.attempt };
+    ...optional('logKey', report.logKey),
+    ...optional('host', report.host),
+  };
 }

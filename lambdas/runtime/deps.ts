@@ -25,7 +25,7 @@ export function depsFromConfig(c: Config): Deps {
   const db = dynamoDbDocumentClient();
   return {
     tasks: new DynamoDbTaskStore(db, c.GLUON_TASKS_TABLE),
-    jobs: new DynamoDbJobStore(db, c.GLUON_JOBS_TABLE),
+    jobs: new DynamoDbJobStore(db, c.GLUON_JOBS_TABLE, c.GLUON_TASKS_TABLE),
     pilots: new DynamoDbPilotStore(db, c.GLUON_PILOTS_TABLE),
     sites: new DynamoDbSiteStore(db, c.GLUON_SITES_TABLE),
     queue: new SqsJobQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
