@@ -1,0 +1,148 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { TABLES, type TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
+import type { Config } from '#lambdas/runtime/config.ts';
+import {
+  type FunctionAccess,
+  functionAccess,
+  type TableAccess,
+  type WorkflowAccess,
+} from '../function-access.ts';
+import { functionCatalog } from '../function-catalog.ts';
+import { acknowledge, logicalIdOf } from '../nag.ts';
+import type { Stage } from '../stages.ts';
+import { GluonFunction } from './gluon-function.ts';
+import type { JobDispatch } from './job-dispatch.ts';
+import type { Storage } from './storage.ts';
+
+/** The environment contract of lambdas/runtime/config.ts: these are always set, the rest per stage. */
+type RequiredEnvironment = Pick<
+  Record<keyof Config, string>,
+  | 'GLUON_TASKS_TABLE'
+  | 'GLUON_JOBS_TABLE'
+  | 'GLUON_PILOTS_TABLE'
+  | 'GLUON_SITES_TABLE'
+  | 'GLUON_BUCKET'
+  | 'GLUON_QUEUE_PREFIX'
+  | 'GLUON_STATE_MACHINE_ARN'
+>;
+export type FunctionEnvironment = RequiredEnvironment & Partial<Record<keyof Config, string>>;
+
+export interface FunctionsProps {
+  stage: Stage;
+  projectRoot: string;
+  removalPolicy: RemovalPolicy;
+  logRetention: RetentionDays;
+  tables: Readonly<Record<TableKey, Table>>;
+  jobDispatch: JobDispatch;
+  storage: Storage;
+  /** The task state machine's ARN, known before the state machine exists (it is named from the stack). */
+  stateMachineArn: string;
+}
+
+const WORKFLOW_ACTIONS: Record<WorkflowAccess, string> = {
+  start: 'states:StartExecution',
+  'release-wait': 'states:SendTaskSuccess',
+};
+
+/**
+ * Every handler directory as a function (from lambdas/routes.ts), each with the GLUON_* environment
+ * of lambdas/runtime/config.ts and only the permissions its use case needs (cdk/function-access.ts).
+ */
+export class Functions extends Construct {
+  readonly byName: ReadonlyMap<string, GluonFunction>;
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const environment = functionEnvironment(props);
+    const byName = new Map<string, GluonFunction>();
+    for (const spec of functionCatalog()) {
+      const access = functionAccess(spec.name);
+      const fn = new GluonFunction(this, spec.name, {
+        spec,
+        projectRoot: props.projectRoot,
+        environment: { ...environment },
+        logRetention: props.logRetention,
+        removalPolicy: props.removalPolicy,
+      });
+      this.grant(fn, access, props);
+      byName.set(spec.name, fn);
+    }
+    this.byName = byName;
+  }
+
+  get(name: string): GluonFunction {
+    const fn = this.byName.get(name);
+    if (fn === undefined) throw new Error(`no function ${name}`);
+    return fn;
+  }
+
+  all(): GluonFunction[] {
+    return [...this.byName.values()];
+  }
+
+  private grant(fn: GluonFunction, access: FunctionAccess, props: FunctionsProps): void {
+    for (const [key, tableAccess] of Object.entries(access.tables) as Array<[TableKey, TableAccess]>) {
+      const table = props.tables[key];
+      grantTable(table, tableAccess, fn.role);
+      if (TABLES[key].indexes.length > 0) {
+        acknowledge(
+          fn,
+          `AwsSolutions-IAM5[Resource::<${logicalIdOf(table)}.Arn>/index/*]`,
+          `The ${key} table's grant covers its global secondary indexes (table ARN + /index/*); the stores query them by name.`,
+        );
+      }
+    }
+    if (access.siteQueues !== undefined && access.siteQueues.length > 0) {
+      props.jobDispatch.grantSiteQueues(fn.role, access.siteQueues);
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${props.jobDispatch.queuePrefix}site-*]`,
+        "Site queues are created at run time per site (SqsJobQueue.ensureSiteQueue), so access is granted on this stack's site queue name pattern.",
+      );
+    }
+    const workflowActions = (access.workflow ?? []).map((a) => WORKFLOW_ACTIONS[a]);
+    if (workflowActions.length > 0) {
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'TaskWorkflow',
+          actions: workflowActions,
+          resources: [props.stateMachineArn],
+        }),
+      );
+    }
+    if (access.bucket?.includes('put-sandbox')) {
+      props.storage.grantPutSandbox(fn.role);
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.storage.bucket)}.Arn>/sandboxes/*]`,
+        'Presigned sandbox uploads are signed with this role; it may put objects under sandboxes/ only.',
+      );
+    }
+  }
+}
+
+function grantTable(table: Table, access: TableAccess, grantee: IGrantable): void {
+  if (access === 'read') table.grantReadData(grantee);
+  else if (access === 'write') table.grantWriteData(grantee);
+  else table.grantReadWriteData(grantee);
+}
+
+function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
+  const environment: FunctionEnvironment = {
+    GLUON_TASKS_TABLE: props.tables.tasks.tableName,
+    GLUON_JOBS_TABLE: props.tables.jobs.tableName,
+    GLUON_PILOTS_TABLE: props.tables.pilots.tableName,
+    GLUON_SITES_TABLE: props.tables.sites.tableName,
+    GLUON_BUCKET: props.storage.bucket.bucketName,
+    GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
+    GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
+  };
+  for (const [name, value] of Object.entries(props.stage.functionSettings)) {
+    if (value !== undefined) environment[name as keyof Config] = String(value);
+  }
+  return environment;
+}

@@ -1,0 +1,83 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { FunctionSpec } from '../function-catalog.ts';
+import { acknowledge } from '../nag.ts';
+
+export interface GluonFunctionProps {
+  spec: FunctionSpec;
+  /** Absolute path of the repository (package.json, package-lock.json, lambdas/). */
+  projectRoot: string;
+  environment: Record<string, string>;
+  logRetention: RetentionDays;
+  removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Lets the ESM bundle load CommonJS dependencies that call `require` (esbuild keeps those calls).
+ */
+const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __gluonCreateRequire } from 'node:module'; const require = __gluonCreateRequire(import.meta.url);";
+
+/**
+ * One handler directory (`lambdas/<name>/index.ts`, exporting `handler`) as a Lambda function:
+ * bundled by the local esbuild (no Docker) into minified ESM with source maps, Node.js 22 on
+ * arm64, its own log group with a retention, and its own role that starts with nothing but
+ * writing to that log group — every other permission is granted explicitly by the stack.
+ */
+export class GluonFunction extends Construct {
+  readonly name: string;
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: GluonFunctionProps) {
+    super(scope, id);
+    const { spec } = props;
+    this.name = spec.name;
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Gluon function ${spec.name}`,
+    });
+    this.logGroup.grantWrite(this.role);
+    this.function = new NodejsFunction(this, 'Function', {
+      description: `Gluon ${spec.kind} function ${spec.name}`,
+      entry: `${props.projectRoot}/lambdas/${spec.name}/index.ts`,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: spec.memoryMB,
+      timeout: Duration.seconds(spec.timeoutSec),
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        banner: CREATE_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The AWS SDK is bundled at the versions package-lock.json pins (the runtime's copy may differ).
+        externalModules: [],
+      },
+    });
+    acknowledge(
+      this.function,
+      'AwsSolutions-L1',
+      'Pinned to nodejs22.x on purpose: the project, its tests and the local stack run Node 22 (DESIGN.md §5); move all together.',
+    );
+  }
+}

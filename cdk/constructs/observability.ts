@@ -1,0 +1,234 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { pascalCase } from '../function-catalog.ts';
+import type { Stage } from '../stages.ts';
+import type { GluonFunction } from './gluon-function.ts';
+import type { JobDispatch } from './job-dispatch.ts';
+
+/** Custom metrics of the application (namespace `Gluon`, no dimensions: ids go in logs, not metrics). */
+export const GLUON_NAMESPACE = 'Gluon';
+/**
+ * Jobs whose lease the reaper expired (their pilot went silent). NOTE: the reap-leases function
+ * does not emit this metric yet (it logs `jobsReaped`); until it does the alarm stays OK.
+ */
+export const JOBS_REAPED_METRIC = 'JobsReaped';
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+export interface ObservabilityProps {
+  stage: Stage;
+  removalPolicy: RemovalPolicy;
+  jobDispatch: JobDispatch;
+  functions: readonly GluonFunction[];
+  stateMachine: StateMachine;
+  httpApi: HttpApi;
+}
+
+/**
+ * Alarms for what needs an operator — job messages in a site DLQ, job messages nobody takes,
+ * failed or timed-out task workflows, function errors and throttles, lost pilots (JobsReaped), API
+ * 5xx — all to one SNS topic (KMS-encrypted, TLS only) with the stage's alarm e-mail; and one
+ * dashboard with the same signals.
+ */
+export class Observability extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const { stage } = props;
+    const key = new Key(this, 'AlarmTopicKey', {
+      description: 'Gluon alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
+    });
+    // CloudWatch publishes alarm notifications to the encrypted topic.
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new Topic(this, 'AlarmTopic', {
+      displayName: 'Gluon alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    this.topic.addSubscription(new EmailSubscription(stage.alarmEmail));
+    const action = new SnsAction(this.topic);
+
+    const alarm = (id: string, metric: IMetric, threshold: number, description: string): Alarm => {
+      const created = new Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(action);
+      created.addOkAction(action);
+      this.alarms.push(created);
+      return created;
+    };
+
+    for (const siteId of stage.sites) {
+      const names = props.jobDispatch.siteQueueNames(siteId);
+      alarm(
+        `Site-${siteId}-DlqNotEmpty`,
+        props.jobDispatch.metricDlqDepth(siteId),
+        1,
+        `Job messages in ${names.dlq}: pilots at site ${siteId} received them repeatedly without claiming. Inspect them, fix the cause, redrive.`,
+      );
+      alarm(
+        `Site-${siteId}-OldestJobMessage`,
+        props.jobDispatch.metricOldestJobMessageAge(siteId),
+        stage.alarms.oldestJobMessageAgeSec,
+        `A job message waits in ${names.queue} for over ${stage.alarms.oldestJobMessageAgeSec} s: no pilot takes work at site ${siteId}.`,
+      );
+    }
+
+    alarm(
+      'WorkflowExecutionsFailed',
+      props.stateMachine.metricFailed({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      1,
+      'A task workflow execution failed (FailTask itself failed or the execution could not run). See the workflow log group.',
+    );
+    alarm(
+      'WorkflowExecutionsTimedOut',
+      props.stateMachine.metricTimedOut({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      1,
+      'A task workflow execution timed out.',
+    );
+
+    for (const fn of props.functions) {
+      const id = pascalCase(fn.name);
+      alarm(
+        `${id}-Errors`,
+        fn.function.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        stage.alarms.functionErrorsPer5Min,
+        `Function ${fn.name} failed ${stage.alarms.functionErrorsPer5Min}+ times in 5 minutes. See its log group.`,
+      );
+      alarm(
+        `${id}-Throttles`,
+        fn.function.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        1,
+        `Function ${fn.name} was throttled (account or reserved concurrency exhausted).`,
+      );
+    }
+
+    const jobsReaped = new Metric({
+      namespace: GLUON_NAMESPACE,
+      metricName: JOBS_REAPED_METRIC,
+      statistic: 'Sum',
+      period: FIVE_MINUTES,
+    });
+    alarm(
+      'JobsReapedBacklog',
+      jobsReaped,
+      stage.alarms.jobsReapedPer5Min,
+      `The reaper expired ${stage.alarms.jobsReapedPer5Min}+ job leases in 5 minutes: many pilots went silent (site outage?).`,
+    );
+
+    const apiServerErrors = props.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' });
+    alarm(
+      'ApiServerErrors',
+      apiServerErrors,
+      stage.alarms.apiServerErrorsPer5Min,
+      `The API answered ${stage.alarms.apiServerErrorsPer5Min}+ requests with 5xx in 5 minutes.`,
+    );
+
+    this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    const perFunction = (metric: (fn: GluonFunction) => IMetric) => props.functions.map(metric);
+    const search = (metricName: string, label: string) =>
+      new MathExpression({
+        expression: props.jobDispatch.searchSiteQueues(metricName),
+        label,
+        period: FIVE_MINUTES,
+        usingMetrics: {},
+      });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# Gluon ${stage.name}\nSite queues \`${props.jobDispatch.queuePrefix}site-*\`; alarms go to ${stage.alarmEmail}.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'API requests and errors',
+        left: [
+          props.httpApi.metricCount({ period: FIVE_MINUTES }),
+          props.httpApi.metricClientError({ period: FIVE_MINUTES }),
+          apiServerErrors,
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'API latency p90 (ms)',
+        left: [props.httpApi.metricLatency({ period: FIVE_MINUTES, statistic: 'p90' })],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Task workflows',
+        left: [
+          props.stateMachine.metricStarted({ period: FIVE_MINUTES }),
+          props.stateMachine.metricSucceeded({ period: FIVE_MINUTES }),
+          props.stateMachine.metricFailed({ period: FIVE_MINUTES }),
+          props.stateMachine.metricTimedOut({ period: FIVE_MINUTES }),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({ title: 'Jobs reaped (lost leases)', left: [jobsReaped], width: 12 }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Job messages waiting, per site queue and DLQ',
+        left: [search('ApproximateNumberOfMessagesVisible', 'visible')],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Age of the oldest job message (s), per site queue',
+        left: [search('ApproximateAgeOfOldestMessage', 'age')],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Function errors',
+        left: perFunction((fn) => fn.function.metricErrors({ period: FIVE_MINUTES, label: fn.name })),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Function throttles',
+        left: perFunction((fn) => fn.function.metricThrottles({ period: FIVE_MINUTES, label: fn.name })),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Function duration p90 (ms)',
+        left: perFunction((fn) =>
+          fn.function.metricDuration({ period: FIVE_MINUTES, statistic: 'p90', label: fn.name }),
+        ),
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * What each function may touch, from its use case (core/use-cases) — the single table the stack
+ * turns into IAM grants. A function without an entry fails the synth.
+ */
+import type { TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
+
+export type TableAccess = 'read' | 'write' | 'read-write';
+
+/** Site queues are created at run time, so access is granted on the name pattern `<prefix>site-*`. */
+export type SiteQueueAccess = 'send' | 'get-url';
+
+/** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
+export type WorkflowAccess = 'start' | 'release-wait';
+
+/** `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs). */
+export type BucketAccess = 'put-sandbox';
+
+export interface FunctionAccess {
+  tables: Partial<Record<TableKey, TableAccess>>;
+  siteQueues?: SiteQueueAccess[];
+  workflow?: WorkflowAccess[];
+  bucket?: BucketAccess[];
+}
+
+/**
+ * Sending resolves the queue URL by name first (GetQueueUrl, cached per cold start), so every
+ * sender also gets `get-url`. SendMessageBatch is authorised by sqs:SendMessage.
+ */
+export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
+  'submit-task': { tables: { tasks: 'read-write' }, workflow: ['start'] },
+  'list-tasks': { tables: { tasks: 'read' } },
+  'get-task': { tables: { tasks: 'read' } },
+  'list-jobs': { tables: { tasks: 'read', jobs: 'read' } },
+  'cancel-task': { tables: { tasks: 'read-write', jobs: 'read-write' }, workflow: ['release-wait'] },
+  'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
+  'list-pilots': { tables: { pilots: 'read' } },
+  'register-pilot': { tables: { pilots: 'write', sites: 'read' }, siteQueues: ['get-url'] },
+  'claim-job': {
+    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
+    workflow: ['release-wait'],
+  },
+  heartbeat: { tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' } },
+  'complete-job': {
+    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
+    siteQueues: ['send', 'get-url'],
+    workflow: ['release-wait'],
+  },
+  'split-task': { tables: { tasks: 'read-write', sites: 'read' } },
+  'enqueue-jobs': { tables: { tasks: 'read-write', jobs: 'write' }, siteQueues: ['send', 'get-url'] },
+  'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
+  'finalize-task': { tables: { tasks: 'read-write' } },
+  'fail-task': { tables: { tasks: 'read-write' } },
+  'reap-leases': {
+    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
+    siteQueues: ['send', 'get-url'],
+    workflow: ['release-wait'],
+  },
+};
+
+export function functionAccess(name: string): FunctionAccess {
+  const access = FUNCTION_ACCESS[name];
+  if (access === undefined) {
+    throw new Error(
+      `no access entry for function ${name} in cdk/function-access.ts: add one (least privilege)`,
+    );
+  }
+  return access;
+}

@@ -1,0 +1,703 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLES, type TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
+import { SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { ConfigSchema } from '#lambdas/runtime/config.ts';
+import { placeholdersOf, substitutionName } from '../../../cdk/constructs/task-workflow.ts';
+import { FUNCTION_ACCESS, type TableAccess } from '../../../cdk/function-access.ts';
+import { functionCatalog, pascalCase } from '../../../cdk/function-catalog.ts';
+import { PROJECT_ROOT } from '../../../cdk/gluon-app.ts';
+import { stageConfig } from '../../../cdk/stages.ts';
+import {
+  asArray,
+  type CfnResource,
+  cdkPath,
+  identityStatements,
+  ofType,
+  propsOf,
+  render,
+  roleStatements,
+  type Statement,
+  type Synthesized,
+  synthGluon,
+} from './synth.ts';
+
+const stage = stageConfig('dev');
+const STACK = 'gluon-dev';
+const DATA_SERVICES = ['dynamodb', 's3', 'sqs', 'states'];
+const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'];
+const WRITE_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+
+let synth: Synthesized;
+let resources: Record<string, CfnResource>;
+
+beforeAll(() => {
+  synth = synthGluon({ stage: 'dev', bundle: true, validate: true });
+  resources = synth.resources;
+}, 120_000);
+
+afterAll(() => synth?.cleanup());
+
+/** Lambda functions by handler directory, from their construct path `gluon-dev/Functions/<name>/Function/Resource`. */
+function functionsByName(): Map<string, { logicalId: string; resource: CfnResource }> {
+  const out = new Map<string, { logicalId: string; resource: CfnResource }>();
+  for (const [logicalId, resource] of ofType(resources, 'AWS::Lambda::Function')) {
+    const match = /^gluon-dev\/Functions\/([^/]+)\/Function\/Resource$/.exec(cdkPath(resource));
+    if (match === null) throw new Error(`unexpected Lambda function ${cdkPath(resource)}`);
+    out.set(match[1] as string, { logicalId, resource });
+  }
+  return out;
+}
+
+function logicalIdOfName(name: string): string {
+  const found = functionsByName().get(name);
+  if (found === undefined) throw new Error(`no function ${name}`);
+  return found.logicalId;
+}
+
+function actionsOf(statement: Statement): string[] {
+  return asArray(statement.Action);
+}
+
+function resourcesOf(statement: Statement): string[] {
+  return asArray(statement.Resource as unknown).map(render);
+}
+
+function stateMachine(): { logicalId: string; resource: CfnResource } {
+  const machines = ofType(resources, 'AWS::StepFunctions::StateMachine');
+  expect(machines).toHaveLength(1);
+  const [logicalId, resource] = machines[0] as [string, CfnResource];
+  return { logicalId, resource };
+}
+
+describe('functions', () => {
+  const handlerDirectories = readdirSync(join(PROJECT_ROOT, 'lambdas'), { withFileTypes: true })
+    .filter(
+      (entry) => entry.isDirectory() && existsSync(join(PROJECT_ROOT, 'lambdas', entry.name, 'index.ts')),
+    )
+    .map((entry) => entry.name)
+    .sort();
+
+  it('deploys one function per handler directory and no other function', () => {
+    expect(handlerDirectories.length).toBeGreaterThan(10);
+    expect([...functionsByName().keys()].sort()).toEqual(handlerDirectories);
+  });
+
+  it('derives the function list from ROUTES, WORKFLOW_FUNCTIONS and SCHEDULED_FUNCTIONS', () => {
+    const named = new Set([
+      ...ROUTES.map((r) => r.functionName),
+      ...WORKFLOW_FUNCTIONS,
+      ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
+    ]);
+    expect([...named].sort()).toEqual(handlerDirectories);
+    expect(
+      functionCatalog()
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(handlerDirectories);
+  });
+
+  it('runs every function on Node.js 22, arm64, from the bundled index.handler', () => {
+    for (const [name, { resource }] of functionsByName()) {
+      expect(resource.Properties?.Runtime, name).toBe('nodejs22.x');
+      expect(resource.Properties?.Architectures, name).toEqual(['arm64']);
+      expect(resource.Properties?.Handler, name).toBe('index.handler');
+    }
+  });
+
+  it('sets exactly the GLUON_* variables of lambdas/runtime/config.ts, and source maps', () => {
+    const contract = Object.keys(ConfigSchema.shape).sort();
+    const required = contract.filter(
+      (key) => !ConfigSchema.shape[key as keyof typeof ConfigSchema.shape].safeParse(undefined).success,
+    );
+    expect(required.length).toBeGreaterThan(5);
+    for (const [name, { resource }] of functionsByName()) {
+      const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
+      const gluon = Object.keys(variables).filter((k) => k !== 'NODE_OPTIONS');
+      expect(
+        gluon.every((k) => contract.includes(k)),
+        `${name}: ${gluon.join(', ')}`,
+      ).toBe(true);
+      for (const key of required) expect(variables[key], `${name} ${key}`).toBeDefined();
+      expect(variables.NODE_OPTIONS, name).toBe('--enable-source-maps');
+      expect(render(variables.GLUON_TASKS_TABLE)).toBe('<TasksTable>');
+      expect(render(variables.GLUON_BUCKET)).toBe('<DataBucket>');
+      expect(variables.GLUON_QUEUE_PREFIX).toBe(`${STACK}-`);
+    }
+  });
+
+  it('points GLUON_STATE_MACHINE_ARN at the task state machine', () => {
+    const name = stateMachine().resource.Properties?.StateMachineName;
+    expect(name).toBe(`${STACK}-task`);
+    for (const [fn, { resource }] of functionsByName()) {
+      const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(render(variables.GLUON_STATE_MACHINE_ARN), fn).toBe(
+        `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${name}`,
+      );
+    }
+  });
+
+  it('gives every function its own log group with the stage retention', () => {
+    const seen = new Set<string>();
+    for (const [name, { resource }] of functionsByName()) {
+      const logGroupId = render((propsOf(resource).LoggingConfig as { LogGroup: unknown }).LogGroup).slice(
+        1,
+        -1,
+      );
+      expect(seen.has(logGroupId), name).toBe(false);
+      seen.add(logGroupId);
+      expect(resources[logGroupId]?.Type, name).toBe('AWS::Logs::LogGroup');
+      expect(resources[logGroupId]?.Properties?.RetentionInDays, name).toBe(stage.logRetentionDays);
+    }
+  });
+
+  it('bundles every handler into ESM with a source map that loads and exports handler', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      GLUON_TASKS_TABLE: 't',
+      GLUON_JOBS_TABLE: 'j',
+      GLUON_PILOTS_TABLE: 'p',
+      GLUON_SITES_TABLE: 's',
+      GLUON_BUCKET: 'b',
+      GLUON_QUEUE_PREFIX: 'q-',
+      GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
+      AWS_REGION: 'us-east-1',
+    });
+    try {
+      for (const [name, { resource }] of functionsByName()) {
+        // The code asset `<hash>.zip` is staged in the cloud assembly as the directory `asset.<hash>`.
+        const key = (propsOf(resource).Code as { S3Key: string }).S3Key;
+        const bundle = join(synth.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+        expect(existsSync(`${bundle}.map`), name).toBe(true);
+        const text = readFileSync(bundle, 'utf8');
+        // Subpath imports (#core/…, #lambdas/…) are resolved at bundle time, not left for the runtime.
+        expect(text, name).not.toMatch(/from\s*["']#/);
+        const module = (await import(bundle)) as { handler?: unknown };
+        expect(typeof module.handler, name).toBe('function');
+      }
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
+describe('bookkeeping', () => {
+  it('builds every table of TABLES with its keys and indexes, on demand, with PITR', () => {
+    const tables = ofType(resources, 'AWS::DynamoDB::Table');
+    expect(tables.map(([id]) => id).sort()).toEqual(
+      (Object.keys(TABLES) as TableKey[]).map((k) => `${pascalCase(k)}Table`).sort(),
+    );
+    for (const key of Object.keys(TABLES) as TableKey[]) {
+      const definition = TABLES[key];
+      const table = resources[`${pascalCase(key)}Table`] as CfnResource;
+      const props = table.Properties as Record<string, unknown>;
+      expect(props.BillingMode, key).toBe('PAY_PER_REQUEST');
+      expect(props.PointInTimeRecoverySpecification, key).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(props.KeySchema, key).toEqual([
+        { AttributeName: definition.partitionKey.name, KeyType: 'HASH' },
+        ...(definition.sortKey ? [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' }] : []),
+      ]);
+      const indexes = asArray(props.GlobalSecondaryIndexes as Array<Record<string, unknown>> | undefined);
+      expect(indexes.map((i) => i.IndexName).sort(), key).toEqual(
+        definition.indexes.map((i) => i.name).sort(),
+      );
+      for (const index of definition.indexes) {
+        const built = indexes.find((i) => i.IndexName === index.name) as Record<string, unknown>;
+        expect(built.Projection, index.name).toEqual({ ProjectionType: index.projection });
+        expect(built.KeySchema, index.name).toEqual([
+          { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+          ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' }] : []),
+        ]);
+      }
+      if (definition.ttlAttribute === undefined) expect(props.TimeToLiveSpecification, key).toBeUndefined();
+      else
+        expect(props.TimeToLiveSpecification).toEqual({
+          AttributeName: definition.ttlAttribute,
+          Enabled: true,
+        });
+      expect(props.TableName, key).toBeUndefined();
+    }
+  });
+
+  it('deletes the tables with a dev stack (the prod stage retains them: stages.test.ts)', () => {
+    for (const [id, table] of ofType(resources, 'AWS::DynamoDB::Table')) {
+      expect(table.DeletionPolicy, id).toBe('Delete');
+      expect(table.Properties?.DeletionProtectionEnabled, id).toBe(false);
+    }
+  });
+});
+
+describe('job dispatch', () => {
+  it('gives every SQS queue defined in the template a DLQ with maxReceiveCount (site queues are created at run time)', () => {
+    const queues = ofType(resources, 'AWS::SQS::Queue');
+    const dlqIds = new Set(
+      queues.flatMap(([, q]) => {
+        const redrive = q.Properties?.RedrivePolicy as { deadLetterTargetArn?: unknown } | undefined;
+        return redrive?.deadLetterTargetArn === undefined ? [] : [render(redrive.deadLetterTargetArn)];
+      }),
+    );
+    for (const [id, queue] of queues) {
+      if ([...dlqIds].some((arn) => arn.startsWith(`<${id}.`))) continue;
+      const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount?: number } | undefined;
+      expect(redrive?.maxReceiveCount, id).toBeGreaterThan(0);
+    }
+    // Today there are none: a site queue and its DLQ come from SqsJobQueue.ensureSiteQueue (tested below).
+    expect(queues).toHaveLength(0);
+  });
+
+  it('site queues created by the application redrive to their DLQ after maxReceiveCount receives', async () => {
+    const created: Array<{ name: string; attributes: Record<string, string> }> = [];
+    const client = {
+      send: async (command: { input: Record<string, unknown> }) => {
+        if (command instanceof CreateQueueCommand) {
+          const name = command.input.QueueName as string;
+          created.push({ name, attributes: (command.input.Attributes ?? {}) as Record<string, string> });
+          return { QueueUrl: `https://sqs.test/queue/${name}` };
+        }
+        if (command instanceof GetQueueAttributesCommand) {
+          const name = (command.input.QueueUrl as string).split('/').pop();
+          return { Attributes: { QueueArn: `arn:aws:sqs:test:queue:${name}` } };
+        }
+        throw new Error(`unexpected SQS call ${command.constructor.name}`);
+      },
+    } as unknown as SQSClient;
+    const prefix = synth.stack.jobDispatch.queuePrefix;
+    await new SqsJobQueue(client, prefix).ensureSiteQueue('cern');
+
+    const names = synth.stack.jobDispatch.siteQueueNames('cern');
+    expect(names).toEqual({ queue: `${STACK}-site-cern`, dlq: `${STACK}-site-cern-dlq` });
+    expect(created.map((q) => q.name).sort()).toEqual([names.queue, names.dlq].sort());
+    const queue = created.find((q) => q.name === names.queue);
+    const redrive = JSON.parse(queue?.attributes.RedrivePolicy ?? '{}') as Record<string, unknown>;
+    expect(redrive.deadLetterTargetArn).toBe(`arn:aws:sqs:test:queue:${names.dlq}`);
+    expect(Number(redrive.maxReceiveCount)).toBeGreaterThan(0);
+    expect(created.find((q) => q.name === names.dlq)?.attributes.RedrivePolicy).toBeUndefined();
+  });
+
+  it('alarms on the DLQ depth and the oldest job message of every configured site', () => {
+    const alarms = ofType(resources, 'AWS::CloudWatch::Alarm').map(
+      ([, a]) => a.Properties as Record<string, unknown>,
+    );
+    expect(stage.sites.length).toBeGreaterThan(0);
+    for (const siteId of stage.sites) {
+      const queue = `${STACK}-site-${siteId}`;
+      const onQueue = (metricName: string, queueName: string) =>
+        alarms.filter(
+          (a) =>
+            a.Namespace === 'AWS/SQS' &&
+            a.MetricName === metricName &&
+            JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'QueueName', Value: queueName }]),
+        );
+      const dlq = onQueue('ApproximateNumberOfMessagesVisible', `${queue}-dlq`);
+      expect(dlq, siteId).toHaveLength(1);
+      expect(dlq[0]?.Threshold).toBe(1);
+      expect(dlq[0]?.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+      const age = onQueue('ApproximateAgeOfOldestMessage', queue);
+      expect(age, siteId).toHaveLength(1);
+      expect(age[0]?.Threshold).toBe(stage.alarms.oldestJobMessageAgeSec);
+    }
+  });
+});
+
+describe('least privilege', () => {
+  it('never grants * actions, nor data-service actions on * resources', () => {
+    const statements = identityStatements(resources);
+    expect(statements.length).toBeGreaterThan(40);
+    for (const { path, statement } of statements) {
+      expect(statement.NotAction, path).toBeUndefined();
+      expect(statement.NotResource, path).toBeUndefined();
+      if (statement.Effect !== 'Allow') continue;
+      const actions = actionsOf(statement);
+      for (const action of actions) {
+        expect(action, path).not.toBe('*');
+        const [service, operation] = action.split(':') as [string, string];
+        if (DATA_SERVICES.includes(service)) {
+          expect(operation, `${path} ${action}`).not.toContain('*');
+          for (const resource of resourcesOf(statement)) expect(resource, `${path} ${action}`).not.toBe('*');
+        }
+      }
+    }
+  });
+
+  const tableOf = (resource: string): TableKey | undefined => {
+    const match = /^<(\w+)Table\.Arn>(\/index\/\*)?$/.exec(resource);
+    return match === null ? undefined : (match[1]?.toLowerCase() as TableKey);
+  };
+
+  for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
+    it(`grants ${name} only what its use case needs`, () => {
+      const statements = roleStatements(resources, `${STACK}/Functions/${name}/Role`);
+      const allows = statements.filter((s) => s.Effect === 'Allow');
+      const expectedTables = Object.entries(access.tables) as Array<[TableKey, TableAccess]>;
+
+      const touched = new Map<TableKey, Set<string>>();
+      for (const statement of allows) {
+        const actions = actionsOf(statement);
+        const resourceList = resourcesOf(statement);
+        const service = actions[0]?.split(':')[0];
+        expect(
+          actions.every((a) => a.startsWith(`${service}:`)),
+          `${name}: one service per statement`,
+        ).toBe(true);
+        if (service === 'logs') {
+          expect(actions.sort(), name).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+          expect(resourceList, name).toEqual([`<${logGroupOf(name)}.Arn>`]);
+        } else if (service === 'dynamodb') {
+          for (const resource of resourceList) {
+            const table = tableOf(resource);
+            expect(table, `${name} ${resource}`).toBeDefined();
+            const set = touched.get(table as TableKey) ?? new Set<string>();
+            for (const action of actions) set.add(action);
+            touched.set(table as TableKey, set);
+          }
+        } else if (service === 'sqs') {
+          expect(access.siteQueues?.length, `${name} may not use SQS`).toBeGreaterThan(0);
+          expect(resourceList, name).toEqual([
+            `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-site-*`,
+          ]);
+          const expected = [
+            ...(access.siteQueues?.includes('send') ? ['sqs:SendMessage'] : []),
+            ...(access.siteQueues?.includes('get-url') ? ['sqs:GetQueueUrl'] : []),
+          ];
+          expect(actions.sort(), name).toEqual(expected.sort());
+        } else if (service === 'states') {
+          const expected = [
+            ...(access.workflow?.includes('start') ? ['states:StartExecution'] : []),
+            ...(access.workflow?.includes('release-wait') ? ['states:SendTaskSuccess'] : []),
+          ];
+          expect(expected.length, `${name} may not use Step Functions`).toBeGreaterThan(0);
+          expect(actions.sort(), name).toEqual(expected.sort());
+          expect(resourceList, name).toEqual([
+            `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${STACK}-task`,
+          ]);
+        } else if (service === 's3') {
+          expect(access.bucket, `${name} may not use S3`).toContain('put-sandbox');
+          expect(actions, name).toEqual(['s3:PutObject']);
+          expect(resourceList, name).toEqual(['<DataBucket.Arn>/sandboxes/*']);
+        } else {
+          throw new Error(`${name}: unexpected permission ${actions.join(', ')}`);
+        }
+      }
+
+      expect([...touched.keys()].sort(), `${name} tables`).toEqual(expectedTables.map(([k]) => k).sort());
+      for (const [table, tableAccess] of expectedTables) {
+        const actions = touched.get(table) ?? new Set<string>();
+        const canRead = READ_ACTIONS.some((a) => actions.has(a));
+        const canWrite = WRITE_ACTIONS.some((a) => actions.has(a));
+        expect(canRead, `${name} reads ${table}`).toBe(tableAccess !== 'write');
+        expect(canWrite, `${name} writes ${table}`).toBe(tableAccess !== 'read');
+      }
+    });
+  }
+
+  function logGroupOf(name: string): string {
+    const fn = resources[logicalIdOfName(name)] as CfnResource;
+    return render((propsOf(fn).LoggingConfig as { LogGroup: unknown }).LogGroup).slice(1, -1);
+  }
+
+  it('keeps functions out of the site DLQs', () => {
+    for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
+      if (!access.siteQueues?.includes('send')) continue;
+      const deny = roleStatements(resources, `${STACK}/Functions/${name}/Role`).filter(
+        (s) => s.Effect === 'Deny',
+      );
+      expect(deny.flatMap(resourcesOf), name).toEqual([
+        `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-site-*-dlq`,
+      ]);
+    }
+  });
+});
+
+describe('api', () => {
+  const routes = () =>
+    new Map(
+      ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties?.RouteKey as string, r]),
+    );
+
+  it('has one route per ROUTES entry, each behind the JWT authorizer with the route scopes', () => {
+    const authorizers = ofType(resources, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    const [authorizerId, authorizer] = authorizers[0] as [string, CfnResource];
+    expect(authorizer.Properties?.AuthorizerType).toBe('JWT');
+    expect(authorizer.Properties?.JwtConfiguration).toEqual({
+      Issuer: stage.auth.issuer,
+      Audience: stage.auth.audience,
+    });
+
+    expect(routes().size).toBe(ROUTES.length);
+    for (const route of ROUTES) {
+      const key = `${route.method} ${route.path}`;
+      const built = routes().get(key);
+      expect(built, key).toBeDefined();
+      expect(built?.Properties?.AuthorizationType, key).toBe('JWT');
+      expect(render(built?.Properties?.AuthorizerId), key).toBe(`<${authorizerId}>`);
+      expect(route.scopes.length, key).toBeGreaterThan(0);
+      expect(built?.Properties?.AuthorizationScopes, key).toEqual(route.scopes);
+    }
+  });
+
+  it('sends each route to the function ROUTES names', () => {
+    for (const route of ROUTES) {
+      const key = `${route.method} ${route.path}`;
+      const target = render(routes().get(key)?.Properties?.Target); // integrations/<IntegrationId>
+      const integrationId = /^integrations\/<(\w+)>$/.exec(target)?.[1] as string;
+      const integration = resources[integrationId] as CfnResource;
+      expect(integration.Properties?.IntegrationType, key).toBe('AWS_PROXY');
+      expect(render(integration.Properties?.IntegrationUri), key).toBe(
+        `<${logicalIdOfName(route.functionName)}.Arn>`,
+      );
+    }
+  });
+
+  it('logs access to a log group and throttles the default stage', () => {
+    const stages = ofType(resources, 'AWS::ApiGatewayV2::Stage');
+    expect(stages).toHaveLength(1);
+    const props = (stages[0] as [string, CfnResource])[1].Properties as Record<string, unknown>;
+    expect(props.StageName).toBe('$default');
+    expect(props.DefaultRouteSettings).toEqual({
+      ThrottlingBurstLimit: stage.throttle.burstLimit,
+      ThrottlingRateLimit: stage.throttle.rateLimit,
+    });
+    const logs = props.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    const logGroupId = /^<(\w+)\.Arn>$/.exec(render(logs.DestinationArn))?.[1] as string;
+    expect(resources[logGroupId]?.Type).toBe('AWS::Logs::LogGroup');
+    expect(JSON.parse(logs.Format)).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+    });
+  });
+});
+
+describe('task workflow', () => {
+  it('fills every placeholder of the ASL with the ARN of a workflow function of this template', () => {
+    const { resource } = stateMachine();
+    const location = resource.Properties?.DefinitionS3Location as { Key: string };
+    const asl = readFileSync(join(synth.outdir, `asset.${location.Key}`), 'utf8');
+    expect(asl).toBe(readFileSync(join(PROJECT_ROOT, 'statemachines/task.asl.json'), 'utf8'));
+
+    const substitutions = resource.Properties?.DefinitionSubstitutions as Record<string, unknown>;
+    expect(Object.keys(substitutions).sort()).toEqual([...placeholdersOf(asl)].sort());
+    expect(Object.keys(substitutions).sort()).toEqual(WORKFLOW_FUNCTIONS.map(substitutionName).sort());
+    for (const name of WORKFLOW_FUNCTIONS) {
+      expect(render(substitutions[substitutionName(name)]), name).toBe(`<${logicalIdOfName(name)}.Arn>`);
+    }
+
+    let resolved = asl;
+    for (const [key, value] of Object.entries(substitutions))
+      resolved = resolved.replaceAll(`\${${key}}`, render(value));
+    expect(resolved).not.toMatch(/\$\{/);
+    const definition = JSON.parse(resolved) as { States: Record<string, Record<string, unknown>> };
+    const lambdaArns = new Set([...functionsByName().values()].map((f) => `<${f.logicalId}.Arn>`));
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      if (state.Type !== 'Task') continue;
+      const target =
+        typeof state.Resource === 'string' && state.Resource.startsWith('arn:aws:states:::')
+          ? (state.Parameters as { FunctionName: string }).FunctionName
+          : (state.Resource as string);
+      expect(lambdaArns.has(target), `${stateName} → ${target}`).toBe(true);
+    }
+  });
+
+  it('lets the state machine invoke exactly the workflow functions, logs ALL and traces', () => {
+    const { resource } = stateMachine();
+    expect(resource.Properties?.LoggingConfiguration).toMatchObject({
+      Level: 'ALL',
+      IncludeExecutionData: true,
+    });
+    expect(resource.Properties?.TracingConfiguration).toEqual({ Enabled: true });
+    const roleId = /^<(\w+)\.Arn>$/.exec(render(resource.Properties?.RoleArn))?.[1] as string;
+    const rolePath = cdkPath(resources[roleId] as CfnResource).replace(/\/Resource$/, '');
+    const invoke = roleStatements(resources, rolePath).filter((s) =>
+      actionsOf(s).includes('lambda:InvokeFunction'),
+    );
+    expect(invoke).toHaveLength(1);
+    expect(resourcesOf(invoke[0] as Statement).sort()).toEqual(
+      WORKFLOW_FUNCTIONS.map((name) => `<${logicalIdOfName(name)}.Arn>`).sort(),
+    );
+  });
+});
+
+describe('schedules', () => {
+  it('runs each scheduled function with a role that may invoke only those functions', () => {
+    const schedules = ofType(resources, 'AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(SCHEDULED_FUNCTIONS.length);
+    const roleIds = new Set<string>();
+    for (const scheduled of SCHEDULED_FUNCTIONS) {
+      const fnArn = `<${logicalIdOfName(scheduled.functionName)}.Arn>`;
+      const found = schedules.find(([, s]) => render((propsOf(s).Target as { Arn: unknown }).Arn) === fnArn);
+      expect(found, scheduled.functionName).toBeDefined();
+      const props = (found as [string, CfnResource])[1].Properties as Record<string, unknown>;
+      expect(props.ScheduleExpression).toBe(
+        `rate(${scheduled.everySec / 60} minute${scheduled.everySec === 60 ? '' : 's'})`,
+      );
+      roleIds.add(
+        /^<(\w+)\.Arn>$/.exec(render((props.Target as { RoleArn: unknown }).RoleArn))?.[1] as string,
+      );
+    }
+    expect(roleIds.size).toBe(1);
+    const role = resources[[...roleIds][0] as string] as CfnResource;
+    const statements = roleStatements(resources, cdkPath(role).replace(/\/Resource$/, ''));
+    expect(statements.flatMap(actionsOf)).toEqual(['lambda:InvokeFunction']);
+    expect(statements.flatMap(resourcesOf).sort()).toEqual(
+      SCHEDULED_FUNCTIONS.map((s) => `<${logicalIdOfName(s.functionName)}.Arn>`).sort(),
+    );
+  });
+});
+
+describe('storage', () => {
+  it('encrypts, blocks public access, requires TLS, logs access and expires sandboxes after 30 days', () => {
+    const bucket = resources.DataBucket as CfnResource;
+    const props = bucket.Properties as Record<string, unknown>;
+    expect(props.BucketName).toBeUndefined();
+    expect(JSON.stringify(props.BucketEncryption)).toContain('AES256');
+    expect(props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(
+      render((props.LoggingConfiguration as { DestinationBucketName: unknown }).DestinationBucketName),
+    ).toBe('<AccessLogsBucket>');
+    const rules = (props.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> }).Rules;
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Prefix: 'sandboxes/', ExpirationInDays: 30, Status: 'Enabled' }),
+    );
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Status: 'Enabled',
+      }),
+    );
+    const policies = ofType(resources, 'AWS::S3::BucketPolicy').filter(
+      ([, p]) => render(p.Properties?.Bucket) === '<DataBucket>',
+    );
+    const denyInsecure = asArray(
+      (policies[0]?.[1].Properties?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement,
+    ).filter((s) => s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('aws:SecureTransport'));
+    expect(denyInsecure).toHaveLength(1);
+  });
+});
+
+describe('pilot credentials', () => {
+  it('lets pilots of the configured account, with the external id, consume site queues and move sandboxes and outputs for at most 1 h', () => {
+    const role = ofType(resources, 'AWS::IAM::Role').find(
+      ([, r]) => cdkPath(r) === `${STACK}/PilotCredentials/Role/Resource`,
+    );
+    expect(role).toBeDefined();
+    const props = (role as [string, CfnResource])[1].Properties as Record<string, unknown>;
+    expect(props.MaxSessionDuration).toBeLessThanOrEqual(3600);
+    const trust = asArray((props.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement);
+    expect(trust).toHaveLength(1);
+    expect(trust[0]?.Condition).toEqual({ StringEquals: { 'sts:ExternalId': stage.pilots.externalId } });
+    expect(render(((trust[0] as Statement).Principal as { AWS: unknown }).AWS)).toBe(
+      'arn:<AWS::Partition>:iam::<AWS::AccountId>:root',
+    );
+
+    const statements = roleStatements(resources, `${STACK}/PilotCredentials/Role`);
+    const allowed = statements
+      .filter((s) => s.Effect === 'Allow')
+      .flatMap((s) => actionsOf(s).map((a) => `${a} ${resourcesOf(s).join(',')}`))
+      .sort();
+    const queues = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-site-*`;
+    expect(allowed).toEqual(
+      [
+        `sqs:ReceiveMessage ${queues}`,
+        `sqs:ChangeMessageVisibility ${queues}`,
+        `sqs:DeleteMessage ${queues}`,
+        's3:GetObject <DataBucket.Arn>/sandboxes/*',
+        's3:PutObject <DataBucket.Arn>/tasks/*',
+      ].sort(),
+    );
+  });
+});
+
+describe('observability', () => {
+  const alarms = () =>
+    ofType(resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Record<string, unknown>);
+
+  it('alarms on failed and timed-out workflow executions', () => {
+    const { logicalId } = stateMachine();
+    for (const metricName of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+      const found = alarms().filter(
+        (a) =>
+          a.Namespace === 'AWS/States' &&
+          a.MetricName === metricName &&
+          render((a.Dimensions as Array<{ Value: unknown }>)[0]?.Value) === `<${logicalId}>`,
+      );
+      expect(found, metricName).toHaveLength(1);
+    }
+  });
+
+  it('alarms on errors and throttles of every function', () => {
+    for (const [name, { logicalId }] of functionsByName()) {
+      for (const metricName of ['Errors', 'Throttles']) {
+        const found = alarms().filter(
+          (a) =>
+            a.Namespace === 'AWS/Lambda' &&
+            a.MetricName === metricName &&
+            render((a.Dimensions as Array<{ Value: unknown }>)[0]?.Value) === `<${logicalId}>`,
+        );
+        expect(found, `${name} ${metricName}`).toHaveLength(1);
+      }
+    }
+  });
+
+  it('alarms on the reaper backlog (Gluon/JobsReaped)', () => {
+    const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === 'JobsReaped');
+    expect(found).toHaveLength(1);
+    expect(found[0]?.Threshold).toBe(stage.alarms.jobsReapedPer5Min);
+  });
+
+  it('sends every alarm to the alarm topic, which mails the stage address', () => {
+    const topics = ofType(resources, 'AWS::SNS::Topic');
+    expect(topics).toHaveLength(1);
+    const [topicId, topic] = topics[0] as [string, CfnResource];
+    expect(topic.Properties?.KmsMasterKeyId).toBeDefined();
+    for (const alarm of alarms()) {
+      expect(asArray(alarm.AlarmActions as unknown[]).map(render), String(alarm.MetricName)).toEqual([
+        `<${topicId}>`,
+      ]);
+    }
+    const subscriptions = ofType(resources, 'AWS::SNS::Subscription').map(([, s]) => s.Properties);
+    expect(subscriptions).toEqual([
+      expect.objectContaining({ Protocol: 'email', Endpoint: stage.alarmEmail, TopicArn: { Ref: topicId } }),
+    ]);
+    expect(ofType(resources, 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
+  });
+});
+
+describe('environment agnostic', () => {
+  it('names no account or region and sets no physical names on stateful resources', () => {
+    expect(synth.stack.account).toMatch(/^\$\{Token\[/);
+    expect(synth.stack.region).toMatch(/^\$\{Token\[/);
+    const text = JSON.stringify(synth.template.toJSON());
+    expect(text).not.toMatch(/\b\d{12}\b/);
+    expect(text).not.toMatch(
+      /\b(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d\b/,
+    );
+    const nameProperty: Record<string, string> = {
+      'AWS::DynamoDB::Table': 'TableName',
+      'AWS::S3::Bucket': 'BucketName',
+      'AWS::SQS::Queue': 'QueueName',
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::SNS::Topic': 'TopicName',
+      'AWS::Logs::LogGroup': 'LogGroupName',
+      'AWS::IAM::Role': 'RoleName',
+      'AWS::KMS::Key': 'KeyId',
+    };
+    for (const [id, r] of Object.entries(resources)) {
+      const key = nameProperty[r.Type];
+      if (key !== undefined) expect(r.Properties?.[key], `${id}.${key}`).toBeUndefined();
+    }
+  });
+});
