@@ -31,6 +31,8 @@ const DEFAULT_KILL_GRACE_MS = 5000;
 const DEFAULT_POLL_MS = 1000;
 /** How long to wait for the output pipes to close after the payload ended (an escaped process may hold them). */
 const PIPE_DRAIN_MS = 2000;
+/** How long to wait for SIGKILLed leftovers to be gone from /proc. */
+const KILL_CONFIRM_MS = 2000;
 const ERROR_MESSAGE_MAX = 4000;
 const LOG_TAIL_LINES = 20;
 
@@ -302,8 +304,17 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
       while (Date.now() < deadline && (await liveGroupMembers(pid)).length > 0) await sleep(50);
     }
     clearTimeout(killTimer);
-    signalGroup(pid, 'SIGKILL');
-    await killEscaped('SIGKILL').catch(() => {});
+    // Whatever is left (background children, escapees from the group) is killed, and we wait
+    // (briefly) until the kernel has actually ended it, so that callers never see it alive.
+    const deadline = Date.now() + KILL_CONFIRM_MS;
+    for (;;) {
+      signalGroup(pid, 'SIGKILL');
+      const escaped = await processesWithEnv(PAYLOAD_MARKER_VAR, marker).catch(() => []);
+      for (const p of escaped) signalProcess(p, 'SIGKILL');
+      const left = escaped.length + (await liveGroupMembers(pid).catch(() => [])).length;
+      if (left === 0 || Date.now() > deadline) break;
+      await sleep(20);
+    }
   }
   await Promise.all([waitForClose(child.stdout, PIPE_DRAIN_MS), waitForClose(child.stderr, PIPE_DRAIN_MS)]);
   await log.close().catch(() => {});

@@ -121,23 +121,25 @@ export async function processesWithEnv(name: string, value: string): Promise<num
   return hits.filter((pid): pid is number => pid !== undefined);
 }
 
-/** Sends a signal to a whole process group; false when the group no longer exists. */
+/**
+ * Sends a signal to a whole process group; false when the group no longer exists. Never throws:
+ * it runs from timers, and a group the pilot may not signal (EPERM) is reported as not signalled.
+ */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
+  } catch {
+    return false;
   }
 }
 
-/** Sends a signal to one process, ignoring a process that is already gone. */
+/** Sends a signal to one process, ignoring a process that is gone or not ours. */
 export function signalProcess(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  } catch {
+    // ESRCH: already gone; EPERM: not ours
   }
 }
 
