@@ -72,12 +72,16 @@ export class FatalError extends GluonError {
 
 /** Turns zod issues into field issues with dotted paths, optionally under a prefix (`body`, `spec`). */
 export function fieldIssues(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: readonly string[] }>,
   prefix?: string,
 ): FieldIssue[] {
-  return issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    const field = [prefix, path].filter((p) => p !== undefined && p !== '').join('.');
-    return { field: field === '' ? '(root)' : field, message: issue.message };
-  });
+  const named = (path: ReadonlyArray<PropertyKey>, message: string): FieldIssue => {
+    const field = [prefix, path.map(String).join('.')].filter((p) => p !== undefined && p !== '').join('.');
+    return { field: field === '' ? '(root)' : field, message };
+  };
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' && issue.keys !== undefined
+      ? issue.keys.map((key) => named([...issue.path, key], 'unknown field'))
+      : [named(issue.path, issue.message)],
+  );
 }

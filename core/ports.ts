@@ -35,7 +35,10 @@ export interface TaskStore {
   recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void>;
   /** Sets cancelRequested on a task that is not final. Returns the task state seen, or undefined if none. */
   requestCancel(taskId: string, at: string): Promise<TaskState | undefined>;
-  /** Stores the workflow's wait token (overwriting an older one from a restarted execution). */
+  /**
+   * Stores the workflow's wait token. A new token (a restarted execution) replaces the old one and
+   * can be taken again; storing the same token twice changes nothing.
+   */
   storeWaitToken(taskId: string, token: string): Promise<void>;
   /** Takes the wait token exactly once (conditional); undefined if none or already taken. */
   takeWaitToken(taskId: string): Promise<string | undefined>;

@@ -86,9 +86,9 @@ export function jobIdOf(taskId: string, jobIndex: number): string {
 }
 
 export function parseJobId(jobId: string): { taskId: string; jobIndex: number } | undefined {
-  const dot = jobId.lastIndexOf('.');
-  if (dot <= 0) return undefined;
-  const jobIndex = Number(jobId.slice(dot + 1));
-  if (!Number.isSafeInteger(jobIndex) || jobIndex < 0) return undefined;
-  return { taskId: jobId.slice(0, dot), jobIndex };
+  const match = /^([^.]+)\.(0|[1-9][0-9]*)$/.exec(jobId);
+  if (match === null) return undefined;
+  const jobIndex = Number(match[2]);
+  if (!Number.isSafeInteger(jobIndex)) return undefined;
+  return { taskId: match[1] as string, jobIndex };
 }

@@ -41,7 +41,7 @@ export function unknownPlaceholders(text: string): string[] {
   const unknown: string[] = [];
   for (const match of text.matchAll(/\$\{([^}]*)\}/g)) {
     const name = match[1] ?? '';
-    if (!(name in PLACEHOLDERS)) unknown.push(name);
+    if (!Object.hasOwn(PLACEHOLDERS, name)) unknown.push(name);
   }
   return unknown;
 }
@@ -49,7 +49,7 @@ export function unknownPlaceholders(text: string): string[] {
 export function substitute(text: string, ctx: PayloadContext): string {
   const v = values(ctx);
   return text.replace(/\$\{([A-Za-z]+)\}/g, (whole, name: string) =>
-    name in v ? v[name as PlaceholderName] : whole,
+    Object.hasOwn(v, name) ? v[name as PlaceholderName] : whole,
   );
 }
 

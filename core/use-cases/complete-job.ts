@@ -59,7 +59,11 @@ async function staleOrResent(
 ): Promise<CompleteResponse> {
   const last = job.attempts.at(-1);
   const retriedByThisReport =
-    job.state === 'queued' && job.attempt === attempt + 1 && last?.pilotId === pilotId && last.attempt === attempt;
+    job.state === 'queued' &&
+    job.attempt === attempt + 1 &&
+    last?.pilotId === pilotId &&
+    last.attempt === attempt &&
+    last.state !== 'lost';
   if (retriedByThisReport) {
     await deps.queue.send([{ v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId }]);
     return { outcome: 'recorded', jobState: 'queued', attempt: job.attempt };

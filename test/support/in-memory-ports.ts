@@ -150,6 +150,7 @@ export class InMemoryTaskStore implements TaskStore {
   async storeWaitToken(taskId: string, token: string): Promise<void> {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) throw new NotFoundError(`task ${taskId} not found`);
+    if (stored.waitToken === token) return;
     stored.waitToken = token;
     stored.waitReleased = false;
   }

@@ -259,13 +259,18 @@ export class DynamoDbTaskStore implements TaskStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { taskId, sk: TASK_SK },
+          // Storing the same token again (a redelivered wait step) must not re-arm a taken token;
+          // a new token (a restarted execution) must.
           UpdateExpression: 'SET waitToken = :token REMOVE waitReleased',
-          ConditionExpression: 'attribute_exists(taskId)',
+          ConditionExpression: 'attribute_exists(taskId) AND (attribute_not_exists(waitToken) OR waitToken <> :token)',
           ExpressionAttributeValues: { ':token': token },
         }),
       );
     } catch (error) {
-      if (errorName(error) === CONDITION_FAILED) throw new NotFoundError(`task ${taskId} not found`);
+      if (errorName(error) === CONDITION_FAILED) {
+        if ((await this.get(taskId)) === undefined) throw new NotFoundError(`task ${taskId} not found`);
+        return;
+      }
       rethrowSdkError(error, 'store wait token');
     }
   }
