@@ -65,8 +65,22 @@ Once it runs, from another terminal in this checkout:
 The CLI finds the API URL and a token in .gluon/${LOCAL_JSON} (or in $GLUON_HOME/${LOCAL_JSON}).`,
   );
 
+/**
+ * fauxqs keeps its data with node:sqlite, which Node 22 flags as experimental on every start; that
+ * line only confuses a first-time user, so it alone is dropped.
+ */
+function quietSqliteWarning(): void {
+  const emitWarning = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.includes('SQLite is an experimental feature')) return;
+    (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 async function main(): Promise<void> {
   program.parse();
+  quietSqliteWarning();
   const cli = program.opts<CliOptions>();
   const options: LocalStackOptions = {
     stateDir: cli.stateDir,
@@ -129,7 +143,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (exiting) return;
-  const where = relative(process.cwd(), join(stack.stateDir, LOCAL_JSON)) || join(stack.stateDir, LOCAL_JSON);
+  const localJson = join(stack.stateDir, LOCAL_JSON);
+  const nearby = relative(process.cwd(), localJson);
+  const where = nearby.startsWith('..') ? localJson : nearby;
+  const cliHint = where === join('.gluon', LOCAL_JSON) ? '' : `GLUON_HOME=${stack.stateDir} `;
   const lines = [
     '',
     `Gluon runs locally.`,
@@ -138,8 +155,8 @@ async function main(): Promise<void> {
     `  pilots         up to ${options.pilots} at a time, logs in ${join(stack.stateDir, 'logs')}`,
     '',
     'Try, from another terminal in this checkout:',
-    '  npm run gluon -- submit examples/zmumu/task.yaml --watch',
-    '  npm run gluon -- tasks',
+    `  ${cliHint}npm run gluon -- submit examples/zmumu/task.yaml --watch`,
+    `  ${cliHint}npm run gluon -- tasks`,
     '',
     'Ctrl-C stops everything.',
     '',

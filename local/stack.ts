@@ -1,5 +1,6 @@
 import { statfsSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,14 @@ export const LOCAL_PREFIX = 'gluon-local-';
 export const LOCAL_BUCKET = 'gluon-local';
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-task';
 export const LOCAL_JSON = 'local.json';
+const PORTS_JSON = 'ports.json';
+
+interface Ports {
+  api: number;
+  dynamodb: number;
+  sqs: number;
+  sfn: number;
+}
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TASK_ASL = join(REPO_ROOT, 'statemachines', 'task.asl.json');
@@ -126,16 +135,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const lock = await acquireStateLock(stateDir);
     teardown.push({ what: 'the state dir lock', run: () => lock.release() });
 
-    const port = async (given: number | undefined, fallback: number): Promise<number> => {
+    // Port 0 means "any free port"; a restart on the same state dir takes the ports of the last run
+    // again when they are free, so URLs kept in persisted data (queue URLs) and in pilots stay valid.
+    const previous = await readPorts(stateDir);
+    const taken = new Set<number>(
+      [options.dynamodbPort, options.sqsPort, options.sfnPort, options.apiPort].filter(
+        (p): p is number => p !== undefined && p !== 0,
+      ),
+    );
+    const port = async (name: keyof Ports, given: number | undefined, fallback: number): Promise<number> => {
       const wanted = given ?? fallback;
-      return wanted === 0 ? freePort() : wanted;
+      if (wanted !== 0) return wanted;
+      let chosen = previous?.[name];
+      if (chosen === undefined || taken.has(chosen) || !(await portIsFree(chosen))) {
+        do chosen = await freePort();
+        while (taken.has(chosen));
+      }
+      taken.add(chosen);
+      return chosen;
     };
-    const [dynamodbPort, sqsPort, sfnPort, apiPort] = await Promise.all([
-      port(options.dynamodbPort, DEFAULTS.dynamodbPort),
-      port(options.sqsPort, DEFAULTS.sqsPort),
-      port(options.sfnPort, DEFAULTS.sfnPort),
-      port(options.apiPort, DEFAULTS.apiPort),
-    ]);
+    const ports: Ports = {
+      dynamodb: await port('dynamodb', options.dynamodbPort, DEFAULTS.dynamodbPort),
+      sqs: await port('sqs', options.sqsPort, DEFAULTS.sqsPort),
+      sfn: await port('sfn', options.sfnPort, DEFAULTS.sfnPort),
+      api: await port('api', options.apiPort, DEFAULTS.apiPort),
+    };
+    const { dynamodb: dynamodbPort, sqs: sqsPort, sfn: sfnPort, api: apiPort } = ports;
 
     // ---- stand-ins
     const [dynamodb, fauxqs] = await Promise.allSettled([
@@ -293,6 +318,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       pids: { stack: process.pid },
     });
     teardown.push({ what: LOCAL_JSON, run: () => unlink(localJson).catch(() => {}) });
+    await writeJsonAtomic(join(stateDir, PORTS_JSON), ports);
 
     return {
       apiUrl: api.url,
@@ -362,6 +388,30 @@ function machineSlot(stateDir: string): {
     walltimeSec: 86_400,
     diskMB,
   };
+}
+
+async function readPorts(stateDir: string): Promise<Partial<Ports> | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(join(stateDir, PORTS_JSON), 'utf8')) as Record<string, unknown>;
+    const valid = (v: unknown): number | undefined =>
+      typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536 ? v : undefined;
+    return {
+      api: valid(parsed.api),
+      dynamodb: valid(parsed.dynamodb),
+      sqs: valid(parsed.sqs),
+      sfn: valid(parsed.sfn),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
 }
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
