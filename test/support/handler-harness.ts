@@ -1,0 +1,380 @@
+/**
+ * For handler integration tests: real adapters (production wiring, `depsFromConfig`) against the
+ * stand-ins started by test/integration/global-setup.ts, with names unique to one test file.
+ * Step Functions has no stand-in in this tier, so the WorkflowEngine is the only fake: it records
+ * what the handlers asked of it. The clock can be set and advanced.
+ */
+import { randomUUID } from 'node:crypto';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { type JobMessage, parseJobMessage } from '#core/model/job-message.ts';
+import { type Site, type SiteInput, SiteSchema } from '#core/model/site.ts';
+import type { Clock, WorkflowEngine } from '#core/ports.ts';
+import type { Deps, Settings } from '#core/use-cases/deps.ts';
+import { dynamoDbClient, dynamoDbDocumentClient, s3Client, sqsClient } from '#lambdas/adapters/aws-clients.ts';
+import { createTables, localTableNames, type TableKey, type TableNames } from '#lambdas/adapters/dynamodb/tables.ts';
+import { ensureBucket } from '#lambdas/adapters/s3/s3-object-store.ts';
+import { type Config, config } from '#lambdas/runtime/config.ts';
+import { depsFromConfig } from '#lambdas/runtime/deps.ts';
+import { uniquePrefix, useStandInsEnv } from './stand-ins-env.ts';
+
+export const TEST_SITE = 'test-site';
+
+// ---- the fakes -----------------------------------------------------------------------------------
+
+/** A WorkflowEngine that records startTask and releaseWait calls (and can be told to fail). */
+export class RecordingWorkflow implements WorkflowEngine {
+  /** Task ids whose workflow was started (successful calls only). */
+  readonly started: string[] = [];
+  /** releaseWait calls, in order. */
+  readonly released: Array<{ token: string; output: { taskId: string } }> = [];
+  /** When set, startTask throws this error and records nothing. */
+  failStartWith: Error | undefined;
+
+  async startTask(taskId: string): Promise<void> {
+    if (this.failStartWith !== undefined) throw this.failStartWith;
+    this.started.push(taskId);
+  }
+
+  async releaseWait(token: string, output: { taskId: string }): Promise<void> {
+    this.released.push({ token, output: { ...output } });
+  }
+
+  releasesOf(taskId: string): Array<{ token: string; output: { taskId: string } }> {
+    return this.released.filter((r) => r.output.taskId === taskId);
+  }
+}
+
+/** A clock that stands still until told otherwise. */
+export class SettableClock implements Clock {
+  private at: number;
+
+  constructor(start: Date = new Date()) {
+    this.at = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.at);
+  }
+
+  set(at: Date | number): void {
+    this.at = typeof at === 'number' ? at : at.getTime();
+  }
+
+  advance(ms: number): Date {
+    this.at += ms;
+    return this.now();
+  }
+}
+
+// ---- the harness ---------------------------------------------------------------------------------
+
+export interface HandlerHarness {
+  /** Production adapters, except `workflow` (recording) and `clock` (settable). */
+  deps: Deps & { workflow: RecordingWorkflow; clock: SettableClock };
+  workflow: RecordingWorkflow;
+  clock: SettableClock;
+  /** The function environment the deps were built from. */
+  config: Config;
+  tables: TableNames;
+  queuePrefix: string;
+  bucket: string;
+  /** Clients for looking at what the handlers left behind. */
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  s3: S3Client;
+  /** Puts a site in the sites table and ensures its queue. */
+  addSite(input: SiteInput): Promise<Site>;
+  /** Raw items of a table (scan), e.g. to check that nothing was stored. */
+  scan(table: TableKey): Promise<Array<Record<string, unknown>>>;
+  /** The raw task item (sk `task`), with attributes the domain type hides (waitToken…). */
+  taskItem(taskId: string): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Receives job messages from a site queue until `count` came or `deadlineMs` passed, deleting
+   * each one, and returns them sorted by task, job index and attempt.
+   */
+  receiveJobMessages(count: number, options?: { siteId?: string; deadlineMs?: number }): Promise<JobMessage[]>;
+  /** Visible messages in a site queue right now (messages received and deleted are gone). */
+  queueDepth(siteId?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  settings?: Partial<Settings>;
+  /** Where the clock starts (default: now). */
+  start?: Date;
+}
+
+/**
+ * Creates the tables, the bucket and the `test-site` site with its queue, under names no other
+ * test file uses, and builds the deps as production does from a GLUON_* environment.
+ */
+export async function createHandlerHarness(options: HarnessOptions = {}): Promise<HandlerHarness> {
+  const restoreEnv = useStandInsEnv();
+  const prefix = uniquePrefix('it-h-');
+  const tables = localTableNames(prefix);
+  const s = options.settings ?? {};
+  const env: Record<string, string> = {
+    GLUON_TASKS_TABLE: tables.tasks,
+    GLUON_JOBS_TABLE: tables.jobs,
+    GLUON_PILOTS_TABLE: tables.pilots,
+    GLUON_SITES_TABLE: tables.sites,
+    GLUON_BUCKET: `${prefix}bucket`,
+    GLUON_QUEUE_PREFIX: prefix,
+    GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:not-used-in-this-tier',
+    ...(s.leaseSec === undefined ? {} : { GLUON_LEASE_SEC: String(s.leaseSec) }),
+    ...(s.heartbeatSec === undefined ? {} : { GLUON_HEARTBEAT_SEC: String(s.heartbeatSec) }),
+    ...(s.enqueuePageSize === undefined ? {} : { GLUON_ENQUEUE_PAGE_SIZE: String(s.enqueuePageSize) }),
+    ...(s.pilotLostSec === undefined ? {} : { GLUON_PILOT_LOST_SEC: String(s.pilotLostSec) }),
+  };
+  const cfg = config(env);
+  const workflow = new RecordingWorkflow();
+  const clock = new SettableClock(options.start);
+  const deps = { ...depsFromConfig(cfg), workflow, clock };
+
+  const rawDb = dynamoDbClient();
+  const db = dynamoDbDocumentClient(rawDb);
+  const sqs = sqsClient();
+  const s3 = s3Client();
+  const close = async (): Promise<void> => {
+    db.destroy();
+    rawDb.destroy();
+    sqs.destroy();
+    s3.destroy();
+    restoreEnv();
+  };
+
+  try {
+    await createTables(rawDb, tables);
+    await ensureBucket(s3, cfg.GLUON_BUCKET);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const addSite = async (input: SiteInput): Promise<Site> => {
+    const site = SiteSchema.parse(input);
+    await deps.sites.put(site);
+    await deps.queue.ensureSiteQueue(site.siteId);
+    return site;
+  };
+
+  const harness: HandlerHarness = {
+    deps,
+    workflow,
+    clock,
+    config: cfg,
+    tables,
+    queuePrefix: prefix,
+    bucket: cfg.GLUON_BUCKET,
+    db,
+    sqs,
+    s3,
+    addSite,
+    async scan(table) {
+      const items: Array<Record<string, unknown>> = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await db.send(new ScanCommand({ TableName: tables[table], ExclusiveStartKey: startKey }));
+        items.push(...(out.Items ?? []));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined);
+      return items;
+    },
+    async taskItem(taskId) {
+      const out = await db.send(
+        new GetCommand({ TableName: tables.tasks, Key: { taskId, sk: 'task' }, ConsistentRead: true }),
+      );
+      return out.Item;
+    },
+    async receiveJobMessages(count, { siteId = TEST_SITE, deadlineMs = 15_000 } = {}) {
+      const queueUrl = await deps.queue.queueUrl(siteId);
+      const got: JobMessage[] = [];
+      const deadline = Date.now() + deadlineMs;
+      while (got.length < count && Date.now() < deadline) {
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: Math.min(10, count - got.length),
+            WaitTimeSeconds: 1,
+            VisibilityTimeout: 60,
+          }),
+        );
+        const messages = out.Messages ?? [];
+        if (messages.length === 0) continue;
+        got.push(...messages.map((m) => parseJobMessage(m.Body ?? '')));
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+          }),
+        );
+      }
+      return got.sort(
+        (a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex || a.attempt - b.attempt,
+      );
+    },
+    queueDepth(siteId = TEST_SITE) {
+      return deps.queue.depth(siteId);
+    },
+    close,
+  };
+
+  try {
+    await addSite({ siteId: TEST_SITE });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return harness;
+}
+
+// ---- events and invocation -----------------------------------------------------------------------
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+
+export interface HttpEventInput {
+  method: 'GET' | 'POST';
+  /** The route path as in lambdas/routes.ts, e.g. `/tasks/{taskId}`; filled from pathParameters. */
+  path: string;
+  pathParameters?: Record<string, string>;
+  query?: Record<string, string>;
+  /** An object is sent as JSON; a string is sent as it is. */
+  body?: unknown;
+  /** The token's subject; `null` for a token without one. Default `alice`. */
+  sub?: string | null;
+  /** The token's scopes. Default none. */
+  scopes?: string[];
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `25/Nov/2026:10:01:02 +0000`, the format of `requestContext.time`. */
+function apiGatewayTime(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+/**
+ * An HTTP API (payload format 2.0) event as API Gateway builds it after its JWT authorizer
+ * accepted the token: claims as strings (`scope` space-separated), scopes as a list.
+ */
+export function httpEvent(input: HttpEventInput): HttpEvent {
+  const now = new Date();
+  const pathParameters = input.pathParameters ?? {};
+  const rawPath = input.path.replace(/\{([^}]+)\}/g, (_, name: string) =>
+    encodeURIComponent(pathParameters[name] ?? ''),
+  );
+  const query = input.query ?? {};
+  const rawQueryString = new URLSearchParams(query).toString();
+  const body =
+    input.body === undefined ? undefined : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
+  const scopes = input.scopes ?? [];
+  const sub = input.sub === undefined ? 'alice' : input.sub;
+  const nowSec = Math.floor(now.getTime() / 1000);
+  const claims: Record<string, string> = {
+    iss: 'https://issuer.test',
+    aud: 'gluon',
+    iat: String(nowSec),
+    exp: String(nowSec + 3600),
+    jti: randomUUID(),
+    scope: scopes.join(' '),
+    ...(sub === null ? {} : { sub }),
+  };
+  const domainName = 'abc123.execute-api.us-east-1.amazonaws.com';
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    authorization: 'Bearer test-token',
+    host: domainName,
+    'user-agent': 'gluon-test',
+    'x-forwarded-for': '127.0.0.1',
+    'x-forwarded-proto': 'https',
+    ...(body === undefined
+      ? {}
+      : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
+  };
+  const routeKey = `${input.method} ${input.path}`;
+  const event: HttpEvent = {
+    version: '2.0',
+    routeKey,
+    rawPath,
+    rawQueryString,
+    headers,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'abc123',
+      authorizer: { principalId: '', integrationLatency: 0, jwt: { claims, scopes } },
+      domainName,
+      domainPrefix: 'abc123',
+      http: { method: input.method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'gluon-test' },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: apiGatewayTime(now),
+      timeEpoch: now.getTime(),
+    },
+    isBase64Encoded: false,
+  };
+  if (Object.keys(query).length > 0) event.queryStringParameters = { ...query };
+  if (Object.keys(pathParameters).length > 0) event.pathParameters = { ...pathParameters };
+  if (body !== undefined) event.body = body;
+  return event;
+}
+
+/** A minimal Lambda context for one in-process invocation. */
+export function lambdaContext(functionName = 'test-function'): Context {
+  const fail = (): never => {
+    throw new Error('callback-style handlers are not supported here');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 60_000,
+    done: fail,
+    fail,
+    succeed: fail,
+  };
+}
+
+/** Calls a handler the way the Lambda runtime does (async handlers only). */
+export async function invoke<E, R>(
+  handler: (event: E, context: Context) => Promise<R>,
+  event: E,
+  functionName?: string,
+): Promise<R> {
+  return await handler(event, lambdaContext(functionName));
+}
+
+export interface HttpReply<T> {
+  statusCode: number;
+  headers: Record<string, string | number | boolean>;
+  /** The JSON body, parsed. */
+  body: T;
+}
+
+/** Invokes an HTTP handler and parses its JSON body. */
+export async function invokeHttp<T = unknown>(
+  handler: (event: HttpEvent, context: Context) => Promise<APIGatewayProxyStructuredResultV2>,
+  event: HttpEvent,
+): Promise<HttpReply<T>> {
+  const result = await invoke(handler, event);
+  return {
+    statusCode: result.statusCode ?? 200,
+    headers: result.headers ?? {},
+    body: (result.body === undefined || result.body === '' ? undefined : JSON.parse(result.body)) as T,
+  };
+}
+
+/** Field names of an error body's issues, sorted. */
+export function issueFields(body: unknown): string[] {
+  const issues = (body as { error?: { issues?: Array<{ field: string }> } }).error?.issues ?? [];
+  return issues.map((i) => i.field).sort();
+}
