@@ -16,6 +16,7 @@ import type {
 import type { FieldIssue } from '#core/errors.ts';
 import type { PilotRegistration } from '#core/model/pilot.ts';
 import { type Logger, silentLogger } from './logger.ts';
+import { countApiRequest } from './request-counter.ts';
 import { sleep } from './sleep.ts';
 
 /** An HTTP error answer from the API (after retries, for retryable statuses). */
@@ -139,6 +140,7 @@ export class ApiClient {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     let response: Response;
+    countApiRequest('POST', path);
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method: 'POST',

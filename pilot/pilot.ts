@@ -19,6 +19,7 @@ import { type ApiClient, ApiRequestError } from './api-client.ts';
 import type { PilotConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { signalGroup } from './process-tree.ts';
+import { pilotApiRequestCounts, pilotAwsRequestCounts } from './request-counter.ts';
 import { runJob } from './run-job.ts';
 import type { S3Storage } from './s3-storage.ts';
 import { sleep } from './sleep.ts';
@@ -133,7 +134,13 @@ export class Pilot {
       } finally {
         await stopHeartbeats();
       }
-      this.logger.info('exiting', { pilotId: this.pilotId, reason: this.exitReason, jobsRun: this.jobsRun });
+      this.logger.info('exiting', {
+        pilotId: this.pilotId,
+        reason: this.exitReason,
+        jobsRun: this.jobsRun,
+        awsRequests: pilotAwsRequestCounts(),
+        apiRequests: pilotApiRequestCounts(),
+      });
       try {
         await this.deps.api.heartbeat(registration.pilotId, { state: 'exited', jobs: [] }, { retries: 1 });
       } catch (error) {

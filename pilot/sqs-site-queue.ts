@@ -10,6 +10,7 @@ import {
   type ReceiveMessageCommandOutput,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { countAwsRequests } from './request-counter.ts';
 
 export interface ReceivedMessage {
   messageId: string;
@@ -20,7 +21,10 @@ export interface ReceivedMessage {
 }
 
 export function createSqsClient(env: NodeJS.ProcessEnv = process.env): SQSClient {
-  return new SQSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' });
+  return countAwsRequests(
+    new SQSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' }),
+    'SQS',
+  );
 }
 
 export class SqsSiteQueue {

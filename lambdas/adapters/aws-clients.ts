@@ -57,7 +57,65 @@ function region(): string {
 }
 
 export function dynamoDbClient(): DynamoDBClient {
-  return countRequests(new DynamoDBClient({ region: region() }), 'DynamoDB');
+  const client = countRequests(new DynamoDBClient({ region: region() }), 'DynamoDB');
+  return process.env.GLUON_MEASURE_CAPACITY === '1' ? measureCapacity(client) : client;
+}
+
+/** Capacity units DynamoDB reported as consumed, split into reads and writes (benchmark only). */
+const capacity = { read: 0, write: 0 };
+
+export function dynamoDbCapacity(): { read: number; write: number } {
+  return { ...capacity };
+}
+
+const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
+const CAPACITY_OPERATIONS = new Set([
+  ...READS,
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'BatchWriteItem',
+  'TransactWriteItems',
+]);
+
+interface InitializeClient {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+        context: { commandName?: string },
+      ) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+      options: { step: 'initialize'; name: string },
+    ): void;
+  };
+}
+
+/**
+ * Asks DynamoDB for ReturnConsumedCapacity on every call and adds it up. Transactions are counted
+ * twice, as DynamoDB bills them (DynamoDB Local reports them once).
+ */
+function measureCapacity(client: DynamoDBClient): DynamoDBClient {
+  (client as unknown as InitializeClient).middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? '').replace(/Command$/, '');
+      if (!CAPACITY_OPERATIONS.has(operation)) return next(args);
+      const result = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
+      const consumed = result.output.ConsumedCapacity as
+        | { CapacityUnits?: number }
+        | Array<{ CapacityUnits?: number }>
+        | undefined;
+      const units = (Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]).reduce(
+        (sum, c) => sum + (c.CapacityUnits ?? 0),
+        0,
+      );
+      const factor = operation.startsWith('Transact') ? 2 : 1;
+      if (READS.has(operation)) capacity.read += units * factor;
+      else capacity.write += units * factor;
+      return result;
+    },
+    { step: 'initialize', name: 'gluonCapacityMeter' },
+  );
+  return client;
 }
 
 /** A document client (plain JS values; undefined attributes dropped) over a counting DynamoDB client. */
