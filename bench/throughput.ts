@@ -136,6 +136,12 @@ try {
     awsRequestsPerJobByOperation: Object.fromEntries(Object.entries(all).map(([k, c]) => [k, round(c / n)])),
     apiCallsPerJob: Object.fromEntries(Object.entries(pilots.apiRequests).map(([k, c]) => [k, round(c / n)])),
     dynamoDbUnitsPerJob: { write: round(writeUnits / n), read: round(readUnits / n) },
+    dynamoDbUnitsPerJobByOperation: Object.fromEntries(
+      Object.entries(capacityAfter.byOperation).map(([k, v]) => [
+        k,
+        round((v - (capacityBefore.byOperation[k] ?? 0)) / n),
+      ]),
+    ),
     dollarsPerMillionJobs: { ...roundAll(dollars), controlPlane: round(controlPlane), s3Data: round(s3Data) },
     statusPolls: polls,
     pilotsReported: pilots.reported,
@@ -199,6 +205,7 @@ function printReport(r: {
   awsRequestsPerJobByOperation: Record<string, number>;
   apiCallsPerJob: Record<string, number>;
   dynamoDbUnitsPerJob: { write: number; read: number };
+  dynamoDbUnitsPerJobByOperation: Record<string, number>;
   dollarsPerMillionJobs: Record<string, number>;
   statusPolls: number;
   pilotsReported: number;
@@ -215,6 +222,7 @@ function printReport(r: {
       .map(([k, c]) => `${k} ${c}`)
       .join(', ')}`,
     `  DynamoDB units/job    write ${r.dynamoDbUnitsPerJob.write}, read ${r.dynamoDbUnitsPerJob.read}`,
+    ...Object.entries(r.dynamoDbUnitsPerJobByOperation).map(([k, c]) => `      ${k.padEnd(32)} ${c}`),
     '  $ per million jobs on AWS (control plane, list prices in bench/prices.ts):',
     ...Object.entries(r.dollarsPerMillionJobs)
       .filter(([k]) => k !== 'controlPlane' && k !== 's3Data')

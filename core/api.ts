@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Attempt, JobState, OutputFile, Usage } from './model/job.ts';
 import { OutputFileSchema, UsageSchema } from './model/job.ts';
-import { PILOT_STATES, PilotResourcesSchema, type Pilot } from './model/pilot.ts';
+import { PILOT_STATES, type Pilot, PilotResourcesSchema } from './model/pilot.ts';
 import type { PilotErrorCode } from './model/pilot-error-codes.ts';
 import { isPilotErrorCode } from './model/pilot-error-codes.ts';
 import type { JobCounts, TaskState, TaskStateChange } from './model/task.ts';

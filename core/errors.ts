@@ -3,7 +3,14 @@
  * Step Functions Retry/Catch) in exactly one place per transport; `name` is a literal so that
  * minified bundles and Step Functions error matching keep working.
  */
-export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'transient' | 'fatal';
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'transient'
+  | 'fatal';
 
 export interface FieldIssue {
   /** Dotted path of the offending field, e.g. `resources.memoryMB` or `body.taskId`. */
@@ -72,7 +79,12 @@ export class FatalError extends GluonError {
 
 /** Turns zod issues into field issues with dotted paths, optionally under a prefix (`body`, `spec`). */
 export function fieldIssues(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: readonly string[] }>,
+  issues: ReadonlyArray<{
+    path: ReadonlyArray<PropertyKey>;
+    message: string;
+    code?: string;
+    keys?: readonly string[];
+  }>,
   prefix?: string,
 ): FieldIssue[] {
   const named = (path: ReadonlyArray<PropertyKey>, message: string): FieldIssue => {

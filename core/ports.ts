@@ -53,7 +53,9 @@ export interface JobTransition {
   /** Fields to set besides `state` (which follows from the event) and `updatedAt`. */
   set?: Partial<Omit<Job, 'taskId' | 'jobIndex' | 'jobId' | 'state' | 'attempts'>>;
   /** Fields to remove (e.g. the lease when the job leaves a leased state). */
-  remove?: Array<'pilotId' | 'host' | 'leaseExpiresAt' | 'startedAt' | 'exitCode' | 'pilotErrorCode' | 'errorMessage'>;
+  remove?: Array<
+    'pilotId' | 'host' | 'leaseExpiresAt' | 'startedAt' | 'exitCode' | 'pilotErrorCode' | 'errorMessage'
+  >;
   /** An attempt record appended to the job's history. */
   appendAttempt?: Attempt;
   /** Makes the transition conditional on the task not being cancelled. */
@@ -77,7 +79,11 @@ export interface JobStore {
    */
   transition(t: JobTransition): Promise<TransitionOutcome>;
   /** Renews the lease of a leased job held by `pilotId` at `attempt`. False if not held any more. */
-  renewLease(ref: { taskId: string; jobIndex: number; attempt: number; pilotId: string }, leaseExpiresAt: number, at: string): Promise<boolean>;
+  renewLease(
+    ref: { taskId: string; jobIndex: number; attempt: number; pilotId: string },
+    leaseExpiresAt: number,
+    at: string,
+  ): Promise<boolean>;
   /** Leased jobs (starting/running) whose lease expired before `now` (epoch ms), oldest first. */
   listExpiredLeases(now: number, limit: number): Promise<Job[]>;
 }
@@ -109,8 +115,8 @@ export interface PilotStore {
   list(page: PageRequest): Promise<Page<Pilot>>;
   /** Records a heartbeat: state, time and the job in hand. */
   heartbeat(pilotId: string, change: { state: PilotState; at: string; currentJobId?: string }): Promise<void>;
-  /** Counts one more job run by the pilot. */
-  countJob(pilotId: string): Promise<void>;
+  /** The pilot ended a job: one more job run, idle again (one write). */
+  jobEnded(pilotId: string, at: string): Promise<void>;
   /** Marks pilots whose last heartbeat is older than `before` (ISO) as lost. Returns their ids. */
   markLost(before: string): Promise<string[]>;
 }

@@ -22,9 +22,20 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/pilots', functionName: 'register-pilot', scopes: [SCOPES.pilot] },
   { method: 'POST', path: '/pilots/{pilotId}/claim', functionName: 'claim-job', scopes: [SCOPES.pilot] },
   { method: 'POST', path: '/pilots/{pilotId}/heartbeat', functionName: 'heartbeat', scopes: [SCOPES.pilot] },
-  { method: 'POST', path: '/pilots/{pilotId}/complete', functionName: 'complete-job', scopes: [SCOPES.pilot] },
+  {
+    method: 'POST',
+    path: '/pilots/{pilotId}/complete',
+    functionName: 'complete-job',
+    scopes: [SCOPES.pilot],
+  },
 ];
 
 /** Functions run by the task workflow (state name in the ASL → function), and by schedules. */
-export const WORKFLOW_FUNCTIONS = ['split-task', 'enqueue-jobs', 'wait-for-jobs', 'finalize-task', 'fail-task'] as const;
+export const WORKFLOW_FUNCTIONS = [
+  'split-task',
+  'enqueue-jobs',
+  'wait-for-jobs',
+  'finalize-task',
+  'fail-task',
+] as const;
 export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-leases', everySec: 60 }] as const;

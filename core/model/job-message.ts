@@ -23,6 +23,7 @@ export function parseJobMessage(body: string): JobMessage {
     throw new ValidationError('malformed job message', [{ field: 'body', message: 'not JSON' }]);
   }
   const result = JobMessageSchema.safeParse(value);
-  if (!result.success) throw new ValidationError('malformed job message', fieldIssues(result.error.issues, 'body'));
+  if (!result.success)
+    throw new ValidationError('malformed job message', fieldIssues(result.error.issues, 'body'));
   return result.data;
 }

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { PilotErrorCode } from './pilot-error-codes.ts';
 
-export const JOB_STATES = ['defined', 'queued', 'starting', 'running', 'finished', 'failed', 'cancelled'] as const;
+export const JOB_STATES = [
+  'defined',
+  'queued',
+  'starting',
+  'running',
+  'finished',
+  'failed',
+  'cancelled',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const FINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['finished', 'failed', 'cancelled']);
 /** States in which a pilot holds the job under a lease. */
@@ -15,7 +23,10 @@ export const OutputFileSchema = z.strictObject({
   name: z.string().min(1).max(200),
   key: z.string().min(1).max(1024),
   bytes: z.number().int().nonnegative(),
-  adler32: z.string().regex(/^[0-9a-f]{8}$/).optional(),
+  adler32: z
+    .string()
+    .regex(/^[0-9a-f]{8}$/)
+    .optional(),
 });
 export type OutputFile = z.infer<typeof OutputFileSchema>;
 

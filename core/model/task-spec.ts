@@ -20,7 +20,10 @@ export const PayloadSchema = z.strictObject({
   command: z.string().min(1).max(1024),
   args: z.array(z.string().max(4096)).max(256).default([]),
   env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string().max(4096))
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+      z.string().max(4096),
+    )
     .default({}),
   /**
    * Files copied into the job's work directory before the payload starts. On submission the CLI
@@ -42,7 +45,12 @@ export const PayloadSchema = z.strictObject({
 export const ResourcesSchema = z.strictObject({
   cores: z.number().int().min(1).max(256).default(1),
   memoryMB: z.number().int().min(16).max(1_048_576).default(2000),
-  walltimeSec: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
+  walltimeSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(3600),
   diskMB: z.number().int().min(1).max(10_000_000).default(1000),
 });
 
@@ -102,10 +110,18 @@ export const TaskSpecSchema = z
       return;
     }
     if (hasEvents && spec.split.filesPerJob !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['split', 'filesPerJob'], message: 'only for tasks with inputs.files' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', 'filesPerJob'],
+        message: 'only for tasks with inputs.files',
+      });
     }
     if (hasEvents && spec.split.eventsPerJob === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['split', 'eventsPerJob'], message: 'required when events is given' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', 'eventsPerJob'],
+        message: 'required when events is given',
+      });
     }
     if (hasFiles && spec.split.eventsPerJob !== undefined) {
       ctx.addIssue({
@@ -127,7 +143,10 @@ export const TaskSpecSchema = z
     const texts: Array<[PropertyKey[], string]> = [
       [['payload', 'command'], spec.payload.command],
       ...spec.payload.args.map((a, i): [PropertyKey[], string] => [['payload', 'args', i], a]),
-      ...Object.entries(spec.payload.env).map(([k, v]): [PropertyKey[], string] => [['payload', 'env', k], v]),
+      ...Object.entries(spec.payload.env).map(([k, v]): [PropertyKey[], string] => [
+        ['payload', 'env', k],
+        v,
+      ]),
     ];
     for (const [path, text] of texts) {
       const unknown = unknownPlaceholders(text);
@@ -139,7 +158,11 @@ export const TaskSpecSchema = z
     if (allow !== undefined) {
       const both = allow.filter((s) => spec.sites.deny.includes(s));
       if (both.length > 0) {
-        ctx.addIssue({ code: 'custom', path: ['sites'], message: `sites both allowed and denied: ${both.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sites'],
+          message: `sites both allowed and denied: ${both.join(', ')}`,
+        });
       }
     }
   });
@@ -152,7 +175,8 @@ export type Payload = z.infer<typeof PayloadSchema>;
 /** Validates a task spec object; every bad field is named in the error. */
 export function parseTaskSpec(value: unknown, prefix = 'spec'): TaskSpec {
   const result = TaskSpecSchema.safeParse(value);
-  if (!result.success) throw new ValidationError('invalid task spec', fieldIssues(result.error.issues, prefix));
+  if (!result.success)
+    throw new ValidationError('invalid task spec', fieldIssues(result.error.issues, prefix));
   return result.data;
 }
 

@@ -1,7 +1,15 @@
 import type { JobState } from './job.ts';
 import type { TaskSpec } from './task-spec.ts';
 
-export const TASK_STATES = ['submitted', 'splitting', 'running', 'done', 'partial', 'failed', 'cancelled'] as const;
+export const TASK_STATES = [
+  'submitted',
+  'splitting',
+  'running',
+  'done',
+  'partial',
+  'failed',
+  'cancelled',
+] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 export const FINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(['done', 'partial', 'failed', 'cancelled']);
 
@@ -44,7 +52,10 @@ export interface Task {
 }
 
 /** How a task ends once every job is final. */
-export function finalTaskState(task: Pick<Task, 'cancelRequested' | 'jobCount'>, counts: JobCounts): TaskState {
+export function finalTaskState(
+  task: Pick<Task, 'cancelRequested' | 'jobCount'>,
+  counts: JobCounts,
+): TaskState {
   if (task.cancelRequested) return 'cancelled';
   if (counts.finished === task.jobCount) return 'done';
   if (counts.finished === 0) return 'failed';

@@ -54,5 +54,7 @@ export function nextTaskState(from: TaskState, event: TaskEvent): TaskState {
 
 /** The task event that leads to a final state (used by finalize). */
 export function taskEventTo(state: 'done' | 'partial' | 'failed' | 'cancelled'): TaskEvent {
-  return ({ done: 'complete', partial: 'completePartially', failed: 'fail', cancelled: 'cancel' } as const)[state];
+  return ({ done: 'complete', partial: 'completePartially', failed: 'fail', cancelled: 'cancel' } as const)[
+    state
+  ];
 }

@@ -14,7 +14,9 @@ export function jobCount(spec: TaskSpec): number {
   return Math.ceil(files / (spec.split.filesPerJob ?? 1));
 }
 
-export function inputFileName(file: TaskSpec extends { inputs?: { files: Array<infer F> } } ? F : never): string {
+export function inputFileName(
+  file: TaskSpec extends { inputs?: { files: Array<infer F> } } ? F : never,
+): string {
   return typeof file === 'string' ? file : file.name;
 }
 
@@ -34,7 +36,9 @@ export function jobAt(spec: TaskSpec, jobIndex: number): JobParameters {
   const slice = files.slice(jobIndex * perJob, (jobIndex + 1) * perJob);
   const inputFiles = slice.map((f) => inputFileName(f));
   const known = slice.every((f) => typeof f !== 'string' && f.events !== undefined);
-  const nEvents = known ? slice.reduce((n, f) => n + (typeof f === 'string' ? 0 : (f.events ?? 0)), 0) : undefined;
+  const nEvents = known
+    ? slice.reduce((n, f) => n + (typeof f === 'string' ? 0 : (f.events ?? 0)), 0)
+    : undefined;
   return nEvents === undefined ? { jobIndex, inputFiles } : { jobIndex, inputFiles, nEvents };
 }
 

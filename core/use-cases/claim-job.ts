@@ -53,7 +53,6 @@ export async function claimJob(
     if (cancelled === 'ok') await releaseFinishedTask(deps, job.taskId);
     return { outcome: 'cancelled', reason: 'the task was cancelled' };
   }
-  await deps.pilots.heartbeat(pilotId, { state: 'busy', at, currentJobId: job.jobId });
   return {
     outcome: 'claimed',
     job: {

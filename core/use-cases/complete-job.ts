@@ -22,7 +22,8 @@ export async function completeJob(
   body: unknown,
 ): Promise<CompleteResponse> {
   const parsed = CompleteRequestSchema.safeParse(body);
-  if (!parsed.success) throw new ValidationError('invalid completion report', fieldIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new ValidationError('invalid completion report', fieldIssues(parsed.error.issues));
   const report = parsed.data;
   await knownPilot(deps.pilots, principal, pilotId);
   // A heartbeat of the same pilot may move the job starting → running between our read and our
@@ -30,14 +31,14 @@ export async function completeJob(
   for (let tries = 0; ; tries++) {
     const job = await deps.jobs.get(report.taskId, report.jobIndex);
     if (job === undefined) return { outcome: 'stale', reason: 'no such job' };
-    const held = LEASED_JOB_STATES.has(job.state) && job.attempt === report.attempt && job.pilotId === pilotId;
+    const held =
+      LEASED_JOB_STATES.has(job.state) && job.attempt === report.attempt && job.pilotId === pilotId;
     if (!held) return staleOrResent(deps, job, pilotId, report.attempt);
     const task = await deps.tasks.get(report.taskId);
     if (task === undefined) return { outcome: 'stale', reason: 'no such task' };
     const result = await endAttempt(deps, job, task, attemptResult(report));
     if (result.outcome === 'ok') {
-      await deps.pilots.countJob(pilotId);
-      await deps.pilots.heartbeat(pilotId, { state: 'idle', at: deps.clock.now().toISOString() });
+      await deps.pilots.jobEnded(pilotId, deps.clock.now().toISOString());
       return { outcome: 'recorded', jobState: result.jobState, attempt: result.attempt };
     }
     if (tries >= MAX_TRIES) return { outcome: 'stale', reason: 'the job changed meanwhile' };
@@ -65,7 +66,9 @@ async function staleOrResent(
     last.attempt === attempt &&
     last.state !== 'lost';
   if (retriedByThisReport) {
-    await deps.queue.send([{ v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId }]);
+    await deps.queue.send([
+      { v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId },
+    ]);
     return { outcome: 'recorded', jobState: 'queued', attempt: job.attempt };
   }
   return { outcome: 'stale', reason: `job is ${job.state} at attempt ${job.attempt}` };

@@ -1,4 +1,4 @@
-import { type SandboxResponse, SandboxRequestSchema } from '../api.ts';
+import { SandboxRequestSchema, type SandboxResponse } from '../api.ts';
 import { fieldIssues, ValidationError } from '../errors.ts';
 import type { Deps, Principal } from './deps.ts';
 

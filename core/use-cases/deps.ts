@@ -1,4 +1,14 @@
-import type { Clock, Ids, JobQueue, JobStore, ObjectStore, PilotStore, SiteStore, TaskStore, WorkflowEngine } from '../ports.ts';
+import type {
+  Clock,
+  Ids,
+  JobQueue,
+  JobStore,
+  ObjectStore,
+  PilotStore,
+  SiteStore,
+  TaskStore,
+  WorkflowEngine,
+} from '../ports.ts';
 
 export interface Settings {
   leaseSec: number;

@@ -40,7 +40,8 @@ export async function endAttempt(
     pilotId: job.pilotId ?? 'unknown',
     siteId: job.siteId,
     ...optional('host', result.host ?? job.host),
-    state: decision.event === 'cancel' && result.attemptState === 'failed' ? 'cancelled' : result.attemptState,
+    state:
+      decision.event === 'cancel' && result.attemptState === 'failed' ? 'cancelled' : result.attemptState,
     startedAt: job.startedAt ?? job.updatedAt,
     endedAt: at,
     pilotErrorCode: result.pilotErrorCode,
@@ -70,7 +71,9 @@ export async function endAttempt(
       remove: ['pilotId', 'host', 'leaseExpiresAt', 'startedAt'],
     });
     if (outcome !== 'ok') return { outcome: 'conflict' };
-    await deps.queue.send([{ v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt, siteId: job.siteId }]);
+    await deps.queue.send([
+      { v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt, siteId: job.siteId },
+    ]);
     return { outcome: 'ok', jobState: 'queued', attempt };
   }
 
@@ -80,7 +83,12 @@ export async function endAttempt(
       : decision.event === 'fail'
         ? { ...outcomeFields, endedAt: at, failures: decision.failures }
         : { ...outcomeFields, endedAt: at };
-  const outcome = await deps.jobs.transition({ ...base, event: decision.event, set, remove: ['leaseExpiresAt'] });
+  const outcome = await deps.jobs.transition({
+    ...base,
+    event: decision.event,
+    set,
+    remove: ['leaseExpiresAt'],
+  });
   if (outcome !== 'ok') return { outcome: 'conflict' };
   await releaseFinishedTask(deps, job.taskId);
   return { outcome: 'ok', jobState: JOB_TRANSITIONS[decision.event].to, attempt: job.attempt };

@@ -6,7 +6,11 @@ import type { Deps, Principal } from './deps.ts';
 import { ownedTask } from './task-access.ts';
 import { jobView, taskSummary, taskView } from './views.ts';
 
-export async function getTask(deps: Pick<Deps, 'tasks'>, principal: Principal, taskId: string): Promise<TaskView> {
+export async function getTask(
+  deps: Pick<Deps, 'tasks'>,
+  principal: Principal,
+  taskId: string,
+): Promise<TaskView> {
   return taskView(await ownedTask(deps.tasks, principal, taskId));
 }
 

@@ -18,7 +18,8 @@ export async function reapLeases(
   let jobsReaped = 0;
   for (const listed of expired) {
     const job = await deps.jobs.get(listed.taskId, listed.jobIndex);
-    if (job === undefined || job.leaseExpiresAt === undefined || job.leaseExpiresAt >= now.getTime()) continue;
+    if (job === undefined || job.leaseExpiresAt === undefined || job.leaseExpiresAt >= now.getTime())
+      continue;
     if (job.state !== 'starting' && job.state !== 'running') continue;
     if (!tasks.has(job.taskId)) tasks.set(job.taskId, await deps.tasks.get(job.taskId));
     const task = tasks.get(job.taskId);
@@ -30,6 +31,8 @@ export async function reapLeases(
     });
     if (result.outcome === 'ok') jobsReaped++;
   }
-  const lost = await deps.pilots.markLost(new Date(now.getTime() - deps.settings.pilotLostSec * 1000).toISOString());
+  const lost = await deps.pilots.markLost(
+    new Date(now.getTime() - deps.settings.pilotLostSec * 1000).toISOString(),
+  );
   return { jobsReaped, pilotsLost: lost.length };
 }

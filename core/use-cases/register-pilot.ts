@@ -10,7 +10,8 @@ export async function registerPilot(
   body: unknown,
 ): Promise<RegisterPilotResponse> {
   const parsed = PilotRegistrationSchema.safeParse(body);
-  if (!parsed.success) throw new ValidationError('invalid pilot registration', fieldIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new ValidationError('invalid pilot registration', fieldIssues(parsed.error.issues));
   const registration = parsed.data;
   assertSiteAllowed(principal, registration.siteId);
   const site = await deps.sites.get(registration.siteId);

@@ -13,7 +13,10 @@ export function allJobsFinal(task: Task): boolean {
  * sides write first and check second, so whichever comes last sees the other's write; the token
  * is taken with a conditional write, so the workflow is released exactly once.
  */
-export async function releaseFinishedTask(deps: Pick<Deps, 'tasks' | 'workflow'>, taskId: string): Promise<boolean> {
+export async function releaseFinishedTask(
+  deps: Pick<Deps, 'tasks' | 'workflow'>,
+  taskId: string,
+): Promise<boolean> {
   const task = await deps.tasks.get(taskId);
   if (task === undefined || !allJobsFinal(task)) return false;
   const token = await deps.tasks.takeWaitToken(taskId);

@@ -2,11 +2,11 @@
  * The steps of the task workflow (statemachines/task.asl.json). Every step is idempotent: a
  * restarted execution runs them again from the start and nothing is done twice.
  */
-import { describeNoSite, brokerTask } from '../brokerage/broker-task.ts';
+import { brokerTask, describeNoSite } from '../brokerage/broker-task.ts';
 import { NoSiteError, NotFoundError } from '../errors.ts';
 import { type Job, jobIdOf } from '../model/job.ts';
 import type { JobMessage } from '../model/job-message.ts';
-import { isFinalTaskState, finalTaskState, type Task, type TaskState } from '../model/task.ts';
+import { finalTaskState, isFinalTaskState, type Task, type TaskState } from '../model/task.ts';
 import { taskEventTo } from '../model/transitions.ts';
 import { jobPage } from '../splitting/split-task.ts';
 import type { Deps } from './deps.ts';
@@ -24,7 +24,10 @@ async function loadTask(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<Task
 }
 
 /** submitted → splitting; brokerage chooses the sites. Resumes where enqueueing stopped. */
-export async function splitTask(deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>, taskId: string): Promise<Progress> {
+export async function splitTask(
+  deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>,
+  taskId: string,
+): Promise<Progress> {
   const task = await loadTask(deps, taskId);
   if (isFinalTaskState(task.state)) return { nextIndex: task.jobsEnqueued, done: true };
   if (task.cancelRequested) return { nextIndex: task.jobsEnqueued, done: true };
@@ -66,7 +69,13 @@ export async function enqueueJobs(
     attempts: [],
   }));
   await deps.jobs.createQueued(jobs);
-  const messages: JobMessage[] = jobs.map((j) => ({ v: 1, taskId, jobIndex: j.jobIndex, attempt: 1, siteId: j.siteId }));
+  const messages: JobMessage[] = jobs.map((j) => ({
+    v: 1,
+    taskId,
+    jobIndex: j.jobIndex,
+    attempt: 1,
+    siteId: j.siteId,
+  }));
   await deps.queue.send(messages);
   const end = nextIndex + jobs.length;
   await deps.tasks.recordEnqueued(taskId, end, at);
@@ -75,20 +84,29 @@ export async function enqueueJobs(
 }
 
 /** Stores the workflow's task token, then releases it at once if every job is already final. */
-export async function waitForJobs(deps: Pick<Deps, 'tasks' | 'workflow'>, taskId: string, taskToken: string): Promise<void> {
+export async function waitForJobs(
+  deps: Pick<Deps, 'tasks' | 'workflow'>,
+  taskId: string,
+  taskToken: string,
+): Promise<void> {
   await loadTask(deps, taskId);
   await deps.tasks.storeWaitToken(taskId, taskToken);
   await releaseFinishedTask(deps, taskId);
 }
 
 /** Sets the final state from the counts: done, partial, failed, or cancelled. */
-export async function finalizeTask(deps: Pick<Deps, 'tasks' | 'clock'>, taskId: string): Promise<{ state: TaskState }> {
+export async function finalizeTask(
+  deps: Pick<Deps, 'tasks' | 'clock'>,
+  taskId: string,
+): Promise<{ state: TaskState }> {
   const task = await loadTask(deps, taskId);
   if (isFinalTaskState(task.state)) return { state: task.state };
   const state = finalTaskState(task, task.counts);
   const c = task.counts;
   const reason =
-    state === 'done' ? undefined : `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${task.jobCount}`;
+    state === 'done'
+      ? undefined
+      : `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${task.jobCount}`;
   await deps.tasks.transition(taskId, taskEventTo(state as 'done' | 'partial' | 'failed' | 'cancelled'), {
     at: deps.clock.now().toISOString(),
     ...(reason === undefined ? {} : { reason }),
@@ -123,5 +141,7 @@ export function describeError(error: { Error?: string; Cause?: string } | undefi
   } catch {
     // Cause is plain text
   }
-  return [error.Error, message].filter((s) => s !== undefined && s !== '').join(': ') || 'the task workflow failed';
+  return (
+    [error.Error, message].filter((s) => s !== undefined && s !== '').join(': ') || 'the task workflow failed'
+  );
 }

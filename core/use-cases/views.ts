@@ -3,7 +3,8 @@ import type { Job } from '../model/job.ts';
 import type { Task } from '../model/task.ts';
 
 export function taskView(task: Task): TaskView {
-  const { taskId, name, owner, state, jobCount, jobsEnqueued, counts, siteIds, cancelRequested, reason } = task;
+  const { taskId, name, owner, state, jobCount, jobsEnqueued, counts, siteIds, cancelRequested, reason } =
+    task;
   return {
     taskId,
     name,

@@ -63,9 +63,10 @@ export function dynamoDbClient(): DynamoDBClient {
 
 /** Capacity units DynamoDB reported as consumed, split into reads and writes (benchmark only). */
 const capacity = { read: 0, write: 0 };
+const capacityByOperation = new Map<string, number>();
 
-export function dynamoDbCapacity(): { read: number; write: number } {
-  return { ...capacity };
+export function dynamoDbCapacity(): { read: number; write: number; byOperation: Record<string, number> } {
+  return { ...capacity, byOperation: Object.fromEntries(capacityByOperation) };
 }
 
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
@@ -91,8 +92,8 @@ interface InitializeClient {
 }
 
 /**
- * Asks DynamoDB for ReturnConsumedCapacity on every call and adds it up. Transactions are counted
- * twice, as DynamoDB bills them (DynamoDB Local reports them once).
+ * Asks DynamoDB for ReturnConsumedCapacity on every call and adds it up (DynamoDB Local reports
+ * transactional writes at two units per KB per item, as DynamoDB bills them).
  */
 function measureCapacity(client: DynamoDBClient): DynamoDBClient {
   (client as unknown as InitializeClient).middlewareStack.add(
@@ -108,9 +109,11 @@ function measureCapacity(client: DynamoDBClient): DynamoDBClient {
         (sum, c) => sum + (c.CapacityUnits ?? 0),
         0,
       );
-      const factor = operation.startsWith('Transact') ? 2 : 1;
-      if (READS.has(operation)) capacity.read += units * factor;
-      else capacity.write += units * factor;
+      if (READS.has(operation)) capacity.read += units;
+      else capacity.write += units;
+      const table = String(args.input.TableName ?? 'transaction').replace(/^.*-/, '');
+      const key = `${operation}.${table}`;
+      capacityByOperation.set(key, (capacityByOperation.get(key) ?? 0) + units);
       return result;
     },
     { step: 'initialize', name: 'gluonCapacityMeter' },

@@ -5,7 +5,9 @@ import type { Deps } from '#core/use-cases/deps.ts';
 import { httpHandler } from '../http/http-handler.ts';
 
 /** POST /pilots/{pilotId}/claim — claim the job named by a queue message. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'workflow' | 'clock' | 'settings'>) {
+export function createHandler(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'workflow' | 'clock' | 'settings'>,
+) {
   return httpHandler({
     name: 'claim-job',
     path: PilotPathSchema,

@@ -4,7 +4,9 @@ import type { Deps } from '#core/use-cases/deps.ts';
 import { httpHandler } from '../http/http-handler.ts';
 
 /** POST /pilots/{pilotId}/complete — the end of an attempt: result, usage, outputs. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock'>) {
+export function createHandler(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock'>,
+) {
   return httpHandler({
     name: 'complete-job',
     path: PilotPathSchema,

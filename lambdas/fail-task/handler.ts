@@ -8,7 +8,9 @@ const ErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().o
 
 /** Workflow step FailTask: the catch-all; the task fails with the error that stopped it. */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'clock'>) {
-  return workflowHandler('fail-task', z.object({ taskId: TaskIdSchema, error: ErrorSchema }), ({ taskId, error }) =>
-    failTask(deps, taskId, error),
+  return workflowHandler(
+    'fail-task',
+    z.object({ taskId: TaskIdSchema, error: ErrorSchema }),
+    ({ taskId, error }) => failTask(deps, taskId, error),
   );
 }

@@ -6,5 +6,7 @@ import { workflowHandler } from '../http/workflow-handler.ts';
 
 /** Workflow step FinalizeTask: done, partial, failed or cancelled from the job counts. */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'clock'>) {
-  return workflowHandler('finalize-task', z.object({ taskId: TaskIdSchema }), ({ taskId }) => finalizeTask(deps, taskId));
+  return workflowHandler('finalize-task', z.object({ taskId: TaskIdSchema }), ({ taskId }) =>
+    finalizeTask(deps, taskId),
+  );
 }

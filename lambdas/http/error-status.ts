@@ -25,5 +25,9 @@ export function errorResponse(error: unknown): { statusCode: number; body: Error
     };
     return { statusCode, body, internal };
   }
-  return { statusCode: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } }, internal: true };
+  return {
+    statusCode: 500,
+    body: { error: { code: 'INTERNAL', message: 'internal error' } },
+    internal: true,
+  };
 }

@@ -34,7 +34,11 @@ export function principalOf(event: HttpEvent): Principal {
   const jwt = event.requestContext?.authorizer?.jwt;
   const sub = jwt?.claims?.sub;
   if (typeof sub !== 'string' || sub === '') throw new UnauthorizedError('no authenticated subject');
-  const scopes = Array.isArray(jwt.scopes) ? jwt.scopes : String(jwt.claims.scope ?? '').split(' ').filter(Boolean);
+  const scopes = Array.isArray(jwt.scopes)
+    ? jwt.scopes
+    : String(jwt.claims.scope ?? '')
+        .split(' ')
+        .filter(Boolean);
   return { sub, scopes };
 }
 
@@ -46,8 +50,12 @@ function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, part: st
 }
 
 function parseBody(event: HttpEvent): unknown {
-  const raw = event.isBase64Encoded && event.body !== undefined ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (raw === undefined || raw === '') throw new ValidationError('invalid body', [{ field: 'body', message: 'a JSON body is required' }]);
+  const raw =
+    event.isBase64Encoded && event.body !== undefined
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body;
+  if (raw === undefined || raw === '')
+    throw new ValidationError('invalid body', [{ field: 'body', message: 'a JSON body is required' }]);
   try {
     return JSON.parse(raw);
   } catch {

@@ -14,11 +14,15 @@ export function workflowHandler<I, R>(name: string, input: z.ZodType<I>, run: (i
   return middy<unknown, R>()
     .onError(async (request) => {
       const error = request.error;
-      logger.error('step failed', { step: name, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      logger.error('step failed', {
+        step: name,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
     })
     .handler(async (event) => {
       const parsed = input.safeParse(event);
-      if (!parsed.success) throw new ValidationError(`invalid ${name} input`, fieldIssues(parsed.error.issues, 'input'));
+      if (!parsed.success)
+        throw new ValidationError(`invalid ${name} input`, fieldIssues(parsed.error.issues, 'input'));
       return run(parsed.data);
     });
 }

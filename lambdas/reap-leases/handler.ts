@@ -1,13 +1,15 @@
 import { z } from 'zod';
 import type { Deps } from '#core/use-cases/deps.ts';
 import { reapLeases } from '#core/use-cases/reap-leases.ts';
-import { createLogger } from '../runtime/logger.ts';
 import { workflowHandler } from '../http/workflow-handler.ts';
+import { createLogger } from '../runtime/logger.ts';
 
 const logger = createLogger('reaper');
 
 /** Scheduled: jobs with expired leases become new attempts (or fail); silent pilots are lost. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>) {
+export function createHandler(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+) {
   return workflowHandler('reap-leases', z.unknown(), async () => {
     const result = await reapLeases(deps);
     if (result.jobsReaped > 0 || result.pilotsLost > 0) logger.info('reaped', result);

@@ -3,7 +3,9 @@ import { registerPilot } from '#core/use-cases/register-pilot.ts';
 import { httpHandler } from '../http/http-handler.ts';
 
 /** POST /pilots — a pilot registers with its site and resources. */
-export function createHandler(deps: Pick<Deps, 'pilots' | 'sites' | 'queue' | 'objects' | 'clock' | 'ids' | 'settings'>) {
+export function createHandler(
+  deps: Pick<Deps, 'pilots' | 'sites' | 'queue' | 'objects' | 'clock' | 'ids' | 'settings'>,
+) {
   return httpHandler({
     name: 'register-pilot',
     body: true,

@@ -33,7 +33,9 @@ export function config(env: NodeJS.ProcessEnv = process.env): Config {
   const result = ConfigSchema.safeParse(env);
   if (!result.success) {
     const issues = fieldIssues(result.error.issues);
-    throw new FatalError(`function environment incomplete: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`);
+    throw new FatalError(
+      `function environment incomplete: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+    );
   }
   if (env === process.env) cached = result.data;
   return result.data;

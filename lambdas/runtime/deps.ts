@@ -16,7 +16,10 @@ import { type Config, config } from './config.ts';
  */
 export function newId(prefix: 't' | 'p', now = Date.now()): string {
   const time = now.toString(36).padStart(9, '0');
-  const random = BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(13, '0').slice(0, 12);
+  const random = BigInt(`0x${randomBytes(8).toString('hex')}`)
+    .toString(36)
+    .padStart(13, '0')
+    .slice(0, 12);
   return `${prefix}-${time}${random}`;
 }
 

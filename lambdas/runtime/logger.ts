@@ -10,7 +10,10 @@ export interface Logger {
   error(message: string, keys?: Record<string, unknown>): void;
 }
 
-export function createLogger(service: string, level: LogLevel = (process.env.GLUON_LOG_LEVEL as LogLevel) ?? 'info'): Logger {
+export function createLogger(
+  service: string,
+  level: LogLevel = (process.env.GLUON_LOG_LEVEL as LogLevel) ?? 'info',
+): Logger {
   const threshold = ORDER[level] ?? ORDER.info;
   const write = (lvl: LogLevel, message: string, keys?: Record<string, unknown>) => {
     if (ORDER[lvl] < threshold) return;

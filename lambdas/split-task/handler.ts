@@ -6,5 +6,7 @@ import { workflowHandler } from '../http/workflow-handler.ts';
 
 /** Workflow step SplitTask: brokerage, submitted → splitting; returns the enqueue progress. */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>) {
-  return workflowHandler('split-task', z.object({ taskId: TaskIdSchema }), ({ taskId }) => splitTask(deps, taskId));
+  return workflowHandler('split-task', z.object({ taskId: TaskIdSchema }), ({ taskId }) =>
+    splitTask(deps, taskId),
+  );
 }

@@ -390,8 +390,12 @@ export class InMemoryPilotStore implements PilotStore {
     else pilot.currentJobId = change.currentJobId;
   }
 
-  async countJob(pilotId: string): Promise<void> {
-    this.existing(pilotId).jobsRun += 1;
+  async jobEnded(pilotId: string, at: string): Promise<void> {
+    const pilot = this.existing(pilotId);
+    pilot.jobsRun += 1;
+    pilot.state = 'idle';
+    pilot.lastHeartbeatAt = at;
+    delete pilot.currentJobId;
   }
 
   async markLost(before: string): Promise<string[]> {

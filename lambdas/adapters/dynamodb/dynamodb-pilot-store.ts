@@ -92,10 +92,11 @@ export class DynamoDbPilotStore implements PilotStore {
     });
   }
 
-  async countJob(pilotId: string): Promise<void> {
-    await this.updateExisting(pilotId, 'count pilot job', {
-      UpdateExpression: 'ADD jobsRun :one',
-      ExpressionAttributeValues: { ':one': 1 },
+  async jobEnded(pilotId: string, at: string): Promise<void> {
+    await this.updateExisting(pilotId, 'record pilot job end', {
+      UpdateExpression: 'SET #state = :idle, lastHeartbeatAt = :at ADD jobsRun :one REMOVE currentJobId',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':one': 1, ':idle': 'idle', ':at': at },
     });
   }
 

@@ -262,7 +262,8 @@ export class DynamoDbTaskStore implements TaskStore {
           // Storing the same token again (a redelivered wait step) must not re-arm a taken token;
           // a new token (a restarted execution) must.
           UpdateExpression: 'SET waitToken = :token REMOVE waitReleased',
-          ConditionExpression: 'attribute_exists(taskId) AND (attribute_not_exists(waitToken) OR waitToken <> :token)',
+          ConditionExpression:
+            'attribute_exists(taskId) AND (attribute_not_exists(waitToken) OR waitToken <> :token)',
           ExpressionAttributeValues: { ':token': token },
         }),
       );

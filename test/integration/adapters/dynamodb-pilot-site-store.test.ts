@@ -53,21 +53,25 @@ describe('DynamoDbPilotStore', () => {
       at: '2026-11-25T10:01:00.000Z',
       currentJobId: 't-x.1',
     });
-    await pilots.countJob(pilot.pilotId);
-    await pilots.countJob(pilot.pilotId);
     expect(await pilots.get(pilot.pilotId)).toMatchObject({
       state: 'busy',
-      lastHeartbeatAt: '2026-11-25T10:01:00.000Z',
       currentJobId: 't-x.1',
-      jobsRun: 2,
+      jobsRun: 0,
     });
+    await pilots.jobEnded(pilot.pilotId, '2026-11-25T10:01:30.000Z');
+    await pilots.jobEnded(pilot.pilotId, '2026-11-25T10:01:40.000Z');
+    const ended = await pilots.get(pilot.pilotId);
+    expect(ended).toMatchObject({ state: 'idle', lastHeartbeatAt: '2026-11-25T10:01:40.000Z', jobsRun: 2 });
+    expect(ended?.currentJobId).toBeUndefined();
     await pilots.heartbeat(pilot.pilotId, { state: 'idle', at: '2026-11-25T10:02:00.000Z' });
     expect((await pilots.get(pilot.pilotId))?.currentJobId).toBeUndefined();
 
     await expect(pilots.heartbeat('p-nobody', { state: 'idle', at: 'x' })).rejects.toBeInstanceOf(
       NotFoundError,
     );
-    await expect(pilots.countJob('p-nobody')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(pilots.jobEnded('p-nobody', '2026-11-25T03:00:00.000Z')).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     expect(await pilots.get('p-nobody')).toBeUndefined();
   });
 
