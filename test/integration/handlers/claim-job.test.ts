@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody } from '#core/api.ts';
-import type { JobMessage } from '#core/model/job-message.ts';
 import { createHandler as cancelTaskHandler } from '#lambdas/cancel-task/handler.ts';
 import {
   createHandlerHarness,
@@ -9,7 +8,7 @@ import {
   invokeHttp,
   issueFields,
 } from '#test/support/handler-harness.ts';
-import { claim, generationSpec, refOf, registerPilot, runningTask, USER_SCOPES } from './task-flow.ts';
+import { claim, generationSpec, nth, refOf, registerPilot, runningTask, USER_SCOPES } from './task-flow.ts';
 
 const LEASE_SEC = 300;
 let h: HandlerHarness;
@@ -25,12 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-function nth(messages: JobMessage[], i: number): JobMessage {
-  const message = messages[i];
-  if (message === undefined) throw new Error(`no message ${i}`);
-  return message;
-}
 
 describe('claim-job handler', () => {
   it('claims the job of a message: the job is starting under a lease held by the pilot', async () => {

@@ -102,6 +102,13 @@ export async function registerPilot(
   return reply.body.pilotId;
 }
 
+/** The i-th element, which the test knows is there. */
+export function nth<T>(items: readonly T[], i: number): T {
+  const item = items[i];
+  if (item === undefined) throw new Error(`no item ${i} of ${items.length}`);
+  return item;
+}
+
 export function refOf(message: Pick<JobMessage, 'taskId' | 'jobIndex' | 'attempt'>): JobRef {
   return { taskId: message.taskId, jobIndex: message.jobIndex, attempt: message.attempt };
 }
