@@ -44,7 +44,13 @@ afterAll(async () => {
 function cancel(taskId: string, sub: string | null = 'alice') {
   return invokeHttp<CancelReply>(
     createHandler(h.deps),
-    httpEvent({ method: 'POST', path: '/tasks/{taskId}/cancel', pathParameters: { taskId }, sub, scopes: USER_SCOPES }),
+    httpEvent({
+      method: 'POST',
+      path: '/tasks/{taskId}/cancel',
+      pathParameters: { taskId },
+      sub,
+      scopes: USER_SCOPES,
+    }),
   );
 }
 
@@ -112,7 +118,7 @@ describe('cancel-task handler', () => {
     expect(await h.deps.tasks.get(taskId)).toMatchObject({ state: 'done', cancelRequested: false });
   });
 
-  it("answers 404 to another user and leaves the task alone", async () => {
+  it('answers 404 to another user and leaves the task alone', async () => {
     const { taskId } = await runningTask(h, generationSpec(1));
     const reply = await cancel(taskId, 'mallory');
     expect(reply.statusCode).toBe(404);

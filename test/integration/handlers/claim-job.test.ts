@@ -108,7 +108,10 @@ describe('claim-job handler', () => {
   });
 
   it('answers unfit when the job needs more than the pilot offers, leaving the job queued', async () => {
-    const { taskId, messages } = await runningTask(h, generationSpec(1, { resources: { walltimeSec: 7200 } }));
+    const { taskId, messages } = await runningTask(
+      h,
+      generationSpec(1, { resources: { walltimeSec: 7200 } }),
+    );
     const ending = await registerPilot(h, {
       resources: { cores: 8, memoryMB: 16_000, diskMB: 20_000, walltimeLeftSec: 3600 },
     });
@@ -125,7 +128,10 @@ describe('claim-job handler', () => {
 
     const reply = await claim(h, pilotId, refOf(nth(messages, 0)));
     expect(reply.body).toEqual({ outcome: 'cancelled', reason: 'the task was cancelled' });
-    expect(await h.deps.jobs.get(taskId, 0)).toMatchObject({ state: 'cancelled', errorMessage: 'cancelled by its owner' });
+    expect(await h.deps.jobs.get(taskId, 0)).toMatchObject({
+      state: 'cancelled',
+      errorMessage: 'cancelled by its owner',
+    });
     expect((await h.deps.tasks.get(taskId))?.counts).toMatchObject({ cancelled: 1, queued: 1, starting: 0 });
 
     // Through the API the sweep cancels the rest; a late claim is then stale.

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody, JobRef } from '#core/api.ts';
 import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
 import { createHandler as waitForJobsHandler } from '#lambdas/wait-for-jobs/handler.ts';
-import { createHandlerHarness, type HandlerHarness, invoke, issueFields } from '#test/support/handler-harness.ts';
+import {
+  createHandlerHarness,
+  type HandlerHarness,
+  invoke,
+  issueFields,
+} from '#test/support/handler-harness.ts';
 import {
   claimed,
   complete,
@@ -83,7 +88,11 @@ describe('complete-job handler', () => {
     ]);
     expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({ running: 0, finished: 1 });
     const pilot = await h.deps.pilots.get(pilotId);
-    expect(pilot).toMatchObject({ state: 'idle', jobsRun: jobsRunBefore + 1, lastHeartbeatAt: now.toISOString() });
+    expect(pilot).toMatchObject({
+      state: 'idle',
+      jobsRun: jobsRunBefore + 1,
+      lastHeartbeatAt: now.toISOString(),
+    });
     expect(pilot).not.toHaveProperty('currentJobId');
     // Nothing to run again.
     expect(await h.queueDepth()).toBe(0);
@@ -111,10 +120,24 @@ describe('complete-job handler', () => {
 
     expect(reply.body).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
     const job = await h.deps.jobs.get(ref.taskId, ref.jobIndex);
-    expect(job).toMatchObject({ state: 'queued', attempt: 2, failures: 1, pilotErrorCode: 1001, exitCode: 3 });
-    for (const gone of ['pilotId', 'host', 'leaseExpiresAt', 'startedAt']) expect(job).not.toHaveProperty(gone);
+    expect(job).toMatchObject({
+      state: 'queued',
+      attempt: 2,
+      failures: 1,
+      pilotErrorCode: 1001,
+      exitCode: 3,
+    });
+    for (const gone of ['pilotId', 'host', 'leaseExpiresAt', 'startedAt'])
+      expect(job).not.toHaveProperty(gone);
     expect(job?.attempts).toEqual([
-      expect.objectContaining({ attempt: 1, pilotId, state: 'failed', pilotErrorCode: 1001, exitCode: 3, errorMessage: 'exit 3' }),
+      expect.objectContaining({
+        attempt: 1,
+        pilotId,
+        state: 'failed',
+        pilotErrorCode: 1001,
+        exitCode: 3,
+        errorMessage: 'exit 3',
+      }),
     ]);
     expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({ queued: 1, running: 0, failed: 0 });
     expect(await h.receiveJobMessages(1)).toEqual([
@@ -135,7 +158,10 @@ describe('complete-job handler', () => {
 
   it('fails the job once its attempts are spent, sending nothing', async () => {
     const ref = await runningJob(generationSpec(1, { maxAttempts: 2 }));
-    expect((await complete(h, pilotId, report(ref, failure))).body).toMatchObject({ jobState: 'queued', attempt: 2 });
+    expect((await complete(h, pilotId, report(ref, failure))).body).toMatchObject({
+      jobState: 'queued',
+      attempt: 2,
+    });
     const [retry] = await h.receiveJobMessages(1);
     expect(retry?.attempt).toBe(2);
     const second = { ...ref, attempt: 2 };
@@ -169,12 +195,19 @@ describe('complete-job handler', () => {
     for (const message of messages) await claimed(h, pilotId, refOf(message));
 
     await complete(h, pilotId, report(refOf(nth(messages, 0))));
-    await complete(h, pilotId, report(refOf(nth(messages, 1)), { pilotErrorCode: PILOT_ERROR_CODES.CANCELLED }));
+    await complete(
+      h,
+      pilotId,
+      report(refOf(nth(messages, 1)), { pilotErrorCode: PILOT_ERROR_CODES.CANCELLED }),
+    );
     expect(h.workflow.releasesOf(taskId)).toEqual([]);
 
     const last = refOf(nth(messages, 2));
     // The last two reports of the same job arrive at once (a pilot retrying a timed-out call).
-    const replies = await Promise.all([complete(h, pilotId, report(last)), complete(h, pilotId, report(last))]);
+    const replies = await Promise.all([
+      complete(h, pilotId, report(last)),
+      complete(h, pilotId, report(last)),
+    ]);
     expect(replies.map((r) => r.body.outcome).sort()).toEqual(['recorded', 'stale']);
 
     expect(h.workflow.releasesOf(taskId)).toEqual([{ token: 'token-last-job', output: { taskId } }]);
@@ -198,9 +231,19 @@ describe('complete-job handler', () => {
     expect(issueFields(reply.body)).toEqual(['pilotErrorCode']);
     expect((await h.deps.jobs.get(ref.taskId, ref.jobIndex))?.state).toBe('running');
 
-    const many = await complete(h, pilotId, { ...ref, pilotErrorCode: 0, usage: { wallTimeSec: -1 }, outputs: 'x' });
+    const many = await complete(h, pilotId, {
+      ...ref,
+      pilotErrorCode: 0,
+      usage: { wallTimeSec: -1 },
+      outputs: 'x',
+    });
     expect(many.statusCode).toBe(400);
-    expect(issueFields(many.body)).toEqual(['outputs', 'usage.cpuTimeSec', 'usage.maxRssKB', 'usage.wallTimeSec']);
+    expect(issueFields(many.body)).toEqual([
+      'outputs',
+      'usage.cpuTimeSec',
+      'usage.maxRssKB',
+      'usage.wallTimeSec',
+    ]);
   });
 
   it('answers 404 to an unregistered pilot and 403 to a token of another site', async () => {

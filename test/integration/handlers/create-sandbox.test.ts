@@ -30,7 +30,11 @@ function createSandbox(body: unknown, sub: string | null = 'alice') {
 }
 
 function fileOf(name: string, content: string) {
-  return { name, sha256: createHash('sha256').update(content).digest('hex'), bytes: Buffer.byteLength(content) };
+  return {
+    name,
+    sha256: createHash('sha256').update(content).digest('hex'),
+    bytes: Buffer.byteLength(content),
+  };
 }
 
 describe('create-sandbox handler', () => {
@@ -67,7 +71,9 @@ describe('create-sandbox handler', () => {
     const alice = await createSandbox({ files: [file] }, 'alice');
     const bob = await createSandbox({ files: [file] }, 'bob');
     expect(alice.body.files[0]?.key).not.toBe(bob.body.files[0]?.key);
-    expect(bob.body.files[0]?.key).toBe(`sandboxes/${Buffer.from('bob').toString('base64url')}/${file.sha256}/run.sh`);
+    expect(bob.body.files[0]?.key).toBe(
+      `sandboxes/${Buffer.from('bob').toString('base64url')}/${file.sha256}/run.sh`,
+    );
   });
 
   it('answers 400 naming every bad field', async () => {

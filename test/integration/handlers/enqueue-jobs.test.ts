@@ -66,7 +66,13 @@ describe('enqueue-jobs handler', () => {
 
     const messages = await h.receiveJobMessages(10);
     expect(messages).toEqual(
-      Array.from({ length: 10 }, (_, jobIndex) => ({ v: 1, taskId, jobIndex, attempt: 1, siteId: 'test-site' })),
+      Array.from({ length: 10 }, (_, jobIndex) => ({
+        v: 1,
+        taskId,
+        jobIndex,
+        attempt: 1,
+        siteId: 'test-site',
+      })),
     );
     expect(await h.queueDepth()).toBe(0);
   });
@@ -96,7 +102,7 @@ describe('enqueue-jobs handler', () => {
   });
 
   it('spreads the jobs over the brokered sites and sends each to its own site queue', async () => {
-    await h.addSite({ siteId: 'zz-site' });
+    const zz = await h.addSite({ siteId: 'zz-site' });
     const taskId = await splitTask(4);
     expect((await h.deps.tasks.get(taskId))?.siteIds).toEqual(['test-site', 'zz-site']);
     await enqueue(taskId, 0);
@@ -107,12 +113,14 @@ describe('enqueue-jobs handler', () => {
       [0, 'test-site'],
       [2, 'test-site'],
     ]);
-    expect((await h.receiveJobMessages(2, { siteId: 'zz-site' })).map((m) => [m.jobIndex, m.siteId])).toEqual([
-      [1, 'zz-site'],
-      [3, 'zz-site'],
-    ]);
+    expect((await h.receiveJobMessages(2, { siteId: 'zz-site' })).map((m) => [m.jobIndex, m.siteId])).toEqual(
+      [
+        [1, 'zz-site'],
+        [3, 'zz-site'],
+      ],
+    );
     // Back to one site for the other tests.
-    await h.deps.sites.put({ ...(await h.deps.sites.get('zz-site'))!, status: 'offline' });
+    await h.deps.sites.put({ ...zz, status: 'offline' });
   });
 
   it('writes and sends nothing for a task being cancelled', async () => {
@@ -125,7 +133,9 @@ describe('enqueue-jobs handler', () => {
   });
 
   it('rejects bad input by name', async () => {
-    await expect(invoke(createHandler(h.deps), { taskId: 't-abcdefgh', nextIndex: -1 })).rejects.toMatchObject({
+    await expect(
+      invoke(createHandler(h.deps), { taskId: 't-abcdefgh', nextIndex: -1 }),
+    ).rejects.toMatchObject({
       name: 'ValidationError',
       issues: [{ field: 'input.nextIndex', message: expect.any(String) }],
     });

@@ -41,7 +41,9 @@ describe('fail-task handler', () => {
     expect(thrown?.name).toBe('NoSiteError');
     h.clock.advance(2000);
 
-    expect(await failTask({ taskId, error: caughtLambdaError(thrown as Error) })).toEqual({ state: 'failed' });
+    expect(await failTask({ taskId, error: caughtLambdaError(thrown as Error) })).toEqual({
+      state: 'failed',
+    });
 
     const task = await h.deps.tasks.get(taskId);
     expect(task).toMatchObject({
@@ -60,7 +62,10 @@ describe('fail-task handler', () => {
 
     const unknown = await submitTask(h, generationSpec(1));
     await failTask({ taskId: unknown });
-    expect(await h.deps.tasks.get(unknown)).toMatchObject({ state: 'failed', reason: 'the task workflow failed' });
+    expect(await h.deps.tasks.get(unknown)).toMatchObject({
+      state: 'failed',
+      reason: 'the task workflow failed',
+    });
   });
 
   it('fails a running task too, whatever step stopped it', async () => {
@@ -68,7 +73,10 @@ describe('fail-task handler', () => {
     const error = new Error('enqueue gave up');
     error.name = 'TransientError';
     expect(await failTask({ taskId, error: caughtLambdaError(error) })).toEqual({ state: 'failed' });
-    expect(await h.deps.tasks.get(taskId)).toMatchObject({ state: 'failed', reason: 'TransientError: enqueue gave up' });
+    expect(await h.deps.tasks.get(taskId)).toMatchObject({
+      state: 'failed',
+      reason: 'TransientError: enqueue gave up',
+    });
   });
 
   it('ends a task its owner is cancelling as cancelled, not failed', async () => {
@@ -77,7 +85,10 @@ describe('fail-task handler', () => {
     expect(await failTask({ taskId, error: { Error: 'States.TaskFailed', Cause: 'x' } })).toEqual({
       state: 'cancelled',
     });
-    expect(await h.deps.tasks.get(taskId)).toMatchObject({ state: 'cancelled', reason: 'cancelled by its owner' });
+    expect(await h.deps.tasks.get(taskId)).toMatchObject({
+      state: 'cancelled',
+      reason: 'cancelled by its owner',
+    });
   });
 
   it('leaves a final task as it is', async () => {
@@ -87,7 +98,9 @@ describe('fail-task handler', () => {
     expect(await invoke(finalizeTaskHandler(h.deps), { taskId })).toEqual({ state: 'done' });
     const before = await h.deps.tasks.get(taskId);
 
-    expect(await failTask({ taskId, error: { Error: 'States.TaskFailed', Cause: 'late' } })).toEqual({ state: 'done' });
+    expect(await failTask({ taskId, error: { Error: 'States.TaskFailed', Cause: 'late' } })).toEqual({
+      state: 'done',
+    });
     expect(await h.deps.tasks.get(taskId)).toEqual(before);
   });
 

@@ -67,7 +67,10 @@ describe('finalize-task handler', () => {
   });
 
   it('ends a task whose jobs all failed as failed', async () => {
-    const taskId = await taskEndingWith([PILOT_ERROR_CODES.MEMORY_EXCEEDED, PILOT_ERROR_CODES.PAYLOAD_FAILED]);
+    const taskId = await taskEndingWith([
+      PILOT_ERROR_CODES.MEMORY_EXCEEDED,
+      PILOT_ERROR_CODES.PAYLOAD_FAILED,
+    ]);
     expect(await finalize(taskId)).toEqual({ state: 'failed' });
     expect(await h.deps.tasks.get(taskId)).toMatchObject({
       state: 'failed',
@@ -80,7 +83,12 @@ describe('finalize-task handler', () => {
     await invoke(waitForJobsHandler(h.deps), { taskId, taskToken: 'token-cancel' });
     const cancel = await invokeHttp(
       cancelTaskHandler(h.deps),
-      httpEvent({ method: 'POST', path: '/tasks/{taskId}/cancel', pathParameters: { taskId }, scopes: [SCOPES.cancel] }),
+      httpEvent({
+        method: 'POST',
+        path: '/tasks/{taskId}/cancel',
+        pathParameters: { taskId },
+        scopes: [SCOPES.cancel],
+      }),
     );
     expect(cancel.statusCode).toBe(202);
     expect(h.workflow.releasesOf(taskId)).toHaveLength(1);

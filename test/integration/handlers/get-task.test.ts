@@ -25,7 +25,13 @@ afterAll(async () => {
 function getTask(id: string, sub: string | null = 'alice') {
   return invokeHttp<TaskView & ErrorBody>(
     createHandler(h.deps),
-    httpEvent({ method: 'GET', path: '/tasks/{taskId}', pathParameters: { taskId: id }, sub, scopes: USER_SCOPES }),
+    httpEvent({
+      method: 'GET',
+      path: '/tasks/{taskId}',
+      pathParameters: { taskId: id },
+      sub,
+      scopes: USER_SCOPES,
+    }),
   );
 }
 
@@ -57,7 +63,9 @@ describe('get-task handler', () => {
     expect(reply.body.error.code).toBe('NOT_FOUND');
     const missing = await getTask('t-doesnotexist0');
     expect(missing.statusCode).toBe(404);
-    expect(missing.body).toEqual({ error: { code: 'NOT_FOUND', message: reply.body.error.message.replace(taskId, 't-doesnotexist0') } });
+    expect(missing.body).toEqual({
+      error: { code: 'NOT_FOUND', message: reply.body.error.message.replace(taskId, 't-doesnotexist0') },
+    });
   });
 
   it('answers 400 naming path.taskId to a malformed id', async () => {

@@ -8,7 +8,15 @@ import {
   invokeHttp,
   issueFields,
 } from '#test/support/handler-harness.ts';
-import { claimed, generationSpec, heartbeat, refOf, registerPilot, runningTask, USER_SCOPES } from './task-flow.ts';
+import {
+  claimed,
+  generationSpec,
+  heartbeat,
+  refOf,
+  registerPilot,
+  runningTask,
+  USER_SCOPES,
+} from './task-flow.ts';
 
 const LEASE_SEC = 300;
 let h: HandlerHarness;
@@ -51,7 +59,11 @@ describe('heartbeat handler', () => {
       pilotId,
       leaseExpiresAt: lease,
     });
-    expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({ starting: 0, running: 1, queued: 1 });
+    expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({
+      starting: 0,
+      running: 1,
+      queued: 1,
+    });
     expect(await h.deps.pilots.get(pilotId)).toMatchObject({
       state: 'busy',
       lastHeartbeatAt: now.toISOString(),
@@ -62,7 +74,9 @@ describe('heartbeat handler', () => {
     const later = h.clock.advance(60_000);
     const again = await heartbeat(h, pilotId, { state: 'busy', jobs: [{ ...ref, phase: 'running' }] });
     expect(again.body.jobs).toEqual([{ ...ref, action: 'continue' }]);
-    expect((await h.deps.jobs.get(ref.taskId, ref.jobIndex))?.leaseExpiresAt).toBe(later.getTime() + LEASE_SEC * 1000);
+    expect((await h.deps.jobs.get(ref.taskId, ref.jobIndex))?.leaseExpiresAt).toBe(
+      later.getTime() + LEASE_SEC * 1000,
+    );
     expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({ starting: 0, running: 1 });
   });
 
@@ -124,7 +138,11 @@ describe('heartbeat handler', () => {
     const now = h.clock.advance(5000);
     const reply = await heartbeat(h, idle, { state: 'idle' });
     expect(reply.statusCode).toBe(200);
-    expect(reply.body).toEqual({ jobs: [], leaseExpiresAt: now.getTime() + LEASE_SEC * 1000, serverTime: now.toISOString() });
+    expect(reply.body).toEqual({
+      jobs: [],
+      leaseExpiresAt: now.getTime() + LEASE_SEC * 1000,
+      serverTime: now.toISOString(),
+    });
     const pilot = await h.deps.pilots.get(idle);
     expect(pilot).toMatchObject({ state: 'idle', lastHeartbeatAt: now.toISOString() });
     expect(pilot).not.toHaveProperty('currentJobId');

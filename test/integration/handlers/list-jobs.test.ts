@@ -99,6 +99,30 @@ describe('list-jobs handler', () => {
     expect((await listJobs({ state: 'finished' })).body).toEqual({ jobs: [] });
   });
 
+  it('answers 400 to a token of another task or of the unfiltered listing', async () => {
+    const allToken = (await listJobs({ limit: '1' })).body.nextToken;
+    const other = await runningTask(h, generationSpec(1));
+    for (const [query, id] of [
+      [{ nextToken: allToken ?? '' }, other.taskId],
+      [{ state: 'queued', nextToken: allToken ?? '' }, taskId],
+    ] as const) {
+      const reply = await listJobs(query, 'alice', id);
+      expect(reply.statusCode, JSON.stringify(query)).toBe(400);
+      expect(reply.body.error.code).toBe('INVALID_INPUT');
+      // The field name itself (query.nextToken) is checked by the list-tasks test.
+      expect(issueFields(reply.body)).toEqual([expect.stringMatching(/nextToken$/)]);
+    }
+  });
+
+  it('answers 400, not 500, to a token of the queued jobs used for the finished ones', async () => {
+    const queuedToken = (await listJobs({ state: 'queued', limit: '1' })).body.nextToken;
+    expect(queuedToken).toEqual(expect.any(String));
+    const reply = await listJobs({ state: 'finished', nextToken: queuedToken ?? '' });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.body.error.code).toBe('INVALID_INPUT');
+    expect(issueFields(reply.body)).toEqual([expect.stringMatching(/nextToken$/)]);
+  });
+
   it('answers 404 to another user', async () => {
     const reply = await listJobs({}, 'mallory');
     expect(reply.statusCode).toBe(404);

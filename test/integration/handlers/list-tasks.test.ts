@@ -42,7 +42,12 @@ describe('list-tasks handler', () => {
     expect(reply.statusCode).toBe(200);
     expect(reply.body.tasks.map((t) => t.taskId)).toEqual([...daves].reverse());
     expect(reply.body.nextToken).toBeUndefined();
-    expect(reply.body.tasks[0]).toMatchObject({ name: 'dave-2', owner: 'dave', state: 'submitted', jobCount: 3 });
+    expect(reply.body.tasks[0]).toMatchObject({
+      name: 'dave-2',
+      owner: 'dave',
+      state: 'submitted',
+      jobCount: 3,
+    });
     expect(reply.body.tasks[0]?.counts).toEqual({
       defined: 3,
       queued: 0,

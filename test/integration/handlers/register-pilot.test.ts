@@ -77,7 +77,10 @@ describe('register-pilot handler', () => {
     const before = await h.scan('pilots');
     const reply = await register({ ...registration, siteId: 'nowhere' }, 'pilot:nowhere');
     expect(reply.statusCode).toBe(404);
-    expect(reply.body.error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('nowhere') });
+    expect(reply.body.error).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('nowhere'),
+    });
     expect(await h.scan('pilots')).toHaveLength(before.length);
   });
 
@@ -106,7 +109,14 @@ describe('register-pilot handler', () => {
     });
     expect(reply.statusCode).toBe(400);
     expect(reply.body.error.code).toBe('INVALID_INPUT');
-    expect(issueFields(reply.body)).toEqual(['extra', 'host', 'pid', 'resources.cores', 'resources.gpus', 'siteId']);
+    expect(issueFields(reply.body)).toEqual([
+      'extra',
+      'host',
+      'pid',
+      'resources.cores',
+      'resources.gpus',
+      'siteId',
+    ]);
     expect(await h.scan('pilots')).toHaveLength(before.length);
 
     const notJson = await register('{siteId');

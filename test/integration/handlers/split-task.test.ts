@@ -28,7 +28,12 @@ describe('split-task handler', () => {
     expect(await split({ taskId })).toEqual({ nextIndex: 0, done: false });
 
     const task = await h.deps.tasks.get(taskId);
-    expect(task).toMatchObject({ state: 'splitting', siteIds: ['small-site', 'test-site'], jobCount: 4, jobsEnqueued: 0 });
+    expect(task).toMatchObject({
+      state: 'splitting',
+      siteIds: ['small-site', 'test-site'],
+      jobCount: 4,
+      jobsEnqueued: 0,
+    });
     expect(task?.history).toEqual([
       { state: 'submitted', at: expect.any(String) },
       { state: 'splitting', at: h.clock.now().toISOString() },

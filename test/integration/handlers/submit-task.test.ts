@@ -38,7 +38,11 @@ describe('submit-task handler', () => {
 
     expect(reply.statusCode).toBe(201);
     expect(reply.headers['content-type']).toBe('application/json');
-    expect(reply.body).toEqual({ taskId: expect.stringMatching(/^t-[0-9a-z]+$/), state: 'submitted', jobCount: 10 });
+    expect(reply.body).toEqual({
+      taskId: expect.stringMatching(/^t-[0-9a-z]+$/),
+      state: 'submitted',
+      jobCount: 10,
+    });
     const { taskId } = reply.body;
 
     const task = await h.deps.tasks.get(taskId);
@@ -77,7 +81,15 @@ describe('submit-task handler', () => {
     expect(reply.statusCode).toBe(400);
     expect(reply.body.error.code).toBe('INVALID_INPUT');
     expect(issueFields(reply.body)).toEqual(
-      ['colour', 'events', 'name', 'payload.args', 'payload.command', 'priority', 'split.eventsPerJob'].sort(),
+      [
+        'colour',
+        'events',
+        'name',
+        'payload.args',
+        'payload.command',
+        'priority',
+        'split.eventsPerJob',
+      ].sort(),
     );
     for (const issue of reply.body.error.issues ?? []) expect(issue.message).not.toBe('');
     expect(await taskItemsOf('bob')).toEqual([]);

@@ -24,13 +24,24 @@ import { createHandler as heartbeatHandler } from '#lambdas/heartbeat/handler.ts
 import { createHandler as registerPilotHandler } from '#lambdas/register-pilot/handler.ts';
 import { createHandler as splitTaskHandler } from '#lambdas/split-task/handler.ts';
 import { createHandler as submitTaskHandler } from '#lambdas/submit-task/handler.ts';
-import { type HandlerHarness, httpEvent, invoke, invokeHttp, TEST_SITE } from '#test/support/handler-harness.ts';
+import {
+  type HandlerHarness,
+  httpEvent,
+  invoke,
+  invokeHttp,
+  TEST_SITE,
+} from '#test/support/handler-harness.ts';
 
 export const PILOT_SUB = `pilot:${TEST_SITE}`;
 export const USER_SCOPES = [SCOPES.create, SCOPES.read, SCOPES.cancel];
 export const PILOT_SCOPES = [SCOPES.pilot];
 
-export const PILOT_RESOURCES: PilotResources = { cores: 4, memoryMB: 8000, diskMB: 20_000, walltimeLeftSec: 86_400 };
+export const PILOT_RESOURCES: PilotResources = {
+  cores: 4,
+  memoryMB: 8000,
+  diskMB: 20_000,
+  walltimeLeftSec: 86_400,
+};
 export const USAGE = { wallTimeSec: 12.5, cpuTimeSec: 11.0, maxRssKB: 20_480 };
 
 /** A generation task: `jobs` jobs of 100 events each. */

@@ -57,6 +57,8 @@ describe('wait-for-jobs handler', () => {
       name: 'ValidationError',
       issues: [{ field: 'input.taskToken', message: expect.any(String) }],
     });
-    await expect(waitForJobs({ taskId: 't-unknown00000' })).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(waitForJobs({ taskId: 't-unknown00000' })).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
   });
 });
