@@ -93,3 +93,21 @@ export function httpHandler<P, Q, R>(route: HttpRoute<P, Q, R>) {
 export function json(statusCode: number, body: unknown): HttpResult {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
+
+/**
+ * Runs a read whose page token is checked deeper down (the store decodes it): a bad token is
+ * reported as the query field it came from.
+ */
+export async function withPageToken<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof ValidationError && error.issues.some((i) => i.field === 'nextToken')) {
+      throw new ValidationError(
+        'invalid query',
+        error.issues.map((i) => (i.field === 'nextToken' ? { ...i, field: 'query.nextToken' } : i)),
+      );
+    }
+    throw error;
+  }
+}

@@ -1,7 +1,7 @@
 import { JobsQuerySchema, TaskPathSchema } from '#core/api.ts';
 import type { Deps } from '#core/use-cases/deps.ts';
 import { listJobs } from '#core/use-cases/read-tasks.ts';
-import { httpHandler } from '../http/http-handler.ts';
+import { httpHandler, withPageToken } from '../http/http-handler.ts';
 
 /** GET /tasks/{taskId}/jobs?state=&limit=&nextToken= */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs'>) {
@@ -11,10 +11,12 @@ export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs'>) {
     query: JobsQuerySchema,
     run: async ({ path, query, principal }) => {
       const { state, limit, nextToken } = query;
-      const page = await listJobs(deps, principal, path.taskId, state === undefined ? {} : { state }, {
-        limit,
-        ...(nextToken === undefined ? {} : { nextToken }),
-      });
+      const page = await withPageToken(() =>
+        listJobs(deps, principal, path.taskId, state === undefined ? {} : { state }, {
+          limit,
+          ...(nextToken === undefined ? {} : { nextToken }),
+        }),
+      );
       return { jobs: page.items, ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }) };
     },
   });

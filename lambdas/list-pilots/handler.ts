@@ -1,7 +1,7 @@
 import { PageQuerySchema } from '#core/api.ts';
 import type { Deps } from '#core/use-cases/deps.ts';
 import { listPilots } from '#core/use-cases/read-tasks.ts';
-import { httpHandler } from '../http/http-handler.ts';
+import { httpHandler, withPageToken } from '../http/http-handler.ts';
 
 /** GET /pilots — pilots with state, site, host, pid, jobs run and last heartbeat. */
 export function createHandler(deps: Pick<Deps, 'pilots'>) {
@@ -9,7 +9,7 @@ export function createHandler(deps: Pick<Deps, 'pilots'>) {
     name: 'list-pilots',
     query: PageQuerySchema,
     run: async ({ query }) => {
-      const page = await listPilots(deps, query);
+      const page = await withPageToken(() => listPilots(deps, query));
       return { pilots: page.items, ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }) };
     },
   });

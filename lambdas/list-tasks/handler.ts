@@ -1,7 +1,7 @@
 import { PageQuerySchema } from '#core/api.ts';
 import type { Deps } from '#core/use-cases/deps.ts';
 import { listTasks } from '#core/use-cases/read-tasks.ts';
-import { httpHandler } from '../http/http-handler.ts';
+import { httpHandler, withPageToken } from '../http/http-handler.ts';
 
 /** GET /tasks — the caller's tasks, newest first. */
 export function createHandler(deps: Pick<Deps, 'tasks'>) {
@@ -9,7 +9,7 @@ export function createHandler(deps: Pick<Deps, 'tasks'>) {
     name: 'list-tasks',
     query: PageQuerySchema,
     run: async ({ query, principal }) => {
-      const page = await listTasks(deps, principal, query);
+      const page = await withPageToken(() => listTasks(deps, principal, query));
       return { tasks: page.items, ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }) };
     },
   });
