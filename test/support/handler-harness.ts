@@ -5,16 +5,30 @@
  * what the handlers asked of it. The clock can be set and advanced.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 import { type JobMessage, parseJobMessage } from '#core/model/job-message.ts';
 import { type Site, type SiteInput, SiteSchema } from '#core/model/site.ts';
 import type { Clock, WorkflowEngine } from '#core/ports.ts';
 import type { Deps, Settings } from '#core/use-cases/deps.ts';
-import { dynamoDbClient, dynamoDbDocumentClient, s3Client, sqsClient } from '#lambdas/adapters/aws-clients.ts';
-import { createTables, localTableNames, type TableKey, type TableNames } from '#lambdas/adapters/dynamodb/tables.ts';
+import {
+  dynamoDbClient,
+  dynamoDbDocumentClient,
+  s3Client,
+  sqsClient,
+} from '#lambdas/adapters/aws-clients.ts';
+import {
+  createTables,
+  localTableNames,
+  type TableKey,
+  type TableNames,
+} from '#lambdas/adapters/dynamodb/tables.ts';
 import { ensureBucket } from '#lambdas/adapters/s3/s3-object-store.ts';
 import { type Config, config } from '#lambdas/runtime/config.ts';
 import { depsFromConfig } from '#lambdas/runtime/deps.ts';
@@ -95,7 +109,10 @@ export interface HandlerHarness {
    * Receives job messages from a site queue until `count` came or `deadlineMs` passed, deleting
    * each one, and returns them sorted by task, job index and attempt.
    */
-  receiveJobMessages(count: number, options?: { siteId?: string; deadlineMs?: number }): Promise<JobMessage[]>;
+  receiveJobMessages(
+    count: number,
+    options?: { siteId?: string; deadlineMs?: number },
+  ): Promise<JobMessage[]>;
   /** Visible messages in a site queue right now (messages received and deleted are gone). */
   queueDepth(siteId?: string): Promise<number>;
   close(): Promise<void>;
@@ -270,7 +287,11 @@ export function httpEvent(input: HttpEventInput): HttpEvent {
   const query = input.query ?? {};
   const rawQueryString = new URLSearchParams(query).toString();
   const body =
-    input.body === undefined ? undefined : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
+    input.body === undefined
+      ? undefined
+      : typeof input.body === 'string'
+        ? input.body
+        : JSON.stringify(input.body);
   const scopes = input.scopes ?? [];
   const sub = input.sub === undefined ? 'alice' : input.sub;
   const nowSec = Math.floor(now.getTime() / 1000);
@@ -308,7 +329,13 @@ export function httpEvent(input: HttpEventInput): HttpEvent {
       authorizer: { principalId: '', integrationLatency: 0, jwt: { claims, scopes } },
       domainName,
       domainPrefix: 'abc123',
-      http: { method: input.method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'gluon-test' },
+      http: {
+        method: input.method,
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'gluon-test',
+      },
       requestId: randomUUID(),
       routeKey,
       stage: '$default',
