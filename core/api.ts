@@ -119,15 +119,49 @@ export interface SandboxResponse {
 
 // ---- pilot routes ------------------------------------------------------------------------------
 
+/**
+ * Short-lived AWS credentials vended to a pilot at registration (and renewed), limited to its
+ * site's queue and the S3 prefixes pilots use. Absent where pilots use their own role (EC2).
+ */
+export interface PilotCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** ISO time; renew well before. */
+  expiration: string;
+}
+
 export interface RegisterPilotResponse {
   pilotId: string;
   siteId: string;
+  /** False for a pilot whose node checks failed: it must take no work and exit. */
+  accepted: boolean;
+  reason?: string;
   queueUrl: string;
   bucket: string;
   heartbeatSec: number;
   leaseSec: number;
   serverTime: string;
+  credentials?: PilotCredentials;
 }
+
+/** What a site's pilot factory needs to decide how many pilots to submit. */
+export interface SiteDemand {
+  siteId: string;
+  status: 'online' | 'offline' | 'test';
+  /** Job messages waiting in the site's queue (approximate, from SQS). */
+  queuedJobs: number;
+  /** Live pilots of the site by state (as the books know them). */
+  pilots: { starting: number; idle: number; busy: number; draining: number };
+  maxPilots: number;
+  /** Pilots the site could use now: queued work not covered by idle or starting pilots, within maxPilots. */
+  pilotsWanted: number;
+  slot: { cores: number; memoryMB: number; walltimeSec: number; diskMB: number };
+}
+
+export const SitePathSchema = z.strictObject({
+  siteId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'a site id'),
+});
 
 export const JobRefSchema = z.strictObject({
   taskId: TaskIdSchema,

@@ -2,7 +2,7 @@
  * The ports the use cases need. Adapters (DynamoDB, SQS, S3, Step Functions) implement them in
  * `lambdas/adapters/`; tests may give their own.
  */
-import type { Page } from './api.ts';
+import type { Page, PilotCredentials } from './api.ts';
 import type { Attempt, Job, JobState } from './model/job.ts';
 import type { JobMessage } from './model/job-message.ts';
 import type { Pilot, PilotState } from './model/pilot.ts';
@@ -117,8 +117,15 @@ export interface PilotStore {
   heartbeat(pilotId: string, change: { state: PilotState; at: string; currentJobId?: string }): Promise<void>;
   /** The pilot ended a job: one more job run, idle again (one write). */
   jobEnded(pilotId: string, at: string): Promise<void>;
+  /** Live pilots of a site by state (starting, idle, busy, draining). */
+  countBySite(siteId: string): Promise<{ starting: number; idle: number; busy: number; draining: number }>;
   /** Marks pilots whose last heartbeat is older than `before` (ISO) as lost. Returns their ids. */
   markLost(before: string): Promise<string[]>;
+}
+
+/** Vends short-lived credentials scoped to one site (STS in AWS); undefined where pilots bring their own. */
+export interface CredentialVendor {
+  vend(scope: { pilotId: string; siteId: string; queueUrl: string; bucket: string }): Promise<PilotCredentials | undefined>;
 }
 
 export interface WorkflowEngine {

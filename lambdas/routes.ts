@@ -28,6 +28,13 @@ export const ROUTES: Route[] = [
     functionName: 'complete-job',
     scopes: [SCOPES.pilot],
   },
+  {
+    method: 'POST',
+    path: '/pilots/{pilotId}/credentials',
+    functionName: 'renew-pilot-credentials',
+    scopes: [SCOPES.pilot],
+  },
+  { method: 'GET', path: '/sites/{siteId}/demand', functionName: 'site-demand', scopes: [SCOPES.pilot] },
 ];
 
 /** Functions run by the task workflow (state name in the ASL → function), and by schedules. */
