@@ -125,7 +125,12 @@ export interface PilotStore {
 
 /** Vends short-lived credentials scoped to one site (STS in AWS); undefined where pilots bring their own. */
 export interface CredentialVendor {
-  vend(scope: { pilotId: string; siteId: string; queueUrl: string; bucket: string }): Promise<PilotCredentials | undefined>;
+  vend(scope: {
+    pilotId: string;
+    siteId: string;
+    queueUrl: string;
+    bucket: string;
+  }): Promise<PilotCredentials | undefined>;
 }
 
 export interface WorkflowEngine {

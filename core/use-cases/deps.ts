@@ -1,5 +1,6 @@
 import type {
   Clock,
+  CredentialVendor,
   Ids,
   JobQueue,
   JobStore,
@@ -26,6 +27,7 @@ export interface Deps {
   queue: JobQueue;
   objects: ObjectStore;
   workflow: WorkflowEngine;
+  credentials: CredentialVendor;
   clock: Clock;
   ids: Ids;
   settings: Settings;

@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 const DEFAULT_REGION = 'us-east-1';
@@ -140,6 +141,10 @@ export function sqsClient(): SQSClient {
 export function s3Client(): S3Client {
   const endpointSet = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   return countRequests(new S3Client({ region: region(), forcePathStyle: endpointSet }), 'S3');
+}
+
+export function stsClient(): STSClient {
+  return countRequests(new STSClient({ region: region() }), 'STS');
 }
 
 export function sfnClient(): SFNClient {

@@ -4,7 +4,7 @@ import { httpHandler } from '../http/http-handler.ts';
 
 /** POST /pilots — a pilot registers with its site and resources. */
 export function createHandler(
-  deps: Pick<Deps, 'pilots' | 'sites' | 'queue' | 'objects' | 'clock' | 'ids' | 'settings'>,
+  deps: Pick<Deps, 'pilots' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'>,
 ) {
   return httpHandler({
     name: 'register-pilot',

@@ -22,6 +22,8 @@ export const ConfigSchema = z.object({
   GLUON_ENQUEUE_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   /** A pilot with no heartbeat for this long is marked lost. */
   GLUON_PILOT_LOST_SEC: z.coerce.number().int().min(10).default(900),
+  /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
+  GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

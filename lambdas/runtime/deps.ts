@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '#core/use-cases/deps.ts';
-import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient } from '../adapters/aws-clients.ts';
+import {
+  dynamoDbDocumentClient,
+  s3Client,
+  sfnClient,
+  sqsClient,
+  stsClient,
+} from '../adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '../adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotStore } from '../adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbSiteStore } from '../adapters/dynamodb/dynamodb-site-store.ts';
@@ -8,6 +14,7 @@ import { DynamoDbTaskStore } from '../adapters/dynamodb/dynamodb-task-store.ts';
 import { S3ObjectStore } from '../adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '../adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '../adapters/sqs/sqs-job-queue.ts';
+import { NoCredentialVendor, StsCredentialVendor } from '../adapters/sts/sts-credential-vendor.ts';
 import { type Config, config } from './config.ts';
 
 /**
@@ -34,6 +41,10 @@ export function depsFromConfig(c: Config): Deps {
     queue: new SqsJobQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
     objects: new S3ObjectStore(s3Client(), c.GLUON_BUCKET),
     workflow: new SfnWorkflowEngine(sfnClient(), c.GLUON_STATE_MACHINE_ARN),
+    credentials:
+      c.GLUON_PILOT_ROLE_ARN === undefined
+        ? new NoCredentialVendor()
+        : new StsCredentialVendor(stsClient(), c.GLUON_PILOT_ROLE_ARN),
     clock: { now: () => new Date() },
     ids: { taskId: () => newId('t'), pilotId: () => newId('p') },
     settings: {

@@ -9,7 +9,7 @@
  * - the wait token is taken at most once per stored token;
  * - every read returns a copy, so a use case cannot change stored state by mutating a result.
  */
-import type { Page } from '#core/api.ts';
+import type { Page, PilotCredentials } from '#core/api.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import { type Job, type JobState, LEASED_JOB_STATES } from '#core/model/job.ts';
 import { type JobMessage, JobMessageSchema } from '#core/model/job-message.ts';
@@ -31,6 +31,7 @@ import {
 } from '#core/model/transitions.ts';
 import type {
   Clock,
+  CredentialVendor,
   Ids,
   JobQueue,
   JobStore,
@@ -390,6 +391,16 @@ export class InMemoryPilotStore implements PilotStore {
     else pilot.currentJobId = change.currentJobId;
   }
 
+  async countBySite(
+    siteId: string,
+  ): Promise<{ starting: number; idle: number; busy: number; draining: number }> {
+    const counts = { starting: 0, idle: 0, busy: 0, draining: 0 };
+    for (const pilot of this.pilots.values()) {
+      if (pilot.siteId === siteId && pilot.state in counts) counts[pilot.state as keyof typeof counts] += 1;
+    }
+    return counts;
+  }
+
   async jobEnded(pilotId: string, at: string): Promise<void> {
     const pilot = this.existing(pilotId);
     pilot.jobsRun += 1;
@@ -518,8 +529,29 @@ export interface InMemoryDeps extends Deps {
   queue: InMemoryJobQueue;
   objects: InMemoryObjectStore;
   workflow: RecordingWorkflowEngine;
+  credentials: FixedCredentialVendor;
   clock: SettableClock;
   ids: SequentialIds;
+}
+
+/** Vends the credentials it is given (or none), recording each request. */
+export class FixedCredentialVendor implements CredentialVendor {
+  credentials: PilotCredentials | undefined;
+  readonly requests: Array<{ pilotId: string; siteId: string; queueUrl: string; bucket: string }> = [];
+
+  constructor(credentials?: PilotCredentials) {
+    this.credentials = credentials;
+  }
+
+  async vend(scope: {
+    pilotId: string;
+    siteId: string;
+    queueUrl: string;
+    bucket: string;
+  }): Promise<PilotCredentials | undefined> {
+    this.requests.push(scope);
+    return this.credentials;
+  }
 }
 
 export function inMemoryDeps(
@@ -534,6 +566,7 @@ export function inMemoryDeps(
     queue: new InMemoryJobQueue(),
     objects: new InMemoryObjectStore(),
     workflow: new RecordingWorkflowEngine(),
+    credentials: new FixedCredentialVendor(),
     clock: new SettableClock(options.start),
     ids: new SequentialIds(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },

@@ -12,7 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Page } from '#core/api.ts';
-import { TransientError } from '#core/errors.ts';
+import { TransientError, ValidationError } from '#core/errors.ts';
 import { type Job, type JobState, jobIdOf } from '#core/model/job.ts';
 import { canJobTransition, JOB_TRANSITIONS } from '#core/model/transitions.ts';
 import type { JobStore, JobTransition, PageRequest, TransitionOutcome } from '#core/ports.ts';
@@ -191,6 +191,11 @@ export class DynamoDbJobStore implements JobStore {
       byState ? { taskId: 'S', jobIndex: 'N', stateIndex: 'S' } : { taskId: 'S', jobIndex: 'N' },
       { taskId },
     );
+    if (byState && startKey !== undefined && !String(startKey.stateIndex).startsWith(`${filter.state}#`)) {
+      throw new ValidationError('invalid page token', [
+        { field: 'nextToken', message: 'not a token of this listing (another state filter)' },
+      ]);
+    }
     let out: QueryCommandOutput;
     try {
       out = await this.client.send(

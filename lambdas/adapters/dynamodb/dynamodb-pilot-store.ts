@@ -100,6 +100,42 @@ export class DynamoDbPilotStore implements PilotStore {
     });
   }
 
+  /** A paged Scan filtered on site and live state: fine for thousands of pilots; a GSI by site is the next step. */
+  async countBySite(
+    siteId: string,
+  ): Promise<{ starting: number; idle: number; busy: number; draining: number }> {
+    const counts = { starting: 0, idle: 0, busy: 0, draining: 0 };
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const out: ScanCommandOutput = await this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'siteId = :site AND #state IN (:s0, :s1, :s2, :s3)',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':site': siteId,
+              ':s0': 'starting',
+              ':s1': 'idle',
+              ':s2': 'busy',
+              ':s3': 'draining',
+            },
+            ProjectionExpression: '#state',
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of out.Items ?? []) {
+          const state = item.state as keyof typeof counts;
+          if (state in counts) counts[state] += 1;
+        }
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    } catch (error) {
+      rethrowSdkError(error, 'count pilots of a site');
+    }
+    return counts;
+  }
+
   async markLost(before: string): Promise<string[]> {
     const names = { '#state': 'state' };
     const values: Record<string, unknown> = { ':before': before };

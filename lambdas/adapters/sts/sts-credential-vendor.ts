@@ -1,0 +1,95 @@
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { PilotCredentials } from '#core/api.ts';
+import { TransientError } from '#core/errors.ts';
+import type { CredentialVendor } from '#core/ports.ts';
+import { rethrowSdkError } from '../sdk-errors.ts';
+
+/**
+ * Short-lived credentials for one pilot: AssumeRole on the pilot role with a session policy that
+ * narrows it to the pilot's own site queue and the S3 prefixes pilots use (stage-out under tasks/,
+ * stage-in of sandboxes and inputs). The role's own policy is the upper bound (CDK PilotCredentials).
+ */
+export class StsCredentialVendor implements CredentialVendor {
+  private readonly client: STSClient;
+  private readonly roleArn: string;
+  private readonly durationSec: number;
+
+  constructor(client: STSClient, roleArn: string, durationSec = 3600) {
+    this.client = client;
+    this.roleArn = roleArn;
+    this.durationSec = durationSec;
+  }
+
+  async vend(scope: {
+    pilotId: string;
+    siteId: string;
+    queueUrl: string;
+    bucket: string;
+  }): Promise<PilotCredentials> {
+    try {
+      const out = await this.client.send(
+        new AssumeRoleCommand({
+          RoleArn: this.roleArn,
+          RoleSessionName: scope.pilotId.slice(0, 64),
+          DurationSeconds: this.durationSec,
+          Policy: JSON.stringify(sessionPolicy(scope, this.roleArn)),
+          Tags: [{ Key: 'gluon:site', Value: scope.siteId }],
+        }),
+      );
+      const c = out.Credentials;
+      if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.Expiration === undefined) {
+        throw new TransientError('STS answered without credentials');
+      }
+      return {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        ...(c.SessionToken === undefined ? {} : { sessionToken: c.SessionToken }),
+        expiration: c.Expiration.toISOString(),
+      };
+    } catch (error) {
+      if (error instanceof TransientError) throw error;
+      rethrowSdkError(error, 'vend pilot credentials');
+    }
+  }
+}
+
+/** The session policy: the site's queue and the pilot S3 prefixes, nothing else. */
+export function sessionPolicy(
+  scope: { siteId: string; queueUrl: string; bucket: string },
+  roleArn: string,
+): { Version: string; Statement: Array<Record<string, unknown>> } {
+  const [, , , , account = '*'] = roleArn.split(':');
+  const queueName = scope.queueUrl.split('/').at(-1) ?? '';
+  const region = /sqs\.([a-z0-9-]+)\./.exec(scope.queueUrl)?.[1] ?? '*';
+  const partition = roleArn.split(':')[1] ?? 'aws';
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+        Resource: `arn:${partition}:sqs:${region}:${account}:${queueName}`,
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: `arn:${partition}:s3:::${scope.bucket}/tasks/*`,
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: [
+          `arn:${partition}:s3:::${scope.bucket}/sandboxes/*`,
+          `arn:${partition}:s3:::${scope.bucket}/inputs/*`,
+        ],
+      },
+    ],
+  };
+}
+
+/** Where pilots bring their own credentials (an instance role on EC2, or the local stand-ins). */
+export class NoCredentialVendor implements CredentialVendor {
+  async vend(): Promise<undefined> {
+    return undefined;
+  }
+}
