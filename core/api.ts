@@ -182,6 +182,12 @@ export interface ClaimedJob {
   firstEvent?: number;
   nEvents?: number;
   inputFiles?: string[];
+  /**
+   * What is known of the input files (from the task spec's `inputs.files` objects), so the pilot
+   * can verify what it stages in: an `s3://bucket/key` name or an `inputs/…` key of the task
+   * bucket is downloaded into the work directory and checked against `adler32`/`bytes` when given.
+   */
+  inputs?: Array<{ name: string; adler32?: string; bytes?: number }>;
   payload: Payload;
   resources: Resources;
   outputs: string[];

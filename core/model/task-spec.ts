@@ -60,6 +60,11 @@ export const InputFileSchema = z.union([
     name: z.string().min(1).max(1024),
     events: z.number().int().nonnegative().optional(),
     bytes: z.number().int().nonnegative().optional(),
+    /** Adler-32 of the file as 8 lower-case hex digits; the pilot verifies it after stage-in. */
+    adler32: z
+      .string()
+      .regex(/^[0-9a-f]{8}$/, '8 lower-case hex digits')
+      .optional(),
   }),
 ]);
 
