@@ -84,7 +84,19 @@ export interface JobStore {
     leaseExpiresAt: number,
     at: string,
   ): Promise<boolean>;
-  /** Leased jobs (starting/running) whose lease expired before `now` (epoch ms), oldest first. */
+  /**
+   * Pushes back the dispatch lease of a queued job at `attempt` (its message was sent again).
+   * False if the job is not queued at that attempt any more.
+   */
+  renewDispatch(
+    ref: { taskId: string; jobIndex: number; attempt: number },
+    leaseExpiresAt: number,
+    at: string,
+  ): Promise<boolean>;
+  /**
+   * Jobs whose lease expired before `now` (epoch ms), oldest first: starting/running jobs whose pilot
+   * stopped heartbeating, and queued jobs whose message went unclaimed for the dispatch lease.
+   */
   listExpiredLeases(now: number, limit: number): Promise<Job[]>;
 }
 

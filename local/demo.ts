@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
-import type { JobView } from '#core/api.ts';
 import { ApiClient, runWatch, submitTaskFile } from '#cli/index.ts';
+import type { JobView } from '#core/api.ts';
 import { mergeHistograms, peakPosition, textHistogram } from '../examples/zmumu/merge.mjs';
 import { LOCAL_BUCKET, startLocalStack } from './stack.ts';
 
@@ -33,7 +33,9 @@ const options = program.opts<{ spec: string; pilots: number; keepState?: boolean
 
 const stateDir = mkdtempSync(join(tmpdir(), 'gluon-demo-'));
 const quiet = (): void => undefined;
-console.log('Starting Gluon on 127.0.0.1: DynamoDB Local, fauxqs (SQS+S3), API, workflow runner, reaper, pilot factory…');
+console.log(
+  'Starting Gluon on 127.0.0.1: DynamoDB Local, fauxqs (SQS+S3), API, workflow runner, reaper, pilot factory…',
+);
 const started = Date.now();
 const stack = await startLocalStack({
   stateDir,
@@ -85,7 +87,9 @@ async function printMassPeak(jobs: JobView[]): Promise<void> {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const keys = jobs.flatMap((j) => (j.outputs ?? []).filter((o) => o.name === 'histogram.json').map((o) => o.key));
+  const keys = jobs.flatMap((j) =>
+    (j.outputs ?? []).filter((o) => o.name === 'histogram.json').map((o) => o.key),
+  );
   if (keys.length === 0) return;
   const histograms = await Promise.all(
     keys.map(async (Key) => {

@@ -16,6 +16,7 @@ interface CliOptions {
   pilots: number;
   site: string;
   leaseSec: number;
+  dispatchLeaseSec: number;
   heartbeatSec: number;
   reapEverySec: number;
   pilotIdleExitSec: number;
@@ -46,6 +47,12 @@ const program = new Command('npm start --')
     'how long a claimed job stays leased without a heartbeat',
     integer(5, 86_400),
     60,
+  )
+  .option(
+    '--dispatch-lease-sec <sec>',
+    "how long a queued job's message may go unclaimed before it is sent again",
+    integer(5, 86_400),
+    300,
   )
   .option('--heartbeat-sec <sec>', 'how often pilots heartbeat', integer(1, 3600), 10)
   .option('--reap-every-sec <sec>', 'how often expired leases are reaped', integer(1, 3600), 15)
@@ -91,6 +98,7 @@ async function main(): Promise<void> {
     pilots: cli.pilots,
     siteId: cli.site,
     leaseSec: cli.leaseSec,
+    dispatchLeaseSec: cli.dispatchLeaseSec,
     heartbeatSec: cli.heartbeatSec,
     reapEverySec: cli.reapEverySec,
     pilotIdleExitSec: cli.pilotIdleExitSec,

@@ -40,6 +40,8 @@ export interface LocalStackOptions {
   pilots?: number;
   siteId?: string;
   leaseSec?: number;
+  /** How long a queued job's message may go unclaimed before the reaper sends it again (default 300). */
+  dispatchLeaseSec?: number;
   heartbeatSec?: number;
   /** Period of the lease reaper (default 15 s). */
   reapEverySec?: number;
@@ -98,6 +100,7 @@ const DEFAULTS = {
   pilots: 4,
   siteId: 'local',
   leaseSec: 60,
+  dispatchLeaseSec: 300,
   heartbeatSec: 10,
   reapEverySec: 15,
   pilotIdleExitSec: 30,
@@ -196,6 +199,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
       GLUON_LEASE_SEC: String(options.leaseSec ?? DEFAULTS.leaseSec),
       GLUON_HEARTBEAT_SEC: String(options.heartbeatSec ?? DEFAULTS.heartbeatSec),
+      GLUON_DISPATCH_LEASE_SEC: String(options.dispatchLeaseSec ?? DEFAULTS.dispatchLeaseSec),
       ...(options.pilotLostSec === undefined ? {} : { GLUON_PILOT_LOST_SEC: String(options.pilotLostSec) }),
       ...(options.enqueuePageSize === undefined
         ? {}

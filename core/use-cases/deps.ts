@@ -13,6 +13,8 @@ import type {
 
 export interface Settings {
   leaseSec: number;
+  /** How long a queued job's message may go unclaimed before it is sent again. */
+  dispatchLeaseSec: number;
   heartbeatSec: number;
   enqueuePageSize: number;
   pilotLostSec: number;

@@ -23,7 +23,7 @@ export interface AttemptResult {
  * attempt (with its message sent). Fenced on state, attempt and pilot, so a replay is a no-op.
  */
 export async function endAttempt(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'clock' | 'settings'>,
   job: Job,
   task: Task,
   result: AttemptResult,
@@ -67,8 +67,14 @@ export async function endAttempt(
     const outcome = await deps.jobs.transition({
       ...base,
       event: 'retry',
-      set: { ...outcomeFields, attempt, failures: decision.failures, queuedAt: at },
-      remove: ['pilotId', 'host', 'leaseExpiresAt', 'startedAt'],
+      set: {
+        ...outcomeFields,
+        attempt,
+        failures: decision.failures,
+        queuedAt: at,
+        leaseExpiresAt: deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000,
+      },
+      remove: ['pilotId', 'host', 'startedAt'],
     });
     if (outcome !== 'ok') return { outcome: 'conflict' };
     await deps.queue.send([

@@ -6,20 +6,38 @@ import { endAttempt } from './end-attempt.ts';
 const PAGE = 200;
 
 /**
- * The reaper: jobs whose lease expired (their pilot vanished) become a new attempt, or fail once
- * attempts are spent; pilots silent for too long are marked lost.
+ * The reaper and reconciler. DynamoDB is the source of truth and SQS only a dispatch channel:
+ * - a starting/running job whose run lease expired (its pilot vanished) becomes a new attempt, or
+ *   fails once attempts are spent;
+ * - a queued job whose message went unclaimed for the dispatch lease (lost, redriven to the DLQ,
+ *   or refused as unfit too often) gets its message sent again (a duplicate is a no-op);
+ * - pilots silent for too long are marked lost.
  */
 export async function reapLeases(
   deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>,
-): Promise<{ jobsReaped: number; pilotsLost: number }> {
+): Promise<{ jobsReaped: number; jobsRedispatched: number; pilotsLost: number }> {
   const now = deps.clock.now();
   const expired = await deps.jobs.listExpiredLeases(now.getTime(), PAGE);
   const tasks = new Map<string, Task | undefined>();
   let jobsReaped = 0;
+  let jobsRedispatched = 0;
   for (const listed of expired) {
     const job = await deps.jobs.get(listed.taskId, listed.jobIndex);
     if (job === undefined || job.leaseExpiresAt === undefined || job.leaseExpiresAt >= now.getTime())
       continue;
+    if (job.state === 'queued') {
+      const renewed = await deps.jobs.renewDispatch(
+        job,
+        now.getTime() + deps.settings.dispatchLeaseSec * 1000,
+        now.toISOString(),
+      );
+      if (!renewed) continue;
+      await deps.queue.send([
+        { v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId },
+      ]);
+      jobsRedispatched++;
+      continue;
+    }
     if (job.state !== 'starting' && job.state !== 'running') continue;
     if (!tasks.has(job.taskId)) tasks.set(job.taskId, await deps.tasks.get(job.taskId));
     const task = tasks.get(job.taskId);
@@ -34,5 +52,5 @@ export async function reapLeases(
   const lost = await deps.pilots.markLost(
     new Date(now.getTime() - deps.settings.pilotLostSec * 1000).toISOString(),
   );
-  return { jobsReaped, pilotsLost: lost.length };
+  return { jobsReaped, jobsRedispatched, pilotsLost: lost.length };
 }

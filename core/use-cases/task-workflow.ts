@@ -52,7 +52,9 @@ export async function enqueueJobs(
   const task = await loadTask(deps, taskId);
   if (task.cancelRequested || isFinalTaskState(task.state)) return { nextIndex, done: true };
   const siteIds = task.siteIds;
-  const at = deps.clock.now().toISOString();
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const dispatchLease = now.getTime() + deps.settings.dispatchLeaseSec * 1000;
   const page = jobPage(task.spec, nextIndex, deps.settings.enqueuePageSize);
   const jobs: Job[] = page.map((parameters) => ({
     ...parameters,
@@ -66,6 +68,7 @@ export async function enqueueJobs(
     createdAt: at,
     updatedAt: at,
     queuedAt: at,
+    leaseExpiresAt: dispatchLease,
     attempts: [],
   }));
   await deps.jobs.createQueued(jobs);

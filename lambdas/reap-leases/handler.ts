@@ -12,7 +12,7 @@ export function createHandler(
 ) {
   return workflowHandler('reap-leases', z.unknown(), async () => {
     const result = await reapLeases(deps);
-    if (result.jobsReaped > 0 || result.pilotsLost > 0) logger.info('reaped', result);
+    if (result.jobsReaped + result.jobsRedispatched + result.pilotsLost > 0) logger.info('reaped', result);
     return result;
   });
 }

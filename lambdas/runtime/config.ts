@@ -16,6 +16,8 @@ export const ConfigSchema = z.object({
   GLUON_STATE_MACHINE_ARN: z.string().min(1),
   /** How long a claimed job stays leased without a heartbeat. */
   GLUON_LEASE_SEC: z.coerce.number().int().min(5).default(300),
+  /** How long a queued job's message may go unclaimed before the reaper sends it again. */
+  GLUON_DISPATCH_LEASE_SEC: z.coerce.number().int().min(5).default(1800),
   /** How often pilots heartbeat (must be well under the lease). */
   GLUON_HEARTBEAT_SEC: z.coerce.number().int().min(1).default(60),
   /** Jobs written and sent per enqueue step. */

@@ -49,6 +49,7 @@ export function depsFromConfig(c: Config): Deps {
     ids: { taskId: () => newId('t'), pilotId: () => newId('p') },
     settings: {
       leaseSec: c.GLUON_LEASE_SEC,
+      dispatchLeaseSec: c.GLUON_DISPATCH_LEASE_SEC,
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,
       enqueuePageSize: c.GLUON_ENQUEUE_PAGE_SIZE,
       pilotLostSec: c.GLUON_PILOT_LOST_SEC,

@@ -274,11 +274,26 @@ export class InMemoryJobStore implements JobStore {
     return true;
   }
 
+  async renewDispatch(
+    ref: { taskId: string; jobIndex: number; attempt: number },
+    leaseExpiresAt: number,
+    at: string,
+  ): Promise<boolean> {
+    const job = this.jobs.get(ref.taskId)?.get(ref.jobIndex);
+    if (job === undefined || job.state !== 'queued' || job.attempt !== ref.attempt) return false;
+    job.leaseExpiresAt = leaseExpiresAt;
+    job.updatedAt = at;
+    return true;
+  }
+
   async listExpiredLeases(now: number, limit: number): Promise<Job[]> {
     if (limit <= 0) return [];
     return this.all()
       .filter(
-        (j) => LEASED_JOB_STATES.has(j.state) && j.leaseExpiresAt !== undefined && j.leaseExpiresAt < now,
+        (j) =>
+          (j.state === 'queued' || LEASED_JOB_STATES.has(j.state)) &&
+          j.leaseExpiresAt !== undefined &&
+          j.leaseExpiresAt < now,
       )
       .sort((a, b) => (a.leaseExpiresAt ?? 0) - (b.leaseExpiresAt ?? 0))
       .slice(0, limit)
@@ -515,6 +530,7 @@ export class SequentialIds implements Ids {
 
 export const DEFAULT_SETTINGS: Settings = {
   leaseSec: 300,
+  dispatchLeaseSec: 1800,
   heartbeatSec: 60,
   enqueuePageSize: 100,
   pilotLostSec: 900,

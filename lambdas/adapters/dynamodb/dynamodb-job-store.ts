@@ -307,6 +307,34 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
+  async renewDispatch(
+    ref: { taskId: string; jobIndex: number; attempt: number },
+    leaseExpiresAt: number,
+    at: string,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { taskId: ref.taskId, jobIndex: ref.jobIndex },
+          UpdateExpression: 'SET leaseExpiresAt = :lease, updatedAt = :at',
+          ConditionExpression: '#state = :queued AND #attempt = :attempt',
+          ExpressionAttributeNames: { '#state': 'state', '#attempt': 'attempt' },
+          ExpressionAttributeValues: {
+            ':lease': leaseExpiresAt,
+            ':at': at,
+            ':queued': 'queued',
+            ':attempt': ref.attempt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED) return false;
+      rethrowSdkError(error, 'renew dispatch lease');
+    }
+  }
+
   async renewLease(
     ref: { taskId: string; jobIndex: number; attempt: number; pilotId: string },
     leaseExpiresAt: number,

@@ -27,7 +27,11 @@ export function stateIndexOf(state: JobState, jobIndex: number): string {
   return `${state}#${String(jobIndex).padStart(8, '0')}`;
 }
 
-/** `lease#N`, N = jobIndex % 8: the byLease partition key, present only while leased. */
+/**
+ * `lease#N`, N = jobIndex % 8: the byLease partition key, present only while the job holds a lease:
+ * the run lease of a pilot (starting, running) or the dispatch lease of a queued job (how long its
+ * message may go unclaimed before the reaper sends it again).
+ */
 export function leaseShardOf(jobIndex: number): string {
   return `lease#${jobIndex % LEASE_SHARDS}`;
 }
@@ -37,7 +41,7 @@ export function allLeaseShards(): string[] {
 }
 
 export function isLeased(state: JobState): boolean {
-  return LEASED_JOB_STATES.has(state);
+  return state === 'queued' || LEASED_JOB_STATES.has(state);
 }
 
 /**

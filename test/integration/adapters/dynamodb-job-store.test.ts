@@ -371,7 +371,8 @@ describe('DynamoDbJobStore', () => {
       const lease = i < 10 ? now - (10 - i) * 1000 : now + 60_000;
       expect(await jobs.transition(claim(taskId, i, 'p-lease1', lease))).toBe('ok');
     }
-    // Job 2 finishes and job 3 is retried: neither is leased any more.
+    // Job 2 finishes and job 3 is retried: neither holds its run lease any more (job 3, queued again,
+    // holds a fresh dispatch lease instead).
     expect(await jobs.transition(finish(taskId, 2, 'starting', 'p-lease1'))).toBe('ok');
     expect(
       await jobs.transition({
@@ -379,7 +380,7 @@ describe('DynamoDbJobStore', () => {
         jobIndex: 3,
         event: 'retry',
         expected: { state: 'starting', attempt: 1 },
-        set: { attempt: 2 },
+        set: { attempt: 2, leaseExpiresAt: now + 60_000 },
         remove: ['pilotId'],
         at: new Date().toISOString(),
       }),
@@ -393,6 +394,18 @@ describe('DynamoDbJobStore', () => {
     expect((await jobs.listExpiredLeases(now, 3)).map((j) => j.jobIndex)).toEqual([0, 1, 4]);
     expect((await jobs.listExpiredLeases(now - 5500, 100)).map((j) => j.jobIndex)).toEqual([0, 1, 4]);
     expect(await jobs.listExpiredLeases(now, 0)).toEqual([]);
+
+    // A queued job whose dispatch lease ran out is listed too (its message went unclaimed), until renewed.
+    expect(await jobs.listExpiredLeases(now + 61_000, 100)).toContainEqual(
+      expect.objectContaining({ jobIndex: 3, state: 'queued' }),
+    );
+    expect(
+      await jobs.renewDispatch({ taskId, jobIndex: 3, attempt: 2 }, now + 120_000, new Date().toISOString()),
+    ).toBe(true);
+    expect(
+      await jobs.renewDispatch({ taskId, jobIndex: 3, attempt: 1 }, now + 120_000, new Date().toISOString()),
+    ).toBe(false);
+    expect((await jobs.listExpiredLeases(now + 61_000, 100)).map((j) => j.jobIndex)).not.toContain(3);
 
     // A renewed lease is no longer listed.
     expect(

@@ -127,8 +127,9 @@ describe('complete-job handler', () => {
       pilotErrorCode: 1001,
       exitCode: 3,
     });
-    for (const gone of ['pilotId', 'host', 'leaseExpiresAt', 'startedAt'])
-      expect(job).not.toHaveProperty(gone);
+    for (const gone of ['pilotId', 'host', 'startedAt']) expect(job).not.toHaveProperty(gone);
+    // The run lease became a dispatch lease: an unclaimed message is sent again after it.
+    expect(job?.leaseExpiresAt).toBe(h.clock.now().getTime() + h.deps.settings.dispatchLeaseSec * 1000);
     expect(job?.attempts).toEqual([
       expect.objectContaining({
         attempt: 1,

@@ -54,11 +54,11 @@ describe('reap-leases handler', () => {
   it('leaves a job alone while its lease holds, and queues it as a new attempt once it expired', async () => {
     const ref = await claimedJob();
     h.clock.advance((LEASE_SEC - 1) * 1000);
-    expect(await reap()).toEqual({ jobsReaped: 0, pilotsLost: 0 });
+    expect(await reap()).toEqual({ jobsReaped: 0, jobsRedispatched: 0, pilotsLost: 0 });
     expect((await h.deps.jobs.get(ref.taskId, ref.jobIndex))?.state).toBe('starting');
 
     const now = h.clock.advance(2000);
-    expect(await reap()).toEqual({ jobsReaped: 1, pilotsLost: 0 });
+    expect(await reap()).toEqual({ jobsReaped: 1, jobsRedispatched: 0, pilotsLost: 0 });
 
     const job = await h.deps.jobs.get(ref.taskId, ref.jobIndex);
     expect(job).toMatchObject({
@@ -68,7 +68,7 @@ describe('reap-leases handler', () => {
       pilotErrorCode: PILOT_ERROR_CODES.PILOT_LOST,
     });
     expect(job).not.toHaveProperty('pilotId');
-    expect(job).not.toHaveProperty('leaseExpiresAt');
+    expect(job?.leaseExpiresAt).toBe(now.getTime() + h.deps.settings.dispatchLeaseSec * 1000);
     expect(job?.attempts).toEqual([
       expect.objectContaining({
         attempt: 1,
@@ -85,7 +85,7 @@ describe('reap-leases handler', () => {
     ]);
 
     // Reaping again does nothing; the vanished pilot's late report is stale.
-    expect(await reap()).toEqual({ jobsReaped: 0, pilotsLost: 0 });
+    expect(await reap()).toEqual({ jobsReaped: 0, jobsRedispatched: 0, pilotsLost: 0 });
     expect((await complete(h, pilotId, report(ref))).body).toEqual({
       outcome: 'stale',
       reason: 'job is queued at attempt 2',
@@ -99,7 +99,7 @@ describe('reap-leases handler', () => {
       h.clock.advance((LEASE_SEC - 10) * 1000);
       const beat = await heartbeat(h, pilotId, { state: 'busy', jobs: [{ ...ref, phase: 'running' }] });
       expect(beat.body.jobs[0]?.action).toBe('continue');
-      expect(await reap()).toEqual({ jobsReaped: 0, pilotsLost: 0 });
+      expect(await reap()).toEqual({ jobsReaped: 0, jobsRedispatched: 0, pilotsLost: 0 });
     }
     expect((await h.deps.jobs.get(ref.taskId, ref.jobIndex))?.state).toBe('running');
     await complete(h, pilotId, report(ref));
@@ -110,7 +110,7 @@ describe('reap-leases handler', () => {
     await invoke(waitForJobsHandler(h.deps), { taskId: ref.taskId, taskToken: 'token-reaped' });
     h.clock.advance((LEASE_SEC + 1) * 1000);
 
-    expect(await reap()).toEqual({ jobsReaped: 1, pilotsLost: 0 });
+    expect(await reap()).toEqual({ jobsReaped: 1, jobsRedispatched: 0, pilotsLost: 0 });
 
     const job = await h.deps.jobs.get(ref.taskId, ref.jobIndex);
     expect(job).toMatchObject({ state: 'failed', attempt: 1, failures: 1 });
@@ -126,12 +126,23 @@ describe('reap-leases handler', () => {
     const silent = await registerPilot(h, { host: 'wn09.test' });
     h.clock.advance(PILOT_LOST_SEC * 1000 - 1000);
     await heartbeat(h, pilotId, { state: 'idle' });
-    expect(await reap()).toEqual({ jobsReaped: 0, pilotsLost: 0 });
+    expect(await reap()).toEqual({ jobsReaped: 0, jobsRedispatched: 0, pilotsLost: 0 });
 
     h.clock.advance(2000);
-    expect(await reap()).toEqual({ jobsReaped: 0, pilotsLost: 1 });
+    expect(await reap()).toEqual({ jobsReaped: 0, jobsRedispatched: 0, pilotsLost: 1 });
     expect((await h.deps.pilots.get(silent))?.state).toBe('lost');
     expect((await h.deps.pilots.get(pilotId))?.state).toBe('idle');
-    expect(await reap()).toEqual({ jobsReaped: 0, pilotsLost: 0 });
+    expect(await reap()).toEqual({ jobsReaped: 0, jobsRedispatched: 0, pilotsLost: 0 });
+  });
+  it('sends the message of a queued job again when it was lost, after the dispatch lease, once', async () => {
+    // runningTask receives (and deletes) the job's message: as far as SQS knows, the job is gone.
+    const { taskId } = await runningTask(h, generationSpec(1));
+    h.clock.advance(h.deps.settings.dispatchLeaseSec * 1000 + 1000);
+    const first = await reap();
+    expect(first.jobsRedispatched).toBeGreaterThanOrEqual(1);
+    const messages = await h.receiveJobMessages(first.jobsRedispatched);
+    expect(messages).toContainEqual({ v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'test-site' });
+    expect((await h.deps.jobs.get(taskId, 0))?.state).toBe('queued');
+    expect((await reap()).jobsRedispatched).toBe(0);
   });
 });

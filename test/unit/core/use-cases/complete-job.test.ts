@@ -109,7 +109,7 @@ describe('completeJob', () => {
       queuedAt: '2026-01-01T00:01:00.000Z',
     });
     expect(job.pilotId).toBeUndefined();
-    expect(job.leaseExpiresAt).toBeUndefined();
+    expect(job.leaseExpiresAt).toBe(deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000);
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0]).toMatchObject({ attempt: 1, state: 'failed', pilotErrorCode: 1001, exitCode: 3 });
     expect(deps.queue.sent).toEqual([{ v: 1, taskId, jobIndex: 0, attempt: 2, siteId: 'cern' }]);

@@ -30,7 +30,7 @@ describe('reapLeases', () => {
   it('queues a job whose lease expired as a new attempt and counts the failure', async () => {
     const { deps, taskId, pilot } = await setup();
     deps.clock.advance(deps.settings.leaseSec * 1000 + 1);
-    expect(await reapLeases(deps)).toEqual({ jobsReaped: 1, pilotsLost: 0 });
+    expect(await reapLeases(deps)).toEqual({ jobsReaped: 1, jobsRedispatched: 0, pilotsLost: 0 });
     const job = await jobOf(deps, taskId, 0);
     expect(job).toMatchObject({
       state: 'queued',
@@ -39,7 +39,8 @@ describe('reapLeases', () => {
       pilotErrorCode: PILOT_ERROR_CODES.PILOT_LOST,
     });
     expect(job.pilotId).toBeUndefined();
-    expect(job.leaseExpiresAt).toBeUndefined();
+    // Queued again under a dispatch lease: if its message goes unclaimed, it is sent again.
+    expect(job.leaseExpiresAt).toBe(deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000);
     expect(job.attempts).toEqual([
       expect.objectContaining({ attempt: 1, pilotId: pilot.pilotId, state: 'lost', pilotErrorCode: 1304 }),
     ]);
@@ -100,5 +101,21 @@ describe('reapLeases', () => {
     expect((await deps.pilots.get('p-000001'))?.state).toBe('lost');
     expect(await deps.pilots.get(fresh.pilotId)).toMatchObject({ state: 'starting' });
     expect(fresh.lastHeartbeatAt > DEFAULT_START).toBe(true);
+  });
+  it('sends the message of a queued job again when it went unclaimed for the dispatch lease, once per lease', async () => {
+    const { deps, taskId } = await setup(2);
+    deps.clock.advance(deps.settings.dispatchLeaseSec * 1000 + 1);
+    const result = await reapLeases(deps);
+    expect(result.jobsRedispatched).toBe(1);
+    // Job 1 was never claimed: its message again. (Job 0's pilot went silent too: a new attempt.)
+    expect(deps.queue.sent).toContainEqual({ v: 1, taskId, jobIndex: 1, attempt: 1, siteId: 'cern' });
+    expect(deps.queue.sent.filter((m) => m.jobIndex === 1)).toHaveLength(1);
+    const job = await jobOf(deps, taskId, 1);
+    expect(job.state).toBe('queued');
+    expect(job.attempt).toBe(1);
+    expect(job.leaseExpiresAt).toBe(deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000);
+    deps.queue.clear();
+    expect((await reapLeases(deps)).jobsRedispatched).toBe(0);
+    expect(deps.queue.sent).toEqual([]);
   });
 });
