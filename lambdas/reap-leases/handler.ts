@@ -3,6 +3,7 @@ import type { Deps } from '#core/use-cases/deps.ts';
 import { reapLeases } from '#core/use-cases/reap-leases.ts';
 import { workflowHandler } from '../http/workflow-handler.ts';
 import { createLogger } from '../runtime/logger.ts';
+import { emitMetrics } from '../runtime/metrics.ts';
 
 const logger = createLogger('reaper');
 
@@ -13,6 +14,11 @@ export function createHandler(
   return workflowHandler('reap-leases', z.unknown(), async () => {
     const result = await reapLeases(deps);
     if (result.jobsReaped + result.jobsRedispatched + result.pilotsLost > 0) logger.info('reaped', result);
+    emitMetrics({
+      JobsReaped: result.jobsReaped,
+      JobsRedispatched: result.jobsRedispatched,
+      PilotsLost: result.pilotsLost,
+    });
     return result;
   });
 }
