@@ -6,8 +6,11 @@ import type { TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
 
 export type TableAccess = 'read' | 'write' | 'read-write';
 
-/** Site queues are created at run time, so access is granted on the name pattern `<prefix>site-*`. */
-export type SiteQueueAccess = 'send' | 'get-url';
+/**
+ * Site queues are created at run time, so access is granted on the name pattern `<prefix>site-*`.
+ * `depth`: sqs:GetQueueAttributes (the approximate number of waiting job messages).
+ */
+export type SiteQueueAccess = 'send' | 'get-url' | 'depth';
 
 /** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
 export type WorkflowAccess = 'start' | 'release-wait';
@@ -15,11 +18,19 @@ export type WorkflowAccess = 'start' | 'release-wait';
 /** `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs). */
 export type BucketAccess = 'put-sandbox';
 
+/**
+ * `vend`: sts:AssumeRole + sts:TagSession on the PilotCredentials role only (whose trust policy
+ * names this function's role), and GLUON_PILOT_ROLE_ARN in the function's environment: the
+ * function hands pilots short-lived credentials narrowed to their site (StsCredentialVendor).
+ */
+export type PilotCredentialsAccess = 'vend';
+
 export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableAccess>>;
   siteQueues?: SiteQueueAccess[];
   workflow?: WorkflowAccess[];
   bucket?: BucketAccess[];
+  pilotCredentials?: PilotCredentialsAccess[];
 }
 
 /**
@@ -34,7 +45,18 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'cancel-task': { tables: { tasks: 'read-write', jobs: 'read-write' }, workflow: ['release-wait'] },
   'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
   'list-pilots': { tables: { pilots: 'read' } },
-  'register-pilot': { tables: { pilots: 'write', sites: 'read' }, siteQueues: ['get-url'] },
+  'register-pilot': {
+    tables: { pilots: 'write', sites: 'read' },
+    siteQueues: ['get-url'],
+    pilotCredentials: ['vend'],
+  },
+  'renew-pilot-credentials': {
+    tables: { pilots: 'read' },
+    siteQueues: ['get-url'],
+    pilotCredentials: ['vend'],
+  },
+  /** countBySite is a Scan of the pilots table; the depth resolves the queue URL first. */
+  'site-demand': { tables: { pilots: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'claim-job': {
     tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
     workflow: ['release-wait'],

@@ -66,6 +66,14 @@ export class GluonStack extends Stack {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
+    // Before the functions: the vending functions get its ARN and it trusts their roles.
+    this.pilotCredentials = new PilotCredentials(this, 'PilotCredentials', {
+      accountId: stage.pilots.accountId,
+      externalId: stage.pilots.externalId,
+      jobDispatch: this.jobDispatch,
+      storage: this.storage,
+    });
+
     this.functions = new Functions(this, 'Functions', {
       stage,
       projectRoot: props.projectRoot,
@@ -74,6 +82,7 @@ export class GluonStack extends Stack {
       tables: this.bookkeeping.tables,
       jobDispatch: this.jobDispatch,
       storage: this.storage,
+      pilotCredentials: this.pilotCredentials,
       stateMachineArn,
     });
     const functionsByName = new Map(this.functions.all().map((fn) => [fn.name, fn.function]));
@@ -99,13 +108,6 @@ export class GluonStack extends Stack {
     this.schedules = new Schedules(this, 'Schedules', {
       schedules: SCHEDULED_FUNCTIONS,
       functions: functionsByName,
-    });
-
-    this.pilotCredentials = new PilotCredentials(this, 'PilotCredentials', {
-      accountId: stage.pilots.accountId,
-      externalId: stage.pilots.externalId,
-      jobDispatch: this.jobDispatch,
-      storage: this.storage,
     });
 
     this.observability = new Observability(this, 'Observability', {

@@ -16,6 +16,7 @@ import { acknowledge, logicalIdOf } from '../nag.ts';
 import type { Stage } from '../stages.ts';
 import { GluonFunction } from './gluon-function.ts';
 import type { JobDispatch } from './job-dispatch.ts';
+import type { PilotCredentials } from './pilot-credentials.ts';
 import type { Storage } from './storage.ts';
 
 /** The environment contract of lambdas/runtime/config.ts: these are always set, the rest per stage. */
@@ -39,6 +40,8 @@ export interface FunctionsProps {
   tables: Readonly<Record<TableKey, Table>>;
   jobDispatch: JobDispatch;
   storage: Storage;
+  /** The role whose credentials the vending functions hand to pilots. */
+  pilotCredentials: PilotCredentials;
   /** The task state machine's ARN, known before the state machine exists (it is named from the stack). */
   stateMachineArn: string;
 }
@@ -61,10 +64,15 @@ export class Functions extends Construct {
     const byName = new Map<string, GluonFunction>();
     for (const spec of functionCatalog()) {
       const access = functionAccess(spec.name);
+      const vends = access.pilotCredentials?.includes('vend') === true;
       const fn = new GluonFunction(this, spec.name, {
         spec,
         projectRoot: props.projectRoot,
-        environment: { ...environment },
+        environment: {
+          ...environment,
+          // Only the functions that vend know the role (unset elsewhere: NoCredentialVendor).
+          ...(vends ? { GLUON_PILOT_ROLE_ARN: props.pilotCredentials.role.roleArn } : {}),
+        },
         logRetention: props.logRetention,
         removalPolicy: props.removalPolicy,
       });
@@ -122,6 +130,7 @@ export class Functions extends Construct {
         'Presigned sandbox uploads are signed with this role; it may put objects under sandboxes/ only.',
       );
     }
+    if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
   }
 }
 

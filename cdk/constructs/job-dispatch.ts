@@ -10,9 +10,10 @@ export interface JobDispatchProps {
   queuePrefix: string;
 }
 
-const SEND_ACTIONS: Record<SiteQueueAccess, string[]> = {
+const SITE_QUEUE_ACTIONS: Record<SiteQueueAccess, string[]> = {
   send: ['sqs:SendMessage'],
   'get-url': ['sqs:GetQueueUrl'],
+  depth: ['sqs:GetQueueAttributes'],
 };
 
 /** What a pilot does with a job message: receive it, keep it invisible while claiming, delete it. */
@@ -43,9 +44,12 @@ export class JobDispatch extends Construct {
     this.siteDlqArnPattern = queueArn(`${props.queuePrefix}site-*-dlq`);
   }
 
-  /** Lets a function send job messages to / look up the URL of any site queue (not their DLQs). */
+  /**
+   * Lets a function send job messages to / look up the URL of / read the depth of any site queue
+   * (never send to their DLQs).
+   */
   grantSiteQueues(grantee: IGrantable, access: readonly SiteQueueAccess[]): void {
-    const actions = [...new Set(access.flatMap((a) => SEND_ACTIONS[a]))];
+    const actions = [...new Set(access.flatMap((a) => SITE_QUEUE_ACTIONS[a]))];
     if (actions.length === 0) return;
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({ sid: 'SiteQueues', actions, resources: [this.siteQueueArnPattern] }),

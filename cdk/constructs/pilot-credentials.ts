@@ -1,5 +1,5 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
-import { AccountPrincipal, Role } from 'aws-cdk-lib/aws-iam';
+import { AccountPrincipal, type IRole, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledge, logicalIdOf } from '../nag.ts';
 import type { JobDispatch } from './job-dispatch.ts';
@@ -15,13 +15,23 @@ export interface PilotCredentialsProps {
 }
 
 /**
- * The role pilots (or the pilot factory for them) assume: take job messages from the site queues,
- * read sandboxes, write task outputs — nothing else. Sessions last at most one hour. The trust is an
- * account principal with an external id for now; a site-specific principal (OIDC, IAM Roles
- * Anywhere) can replace it without touching the permissions.
+ * Session tags the vending functions may set when they assume the role (StsCredentialVendor tags
+ * each session with the pilot's site). Anything else is refused by the trust policy.
+ */
+export const PILOT_SESSION_TAG_KEYS = ['gluon:site'] as const;
+
+/**
+ * The role pilots get their credentials from: take job messages from the site queues, read
+ * sandboxes and input files, write task outputs — nothing else. Sessions last at most one hour. Two ways in:
+ * - the vending functions (register-pilot, renew-pilot-credentials; `grantVend`) assume it for a
+ *   pilot with a session policy narrowed to that pilot's site queue, and hand the credentials over;
+ * - an account principal with an external id (a pilot factory acting for pilots); a site-specific
+ *   principal (OIDC, IAM Roles Anywhere) can replace it without touching the permissions.
  */
 export class PilotCredentials extends Construct {
   readonly role: Role;
+  /** The trust statement for the vending functions' roles, made by the first `grantVend`. */
+  private vendingTrust: PolicyStatement | undefined;
 
   constructor(scope: Construct, id: string, props: PilotCredentialsProps) {
     super(scope, id);
@@ -29,7 +39,7 @@ export class PilotCredentials extends Construct {
       assumedBy: new AccountPrincipal(props.accountId ?? Stack.of(this).account),
       externalIds: [props.externalId],
       maxSessionDuration: Duration.hours(1),
-      description: 'Gluon pilots: consume site queues, read sandboxes, write task outputs',
+      description: 'Gluon pilots: consume site queues, read sandboxes and inputs, write task outputs',
     });
     props.jobDispatch.grantConsume(this.role);
     props.storage.grantPilotObjects(this.role);
@@ -46,6 +56,11 @@ export class PilotCredentials extends Construct {
     );
     acknowledge(
       this.role,
+      `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/inputs/*]`,
+      'Pilots stage in the input files of processing tasks (inputs/… keys named in the task spec), known only at run time.',
+    );
+    acknowledge(
+      this.role,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/tasks/*]`,
       'Pilots stage out job outputs under tasks/<taskId>/…; the task id is only known at run time.',
     );
@@ -53,5 +68,31 @@ export class PilotCredentials extends Construct {
       value: this.role.roleArn,
       description: 'Role pilots assume (with the external id)',
     });
+  }
+
+  /**
+   * Lets a function's role vend pilot credentials: its identity policy may assume this role (and
+   * tag the session), and this role's trust policy names that function role — both are needed, as
+   * the call carries no external id. The function learns the ARN from GLUON_PILOT_ROLE_ARN (set by
+   * the Functions construct). No cycle: the trust policy refers to the function role, and only the
+   * function role's separate default policy and the function refer back to this role.
+   */
+  grantVend(functionRole: IRole): void {
+    if (this.vendingTrust === undefined) {
+      this.vendingTrust = new PolicyStatement({
+        sid: 'VendingFunctions',
+        actions: ['sts:AssumeRole', 'sts:TagSession'],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...PILOT_SESSION_TAG_KEYS] } },
+      });
+      this.role.assumeRolePolicy?.addStatements(this.vendingTrust);
+    }
+    this.vendingTrust.addPrincipals(functionRole);
+    functionRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'VendPilotCredentials',
+        actions: ['sts:AssumeRole', 'sts:TagSession'],
+        resources: [this.role.roleArn],
+      }),
+    );
   }
 }

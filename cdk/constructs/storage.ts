@@ -16,9 +16,13 @@ export interface StorageProps {
   accessLogExpirationDays: number;
 }
 
-/** Key prefixes in the data bucket: user sandboxes (uploaded before submit) and task outputs. */
+/**
+ * Key prefixes in the data bucket: user sandboxes (uploaded before submit), task outputs, and input
+ * files of processing tasks (`inputs/…` keys named in a task spec's `inputs.files`).
+ */
 export const SANDBOX_PREFIX = 'sandboxes/';
 export const TASK_OUTPUT_PREFIX = 'tasks/';
+export const INPUT_PREFIX = 'inputs/';
 /** Sandboxes are only needed until their task has run. */
 const SANDBOX_EXPIRATION = Duration.days(30);
 
@@ -80,13 +84,20 @@ export class Storage extends Construct {
     );
   }
 
-  /** What a pilot needs: read sandboxes (stage-in), write task outputs (stage-out). */
+  /** What a pilot needs: read sandboxes and input files (stage-in), write task outputs (stage-out). */
   grantPilotObjects(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'GetSandboxes',
         actions: ['s3:GetObject'],
         resources: [this.bucket.arnForObjects(`${SANDBOX_PREFIX}*`)],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'GetInputs',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${INPUT_PREFIX}*`)],
       }),
     );
     grantee.grantPrincipal.addToPrincipalPolicy(

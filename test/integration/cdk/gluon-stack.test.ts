@@ -1,9 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES, type TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
 import { SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+import { StsCredentialVendor, sessionPolicy } from '#lambdas/adapters/sts/sts-credential-vendor.ts';
 import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 import { placeholdersOf, substitutionName } from '../../../cdk/constructs/task-workflow.ts';
@@ -30,6 +32,7 @@ interface Access {
   sqs: string[];
   states: string[];
   s3: string[];
+  sts: string[];
 }
 
 const stage = stageConfig('dev');
@@ -42,6 +45,9 @@ const WRITE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
 ];
+
+/** Functions that hand pilots credentials (written down from the use cases, not from FUNCTION_ACCESS). */
+const VENDING_FUNCTIONS = ['register-pilot', 'renew-pilot-credentials'];
 
 let synth: Synthesized;
 let resources: Record<string, CfnResource>;
@@ -76,6 +82,15 @@ function actionsOf(statement: Statement): string[] {
 
 function resourcesOf(statement: Statement): string[] {
   return asArray(statement.Resource as unknown).map(render);
+}
+
+/** The logical id of the role pilots get credentials of. */
+function pilotRoleId(): string {
+  const roles = ofType(resources, 'AWS::IAM::Role').filter(
+    ([, r]) => cdkPath(r) === `${STACK}/PilotCredentials/Role/Resource`,
+  );
+  expect(roles).toHaveLength(1);
+  return (roles[0] as [string, CfnResource])[0];
 }
 
 function stateMachine(): { logicalId: string; resource: CfnResource } {
@@ -149,6 +164,17 @@ describe('functions', () => {
       expect(render(variables.GLUON_STATE_MACHINE_ARN), fn).toBe(
         `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${name}`,
       );
+    }
+  });
+
+  it('tells the vending functions, and only them, the pilot role in GLUON_PILOT_ROLE_ARN', () => {
+    for (const [name, { resource }] of functionsByName()) {
+      const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
+      if (VENDING_FUNCTIONS.includes(name)) {
+        expect(render(variables.GLUON_PILOT_ROLE_ARN), name).toBe(`<${pilotRoleId()}.Arn>`);
+      } else {
+        expect(variables.GLUON_PILOT_ROLE_ARN, name).toBeUndefined();
+      }
     }
   });
 
@@ -340,48 +366,52 @@ describe('least privilege', () => {
    * cdk/function-access.ts, so that a change there that widens a grant fails here.
    */
   const rw = 'read-write';
+  const NOTHING: Access = { tables: {}, sqs: [], states: [], s3: [], sts: [] };
   const EXPECTED: Record<string, Access> = {
-    'submit-task': { tables: { tasks: rw }, sqs: [], states: ['StartExecution'], s3: [] },
-    'list-tasks': { tables: { tasks: 'read' }, sqs: [], states: [], s3: [] },
-    'get-task': { tables: { tasks: 'read' }, sqs: [], states: [], s3: [] },
-    'list-jobs': { tables: { tasks: 'read', jobs: 'read' }, sqs: [], states: [], s3: [] },
-    'cancel-task': { tables: { tasks: rw, jobs: rw }, sqs: [], states: ['SendTaskSuccess'], s3: [] },
-    'create-sandbox': { tables: {}, sqs: [], states: [], s3: ['PutObject sandboxes/*'] },
-    'list-pilots': { tables: { pilots: 'read' }, sqs: [], states: [], s3: [] },
+    'submit-task': { ...NOTHING, tables: { tasks: rw }, states: ['StartExecution'] },
+    'list-tasks': { ...NOTHING, tables: { tasks: 'read' } },
+    'get-task': { ...NOTHING, tables: { tasks: 'read' } },
+    'list-jobs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
+    'cancel-task': { ...NOTHING, tables: { tasks: rw, jobs: rw }, states: ['SendTaskSuccess'] },
+    'create-sandbox': { ...NOTHING, s3: ['PutObject sandboxes/*'] },
+    'list-pilots': { ...NOTHING, tables: { pilots: 'read' } },
     'register-pilot': {
+      ...NOTHING,
       tables: { pilots: 'write', sites: 'read' },
       sqs: ['GetQueueUrl'],
-      states: [],
-      s3: [],
+      sts: ['AssumeRole', 'TagSession'],
     },
-    'claim-job': {
-      tables: { tasks: rw, jobs: rw, pilots: rw },
-      sqs: [],
-      states: ['SendTaskSuccess'],
-      s3: [],
+    // Fresh credentials for a pilot of the books: read the pilot, resolve its site queue's URL, vend.
+    'renew-pilot-credentials': {
+      ...NOTHING,
+      tables: { pilots: 'read' },
+      sqs: ['GetQueueUrl'],
+      sts: ['AssumeRole', 'TagSession'],
     },
-    heartbeat: { tables: { tasks: rw, jobs: rw, pilots: rw }, sqs: [], states: [], s3: [] },
+    // Live pilots of the site (a Scan of pilots), the site's cap, and its queue's depth.
+    'site-demand': {
+      ...NOTHING,
+      tables: { pilots: 'read', sites: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl'],
+    },
+    'claim-job': { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw }, states: ['SendTaskSuccess'] },
+    heartbeat: { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw } },
     'complete-job': {
+      ...NOTHING,
       tables: { tasks: rw, jobs: rw, pilots: rw },
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
-      s3: [],
     },
-    'split-task': { tables: { tasks: rw, sites: 'read' }, sqs: [], states: [], s3: [] },
-    'enqueue-jobs': {
-      tables: { tasks: rw, jobs: 'write' },
-      sqs: ['GetQueueUrl', 'SendMessage'],
-      states: [],
-      s3: [],
-    },
-    'wait-for-jobs': { tables: { tasks: rw }, sqs: [], states: ['SendTaskSuccess'], s3: [] },
-    'finalize-task': { tables: { tasks: rw }, sqs: [], states: [], s3: [] },
-    'fail-task': { tables: { tasks: rw }, sqs: [], states: [], s3: [] },
+    'split-task': { ...NOTHING, tables: { tasks: rw, sites: 'read' } },
+    'enqueue-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'write' }, sqs: ['GetQueueUrl', 'SendMessage'] },
+    'wait-for-jobs': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
+    'finalize-task': { ...NOTHING, tables: { tasks: rw } },
+    'fail-task': { ...NOTHING, tables: { tasks: rw } },
     'reap-leases': {
+      ...NOTHING,
       tables: { tasks: rw, jobs: rw, pilots: rw },
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
-      s3: [],
     },
   };
 
@@ -397,7 +427,7 @@ describe('least privilege', () => {
       (s) => s.Effect === 'Allow',
     );
     const tableActions = new Map<TableKey, Set<string>>();
-    const access: Access = { tables: {}, sqs: [], states: [], s3: [] };
+    const access: Access = { tables: {}, sqs: [], states: [], s3: [], sts: [] };
     for (const statement of allows) {
       const actions = actionsOf(statement);
       const resourceList = resourcesOf(statement);
@@ -426,6 +456,9 @@ describe('least privilege', () => {
           `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${STACK}-task`,
         ]);
         access.states.push(...operations);
+      } else if (service === 'sts') {
+        expect(resourceList, name).toEqual([`<${pilotRoleId()}.Arn>`]);
+        access.sts.push(...operations);
       } else if (service === 's3') {
         for (const resource of resourceList) {
           const prefix = /^<DataBucket\.Arn>\/(.+)$/.exec(resource)?.[1];
@@ -444,6 +477,7 @@ describe('least privilege', () => {
     access.sqs.sort();
     access.states.sort();
     access.s3.sort();
+    access.sts.sort();
     return access;
   }
 
@@ -513,6 +547,23 @@ describe('api', () => {
       expect(integration.Properties?.IntegrationType, key).toBe('AWS_PROXY');
       expect(render(integration.Properties?.IntegrationUri), key).toBe(
         `<${logicalIdOfName(route.functionName)}.Arn>`,
+      );
+    }
+  });
+
+  it('routes pilot credential renewals and site demand to their functions, for pilot tokens only', () => {
+    const expected: Record<string, string> = {
+      'POST /pilots/{pilotId}/credentials': 'renew-pilot-credentials',
+      'GET /sites/{siteId}/demand': 'site-demand',
+    };
+    for (const [key, functionName] of Object.entries(expected)) {
+      const built = routes().get(key);
+      expect(built, key).toBeDefined();
+      expect(built?.Properties?.AuthorizationScopes, key).toEqual(['gluon.pilot']);
+      const target = render(built?.Properties?.Target);
+      const integrationId = /^integrations\/<(\w+)>$/.exec(target)?.[1] as string;
+      expect(render(resources[integrationId]?.Properties?.IntegrationUri), key).toBe(
+        `<${logicalIdOfName(functionName)}.Arn>`,
       );
     }
   });
@@ -648,17 +699,33 @@ describe('storage', () => {
 });
 
 describe('pilot credentials', () => {
-  it('lets pilots of the configured account, with the external id, consume site queues and move sandboxes and outputs for at most 1 h', () => {
+  const VENDING = VENDING_FUNCTIONS;
+
+  function pilotRoleProps(): Record<string, unknown> {
+    return propsOf(resources[pilotRoleId()]);
+  }
+
+  function trustStatements(): Statement[] {
+    return asArray((pilotRoleProps().AssumeRolePolicyDocument as { Statement: Statement[] }).Statement);
+  }
+
+  function functionRoleArn(name: string): string {
     const role = ofType(resources, 'AWS::IAM::Role').find(
-      ([, r]) => cdkPath(r) === `${STACK}/PilotCredentials/Role/Resource`,
+      ([, r]) => cdkPath(r) === `${STACK}/Functions/${name}/Role/Resource`,
     );
-    expect(role).toBeDefined();
-    const props = (role as [string, CfnResource])[1].Properties as Record<string, unknown>;
-    expect(props.MaxSessionDuration).toBeLessThanOrEqual(3600);
-    const trust = asArray((props.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement);
-    expect(trust).toHaveLength(1);
-    expect(trust[0]?.Condition).toEqual({ StringEquals: { 'sts:ExternalId': stage.pilots.externalId } });
-    expect(render(((trust[0] as Statement).Principal as { AWS: unknown }).AWS)).toBe(
+    if (role === undefined) throw new Error(`no role of function ${name}`);
+    return `<${role[0]}.Arn>`;
+  }
+
+  it('lets pilots of the configured account, with the external id, consume site queues and move sandboxes, inputs and outputs for at most 1 h', () => {
+    expect(pilotRoleProps().MaxSessionDuration).toBeLessThanOrEqual(3600);
+    const external = trustStatements().filter(
+      (s) => s.Condition?.StringEquals?.['sts:ExternalId'] !== undefined,
+    );
+    expect(external).toHaveLength(1);
+    expect(external[0]?.Condition).toEqual({ StringEquals: { 'sts:ExternalId': stage.pilots.externalId } });
+    expect(actionsOf(external[0] as Statement)).toEqual(['sts:AssumeRole']);
+    expect(render(((external[0] as Statement).Principal as { AWS: unknown }).AWS)).toBe(
       'arn:<AWS::Partition>:iam::<AWS::AccountId>:root',
     );
 
@@ -674,9 +741,100 @@ describe('pilot credentials', () => {
         `sqs:ChangeMessageVisibility ${queues}`,
         `sqs:DeleteMessage ${queues}`,
         's3:GetObject <DataBucket.Arn>/sandboxes/*',
+        's3:GetObject <DataBucket.Arn>/inputs/*',
         's3:PutObject <DataBucket.Arn>/tasks/*',
       ].sort(),
     );
+  });
+
+  it('trusts the roles of the vending functions, and no other function, to assume it and tag the session', () => {
+    const trust = trustStatements();
+    expect(trust).toHaveLength(2);
+    const vending = trust.find((s) => s.Condition?.StringEquals?.['sts:ExternalId'] === undefined);
+    expect(vending?.Effect).toBe('Allow');
+    expect(actionsOf(vending as Statement).sort()).toEqual(['sts:AssumeRole', 'sts:TagSession']);
+    const principals = asArray((vending?.Principal as { AWS?: unknown } | undefined)?.AWS).map(render);
+    expect(principals.sort()).toEqual(VENDING.map(functionRoleArn).sort());
+    for (const [name] of functionsByName()) {
+      if (!VENDING.includes(name)) expect(principals, name).not.toContain(functionRoleArn(name));
+    }
+  });
+
+  it('accepts the session tags StsCredentialVendor sends, and only those keys', async () => {
+    const calls: Array<Record<string, unknown>> = [];
+    const client = {
+      send: async (command: { input: Record<string, unknown> }) => {
+        if (!(command instanceof AssumeRoleCommand)) throw new Error('unexpected STS call');
+        calls.push(command.input);
+        return {
+          Credentials: {
+            AccessKeyId: 'AKIA',
+            SecretAccessKey: 'secret',
+            SessionToken: 'token',
+            Expiration: new Date('2026-11-25T11:00:00Z'),
+          },
+        };
+      },
+    } as unknown as STSClient;
+    await new StsCredentialVendor(client, 'arn:aws:iam::123456789012:role/pilots').vend({
+      pilotId: 'p-abc',
+      siteId: 'cern',
+      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/gluon-dev-site-cern',
+      bucket: 'data-bucket',
+    });
+    const sent = ((calls[0]?.Tags ?? []) as Array<{ Key: string }>).map((t) => t.Key);
+    expect(sent.length).toBeGreaterThan(0);
+    const vending = trustStatements().find(
+      (s) => s.Condition?.StringEquals?.['sts:ExternalId'] === undefined,
+    );
+    expect(vending?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': sent } });
+    // A session may last as long as the vendor asks (role chaining from a function caps it at 1 h).
+    expect(calls[0]?.DurationSeconds).toBeLessThanOrEqual(pilotRoleProps().MaxSessionDuration as number);
+  });
+
+  it('grants through the role everything a vended session policy names (the role is its upper bound)', () => {
+    const bucket = 'gluon-dev-databucket-x1';
+    const account = '123456789012';
+    const region = 'eu-west-1';
+    const policy = sessionPolicy(
+      {
+        siteId: 'cern',
+        queueUrl: `https://sqs.${region}.amazonaws.com/${account}/${STACK}-site-cern`,
+        bucket,
+      },
+      `arn:aws:iam::${account}:role/gluon-dev-PilotCredentialsRole-X`,
+    );
+    const concrete = (pattern: string) =>
+      pattern
+        .replaceAll('<AWS::Partition>', 'aws')
+        .replaceAll('<AWS::Region>', region)
+        .replaceAll('<AWS::AccountId>', account)
+        .replaceAll('<DataBucket.Arn>', `arn:aws:s3:::${bucket}`);
+    const matches = (pattern: string, value: string) =>
+      new RegExp(
+        `^${pattern
+          .split('*')
+          .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+      ).test(value);
+    const role = roleStatements(resources, `${STACK}/PilotCredentials/Role`);
+    const permits = (effect: 'Allow' | 'Deny', action: string, resource: string) =>
+      role.some(
+        (s) =>
+          s.Effect === effect &&
+          actionsOf(s).includes(action) &&
+          resourcesOf(s).some((r) => matches(concrete(r), resource)),
+      );
+    const pairs = policy.Statement.flatMap((statement) =>
+      asArray(statement.Action as string | string[]).flatMap((action) =>
+        asArray(statement.Resource as string | string[]).map((resource) => ({ action, resource })),
+      ),
+    );
+    expect(pairs.length).toBeGreaterThanOrEqual(6);
+    for (const { action, resource } of pairs) {
+      expect(permits('Allow', action, resource), `${action} ${resource}`).toBe(true);
+      expect(permits('Deny', action, resource), `${action} ${resource}`).toBe(false);
+    }
   });
 });
 
@@ -733,6 +891,86 @@ describe('observability', () => {
     ]);
     expect(ofType(resources, 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
   });
+});
+
+describe('deployment order', () => {
+  /** Logical ids a value refers to: Ref, Fn::GetAtt and ${Id} / ${Id.Attr} in Fn::Sub (pseudo parameters left out). */
+  function referencesIn(value: unknown, out: Set<string>): void {
+    if (Array.isArray(value)) {
+      for (const item of value) referencesIn(item, out);
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      if (key === 'Ref' && typeof inner === 'string') out.add(inner);
+      else if (key === 'Fn::GetAtt')
+        out.add(String(asArray(inner as string | string[])[0]).split('.')[0] as string);
+      else if (key === 'Fn::Sub') {
+        const text = Array.isArray(inner) ? String(inner[0]) : String(inner);
+        for (const match of text.matchAll(/\$\{([^}!.]+)[^}]*\}/g)) out.add(match[1] as string);
+        if (Array.isArray(inner)) referencesIn(inner[1], out);
+      } else referencesIn(inner, out);
+    }
+  }
+
+  function dependencies(): Map<string, Set<string>> {
+    const graph = new Map<string, Set<string>>();
+    for (const [id, resource] of Object.entries(resources)) {
+      const refs = new Set<string>(asArray(resource.DependsOn));
+      referencesIn(resource.Properties, refs);
+      graph.set(id, new Set([...refs].filter((r) => r in resources)));
+    }
+    return graph;
+  }
+
+  /** A dependency cycle as a list of logical ids, or undefined. */
+  function findCycle(graph: Map<string, Set<string>>): string[] | undefined {
+    const state = new Map<string, 'open' | 'done'>();
+    const path: string[] = [];
+    const visit = (id: string): string[] | undefined => {
+      if (state.get(id) === 'done') return undefined;
+      if (state.get(id) === 'open') return [...path.slice(path.indexOf(id)), id];
+      state.set(id, 'open');
+      path.push(id);
+      for (const next of graph.get(id) ?? []) {
+        const cycle = visit(next);
+        if (cycle !== undefined) return cycle;
+      }
+      path.pop();
+      state.set(id, 'done');
+      return undefined;
+    };
+    for (const id of graph.keys()) {
+      const cycle = visit(id);
+      if (cycle !== undefined) return cycle;
+    }
+    return undefined;
+  }
+
+  it('has no dependency cycle between resources (CloudFormation would refuse the stack)', () => {
+    const graph = dependencies();
+    expect(findCycle(graph)).toBeUndefined();
+    // The pilot role trusts the vending function roles; their policies and functions refer back to it.
+    const pilotRole = pilotRoleId();
+    const registerRole = functionRoleId('register-pilot');
+    expect(graph.get(pilotRole)?.has(registerRole)).toBe(true);
+    expect(graph.get(logicalIdOfName('register-pilot'))?.has(pilotRole)).toBe(true);
+  });
+
+  it('finds a cycle when there is one (the check can fail)', () => {
+    const graph = dependencies();
+    const pilotRole = pilotRoleId();
+    graph.get(functionRoleId('register-pilot'))?.add(pilotRole);
+    expect(findCycle(graph)).toEqual(expect.arrayContaining([pilotRole, functionRoleId('register-pilot')]));
+  });
+
+  function functionRoleId(name: string): string {
+    const role = ofType(resources, 'AWS::IAM::Role').find(
+      ([, r]) => cdkPath(r) === `${STACK}/Functions/${name}/Role/Resource`,
+    );
+    if (role === undefined) throw new Error(`no role of function ${name}`);
+    return role[0];
+  }
 });
 
 describe('environment agnostic', () => {
