@@ -1,0 +1,27 @@
+/** What the factory knows at the start of a cycle. */
+export interface SubmitInputs {
+  /** Pilots the site could use now (SiteDemand.pilotsWanted). */
+  pilotsWanted: number;
+  /** Our pilots waiting in the batch queue. */
+  pending: number;
+  /** Our pilots started by the batch system (running, completing, suspended …). */
+  running: number;
+  /** Most of our pilots waiting in the batch queue at once (--max-pending). */
+  maxPending: number;
+  /** Most of our pilots in the batch system at once, pending or running. */
+  maxPilots: number;
+}
+
+/**
+ * How many pilots to submit now: what the site wants beyond what already waits in the batch queue,
+ * never past the pending cap nor the total cap, never negative. A factory that submits this many
+ * each cycle never floods the site: pending pilots are not counted again next cycle.
+ */
+export function pilotsToSubmit(inputs: SubmitInputs): number {
+  const { pilotsWanted, pending, running, maxPending, maxPilots } = inputs;
+  for (const [name, value] of Object.entries(inputs)) {
+    if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite number (got ${value})`);
+  }
+  const n = Math.min(pilotsWanted - pending, maxPending - pending, maxPilots - (pending + running));
+  return Math.max(0, Math.floor(n));
+}
