@@ -1,8 +1,10 @@
+import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import type { Pilot } from '#core/model/pilot.ts';
 import { SiteSchema } from '#core/model/site.ts';
 import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
+import { mapBounded } from '#lambdas/adapters/concurrency.ts';
 import { DynamoDbPilotStore } from '#lambdas/adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-store.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
@@ -26,10 +28,15 @@ afterAll(() => {
   restoreEnv?.();
 });
 
-function makePilot(pilotId: string, lastHeartbeatAt: string, state: Pilot['state'] = 'idle'): Pilot {
+function makePilot(
+  pilotId: string,
+  lastHeartbeatAt: string,
+  state: Pilot['state'] = 'idle',
+  siteId = 'site-a',
+): Pilot {
   return {
     pilotId,
-    siteId: 'site-a',
+    siteId,
     host: 'wn01',
     pid: 4242,
     version: 'dev',
@@ -103,6 +110,78 @@ describe('DynamoDbPilotStore', () => {
     expect(ids.has('p-reg001')).toBe(true);
     const error = await pilots.list({ limit: 2, nextToken: 'bad!' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
+  });
+
+  // After the listing test: these pilots would otherwise push the ones it looks for past its page cap.
+  it("counts a site's live pilots by state, leaving out other sites and pilots that are gone", async () => {
+    const at = '2026-11-25T10:00:00.000Z';
+    const states: Array<[Pilot['state'], number]> = [
+      ['starting', 2],
+      ['idle', 3],
+      ['busy', 4],
+      ['draining', 1],
+      ['exited', 2],
+      ['lost', 2],
+      ['unhealthy', 3],
+    ];
+    for (const siteId of ['count-a', 'count-b']) {
+      for (const [state, count] of states) {
+        for (let i = 0; i < count; i++) {
+          // count-b gets twice as many, so a count that mixes the sites shows.
+          for (let copy = 0; copy < (siteId === 'count-b' ? 2 : 1); copy++) {
+            await pilots.register(makePilot(`p-${siteId}-${state}-${i}-${copy}`, at, state, siteId));
+          }
+        }
+      }
+    }
+
+    expect(await pilots.countBySite('count-a')).toEqual({ starting: 2, idle: 3, busy: 4, draining: 1 });
+    expect(await pilots.countBySite('count-b')).toEqual({ starting: 4, idle: 6, busy: 8, draining: 2 });
+    expect(await pilots.countBySite('count-none')).toEqual({ starting: 0, idle: 0, busy: 0, draining: 0 });
+
+    // A pilot that goes from live to gone stops counting; one that starts work moves to busy.
+    await pilots.heartbeat('p-count-a-idle-0-0', { state: 'exited', at });
+    await pilots.heartbeat('p-count-a-starting-0-0', { state: 'busy', at, currentJobId: 't-x.0' });
+    expect(await pilots.countBySite('count-a')).toEqual({ starting: 1, idle: 2, busy: 5, draining: 1 });
+  });
+
+  it('counts over every page of the scan (1 MB each), not just the first', async () => {
+    const tables = await freshTables(uniquePrefix('it-pilot-pages-'));
+    // Pilots of about 1 KB each: 1,500 of them make the scan return more than one page.
+    const padding = 'x'.repeat(1000);
+    const all = Array.from({ length: 1500 }, (_, i) => ({
+      ...makePilot(
+        `p-page-${String(i).padStart(5, '0')}`,
+        '2026-11-25T10:00:00.000Z',
+        i % 3 === 0 ? 'busy' : 'exited',
+        i % 2 === 0 ? 'paged-a' : 'paged-b',
+      ),
+      host: `wn${i}.${padding}`,
+    }));
+    const batches = Array.from({ length: Math.ceil(all.length / 25) }, (_, b) =>
+      all.slice(b * 25, b * 25 + 25),
+    );
+    await mapBounded(batches, 8, async (batch) => {
+      let pending: Record<string, unknown>[] | undefined = batch.map((Item) => ({ PutRequest: { Item } }));
+      while (pending !== undefined && pending.length > 0) {
+        const out = await db.send(new BatchWriteCommand({ RequestItems: { [tables.pilots]: pending } }));
+        pending = out.UnprocessedItems?.[tables.pilots];
+      }
+    });
+    let scans = 0;
+    const counting = {
+      send: (command: Parameters<typeof db.send>[0]) => {
+        if (command instanceof ScanCommand) scans++;
+        return db.send(command);
+      },
+    } as unknown as typeof db;
+
+    const counts = await new DynamoDbPilotStore(counting, tables.pilots).countBySite('paged-a');
+
+    const expected = all.filter((p) => p.siteId === 'paged-a' && p.state === 'busy').length;
+    expect(expected).toBe(250);
+    expect(counts).toEqual({ starting: 0, idle: 0, busy: expected, draining: 0 });
+    expect(scans).toBeGreaterThan(1);
   });
 });
 
