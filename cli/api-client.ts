@@ -4,6 +4,7 @@ import type {
   Page,
   SandboxRequest,
   SandboxResponse,
+  SiteView,
   SubmitTaskResponse,
   TaskSummary,
   TaskView,
@@ -90,6 +91,15 @@ export class ApiClient {
   }
 
   /** Every pilot the API knows, following `nextToken`. */
+  async listSites(): Promise<SiteView[]> {
+    const body = await this.request<{ sites: SiteView[] }>('GET', '/sites');
+    return body.sites;
+  }
+
+  async putSite(siteId: string, site: Record<string, unknown>): Promise<SiteView> {
+    return this.request<SiteView>('PUT', `/sites/${encodeURIComponent(siteId)}`, site);
+  }
+
   async listPilots(): Promise<Pilot[]> {
     const pilots: Pilot[] = [];
     let nextToken: string | undefined;
@@ -127,7 +137,7 @@ export class ApiClient {
     }
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.#token}`,
       accept: 'application/json',

@@ -6,6 +6,7 @@ import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerPilots } from './commands/pilots.ts';
+import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTasks } from './commands/tasks.ts';
@@ -54,6 +55,7 @@ export function createProgram(ctx: CliContext): Command {
   registerJobs(program, ctx);
   registerPilots(program, ctx);
   registerCancel(program, ctx);
+  registerSites(program, ctx);
   return program;
 }
 

@@ -17,6 +17,8 @@ export const SCOPES = {
   read: 'compute.read',
   cancel: 'compute.cancel',
   pilot: 'gluon.pilot',
+  /** Operators: define sites (the information system). */
+  admin: 'gluon.admin',
 } as const;
 export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 
@@ -157,6 +159,16 @@ export interface SiteDemand {
   /** Pilots the site could use now: queued work not covered by idle or starting pilots, within maxPilots. */
   pilotsWanted: number;
   slot: { cores: number; memoryMB: number; walltimeSec: number; diskMB: number };
+}
+
+export interface SiteView {
+  siteId: string;
+  kind: 'local' | 'grid' | 'hpc' | 'cloud';
+  status: 'online' | 'offline' | 'test';
+  slot: { cores: number; memoryMB: number; walltimeSec: number; diskMB: number };
+  maxPilots: number;
+  tags: string[];
+  queueUrl?: string;
 }
 
 export const SitePathSchema = z.strictObject({

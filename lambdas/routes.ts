@@ -5,7 +5,7 @@ import { SCOPES, type Scope } from '#core/api.ts';
  * one of them). The local API server and the CDK Api construct both read this table.
  */
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   functionName: string;
   scopes: Scope[];
@@ -35,6 +35,8 @@ export const ROUTES: Route[] = [
     scopes: [SCOPES.pilot],
   },
   { method: 'GET', path: '/sites/{siteId}/demand', functionName: 'site-demand', scopes: [SCOPES.pilot] },
+  { method: 'GET', path: '/sites', functionName: 'list-sites', scopes: [SCOPES.read, SCOPES.admin] },
+  { method: 'PUT', path: '/sites/{siteId}', functionName: 'put-site', scopes: [SCOPES.admin] },
 ];
 
 /** Functions run by the task workflow (state name in the ASL → function), and by schedules. */

@@ -22,7 +22,8 @@ import { SCOPES } from '#core/api.ts';
 export const LOCAL_ISSUER = 'gluon-local';
 export const LOCAL_AUDIENCE = 'gluon';
 export const LOCAL_USER_SUB = 'local-user';
-export const USER_SCOPES: readonly string[] = [SCOPES.create, SCOPES.read, SCOPES.cancel];
+/** The local user is also the local operator (gluon.admin: define sites). */
+export const USER_SCOPES: readonly string[] = [SCOPES.create, SCOPES.read, SCOPES.cancel, SCOPES.admin];
 export const PILOT_SCOPES: readonly string[] = [SCOPES.pilot];
 
 const ALG = 'ES256';

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SiteSchema } from '#core/model/site.ts';
+import { putSite } from '#core/use-cases/sites.ts';
 import {
   dynamoDbClient,
   dynamoDbDocumentClient,
@@ -238,17 +238,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     });
     await Promise.all([createTables(ddb, tables), ensureBucket(s3, LOCAL_BUCKET)]);
+    // The local site, defined through the same use case as `PUT /sites/{siteId}`.
     const queue = new SqsJobQueue(sqs, LOCAL_PREFIX);
-    await queue.ensureSiteQueue(siteId);
-    await new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites).put(
-      SiteSchema.parse({
-        siteId,
-        kind: 'local',
-        status: 'online',
-        slot: machineSlot(stateDir),
-        maxPilots: pilots,
-        tags: ['local'],
-      }),
+    await putSite(
+      { queue, sites: new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites) },
+      siteId,
+      { kind: 'local', status: 'online', slot: machineSlot(stateDir), maxPilots: pilots, tags: ['local'] },
     );
 
     // ---- the functions

@@ -14,11 +14,26 @@ describe('a stack restart in the middle of a task', () => {
     const stateDir = tempStateDir('restart');
     // The handlers keep their clients for the life of the process (as Lambda does after a cold
     // start), so the second stack in this process listens on the same ports as the first.
-    const ports = { apiPort: await freePort(), dynamodbPort: await freePort(), sqsPort: await freePort(), sfnPort: await freePort() };
-    const options = { ...ports, stateDir, pilots: 2, leaseSec: 10, heartbeatSec: 1, reapEverySec: 1, pilotIdleExitSec: 20 };
+    const ports = {
+      apiPort: await freePort(),
+      dynamodbPort: await freePort(),
+      sqsPort: await freePort(),
+      sfnPort: await freePort(),
+    };
+    const options = {
+      ...ports,
+      stateDir,
+      pilots: 2,
+      leaseSec: 10,
+      heartbeatSec: 1,
+      reapEverySec: 1,
+      pilotIdleExitSec: 20,
+    };
     stack = await startTestStack('restart', options);
     let api = new Api(stack.apiUrl, stack.userToken);
-    const taskId = await api.submit(shellTask('across-restart', 'sleep 1; echo ok > ok.txt', { events: 12, outputs: ['ok.txt'] }));
+    const taskId = await api.submit(
+      shellTask('across-restart', 'sleep 1; echo ok > ok.txt', { events: 12, outputs: ['ok.txt'] }),
+    );
     await waitFor(async () => (await api.task(taskId)).counts.finished >= 2, { what: 'two finished jobs' });
     await stack.stop();
     stack = undefined;
@@ -37,7 +52,9 @@ describe('a stack restart in the middle of a task', () => {
     // Jobs interrupted by the stop were evicted (not counted against maxAttempts) and ran again.
     for (const job of jobs) {
       expect(job.attempts.filter((a) => a.state === 'finished')).toHaveLength(1);
-      expect(job.attempts.every((a) => a.state === 'finished' || a.state === 'evicted' || a.state === 'lost')).toBe(true);
+      expect(
+        job.attempts.every((a) => a.state === 'finished' || a.state === 'evicted' || a.state === 'lost'),
+      ).toBe(true);
     }
   });
 });

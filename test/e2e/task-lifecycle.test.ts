@@ -4,7 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody, TaskSummary } from '#core/api.ts';
 import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
 import type { LocalStack } from '#local/stack.ts';
-import { Api, queueDepth, queueUrl, sendRaw, shellTask, sqsFor, startTestStack, waitFor } from '#test/support/e2e.ts';
+import {
+  Api,
+  queueDepth,
+  queueUrl,
+  sendRaw,
+  shellTask,
+  sqsFor,
+  startTestStack,
+  waitFor,
+} from '#test/support/e2e.ts';
 
 let stack: LocalStack;
 let api: Api;
@@ -39,7 +48,14 @@ describe('a task through the whole system', () => {
     const task = await api.finalTask(taskId, 180_000);
     expect(task.state).toBe('done');
     expect(task.jobCount).toBe(50);
-    expect(task.counts).toMatchObject({ finished: 50, failed: 0, cancelled: 0, queued: 0, running: 0, starting: 0 });
+    expect(task.counts).toMatchObject({
+      finished: 50,
+      failed: 0,
+      cancelled: 0,
+      queued: 0,
+      running: 0,
+      starting: 0,
+    });
     const jobs = await api.jobs(taskId);
     expect(jobs).toHaveLength(50);
     expect(new Set(jobs.map((j) => j.jobIndex)).size).toBe(50);
@@ -60,14 +76,19 @@ describe('a task through the whole system', () => {
     });
     const object = await s3.send(new GetObjectCommand({ Bucket: 'gluon-local', Key: key }));
     expect(await object.Body?.transformToString()).toBe('job 7 attempt 1\n');
-    const log = await s3.send(new GetObjectCommand({ Bucket: 'gluon-local', Key: job7?.logKey ?? 'missing' }));
+    const log = await s3.send(
+      new GetObjectCommand({ Bucket: 'gluon-local', Key: job7?.logKey ?? 'missing' }),
+    );
     expect(await log.Body?.transformToString()).toContain(`${taskId}.7`);
     expect(task.history.map((h) => h.state)).toEqual(['submitted', 'splitting', 'running', 'done']);
   });
 
   it('fails a task whose payload always fails, attempts spent and the error visible on the jobs', async () => {
     const taskId = await api.submit(
-      shellTask('always-fails', 'echo "boom at attempt ${attempt}" >&2; exit 3', { events: 3, maxAttempts: 2 }),
+      shellTask('always-fails', 'echo "boom at attempt ${attempt}" >&2; exit 3', {
+        events: 3,
+        maxAttempts: 2,
+      }),
     );
     const task = await api.finalTask(taskId);
     expect(task.state).toBe('failed');
@@ -100,10 +121,13 @@ describe('a task through the whole system', () => {
     const taskId = await api.submit(shellTask('duplicate', 'sleep 3', { events: 1 }));
     await waitFor(async () => (await api.jobs(taskId))[0]?.state === 'running', { what: 'the job to run' });
     await sendRaw(sqs, siteQueue, JSON.stringify({ v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'local' }));
-    await waitFor(async () => {
-      const depth = await queueDepth(sqs, siteQueue);
-      return depth.visible === 0 && depth.inFlight === 0;
-    }, { what: 'the duplicate message to be consumed' });
+    await waitFor(
+      async () => {
+        const depth = await queueDepth(sqs, siteQueue);
+        return depth.visible === 0 && depth.inFlight === 0;
+      },
+      { what: 'the duplicate message to be consumed' },
+    );
     const task = await api.finalTask(taskId);
     expect(task.state).toBe('done');
     const [job] = await api.jobs(taskId);
@@ -117,7 +141,9 @@ describe('a task through the whole system', () => {
     await sendRaw(sqs, siteQueue, body);
     const received = await waitFor(
       async () => {
-        const result = await sqs.send(new ReceiveMessageCommand({ QueueUrl: siteDlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        const result = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: siteDlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
         return result.Messages?.find((m) => m.Body === body);
       },
       { timeoutMs: 90_000, what: 'the malformed message in the DLQ' },
@@ -135,7 +161,9 @@ describe('a task through the whole system', () => {
     expect(task.counts.cancelled).toBe(8);
     const jobs = await api.jobs(taskId);
     expect(jobs.every((j) => j.state === 'cancelled')).toBe(true);
-    const killed = jobs.filter((j) => j.attempts.some((a) => a.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED));
+    const killed = jobs.filter((j) =>
+      j.attempts.some((a) => a.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED),
+    );
     expect(killed.length).toBeGreaterThanOrEqual(1);
     const again = await api.post<ErrorBody>(`/tasks/${taskId}/cancel`);
     expect(again.status).toBe(409);
@@ -177,7 +205,12 @@ describe('bad input and other users', () => {
     expect(issuesOf(badState.body)).toEqual(['query.state']);
 
     const pilot = new Api(stack.apiUrl, stack.pilotToken);
-    const registration = await pilot.post('/pilots', { siteId: 'local', host: 'h', pid: -4, resources: { cores: 1 } });
+    const registration = await pilot.post('/pilots', {
+      siteId: 'local',
+      host: 'h',
+      pid: -4,
+      resources: { cores: 1 },
+    });
     expect(registration.status).toBe(400);
     expect(issuesOf(registration.body)).toEqual(
       expect.arrayContaining(['pid', 'resources.memoryMB', 'resources.diskMB', 'resources.walltimeLeftSec']),
@@ -199,7 +232,10 @@ describe('bad input and other users', () => {
     const pilot = new Api(stack.apiUrl, stack.pilotToken);
     expect((await pilot.get('/tasks')).status).toBe(403);
     expect((await api.post('/pilots', {})).status).toBe(403);
-    const readOnly = new Api(stack.apiUrl, await stack.mintToken({ sub: 'reader', scopes: ['compute.read'] }));
+    const readOnly = new Api(
+      stack.apiUrl,
+      await stack.mintToken({ sub: 'reader', scopes: ['compute.read'] }),
+    );
     expect((await readOnly.post('/tasks', shellTask('nope', 'true'))).status).toBe(403);
   });
 
@@ -207,7 +243,10 @@ describe('bad input and other users', () => {
     const taskId = await api.submit(shellTask('mine', 'true'));
     const other = new Api(
       stack.apiUrl,
-      await stack.mintToken({ sub: 'someone-else', scopes: ['compute.create', 'compute.read', 'compute.cancel'] }),
+      await stack.mintToken({
+        sub: 'someone-else',
+        scopes: ['compute.create', 'compute.read', 'compute.cancel'],
+      }),
     );
     expect((await other.get(`/tasks/${taskId}`)).status).toBe(404);
     expect((await other.get(`/tasks/${taskId}/jobs`)).status).toBe(404);
@@ -215,5 +254,42 @@ describe('bad input and other users', () => {
     const theirs = await other.get<{ tasks: TaskSummary[] }>('/tasks');
     expect(theirs.body.tasks.map((t) => t.taskId)).not.toContain(taskId);
     expect((await api.finalTask(taskId)).state).toBe('done');
+  });
+});
+
+describe('sites (the information system)', () => {
+  it('lets an operator define a site with its queue, and refuses bad sites and non-operators', async () => {
+    const put = await api.request<{ siteId: string; queueUrl: string; status: string }>(
+      'PUT',
+      '/sites/hpc-a',
+      {
+        kind: 'hpc',
+        status: 'offline',
+        slot: { cores: 8, memoryMB: 16000, walltimeSec: 86400, diskMB: 50000 },
+        maxPilots: 20,
+      },
+    );
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ siteId: 'hpc-a', status: 'offline' });
+    expect(await queueUrl(sqs, 'gluon-local-site-hpc-a')).toBe(put.body.queueUrl);
+    expect(await queueUrl(sqs, 'gluon-local-site-hpc-a-dlq')).toContain('hpc-a-dlq');
+    const sites = await api.get<{ sites: Array<{ siteId: string }> }>('/sites');
+    expect(sites.body.sites.map((s) => s.siteId)).toEqual(['hpc-a', 'local']);
+
+    const bad = await api.request('PUT', '/sites/hpc-b', { slot: { cores: 0 }, status: 'sleeping' });
+    expect(bad.status).toBe(400);
+    expect(issuesOf(bad.body)).toEqual(expect.arrayContaining(['slot.cores', 'status']));
+    expect((await api.get<{ sites: unknown[] }>('/sites')).body.sites).toHaveLength(2);
+    const pilot = new Api(stack.apiUrl, stack.pilotToken);
+    expect((await pilot.request('PUT', '/sites/hpc-c', {})).status).toBe(403);
+  });
+
+  it('fails a task no site can run, saying why for each site', async () => {
+    const taskId = await api.submit(shellTask('nowhere', 'true', { sites: { allow: ['hpc-a'] } }));
+    const task = await api.finalTask(taskId);
+    expect(task.state).toBe('failed');
+    expect(task.reason).toContain('NoSiteError');
+    expect(task.reason).toContain('hpc-a (site is offline)');
+    expect(task.reason).toContain('local (not in sites.allow)');
   });
 });
