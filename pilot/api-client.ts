@@ -11,6 +11,7 @@ import type {
   ErrorBody,
   HeartbeatRequest,
   HeartbeatResponse,
+  PilotCredentials,
   RegisterPilotResponse,
 } from '#core/api.ts';
 import type { FieldIssue } from '#core/errors.ts';
@@ -104,6 +105,11 @@ export class ApiClient {
   /** Reports the end of an attempt; idempotent on the server, so safe to retry. */
   complete(pilotId: string, body: CompleteRequest, options?: CallOptions): Promise<CompleteResponse> {
     return this.post(`/pilots/${encodeURIComponent(pilotId)}/complete`, body, options);
+  }
+
+  /** Asks for fresh AWS credentials (vended credentials only). */
+  renewCredentials(pilotId: string, options?: CallOptions): Promise<PilotCredentials> {
+    return this.post(`/pilots/${encodeURIComponent(pilotId)}/credentials`, {}, options);
   }
 
   private async post<T>(path: string, body: unknown, options: CallOptions = {}): Promise<T> {

@@ -1,14 +1,25 @@
 /**
- * The pilot's configuration: command-line flags win over GLUON_* environment variables, which win
- * over defaults. Every value is validated with zod; a bad one is reported naming the flag and
- * the variable it can come from.
+ * The pilot's configuration. Each option comes from, in order of precedence: its command-line
+ * flag, its GLUON_* environment variable, the config file (`--config FILE`, YAML or JSON, keys
+ * named like the long options in camelCase), or its default. Every value is validated with zod;
+ * a bad one is reported naming the flag, the variable and (when it came from there) the file key.
  */
 
 import { statfsSync } from 'node:fs';
-import { availableParallelism, freemem, hostname, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { z } from 'zod';
 import { SiteIdSchema } from '#core/model/task-spec.ts';
+import { type ConfigFileValues, loadConfigFile } from './config-file.ts';
+import { availableMemoryMB } from './health/memory.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
+import { PilotConfigError } from './pilot-config-error.ts';
+
+export { PilotConfigError };
+
+export const LOG_CAP_ACTIONS = ['kill', 'truncate'] as const;
+export type LogCapAction = (typeof LOG_CAP_ACTIONS)[number];
+export const CREDENTIAL_MODES = ['auto', 'vended', 'environment'] as const;
+export type CredentialMode = (typeof CREDENTIAL_MODES)[number];
 
 export interface PilotConfig {
   apiUrl: string;
@@ -19,18 +30,41 @@ export interface PilotConfig {
   cores: number;
   memoryMB: number;
   diskMB: number;
-  /** The pilot's own lifetime. */
-  walltimeSec: number;
+  /** The pilot's own lifetime; undefined: from the batch system (Slurm), else 86400. */
+  walltimeSec?: number;
+  /** No new job is taken when less than this much of the pilot's lifetime is left. */
+  minJobWalltimeSec: number;
   idleExitSec: number;
   pollWaitSec: number;
   maxJobs?: number;
   host: string;
   batchId?: string;
+  tags: string[];
   logLevel: LogLevel;
   /** Time between SIGTERM and SIGKILL when the pilot ends a payload. */
   killGraceSec: number;
+  /** After SIGTERM/SIGINT the pilot exits within this many seconds, whatever happens. */
+  drainSec: number;
   /** Cap of one payload's captured log. */
   logCapMB: number;
+  /** What happens when a payload's output passes the cap: kill it (OUTPUT_TOO_LARGE) or drop the rest. */
+  logCapAction: LogCapAction;
+  /** A payload with no new output and no file written in its work directory for this long is killed (LOOPING). */
+  loopingSec: number;
+  /** Health check before any work: free space of the work directory's file system. */
+  minFreeDiskMB: number;
+  /** Checked before each job: below this much free space the pilot takes no more work. */
+  minFreeDiskRunningMB: number;
+  /** Health check: 5-minute load average per CPU of the machine. */
+  maxLoadPerCore: number;
+  /** Health check: largest tolerated difference between this node's clock and the API's. */
+  maxClockSkewSec: number;
+  /** Health check: the token must be valid for at least this long. */
+  minTokenLifetimeSec: number;
+  /** Health check: these paths (software areas such as /cvmfs/atlas.cern.ch) must exist and be readable. */
+  requirePaths: string[];
+  /** Where the AWS credentials for SQS and S3 come from. */
+  credentials: CredentialMode;
 }
 
 type Key = keyof PilotConfig;
@@ -43,9 +77,11 @@ export interface PilotOption {
   /** How the default reads in --help. */
   defaultText?: string;
   required?: boolean;
+  /** A repeatable flag; in the variable the values are separated by `separator`, in the file it is a list. */
+  list?: { separator: string };
 }
 
-/** Every option of `gluon-pilot run`, in --help order. */
+/** Every option of `gluon-pilot run` (but --config), in --help order. */
 export const PILOT_OPTIONS: PilotOption[] = [
   {
     key: 'apiUrl',
@@ -58,7 +94,8 @@ export const PILOT_OPTIONS: PilotOption[] = [
     key: 'token',
     flag: '--token <token>',
     env: 'GLUON_PILOT_TOKEN',
-    description: 'bearer token with the gluon.pilot scope (prefer the variable: flags show in ps)',
+    description:
+      'bearer token with the gluon.pilot scope (prefer the variable or the file: flags show in ps)',
     required: true,
   },
   {
@@ -80,14 +117,14 @@ export const PILOT_OPTIONS: PilotOption[] = [
     flag: '--cores <n>',
     env: 'GLUON_CORES',
     description: 'cores offered to jobs',
-    defaultText: 'all of this machine',
+    defaultText: 'the CPUs this process may use',
   },
   {
     key: 'memoryMB',
     flag: '--memory-mb <n>',
     env: 'GLUON_MEMORY_MB',
     description: 'memory offered to jobs, in MB',
-    defaultText: 'all of this machine',
+    defaultText: 'MemAvailable, or the cgroup’s limit when lower',
   },
   {
     key: 'diskMB',
@@ -100,8 +137,15 @@ export const PILOT_OPTIONS: PilotOption[] = [
     key: 'walltimeSec',
     flag: '--walltime-sec <n>',
     env: 'GLUON_WALLTIME_SEC',
-    description: 'lifetime of the pilot; no new job is taken in its last 60 s',
-    defaultText: '86400',
+    description: 'lifetime of the pilot (capped by the batch job’s end and the token’s expiry)',
+    defaultText: 'the Slurm job’s time left (SLURM_JOB_END_TIME, else squeue), else 86400',
+  },
+  {
+    key: 'minJobWalltimeSec',
+    flag: '--min-job-walltime-sec <n>',
+    env: 'GLUON_MIN_JOB_WALLTIME_SEC',
+    description: 'take no new job when less than this much lifetime is left',
+    defaultText: '60',
   },
   {
     key: 'idleExitSec',
@@ -136,6 +180,67 @@ export const PILOT_OPTIONS: PilotOption[] = [
     flag: '--batch-id <id>',
     env: 'GLUON_BATCH_ID',
     description: 'id of the batch job that started this pilot',
+    defaultText: 'SLURM_JOB_ID when set',
+  },
+  {
+    key: 'tags',
+    flag: '--tag <tag>',
+    env: 'GLUON_TAGS',
+    description: 'a tag to advertise (repeatable; comma-separated in the variable)',
+    list: { separator: ',' },
+  },
+  {
+    key: 'requirePaths',
+    flag: '--require-path <path>',
+    env: 'GLUON_REQUIRE_PATHS',
+    description:
+      'health check: this path (e.g. /cvmfs/atlas.cern.ch) must exist and be readable ' +
+      '(repeatable; colon-separated in the variable)',
+    list: { separator: ':' },
+  },
+  {
+    key: 'minFreeDiskMB',
+    flag: '--min-free-disk-mb <n>',
+    env: 'GLUON_MIN_FREE_DISK_MB',
+    description: 'health check: free space needed in the work directory’s file system before any work',
+    defaultText: '2048',
+  },
+  {
+    key: 'minFreeDiskRunningMB',
+    flag: '--min-free-disk-running-mb <n>',
+    env: 'GLUON_MIN_FREE_DISK_RUNNING_MB',
+    description: 'free space needed before each further job (else the pilot stops, exit code 3)',
+    defaultText: '1024',
+  },
+  {
+    key: 'maxLoadPerCore',
+    flag: '--max-load-per-core <x>',
+    env: 'GLUON_MAX_LOAD_PER_CORE',
+    description: 'health check: highest 5-minute load average per CPU of the machine',
+    defaultText: '4',
+  },
+  {
+    key: 'maxClockSkewSec',
+    flag: '--max-clock-skew-sec <n>',
+    env: 'GLUON_MAX_CLOCK_SKEW_SEC',
+    description: 'health check: largest difference between this node’s clock and the API’s',
+    defaultText: '120',
+  },
+  {
+    key: 'minTokenLifetimeSec',
+    flag: '--min-token-lifetime-sec <n>',
+    env: 'GLUON_MIN_TOKEN_LIFETIME_SEC',
+    description: 'health check: the token (a JWT) must be valid for at least this long',
+    defaultText: '600',
+  },
+  {
+    key: 'credentials',
+    flag: '--credentials <mode>',
+    env: 'GLUON_CREDENTIALS',
+    description:
+      'AWS credentials for SQS and S3: vended (from the API, renewed), environment (the SDK’s ' +
+      'default chain: variables, profile, instance role) or auto (vended when the API vends them)',
+    defaultText: 'auto',
   },
   {
     key: 'logLevel',
@@ -152,23 +257,44 @@ export const PILOT_OPTIONS: PilotOption[] = [
     defaultText: '5',
   },
   {
+    key: 'drainSec',
+    flag: '--drain-sec <n>',
+    env: 'GLUON_DRAIN_SEC',
+    description: 'after SIGTERM/SIGINT: end the payload, report it and exit within this many seconds',
+    defaultText: '30',
+  },
+  {
     key: 'logCapMB',
     flag: '--log-cap-mb <n>',
     env: 'GLUON_LOG_CAP_MB',
     description: 'cap of a payload’s captured stdout+stderr, in MiB',
     defaultText: '50',
   },
+  {
+    key: 'logCapAction',
+    flag: '--log-cap-action <action>',
+    env: 'GLUON_LOG_CAP_ACTION',
+    description:
+      'when a payload’s output passes the cap: kill (error 1104 OUTPUT_TOO_LARGE) or truncate (drop the rest)',
+    defaultText: 'kill',
+  },
+  {
+    key: 'loopingSec',
+    flag: '--looping-sec <n>',
+    env: 'GLUON_LOOPING_SEC',
+    description:
+      'kill a payload that wrote no output and no file in its work directory for this long (error 1103 LOOPING)',
+    defaultText: '7200',
+  },
 ];
 
-/** A bad or missing option; `option` is the flag (e.g. `--cores`). */
-export class PilotConfigError extends Error {
-  override readonly name = 'PilotConfigError';
-  readonly option: string;
-  constructor(option: string, message: string) {
-    super(message);
-    this.option = option;
-  }
-}
+/** The flag, variable and file key of --config itself. */
+export const CONFIG_OPTION = {
+  flag: '--config <file>',
+  env: 'GLUON_CONFIG',
+  description:
+    'YAML or JSON file of options, keys named like the long options in camelCase (e.g. idleExitSec)',
+} as const;
 
 const int = (min: number, max: number) =>
   z
@@ -178,6 +304,16 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number such as 2 or 2.5')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const YEAR_SEC = 366 * 24 * 3600;
+
 const RawConfigSchema = z.strictObject({
   apiUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   token: z.string().regex(/^\S+$/, 'must not be empty or hold spaces'),
@@ -186,15 +322,29 @@ const RawConfigSchema = z.strictObject({
   cores: int(1, 4096),
   memoryMB: int(1, 2 ** 30),
   diskMB: int(0, 2 ** 40),
-  walltimeSec: int(1, 366 * 24 * 3600),
-  idleExitSec: int(1, 366 * 24 * 3600),
+  walltimeSec: int(0, YEAR_SEC).optional(),
+  minJobWalltimeSec: int(0, YEAR_SEC),
+  idleExitSec: int(1, YEAR_SEC),
   pollWaitSec: int(1, 20),
   maxJobs: int(1, 1_000_000_000).optional(),
   host: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters'),
   batchId: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  tags: z
+    .array(z.string().regex(/^[A-Za-z0-9._:=/+-]{1,64}$/, 'each tag: 1–64 letters, digits or . _ : = / + -'))
+    .max(64, 'at most 64 tags'),
+  requirePaths: z.array(z.string().regex(/^\//, 'each path must be absolute')).max(30, 'at most 30 paths'),
+  minFreeDiskMB: int(0, 2 ** 40),
+  minFreeDiskRunningMB: int(0, 2 ** 40),
+  maxLoadPerCore: decimal(0, 10_000),
+  maxClockSkewSec: int(1, YEAR_SEC),
+  minTokenLifetimeSec: int(0, YEAR_SEC),
+  credentials: z.enum(CREDENTIAL_MODES, { error: `must be one of ${CREDENTIAL_MODES.join(', ')}` }),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   killGraceSec: int(0, 600),
+  drainSec: int(1, 3600),
   logCapMB: int(1, 10_240),
+  logCapAction: z.enum(LOG_CAP_ACTIONS, { error: `must be one of ${LOG_CAP_ACTIONS.join(', ')}` }),
+  loopingSec: int(1, YEAR_SEC),
 });
 
 function freeDiskMB(dir: string): number {
@@ -206,55 +356,123 @@ function freeDiskMB(dir: string): number {
   }
 }
 
+type RawValue = string | string[];
+
 /** Defaults that depend on the machine (computed only for options not given). */
-function defaultFor(key: Key, chosen: Partial<Record<Key, string>>): string | undefined {
+function defaultFor(
+  key: Key,
+  chosen: Partial<Record<Key, RawValue>>,
+  env: NodeJS.ProcessEnv,
+): RawValue | undefined {
   switch (key) {
     case 'cores':
       return String(availableParallelism());
     case 'memoryMB':
-      return String(Math.max(1, Math.floor(totalmem() / 2 ** 20) || Math.floor(freemem() / 2 ** 20)));
+      return String(Math.max(1, availableMemoryMB().availableMB));
     case 'diskMB':
-      return String(freeDiskMB(chosen.workDir ?? tmpdir()));
-    case 'walltimeSec':
-      return '86400';
+      return String(freeDiskMB(typeof chosen.workDir === 'string' ? chosen.workDir : tmpdir()));
+    case 'minJobWalltimeSec':
+      return '60';
     case 'idleExitSec':
       return '60';
     case 'pollWaitSec':
       return '20';
     case 'host':
       return hostname();
+    case 'batchId':
+      return env.SLURM_JOB_ID === undefined || env.SLURM_JOB_ID === '' ? undefined : env.SLURM_JOB_ID;
+    case 'tags':
+    case 'requirePaths':
+      return [];
+    case 'minFreeDiskMB':
+      return '2048';
+    case 'minFreeDiskRunningMB':
+      return '1024';
+    case 'maxLoadPerCore':
+      return '4';
+    case 'maxClockSkewSec':
+      return '120';
+    case 'minTokenLifetimeSec':
+      return '600';
+    case 'credentials':
+      return 'auto';
     case 'logLevel':
       return 'info';
     case 'killGraceSec':
       return '5';
+    case 'drainSec':
+      return '30';
     case 'logCapMB':
       return '50';
+    case 'logCapAction':
+      return 'kill';
+    case 'loopingSec':
+      return '7200';
     default:
       return undefined;
   }
 }
 
+type Source = 'flag' | 'env' | 'file' | 'default';
+
 /**
- * Builds the configuration from flags (as parsed by commander: camel-cased flag names → strings)
- * and the environment. Throws PilotConfigError naming the first bad option.
+ * Builds the configuration from flags (as parsed by commander: camel-cased flag names → strings,
+ * or string arrays for repeatable flags), the environment and, when `--config`/GLUON_CONFIG names
+ * one, a config file. Throws PilotConfigError naming the first bad option.
  */
 export function resolvePilotConfig(
   flags: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
 ): PilotConfig {
-  const raw: Partial<Record<Key, string>> = {};
+  const configPath = typeof flags.config === 'string' ? flags.config : env[CONFIG_OPTION.env] || undefined;
+  let file: ConfigFileValues = {};
+  if (configPath !== undefined) {
+    file = loadConfigFile(configPath, new Set(PILOT_OPTIONS.map((o) => fileKey(o))), PILOT_LIST_KEYS);
+  }
+
+  const raw: Partial<Record<Key, RawValue>> = {};
+  const source: Partial<Record<Key, Source>> = {};
   for (const option of PILOT_OPTIONS) {
-    const flagValue = flags[flagProperty(option.flag)];
-    const value = typeof flagValue === 'string' ? flagValue : env[option.env];
-    if (value !== undefined && value !== '') raw[option.key] = value;
+    const flagValue = flags[fileKey(option)];
+    const envValue = env[option.env];
+    const fileValue = file[fileKey(option)];
+    if (option.list !== undefined) {
+      if (Array.isArray(flagValue) && flagValue.length > 0) {
+        raw[option.key] = flagValue.map(String);
+        source[option.key] = 'flag';
+      } else if (envValue !== undefined && envValue !== '') {
+        raw[option.key] = envValue.split(option.list.separator).filter((v) => v !== '');
+        source[option.key] = 'env';
+      } else if (fileValue !== undefined) {
+        raw[option.key] = Array.isArray(fileValue) ? fileValue : [fileValue];
+        source[option.key] = 'file';
+      }
+      continue;
+    }
+    if (typeof flagValue === 'string' && flagValue !== '') {
+      raw[option.key] = flagValue;
+      source[option.key] = 'flag';
+    } else if (envValue !== undefined && envValue !== '') {
+      raw[option.key] = envValue;
+      source[option.key] = 'env';
+    } else if (typeof fileValue === 'string') {
+      raw[option.key] = fileValue;
+      source[option.key] = 'file';
+    }
   }
   for (const option of PILOT_OPTIONS) {
     if (raw[option.key] !== undefined) continue;
     if (option.required) {
-      throw new PilotConfigError(flagName(option), `${flagName(option)} is required (or set ${option.env})`);
+      throw new PilotConfigError(
+        flagName(option),
+        `${flagName(option)} is required (or set ${option.env}, or ${fileKey(option)} in a --config file)`,
+      );
     }
-    const fallback = defaultFor(option.key, raw);
-    if (fallback !== undefined) raw[option.key] = fallback;
+    const fallback = defaultFor(option.key, raw, env);
+    if (fallback !== undefined) {
+      raw[option.key] = fallback;
+      source[option.key] = 'default';
+    }
   }
   const result = RawConfigSchema.safeParse(raw);
   if (!result.success) {
@@ -263,23 +481,37 @@ export function resolvePilotConfig(
     const option = PILOT_OPTIONS.find((o) => o.key === key);
     const name = option ? flagName(option) : key;
     const given = raw[key];
-    const shown = key === 'token' ? '' : ` (got '${given ?? ''}')`;
+    const shownValue = Array.isArray(given) ? given.join(', ') : (given ?? '');
+    const shown = key === 'token' ? '' : ` (got '${shownValue}')`;
+    const where =
+      option === undefined
+        ? ''
+        : source[key] === 'file'
+          ? ` / key ${fileKey(option)} in ${configPath}`
+          : ` / ${option.env}`;
     throw new PilotConfigError(
       name,
-      `invalid value for ${name}${option ? ` / ${option.env}` : ''}: ${issue?.message ?? 'invalid'}${shown}`,
+      `invalid value for ${name}${where}: ${issue?.message ?? 'invalid'}${shown}`,
     );
   }
   return result.data;
 }
 
 /** `--memory-mb <n>` → `--memory-mb`. */
-export function flagName(option: PilotOption): string {
+export function flagName(option: Pick<PilotOption, 'flag'>): string {
   return option.flag.split(' ')[0] as string;
 }
 
-/** `--memory-mb <n>` → `memoryMb`, the property commander stores the value under. */
-function flagProperty(flag: string): string {
-  return (flag.split(' ')[0] as string)
+/**
+ * `--memory-mb <n>` → `memoryMb`: the property commander stores the value under, and the key of
+ * the option in a config file.
+ */
+export function fileKey(option: Pick<PilotOption, 'flag'>): string {
+  return flagName(option)
     .replace(/^--/, '')
     .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
+
+const PILOT_LIST_KEYS: ReadonlySet<string> = new Set(
+  PILOT_OPTIONS.filter((o) => o.list !== undefined).map((o) => fileKey(o)),
+);

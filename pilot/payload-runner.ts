@@ -7,12 +7,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, open, readFile, rm, stat } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Usage } from '#core/model/job.ts';
-import { isPilotErrorCode, PILOT_ERROR_CODES, type PilotErrorCode } from '#core/model/pilot-error-codes.ts';
+import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/model/pilot-error-codes.ts';
 import { CappedLog } from './capped-log.ts';
+import { LoopingDetector, newestMtimeMs } from './looping-detector.ts';
+import { abortCode, classifyPayloadEnd, type PayloadExit, type StopReason } from './payload-end.ts';
 import {
   listProcesses,
   liveGroupMembers,
@@ -56,6 +57,13 @@ export interface RunPayloadOptions {
   /** stdout and stderr of the payload are appended here, up to logCapBytes. */
   logFile: string;
   logCapBytes: number;
+  /** Past the cap: kill the payload (OUTPUT_TOO_LARGE, the default) or drop the rest of its output. */
+  logCapAction?: 'kill' | 'truncate';
+  /**
+   * Kill the payload (LOOPING) when it wrote no output and no file in its work directory for this
+   * long; no looping detection when undefined.
+   */
+  loopingSec?: number;
   /** Time between SIGTERM and SIGKILL when the pilot ends a payload. */
   killGraceMs?: number;
   /** Interval of the /proc polls for memory and usage. */
@@ -71,7 +79,7 @@ export interface RunPayloadOptions {
   baseEnv?: Record<string, string>;
 }
 
-export type StopReason = 'walltime' | 'memory' | 'abort';
+export type { StopReason } from './payload-end.ts';
 
 export interface PayloadResult {
   exitCode?: number;
@@ -83,10 +91,6 @@ export interface PayloadResult {
   /** Set when the pilot ended the payload, and why. */
   stoppedBy?: StopReason;
 }
-
-const SIGNAL_NAMES = new Map<number, string>(
-  Object.entries(osConstants.signals).map(([name, number]) => [number, name] as [number, string]),
-);
 
 /** The minimal environment every payload starts from. */
 export function defaultBaseEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -151,11 +155,6 @@ export async function logTail(path: string, lines = LOG_TAIL_LINES): Promise<str
   }
 }
 
-function abortCode(signal: AbortSignal | undefined): PilotErrorCode {
-  const reason: unknown = signal?.reason;
-  return typeof reason === 'number' && isPilotErrorCode(reason) ? reason : PILOT_ERROR_CODES.EVICTED;
-}
-
 function waitForClose(stream: Readable, ms: number): Promise<void> {
   return new Promise((resolve) => {
     if (stream.closed || stream.destroyed) {
@@ -182,7 +181,7 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
 
   if (options.signal?.aborted) {
     return {
-      pilotErrorCode: abortCode(options.signal),
+      pilotErrorCode: abortCode(options.signal.reason),
       errorMessage: 'the payload was not started: the pilot was asked to stop',
       usage: zeroUsage,
       stoppedBy: 'abort',
@@ -198,6 +197,7 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
     };
   }
 
+  let stoppedBy: StopReason | undefined;
   const marker = randomUUID();
   const env: Record<string, string> = {
     ...(options.baseEnv ?? defaultBaseEnv()),
@@ -208,7 +208,17 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
   const command = await resolveCommand(options.command, options.workDir, env.PATH ?? '');
   const timesFile = `${options.logFile}.times`;
   await rm(timesFile, { force: true });
-  const log = new CappedLog(options.logFile, options.logCapBytes);
+  const killOnCap = (options.logCapAction ?? 'kill') === 'kill';
+  const log = new CappedLog(options.logFile, options.logCapBytes, {
+    ...(killOnCap ? { onFull: () => stop('output'), markerText: 'the payload is killed' } : {}),
+  });
+  const looping =
+    options.loopingSec === undefined
+      ? undefined
+      : new LoopingDetector({
+          loopingSec: options.loopingSec,
+          initialMtimeMs: await newestMtimeMs(options.workDir),
+        });
 
   const started = process.hrtime.bigint();
   const child = spawn(
@@ -224,15 +234,12 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
   child.stdout.on('data', (chunk: Buffer) => log.write(chunk));
   child.stderr.on('data', (chunk: Buffer) => log.write(chunk));
 
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
-    (resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    },
-  );
+  const exited = new Promise<PayloadExit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+  });
   const pid = child.pid;
 
-  let stoppedBy: StopReason | undefined;
   let memoryAtStopKB = 0;
   let killTimer: NodeJS.Timeout | undefined;
   let peakRssKB = 0;
@@ -241,7 +248,7 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
   const killEscaped = async (signal: NodeJS.Signals): Promise<void> => {
     for (const escaped of await processesWithEnv(PAYLOAD_MARKER_VAR, marker)) signalProcess(escaped, signal);
   };
-  const stop = (reason: StopReason): void => {
+  function stop(reason: StopReason): void {
     if (stoppedBy !== undefined || pid === undefined) return;
     stoppedBy = reason;
     signalGroup(pid, 'SIGTERM');
@@ -250,7 +257,7 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
       signalGroup(pid, 'SIGKILL');
       killEscaped('SIGKILL').catch(() => {});
     }, killGraceMs);
-  };
+  }
 
   const pollOnce = async (rootPid: number): Promise<void> => {
     const processes = payloadProcesses(await listProcesses(), rootPid);
@@ -274,7 +281,7 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
   if (pid !== undefined) {
     walltimeTimer = setTimeout(() => stop('walltime'), options.walltimeSec * 1000);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    polling = (async () => {
+    const processPolls = (async () => {
       let delay = Math.min(pollMs, 50);
       while (!pollStop.signal.aborted) {
         await sleep(delay, pollStop.signal);
@@ -283,6 +290,17 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
         delay = pollMs;
       }
     })();
+    const loopingChecks = (async () => {
+      if (looping === undefined || options.loopingSec === undefined) return;
+      const every = Math.min(60_000, Math.max(250, (options.loopingSec * 1000) / 4));
+      while (!pollStop.signal.aborted) {
+        await sleep(every, pollStop.signal);
+        if (pollStop.signal.aborted || stoppedBy !== undefined) break;
+        const newest = await newestMtimeMs(options.workDir).catch(() => 0);
+        if (looping.observe(log.bytesSeen, newest)) stop('looping');
+      }
+    })();
+    polling = Promise.all([processPolls, loopingChecks]).then(() => {});
     try {
       options.onSpawn?.(pid);
     } catch {
@@ -334,8 +352,16 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
     maxRssKB: Math.round(peakRssKB),
   };
 
-  const result = classify(outcome, stoppedBy, options, memoryAtStopKB);
-  result.usage = usage;
+  const end = classifyPayloadEnd(outcome, stoppedBy, {
+    command: options.command,
+    walltimeSec: options.walltimeSec,
+    logCapBytes: options.logCapBytes,
+    memoryAtStopKB,
+    abortReason: options.signal?.reason,
+    ...(options.memoryMB === undefined ? {} : { memoryMB: options.memoryMB }),
+    ...(options.loopingSec === undefined ? {} : { loopingSec: options.loopingSec }),
+  });
+  const result: PayloadResult = { ...end, usage };
   if (result.pilotErrorCode !== PILOT_ERROR_CODES.OK) {
     const tail = await logTail(options.logFile);
     const summary = result.errorMessage ?? 'the payload failed';
@@ -343,60 +369,6 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
     const clipped = tail.length > room ? tail.slice(tail.length - Math.max(0, room)) : tail;
     result.errorMessage =
       clipped === '' ? summary : `${summary}\n--- last lines of the payload log ---\n${clipped}`;
-  }
-  return result;
-}
-
-function classify(
-  outcome: { code: number | null; signal: NodeJS.Signals | null; error?: Error },
-  stoppedBy: StopReason | undefined,
-  options: RunPayloadOptions,
-  memoryAtStopKB: number,
-): PayloadResult {
-  const result: PayloadResult = {
-    pilotErrorCode: PILOT_ERROR_CODES.OK,
-    usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 },
-  };
-  if (outcome.error !== undefined) {
-    result.pilotErrorCode = PILOT_ERROR_CODES.PAYLOAD_NOT_FOUND;
-    result.errorMessage = `the payload could not be started: ${outcome.error.message}`;
-    return result;
-  }
-  // The status as the payload had it: the wrapper passes on 128+N for a payload killed by signal N.
-  let exitCode: number | undefined;
-  let signal: string | undefined;
-  if (outcome.signal !== null) signal = outcome.signal;
-  else if (outcome.code !== null && outcome.code > 128 && SIGNAL_NAMES.has(outcome.code - 128))
-    signal = SIGNAL_NAMES.get(outcome.code - 128);
-  else if (outcome.code !== null) exitCode = outcome.code;
-  if (exitCode !== undefined) result.exitCode = exitCode;
-  if (signal !== undefined) result.signal = signal;
-
-  if (stoppedBy === 'walltime') {
-    result.stoppedBy = stoppedBy;
-    result.pilotErrorCode = PILOT_ERROR_CODES.WALLTIME_EXCEEDED;
-    result.errorMessage = `walltime limit of ${options.walltimeSec} s exceeded; the payload was killed`;
-  } else if (stoppedBy === 'memory') {
-    result.stoppedBy = stoppedBy;
-    result.pilotErrorCode = PILOT_ERROR_CODES.MEMORY_EXCEEDED;
-    result.errorMessage =
-      `memory limit of ${options.memoryMB} MB exceeded (RSS of the payload's processes ` +
-      `${Math.round(memoryAtStopKB / 1024)} MB); the payload was killed`;
-  } else if (stoppedBy === 'abort') {
-    result.stoppedBy = stoppedBy;
-    result.pilotErrorCode = abortCode(options.signal);
-    result.errorMessage = 'the payload was stopped by the pilot';
-  } else if (signal !== undefined) {
-    result.pilotErrorCode = PILOT_ERROR_CODES.PAYLOAD_SIGNALLED;
-    result.errorMessage = `the payload was killed by ${signal}`;
-  } else if (exitCode === 0) {
-    result.pilotErrorCode = PILOT_ERROR_CODES.OK;
-  } else if (exitCode === 126 || exitCode === 127) {
-    result.pilotErrorCode = PILOT_ERROR_CODES.PAYLOAD_NOT_FOUND;
-    result.errorMessage = `command not found or not executable: ${options.command} (exit code ${exitCode})`;
-  } else {
-    result.pilotErrorCode = PILOT_ERROR_CODES.PAYLOAD_FAILED;
-    result.errorMessage = `the payload exited with code ${exitCode}`;
   }
   return result;
 }

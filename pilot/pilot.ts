@@ -1,6 +1,9 @@
 /**
- * The pilot's main loop: register, long-poll the site queue, claim, run, report, repeat; with
- * heartbeats all along, and a graceful drain when asked to stop.
+ * The pilot's life: check the node, register (with the checks' results), then long-poll the site
+ * queue, claim, run, report, repeat, with heartbeats all along (state idle, busy, draining,
+ * exited), until idle, out of walltime, out of disk, max jobs, or asked to stop (a graceful drain
+ * bounded by --drain-sec). A pilot whose checks failed, or that the API did not accept, takes no
+ * work and sends nothing more.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +20,10 @@ import type { PilotResources, PilotState } from '#core/model/pilot.ts';
 import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
 import { type ApiClient, ApiRequestError } from './api-client.ts';
 import type { PilotConfig } from './config.ts';
+import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
+import type { HealthReport } from './health/run-health-checks.ts';
 import type { Logger } from './logger.ts';
+import type { NodeInfo } from './node-info.ts';
 import { signalGroup } from './process-tree.ts';
 import { pilotApiRequestCounts, pilotAwsRequestCounts } from './request-counter.ts';
 import { runJob } from './run-job.ts';
@@ -26,8 +32,8 @@ import { sleep } from './sleep.ts';
 import type { ReceivedMessage } from './sqs-site-queue.ts';
 import { PILOT_VERSION } from './version.ts';
 
-/** No new job is taken when less than this much of the pilot's own walltime is left. */
-const WALLTIME_MARGIN_SEC = 60;
+/** The pilot's life ends this long before its token expires: its last report must still be accepted. */
+const TOKEN_MARGIN_MS = 60_000;
 /** An unfit job goes back to the queue for this long, so that other pilots get to see it. */
 const UNFIT_VISIBILITY_SEC = 30;
 /** Pause after a malformed message or a failing call, so a bad message or an outage is not a hot loop. */
@@ -47,9 +53,44 @@ export interface PilotDeps {
   openStorage(bucket: string): S3Storage;
   logger: Logger;
   now?: () => number;
+  /** The node checks, run before registering (default: none). */
+  checkHealth?: (workRoot: string) => Promise<HealthReport>;
+  /** Free space of the work area in MB, checked before each job (default: not checked). */
+  freeDiskMB?: (path: string) => Promise<number>;
+  /** Architecture, OS and GPUs to advertise. */
+  node?: NodeInfo;
+  /**
+   * Called once the API accepted the pilot, before a queue or storage is opened (the place to
+   * take up vended credentials). Throwing ends the pilot with exit code FAILURE.
+   */
+  onRegistered?: (registration: RegisterPilotResponse) => Promise<void> | void;
 }
 
-export type PilotExitReason = 'idle' | 'max-jobs' | 'walltime' | 'stopped' | 'register-failed';
+/** The configuration with the lifetime known (see walltime.ts). */
+export type ResolvedPilotConfig = PilotConfig & { walltimeSec: number };
+
+export type PilotExitReason =
+  | 'idle'
+  | 'max-jobs'
+  | 'walltime'
+  | 'stopped'
+  | 'register-failed'
+  | 'setup-failed'
+  | 'unhealthy'
+  | 'refused'
+  | 'disk-full';
+
+const EXIT_CODE_BY_REASON: Record<PilotExitReason, ExitCode> = {
+  idle: EXIT_CODES.OK,
+  'max-jobs': EXIT_CODES.OK,
+  walltime: EXIT_CODES.OK,
+  stopped: EXIT_CODES.OK,
+  'register-failed': EXIT_CODES.FAILURE,
+  'setup-failed': EXIT_CODES.FAILURE,
+  unhealthy: EXIT_CODES.UNHEALTHY,
+  refused: EXIT_CODES.REFUSED,
+  'disk-full': EXIT_CODES.UNHEALTHY,
+};
 
 interface CurrentJob {
   ref: JobRef;
@@ -60,33 +101,50 @@ interface CurrentJob {
 }
 
 export class Pilot {
-  private readonly config: PilotConfig;
+  private readonly config: ResolvedPilotConfig;
   private readonly deps: PilotDeps;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly stopping = new AbortController();
-  private readonly startedAt: number;
+  /** When the pilot's life ends (ms since the epoch): its walltime, or its token's expiry when sooner. */
+  private lifeEndsAt: number;
   private current: CurrentJob | undefined;
   private pilotId: string | undefined;
+  private heartbeating = false;
   private beats: Promise<void> = Promise.resolve();
+  private stopReason: string | undefined;
+  /** Set by stop(): by then the drain must be over. */
+  private drainDeadline: number | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
   /** Why the loop ended, once it has. */
   exitReason: PilotExitReason | undefined;
+  /** The node checks' results, once run. */
+  health: HealthReport | undefined;
   jobsRun = 0;
 
-  constructor(config: PilotConfig, deps: PilotDeps) {
+  constructor(config: ResolvedPilotConfig, deps: PilotDeps) {
     this.config = config;
     this.deps = deps;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
-    this.startedAt = this.now();
+    this.lifeEndsAt = this.now() + config.walltimeSec * 1000;
   }
 
-  /** Asks the pilot to stop: no new job, the running payload is ended and reported as EVICTED. */
+  /**
+   * Asks the pilot to stop: no new job; the running payload gets SIGTERM, and SIGKILL after
+   * min(--kill-grace-sec, a third of --drain-sec); it is reported as EVICTED; the pilot sends a
+   * `draining` heartbeat at once and `exited` at the end.
+   */
   stop(reason: string): void {
     if (this.stopping.signal.aborted) return;
     this.logger.warn('stopping', { reason, pilotId: this.pilotId });
+    this.stopReason = reason;
+    this.drainDeadline = this.now() + this.config.drainSec * 1000;
     this.stopping.abort();
     this.current?.abort.abort(PILOT_ERROR_CODES.EVICTED);
+    const killAfterMs = Math.min(this.config.killGraceSec * 1000, (this.config.drainSec * 1000) / 3);
+    this.later(killAfterMs, () => this.killPayloadNow());
+    if (this.heartbeating && this.pilotId !== undefined) void this.beat(this.pilotId);
   }
 
   /** Kills the running payload's process group at once (for a second signal or a hard deadline). */
@@ -95,61 +153,126 @@ export class Pilot {
     if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
   }
 
-  /** Runs until idle, max jobs, walltime or stop; resolves to the process exit code. */
+  /** Runs until idle, max jobs, walltime, disk or stop; resolves to the process exit code (EXIT_CODES). */
   async run(): Promise<number> {
     const { workRoot, created } = await this.prepareWorkRoot();
     try {
-      let registration: RegisterPilotResponse;
-      try {
-        registration = await this.deps.api.register(
-          {
-            siteId: this.config.siteId,
-            host: this.config.host,
-            pid: process.pid,
-            version: PILOT_VERSION,
-            resources: this.resources(),
-            ...(this.config.batchId === undefined ? {} : { batchId: this.config.batchId }),
-          },
-          { signal: this.stopping.signal },
-        );
-      } catch (error) {
-        this.exitReason = this.stopping.signal.aborted ? 'stopped' : 'register-failed';
-        if (this.exitReason === 'stopped') return 0;
-        this.logger.error('registration failed', { error });
-        return 1;
-      }
-      this.pilotId = registration.pilotId;
-      this.logger.info('registered', {
-        pilotId: registration.pilotId,
-        siteId: registration.siteId,
-        queueUrl: registration.queueUrl,
-        heartbeatSec: registration.heartbeatSec,
-      });
-      const stopHeartbeats = this.startHeartbeats(
-        registration.pilotId,
-        Math.max(1, registration.heartbeatSec),
-      );
-      try {
-        this.exitReason = await this.loop(registration, workRoot);
-      } finally {
-        await stopHeartbeats();
-      }
-      this.logger.info('exiting', {
-        pilotId: this.pilotId,
-        reason: this.exitReason,
-        jobsRun: this.jobsRun,
-        awsRequests: pilotAwsRequestCounts(),
-        apiRequests: pilotApiRequestCounts(),
-      });
-      try {
-        await this.deps.api.heartbeat(registration.pilotId, { state: 'exited', jobs: [] }, { retries: 1 });
-      } catch (error) {
-        this.logger.warn('final heartbeat failed', { error });
-      }
-      return 0;
+      this.exitReason = await this.live(workRoot);
+      return EXIT_CODE_BY_REASON[this.exitReason];
     } finally {
+      for (const timer of this.timers) clearTimeout(timer);
       if (created) await rm(workRoot, { recursive: true, force: true }).catch(() => {});
     }
+  }
+
+  private async live(workRoot: string): Promise<PilotExitReason> {
+    const health = await this.checkHealth(workRoot);
+    if (this.stopping.signal.aborted) return 'stopped';
+    let registration: RegisterPilotResponse;
+    try {
+      registration = await this.deps.api.register(
+        {
+          siteId: this.config.siteId,
+          host: this.config.host,
+          pid: process.pid,
+          version: PILOT_VERSION,
+          resources: this.resources(),
+          ...(this.config.batchId === undefined ? {} : { batchId: this.config.batchId }),
+          health: health.checks,
+        },
+        { signal: this.stopping.signal },
+      );
+    } catch (error) {
+      if (this.stopping.signal.aborted) return 'stopped';
+      this.logger.error('registration failed', { error });
+      return 'register-failed';
+    }
+    this.pilotId = registration.pilotId;
+    const registered = {
+      pilotId: registration.pilotId,
+      siteId: registration.siteId,
+      accepted: registration.accepted,
+      reason: registration.reason,
+    };
+    if (!health.healthy) {
+      // Registered so that operators see the node's problems; nothing more is sent.
+      this.logger.error('unhealthy node: registered the failed checks and taking no work', {
+        ...registered,
+        failed: health.checks.filter((c) => !c.ok),
+      });
+      return 'unhealthy';
+    }
+    if (registration.accepted === false) {
+      this.logger.error('the API did not accept this pilot; taking no work', registered);
+      return 'refused';
+    }
+    this.logger.info('registered', {
+      ...registered,
+      queueUrl: registration.queueUrl,
+      heartbeatSec: registration.heartbeatSec,
+      walltimeLeftSec: this.walltimeLeftSec(),
+    });
+    const stopHeartbeats = this.startHeartbeats(registration.pilotId, Math.max(1, registration.heartbeatSec));
+    let reason: PilotExitReason;
+    try {
+      await this.deps.onRegistered?.(registration);
+      this.later(this.lifeEndsAt - this.now() - this.config.drainSec * 1000, () => this.stop('walltime'));
+      reason = await this.loop(registration, workRoot);
+    } catch (error) {
+      this.logger.error('pilot set-up failed', { pilotId: registration.pilotId, error });
+      reason = 'setup-failed';
+    } finally {
+      await stopHeartbeats();
+    }
+    this.logger.info('exiting', {
+      pilotId: this.pilotId,
+      reason,
+      jobsRun: this.jobsRun,
+      awsRequests: pilotAwsRequestCounts(),
+      apiRequests: pilotApiRequestCounts(),
+    });
+    try {
+      const signal = this.drainSignal(200);
+      await this.deps.api.heartbeat(
+        registration.pilotId,
+        { state: 'exited', jobs: [] },
+        { retries: 1, ...(signal === undefined ? {} : { signal }) },
+      );
+    } catch (error) {
+      this.logger.warn('final heartbeat failed', { error });
+    }
+    return reason;
+  }
+
+  private async checkHealth(workRoot: string): Promise<HealthReport> {
+    const health = (await this.deps.checkHealth?.(workRoot)) ?? { checks: [], healthy: true };
+    this.health = health;
+    for (const check of health.checks) {
+      const fields = { check: check.name, value: check.value, message: check.message };
+      if (check.ok) this.logger.debug('node check passed', fields);
+      else this.logger.error('node check failed', fields);
+    }
+    if (health.tokenExpiresAt !== undefined && health.tokenExpiresAt - TOKEN_MARGIN_MS < this.lifeEndsAt) {
+      this.lifeEndsAt = health.tokenExpiresAt - TOKEN_MARGIN_MS;
+      this.logger.info('the token expires before the walltime: lifetime shortened', {
+        walltimeLeftSec: this.walltimeLeftSec(),
+        tokenExpiresAt: new Date(health.tokenExpiresAt).toISOString(),
+      });
+    }
+    return health;
+  }
+
+  /** Runs `action` after `ms` unless the pilot has ended; the timer does not keep the process alive. */
+  private later(ms: number, action: () => void): void {
+    const timer = setTimeout(action, Math.min(Math.max(0, ms), 2 ** 31 - 1));
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** While draining: aborts when the drain's time is up, less `reserveMs` for what comes after. */
+  private drainSignal(reserveMs: number): AbortSignal | undefined {
+    if (this.drainDeadline === undefined) return undefined;
+    return AbortSignal.timeout(Math.max(200, this.drainDeadline - this.now() - reserveMs));
   }
 
   private async prepareWorkRoot(): Promise<{ workRoot: string; created: boolean }> {
@@ -161,15 +284,19 @@ export class Pilot {
   }
 
   private walltimeLeftSec(): number {
-    return Math.max(0, Math.floor(this.config.walltimeSec - (this.now() - this.startedAt) / 1000));
+    return Math.max(0, Math.floor((this.lifeEndsAt - this.now()) / 1000));
   }
 
+  /** What the pilot offers now: walltimeLeftSec shrinks as it ages, so the API refuses jobs that would not fit. */
   private resources(): PilotResources {
+    const node = this.deps.node;
     return {
       cores: this.config.cores,
       memoryMB: this.config.memoryMB,
       diskMB: this.config.diskMB,
       walltimeLeftSec: this.walltimeLeftSec(),
+      ...(node === undefined ? {} : { arch: node.arch, os: node.os, gpus: node.gpus }),
+      ...(this.config.tags.length === 0 ? {} : { tags: this.config.tags }),
     };
   }
 
@@ -179,11 +306,12 @@ export class Pilot {
     const stop = this.stopping.signal;
     let lastBusyAt = this.now();
     for (;;) {
-      if (stop.aborted) return 'stopped';
+      if (stop.aborted) return this.stopReason === 'walltime' ? 'walltime' : 'stopped';
       if (this.config.maxJobs !== undefined && this.jobsRun >= this.config.maxJobs) return 'max-jobs';
-      if (this.walltimeLeftSec() < WALLTIME_MARGIN_SEC) return 'walltime';
+      if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
       const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
       if (idleLeftSec <= 0) return 'idle';
+      if (await this.diskTooFull(workRoot)) return 'disk-full';
 
       let message: ReceivedMessage | undefined;
       try {
@@ -214,6 +342,25 @@ export class Pilot {
         lastBusyAt = this.now();
       }
     }
+  }
+
+  /** Free space of the work area under --min-free-disk-running-mb (PanDA: 1 GB while running). */
+  private async diskTooFull(workRoot: string): Promise<boolean> {
+    if (this.deps.freeDiskMB === undefined) return false;
+    let freeMB: number;
+    try {
+      freeMB = await this.deps.freeDiskMB(workRoot);
+    } catch (error) {
+      this.logger.warn('could not read the free space of the work area', { error });
+      return false;
+    }
+    if (freeMB >= this.config.minFreeDiskRunningMB) return false;
+    this.logger.error('not enough free space in the work area; taking no more work', {
+      pilotId: this.pilotId,
+      freeMB,
+      minFreeMB: this.config.minFreeDiskRunningMB,
+    });
+    return true;
   }
 
   /** Claims the job of a message and, when it is ours, runs and reports it. True when a job ran. */
@@ -277,14 +424,20 @@ export class Pilot {
     if (this.stopping.signal.aborted) current.abort.abort(PILOT_ERROR_CODES.EVICTED);
     let report: CompleteRequest;
     try {
+      const freeDiskMB = this.deps.freeDiskMB;
       report = await runJob(job, {
         storage,
         workRoot,
         host: this.config.host,
+        pilotId,
+        siteId: this.config.siteId,
         killGraceMs: this.config.killGraceSec * 1000,
         logCapBytes: this.config.logCapMB * 2 ** 20,
+        logCapAction: this.config.logCapAction,
+        loopingSec: this.config.loopingSec,
         logger,
         signal: current.abort.signal,
+        ...(freeDiskMB === undefined ? {} : { freeDiskMB: () => freeDiskMB(workRoot) }),
         onSpawn: (pid) => {
           current.pgid = pid;
           current.phase = 'running';
@@ -300,7 +453,12 @@ export class Pilot {
 
   private async report(pilotId: string, report: CompleteRequest, logger: Logger): Promise<void> {
     try {
-      const outcome = await this.deps.api.complete(pilotId, report, { retries: COMPLETE_RETRIES });
+      // While draining, the report must fit in what is left of --drain-sec (with 2 s kept for the exit).
+      const signal = this.drainSignal(2000);
+      const outcome = await this.deps.api.complete(pilotId, report, {
+        retries: COMPLETE_RETRIES,
+        ...(signal === undefined ? {} : { signal }),
+      });
       if (outcome.outcome === 'recorded') {
         logger.info('completion recorded', {
           pilotErrorCode: report.pilotErrorCode,
@@ -341,6 +499,7 @@ export class Pilot {
   // ---- heartbeats ------------------------------------------------------------------------------
 
   private startHeartbeats(pilotId: string, intervalSec: number): () => Promise<void> {
+    this.heartbeating = true;
     const stopBeats = new AbortController();
     const loop = (async () => {
       while (!stopBeats.signal.aborted) {
@@ -350,6 +509,7 @@ export class Pilot {
       }
     })();
     return async () => {
+      this.heartbeating = false;
       stopBeats.abort();
       await loop;
       await this.beats;
@@ -365,13 +525,17 @@ export class Pilot {
   private async sendBeat(pilotId: string): Promise<void> {
     const current = this.current;
     let state: PilotState = current === undefined ? 'idle' : 'busy';
-    if (current !== undefined && this.stopping.signal.aborted) state = 'draining';
+    if (this.stopping.signal.aborted) state = 'draining';
     const body: HeartbeatRequest = {
       state,
       jobs: current === undefined ? [] : [{ ...current.ref, phase: current.phase }],
     };
     try {
-      const response = await this.deps.api.heartbeat(pilotId, body, { retries: 1 });
+      const signal = this.drainSignal(2000);
+      const response = await this.deps.api.heartbeat(pilotId, body, {
+        retries: 1,
+        ...(signal === undefined ? {} : { signal }),
+      });
       for (const job of response.jobs) {
         if (job.action !== 'kill' || current === undefined || this.current !== current) continue;
         if (job.taskId !== current.ref.taskId || job.jobIndex !== current.ref.jobIndex) continue;

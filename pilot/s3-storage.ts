@@ -1,7 +1,9 @@
 /**
- * The pilot's S3 adapter: uploads a file (stage-out) and downloads one with a sha256 check
- * (stage-in), each retried with backoff. Endpoint from `AWS_ENDPOINT_URL_S3` (path-style then, as
- * local stand-ins need), region from `AWS_REGION` (default us-east-1).
+ * The pilot's S3 adapter: uploads a file (stage-out, with its adler32 as object metadata) and
+ * downloads one with its checksums verified (stage-in), each retried with backoff. A checksum
+ * mismatch, a missing object or a refused access are not retried: another try would get the same.
+ * Endpoint from `AWS_ENDPOINT_URL_S3` (path-style then, as local stand-ins need), region from
+ * `AWS_REGION` (default us-east-1), credentials from the SDK's default chain unless given.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -9,15 +11,21 @@ import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Adler32 } from './adler32.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { countAwsRequests } from './request-counter.ts';
 import { sleep } from './sleep.ts';
+import type { CredentialProvider } from './vended-credentials.ts';
 
-export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+export function createS3Client(
+  env: NodeJS.ProcessEnv = process.env,
+  credentials?: CredentialProvider,
+): S3Client {
   return countAwsRequests(
     new S3Client({
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       forcePathStyle: env.AWS_ENDPOINT_URL_S3 !== undefined && env.AWS_ENDPOINT_URL_S3 !== '',
+      ...(credentials === undefined ? {} : { credentials }),
     }),
     'S3',
   );
@@ -28,6 +36,26 @@ export interface S3StorageOptions {
   retries?: number;
   backoffMs?: number;
   logger?: Logger;
+}
+
+/** What a downloaded file must match; only the given fields are checked. */
+export interface ExpectedFile {
+  sha256?: string;
+  adler32?: string;
+  bytes?: number;
+}
+
+/** A failure that another try would repeat (checksum mismatch, no such object, access denied). */
+export class PermanentTransferError extends Error {
+  override readonly name = 'PermanentTransferError';
+}
+
+function isPermanent(error: unknown): boolean {
+  if (error instanceof PermanentTransferError) return true;
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.name === 'NoSuchKey' || e.name === 'NoSuchBucket' || e.name === 'AccessDenied') return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status === 403 || status === 404;
 }
 
 export class S3Storage {
@@ -45,8 +73,13 @@ export class S3Storage {
     this.logger = options.logger ?? silentLogger;
   }
 
-  /** Uploads a local file as `key`. */
-  async uploadFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<void> {
+  /** Uploads a local file as `key`; `metadata` becomes x-amz-meta-* (e.g. the adler32). */
+  async uploadFile(
+    key: string,
+    path: string,
+    contentType = 'application/octet-stream',
+    metadata?: Record<string, string>,
+  ): Promise<void> {
     await this.withRetries(`upload of ${key}`, async () => {
       const { size } = await stat(path);
       await this.client.send(
@@ -56,36 +89,48 @@ export class S3Storage {
           Body: createReadStream(path),
           ContentLength: size,
           ContentType: contentType,
+          ...(metadata === undefined ? {} : { Metadata: metadata }),
         }),
       );
     });
   }
 
-  /** Downloads `key` to `path` and checks its sha256 (and size, when given); a bad copy is removed. */
-  async downloadFile(key: string, path: string, expected: { sha256: string; bytes?: number }): Promise<void> {
-    await this.withRetries(`download of ${key}`, async () => {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      if (output.Body === undefined) throw new Error(`object ${key} has no body`);
-      const hash = createHash('sha256');
+  /**
+   * Downloads `key` (of this bucket, or of `bucket`) to `path` and checks the given checksums and
+   * size; a bad copy is removed.
+   */
+  async downloadFile(key: string, path: string, expected: ExpectedFile, bucket = this.bucket): Promise<void> {
+    const where = bucket === this.bucket ? key : `s3://${bucket}/${key}`;
+    await this.withRetries(`download of ${where}`, async () => {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (output.Body === undefined) throw new Error(`object ${where} has no body`);
+      const sha = expected.sha256 === undefined ? undefined : createHash('sha256');
+      const adler = expected.adler32 === undefined ? undefined : new Adler32();
       let bytes = 0;
       await pipeline(
         output.Body as Readable,
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
-            hash.update(chunk);
+            sha?.update(chunk);
+            adler?.update(chunk);
             bytes += chunk.length;
             yield chunk;
           }
         },
         createWriteStream(path),
       );
-      const sha256 = hash.digest('hex');
-      if (sha256 !== expected.sha256 || (expected.bytes !== undefined && bytes !== expected.bytes)) {
+      const problems: string[] = [];
+      const sha256 = sha?.digest('hex');
+      if (sha256 !== undefined && sha256 !== expected.sha256)
+        problems.push(`sha256 ${sha256}, expected ${expected.sha256}`);
+      const adler32 = adler?.hex();
+      if (adler32 !== undefined && adler32 !== expected.adler32)
+        problems.push(`adler32 ${adler32}, expected ${expected.adler32}`);
+      if (expected.bytes !== undefined && bytes !== expected.bytes)
+        problems.push(`${bytes} bytes, expected ${expected.bytes}`);
+      if (problems.length > 0) {
         await rm(path, { force: true });
-        throw new Error(
-          `checksum mismatch for ${key}: got sha256 ${sha256} (${bytes} bytes), ` +
-            `expected ${expected.sha256}${expected.bytes === undefined ? '' : ` (${expected.bytes} bytes)`}`,
-        );
+        throw new PermanentTransferError(`checksum mismatch for ${where}: got ${problems.join('; ')}`);
       }
     });
   }
@@ -96,6 +141,13 @@ export class S3Storage {
         await action();
         return;
       } catch (error) {
+        if (isPermanent(error)) {
+          const message =
+            error instanceof PermanentTransferError
+              ? error.message
+              : `${what} failed: ${(error as Error).name}: ${(error as Error).message}`;
+          throw new PermanentTransferError(message, { cause: error });
+        }
         if (attempt >= this.retries) {
           throw new Error(`${what} failed after ${attempt + 1} tries: ${(error as Error).message}`, {
             cause: error,

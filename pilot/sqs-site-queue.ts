@@ -1,7 +1,8 @@
 /**
  * The pilot's side of its site queue in SQS: long-poll one message, delete it (acknowledge) or
  * hand it back with a new visibility timeout. Endpoint and region come from the usual AWS settings
- * (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`); the region defaults to us-east-1.
+ * (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`); the region defaults to us-east-1. Credentials come from
+ * the SDK's default chain unless a provider (vended credentials) is given.
  */
 import {
   ChangeMessageVisibilityCommand,
@@ -11,6 +12,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { countAwsRequests } from './request-counter.ts';
+import type { CredentialProvider } from './vended-credentials.ts';
 
 export interface ReceivedMessage {
   messageId: string;
@@ -20,9 +22,15 @@ export interface ReceivedMessage {
   receiveCount: number;
 }
 
-export function createSqsClient(env: NodeJS.ProcessEnv = process.env): SQSClient {
+export function createSqsClient(
+  env: NodeJS.ProcessEnv = process.env,
+  credentials?: CredentialProvider,
+): SQSClient {
   return countAwsRequests(
-    new SQSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' }),
+    new SQSClient({
+      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      ...(credentials === undefined ? {} : { credentials }),
+    }),
     'SQS',
   );
 }

@@ -14,11 +14,13 @@ import {
   type ErrorBody,
   HeartbeatRequestSchema,
   type HeartbeatResponse,
+  type PilotCredentials,
   type RegisterPilotResponse,
 } from '#core/api.ts';
 import { PilotRegistrationSchema } from '#core/model/pilot.ts';
 
 export interface RecordedRequest {
+  method: string;
   path: string;
   authorization: string | undefined;
   body: unknown;
@@ -36,16 +38,22 @@ export interface FakeApi {
   kill: Map<string, string>;
   /** Where registration sends the pilot. */
   registration: { queueUrl: string; bucket: string; siteId: string };
-  bodies<T = Record<string, unknown>>(route: 'register' | 'claim' | 'heartbeat' | 'complete'): T[];
+  /** Set: registration answers accepted=false with this reason (as for a site in test mode). */
+  refuse?: string;
+  /** Set: credentials vended at registration and by each renewal (called once per answer). */
+  vend?: () => PilotCredentials;
+  bodies<T = Record<string, unknown>>(route: Route): T[];
   stop(): Promise<void>;
 }
 
+type Route = 'register' | 'claim' | 'heartbeat' | 'complete' | 'credentials';
+
 export const PILOT_ID = 'p-testpilot01';
 
-function routeOf(path: string): 'register' | 'claim' | 'heartbeat' | 'complete' | undefined {
+function routeOf(path: string): Route | undefined {
   if (path === '/pilots') return 'register';
-  const match = /^\/pilots\/[^/]+\/(claim|heartbeat|complete)$/.exec(path);
-  return match ? (match[1] as 'claim' | 'heartbeat' | 'complete') : undefined;
+  const match = /^\/pilots\/[^/]+\/(claim|heartbeat|complete|credentials)$/.exec(path);
+  return match ? (match[1] as Route) : undefined;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -79,13 +87,17 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
   const requests: RecordedRequest[] = [];
   const jobs = new Map<string, ClaimAnswer>();
   const kill = new Map<string, string>();
-  const api: Omit<FakeApi, 'url' | 'stop'> = {
+  // One object, handed to the test and read by the server, so that refuse/vend set later count.
+  const api: FakeApi = {
+    url: '',
     token,
     requests,
     jobs,
     kill,
     registration,
-    bodies: <T>(route: string) => requests.filter((r) => routeOf(r.path) === route).map((r) => r.body as T),
+    bodies: <T>(route: string) =>
+      requests.filter((r) => r.method === 'POST' && routeOf(r.path) === route).map((r) => r.body as T),
+    stop: async () => {},
   };
 
   const server: Server = createServer((req, res) => {
@@ -98,7 +110,7 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
         send(res, 400, { error: { code: 'INVALID_INPUT', message: 'body is not JSON' } });
         return;
       }
-      requests.push({ path, authorization: req.headers.authorization, body });
+      requests.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, body });
       if (req.headers.authorization !== `Bearer ${token}`) {
         send(res, 401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
         return;
@@ -109,15 +121,22 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
         case 'register': {
           const parsed = PilotRegistrationSchema.safeParse(body);
           if (!parsed.success) return invalid(res, parsed.error);
+          // As the API does: a failed node check makes the pilot unhealthy, not accepted.
+          const failed = (parsed.data.health ?? []).filter((c) => !c.ok).map((c) => c.name);
+          const reason = failed.length > 0 ? `unhealthy node: ${failed.join(', ')} failed` : api.refuse;
           const answer: RegisterPilotResponse = {
             pilotId: PILOT_ID,
             siteId: api.registration.siteId,
+            accepted: reason === undefined,
+            ...(reason === undefined ? {} : { reason }),
             queueUrl: api.registration.queueUrl,
             bucket: api.registration.bucket,
             heartbeatSec: 1,
             leaseSec: 60,
             serverTime: new Date(now).toISOString(),
           };
+          const vend = api.vend;
+          if (reason === undefined && vend !== undefined) answer.credentials = vend();
           return send(res, 201, answer);
         }
         case 'claim': {
@@ -146,6 +165,12 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
           };
           return send(res, 200, answer);
         }
+        case 'credentials': {
+          const vend = api.vend;
+          if (vend === undefined)
+            return send(res, 404, { error: { code: 'NOT_FOUND', message: 'no credentials here' } });
+          return send(res, 200, vend());
+        }
         case 'complete': {
           const parsed = CompleteRequestSchema.safeParse(body);
           if (!parsed.success) return invalid(res, parsed.error);
@@ -158,13 +183,11 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    ...api,
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  } as FakeApi;
+  api.url = `http://127.0.0.1:${port}`;
+  api.stop = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return api;
 }

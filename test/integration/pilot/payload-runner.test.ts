@@ -201,6 +201,7 @@ describe('runPayload', () => {
       command: 'sh',
       args: ['-c', 'head -c 5000000 /dev/zero | tr "\\0" a; echo tail-line >&2'],
       logCapBytes: cap,
+      logCapAction: 'truncate',
     });
     expect(result.pilotErrorCode).toBe(PILOT_ERROR_CODES.OK);
     const size = statSync(logFile).size;

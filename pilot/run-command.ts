@@ -1,0 +1,178 @@
+/**
+ * `gluon-pilot run`: wires the configuration, the node checks, the API client, the AWS clients
+ * (with vended or environment credentials) and the signals to a Pilot, and runs it.
+ */
+import { constants as osConstants } from 'node:os';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { RegisterPilotResponse } from '#core/api.ts';
+import { ApiClient } from './api-client.ts';
+import { type PilotConfig, PilotConfigError, resolvePilotConfig } from './config.ts';
+import { EXIT_CODES } from './exit-codes.ts';
+import { freeDiskMB } from './health/disk-space.ts';
+import { runHealthChecks } from './health/run-health-checks.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { readNodeInfo } from './node-info.ts';
+import { Pilot } from './pilot.ts';
+import { createS3Client, S3Storage } from './s3-storage.ts';
+import { createSqsClient, SqsSiteQueue } from './sqs-site-queue.ts';
+import { isPilotCredentials, VendedCredentials } from './vended-credentials.ts';
+import { resolveWalltime } from './walltime.ts';
+
+/** Runs the pilot with the flags commander parsed; resolves to the exit code. */
+export async function runCommand(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let config: PilotConfig;
+  try {
+    config = resolvePilotConfig(flags, env);
+  } catch (error) {
+    if (!(error instanceof PilotConfigError)) throw error;
+    process.stderr.write(`gluon-pilot: ${error.message}\nSee 'gluon-pilot run --help'.\n`);
+    return EXIT_CODES.USAGE;
+  }
+  const logger = createLogger(config.logLevel, { siteId: config.siteId });
+  const walltime = await resolveWalltime({
+    ...(config.walltimeSec === undefined ? {} : { configuredSec: config.walltimeSec }),
+    env,
+    nowMs: Date.now(),
+  });
+  logger.info('starting', {
+    walltimeSec: walltime.walltimeSec,
+    walltimeFrom: walltime.source,
+    ...(walltime.cappedFromSec === undefined ? {} : { walltimeConfiguredSec: walltime.cappedFromSec }),
+    batchId: config.batchId,
+  });
+
+  const api = new ApiClient({ baseUrl: config.apiUrl, token: config.token, logger });
+  const aws = new AwsClients(config, api, logger, env);
+  const pilot = new Pilot(
+    { ...config, walltimeSec: walltime.walltimeSec },
+    {
+      api,
+      logger,
+      node: readNodeInfo(),
+      checkHealth: (workRoot) =>
+        runHealthChecks({
+          workRoot,
+          apiUrl: config.apiUrl,
+          token: config.token,
+          cores: config.cores,
+          memoryMB: config.memoryMB,
+          minFreeDiskMB: config.minFreeDiskMB,
+          maxLoadPerCore: config.maxLoadPerCore,
+          maxClockSkewSec: config.maxClockSkewSec,
+          minTokenLifetimeSec: config.minTokenLifetimeSec,
+          requirePaths: config.requirePaths,
+        }),
+      freeDiskMB: (path) => freeDiskMB(path),
+      onRegistered: (registration) => aws.useCredentialsOf(registration),
+      openQueue: (queueUrl) => new SqsSiteQueue(aws.sqs(), queueUrl),
+      openStorage: (bucket) => new S3Storage(aws.s3(), bucket, { logger }),
+    },
+  );
+
+  const stopSignals = handleSignals(pilot, config, logger);
+  try {
+    return await pilot.run();
+  } finally {
+    stopSignals();
+    aws.close();
+  }
+}
+
+/**
+ * First SIGTERM/SIGINT: drain, bounded by --drain-sec (past it the payload is killed and the pilot
+ * exits with DRAIN_TIMEOUT). Second: kill the payload and exit at once with 128+N.
+ */
+function handleSignals(pilot: Pilot, config: PilotConfig, logger: Logger): () => void {
+  let signalsSeen = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalsSeen++;
+    if (signalsSeen === 1) {
+      pilot.stop(signal);
+      setTimeout(() => {
+        logger.error('drain did not finish in time; exiting', { drainSec: config.drainSec });
+        pilot.killPayloadNow();
+        process.exit(EXIT_CODES.DRAIN_TIMEOUT);
+      }, config.drainSec * 1000).unref();
+      return;
+    }
+    logger.error('second signal; exiting at once', { signal });
+    pilot.killPayloadNow();
+    process.exit(128 + (osConstants.signals[signal] ?? 15));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
+
+/** The SQS and S3 clients, made on first use with the credentials chosen at registration. */
+class AwsClients {
+  private readonly config: PilotConfig;
+  private readonly api: ApiClient;
+  private readonly logger: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+  private vended: VendedCredentials | undefined;
+  private sqsClient: SQSClient | undefined;
+  private s3Client: S3Client | undefined;
+
+  constructor(config: PilotConfig, api: ApiClient, logger: Logger, env: NodeJS.ProcessEnv) {
+    this.config = config;
+    this.api = api;
+    this.logger = logger;
+    this.env = env;
+  }
+
+  /** --credentials: vended (required), environment (ignore vended ones), auto (vended when given). */
+  useCredentialsOf(registration: RegisterPilotResponse): void {
+    const given = registration.credentials;
+    const mode = this.config.credentials;
+    if (mode === 'environment') {
+      this.logger.info('using the environment’s AWS credentials', { vendedIgnored: given !== undefined });
+      return;
+    }
+    if (given === undefined || !isPilotCredentials(given)) {
+      if (mode === 'vended') {
+        throw new Error(
+          given === undefined
+            ? '--credentials vended, but the API vended no credentials at registration'
+            : '--credentials vended, but the credentials the API vended are not usable',
+        );
+      }
+      this.logger.info('the API vends no credentials; using the environment’s', {});
+      return;
+    }
+    const pilotId = registration.pilotId;
+    this.vended = new VendedCredentials(given, {
+      renew: () => this.api.renewCredentials(pilotId, { retries: 2 }),
+      logger: this.logger.child({ pilotId }),
+    });
+    this.vended.start();
+    this.logger.info('using vended credentials', {
+      pilotId,
+      expiration: given.expiration,
+      renewAt: new Date(this.vended.renewalDueAt).toISOString(),
+    });
+  }
+
+  sqs(): SQSClient {
+    this.sqsClient ??= createSqsClient(this.env, this.vended?.provider);
+    return this.sqsClient;
+  }
+
+  s3(): S3Client {
+    this.s3Client ??= createS3Client(this.env, this.vended?.provider);
+    return this.s3Client;
+  }
+
+  close(): void {
+    this.vended?.stop();
+    this.sqsClient?.destroy();
+    this.s3Client?.destroy();
+  }
+}
