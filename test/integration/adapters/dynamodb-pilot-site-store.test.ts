@@ -1,4 +1,9 @@
-import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
+  type BatchWriteCommandOutput,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import type { Pilot } from '#core/model/pilot.ts';
@@ -162,10 +167,12 @@ describe('DynamoDbPilotStore', () => {
       all.slice(b * 25, b * 25 + 25),
     );
     await mapBounded(batches, 8, async (batch) => {
-      let pending: Record<string, unknown>[] | undefined = batch.map((Item) => ({ PutRequest: { Item } }));
-      while (pending !== undefined && pending.length > 0) {
-        const out = await db.send(new BatchWriteCommand({ RequestItems: { [tables.pilots]: pending } }));
-        pending = out.UnprocessedItems?.[tables.pilots];
+      let pending: BatchWriteCommandInput['RequestItems'] = {
+        [tables.pilots]: batch.map((Item) => ({ PutRequest: { Item } })),
+      };
+      while (pending !== undefined && (pending[tables.pilots]?.length ?? 0) > 0) {
+        const out: BatchWriteCommandOutput = await db.send(new BatchWriteCommand({ RequestItems: pending }));
+        pending = out.UnprocessedItems;
       }
     });
     let scans = 0;

@@ -1,0 +1,315 @@
+/**
+ * StsCredentialVendor against a tiny in-test HTTP server that speaks the STS Query protocol
+ * (form-encoded POST, XML answer): there is no STS stand-in. The server records every request and
+ * answers what the test tells it to.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { STSClient } from '@aws-sdk/client-sts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TransientError } from '#core/errors.ts';
+import { stsClient } from '#lambdas/adapters/aws-clients.ts';
+import { NoCredentialVendor, StsCredentialVendor } from '#lambdas/adapters/sts/sts-credential-vendor.ts';
+import { config } from '#lambdas/runtime/config.ts';
+import { depsFromConfig } from '#lambdas/runtime/deps.ts';
+import { useStandInsEnv } from '#test/support/stand-ins-env.ts';
+
+const ROLE_ARN = 'arn:aws:iam::123456789012:role/gluon-dev-PilotCredentialsRole-ABC';
+const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gluon-dev-site-cern';
+const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:gluon-dev-site-cern';
+const BUCKET = 'gluon-dev-databucket-1x2y3z';
+const SCOPE = { pilotId: 'p-0a1b2c3d4e5f', siteId: 'cern', queueUrl: QUEUE_URL, bucket: BUCKET };
+
+interface StsRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  form: URLSearchParams;
+}
+
+interface StsAnswer {
+  status: number;
+  xml: string;
+}
+
+const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+function assumeRoleAnswer(credentials: string): StsAnswer {
+  return {
+    status: 200,
+    xml: `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult>${credentials}<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/pilots/p-0a1b2c3d4e5f</Arn><AssumedRoleId>AROAEXAMPLE:p-0a1b2c3d4e5f</AssumedRoleId></AssumedRoleUser><PackedPolicySize>9</PackedPolicySize></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+  };
+}
+
+const GOOD_ANSWER = assumeRoleAnswer(
+  '<Credentials><AccessKeyId>ASIAPILOTEXAMPLE</AccessKeyId><SecretAccessKey>wJalrXUtnFEMI/K7MDENG</SecretAccessKey><SessionToken>FwoGZXIvYXdzEBYaDEXAMPLE</SessionToken><Expiration>2026-11-25T11:00:00Z</Expiration></Credentials>',
+);
+
+function errorAnswer(status: number, code: string, message: string): StsAnswer {
+  return {
+    status,
+    xml: `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>0f0c2a8e</RequestId></ErrorResponse>`,
+  };
+}
+
+let server: Server;
+let endpoint: string;
+const requests: StsRequest[] = [];
+let answer: StsAnswer = GOOD_ANSWER;
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    requests.push({
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
+    });
+    res.writeHead(answer.status, { 'content-type': 'text/xml', 'x-amzn-requestid': '0f0c2a8e' });
+    res.end(answer.xml);
+  });
+}
+
+beforeAll(async () => {
+  server = createServer(handle);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  if (server === undefined) return;
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(() => {
+  requests.length = 0;
+  answer = GOOD_ANSWER;
+});
+
+/** A client of the test server that does not retry, so one call is one request. */
+function testClient(): STSClient {
+  return new STSClient({
+    region: 'eu-west-1',
+    endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+}
+
+function only<T>(items: readonly T[]): T {
+  expect(items).toHaveLength(1);
+  return items[0] as T;
+}
+
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: string | string[];
+}
+
+function list(value: string | string[]): string[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+describe('StsCredentialVendor', () => {
+  it('assumes the pilot role for the pilot, signed, with the duration and a session tag of its site', async () => {
+    const client = testClient();
+    try {
+      await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
+    } finally {
+      client.destroy();
+    }
+    const request = only(requests);
+    expect(request.method).toBe('POST');
+    expect(request.headers['content-type']).toMatch(/^application\/x-www-form-urlencoded/);
+    expect(request.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/eu-west-1\/sts\/aws4_request/,
+    );
+    const form = request.form;
+    expect(form.get('Action')).toBe('AssumeRole');
+    expect(form.get('Version')).toBe('2011-06-15');
+    expect(form.get('RoleArn')).toBe(ROLE_ARN);
+    expect(form.get('RoleSessionName')).toBe(SCOPE.pilotId);
+    expect(form.get('DurationSeconds')).toBe('3600');
+    expect(form.get('Tags.member.1.Key')).toBe('gluon:site');
+    expect(form.get('Tags.member.1.Value')).toBe('cern');
+    expect(form.has('Tags.member.2.Key')).toBe(false);
+    expect(form.has('ExternalId')).toBe(false);
+  });
+
+  it('narrows the session to the site queue and the pilot prefixes of the bucket, nothing else', async () => {
+    const client = testClient();
+    try {
+      await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
+    } finally {
+      client.destroy();
+    }
+    const policy = JSON.parse(only(requests).form.get('Policy') ?? 'null') as {
+      Version: string;
+      Statement: PolicyStatement[];
+    };
+    expect(policy.Version).toBe('2012-10-17');
+    const granted = policy.Statement.flatMap((s) => {
+      expect(s.Effect).toBe('Allow');
+      return list(s.Action).flatMap((action) => list(s.Resource).map((resource) => `${action} ${resource}`));
+    });
+    expect(granted.sort()).toEqual(
+      [
+        `sqs:ReceiveMessage ${QUEUE_ARN}`,
+        `sqs:DeleteMessage ${QUEUE_ARN}`,
+        `sqs:ChangeMessageVisibility ${QUEUE_ARN}`,
+        `s3:PutObject arn:aws:s3:::${BUCKET}/tasks/*`,
+        `s3:GetObject arn:aws:s3:::${BUCKET}/sandboxes/*`,
+        `s3:GetObject arn:aws:s3:::${BUCKET}/inputs/*`,
+      ].sort(),
+    );
+  });
+
+  it("names the other site's queue for a pilot of another site", async () => {
+    const client = testClient();
+    try {
+      await new StsCredentialVendor(client, ROLE_ARN).vend({
+        ...SCOPE,
+        siteId: 'desy',
+        queueUrl: 'https://sqs.eu-central-1.amazonaws.com/123456789012/gluon-dev-site-desy',
+      });
+    } finally {
+      client.destroy();
+    }
+    const form = only(requests).form;
+    const resources = (
+      JSON.parse(form.get('Policy') ?? '{}') as { Statement: PolicyStatement[] }
+    ).Statement.flatMap((s) => list(s.Resource));
+    expect(resources.filter((r) => r.startsWith('arn:aws:sqs:'))).toEqual([
+      'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy',
+    ]);
+    expect(resources.join(' ')).not.toContain('cern');
+    expect(form.get('Tags.member.1.Value')).toBe('desy');
+  });
+
+  it('asks for the duration it was given', async () => {
+    const client = testClient();
+    try {
+      await new StsCredentialVendor(client, ROLE_ARN, 900).vend(SCOPE);
+    } finally {
+      client.destroy();
+    }
+    expect(only(requests).form.get('DurationSeconds')).toBe('900');
+  });
+
+  it('returns the credentials of the answer, expiration as ISO time', async () => {
+    const client = testClient();
+    try {
+      expect(await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE)).toEqual({
+        accessKeyId: 'ASIAPILOTEXAMPLE',
+        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG',
+        sessionToken: 'FwoGZXIvYXdzEBYaDEXAMPLE',
+        expiration: '2026-11-25T11:00:00.000Z',
+      });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  for (const [what, xml] of [
+    ['no credentials at all', ''],
+    [
+      'credentials without a secret key',
+      '<Credentials><AccessKeyId>ASIA</AccessKeyId><SessionToken>t</SessionToken><Expiration>2026-11-25T11:00:00Z</Expiration></Credentials>',
+    ],
+    [
+      'credentials without an expiration',
+      '<Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s</SecretAccessKey></Credentials>',
+    ],
+  ] as const) {
+    it(`turns an answer with ${what} into a TransientError`, async () => {
+      answer = assumeRoleAnswer(xml);
+      const client = testClient();
+      try {
+        const error = await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(TransientError);
+        expect((error as Error).message).toMatch(/without credentials/);
+      } finally {
+        client.destroy();
+      }
+      expect(requests).toHaveLength(1);
+    });
+  }
+
+  it('turns throttling into a TransientError', async () => {
+    answer = errorAnswer(400, 'Throttling', 'Rate exceeded');
+    const client = testClient();
+    try {
+      const error = await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransientError);
+      expect((error as Error).message).toContain('vend pilot credentials');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('lets a refusal (a deployment error, e.g. the trust policy) through as it is, not as transient', async () => {
+    answer = errorAnswer(403, 'AccessDenied', 'not authorized to perform: sts:AssumeRole');
+    const client = testClient();
+    try {
+      const error = await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE).catch((e: unknown) => e);
+      expect(error).not.toBeInstanceOf(TransientError);
+      expect((error as Error).name).toBe('AccessDenied');
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('production wiring (lambdas/runtime/deps.ts)', () => {
+  const FUNCTION_ENV = {
+    GLUON_TASKS_TABLE: 't',
+    GLUON_JOBS_TABLE: 'j',
+    GLUON_PILOTS_TABLE: 'p',
+    GLUON_SITES_TABLE: 's',
+    GLUON_BUCKET: BUCKET,
+    GLUON_QUEUE_PREFIX: 'gluon-dev-',
+    GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
+  };
+
+  it('vends through STS at AWS_ENDPOINT_URL_STS when GLUON_PILOT_ROLE_ARN is set', async () => {
+    const restore = useStandInsEnv({ AWS_ENDPOINT_URL_STS: endpoint });
+    try {
+      const deps = depsFromConfig(config({ ...FUNCTION_ENV, GLUON_PILOT_ROLE_ARN: ROLE_ARN }));
+      expect(deps.credentials).toBeInstanceOf(StsCredentialVendor);
+      expect((await deps.credentials.vend(SCOPE))?.accessKeyId).toBe('ASIAPILOTEXAMPLE');
+      expect(only(requests).form.get('RoleArn')).toBe(ROLE_ARN);
+      // The same client the function builds, at the same endpoint.
+      const client = stsClient();
+      try {
+        await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
+      } finally {
+        client.destroy();
+      }
+      expect(requests).toHaveLength(2);
+    } finally {
+      restore();
+    }
+  });
+
+  it('vends nothing (pilots bring their own) without GLUON_PILOT_ROLE_ARN, and calls no STS', async () => {
+    const restore = useStandInsEnv({ AWS_ENDPOINT_URL_STS: endpoint });
+    try {
+      const deps = depsFromConfig(config(FUNCTION_ENV));
+      expect(deps.credentials).toBeInstanceOf(NoCredentialVendor);
+      expect(await deps.credentials.vend(SCOPE)).toBeUndefined();
+      expect(requests).toEqual([]);
+    } finally {
+      restore();
+    }
+  });
+
+  it('refuses a GLUON_PILOT_ROLE_ARN that is not an ARN', () => {
+    expect(() => config({ ...FUNCTION_ENV, GLUON_PILOT_ROLE_ARN: 'pilots' })).toThrow(/GLUON_PILOT_ROLE_ARN/);
+  });
+});
