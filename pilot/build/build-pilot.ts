@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,8 +108,24 @@ export async function buildPilot(options: BuildPilotOptions = {}): Promise<Built
         'run `npm run build:pilot`, or put node_modules/.bin first on PATH',
     );
   }
-  const workDir = join(dirname(outFile), '.gluon-pilot-build');
-  await mkdir(workDir, { recursive: true });
+  await mkdir(dirname(outFile), { recursive: true });
+  // A work directory of this build only: test files may build at the same time.
+  const workDir = await mkdtemp(join(dirname(outFile), '.gluon-pilot-build-'));
+  try {
+    return await buildIn(workDir, outFile, nodeVersion, options.force ?? false, log, started);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function buildIn(
+  workDir: string,
+  outFile: string,
+  nodeVersion: string,
+  force: boolean,
+  log: (line: string) => void,
+  started: number,
+): Promise<BuiltPilot> {
   const bundle = join(workDir, 'gluon-pilot.cjs');
   const blob = join(workDir, 'gluon-pilot.blob');
   const seaConfig = join(workDir, 'sea-config.json');
@@ -137,7 +153,7 @@ export async function buildPilot(options: BuildPilotOptions = {}): Promise<Built
   const stamp: BuildStamp = { bundleSha256, nodeVersion };
   const previous = await readStamp(stampFile);
   if (
-    !options.force &&
+    !force &&
     previous?.bundleSha256 === stamp.bundleSha256 &&
     previous.nodeVersion === stamp.nodeVersion &&
     (await exists(outFile))
@@ -151,36 +167,31 @@ export async function buildPilot(options: BuildPilotOptions = {}): Promise<Built
     JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
   );
   await execFileAsync(process.execPath, ['--experimental-sea-config', seaConfig], { cwd: workDir });
-  const tmp = `${outFile}.tmp-${process.pid}`;
+  const tmp = join(workDir, 'gluon-pilot');
+  await copyFile(process.execPath, tmp);
+  await chmod(tmp, 0o755);
   try {
-    await copyFile(process.execPath, tmp);
-    await chmod(tmp, 0o755);
-    try {
-      await execFileAsync('strip', [tmp]);
-    } catch (error) {
-      log(`strip failed, the executable keeps its symbols: ${(error as Error).message}`);
-    }
-    // postject's CLI in a child process: its ELF library prints harmless warnings we keep out of sight.
-    const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
-    try {
-      await execFileAsync(process.execPath, [
-        postject,
-        tmp,
-        'NODE_SEA_BLOB',
-        blob,
-        '--sentinel-fuse',
-        SEA_SENTINEL_FUSE,
-      ]);
-    } catch (error) {
-      const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-      throw new Error(
-        `postject failed: ${(stderr || stdout || (error as Error).message).trim().slice(-2000)}`,
-      );
-    }
-    await rename(tmp, outFile);
-  } finally {
-    await rm(tmp, { force: true });
+    await execFileAsync('strip', [tmp]);
+  } catch (error) {
+    log(`strip failed, the executable keeps its symbols: ${(error as Error).message}`);
   }
+  // postject's CLI in a child process: its ELF library prints harmless warnings we keep out of sight.
+  const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
+  try {
+    await execFileAsync(process.execPath, [
+      postject,
+      tmp,
+      'NODE_SEA_BLOB',
+      blob,
+      '--sentinel-fuse',
+      SEA_SENTINEL_FUSE,
+    ]);
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+    throw new Error(`postject failed: ${(stderr || stdout || (error as Error).message).trim().slice(-2000)}`);
+  }
+  // A rename: pilots running the previous executable keep it.
+  await rename(tmp, outFile);
   await writeFile(stampFile, `${JSON.stringify(stamp, null, 2)}\n`);
   const { size } = await stat(outFile);
   return { path: outFile, sizeBytes: size, built: true, ms: Date.now() - started, nodeVersion };
