@@ -9,8 +9,10 @@ export type TableAccess = 'read' | 'write' | 'read-write';
 /**
  * Site queues are created at run time, so access is granted on the name pattern `<prefix>site-*`.
  * `depth`: sqs:GetQueueAttributes (the approximate number of waiting job messages).
+ * `create`: sqs:CreateQueue of a site's queue and DLQ, and sqs:GetQueueAttributes (the DLQ's ARN
+ * for the redrive policy); SqsJobQueue.ensureSiteQueue.
  */
-export type SiteQueueAccess = 'send' | 'get-url' | 'depth';
+export type SiteQueueAccess = 'send' | 'get-url' | 'depth' | 'create';
 
 /** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
 export type WorkflowAccess = 'start' | 'release-wait';
@@ -57,6 +59,9 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   },
   /** countBySite is a Scan of the pilots table; the depth resolves the queue URL first. */
   'site-demand': { tables: { pilots: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
+  'list-sites': { tables: { sites: 'read' } },
+  /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
+  'put-site': { tables: { sites: 'write' }, siteQueues: ['create', 'get-url'] },
   'claim-job': {
     tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
     workflow: ['release-wait'],

@@ -14,6 +14,7 @@ const SITE_QUEUE_ACTIONS: Record<SiteQueueAccess, string[]> = {
   send: ['sqs:SendMessage'],
   'get-url': ['sqs:GetQueueUrl'],
   depth: ['sqs:GetQueueAttributes'],
+  create: ['sqs:CreateQueue', 'sqs:GetQueueAttributes'],
 };
 
 /** What a pilot does with a job message: receive it, keep it invisible while claiming, delete it. */
@@ -45,8 +46,8 @@ export class JobDispatch extends Construct {
   }
 
   /**
-   * Lets a function send job messages to / look up the URL of / read the depth of any site queue
-   * (never send to their DLQs).
+   * Lets a function send job messages to / look up the URL of / read the depth of / create any
+   * site queue (never send to their DLQs).
    */
   grantSiteQueues(grantee: IGrantable, access: readonly SiteQueueAccess[]): void {
     const actions = [...new Set(access.flatMap((a) => SITE_QUEUE_ACTIONS[a]))];

@@ -394,6 +394,13 @@ describe('least privilege', () => {
       tables: { pilots: 'read', sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl'],
     },
+    // The information system: operators define sites (the site's queue and DLQ are created first).
+    'list-sites': { ...NOTHING, tables: { sites: 'read' } },
+    'put-site': {
+      ...NOTHING,
+      tables: { sites: 'write' },
+      sqs: ['CreateQueue', 'GetQueueAttributes', 'GetQueueUrl'],
+    },
     'claim-job': { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw }, states: ['SendTaskSuccess'] },
     heartbeat: { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw } },
     'complete-job': {
@@ -551,15 +558,20 @@ describe('api', () => {
     }
   });
 
-  it('routes pilot credential renewals and site demand to their functions, for pilot tokens only', () => {
-    const expected: Record<string, string> = {
-      'POST /pilots/{pilotId}/credentials': 'renew-pilot-credentials',
-      'GET /sites/{siteId}/demand': 'site-demand',
+  it('routes credential renewals, site demand and the sites to their functions, with their scopes', () => {
+    const expected: Record<string, { functionName: string; scopes: string[] }> = {
+      'POST /pilots/{pilotId}/credentials': {
+        functionName: 'renew-pilot-credentials',
+        scopes: ['gluon.pilot'],
+      },
+      'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot'] },
+      'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
+      'PUT /sites/{siteId}': { functionName: 'put-site', scopes: ['gluon.admin'] },
     };
-    for (const [key, functionName] of Object.entries(expected)) {
+    for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);
       expect(built, key).toBeDefined();
-      expect(built?.Properties?.AuthorizationScopes, key).toEqual(['gluon.pilot']);
+      expect(built?.Properties?.AuthorizationScopes, key).toEqual(scopes);
       const target = render(built?.Properties?.Target);
       const integrationId = /^integrations\/<(\w+)>$/.exec(target)?.[1] as string;
       expect(render(resources[integrationId]?.Properties?.IntegrationUri), key).toBe(
