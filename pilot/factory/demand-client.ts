@@ -53,10 +53,10 @@ export function demandClient(options: DemandClientOptions): FetchDemand {
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      const cause = (error as Error & { cause?: { code?: string } }).cause;
+      const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
       const why = timeout.aborted
         ? `no answer within ${timeoutMs} ms`
-        : (cause?.code ?? (error as Error).message);
+        : (cause?.code ?? cause?.message ?? (error as Error).message);
       throw new DemandRequestError(`GET ${path}: ${why}`);
     }
     const text = await response.text();
