@@ -2,7 +2,7 @@ import type { ClaimRequest, ClaimResponse } from '../api.ts';
 import type { PilotResources } from '../model/pilot.ts';
 import type { Resources } from '../model/task-spec.ts';
 import type { Deps, Principal } from './deps.ts';
-import { knownPilot } from './pilot-access.ts';
+import { livePilot } from './pilot-access.ts';
 import { releaseFinishedTask } from './release-finished-task.ts';
 
 /**
@@ -16,7 +16,7 @@ export async function claimJob(
   pilotId: string,
   request: ClaimRequest,
 ): Promise<ClaimResponse> {
-  const pilot = await knownPilot(deps.pilots, principal, pilotId);
+  const pilot = await livePilot(deps.pilots, principal, pilotId);
   const job = await deps.jobs.get(request.taskId, request.jobIndex);
   if (job === undefined) return { outcome: 'stale', reason: 'no such job' };
   if (job.state !== 'queued' || job.attempt !== request.attempt) {

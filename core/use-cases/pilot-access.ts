@@ -1,4 +1,4 @@
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Pilot } from '../model/pilot.ts';
 import type { PilotStore } from '../ports.ts';
 import type { Principal } from './deps.ts';
@@ -19,5 +19,15 @@ export async function knownPilot(pilots: PilotStore, principal: Principal, pilot
   const pilot = await pilots.get(pilotId);
   if (pilot === undefined) throw new NotFoundError(`pilot ${pilotId} not registered`);
   assertSiteAllowed(principal, pilot.siteId);
+  return pilot;
+}
+
+/** States from which a pilot may not act any more: it must register again (no zombie pilots). */
+const GONE: ReadonlySet<Pilot['state']> = new Set(['unhealthy', 'exited', 'lost']);
+
+/** A registered pilot that is still live: an unhealthy, exited or lost pilot gets a ConflictError. */
+export async function livePilot(pilots: PilotStore, principal: Principal, pilotId: string): Promise<Pilot> {
+  const pilot = await knownPilot(pilots, principal, pilotId);
+  if (GONE.has(pilot.state)) throw new ConflictError(`pilot ${pilotId} is ${pilot.state}; register again`);
   return pilot;
 }

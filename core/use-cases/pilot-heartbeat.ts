@@ -1,7 +1,7 @@
 import type { HeartbeatRequest, HeartbeatResponse } from '../api.ts';
 import type { Task } from '../model/task.ts';
 import type { Deps, Principal } from './deps.ts';
-import { knownPilot } from './pilot-access.ts';
+import { livePilot } from './pilot-access.ts';
 
 /**
  * A pilot's heartbeat: records the pilot's state, renews the lease of each job it holds (and moves
@@ -14,7 +14,7 @@ export async function pilotHeartbeat(
   pilotId: string,
   request: HeartbeatRequest,
 ): Promise<HeartbeatResponse> {
-  await knownPilot(deps.pilots, principal, pilotId);
+  await livePilot(deps.pilots, principal, pilotId);
   const now = deps.clock.now();
   const at = now.toISOString();
   const leaseExpiresAt = now.getTime() + deps.settings.leaseSec * 1000;

@@ -26,7 +26,12 @@ describe('local JWT auth', () => {
     expect(outcome.claims.sub).toBe('local-user');
     expect(outcome.claims.iss).toBe('gluon-local');
     expect(outcome.claims.aud).toBe('gluon');
-    expect(outcome.scopes.sort()).toEqual(['compute.cancel', 'compute.create', 'compute.read']);
+    expect(outcome.scopes.sort()).toEqual([
+      'compute.cancel',
+      'compute.create',
+      'compute.read',
+      'gluon.admin',
+    ]);
   });
 
   it('gives pilots sub pilot:<siteId> and only gluon.pilot', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ForbiddenError } from '#core/errors.ts';
+import { ConflictError, ForbiddenError } from '#core/errors.ts';
+import { claimJob } from '#core/use-cases/claim-job.ts';
 import { pilotHeartbeat } from '#core/use-cases/pilot-heartbeat.ts';
 import { reapLeases } from '#core/use-cases/reap-leases.ts';
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
@@ -127,5 +128,19 @@ describe('pilotHeartbeat', () => {
     await expect(
       pilotHeartbeat(deps, pilotToken('bnl'), pilot.pilotId, { state: 'idle', jobs: [] }),
     ).rejects.toBeInstanceOf(ForbiddenError);
+  });
+  it('refuses heartbeats and claims of an unhealthy, exited or lost pilot: it must register again', async () => {
+    const { deps, taskId, pilot } = await setup();
+    for (const state of ['unhealthy', 'exited', 'lost'] as const) {
+      await deps.pilots.heartbeat(pilot.pilotId, { state, at: DEFAULT_START });
+      await expect(
+        pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, { state: 'idle', jobs: [] }),
+      ).rejects.toBeInstanceOf(ConflictError);
+      await expect(
+        claimJob(deps, pilotToken('cern'), pilot.pilotId, { taskId, jobIndex: 1, attempt: 1 }),
+      ).rejects.toBeInstanceOf(ConflictError);
+      expect((await deps.pilots.get(pilot.pilotId))?.state).toBe(state);
+    }
+    expect((await jobOf(deps, taskId, 1)).state).toBe('queued');
   });
 });
