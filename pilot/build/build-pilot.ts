@@ -14,12 +14,11 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = join(REPO_ROOT, 'pilot', 'build', 'entry.ts');
-const PILOT_MAIN = join(REPO_ROOT, 'pilot', 'main.ts');
 /** The fuse Node's SEA support looks for (documented with `node --experimental-sea-config`). */
 export const SEA_SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 export const DEFAULT_PILOT_BINARY = join(REPO_ROOT, 'dist', 'gluon-pilot');
@@ -46,28 +45,6 @@ interface BuildStamp {
   bundleSha256: string;
   nodeVersion: string;
 }
-
-/**
- * esbuild cannot put a top-level await into CommonJS, and pilot/main.ts ends with
- * `process.exitCode = await main(process.argv);`. As the module's last statement, it means the
- * same as `main(process.argv).then((value) => { process.exitCode = value; })`, which is what the
- * bundle gets. Any other top-level await still fails the build, as it should.
- */
-const mainWithoutTopLevelAwait: Plugin = {
-  name: 'pilot-main-without-top-level-await',
-  setup(builder) {
-    builder.onLoad({ filter: /[\\/]pilot[\\/]main\.ts$/ }, async (args) => {
-      if (resolve(args.path) !== PILOT_MAIN) return undefined;
-      const source = await readFile(args.path, 'utf8');
-      const contents = source.replace(
-        /^([A-Za-z_$][\w$.]*) = await (.+);[ \t]*$/m,
-        (_, target: string, expression: string) =>
-          `void (${expression}).then((value) => { ${target} = value; });`,
-      );
-      return { contents, loader: 'ts' };
-    });
-  },
-};
 
 /** The version of Node the project pins (devDependency `node`). */
 async function projectNodeVersion(): Promise<string> {
@@ -139,7 +116,6 @@ async function buildIn(
     format: 'cjs',
     target: `node${nodeVersion.split('.')[0]}`,
     outfile: bundle,
-    plugins: [mainWithoutTopLevelAwait],
     legalComments: 'none',
     minifySyntax: true,
     minifyWhitespace: true,

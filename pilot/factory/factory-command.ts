@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isSea } from 'node:sea';
 import type { Command } from 'commander';
+import { EXIT_CODES } from '../exit-codes.ts';
 import { createLogger } from '../logger.ts';
 import { demandClient } from './demand-client.ts';
 import {
@@ -17,8 +18,6 @@ import {
 } from './factory-config.ts';
 import { PilotFactoryAgent } from './pilot-factory-agent.ts';
 import { createBatchPlugin } from './plugin-registry.ts';
-
-const EXIT_USAGE = 2;
 
 /** Adds the `factory` subcommand to the gluon-pilot program. */
 export function addFactoryCommand(program: Command): Command {
@@ -45,7 +44,11 @@ export function addFactoryCommand(program: Command): Command {
     '\nFlags win over the variables, which win over defaults. Each pilot runs\n' +
       '  <pilot-binary> run --api-url URL --site SITE --batch-id <batch job id> --walltime-sec N --cores N --memory-mb N\n' +
       'with GLUON_PILOT_TOKEN and the --pilot-env variables passed through the batch system’s environment.\n' +
-      'The slot (cores, memory, walltime) comes from the site’s demand answer unless given here.',
+      'The slot (cores, memory, walltime) comes from the site’s demand answer unless given here.\n' +
+      '\nExit codes:\n' +
+      '  0    stopped by SIGTERM/SIGINT, or the --once cycle worked\n' +
+      '  1    the --once cycle failed (API or batch system unreachable; nothing was submitted)\n' +
+      '  2    bad command line or configuration',
   );
   return factory;
 }
@@ -75,7 +78,7 @@ export async function runFactoryCommand(
   } catch (error) {
     if (!(error instanceof FactoryConfigError)) throw error;
     process.stderr.write(`gluon-pilot: ${error.message}\nSee 'gluon-pilot factory --help'.\n`);
-    return EXIT_USAGE;
+    return EXIT_CODES.USAGE;
   }
   const logger = createLogger(config.logLevel, { component: 'factory' });
   if (!existsSync(pilotBinary)) {

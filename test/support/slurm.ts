@@ -40,8 +40,15 @@ export interface StartSlurmOptions {
   killWaitSec?: number;
 }
 
+/** This process's environment, with the sbin directories (the daemons live there) on PATH. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const path = process.env.PATH ?? '/usr/bin:/bin';
+  const missing = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].filter((d) => !path.split(':').includes(d));
+  return { ...process.env, PATH: [path, ...missing].join(':') };
+}
+
 async function sh(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandResult> {
-  return runCommand(command, args, { env: env ?? process.env, timeoutMs: 600_000 });
+  return runCommand(command, args, { env: env ?? baseEnv(), timeoutMs: 600_000 });
 }
 
 async function ok(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
@@ -69,7 +76,7 @@ export async function ensureSlurmInstalled(log: (line: string) => void = () => u
     throw new Error('Slurm is not installed and this is not root: apt-get install -y slurm-wlm munge');
   }
   log('installing slurm-wlm and munge with apt-get (once per machine)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = { ...baseEnv(), DEBIAN_FRONTEND: 'noninteractive' };
   await ok('apt-get', ['update', '-qq'], env);
   await ok('apt-get', ['install', '-y', '-qq', 'slurm-wlm', 'munge'], env);
   if (!(await installed()))
@@ -256,7 +263,7 @@ export async function startSlurm(options: StartSlurmOptions = {}): Promise<Slurm
   const dir = await mkdtemp(join(SLURM_BASE_DIR, `run-${process.pid}-`));
   await chmod(dir, 0o755); // munged wants its socket's directories searchable by all
   const conf = join(dir, 'slurm.conf');
-  const env = { ...process.env, SLURM_CONF: conf };
+  const env = { ...baseEnv(), SLURM_CONF: conf };
   const nodeName = hostname().split('.')[0] as string;
 
   let stopping: Promise<void> | undefined;
