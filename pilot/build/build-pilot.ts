@@ -86,12 +86,54 @@ export async function buildPilot(options: BuildPilotOptions = {}): Promise<Built
     );
   }
   await mkdir(dirname(outFile), { recursive: true });
-  // A work directory of this build only: test files may build at the same time.
-  const workDir = await mkdtemp(join(dirname(outFile), '.gluon-pilot-build-'));
+  return withBuildLock(outFile, async () => {
+    const workDir = await mkdtemp(join(dirname(outFile), '.gluon-pilot-build-'));
+    try {
+      return await buildIn(workDir, outFile, nodeVersion, options.force ?? false, log, started);
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  });
+}
+
+function isAlive(pid: number): boolean {
   try {
-    return await buildIn(workDir, outFile, nodeVersion, options.force ?? false, log, started);
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One build of `outFile` at a time (test files of several projects may build at once; a second
+ * build would replace the executable under pilots already running it). The lock file holds the
+ * builder's pid; a lock of a dead process is taken over. The waiting build then finds the
+ * executable up to date.
+ */
+async function withBuildLock<T>(outFile: string, build: () => Promise<T>): Promise<T> {
+  const lock = `${outFile}.lock`;
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    // An empty lock is being written by its holder right now.
+    if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`another build of ${outFile} holds ${lock} (pid ${holder})`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+  }
+  try {
+    return await build();
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await rm(lock, { force: true });
   }
 }
 

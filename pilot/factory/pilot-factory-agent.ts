@@ -42,6 +42,8 @@ export interface CycleReport {
   demand: SiteDemand;
   pending: number;
   running: number;
+  /** Running batch jobs whose pilots the site does not count yet (still starting up). */
+  unregistered: number;
   /** The cap used: the smaller of the site's maxPilots and --max-pilots. */
   maxPilots: number;
   /** Batch ids of the pilots submitted in this cycle. */
@@ -73,7 +75,19 @@ export class PilotFactoryAgent {
     const pending = pendingJobs.length;
     const running = jobs.filter((j) => j.state === 'running').length;
     const maxPilots = Math.min(demand.maxPilots, config.maxPilots ?? Number.POSITIVE_INFINITY);
-    const report: CycleReport = { demand, pending, running, maxPilots, submitted: [], cancelled: [] };
+    // Started by the batch system but not (yet) among the site's live pilots: booting. Exact when
+    // this factory is the site's only source of pilots; otherwise an underestimate (never more pilots).
+    const { starting, idle, busy, draining } = demand.pilots;
+    const unregistered = Math.max(0, running - (starting + idle + busy + draining));
+    const report: CycleReport = {
+      demand,
+      pending,
+      running,
+      unregistered,
+      maxPilots,
+      submitted: [],
+      cancelled: [],
+    };
 
     if (demand.status === 'offline') {
       report.cancelled = await this.cancelAll(pendingJobs);
@@ -82,6 +96,7 @@ export class PilotFactoryAgent {
         pilotsWanted: demand.pilotsWanted,
         pending,
         running,
+        unregistered,
         maxPending: config.maxPending,
         maxPilots,
       });
@@ -107,6 +122,7 @@ export class PilotFactoryAgent {
       pilotsWanted: demand.pilotsWanted,
       pending,
       running,
+      unregistered,
       maxPilots,
       maxPending: config.maxPending,
       submitted: report.submitted.length,

@@ -153,6 +153,19 @@ describe('PilotFactoryAgent.cycle', () => {
     expect(batch.jobs).toHaveLength(12);
   });
 
+  it('does not submit again for pilots the batch system started but the API does not know yet', async () => {
+    const batch = new FakeBatch();
+    await batch.submit(3, {} as PilotJobSpec);
+    batch.start(3);
+    const booting = await agent(batch, () => demand({ queuedJobs: 5, pilotsWanted: 5 })).cycle();
+    expect(booting).toMatchObject({ running: 3, unregistered: 3, submitted: ['103', '104'] });
+
+    const registered = await agent(batch, () =>
+      demand({ queuedJobs: 5, pilotsWanted: 0, pilots: { starting: 3, idle: 0, busy: 2, draining: 0 } }),
+    ).cycle();
+    expect(registered).toMatchObject({ running: 3, unregistered: 0, submitted: [] });
+  });
+
   it('takes the smaller of the site’s maxPilots and --max-pilots', async () => {
     const batch = new FakeBatch();
     const report = await agent(batch, () => demand({ pilotsWanted: 50, maxPilots: 40 }), {

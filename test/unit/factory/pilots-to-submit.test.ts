@@ -13,6 +13,11 @@ describe('pilotsToSubmit', () => {
     expect(pilotsToSubmit({ ...base, pilotsWanted: 4, pending: 4 })).toBe(0);
   });
 
+  it('counts started pilots that have not registered yet against the demand', () => {
+    expect(pilotsToSubmit({ ...base, pilotsWanted: 5, running: 3, unregistered: 3 })).toBe(2);
+    expect(pilotsToSubmit({ ...base, pilotsWanted: 5, pending: 1, running: 3, unregistered: 4 })).toBe(0);
+  });
+
   it('never lets the pending pilots pass --max-pending', () => {
     expect(pilotsToSubmit({ ...base, pilotsWanted: 500, maxPending: 10 })).toBe(10);
     expect(pilotsToSubmit({ ...base, pilotsWanted: 500, pending: 7, maxPending: 10 })).toBe(3);
