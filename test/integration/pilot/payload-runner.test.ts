@@ -175,7 +175,6 @@ describe('runPayload', () => {
       const resolved = resolvePayload(
         {
           command: 'sh',
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a Gluon placeholder, filled by resolvePayload
           args: ['-c', 'echo "index=$GLUON_JOB_INDEX events=${nEvents}"; env; pwd'],
           env: {},
           sandbox: [],
@@ -211,6 +210,46 @@ describe('runPayload', () => {
     expect(log.startsWith('aaaa')).toBe(true);
     expect(log).toContain('log cap of 100000 bytes reached');
     expect(log).not.toContain('tail-line');
+  });
+
+  it('kills a payload whose output passes the cap and reports OUTPUT_TOO_LARGE', async () => {
+    const cap = 100_000;
+    // `yes` never ends on its own: only the cap can stop it before the walltime.
+    const result = await run({ command: 'yes', args: ['flood'], logCapBytes: cap, walltimeSec: 30 });
+    expect(result.pilotErrorCode).toBe(PILOT_ERROR_CODES.OUTPUT_TOO_LARGE);
+    expect(result.stoppedBy).toBe('output');
+    expect(result.usage.wallTimeSec).toBeLessThan(20);
+    expect(result.errorMessage).toContain('log cap of 100000 bytes');
+    expect(statSync(logFile).size).toBeLessThanOrEqual(cap);
+    expect(readFileSync(logFile, 'utf8')).toContain('log cap of 100000 bytes reached; the payload is killed');
+    expect(processesWithMarker(marker)).toEqual([]);
+  });
+
+  it('kills a payload that writes nothing for the looping limit and reports LOOPING', async () => {
+    const result = await run({
+      command: 'sh',
+      args: ['-c', 'echo started; sleep 30 & sleep 30'],
+      loopingSec: 2,
+      walltimeSec: 30,
+    });
+    expect(result.pilotErrorCode).toBe(PILOT_ERROR_CODES.LOOPING);
+    expect(result.stoppedBy).toBe('looping');
+    expect(result.usage.wallTimeSec).toBeGreaterThanOrEqual(2);
+    expect(result.usage.wallTimeSec).toBeLessThan(10);
+    expect(result.errorMessage).toContain('no output and no file written in the work directory for 2 s');
+    expect(result.errorMessage).toContain('started');
+    expect(processesWithMarker(marker)).toEqual([]);
+  });
+
+  it('lets a quiet payload run past the looping limit while it keeps writing files', async () => {
+    // No output at all, but a file touched every 0.3 s for 3.5 s: busy, not looping.
+    const result = await run({
+      command: 'sh',
+      args: ['-c', 'i=0; while [ $i -lt 12 ]; do echo $i > progress.txt; sleep 0.3; i=$((i+1)); done'],
+      loopingSec: 2,
+    });
+    expect(result.pilotErrorCode).toBe(PILOT_ERROR_CODES.OK);
+    expect(result.usage.wallTimeSec).toBeGreaterThan(3);
   });
 
   it('ends the payload when aborted and reports the code given as the abort reason', async () => {
