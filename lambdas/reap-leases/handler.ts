@@ -13,12 +13,14 @@ export function createHandler(
 ) {
   return workflowHandler('reap-leases', z.unknown(), async () => {
     const result = await reapLeases(deps);
-    if (result.jobsReaped + result.jobsRedispatched + result.pilotsLost > 0) logger.info('reaped', result);
-    emitMetrics({
-      JobsReaped: result.jobsReaped,
-      JobsRedispatched: result.jobsRedispatched,
-      PilotsLost: result.pilotsLost,
-    });
+    if (result.jobsReaped + result.jobsRedispatched + result.pilotsLost > 0) {
+      logger.info('reaped', result);
+      emitMetrics({
+        JobsReaped: result.jobsReaped,
+        JobsRedispatched: result.jobsRedispatched,
+        PilotsLost: result.pilotsLost,
+      });
+    }
     return result;
   });
 }

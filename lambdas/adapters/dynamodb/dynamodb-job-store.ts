@@ -222,7 +222,15 @@ export class DynamoDbJobStore implements JobStore {
     } catch (error) {
       rethrowSdkError(error, 'list jobs');
     }
-    return { items: (out.Items ?? []).map(fromItem), nextToken: encodePageToken(out.LastEvaluatedKey) };
+    const nextToken = encodePageToken(out.LastEvaluatedKey);
+    if (!byState) return { items: (out.Items ?? []).map(fromItem), nextToken };
+    // The byTaskState index keeps keys only (every job write would otherwise copy the whole item
+    // into it): read the jobs themselves, consistently, and check they are still in that state.
+    const keys = (out.Items ?? []).map((k) => ({ taskId: String(k.taskId), jobIndex: Number(k.jobIndex) }));
+    const items = (await this.batchGet(keys))
+      .filter((job) => job.state === filter.state)
+      .sort((a, b) => a.jobIndex - b.jobIndex);
+    return { items, nextToken };
   }
 
   /**
@@ -256,6 +264,10 @@ export class DynamoDbJobStore implements JobStore {
       counterNames['#to'] = to;
       counterValues[':plusOne'] = 1;
     }
+    // A cancel copies its flag onto every counter shard of the task (DynamoDbTaskStore.requestCancel),
+    // so "unless the task is cancelled" is a condition on the shard this transition updates anyway.
+    const notCancelled = 'attribute_not_exists(cancelRequested)';
+    const taskCheckIndex = t.unlessTaskCancelled === true ? 1 : -1;
     if (adds.length > 0) {
       items.push({
         Update: {
@@ -264,17 +276,15 @@ export class DynamoDbJobStore implements JobStore {
           UpdateExpression: `ADD ${adds.join(', ')}`,
           ExpressionAttributeNames: counterNames,
           ExpressionAttributeValues: counterValues,
+          ...(t.unlessTaskCancelled === true ? { ConditionExpression: notCancelled } : {}),
         },
       });
-    }
-    const taskCheckIndex = t.unlessTaskCancelled === true ? items.length : -1;
-    if (t.unlessTaskCancelled === true) {
+    } else if (t.unlessTaskCancelled === true) {
       items.push({
         ConditionCheck: {
           TableName: this.tasksTableName,
-          Key: { taskId: t.taskId, sk: TASK_SK },
-          ConditionExpression: 'attribute_not_exists(cancelRequested) OR cancelRequested = :false',
-          ExpressionAttributeValues: { ':false': false },
+          Key: { taskId: t.taskId, sk: counterSk(t.jobIndex) },
+          ConditionExpression: notCancelled,
         },
       });
     }

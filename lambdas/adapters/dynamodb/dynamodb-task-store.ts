@@ -13,9 +13,9 @@ import { TASK_TRANSITIONS, type TaskEvent } from '#core/model/transitions.ts';
 import type { PageRequest, TaskStore } from '#core/ports.ts';
 import { mapBounded } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
-import { COUNTER_SK_PREFIX, deriveJobCounts, TASK_SK } from './keys.ts';
+import { COUNTER_SK_PREFIX, counterSk, deriveJobCounts, TASK_SK } from './keys.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
-import { INDEX } from './tables.ts';
+import { COUNTER_SHARDS, INDEX } from './tables.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 /** Tasks of a listing whose counters are read at once. */
@@ -245,12 +245,34 @@ export class DynamoDbTaskStore implements TaskStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
+      await this.flagCounterShards(taskId);
       return out.Attributes?.state as TaskState | undefined;
     } catch (error) {
       // No task (no item returned) or a final one (its state returned).
       if (errorName(error) === CONDITION_FAILED) return stateOfFailedItem(error);
       rethrowSdkError(error, 'request task cancel');
     }
+  }
+
+  /**
+   * The cancel flag is copied onto every counter shard: a claim's transaction already updates its
+   * job's shard, and conditions that update on the flag, so refusing claims of a cancelled task
+   * costs no extra read of the (large) task item per claim.
+   */
+  private async flagCounterShards(taskId: string): Promise<void> {
+    await mapBounded(
+      Array.from({ length: COUNTER_SHARDS }, (_, shard) => shard),
+      COUNTER_SHARDS,
+      (shard) =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { taskId, sk: counterSk(shard) },
+            UpdateExpression: 'SET cancelRequested = :true',
+            ExpressionAttributeValues: { ':true': true },
+          }),
+        ),
+    );
   }
 
   async storeWaitToken(taskId: string, token: string): Promise<void> {

@@ -77,7 +77,7 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
         name: INDEX.jobsByTaskState,
         partitionKey: { name: 'taskId', type: 'S' },
         sortKey: { name: 'stateIndex', type: 'S' },
-        projection: 'ALL',
+        projection: 'KEYS_ONLY',
       },
       {
         name: INDEX.jobsByLease,
