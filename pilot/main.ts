@@ -6,4 +6,5 @@
 import { buildProgram, runProgram } from './program.ts';
 
 const program = buildProgram();
+// Further commands are added here, e.g. program.addCommand(factoryCommand()) from pilot/factory.
 process.exitCode = await runProgram(program, process.argv);

@@ -216,7 +216,8 @@ export class Pilot {
     let reason: PilotExitReason;
     try {
       await this.deps.onRegistered?.(registration);
-      this.later(this.lifeEndsAt - this.now() - this.config.drainSec * 1000, () => this.stop('walltime'));
+      // A job that fitted at its claim ends by its own walltime first; this only catches what did not.
+      this.later(this.lifeEndsAt - this.now(), () => this.stop('walltime'));
       reason = await this.loop(registration, workRoot);
     } catch (error) {
       this.logger.error('pilot set-up failed', { pilotId: registration.pilotId, error });
