@@ -32,7 +32,7 @@ export const PILOT_ERROR_DESCRIPTIONS: Record<PilotErrorCode, string> = {
   1003: 'payload command not found or not executable',
   1101: 'payload exceeded its walltime and was killed',
   1102: 'payload exceeded its memory limit and was killed',
-  1103: 'payload looked stuck (no output for too long) and was killed',
+  1103: 'payload looked stuck (no output and no file written for too long) and was killed',
   1104: 'payload output exceeded the size cap',
   1201: 'stage-in of inputs or sandbox failed',
   1202: 'stage-out of outputs or log failed',
