@@ -16,15 +16,16 @@ async function serve(
   date: string | undefined,
 ): Promise<{ url: string; seen: Array<{ path?: string; auth?: string }> }> {
   const seen: Array<{ path?: string; auth?: string }> = [];
-  server = createServer((req, res) => {
+  const listening = createServer((req, res) => {
     seen.push({ path: req.url, auth: req.headers.authorization });
     res.sendDate = date === undefined;
     if (date !== undefined) res.setHeader('date', date);
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"message":"Not Found"}');
   });
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server?.address() as AddressInfo).port}/prod/`, seen };
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(listening.address() as AddressInfo).port}/prod/`, seen };
 }
 
 describe('probeApi', () => {

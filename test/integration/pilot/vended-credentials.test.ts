@@ -22,7 +22,7 @@ afterEach(async () => {
 
 /** An SQS endpoint that records the request headers and answers "no message". */
 async function fakeSqs(): Promise<string> {
-  server = createServer((req, res) => {
+  const listening = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       seen.push(req.headers);
@@ -30,8 +30,9 @@ async function fakeSqs(): Promise<string> {
       res.end('{}');
     });
   });
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
 }
 
 function creds(n: number, lifetimeMs: number): PilotCredentials {
