@@ -314,7 +314,9 @@ export async function startSlurm(options: StartSlurmOptions = {}): Promise<Slurm
       env,
     );
 
-    const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
+    const ctldPort = await freePort();
+    let slurmdPort = await freePort();
+    while (slurmdPort === ctldPort) slurmdPort = await freePort();
     await writeFile(
       conf,
       slurmConf({ dir, nodeName, ctldPort, slurmdPort, killWaitSec: options.killWaitSec ?? 15 }),
