@@ -235,6 +235,8 @@ export const CompleteRequestSchema = JobRefSchema.extend({
   usage: UsageSchema,
   outputs: z.array(OutputFileSchema).max(64).default([]),
   logKey: z.string().min(1).max(1024).optional(),
+  /** The attempt's log tarball (payload.log and metadata), with its size and adler32. */
+  logArchive: OutputFileSchema.optional(),
   host: z.string().max(255).optional(),
 });
 export type CompleteRequest = z.input<typeof CompleteRequestSchema>;

@@ -105,7 +105,6 @@ export function startPilotFactory(options: PilotFactoryOptions): PilotFactory {
     (({ workDir }): PilotCommand =>
       pilotCommandLine({
         apiUrl: options.apiUrl,
-        pilotToken: options.pilotToken,
         siteId: options.siteId,
         idleExitSec: options.idleExitSec,
         workDir,
@@ -128,8 +127,12 @@ export function startPilotFactory(options: PilotFactoryOptions): PilotFactory {
           ...process.env,
           ...options.env,
           GLUON_API_URL: options.apiUrl,
+          // The token goes through the environment, never the command line (ps shows that).
           GLUON_PILOT_TOKEN: options.pilotToken,
           GLUON_SITE: options.siteId,
+          // The local site's node is the developer's machine, busy with the stand-ins and tests:
+          // its load average says nothing about whether a pilot can run a job there.
+          GLUON_MAX_LOAD_PER_CORE: process.env.GLUON_MAX_LOAD_PER_CORE ?? '1000',
         },
         stdio: ['ignore', fd, fd],
       });
@@ -243,7 +246,6 @@ export function startPilotFactory(options: PilotFactoryOptions): PilotFactory {
 /** `node pilot/main.ts run --api-url … --token … --site … --idle-exit-sec … --work-dir …` with this Node. */
 export function pilotCommandLine(pilot: {
   apiUrl: string;
-  pilotToken: string;
   siteId: string;
   idleExitSec: number;
   workDir: string;
@@ -255,8 +257,6 @@ export function pilotCommandLine(pilot: {
       'run',
       '--api-url',
       pilot.apiUrl,
-      '--token',
-      pilot.pilotToken,
       '--site',
       pilot.siteId,
       '--idle-exit-sec',

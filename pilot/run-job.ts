@@ -293,6 +293,7 @@ async function stageOutLogs(
     const { adler32, bytes } = await adler32File(archiveFile);
     await ctx.storage.uploadFile(archiveKey, archiveFile, 'application/gzip', { adler32 });
     logger.info('log tarball uploaded', { key: archiveKey, bytes, adler32 });
+    report.logArchive = { name: LOG_ARCHIVE_NAME, key: archiveKey, bytes, adler32 };
   } catch (error) {
     failed('log tarball', error);
   }

@@ -54,6 +54,7 @@ export interface Attempt {
   usage?: Usage;
   outputs?: OutputFile[];
   logKey?: string;
+  logArchive?: OutputFile;
 }
 
 /** Placeholder values of one job (also given to the payload as GLUON_* variables). */

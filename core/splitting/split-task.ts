@@ -49,3 +49,21 @@ export function jobPage(spec: TaskSpec, from: number, limit: number): JobParamet
   for (let i = from; i < end; i++) page.push(jobAt(spec, i));
   return page;
 }
+
+/** What the spec says of job `jobIndex`'s input files (name, and checksum and size where given). */
+export function jobInputs(
+  spec: TaskSpec,
+  jobIndex: number,
+): Array<{ name: string; adler32?: string; bytes?: number }> {
+  const files = spec.inputs?.files ?? [];
+  const perJob = spec.split.filesPerJob ?? 1;
+  return files.slice(jobIndex * perJob, (jobIndex + 1) * perJob).map((f) =>
+    typeof f === 'string'
+      ? { name: f }
+      : {
+          name: f.name,
+          ...(f.adler32 === undefined ? {} : { adler32: f.adler32 }),
+          ...(f.bytes === undefined ? {} : { bytes: f.bytes }),
+        },
+  );
+}

@@ -1,6 +1,7 @@
 import type { ClaimRequest, ClaimResponse } from '../api.ts';
 import type { PilotResources } from '../model/pilot.ts';
 import type { Resources } from '../model/task-spec.ts';
+import { jobInputs } from '../splitting/split-task.ts';
 import type { Deps, Principal } from './deps.ts';
 import { livePilot } from './pilot-access.ts';
 import { releaseFinishedTask } from './release-finished-task.ts';
@@ -62,7 +63,9 @@ export async function claimJob(
       attempt: job.attempt,
       ...(job.firstEvent === undefined ? {} : { firstEvent: job.firstEvent }),
       ...(job.nEvents === undefined ? {} : { nEvents: job.nEvents }),
-      ...(job.inputFiles === undefined ? {} : { inputFiles: job.inputFiles }),
+      ...(job.inputFiles === undefined
+        ? {}
+        : { inputFiles: job.inputFiles, inputs: jobInputs(task.spec, job.jobIndex) }),
       payload: task.spec.payload,
       resources: task.spec.resources,
       outputs: task.spec.outputs,

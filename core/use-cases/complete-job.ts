@@ -92,6 +92,7 @@ function attemptResult(report: CompleteReport): AttemptResult {
     usage: report.usage,
     outputs: report.outputs,
     ...optional('logKey', report.logKey),
+    ...optional('logArchive', report.logArchive),
     ...optional('host', report.host),
   };
 }

@@ -15,6 +15,7 @@ export interface AttemptResult {
   usage?: Usage;
   outputs?: OutputFile[];
   logKey?: string;
+  logArchive?: OutputFile;
   host?: string;
 }
 
@@ -51,6 +52,7 @@ export async function endAttempt(
     ...optional('usage', result.usage),
     ...optional('outputs', result.outputs),
     ...optional('logKey', result.logKey),
+    ...optional('logArchive', result.logArchive),
   };
   const outcomeFields = {
     pilotErrorCode: result.pilotErrorCode,

@@ -204,10 +204,9 @@ describe('local pilot factory', () => {
 });
 
 describe('pilot command line', () => {
-  it('runs pilot/main.ts with this Node and the pilot options', () => {
+  it('runs pilot/main.ts with this Node and the pilot options, the token kept off the command line', () => {
     const line = pilotCommandLine({
       apiUrl: 'http://127.0.0.1:8642',
-      pilotToken: 'tok',
       siteId: 'local',
       idleExitSec: 30,
       workDir: '/tmp/w/1',
@@ -218,8 +217,6 @@ describe('pilot command line', () => {
       'run',
       '--api-url',
       'http://127.0.0.1:8642',
-      '--token',
-      'tok',
       '--site',
       'local',
       '--idle-exit-sec',

@@ -112,3 +112,27 @@ describe('jobPage', () => {
     expect(jobPage(gen, 50, 5)).toEqual([]);
   });
 });
+
+describe('jobInputs', () => {
+  it('gives the checksums and sizes the spec states for the job its files, and only names otherwise', async () => {
+    const { jobInputs } = await import('#core/splitting/split-task.ts');
+    const { parseTaskSpec } = await import('#core/model/task-spec.ts');
+    const spec = parseTaskSpec({
+      name: 'reco',
+      payload: { command: 'reco' },
+      inputs: {
+        files: [
+          { name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10 },
+          'inputs/b.root',
+          { name: 's3://raw/c.root', events: 5 },
+        ],
+      },
+      split: { filesPerJob: 2 },
+    });
+    expect(jobInputs(spec, 0)).toEqual([
+      { name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10 },
+      { name: 'inputs/b.root' },
+    ]);
+    expect(jobInputs(spec, 1)).toEqual([{ name: 's3://raw/c.root' }]);
+  });
+});
