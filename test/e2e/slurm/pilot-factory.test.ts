@@ -9,11 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView } from '#core/api.ts';
+import { type JobView, SCOPES } from '#core/api.ts';
 import type { Pilot } from '#core/model/pilot.ts';
-import { SiteSchema } from '#core/model/site.ts';
-import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
-import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-store.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { buildPilot } from '#pilot/build/build-pilot.ts';
 import { parseSqueueOutput } from '#pilot/factory/slurm-plugin.ts';
@@ -73,18 +70,16 @@ beforeAll(async () => {
   binary = built.value.path;
   api = new Api(stack.apiUrl, stack.userToken);
 
-  // `pilots: 0` keeps the stack's own factory off, but also makes the site's maxPilots 0: give the
-  // site room for Slurm pilots, and a slot Slurm can fit several times on this machine.
-  const sites = new DynamoDbSiteStore(dynamoDbDocumentClient(), stack.env.GLUON_SITES_TABLE as string);
-  await sites.put(
-    SiteSchema.parse({
-      siteId: SITE,
-      kind: 'hpc',
-      status: 'online',
-      slot: { cores: 1, memoryMB: 1000, walltimeSec: 600, diskMB: 1000 },
-      maxPilots: MAX_PILOTS,
-    }),
-  );
+  // `pilots: 0` keeps the stack's own factory off, but also makes the site's maxPilots 0: an
+  // operator gives the site room for Slurm pilots, and a slot Slurm can fit several times here.
+  const admin = new Api(stack.apiUrl, await stack.mintToken({ sub: 'e2e-operator', scopes: [SCOPES.admin] }));
+  const put = await admin.request('PUT', `/sites/${SITE}`, {
+    kind: 'hpc',
+    status: 'online',
+    slot: { cores: 1, memoryMB: 1000, walltimeSec: 600, diskMB: 1000 },
+    maxPilots: MAX_PILOTS,
+  });
+  expect(put.status).toBe(200);
 
   const logDir = mkdtempSync(join(tmpdir(), 'gluon-e2e-slurm-logs-'));
   const aws = Object.fromEntries(Object.entries(stack.env).filter(([k]) => k.startsWith('AWS_')));
