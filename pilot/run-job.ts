@@ -193,6 +193,18 @@ async function runAndStageOut(
   });
   report.usage = result.usage;
   report.pilotErrorCode = result.pilotErrorCode;
+  // A batch-system kill (plain `scancel`, node shutdown) signals the payload and the pilot at the
+  // same moment; when the payload's death is seen first, give the pilot's own stop a moment to
+  // arrive, so the attempt counts as an eviction (system error) and not as the payload's failure.
+  if (
+    result.pilotErrorCode === PILOT_ERROR_CODES.PAYLOAD_SIGNALLED &&
+    result.signal !== undefined &&
+    STOP_SIGNALS.has(result.signal) &&
+    (await aborted(ctx.signal, STOP_RACE_MS))
+  ) {
+    report.pilotErrorCode = PILOT_ERROR_CODES.EVICTED;
+    result.pilotErrorCode = PILOT_ERROR_CODES.EVICTED;
+  }
   if (result.exitCode !== undefined) report.exitCode = result.exitCode;
   if (result.signal !== undefined) report.signal = result.signal;
   if (result.errorMessage !== undefined)
@@ -336,4 +348,23 @@ function attemptMetadata(
     outputs: report.outputs,
     payloadLog: facts.payloadLog,
   };
+}
+
+const STOP_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGKILL']);
+const STOP_RACE_MS = 1500;
+
+/** True if `signal` is aborted now or within `ms`. */
+function aborted(signal: AbortSignal, ms: number): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(false);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -219,14 +219,9 @@ describe('gluon-pilot factory with Slurm', () => {
   it('retries elsewhere the job of a pilot cancelled with scancel, and the task completes', async () => {
     // A plain scancel signals every process of the job at once: the pilot and its payload.
     const { job } = await cancelPilotMidJob('slurm-scancel', []);
-    const first = job.attempts[0];
-    if (first?.state === 'failed') {
-      // The pilot saw its payload die of Slurm's SIGTERM before its own SIGTERM (a pilot race,
-      // reported): only that way may the first attempt read as failed.
-      expect(first.signal).toBe('SIGTERM');
-    } else {
-      expect(['evicted', 'lost']).toContain(first?.state);
-    }
+    // The payload may die of Slurm's SIGTERM before the pilot sees its own: the pilot waits for
+    // its stop, so the first attempt is an eviction (or lost, if the pilot died first), never a failure.
+    expect(['evicted', 'lost']).toContain(job.attempts[0]?.state);
   });
 
   it('never had more than --max-pending pilots pending, nor more than maxPilots in Slurm', () => {
