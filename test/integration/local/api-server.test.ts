@@ -118,6 +118,7 @@ describe('local API server', () => {
       'compute.cancel',
       'compute.create',
       'compute.read',
+      'gluon.admin',
     ]);
   });
 
