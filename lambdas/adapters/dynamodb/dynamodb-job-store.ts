@@ -322,27 +322,9 @@ export class DynamoDbJobStore implements JobStore {
     leaseExpiresAt: number,
     at: string,
   ): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { taskId: ref.taskId, jobIndex: ref.jobIndex },
-          UpdateExpression: 'SET leaseExpiresAt = :lease, updatedAt = :at',
-          ConditionExpression: '#state = :queued AND #attempt = :attempt',
-          ExpressionAttributeNames: { '#state': 'state', '#attempt': 'attempt' },
-          ExpressionAttributeValues: {
-            ':lease': leaseExpiresAt,
-            ':at': at,
-            ':queued': 'queued',
-            ':attempt': ref.attempt,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (errorName(error) === CONDITION_FAILED) return false;
-      rethrowSdkError(error, 'renew dispatch lease');
-    }
+    return this.pushLease(ref, leaseExpiresAt, at, '#state = :queued AND #attempt = :attempt', {
+      ':queued': 'queued',
+    });
   }
 
   async renewLease(
@@ -350,35 +332,45 @@ export class DynamoDbJobStore implements JobStore {
     leaseExpiresAt: number,
     at: string,
   ): Promise<boolean> {
+    return this.pushLease(
+      ref,
+      leaseExpiresAt,
+      at,
+      '#state IN (:starting, :running) AND #attempt = :attempt AND pilotId = :pilot',
+      { ':starting': 'starting', ':running': 'running', ':pilot': ref.pilotId },
+    );
+  }
+
+  /** Moves a job's lease (run or dispatch) forward under a fencing condition; false if it no longer holds. */
+  private async pushLease(
+    ref: { taskId: string; jobIndex: number; attempt: number },
+    leaseExpiresAt: number,
+    at: string,
+    condition: string,
+    values: Item,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { taskId: ref.taskId, jobIndex: ref.jobIndex },
           UpdateExpression: 'SET leaseExpiresAt = :lease, updatedAt = :at',
-          ConditionExpression: '#state IN (:starting, :running) AND #attempt = :attempt AND pilotId = :pilot',
+          ConditionExpression: condition,
           ExpressionAttributeNames: { '#state': 'state', '#attempt': 'attempt' },
           ExpressionAttributeValues: {
             ':lease': leaseExpiresAt,
             ':at': at,
-            ':starting': 'starting',
-            ':running': 'running',
             ':attempt': ref.attempt,
-            ':pilot': ref.pilotId,
+            ...values,
           },
         }),
       );
       return true;
     } catch (error) {
       if (errorName(error) === CONDITION_FAILED) return false;
-      rethrowSdkError(error, 'renew lease');
+      rethrowSdkError(error, 'renew job lease');
     }
   }
-
-  /**
-   * Queries every byLease shard for leases that expired before `now`, then re-reads the jobs
-   * consistently and keeps those still leased and expired (the index alone decides nothing).
-   */
   async listExpiredLeases(now: number, limit: number): Promise<Job[]> {
     if (limit <= 0) return [];
     let keys: Array<{ taskId: string; jobIndex: number; leaseExpiresAt: number }>;
