@@ -25,7 +25,6 @@ import {
   isLeased,
   leaseShardOf,
   stateIndexOf,
-  TASK_SK,
 } from './keys.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
 import { INDEX } from './tables.ts';
