@@ -15,7 +15,10 @@ export async function createSandbox(
 ): Promise<SandboxResponse> {
   const parsed = SandboxRequestSchema.safeParse(body);
   if (!parsed.success) throw new ValidationError('invalid sandbox request', fieldIssues(parsed.error.issues));
-  const owner = Buffer.from(principal.sub).toString('base64url');
+  // The owner's subject, hex-encoded: any subject becomes a safe key segment.
+  const owner = Array.from(new TextEncoder().encode(principal.sub), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
   const files = await Promise.all(
     parsed.data.files.map(async (file) => {
       const key = `sandboxes/${owner}/${file.sha256}/${file.name}`;

@@ -46,7 +46,7 @@ describe('create-sandbox handler', () => {
     const reply = await createSandbox({ files });
 
     expect(reply.statusCode).toBe(200);
-    const owner = Buffer.from('alice').toString('base64url');
+    const owner = Buffer.from('alice').toString('hex');
     expect(reply.body.files).toEqual(
       files.map((f) => ({
         ...f,
@@ -72,7 +72,7 @@ describe('create-sandbox handler', () => {
     const bob = await createSandbox({ files: [file] }, 'bob');
     expect(alice.body.files[0]?.key).not.toBe(bob.body.files[0]?.key);
     expect(bob.body.files[0]?.key).toBe(
-      `sandboxes/${Buffer.from('bob').toString('base64url')}/${file.sha256}/run.sh`,
+      `sandboxes/${Buffer.from('bob').toString('hex')}/${file.sha256}/run.sh`,
     );
   });
 
