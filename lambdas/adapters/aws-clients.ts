@@ -140,7 +140,16 @@ export function sqsClient(): SQSClient {
 /** Path-style addressing when an S3 endpoint is set (a local stand-in has no per-bucket host names). */
 export function s3Client(): S3Client {
   const endpointSet = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
-  return countRequests(new S3Client({ region: region(), forcePathStyle: endpointSet }), 'S3');
+  // WHEN_REQUIRED: a presigned PUT must not carry the checksum of an empty body (the SDK default
+  // since 3.729), or S3 rejects every real upload through it.
+  return countRequests(
+    new S3Client({
+      region: region(),
+      forcePathStyle: endpointSet,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    }),
+    'S3',
+  );
 }
 
 export function stsClient(): STSClient {

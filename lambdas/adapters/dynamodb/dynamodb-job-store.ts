@@ -18,14 +18,7 @@ import { canJobTransition, JOB_TRANSITIONS } from '#core/model/transitions.ts';
 import type { JobStore, JobTransition, PageRequest, TransitionOutcome } from '#core/ports.ts';
 import { backoffDelay, mapBounded, sleep } from '../concurrency.ts';
 import { errorName, isTransientSdkError, rethrowSdkError } from '../sdk-errors.ts';
-import {
-  allLeaseShards,
-  counterSk,
-  isCounted,
-  isLeased,
-  leaseShardOf,
-  stateIndexOf,
-} from './keys.ts';
+import { allLeaseShards, counterSk, isCounted, isLeased, leaseShardOf, stateIndexOf } from './keys.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
 import { INDEX } from './tables.ts';
 

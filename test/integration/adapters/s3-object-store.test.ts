@@ -35,6 +35,8 @@ describe('S3ObjectStore', () => {
     expect(parsed.hostname).toBe('127.0.0.1');
     expect(parsed.pathname).toBe(`/${bucket}/sandbox/alice/run.sh`);
     expect(parsed.searchParams.get('X-Amz-Expires')).toBe('300');
+    // No checksum of an empty body signed into the URL: real S3 would refuse every upload.
+    expect([...parsed.searchParams.keys()].filter((k) => k.toLowerCase().includes('checksum'))).toEqual([]);
 
     const body = '#!/bin/sh\necho hello\n';
     const put = await fetch(url, { method: 'PUT', body });
