@@ -59,6 +59,10 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   },
   /** countBySite is a Scan of the pilots table; the depth resolves the queue URL first. */
   'site-demand': { tables: { pilots: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
+  'explain-task': {
+    tables: { tasks: 'read', sites: 'read', pilots: 'read' },
+    siteQueues: ['get-url', 'depth'],
+  },
   'list-sites': { tables: { sites: 'read' } },
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
   'put-site': { tables: { sites: 'write' }, siteQueues: ['create', 'get-url'] },

@@ -13,6 +13,7 @@ import type { FieldIssue } from '#core/errors.ts';
 import type { JobState } from '#core/model/job.ts';
 import type { Pilot } from '#core/model/pilot.ts';
 import type { TaskSpec } from '#core/model/task-spec.ts';
+import type { TaskExplanation } from '#core/use-cases/explain-task.ts';
 import { ApiError, ApiUnreachableError } from './cli-error.ts';
 
 export interface ApiClientOptions {
@@ -91,6 +92,10 @@ export class ApiClient {
   }
 
   /** Every pilot the API knows, following `nextToken`. */
+  async explainTask(taskId: string): Promise<TaskExplanation> {
+    return this.request<TaskExplanation>('GET', `/tasks/${encodeURIComponent(taskId)}/why`);
+  }
+
   async listSites(): Promise<SiteView[]> {
     const body = await this.request<{ sites: SiteView[] }>('GET', '/sites');
     return body.sites;

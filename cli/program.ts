@@ -10,6 +10,7 @@ import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTasks } from './commands/tasks.ts';
+import { registerWhy } from './commands/why.ts';
 import { renderError } from './render.ts';
 
 /** Exit codes: 0 success, 1 the API or the task failed, 2 bad usage or bad local input. */
@@ -55,6 +56,7 @@ export function createProgram(ctx: CliContext): Command {
   registerJobs(program, ctx);
   registerPilots(program, ctx);
   registerCancel(program, ctx);
+  registerWhy(program, ctx);
   registerSites(program, ctx);
   return program;
 }

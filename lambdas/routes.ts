@@ -17,6 +17,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/tasks/{taskId}', functionName: 'get-task', scopes: [SCOPES.read] },
   { method: 'GET', path: '/tasks/{taskId}/jobs', functionName: 'list-jobs', scopes: [SCOPES.read] },
   { method: 'POST', path: '/tasks/{taskId}/cancel', functionName: 'cancel-task', scopes: [SCOPES.cancel] },
+  { method: 'GET', path: '/tasks/{taskId}/why', functionName: 'explain-task', scopes: [SCOPES.read] },
   { method: 'POST', path: '/sandboxes', functionName: 'create-sandbox', scopes: [SCOPES.create] },
   { method: 'GET', path: '/pilots', functionName: 'list-pilots', scopes: [SCOPES.read] },
   { method: 'POST', path: '/pilots', functionName: 'register-pilot', scopes: [SCOPES.pilot] },

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -291,5 +293,33 @@ describe('sites (the information system)', () => {
     expect(task.reason).toContain('NoSiteError');
     expect(task.reason).toContain('hpc-a (site is offline)');
     expect(task.reason).toContain('local (not in sites.allow)');
+  });
+});
+
+describe('why is my job pending', () => {
+  it('tells, through the CLI, that the site allows no pilots, site by site', async () => {
+    const put = await api.request('PUT', '/sites/no-pilots', { status: 'online', maxPilots: 0 });
+    expect(put.status).toBe(200);
+    const taskId = await api.submit(
+      shellTask('waiting', 'true', { events: 2, sites: { allow: ['no-pilots'] } }),
+    );
+    await waitFor(async () => (await api.task(taskId)).counts.queued === 2, { what: 'two queued jobs' });
+    // Not spawnSync: this process serves the API the CLI calls.
+    const run = await promisify(execFile)(process.execPath, ['cli/main.ts', 'why', taskId, '--json'], {
+      env: { ...process.env, GLUON_API_URL: stack.apiUrl, GLUON_TOKEN: stack.userToken },
+      encoding: 'utf8',
+    });
+    const why = JSON.parse(run.stdout) as {
+      findings: string[];
+      sites: Array<{ siteId: string; chosen: boolean; rejected?: string }>;
+    };
+    expect(why.findings[0]).toBe('2 of 2 jobs are queued.');
+    expect(why.findings).toContain('Site no-pilots allows no pilots (maxPilots 0).');
+    expect(why.sites.find((s) => s.siteId === 'local')).toMatchObject({
+      chosen: false,
+      rejected: 'not in sites.allow',
+    });
+    expect((await api.post(`/tasks/${taskId}/cancel`)).status).toBe(202);
+    expect((await api.finalTask(taskId)).state).toBe('cancelled');
   });
 });

@@ -394,6 +394,12 @@ describe('least privilege', () => {
       tables: { pilots: 'read', sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl'],
     },
+    // "Why is my task pending": the task, the sites, their pilots (a Scan) and queue depths; reads only.
+    'explain-task': {
+      ...NOTHING,
+      tables: { tasks: 'read', sites: 'read', pilots: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl'],
+    },
     // The information system: operators define sites (the site's queue and DLQ are created first).
     'list-sites': { ...NOTHING, tables: { sites: 'read' } },
     'put-site': {
@@ -565,6 +571,7 @@ describe('api', () => {
         scopes: ['gluon.pilot'],
       },
       'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot'] },
+      'GET /tasks/{taskId}/why': { functionName: 'explain-task', scopes: ['compute.read'] },
       'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
       'PUT /sites/{siteId}': { functionName: 'put-site', scopes: ['gluon.admin'] },
     };
