@@ -72,7 +72,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   },
   heartbeat: { tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' } },
   'complete-job': {
-    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
+    // sites: a retry with more memory or time is capped by the site's slot.
+    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write', sites: 'read' },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
   },
@@ -82,7 +83,7 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'finalize-task': { tables: { tasks: 'read-write' } },
   'fail-task': { tables: { tasks: 'read-write' } },
   'reap-leases': {
-    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
+    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write', sites: 'read' },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
   },

@@ -71,6 +71,8 @@ export interface JobView {
   state: JobState;
   attempt: number;
   siteId: string;
+  /** Memory or walltime raised for retries after a memory or walltime kill. */
+  resources?: { memoryMB?: number; walltimeSec?: number };
   pilotId?: string;
   host?: string;
   firstEvent?: number;

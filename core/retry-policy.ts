@@ -24,3 +24,34 @@ export function decideAttempt(input: {
   const used = failures + 1;
   return used < maxAttempts ? { event: 'retry', failures: used } : { event: 'fail', failures: used };
 }
+
+/** The resources a retry may change; a job carries them when they differ from the task's spec. */
+export interface ResourceOverride {
+  memoryMB?: number;
+  walltimeSec?: number;
+}
+
+/**
+ * Retry with more memory or time (the most requested feature of CRAB, WMAgent and HTCondor users):
+ * an attempt killed for memory or walltime gets that resource times the task's factor, rounded up
+ * and capped by what one slot of the job's site offers. Undefined when nothing can grow.
+ */
+export function escalateResources(input: {
+  pilotErrorCode: PilotErrorCode;
+  current: { memoryMB: number; walltimeSec: number };
+  factors: { memoryFactor: number; walltimeFactor: number };
+  slot: { memoryMB: number; walltimeSec: number } | undefined;
+}): ResourceOverride | undefined {
+  const { pilotErrorCode, current, factors, slot } = input;
+  if (pilotErrorCode === PILOT_ERROR_CODES.MEMORY_EXCEEDED && factors.memoryFactor > 1) {
+    const wanted = Math.ceil((current.memoryMB * factors.memoryFactor) / 100) * 100;
+    const memoryMB = Math.min(wanted, slot?.memoryMB ?? wanted);
+    return memoryMB > current.memoryMB ? { memoryMB } : undefined;
+  }
+  if (pilotErrorCode === PILOT_ERROR_CODES.WALLTIME_EXCEEDED && factors.walltimeFactor > 1) {
+    const wanted = Math.ceil(current.walltimeSec * factors.walltimeFactor);
+    const walltimeSec = Math.min(wanted, slot?.walltimeSec ?? wanted);
+    return walltimeSec > current.walltimeSec ? { walltimeSec } : undefined;
+  }
+  return undefined;
+}

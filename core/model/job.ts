@@ -75,6 +75,8 @@ export interface Job extends JobParameters {
   /** Attempts that counted against the task's maxAttempts (evictions do not). */
   failures: number;
   siteId: string;
+  /** Memory or walltime raised for retries (see escalateResources); the task's spec otherwise. */
+  resources?: { memoryMB?: number; walltimeSec?: number };
   pilotId?: string;
   host?: string;
   leaseExpiresAt?: number;

@@ -95,6 +95,16 @@ export const TaskSpecSchema = z
     resources: ResourcesSchema.default({ cores: 1, memoryMB: 2000, walltimeSec: 3600, diskMB: 1000 }),
     priority: z.number().int().min(0).max(1000).default(500),
     maxAttempts: z.number().int().min(1).max(10).default(3),
+    /**
+     * Automatic retry with more resources: an attempt killed for memory (1102) or walltime (1101)
+     * is retried with that resource multiplied by the factor (1 = off), within the site's slot.
+     */
+    retry: z
+      .strictObject({
+        memoryFactor: z.number().min(1).max(4).default(1.5),
+        walltimeFactor: z.number().min(1).max(4).default(1.5),
+      })
+      .default({ memoryFactor: 1.5, walltimeFactor: 1.5 }),
     outputs: z.array(FileNameSchema).max(64).default([]),
     sites: z
       .strictObject({

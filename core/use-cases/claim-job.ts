@@ -3,6 +3,7 @@ import type { PilotResources } from '../model/pilot.ts';
 import type { Resources } from '../model/task-spec.ts';
 import { jobInputs } from '../splitting/split-task.ts';
 import type { Deps, Principal } from './deps.ts';
+import { effectiveResources } from './end-attempt.ts';
 import { livePilot } from './pilot-access.ts';
 import { releaseFinishedTask } from './release-finished-task.ts';
 
@@ -25,7 +26,8 @@ export async function claimJob(
   }
   const task = await deps.tasks.get(request.taskId);
   if (task === undefined) return { outcome: 'stale', reason: 'no such task' };
-  const misfit = unfit(task.spec.resources, request.resources ?? pilot.resources);
+  const resources = effectiveResources(task.spec.resources, job);
+  const misfit = unfit(resources, request.resources ?? pilot.resources);
   if (misfit !== undefined) return { outcome: 'unfit', reason: misfit };
 
   const now = deps.clock.now();
@@ -67,7 +69,7 @@ export async function claimJob(
         ? {}
         : { inputFiles: job.inputFiles, inputs: jobInputs(task.spec, job.jobIndex) }),
       payload: task.spec.payload,
-      resources: task.spec.resources,
+      resources,
       outputs: task.spec.outputs,
       outputPrefix: outputPrefix(job.taskId, job.jobIndex, job.attempt),
       leaseExpiresAt,

@@ -16,7 +16,7 @@ type CompleteReport = z.infer<typeof CompleteRequestSchema>;
  * no-ops for pilots), so a message lost between the write and the send is healed by the retry.
  */
 export async function completeJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
   principal: Principal,
   pilotId: string,
   body: unknown,

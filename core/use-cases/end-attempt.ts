@@ -1,8 +1,9 @@
 import type { Attempt, Job, JobState, OutputFile, Usage } from '../model/job.ts';
 import type { PilotErrorCode } from '../model/pilot-error-codes.ts';
 import type { Task } from '../model/task.ts';
+import type { Resources } from '../model/task-spec.ts';
 import { JOB_TRANSITIONS } from '../model/transitions.ts';
-import { decideAttempt } from '../retry-policy.ts';
+import { decideAttempt, escalateResources } from '../retry-policy.ts';
 import type { Deps } from './deps.ts';
 import { releaseFinishedTask } from './release-finished-task.ts';
 
@@ -24,7 +25,7 @@ export interface AttemptResult {
  * attempt (with its message sent). Fenced on state, attempt and pilot, so a replay is a no-op.
  */
 export async function endAttempt(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
   job: Job,
   task: Task,
   result: AttemptResult,
@@ -66,6 +67,13 @@ export async function endAttempt(
 
   if (decision.event === 'retry') {
     const attempt = job.attempt + 1;
+    const current = effectiveResources(task.spec.resources, job);
+    const escalated = escalateResources({
+      pilotErrorCode: result.pilotErrorCode,
+      current,
+      factors: task.spec.retry,
+      slot: (await deps.sites.get(job.siteId))?.slot,
+    });
     const outcome = await deps.jobs.transition({
       ...base,
       event: 'retry',
@@ -75,6 +83,7 @@ export async function endAttempt(
         failures: decision.failures,
         queuedAt: at,
         leaseExpiresAt: deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000,
+        ...(escalated === undefined ? {} : { resources: { ...job.resources, ...escalated } }),
       },
       remove: ['pilotId', 'host', 'startedAt'],
     });
@@ -105,4 +114,9 @@ export async function endAttempt(
 /** `{ [key]: value }` when the value is defined, `{}` otherwise (exactOptionalPropertyTypes-friendly). */
 export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** The resources an attempt of this job gets: the task's, with the job's retry overrides. */
+export function effectiveResources(spec: Resources, job: Pick<Job, 'resources'>): Resources {
+  return { ...spec, ...job.resources };
 }

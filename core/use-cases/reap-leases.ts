@@ -14,7 +14,7 @@ const PAGE = 200;
  * - pilots silent for too long are marked lost.
  */
 export async function reapLeases(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
 ): Promise<{ jobsReaped: number; jobsRedispatched: number; pilotsLost: number }> {
   const now = deps.clock.now();
   const expired = await deps.jobs.listExpiredLeases(now.getTime(), PAGE);

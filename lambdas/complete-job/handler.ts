@@ -5,7 +5,7 @@ import { httpHandler } from '../http/http-handler.ts';
 
 /** POST /pilots/{pilotId}/complete — the end of an attempt: result, usage, outputs. */
 export function createHandler(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
 ) {
   return httpHandler({
     name: 'complete-job',

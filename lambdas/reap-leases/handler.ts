@@ -9,7 +9,7 @@ const logger = createLogger('reaper');
 
 /** Scheduled: jobs with expired leases become new attempts (or fail); silent pilots are lost. */
 export function createHandler(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
 ) {
   return workflowHandler('reap-leases', z.unknown(), async () => {
     const result = await reapLeases(deps);

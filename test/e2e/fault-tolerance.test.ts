@@ -111,3 +111,29 @@ describe('a pilot stopped with SIGTERM (batch-system kill, spot interruption)', 
     ]);
   });
 });
+
+describe('a job killed for exceeding its memory', () => {
+  it('is retried automatically with 1.5 times the memory, and then finishes', async () => {
+    // About 120 MB of touched memory plus Node itself: over 130 MB, under 200 MB.
+    const taskId = await api.submit({
+      name: 'memory-hungry',
+      payload: {
+        command: process.execPath,
+        args: ['-e', 'const a = Buffer.alloc(120 * 1024 * 1024, 1); setTimeout(() => console.log(a.length), 4000);'],
+      },
+      events: 1,
+      split: { eventsPerJob: 1 },
+      resources: { cores: 1, memoryMB: 130, walltimeSec: 120, diskMB: 100 },
+      maxAttempts: 2,
+    });
+    const task = await api.finalTask(taskId, 90_000);
+    expect(task.state).toBe('done');
+    const [job] = await api.jobs(taskId);
+    expect(job?.attempts.map((a) => [a.attempt, a.state, a.pilotErrorCode])).toEqual([
+      [1, 'failed', PILOT_ERROR_CODES.MEMORY_EXCEEDED],
+      [2, 'finished', PILOT_ERROR_CODES.OK],
+    ]);
+    expect(job?.resources).toEqual({ memoryMB: 200 });
+    expect(job?.attempts[1]?.usage?.maxRssKB).toBeGreaterThan(130 * 1024);
+  });
+});

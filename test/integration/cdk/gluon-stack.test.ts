@@ -411,7 +411,7 @@ describe('least privilege', () => {
     heartbeat: { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw } },
     'complete-job': {
       ...NOTHING,
-      tables: { tasks: rw, jobs: rw, pilots: rw },
+      tables: { tasks: rw, jobs: rw, pilots: rw, sites: 'read' },
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
     },
@@ -422,7 +422,7 @@ describe('least privilege', () => {
     'fail-task': { ...NOTHING, tables: { tasks: rw } },
     'reap-leases': {
       ...NOTHING,
-      tables: { tasks: rw, jobs: rw, pilots: rw },
+      tables: { tasks: rw, jobs: rw, pilots: rw, sites: 'read' },
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
     },

@@ -157,6 +157,7 @@ export function taskView(partial: Partial<TaskView> = {}): TaskView {
       name: 'zmumu-demo',
       payload: { command: 'node', args: [], env: {}, sandbox: [] },
       events: 30,
+      retry: { memoryFactor: 1.5, walltimeFactor: 1.5 },
       split: { eventsPerJob: 10 },
       resources: { cores: 1, memoryMB: 500, walltimeSec: 300, diskMB: 100 },
       priority: 500,

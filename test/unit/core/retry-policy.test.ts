@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
-import { decideAttempt } from '#core/retry-policy.ts';
+import { decideAttempt, escalateResources } from '#core/retry-policy.ts';
 
 const base = { failures: 0, maxAttempts: 3, taskCancelled: false };
 
@@ -67,5 +67,71 @@ describe('decideAttempt', () => {
     expect(
       decideAttempt({ ...base, maxAttempts: 1, pilotErrorCode: PILOT_ERROR_CODES.STAGE_OUT_FAILED }),
     ).toEqual({ event: 'fail', failures: 1 });
+  });
+});
+
+describe('escalateResources', () => {
+  it('raises memory by the factor, rounded up to 100 MB, after a memory kill', () => {
+    const current = { memoryMB: 1000, walltimeSec: 600 };
+    const factors = { memoryFactor: 1.5, walltimeFactor: 2 };
+    const slot = { memoryMB: 4000, walltimeSec: 3600 };
+    expect(
+      escalateResources({ pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED, current, factors, slot }),
+    ).toEqual({
+      memoryMB: 1500,
+    });
+    expect(
+      escalateResources({
+        pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED,
+        current: { ...current, memoryMB: 1234 },
+        factors,
+        slot,
+      }),
+    ).toEqual({ memoryMB: 1900 });
+    expect(
+      escalateResources({ pilotErrorCode: PILOT_ERROR_CODES.WALLTIME_EXCEEDED, current, factors, slot }),
+    ).toEqual({
+      walltimeSec: 1200,
+    });
+  });
+
+  it('stays within the slot, and gives nothing when the slot is already reached, the factor is 1, or another error', () => {
+    const factors = { memoryFactor: 1.5, walltimeFactor: 1.5 };
+    const slot = { memoryMB: 2000, walltimeSec: 3600 };
+    const memory = PILOT_ERROR_CODES.MEMORY_EXCEEDED;
+    expect(
+      escalateResources({
+        pilotErrorCode: memory,
+        current: { memoryMB: 1800, walltimeSec: 60 },
+        factors,
+        slot,
+      }),
+    ).toEqual({
+      memoryMB: 2000,
+    });
+    expect(
+      escalateResources({
+        pilotErrorCode: memory,
+        current: { memoryMB: 2000, walltimeSec: 60 },
+        factors,
+        slot,
+      }),
+    ).toBeUndefined();
+    expect(
+      escalateResources({
+        pilotErrorCode: memory,
+        current: { memoryMB: 1000, walltimeSec: 60 },
+        factors: { memoryFactor: 1, walltimeFactor: 1.5 },
+        slot,
+      }),
+    ).toBeUndefined();
+    expect(
+      escalateResources({
+        pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_FAILED,
+        current: { memoryMB: 1000, walltimeSec: 60 },
+        factors,
+        slot,
+      }),
+    ).toBeUndefined();
   });
 });

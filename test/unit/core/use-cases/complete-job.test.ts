@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ForbiddenError, ValidationError } from '#core/errors.ts';
 import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
 import type { TaskSpecInput } from '#core/model/task-spec.ts';
+import { claimJob } from '#core/use-cases/claim-job.ts';
 import { completeJob } from '#core/use-cases/complete-job.ts';
 import { reapLeases } from '#core/use-cases/reap-leases.ts';
 import { waitForJobs } from '#core/use-cases/task-workflow.ts';
@@ -258,5 +259,31 @@ describe('completeJob', () => {
     await expect(
       completeJob(deps, pilotToken('bnl'), pilot.pilotId, report(taskId, 0, 1)),
     ).rejects.toBeInstanceOf(ForbiddenError);
+  });
+});
+
+describe('completeJob: retry with more memory or time', () => {
+  it('retries a job killed for memory with 1.5 times the memory, which the next claim gets', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps);
+    const taskId = await runningTask(deps, generationSpec(1, { resources: { memoryMB: 1000 } }));
+    const pilot = await addPilot(deps);
+    await claimed(deps, pilot, taskId, 0);
+    const reply = await completeJob(deps, pilotToken('cern'), pilot.pilotId, {
+      taskId,
+      jobIndex: 0,
+      attempt: 1,
+      pilotErrorCode: 1102,
+      errorMessage: 'memory limit 1000 MB exceeded',
+      usage: { wallTimeSec: 1, cpuTimeSec: 1, maxRssKB: 1_100_000 },
+    });
+    expect(reply).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+    expect((await jobOf(deps, taskId, 0)).resources).toEqual({ memoryMB: 1500 });
+    const claim = await claimJob(deps, pilotToken('cern'), pilot.pilotId, {
+      taskId,
+      jobIndex: 0,
+      attempt: 2,
+    });
+    expect(claim.outcome === 'claimed' && claim.job.resources.memoryMB).toBe(1500);
   });
 });
