@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { JWTPayload } from 'jose';
 import type { ErrorBody } from '#core/api.ts';
 import { ROUTES, type Route } from '#lambdas/routes.ts';
 import type { LocalAuth } from './auth.ts';
 import { type HandlerMap, invokeHandler } from './lambda-handler.ts';
+import { LOOPBACK as HOST, listenOnLoopback } from './listen.ts';
 import { consoleLog, type Log } from './log.ts';
 import { createRouteMatcher } from './route-matcher.ts';
 
@@ -30,7 +30,6 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
 const DEFAULT_MAX_BODY = 1024 * 1024;
 const STOP_GRACE_MS = 5_000;
 
@@ -121,14 +120,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     writeResult(res, result, requestId);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
   let stopping: Promise<void> | undefined;
 
   return {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ExecutionRecord } from './execution-store.ts';
+import { LOOPBACK as HOST, listenOnLoopback } from './listen.ts';
 import { consoleLog, type Log } from './log.ts';
 import type { WorkflowRunner } from './workflow-runner.ts';
 import { WorkflowServiceError } from './workflow-service-error.ts';
@@ -25,7 +25,6 @@ export interface SfnEndpoint {
   stop(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
 const TARGET_PREFIX = 'AWSStepFunctions.';
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -149,14 +148,7 @@ export async function startSfnEndpoint(options: SfnEndpointOptions): Promise<Sfn
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
   let stopping: Promise<void> | undefined;
   return {
     url: `http://${HOST}:${port}`,

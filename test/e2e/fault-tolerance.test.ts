@@ -119,7 +119,10 @@ describe('a job killed for exceeding its memory', () => {
       name: 'memory-hungry',
       payload: {
         command: process.execPath,
-        args: ['-e', 'const a = Buffer.alloc(120 * 1024 * 1024, 1); setTimeout(() => console.log(a.length), 4000);'],
+        args: [
+          '-e',
+          'const a = Buffer.alloc(120 * 1024 * 1024, 1); setTimeout(() => console.log(a.length), 4000);',
+        ],
       },
       events: 1,
       split: { eventsPerJob: 1 },
