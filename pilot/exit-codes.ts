@@ -11,7 +11,7 @@ export const EXIT_CODES = {
   USAGE: 2,
   /** A node check failed (at start, or free disk before a job): the pilot registered as unhealthy and took no work. */
   UNHEALTHY: 3,
-  /** The API refused the pilot at registration (accepted: false) although its checks passed. */
+  /** The API refused the pilot: at registration (accepted: false), or later with a 409 (marked lost). */
   REFUSED: 4,
   /** The drain after SIGTERM/SIGINT did not end within --drain-sec; the payload was killed. */
   DRAIN_TIMEOUT: 5,
@@ -26,7 +26,7 @@ export const EXIT_CODES_HELP = [
   '  1    could not register (API unreachable, token refused, unknown site) or internal error',
   '  2    bad command line or configuration',
   '  3    unhealthy node: a health check failed (the pilot registered the results and took no work)',
-  '  4    refused by the API at registration (accepted: false)',
+  '  4    refused by the API: at registration (accepted: false), or later (409: marked lost; register again)',
   '  5    the drain after SIGTERM/SIGINT overran --drain-sec; the payload was killed',
   '  128+N  killed by a second signal N (e.g. 143 for SIGTERM)',
 ].join('\n');

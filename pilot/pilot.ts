@@ -307,7 +307,10 @@ export class Pilot {
     const stop = this.stopping.signal;
     let lastBusyAt = this.now();
     for (;;) {
-      if (stop.aborted) return this.stopReason === 'walltime' ? 'walltime' : 'stopped';
+      if (stop.aborted) {
+        if (this.stopReason === REFUSED) return 'refused';
+        return this.stopReason === 'walltime' ? 'walltime' : 'stopped';
+      }
       if (this.config.maxJobs !== undefined && this.jobsRun >= this.config.maxJobs) return 'max-jobs';
       if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
       const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
@@ -390,6 +393,7 @@ export class Pilot {
     } catch (error) {
       logger.warn('claim failed; the message goes back to the queue', { error });
       await this.release(queue, message, 0);
+      this.stopIfRefused(error);
       await sleep(PAUSE_AFTER_ERROR_MS, this.stopping.signal);
       return false;
     }
@@ -554,6 +558,17 @@ export class Pilot {
       }
     } catch (error) {
       this.logger.warn('heartbeat failed', { pilotId, error });
+      this.stopIfRefused(error);
     }
   }
+
+  /**
+   * A 409 means the API no longer takes this pilot as live (marked lost after a long silence, or
+   * unhealthy): it must not go on receiving messages it may not claim, so it drains and exits (4).
+   */
+  private stopIfRefused(error: unknown): void {
+    if (error instanceof ApiRequestError && error.status === 409) this.stop(REFUSED);
+  }
 }
+
+const REFUSED = 'refused by the API: this pilot is no longer live there (register again)';

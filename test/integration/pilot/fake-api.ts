@@ -40,6 +40,8 @@ export interface FakeApi {
   registration: { queueUrl: string; bucket: string; siteId: string };
   /** Set: registration answers accepted=false with this reason (as for a site in test mode). */
   refuse?: string;
+  /** Set: claims and heartbeats answer 409, as the API does for a pilot it marked lost. */
+  gone?: boolean;
   /** Set: credentials vended at registration and by each renewal (called once per answer). */
   vend?: () => PilotCredentials;
   bodies<T = Record<string, unknown>>(route: Route): T[];
@@ -140,6 +142,7 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
           return send(res, 201, answer);
         }
         case 'claim': {
+          if (api.gone === true) return send(res, 409, GONE);
           const parsed = ClaimRequestSchema.safeParse(body);
           if (!parsed.success) return invalid(res, parsed.error);
           const found = jobs.get(`${parsed.data.taskId}.${parsed.data.jobIndex}`);
@@ -150,6 +153,7 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
           return send(res, 200, answer);
         }
         case 'heartbeat': {
+          if (api.gone === true) return send(res, 409, GONE);
           const parsed = HeartbeatRequestSchema.safeParse(body);
           if (!parsed.success) return invalid(res, parsed.error);
           const answer: HeartbeatResponse = {
@@ -191,3 +195,5 @@ export async function startFakeApi(registration: FakeApi['registration']): Promi
     });
   return api;
 }
+
+const GONE = { error: { code: 'CONFLICT', message: 'pilot is lost; register again' } };

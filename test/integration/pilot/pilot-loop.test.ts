@@ -224,6 +224,20 @@ describe('gluon-pilot run', () => {
     await waitFor('the payload to be gone', () => processesWithMarker(h.marker).length === 0, 5000);
   });
 
+  it('exits with 4, handing its message back, when the API answers 409: it no longer takes the pilot as live', async () => {
+    const taskId = newTaskId();
+    h.api.jobs.set(`${taskId}.0`, { outcome: 'stale', reason: 'unused' });
+    h.api.gone = true;
+    await h.sendJobMessage(taskId, 0);
+    const pilot = h.startPilot(['--idle-exit-sec', '30']);
+    expect((await h.exitOf(pilot)).code, pilot.output()).toBe(4);
+    // One refused claim, then no more: a zombie pilot would spin on the message until the DLQ.
+    expect(h.api.bodies('claim')).toHaveLength(1);
+    expect(await h.messageCount(h.queueUrl)).toBe(1);
+    expect(await h.messageCount(h.dlqUrl)).toBe(0);
+    h.api.gone = false;
+  });
+
   it('hands an unfit job back to the queue for others', async () => {
     const taskId = newTaskId();
     h.api.jobs.set(`${taskId}.0`, { outcome: 'unfit', reason: 'needs 64 cores' });
