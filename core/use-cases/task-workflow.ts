@@ -110,11 +110,16 @@ export async function finalizeTask(
     state === 'done'
       ? undefined
       : `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${task.jobCount}`;
-  await deps.tasks.transition(taskId, taskEventTo(state as 'done' | 'partial' | 'failed' | 'cancelled'), {
-    at: deps.clock.now().toISOString(),
-    ...(reason === undefined ? {} : { reason }),
-  });
-  return { state };
+  const moved = await deps.tasks.transition(
+    taskId,
+    taskEventTo(state as 'done' | 'partial' | 'failed' | 'cancelled'),
+    {
+      at: deps.clock.now().toISOString(),
+      ...(reason === undefined ? {} : { reason }),
+    },
+  );
+  // Refused: something else ended the task meanwhile (a replayed step); report what it is now.
+  return moved ? { state } : { state: (await loadTask(deps, taskId)).state };
 }
 
 /** The workflow's catch-all: the task fails with the error that stopped it (or ends cancelled). */
