@@ -38,7 +38,7 @@ export class DynamoDbPilotStore implements PilotStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: pilot,
+          Item: GONE_STATES.has(pilot.state) ? { ...pilot, expiresAt: expiry(pilot.registeredAt) } : pilot,
           ConditionExpression: 'attribute_not_exists(pilotId)',
         }),
       );
@@ -54,7 +54,7 @@ export class DynamoDbPilotStore implements PilotStore {
       const out = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: { pilotId }, ConsistentRead: true }),
       );
-      return out.Item as Pilot | undefined;
+      return out.Item === undefined ? undefined : fromItem(out.Item);
     } catch (error) {
       rethrowSdkError(error, 'get pilot');
     }
@@ -67,7 +67,7 @@ export class DynamoDbPilotStore implements PilotStore {
       const out = await this.client.send(
         new ScanCommand({ TableName: this.tableName, Limit: page.limit, ExclusiveStartKey: startKey }),
       );
-      return { items: (out.Items ?? []) as Pilot[], nextToken: encodePageToken(out.LastEvaluatedKey) };
+      return { items: (out.Items ?? []).map(fromItem), nextToken: encodePageToken(out.LastEvaluatedKey) };
     } catch (error) {
       rethrowSdkError(error, 'list pilots');
     }
@@ -82,9 +82,12 @@ export class DynamoDbPilotStore implements PilotStore {
     if (change.currentJobId !== undefined) {
       expression += ', currentJobId = :job';
       values[':job'] = change.currentJobId;
-    } else {
-      expression += ' REMOVE currentJobId';
     }
+    if (GONE_STATES.has(change.state)) {
+      expression += ', expiresAt = :expires';
+      values[':expires'] = expiry(change.at);
+    }
+    if (change.currentJobId === undefined) expression += ' REMOVE currentJobId';
     await this.updateExisting(pilotId, 'pilot heartbeat', {
       UpdateExpression: expression,
       ExpressionAttributeNames: { '#state': 'state' },
@@ -170,10 +173,10 @@ export class DynamoDbPilotStore implements PilotStore {
           new UpdateCommand({
             TableName: this.tableName,
             Key: { pilotId },
-            UpdateExpression: 'SET #state = :lost',
+            UpdateExpression: 'SET #state = :lost, expiresAt = :expires',
             ConditionExpression: condition,
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ':lost': 'lost' },
+            ExpressionAttributeValues: { ...values, ':lost': 'lost', ':expires': expiry(before) },
           }),
         );
         return pilotId;
@@ -208,4 +211,19 @@ export class DynamoDbPilotStore implements PilotStore {
       rethrowSdkError(error, what);
     }
   }
+}
+
+/** How long the books keep a pilot that is gone (exited, lost, unhealthy): DynamoDB TTL removes it then. */
+export const PILOT_RETENTION_SEC = 30 * 86_400;
+const GONE_STATES: ReadonlySet<PilotState> = new Set(['exited', 'lost', 'unhealthy']);
+
+/** The TTL value (epoch seconds) of a pilot gone at `at`. */
+function expiry(at: string): number {
+  const ms = Date.parse(at);
+  return Math.floor((Number.isNaN(ms) ? Date.now() : ms) / 1000) + PILOT_RETENTION_SEC;
+}
+
+function fromItem(item: Record<string, unknown>): Pilot {
+  const { expiresAt: _expiresAt, ...pilot } = item;
+  return pilot as unknown as Pilot;
 }

@@ -90,6 +90,8 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
   pilots: {
     partitionKey: { name: 'pilotId', type: 'S' },
     indexes: [],
+    // Pilots that are gone (exited, lost, unhealthy) expire after PILOT_RETENTION_SEC.
+    ttlAttribute: 'expiresAt',
   },
   sites: {
     partitionKey: { name: 'siteId', type: 'S' },

@@ -2,6 +2,7 @@ import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
   type BatchWriteCommandOutput,
+  GetCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import type { Pilot } from '#core/model/pilot.ts';
 import { SiteSchema } from '#core/model/site.ts';
 import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
 import { mapBounded } from '#lambdas/adapters/concurrency.ts';
-import { DynamoDbPilotStore } from '#lambdas/adapters/dynamodb/dynamodb-pilot-store.ts';
+import { DynamoDbPilotStore, PILOT_RETENTION_SEC } from '#lambdas/adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-store.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables } from './fixtures.ts';
@@ -18,11 +19,13 @@ import { freshTables } from './fixtures.ts';
 let restoreEnv: () => void;
 let db: ReturnType<typeof dynamoDbDocumentClient>;
 let pilots: DynamoDbPilotStore;
+let pilotsTable: string;
 let sites: DynamoDbSiteStore;
 
 beforeAll(async () => {
   restoreEnv = useStandInsEnv();
   const tables = await freshTables(uniquePrefix('it-pilot-'));
+  pilotsTable = tables.pilots;
   db = dynamoDbDocumentClient();
   pilots = new DynamoDbPilotStore(db, tables.pilots);
   sites = new DynamoDbSiteStore(db, tables.sites);
@@ -202,5 +205,28 @@ describe('DynamoDbSiteStore', () => {
     expect(await sites.get('site-b')).toEqual({ ...a, status: 'offline' });
     expect(await sites.get('site-zzz')).toBeUndefined();
     expect(await sites.list()).toEqual([b, { ...a, status: 'offline' }]);
+  });
+});
+
+describe('DynamoDbPilotStore expiry', () => {
+  it('gives a pilot that is gone (exited, lost, unhealthy) a TTL 30 days on, and keeps it out of the domain shape', async () => {
+    const raw = async (pilotId: string) =>
+      (await db.send(new GetCommand({ TableName: pilotsTable, Key: { pilotId } }))).Item ?? {};
+    const at = '2026-11-25T10:00:00.000Z';
+    const expected = Date.parse(at) / 1000 + PILOT_RETENTION_SEC;
+    await pilots.register(makePilot('p-ttl0001', at));
+    expect(await raw('p-ttl0001')).not.toHaveProperty('expiresAt');
+    await pilots.heartbeat('p-ttl0001', { state: 'busy', at, currentJobId: 't-x.1' });
+    expect(await raw('p-ttl0001')).not.toHaveProperty('expiresAt');
+    await pilots.heartbeat('p-ttl0001', { state: 'exited', at });
+    expect((await raw('p-ttl0001')).expiresAt).toBe(expected);
+    expect(await pilots.get('p-ttl0001')).not.toHaveProperty('expiresAt');
+
+    await pilots.register(makePilot('p-ttl0002', at, 'unhealthy'));
+    expect((await raw('p-ttl0002')).expiresAt).toBe(expected);
+
+    await pilots.register(makePilot('p-ttl0003', '2026-01-01T00:00:00.000Z', 'busy'));
+    expect(await pilots.markLost(at)).toContain('p-ttl0003');
+    expect((await raw('p-ttl0003')).expiresAt).toBe(expected);
   });
 });
