@@ -52,6 +52,8 @@ export async function enqueueJobs(
   const task = await loadTask(deps, taskId);
   if (task.cancelRequested || isFinalTaskState(task.state)) return { nextIndex, done: true };
   const siteIds = task.siteIds;
+  // splitTask brokered the task before its first page; a task without sites cannot be enqueued.
+  if (siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
   const now = deps.clock.now();
   const at = now.toISOString();
   const dispatchLease = now.getTime() + deps.settings.dispatchLeaseSec * 1000;
@@ -64,7 +66,7 @@ export async function enqueueJobs(
     state: 'queued',
     attempt: 1,
     failures: 0,
-    siteId: siteIds[parameters.jobIndex % siteIds.length] ?? 'unbrokered',
+    siteId: siteIds[parameters.jobIndex % siteIds.length] as string,
     createdAt: at,
     updatedAt: at,
     queuedAt: at,
