@@ -5,7 +5,7 @@
  * account pilots run in.
  */
 import { z } from 'zod';
-import { SiteIdSchema } from '#core/model/task-spec.ts';
+import { SiteIdSchema } from '#core/tasks/task-spec.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 
 /** The retention periods CloudWatch Logs accepts, in days. */

@@ -8,12 +8,12 @@ import type {
   SubmitTaskResponse,
   TaskSummary,
   TaskView,
-} from '#core/api.ts';
+} from '#core/api/contract.ts';
 import type { FieldIssue } from '#core/errors.ts';
-import type { JobState } from '#core/model/job.ts';
-import type { Pilot } from '#core/model/pilot.ts';
-import type { TaskSpec } from '#core/model/task-spec.ts';
-import type { TaskExplanation } from '#core/use-cases/explain-task.ts';
+import type { JobState } from '#core/jobs/job.ts';
+import type { Pilot } from '#core/pilots/pilot.ts';
+import type { TaskExplanation } from '#core/tasks/explain-task.ts';
+import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { ApiError, ApiUnreachableError } from './cli-error.ts';
 
 export interface ApiClientOptions {

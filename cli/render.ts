@@ -1,9 +1,9 @@
-import type { JobView, TaskSummary, TaskView } from '#core/api.ts';
+import type { JobView, TaskSummary, TaskView } from '#core/api/contract.ts';
 import type { FieldIssue } from '#core/errors.ts';
-import type { Attempt, JobState, Usage } from '#core/model/job.ts';
-import type { Pilot } from '#core/model/pilot.ts';
-import { PILOT_ERROR_DESCRIPTIONS } from '#core/model/pilot-error-codes.ts';
-import type { JobCounts } from '#core/model/task.ts';
+import type { Attempt, JobState, Usage } from '#core/jobs/job.ts';
+import type { Pilot } from '#core/pilots/pilot.ts';
+import { PILOT_ERROR_DESCRIPTIONS } from '#core/pilots/pilot-error-codes.ts';
+import type { JobCounts } from '#core/tasks/task.ts';
 
 /** Job states in the order the progress bar draws them (final first, then what is still to come). */
 export const BAR_STATES = [

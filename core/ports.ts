@@ -2,13 +2,13 @@
  * The ports the use cases need. Adapters (DynamoDB, SQS, S3, Step Functions) implement them in
  * `lambdas/adapters/`; tests may give their own.
  */
-import type { Page, PilotCredentials } from './api.ts';
-import type { Attempt, Job, JobState } from './model/job.ts';
-import type { JobMessage } from './model/job-message.ts';
-import type { Pilot, PilotState } from './model/pilot.ts';
-import type { Site } from './model/site.ts';
-import type { Task, TaskState } from './model/task.ts';
-import type { JobEvent, TaskEvent } from './model/transitions.ts';
+import type { Page, PilotCredentials } from './api/contract.ts';
+import type { Attempt, Job, JobState } from './jobs/job.ts';
+import type { JobMessage } from './jobs/job-message.ts';
+import type { Pilot, PilotState } from './pilots/pilot.ts';
+import type { Site } from './sites/site.ts';
+import type { Task, TaskState } from './tasks/task.ts';
+import type { JobEvent, TaskEvent } from './tasks/transitions.ts';
 
 export interface PageRequest {
   limit: number;

@@ -1,4 +1,4 @@
-import { SCOPES, type Scope } from '#core/api.ts';
+import { SCOPES, type Scope } from '#core/api/contract.ts';
 
 /**
  * Every HTTP route, the function that serves it and the scopes the JWT authorizer requires (any
@@ -49,3 +49,36 @@ export const WORKFLOW_FUNCTIONS = [
   'fail-task',
 ] as const;
 export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-leases', everySec: 60 }] as const;
+
+/** The capability folder of each function: its handler lives in `lambdas/<capability>/<name>/`. */
+export const FUNCTION_CAPABILITY: Readonly<Record<string, 'tasks' | 'jobs' | 'pilots' | 'sites'>> = {
+  'submit-task': 'tasks',
+  'list-tasks': 'tasks',
+  'get-task': 'tasks',
+  'cancel-task': 'tasks',
+  'explain-task': 'tasks',
+  'create-sandbox': 'tasks',
+  'split-task': 'tasks',
+  'enqueue-jobs': 'tasks',
+  'wait-for-jobs': 'tasks',
+  'finalize-task': 'tasks',
+  'fail-task': 'tasks',
+  'list-jobs': 'jobs',
+  'claim-job': 'jobs',
+  'complete-job': 'jobs',
+  heartbeat: 'pilots',
+  'list-pilots': 'pilots',
+  'register-pilot': 'pilots',
+  'renew-pilot-credentials': 'pilots',
+  'reap-leases': 'pilots',
+  'list-sites': 'sites',
+  'put-site': 'sites',
+  'site-demand': 'sites',
+};
+
+/** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */
+export function functionDir(name: string): string {
+  const capability = FUNCTION_CAPABILITY[name];
+  if (capability === undefined) throw new Error(`function ${name} has no capability in FUNCTION_CAPABILITY`);
+  return `${capability}/${name}`;
+}

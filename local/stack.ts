@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { putSite } from '#core/use-cases/sites.ts';
+import { putSite } from '#core/sites/sites.ts';
 import {
   dynamoDbClient,
   dynamoDbDocumentClient,
@@ -15,7 +15,7 @@ import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-stor
 import { createTables, localTableNames } from '#lambdas/adapters/dynamodb/tables.ts';
 import { ensureBucket } from '#lambdas/adapters/s3/s3-object-store.ts';
 import { SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
-import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { functionDir, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 import { startApiServer } from './api-server.ts';
 import { createLocalAuth, type MintTokenOptions } from './auth.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
@@ -350,17 +350,17 @@ async function loadHandlers(): Promise<HandlerMap> {
   for (const name of names) {
     let module: { handler?: unknown };
     try {
-      module = (await import(`#lambdas/${name}/index.ts`)) as { handler?: unknown };
+      module = (await import(`#lambdas/${functionDir(name)}/index.ts`)) as { handler?: unknown };
     } catch (error) {
       throw new Error(
-        `cannot load the function ${name} (lambdas/${name}/index.ts): ${(error as Error).message}`,
+        `cannot load the function ${name} (lambdas/${functionDir(name)}/index.ts): ${(error as Error).message}`,
         {
           cause: error,
         },
       );
     }
     if (typeof module.handler !== 'function') {
-      throw new Error(`lambdas/${name}/index.ts does not export a function named handler`);
+      throw new Error(`lambdas/${functionDir(name)}/index.ts does not export a function named handler`);
     }
     handlers[name] = module.handler as LambdaHandler;
   }

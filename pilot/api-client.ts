@@ -13,9 +13,9 @@ import type {
   HeartbeatResponse,
   PilotCredentials,
   RegisterPilotResponse,
-} from '#core/api.ts';
+} from '#core/api/contract.ts';
 import type { FieldIssue } from '#core/errors.ts';
-import type { PilotRegistration } from '#core/model/pilot.ts';
+import type { PilotRegistration } from '#core/pilots/pilot.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { countApiRequest } from './request-counter.ts';
 import { sleep } from './sleep.ts';

@@ -4,7 +4,7 @@
  * status (the wrapper shell reports a payload killed by signal N as 128+N, which is read as that signal).
  */
 import { constants as osConstants } from 'node:os';
-import { isPilotErrorCode, PILOT_ERROR_CODES, type PilotErrorCode } from '#core/model/pilot-error-codes.ts';
+import { isPilotErrorCode, PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
 
 /** Why the pilot ended a payload. */
 export type StopReason = 'walltime' | 'memory' | 'looping' | 'output' | 'abort';

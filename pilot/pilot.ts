@@ -14,10 +14,10 @@ import type {
   HeartbeatRequest,
   JobRef,
   RegisterPilotResponse,
-} from '#core/api.ts';
-import { type JobMessage, parseJobMessage } from '#core/model/job-message.ts';
-import type { PilotResources, PilotState } from '#core/model/pilot.ts';
-import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
+} from '#core/api/contract.ts';
+import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import type { PilotResources, PilotState } from '#core/pilots/pilot.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { type ApiClient, ApiRequestError } from './api-client.ts';
 import type { PilotConfig } from './config.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';

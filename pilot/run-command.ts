@@ -5,7 +5,7 @@
 import { constants as osConstants } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { RegisterPilotResponse } from '#core/api.ts';
+import type { RegisterPilotResponse } from '#core/api/contract.ts';
 import { ApiClient } from './api-client.ts';
 import { type PilotConfig, PilotConfigError, resolvePilotConfig } from './config.ts';
 import { EXIT_CODES } from './exit-codes.ts';

@@ -6,14 +6,14 @@
  */
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClaimedJob, CompleteRequest } from '#core/api.ts';
-import type { OutputFile, Usage } from '#core/model/job.ts';
+import type { ClaimedJob, CompleteRequest } from '#core/api/contract.ts';
+import type { OutputFile, Usage } from '#core/jobs/job.ts';
 import {
   PILOT_ERROR_CODES,
   PILOT_ERROR_DESCRIPTIONS,
   type PilotErrorCode,
-} from '#core/model/pilot-error-codes.ts';
-import { resolvePayload } from '#core/payload/substitute.ts';
+} from '#core/pilots/pilot-error-codes.ts';
+import { resolvePayload } from '#core/tasks/substitute.ts';
 import { adler32File } from './adler32.ts';
 import { writeLogArchive } from './log-archive.ts';
 import type { Logger } from './logger.ts';

@@ -6,7 +6,7 @@
  * handed to the payload unchanged. The payload's `${inputFiles}` lists the local names.
  */
 import { join, posix } from 'node:path';
-import type { ClaimedJob } from '#core/api.ts';
+import type { ClaimedJob } from '#core/api/contract.ts';
 import type { S3Storage } from './s3-storage.ts';
 
 export interface InputDownload {

@@ -4,6 +4,7 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { functionDir } from '#lambdas/routes.ts';
 import type { FunctionSpec } from '../function-catalog.ts';
 import { acknowledge } from '../nag.ts';
 
@@ -49,7 +50,7 @@ export class GluonFunction extends Construct {
     this.logGroup.grantWrite(this.role);
     this.function = new NodejsFunction(this, 'Function', {
       description: `Gluon ${spec.kind} function ${spec.name}`,
-      entry: `${props.projectRoot}/lambdas/${spec.name}/index.ts`,
+      entry: `${props.projectRoot}/lambdas/${functionDir(spec.name)}/index.ts`,
       handler: 'handler',
       projectRoot: props.projectRoot,
       depsLockFilePath: `${props.projectRoot}/package-lock.json`,

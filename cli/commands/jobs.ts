@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { JOB_STATES, type JobState } from '#core/model/job.ts';
+import { JOB_STATES, type JobState } from '#core/jobs/job.ts';
 import { type CliContext, writeLine } from '../cli-io.ts';
 import { renderJobsTable } from '../render.ts';
 import {

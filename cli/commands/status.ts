@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stripVTControlCharacters } from 'node:util';
 import type { Command } from 'commander';
-import type { TaskView } from '#core/api.ts';
-import { isFinalTaskState } from '#core/model/task.ts';
+import type { TaskView } from '#core/api/contract.ts';
+import { isFinalTaskState } from '#core/tasks/task.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ApiError, ApiUnreachableError } from '../cli-error.ts';
 import { type CliContext, type CliIo, useColor, writeLine } from '../cli-io.ts';

@@ -1,4 +1,4 @@
-import type { ErrorBody } from '#core/api.ts';
+import type { ErrorBody } from '#core/api/contract.ts';
 import { type ErrorKind, GluonError, ValidationError } from '#core/errors.ts';
 
 /** The one place where an error kind becomes an HTTP status. */

@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
+import type { Principal } from '#core/deps.ts';
 import { fieldIssues, UnauthorizedError, ValidationError } from '#core/errors.ts';
-import type { Principal } from '#core/use-cases/deps.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { errorResponse } from './error-status.ts';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Deps } from '#core/use-cases/deps.ts';
+import type { Deps } from '#core/deps.ts';
 import {
   dynamoDbDocumentClient,
   s3Client,

@@ -1,6 +1,6 @@
 /** `GET /sites/{siteId}/demand` for the pilot factory: bearer token, timeout, answer checked with zod. */
 import { z } from 'zod';
-import type { SiteDemand } from '#core/api.ts';
+import type { SiteDemand } from '#core/api/contract.ts';
 
 const count = z.number().int().min(0);
 

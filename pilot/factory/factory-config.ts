@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SiteIdSchema } from '#core/model/task-spec.ts';
+import { SiteIdSchema } from '#core/tasks/task-spec.ts';
 import { LOG_LEVELS, type LogLevel } from '../logger.ts';
 import { batchPluginNames } from './plugin-registry.ts';
 

@@ -5,7 +5,7 @@
  * Harvester's submitter and monitor, it never floods: pilots already waiting in the batch queue
  * count against the demand, and a failed look at either side submits nothing.
  */
-import type { SiteDemand } from '#core/api.ts';
+import type { SiteDemand } from '#core/api/contract.ts';
 import type { Logger } from '../logger.ts';
 import { sleep } from '../sleep.ts';
 import { BATCH_ID_PLACEHOLDER, type BatchJob, type BatchPlugin, type PilotJobSpec } from './batch-plugin.ts';

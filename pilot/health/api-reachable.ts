@@ -1,4 +1,4 @@
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import type { ApiProbe } from './api-probe.ts';
 import { checkResult } from './check-result.ts';
 

@@ -1,4 +1,4 @@
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 
 const VALUE_MAX = 256;
 const MESSAGE_MAX = 1024;

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import { checkResult } from './check-result.ts';
 
 /** The advertised cores are there: this process may run on at least that many CPUs. */

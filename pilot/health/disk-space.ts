@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import { checkResult, formatMB } from './check-result.ts';
 
 export type StatfsFn = (path: string) => Promise<{ bavail: number; bsize: number }>;

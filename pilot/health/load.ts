@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import { checkResult } from './check-result.ts';
 
 /** The 5-minute load average from /proc/loadavg (`0.50 1.00 1.50 1/89 123`). */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import { checkResult, formatMB } from './check-result.ts';
 
 export interface MemoryPaths {

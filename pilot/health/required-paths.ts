@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, opendir, stat } from 'node:fs/promises';
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import { checkResult } from './check-result.ts';
 
 const DEFAULT_TIMEOUT_MS = 10_000;

@@ -3,7 +3,7 @@
  * same): free disk, memory, cores, load, software areas, the API (reachable, clock) and the
  * token's lifetime. Each check reads /proc, statfs or os.* and never spawns a tool.
  */
-import type { HealthCheck } from '#core/model/pilot.ts';
+import type { HealthCheck } from '#core/pilots/pilot.ts';
 import { type ApiProbe, probeApi } from './api-probe.ts';
 import { checkApiReachable } from './api-reachable.ts';
 import { checkResult } from './check-result.ts';

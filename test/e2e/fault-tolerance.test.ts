@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView } from '#core/api.ts';
-import type { Pilot } from '#core/model/pilot.ts';
-import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
+import type { JobView } from '#core/api/contract.ts';
+import type { Pilot } from '#core/pilots/pilot.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { Api, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
 

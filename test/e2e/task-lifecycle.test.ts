@@ -3,8 +3,8 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, TaskSummary } from '#core/api.ts';
-import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
+import type { ErrorBody, TaskSummary } from '#core/api/contract.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import type { LocalStack } from '#local/stack.ts';
 import {
   Api,

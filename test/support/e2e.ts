@@ -8,7 +8,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { JobView, TaskView } from '#core/api.ts';
+import type { JobView, TaskView } from '#core/api/contract.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import type { TaskInputSpec } from './e2e-types.ts';
 

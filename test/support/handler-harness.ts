@@ -13,10 +13,10 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { type JobMessage, parseJobMessage } from '#core/model/job-message.ts';
-import { type Site, type SiteInput, SiteSchema } from '#core/model/site.ts';
+import type { Deps, Settings } from '#core/deps.ts';
+import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
 import type { Clock, WorkflowEngine } from '#core/ports.ts';
-import type { Deps, Settings } from '#core/use-cases/deps.ts';
+import { type Site, type SiteInput, SiteSchema } from '#core/sites/site.ts';
 import {
   dynamoDbClient,
   dynamoDbDocumentClient,

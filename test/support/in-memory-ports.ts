@@ -9,26 +9,12 @@
  * - the wait token is taken at most once per stored token;
  * - every read returns a copy, so a use case cannot change stored state by mutating a result.
  */
-import type { Page, PilotCredentials } from '#core/api.ts';
+import type { Page, PilotCredentials } from '#core/api/contract.ts';
+import type { Deps, Settings } from '#core/deps.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
-import { type Job, type JobState, LEASED_JOB_STATES } from '#core/model/job.ts';
-import { type JobMessage, JobMessageSchema } from '#core/model/job-message.ts';
-import type { Pilot, PilotState } from '#core/model/pilot.ts';
-import { type Site, type SiteInput, SiteSchema } from '#core/model/site.ts';
-import {
-  emptyJobCounts,
-  FINAL_TASK_STATES,
-  isFinalTaskState,
-  type JobCounts,
-  type Task,
-  type TaskState,
-} from '#core/model/task.ts';
-import {
-  canJobTransition,
-  JOB_TRANSITIONS,
-  TASK_TRANSITIONS,
-  type TaskEvent,
-} from '#core/model/transitions.ts';
+import { type Job, type JobState, LEASED_JOB_STATES } from '#core/jobs/job.ts';
+import { type JobMessage, JobMessageSchema } from '#core/jobs/job-message.ts';
+import type { Pilot, PilotState } from '#core/pilots/pilot.ts';
 import type {
   Clock,
   CredentialVendor,
@@ -44,7 +30,21 @@ import type {
   TransitionOutcome,
   WorkflowEngine,
 } from '#core/ports.ts';
-import type { Deps, Settings } from '#core/use-cases/deps.ts';
+import { type Site, type SiteInput, SiteSchema } from '#core/sites/site.ts';
+import {
+  emptyJobCounts,
+  FINAL_TASK_STATES,
+  isFinalTaskState,
+  type JobCounts,
+  type Task,
+  type TaskState,
+} from '#core/tasks/task.ts';
+import {
+  canJobTransition,
+  JOB_TRANSITIONS,
+  TASK_TRANSITIONS,
+  type TaskEvent,
+} from '#core/tasks/transitions.ts';
 
 /** Job states with a stored counter; `defined` and `queued` are derived. */
 export const COUNTED_JOB_STATES = ['starting', 'running', 'finished', 'failed', 'cancelled'] as const;

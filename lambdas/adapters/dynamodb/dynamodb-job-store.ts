@@ -11,11 +11,11 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Page } from '#core/api.ts';
+import type { Page } from '#core/api/contract.ts';
 import { TransientError, ValidationError } from '#core/errors.ts';
-import { type Job, type JobState, jobIdOf } from '#core/model/job.ts';
-import { canJobTransition, JOB_TRANSITIONS } from '#core/model/transitions.ts';
+import { type Job, type JobState, jobIdOf } from '#core/jobs/job.ts';
 import type { JobStore, JobTransition, PageRequest, TransitionOutcome } from '#core/ports.ts';
+import { canJobTransition, JOB_TRANSITIONS } from '#core/tasks/transitions.ts';
 import { backoffDelay, mapBounded, sleep } from '../concurrency.ts';
 import { errorName, isTransientSdkError, rethrowSdkError } from '../sdk-errors.ts';
 import { allLeaseShards, counterSk, isCounted, isLeased, leaseShardOf, stateIndexOf } from './keys.ts';

@@ -6,9 +6,9 @@ import {
   type ScanCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Page } from '#core/api.ts';
+import type { Page } from '#core/api/contract.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
-import type { Pilot, PilotState } from '#core/model/pilot.ts';
+import type { Pilot, PilotState } from '#core/pilots/pilot.ts';
 import type { PageRequest, PilotStore } from '#core/ports.ts';
 import { mapBounded } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';

@@ -5,8 +5,8 @@ import {
   ScanCommand,
   type ScanCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Site } from '#core/model/site.ts';
 import type { SiteStore } from '#core/ports.ts';
+import type { Site } from '#core/sites/site.ts';
 import { rethrowSdkError } from '../sdk-errors.ts';
 
 /** Sites in the sites table (pk siteId), stored in their domain shape. A handful of items: list() scans. */

@@ -5,12 +5,12 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Page } from '#core/api.ts';
+import type { Page } from '#core/api/contract.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
-import type { Task, TaskState, TaskStateChange } from '#core/model/task.ts';
-import { FINAL_TASK_STATES, isFinalTaskState } from '#core/model/task.ts';
-import { TASK_TRANSITIONS, type TaskEvent } from '#core/model/transitions.ts';
 import type { PageRequest, TaskStore } from '#core/ports.ts';
+import type { Task, TaskState, TaskStateChange } from '#core/tasks/task.ts';
+import { FINAL_TASK_STATES, isFinalTaskState } from '#core/tasks/task.ts';
+import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { mapBounded } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
 import { COUNTER_SK_PREFIX, counterSk, deriveJobCounts, TASK_SK } from './keys.ts';

@@ -1,8 +1,8 @@
 /** Sort keys, index keys and shard names of the Gluon tables (see tables.ts). */
-import type { JobState } from '#core/model/job.ts';
-import { LEASED_JOB_STATES } from '#core/model/job.ts';
-import type { JobCounts } from '#core/model/task.ts';
-import { emptyJobCounts } from '#core/model/task.ts';
+import type { JobState } from '#core/jobs/job.ts';
+import { LEASED_JOB_STATES } from '#core/jobs/job.ts';
+import type { JobCounts } from '#core/tasks/task.ts';
+import { emptyJobCounts } from '#core/tasks/task.ts';
 import { COUNTER_SHARDS, LEASE_SHARDS } from './tables.ts';
 
 /** Sort key of the task item in the tasks table. */

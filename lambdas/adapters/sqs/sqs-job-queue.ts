@@ -7,7 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NotFoundError, TransientError } from '#core/errors.ts';
-import type { JobMessage } from '#core/model/job-message.ts';
+import type { JobMessage } from '#core/jobs/job-message.ts';
 import type { JobQueue } from '#core/ports.ts';
 import { backoffDelay, mapBounded, sleep } from '../concurrency.ts';
 import { errorName, isTransientSdkError, rethrowSdkError } from '../sdk-errors.ts';

@@ -1,5 +1,5 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import type { PilotCredentials } from '#core/api.ts';
+import type { PilotCredentials } from '#core/api/contract.ts';
 import { TransientError } from '#core/errors.ts';
 import type { CredentialVendor } from '#core/ports.ts';
 import { rethrowSdkError } from '../sdk-errors.ts';

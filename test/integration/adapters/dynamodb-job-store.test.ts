@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientError, ValidationError } from '#core/errors.ts';
-import type { Attempt, Job } from '#core/model/job.ts';
+import type { Attempt, Job } from '#core/jobs/job.ts';
 import type { JobTransition } from '#core/ports.ts';
 import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '#lambdas/adapters/dynamodb/dynamodb-job-store.ts';

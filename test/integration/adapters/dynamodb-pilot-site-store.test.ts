@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
-import type { Pilot } from '#core/model/pilot.ts';
-import { SiteSchema } from '#core/model/site.ts';
+import type { Pilot } from '#core/pilots/pilot.ts';
+import { SiteSchema } from '#core/sites/site.ts';
 import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
 import { mapBounded } from '#lambdas/adapters/concurrency.ts';
 import { DynamoDbPilotStore, PILOT_RETENTION_SEC } from '#lambdas/adapters/dynamodb/dynamodb-pilot-store.ts';

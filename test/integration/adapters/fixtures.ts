@@ -1,8 +1,8 @@
 /** Tasks, jobs and tables for the adapter tests. */
 import { randomBytes } from 'node:crypto';
-import { type Job, jobIdOf } from '#core/model/job.ts';
-import { emptyJobCounts, type Task } from '#core/model/task.ts';
-import { parseTaskSpec } from '#core/model/task-spec.ts';
+import { type Job, jobIdOf } from '#core/jobs/job.ts';
+import { emptyJobCounts, type Task } from '#core/tasks/task.ts';
+import { parseTaskSpec } from '#core/tasks/task-spec.ts';
 import { dynamoDbClient } from '#lambdas/adapters/aws-clients.ts';
 import { createTables, localTableNames, type TableNames } from '#lambdas/adapters/dynamodb/tables.ts';
 

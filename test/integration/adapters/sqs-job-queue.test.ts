@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '#core/errors.ts';
-import { type JobMessage, parseJobMessage } from '#core/model/job-message.ts';
+import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
 import { sqsClient } from '#lambdas/adapters/aws-clients.ts';
 import { queueNames, SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';

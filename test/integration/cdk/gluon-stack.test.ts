@@ -102,10 +102,16 @@ function stateMachine(): { logicalId: string; resource: CfnResource } {
 
 describe('functions', () => {
   const handlerDirectories = readdirSync(join(PROJECT_ROOT, 'lambdas'), { withFileTypes: true })
-    .filter(
-      (entry) => entry.isDirectory() && existsSync(join(PROJECT_ROOT, 'lambdas', entry.name, 'index.ts')),
+    .filter((capability) => capability.isDirectory())
+    .flatMap((capability) =>
+      readdirSync(join(PROJECT_ROOT, 'lambdas', capability.name), { withFileTypes: true })
+        .filter(
+          (entry) =>
+            entry.isDirectory() &&
+            existsSync(join(PROJECT_ROOT, 'lambdas', capability.name, entry.name, 'index.ts')),
+        )
+        .map((entry) => entry.name),
     )
-    .map((entry) => entry.name)
     .sort();
 
   it('deploys one function per handler directory and no other function', () => {

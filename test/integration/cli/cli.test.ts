@@ -5,9 +5,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView, TaskView } from '#core/api.ts';
-import type { Pilot } from '#core/model/pilot.ts';
-import { emptyJobCounts } from '#core/model/task.ts';
+import type { JobView, TaskView } from '#core/api/contract.ts';
+import type { Pilot } from '#core/pilots/pilot.ts';
+import { emptyJobCounts } from '#core/tasks/task.ts';
 import { FakeApi, job, TASK_ID, TOKEN, taskView } from './fake-api.ts';
 
 const repo = join(import.meta.dirname, '../../..');

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ErrorBody, JobView, SandboxRequest, TaskView } from '#core/api.ts';
-import type { Pilot } from '#core/model/pilot.ts';
-import { emptyJobCounts } from '#core/model/task.ts';
+import type { ErrorBody, JobView, SandboxRequest, TaskView } from '#core/api/contract.ts';
+import type { Pilot } from '#core/pilots/pilot.ts';
+import { emptyJobCounts } from '#core/tasks/task.ts';
 
 export const TOKEN = 'test-token';
 export const TASK_ID = 't-0123456789ab';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SiteDemand } from '#core/api.ts';
+import type { SiteDemand } from '#core/api/contract.ts';
 import { DemandRequestError, demandClient } from '#pilot/factory/demand-client.ts';
 
 const demand: SiteDemand = {

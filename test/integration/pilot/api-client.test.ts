@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HeartbeatRequest } from '#core/api.ts';
+import type { HeartbeatRequest } from '#core/api/contract.ts';
 import { freePort } from '#local/stand-ins.ts';
 import { ApiClient, ApiRequestError, ApiUnreachableError } from '#pilot/api-client.ts';
 

@@ -16,8 +16,8 @@ import {
   type HeartbeatResponse,
   type PilotCredentials,
   type RegisterPilotResponse,
-} from '#core/api.ts';
-import { PilotRegistrationSchema } from '#core/model/pilot.ts';
+} from '#core/api/contract.ts';
+import { PilotRegistrationSchema } from '#core/pilots/pilot.ts';
 
 export interface RecordedRequest {
   method: string;

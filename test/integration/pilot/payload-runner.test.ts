@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
-import { resolvePayload } from '#core/payload/substitute.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { resolvePayload } from '#core/tasks/substitute.ts';
 import { type RunPayloadOptions, runPayload } from '#pilot/payload-runner.ts';
 
 let root: string;

@@ -18,7 +18,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import type { ClaimedJob } from '#core/api.ts';
+import type { ClaimedJob } from '#core/api/contract.ts';
 import { awsEnvFor, freePort, type StandIn, startFauxqs } from '#local/stand-ins.ts';
 import { type FakeApi, startFakeApi } from './fake-api.ts';
 

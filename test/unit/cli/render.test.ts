@@ -12,8 +12,8 @@ import {
   renderTaskSummary,
   taskTotals,
 } from '#cli/render.ts';
-import type { JobView, TaskView } from '#core/api.ts';
-import { emptyJobCounts, type JobCounts } from '#core/model/task.ts';
+import type { JobView, TaskView } from '#core/api/contract.ts';
+import { emptyJobCounts, type JobCounts } from '#core/tasks/task.ts';
 
 function counts(partial: Partial<JobCounts>): JobCounts {
   return { ...emptyJobCounts(), ...partial };

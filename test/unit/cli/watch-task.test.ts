@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '#cli/api-client.ts';
 import { watchTask } from '#cli/commands/status.ts';
-import type { TaskView } from '#core/api.ts';
-import { emptyJobCounts } from '#core/model/task.ts';
+import type { TaskView } from '#core/api/contract.ts';
+import { emptyJobCounts } from '#core/tasks/task.ts';
 
 function view(state: TaskView['state'], finished: number): TaskView {
   return {

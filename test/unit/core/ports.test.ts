@@ -3,12 +3,12 @@
  * so those tests stand on the same fencing and counting rules as the DynamoDB adapters.
  */
 import { describe, expect, it } from 'vitest';
-import { PilotIdSchema, TaskIdSchema } from '#core/api.ts';
+import { PilotIdSchema, TaskIdSchema } from '#core/api/contract.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
-import { type Job, jobIdOf } from '#core/model/job.ts';
-import { emptyJobCounts, type Task } from '#core/model/task.ts';
-import { parseTaskSpec } from '#core/model/task-spec.ts';
+import { type Job, jobIdOf } from '#core/jobs/job.ts';
 import type { JobTransition } from '#core/ports.ts';
+import { emptyJobCounts, type Task } from '#core/tasks/task.ts';
+import { parseTaskSpec } from '#core/tasks/task-spec.ts';
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 
 const TASK = 't-000001';

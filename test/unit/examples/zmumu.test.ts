@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTaskSpecText } from '#core/model/task-spec.ts';
+import { parseTaskSpecText } from '#core/tasks/task-spec.ts';
 import { mergeHistograms, peakPosition, textHistogram } from '../../../examples/zmumu/merge.mjs';
 import { generateEvent, runZmumu, type ZmumuHistogram } from '../../../examples/zmumu/zmumu.mjs';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SiteDemand } from '#core/api.ts';
+import type { SiteDemand } from '#core/api/contract.ts';
 import {
   type BatchJob,
   type BatchPlugin,

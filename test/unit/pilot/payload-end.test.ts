@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PILOT_ERROR_CODES } from '#core/model/pilot-error-codes.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { classifyPayloadEnd, type PayloadExit, type StopReason } from '#pilot/payload-end.ts';
 
 const ctx = { command: 'athena.py', walltimeSec: 3600, memoryMB: 2000, loopingSec: 7200, logCapBytes: 1000 };

@@ -1,0 +1,45 @@
+import type { SubmitTaskResponse } from '../api/contract.ts';
+import type { Deps, Principal } from '../deps.ts';
+import { TransientError } from '../errors.ts';
+import { jobCount } from './split-task.ts';
+import { emptyJobCounts, type Task } from './task.ts';
+import { parseTaskSpec } from './task-spec.ts';
+
+/**
+ * Validates the spec, stores the task and starts its workflow. If the workflow cannot be
+ * started the task is marked failed (nothing is left half-accepted) and the caller may retry.
+ */
+export async function submitTask(
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
+  principal: Principal,
+  body: unknown,
+): Promise<SubmitTaskResponse> {
+  const spec = parseTaskSpec(body, '');
+  const at = deps.clock.now().toISOString();
+  const task: Task = {
+    taskId: deps.ids.taskId(),
+    owner: principal.sub,
+    name: spec.name,
+    spec,
+    state: 'submitted',
+    jobCount: jobCount(spec),
+    jobsEnqueued: 0,
+    counts: emptyJobCounts(),
+    siteIds: [],
+    cancelRequested: false,
+    createdAt: at,
+    updatedAt: at,
+    history: [{ state: 'submitted', at }],
+  };
+  await deps.tasks.create(task);
+  try {
+    await deps.workflow.startTask(task.taskId);
+  } catch (error) {
+    await deps.tasks.transition(task.taskId, 'fail', {
+      at: deps.clock.now().toISOString(),
+      reason: `workflow could not be started: ${(error as Error).message}`,
+    });
+    throw new TransientError('the task workflow could not be started; submit again');
+  }
+  return { taskId: task.taskId, state: task.state, jobCount: task.jobCount };
+}

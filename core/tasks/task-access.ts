@@ -1,0 +1,14 @@
+import type { Principal } from '../deps.ts';
+import { NotFoundError } from '../errors.ts';
+import type { TaskStore } from '../ports.ts';
+import type { Task } from './task.ts';
+
+/**
+ * The task if the caller owns it. Another user's task is reported as missing, so task ids of
+ * other users cannot be probed.
+ */
+export async function ownedTask(tasks: TaskStore, principal: Principal, taskId: string): Promise<Task> {
+  const task = await tasks.get(taskId);
+  if (task === undefined || task.owner !== principal.sub) throw new NotFoundError(`task ${taskId} not found`);
+  return task;
+}

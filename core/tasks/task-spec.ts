@@ -1,0 +1,207 @@
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { fieldIssues, ValidationError } from '../errors.ts';
+import { unknownPlaceholders } from './substitute.ts';
+
+/** Identifiers that end up in keys, queue names and S3 prefixes: keep them boring. */
+export const SiteIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters');
+
+const FileNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._-]+$/, 'a plain file name (letters, digits, . _ -), no directories')
+  .refine((n) => n !== '.' && n !== '..', 'not . or ..');
+
+export const PayloadSchema = z.strictObject({
+  /** Executable run by the pilot (resolved through PATH, or a path inside the job's work directory). */
+  command: z.string().min(1).max(1024),
+  args: z.array(z.string().max(4096)).max(256).default([]),
+  env: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+      z.string().max(4096),
+    )
+    .default({}),
+  /**
+   * Files copied into the job's work directory before the payload starts. On submission the CLI
+   * uploads local files and replaces each entry by its object key and checksum.
+   */
+  sandbox: z
+    .array(
+      z.strictObject({
+        name: FileNameSchema,
+        key: z.string().min(1).max(1024),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 hex digits'),
+        bytes: z.number().int().nonnegative(),
+      }),
+    )
+    .max(32)
+    .default([]),
+});
+
+export const ResourcesSchema = z.strictObject({
+  cores: z.number().int().min(1).max(256).default(1),
+  memoryMB: z.number().int().min(16).max(1_048_576).default(2000),
+  walltimeSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  diskMB: z.number().int().min(1).max(10_000_000).default(1000),
+});
+
+export const InputFileSchema = z.union([
+  z.string().min(1).max(1024),
+  z.strictObject({
+    name: z.string().min(1).max(1024),
+    events: z.number().int().nonnegative().optional(),
+    bytes: z.number().int().nonnegative().optional(),
+    /** Adler-32 of the file as 8 lower-case hex digits; the pilot verifies it after stage-in. */
+    adler32: z
+      .string()
+      .regex(/^[0-9a-f]{8}$/, '8 lower-case hex digits')
+      .optional(),
+  }),
+]);
+
+export const SplitSchema = z
+  .strictObject({
+    eventsPerJob: z.number().int().min(1).optional(),
+    filesPerJob: z.number().int().min(1).optional(),
+  })
+  .refine((s) => !(s.eventsPerJob !== undefined && s.filesPerJob !== undefined), {
+    message: 'give eventsPerJob or filesPerJob, not both',
+  });
+
+export const MAX_JOBS_PER_TASK = 1_000_000;
+
+export const TaskSpecSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (start with a letter or digit)'),
+    payload: PayloadSchema,
+    /** Generation tasks: the number of events to generate. */
+    events: z.number().int().min(1).max(1e12).optional(),
+    /** Processing tasks: the input files, one job per `filesPerJob` of them. */
+    inputs: z.strictObject({ files: z.array(InputFileSchema).min(1).max(MAX_JOBS_PER_TASK) }).optional(),
+    split: SplitSchema.default({}),
+    resources: ResourcesSchema.default({ cores: 1, memoryMB: 2000, walltimeSec: 3600, diskMB: 1000 }),
+    priority: z.number().int().min(0).max(1000).default(500),
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+    /**
+     * Automatic retry with more resources: an attempt killed for memory (1102) or walltime (1101)
+     * is retried with that resource multiplied by the factor (1 = off), within the site's slot.
+     */
+    retry: z
+      .strictObject({
+        memoryFactor: z.number().min(1).max(4).default(1.5),
+        walltimeFactor: z.number().min(1).max(4).default(1.5),
+      })
+      .default({ memoryFactor: 1.5, walltimeFactor: 1.5 }),
+    outputs: z.array(FileNameSchema).max(64).default([]),
+    sites: z
+      .strictObject({
+        allow: z.array(SiteIdSchema).max(100).optional(),
+        deny: z.array(SiteIdSchema).max(100).default([]),
+      })
+      .default({ deny: [] }),
+  })
+  .superRefine((spec, ctx) => {
+    const hasEvents = spec.events !== undefined;
+    const hasFiles = spec.inputs !== undefined;
+    if (hasEvents === hasFiles) {
+      ctx.addIssue({
+        code: 'custom',
+        path: hasEvents ? ['inputs'] : ['events'],
+        message: 'give either events (generation) or inputs.files (processing), exactly one',
+      });
+      return;
+    }
+    if (hasEvents && spec.split.filesPerJob !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', 'filesPerJob'],
+        message: 'only for tasks with inputs.files',
+      });
+    }
+    if (hasEvents && spec.split.eventsPerJob === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', 'eventsPerJob'],
+        message: 'required when events is given',
+      });
+    }
+    if (hasFiles && spec.split.eventsPerJob !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', 'eventsPerJob'],
+        message: 'only for generation tasks (events); use filesPerJob',
+      });
+    }
+    if (spec.events !== undefined && spec.split.eventsPerJob !== undefined) {
+      const jobs = Math.ceil(spec.events / spec.split.eventsPerJob);
+      if (jobs > MAX_JOBS_PER_TASK) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['split', 'eventsPerJob'],
+          message: `gives ${jobs} jobs; at most ${MAX_JOBS_PER_TASK} per task`,
+        });
+      }
+    }
+    const texts: Array<[PropertyKey[], string]> = [
+      [['payload', 'command'], spec.payload.command],
+      ...spec.payload.args.map((a, i): [PropertyKey[], string] => [['payload', 'args', i], a]),
+      ...Object.entries(spec.payload.env).map(([k, v]): [PropertyKey[], string] => [
+        ['payload', 'env', k],
+        v,
+      ]),
+    ];
+    for (const [path, text] of texts) {
+      const unknown = unknownPlaceholders(text);
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', path, message: `unknown placeholder \${${unknown.join('}, ${')}}` });
+      }
+    }
+    const allow = spec.sites.allow;
+    if (allow !== undefined) {
+      const both = allow.filter((s) => spec.sites.deny.includes(s));
+      if (both.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sites'],
+          message: `sites both allowed and denied: ${both.join(', ')}`,
+        });
+      }
+    }
+  });
+
+export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+export type TaskSpecInput = z.input<typeof TaskSpecSchema>;
+export type Resources = z.infer<typeof ResourcesSchema>;
+export type Payload = z.infer<typeof PayloadSchema>;
+
+/** Validates a task spec object; every bad field is named in the error. */
+export function parseTaskSpec(value: unknown, prefix = 'spec'): TaskSpec {
+  const result = TaskSpecSchema.safeParse(value);
+  if (!result.success)
+    throw new ValidationError('invalid task spec', fieldIssues(result.error.issues, prefix));
+  return result.data;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) into a validated task spec. */
+export function parseTaskSpecText(text: string, source = 'spec'): TaskSpec {
+  let value: unknown;
+  try {
+    value = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    throw new ValidationError('invalid task spec', [{ field: source, message: (error as Error).message }]);
+  }
+  return parseTaskSpec(value);
+}

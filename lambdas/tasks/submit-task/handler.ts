@@ -1,0 +1,13 @@
+import type { Deps } from '#core/deps.ts';
+import { submitTask } from '#core/tasks/submit-task.ts';
+import { httpHandler } from '../../http/http-handler.ts';
+
+/** POST /tasks — the body is the task spec. */
+export function createHandler(deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>) {
+  return httpHandler({
+    name: 'submit-task',
+    body: true,
+    successStatus: 201,
+    run: ({ body, principal }) => submitTask(deps, principal, body),
+  });
+}

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorBody, SubmitTaskResponse } from '#core/api/contract.ts';
+import { createHandler } from '#lambdas/tasks/submit-task/handler.ts';
+import {
+  createHandlerHarness,
+  type HandlerHarness,
+  httpEvent,
+  invokeHttp,
+  issueFields,
+} from '#test/support/handler-harness.ts';
+import { generationSpec, USER_SCOPES } from '../task-flow.ts';
+
+let h: HandlerHarness;
+
+beforeAll(async () => {
+  h = await createHandlerHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+function submit(body: unknown, sub: string | null = 'alice') {
+  return invokeHttp<SubmitTaskResponse & ErrorBody>(
+    createHandler(h.deps),
+    httpEvent({ method: 'POST', path: '/tasks', body, sub, scopes: USER_SCOPES }),
+  );
+}
+
+/** Task items of one owner, straight from the table. */
+async function taskItemsOf(owner: string): Promise<Array<Record<string, unknown>>> {
+  return (await h.scan('tasks')).filter((item) => item.owner === owner);
+}
+
+describe('submit-task handler', () => {
+  it('answers 201 with the task id, stores the task as submitted and starts its workflow', async () => {
+    const reply = await submit(generationSpec(10));
+
+    expect(reply.statusCode).toBe(201);
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(reply.body).toEqual({
+      taskId: expect.stringMatching(/^t-[0-9a-z]+$/),
+      state: 'submitted',
+      jobCount: 10,
+    });
+    const { taskId } = reply.body;
+
+    const task = await h.deps.tasks.get(taskId);
+    expect(task).toMatchObject({
+      taskId,
+      owner: 'alice',
+      name: 'mc-gen',
+      state: 'submitted',
+      jobCount: 10,
+      jobsEnqueued: 0,
+      cancelRequested: false,
+      createdAt: h.clock.now().toISOString(),
+      history: [{ state: 'submitted', at: h.clock.now().toISOString() }],
+    });
+    // The stored spec is the validated one, defaults filled in.
+    expect(task?.spec).toMatchObject({ maxAttempts: 3, priority: 500, resources: { cores: 1 } });
+    expect(h.workflow.started).toContain(taskId);
+    expect(h.workflow.started.filter((id) => id === taskId)).toHaveLength(1);
+    expect(await h.deps.jobs.listByTask(taskId, {}, { limit: 10 })).toEqual({ items: [] });
+  });
+
+  it('rejects a bad spec with 400 naming each bad field, and stores and starts nothing', async () => {
+    const startedBefore = h.workflow.started.length;
+    const reply = await submit(
+      {
+        name: 'bad name!',
+        payload: { args: 'not-a-list' },
+        events: 0,
+        split: { eventsPerJob: 0 },
+        priority: 5000,
+        colour: 'blue',
+      },
+      'bob',
+    );
+
+    expect(reply.statusCode).toBe(400);
+    expect(reply.body.error.code).toBe('INVALID_INPUT');
+    expect(issueFields(reply.body)).toEqual(
+      [
+        'colour',
+        'events',
+        'name',
+        'payload.args',
+        'payload.command',
+        'priority',
+        'split.eventsPerJob',
+      ].sort(),
+    );
+    for (const issue of reply.body.error.issues ?? []) expect(issue.message).not.toBe('');
+    expect(await taskItemsOf('bob')).toEqual([]);
+    expect(h.workflow.started).toHaveLength(startedBefore);
+  });
+
+  it('rejects a spec that breaks a cross-field rule with the field named', async () => {
+    const reply = await submit({ name: 'gen', payload: { command: 'gen' }, events: 100 }, 'bob');
+    expect(reply.statusCode).toBe(400);
+    expect(issueFields(reply.body)).toEqual(['split.eventsPerJob']);
+    expect(await taskItemsOf('bob')).toEqual([]);
+  });
+
+  it('rejects a body that is not JSON, or no body, with 400 naming the field body', async () => {
+    for (const body of ['{"name": "gen", ', 'name: gen']) {
+      const reply = await submit(body, 'bob');
+      expect(reply.statusCode).toBe(400);
+      expect(reply.body.error.issues).toEqual([{ field: 'body', message: 'not valid JSON' }]);
+    }
+    const event = httpEvent({ method: 'POST', path: '/tasks', sub: 'bob', scopes: USER_SCOPES });
+    const empty = await invokeHttp<ErrorBody>(createHandler(h.deps), event);
+    expect(empty.statusCode).toBe(400);
+    expect(issueFields(empty.body)).toEqual(['body']);
+    expect(await taskItemsOf('bob')).toEqual([]);
+  });
+
+  it('reads a base64-encoded body as API Gateway may send it', async () => {
+    const event = httpEvent({ method: 'POST', path: '/tasks', sub: 'erin', scopes: USER_SCOPES });
+    event.body = Buffer.from(JSON.stringify(generationSpec(2))).toString('base64');
+    event.isBase64Encoded = true;
+    const reply = await invokeHttp<SubmitTaskResponse>(createHandler(h.deps), event);
+    expect(reply.statusCode).toBe(201);
+    expect(reply.body.jobCount).toBe(2);
+  });
+
+  it('answers 401 to a token without a subject, storing nothing', async () => {
+    const before = (await h.scan('tasks')).length;
+    const startedBefore = h.workflow.started.length;
+    const reply = await submit(generationSpec(), null);
+    expect(reply.statusCode).toBe(401);
+    expect(reply.body.error.code).toBe('UNAUTHORIZED');
+    expect(await h.scan('tasks')).toHaveLength(before);
+    expect(h.workflow.started).toHaveLength(startedBefore);
+  });
+
+  it('answers 503 when the workflow cannot start, and the task is failed, not left submitted', async () => {
+    h.workflow.failStartWith = new Error('StartExecution: connect ECONNREFUSED 10.0.0.1:443');
+    try {
+      const reply = await submit(generationSpec(4), 'carol');
+      expect(reply.statusCode).toBe(503);
+      expect(reply.body.error.code).toBe('TRANSIENT');
+      expect(JSON.stringify(reply.body)).not.toContain('ECONNREFUSED');
+    } finally {
+      h.workflow.failStartWith = undefined;
+    }
+
+    const items = await taskItemsOf('carol');
+    expect(items).toHaveLength(1);
+    const task = await h.deps.tasks.get(String(items[0]?.taskId));
+    expect(task?.state).toBe('failed');
+    expect(task?.reason).toMatch(/workflow could not be started/);
+    expect(task?.endedAt).toBeDefined();
+    expect(task?.history.map((c) => c.state)).toEqual(['submitted', 'failed']);
+    expect(h.workflow.started).not.toContain(task?.taskId);
+  });
+});
