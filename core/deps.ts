@@ -1,23 +1,25 @@
-import type {
-  Clock,
-  CredentialVendor,
-  Ids,
-  JobQueue,
-  JobStore,
-  ObjectStore,
-  PilotStore,
-  SiteStore,
-  TaskStore,
-  WorkflowEngine,
-} from './ports.ts';
+import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
+import type { SiteStore } from './sites/ports.ts';
+import type { ObjectStore } from './storage/ports.ts';
+import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Ids {
+  taskId(): string;
+  pilotId(): string;
+}
 
 export interface Settings {
+  /** A pilot lease not renewed for this long expires: the pilot is lost and its jobs are queued again. */
   leaseSec: number;
-  /** How long a queued job's message may go unclaimed before it is sent again. */
-  dispatchLeaseSec: number;
+  /** How often pilots renew their lease (well under leaseSec). */
   heartbeatSec: number;
+  /** Jobs whose messages are sent per enqueue step. */
   enqueuePageSize: number;
-  pilotLostSec: number;
 }
 
 /** Everything a use case may need; each use case takes only the part it uses (`Pick<Deps, …>`). */
@@ -25,6 +27,7 @@ export interface Deps {
   tasks: TaskStore;
   jobs: JobStore;
   pilots: PilotStore;
+  leases: PilotLeaseStore;
   sites: SiteStore;
   queue: JobQueue;
   objects: ObjectStore;

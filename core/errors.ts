@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'forbidden'
   | 'not-found'
   | 'conflict'
+  | 'gone'
   | 'transient'
   | 'fatal';
 
@@ -58,6 +59,17 @@ export class ConflictError extends GluonError {
   readonly code = 'CONFLICT';
 }
 
+/**
+ * The pilot is unknown or no longer live (its lease expired, it exited, it was unhealthy): it
+ * must stop what it holds and register again. Pilots act on this code, never on a status alone.
+ */
+export class PilotGoneError extends GluonError {
+  override readonly name = 'PilotGoneError';
+  readonly kind = 'gone';
+  readonly code = 'PILOT_GONE';
+}
+
+/** A service did not answer in time (or throttled): try again; HTTP answers 503 with Retry-After. */
 export class TransientError extends GluonError {
   override readonly name = 'TransientError';
   readonly kind = 'transient';

@@ -1,93 +1,160 @@
-import type { ClaimRequest, ClaimResponse } from '../api/contract.ts';
+import type { ClaimedJob, ClaimResponse, Report } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
-import type { PilotResources } from '../pilots/pilot.ts';
-import { livePilot } from '../pilots/pilot-access.ts';
-import { releaseFinishedTask } from '../tasks/release-finished-task.ts';
-import { jobInputs } from '../tasks/split-task.ts';
-import type { Resources } from '../tasks/task-spec.ts';
-import { effectiveResources } from './end-attempt.ts';
+import { ForbiddenError, PilotGoneError } from '../errors.ts';
+import { isLivePilotState, type PilotResources } from '../pilots/pilot.ts';
+import { killEntriesOf, leaseExpiry } from '../pilots/lease.ts';
+import { pilotSiteOf } from '../pilots/pilot-access.ts';
+import { effectiveResources } from '../policies/retry-policy.ts';
+import { resourceMisfit } from '../sites/resource-fit.ts';
+import { attemptLogKey, attemptPrefix } from '../storage/object-keys.ts';
+import { jobAt } from '../tasks/split-task.ts';
+import type { TaskSpec } from '../tasks/task-spec.ts';
+import { isFinalTaskState } from '../tasks/task.ts';
+import { recordReport } from './complete-job.ts';
+import { optional } from './end-attempt.ts';
+import { attemptKey, type JobRecord, type JobRef, jobIdOf } from './job.ts';
+
+export interface ClaimInput extends JobRef {
+  sentAt?: number;
+  resources: PilotResources;
+  holds: JobRef[];
+  report?: Report;
+}
 
 /**
- * A pilot claims the job named by a queue message: queued → starting with the pilot and a lease,
- * fenced on attempt. A duplicate or stale message gets 'stale'; a cancelled task's job is
- * cancelled here and the message is to be acknowledged.
+ * A pilot claims the job a queue message names: the job moves to `running` with this pilot,
+ * fenced on its attempt, and the pilot's lease lists it. The lease is written first, so a pilot
+ * that vanishes from then on leaves a trace the reaper follows. A claim may carry the report of
+ * the attempt the pilot just ended, so a busy pilot makes one call per job. A duplicate or stale
+ * message answers `stale`, a cancelled task's `cancelled` (acknowledge it), a job that does not
+ * fit `unfit` (leave it to others). A replayed claim answers as the first did.
  */
 export async function claimJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings'>,
   principal: Principal,
   pilotId: string,
-  request: ClaimRequest,
+  request: ClaimInput,
 ): Promise<ClaimResponse> {
-  const pilot = await livePilot(deps.pilots, principal, pilotId);
-  const job = await deps.jobs.get(request.taskId, request.jobIndex);
-  if (job === undefined) return { outcome: 'stale', reason: 'no such job' };
-  if (job.state !== 'queued' || job.attempt !== request.attempt) {
-    return { outcome: 'stale', reason: `job is ${job.state} at attempt ${job.attempt}` };
-  }
-  const task = await deps.tasks.get(request.taskId);
-  if (task === undefined) return { outcome: 'stale', reason: 'no such task' };
-  const resources = effectiveResources(task.spec.resources, job);
-  const misfit = unfit(resources, request.resources ?? pilot.resources);
-  if (misfit !== undefined) return { outcome: 'unfit', reason: misfit };
-
+  const report = request.report === undefined ? undefined : await recordReport(deps, principal, pilotId, request.report);
+  const answer = (r: Omit<ClaimResponse, 'report'>): ClaimResponse => ({ ...r, ...optional('report', report) });
+  const siteId = pilotSiteOf(principal);
+  const holds = request.holds.map(attemptKey);
   const now = deps.clock.now();
-  const at = now.toISOString();
-  const leaseExpiresAt = now.getTime() + deps.settings.leaseSec * 1000;
-  const expected = { state: 'queued' as const, attempt: job.attempt };
-  const outcome = await deps.jobs.transition({
-    taskId: job.taskId,
-    jobIndex: job.jobIndex,
-    event: 'claim',
-    expected,
-    set: { pilotId, host: pilot.host, leaseExpiresAt, startedAt: at },
-    unlessTaskCancelled: true,
-    at,
-  });
-  if (outcome === 'conflict') return { outcome: 'stale', reason: 'claimed by another pilot' };
-  if (outcome === 'task-cancelled') {
-    const cancelled = await deps.jobs.transition({
-      taskId: job.taskId,
-      jobIndex: job.jobIndex,
-      event: 'cancel',
-      expected,
-      set: { endedAt: at, errorMessage: 'cancelled by its owner' },
-      at,
-    });
-    if (cancelled === 'ok') await releaseFinishedTask(deps, job.taskId);
-    return { outcome: 'cancelled', reason: 'the task was cancelled' };
-  }
-  return {
-    outcome: 'claimed',
-    job: {
-      taskId: job.taskId,
-      jobId: job.jobId,
-      jobIndex: job.jobIndex,
-      attempt: job.attempt,
-      ...(job.firstEvent === undefined ? {} : { firstEvent: job.firstEvent }),
-      ...(job.nEvents === undefined ? {} : { nEvents: job.nEvents }),
-      ...(job.inputFiles === undefined
-        ? {}
-        : { inputFiles: job.inputFiles, inputs: jobInputs(task.spec, job.jobIndex) }),
-      payload: task.spec.payload,
-      resources,
-      outputs: task.spec.outputs,
-      outputPrefix: outputPrefix(job.taskId, job.jobIndex, job.attempt),
-      leaseExpiresAt,
-    },
+  const expiresAt = leaseExpiry(now.getTime(), deps.settings.leaseSec);
+  const dropKills = request.report === undefined ? [] : killEntriesOf(request.report);
+  /** Without the claimed job, the lease still changes when a report came with the claim. */
+  const refuse = async (r: Omit<ClaimResponse, 'report'>): Promise<ClaimResponse> => {
+    if (request.report !== undefined) {
+      await deps.leases.hold(pilotId, {
+        jobs: holds,
+        state: holds.length > 0 ? 'busy' : 'idle',
+        expiresAt,
+        ...optional('siteId', siteId),
+        dropKills,
+      });
+    }
+    return answer(r);
   };
-}
 
-export function outputPrefix(taskId: string, jobIndex: number, attempt: number): string {
-  return `tasks/${taskId}/jobs/${jobIndex}/attempt-${attempt}/`;
-}
+  const head = await deps.tasks.getHead(request.taskId, { consistent: false });
+  if (head === undefined) return refuse({ outcome: 'stale', reason: 'no such task' });
+  if (head.cancelRequested) return refuse({ outcome: 'cancelled', reason: 'the task was cancelled' });
+  if (isFinalTaskState(head.state)) return refuse({ outcome: 'stale', reason: `the task is ${head.state}` });
+  if (request.jobIndex >= head.jobCount) return refuse({ outcome: 'stale', reason: 'no such job' });
+  const spec = await deps.tasks.getSpec(request.taskId);
+  if (spec === undefined) return refuse({ outcome: 'stale', reason: 'no such task' });
 
-/** Why a job needing `needs` does not fit a pilot offering `offer`, or undefined when it fits. */
-export function unfit(needs: Resources, offer: PilotResources): string | undefined {
-  if (needs.cores > offer.cores) return `needs ${needs.cores} cores, pilot has ${offer.cores}`;
-  if (needs.memoryMB > offer.memoryMB) return `needs ${needs.memoryMB} MB, pilot has ${offer.memoryMB}`;
-  if (needs.diskMB > offer.diskMB) return `needs ${needs.diskMB} MB disk, pilot has ${offer.diskMB}`;
-  if (needs.walltimeSec > offer.walltimeLeftSec) {
-    return `needs ${needs.walltimeSec} s walltime, pilot has ${offer.walltimeLeftSec} s left`;
+  // A first attempt has no record yet; a later one was queued by its record, which may raise resources.
+  let record: JobRecord | undefined;
+  if (request.attempt > 1) {
+    record = await deps.jobs.get(request.taskId, request.jobIndex);
+    if (record === undefined || record.state !== 'queued' || record.attempt !== request.attempt) {
+      return refuse(await staleOrReplayed(deps, spec, request, pilotId));
+    }
   }
-  return undefined;
+  const resources = effectiveResources(spec.resources, record);
+  const offer = { ...request.resources, walltimeSec: request.resources.walltimeLeftSec };
+  const misfit = resourceMisfit(resources, offer, 'pilot has');
+  if (misfit !== undefined) return refuse({ outcome: 'unfit', reason: misfit });
+
+  const lease = await deps.leases.hold(pilotId, {
+    jobs: [...holds, attemptKey(request)],
+    state: 'busy',
+    expiresAt,
+    ...optional('siteId', siteId),
+    dropKills,
+  });
+  if (lease === undefined) return whyNoLease(deps, pilotId, siteId);
+  const at = now.toISOString();
+  const written = await deps.jobs.update(
+    { taskId: request.taskId, jobIndex: request.jobIndex },
+    {
+      set: {
+        state: 'running',
+        attempt: request.attempt,
+        failures: record?.failures ?? 0,
+        siteId: lease.siteId,
+        pilotId,
+        ...optional('host', lease.host),
+        ...optional('queuedAt', request.sentAt === undefined ? record?.queuedAt : new Date(request.sentAt).toISOString()),
+        startedAt: at,
+        updatedAt: at,
+      },
+      remove: ['ended'],
+    },
+    request.attempt === 1 ? ['absent', { state: 'queued', attempt: 1 }] : [{ state: 'queued', attempt: request.attempt }],
+  );
+  if (written === 'conflict') return answer(await staleOrReplayed(deps, spec, request, pilotId));
+  return answer({ outcome: 'claimed', job: claimedJob(spec, request, resources) });
+}
+
+/** The claim did not land: a replay of this pilot's own claim (the job is its own), or stale. */
+async function staleOrReplayed(
+  deps: Pick<Deps, 'jobs'>,
+  spec: TaskSpec,
+  ref: JobRef,
+  pilotId: string,
+): Promise<Omit<ClaimResponse, 'report'>> {
+  const record = await deps.jobs.get(ref.taskId, ref.jobIndex);
+  if (record?.state === 'running' && record.attempt === ref.attempt && record.pilotId === pilotId) {
+    return { outcome: 'claimed', job: claimedJob(spec, ref, effectiveResources(spec.resources, record)) };
+  }
+  if (record === undefined) return { outcome: 'stale', reason: `no attempt ${ref.attempt} of this job is queued` };
+  return { outcome: 'stale', reason: `the job is ${record.state} at attempt ${record.attempt}` };
+}
+
+/** The lease could not be held: the pilot is gone, or the token is for another site's pilots. */
+async function whyNoLease(
+  deps: Pick<Deps, 'leases'>,
+  pilotId: string,
+  siteId: string | undefined,
+): Promise<never> {
+  const lease = await deps.leases.get(pilotId);
+  if (lease !== undefined && isLivePilotState(lease.state) && siteId !== undefined && lease.siteId !== siteId) {
+    throw new ForbiddenError(`this pilot token is for site ${siteId}, not ${lease.siteId}`);
+  }
+  throw new PilotGoneError(
+    lease === undefined
+      ? `pilot ${pilotId} is unknown or gone; register again`
+      : `pilot ${pilotId} is ${lease.state}; register again`,
+  );
+}
+
+/** Everything the pilot needs to run one attempt, from the spec and the job's index alone. */
+export function claimedJob(spec: TaskSpec, ref: JobRef, resources: TaskSpec['resources']): ClaimedJob {
+  const parameters = jobAt(spec, ref.jobIndex);
+  return {
+    taskId: ref.taskId,
+    jobId: jobIdOf(ref.taskId, ref.jobIndex),
+    jobIndex: ref.jobIndex,
+    attempt: ref.attempt,
+    ...optional('firstEvent', parameters.firstEvent),
+    ...optional('nEvents', parameters.nEvents),
+    ...optional('inputs', parameters.inputs),
+    payload: spec.payload,
+    resources,
+    outputs: spec.outputs,
+    outputPrefix: attemptPrefix(ref.taskId, ref.jobIndex, ref.attempt),
+    logKey: attemptLogKey(ref.taskId, ref.jobIndex, ref.attempt),
+  };
 }

@@ -1,98 +1,101 @@
-import type { z } from 'zod';
-import type { CompleteResponse } from '../api/contract.ts';
-import { CompleteRequestSchema } from '../api/contract.ts';
+import type { CompleteResponse, Report } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
-import { fieldIssues, ValidationError } from '../errors.ts';
-import { knownPilot } from '../pilots/pilot-access.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
-import { type AttemptResult, endAttempt, optional } from './end-attempt.ts';
-import { type Job, LEASED_JOB_STATES } from './job.ts';
-
-type CompleteReport = z.infer<typeof CompleteRequestSchema>;
+import { killEntriesOf, leaseExpiry } from '../pilots/lease.ts';
+import { pilotSiteOf } from '../pilots/pilot-access.ts';
+import { type AttemptResult, abandonClaim, endAttempt, optional } from './end-attempt.ts';
+import { attemptKey, type JobRef } from './job.ts';
 
 /**
- * A pilot reports the end of an attempt. Replays are safe: a report for an attempt that is not
- * held any more is 'stale'; a replayed retry re-sends the next attempt's message (duplicates are
- * no-ops for pilots), so a message lost between the write and the send is healed by the retry.
+ * A pilot reports the end of an attempt, and says which attempts it still holds (its lease then
+ * lists exactly these). Replays are safe: a report already recorded answers `recorded` again;
+ * a report for an attempt the pilot no longer holds is `stale`.
  */
 export async function completeJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings'>,
   principal: Principal,
   pilotId: string,
-  body: unknown,
+  request: Report & { holds: JobRef[] },
 ): Promise<CompleteResponse> {
-  const parsed = CompleteRequestSchema.safeParse(body);
-  if (!parsed.success)
-    throw new ValidationError('invalid completion report', fieldIssues(parsed.error.issues));
-  const report = parsed.data;
-  await knownPilot(deps.pilots, principal, pilotId);
-  // A heartbeat of the same pilot may move the job starting → running between our read and our
-  // write; the fenced write then fails, and we read again while the attempt is still ours.
-  for (let tries = 0; ; tries++) {
-    const job = await deps.jobs.get(report.taskId, report.jobIndex);
-    if (job === undefined) return { outcome: 'stale', reason: 'no such job' };
-    const held =
-      LEASED_JOB_STATES.has(job.state) && job.attempt === report.attempt && job.pilotId === pilotId;
-    if (!held) return staleOrResent(deps, job, pilotId, report.attempt);
-    const task = await deps.tasks.get(report.taskId);
-    if (task === undefined) return { outcome: 'stale', reason: 'no such task' };
-    const result = await endAttempt(deps, job, task, attemptResult(report));
-    if (result.outcome === 'ok') {
-      await deps.pilots.jobEnded(pilotId, deps.clock.now().toISOString());
-      return { outcome: 'recorded', jobState: result.jobState, attempt: result.attempt };
-    }
-    if (tries >= MAX_TRIES) return { outcome: 'stale', reason: 'the job changed meanwhile' };
-  }
+  const outcome = await recordReport(deps, principal, pilotId, request);
+  await deps.leases.hold(pilotId, {
+    jobs: request.holds.map(attemptKey),
+    state: request.holds.length > 0 ? 'busy' : 'idle',
+    expiresAt: leaseExpiry(deps.clock.now().getTime(), deps.settings.leaseSec),
+    ...optional('siteId', pilotSiteOf(principal)),
+    dropKills: killEntriesOf(request),
+  });
+  // A pilot gone meanwhile (hold answers undefined) learns it from its next heartbeat; the report stands.
+  return outcome;
 }
 
-const MAX_TRIES = 3;
+/** Records one report (for completeJob, and for a claim that carries the previous attempt's report). */
+export async function recordReport(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock'>,
+  principal: Principal,
+  pilotId: string,
+  report: Report,
+): Promise<CompleteResponse> {
+  const siteId = pilotSiteOf(principal);
+  const ended = await endAttempt(deps, report, pilotId, attemptResult(report), optional('siteId', siteId));
+  if (ended.outcome === 'ok') return { outcome: 'recorded', jobState: ended.jobState, attempt: ended.attempt };
+  if (report.pilotErrorCode === PILOT_ERROR_CODES.CLAIM_ABANDONED) {
+    // The pilot never heard its claim's answer and the claim did not land: fence it, so it never will.
+    const site = siteId ?? (await deps.leases.get(pilotId))?.siteId;
+    if (site !== undefined && (await abandonClaim(deps, report, pilotId, site)) === 'ok') {
+      return { outcome: 'recorded', jobState: 'queued', attempt: report.attempt + 1 };
+    }
+  }
+  return replayOrStale(deps, pilotId, report);
+}
 
 /**
- * The report is for an attempt this pilot no longer holds. If that is because this very report
- * was already recorded as a retry, the next attempt's message is sent again (a lost send is healed;
- * duplicates are no-ops for pilots).
+ * The report's attempt is not held by this pilot any more. When that is because this very report
+ * was recorded already (a retried call whose answer was lost), the answer is the same as then.
  */
-async function staleOrResent(
-  deps: Pick<Deps, 'queue'>,
-  job: Job,
+async function replayOrStale(
+  deps: Pick<Deps, 'jobs'>,
   pilotId: string,
-  attempt: number,
+  ref: JobRef,
 ): Promise<CompleteResponse> {
-  const last = job.attempts.at(-1);
-  const retriedByThisReport =
-    job.state === 'queued' &&
-    job.attempt === attempt + 1 &&
-    last?.pilotId === pilotId &&
-    last.attempt === attempt &&
-    last.state !== 'lost';
-  if (retriedByThisReport) {
-    await deps.queue.send([
-      { v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt, siteId: job.siteId },
-    ]);
-    return { outcome: 'recorded', jobState: 'queued', attempt: job.attempt };
-  }
-  return { outcome: 'stale', reason: `job is ${job.state} at attempt ${job.attempt}` };
+  const record = await deps.jobs.get(ref.taskId, ref.jobIndex);
+  if (record === undefined) return { outcome: 'stale', reason: 'the job was never claimed' };
+  const { state } = record;
+  const endedHere =
+    state !== 'running' && state !== 'queued' && record.attempt === ref.attempt && record.pilotId === pilotId;
+  if (endedHere) return { outcome: 'recorded', jobState: state, attempt: record.attempt };
+  const retriedHere =
+    record.state === 'queued' &&
+    record.attempt === ref.attempt + 1 &&
+    record.ended?.attempt === ref.attempt &&
+    record.ended.pilotId === pilotId &&
+    record.ended.state !== 'lost' &&
+    record.ended.state !== 'abandoned';
+  if (retriedHere) return { outcome: 'recorded', jobState: 'queued', attempt: record.attempt };
+  return { outcome: 'stale', reason: `the job is ${record.state} at attempt ${record.attempt}` };
 }
 
-function attemptResult(report: CompleteReport): AttemptResult {
+/** The attempt's end as the pilot's error code says it. */
+export function attemptResult(report: Report): AttemptResult {
   const code = report.pilotErrorCode as PilotErrorCode;
   return {
-    attemptState:
+    state:
       code === PILOT_ERROR_CODES.OK
         ? 'finished'
         : code === PILOT_ERROR_CODES.EVICTED
           ? 'evicted'
           : code === PILOT_ERROR_CODES.CANCELLED
             ? 'cancelled'
-            : 'failed',
+            : code === PILOT_ERROR_CODES.CLAIM_ABANDONED
+              ? 'abandoned'
+              : 'failed',
     pilotErrorCode: code,
     ...optional('exitCode', report.exitCode),
     ...optional('signal', report.signal),
     ...optional('errorMessage', report.errorMessage),
     usage: report.usage,
-    outputs: report.outputs,
-    ...optional('logKey', report.logKey),
-    ...optional('logArchive', report.logArchive),
+    ...optional('outputs', report.outputs.length > 0 ? report.outputs : undefined),
+    ...optional('log', report.log),
     ...optional('host', report.host),
   };
 }

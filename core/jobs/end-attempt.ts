@@ -1,122 +1,213 @@
 import type { Deps } from '../deps.ts';
-import type { PilotErrorCode } from '../pilots/pilot-error-codes.ts';
-import { decideAttempt, escalateResources } from '../policies/retry-policy.ts';
-import { releaseFinishedTask } from '../tasks/release-finished-task.ts';
-import type { Task } from '../tasks/task.ts';
-import type { Resources } from '../tasks/task-spec.ts';
-import { JOB_TRANSITIONS } from '../tasks/transitions.ts';
-import type { Attempt, Job, JobState, OutputFile, Usage } from './job.ts';
+import { PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
+import { decideAttempt, effectiveResources, escalateResources } from '../policies/retry-policy.ts';
+import {
+  type Attempt,
+  type AttemptEndState,
+  type JobRecord,
+  type JobRef,
+  type OutputFile,
+  recordedMessage,
+  type Usage,
+} from './job.ts';
+import type { JobChange } from './ports.ts';
 
+/** What is known of an attempt's end: the pilot's report, or the reaper's verdict. */
 export interface AttemptResult {
-  attemptState: Attempt['state'];
+  state: AttemptEndState;
   pilotErrorCode: PilotErrorCode;
   exitCode?: number;
   signal?: string;
   errorMessage?: string;
   usage?: Usage;
   outputs?: OutputFile[];
-  logKey?: string;
-  logArchive?: OutputFile;
+  log?: OutputFile;
   host?: string;
 }
 
-/**
- * Ends the current attempt of a leased job: finished, cancelled, failed, or queued again as a new
- * attempt (with its message sent). Fenced on state, attempt and pilot, so a replay is a no-op.
- */
-export async function endAttempt(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'clock' | 'settings'>,
-  job: Job,
-  task: Task,
-  result: AttemptResult,
-): Promise<{ outcome: 'ok'; jobState: JobState; attempt: number } | { outcome: 'conflict' }> {
-  const at = deps.clock.now().toISOString();
-  const decision = decideAttempt({
-    pilotErrorCode: result.pilotErrorCode,
-    failures: job.failures,
-    maxAttempts: task.spec.maxAttempts,
-    taskCancelled: task.cancelRequested,
-  });
-  const record: Attempt = {
-    attempt: job.attempt,
-    pilotId: job.pilotId ?? 'unknown',
-    siteId: job.siteId,
-    ...optional('host', result.host ?? job.host),
-    state:
-      decision.event === 'cancel' && result.attemptState === 'failed' ? 'cancelled' : result.attemptState,
-    startedAt: job.startedAt ?? job.updatedAt,
-    endedAt: at,
-    pilotErrorCode: result.pilotErrorCode,
-    ...optional('exitCode', result.exitCode),
-    ...optional('signal', result.signal),
-    ...optional('errorMessage', result.errorMessage),
-    ...optional('usage', result.usage),
-    ...optional('outputs', result.outputs),
-    ...optional('logKey', result.logKey),
-    ...optional('logArchive', result.logArchive),
-  };
-  const outcomeFields = {
-    pilotErrorCode: result.pilotErrorCode,
-    ...optional('exitCode', result.exitCode),
-    ...optional('errorMessage', result.errorMessage),
-    ...optional('usage', result.usage),
-    ...optional('logKey', result.logKey),
-  };
-  const expected = { state: job.state, attempt: job.attempt, ...optional('pilotId', job.pilotId) };
-  const base = { taskId: job.taskId, jobIndex: job.jobIndex, expected, appendAttempt: record, at };
+export type EndOutcome =
+  | { outcome: 'ok'; jobState: 'queued' | 'finished' | 'failed' | 'cancelled'; attempt: number }
+  | { outcome: 'conflict' };
 
-  if (decision.event === 'retry') {
-    const attempt = job.attempt + 1;
-    const current = effectiveResources(task.spec.resources, job);
-    const escalated = escalateResources({
-      pilotErrorCode: result.pilotErrorCode,
-      current,
-      factors: task.spec.retry,
-      slot: (await deps.sites.get(job.siteId))?.slot,
-    });
-    const outcome = await deps.jobs.transition({
-      ...base,
-      event: 'retry',
-      set: {
-        ...outcomeFields,
-        attempt,
-        failures: decision.failures,
-        queuedAt: at,
-        leaseExpiresAt: deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000,
-        ...(escalated === undefined ? {} : { resources: { ...job.resources, ...escalated } }),
-      },
-      remove: ['pilotId', 'host', 'startedAt'],
-    });
-    if (outcome !== 'ok') return { outcome: 'conflict' };
-    await deps.queue.send([
-      { v: 1, taskId: job.taskId, jobIndex: job.jobIndex, attempt, siteId: job.siteId },
-    ]);
-    return { outcome: 'ok', jobState: 'queued', attempt };
-  }
+/** The fields of a record that describe its current attempt's run and result (cleared for a new attempt). */
+const ATTEMPT_FIELDS = [
+  'pilotId',
+  'host',
+  'startedAt',
+  'endedAt',
+  'pilotErrorCode',
+  'exitCode',
+  'signal',
+  'errorMessage',
+  'usage',
+  'outputs',
+  'log',
+] as const satisfies NonNullable<JobChange['remove']>;
 
-  const set =
-    decision.event === 'finish'
-      ? { ...outcomeFields, endedAt: at, ...optional('outputs', result.outputs) }
-      : decision.event === 'fail'
-        ? { ...outcomeFields, endedAt: at, failures: decision.failures }
-        : { ...outcomeFields, endedAt: at };
-  const outcome = await deps.jobs.transition({
-    ...base,
-    event: decision.event,
-    set,
-    remove: ['leaseExpiresAt'],
-  });
-  if (outcome !== 'ok') return { outcome: 'conflict' };
-  await releaseFinishedTask(deps, job.taskId);
-  return { outcome: 'ok', jobState: JOB_TRANSITIONS[decision.event].to, attempt: job.attempt };
-}
-
-/** `{ [key]: value }` when the value is defined, `{}` otherwise (exactOptionalPropertyTypes-friendly). */
+/** `{ [key]: value }` when the value is defined, `{}` otherwise. */
 export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-/** The resources an attempt of this job gets: the task's, with the job's retry overrides. */
-export function effectiveResources(spec: Resources, job: Pick<Job, 'resources'>): Resources {
-  return { ...spec, ...job.resources };
+function resultFields(result: AttemptResult) {
+  return {
+    pilotErrorCode: result.pilotErrorCode,
+    ...optional('exitCode', result.exitCode),
+    ...optional('signal', result.signal),
+    ...optional('errorMessage', recordedMessage(result.errorMessage)),
+    ...optional('usage', result.usage),
+    ...optional('host', result.host),
+  };
+}
+
+/**
+ * Ends attempt `ref.attempt` of a running job held by `pilotId`: finished, failed, cancelled, or
+ * queued again as the next attempt (the change feed then archives the ended attempt and sends the
+ * next attempt's message). Every write is fenced on state, attempt and pilot (and site when
+ * given), so a replay or a zombie is a conflict, never a corruption. A success needs no read.
+ */
+export async function endAttempt(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'clock'>,
+  ref: JobRef,
+  pilotId: string,
+  result: AttemptResult,
+  options: { siteId?: string; record?: JobRecord } = {},
+): Promise<EndOutcome> {
+  const at = deps.clock.now().toISOString();
+  const key = { taskId: ref.taskId, jobIndex: ref.jobIndex };
+  const expected = [{ state: 'running' as const, attempt: ref.attempt, pilotId, ...optional('siteId', options.siteId) }];
+
+  if (result.pilotErrorCode === PILOT_ERROR_CODES.OK) {
+    const written = await deps.jobs.update(
+      key,
+      {
+        set: {
+          state: 'finished',
+          endedAt: at,
+          updatedAt: at,
+          ...resultFields(result),
+          ...optional('outputs', result.outputs),
+          ...optional('log', result.log),
+        },
+      },
+      expected,
+    );
+    return written === 'ok' ? { outcome: 'ok', jobState: 'finished', attempt: ref.attempt } : { outcome: 'conflict' };
+  }
+
+  const record = options.record ?? (await deps.jobs.get(ref.taskId, ref.jobIndex));
+  if (
+    record === undefined ||
+    record.state !== 'running' ||
+    record.attempt !== ref.attempt ||
+    record.pilotId !== pilotId
+  ) {
+    return { outcome: 'conflict' };
+  }
+  const [head, spec] = await Promise.all([deps.tasks.getHead(ref.taskId), deps.tasks.getSpec(ref.taskId)]);
+  if (head === undefined || spec === undefined) return { outcome: 'conflict' };
+  const decision = decideAttempt({
+    pilotErrorCode: result.pilotErrorCode,
+    failures: record.failures,
+    maxAttempts: spec.maxAttempts,
+    taskCancelled: head.cancelRequested,
+  });
+
+  if (decision.event === 'retry') {
+    const ended: Attempt = {
+      attempt: ref.attempt,
+      pilotId,
+      siteId: record.siteId,
+      ...optional('host', result.host ?? record.host),
+      state: result.state,
+      startedAt: record.startedAt ?? record.updatedAt,
+      endedAt: at,
+      ...resultFields(result),
+      ...optional('resources', record.resources),
+      ...optional('outputs', result.outputs?.length ? result.outputs : undefined),
+      ...optional('log', result.log),
+    };
+    const escalated = escalateResources({
+      pilotErrorCode: result.pilotErrorCode,
+      current: effectiveResources(spec.resources, record),
+      factors: spec.retry,
+      slot: (await deps.sites.get(record.siteId))?.slot,
+    });
+    const resources = escalated === undefined ? record.resources : { ...record.resources, ...escalated };
+    const written = await deps.jobs.update(
+      key,
+      {
+        set: {
+          state: 'queued',
+          attempt: ref.attempt + 1,
+          failures: decision.failures,
+          queuedAt: at,
+          updatedAt: at,
+          ended,
+          ...optional('resources', resources),
+        },
+        remove: [...ATTEMPT_FIELDS],
+      },
+      expected,
+    );
+    return written === 'ok' ? { outcome: 'ok', jobState: 'queued', attempt: ref.attempt + 1 } : { outcome: 'conflict' };
+  }
+
+  const state = decision.event === 'finish' ? 'finished' : decision.event === 'fail' ? 'failed' : 'cancelled';
+  const written = await deps.jobs.update(
+    key,
+    {
+      set: {
+        state,
+        endedAt: at,
+        updatedAt: at,
+        ...resultFields(result),
+        ...(decision.event === 'fail' ? { failures: decision.failures } : {}),
+        ...optional('log', result.log),
+      },
+    },
+    expected,
+  );
+  return written === 'ok' ? { outcome: 'ok', jobState: state, attempt: ref.attempt } : { outcome: 'conflict' };
+}
+
+/**
+ * A claim that never completed (its pilot vanished while claiming, or never heard the answer) is
+ * fenced: the job moves to its next attempt, so a late claim write cannot land, and the attempt
+ * counts as a system error (no attempt of the user's budget is used).
+ */
+export async function abandonClaim(
+  deps: Pick<Deps, 'jobs' | 'clock'>,
+  ref: JobRef,
+  pilotId: string,
+  siteId: string,
+): Promise<'ok' | 'conflict'> {
+  const at = deps.clock.now().toISOString();
+  const ended: Attempt = {
+    attempt: ref.attempt,
+    pilotId,
+    siteId,
+    state: 'abandoned',
+    startedAt: at,
+    endedAt: at,
+    pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED,
+    errorMessage: `pilot ${pilotId} never completed its claim`,
+  };
+  const record = ref.attempt === 1 ? undefined : await deps.jobs.get(ref.taskId, ref.jobIndex);
+  return deps.jobs.update(
+    { taskId: ref.taskId, jobIndex: ref.jobIndex },
+    {
+      set: {
+        state: 'queued',
+        attempt: ref.attempt + 1,
+        failures: record?.failures ?? 0,
+        siteId: record?.siteId ?? siteId,
+        queuedAt: at,
+        updatedAt: at,
+        ended,
+      },
+      remove: [...ATTEMPT_FIELDS],
+    },
+    [...(ref.attempt === 1 ? (['absent'] as const) : []), { state: 'queued', attempt: ref.attempt }],
+  );
 }

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { fieldIssues, ValidationError } from '../errors.ts';
-import { SiteIdSchema } from '../tasks/task-spec.ts';
+import { SiteIdSchema } from '../sites/site.ts';
 
 /**
  * The body of a job message in a site queue: "job J, attempt A may run at site S". Versioned; a
- * message that does not parse is never acknowledged, so it ends in the queue's DLQ.
+ * message that does not parse is never acknowledged, so it ends in the queue's DLQ. Messages are
+ * sent in two places only: the enqueue step (first attempts) and the change feed of job records
+ * (every later attempt, once its record says it is queued), both through jobMessage().
  */
 export const JobMessageSchema = z.strictObject({
   v: z.literal(1),
@@ -12,8 +14,18 @@ export const JobMessageSchema = z.strictObject({
   jobIndex: z.number().int().nonnegative(),
   attempt: z.number().int().min(1),
   siteId: SiteIdSchema,
+  /** When the message was sent (epoch ms): the claim records it, for the dispatch latency. */
+  sentAt: z.number().int().nonnegative().optional(),
 });
 export type JobMessage = z.infer<typeof JobMessageSchema>;
+
+export function jobMessage(
+  ref: { taskId: string; jobIndex: number; attempt: number },
+  siteId: string,
+  sentAt: number,
+): JobMessage {
+  return { v: 1, taskId: ref.taskId, jobIndex: ref.jobIndex, attempt: ref.attempt, siteId, sentAt };
+}
 
 export function parseJobMessage(body: string): JobMessage {
   let value: unknown;

@@ -19,6 +19,7 @@ export const PILOT_ERROR_CODES = {
   EVICTED: 1302,
   LEASE_LOST: 1303,
   PILOT_LOST: 1304,
+  CLAIM_ABANDONED: 1305,
   CANCELLED: 1401,
 } as const;
 
@@ -40,7 +41,8 @@ export const PILOT_ERROR_DESCRIPTIONS: Record<PilotErrorCode, string> = {
   1301: 'the pilot could not prepare the work directory',
   1302: 'the pilot was asked to stop (batch-system kill, spot interruption) and ended the payload',
   1303: 'the pilot lost its lease on the job (another attempt may be running)',
-  1304: 'the pilot vanished: no heartbeat before the lease expired',
+  1304: 'the pilot vanished: no heartbeat before its lease expired',
+  1305: 'the claim never completed (its answer was lost, or the pilot vanished while claiming); retried',
   1401: 'the job was cancelled by its owner',
 };
 
@@ -50,4 +52,7 @@ export function isPilotErrorCode(n: number): n is PilotErrorCode {
 }
 
 /** Codes that are the system's fault: retried without using the user's attempt budget. */
-export const SYSTEM_ERROR_CODES: ReadonlySet<PilotErrorCode> = new Set([PILOT_ERROR_CODES.EVICTED]);
+export const SYSTEM_ERROR_CODES: ReadonlySet<PilotErrorCode> = new Set([
+  PILOT_ERROR_CODES.EVICTED,
+  PILOT_ERROR_CODES.CLAIM_ABANDONED,
+]);

@@ -1,53 +1,26 @@
-import type { HeartbeatRequest, HeartbeatResponse } from '../api/contract.ts';
-import type { Deps, Principal } from '../deps.ts';
-import type { Task } from '../tasks/task.ts';
-import { livePilot } from './pilot-access.ts';
+import type { Clock } from '../deps.ts';
+import type { JobRef } from '../jobs/job.ts';
+import { type HeartbeatAnswer, heartbeatAnswer, leaseExpiry } from './lease.ts';
+import type { LivePilotState } from './pilot.ts';
+import type { PilotLeaseStore } from './ports.ts';
 
 /**
- * A pilot's heartbeat: records the pilot's state, renews the lease of each job it holds (and moves
- * it to running once the payload started), and tells it to kill jobs that were cancelled or whose
- * lease it no longer holds.
+ * A pilot's heartbeat: one renewal of its own lease, written by the pilot itself (no API call),
+ * whatever the number of jobs it holds. The renewed lease answers: go on or kill each job (and
+ * why), attempts the pilot never heard it got, or that the pilot is gone.
  */
 export async function pilotHeartbeat(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'pilots' | 'clock' | 'settings'>,
-  principal: Principal,
+  deps: { leases: Pick<PilotLeaseStore, 'renew'>; clock: Clock; leaseSec: number },
   pilotId: string,
-  request: HeartbeatRequest,
-): Promise<HeartbeatResponse> {
-  await livePilot(deps.pilots, principal, pilotId);
+  beat: { state: LivePilotState | 'exited'; held: JobRef[]; jobsRun: number },
+): Promise<HeartbeatAnswer> {
   const now = deps.clock.now();
-  const at = now.toISOString();
-  const leaseExpiresAt = now.getTime() + deps.settings.leaseSec * 1000;
-  const first = request.jobs[0];
-  await deps.pilots.heartbeat(pilotId, {
-    state: request.state,
-    at,
-    ...(first === undefined ? {} : { currentJobId: `${first.taskId}.${first.jobIndex}` }),
+  const lease = await deps.leases.renew(pilotId, {
+    state: beat.state,
+    expiresAt: leaseExpiry(now.getTime(), deps.leaseSec),
+    beatAt: now.toISOString(),
+    jobsRun: beat.jobsRun,
   });
-  const tasks = new Map<string, Task | undefined>();
-  const replies: HeartbeatResponse['jobs'] = [];
-  for (const ref of request.jobs) {
-    if (!tasks.has(ref.taskId)) tasks.set(ref.taskId, await deps.tasks.get(ref.taskId));
-    const task = tasks.get(ref.taskId);
-    const key = { taskId: ref.taskId, jobIndex: ref.jobIndex, attempt: ref.attempt };
-    if (task?.cancelRequested === true) {
-      replies.push({ ...key, action: 'kill', reason: 'cancelled' });
-      continue;
-    }
-    let held: boolean;
-    if (ref.phase === 'running') {
-      const started = await deps.jobs.transition({
-        ...key,
-        event: 'start',
-        expected: { state: 'starting', attempt: ref.attempt, pilotId },
-        set: { leaseExpiresAt },
-        at,
-      });
-      held = started === 'ok' || (await deps.jobs.renewLease({ ...key, pilotId }, leaseExpiresAt, at));
-    } else {
-      held = await deps.jobs.renewLease({ ...key, pilotId }, leaseExpiresAt, at);
-    }
-    replies.push(held ? { ...key, action: 'continue' } : { ...key, action: 'kill', reason: 'lease lost' });
-  }
-  return { jobs: replies, leaseExpiresAt, serverTime: at };
+  if (beat.state === 'exited' && lease !== undefined) return { pilot: 'live', jobs: [], unknown: [] };
+  return heartbeatAnswer(lease, beat.held);
 }

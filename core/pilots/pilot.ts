@@ -1,15 +1,24 @@
 import { z } from 'zod';
-import { SiteIdSchema } from '../tasks/task-spec.ts';
+import { SiteIdSchema } from '../sites/site.ts';
 
 /**
  * starting: registered, not yet polling; idle/busy: without/with a job; draining: asked to stop
- * (SIGTERM), ending its job; exited: gone cleanly; lost: silent for too long; unhealthy: failed its
- * node checks at registration and took no work.
+ * (SIGTERM), ending its job; exited: gone cleanly; lost: its lease expired (no heartbeat);
+ * unhealthy: failed its node checks at registration and took no work.
  */
 export const PILOT_STATES = ['starting', 'idle', 'busy', 'draining', 'exited', 'lost', 'unhealthy'] as const;
 export type PilotState = (typeof PILOT_STATES)[number];
 
-/** What a pilot offers, sent at registration. A job it takes must fit this. */
+/** The states of a live pilot: it heartbeats, and may claim jobs (not while draining) and report them. */
+export const LIVE_PILOT_STATES = ['starting', 'idle', 'busy', 'draining'] as const;
+export type LivePilotState = (typeof LIVE_PILOT_STATES)[number];
+
+/** The live-pilot rule: one place decides which pilots may act. */
+export function isLivePilotState(state: string): state is LivePilotState {
+  return (LIVE_PILOT_STATES as readonly string[]).includes(state);
+}
+
+/** What a pilot offers, sent at registration and with every claim. A job it takes must fit this. */
 export const PilotResourcesSchema = z.strictObject({
   cores: z.number().int().min(1).max(4096),
   memoryMB: z.number().int().min(1),
@@ -22,6 +31,7 @@ export const PilotResourcesSchema = z.strictObject({
   gpus: z.number().int().min(0).max(64).optional(),
   tags: z.array(z.string().max(64)).max(64).optional(),
 });
+export type PilotResources = z.infer<typeof PilotResourcesSchema>;
 
 /** One node check done by the pilot before it takes work (free disk, memory, CVMFS, clock, token…). */
 export const HealthCheckSchema = z.strictObject({
@@ -32,7 +42,6 @@ export const HealthCheckSchema = z.strictObject({
   message: z.string().max(1024).optional(),
 });
 export type HealthCheck = z.infer<typeof HealthCheckSchema>;
-export type PilotResources = z.infer<typeof PilotResourcesSchema>;
 
 export const PilotRegistrationSchema = z.strictObject({
   siteId: SiteIdSchema,
@@ -46,11 +55,45 @@ export const PilotRegistrationSchema = z.strictObject({
 });
 export type PilotRegistration = z.infer<typeof PilotRegistrationSchema>;
 
+/** The registry's record of a pilot: written at registration and when it is gone. */
 export interface Pilot extends PilotRegistration {
   pilotId: string;
+  /** The pilot's state when it was last recorded: at registration, and when it exited or was lost. */
   state: PilotState;
   registeredAt: string;
-  lastHeartbeatAt: string;
-  jobsRun: number;
-  currentJobId?: string;
+  endedAt?: string;
+  jobsRun?: number;
 }
+
+/**
+ * A live pilot's lease: a small record of its own, renewed by the pilot's heartbeat (one write for
+ * all the jobs it holds) and by its claims and reports. A pilot whose lease expired is lost: the
+ * reaper queues its jobs again as new attempts. `jobs` lists the attempts the pilot holds (set by
+ * the API), `kill` those the pilot must stop, with why (set by cancel).
+ */
+export interface PilotLease {
+  pilotId: string;
+  siteId: string;
+  host?: string;
+  state: LivePilotState | 'exited' | 'lost';
+  /** When the lease expires, epoch ms. */
+  expiresAt: number;
+  /** Attempt keys (`taskId.jobIndex.attempt`) of the jobs the pilot holds. */
+  jobs: string[];
+  /** `attemptKey|reason` entries: jobs the pilot must kill, and why. */
+  kill: string[];
+  jobsRun: number;
+  beatAt?: string;
+}
+
+/** Why a pilot must kill a job it holds: heartbeat answers are codes, not prose. */
+export const KILL_REASONS = ['cancelled', 'lease-lost'] as const;
+export type KillReason = (typeof KILL_REASONS)[number];
+
+export function killEntry(attemptKey: string, reason: KillReason): string {
+  return `${attemptKey}|${reason}`;
+}
+
+/** What a heartbeat tells the pilot to do with each job it holds. */
+export const HEARTBEAT_ACTIONS = ['continue', 'kill-cancelled', 'kill-lease-lost'] as const;
+export type HeartbeatAction = (typeof HEARTBEAT_ACTIONS)[number];

@@ -1,3 +1,4 @@
+import { resourceMisfit } from '../sites/resource-fit.ts';
 import type { Site } from '../sites/site.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 
@@ -27,13 +28,7 @@ function rejection(spec: TaskSpec, site: Site, r: TaskSpec['resources']): string
   if (site.status !== 'online') return `site is ${site.status}`;
   if (spec.sites.allow !== undefined && !spec.sites.allow.includes(site.siteId)) return 'not in sites.allow';
   if (spec.sites.deny.includes(site.siteId)) return 'in sites.deny';
-  if (r.cores > site.slot.cores) return `needs ${r.cores} cores, slots have ${site.slot.cores}`;
-  if (r.memoryMB > site.slot.memoryMB)
-    return `needs ${r.memoryMB} MB memory, slots have ${site.slot.memoryMB}`;
-  if (r.walltimeSec > site.slot.walltimeSec)
-    return `needs ${r.walltimeSec} s walltime, slots have ${site.slot.walltimeSec}`;
-  if (r.diskMB > site.slot.diskMB) return `needs ${r.diskMB} MB disk, slots have ${site.slot.diskMB}`;
-  return undefined;
+  return resourceMisfit(r, site.slot, 'slots have');
 }
 
 export function describeNoSite(result: BrokerageResult): string {

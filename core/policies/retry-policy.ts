@@ -1,4 +1,6 @@
+import type { ResourceOverride } from '../jobs/job.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode, SYSTEM_ERROR_CODES } from '../pilots/pilot-error-codes.ts';
+import type { Resources } from '../tasks/task-spec.ts';
 
 export type AttemptDecision =
   | { event: 'finish' }
@@ -25,11 +27,6 @@ export function decideAttempt(input: {
   return used < maxAttempts ? { event: 'retry', failures: used } : { event: 'fail', failures: used };
 }
 
-/** The resources a retry may change; a job carries them when they differ from the task's spec. */
-export interface ResourceOverride {
-  memoryMB?: number;
-  walltimeSec?: number;
-}
 
 /**
  * Retry with more memory or time (the most requested feature of CRAB, WMAgent and HTCondor users):
@@ -54,4 +51,9 @@ export function escalateResources(input: {
     return walltimeSec > current.walltimeSec ? { walltimeSec } : undefined;
   }
   return undefined;
+}
+
+/** The resources an attempt of this job gets: the task's, with the job's retry overrides. */
+export function effectiveResources(spec: Resources, job: { resources?: ResourceOverride } | undefined): Resources {
+  return job?.resources === undefined ? spec : { ...spec, ...job.resources };
 }

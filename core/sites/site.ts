@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { SiteIdSchema } from '../tasks/task-spec.ts';
+
+/** Identifiers that end up in keys, queue names and S3 prefixes: keep them boring. */
+export const SiteIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters');
 
 export const SITE_STATUSES = ['online', 'offline', 'test'] as const;
 export type SiteStatus = (typeof SITE_STATUSES)[number];
@@ -23,3 +27,24 @@ export const SiteSchema = z.strictObject({
 });
 export type Site = z.infer<typeof SiteSchema>;
 export type SiteInput = z.input<typeof SiteSchema>;
+
+/** Live pilots of a site by state: the census the reaper takes of the pilot leases at each sweep. */
+export interface PilotCensus {
+  starting: number;
+  idle: number;
+  busy: number;
+  draining: number;
+}
+
+export function emptyCensus(): PilotCensus {
+  return { starting: 0, idle: 0, busy: 0, draining: 0 };
+}
+
+export function livePilots(census: PilotCensus): number {
+  return census.starting + census.idle + census.busy + census.draining;
+}
+
+/** A stored site: its definition, and the last census of its pilots (absent before the first sweep). */
+export interface SiteRecord extends Site {
+  census?: { pilots: PilotCensus; at: string };
+}

@@ -1,7 +1,17 @@
-import type { SiteView } from '../api/contract.ts';
+import type { Page } from '../api/common.ts';
+import type { PutSiteBody, SiteView } from '../api/sites.ts';
 import type { Deps } from '../deps.ts';
-import { fieldIssues, ValidationError } from '../errors.ts';
-import { SiteSchema } from './site.ts';
+import { ValidationError } from '../errors.ts';
+import type { Site, SiteRecord } from './site.ts';
+
+export function siteView(site: SiteRecord, queueUrl?: string): SiteView {
+  const { census, ...definition } = site;
+  return {
+    ...definition,
+    ...(queueUrl === undefined ? {} : { queueUrl }),
+    ...(census === undefined ? {} : { pilots: census.pilots, censusAt: census.at }),
+  };
+}
 
 /**
  * Defines or updates a site (the information system): its status, slot resources and pilot cap.
@@ -11,21 +21,23 @@ import { SiteSchema } from './site.ts';
 export async function putSite(
   deps: Pick<Deps, 'sites' | 'queue'>,
   siteId: string,
-  body: unknown,
+  body: PutSiteBody,
 ): Promise<SiteView> {
-  const input = typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {};
-  if ('siteId' in input && (input as { siteId: unknown }).siteId !== siteId) {
-    throw new ValidationError('invalid site', [
-      { field: 'siteId', message: `must be ${siteId} (the path) or left out` },
-    ]);
+  if (body.siteId !== undefined && body.siteId !== siteId) {
+    throw new ValidationError('invalid site', [{ field: 'siteId', message: `must be ${siteId} (the path) or left out` }]);
   }
-  const parsed = SiteSchema.safeParse({ ...input, siteId });
-  if (!parsed.success) throw new ValidationError('invalid site', fieldIssues(parsed.error.issues));
+  const site: Site = { ...body, siteId };
   const { queueUrl } = await deps.queue.ensureSiteQueue(siteId);
-  await deps.sites.put(parsed.data);
-  return { ...parsed.data, queueUrl };
+  await deps.sites.put(site);
+  return siteView({ ...site, ...(await currentCensus(deps, siteId)) }, queueUrl);
 }
 
-export async function listSites(deps: Pick<Deps, 'sites'>): Promise<SiteView[]> {
-  return (await deps.sites.list()).sort((a, b) => a.siteId.localeCompare(b.siteId));
+async function currentCensus(deps: Pick<Deps, 'sites'>, siteId: string): Promise<Pick<SiteRecord, 'census'>> {
+  const census = (await deps.sites.get(siteId))?.census;
+  return census === undefined ? {} : { census };
+}
+
+export async function listSites(deps: Pick<Deps, 'sites'>): Promise<Page<SiteView>> {
+  const sites = (await deps.sites.list()).sort((a, b) => a.siteId.localeCompare(b.siteId));
+  return { items: sites.map((site) => siteView(site)) };
 }

@@ -1,50 +1,26 @@
+import type { CancelTaskResponse } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError } from '../errors.ts';
-import { releaseFinishedTask } from './release-finished-task.ts';
-import { isFinalTaskState, type TaskState } from './task.ts';
-import { ownedTask } from './task-access.ts';
-
-const SWEEP_PAGE = 200;
+import { releaseWaitIfReady } from './release-wait.ts';
+import { isFinalTaskState } from './task.ts';
+import { ownedTaskHead } from './task-access.ts';
 
 /**
- * Cancels a task: dispatch stops (enqueue sees the flag, claims are refused), queued jobs are
- * cancelled here, running ones are killed through the heartbeat reply and report as cancelled.
+ * Cancels a task, in constant time whatever its size: the flag stops dispatch (the enqueue step
+ * stops, claims are refused, queued jobs count as cancelled) and wakes the workflow, whose cancel
+ * step tells the pilots of running jobs to kill them, a page at a time. The task ends `cancelled`
+ * once its last running job has reported.
  */
 export async function cancelTask(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'workflow' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock'>,
   principal: Principal,
   taskId: string,
-): Promise<{ taskId: string; state: TaskState; cancelRequested: true }> {
-  await ownedTask(deps.tasks, principal, taskId);
+): Promise<CancelTaskResponse> {
+  await ownedTaskHead(deps.tasks, principal, taskId);
   const seen = await deps.tasks.requestCancel(taskId, deps.clock.now().toISOString());
   if (seen === undefined || isFinalTaskState(seen)) {
     throw new ConflictError(`task ${taskId} is already ${seen ?? 'gone'}`);
   }
-  await cancelQueuedJobs(deps, taskId);
-  await releaseFinishedTask(deps, taskId);
+  await releaseWaitIfReady(deps, taskId);
   return { taskId, state: seen, cancelRequested: true };
-}
-
-/** Cancels every queued job of a task, page by page. Jobs claimed meanwhile are skipped (fenced). */
-export async function cancelQueuedJobs(deps: Pick<Deps, 'jobs' | 'clock'>, taskId: string): Promise<number> {
-  let cancelled = 0;
-  let nextToken: string | undefined;
-  do {
-    const page = await deps.jobs.listByTask(taskId, { state: 'queued' }, { limit: SWEEP_PAGE, nextToken });
-    const outcomes = await Promise.all(
-      page.items.map((job) =>
-        deps.jobs.transition({
-          taskId,
-          jobIndex: job.jobIndex,
-          event: 'cancel',
-          expected: { state: 'queued', attempt: job.attempt },
-          set: { endedAt: deps.clock.now().toISOString(), errorMessage: 'cancelled by its owner' },
-          at: deps.clock.now().toISOString(),
-        }),
-      ),
-    );
-    cancelled += outcomes.filter((o) => o === 'ok').length;
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
-  return cancelled;
 }

@@ -1,32 +1,15 @@
+import type { TaskExplanation } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { brokerTask } from '../policies/broker-task.ts';
-import type { Site } from '../sites/site.ts';
+import { emptyCensus, livePilots } from '../sites/site.ts';
 import { ownedTask } from './task-access.ts';
-
-/** Why a task's jobs are where they are: the answer to "why is my job pending?". */
-export interface TaskExplanation {
-  taskId: string;
-  state: string;
-  /** One sentence per finding, most important first. */
-  findings: string[];
-  sites: Array<{
-    siteId: string;
-    chosen: boolean;
-    /** Why brokerage would not send this task's jobs there (now). */
-    rejected?: string;
-    status?: Site['status'];
-    queuedJobs?: number;
-    pilots?: { starting: number; idle: number; busy: number; draining: number };
-    maxPilots?: number;
-  }>;
-}
 
 /**
  * Looks at the task, its sites and their pilots as the matchmaker would, and says in words what
  * holds its jobs back (as `condor_q -better-analyze` does for HTCondor).
  */
 export async function explainTask(
-  deps: Pick<Deps, 'tasks' | 'sites' | 'pilots' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'sites' | 'queue'>,
   principal: Principal,
   taskId: string,
 ): Promise<TaskExplanation> {
@@ -51,10 +34,8 @@ export async function explainTask(
       explained.push({ siteId: site.siteId, chosen, ...(rejected === undefined ? {} : { rejected }) });
       continue;
     }
-    const [queuedJobs, pilots] = await Promise.all([
-      deps.queue.depth(site.siteId),
-      deps.pilots.countBySite(site.siteId),
-    ]);
+    const queuedJobs = await deps.queue.depth(site.siteId);
+    const pilots = site.census?.pilots ?? emptyCensus();
     explained.push({
       siteId: site.siteId,
       chosen,
@@ -65,7 +46,7 @@ export async function explainTask(
       maxPilots: site.maxPilots,
     });
     if (c.queued === 0) continue;
-    const live = pilots.starting + pilots.idle + pilots.busy + pilots.draining;
+    const live = livePilots(pilots);
     if (site.status !== 'online') {
       findings.push(
         `Site ${site.siteId} is ${site.status}: its pilot factory starts no pilots, so queued jobs wait there.`,
@@ -91,7 +72,7 @@ export async function explainTask(
     }
   }
   if (c.queued > 0) findings.unshift(`${c.queued} of ${task.jobCount} jobs are queued.`);
-  if (c.starting + c.running > 0) findings.push(`${c.starting + c.running} jobs are starting or running.`);
+  if (c.running > 0) findings.push(`${c.running} jobs are running.`);
   if (task.siteIds.length === 0 && brokerage.siteIds.length === 0) {
     findings.push('No site can run the jobs now; see why for each site below.');
   }

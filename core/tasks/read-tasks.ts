@@ -1,10 +1,31 @@
-import type { JobView, Page, TaskSummary, TaskView } from '../api/contract.ts';
+import type { Page, PageRequest } from '../api/common.ts';
+import type { TaskSummary, TaskView } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
-import type { JobState } from '../jobs/job.ts';
-import type { Pilot } from '../pilots/pilot.ts';
-import type { PageRequest } from '../ports.ts';
+import type { JobCounts } from '../jobs/job-counts.ts';
+import type { Task, TaskHead } from './task.ts';
 import { ownedTask } from './task-access.ts';
-import { jobView, taskSummary, taskView } from './views.ts';
+
+export function taskSummary(task: TaskHead & { counts: JobCounts }): TaskSummary {
+  return {
+    taskId: task.taskId,
+    name: task.name,
+    owner: task.owner,
+    state: task.state,
+    jobCount: task.jobCount,
+    jobsEnqueued: task.jobsEnqueued,
+    counts: task.counts,
+    siteIds: task.siteIds,
+    cancelRequested: task.cancelRequested,
+    ...(task.reason === undefined ? {} : { reason: task.reason }),
+    createdAt: task.createdAt,
+    updatedAt: task.updatedAt,
+    ...(task.endedAt === undefined ? {} : { endedAt: task.endedAt }),
+  };
+}
+
+export function taskView(task: Task): TaskView {
+  return { ...taskSummary(task), spec: task.spec, history: task.history };
+}
 
 export async function getTask(
   deps: Pick<Deps, 'tasks'>,
@@ -21,20 +42,4 @@ export async function listTasks(
 ): Promise<Page<TaskSummary>> {
   const result = await deps.tasks.listByOwner(principal.sub, page);
   return { ...result, items: result.items.map(taskSummary) };
-}
-
-export async function listJobs(
-  deps: Pick<Deps, 'tasks' | 'jobs'>,
-  principal: Principal,
-  taskId: string,
-  filter: { state?: JobState },
-  page: PageRequest,
-): Promise<Page<JobView>> {
-  await ownedTask(deps.tasks, principal, taskId);
-  const result = await deps.jobs.listByTask(taskId, filter, page);
-  return { ...result, items: result.items.map(jobView) };
-}
-
-export async function listPilots(deps: Pick<Deps, 'pilots'>, page: PageRequest): Promise<Page<Pilot>> {
-  return deps.pilots.list(page);
 }

@@ -1,9 +1,10 @@
-import type { JobParameters } from '../jobs/job.ts';
+import type { JobInput, JobParameters } from '../jobs/job.ts';
 import type { TaskSpec } from './task-spec.ts';
 
 /**
- * Static splitting. A job's parameters follow from the spec and its index alone, so a task of a
- * million jobs is never materialised in memory: the enqueue step asks for one page at a time.
+ * Static splitting. A job's parameters follow from the immutable spec and its index alone, so a
+ * task of a million jobs is never materialised: the enqueue step asks for one page at a time, and
+ * the claim asks for the one job it hands out. Both call jobAt, so a job's inputs are fixed once.
  */
 export function jobCount(spec: TaskSpec): number {
   if (spec.events !== undefined) {
@@ -14,10 +15,16 @@ export function jobCount(spec: TaskSpec): number {
   return Math.ceil(files / (spec.split.filesPerJob ?? 1));
 }
 
-export function inputFileName(
-  file: TaskSpec extends { inputs?: { files: Array<infer F> } } ? F : never,
-): string {
-  return typeof file === 'string' ? file : file.name;
+type SpecInputFile = NonNullable<TaskSpec['inputs']>['files'][number];
+
+function jobInput(file: SpecInputFile): JobInput {
+  if (typeof file === 'string') return { name: file };
+  return {
+    name: file.name,
+    ...(file.adler32 === undefined ? {} : { adler32: file.adler32 }),
+    ...(file.bytes === undefined ? {} : { bytes: file.bytes }),
+    ...(file.events === undefined ? {} : { events: file.events }),
+  };
 }
 
 /** The parameters of job `jobIndex` (0-based) of a task. */
@@ -31,39 +38,23 @@ export function jobAt(spec: TaskSpec, jobIndex: number): JobParameters {
     const firstEvent = jobIndex * perJob;
     return { jobIndex, firstEvent, nEvents: Math.min(perJob, spec.events - firstEvent) };
   }
-  const files = spec.inputs?.files ?? [];
   const perJob = spec.split.filesPerJob ?? 1;
-  const slice = files.slice(jobIndex * perJob, (jobIndex + 1) * perJob);
-  const inputFiles = slice.map((f) => inputFileName(f));
-  const known = slice.every((f) => typeof f !== 'string' && f.events !== undefined);
-  const nEvents = known
-    ? slice.reduce((n, f) => n + (typeof f === 'string' ? 0 : (f.events ?? 0)), 0)
-    : undefined;
-  return nEvents === undefined ? { jobIndex, inputFiles } : { jobIndex, inputFiles, nEvents };
+  const inputs = (spec.inputs?.files ?? []).slice(jobIndex * perJob, (jobIndex + 1) * perJob).map(jobInput);
+  const known = inputs.every((f) => f.events !== undefined);
+  return known
+    ? { jobIndex, inputs, nEvents: inputs.reduce((n, f) => n + (f.events ?? 0), 0) }
+    : { jobIndex, inputs };
 }
 
-/** Parameters of the jobs in [from, from + limit), clipped to the task's size. */
-export function jobPage(spec: TaskSpec, from: number, limit: number): JobParameters[] {
+/** The indexes of the page [from, from + limit), clipped to the task's size. */
+export function jobIndexes(spec: TaskSpec, from: number, limit: number): number[] {
   const end = Math.min(jobCount(spec), from + limit);
-  const page: JobParameters[] = [];
-  for (let i = from; i < end; i++) page.push(jobAt(spec, i));
-  return page;
+  const indexes: number[] = [];
+  for (let i = from; i < end; i++) indexes.push(i);
+  return indexes;
 }
 
-/** What the spec says of job `jobIndex`'s input files (name, and checksum and size where given). */
-export function jobInputs(
-  spec: TaskSpec,
-  jobIndex: number,
-): Array<{ name: string; adler32?: string; bytes?: number }> {
-  const files = spec.inputs?.files ?? [];
-  const perJob = spec.split.filesPerJob ?? 1;
-  return files.slice(jobIndex * perJob, (jobIndex + 1) * perJob).map((f) =>
-    typeof f === 'string'
-      ? { name: f }
-      : {
-          name: f.name,
-          ...(f.adler32 === undefined ? {} : { adler32: f.adler32 }),
-          ...(f.bytes === undefined ? {} : { bytes: f.bytes }),
-        },
-  );
+/** The names of a job's input files, as the payload sees them in ${inputFiles}. */
+export function inputNames(parameters: JobParameters): string[] | undefined {
+  return parameters.inputs?.map((f) => f.name);
 }

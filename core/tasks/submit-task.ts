@@ -1,20 +1,20 @@
-import type { SubmitTaskResponse } from '../api/contract.ts';
+import type { SubmitTaskResponse } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { TransientError } from '../errors.ts';
+import { emptyJobCounts } from '../jobs/job-counts.ts';
 import { jobCount } from './split-task.ts';
-import { emptyJobCounts, type Task } from './task.ts';
-import { parseTaskSpec } from './task-spec.ts';
+import type { Task } from './task.ts';
+import type { TaskSpec } from './task-spec.ts';
 
 /**
- * Validates the spec, stores the task and starts its workflow. If the workflow cannot be
+ * Stores the task (validated at the edge) and starts its workflow. If the workflow cannot be
  * started the task is marked failed (nothing is left half-accepted) and the caller may retry.
  */
 export async function submitTask(
   deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
   principal: Principal,
-  body: unknown,
+  spec: TaskSpec,
 ): Promise<SubmitTaskResponse> {
-  const spec = parseTaskSpec(body, '');
   const at = deps.clock.now().toISOString();
   const task: Task = {
     taskId: deps.ids.taskId(),
@@ -27,6 +27,7 @@ export async function submitTask(
     counts: emptyJobCounts(),
     siteIds: [],
     cancelRequested: false,
+    cancelSwept: false,
     createdAt: at,
     updatedAt: at,
     history: [{ state: 'submitted', at }],

@@ -1,7 +1,11 @@
-import type { JobParameters } from '../jobs/job.ts';
 import type { Payload } from './task-spec.ts';
 
-export interface PayloadContext extends JobParameters {
+export interface PayloadContext {
+  jobIndex: number;
+  firstEvent?: number;
+  nEvents?: number;
+  /** The input files as the payload finds them in its work directory. */
+  inputFiles?: string[];
   taskId: string;
   jobId: string;
   attempt: number;

@@ -1,7 +1,7 @@
 import type { Principal } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
-import type { TaskStore } from '../ports.ts';
-import type { Task } from './task.ts';
+import type { TaskStore } from './ports.ts';
+import type { Task, TaskHead } from './task.ts';
 
 /**
  * The task if the caller owns it. Another user's task is reported as missing, so task ids of
@@ -11,4 +11,11 @@ export async function ownedTask(tasks: TaskStore, principal: Principal, taskId: 
   const task = await tasks.get(taskId);
   if (task === undefined || task.owner !== principal.sub) throw new NotFoundError(`task ${taskId} not found`);
   return task;
+}
+
+/** The same check, reading only the task's small head. */
+export async function ownedTaskHead(tasks: TaskStore, principal: Principal, taskId: string): Promise<TaskHead> {
+  const head = await tasks.getHead(taskId);
+  if (head === undefined || head.owner !== principal.sub) throw new NotFoundError(`task ${taskId} not found`);
+  return head;
 }

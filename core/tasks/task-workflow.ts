@@ -1,16 +1,18 @@
 /**
  * The steps of the task workflow (statemachines/task.asl.json). Every step is idempotent: a
- * restarted execution runs them again from the start and nothing is done twice.
+ * restarted execution runs them again from the start and nothing is done twice. Work in
+ * proportion to a task's jobs (sending a million messages, telling every running job to stop) is
+ * done here, a page per step, never inside an API request.
  */
-
 import type { Deps } from '../deps.ts';
 import { NoSiteError, NotFoundError } from '../errors.ts';
-import { type Job, jobIdOf } from '../jobs/job.ts';
-import type { JobMessage } from '../jobs/job-message.ts';
+import { attemptKey } from '../jobs/job.ts';
+import { jobMessage } from '../jobs/job-message.ts';
+import { killEntry } from '../pilots/pilot.ts';
 import { brokerTask, describeNoSite } from '../policies/broker-task.ts';
-import { releaseFinishedTask } from './release-finished-task.ts';
-import { jobPage } from './split-task.ts';
-import { finalTaskState, isFinalTaskState, type Task, type TaskState } from './task.ts';
+import { releaseWaitIfReady } from './release-wait.ts';
+import { jobIndexes } from './split-task.ts';
+import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
 import { taskEventTo } from './transitions.ts';
 
 export interface Progress {
@@ -18,10 +20,10 @@ export interface Progress {
   done: boolean;
 }
 
-async function loadTask(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<Task> {
-  const task = await deps.tasks.get(taskId);
-  if (task === undefined) throw new NotFoundError(`task ${taskId} not found`);
-  return task;
+async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<TaskHead> {
+  const head = await deps.tasks.getHead(taskId);
+  if (head === undefined) throw new NotFoundError(`task ${taskId} not found`);
+  return head;
 }
 
 /** submitted → splitting; brokerage chooses the sites. Resumes where enqueueing stopped. */
@@ -29,75 +31,86 @@ export async function splitTask(
   deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>,
   taskId: string,
 ): Promise<Progress> {
-  const task = await loadTask(deps, taskId);
-  if (isFinalTaskState(task.state)) return { nextIndex: task.jobsEnqueued, done: true };
-  if (task.cancelRequested) return { nextIndex: task.jobsEnqueued, done: true };
-  if (task.state === 'submitted') {
-    const brokerage = brokerTask(task.spec, await deps.sites.list());
+  const head = await loadHead(deps, taskId);
+  if (isFinalTaskState(head.state) || head.cancelRequested) return { nextIndex: head.jobsEnqueued, done: true };
+  if (head.state === 'submitted') {
+    const spec = await deps.tasks.getSpec(taskId);
+    if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
+    const brokerage = brokerTask(spec, await deps.sites.list());
     if (brokerage.siteIds.length === 0) throw new NoSiteError(describeNoSite(brokerage));
-    await deps.tasks.transition(taskId, 'split', {
-      at: deps.clock.now().toISOString(),
-      siteIds: brokerage.siteIds,
-      jobCount: task.jobCount,
-    });
+    await deps.tasks.transition(taskId, 'split', { at: deps.clock.now().toISOString(), siteIds: brokerage.siteIds });
   }
-  return { nextIndex: task.jobsEnqueued, done: task.jobsEnqueued >= task.jobCount };
+  return { nextIndex: head.jobsEnqueued, done: head.jobsEnqueued >= head.jobCount };
 }
 
-/** Writes one page of jobs (queued, attempt 1) and sends their messages; splitting → running after the first. */
+/**
+ * Sends the messages of one page of jobs (first attempts; nothing is written per job: a job gets
+ * its record at its first claim), then records the progress; splitting → running after the
+ * first. A replayed page sends its messages again (a duplicate is a no-op for pilots).
+ */
 export async function enqueueJobs(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'settings'>,
   taskId: string,
   nextIndex: number,
 ): Promise<Progress> {
-  const task = await loadTask(deps, taskId);
-  if (task.cancelRequested || isFinalTaskState(task.state)) return { nextIndex, done: true };
-  const siteIds = task.siteIds;
+  const head = await loadHead(deps, taskId);
+  if (head.cancelRequested || isFinalTaskState(head.state)) return { nextIndex, done: true };
+  const siteIds = head.siteIds;
   // splitTask brokered the task before its first page; a task without sites cannot be enqueued.
   if (siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
+  const spec = await deps.tasks.getSpec(taskId);
+  if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
   const now = deps.clock.now();
+  const indexes = jobIndexes(spec, nextIndex, deps.settings.enqueuePageSize);
+  await deps.queue.send(
+    indexes.map((jobIndex) =>
+      jobMessage({ taskId, jobIndex, attempt: 1 }, siteIds[jobIndex % siteIds.length] as string, now.getTime()),
+    ),
+  );
+  const end = nextIndex + indexes.length;
   const at = now.toISOString();
-  const dispatchLease = now.getTime() + deps.settings.dispatchLeaseSec * 1000;
-  const page = jobPage(task.spec, nextIndex, deps.settings.enqueuePageSize);
-  const jobs: Job[] = page.map((parameters) => ({
-    ...parameters,
-    taskId,
-    jobId: jobIdOf(taskId, parameters.jobIndex),
-    owner: task.owner,
-    state: 'queued',
-    attempt: 1,
-    failures: 0,
-    siteId: siteIds[parameters.jobIndex % siteIds.length] as string,
-    createdAt: at,
-    updatedAt: at,
-    queuedAt: at,
-    leaseExpiresAt: dispatchLease,
-    attempts: [],
-  }));
-  await deps.jobs.createQueued(jobs);
-  const messages: JobMessage[] = jobs.map((j) => ({
-    v: 1,
-    taskId,
-    jobIndex: j.jobIndex,
-    attempt: 1,
-    siteId: j.siteId,
-  }));
-  await deps.queue.send(messages);
-  const end = nextIndex + jobs.length;
   await deps.tasks.recordEnqueued(taskId, end, at);
-  if (task.state === 'splitting') await deps.tasks.transition(taskId, 'run', { at });
-  return { nextIndex: end, done: end >= task.jobCount };
+  if (head.state === 'splitting') await deps.tasks.transition(taskId, 'run', { at });
+  return { nextIndex: end, done: end >= head.jobCount };
 }
 
-/** Stores the workflow's task token, then releases it at once if every job is already final. */
+/** Stores the workflow's task token, then releases it at once if there is already something to do. */
 export async function waitForJobs(
   deps: Pick<Deps, 'tasks' | 'workflow'>,
   taskId: string,
   taskToken: string,
 ): Promise<void> {
-  await loadTask(deps, taskId);
+  await loadHead(deps, taskId);
   await deps.tasks.storeWaitToken(taskId, taskToken);
-  await releaseFinishedTask(deps, taskId);
+  await releaseWaitIfReady(deps, taskId);
+}
+
+const CANCEL_PAGE = 5000;
+
+/**
+ * The cancel step, one page of a cancelled task's job records at a time: the pilot of every
+ * running job is told (through its lease) to kill it; queued jobs need nothing, since claims of a
+ * cancelled task are refused. Once through, the task is marked swept and waits for the last
+ * running jobs to report.
+ */
+export async function cancelJobs(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'leases' | 'clock'>,
+  taskId: string,
+  nextIndex: number,
+): Promise<Progress> {
+  const { records, more } = await deps.jobs.list(taskId, nextIndex, CANCEL_PAGE);
+  const kills = new Map<string, string[]>();
+  for (const record of records) {
+    if (record.state !== 'running' || record.pilotId === undefined) continue;
+    const entries = kills.get(record.pilotId) ?? [];
+    entries.push(killEntry(attemptKey(record), 'cancelled'));
+    kills.set(record.pilotId, entries);
+  }
+  await Promise.all([...kills].map(([pilotId, entries]) => deps.leases.addKills(pilotId, entries)));
+  const last = records.at(-1);
+  if (more && last !== undefined) return { nextIndex: last.jobIndex + 1, done: false };
+  await deps.tasks.markCancelSwept(taskId, deps.clock.now().toISOString());
+  return { nextIndex: 0, done: true };
 }
 
 /** Sets the final state from the counts: done, partial, failed, or cancelled. */
@@ -105,24 +118,21 @@ export async function finalizeTask(
   deps: Pick<Deps, 'tasks' | 'clock'>,
   taskId: string,
 ): Promise<{ state: TaskState }> {
-  const task = await loadTask(deps, taskId);
-  if (isFinalTaskState(task.state)) return { state: task.state };
-  const state = finalTaskState(task, task.counts);
-  const c = task.counts;
+  const progress = await deps.tasks.getProgress(taskId);
+  if (progress === undefined) throw new NotFoundError(`task ${taskId} not found`);
+  if (isFinalTaskState(progress.state)) return { state: progress.state };
+  const state = finalTaskState(progress, progress.counts);
+  const c = progress.counts;
   const reason =
     state === 'done'
       ? undefined
-      : `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${task.jobCount}`;
-  const moved = await deps.tasks.transition(
-    taskId,
-    taskEventTo(state as 'done' | 'partial' | 'failed' | 'cancelled'),
-    {
-      at: deps.clock.now().toISOString(),
-      ...(reason === undefined ? {} : { reason }),
-    },
-  );
+      : `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${progress.jobCount}`;
+  const moved = await deps.tasks.transition(taskId, taskEventTo(state), {
+    at: deps.clock.now().toISOString(),
+    ...(reason === undefined ? {} : { reason }),
+  });
   // Refused: something else ended the task meanwhile (a replayed step); report what it is now.
-  return moved ? { state } : { state: (await loadTask(deps, taskId)).state };
+  return moved ? { state } : { state: (await loadHead(deps, taskId)).state };
 }
 
 /** The workflow's catch-all: the task fails with the error that stopped it (or ends cancelled). */
@@ -131,10 +141,10 @@ export async function failTask(
   taskId: string,
   error: { Error?: string; Cause?: string } | undefined,
 ): Promise<{ state: TaskState }> {
-  const task = await loadTask(deps, taskId);
-  if (isFinalTaskState(task.state)) return { state: task.state };
+  const head = await loadHead(deps, taskId);
+  if (isFinalTaskState(head.state)) return { state: head.state };
   const at = deps.clock.now().toISOString();
-  if (task.cancelRequested) {
+  if (head.cancelRequested) {
     await deps.tasks.transition(taskId, 'cancel', { at, reason: 'cancelled by its owner' });
     return { state: 'cancelled' };
   }

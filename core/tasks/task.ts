@@ -1,4 +1,4 @@
-import type { JobState } from '../jobs/job.ts';
+import type { JobCounts } from '../jobs/job-counts.ts';
 import type { TaskSpec } from './task-spec.ts';
 
 export const TASK_STATES = [
@@ -17,33 +17,30 @@ export function isFinalTaskState(state: TaskState): boolean {
   return FINAL_TASK_STATES.has(state);
 }
 
-/** Number of jobs of a task in each job state. */
-export type JobCounts = Record<JobState, number>;
-
-export function emptyJobCounts(): JobCounts {
-  return { defined: 0, queued: 0, starting: 0, running: 0, finished: 0, failed: 0, cancelled: 0 };
-}
-
 export interface TaskStateChange {
   state: TaskState;
   at: string;
   reason?: string;
 }
 
-export interface Task {
+/**
+ * What changes during a task's life, small and read often (claims read it for the cancel flag);
+ * the spec is stored apart, once, and never changes.
+ */
+export interface TaskHead {
   taskId: string;
   owner: string;
   name: string;
-  spec: TaskSpec;
   state: TaskState;
-  /** Total number of jobs (known once split). */
+  /** Total number of jobs (known from the spec at submission). */
   jobCount: number;
-  /** Jobs written and sent to queues so far (the enqueue progress). */
+  /** Jobs whose messages were sent so far (the enqueue progress). */
   jobsEnqueued: number;
-  counts: JobCounts;
   /** Sites chosen by brokerage for the task's jobs. */
   siteIds: string[];
   cancelRequested: boolean;
+  /** The cancel step has told the pilots of every running job to kill it. */
+  cancelSwept: boolean;
   reason?: string;
   createdAt: string;
   updatedAt: string;
@@ -51,11 +48,16 @@ export interface Task {
   history: TaskStateChange[];
 }
 
+export interface Task extends TaskHead {
+  spec: TaskSpec;
+  counts: JobCounts;
+}
+
 /** How a task ends once every job is final. */
 export function finalTaskState(
   task: Pick<Task, 'cancelRequested' | 'jobCount'>,
   counts: JobCounts,
-): TaskState {
+): 'done' | 'partial' | 'failed' | 'cancelled' {
   if (task.cancelRequested) return 'cancelled';
   if (counts.finished === task.jobCount) return 'done';
   if (counts.finished === 0) return 'failed';

@@ -1,23 +1,7 @@
 import { ConflictError } from '../errors.ts';
-import type { JobState } from '../jobs/job.ts';
 import type { TaskState } from './task.ts';
 
-/**
- * The job state machine, as one table: event → allowed source states → target state.
- * `retry` starts a new attempt of the same job (the attempt number goes up by one).
- */
-export const JOB_TRANSITIONS = {
-  enqueue: { from: ['defined'], to: 'queued' },
-  claim: { from: ['queued'], to: 'starting' },
-  start: { from: ['starting'], to: 'running' },
-  finish: { from: ['starting', 'running'], to: 'finished' },
-  fail: { from: ['starting', 'running'], to: 'failed' },
-  retry: { from: ['starting', 'running'], to: 'queued' },
-  cancel: { from: ['defined', 'queued', 'starting', 'running'], to: 'cancelled' },
-} as const satisfies Record<string, { from: readonly JobState[]; to: JobState }>;
-
-export type JobEvent = keyof typeof JOB_TRANSITIONS;
-
+/** The task state machine, as one table: event → allowed source states → target state. */
 export const TASK_TRANSITIONS = {
   split: { from: ['submitted'], to: 'splitting' },
   run: { from: ['splitting'], to: 'running' },
@@ -28,20 +12,6 @@ export const TASK_TRANSITIONS = {
 } as const satisfies Record<string, { from: readonly TaskState[]; to: TaskState }>;
 
 export type TaskEvent = keyof typeof TASK_TRANSITIONS;
-
-export function jobTransition(event: JobEvent): { from: readonly JobState[]; to: JobState } {
-  return JOB_TRANSITIONS[event];
-}
-
-export function canJobTransition(from: JobState, event: JobEvent): boolean {
-  return (JOB_TRANSITIONS[event].from as readonly JobState[]).includes(from);
-}
-
-/** The target state of a job event, or a ConflictError naming the forbidden move. */
-export function nextJobState(from: JobState, event: JobEvent): JobState {
-  if (!canJobTransition(from, event)) throw new ConflictError(`job cannot ${event} from ${from}`);
-  return JOB_TRANSITIONS[event].to;
-}
 
 export function canTaskTransition(from: TaskState, event: TaskEvent): boolean {
   return (TASK_TRANSITIONS[event].from as readonly TaskState[]).includes(from);

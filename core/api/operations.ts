@@ -1,0 +1,245 @@
+/**
+ * The HTTP API, as one table: every operation's method, path, scopes and the zod schemas of its
+ * path, query, body and answer. Handlers validate requests with these schemas at the edge, the
+ * typed client (client/) validates answers with them, and the OpenAPI document is generated from
+ * them (npm run openapi).
+ */
+import { z } from 'zod';
+import { TaskSpecSchema } from '../tasks/task-spec.ts';
+import {
+  JobPathSchema,
+  PageQuerySchema,
+  PilotPathSchema,
+  SCOPES,
+  type Scope,
+  SitePathSchema,
+  TaskPathSchema,
+} from './common.ts';
+import {
+  ClaimRequestSchema,
+  ClaimResponseSchema,
+  CompleteRequestSchema,
+  CompleteResponseSchema,
+  PilotCredentialsSchema,
+  PilotPageSchema,
+  RegisterPilotResponseSchema,
+} from './pilots.ts';
+import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
+import {
+  CancelTaskResponseSchema,
+  JobPageSchema,
+  JobsQuerySchema,
+  JobViewSchema,
+  SandboxRequestSchema,
+  SandboxResponseSchema,
+  SubmitTaskResponseSchema,
+  TaskExplanationSchema,
+  TaskPageSchema,
+  TaskViewSchema,
+} from './tasks.ts';
+import { PilotRegistrationSchema } from '../pilots/pilot.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
+
+export interface Operation<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> {
+  method: HttpMethod;
+  /** With `{name}` path parameters, as API Gateway writes them. */
+  path: string;
+  /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
+  scopes: Scope[];
+  summary: string;
+  tag: 'tasks' | 'jobs' | 'pilots' | 'sites';
+  params?: P;
+  query?: Q;
+  body?: B;
+  response: R;
+  /** The status of a success. */
+  status: 200 | 201 | 202;
+}
+
+function operation<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
+  op: Operation<P, Q, B, R>,
+): Operation<P, Q, B, R> {
+  return op;
+}
+
+const EmptyBodySchema = z.strictObject({});
+
+export const OPERATIONS = {
+  submitTask: operation({
+    method: 'POST',
+    path: '/tasks',
+    scopes: [SCOPES.create],
+    tag: 'tasks',
+    summary: 'Submit a task (its spec); its workflow splits it into jobs and queues them.',
+    body: TaskSpecSchema,
+    response: SubmitTaskResponseSchema,
+    status: 201,
+  }),
+  listTasks: operation({
+    method: 'GET',
+    path: '/tasks',
+    scopes: [SCOPES.read],
+    tag: 'tasks',
+    summary: "The caller's tasks, newest first, with their job counts.",
+    query: PageQuerySchema,
+    response: TaskPageSchema,
+    status: 200,
+  }),
+  getTask: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}',
+    scopes: [SCOPES.read],
+    tag: 'tasks',
+    summary: 'One task: state, job counts, spec and history.',
+    params: TaskPathSchema,
+    response: TaskViewSchema,
+    status: 200,
+  }),
+  listJobs: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/jobs',
+    scopes: [SCOPES.read],
+    tag: 'jobs',
+    summary: "A task's jobs in index order, optionally only those in one state.",
+    params: TaskPathSchema,
+    query: JobsQuerySchema,
+    response: JobPageSchema,
+    status: 200,
+  }),
+  getJob: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/jobs/{jobIndex}',
+    scopes: [SCOPES.read],
+    tag: 'jobs',
+    summary: 'One job with every attempt it had.',
+    params: JobPathSchema,
+    response: JobViewSchema,
+    status: 200,
+  }),
+  cancelTask: operation({
+    method: 'POST',
+    path: '/tasks/{taskId}/cancel',
+    scopes: [SCOPES.cancel],
+    tag: 'tasks',
+    summary:
+      'Cancel a task: no job of it starts any more; running jobs are killed by their pilots (answers at once).',
+    params: TaskPathSchema,
+    response: CancelTaskResponseSchema,
+    status: 202,
+  }),
+  explainTask: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/why',
+    scopes: [SCOPES.read],
+    tag: 'tasks',
+    summary: 'Why is my job pending: what holds the task’s jobs back, site by site, in words.',
+    params: TaskPathSchema,
+    response: TaskExplanationSchema,
+    status: 200,
+  }),
+  createSandbox: operation({
+    method: 'POST',
+    path: '/sandboxes',
+    scopes: [SCOPES.create],
+    tag: 'tasks',
+    summary: 'Upload URLs for sandbox files (content-addressed per owner).',
+    body: SandboxRequestSchema,
+    response: SandboxResponseSchema,
+    status: 200,
+  }),
+  listPilots: operation({
+    method: 'GET',
+    path: '/pilots',
+    scopes: [SCOPES.read],
+    tag: 'pilots',
+    summary: 'Pilots, live and recently gone, with their leases.',
+    query: PageQuerySchema,
+    response: PilotPageSchema,
+    status: 200,
+  }),
+  registerPilot: operation({
+    method: 'POST',
+    path: '/pilots',
+    scopes: [SCOPES.pilot],
+    tag: 'pilots',
+    summary: 'A pilot registers with its site, resources and node checks; it gets its lease (and credentials).',
+    body: PilotRegistrationSchema,
+    response: RegisterPilotResponseSchema,
+    status: 200,
+  }),
+  claimJob: operation({
+    method: 'POST',
+    path: '/pilots/{pilotId}/claim',
+    scopes: [SCOPES.pilot],
+    tag: 'pilots',
+    summary: 'Claim the job a queue message names, optionally reporting the attempt just ended.',
+    params: PilotPathSchema,
+    body: ClaimRequestSchema,
+    response: ClaimResponseSchema,
+    status: 200,
+  }),
+  completeJob: operation({
+    method: 'POST',
+    path: '/pilots/{pilotId}/complete',
+    scopes: [SCOPES.pilot],
+    tag: 'pilots',
+    summary: 'Report the end of an attempt (when no next job is claimed with it). Replays are safe.',
+    params: PilotPathSchema,
+    body: CompleteRequestSchema,
+    response: CompleteResponseSchema,
+    status: 200,
+  }),
+  renewPilotCredentials: operation({
+    method: 'POST',
+    path: '/pilots/{pilotId}/credentials',
+    scopes: [SCOPES.pilot],
+    tag: 'pilots',
+    summary: 'Fresh short-lived credentials for a live pilot.',
+    params: PilotPathSchema,
+    body: EmptyBodySchema,
+    response: PilotCredentialsSchema,
+    status: 200,
+  }),
+  siteDemand: operation({
+    method: 'GET',
+    path: '/sites/{siteId}/demand',
+    scopes: [SCOPES.pilot],
+    tag: 'sites',
+    summary: 'How many pilots a site could use now, for its pilot factory.',
+    params: SitePathSchema,
+    response: SiteDemandSchema,
+    status: 200,
+  }),
+  listSites: operation({
+    method: 'GET',
+    path: '/sites',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'sites',
+    summary: 'Every site, with its status, slot, cap and pilot census.',
+    response: SitePageSchema,
+    status: 200,
+  }),
+  putSite: operation({
+    method: 'PUT',
+    path: '/sites/{siteId}',
+    scopes: [SCOPES.admin],
+    tag: 'sites',
+    summary: 'Define or update a site; its job queue and DLQ are created first.',
+    params: SitePathSchema,
+    body: PutSiteRequestSchema,
+    response: SiteViewSchema,
+    status: 200,
+  }),
+} as const;
+
+export type Operations = typeof OPERATIONS;
+export type OperationId = keyof Operations;
+
+/** The answer type of an operation. */
+export type ResponseOf<K extends OperationId> = z.infer<Operations[K]['response']>;

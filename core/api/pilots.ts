@@ -1,0 +1,173 @@
+/** The pilot routes' bodies and answers: register, claim (with the previous report), report, credentials. */
+import { z } from 'zod';
+import { OutputFileSchema, UsageSchema } from '../jobs/job.ts';
+import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
+import {
+  HealthCheckSchema,
+  LIVE_PILOT_STATES,
+  PILOT_STATES,
+  PilotResourcesSchema,
+} from '../pilots/pilot.ts';
+import { PayloadSchema, ResourcesSchema } from '../tasks/task-spec.ts';
+import { PilotIdSchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
+
+/**
+ * Short-lived AWS credentials vended to a pilot at registration (and renewed), limited to its
+ * site's queue, its own lease and the bucket prefixes pilots use. Absent where pilots use their
+ * own role (EC2).
+ */
+export const PilotCredentialsSchema = z.object({
+  accessKeyId: z.string(),
+  secretAccessKey: z.string(),
+  sessionToken: z.string().optional(),
+  /** ISO time; renew well before. */
+  expiration: TimeSchema,
+});
+export type PilotCredentials = z.infer<typeof PilotCredentialsSchema>;
+
+export const RegisterPilotResponseSchema = z.object({
+  pilotId: PilotIdSchema,
+  siteId: z.string(),
+  /** False for a pilot whose node checks failed: it must take no work and exit. */
+  accepted: z.boolean(),
+  reason: z.string().optional(),
+  queueUrl: z.string(),
+  bucket: z.string(),
+  /** The table of pilot leases: the pilot renews its own lease there (one write per heartbeat). */
+  leaseTable: z.string(),
+  heartbeatSec: z.number().int().positive(),
+  /** A lease not renewed for this long expires, and the pilot is lost. */
+  leaseSec: z.number().int().positive(),
+  serverTime: TimeSchema,
+  credentials: PilotCredentialsSchema.optional(),
+});
+export type RegisterPilotResponse = z.infer<typeof RegisterPilotResponseSchema>;
+
+export const JobRefSchema = z.strictObject({
+  taskId: TaskIdSchema,
+  jobIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  attempt: z.number().int().min(1),
+});
+export type JobRefInput = z.infer<typeof JobRefSchema>;
+
+/** The attempts a pilot still holds besides the one it reports: its lease lists exactly these (and the new one). */
+const HoldsSchema = z.array(JobRefSchema).max(64).default([]);
+
+/** The end of an attempt, as the pilot reports it. */
+export const ReportSchema = JobRefSchema.extend({
+  exitCode: z.number().int().min(-255).max(255).optional(),
+  signal: z.string().max(16).optional(),
+  pilotErrorCode: z.number().int().refine(isPilotErrorCode, 'a known pilot error code (see README)'),
+  errorMessage: z.string().max(4000).optional(),
+  usage: UsageSchema,
+  outputs: z.array(OutputFileSchema).max(64).default([]),
+  /** The attempt's log object, with its size and adler32. */
+  log: OutputFileSchema.optional(),
+  host: z.string().max(255).optional(),
+});
+export type Report = z.infer<typeof ReportSchema>;
+export type ReportInput = z.input<typeof ReportSchema>;
+
+export const CompleteRequestSchema = ReportSchema.extend({ holds: HoldsSchema });
+export type CompleteRequest = z.input<typeof CompleteRequestSchema>;
+
+export const REPORT_OUTCOMES = ['recorded', 'stale'] as const;
+
+export const CompleteResponseSchema = z.object({
+  /** `recorded`, also for a replay of a report already recorded; `stale`: the pilot no longer holds the attempt. */
+  outcome: z.enum(REPORT_OUTCOMES),
+  jobState: z.enum(['queued', 'finished', 'failed', 'cancelled']).optional(),
+  attempt: z.number().int().optional(),
+  reason: z.string().optional(),
+});
+export type CompleteResponse = z.infer<typeof CompleteResponseSchema>;
+
+/**
+ * A claim of the job a queue message names. It may carry the report of the attempt the pilot just
+ * ended, so a busy pilot makes one call per job.
+ */
+export const ClaimRequestSchema = JobRefSchema.extend({
+  /** When the message was sent (from the message), for the dispatch latency. */
+  sentAt: z.number().int().nonnegative().optional(),
+  resources: PilotResourcesSchema,
+  holds: HoldsSchema,
+  report: ReportSchema.optional(),
+});
+export type ClaimRequest = z.input<typeof ClaimRequestSchema>;
+
+/** Everything a pilot needs to run one attempt. */
+export const ClaimedJobSchema = z.object({
+  taskId: TaskIdSchema,
+  jobId: z.string(),
+  jobIndex: z.number().int().nonnegative(),
+  attempt: z.number().int().min(1),
+  firstEvent: z.number().int().optional(),
+  nEvents: z.number().int().optional(),
+  /**
+   * The input files with what the spec knows of them, so the pilot can verify what it stages in:
+   * an `s3://bucket/key` name or an `inputs/…` key of the task bucket is downloaded and checked
+   * against `adler32`/`bytes` when given.
+   */
+  inputs: z
+    .array(
+      z.object({
+        name: z.string(),
+        adler32: z.string().optional(),
+        bytes: z.number().int().optional(),
+        events: z.number().int().optional(),
+      }),
+    )
+    .optional(),
+  payload: PayloadSchema,
+  resources: ResourcesSchema,
+  outputs: z.array(z.string()),
+  /** S3 key prefix for this attempt's log and outputs (core/storage/object-keys.ts). */
+  outputPrefix: z.string(),
+  /** Where the attempt's one log object goes. */
+  logKey: z.string(),
+});
+export type ClaimedJob = z.infer<typeof ClaimedJobSchema>;
+
+/**
+ * `claimed`: run it. `stale`: the message is a duplicate or out of date. `cancelled`: its task
+ * was cancelled. `unfit`: it does not fit this pilot now (leave the message to others).
+ */
+export const CLAIM_OUTCOMES = ['claimed', 'stale', 'cancelled', 'unfit'] as const;
+export type ClaimOutcome = (typeof CLAIM_OUTCOMES)[number];
+
+export const ClaimResponseSchema = z.object({
+  outcome: z.enum(CLAIM_OUTCOMES),
+  job: ClaimedJobSchema.optional(),
+  reason: z.string().optional(),
+  /** The outcome of the report the claim carried. */
+  report: CompleteResponseSchema.optional(),
+});
+export type ClaimResponse = z.infer<typeof ClaimResponseSchema>;
+
+/** A pilot as operators see it: its registration and, while it lives, its lease. */
+export const PilotViewSchema = z.object({
+  pilotId: PilotIdSchema,
+  siteId: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  version: z.string(),
+  batchId: z.string().optional(),
+  resources: PilotResourcesSchema,
+  health: z.array(HealthCheckSchema).optional(),
+  state: z.enum(PILOT_STATES),
+  registeredAt: TimeSchema,
+  endedAt: TimeSchema.optional(),
+  jobsRun: z.number().int().optional(),
+  /** While live: when its lease expires, its last heartbeat and the attempts it holds. */
+  lease: z
+    .object({
+      state: z.enum([...LIVE_PILOT_STATES, 'exited', 'lost']),
+      expiresAt: TimeSchema,
+      beatAt: TimeSchema.optional(),
+      jobs: z.array(z.string()),
+    })
+    .optional(),
+});
+export type PilotView = z.infer<typeof PilotViewSchema>;
+
+export const PilotPageSchema = pageOf(PilotViewSchema);

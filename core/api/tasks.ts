@@ -1,0 +1,174 @@
+/** The task routes' bodies and answers: submit, read, list, cancel, explain, sandboxes. */
+import { z } from 'zod';
+import { JOB_STATES, OutputFileSchema, UsageSchema } from '../jobs/job.ts';
+import { ATTEMPT_END_STATES } from '../jobs/job.ts';
+import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
+import { SITE_STATUSES } from '../sites/site.ts';
+import { TASK_STATES } from '../tasks/task.ts';
+import { TaskSpecSchema } from '../tasks/task-spec.ts';
+import { PageQuerySchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
+
+export const JobCountsSchema = z.object(
+  Object.fromEntries(JOB_STATES.map((s) => [s, z.number().int().nonnegative()])) as Record<
+    (typeof JOB_STATES)[number],
+    z.ZodNumber
+  >,
+);
+
+export const SubmitTaskResponseSchema = z.object({
+  taskId: TaskIdSchema,
+  state: z.enum(TASK_STATES),
+  jobCount: z.number().int().nonnegative(),
+});
+export type SubmitTaskResponse = z.infer<typeof SubmitTaskResponseSchema>;
+
+export const TaskStateChangeSchema = z.object({
+  state: z.enum(TASK_STATES),
+  at: TimeSchema,
+  reason: z.string().optional(),
+});
+
+export const TaskSummarySchema = z.object({
+  taskId: TaskIdSchema,
+  name: z.string(),
+  owner: z.string(),
+  state: z.enum(TASK_STATES),
+  jobCount: z.number().int().nonnegative(),
+  jobsEnqueued: z.number().int().nonnegative(),
+  counts: JobCountsSchema,
+  siteIds: z.array(z.string()),
+  cancelRequested: z.boolean(),
+  reason: z.string().optional(),
+  createdAt: TimeSchema,
+  updatedAt: TimeSchema,
+  endedAt: TimeSchema.optional(),
+});
+export type TaskSummary = z.infer<typeof TaskSummarySchema>;
+
+export const TaskViewSchema = TaskSummarySchema.extend({
+  spec: TaskSpecSchema,
+  history: z.array(TaskStateChangeSchema),
+});
+export type TaskView = z.infer<typeof TaskViewSchema>;
+
+export const TaskPageSchema = pageOf(TaskSummarySchema);
+
+const PilotErrorCodeSchema = z.number().int().refine(isPilotErrorCode, 'a known pilot error code (see README)');
+
+export const AttemptViewSchema = z.object({
+  attempt: z.number().int().min(1),
+  pilotId: z.string(),
+  siteId: z.string(),
+  host: z.string().optional(),
+  state: z.enum(ATTEMPT_END_STATES),
+  startedAt: TimeSchema,
+  endedAt: TimeSchema,
+  pilotErrorCode: PilotErrorCodeSchema,
+  exitCode: z.number().int().optional(),
+  signal: z.string().optional(),
+  errorMessage: z.string().optional(),
+  usage: UsageSchema.optional(),
+  resources: z.object({ memoryMB: z.number().optional(), walltimeSec: z.number().optional() }).optional(),
+  outputs: z.array(OutputFileSchema).optional(),
+  log: OutputFileSchema.optional(),
+});
+export type AttemptView = z.infer<typeof AttemptViewSchema>;
+
+export const JobViewSchema = z.object({
+  jobId: z.string(),
+  taskId: TaskIdSchema,
+  jobIndex: z.number().int().nonnegative(),
+  state: z.enum(JOB_STATES),
+  attempt: z.number().int().min(1),
+  siteId: z.string().optional(),
+  /** Memory or walltime raised for retries after a memory or walltime kill. */
+  resources: z.object({ memoryMB: z.number().optional(), walltimeSec: z.number().optional() }).optional(),
+  pilotId: z.string().optional(),
+  host: z.string().optional(),
+  firstEvent: z.number().int().optional(),
+  nEvents: z.number().int().optional(),
+  inputFiles: z.array(z.string()).optional(),
+  exitCode: z.number().int().optional(),
+  signal: z.string().optional(),
+  pilotErrorCode: PilotErrorCodeSchema.optional(),
+  errorMessage: z.string().optional(),
+  usage: UsageSchema.optional(),
+  outputs: z.array(OutputFileSchema).optional(),
+  log: OutputFileSchema.optional(),
+  queuedAt: TimeSchema.optional(),
+  startedAt: TimeSchema.optional(),
+  endedAt: TimeSchema.optional(),
+  /** Every ended attempt, oldest first (only when one job is asked for). */
+  attempts: z.array(AttemptViewSchema).optional(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+export const JobPageSchema = pageOf(JobViewSchema);
+
+export const JobsQuerySchema = PageQuerySchema.extend({ state: z.enum(JOB_STATES).optional() });
+export type JobsQuery = z.infer<typeof JobsQuerySchema>;
+
+export const CancelTaskResponseSchema = z.object({
+  taskId: TaskIdSchema,
+  state: z.enum(TASK_STATES),
+  cancelRequested: z.literal(true),
+});
+export type CancelTaskResponse = z.infer<typeof CancelTaskResponseSchema>;
+
+/** Why a task's jobs are where they are: the answer to "why is my job pending?". */
+export const TaskExplanationSchema = z.object({
+  taskId: TaskIdSchema,
+  state: z.enum(TASK_STATES),
+  /** One sentence per finding, most important first. */
+  findings: z.array(z.string()),
+  sites: z.array(
+    z.object({
+      siteId: z.string(),
+      chosen: z.boolean(),
+      /** Why brokerage would not send this task's jobs there (now). */
+      rejected: z.string().optional(),
+      status: z.enum(SITE_STATUSES).optional(),
+      queuedJobs: z.number().int().optional(),
+      pilots: z
+        .object({ starting: z.number(), idle: z.number(), busy: z.number(), draining: z.number() })
+        .optional(),
+      maxPilots: z.number().int().optional(),
+    }),
+  ),
+});
+export type TaskExplanation = z.infer<typeof TaskExplanationSchema>;
+
+export const SandboxRequestSchema = z.strictObject({
+  files: z
+    .array(
+      z.strictObject({
+        name: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^[A-Za-z0-9._-]+$/, 'a plain file name'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 hex digits'),
+        bytes: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(50 * 1024 * 1024, 'at most 50 MiB per file'),
+      }),
+    )
+    .min(1)
+    .max(32),
+});
+export type SandboxRequest = z.infer<typeof SandboxRequestSchema>;
+
+export const SandboxResponseSchema = z.object({
+  files: z.array(
+    z.object({
+      name: z.string(),
+      key: z.string(),
+      sha256: z.string(),
+      bytes: z.number().int(),
+      uploadUrl: z.string(),
+    }),
+  ),
+});
+export type SandboxResponse = z.infer<typeof SandboxResponseSchema>;

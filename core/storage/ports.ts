@@ -1,0 +1,4 @@
+export interface ObjectStore {
+  readonly bucket: string;
+  presignPut(key: string, expiresInSec: number): Promise<string>;
+}

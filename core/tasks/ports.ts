@@ -1,0 +1,62 @@
+import type { Page, PageRequest } from '../api/common.ts';
+import type { JobCounters, JobCounts } from '../jobs/job-counts.ts';
+import type { Task, TaskHead, TaskState } from './task.ts';
+import type { TaskSpec } from './task-spec.ts';
+import type { TaskEvent } from './transitions.ts';
+
+/** One change of a task's job counters, from the change feed; `seq` orders changes within a feed. */
+export interface CountEntry {
+  seq: string;
+  delta: Partial<JobCounters>;
+}
+
+export interface TaskStore {
+  /** Creates the task (its head and its spec); fails with ConflictError if the id exists. */
+  create(task: Task): Promise<void>;
+  /** The whole task: head, spec and job counts (strongly consistent), or undefined. */
+  get(taskId: string): Promise<Task | undefined>;
+  /** The small, changing part only. `consistent: false` allows an eventually consistent read (claims). */
+  getHead(taskId: string, options?: { consistent?: boolean }): Promise<TaskHead | undefined>;
+  /** The spec, which never changes once stored (adapters may cache it). */
+  getSpec(taskId: string): Promise<TaskSpec | undefined>;
+  /** Head, job counts and the workflow's wait token, without the spec (strongly consistent). */
+  getProgress(taskId: string): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined>;
+  /** Tasks of one owner, newest first, with their job counts. */
+  listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>>;
+  /**
+   * Conditional state change (the current state must be a source state of `event`). Returns false
+   * when it is not (a replay or a race), never throws for that.
+   */
+  transition(
+    taskId: string,
+    event: TaskEvent,
+    change: { at: string; reason?: string; siteIds?: string[] },
+  ): Promise<boolean>;
+  /** Records enqueue progress; only ever moves forward. */
+  recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void>;
+  /** Sets cancelRequested on a task that is not final. Returns the state seen, or undefined if none. */
+  requestCancel(taskId: string, at: string): Promise<TaskState | undefined>;
+  /** The cancel step told every running job's pilot to kill it. */
+  markCancelSwept(taskId: string, at: string): Promise<void>;
+  /** Stores the workflow's wait token; the next wait (or a restarted execution) replaces it. */
+  storeWaitToken(taskId: string, token: string): Promise<void>;
+  /**
+   * Adds counter changes of one feed (a stream shard) exactly once per entry: entries whose `seq`
+   * was applied already (a redelivered batch) are skipped. Entries come in `seq` order.
+   */
+  addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void>;
+}
+
+/** What the wait step of the workflow learns when it is released. */
+export interface WaitOutcome {
+  taskId: string;
+  /** The task was cancelled and its running jobs must be told to stop (the cancel step runs next). */
+  sweep: boolean;
+}
+
+export interface WorkflowEngine {
+  /** Starts the task workflow; idempotent per task (the execution name is the task id). */
+  startTask(taskId: string): Promise<void>;
+  /** Lets the workflow's wait step go on. */
+  releaseWait(token: string, output: WaitOutcome): Promise<void>;
+}

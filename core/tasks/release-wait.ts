@@ -1,0 +1,20 @@
+import type { Deps } from '../deps.ts';
+import { allJobsFinal } from '../jobs/job-counts.ts';
+import { isFinalTaskState } from './task.ts';
+
+/**
+ * Lets the task workflow's wait step go on when there is something to do: every job is final
+ * (finalize next), or the task was cancelled and its running jobs were not yet told to stop (the
+ * cancel step next). Called after anything that may make it so (a job's final change counted, a
+ * cancel, the wait step storing its token): each side writes first and checks second, so the last
+ * one sees the other's write. Releasing twice is harmless: a used token is refused and ignored.
+ */
+export async function releaseWaitIfReady(deps: Pick<Deps, 'tasks' | 'workflow'>, taskId: string): Promise<boolean> {
+  const progress = await deps.tasks.getProgress(taskId);
+  if (progress === undefined || progress.waitToken === undefined || isFinalTaskState(progress.state)) return false;
+  const done = allJobsFinal(progress, progress.counts);
+  const sweep = !done && progress.cancelRequested && !progress.cancelSwept;
+  if (!done && !sweep) return false;
+  await deps.workflow.releaseWait(progress.waitToken, { taskId, sweep });
+  return true;
+}
