@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { awsRequestCounts, dynamoDbCapacity, resetAwsRequestCounts } from '#lambdas/adapters/aws-clients.ts';
+import { awsRequestCounts, dynamoDbCapacity, resetAwsRequestCounts } from '#adapters/aws-clients.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { Api, waitFor } from '#test/support/e2e.ts';
 import { LAMBDA_ASSUMPTION, PRICES } from './prices.ts';

@@ -2,7 +2,7 @@
  * What each function may touch, from its use case (core/use-cases) — the single table the stack
  * turns into IAM grants. A function without an entry fails the synth.
  */
-import type { TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
+import type { TableKey } from '#adapters/dynamodb/tables.ts';
 
 export type TableAccess = 'read' | 'write' | 'read-write';
 

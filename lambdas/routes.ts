@@ -1,57 +1,68 @@
-import { SCOPES, type Scope } from '#core/api/contract.ts';
+import { type HttpMethod, type OperationId, OPERATIONS } from '#core/api/operations.ts';
+import type { Scope } from '#core/api/common.ts';
 
 /**
- * Every HTTP route, the function that serves it and the scopes the JWT authorizer requires (any
- * one of them). The local API server and the CDK Api construct both read this table.
+ * Which function serves each API operation, runs each workflow step, each schedule and each change
+ * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
+ * `lambdas/<capability>/<name>/`.
  */
+export type Capability = 'tasks' | 'jobs' | 'pilots' | 'sites';
+
+/** The function of each operation (core/api/operations.ts). */
+export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
+  submitTask: 'submit-task',
+  listTasks: 'list-tasks',
+  getTask: 'get-task',
+  listJobs: 'list-jobs',
+  getJob: 'get-job',
+  cancelTask: 'cancel-task',
+  explainTask: 'explain-task',
+  createSandbox: 'create-sandbox',
+  listPilots: 'list-pilots',
+  registerPilot: 'register-pilot',
+  claimJob: 'claim-job',
+  completeJob: 'complete-job',
+  renewPilotCredentials: 'renew-pilot-credentials',
+  siteDemand: 'site-demand',
+  listSites: 'list-sites',
+  putSite: 'put-site',
+};
+
+/** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT';
+  operationId: OperationId;
+  method: HttpMethod;
   path: string;
   functionName: string;
   scopes: Scope[];
 }
 
-export const ROUTES: Route[] = [
-  { method: 'POST', path: '/tasks', functionName: 'submit-task', scopes: [SCOPES.create] },
-  { method: 'GET', path: '/tasks', functionName: 'list-tasks', scopes: [SCOPES.read] },
-  { method: 'GET', path: '/tasks/{taskId}', functionName: 'get-task', scopes: [SCOPES.read] },
-  { method: 'GET', path: '/tasks/{taskId}/jobs', functionName: 'list-jobs', scopes: [SCOPES.read] },
-  { method: 'POST', path: '/tasks/{taskId}/cancel', functionName: 'cancel-task', scopes: [SCOPES.cancel] },
-  { method: 'GET', path: '/tasks/{taskId}/why', functionName: 'explain-task', scopes: [SCOPES.read] },
-  { method: 'POST', path: '/sandboxes', functionName: 'create-sandbox', scopes: [SCOPES.create] },
-  { method: 'GET', path: '/pilots', functionName: 'list-pilots', scopes: [SCOPES.read] },
-  { method: 'POST', path: '/pilots', functionName: 'register-pilot', scopes: [SCOPES.pilot] },
-  { method: 'POST', path: '/pilots/{pilotId}/claim', functionName: 'claim-job', scopes: [SCOPES.pilot] },
-  { method: 'POST', path: '/pilots/{pilotId}/heartbeat', functionName: 'heartbeat', scopes: [SCOPES.pilot] },
-  {
-    method: 'POST',
-    path: '/pilots/{pilotId}/complete',
-    functionName: 'complete-job',
-    scopes: [SCOPES.pilot],
-  },
-  {
-    method: 'POST',
-    path: '/pilots/{pilotId}/credentials',
-    functionName: 'renew-pilot-credentials',
-    scopes: [SCOPES.pilot],
-  },
-  { method: 'GET', path: '/sites/{siteId}/demand', functionName: 'site-demand', scopes: [SCOPES.pilot] },
-  { method: 'GET', path: '/sites', functionName: 'list-sites', scopes: [SCOPES.read, SCOPES.admin] },
-  { method: 'PUT', path: '/sites/{siteId}', functionName: 'put-site', scopes: [SCOPES.admin] },
-];
+export const ROUTES: Route[] = (Object.keys(OPERATIONS) as OperationId[]).map((operationId) => ({
+  operationId,
+  method: OPERATIONS[operationId].method,
+  path: OPERATIONS[operationId].path,
+  functionName: OPERATION_FUNCTIONS[operationId],
+  scopes: [...OPERATIONS[operationId].scopes],
+}));
 
-/** Functions run by the task workflow (state name in the ASL → function), and by schedules. */
+/** Functions run by the task workflow (state name in the ASL → function). */
 export const WORKFLOW_FUNCTIONS = [
   'split-task',
   'enqueue-jobs',
   'wait-for-jobs',
+  'cancel-jobs',
   'finalize-task',
   'fail-task',
 ] as const;
-export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-leases', everySec: 60 }] as const;
 
-/** The capability folder of each function: its handler lives in `lambdas/<capability>/<name>/`. */
-export const FUNCTION_CAPABILITY: Readonly<Record<string, 'tasks' | 'jobs' | 'pilots' | 'sites'>> = {
+/** Functions run by a schedule (EventBridge Scheduler; timers locally). */
+export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-pilots', everySec: 60 }] as const;
+
+/** Functions fed by a table's change feed (DynamoDB Streams). */
+export const STREAM_FUNCTIONS = [{ functionName: 'record-job-changes', table: 'jobs' }] as const;
+
+/** The capability folder of each function. */
+export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'submit-task': 'tasks',
   'list-tasks': 'tasks',
   'get-task': 'tasks',
@@ -61,16 +72,18 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, 'tasks' | 'jobs' | 'pi
   'split-task': 'tasks',
   'enqueue-jobs': 'tasks',
   'wait-for-jobs': 'tasks',
+  'cancel-jobs': 'tasks',
   'finalize-task': 'tasks',
   'fail-task': 'tasks',
   'list-jobs': 'jobs',
+  'get-job': 'jobs',
   'claim-job': 'jobs',
   'complete-job': 'jobs',
-  heartbeat: 'pilots',
+  'record-job-changes': 'jobs',
   'list-pilots': 'pilots',
   'register-pilot': 'pilots',
   'renew-pilot-credentials': 'pilots',
-  'reap-leases': 'pilots',
+  'reap-pilots': 'pilots',
   'list-sites': 'sites',
   'put-site': 'sites',
   'site-demand': 'sites',

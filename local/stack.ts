@@ -10,11 +10,11 @@ import {
   dynamoDbDocumentClient,
   s3Client,
   sqsClient,
-} from '#lambdas/adapters/aws-clients.ts';
-import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-store.ts';
-import { createTables, localTableNames } from '#lambdas/adapters/dynamodb/tables.ts';
-import { ensureBucket } from '#lambdas/adapters/s3/s3-object-store.ts';
-import { SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+} from '#adapters/aws-clients.ts';
+import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
+import { createTables, localTableNames } from '#adapters/dynamodb/tables.ts';
+import { ensureBucket } from '#adapters/s3/s3-object-store.ts';
+import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { functionDir, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 import { startApiServer } from './api-server.ts';
 import { createLocalAuth, type MintTokenOptions } from './auth.ts';

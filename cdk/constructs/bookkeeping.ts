@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, type CfnTable, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { type KeyAttribute, TABLES, type TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
+import { type KeyAttribute, TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
 import { pascalCase } from '../function-catalog.ts';
 
 export interface BookkeepingProps {

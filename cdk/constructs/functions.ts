@@ -3,7 +3,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TABLES, type TableKey } from '#lambdas/adapters/dynamodb/tables.ts';
+import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
 import type { Config } from '#lambdas/runtime/config.ts';
 import {
   type FunctionAccess,

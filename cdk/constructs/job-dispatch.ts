@@ -2,7 +2,7 @@ import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Effect, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { queueNames } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+import { queueNames } from '#adapters/sqs/sqs-job-queue.ts';
 import type { SiteQueueAccess } from '../function-access.ts';
 
 export interface JobDispatchProps {

@@ -1,4 +1,5 @@
-import type { ErrorBody } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/common.ts';
+import { isTransientSdkError } from '#adapters/sdk-errors.ts';
 import { type ErrorKind, GluonError, ValidationError } from '#core/errors.ts';
 
 /** The one place where an error kind becomes an HTTP status. */
@@ -8,6 +9,7 @@ export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   forbidden: 403,
   'not-found': 404,
   conflict: 409,
+  gone: 410,
   transient: 503,
   fatal: 500,
 };
@@ -24,6 +26,14 @@ export function errorResponse(error: unknown): { statusCode: number; body: Error
       },
     };
     return { statusCode, body, internal };
+  }
+  if (isTransientSdkError(error)) {
+    // A service that stalled or throttled, reaching here untranslated: the caller should try again.
+    return {
+      statusCode: 503,
+      body: { error: { code: 'TRANSIENT', message: 'a service did not answer in time; try again' } },
+      internal: false,
+    };
   }
   return {
     statusCode: 500,

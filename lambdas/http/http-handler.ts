@@ -1,33 +1,29 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
+import { type OperationId, OPERATIONS, type Operations } from '#core/api/operations.ts';
 import type { Principal } from '#core/deps.ts';
 import { fieldIssues, UnauthorizedError, ValidationError } from '#core/errors.ts';
-import { createLogger } from '../runtime/logger.ts';
+import { createLogger } from '#platform/logger.ts';
 import { errorResponse } from './error-status.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
-export interface HttpRequest<P, Q> {
-  path: P;
-  query: Q;
-  /** The parsed JSON body (validated by the use case, which names the fields). */
-  body: unknown;
+type Parsed<S> = S extends z.ZodType ? z.infer<S> : undefined;
+
+/** A request as its operation's schemas parsed it: every field checked at the edge, once. */
+export interface HttpRequest<K extends OperationId> {
+  params: Parsed<Operations[K] extends { params: infer P } ? P : undefined>;
+  query: Parsed<Operations[K] extends { query: infer Q } ? Q : undefined>;
+  body: Parsed<Operations[K] extends { body: infer B } ? B : undefined>;
   principal: Principal;
 }
 
-export interface HttpRoute<P, Q, R> {
-  name: string;
-  path?: z.ZodType<P>;
-  query?: z.ZodType<Q>;
-  /** True when the route takes a JSON body. */
-  body?: boolean;
-  successStatus?: number;
-  run(request: HttpRequest<P, Q>): Promise<R>;
-}
+/** Seconds a client is told to wait before trying again after a 503. */
+export const RETRY_AFTER_SEC = 2;
 
-const logger = createLogger('api');
+const logger = createLogger({ base: { service: 'api' } });
 
 /** The principal as the HTTP API JWT authorizer passes it: `sub` and the token's scopes. */
 export function principalOf(event: HttpEvent): Principal {
@@ -42,18 +38,16 @@ export function principalOf(event: HttpEvent): Principal {
   return { sub, scopes };
 }
 
-function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, part: string): T {
-  if (schema === undefined) return undefined as T;
+function parsePart(schema: z.ZodType | undefined, value: unknown, part: string, prefix?: string): unknown {
+  if (schema === undefined) return undefined;
   const result = schema.safeParse(value ?? {});
-  if (!result.success) throw new ValidationError(`invalid ${part}`, fieldIssues(result.error.issues, part));
+  if (!result.success) throw new ValidationError(`invalid ${part}`, fieldIssues(result.error.issues, prefix));
   return result.data;
 }
 
 function parseBody(event: HttpEvent): unknown {
   const raw =
-    event.isBase64Encoded && event.body !== undefined
-      ? Buffer.from(event.body, 'base64').toString('utf8')
-      : event.body;
+    event.isBase64Encoded && event.body !== undefined ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (raw === undefined || raw === '')
     throw new ValidationError('invalid body', [{ field: 'body', message: 'a JSON body is required' }]);
   try {
@@ -64,34 +58,48 @@ function parseBody(event: HttpEvent): unknown {
 }
 
 /**
- * An API handler: parse the request, call one use case, map the outcome. Errors become statuses in
- * one place (error-status.ts); 5xx bodies never carry internals.
+ * An API handler: the operation's schemas parse the path, query and body (a bad field is a 400
+ * naming it), one use case runs, its answer goes out with the operation's status. Errors become
+ * statuses in one place (error-status.ts); 5xx bodies never carry internals; a 503 says when to
+ * try again.
  */
-export function httpHandler<P, Q, R>(route: HttpRoute<P, Q, R>) {
+export function httpHandler<K extends OperationId>(
+  id: K,
+  run: (request: HttpRequest<K>) => Promise<z.input<Operations[K]['response']>>,
+) {
+  const operation = OPERATIONS[id];
   return middy<HttpEvent, HttpResult>()
     .onError(async (request) => {
       const { statusCode, body, internal } = errorResponse(request.error);
-      const log = internal ? logger.error : logger.info;
+      const log = internal ? logger.error : statusCode >= 500 ? logger.warn : logger.debug;
       log(internal ? 'request failed' : 'request rejected', {
-        route: route.name,
+        operation: id,
         statusCode,
         error: request.error instanceof Error ? request.error.message : String(request.error),
         ...(internal && request.error instanceof Error ? { stack: request.error.stack } : {}),
       });
-      request.response = json(statusCode, body);
+      request.response = json(statusCode, body, statusCode === 503 ? { 'retry-after': String(RETRY_AFTER_SEC) } : {});
     })
     .handler(async (event) => {
       const principal = principalOf(event);
-      const path = parsePart(route.path, event.pathParameters, 'path');
-      const query = parsePart(route.query, event.queryStringParameters, 'query');
-      const body = route.body === true ? parseBody(event) : undefined;
-      const result = await route.run({ path, query, body, principal });
-      return json(route.successStatus ?? 200, result);
+      const params = parsePart('params' in operation ? operation.params : undefined, event.pathParameters, 'path', 'path');
+      const query = parsePart(
+        'query' in operation ? operation.query : undefined,
+        event.queryStringParameters,
+        'query',
+        'query',
+      );
+      const body =
+        'body' in operation && operation.body !== undefined
+          ? parsePart(operation.body, parseBody(event), 'body')
+          : undefined;
+      const result = await run({ params, query, body, principal } as HttpRequest<K>);
+      return json(operation.status, result);
     });
 }
 
-export function json(statusCode: number, body: unknown): HttpResult {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
 /**

@@ -1,9 +1,9 @@
 import middy from '@middy/core';
 import type { z } from 'zod';
 import { fieldIssues, ValidationError } from '#core/errors.ts';
-import { createLogger } from '../runtime/logger.ts';
+import { createLogger } from '#platform/logger.ts';
 
-const logger = createLogger('workflow');
+const logger = createLogger({ base: { service: 'workflow' } });
 
 /**
  * A workflow step or scheduled function: validate the input (Step Functions task input is a

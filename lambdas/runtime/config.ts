@@ -8,22 +8,22 @@ import { FatalError, fieldIssues } from '#core/errors.ts';
 export const ConfigSchema = z.object({
   GLUON_TASKS_TABLE: z.string().min(1),
   GLUON_JOBS_TABLE: z.string().min(1),
+  GLUON_ATTEMPTS_TABLE: z.string().min(1),
   GLUON_PILOTS_TABLE: z.string().min(1),
+  GLUON_LEASES_TABLE: z.string().min(1),
   GLUON_SITES_TABLE: z.string().min(1),
   GLUON_BUCKET: z.string().min(1),
   /** Site queues are named `${prefix}site-${siteId}` (and `-dlq`). */
   GLUON_QUEUE_PREFIX: z.string().min(1),
   GLUON_STATE_MACHINE_ARN: z.string().min(1),
-  /** How long a claimed job stays leased without a heartbeat. */
-  GLUON_LEASE_SEC: z.coerce.number().int().min(5).default(300),
-  /** How long a queued job's message may go unclaimed before the reaper sends it again. */
-  GLUON_DISPATCH_LEASE_SEC: z.coerce.number().int().min(5).default(1800),
-  /** How often pilots heartbeat (must be well under the lease). */
+  /** A pilot lease not renewed for this long expires: the pilot is lost, its jobs are queued again. */
+  GLUON_LEASE_SEC: z.coerce.number().int().min(5).default(120),
+  /** How often pilots renew their lease (well under the lease). */
   GLUON_HEARTBEAT_SEC: z.coerce.number().int().min(1).default(60),
-  /** Jobs written and sent per enqueue step. */
-  GLUON_ENQUEUE_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
-  /** A pilot with no heartbeat for this long is marked lost. */
-  GLUON_PILOT_LOST_SEC: z.coerce.number().int().min(10).default(900),
+  /** Jobs whose messages are sent per enqueue step. */
+  GLUON_ENQUEUE_PAGE_SIZE: z.coerce.number().int().min(1).max(20_000).default(5000),
+  /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
+  GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });

@@ -1,20 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient, stsClient } from '#adapters/aws-clients.ts';
+import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
+import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
+import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
+import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
+import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
+import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
+import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
+import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
+import { NoCredentialVendor, StsCredentialVendor } from '#adapters/sts/sts-credential-vendor.ts';
 import type { Deps } from '#core/deps.ts';
-import {
-  dynamoDbDocumentClient,
-  s3Client,
-  sfnClient,
-  sqsClient,
-  stsClient,
-} from '../adapters/aws-clients.ts';
-import { DynamoDbJobStore } from '../adapters/dynamodb/dynamodb-job-store.ts';
-import { DynamoDbPilotStore } from '../adapters/dynamodb/dynamodb-pilot-store.ts';
-import { DynamoDbSiteStore } from '../adapters/dynamodb/dynamodb-site-store.ts';
-import { DynamoDbTaskStore } from '../adapters/dynamodb/dynamodb-task-store.ts';
-import { S3ObjectStore } from '../adapters/s3/s3-object-store.ts';
-import { SfnWorkflowEngine } from '../adapters/sfn/sfn-workflow-engine.ts';
-import { SqsJobQueue } from '../adapters/sqs/sqs-job-queue.ts';
-import { NoCredentialVendor, StsCredentialVendor } from '../adapters/sts/sts-credential-vendor.ts';
 import { type Config, config } from './config.ts';
 
 /**
@@ -35,8 +30,9 @@ export function depsFromConfig(c: Config): Deps {
   const db = dynamoDbDocumentClient();
   return {
     tasks: new DynamoDbTaskStore(db, c.GLUON_TASKS_TABLE),
-    jobs: new DynamoDbJobStore(db, c.GLUON_JOBS_TABLE, c.GLUON_TASKS_TABLE),
+    jobs: new DynamoDbJobStore(db, { jobs: c.GLUON_JOBS_TABLE, attempts: c.GLUON_ATTEMPTS_TABLE }),
     pilots: new DynamoDbPilotStore(db, c.GLUON_PILOTS_TABLE),
+    leases: new DynamoDbPilotLeaseStore(db, c.GLUON_LEASES_TABLE),
     sites: new DynamoDbSiteStore(db, c.GLUON_SITES_TABLE),
     queue: new SqsJobQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
     objects: new S3ObjectStore(s3Client(), c.GLUON_BUCKET),
@@ -49,10 +45,8 @@ export function depsFromConfig(c: Config): Deps {
     ids: { taskId: () => newId('t'), pilotId: () => newId('p') },
     settings: {
       leaseSec: c.GLUON_LEASE_SEC,
-      dispatchLeaseSec: c.GLUON_DISPATCH_LEASE_SEC,
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,
       enqueuePageSize: c.GLUON_ENQUEUE_PAGE_SIZE,
-      pilotLostSec: c.GLUON_PILOT_LOST_SEC,
     },
   };
 }

@@ -22,14 +22,14 @@ import {
   dynamoDbDocumentClient,
   s3Client,
   sqsClient,
-} from '#lambdas/adapters/aws-clients.ts';
+} from '#adapters/aws-clients.ts';
 import {
   createTables,
   localTableNames,
   type TableKey,
   type TableNames,
-} from '#lambdas/adapters/dynamodb/tables.ts';
-import { ensureBucket } from '#lambdas/adapters/s3/s3-object-store.ts';
+} from '#adapters/dynamodb/tables.ts';
+import { ensureBucket } from '#adapters/s3/s3-object-store.ts';
 import { type Config, config } from '#lambdas/runtime/config.ts';
 import { depsFromConfig } from '#lambdas/runtime/deps.ts';
 import { uniquePrefix, useStandInsEnv } from './stand-ins-env.ts';

@@ -2,10 +2,7 @@ import type { Deps } from '#core/deps.ts';
 import { listSites } from '#core/sites/sites.ts';
 import { httpHandler } from '../../http/http-handler.ts';
 
-/** GET /sites — every site with its status, slot resources and pilot cap. */
+/** GET /sites — every site with its status, slot, cap and pilot census. */
 export function createHandler(deps: Pick<Deps, 'sites'>) {
-  return httpHandler({
-    name: 'list-sites',
-    run: async () => ({ sites: await listSites(deps) }),
-  });
+  return httpHandler('listSites', () => listSites(deps));
 }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { TaskIdSchema } from '#core/api/contract.ts';
+import { TaskIdSchema } from '#core/api/common.ts';
 import type { Deps } from '#core/deps.ts';
 import { enqueueJobs } from '#core/tasks/task-workflow.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
 
 /** Workflow step EnqueueJobs: one page of jobs written and sent. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'clock' | 'settings'>) {
+export function createHandler(deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'settings'>) {
   return workflowHandler(
     'enqueue-jobs',
     z.object({ taskId: TaskIdSchema, nextIndex: z.number().int().nonnegative() }),

@@ -4,10 +4,5 @@ import { httpHandler } from '../../http/http-handler.ts';
 
 /** POST /tasks — the body is the task spec. */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>) {
-  return httpHandler({
-    name: 'submit-task',
-    body: true,
-    successStatus: 201,
-    run: ({ body, principal }) => submitTask(deps, principal, body),
-  });
+  return httpHandler('submitTask', ({ body, principal }) => submitTask(deps, principal, body));
 }

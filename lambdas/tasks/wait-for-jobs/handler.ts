@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TaskIdSchema } from '#core/api/contract.ts';
+import { TaskIdSchema } from '#core/api/common.ts';
 import type { Deps } from '#core/deps.ts';
 import { waitForJobs } from '#core/tasks/task-workflow.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';

@@ -7,9 +7,9 @@ import {
   resetAwsRequestCounts,
   s3Client,
   sqsClient,
-} from '#lambdas/adapters/aws-clients.ts';
-import { S3ObjectStore } from '#lambdas/adapters/s3/s3-object-store.ts';
-import { SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+} from '#adapters/aws-clients.ts';
+import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
+import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables } from './fixtures.ts';
 

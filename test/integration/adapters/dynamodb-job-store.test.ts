@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientError, ValidationError } from '#core/errors.ts';
 import type { Attempt, Job } from '#core/jobs/job.ts';
 import type { JobTransition } from '#core/ports.ts';
-import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
-import { DynamoDbJobStore } from '#lambdas/adapters/dynamodb/dynamodb-job-store.ts';
-import { DynamoDbTaskStore } from '#lambdas/adapters/dynamodb/dynamodb-task-store.ts';
-import type { TableNames } from '#lambdas/adapters/dynamodb/tables.ts';
+import { dynamoDbDocumentClient } from '#adapters/aws-clients.ts';
+import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
+import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
+import type { TableNames } from '#adapters/dynamodb/tables.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables, makeJob, makeTask } from './fixtures.ts';
 

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import type { Pilot } from '#core/pilots/pilot.ts';
 import { SiteSchema } from '#core/sites/site.ts';
-import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
-import { mapBounded } from '#lambdas/adapters/concurrency.ts';
-import { DynamoDbPilotStore, PILOT_RETENTION_SEC } from '#lambdas/adapters/dynamodb/dynamodb-pilot-store.ts';
-import { DynamoDbSiteStore } from '#lambdas/adapters/dynamodb/dynamodb-site-store.ts';
+import { dynamoDbDocumentClient } from '#adapters/aws-clients.ts';
+import { mapBounded } from '#adapters/concurrency.ts';
+import { DynamoDbPilotStore, PILOT_RETENTION_SEC } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
+import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables } from './fixtures.ts';
 

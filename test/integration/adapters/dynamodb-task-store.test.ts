@@ -1,9 +1,9 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '#core/errors.ts';
-import { dynamoDbDocumentClient } from '#lambdas/adapters/aws-clients.ts';
-import { DynamoDbTaskStore } from '#lambdas/adapters/dynamodb/dynamodb-task-store.ts';
-import type { TableNames } from '#lambdas/adapters/dynamodb/tables.ts';
+import { dynamoDbDocumentClient } from '#adapters/aws-clients.ts';
+import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
+import type { TableNames } from '#adapters/dynamodb/tables.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables, makeTask } from './fixtures.ts';
 

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { type Job, jobIdOf } from '#core/jobs/job.ts';
 import { emptyJobCounts, type Task } from '#core/tasks/task.ts';
 import { parseTaskSpec } from '#core/tasks/task-spec.ts';
-import { dynamoDbClient } from '#lambdas/adapters/aws-clients.ts';
-import { createTables, localTableNames, type TableNames } from '#lambdas/adapters/dynamodb/tables.ts';
+import { dynamoDbClient } from '#adapters/aws-clients.ts';
+import { createTables, localTableNames, type TableNames } from '#adapters/dynamodb/tables.ts';
 
 export function newTaskId(): string {
   return `t-${randomBytes(8).toString('hex')}`;

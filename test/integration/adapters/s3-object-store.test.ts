@@ -1,7 +1,7 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client } from '#lambdas/adapters/aws-clients.ts';
-import { ensureBucket, S3ObjectStore } from '#lambdas/adapters/s3/s3-object-store.ts';
+import { s3Client } from '#adapters/aws-clients.ts';
+import { ensureBucket, S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 
 let restoreEnv: () => void;

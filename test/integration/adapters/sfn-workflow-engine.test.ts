@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '#core/errors.ts';
-import { sfnClient } from '#lambdas/adapters/aws-clients.ts';
-import { SfnWorkflowEngine } from '#lambdas/adapters/sfn/sfn-workflow-engine.ts';
+import { sfnClient } from '#adapters/aws-clients.ts';
+import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { useStandInsEnv } from '#test/support/stand-ins-env.ts';
 
 /**

@@ -7,8 +7,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '#core/errors.ts';
 import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
-import { sqsClient } from '#lambdas/adapters/aws-clients.ts';
-import { queueNames, SqsJobQueue } from '#lambdas/adapters/sqs/sqs-job-queue.ts';
+import { sqsClient } from '#adapters/aws-clients.ts';
+import { queueNames, SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 
 let restoreEnv: () => void;

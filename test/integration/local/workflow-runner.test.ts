@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '#core/errors.ts';
-import { SfnWorkflowEngine } from '#lambdas/adapters/sfn/sfn-workflow-engine.ts';
+import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import type { HandlerMap } from '#local/lambda-handler.ts';
 import { silentLog } from '#local/log.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '#local/sfn-endpoint.ts';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FatalError, TransientError } from '#core/errors.ts';
 import type { TaskStore } from '#core/ports.ts';
-import { DynamoDbTaskStore } from '#lambdas/adapters/dynamodb/dynamodb-task-store.ts';
+import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { createHandler as claimJobHandler } from '#lambdas/jobs/claim-job/handler.ts';
 import { createHandler as getTaskHandler } from '#lambdas/tasks/get-task/handler.ts';
 import { createHandler as listTasksHandler } from '#lambdas/tasks/list-tasks/handler.ts';

@@ -1,4 +1,5 @@
 /** Small helpers for bounded parallel AWS calls and jittered backoff. */
+export { sleep } from '#platform/sleep.ts';
 
 /** Maps `items` with at most `limit` calls of `fn` in flight; results keep the input order. */
 export async function mapBounded<T, R>(
@@ -16,10 +17,6 @@ export async function mapBounded<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Full-jitter exponential backoff: a random delay in [0, min(cap, base·2^attempt)). */

@@ -12,7 +12,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 
-export type TableKey = 'tasks' | 'jobs' | 'pilots' | 'sites';
+export type TableKey = 'tasks' | 'jobs' | 'attempts' | 'pilots' | 'leases' | 'sites';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -33,24 +33,28 @@ export interface TableDefinition {
   indexes: IndexDefinition[];
   /** Attribute holding an epoch-seconds expiry, when the table has TTL. */
   ttlAttribute?: string;
+  /** The table's change feed (DynamoDB Streams), when something consumes it. */
+  stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 /** Index names, as the stores query them. */
 export const INDEX = {
   tasksByOwner: 'byOwner',
-  jobsByTaskState: 'byTaskState',
-  jobsByLease: 'byLease',
 } as const;
 
-/** Shards of the byLease index partition key (`lease#0`..`lease#7`, by jobIndex). */
-export const LEASE_SHARDS = 8;
-/** Shards of a task's job counters (`counts#00`..`counts#15`, by jobIndex). */
-export const COUNTER_SHARDS = 16;
+/** Sort keys of the tasks table: the spec (sorted first), the job counters of each feed, the head. */
+export const TASK_SK = {
+  spec: '#spec',
+  countsPrefix: 'counts#',
+  head: 'task',
+} as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
   /**
-   * The task item (sk `task`) and its job counters (sk `counts#NN`). Only task items carry
-   * `owner`, so byOwner lists tasks only.
+   * Per task: the immutable spec (sk `#spec`), the job counters kept by the change feed
+   * (sk `counts#<feed>`, one item per stream shard) and the small head (sk `task`). Only heads
+   * carry `owner`, so byOwner lists tasks only; a Query from `counts#` on reads counters and head
+   * without the spec.
    */
   tasks: {
     partitionKey: { name: 'taskId', type: 'S' },
@@ -65,33 +69,31 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     ],
   },
   /**
-   * One item per job. byTaskState: `stateIndex` = `${state}#${jobIndex:08}`. byLease is sparse:
-   * `leaseShard` exists only while the job is leased (starting/running); the items are re-read
-   * consistently before anyone acts on them, so the index keeps keys only.
+   * One record per job that was ever claimed (under 1 KB; no index, so no index write per
+   * change). Its stream feeds the counters, the retry messages and the attempt archive.
    */
   jobs: {
     partitionKey: { name: 'taskId', type: 'S' },
     sortKey: { name: 'jobIndex', type: 'N' },
-    indexes: [
-      {
-        name: INDEX.jobsByTaskState,
-        partitionKey: { name: 'taskId', type: 'S' },
-        sortKey: { name: 'stateIndex', type: 'S' },
-        projection: 'KEYS_ONLY',
-      },
-      {
-        name: INDEX.jobsByLease,
-        partitionKey: { name: 'leaseShard', type: 'S' },
-        sortKey: { name: 'leaseExpiresAt', type: 'N' },
-        projection: 'KEYS_ONLY',
-      },
-    ],
+    indexes: [],
+    stream: 'NEW_AND_OLD_IMAGES',
   },
+  /** Ended attempts, written once each by the change feed: pk `<taskId>.<jobIndex>`, sk the attempt. */
+  attempts: {
+    partitionKey: { name: 'jobId', type: 'S' },
+    sortKey: { name: 'attempt', type: 'N' },
+    indexes: [],
+  },
+  /** The registry of pilots; those gone (exited, lost, unhealthy) expire after PILOT_RETENTION_SEC. */
   pilots: {
     partitionKey: { name: 'pilotId', type: 'S' },
     indexes: [],
-    // Pilots that are gone (exited, lost, unhealthy) expire after PILOT_RETENTION_SEC.
     ttlAttribute: 'expiresAt',
+  },
+  /** Live pilots' leases only (small items, read in full by each sweep of the reaper). */
+  leases: {
+    partitionKey: { name: 'pilotId', type: 'S' },
+    indexes: [],
   },
   sites: {
     partitionKey: { name: 'siteId', type: 'S' },
@@ -141,6 +143,9 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
             KeySchema: keySchema(table.partitionKey, table.sortKey),
             AttributeDefinitions: attributeDefinitions(table),
             GlobalSecondaryIndexes: globalSecondaryIndexes(table),
+            ...(table.stream === undefined
+              ? {}
+              : { StreamSpecification: { StreamEnabled: true, StreamViewType: table.stream } }),
           }),
         );
         created = true;
@@ -166,28 +171,27 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
 const ENV_NAMES: Record<TableKey, string> = {
   tasks: 'GLUON_TASKS_TABLE',
   jobs: 'GLUON_JOBS_TABLE',
+  attempts: 'GLUON_ATTEMPTS_TABLE',
   pilots: 'GLUON_PILOTS_TABLE',
+  leases: 'GLUON_LEASES_TABLE',
   sites: 'GLUON_SITES_TABLE',
 };
 
-/** Table names from GLUON_TASKS_TABLE, GLUON_JOBS_TABLE, GLUON_PILOTS_TABLE, GLUON_SITES_TABLE. */
+/** The environment variable naming each table (the function environment contract). */
+export function tableEnvName(key: TableKey): string {
+  return ENV_NAMES[key];
+}
+
+/** Table names from GLUON_TASKS_TABLE, GLUON_JOBS_TABLE, … */
 export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNames {
   const missing = Object.values(ENV_NAMES).filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`table names missing from the environment: ${missing.join(', ')}`);
-  return {
-    tasks: env[ENV_NAMES.tasks] as string,
-    jobs: env[ENV_NAMES.jobs] as string,
-    pilots: env[ENV_NAMES.pilots] as string,
-    sites: env[ENV_NAMES.sites] as string,
-  };
+  return Object.fromEntries(
+    (Object.keys(ENV_NAMES) as TableKey[]).map((key) => [key, env[ENV_NAMES[key]] as string]),
+  ) as TableNames;
 }
 
 /** `${prefix}tasks`, `${prefix}jobs`, … */
 export function localTableNames(prefix: string): TableNames {
-  return {
-    tasks: `${prefix}tasks`,
-    jobs: `${prefix}jobs`,
-    pilots: `${prefix}pilots`,
-    sites: `${prefix}sites`,
-  };
+  return Object.fromEntries((Object.keys(TABLES) as TableKey[]).map((key) => [key, `${prefix}${key}`])) as TableNames;
 }

@@ -1,5 +1,5 @@
 import { SendTaskSuccessCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { WorkflowEngine } from '#core/ports.ts';
+import type { WaitOutcome, WorkflowEngine } from '#core/tasks/ports.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
 
 /** Errors of SendTaskSuccess that mean the waiting execution is gone: nothing is left to release. */
@@ -39,7 +39,7 @@ export class SfnWorkflowEngine implements WorkflowEngine {
     }
   }
 
-  async releaseWait(token: string, output: { taskId: string }): Promise<void> {
+  async releaseWait(token: string, output: WaitOutcome): Promise<void> {
     try {
       await this.client.send(
         new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }),

@@ -1,13 +1,15 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import type { PilotCredentials } from '#core/api/contract.ts';
+import type { PilotCredentials } from '#core/api/pilots.ts';
 import { TransientError } from '#core/errors.ts';
-import type { CredentialVendor } from '#core/ports.ts';
+import type { CredentialVendor } from '#core/pilots/ports.ts';
+import { OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
 import { rethrowSdkError } from '../sdk-errors.ts';
 
 /**
  * Short-lived credentials for one pilot: AssumeRole on the pilot role with a session policy that
- * narrows it to the pilot's own site queue and the S3 prefixes pilots use (stage-out under tasks/,
- * stage-in of sandboxes and inputs). The role's own policy is the upper bound (CDK PilotCredentials).
+ * narrows it to the pilot's own site queue, its own lease (the one key it renews) and the S3
+ * prefixes pilots use (stage-out under tasks/, stage-in of sandboxes and inputs). The role's own
+ * policy is the upper bound (CDK PilotCredentials).
  */
 export class StsCredentialVendor implements CredentialVendor {
   private readonly client: STSClient;
@@ -25,6 +27,7 @@ export class StsCredentialVendor implements CredentialVendor {
     siteId: string;
     queueUrl: string;
     bucket: string;
+    leaseTable: string;
   }): Promise<PilotCredentials> {
     try {
       const out = await this.client.send(
@@ -53,9 +56,9 @@ export class StsCredentialVendor implements CredentialVendor {
   }
 }
 
-/** The session policy: the site's queue and the pilot S3 prefixes, nothing else. */
+/** The session policy: the site's queue, the pilot's own lease and the pilot S3 prefixes, nothing else. */
 export function sessionPolicy(
-  scope: { siteId: string; queueUrl: string; bucket: string },
+  scope: { pilotId: string; siteId: string; queueUrl: string; bucket: string; leaseTable: string },
   roleArn: string,
 ): { Version: string; Statement: Array<Record<string, unknown>> } {
   const [, , , , account = '*'] = roleArn.split(':');
@@ -71,16 +74,23 @@ export function sessionPolicy(
         Resource: `arn:${partition}:sqs:${region}:${account}:${queueName}`,
       },
       {
+        // The heartbeat: UpdateItem of the pilot's own lease item, and of no other.
+        Effect: 'Allow',
+        Action: ['dynamodb:UpdateItem'],
+        Resource: `arn:${partition}:dynamodb:${region}:${account}:table/${scope.leaseTable}`,
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [scope.pilotId] } },
+      },
+      {
         Effect: 'Allow',
         Action: ['s3:PutObject'],
-        Resource: `arn:${partition}:s3:::${scope.bucket}/tasks/*`,
+        Resource: `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.tasks}*`,
       },
       {
         Effect: 'Allow',
         Action: ['s3:GetObject'],
         Resource: [
-          `arn:${partition}:s3:::${scope.bucket}/sandboxes/*`,
-          `arn:${partition}:s3:::${scope.bucket}/inputs/*`,
+          `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.sandboxes}*`,
+          `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.inputs}*`,
         ],
       },
     ],

@@ -1,10 +1,16 @@
 /**
- * AWS SDK clients, configured from the environment only: the SDK itself reads credentials and the
- * `AWS_ENDPOINT_URL_*` variables (the local stack points them at the stand-ins); the region
- * defaults to us-east-1. Every client counts the HTTP requests it sends (retries included) by
- * service and operation, so the benchmark can print AWS requests per job.
+ * AWS SDK clients, for the functions, the local stack and the pilot alike: the SDK reads
+ * credentials and the `AWS_ENDPOINT_URL_*` variables (the local stack points them at the
+ * stand-ins); the region defaults to us-east-1. Every client
+ * - gives up on a request that does not answer within a timeout (GLUON_SDK_TIMEOUT_MS, default
+ *   3 s, and GLUON_SDK_MAX_ATTEMPTS tries), so a stalled service becomes a TransientError (HTTP 503
+ *   with Retry-After) within seconds instead of a request held open;
+ * - counts the HTTP requests it sends (retries included) by service and operation, so the
+ *   benchmark can print AWS requests per job.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -57,9 +63,38 @@ function region(): string {
   return process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
 }
 
-export function dynamoDbClient(): DynamoDBClient {
-  const client = countRequests(new DynamoDBClient({ region: region() }), 'DynamoDB');
+export interface ClientOptions {
+  /** Credentials other than the default chain's (a pilot's vended ones). */
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** How long one request may take (a long poll needs longer than its wait). */
+  requestTimeoutMs?: number;
+  maxAttempts?: number;
+}
+
+function positiveEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** Region, timeouts, tries and credentials shared by every client. */
+function common(options: ClientOptions) {
+  const requestTimeout = options.requestTimeoutMs ?? positiveEnv('GLUON_SDK_TIMEOUT_MS', 3000);
+  return {
+    region: region(),
+    maxAttempts: options.maxAttempts ?? positiveEnv('GLUON_SDK_MAX_ATTEMPTS', 2),
+    requestHandler: { requestTimeout, connectionTimeout: Math.min(requestTimeout, 2000) },
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+  };
+}
+
+export function dynamoDbClient(options: ClientOptions = {}): DynamoDBClient {
+  const client = countRequests(new DynamoDBClient(common(options)), 'DynamoDB');
   return process.env.GLUON_MEASURE_CAPACITY === '1' ? measureCapacity(client) : client;
+}
+
+/** The change feeds of tables (the local stack's stream poller; on AWS, Lambda reads them). */
+export function dynamoDbStreamsClient(options: ClientOptions = {}): DynamoDBStreamsClient {
+  return countRequests(new DynamoDBStreamsClient(common(options)), 'DynamoDBStreams');
 }
 
 /** Capacity units DynamoDB reported as consumed, split into reads and writes (benchmark only). */
@@ -133,18 +168,18 @@ export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()
  * Requests go to the configured endpoint, not to the host in a queue URL (the SDK default): the
  * same in AWS, and robust against stand-ins whose queue URLs name another host or port.
  */
-export function sqsClient(): SQSClient {
-  return countRequests(new SQSClient({ region: region(), useQueueUrlAsEndpoint: false }), 'SQS');
+export function sqsClient(options: ClientOptions = {}): SQSClient {
+  return countRequests(new SQSClient({ ...common(options), useQueueUrlAsEndpoint: false }), 'SQS');
 }
 
 /** Path-style addressing when an S3 endpoint is set (a local stand-in has no per-bucket host names). */
-export function s3Client(): S3Client {
+export function s3Client(options: ClientOptions = {}): S3Client {
   const endpointSet = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   // WHEN_REQUIRED: a presigned PUT must not carry the checksum of an empty body (the SDK default
   // since 3.729), or S3 rejects every real upload through it.
   return countRequests(
     new S3Client({
-      region: region(),
+      ...common(options),
       forcePathStyle: endpointSet,
       requestChecksumCalculation: 'WHEN_REQUIRED',
     }),
@@ -152,10 +187,10 @@ export function s3Client(): S3Client {
   );
 }
 
-export function stsClient(): STSClient {
-  return countRequests(new STSClient({ region: region() }), 'STS');
+export function stsClient(options: ClientOptions = {}): STSClient {
+  return countRequests(new STSClient(common(options)), 'STS');
 }
 
-export function sfnClient(): SFNClient {
-  return countRequests(new SFNClient({ region: region() }), 'SFN');
+export function sfnClient(options: ClientOptions = {}): SFNClient {
+  return countRequests(new SFNClient(common(options)), 'SFN');
 }

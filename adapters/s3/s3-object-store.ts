@@ -1,6 +1,6 @@
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ObjectStore } from '#core/ports.ts';
+import type { ObjectStore } from '#core/storage/ports.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
 
 /** Objects (sandboxes, outputs, logs) in one bucket; clients upload with presigned PUT URLs. */

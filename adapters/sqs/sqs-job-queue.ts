@@ -1,14 +1,17 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NotFoundError, TransientError } from '#core/errors.ts';
-import type { JobMessage } from '#core/jobs/job-message.ts';
-import type { JobQueue } from '#core/ports.ts';
+import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import type { JobQueue } from '#core/jobs/ports.ts';
 import { backoffDelay, mapBounded, sleep } from '../concurrency.ts';
 import { errorName, isTransientSdkError, rethrowSdkError } from '../sdk-errors.ts';
 
@@ -20,6 +23,8 @@ const BATCHES_IN_FLIGHT = 8;
 /** A message received this often without being deleted goes to the DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
 const FOURTEEN_DAYS_SEC = 14 * 24 * 3600;
+/** A malformed message in a DLQ is looked at again only this rarely (SQS's longest visibility). */
+const MALFORMED_HIDE_SEC = 12 * 3600;
 
 /** Queue names of a site: `${prefix}site-${siteId}` and its DLQ `${prefix}site-${siteId}-dlq`. */
 export function queueNames(prefix: string, siteId: string): { queue: string; dlq: string } {
@@ -38,6 +43,7 @@ export class SqsJobQueue implements JobQueue {
   private readonly queuePrefix: string;
   private readonly ensured = new Map<string, Promise<SiteQueueUrls>>();
   private readonly urls = new Map<string, Promise<string>>();
+  private readonly dlqUrls = new Map<string, Promise<string>>();
 
   constructor(client: SQSClient, queuePrefix: string) {
     this.client = client;
@@ -134,11 +140,12 @@ export class SqsJobQueue implements JobQueue {
   }
 
   /** One SendMessageBatch; entries that failed are sent again, up to SEND_TRIES times in all. */
-  private async sendBatch(siteId: string, messages: JobMessage[]): Promise<void> {
+  private async sendBatch(siteId: string, messages: JobMessage[], delaySec = 0): Promise<void> {
     const queueUrl = await this.queueUrl(siteId);
     let pending: SendMessageBatchRequestEntry[] = messages.map((message, i) => ({
       Id: String(i),
       MessageBody: JSON.stringify(message),
+      ...(delaySec > 0 ? { DelaySeconds: delaySec } : {}),
     }));
     let lastFailure = '';
     for (let attempt = 0; attempt < SEND_TRIES && pending.length > 0; attempt++) {
@@ -177,6 +184,73 @@ export class SqsJobQueue implements JobQueue {
       return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
     } catch (error) {
       rethrowSdkError(error, `queue depth of site ${siteId}`);
+    }
+  }
+
+  async redriveDeadLetters(siteId: string, options: { max: number; delaySec: number }): Promise<{ redriven: number }> {
+    let dlqUrl = this.dlqUrls.get(siteId);
+    if (dlqUrl === undefined) {
+      dlqUrl = this.lookUp(queueNames(this.queuePrefix, siteId).dlq, siteId);
+      this.dlqUrls.set(siteId, dlqUrl);
+      dlqUrl.catch(() => this.dlqUrls.delete(siteId));
+    }
+    const url = await dlqUrl;
+    let redriven = 0;
+    try {
+      while (redriven < options.max) {
+        const out = await this.client.send(
+          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: BATCH_SIZE, WaitTimeSeconds: 0 }),
+        );
+        const received = out.Messages ?? [];
+        if (received.length === 0) break;
+        const good: Array<{ message: JobMessage; handle: string }> = [];
+        const bad: string[] = [];
+        for (const m of received) {
+          if (m.ReceiptHandle === undefined) continue;
+          try {
+            good.push({ message: parseJobMessage(m.Body ?? ''), handle: m.ReceiptHandle });
+          } catch {
+            bad.push(m.ReceiptHandle);
+          }
+        }
+        if (good.length > 0) {
+          await this.sendBatch(
+            siteId,
+            good.map((g) => g.message),
+            options.delaySec,
+          );
+          await this.client.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: url,
+              Entries: good.map((g, i) => ({ Id: String(i), ReceiptHandle: g.handle })),
+            }),
+          );
+          redriven += good.length;
+        }
+        if (bad.length > 0) {
+          await this.client.send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: url,
+              Entries: bad.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle, VisibilityTimeout: MALFORMED_HIDE_SEC })),
+            }),
+          );
+        }
+        if (good.length === 0) break;
+      }
+    } catch (error) {
+      rethrowSdkError(error, `redrive dead job messages of site ${siteId}`);
+    }
+    return { redriven };
+  }
+
+  private async lookUp(name: string, siteId: string): Promise<string> {
+    try {
+      const out = await this.client.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (out.QueueUrl === undefined) throw new TransientError(`GetQueueUrl ${name} returned no URL`);
+      return out.QueueUrl;
+    } catch (error) {
+      if (errorName(error) === 'QueueDoesNotExist') throw new NotFoundError(`no queue ${name} for site ${siteId}`);
+      rethrowSdkError(error, `look up queue ${name}`);
     }
   }
 }

@@ -1,0 +1,406 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Page, PageRequest } from '#core/api/common.ts';
+import { ConflictError } from '#core/errors.ts';
+import {
+  addCounters,
+  COUNTER_NAMES,
+  deriveJobCounts,
+  emptyJobCounters,
+  type JobCounters,
+  type JobCounts,
+} from '#core/jobs/job-counts.ts';
+import type { CountEntry, TaskStore } from '#core/tasks/ports.ts';
+import { FINAL_TASK_STATES, isFinalTaskState, type Task, type TaskHead, type TaskState, type TaskStateChange } from '#core/tasks/task.ts';
+import type { TaskSpec } from '#core/tasks/task-spec.ts';
+import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import { mapBounded } from '../concurrency.ts';
+import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { decodePageToken, encodePageToken } from './page-token.ts';
+import { INDEX, TASK_SK } from './tables.ts';
+
+const CONDITION_FAILED = 'ConditionalCheckFailedException';
+/** Tasks of a listing whose counters are read at once. */
+const COUNTER_READS_IN_FLIGHT = 10;
+/** Specs kept per process: a spec never changes once stored, and claims read it for every job. */
+const SPEC_CACHE_SIZE = 256;
+/** Sequence numbers are compared as strings of this many digits (DynamoDB Streams uses up to 40). */
+const SEQ_DIGITS = 48;
+
+type Item = Record<string, unknown>;
+
+function padSeq(seq: string): string {
+  return seq.padStart(SEQ_DIGITS, '0');
+}
+
+function headOf(item: Item): TaskHead & { waitToken?: string } {
+  const { sk: _sk, ...rest } = item;
+  const head = rest as unknown as TaskHead & { waitToken?: string };
+  return { ...head, cancelRequested: head.cancelRequested === true, cancelSwept: head.cancelSwept === true };
+}
+
+function countersOf(items: Item[]): JobCounters {
+  const counters = emptyJobCounters();
+  for (const item of items) {
+    const delta: Partial<JobCounters> = {};
+    for (const name of COUNTER_NAMES) if (typeof item[name] === 'number') delta[name] = item[name] as number;
+    addCounters(counters, delta);
+  }
+  return counters;
+}
+
+function publicHead(head: TaskHead & { waitToken?: string }): TaskHead {
+  const { waitToken: _token, ...rest } = head;
+  return rest;
+}
+
+/**
+ * Tasks in the tasks table: per task, the immutable spec (sk `#spec`), the small head (sk `task`)
+ * and one counter item per feed of job changes (sk `counts#<feed>`, written by the change feed
+ * consumer exactly once per change: each item remembers the last sequence number it applied).
+ */
+export class DynamoDbTaskStore implements TaskStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly specs = new Map<string, TaskSpec>();
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.client = client;
+    this.tableName = tableName;
+  }
+
+  async create(task: Task): Promise<void> {
+    const { spec, counts: _counts, ...head } = task;
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...head, sk: TASK_SK.head },
+                ConditionExpression: 'attribute_not_exists(taskId)',
+              },
+            },
+            { Put: { TableName: this.tableName, Item: { taskId: task.taskId, sk: TASK_SK.spec, spec } } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === 'TransactionCanceledException') {
+        const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new ConflictError(`task ${task.taskId} already exists`);
+      }
+      rethrowSdkError(error, 'create task');
+    }
+  }
+
+  /** One strongly consistent Query: spec, counters and head. */
+  async get(taskId: string): Promise<Task | undefined> {
+    const items = await this.query(taskId, undefined);
+    const headItem = items.find((i) => i.sk === TASK_SK.head);
+    const specItem = items.find((i) => i.sk === TASK_SK.spec);
+    if (headItem === undefined || specItem === undefined) return undefined;
+    const head = publicHead(headOf(headItem));
+    const spec = specItem.spec as TaskSpec;
+    this.remember(taskId, spec);
+    return { ...head, spec, counts: deriveJobCounts(head, countersOf(items.filter(isCounterItem))) };
+  }
+
+  async getHead(taskId: string, options: { consistent?: boolean } = {}): Promise<TaskHead | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: TASK_SK.head },
+          ConsistentRead: options.consistent ?? true,
+        }),
+      );
+      return out.Item === undefined ? undefined : publicHead(headOf(out.Item));
+    } catch (error) {
+      rethrowSdkError(error, 'get task');
+    }
+  }
+
+  async getSpec(taskId: string): Promise<TaskSpec | undefined> {
+    const cached = this.specs.get(taskId);
+    if (cached !== undefined) return cached;
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { taskId, sk: TASK_SK.spec } }),
+      );
+      if (out.Item === undefined) return undefined;
+      const spec = out.Item.spec as TaskSpec;
+      this.remember(taskId, spec);
+      return spec;
+    } catch (error) {
+      rethrowSdkError(error, 'get task spec');
+    }
+  }
+
+  /** Counters and head in one Query (the spec sorts before them and is not read). */
+  async getProgress(taskId: string): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
+    const items = await this.query(taskId, TASK_SK.countsPrefix);
+    const headItem = items.find((i) => i.sk === TASK_SK.head);
+    if (headItem === undefined) return undefined;
+    const head = headOf(headItem);
+    return { ...head, counts: deriveJobCounts(head, countersOf(items.filter(isCounterItem))) };
+  }
+
+  async listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>> {
+    const startKey = decodePageToken(
+      page.nextToken,
+      { taskId: 'S', sk: 'S', owner: 'S', createdAt: 'S' },
+      { owner, sk: TASK_SK.head },
+    );
+    let out: QueryCommandOutput;
+    try {
+      out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: INDEX.tasksByOwner,
+          KeyConditionExpression: '#owner = :o',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':o': owner },
+          ScanIndexForward: false,
+          Limit: page.limit,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+    } catch (error) {
+      rethrowSdkError(error, 'list tasks');
+    }
+    const heads = (out.Items ?? []).filter((i) => i.sk === TASK_SK.head).map((i) => publicHead(headOf(i)));
+    const items = await mapBounded(heads, COUNTER_READS_IN_FLIGHT, async (head) => {
+      const counters = (await this.query(head.taskId, TASK_SK.countsPrefix)).filter(isCounterItem);
+      return { ...head, counts: deriveJobCounts(head, countersOf(counters)) };
+    });
+    return { items, ...(out.LastEvaluatedKey === undefined ? {} : { nextToken: encodePageToken(out.LastEvaluatedKey) }) };
+  }
+
+  async transition(
+    taskId: string,
+    event: TaskEvent,
+    change: { at: string; reason?: string; siteIds?: string[] },
+  ): Promise<boolean> {
+    const { from, to } = TASK_TRANSITIONS[event];
+    const entry: TaskStateChange = { state: to, at: change.at, ...(change.reason !== undefined && { reason: change.reason }) };
+    const sets = ['#state = :to', 'updatedAt = :at', 'history = list_append(if_not_exists(history, :none), :entry)'];
+    const values: Item = { ':to': to, ':at': change.at, ':none': [], ':entry': [entry] };
+    if (change.reason !== undefined) {
+      sets.push('reason = :reason');
+      values[':reason'] = change.reason;
+    }
+    if (change.siteIds !== undefined) {
+      sets.push('siteIds = :siteIds');
+      values[':siteIds'] = change.siteIds;
+    }
+    if (isFinalTaskState(to)) sets.push('endedAt = :at');
+    from.forEach((state, i) => {
+      values[`:from${i}`] = state;
+    });
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: TASK_SK.head },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `#state IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED) return false;
+      rethrowSdkError(error, 'task transition');
+    }
+  }
+
+  async recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: TASK_SK.head },
+          UpdateExpression: 'SET jobsEnqueued = :n, updatedAt = :at',
+          ConditionExpression: 'attribute_exists(taskId) AND jobsEnqueued < :n',
+          ExpressionAttributeValues: { ':n': jobsEnqueued, ':at': at },
+        }),
+      );
+    } catch (error) {
+      // Already at or past this point (a replayed page), or no such task: nothing to move forward.
+      if (errorName(error) === CONDITION_FAILED) return;
+      rethrowSdkError(error, 'record enqueued jobs');
+    }
+  }
+
+  async requestCancel(taskId: string, at: string): Promise<TaskState | undefined> {
+    const finals = [...FINAL_TASK_STATES];
+    const values: Item = { ':true': true, ':at': at };
+    finals.forEach((state, i) => {
+      values[`:final${i}`] = state;
+    });
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: TASK_SK.head },
+          // `#state = #state` only makes UPDATED_NEW return the state.
+          UpdateExpression: 'SET cancelRequested = :true, updatedAt = :at, #state = #state',
+          ConditionExpression: `attribute_exists(taskId) AND NOT (#state IN (${finals.map((_, i) => `:final${i}`).join(', ')}))`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return out.Attributes?.state as TaskState | undefined;
+    } catch (error) {
+      // No task (no item returned) or a final one (its state returned).
+      if (errorName(error) === CONDITION_FAILED) return stateOfFailedItem(error);
+      rethrowSdkError(error, 'request task cancel');
+    }
+  }
+
+  async markCancelSwept(taskId: string, at: string): Promise<void> {
+    await this.updateHead(taskId, 'mark cancel swept', 'SET cancelSwept = :true, updatedAt = :at', {
+      ':true': true,
+      ':at': at,
+    });
+  }
+
+  async storeWaitToken(taskId: string, token: string): Promise<void> {
+    await this.updateHead(taskId, 'store wait token', 'SET waitToken = :token', { ':token': token });
+  }
+
+  async addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void> {
+    let pending = [...entries].sort((a, b) => compareSeq(a.seq, b.seq));
+    for (let tries = 0; pending.length > 0; tries++) {
+      const delta = emptyJobCounters();
+      for (const entry of pending) addCounters(delta, entry.delta);
+      const first = pending[0] as CountEntry;
+      const last = pending.at(-1) as CountEntry;
+      const names: Record<string, string> = {};
+      const adds: string[] = [];
+      const values: Item = { ':first': padSeq(first.seq), ':last': padSeq(last.seq) };
+      for (const name of COUNTER_NAMES) {
+        if (delta[name] === 0) continue;
+        names[`#${name}`] = name;
+        values[`:${name}`] = delta[name];
+        adds.push(`#${name} :${name}`);
+      }
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { taskId, sk: `${TASK_SK.countsPrefix}${feed}` },
+            UpdateExpression: `SET lastSeq = :last${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+            ConditionExpression: 'attribute_not_exists(lastSeq) OR lastSeq < :first',
+            ...(adds.length > 0 ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return;
+      } catch (error) {
+        if (errorName(error) !== CONDITION_FAILED || tries >= 3) rethrowSdkError(error, 'count job changes');
+      }
+      // Some of these changes were applied already (a batch delivered again): keep only the newer ones.
+      const applied = await this.lastSeq(taskId, feed);
+      pending = pending.filter((entry) => applied === undefined || padSeq(entry.seq) > applied);
+    }
+  }
+
+  private async lastSeq(taskId: string, feed: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: `${TASK_SK.countsPrefix}${feed}` },
+          ConsistentRead: true,
+        }),
+      );
+      const seq = out.Item?.lastSeq;
+      return typeof seq === 'string' ? seq : undefined;
+    } catch (error) {
+      rethrowSdkError(error, 'read job counters');
+    }
+  }
+
+  private remember(taskId: string, spec: TaskSpec): void {
+    if (this.specs.size >= SPEC_CACHE_SIZE) {
+      const oldest = this.specs.keys().next().value;
+      if (oldest !== undefined) this.specs.delete(oldest);
+    }
+    this.specs.set(taskId, spec);
+  }
+
+  /** The task's items (from `fromSk` on), strongly consistent. */
+  private async query(taskId: string, fromSk: string | undefined): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    try {
+      do {
+        const out: QueryCommandOutput = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: fromSk === undefined ? 'taskId = :t' : 'taskId = :t AND sk >= :from',
+            ExpressionAttributeValues: fromSk === undefined ? { ':t': taskId } : { ':t': taskId, ':from': fromSk },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        items.push(...(out.Items ?? []));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    } catch (error) {
+      rethrowSdkError(error, 'get task');
+    }
+    return items;
+  }
+
+  private async updateHead(taskId: string, what: string, expression: string, values: Item): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: TASK_SK.head },
+          UpdateExpression: expression,
+          ConditionExpression: 'attribute_exists(taskId)',
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED) return;
+      rethrowSdkError(error, what);
+    }
+  }
+}
+
+function isCounterItem(item: Item): boolean {
+  return typeof item.sk === 'string' && item.sk.startsWith(TASK_SK.countsPrefix);
+}
+
+function compareSeq(a: string, b: string): number {
+  const pa = padSeq(a);
+  const pb = padSeq(b);
+  return pa < pb ? -1 : pa > pb ? 1 : 0;
+}
+
+/** The state in a ConditionalCheckFailed item (ReturnValuesOnConditionCheckFailure), raw or not. */
+function stateOfFailedItem(error: unknown): TaskState | undefined {
+  const item = (error as { Item?: Record<string, unknown> }).Item;
+  const state = item?.state;
+  if (typeof state === 'string') return state as TaskState;
+  if (typeof state === 'object' && state !== null && typeof (state as { S?: unknown }).S === 'string') {
+    return (state as { S: string }).S as TaskState;
+  }
+  return undefined;
+}
