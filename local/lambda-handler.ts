@@ -41,11 +41,30 @@ export function lambdaContext(functionName: string): Context {
   };
 }
 
-/** Calls a handler in-process the way the Lambda runtime does (async handlers only). */
+/** Invocations and their summed duration per function, as Lambda would bill them (1 ms granularity). */
+const invocations = new Map<string, { count: number; billedMs: number }>();
+
+export function functionInvocations(): Record<string, { count: number; billedMs: number }> {
+  return Object.fromEntries([...invocations].map(([name, v]) => [name, { ...v }]));
+}
+
+export function resetFunctionInvocations(): void {
+  invocations.clear();
+}
+
+/** Calls a handler in-process the way the Lambda runtime does (async handlers only), and meters it. */
 export async function invokeHandler(
   handler: LambdaHandler,
   functionName: string,
   event: unknown,
 ): Promise<unknown> {
-  return await handler(event, lambdaContext(functionName));
+  const started = performance.now();
+  try {
+    return await handler(event, lambdaContext(functionName));
+  } finally {
+    const meter = invocations.get(functionName) ?? { count: 0, billedMs: 0 };
+    meter.count += 1;
+    meter.billedMs += Math.max(1, Math.ceil(performance.now() - started));
+    invocations.set(functionName, meter);
+  }
 }
