@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { JWTPayload } from 'jose';
-import type { ErrorBody } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/index.ts';
 import { ROUTES, type Route } from '#lambdas/routes.ts';
 import type { LocalAuth } from './auth.ts';
 import { type HandlerMap, invokeHandler } from './lambda-handler.ts';

@@ -12,7 +12,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { SCOPES } from '#core/api/contract.ts';
+import { SCOPES } from '#core/api/index.ts';
 
 /**
  * JWTs as the HTTP API JWT authorizer checks them, for the local stack: one ES256 key pair kept

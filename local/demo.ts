@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
 import { ApiClient, runWatch, submitTaskFile } from '#cli/index.ts';
-import type { JobView } from '#core/api/contract.ts';
+import type { JobView } from '#core/api/index.ts';
 import { mergeHistograms, peakPosition, textHistogram } from '../examples/zmumu/merge.mjs';
 import { LOCAL_BUCKET, startLocalStack } from './stack.ts';
 

@@ -1,21 +1,35 @@
-/** How the local stack reports what happens: one function, a level, a message and log keys. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type Log = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+/**
+ * How the local stack reports what happens: one function (a level, a message, log keys), written
+ * by the one logger of Gluon (platform/logger.ts) in its human-readable form.
+ */
+import { createLogger, type LogFields, type Logger, type LogLevel } from '#platform/logger.ts';
+
+export type { LogLevel };
+export type Log = (level: LogLevel, message: string, fields?: LogFields) => void;
+
+const consoleLogger = createLogger({
+  level: process.env.GLUON_LOCAL_DEBUG === undefined ? 'info' : 'debug',
+  format: 'pretty',
+  write: (line, level) => {
+    const text = `[gluon-local] ${line}`;
+    if (level === 'error' || level === 'warn') process.stderr.write(text);
+    else process.stdout.write(text);
+  },
+});
 
 /** Logs to the console (debug lines only when GLUON_LOCAL_DEBUG is set). */
-export const consoleLog: Log = (level, message, fields) => {
-  if (level === 'debug' && process.env.GLUON_LOCAL_DEBUG === undefined) return;
-  const line = fields === undefined ? message : `${message} ${JSON.stringify(fields, errorReplacer)}`;
-  const text = `[gluon-local] ${level === 'info' ? '' : `${level}: `}${line}`;
-  if (level === 'error' || level === 'warn') console.error(text);
-  else console.log(text);
-};
+export const consoleLog: Log = (level, message, fields) => consoleLogger[level](message, fields);
 
 /** A log that drops everything (tests that do not look at logs). */
 export const silentLog: Log = () => {};
 
-/** JSON.stringify replacer that keeps an Error's name, message and stack. */
-export function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+/** The same log as a Logger (for the parts of Gluon the stack runs in-process, such as the factory agent). */
+export function loggerOf(log: Log, base: LogFields = {}): Logger {
+  return {
+    debug: (m, f) => log('debug', m, { ...base, ...f }),
+    info: (m, f) => log('info', m, { ...base, ...f }),
+    warn: (m, f) => log('warn', m, { ...base, ...f }),
+    error: (m, f) => log('error', m, { ...base, ...f }),
+    child: (fields) => loggerOf(log, { ...base, ...fields }),
+  };
 }

@@ -19,12 +19,12 @@ import { functionDir, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#l
 import { startApiServer } from './api-server.ts';
 import { createLocalAuth, type MintTokenOptions } from './auth.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
-import { consoleLog, type Log } from './log.ts';
-import { type PilotCommand, type PilotFactory, sqsQueueDepth, startPilotFactory } from './pilot-factory.ts';
+import { consoleLog, type Log, loggerOf } from './log.ts';
 import { startScheduler } from './scheduler.ts';
 import { startSfnEndpoint } from './sfn-endpoint.ts';
 import { awsEnvFor, freePort, startDynamoDbLocal, startFauxqs } from './stand-ins.ts';
 import { acquireStateLock } from './state-lock.ts';
+import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
 import { startWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts';
 
 /** Everything the local stack can be told; every field has a default. */
@@ -39,25 +39,42 @@ export interface LocalStackOptions {
   /** Most pilot processes at once (default 4). */
   pilots?: number;
   siteId?: string;
+  /** A pilot lease not renewed for this long expires (default 30 s). */
   leaseSec?: number;
-  /** How long a queued job's message may go unclaimed before the reaper sends it again (default 300). */
-  dispatchLeaseSec?: number;
+  /** How often pilots renew their lease (default 5 s). */
   heartbeatSec?: number;
-  /** Period of the lease reaper (default 15 s). */
+  /** Period of the reaper's sweeps (default 3 s). */
   reapEverySec?: number;
   /** Pilots leave after this long without a job (default 30 s). */
   pilotIdleExitSec?: number;
-  /** How often the pilot factory looks at the queue (default 1 s). */
+  /** How often the pilot factory asks for the site's demand (default 1 s). */
   pilotCheckEverySec?: number;
-  /** A pilot without heartbeat for this long is marked lost (GLUON_PILOT_LOST_SEC; default the function's). */
-  pilotLostSec?: number;
   /** Jobs per enqueue step (GLUON_ENQUEUE_PAGE_SIZE; default the function's). */
   enqueuePageSize?: number;
+  /** Level of the functions' logs (default info, as deployed). */
+  functionLogLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Tests: DynamoDB and SQS/S3 in memory (executions and the JWT key still go to stateDir). */
   inMemory?: boolean;
-  /** Tests: another pilot command (the default runs pilot/main.ts with this Node). */
-  pilotCommand?: (pilot: { n: number; workDir: string; siteId: string }) => PilotCommand;
+  /** Tests: how a pilot is started (default: this Node running pilot/main.ts). */
+  pilotLauncher?: string[];
+  /** Tests: extra arguments for every pilot. */
+  pilotArgs?: string[];
   log?: Log;
+}
+
+/** The local site's pilot factory: the real factory agent, with the local-process batch plugin. */
+export interface LocalPilotFactory {
+  agent: PilotFactoryAgent;
+  plugin: LocalProcessPlugin;
+  /** Pilot processes alive now. */
+  alive(): ReturnType<LocalProcessPlugin['alive']>;
+  /** Every pilot process started so far. */
+  list(): ReturnType<LocalProcessPlugin['processes']>;
+  /** Sends a signal to one pilot (tests: kill a pilot mid-job). */
+  kill(pid: number, signal?: NodeJS.Signals): boolean;
+  /** One factory cycle now (the timer does one every pilotCheckEverySec). */
+  check(): Promise<number>;
+  stopAll(options?: { signal?: NodeJS.Signals; timeoutMs?: number }): Promise<void>;
 }
 
 export interface LocalStack {
@@ -71,8 +88,10 @@ export interface LocalStack {
   endpoints: { api: string; dynamodb: string; sqs: string; s3: string; sfn: string };
   /** AWS endpoints, dummy credentials and the GLUON_* settings, for child processes (CLI, pilots). */
   env: Record<string, string>;
-  factory: PilotFactory;
+  factory: LocalPilotFactory;
   workflows: WorkflowRunner;
+  /** The jobs table's change feed, as the record-job-changes function gets it. */
+  jobChanges: StreamPoller;
   /** Ends everything, in reverse order; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -99,12 +118,12 @@ const DEFAULTS = {
   sfnPort: 8645,
   pilots: 4,
   siteId: 'local',
-  leaseSec: 60,
-  dispatchLeaseSec: 300,
-  heartbeatSec: 10,
-  reapEverySec: 15,
+  leaseSec: 30,
+  heartbeatSec: 5,
+  reapEverySec: 3,
   pilotIdleExitSec: 30,
 } as const;
+const PILOT_MAIN = join(REPO_ROOT, 'pilot', 'main.ts');
 const PILOT_STOP_TIMEOUT_MS = 15_000;
 
 /** The environment the handler modules were loaded with in this process (they cache clients). */
@@ -190,17 +209,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const tables = localTableNames(LOCAL_PREFIX);
     const functionEnv: Record<string, string> = {
       ...awsEnvFor(endpoints),
-      GLUON_TASKS_TABLE: tables.tasks,
-      GLUON_JOBS_TABLE: tables.jobs,
-      GLUON_PILOTS_TABLE: tables.pilots,
-      GLUON_SITES_TABLE: tables.sites,
+      ...Object.fromEntries((Object.keys(tables) as TableKey[]).map((key) => [tableEnvName(key), tables[key]])),
       GLUON_BUCKET: LOCAL_BUCKET,
       GLUON_QUEUE_PREFIX: LOCAL_PREFIX,
       GLUON_STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
       GLUON_LEASE_SEC: String(options.leaseSec ?? DEFAULTS.leaseSec),
       GLUON_HEARTBEAT_SEC: String(options.heartbeatSec ?? DEFAULTS.heartbeatSec),
-      GLUON_DISPATCH_LEASE_SEC: String(options.dispatchLeaseSec ?? DEFAULTS.dispatchLeaseSec),
-      ...(options.pilotLostSec === undefined ? {} : { GLUON_PILOT_LOST_SEC: String(options.pilotLostSec) }),
+      // The local scheduler runs the reaper every reapEverySec: one sweep per run.
+      GLUON_REAP_SWEEPS: '1',
+      GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
       ...(options.enqueuePageSize === undefined
         ? {}
         : { GLUON_ENQUEUE_PAGE_SIZE: String(options.enqueuePageSize) }),
@@ -243,7 +260,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await putSite(
       { queue, sites: new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites) },
       siteId,
-      { kind: 'local', status: 'online', slot: machineSlot(stateDir), maxPilots: pilots, tags: ['local'] },
+      SiteSchema.parse({
+        siteId,
+        kind: 'local',
+        status: 'online',
+        slot: machineSlot(stateDir),
+        maxPilots: pilots,
+        tags: ['local'],
+      }),
     );
 
     // ---- the functions
@@ -264,12 +288,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     teardown.push({ what: 'the Step Functions endpoint', run: () => sfn.stop() });
     await workflows.resume();
 
+    // ---- change feeds (the Lambda event source mappings of the tables' streams)
+    const streams = dynamoDbStreamsClient();
+    teardown.push({ what: 'the streams client', run: async () => streams.destroy() });
+    const feed = STREAM_FUNCTIONS[0];
+    const jobChanges = await startStreamPoller({
+      dynamodb: ddb,
+      streams,
+      tableName: tables[feed.table],
+      functionName: feed.functionName,
+      handlers,
+      ...(inMemory ? {} : { checkpointFile: join(stateDir, 'streams.json') }),
+      log,
+    });
+    teardown.push({ what: 'the job change feed', run: () => jobChanges.stop() });
+
     // ---- schedules
     const reapEverySec = options.reapEverySec ?? DEFAULTS.reapEverySec;
     const scheduler = startScheduler({
       schedules: SCHEDULED_FUNCTIONS.map((s) => ({
         functionName: s.functionName,
-        everySec: s.functionName === 'reap-leases' ? reapEverySec : s.everySec,
+        everySec: s.functionName === 'reap-pilots' ? reapEverySec : s.everySec,
       })),
       handlers,
       log,
@@ -283,23 +322,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const userToken = await auth.userToken();
     const pilotToken = await auth.pilotToken(siteId);
 
-    // ---- pilots
+    // ---- pilots: the site's pilot factory agent, as on any site, with the local-process plugin
     const env: Record<string, string> = {
       ...functionEnv,
       GLUON_API_URL: api.url,
       GLUON_HOME: stateDir,
     };
-    const factory = startPilotFactory({
+    const factory = startFactory({
       siteId,
       maxPilots: pilots,
-      queueDepth: sqsQueueDepth(sqs, () => queue.queueUrl(siteId)),
       stateDir,
       apiUrl: api.url,
       pilotToken,
-      idleExitSec: options.pilotIdleExitSec ?? DEFAULTS.pilotIdleExitSec,
-      env: functionEnv,
-      checkEverySec: options.pilotCheckEverySec,
-      command: options.pilotCommand,
+      pilotEnv: {
+        ...functionEnv,
+        // The local site's node is the developer's machine, busy with the stand-ins and tests:
+        // its load average says nothing about whether a pilot can run a job there.
+        GLUON_MAX_LOAD_PER_CORE: process.env.GLUON_MAX_LOAD_PER_CORE ?? '1000',
+      },
+      launcher: options.pilotLauncher ?? [process.execPath, '--disable-warning=ExperimentalWarning', PILOT_MAIN],
+      pilotArgs: [
+        '--idle-exit-sec',
+        String(options.pilotIdleExitSec ?? DEFAULTS.pilotIdleExitSec),
+        ...(options.pilotArgs ?? []),
+      ],
+      checkEverySec: options.pilotCheckEverySec ?? 1,
       log,
     });
     teardown.push({
@@ -329,6 +376,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env,
       factory,
       workflows,
+      jobChanges,
       stop,
     };
   } catch (error) {
@@ -344,6 +392,7 @@ async function loadHandlers(): Promise<HandlerMap> {
       ...ROUTES.map((r) => r.functionName),
       ...WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
+      ...STREAM_FUNCTIONS.map((s) => s.functionName),
     ]),
   ];
   const handlers: Record<string, LambdaHandler> = {};
@@ -365,6 +414,68 @@ async function loadHandlers(): Promise<HandlerMap> {
     handlers[name] = module.handler as LambdaHandler;
   }
   return handlers;
+}
+
+/**
+ * The local site's pilot factory: the factory agent every site runs (gluon-pilot factory), asking
+ * the local API for the site's demand every `checkEverySec` and starting pilot processes through
+ * the local-process batch plugin. No demand rule of its own.
+ */
+function startFactory(options: {
+  siteId: string;
+  maxPilots: number;
+  stateDir: string;
+  apiUrl: string;
+  pilotToken: string;
+  pilotEnv: Record<string, string>;
+  launcher: string[];
+  pilotArgs: string[];
+  checkEverySec: number;
+  log: Log;
+}): LocalPilotFactory & { stop(o?: { signal?: NodeJS.Signals; timeoutMs?: number }): Promise<void> } {
+  const logger = loggerOf(options.log);
+  const logDir = join(options.stateDir, 'logs');
+  const plugin = new LocalProcessPlugin({
+    workRoot: join(options.stateDir, 'pilots'),
+    logDir,
+    cwd: REPO_ROOT,
+    env: options.pilotEnv,
+    logger,
+  });
+  const agent = new PilotFactoryAgent(
+    {
+      apiUrl: options.apiUrl,
+      token: options.pilotToken,
+      siteId: options.siteId,
+      intervalSec: options.checkEverySec,
+      maxPending: options.maxPilots,
+      maxPilots: options.maxPilots,
+      pilotCommand: options.launcher,
+      pilotArgs: options.pilotArgs,
+      jobName: `gluon-pilot-${options.siteId}`,
+      logDir,
+      pilotEnv: {},
+    },
+    { fetchDemand: demandClient({ apiUrl: options.apiUrl, token: options.pilotToken }), batch: plugin, logger },
+  );
+  const stopping = new AbortController();
+  const running = agent.run(stopping.signal).catch((error: unknown) => {
+    options.log('error', 'the pilot factory stopped', { error });
+  });
+  return {
+    agent,
+    plugin,
+    alive: () => plugin.alive(),
+    list: () => plugin.processes(),
+    kill: (pid, signal) => plugin.kill(pid, signal),
+    check: async () => (await agent.cycle()).submitted.length,
+    stopAll: (o) => plugin.stopAll(o),
+    async stop(o) {
+      stopping.abort();
+      await running;
+      await plugin.stopAll(o);
+    },
+  };
 }
 
 /** One slot of the local site: this machine's cores, memory and the free disk of the state dir. */

@@ -8,10 +8,10 @@
 import { statfsSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { z } from 'zod';
-import { SiteIdSchema } from '#core/tasks/task-spec.ts';
+import { SiteIdSchema } from '#core/sites/site.ts';
 import { type ConfigFileValues, loadConfigFile } from './config-file.ts';
 import { availableMemoryMB } from './health/memory.ts';
-import { LOG_LEVELS, type LogLevel } from './logger.ts';
+import { LOG_LEVELS, type LogLevel } from '#platform/logger.ts';
 import { PilotConfigError } from './pilot-config-error.ts';
 
 export { PilotConfigError };

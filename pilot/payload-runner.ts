@@ -23,7 +23,7 @@ import {
   signalGroup,
   signalProcess,
 } from './process-tree.ts';
-import { sleep } from './sleep.ts';
+import { sleep } from '#platform/sleep.ts';
 
 /** Set in every payload's environment with a value unique to the run, to find processes that escaped its group. */
 export const PAYLOAD_MARKER_VAR = 'GLUON_PAYLOAD_ID';

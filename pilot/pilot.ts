@@ -1,34 +1,37 @@
 /**
  * The pilot's life: check the node, register (with the checks' results), then long-poll the site
- * queue, claim, run, report, repeat, with heartbeats all along (state idle, busy, draining,
- * exited), until idle, out of walltime, out of disk, max jobs, or asked to stop (a graceful drain
- * bounded by --drain-sec). A pilot whose checks failed, or that the API did not accept, takes no
- * work and sends nothing more.
+ * queue, claim, run, report, repeat, renewing its own lease all along (one write per heartbeat,
+ * whatever it holds), until idle, out of walltime, out of disk, max jobs, or asked to stop (a
+ * graceful drain bounded by --drain-sec). A busy pilot reports a job's end with the claim of the
+ * next: one API call per job. A pilot whose checks failed, or that the API did not accept, takes
+ * no work and sends nothing more. A pilot told it is gone (PILOT_GONE) drains and exits.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {
-  ClaimedJob,
-  CompleteRequest,
-  HeartbeatRequest,
-  JobRef,
-  RegisterPilotResponse,
-} from '#core/api/contract.ts';
+import {
+  ApiRequestError,
+  apiCallCounts,
+  type GluonClient,
+} from '#client/gluon-client.ts';
+import type { ClaimedJob, ClaimResponse, RegisterPilotResponse, ReportInput } from '#core/api/pilots.ts';
+import { attemptKey, type JobRef, sameAttempt } from '#core/jobs/job.ts';
 import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
-import type { PilotResources, PilotState } from '#core/pilots/pilot.ts';
+import type { HeartbeatAnswer } from '#core/pilots/lease.ts';
+import type { LivePilotState, PilotResources } from '#core/pilots/pilot.ts';
+import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { type ApiClient, ApiRequestError } from './api-client.ts';
+import type { PilotLeaseStore } from '#core/pilots/ports.ts';
+import type { Logger } from '#platform/logger.ts';
+import { sleep } from '#platform/sleep.ts';
 import type { PilotConfig } from './config.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 import type { HealthReport } from './health/run-health-checks.ts';
-import type { Logger } from './logger.ts';
 import type { NodeInfo } from './node-info.ts';
 import { signalGroup } from './process-tree.ts';
-import { pilotApiRequestCounts, pilotAwsRequestCounts } from './request-counter.ts';
+import { awsRequestCounts } from '#adapters/aws-clients.ts';
 import { runJob } from './run-job.ts';
 import type { S3Storage } from './s3-storage.ts';
-import { sleep } from './sleep.ts';
 import type { ReceivedMessage } from './sqs-site-queue.ts';
 import { PILOT_VERSION } from './version.ts';
 
@@ -39,7 +42,13 @@ const UNFIT_VISIBILITY_SEC = 30;
 /** Pause after a malformed message or a failing call, so a bad message or an outage is not a hot loop. */
 const PAUSE_AFTER_BAD_MESSAGE_MS = 1000;
 const PAUSE_AFTER_ERROR_MS = 2000;
-const COMPLETE_RETRIES = 8;
+const REPORT_RETRIES = 8;
+/** How long a finished job's report waits for a next message to travel with (one call instead of two). */
+const REPORT_PIGGYBACK_WAIT_SEC = 1;
+/** A heartbeat that failed is tried again this soon (the lease must not lapse over one lost write). */
+const BEAT_RETRY_MS = 3000;
+/** Tasks known to be cancelled: their messages are acknowledged without a claim. */
+const CANCELLED_MEMORY = 1000;
 
 export interface SiteQueue {
   receive(waitSec: number, signal?: AbortSignal): Promise<ReceivedMessage | undefined>;
@@ -48,9 +57,11 @@ export interface SiteQueue {
 }
 
 export interface PilotDeps {
-  api: ApiClient;
+  api: GluonClient;
   openQueue(queueUrl: string): SiteQueue;
   openStorage(bucket: string): S3Storage;
+  /** The lease table, where the pilot renews its own lease (opened once credentials are known). */
+  openLeases(tableName: string): Pick<PilotLeaseStore, 'renew'>;
   logger: Logger;
   now?: () => number;
   /** The node checks, run before registering (default: none). */
@@ -60,8 +71,8 @@ export interface PilotDeps {
   /** Architecture, OS and GPUs to advertise. */
   node?: NodeInfo;
   /**
-   * Called once the API accepted the pilot, before a queue or storage is opened (the place to
-   * take up vended credentials). Throwing ends the pilot with exit code FAILURE.
+   * Called once the API accepted the pilot, before a queue, storage or lease is opened (the place
+   * to take up vended credentials). Throwing ends the pilot with exit code FAILURE.
    */
   onRegistered?: (registration: RegisterPilotResponse) => Promise<void> | void;
 }
@@ -94,10 +105,15 @@ const EXIT_CODE_BY_REASON: Record<PilotExitReason, ExitCode> = {
 
 interface CurrentJob {
   ref: JobRef;
-  phase: 'starting' | 'running';
   abort: AbortController;
   /** The payload's process group, once it runs. */
   pgid?: number;
+}
+
+/** A finished attempt's report, waiting to travel with the next claim (or on its own). */
+interface PendingReport {
+  report: ReportInput;
+  logger: Logger;
 }
 
 export class Pilot {
@@ -109,13 +125,21 @@ export class Pilot {
   /** When the pilot's life ends (ms since the epoch): its walltime, or its token's expiry when sooner. */
   private lifeEndsAt: number;
   private current: CurrentJob | undefined;
+  private pending: PendingReport | undefined;
   private pilotId: string | undefined;
+  private leases: Pick<PilotLeaseStore, 'renew'> | undefined;
+  private leaseSec = 120;
+  /** The API's clock minus ours (ms), from registration: lease times are the API's. */
+  private clockOffsetMs = 0;
   private heartbeating = false;
   private beats: Promise<void> = Promise.resolve();
   private stopReason: string | undefined;
   /** Set by stop(): by then the drain must be over. */
   private drainDeadline: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Claims whose answer never came (the call failed): the lease may list them. */
+  private readonly uncertainClaims: JobRef[] = [];
+  private readonly cancelledTasks = new Set<string>();
   /** Why the loop ended, once it has. */
   exitReason: PilotExitReason | undefined;
   /** The node checks' results, once run. */
@@ -132,8 +156,8 @@ export class Pilot {
 
   /**
    * Asks the pilot to stop: no new job; the running payload gets SIGTERM, and SIGKILL after
-   * min(--kill-grace-sec, a third of --drain-sec); it is reported as EVICTED; the pilot sends a
-   * `draining` heartbeat at once and `exited` at the end.
+   * min(--kill-grace-sec, a third of --drain-sec); it is reported as EVICTED; the pilot renews its
+   * lease as `draining` at once and as `exited` at the end.
    */
   stop(reason: string): void {
     if (this.stopping.signal.aborted) return;
@@ -170,17 +194,20 @@ export class Pilot {
     if (this.stopping.signal.aborted) return 'stopped';
     let registration: RegisterPilotResponse;
     try {
-      registration = await this.deps.api.register(
+      registration = await this.deps.api.call(
+        'registerPilot',
         {
-          siteId: this.config.siteId,
-          host: this.config.host,
-          pid: process.pid,
-          version: PILOT_VERSION,
-          resources: this.resources(),
-          ...(this.config.batchId === undefined ? {} : { batchId: this.config.batchId }),
-          health: health.checks,
+          body: {
+            siteId: this.config.siteId,
+            host: this.config.host,
+            pid: process.pid,
+            version: PILOT_VERSION,
+            resources: this.resources(),
+            ...(this.config.batchId === undefined ? {} : { batchId: this.config.batchId }),
+            health: health.checks,
+          },
         },
-        { signal: this.stopping.signal },
+        { signal: this.stopping.signal, retries: 4 },
       );
     } catch (error) {
       if (this.stopping.signal.aborted) return 'stopped';
@@ -202,20 +229,26 @@ export class Pilot {
       });
       return 'unhealthy';
     }
-    if (registration.accepted === false) {
+    if (!registration.accepted) {
       this.logger.error('the API did not accept this pilot; taking no work', registered);
       return 'refused';
     }
+    const serverMs = Date.parse(registration.serverTime);
+    if (Number.isFinite(serverMs)) this.clockOffsetMs = serverMs - this.now();
+    this.leaseSec = registration.leaseSec;
     this.logger.info('registered', {
       ...registered,
       queueUrl: registration.queueUrl,
       heartbeatSec: registration.heartbeatSec,
+      leaseSec: registration.leaseSec,
       walltimeLeftSec: this.walltimeLeftSec(),
     });
-    const stopHeartbeats = this.startHeartbeats(registration.pilotId, Math.max(1, registration.heartbeatSec));
     let reason: PilotExitReason;
+    let stopHeartbeats: () => Promise<void> = async () => {};
     try {
       await this.deps.onRegistered?.(registration);
+      this.leases = this.deps.openLeases(registration.leaseTable);
+      stopHeartbeats = this.startHeartbeats(registration.pilotId, Math.max(1, registration.heartbeatSec));
       // A job that fitted at its claim ends by its own walltime first; this only catches what did not.
       this.later(this.lifeEndsAt - this.now(), () => this.stop('walltime'));
       reason = await this.loop(registration, workRoot);
@@ -229,18 +262,15 @@ export class Pilot {
       pilotId: this.pilotId,
       reason,
       jobsRun: this.jobsRun,
-      awsRequests: pilotAwsRequestCounts(),
-      apiRequests: pilotApiRequestCounts(),
+      awsRequests: awsRequestCounts(),
+      apiRequests: apiCallCounts(),
     });
-    try {
-      const signal = this.drainSignal(200);
-      await this.deps.api.heartbeat(
-        registration.pilotId,
-        { state: 'exited', jobs: [] },
-        { retries: 1, ...(signal === undefined ? {} : { signal }) },
-      );
-    } catch (error) {
-      this.logger.warn('final heartbeat failed', { error });
+    if (reason !== 'refused' && this.leases !== undefined) {
+      try {
+        await this.renewLease(registration.pilotId, 'exited');
+      } catch (error) {
+        this.logger.warn('final heartbeat failed', { error });
+      }
     }
     return reason;
   }
@@ -306,45 +336,61 @@ export class Pilot {
     const storage = this.deps.openStorage(registration.bucket);
     const stop = this.stopping.signal;
     let lastBusyAt = this.now();
-    for (;;) {
-      if (stop.aborted) {
-        if (this.stopReason === REFUSED) return 'refused';
-        return this.stopReason === 'walltime' ? 'walltime' : 'stopped';
-      }
-      if (this.config.maxJobs !== undefined && this.jobsRun >= this.config.maxJobs) return 'max-jobs';
-      if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
-      const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
-      if (idleLeftSec <= 0) return 'idle';
-      if (await this.diskTooFull(workRoot)) return 'disk-full';
+    try {
+      for (;;) {
+        if (stop.aborted) {
+          if (this.stopReason === REFUSED) return 'refused';
+          return this.stopReason === 'walltime' ? 'walltime' : 'stopped';
+        }
+        if (this.config.maxJobs !== undefined && this.jobsRun >= this.config.maxJobs) return 'max-jobs';
+        if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
+        const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
+        if (idleLeftSec <= 0) return 'idle';
+        if (await this.diskTooFull(workRoot)) return 'disk-full';
 
-      let message: ReceivedMessage | undefined;
-      try {
-        message = await queue.receive(Math.min(this.config.pollWaitSec, Math.ceil(idleLeftSec)), stop);
-      } catch (error) {
-        this.logger.warn('receive from the site queue failed', { error });
-        await sleep(PAUSE_AFTER_ERROR_MS, stop);
-        continue;
-      }
-      if (message === undefined) continue;
+        // With a report waiting, look only briefly for a next job to carry it; else send it alone.
+        const waitSec =
+          this.pending === undefined ? Math.min(this.config.pollWaitSec, Math.ceil(idleLeftSec)) : REPORT_PIGGYBACK_WAIT_SEC;
+        let message: ReceivedMessage | undefined;
+        try {
+          message = await queue.receive(waitSec, stop);
+        } catch (error) {
+          this.logger.warn('receive from the site queue failed', { error });
+          await this.flushReport(registration.pilotId);
+          await sleep(PAUSE_AFTER_ERROR_MS, stop);
+          continue;
+        }
+        if (message === undefined) {
+          await this.flushReport(registration.pilotId);
+          continue;
+        }
 
-      let jobMessage: JobMessage;
-      try {
-        jobMessage = parseJobMessage(message.body);
-      } catch (error) {
-        // Never acknowledged: visible again at once, so SQS moves it to the DLQ after maxReceiveCount.
-        this.logger.error('malformed job message; leaving it for the dead-letter queue', {
-          messageId: message.messageId,
-          receiveCount: message.receiveCount,
-          body: message.body.slice(0, 500),
-          error,
-        });
-        await this.release(queue, message, 0);
-        await sleep(PAUSE_AFTER_BAD_MESSAGE_MS, stop);
-        continue;
+        let jobMessage: JobMessage;
+        try {
+          jobMessage = parseJobMessage(message.body);
+        } catch (error) {
+          // Never acknowledged: visible again at once, so SQS moves it to the DLQ after maxReceiveCount.
+          this.logger.error('malformed job message; leaving it for the dead-letter queue', {
+            messageId: message.messageId,
+            receiveCount: message.receiveCount,
+            body: message.body.slice(0, 500),
+            error,
+          });
+          await this.release(queue, message, 0);
+          await this.flushReport(registration.pilotId);
+          await sleep(PAUSE_AFTER_BAD_MESSAGE_MS, stop);
+          continue;
+        }
+        if (this.cancelledTasks.has(jobMessage.taskId)) {
+          await this.acknowledge(queue, message, this.logger);
+          continue;
+        }
+        if (await this.claimAndRun(registration.pilotId, queue, storage, message, jobMessage, workRoot)) {
+          lastBusyAt = this.now();
+        }
       }
-      if (await this.claimAndRun(registration.pilotId, queue, storage, message, jobMessage, workRoot)) {
-        lastBusyAt = this.now();
-      }
+    } finally {
+      await this.flushReport(registration.pilotId);
     }
   }
 
@@ -367,7 +413,7 @@ export class Pilot {
     return true;
   }
 
-  /** Claims the job of a message and, when it is ours, runs and reports it. True when a job ran. */
+  /** Claims the job of a message (with the previous report) and, when it is ours, runs it. True when a job ran. */
   private async claimAndRun(
     pilotId: string,
     queue: SiteQueue,
@@ -376,41 +422,59 @@ export class Pilot {
     jobMessage: JobMessage,
     workRoot: string,
   ): Promise<boolean> {
-    const ref: JobRef = {
-      taskId: jobMessage.taskId,
-      jobIndex: jobMessage.jobIndex,
-      attempt: jobMessage.attempt,
-    };
-    const logger = this.logger.child({
-      pilotId,
-      taskId: ref.taskId,
-      jobIndex: ref.jobIndex,
-      attempt: ref.attempt,
-    });
-    let claim: Awaited<ReturnType<ApiClient['claim']>>;
+    const ref: JobRef = { taskId: jobMessage.taskId, jobIndex: jobMessage.jobIndex, attempt: jobMessage.attempt };
+    const logger = this.logger.child({ pilotId, taskId: ref.taskId, jobIndex: ref.jobIndex, attempt: ref.attempt });
+    const pending = this.pending;
+    this.pending = undefined;
+    let answer: ClaimResponse;
     try {
-      claim = await this.deps.api.claim(pilotId, { ...ref, resources: this.resources() });
+      const signal = this.drainSignal(2000);
+      answer = await this.deps.api.call(
+        'claimJob',
+        {
+          params: { pilotId },
+          body: {
+            ...ref,
+            ...(jobMessage.sentAt === undefined ? {} : { sentAt: jobMessage.sentAt }),
+            resources: this.resources(),
+            holds: [],
+            ...(pending === undefined ? {} : { report: pending.report }),
+          },
+        },
+        { retries: 4, ...(signal === undefined ? {} : { signal }) },
+      );
     } catch (error) {
       logger.warn('claim failed; the message goes back to the queue', { error });
+      // The claim may have landed without its answer: the lease will say so, and it is given back then.
+      this.uncertainClaims.push(ref);
       await this.release(queue, message, 0);
-      this.stopIfRefused(error);
+      if (pending !== undefined) this.pending = pending;
+      this.stopIfGone(error);
+      await this.flushReport(pilotId);
       await sleep(PAUSE_AFTER_ERROR_MS, this.stopping.signal);
       return false;
     }
-    if (claim.outcome === 'unfit') {
-      logger.info('job does not fit this pilot; leaving it to others', { reason: claim.reason });
+    if (pending !== undefined && answer.report !== undefined) this.logReport(pending, answer.report);
+    if (answer.outcome === 'unfit') {
+      logger.info('job does not fit this pilot; leaving it to others', { reason: answer.reason });
       await this.release(queue, message, UNFIT_VISIBILITY_SEC);
       return false;
     }
     await this.acknowledge(queue, message, logger);
-    if (claim.outcome !== 'claimed') {
-      logger.info('message acknowledged without running', { outcome: claim.outcome, reason: claim.reason });
+    if (answer.outcome === 'cancelled') this.rememberCancelled(ref.taskId);
+    if (answer.outcome !== 'claimed' || answer.job === undefined) {
+      logger.info('message acknowledged without running', { outcome: answer.outcome, reason: answer.reason });
       return false;
     }
-    logger.info('job claimed', { jobId: claim.job.jobId });
-    await this.runClaimed(pilotId, storage, claim.job, workRoot, logger);
+    logger.info('job claimed', { jobId: answer.job.jobId });
+    await this.runClaimed(pilotId, storage, answer.job, workRoot, logger);
     this.jobsRun++;
     return true;
+  }
+
+  private rememberCancelled(taskId: string): void {
+    if (this.cancelledTasks.size >= CANCELLED_MEMORY) this.cancelledTasks.clear();
+    this.cancelledTasks.add(taskId);
   }
 
   private async runClaimed(
@@ -422,15 +486,13 @@ export class Pilot {
   ): Promise<void> {
     const current: CurrentJob = {
       ref: { taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt },
-      phase: 'starting',
       abort: new AbortController(),
     };
     this.current = current;
     if (this.stopping.signal.aborted) current.abort.abort(PILOT_ERROR_CODES.EVICTED);
-    let report: CompleteRequest;
     try {
       const freeDiskMB = this.deps.freeDiskMB;
-      report = await runJob(job, {
+      const report = await runJob(job, {
         storage,
         workRoot,
         host: this.config.host,
@@ -445,39 +507,47 @@ export class Pilot {
         ...(freeDiskMB === undefined ? {} : { freeDiskMB: () => freeDiskMB(workRoot) }),
         onSpawn: (pid) => {
           current.pgid = pid;
-          current.phase = 'running';
-          void this.beat(pilotId);
         },
       });
       current.pgid = undefined;
-      await this.report(pilotId, report, logger);
+      this.pending = { report, logger };
     } finally {
       this.current = undefined;
     }
   }
 
-  private async report(pilotId: string, report: CompleteRequest, logger: Logger): Promise<void> {
+  /** Sends the waiting report on its own (no next job came to carry it). */
+  private async flushReport(pilotId: string): Promise<void> {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
     try {
       // While draining, the report must fit in what is left of --drain-sec (with 2 s kept for the exit).
       const signal = this.drainSignal(2000);
-      const outcome = await this.deps.api.complete(pilotId, report, {
-        retries: COMPLETE_RETRIES,
-        ...(signal === undefined ? {} : { signal }),
-      });
-      if (outcome.outcome === 'recorded') {
-        logger.info('completion recorded', {
-          pilotErrorCode: report.pilotErrorCode,
-          jobState: outcome.jobState,
-        });
-      } else {
-        logger.warn('completion not recorded: stale', { reason: outcome.reason });
-      }
+      const outcome = await this.deps.api.call(
+        'completeJob',
+        { params: { pilotId }, body: { ...pending.report, holds: [] } },
+        { retries: REPORT_RETRIES, ...(signal === undefined ? {} : { signal }) },
+      );
+      this.logReport(pending, outcome);
     } catch (error) {
       const kind = error instanceof ApiRequestError && !error.retryable ? 'rejected' : 'failed';
-      logger.error(`completion report ${kind}; giving up on it`, {
+      pending.logger.error(`completion report ${kind}; giving up on it`, {
         error,
-        pilotErrorCode: report.pilotErrorCode,
+        pilotErrorCode: pending.report.pilotErrorCode,
       });
+      this.stopIfGone(error);
+    }
+  }
+
+  private logReport(pending: PendingReport, outcome: { outcome: string; jobState?: string; reason?: string }): void {
+    if (outcome.outcome === 'recorded') {
+      pending.logger.info('completion recorded', {
+        pilotErrorCode: pending.report.pilotErrorCode,
+        jobState: outcome.jobState,
+      });
+    } else {
+      pending.logger.warn('completion not recorded: stale', { reason: outcome.reason });
     }
   }
 
@@ -494,80 +564,114 @@ export class Pilot {
     try {
       await queue.release(message.receiptHandle, visibilitySec);
     } catch (error) {
-      this.logger.warn('could not change the visibility of a message', {
-        messageId: message.messageId,
-        error,
-      });
+      this.logger.warn('could not change the visibility of a message', { messageId: message.messageId, error });
     }
   }
 
-  // ---- heartbeats ------------------------------------------------------------------------------
+  // ---- heartbeats: the pilot renews its own lease ------------------------------------------------
 
   private startHeartbeats(pilotId: string, intervalSec: number): () => Promise<void> {
     this.heartbeating = true;
     const stopBeats = new AbortController();
     const loop = (async () => {
+      let wait = intervalSec * 1000;
       while (!stopBeats.signal.aborted) {
-        await sleep(intervalSec * 1000, stopBeats.signal);
+        await sleep(wait, stopBeats.signal);
         if (stopBeats.signal.aborted) break;
-        await this.beat(pilotId);
+        const ok = await this.beat(pilotId).then(
+          () => true,
+          () => false,
+        );
+        wait = ok ? intervalSec * 1000 : BEAT_RETRY_MS;
       }
     })();
     return async () => {
       this.heartbeating = false;
       stopBeats.abort();
       await loop;
-      await this.beats;
+      await this.beats.catch(() => {});
     };
   }
 
-  /** Sends one heartbeat after any in flight (so beats never overlap and the newest state wins). */
+  /** Renews the lease after any renewal in flight (so they never overlap and the newest state wins). */
   private beat(pilotId: string): Promise<void> {
-    this.beats = this.beats.then(() => this.sendBeat(pilotId));
-    return this.beats;
+    const next = this.beats.catch(() => {}).then(() => this.sendBeat(pilotId));
+    this.beats = next;
+    return next;
+  }
+
+  private state(): LivePilotState {
+    if (this.stopping.signal.aborted) return 'draining';
+    return this.current === undefined ? 'idle' : 'busy';
+  }
+
+  private async renewLease(pilotId: string, state: LivePilotState | 'exited'): Promise<HeartbeatAnswer> {
+    const leases = this.leases;
+    if (leases === undefined) return { pilot: 'live', jobs: [], unknown: [] };
+    const held = this.current === undefined ? [] : [this.current.ref];
+    return pilotHeartbeat(
+      { leases, clock: { now: () => new Date(this.now() + this.clockOffsetMs) }, leaseSec: this.leaseSec },
+      pilotId,
+      { state, held, jobsRun: this.jobsRun },
+    );
   }
 
   private async sendBeat(pilotId: string): Promise<void> {
     const current = this.current;
-    let state: PilotState = current === undefined ? 'idle' : 'busy';
-    if (this.stopping.signal.aborted) state = 'draining';
-    const body: HeartbeatRequest = {
-      state,
-      jobs: current === undefined ? [] : [{ ...current.ref, phase: current.phase }],
-    };
+    let answer: HeartbeatAnswer;
     try {
-      const signal = this.drainSignal(2000);
-      const response = await this.deps.api.heartbeat(pilotId, body, {
-        retries: 1,
-        ...(signal === undefined ? {} : { signal }),
-      });
-      for (const job of response.jobs) {
-        if (job.action !== 'kill' || current === undefined || this.current !== current) continue;
-        if (job.taskId !== current.ref.taskId || job.jobIndex !== current.ref.jobIndex) continue;
-        if (job.attempt !== current.ref.attempt) continue;
-        const code = /cancel/i.test(job.reason ?? '')
-          ? PILOT_ERROR_CODES.CANCELLED
-          : PILOT_ERROR_CODES.LEASE_LOST;
-        this.logger.warn('the API asked to kill the job', {
-          pilotId,
-          ...current.ref,
-          reason: job.reason,
-          code,
-        });
-        current.abort.abort(code);
-      }
+      answer = await this.renewLease(pilotId, this.state());
     } catch (error) {
-      this.logger.warn('heartbeat failed', { pilotId, error });
-      this.stopIfRefused(error);
+      this.logger.warn('heartbeat failed; trying again soon', { pilotId, error });
+      throw error;
+    }
+    if (answer.pilot === 'gone') {
+      this.logger.error('the lease is gone: this pilot is no longer live (its jobs were queued again)', { pilotId });
+      current?.abort.abort(PILOT_ERROR_CODES.LEASE_LOST);
+      this.stop(REFUSED);
+      return;
+    }
+    for (const job of answer.jobs) {
+      if (job.action === 'continue' || current === undefined || this.current !== current) continue;
+      if (!sameAttempt(job, current.ref)) continue;
+      const code = job.action === 'kill-cancelled' ? PILOT_ERROR_CODES.CANCELLED : PILOT_ERROR_CODES.LEASE_LOST;
+      this.logger.warn('the API asked to kill the job', { pilotId, ...current.ref, action: job.action, code });
+      if (job.action === 'kill-cancelled') this.rememberCancelled(current.ref.taskId);
+      current.abort.abort(code);
+    }
+    // Claims whose answer never came but that did land: give them back, so they run elsewhere now.
+    for (const ref of answer.unknown) {
+      const index = this.uncertainClaims.findIndex((u) => sameAttempt(u, ref));
+      if (index < 0) continue;
+      this.uncertainClaims.splice(index, 1);
+      void this.abandon(pilotId, ref);
+    }
+  }
+
+  private async abandon(pilotId: string, ref: JobRef): Promise<void> {
+    try {
+      const outcome = await this.deps.api.call('completeJob', {
+        params: { pilotId },
+        body: {
+          ...ref,
+          pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED,
+          errorMessage: `the answer to claim ${attemptKey(ref)} never reached the pilot`,
+          usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 },
+          holds: this.current === undefined ? [] : [this.current.ref],
+        },
+      });
+      this.logger.warn('gave back a claim whose answer was lost', { pilotId, ...ref, outcome: outcome.outcome });
+    } catch (error) {
+      this.logger.warn('could not give back a claim whose answer was lost', { pilotId, ...ref, error });
     }
   }
 
   /**
-   * A 409 means the API no longer takes this pilot as live (marked lost after a long silence, or
-   * unhealthy): it must not go on receiving messages it may not claim, so it drains and exits (4).
+   * PILOT_GONE: the API no longer takes this pilot as live (its lease expired, it was unhealthy):
+   * it must not go on receiving messages it may not claim, so it drains and exits (4).
    */
-  private stopIfRefused(error: unknown): void {
-    if (error instanceof ApiRequestError && error.status === 409) this.stop(REFUSED);
+  private stopIfGone(error: unknown): void {
+    if (error instanceof ApiRequestError && error.code === 'PILOT_GONE') this.stop(REFUSED);
   }
 }
 

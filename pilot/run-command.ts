@@ -3,27 +3,32 @@
  * (with vended or environment credentials) and the signals to a Pilot, and runs it.
  */
 import { constants as osConstants } from 'node:os';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { RegisterPilotResponse } from '#core/api/contract.ts';
-import { ApiClient } from './api-client.ts';
+import { dynamoDbClient, dynamoDbDocumentClient, s3Client, sqsClient } from '#adapters/aws-clients.ts';
+import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
+import { GluonClient } from '#client/gluon-client.ts';
+import type { RegisterPilotResponse } from '#core/api/pilots.ts';
+import { createLogger, type Logger, toStderr } from '#platform/logger.ts';
 import { type PilotConfig, PilotConfigError, resolvePilotConfig } from './config.ts';
 import { EXIT_CODES } from './exit-codes.ts';
 import { freeDiskMB } from './health/disk-space.ts';
 import { runHealthChecks } from './health/run-health-checks.ts';
-import { createLogger, type Logger } from './logger.ts';
 import { readNodeInfo } from './node-info.ts';
 import { Pilot } from './pilot.ts';
-import { createS3Client, S3Storage } from './s3-storage.ts';
-import { createSqsClient, SqsSiteQueue } from './sqs-site-queue.ts';
+import { S3Storage } from './s3-storage.ts';
+import { SqsSiteQueue } from './sqs-site-queue.ts';
 import { isPilotCredentials, VendedCredentials } from './vended-credentials.ts';
 import { resolveWalltime } from './walltime.ts';
 
+/** A long poll waits up to 20 s; its request may take that long, and a little more. */
+const LONG_POLL_TIMEOUT_MS = 30_000;
+/** Stage-in and stage-out move files: a request stalls only when no byte moves for this long. */
+const TRANSFER_TIMEOUT_MS = 60_000;
+
 /** Runs the pilot with the flags commander parsed; resolves to the exit code. */
-export async function runCommand(
-  flags: Record<string, unknown>,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<number> {
+export async function runCommand(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let config: PilotConfig;
   try {
     config = resolvePilotConfig(flags, env);
@@ -32,7 +37,7 @@ export async function runCommand(
     process.stderr.write(`gluon-pilot: ${error.message}\nSee 'gluon-pilot run --help'.\n`);
     return EXIT_CODES.USAGE;
   }
-  const logger = createLogger(config.logLevel, { siteId: config.siteId });
+  const logger = createLogger({ level: config.logLevel, base: { siteId: config.siteId }, write: toStderr });
   const walltime = await resolveWalltime({
     ...(config.walltimeSec === undefined ? {} : { configuredSec: config.walltimeSec }),
     env,
@@ -45,8 +50,8 @@ export async function runCommand(
     batchId: config.batchId,
   });
 
-  const api = new ApiClient({ baseUrl: config.apiUrl, token: config.token, logger });
-  const aws = new AwsClients(config, api, logger, env);
+  const api = new GluonClient({ baseUrl: config.apiUrl, token: config.token, logger });
+  const aws = new AwsClients(config, api, logger);
   const pilot = new Pilot(
     { ...config, walltimeSec: walltime.walltimeSec },
     {
@@ -70,6 +75,7 @@ export async function runCommand(
       onRegistered: (registration) => aws.useCredentialsOf(registration),
       openQueue: (queueUrl) => new SqsSiteQueue(aws.sqs(), queueUrl),
       openStorage: (bucket) => new S3Storage(aws.s3(), bucket, { logger }),
+      openLeases: (tableName) => new DynamoDbPilotLeaseStore(dynamoDbDocumentClient(aws.dynamodb()), tableName),
     },
   );
 
@@ -111,21 +117,20 @@ function handleSignals(pilot: Pilot, config: PilotConfig, logger: Logger): () =>
   };
 }
 
-/** The SQS and S3 clients, made on first use with the credentials chosen at registration. */
+/** The SQS, S3 and DynamoDB clients, made on first use with the credentials chosen at registration. */
 class AwsClients {
   private readonly config: PilotConfig;
-  private readonly api: ApiClient;
+  private readonly api: GluonClient;
   private readonly logger: Logger;
-  private readonly env: NodeJS.ProcessEnv;
   private vended: VendedCredentials | undefined;
   private sqsClient: SQSClient | undefined;
   private s3Client: S3Client | undefined;
+  private dynamoDb: DynamoDBClient | undefined;
 
-  constructor(config: PilotConfig, api: ApiClient, logger: Logger, env: NodeJS.ProcessEnv) {
+  constructor(config: PilotConfig, api: GluonClient, logger: Logger) {
     this.config = config;
     this.api = api;
     this.logger = logger;
-    this.env = env;
   }
 
   /** --credentials: vended (required), environment (ignore vended ones), auto (vended when given). */
@@ -149,7 +154,7 @@ class AwsClients {
     }
     const pilotId = registration.pilotId;
     this.vended = new VendedCredentials(given, {
-      renew: () => this.api.renewCredentials(pilotId, { retries: 2 }),
+      renew: () => this.api.call('renewPilotCredentials', { params: { pilotId }, body: {} }, { retries: 2 }),
       logger: this.logger.child({ pilotId }),
     });
     this.vended.start();
@@ -160,19 +165,29 @@ class AwsClients {
     });
   }
 
+  private credentials() {
+    return this.vended === undefined ? {} : { credentials: this.vended.provider };
+  }
+
   sqs(): SQSClient {
-    this.sqsClient ??= createSqsClient(this.env, this.vended?.provider);
+    this.sqsClient ??= sqsClient({ ...this.credentials(), requestTimeoutMs: LONG_POLL_TIMEOUT_MS, maxAttempts: 3 });
     return this.sqsClient;
   }
 
   s3(): S3Client {
-    this.s3Client ??= createS3Client(this.env, this.vended?.provider);
+    this.s3Client ??= s3Client({ ...this.credentials(), requestTimeoutMs: TRANSFER_TIMEOUT_MS, maxAttempts: 3 });
     return this.s3Client;
+  }
+
+  dynamodb(): DynamoDBClient {
+    this.dynamoDb ??= dynamoDbClient({ ...this.credentials(), maxAttempts: 2 });
+    return this.dynamoDb;
   }
 
   close(): void {
     this.vended?.stop();
     this.sqsClient?.destroy();
     this.s3Client?.destroy();
+    this.dynamoDb?.destroy();
   }
 }

@@ -1,22 +1,22 @@
 /**
- * One claimed job attempt, from work directory to completion report: prepare the work directory,
- * stage in the sandbox and the input files, run the payload, stage out the declared outputs, the
- * payload log and the log tarball. Never throws for the job's own failures: every outcome becomes
- * a CompleteRequest with a pilot error code.
+ * One claimed job attempt, from work directory to report: prepare the work directory, stage in
+ * the sandbox and the input files, run the payload, stage out the declared outputs and the
+ * attempt's one log object (the pilot's notes around the payload's output). Never throws for the
+ * job's own failures: every outcome becomes a report with a pilot error code.
  */
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClaimedJob, CompleteRequest } from '#core/api/contract.ts';
+import type { ClaimedJob, ReportInput } from '#core/api/pilots.ts';
 import type { OutputFile, Usage } from '#core/jobs/job.ts';
+import { ATTEMPT_LOG_NAME } from '#core/storage/object-keys.ts';
 import {
   PILOT_ERROR_CODES,
   PILOT_ERROR_DESCRIPTIONS,
   type PilotErrorCode,
 } from '#core/pilots/pilot-error-codes.ts';
 import { resolvePayload } from '#core/tasks/substitute.ts';
+import type { Logger } from '#platform/logger.ts';
 import { adler32File } from './adler32.ts';
-import { writeLogArchive } from './log-archive.ts';
-import type { Logger } from './logger.ts';
 import { runPayload } from './payload-runner.ts';
 import type { S3Storage } from './s3-storage.ts';
 import { planStageIn, type StageInPlan, stageIn } from './stage-in.ts';
@@ -50,9 +50,6 @@ export function jobDirName(job: { taskId: string; jobIndex: number; attempt: num
   return `${job.taskId}.${job.jobIndex}.a${job.attempt}`;
 }
 
-/** Key of the plain payload log (the report's logKey) and of the log tarball, under the attempt's prefix. */
-export const PAYLOAD_LOG_NAME = 'payload.log';
-export const LOG_ARCHIVE_NAME = 'log.tgz';
 
 const PLAIN_NAME = /^[A-Za-z0-9._-]+$/;
 function isPlainName(name: string): boolean {
@@ -65,23 +62,21 @@ const ERROR_NAMES = new Map<number, string>(
   Object.entries(PILOT_ERROR_CODES).map(([name, code]) => [code, name] as [number, string]),
 );
 
-/** What went into the tarball's metadata.json besides the report. */
+/** What the pilot notes in the attempt's log around the payload's output. */
 interface AttemptFacts {
   startedAt: string;
   command?: string;
   args?: string[];
   inputs?: StageInPlan;
-  payloadLog?: { bytes: number; adler32: string };
 }
 
-export async function runJob(job: ClaimedJob, ctx: RunJobContext): Promise<CompleteRequest> {
+export async function runJob(job: ClaimedJob, ctx: RunJobContext): Promise<ReportInput> {
   const name = jobDirName(job);
   const workDir = join(ctx.workRoot, name);
   const logFile = join(ctx.workRoot, `${name}.log`);
-  const archiveFile = join(ctx.workRoot, `${name}.log.tgz`);
   const logger = ctx.logger.child({ taskId: job.taskId, jobId: job.jobId, attempt: job.attempt });
   const facts: AttemptFacts = { startedAt: new Date().toISOString() };
-  const report: CompleteRequest = {
+  const report: ReportInput = {
     taskId: job.taskId,
     jobIndex: job.jobIndex,
     attempt: job.attempt,
@@ -108,12 +103,11 @@ export async function runJob(job: ClaimedJob, ctx: RunJobContext): Promise<Compl
     if (await stageInAll(job, workDir, ctx, facts, fail)) {
       await runAndStageOut(job, workDir, logFile, ctx, facts, report, logger);
     }
-    await stageOutLogs(job, logFile, archiveFile, ctx, facts, report, logger);
+    await stageOutLog(job, logFile, ctx, facts, report, logger);
     return report;
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => {});
     await rm(logFile, { force: true }).catch(() => {});
-    await rm(archiveFile, { force: true }).catch(() => {});
   }
 }
 
@@ -152,10 +146,10 @@ async function runAndStageOut(
   logFile: string,
   ctx: RunJobContext,
   facts: AttemptFacts,
-  report: CompleteRequest,
+  report: ReportInput,
   logger: Logger,
 ): Promise<void> {
-  const inputFiles = facts.inputs?.payloadNames ?? job.inputFiles;
+  const inputFiles = facts.inputs?.payloadNames ?? job.inputs?.map((i) => i.name);
   const resolved = resolvePayload(job.payload, {
     taskId: job.taskId,
     jobId: job.jobId,
@@ -168,7 +162,8 @@ async function runAndStageOut(
   });
   facts.command = resolved.command;
   facts.args = resolved.args;
-  logger.info('payload starting', { command: resolved.command, args: resolved.args });
+  await appendFile(logFile, headerLines(job, ctx, facts)).catch(() => {});
+  logger.debug('payload starting', { command: resolved.command, args: resolved.args });
   const result = await runPayload({
     command: resolved.command,
     args: resolved.args,
@@ -185,7 +180,7 @@ async function runAndStageOut(
     ...(ctx.pollMs === undefined ? {} : { pollMs: ctx.pollMs }),
     ...(ctx.onSpawn === undefined ? {} : { onSpawn: ctx.onSpawn }),
   });
-  logger.info('payload ended', {
+  logger.debug('payload ended', {
     pilotErrorCode: result.pilotErrorCode,
     exitCode: result.exitCode,
     signal: result.signal,
@@ -221,7 +216,7 @@ async function stageOutOutputs(
   job: ClaimedJob,
   workDir: string,
   ctx: RunJobContext,
-  report: CompleteRequest,
+  report: ReportInput,
 ): Promise<OutputFile[] | undefined> {
   const missing: string[] = [];
   for (const name of job.outputs) {
@@ -255,99 +250,57 @@ async function stageOutOutputs(
   return outputs;
 }
 
-/**
- * Uploads the plain payload log (the report's logKey) and the log tarball with the attempt's
- * metadata; a failure fails an otherwise successful attempt with STAGE_OUT_FAILED.
- */
-async function stageOutLogs(
-  job: ClaimedJob,
-  logFile: string,
-  archiveFile: string,
-  ctx: RunJobContext,
-  facts: AttemptFacts,
-  report: CompleteRequest,
-  logger: Logger,
-): Promise<void> {
-  const failed = (what: string, error: unknown): void => {
-    logger.error(`${what} failed`, { error });
-    if (report.pilotErrorCode !== PILOT_ERROR_CODES.OK) return;
-    report.pilotErrorCode = PILOT_ERROR_CODES.STAGE_OUT_FAILED;
-    report.errorMessage = `stage-out of the ${what} failed: ${(error as Error).message}`.slice(
-      0,
-      ERROR_MESSAGE_MAX,
-    );
-  };
-  const hasLog = await stat(logFile).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-  if (hasLog) {
-    const key = `${job.outputPrefix}${PAYLOAD_LOG_NAME}`;
-    try {
-      const sum = await adler32File(logFile);
-      facts.payloadLog = sum;
-      await ctx.storage.uploadFile(key, logFile, 'text/plain; charset=utf-8', { adler32: sum.adler32 });
-      report.logKey = key;
-    } catch (error) {
-      failed('payload log', error);
-    }
-  }
-  const dir = jobDirName(job);
-  const archiveKey = `${job.outputPrefix}${LOG_ARCHIVE_NAME}`;
-  try {
-    await writeLogArchive(archiveFile, [
-      ...(hasLog ? [{ name: `${dir}/${PAYLOAD_LOG_NAME}`, path: logFile }] : []),
-      {
-        name: `${dir}/metadata.json`,
-        content: `${JSON.stringify(attemptMetadata(job, ctx, facts, report), null, 2)}\n`,
-      },
-    ]);
-    const { adler32, bytes } = await adler32File(archiveFile);
-    await ctx.storage.uploadFile(archiveKey, archiveFile, 'application/gzip', { adler32 });
-    logger.info('log tarball uploaded', { key: archiveKey, bytes, adler32 });
-    report.logArchive = { name: LOG_ARCHIVE_NAME, key: archiveKey, bytes, adler32 };
-  } catch (error) {
-    failed('log tarball', error);
-  }
+/** The pilot's note before the payload's output: who ran what, where. */
+function headerLines(job: ClaimedJob, ctx: RunJobContext, facts: AttemptFacts): string {
+  const lines = [
+    `# gluon-pilot ${PILOT_VERSION}: task ${job.taskId}, job ${job.jobIndex}, attempt ${job.attempt}`,
+    `# pilot ${ctx.pilotId ?? '?'} at site ${ctx.siteId ?? '?'} on ${ctx.host}, claimed ${facts.startedAt}`,
+    `# command: ${[facts.command, ...(facts.args ?? [])].map((a) => JSON.stringify(a)).join(' ')}`,
+    ...(facts.inputs?.downloads.map((d) => `# input: ${d.name} -> ${d.localName}${d.adler32 ? ` adler32 ${d.adler32}` : ''}`) ?? []),
+    '# ---- payload output ----',
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
-/** The attempt as the pilot saw it, for metadata.json in the log tarball. */
-function attemptMetadata(
+/** The pilot's note after it: how the attempt ended. */
+function footerLines(report: ReportInput): string {
+  const code = report.pilotErrorCode as PilotErrorCode;
+  const lines = [
+    '# ---- end of payload output ----',
+    `# ended ${new Date().toISOString()}: ${ERROR_NAMES.get(code) ?? code} (${code}) ${PILOT_ERROR_DESCRIPTIONS[code] ?? ''}`,
+    ...(report.exitCode === undefined ? [] : [`# exit code ${report.exitCode}`]),
+    ...(report.signal === undefined ? [] : [`# signal ${report.signal}`]),
+    `# usage: wall ${report.usage.wallTimeSec} s, cpu ${report.usage.cpuTimeSec} s, max rss ${report.usage.maxRssKB} kB`,
+    ...(report.outputs ?? []).map((o) => `# output: ${o.name} ${o.bytes} bytes adler32 ${o.adler32 ?? '?'}`),
+    ...(report.errorMessage === undefined ? [] : [`# error: ${report.errorMessage.split('\n')[0]}`]),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Uploads the attempt's one log object (the pilot's notes and the payload's output, one PUT); a
+ * failure fails an otherwise successful attempt with STAGE_OUT_FAILED.
+ */
+async function stageOutLog(
   job: ClaimedJob,
+  logFile: string,
   ctx: RunJobContext,
   facts: AttemptFacts,
-  report: CompleteRequest,
-): Record<string, unknown> {
-  const code = report.pilotErrorCode as PilotErrorCode;
-  return {
-    taskId: job.taskId,
-    jobId: job.jobId,
-    jobIndex: job.jobIndex,
-    attempt: job.attempt,
-    pilotId: ctx.pilotId,
-    siteId: ctx.siteId,
-    host: ctx.host,
-    pilotVersion: PILOT_VERSION,
-    startedAt: facts.startedAt,
-    endedAt: new Date().toISOString(),
-    command: facts.command,
-    args: facts.args,
-    resources: job.resources,
-    inputs: facts.inputs?.downloads.map((d) => ({
-      name: d.name,
-      localName: d.localName,
-      adler32: d.adler32,
-    })),
-    exitCode: report.exitCode,
-    signal: report.signal,
-    pilotErrorCode: code,
-    pilotErrorName: ERROR_NAMES.get(code),
-    pilotErrorDescription: PILOT_ERROR_DESCRIPTIONS[code],
-    errorMessage: report.errorMessage,
-    usage: report.usage,
-    outputs: report.outputs,
-    payloadLog: facts.payloadLog,
-  };
+  report: ReportInput,
+  logger: Logger,
+): Promise<void> {
+  try {
+    if (facts.command === undefined) await appendFile(logFile, headerLines(job, ctx, facts));
+    await appendFile(logFile, footerLines(report));
+    const { adler32, bytes } = await adler32File(logFile);
+    await ctx.storage.uploadFile(job.logKey, logFile, 'text/plain; charset=utf-8', { adler32 });
+    report.log = { name: ATTEMPT_LOG_NAME, key: job.logKey, bytes, adler32 };
+  } catch (error) {
+    logger.error('stage-out of the log failed', { error });
+    if (report.pilotErrorCode !== PILOT_ERROR_CODES.OK) return;
+    report.pilotErrorCode = PILOT_ERROR_CODES.STAGE_OUT_FAILED;
+    report.errorMessage = `stage-out of the log failed: ${(error as Error).message}`.slice(0, ERROR_MESSAGE_MAX);
+  }
 }
 
 const STOP_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGKILL']);

@@ -10,26 +10,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Adler32 } from './adler32.ts';
-import { type Logger, silentLogger } from './logger.ts';
-import { countAwsRequests } from './request-counter.ts';
-import { sleep } from './sleep.ts';
-import type { CredentialProvider } from './vended-credentials.ts';
-
-export function createS3Client(
-  env: NodeJS.ProcessEnv = process.env,
-  credentials?: CredentialProvider,
-): S3Client {
-  return countAwsRequests(
-    new S3Client({
-      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      forcePathStyle: env.AWS_ENDPOINT_URL_S3 !== undefined && env.AWS_ENDPOINT_URL_S3 !== '',
-      ...(credentials === undefined ? {} : { credentials }),
-    }),
-    'S3',
-  );
-}
+import { type Logger, silentLogger } from '#platform/logger.ts';
+import { sleep } from '#platform/sleep.ts';
 
 export interface S3StorageOptions {
   /** Retries after the first try. */

@@ -9,10 +9,8 @@ import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
   type ReceiveMessageCommandOutput,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { countAwsRequests } from './request-counter.ts';
-import type { CredentialProvider } from './vended-credentials.ts';
 
 export interface ReceivedMessage {
   messageId: string;
@@ -20,19 +18,6 @@ export interface ReceivedMessage {
   receiptHandle: string;
   /** How many times SQS has delivered this message (1 on the first delivery). */
   receiveCount: number;
-}
-
-export function createSqsClient(
-  env: NodeJS.ProcessEnv = process.env,
-  credentials?: CredentialProvider,
-): SQSClient {
-  return countAwsRequests(
-    new SQSClient({
-      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      ...(credentials === undefined ? {} : { credentials }),
-    }),
-    'SQS',
-  );
 }
 
 export class SqsSiteQueue {

@@ -6,7 +6,8 @@
  * handed to the payload unchanged. The payload's `${inputFiles}` lists the local names.
  */
 import { join, posix } from 'node:path';
-import type { ClaimedJob } from '#core/api/contract.ts';
+import type { ClaimedJob } from '#core/api/pilots.ts';
+import { isInputKey } from '#core/storage/object-keys.ts';
 import type { S3Storage } from './s3-storage.ts';
 
 export interface InputDownload {
@@ -41,14 +42,14 @@ export function parseS3Url(name: string): { bucket: string; key: string } | unde
   return { bucket: match[1] as string, key: match[2] as string };
 }
 
-export function planStageIn(job: Pick<ClaimedJob, 'inputFiles' | 'inputs'>, taskBucket: string): StageInPlan {
-  const known = new Map((job.inputs ?? []).map((i) => [i.name, i]));
+export function planStageIn(job: Pick<ClaimedJob, 'inputs'>, taskBucket: string): StageInPlan {
   const downloads: InputDownload[] = [];
   const payloadNames: string[] = [];
   const localNames = new Set<string>();
-  for (const name of job.inputFiles ?? []) {
+  for (const info of job.inputs ?? []) {
+    const name = info.name;
     const s3 = parseS3Url(name);
-    const location = s3 ?? (name.startsWith('inputs/') ? { bucket: taskBucket, key: name } : undefined);
+    const location = s3 ?? (isInputKey(name) ? { bucket: taskBucket, key: name } : undefined);
     if (location === undefined) {
       payloadNames.push(name);
       continue;
@@ -67,13 +68,12 @@ export function planStageIn(job: Pick<ClaimedJob, 'inputFiles' | 'inputs'>, task
       throw new StageInError(`input ${name}: another input has the same file name ${localName}`);
     }
     localNames.add(localName);
-    const info = known.get(name);
     downloads.push({
       name,
       ...location,
       localName,
-      ...(info?.adler32 === undefined ? {} : { adler32: info.adler32 }),
-      ...(info?.bytes === undefined ? {} : { bytes: info.bytes }),
+      ...(info.adler32 === undefined ? {} : { adler32: info.adler32 }),
+      ...(info.bytes === undefined ? {} : { bytes: info.bytes }),
     });
     payloadNames.push(localName);
   }

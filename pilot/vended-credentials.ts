@@ -6,8 +6,8 @@
  * client asks for them past that point. A failed renewal keeps the current credentials and is
  * tried again after `retryMs`.
  */
-import type { PilotCredentials } from '#core/api/contract.ts';
-import { type Logger, silentLogger } from './logger.ts';
+import type { PilotCredentials } from '#core/api/index.ts';
+import { type Logger, silentLogger } from '#platform/logger.ts';
 
 /** The shape the AWS SDK's `credentials` option takes. */
 export interface AwsCredentials {

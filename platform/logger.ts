@@ -87,3 +87,8 @@ export const silentLogger: Logger = {
   error: () => {},
   child: () => silentLogger,
 };
+
+/** Every line to stderr (a command whose stdout is for its user, or a pilot under a batch system). */
+export const toStderr = (line: string): void => {
+  process.stderr.write(line);
+};

@@ -5,10 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isSea } from 'node:sea';
 import type { Command } from 'commander';
 import { EXIT_CODES } from '../exit-codes.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, toStderr } from '#platform/logger.ts';
 import { demandClient } from './demand-client.ts';
 import {
   FACTORY_OPTIONS,
@@ -80,7 +81,7 @@ export async function runFactoryCommand(
     process.stderr.write(`gluon-pilot: ${error.message}\nSee 'gluon-pilot factory --help'.\n`);
     return EXIT_CODES.USAGE;
   }
-  const logger = createLogger(config.logLevel, { component: 'factory' });
+  const logger = createLogger({ level: config.logLevel, base: { component: 'factory' }, write: toStderr });
   if (!existsSync(pilotBinary)) {
     logger.warn('the pilot binary is not on this machine; it must be on the worker nodes', { pilotBinary });
   }
@@ -93,7 +94,7 @@ export async function runFactoryCommand(
       siteId: config.siteId,
       intervalSec: config.intervalSec,
       maxPending: config.maxPending,
-      pilotBinary,
+      pilotCommand: [pilotBinary],
       jobName: config.jobName,
       logDir: config.logDir,
       pilotEnv: selectVariables(env, config.pilotEnv),
@@ -106,7 +107,7 @@ export async function runFactoryCommand(
     },
     {
       fetchDemand: demandClient({ apiUrl: config.apiUrl, token: config.token }),
-      batch: createBatchPlugin(config.batch, { env }),
+      batch: createBatchPlugin(config.batch, { env, workRoot: join(config.logDir, 'work') }),
       logger,
     },
   );

@@ -6,8 +6,8 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SiteIdSchema } from '#core/tasks/task-spec.ts';
-import { LOG_LEVELS, type LogLevel } from '../logger.ts';
+import { SiteIdSchema } from '#core/sites/site.ts';
+import { LOG_LEVELS, type LogLevel } from '#platform/logger.ts';
 import { batchPluginNames } from './plugin-registry.ts';
 
 export interface FactoryConfig {

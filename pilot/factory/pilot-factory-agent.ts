@@ -5,9 +5,9 @@
  * Harvester's submitter and monitor, it never floods: pilots already waiting in the batch queue
  * count against the demand, and a failed look at either side submits nothing.
  */
-import type { SiteDemand } from '#core/api/contract.ts';
-import type { Logger } from '../logger.ts';
-import { sleep } from '../sleep.ts';
+import type { SiteDemand } from '#core/api/index.ts';
+import type { Logger } from '#platform/logger.ts';
+import { sleep } from '#platform/sleep.ts';
 import { BATCH_ID_PLACEHOLDER, type BatchJob, type BatchPlugin, type PilotJobSpec } from './batch-plugin.ts';
 import type { FetchDemand } from './demand-client.ts';
 import { pilotsToSubmit } from './pilots-to-submit.ts';
@@ -19,7 +19,10 @@ export interface PilotFactoryAgentConfig {
   intervalSec: number;
   maxPending: number;
   maxPilots?: number;
-  pilotBinary: string;
+  /** How a pilot is started: the single-executable gluon-pilot, or e.g. `node pilot/main.ts`. */
+  pilotCommand: string[];
+  /** Arguments added after the factory's own (e.g. `--idle-exit-sec 30`). */
+  pilotArgs?: string[];
   cores?: number;
   memoryMB?: number;
   walltimeSec?: number;
@@ -145,7 +148,7 @@ export class PilotFactoryAgent {
       intervalSec: config.intervalSec,
       maxPending: config.maxPending,
       ...(config.maxPilots === undefined ? {} : { maxPilots: config.maxPilots }),
-      pilotBinary: config.pilotBinary,
+      pilotCommand: config.pilotCommand.join(' '),
     });
     for (;;) {
       let failed = false;
@@ -174,7 +177,7 @@ export class PilotFactoryAgent {
     return {
       jobName: config.jobName,
       command: [
-        config.pilotBinary,
+        ...config.pilotCommand,
         'run',
         '--api-url',
         config.apiUrl,
@@ -188,6 +191,7 @@ export class PilotFactoryAgent {
         String(cores),
         '--memory-mb',
         String(memoryMB),
+        ...(config.pilotArgs ?? []),
       ],
       env: { ...config.pilotEnv, GLUON_PILOT_TOKEN: config.token },
       cores,

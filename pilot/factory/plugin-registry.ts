@@ -3,15 +3,19 @@
  * LSF) is one file implementing BatchPlugin plus one line here.
  */
 import type { BatchPlugin } from './batch-plugin.ts';
+import { LocalProcessPlugin } from './local-plugin.ts';
 import { SlurmPlugin } from './slurm-plugin.ts';
 
 export interface BatchPluginOptions {
   /** Environment of the batch commands (e.g. SLURM_CONF). */
   env?: NodeJS.ProcessEnv;
+  /** Where a local plugin's pilots get their work directories. */
+  workRoot?: string;
 }
 
 const PLUGINS: Record<string, (options: BatchPluginOptions) => BatchPlugin> = {
   slurm: (options) => new SlurmPlugin(options.env === undefined ? {} : { env: options.env }),
+  local: (options) => new LocalProcessPlugin({ workRoot: options.workRoot ?? 'gluon-pilots' }),
 };
 
 /** Names of the registered plugins, sorted. */

@@ -1,5 +1,5 @@
-import { countApiRequest } from '../request-counter.ts';
-import { sleep } from '../sleep.ts';
+import { GluonClient } from '#client/gluon-client.ts';
+import { sleep } from '#platform/sleep.ts';
 
 /** What one unauthenticated request to the API's base URL found. */
 export type ApiProbe =
@@ -28,18 +28,15 @@ export interface ProbeOptions {
  * API is reachable, and its `Date` header tells the API's clock. No function runs for it.
  */
 export async function probeApi(baseUrl: string, options: ProbeOptions = {}): Promise<ApiProbe> {
-  const url = `${baseUrl.replace(/\/+$/, '')}/`;
   const now = options.now ?? Date.now;
   const tries = options.tries ?? 3;
   let lastError = '';
   for (let attempt = 1; ; attempt++) {
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
-    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+    const client = new GluonClient({ baseUrl, timeoutMs: options.timeoutMs ?? 10_000 });
     const sentAt = now();
-    countApiRequest('GET', '/');
     try {
-      const response = await fetch(url, { method: 'GET', headers: { accept: 'application/json' }, signal });
-      await response.arrayBuffer().catch(() => undefined);
+      if (options.signal?.aborted) throw new Error('aborted');
+      const response = await client.raw('GET', '/');
       const receivedAt = now();
       const date = Date.parse(response.headers.get('date') ?? '');
       return {
@@ -51,9 +48,10 @@ export async function probeApi(baseUrl: string, options: ProbeOptions = {}): Pro
       };
     } catch (error) {
       const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-      lastError = timeout.aborted
-        ? `no answer within ${(options.timeoutMs ?? 10_000) / 1000} s`
-        : (cause?.code ?? cause?.message ?? (error as Error).message);
+      lastError =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${(options.timeoutMs ?? 10_000) / 1000} s`
+          : (cause?.code ?? cause?.message ?? (error as Error).message);
     }
     if (attempt >= tries || options.signal?.aborted)
       return { reachable: false, error: lastError, tries: attempt };
