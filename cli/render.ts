@@ -1,9 +1,8 @@
-import type { JobView, TaskSummary, TaskView } from '#core/api/contract.ts';
+import type { AttemptView, JobView, PilotView, TaskSummary, TaskView } from '#core/api/index.ts';
 import type { FieldIssue } from '#core/errors.ts';
-import type { Attempt, JobState, Usage } from '#core/jobs/job.ts';
-import type { Pilot } from '#core/pilots/pilot.ts';
+import type { JobState, Usage } from '#core/jobs/job.ts';
+import type { JobCounts } from '#core/jobs/job-counts.ts';
 import { PILOT_ERROR_DESCRIPTIONS } from '#core/pilots/pilot-error-codes.ts';
-import type { JobCounts } from '#core/tasks/task.ts';
 
 /** Job states in the order the progress bar draws them (final first, then what is still to come). */
 export const BAR_STATES = [
@@ -11,7 +10,6 @@ export const BAR_STATES = [
   'failed',
   'cancelled',
   'running',
-  'starting',
   'queued',
   'defined',
 ] as const;
@@ -21,7 +19,6 @@ const ANSI: Record<JobState, string> = {
   failed: '\u001b[31m',
   cancelled: '\u001b[90m',
   running: '\u001b[36m',
-  starting: '\u001b[35m',
   queued: '\u001b[33m',
   defined: '\u001b[2m',
 };
@@ -34,7 +31,6 @@ const GLYPH: Record<JobState, string> = {
   failed: 'X',
   cancelled: '/',
   running: '>',
-  starting: '+',
   queued: '.',
   defined: ' ',
 };
@@ -116,7 +112,7 @@ export function percentDone(task: ProgressInput): number {
 
 /**
  * One line: `[####XX>>..      ]  40% of 10 jobs` followed by a line of counts by state,
- * e.g. `finished 4  failed 0  cancelled 0  running 2  starting 0  queued 4  defined 0`.
+ * e.g. `finished 4  failed 0  cancelled 0  running 2  queued 4  defined 0`.
  */
 export function renderProgress(task: ProgressInput, options: RenderOptions = {}): string {
   const width = options.width ?? DEFAULT_BAR_WIDTH;
@@ -212,7 +208,7 @@ export function renderJobsTable(jobs: JobView[]): string {
       String(j.jobIndex),
       j.state,
       String(j.attempt),
-      j.siteId,
+      j.siteId ?? '-',
       j.pilotId ?? '-',
       j.exitCode === undefined ? '-' : String(j.exitCode),
       j.pilotErrorCode === undefined || j.pilotErrorCode === 0 ? '-' : String(j.pilotErrorCode),
@@ -222,7 +218,7 @@ export function renderJobsTable(jobs: JobView[]): string {
   );
 }
 
-export function renderPilotsTable(pilots: Pilot[], now: Date = new Date()): string {
+export function renderPilotsTable(pilots: PilotView[], now: Date = new Date()): string {
   if (pilots.length === 0) return 'no pilots';
   return renderTable(
     ['ID', 'SITE', 'HOST', 'PID', 'STATE', 'JOBS RUN', 'LAST HEARTBEAT'],
@@ -232,8 +228,8 @@ export function renderPilotsTable(pilots: Pilot[], now: Date = new Date()): stri
       p.host,
       String(p.pid),
       p.state,
-      String(p.jobsRun),
-      ago(p.lastHeartbeatAt, now),
+      String(p.jobsRun ?? ''),
+      ago(p.lease?.beatAt ?? p.endedAt ?? p.registeredAt, now),
     ]),
   );
 }
@@ -259,10 +255,12 @@ export function formatKB(kb: number): string {
 
 /** Attempts a job has used: ended attempts plus the one in flight (if any). */
 export function attemptsUsed(job: JobView): number {
-  const inFlight = job.state === 'starting' || job.state === 'running' ? 1 : 0;
-  if (job.attempts.length > 0) return job.attempts.length + inFlight;
-  if (job.state === 'finished' || job.state === 'failed' || inFlight === 1) return job.attempt;
-  return 0;
+  if (job.attempts !== undefined && job.attempts.length > 0) {
+    return job.attempts.length + (job.state === 'running' ? 1 : 0);
+  }
+  if (job.state === 'finished' || job.state === 'failed' || job.state === 'running') return job.attempt;
+  if (job.state === 'cancelled') return job.pilotId === undefined ? 0 : job.attempt;
+  return job.attempt - 1;
 }
 
 export interface TaskTotals {
@@ -275,9 +273,12 @@ export interface TaskTotals {
   errors: Array<{ jobIndex: number; attempt: number; text: string }>;
 }
 
-function describeFailure(
-  a: Pick<Attempt, 'exitCode' | 'signal' | 'pilotErrorCode' | 'errorMessage'>,
-): string {
+function describeFailure(a: {
+  exitCode?: number | undefined;
+  signal?: string | undefined;
+  pilotErrorCode: AttemptView['pilotErrorCode'];
+  errorMessage?: string | undefined;
+}): string {
   const parts: string[] = [];
   if (a.pilotErrorCode !== 0) {
     parts.push(`error ${a.pilotErrorCode} (${PILOT_ERROR_DESCRIPTIONS[a.pilotErrorCode] ?? 'unknown code'})`);
@@ -310,8 +311,9 @@ export function taskTotals(jobs: JobView[], maxErrors = 5): TaskTotals {
     const used = attemptsUsed(job);
     totals.attempts += used;
     totals.retries += Math.max(0, used - 1);
-    if (job.attempts.length > 0) {
-      for (const a of job.attempts) {
+    const attempts = job.attempts ?? [];
+    if (attempts.length > 0) {
+      for (const a of attempts) {
         addUsage(a.usage);
         if (a.state !== 'finished' && a.state !== 'cancelled' && totals.errors.length < maxErrors) {
           totals.errors.push({

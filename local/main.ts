@@ -16,7 +16,6 @@ interface CliOptions {
   pilots: number;
   site: string;
   leaseSec: number;
-  dispatchLeaseSec: number;
   heartbeatSec: number;
   reapEverySec: number;
   pilotIdleExitSec: number;
@@ -44,18 +43,12 @@ const program = new Command('npm start --')
   .option('--site <id>', 'id of the local site', 'local')
   .option(
     '--lease-sec <sec>',
-    'how long a claimed job stays leased without a heartbeat',
+    'a pilot whose lease is not renewed for this long is lost and its jobs run again elsewhere',
     integer(5, 86_400),
-    60,
+    30,
   )
-  .option(
-    '--dispatch-lease-sec <sec>',
-    "how long a queued job's message may go unclaimed before it is sent again",
-    integer(5, 86_400),
-    300,
-  )
-  .option('--heartbeat-sec <sec>', 'how often pilots heartbeat', integer(1, 3600), 10)
-  .option('--reap-every-sec <sec>', 'how often expired leases are reaped', integer(1, 3600), 15)
+  .option('--heartbeat-sec <sec>', 'how often pilots renew their lease', integer(1, 3600), 5)
+  .option('--reap-every-sec <sec>', 'how often the reaper sweeps the pilot leases', integer(1, 3600), 3)
   .option(
     '--pilot-idle-exit-sec <sec>',
     'a pilot leaves after this long without a job',
@@ -98,7 +91,6 @@ async function main(): Promise<void> {
     pilots: cli.pilots,
     siteId: cli.site,
     leaseSec: cli.leaseSec,
-    dispatchLeaseSec: cli.dispatchLeaseSec,
     heartbeatSec: cli.heartbeatSec,
     reapEverySec: cli.reapEverySec,
     pilotIdleExitSec: cli.pilotIdleExitSec,

@@ -4,18 +4,29 @@ import { createServer } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { putSite } from '#core/sites/sites.ts';
 import {
   dynamoDbClient,
   dynamoDbDocumentClient,
+  dynamoDbStreamsClient,
   s3Client,
   sqsClient,
 } from '#adapters/aws-clients.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
-import { createTables, localTableNames } from '#adapters/dynamodb/tables.ts';
+import { createTables, localTableNames, type TableKey, tableEnvName } from '#adapters/dynamodb/tables.ts';
 import { ensureBucket } from '#adapters/s3/s3-object-store.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
-import { functionDir, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { SiteSchema } from '#core/sites/site.ts';
+import { putSite } from '#core/sites/sites.ts';
+import {
+  functionDir,
+  ROUTES,
+  SCHEDULED_FUNCTIONS,
+  STREAM_FUNCTIONS,
+  WORKFLOW_FUNCTIONS,
+} from '#lambdas/routes.ts';
+import { demandClient } from '#pilot/factory/demand-client.ts';
+import { LocalProcessPlugin } from '#pilot/factory/local-plugin.ts';
+import { PilotFactoryAgent } from '#pilot/factory/pilot-factory-agent.ts';
 import { startApiServer } from './api-server.ts';
 import { createLocalAuth, type MintTokenOptions } from './auth.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';

@@ -16,7 +16,7 @@ export function registerCancel(program: Command, ctx: CliContext): void {
     )
     .action(async (taskId: string, options: CommonOptions) => {
       checkTaskId(taskId);
-      const answer = await clientFor(io, options).cancelTask(taskId);
+      const answer = await clientFor(io, options).call('cancelTask', { params: { taskId } });
       if (options.json) {
         printJson(io, answer ?? { taskId });
         return;

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { TaskIdSchema } from '#core/api/contract.ts';
+import { TaskIdSchema } from '#core/api/index.ts';
 import { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliIo } from '../cli-io.ts';

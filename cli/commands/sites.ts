@@ -26,7 +26,7 @@ export function registerSites(program: Command, ctx: CliContext): void {
   addCommonOptions(
     program.command('sites').description('list sites: status, slot resources, pilot cap'),
   ).action(async (options: CommonOptions) => {
-    const sites = await clientFor(io, options).listSites();
+    const sites = (await clientFor(io, options).call('listSites', {})).items;
     if (options.json) printJson(io, sites);
     else if (sites.length === 0) writeLine(io.stdout, 'no sites');
     else
@@ -89,7 +89,7 @@ export function registerSites(program: Command, ctx: CliContext): void {
         tags: options.tag,
       }).filter(([, v]) => v !== undefined),
     );
-    const site = await clientFor(io, options).putSite(siteId, body);
+    const site = await clientFor(io, options).call('putSite', { params: { siteId }, body });
     if (options.json) printJson(io, site);
     else
       writeLine(

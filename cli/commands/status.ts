@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stripVTControlCharacters } from 'node:util';
 import type { Command } from 'commander';
-import type { TaskView } from '#core/api/contract.ts';
+import type { TaskView } from '#core/api/index.ts';
 import { isFinalTaskState } from '#core/tasks/task.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ApiError, ApiUnreachableError } from '../cli-error.ts';
@@ -45,7 +45,7 @@ export async function watchTask(
     options.signal?.throwIfAborted();
     let task: TaskView | undefined;
     try {
-      task = await client.getTask(taskId);
+      task = await client.call('getTask', { params: { taskId } });
       errors = 0;
     } catch (error) {
       const retriable =
@@ -163,7 +163,7 @@ Examples:
         });
         return;
       }
-      const task = await client.getTask(taskId);
+      const task = await client.call('getTask', { params: { taskId } });
       if (options.json) printJson(io, task);
       else writeLine(io.stdout, renderTaskStatus(task, { color: useColor(io), width: barWidth(io) }));
     });

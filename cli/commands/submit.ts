@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { SubmitTaskResponse } from '#core/api/contract.ts';
+import type { SubmitTaskResponse } from '#core/api/index.ts';
 import { type FieldIssue, ValidationError } from '#core/errors.ts';
 import { parseTaskSpec, type TaskSpec } from '#core/tasks/task-spec.ts';
 import type { ApiClient } from '../api-client.ts';
@@ -184,9 +184,9 @@ export async function uploadSandbox(
   onUploaded?: (file: LocalSandboxFile) => void,
 ): Promise<{ spec: TaskSpec; uploaded: SubmittedTask['uploaded'] }> {
   if (local.localFiles.length === 0) return { spec: validate(local.path, local.raw), uploaded: [] };
-  const answer = await client.createSandbox({
-    files: local.localFiles.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes })),
-  });
+  const answer = await client.call('createSandbox', {
+    body: { files: local.localFiles.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes })),
+  } });
   const payload = local.raw.payload as Record<string, unknown>;
   const sandbox = [...(payload.sandbox as unknown[])];
   const uploaded: SubmittedTask['uploaded'] = [];
@@ -220,7 +220,7 @@ async function submitLocalSpec(
   onUploaded?: (file: LocalSandboxFile) => void,
 ): Promise<SubmittedTask> {
   const { spec, uploaded } = await uploadSandbox(client, local, onUploaded);
-  const answer = await client.submitTask(spec);
+  const answer = await client.call('submitTask', { body: spec });
   return { ...answer, spec, uploaded };
 }
 

@@ -12,7 +12,7 @@ export function registerWhy(program: Command, ctx: CliContext): void {
       .argument('<task>', 'task id')
       .description("why is my job pending: what holds the task's jobs back, site by site"),
   ).action(async (taskId: string, options: CommonOptions) => {
-    const why = await clientFor(io, options).explainTask(taskId);
+    const why = await clientFor(io, options).call('explainTask', { params: { taskId } });
     if (options.json) {
       printJson(io, why);
       return;
