@@ -295,6 +295,7 @@ export function awsEnvFor(endpoints: {
 }): Record<string, string> {
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     AWS_REGION: 'us-east-1',

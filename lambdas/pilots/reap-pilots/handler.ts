@@ -23,15 +23,16 @@ export function createHandler(
       if (sweep > 0) await sleep(gapMs);
       const report = await reapPilots(deps);
       reports.push(report);
+      // Nothing is written when nothing happened: a quiet minute costs no log bytes.
       if (report.pilotsLost + report.jobsRequeued + report.claimsAbandoned + report.deadLettersRedriven > 0) {
         logger.info('reaped', { ...report });
+        emitMetrics({
+          PilotsLost: report.pilotsLost,
+          JobsRequeued: report.jobsRequeued,
+          ClaimsAbandoned: report.claimsAbandoned,
+          DeadLettersRedriven: report.deadLettersRedriven,
+        });
       }
-      emitMetrics({
-        PilotsLost: report.pilotsLost,
-        JobsRequeued: report.jobsRequeued,
-        ClaimsAbandoned: report.claimsAbandoned,
-        DeadLettersRedriven: report.deadLettersRedriven,
-      });
     }
     return reports.at(-1);
   });
