@@ -1,356 +1,258 @@
 /**
- * In-memory implementations of every port in core/ports.ts, for unit tests of the use cases.
- *
- * They keep the semantics of the DynamoDB adapters where a use case depends on them:
- * - job transitions are fenced on the expected state, attempt and (when given) pilot id, and a
- *   move the event does not allow from the expected state is a conflict;
- * - job counts live with the task: only the counted states (starting, running, finished, failed,
- *   cancelled) are stored; `defined` and `queued` are derived from jobCount and jobsEnqueued;
- * - the wait token is taken at most once per stored token;
- * - every read returns a copy, so a use case cannot change stored state by mutating a result.
+ * In-memory implementations of every port, with the same semantics as the DynamoDB, SQS, S3, Step
+ * Functions and STS adapters (the contract tests run one suite against both, so they cannot
+ * drift). The job store also keeps the change feed of its records, as DynamoDB Streams does;
+ * `settleJobChanges` hands it to the same consumer the stream function runs.
  */
-import type { Page, PilotCredentials } from '#core/api/contract.ts';
-import type { Deps, Settings } from '#core/deps.ts';
-import { ConflictError, NotFoundError } from '#core/errors.ts';
-import { type Job, type JobState, LEASED_JOB_STATES } from '#core/jobs/job.ts';
-import { type JobMessage, JobMessageSchema } from '#core/jobs/job-message.ts';
-import type { Pilot, PilotState } from '#core/pilots/pilot.ts';
-import type {
-  Clock,
-  CredentialVendor,
-  Ids,
-  JobQueue,
-  JobStore,
-  JobTransition,
-  ObjectStore,
-  PageRequest,
-  PilotStore,
-  SiteStore,
-  TaskStore,
-  TransitionOutcome,
-  WorkflowEngine,
-} from '#core/ports.ts';
-import { type Site, type SiteInput, SiteSchema } from '#core/sites/site.ts';
+import { ConflictError } from '#core/errors.ts';
+import type { Page, PageRequest } from '#core/api/common.ts';
+import type { PilotCredentials } from '#core/api/pilots.ts';
+import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
+import { type Attempt, type JobRecord, jobIdOf } from '#core/jobs/job.ts';
 import {
-  emptyJobCounts,
-  FINAL_TASK_STATES,
-  isFinalTaskState,
+  addCounters,
+  deriveJobCounts,
+  emptyJobCounters,
+  type JobCounters,
   type JobCounts,
-  type Task,
-  type TaskState,
-} from '#core/tasks/task.ts';
-import {
-  canJobTransition,
-  JOB_TRANSITIONS,
-  TASK_TRANSITIONS,
-  type TaskEvent,
-} from '#core/tasks/transitions.ts';
-
-/** Job states with a stored counter; `defined` and `queued` are derived. */
-export const COUNTED_JOB_STATES = ['starting', 'running', 'finished', 'failed', 'cancelled'] as const;
-export type CountedJobState = (typeof COUNTED_JOB_STATES)[number];
-
-function isCounted(state: JobState): state is CountedJobState {
-  return (COUNTED_JOB_STATES as readonly JobState[]).includes(state);
-}
+} from '#core/jobs/job-counts.ts';
+import { type JobMessage, JobMessageSchema } from '#core/jobs/job-message.ts';
+import type { JobChange, JobExpectation, JobQueue, JobRecordChange, JobStore } from '#core/jobs/ports.ts';
+import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
+import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
+import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
+import type { SiteStore } from '#core/sites/ports.ts';
+import { type PilotCensus, type Site, type SiteInput, type SiteRecord, SiteSchema } from '#core/sites/site.ts';
+import type { ObjectStore } from '#core/storage/ports.ts';
+import type { CountEntry, TaskStore, WaitOutcome, WorkflowEngine } from '#core/tasks/ports.ts';
+import { FINAL_TASK_STATES, isFinalTaskState, type Task, type TaskHead, type TaskState } from '#core/tasks/task.ts';
+import type { TaskSpec } from '#core/tasks/task-spec.ts';
+import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 
 function copy<T>(value: T): T {
   return structuredClone(value);
 }
 
-/** A page of `items` (already in order) after the position named by `nextToken` (an offset). */
+/** A page of `items` after the token (the index of the next item, as a string). */
 function pageOf<T>(items: T[], page: PageRequest): Page<T> {
-  const from = page.nextToken === undefined ? 0 : Number(page.nextToken);
-  if (!Number.isSafeInteger(from) || from < 0) throw new Error(`bad page token ${page.nextToken}`);
-  const slice = items.slice(from, from + page.limit);
-  const end = from + slice.length;
-  return end < items.length ? { items: slice, nextToken: String(end) } : { items: slice };
+  const start = page.nextToken === undefined ? 0 : Number(page.nextToken);
+  const slice = items.slice(start, start + page.limit);
+  const next = start + page.limit;
+  return { items: slice, ...(next < items.length ? { nextToken: String(next) } : {}) };
 }
 
 interface StoredTask {
-  task: Omit<Task, 'counts'>;
-  waitToken?: string;
-  waitReleased: boolean;
+  head: TaskHead & { waitToken?: string };
+  spec: TaskSpec;
+  /** Counters per feed, with the last sequence number each applied. */
+  counters: Map<string, { counters: JobCounters; lastSeq: bigint }>;
 }
 
 export class InMemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
-  /** Counters per task, kept apart from the task item as in DynamoDB (they exist even without it). */
-  private readonly counters = new Map<string, Record<CountedJobState, number>>();
 
   async create(task: Task): Promise<void> {
     if (this.tasks.has(task.taskId)) throw new ConflictError(`task ${task.taskId} already exists`);
-    const { counts: _derived, ...rest } = copy(task);
-    this.tasks.set(task.taskId, { task: rest, waitReleased: false });
-  }
-
-  /**
-   * Test helper: stores a task as given, its counted-state counts included (queued and defined
-   * are still derived). Overwrites an existing task.
-   */
-  seed(task: Task): void {
-    const { counts, ...rest } = copy(task);
-    this.tasks.set(task.taskId, { task: rest, waitReleased: false });
-    const counters = this.countersOf(task.taskId);
-    for (const state of COUNTED_JOB_STATES) counters[state] = counts[state];
+    const { spec, counts: _counts, ...head } = copy(task);
+    this.tasks.set(task.taskId, { head, spec, counters: new Map() });
   }
 
   async get(taskId: string): Promise<Task | undefined> {
     const stored = this.tasks.get(taskId);
-    return stored === undefined ? undefined : this.withCounts(stored.task);
+    if (stored === undefined) return undefined;
+    const { waitToken: _token, ...head } = copy(stored.head);
+    return { ...head, spec: copy(stored.spec), counts: this.counts(stored) };
   }
 
-  async listByOwner(owner: string, page: PageRequest): Promise<Page<Task>> {
-    const owned = [...this.tasks.values()]
-      .map((s) => s.task)
-      .filter((t) => t.owner === owner)
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.taskId.localeCompare(a.taskId));
-    const result = pageOf(owned, page);
-    return { ...result, items: result.items.map((t) => this.withCounts(t)) };
+  async getHead(taskId: string): Promise<TaskHead | undefined> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined) return undefined;
+    const { waitToken: _token, ...head } = copy(stored.head);
+    return head;
+  }
+
+  async getSpec(taskId: string): Promise<TaskSpec | undefined> {
+    const stored = this.tasks.get(taskId);
+    return stored === undefined ? undefined : copy(stored.spec);
+  }
+
+  async getProgress(taskId: string): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined) return undefined;
+    return { ...copy(stored.head), counts: this.counts(stored) };
+  }
+
+  async listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>> {
+    const mine = [...this.tasks.values()]
+      .filter((t) => t.head.owner === owner)
+      .sort((a, b) => b.head.createdAt.localeCompare(a.head.createdAt) || b.head.taskId.localeCompare(a.head.taskId))
+      .map((t) => {
+        const { waitToken: _token, ...head } = copy(t.head);
+        return { ...head, counts: this.counts(t) };
+      });
+    return pageOf(mine, page);
   }
 
   async transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; jobCount?: number; siteIds?: string[] },
+    change: { at: string; reason?: string; siteIds?: string[] },
   ): Promise<boolean> {
     const stored = this.tasks.get(taskId);
     const { from, to } = TASK_TRANSITIONS[event];
-    if (stored === undefined || !(from as readonly TaskState[]).includes(stored.task.state)) return false;
-    const task = stored.task;
-    task.state = to;
-    task.updatedAt = change.at;
-    task.history.push({
-      state: to,
-      at: change.at,
-      ...(change.reason === undefined ? {} : { reason: change.reason }),
-    });
-    if (change.reason !== undefined) task.reason = change.reason;
-    if (change.jobCount !== undefined) task.jobCount = change.jobCount;
-    if (change.siteIds !== undefined) task.siteIds = [...change.siteIds];
-    if (isFinalTaskState(to)) task.endedAt = change.at;
+    if (stored === undefined || !(from as readonly TaskState[]).includes(stored.head.state)) return false;
+    const head = stored.head;
+    head.state = to;
+    head.updatedAt = change.at;
+    head.history.push({ state: to, at: change.at, ...(change.reason === undefined ? {} : { reason: change.reason }) });
+    if (change.reason !== undefined) head.reason = change.reason;
+    if (change.siteIds !== undefined) head.siteIds = [...change.siteIds];
+    if (isFinalTaskState(to)) head.endedAt = change.at;
     return true;
   }
 
   async recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void> {
     const stored = this.tasks.get(taskId);
-    if (stored === undefined || stored.task.jobsEnqueued >= jobsEnqueued) return;
-    stored.task.jobsEnqueued = jobsEnqueued;
-    stored.task.updatedAt = at;
+    if (stored === undefined || stored.head.jobsEnqueued >= jobsEnqueued) return;
+    stored.head.jobsEnqueued = jobsEnqueued;
+    stored.head.updatedAt = at;
   }
 
   async requestCancel(taskId: string, at: string): Promise<TaskState | undefined> {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) return undefined;
-    if (FINAL_TASK_STATES.has(stored.task.state)) return stored.task.state;
-    stored.task.cancelRequested = true;
-    stored.task.updatedAt = at;
-    return stored.task.state;
+    if (FINAL_TASK_STATES.has(stored.head.state)) return stored.head.state;
+    stored.head.cancelRequested = true;
+    stored.head.updatedAt = at;
+    return stored.head.state;
+  }
+
+  async markCancelSwept(taskId: string, at: string): Promise<void> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined) return;
+    stored.head.cancelSwept = true;
+    stored.head.updatedAt = at;
   }
 
   async storeWaitToken(taskId: string, token: string): Promise<void> {
     const stored = this.tasks.get(taskId);
-    if (stored === undefined) throw new NotFoundError(`task ${taskId} not found`);
-    if (stored.waitToken === token) return;
-    stored.waitToken = token;
-    stored.waitReleased = false;
+    if (stored !== undefined) stored.head.waitToken = token;
   }
 
-  async takeWaitToken(taskId: string): Promise<string | undefined> {
+  async addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void> {
     const stored = this.tasks.get(taskId);
-    if (stored?.waitToken === undefined || stored.waitReleased) return undefined;
-    stored.waitReleased = true;
-    return stored.waitToken;
-  }
-
-  // ---- for InMemoryJobStore and tests -----------------------------------------------------------
-
-  /** Moves the task's counters by `delta` for `state` (what the job store's transaction does). */
-  addCount(taskId: string, state: CountedJobState, delta: number): void {
-    this.countersOf(taskId)[state] += delta;
-  }
-
-  isCancelRequested(taskId: string): boolean {
-    return this.tasks.get(taskId)?.task.cancelRequested === true;
-  }
-
-  /** The stored wait token and whether it was taken (undefined when no task). */
-  waitTokenOf(taskId: string): { token?: string; released: boolean } | undefined {
-    const stored = this.tasks.get(taskId);
-    if (stored === undefined) return undefined;
-    return {
-      ...(stored.waitToken === undefined ? {} : { token: stored.waitToken }),
-      released: stored.waitReleased,
-    };
-  }
-
-  size(): number {
-    return this.tasks.size;
-  }
-
-  private countersOf(taskId: string): Record<CountedJobState, number> {
-    let counters = this.counters.get(taskId);
-    if (counters === undefined) {
-      counters = { starting: 0, running: 0, finished: 0, failed: 0, cancelled: 0 };
-      this.counters.set(taskId, counters);
+    if (stored === undefined) return;
+    let item = stored.counters.get(feed);
+    if (item === undefined) {
+      item = { counters: emptyJobCounters(), lastSeq: -1n };
+      stored.counters.set(feed, item);
     }
-    return counters;
+    for (const entry of [...entries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
+      const seq = BigInt(entry.seq);
+      if (seq <= item.lastSeq) continue;
+      addCounters(item.counters, entry.delta);
+      item.lastSeq = seq;
+    }
   }
 
-  private withCounts(task: Omit<Task, 'counts'>): Task {
-    const counts: JobCounts = emptyJobCounts();
-    const counters = this.counters.get(task.taskId);
-    let inCounted = 0;
-    for (const state of COUNTED_JOB_STATES) {
-      counts[state] = counters?.[state] ?? 0;
-      inCounted += counts[state];
-    }
-    counts.defined = Math.max(0, task.jobCount - task.jobsEnqueued);
-    counts.queued = Math.max(0, task.jobsEnqueued - inCounted);
-    return { ...copy(task), cancelRequested: task.cancelRequested === true, counts };
+  private counts(stored: StoredTask): JobCounts {
+    const total = emptyJobCounters();
+    for (const { counters } of stored.counters.values()) addCounters(total, counters);
+    return deriveJobCounts(stored.head, total);
   }
 }
 
-/** Jobs keyed by task and index; transitions move the task's counters in the same step. */
+function matches(record: JobRecord | undefined, expected: JobExpectation): boolean {
+  if (expected === 'absent') return record === undefined;
+  if (record === undefined) return false;
+  return (
+    record.state === expected.state &&
+    record.attempt === expected.attempt &&
+    (expected.pilotId === undefined || record.pilotId === expected.pilotId) &&
+    (expected.siteId === undefined || record.siteId === expected.siteId)
+  );
+}
+
+/** Job records, written only by fenced updates, with their change feed (feed `memory`). */
 export class InMemoryJobStore implements JobStore {
-  private readonly jobs = new Map<string, Map<number, Job>>();
-  private readonly tasks: InMemoryTaskStore;
-  /** Every transition asked for, with its outcome (for assertions). */
-  readonly transitions: Array<{ transition: JobTransition; outcome: TransitionOutcome }> = [];
+  private readonly records = new Map<string, Map<number, JobRecord>>();
+  private readonly archive = new Map<string, Map<number, Attempt>>();
+  private readonly feed: JobRecordChange[] = [];
+  private seq = 0n;
+  /** Writes refused (conflicts), for tests that look at fencing. */
+  conflicts = 0;
 
-  constructor(tasks: InMemoryTaskStore) {
-    this.tasks = tasks;
+  async get(taskId: string, jobIndex: number): Promise<JobRecord | undefined> {
+    const record = this.records.get(taskId)?.get(jobIndex);
+    return record === undefined ? undefined : copy(record);
   }
 
-  async createQueued(jobs: Job[]): Promise<number> {
-    for (const job of jobs) {
-      if (job.state !== 'queued')
-        throw new Error(`createQueued: job ${job.jobId} is ${job.state}, not queued`);
-    }
-    let created = 0;
-    for (const job of jobs) {
-      const byIndex = this.byTask(job.taskId);
-      if (byIndex.has(job.jobIndex)) continue;
-      byIndex.set(job.jobIndex, copy(job));
-      created++;
-    }
-    return created;
-  }
-
-  async get(taskId: string, jobIndex: number): Promise<Job | undefined> {
-    const job = this.jobs.get(taskId)?.get(jobIndex);
-    return job === undefined ? undefined : copy(job);
-  }
-
-  /** In jobIndex order; the page token is the last jobIndex returned, so pages survive state changes. */
-  async listByTask(taskId: string, filter: { state?: JobState }, page: PageRequest): Promise<Page<Job>> {
-    const after = page.nextToken === undefined ? -1 : Number(page.nextToken);
-    const matching = [...(this.jobs.get(taskId)?.values() ?? [])]
-      .filter((j) => j.jobIndex > after && (filter.state === undefined || j.state === filter.state))
+  async list(taskId: string, fromIndex: number, limit: number): Promise<{ records: JobRecord[]; more: boolean }> {
+    const all = [...(this.records.get(taskId)?.values() ?? [])]
+      .filter((r) => r.jobIndex >= fromIndex)
       .sort((a, b) => a.jobIndex - b.jobIndex);
-    const items = matching.slice(0, page.limit).map(copy);
-    const last = items.at(-1);
-    return matching.length > page.limit && last !== undefined
-      ? { items, nextToken: String(last.jobIndex) }
-      : { items };
+    return { records: all.slice(0, limit).map(copy), more: all.length > limit };
   }
 
-  async transition(t: JobTransition): Promise<TransitionOutcome> {
-    const outcome = this.apply(t);
-    this.transitions.push({ transition: copy(t), outcome });
-    return outcome;
-  }
-
-  async renewLease(
-    ref: { taskId: string; jobIndex: number; attempt: number; pilotId: string },
-    leaseExpiresAt: number,
-    at: string,
-  ): Promise<boolean> {
-    const job = this.jobs.get(ref.taskId)?.get(ref.jobIndex);
-    if (job === undefined || !LEASED_JOB_STATES.has(job.state)) return false;
-    if (job.attempt !== ref.attempt || job.pilotId !== ref.pilotId) return false;
-    job.leaseExpiresAt = leaseExpiresAt;
-    job.updatedAt = at;
-    return true;
-  }
-
-  async renewDispatch(
-    ref: { taskId: string; jobIndex: number; attempt: number },
-    leaseExpiresAt: number,
-    at: string,
-  ): Promise<boolean> {
-    const job = this.jobs.get(ref.taskId)?.get(ref.jobIndex);
-    if (job === undefined || job.state !== 'queued' || job.attempt !== ref.attempt) return false;
-    job.leaseExpiresAt = leaseExpiresAt;
-    job.updatedAt = at;
-    return true;
-  }
-
-  async listExpiredLeases(now: number, limit: number): Promise<Job[]> {
-    if (limit <= 0) return [];
-    return this.all()
-      .filter(
-        (j) =>
-          (j.state === 'queued' || LEASED_JOB_STATES.has(j.state)) &&
-          j.leaseExpiresAt !== undefined &&
-          j.leaseExpiresAt < now,
-      )
-      .sort((a, b) => (a.leaseExpiresAt ?? 0) - (b.leaseExpiresAt ?? 0))
-      .slice(0, limit)
-      .map(copy);
-  }
-
-  /** Test helper: every stored job (copies), ordered by task and index. */
-  all(): Job[] {
-    return [...this.jobs.values()]
-      .flatMap((byIndex) => [...byIndex.values()])
-      .sort((a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex)
-      .map(copy);
-  }
-
-  /** Test helper: changes a stored job directly (no fencing, no counters). */
-  patch(taskId: string, jobIndex: number, fields: Partial<Job>): void {
-    const job = this.jobs.get(taskId)?.get(jobIndex);
-    if (job === undefined) throw new Error(`no job ${taskId}.${jobIndex}`);
-    Object.assign(job, copy(fields));
-  }
-
-  private apply(t: JobTransition): TransitionOutcome {
-    if (!canJobTransition(t.expected.state, t.event)) return 'conflict';
-    const job = this.jobs.get(t.taskId)?.get(t.jobIndex);
-    if (job === undefined) return 'conflict';
-    if (job.state !== t.expected.state || job.attempt !== t.expected.attempt) return 'conflict';
-    if (t.expected.pilotId !== undefined && job.pilotId !== t.expected.pilotId) return 'conflict';
-    if (t.unlessTaskCancelled === true && this.tasks.isCancelRequested(t.taskId)) return 'task-cancelled';
-    const from = job.state;
-    const to = JOB_TRANSITIONS[t.event].to;
-    for (const [field, value] of Object.entries(t.set ?? {})) {
-      if (value === undefined || field === 'updatedAt') continue;
-      (job as unknown as Record<string, unknown>)[field] = copy(value);
+  async update(
+    key: { taskId: string; jobIndex: number },
+    change: JobChange,
+    expected: JobExpectation[],
+  ): Promise<'ok' | 'conflict'> {
+    let byIndex = this.records.get(key.taskId);
+    const before = byIndex?.get(key.jobIndex);
+    if (!expected.some((e) => matches(before, e))) {
+      this.conflicts++;
+      return 'conflict';
     }
-    for (const field of t.remove ?? []) delete job[field];
-    job.state = to;
-    job.updatedAt = t.at;
-    if (t.appendAttempt !== undefined) job.attempts.push(copy(t.appendAttempt));
-    if (isCounted(from)) this.tasks.addCount(t.taskId, from, -1);
-    if (isCounted(to)) this.tasks.addCount(t.taskId, to, +1);
+    const after = { ...(before === undefined ? key : copy(before)) } as Record<string, unknown>;
+    for (const field of change.remove ?? []) if (!(field in change.set)) delete after[field];
+    for (const [field, value] of Object.entries(change.set)) if (value !== undefined) after[field] = copy(value);
+    if (byIndex === undefined) {
+      byIndex = new Map();
+      this.records.set(key.taskId, byIndex);
+    }
+    byIndex.set(key.jobIndex, after as unknown as JobRecord);
+    this.seq += 1n;
+    this.feed.push({
+      feed: 'memory',
+      seq: String(this.seq),
+      ...(before === undefined ? {} : { before: copy(before) }),
+      after: copy(after) as unknown as JobRecord,
+    });
     return 'ok';
   }
 
-  private byTask(taskId: string): Map<number, Job> {
-    let byIndex = this.jobs.get(taskId);
-    if (byIndex === undefined) {
-      byIndex = new Map();
-      this.jobs.set(taskId, byIndex);
+  async archiveAttempts(attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }>): Promise<void> {
+    for (const { taskId, jobIndex, attempt } of attempts) {
+      const id = jobIdOf(taskId, jobIndex);
+      let byAttempt = this.archive.get(id);
+      if (byAttempt === undefined) {
+        byAttempt = new Map();
+        this.archive.set(id, byAttempt);
+      }
+      byAttempt.set(attempt.attempt, copy(attempt));
     }
-    return byIndex;
+  }
+
+  async attempts(taskId: string, jobIndex: number): Promise<Attempt[]> {
+    return [...(this.archive.get(jobIdOf(taskId, jobIndex))?.values() ?? [])]
+      .sort((a, b) => a.attempt - b.attempt)
+      .map(copy);
+  }
+
+  /** The changes of records since the last call (the change feed), oldest first. */
+  takeChanges(): JobRecordChange[] {
+    return this.feed.splice(0, this.feed.length);
   }
 }
 
-/** Records every message sent; messages are validated as the real queue's consumers would. */
+/** Records every message sent (validated as the real queue's consumers would), by site. */
 export class InMemoryJobQueue implements JobQueue {
   readonly sent: JobMessage[] = [];
   readonly queues = new Set<string>();
+  /** Dead letters per site (tests put messages here to see them redriven). */
+  readonly deadLetters = new Map<string, string[]>();
 
   async ensureSiteQueue(siteId: string): Promise<{ queueUrl: string; dlqUrl: string }> {
     this.queues.add(siteId);
@@ -369,13 +271,40 @@ export class InMemoryJobQueue implements JobQueue {
     return this.sent.filter((m) => m.siteId === siteId).length;
   }
 
+  async redriveDeadLetters(siteId: string, options: { max: number; delaySec: number }): Promise<{ redriven: number }> {
+    const dead = this.deadLetters.get(siteId) ?? [];
+    const keep: string[] = [];
+    let redriven = 0;
+    for (const body of dead) {
+      if (redriven >= options.max) {
+        keep.push(body);
+        continue;
+      }
+      const parsed = JobMessageSchema.safeParse(safeJson(body));
+      if (!parsed.success) {
+        keep.push(body);
+        continue;
+      }
+      this.sent.push(parsed.data);
+      redriven++;
+    }
+    this.deadLetters.set(siteId, keep);
+    return { redriven };
+  }
+
   /** Forgets the messages sent so far. */
   clear(): void {
     this.sent.length = 0;
   }
 }
 
-const LIVE_PILOT_STATES: ReadonlySet<PilotState> = new Set(['starting', 'idle', 'busy', 'draining']);
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 export class InMemoryPilotStore implements PilotStore {
   private readonly pilots = new Map<string, Pilot>();
@@ -391,78 +320,125 @@ export class InMemoryPilotStore implements PilotStore {
   }
 
   async list(page: PageRequest): Promise<Page<Pilot>> {
-    const all = [...this.pilots.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy);
-    return pageOf(all, page);
+    return pageOf([...this.pilots.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy), page);
   }
 
-  async heartbeat(
-    pilotId: string,
-    change: { state: PilotState; at: string; currentJobId?: string },
-  ): Promise<void> {
-    const pilot = this.existing(pilotId);
-    pilot.state = change.state;
-    pilot.lastHeartbeatAt = change.at;
-    if (change.currentJobId === undefined) delete pilot.currentJobId;
-    else pilot.currentJobId = change.currentJobId;
-  }
-
-  async countBySite(
-    siteId: string,
-  ): Promise<{ starting: number; idle: number; busy: number; draining: number }> {
-    const counts = { starting: 0, idle: 0, busy: 0, draining: 0 };
-    for (const pilot of this.pilots.values()) {
-      if (pilot.siteId === siteId && pilot.state in counts) counts[pilot.state as keyof typeof counts] += 1;
-    }
-    return counts;
-  }
-
-  async jobEnded(pilotId: string, at: string): Promise<void> {
-    const pilot = this.existing(pilotId);
-    pilot.jobsRun += 1;
-    pilot.state = 'idle';
-    pilot.lastHeartbeatAt = at;
-    delete pilot.currentJobId;
-  }
-
-  async markLost(before: string): Promise<string[]> {
-    const lost: string[] = [];
-    for (const pilot of this.pilots.values()) {
-      if (LIVE_PILOT_STATES.has(pilot.state) && pilot.lastHeartbeatAt < before) {
-        pilot.state = 'lost';
-        lost.push(pilot.pilotId);
-      }
-    }
-    return lost.sort();
-  }
-
-  private existing(pilotId: string): Pilot {
+  async end(pilotId: string, change: { state: 'exited' | 'lost'; at: string; jobsRun?: number }): Promise<void> {
     const pilot = this.pilots.get(pilotId);
-    if (pilot === undefined) throw new NotFoundError(`pilot ${pilotId} not found`);
-    return pilot;
+    if (pilot === undefined || pilot.endedAt !== undefined) return;
+    pilot.state = change.state;
+    pilot.endedAt = change.at;
+    if (change.jobsRun !== undefined) pilot.jobsRun = change.jobsRun;
+  }
+}
+
+export class InMemoryPilotLeaseStore implements PilotLeaseStore {
+  readonly tableName: string;
+  private readonly leases = new Map<string, PilotLease>();
+  /** Renewals and holds written, for tests that count writes. */
+  writes = 0;
+
+  constructor(tableName = 'leases') {
+    this.tableName = tableName;
+  }
+
+  async create(lease: PilotLease): Promise<void> {
+    this.writes++;
+    this.leases.set(lease.pilotId, copy({ ...lease, kill: [] }));
+  }
+
+  async get(pilotId: string): Promise<PilotLease | undefined> {
+    const lease = this.leases.get(pilotId);
+    return lease === undefined ? undefined : copy(lease);
+  }
+
+  async hold(
+    pilotId: string,
+    change: { jobs: string[]; state: LivePilotState; expiresAt: number; siteId?: string; dropKills?: string[] },
+  ): Promise<PilotLease | undefined> {
+    const lease = this.live(pilotId);
+    if (lease === undefined || (change.siteId !== undefined && lease.siteId !== change.siteId)) return undefined;
+    this.writes++;
+    lease.jobs = [...change.jobs];
+    lease.state = change.state;
+    lease.expiresAt = change.expiresAt;
+    const drop = new Set(change.dropKills ?? []);
+    lease.kill = lease.kill.filter((entry) => !drop.has(entry));
+    return copy(lease);
+  }
+
+  async renew(
+    pilotId: string,
+    change: { state: LivePilotState | 'exited'; expiresAt: number; beatAt: string; jobsRun: number },
+  ): Promise<PilotLease | undefined> {
+    const lease = this.live(pilotId);
+    if (lease === undefined) return undefined;
+    this.writes++;
+    lease.state = change.state;
+    lease.expiresAt = change.expiresAt;
+    lease.beatAt = change.beatAt;
+    lease.jobsRun = change.jobsRun;
+    return copy(lease);
+  }
+
+  async addKills(pilotId: string, entries: string[]): Promise<void> {
+    const lease = this.live(pilotId);
+    if (lease === undefined) return;
+    this.writes++;
+    lease.kill = [...new Set([...lease.kill, ...entries])];
+  }
+
+  async markLost(pilotId: string, now: number): Promise<PilotLease | undefined> {
+    const lease = this.live(pilotId);
+    if (lease === undefined || lease.expiresAt >= now) return undefined;
+    this.writes++;
+    lease.state = 'lost';
+    return copy(lease);
+  }
+
+  async remove(pilotId: string): Promise<void> {
+    this.leases.delete(pilotId);
+  }
+
+  async scan(cursor?: string): Promise<{ leases: PilotLease[]; cursor?: string }> {
+    const all = [...this.leases.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy);
+    const page = pageOf(all, { limit: 1000, ...(cursor === undefined ? {} : { nextToken: cursor }) });
+    return { leases: page.items, ...(page.nextToken === undefined ? {} : { cursor: page.nextToken }) };
+  }
+
+  private live(pilotId: string): PilotLease | undefined {
+    const lease = this.leases.get(pilotId);
+    return lease !== undefined && isLivePilotState(lease.state) ? lease : undefined;
   }
 }
 
 export class InMemorySiteStore implements SiteStore {
-  private readonly sites = new Map<string, Site>();
+  private readonly sites = new Map<string, SiteRecord>();
 
   async put(site: Site): Promise<void> {
-    this.sites.set(site.siteId, copy(site));
+    const census = this.sites.get(site.siteId)?.census;
+    this.sites.set(site.siteId, { ...copy(site), ...(census === undefined ? {} : { census }) });
   }
 
-  async get(siteId: string): Promise<Site | undefined> {
+  async get(siteId: string): Promise<SiteRecord | undefined> {
     const site = this.sites.get(siteId);
     return site === undefined ? undefined : copy(site);
   }
 
-  async list(): Promise<Site[]> {
+  async list(): Promise<SiteRecord[]> {
     return [...this.sites.values()].sort((a, b) => a.siteId.localeCompare(b.siteId)).map(copy);
+  }
+
+  async recordCensus(siteId: string, pilots: PilotCensus, at: string): Promise<void> {
+    const site = this.sites.get(siteId);
+    if (site !== undefined) site.census = { pilots: copy(pilots), at };
   }
 }
 
 /** Records workflow starts and wait releases; `startError` makes startTask throw it. */
 export class RecordingWorkflowEngine implements WorkflowEngine {
   readonly started: string[] = [];
-  readonly releases: Array<{ token: string; output: { taskId: string } }> = [];
+  readonly releases: Array<{ token: string; output: WaitOutcome }> = [];
   startError: Error | undefined;
 
   async startTask(taskId: string): Promise<void> {
@@ -470,7 +446,7 @@ export class RecordingWorkflowEngine implements WorkflowEngine {
     if (!this.started.includes(taskId)) this.started.push(taskId);
   }
 
-  async releaseWait(token: string, output: { taskId: string }): Promise<void> {
+  async releaseWait(token: string, output: WaitOutcome): Promise<void> {
     this.releases.push({ token, output: copy(output) });
   }
 }
@@ -529,31 +505,16 @@ export class SequentialIds implements Ids {
 }
 
 export const DEFAULT_SETTINGS: Settings = {
-  leaseSec: 300,
-  dispatchLeaseSec: 1800,
+  leaseSec: 120,
   heartbeatSec: 60,
   enqueuePageSize: 100,
-  pilotLostSec: 900,
 };
-
-/** The in-memory deps with their concrete types, so tests reach the recording helpers. */
-export interface InMemoryDeps extends Deps {
-  tasks: InMemoryTaskStore;
-  jobs: InMemoryJobStore;
-  pilots: InMemoryPilotStore;
-  sites: InMemorySiteStore;
-  queue: InMemoryJobQueue;
-  objects: InMemoryObjectStore;
-  workflow: RecordingWorkflowEngine;
-  credentials: FixedCredentialVendor;
-  clock: SettableClock;
-  ids: SequentialIds;
-}
 
 /** Vends the credentials it is given (or none), recording each request. */
 export class FixedCredentialVendor implements CredentialVendor {
   credentials: PilotCredentials | undefined;
-  readonly requests: Array<{ pilotId: string; siteId: string; queueUrl: string; bucket: string }> = [];
+  readonly requests: Array<{ pilotId: string; siteId: string; queueUrl: string; bucket: string; leaseTable: string }> =
+    [];
 
   constructor(credentials?: PilotCredentials) {
     this.credentials = credentials;
@@ -564,20 +525,34 @@ export class FixedCredentialVendor implements CredentialVendor {
     siteId: string;
     queueUrl: string;
     bucket: string;
+    leaseTable: string;
   }): Promise<PilotCredentials | undefined> {
     this.requests.push(scope);
     return this.credentials;
   }
 }
 
-export function inMemoryDeps(
-  options: { settings?: Partial<Settings>; start?: Date | string } = {},
-): InMemoryDeps {
-  const tasks = new InMemoryTaskStore();
+/** The in-memory deps with their concrete types, so tests reach the recording helpers. */
+export interface InMemoryDeps extends Deps {
+  tasks: InMemoryTaskStore;
+  jobs: InMemoryJobStore;
+  pilots: InMemoryPilotStore;
+  leases: InMemoryPilotLeaseStore;
+  sites: InMemorySiteStore;
+  queue: InMemoryJobQueue;
+  objects: InMemoryObjectStore;
+  workflow: RecordingWorkflowEngine;
+  credentials: FixedCredentialVendor;
+  clock: SettableClock;
+  ids: SequentialIds;
+}
+
+export function inMemoryDeps(options: { settings?: Partial<Settings>; start?: Date | string } = {}): InMemoryDeps {
   return {
-    tasks,
-    jobs: new InMemoryJobStore(tasks),
+    tasks: new InMemoryTaskStore(),
+    jobs: new InMemoryJobStore(),
     pilots: new InMemoryPilotStore(),
+    leases: new InMemoryPilotLeaseStore(),
     sites: new InMemorySiteStore(),
     queue: new InMemoryJobQueue(),
     objects: new InMemoryObjectStore(),
@@ -587,6 +562,16 @@ export function inMemoryDeps(
     ids: new SequentialIds(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
   };
+}
+
+/**
+ * Runs the change feed consumer (the stream function's use case) over every job record change so
+ * far, as the stream would: messages of newly queued attempts, archived attempts, counters, the
+ * workflow released. Returns what it did.
+ */
+export async function settleJobChanges(deps: InMemoryDeps): Promise<Awaited<ReturnType<typeof recordJobChanges>>> {
+  const changes = deps.jobs.takeChanges();
+  return recordJobChanges(deps, changes);
 }
 
 /** A site with the schema's defaults filled (online, 1 core, 2000 MB, 24 h, 10 GB slots). */
