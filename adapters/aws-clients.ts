@@ -82,7 +82,9 @@ function common(options: ClientOptions) {
   return {
     region: region(),
     maxAttempts: options.maxAttempts ?? positiveEnv('GLUON_SDK_MAX_ATTEMPTS', 2),
-    requestHandler: { requestTimeout, connectionTimeout: Math.min(requestTimeout, 2000) },
+    // socketTimeout: a request fails once no byte moved for this long (the SDK's requestTimeout
+    // bounds a whole request and, unless throwOnRequestTimeout, only logs a warning).
+    requestHandler: { socketTimeout: requestTimeout, connectionTimeout: Math.min(requestTimeout, 2000) },
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   };
 }

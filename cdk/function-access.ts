@@ -1,5 +1,5 @@
 /**
- * What each function may touch, from its use case (core/use-cases) — the single table the stack
+ * What each function may touch, from its use case (core/<capability>/) — the single table the stack
  * turns into IAM grants. A function without an entry fails the synth.
  */
 import type { TableKey } from '#adapters/dynamodb/tables.ts';
@@ -11,8 +11,10 @@ export type TableAccess = 'read' | 'write' | 'read-write';
  * `depth`: sqs:GetQueueAttributes (the approximate number of waiting job messages).
  * `create`: sqs:CreateQueue of a site's queue and DLQ, and sqs:GetQueueAttributes (the DLQ's ARN
  * for the redrive policy); SqsJobQueue.ensureSiteQueue.
+ * `redrive`: receive, delete and change the visibility of messages in the site DLQs
+ * (SqsJobQueue.redriveDeadLetters).
  */
-export type SiteQueueAccess = 'send' | 'get-url' | 'depth' | 'create';
+export type SiteQueueAccess = 'send' | 'get-url' | 'depth' | 'create' | 'redrive';
 
 /** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
 export type WorkflowAccess = 'start' | 'release-wait';
@@ -29,6 +31,8 @@ export type PilotCredentialsAccess = 'vend';
 
 export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableAccess>>;
+  /** Tables whose change feed (stream) the function consumes, through an event source mapping. */
+  streams?: TableKey[];
   siteQueues?: SiteQueueAccess[];
   workflow?: WorkflowAccess[];
   bucket?: BucketAccess[];
@@ -44,48 +48,47 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'list-tasks': { tables: { tasks: 'read' } },
   'get-task': { tables: { tasks: 'read' } },
   'list-jobs': { tables: { tasks: 'read', jobs: 'read' } },
-  'cancel-task': { tables: { tasks: 'read-write', jobs: 'read-write' }, workflow: ['release-wait'] },
+  'get-job': { tables: { tasks: 'read', jobs: 'read', attempts: 'read' } },
+  /** Sets the flag and releases the workflow's wait (the cancel step does the rest). */
+  'cancel-task': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
-  'list-pilots': { tables: { pilots: 'read' } },
+  'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
   'register-pilot': {
-    tables: { pilots: 'write', sites: 'read' },
+    tables: { pilots: 'write', leases: 'write', sites: 'read' },
     siteQueues: ['get-url'],
     pilotCredentials: ['vend'],
   },
   'renew-pilot-credentials': {
-    tables: { pilots: 'read' },
+    tables: { leases: 'read' },
     siteQueues: ['get-url'],
     pilotCredentials: ['vend'],
   },
-  /** countBySite is a Scan of the pilots table; the depth resolves the queue URL first. */
-  'site-demand': { tables: { pilots: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
-  'explain-task': {
-    tables: { tasks: 'read', sites: 'read', pilots: 'read' },
-    siteQueues: ['get-url', 'depth'],
-  },
+  /** The census is on the site record (the reaper takes it); the depth resolves the queue URL first. */
+  'site-demand': { tables: { sites: 'read' }, siteQueues: ['get-url', 'depth'] },
+  'explain-task': { tables: { tasks: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'list-sites': { tables: { sites: 'read' } },
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
-  'put-site': { tables: { sites: 'write' }, siteQueues: ['create', 'get-url'] },
-  'claim-job': {
-    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' },
-    workflow: ['release-wait'],
-  },
-  heartbeat: { tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write' } },
-  'complete-job': {
-    // sites: a retry with more memory or time is capped by the site's slot.
-    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write', sites: 'read' },
+  'put-site': { tables: { sites: 'read-write' }, siteQueues: ['create', 'get-url'] },
+  /** sites: a retry with more memory or time is capped by the site's slot. */
+  'claim-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
+  'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
+  /** The change feed: messages of requeued attempts, the attempt archive, counters, the workflow's release. */
+  'record-job-changes': {
+    tables: { tasks: 'read-write', attempts: 'write' },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
+    streams: ['jobs'],
   },
   'split-task': { tables: { tasks: 'read-write', sites: 'read' } },
-  'enqueue-jobs': { tables: { tasks: 'read-write', jobs: 'write' }, siteQueues: ['send', 'get-url'] },
+  'enqueue-jobs': { tables: { tasks: 'read-write' }, siteQueues: ['send', 'get-url'] },
   'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
+  'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
   'finalize-task': { tables: { tasks: 'read-write' } },
   'fail-task': { tables: { tasks: 'read-write' } },
-  'reap-leases': {
-    tables: { tasks: 'read-write', jobs: 'read-write', pilots: 'read-write', sites: 'read' },
-    siteQueues: ['send', 'get-url'],
-    workflow: ['release-wait'],
+  /** Leases swept, jobs of lost pilots requeued (the feed sends their messages), census, DLQ redrive. */
+  'reap-pilots': {
+    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', pilots: 'read-write', sites: 'read-write' },
+    siteQueues: ['send', 'get-url', 'redrive'],
   },
 };
 

@@ -1,10 +1,10 @@
 /**
  * The functions to deploy, derived from lambdas/routes.ts: one per handler directory
- * (`lambdas/<name>/index.ts`), with what kind of caller it has and the settings that follow.
+ * (`lambdas/<capability>/<name>/index.ts`), with what kind of caller it has and the settings that follow.
  */
-import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { ROUTES, SCHEDULED_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 
-export type FunctionKind = 'http' | 'workflow' | 'scheduled';
+export type FunctionKind = 'http' | 'workflow' | 'scheduled' | 'stream';
 
 export interface FunctionSpec {
   /** Directory under lambdas/, e.g. `submit-task`. */
@@ -15,13 +15,16 @@ export interface FunctionSpec {
 }
 
 /**
- * HTTP functions answer inside the HTTP API's 30 s integration limit; a workflow step writes and
- * sends one page of jobs; a scheduled function finishes before its next run (every minute).
+ * HTTP functions answer inside the HTTP API's 30 s integration limit (their SDK calls time out in
+ * seconds, so a stalled service is a 503, not a hung request); a workflow step sends one page of
+ * messages; the scheduled reaper sweeps twice a minute; a stream batch is small work. Memory is
+ * what the work needs (Lambda bills GB-seconds, and gives CPU in proportion to memory).
  */
 const KIND_SETTINGS: Record<FunctionKind, Pick<FunctionSpec, 'timeoutSec' | 'memoryMB'>> = {
   http: { timeoutSec: 25, memoryMB: 512 },
   workflow: { timeoutSec: 120, memoryMB: 1024 },
-  scheduled: { timeoutSec: 55, memoryMB: 1024 },
+  scheduled: { timeoutSec: 58, memoryMB: 512 },
+  stream: { timeoutSec: 60, memoryMB: 512 },
 };
 
 /** Every function once, in routes-then-workflow-then-schedules order; a name used by two kinds is an error. */
@@ -39,6 +42,7 @@ export function functionCatalog(): FunctionSpec[] {
   for (const route of ROUTES) add(route.functionName, 'http');
   for (const name of WORKFLOW_FUNCTIONS) add(name, 'workflow');
   for (const schedule of SCHEDULED_FUNCTIONS) add(schedule.functionName, 'scheduled');
+  for (const feed of STREAM_FUNCTIONS) add(feed.functionName, 'stream');
   return [...kinds.entries()].map(([name, kind]) => ({ name, kind, ...KIND_SETTINGS[kind] }));
 }
 

@@ -72,6 +72,7 @@ export class GluonStack extends Stack {
       externalId: stage.pilots.externalId,
       jobDispatch: this.jobDispatch,
       storage: this.storage,
+      leaseTable: this.bookkeeping.tables.leases,
     });
 
     this.functions = new Functions(this, 'Functions', {

@@ -5,7 +5,7 @@
  * account pilots run in.
  */
 import { z } from 'zod';
-import { SiteIdSchema } from '#core/tasks/task-spec.ts';
+import { SiteIdSchema } from '#core/sites/site.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 
 /** The retention periods CloudWatch Logs accepts, in days. */
@@ -18,7 +18,7 @@ const FunctionSettingsSchema = ConfigSchema.pick({
   GLUON_LEASE_SEC: true,
   GLUON_HEARTBEAT_SEC: true,
   GLUON_ENQUEUE_PAGE_SIZE: true,
-  GLUON_PILOT_LOST_SEC: true,
+  GLUON_REAP_SWEEPS: true,
 }).partial();
 
 export const StageSchema = z.strictObject({
@@ -61,7 +61,7 @@ export const StageSchema = z.strictObject({
     /** Errors of one function in 5 minutes that raise its alarm. */
     functionErrorsPer5Min: z.number().int().min(1),
     /** Jobs whose lease the reaper had to expire in 5 minutes (lost pilots) that raise the alarm. */
-    jobsReapedPer5Min: z.number().int().min(1),
+    jobsRequeuedPer5Min: z.number().int().min(1),
     /** HTTP 5xx answers of the API in 5 minutes that raise the alarm. */
     apiServerErrorsPer5Min: z.number().int().min(1),
   }),
@@ -83,7 +83,7 @@ export const STAGES = {
     alarms: {
       oldestJobMessageAgeSec: 3600,
       functionErrorsPer5Min: 1,
-      jobsReapedPer5Min: 50,
+      jobsRequeuedPer5Min: 50,
       apiServerErrorsPer5Min: 5,
     },
     functionSettings: {},
@@ -101,7 +101,7 @@ export const STAGES = {
     alarms: {
       oldestJobMessageAgeSec: 6 * 3600,
       functionErrorsPer5Min: 5,
-      jobsReapedPer5Min: 500,
+      jobsRequeuedPer5Min: 500,
       apiServerErrorsPer5Min: 20,
     },
     functionSettings: {},

@@ -454,6 +454,8 @@ export class Pilot {
       await sleep(PAUSE_AFTER_ERROR_MS, this.stopping.signal);
       return false;
     }
+    // Answered now: an earlier claim of this attempt whose answer was lost is this one, not one to give back.
+    if (answer.outcome === 'claimed') this.forgetUncertainClaim(ref);
     if (pending !== undefined && answer.report !== undefined) this.logReport(pending, answer.report);
     if (answer.outcome === 'unfit') {
       logger.info('job does not fit this pilot; leaving it to others', { reason: answer.reason });
@@ -470,6 +472,13 @@ export class Pilot {
     await this.runClaimed(pilotId, storage, answer.job, workRoot, logger);
     this.jobsRun++;
     return true;
+  }
+
+  private forgetUncertainClaim(ref: JobRef): void {
+    for (let i = this.uncertainClaims.length - 1; i >= 0; i--) {
+      const claim = this.uncertainClaims[i];
+      if (claim !== undefined && sameAttempt(claim, ref)) this.uncertainClaims.splice(i, 1);
+    }
   }
 
   private rememberCancelled(taskId: string): void {

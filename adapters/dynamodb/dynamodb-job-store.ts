@@ -53,9 +53,10 @@ export function jobUpdateExpression(
     removes.push(name(field));
   }
   names['#state'] = 'state';
-  names['#attempt'] = 'attempt';
   const alternatives = expected.map((e, i) => {
     if (e === 'absent') return 'attribute_not_exists(#state)';
+    // Named only when used: DynamoDB refuses unused names (an expectation of 'absent' alone).
+    names['#attempt'] = 'attempt';
     const parts = [`#state = :es${i}`, `#attempt = :ea${i}`];
     values[`:es${i}`] = e.state;
     values[`:ea${i}`] = e.attempt;

@@ -199,7 +199,12 @@ export class SqsJobQueue implements JobQueue {
     try {
       while (redriven < options.max) {
         const out = await this.client.send(
-          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: BATCH_SIZE, WaitTimeSeconds: 0 }),
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            // No more than `max` in all: a message received and not redriven would stay hidden.
+            MaxNumberOfMessages: Math.min(BATCH_SIZE, options.max - redriven),
+            WaitTimeSeconds: 0,
+          }),
         );
         const received = out.Messages ?? [];
         if (received.length === 0) break;

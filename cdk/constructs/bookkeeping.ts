@@ -1,5 +1,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, type CfnTable, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  type CfnTable,
+  ProjectionType,
+  StreamViewType,
+  Table,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { type KeyAttribute, TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
 import { pascalCase } from '../function-catalog.ts';
@@ -14,8 +21,8 @@ function attribute(key: KeyAttribute): { name: string; type: AttributeType } {
 
 /**
  * The DynamoDB tables, built from the same definitions the stores and the local stack use
- * (lambdas/adapters/dynamodb/tables.ts): on-demand, point-in-time recovery, TTL where the
- * definition names an expiry attribute. Logical ids are fixed (`TasksTable`, …) so that a
+ * (adapters/dynamodb/tables.ts): on-demand, point-in-time recovery, TTL where the definition
+ * names an expiry attribute, a stream (new and old images) where it has a change feed. Logical ids are fixed (`TasksTable`, …) so that a
  * refactoring of this code never replaces a table.
  */
 export class Bookkeeping extends Construct {
@@ -34,6 +41,7 @@ export class Bookkeeping extends Construct {
         timeToLiveAttribute: definition.ttlAttribute,
         removalPolicy: props.removalPolicy,
         deletionProtection: retain,
+        ...(definition.stream === undefined ? {} : { stream: StreamViewType.NEW_AND_OLD_IMAGES }),
       });
       for (const index of definition.indexes) {
         table.addGlobalSecondaryIndex({
@@ -46,11 +54,9 @@ export class Bookkeeping extends Construct {
       (table.node.defaultChild as CfnTable).overrideLogicalId(`${pascalCase(key)}Table`);
       return table;
     };
-    this.tables = {
-      tasks: build('tasks'),
-      jobs: build('jobs'),
-      pilots: build('pilots'),
-      sites: build('sites'),
-    };
+    this.tables = Object.fromEntries((Object.keys(TABLES) as TableKey[]).map((key) => [key, build(key)])) as Record<
+      TableKey,
+      Table
+    >;
   }
 }

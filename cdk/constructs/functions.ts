@@ -1,5 +1,7 @@
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -24,7 +26,9 @@ type RequiredEnvironment = Pick<
   Record<keyof Config, string>,
   | 'GLUON_TASKS_TABLE'
   | 'GLUON_JOBS_TABLE'
+  | 'GLUON_ATTEMPTS_TABLE'
   | 'GLUON_PILOTS_TABLE'
+  | 'GLUON_LEASES_TABLE'
   | 'GLUON_SITES_TABLE'
   | 'GLUON_BUCKET'
   | 'GLUON_QUEUE_PREFIX'
@@ -131,6 +135,27 @@ export class Functions extends Construct {
       );
     }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
+    for (const key of access.streams ?? []) {
+      // The change feed: in order per shard, a failed batch delivered again (halved, to isolate a
+      // poison record) for as long as the stream keeps it. The tumbling window is there for the
+      // event to name its shard, which counting each change once relies on.
+      fn.function.addEventSource(
+        new DynamoEventSource(props.tables[key], {
+          startingPosition: StartingPosition.TRIM_HORIZON,
+          batchSize: 500,
+          maxBatchingWindow: Duration.seconds(1),
+          bisectBatchOnError: true,
+          retryAttempts: -1,
+          parallelizationFactor: 1,
+          tumblingWindow: Duration.seconds(60),
+        }),
+      );
+      acknowledge(
+        fn,
+        'AwsSolutions-IAM5[Resource::*]',
+        'The event source mapping needs dynamodb:ListStreams, which has no resource-level permissions; reading the stream itself is granted on its ARN only.',
+      );
+    }
   }
 }
 
@@ -144,7 +169,9 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
   const environment: FunctionEnvironment = {
     GLUON_TASKS_TABLE: props.tables.tasks.tableName,
     GLUON_JOBS_TABLE: props.tables.jobs.tableName,
+    GLUON_ATTEMPTS_TABLE: props.tables.attempts.tableName,
     GLUON_PILOTS_TABLE: props.tables.pilots.tableName,
+    GLUON_LEASES_TABLE: props.tables.leases.tableName,
     GLUON_SITES_TABLE: props.tables.sites.tableName,
     GLUON_BUCKET: props.storage.bucket.bucketName,
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,

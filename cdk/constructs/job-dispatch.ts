@@ -15,6 +15,7 @@ const SITE_QUEUE_ACTIONS: Record<SiteQueueAccess, string[]> = {
   'get-url': ['sqs:GetQueueUrl'],
   depth: ['sqs:GetQueueAttributes'],
   create: ['sqs:CreateQueue', 'sqs:GetQueueAttributes'],
+  redrive: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
 };
 
 /** What a pilot does with a job message: receive it, keep it invisible while claiming, delete it. */

@@ -26,11 +26,8 @@ import type { JobDispatch } from './job-dispatch.ts';
 
 /** Custom metrics of the application (namespace `Gluon`, no dimensions: ids go in logs, not metrics). */
 export const GLUON_NAMESPACE = 'Gluon';
-/**
- * Jobs whose lease the reaper expired (their pilot went silent). NOTE: the reap-leases function
- * does not emit this metric yet (it logs `jobsReaped`); until it does the alarm stays OK.
- */
-export const JOBS_REAPED_METRIC = 'JobsReaped';
+/** Jobs the reaper queued again because their pilot went silent (its lease expired); reap-pilots emits it. */
+export const JOBS_REQUEUED_METRIC = 'JobsRequeued';
 
 const FIVE_MINUTES = Duration.minutes(5);
 
@@ -45,7 +42,7 @@ export interface ObservabilityProps {
 
 /**
  * Alarms for what needs an operator — job messages in a site DLQ, job messages nobody takes,
- * failed or timed-out task workflows, function errors and throttles, lost pilots (JobsReaped), API
+ * failed or timed-out task workflows, function errors and throttles, lost pilots (JobsRequeued), API
  * 5xx — all to one SNS topic (KMS-encrypted, TLS only) with the stage's alarm e-mail; and one
  * dashboard with the same signals.
  */
@@ -132,17 +129,17 @@ export class Observability extends Construct {
       );
     }
 
-    const jobsReaped = new Metric({
+    const jobsRequeued = new Metric({
       namespace: GLUON_NAMESPACE,
-      metricName: JOBS_REAPED_METRIC,
+      metricName: JOBS_REQUEUED_METRIC,
       statistic: 'Sum',
       period: FIVE_MINUTES,
     });
     alarm(
-      'JobsReapedBacklog',
-      jobsReaped,
-      stage.alarms.jobsReapedPer5Min,
-      `The reaper expired ${stage.alarms.jobsReapedPer5Min}+ job leases in 5 minutes: many pilots went silent (site outage?).`,
+      'JobsRequeuedBacklog',
+      jobsRequeued,
+      stage.alarms.jobsRequeuedPer5Min,
+      `The reaper queued ${stage.alarms.jobsRequeuedPer5Min}+ jobs again in 5 minutes: many pilots went silent (site outage?).`,
     );
 
     const apiServerErrors = props.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' });
@@ -196,7 +193,7 @@ export class Observability extends Construct {
         ],
         width: 12,
       }),
-      new GraphWidget({ title: 'Jobs reaped (lost leases)', left: [jobsReaped], width: 12 }),
+      new GraphWidget({ title: 'Jobs requeued (pilots lost)', left: [jobsRequeued], width: 12 }),
     );
     this.dashboard.addWidgets(
       new GraphWidget({

@@ -1,4 +1,5 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { AccountPrincipal, type IRole, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledge, logicalIdOf } from '../nag.ts';
@@ -12,6 +13,8 @@ export interface PilotCredentialsProps {
   externalId: string;
   jobDispatch: JobDispatch;
   storage: Storage;
+  /** The pilot leases: a pilot renews its own lease there (the vended session narrows it to its key). */
+  leaseTable: ITable;
 }
 
 /**
@@ -39,10 +42,19 @@ export class PilotCredentials extends Construct {
       assumedBy: new AccountPrincipal(props.accountId ?? Stack.of(this).account),
       externalIds: [props.externalId],
       maxSessionDuration: Duration.hours(1),
-      description: 'Gluon pilots: consume site queues, read sandboxes and inputs, write task outputs',
+      description: 'Gluon pilots: consume site queues, renew their lease, read sandboxes and inputs, write task outputs',
     });
     props.jobDispatch.grantConsume(this.role);
     props.storage.grantPilotObjects(this.role);
+    // The heartbeat. The role allows UpdateItem on the lease table; each vended session is narrowed
+    // to the pilot's own item (dynamodb:LeadingKeys, StsCredentialVendor's session policy).
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'RenewOwnLease',
+        actions: ['dynamodb:UpdateItem'],
+        resources: [props.leaseTable.tableArn],
+      }),
+    );
     const bucketId = logicalIdOf(props.storage.bucket);
     acknowledge(
       this.role,

@@ -28,7 +28,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       `
 ERROR is the pilot error code (1001 payload failed, 1101 walltime, 1102 memory, 12xx staging,
 13xx pilot/system, 1401 cancelled). --json prints an array of job views (jobIndex, state,
-attempt, pilotId, exitCode, usage, outputs, attempts, …).
+attempt, pilotId, exitCode, usage, outputs, …).
 
 Example:
   gluon jobs t-01jd3k7q2x --state failed`,

@@ -15,7 +15,7 @@ export function registerPilots(program: Command, ctx: CliContext): void {
       '\n--json prints an array of pilots (pilotId, siteId, host, pid, state, jobsRun, …).',
     )
     .action(async (options: CommonOptions) => {
-      const pilots = await clientFor(io, options).client.all('listPilots', { query: { limit: 1000 } });
+      const pilots = await clientFor(io, options).all('listPilots', { query: { limit: 1000 } });
       if (options.json) printJson(io, pilots);
       else writeLine(io.stdout, renderPilotsTable(pilots));
     });

@@ -145,8 +145,8 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-The bar shows jobs by state: finished #, failed X, cancelled /, running >, starting +, queued .,
-defined (blank). --json prints the task view (state, counts by job state, spec, history); with
+The bar shows jobs by state: finished #, failed X, cancelled /, running >, queued ., defined
+(blank). --json prints the task view (state, counts by job state, spec, history); with
 --watch, one JSON line per change, the last one final.
 
 Examples:

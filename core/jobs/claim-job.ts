@@ -45,9 +45,11 @@ export async function claimJob(
   /** Without the claimed job, the lease still changes when a report came with the claim. */
   const refuse = async (r: Omit<ClaimResponse, 'report'>): Promise<ClaimResponse> => {
     if (request.report !== undefined) {
+      // A replayed claim answers `claimed`: the pilot runs the job, so its lease must keep listing it.
+      const jobs = r.outcome === 'claimed' ? [...holds, attemptKey(request)] : holds;
       await deps.leases.hold(pilotId, {
-        jobs: holds,
-        state: holds.length > 0 ? 'busy' : 'idle',
+        jobs,
+        state: jobs.length > 0 ? 'busy' : 'idle',
         expiresAt,
         ...optional('siteId', siteId),
         dropKills,

@@ -1,10 +1,21 @@
 /**
  * For handler integration tests: real adapters (production wiring, `depsFromConfig`) against the
- * stand-ins started by test/integration/global-setup.ts, with names unique to one test file.
- * Step Functions has no stand-in in this tier, so the WorkflowEngine is the only fake: it records
- * what the handlers asked of it. The clock can be set and advanced.
+ * stand-ins started by test/integration/global-setup.ts, with table and queue names unique to one
+ * test file (adapters/dynamodb/tables.ts `localTableNames`, created with `createTables`). Step
+ * Functions has no stand-in in this tier, so the WorkflowEngine is a recording fake; the clock can
+ * be set and advanced. The change feed of the jobs table is DynamoDB Local's real stream: the
+ * harness reads it from where it stopped and hands each shard's new records to the
+ * record-job-changes handler, in the event shape Lambda gives it (`settleJobChanges`).
  */
 import { randomUUID } from 'node:crypto';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  type DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -13,23 +24,23 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import type { Deps, Settings } from '#core/deps.ts';
-import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
-import type { Clock, WorkflowEngine } from '#core/ports.ts';
-import { type Site, type SiteInput, SiteSchema } from '#core/sites/site.ts';
 import {
   dynamoDbClient,
   dynamoDbDocumentClient,
+  dynamoDbStreamsClient,
   s3Client,
   sqsClient,
 } from '#adapters/aws-clients.ts';
-import {
-  createTables,
-  localTableNames,
-  type TableKey,
-  type TableNames,
-} from '#adapters/dynamodb/tables.ts';
+import type { JobStreamEvent } from '#adapters/dynamodb/job-change-feed.ts';
+import { createTables, localTableNames, type TableKey, type TableNames } from '#adapters/dynamodb/tables.ts';
 import { ensureBucket } from '#adapters/s3/s3-object-store.ts';
+import type { PilotCredentials } from '#core/api/pilots.ts';
+import type { Clock, Deps, Settings } from '#core/deps.ts';
+import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import type { CredentialVendor } from '#core/pilots/ports.ts';
+import { type Site, type SiteInput, SiteSchema } from '#core/sites/site.ts';
+import type { WaitOutcome, WorkflowEngine } from '#core/tasks/ports.ts';
+import { createHandler as recordJobChangesHandler } from '#lambdas/jobs/record-job-changes/handler.ts';
 import { type Config, config } from '#lambdas/runtime/config.ts';
 import { depsFromConfig } from '#lambdas/runtime/deps.ts';
 import { uniquePrefix, useStandInsEnv } from './stand-ins-env.ts';
@@ -43,7 +54,7 @@ export class RecordingWorkflow implements WorkflowEngine {
   /** Task ids whose workflow was started (successful calls only). */
   readonly started: string[] = [];
   /** releaseWait calls, in order. */
-  readonly released: Array<{ token: string; output: { taskId: string } }> = [];
+  readonly released: Array<{ token: string; output: WaitOutcome }> = [];
   /** When set, startTask throws this error and records nothing. */
   failStartWith: Error | undefined;
 
@@ -52,11 +63,11 @@ export class RecordingWorkflow implements WorkflowEngine {
     this.started.push(taskId);
   }
 
-  async releaseWait(token: string, output: { taskId: string }): Promise<void> {
+  async releaseWait(token: string, output: WaitOutcome): Promise<void> {
     this.released.push({ token, output: { ...output } });
   }
 
-  releasesOf(taskId: string): Array<{ token: string; output: { taskId: string } }> {
+  releasesOf(taskId: string): Array<{ token: string; output: WaitOutcome }> {
     return this.released.filter((r) => r.output.taskId === taskId);
   }
 }
@@ -83,11 +94,33 @@ export class SettableClock implements Clock {
   }
 }
 
+export type VendScope = Parameters<CredentialVendor['vend']>[0];
+
+/** Vends the credentials it is given (or none), recording each request. */
+export class RecordingCredentialVendor implements CredentialVendor {
+  readonly requests: VendScope[] = [];
+  private readonly credentials: PilotCredentials | undefined;
+
+  constructor(credentials?: PilotCredentials) {
+    this.credentials = credentials;
+  }
+
+  async vend(scope: VendScope): Promise<PilotCredentials | undefined> {
+    this.requests.push({ ...scope });
+    return this.credentials;
+  }
+}
+
 // ---- the harness ---------------------------------------------------------------------------------
+
+export interface HarnessDeps extends Deps {
+  workflow: RecordingWorkflow;
+  clock: SettableClock;
+}
 
 export interface HandlerHarness {
   /** Production adapters, except `workflow` (recording) and `clock` (settable). */
-  deps: Deps & { workflow: RecordingWorkflow; clock: SettableClock };
+  deps: HarnessDeps;
   workflow: RecordingWorkflow;
   clock: SettableClock;
   /** The function environment the deps were built from. */
@@ -103,18 +136,25 @@ export interface HandlerHarness {
   addSite(input: SiteInput): Promise<Site>;
   /** Raw items of a table (scan), e.g. to check that nothing was stored. */
   scan(table: TableKey): Promise<Array<Record<string, unknown>>>;
-  /** The raw task item (sk `task`), with attributes the domain type hides (waitToken…). */
+  /** The raw task head item (sk `task`), with attributes the domain type hides (waitToken…). */
   taskItem(taskId: string): Promise<Record<string, unknown> | undefined>;
   /**
    * Receives job messages from a site queue until `count` came or `deadlineMs` passed, deleting
    * each one, and returns them sorted by task, job index and attempt.
    */
-  receiveJobMessages(
-    count: number,
-    options?: { siteId?: string; deadlineMs?: number },
-  ): Promise<JobMessage[]>;
+  receiveJobMessages(count: number, options?: { siteId?: string; deadlineMs?: number }): Promise<JobMessage[]>;
   /** Visible messages in a site queue right now (messages received and deleted are gone). */
   queueDepth(siteId?: string): Promise<number>;
+  /**
+   * The jobs table's stream records written since the last read, as the events Lambda hands the
+   * stream function (one per shard and GetRecords page, the shard named by a tumbling window).
+   */
+  readJobChanges(): Promise<JobStreamEvent[]>;
+  /**
+   * Reads the new stream records and hands them to the record-job-changes handler, as the event
+   * source mapping does; the number of records handed over.
+   */
+  settleJobChanges(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -122,6 +162,91 @@ export interface HarnessOptions {
   settings?: Partial<Settings>;
   /** Where the clock starts (default: now). */
   start?: Date;
+}
+
+/** Records per stream event (the mapping's batch size). */
+const STREAM_BATCH = 100;
+
+/** Where each shard of one table's stream was read to, and the reading itself. */
+class JobStreamReader {
+  private readonly positions = new Map<string, string>();
+  private readonly exhausted = new Set<string>();
+  private streamArn: string | undefined;
+
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly streams: DynamoDBStreamsClient,
+    private readonly tableName: string,
+  ) {}
+
+  async read(): Promise<JobStreamEvent[]> {
+    this.streamArn ??= await this.arn();
+    const streamArn = this.streamArn;
+    const out = await this.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    const events: JobStreamEvent[] = [];
+    for (const shard of out.StreamDescription?.Shards ?? []) {
+      const shardId = shard.ShardId;
+      if (shardId === undefined || this.exhausted.has(shardId)) continue;
+      const after = this.positions.get(shardId);
+      const start = await this.streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: streamArn,
+          ShardId: shardId,
+          ...(after === undefined
+            ? { ShardIteratorType: 'TRIM_HORIZON' }
+            : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }),
+        }),
+      );
+      let iterator = start.ShardIterator;
+      while (iterator !== undefined) {
+        const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: STREAM_BATCH }));
+        const records = page.Records ?? [];
+        if (records.length === 0) break;
+        events.push(lambdaStreamEvent(shardId, streamArn, records));
+        const last = records.at(-1)?.dynamodb?.SequenceNumber;
+        if (last !== undefined) this.positions.set(shardId, last);
+        iterator = page.NextShardIterator;
+      }
+      // A closed shard read to its end gives nothing more.
+      if (iterator === undefined) this.exhausted.add(shardId);
+    }
+    return events;
+  }
+
+  private async arn(): Promise<string> {
+    const table = await this.db.send(new DescribeTableCommand({ TableName: this.tableName }));
+    const arn = table.Table?.LatestStreamArn;
+    if (arn === undefined) throw new Error(`table ${this.tableName} has no stream`);
+    return arn;
+  }
+}
+
+/** A DynamoDB Streams event as Lambda delivers it (with a tumbling window, so it names the shard). */
+function lambdaStreamEvent(shardId: string, streamArn: string, records: _Record[]): JobStreamEvent {
+  return {
+    shardId,
+    eventSourceARN: streamArn,
+    window: { start: new Date().toISOString(), end: new Date().toISOString() },
+    state: {},
+    isFinalInvokeForWindow: false,
+    isWindowTerminatedEarly: false,
+    Records: records.map((r) => ({
+      eventID: r.eventID,
+      eventName: r.eventName as 'INSERT' | 'MODIFY' | 'REMOVE',
+      eventVersion: r.eventVersion,
+      eventSource: 'aws:dynamodb',
+      awsRegion: r.awsRegion,
+      eventSourceARN: streamArn,
+      dynamodb: {
+        ...r.dynamodb,
+        ApproximateCreationDateTime:
+          r.dynamodb?.ApproximateCreationDateTime === undefined
+            ? undefined
+            : Math.floor(r.dynamodb.ApproximateCreationDateTime.getTime() / 1000),
+        SequenceNumber: r.dynamodb?.SequenceNumber ?? '',
+      },
+    })),
+  } as JobStreamEvent;
 }
 
 /**
@@ -136,7 +261,9 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
   const env: Record<string, string> = {
     GLUON_TASKS_TABLE: tables.tasks,
     GLUON_JOBS_TABLE: tables.jobs,
+    GLUON_ATTEMPTS_TABLE: tables.attempts,
     GLUON_PILOTS_TABLE: tables.pilots,
+    GLUON_LEASES_TABLE: tables.leases,
     GLUON_SITES_TABLE: tables.sites,
     GLUON_BUCKET: `${prefix}bucket`,
     GLUON_QUEUE_PREFIX: prefix,
@@ -144,20 +271,21 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
     ...(s.leaseSec === undefined ? {} : { GLUON_LEASE_SEC: String(s.leaseSec) }),
     ...(s.heartbeatSec === undefined ? {} : { GLUON_HEARTBEAT_SEC: String(s.heartbeatSec) }),
     ...(s.enqueuePageSize === undefined ? {} : { GLUON_ENQUEUE_PAGE_SIZE: String(s.enqueuePageSize) }),
-    ...(s.pilotLostSec === undefined ? {} : { GLUON_PILOT_LOST_SEC: String(s.pilotLostSec) }),
   };
   const cfg = config(env);
   const workflow = new RecordingWorkflow();
   const clock = new SettableClock(options.start);
-  const deps = { ...depsFromConfig(cfg), workflow, clock };
+  const deps: HarnessDeps = { ...depsFromConfig(cfg), workflow, clock };
 
   const rawDb = dynamoDbClient();
   const db = dynamoDbDocumentClient(rawDb);
+  const streams = dynamoDbStreamsClient();
   const sqs = sqsClient();
   const s3 = s3Client();
   const close = async (): Promise<void> => {
     db.destroy();
     rawDb.destroy();
+    streams.destroy();
     sqs.destroy();
     s3.destroy();
     restoreEnv();
@@ -173,10 +301,12 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
 
   const addSite = async (input: SiteInput): Promise<Site> => {
     const site = SiteSchema.parse(input);
-    await deps.sites.put(site);
     await deps.queue.ensureSiteQueue(site.siteId);
+    await deps.sites.put(site);
     return site;
   };
+  const reader = new JobStreamReader(rawDb, streams, tables.jobs);
+  const recordJobChanges = recordJobChangesHandler(deps);
 
   const harness: HandlerHarness = {
     deps,
@@ -229,12 +359,22 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
           }),
         );
       }
-      return got.sort(
-        (a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex || a.attempt - b.attempt,
-      );
+      return got.sort((a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex || a.attempt - b.attempt);
     },
     queueDepth(siteId = TEST_SITE) {
       return deps.queue.depth(siteId);
+    },
+    readJobChanges() {
+      return reader.read();
+    },
+    async settleJobChanges() {
+      let records = 0;
+      for (const event of await reader.read()) {
+        const answer = await invoke(recordJobChanges, event, 'record-job-changes');
+        if (answer?.state === undefined) throw new Error('record-job-changes answered without a window state');
+        records += event.Records.length;
+      }
+      return records;
     },
     close,
   };
@@ -253,8 +393,8 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 export interface HttpEventInput {
-  method: 'GET' | 'POST';
-  /** The route path as in lambdas/routes.ts, e.g. `/tasks/{taskId}`; filled from pathParameters. */
+  method: 'GET' | 'POST' | 'PUT';
+  /** The route path as in core/api/operations.ts, e.g. `/tasks/{taskId}`; filled from pathParameters. */
   path: string;
   pathParameters?: Record<string, string>;
   query?: Record<string, string>;
@@ -287,11 +427,7 @@ export function httpEvent(input: HttpEventInput): HttpEvent {
   const query = input.query ?? {};
   const rawQueryString = new URLSearchParams(query).toString();
   const body =
-    input.body === undefined
-      ? undefined
-      : typeof input.body === 'string'
-        ? input.body
-        : JSON.stringify(input.body);
+    input.body === undefined ? undefined : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
   const scopes = input.scopes ?? [];
   const sub = input.sub === undefined ? 'alice' : input.sub;
   const nowSec = Math.floor(now.getTime() / 1000);

@@ -1,15 +1,20 @@
+import { createServer, type Server, type Socket } from 'node:net';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   awsRequestCounts,
+  dynamoDbClient,
   dynamoDbDocumentClient,
   resetAwsRequestCounts,
   s3Client,
   sqsClient,
 } from '#adapters/aws-clients.ts';
+import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
+import { isTransientSdkError } from '#adapters/sdk-errors.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
+import { TransientError } from '#core/errors.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables } from './fixtures.ts';
 
@@ -61,6 +66,83 @@ describe('AWS request counting', () => {
       db.destroy();
       sqs.destroy();
       s3.destroy();
+    }
+  });
+});
+
+describe('request timeouts', () => {
+  /** A TCP server that accepts connections and never answers; counts the connections. */
+  let server: Server;
+  let endpoint: string;
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  let restoreTimeouts: (() => void) | undefined;
+
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('no address');
+    endpoint = `http://127.0.0.1:${address.port}`;
+  });
+
+  afterEach(() => {
+    restoreTimeouts?.();
+    restoreTimeouts = undefined;
+    connections = 0;
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** The silent server as the DynamoDB endpoint, with GLUON_SDK_TIMEOUT_MS and GLUON_SDK_MAX_ATTEMPTS set. */
+  function silentDynamoDb(timeoutMs: number, attempts: number): void {
+    restoreTimeouts = useStandInsEnv({
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      GLUON_SDK_TIMEOUT_MS: String(timeoutMs),
+      GLUON_SDK_MAX_ATTEMPTS: String(attempts),
+    });
+  }
+
+  it('gives up on a request that is never answered, as a transient error, after each try timed out', async () => {
+    silentDynamoDb(400, 2);
+    const client = dynamoDbClient();
+    const store = new DynamoDbTaskStore(dynamoDbDocumentClient(client), 'tasks');
+    try {
+      const started = Date.now();
+      const error = await store.getHead('t-timeout01').catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+
+      expect(error).toBeInstanceOf(TransientError);
+      expect((error as Error).message).toMatch(/^get task: /);
+      expect(isTransientSdkError((error as Error).cause)).toBe(true);
+      // Two tries, each ended by the timeout rather than by the test's own (60 s).
+      expect(connections).toBe(2);
+      expect(elapsed).toBeGreaterThanOrEqual(2 * 400 - 50);
+      expect(elapsed).toBeLessThan(10_000);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('lets a caller ask for its own timeout and tries (a long poll needs longer)', async () => {
+    silentDynamoDb(30_000, 5);
+    const client = dynamoDbClient({ requestTimeoutMs: 300, maxAttempts: 1 });
+    try {
+      const error = await client
+        .send(new (await import('@aws-sdk/client-dynamodb')).ListTablesCommand({}))
+        .catch((e: unknown) => e);
+      expect(isTransientSdkError(error)).toBe(true);
+      expect(connections).toBe(1);
+    } finally {
+      client.destroy();
     }
   });
 });

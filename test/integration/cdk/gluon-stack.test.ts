@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { StsCredentialVendor, sessionPolicy } from '#adapters/sts/sts-credential-vendor.ts';
-import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { ROUTES, SCHEDULED_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 import { placeholdersOf, substitutionName } from '../../../cdk/constructs/task-workflow.ts';
 import { FUNCTION_ACCESS, type TableAccess } from '../../../cdk/function-access.ts';
@@ -29,6 +29,8 @@ import {
 
 interface Access {
   tables: Partial<Record<TableKey, TableAccess>>;
+  /** Tables whose stream the function reads (its event source mapping). */
+  streams: TableKey[];
   sqs: string[];
   states: string[];
   s3: string[];
@@ -119,11 +121,12 @@ describe('functions', () => {
     expect([...functionsByName().keys()].sort()).toEqual(handlerDirectories);
   });
 
-  it('derives the function list from ROUTES, WORKFLOW_FUNCTIONS and SCHEDULED_FUNCTIONS', () => {
+  it('derives the function list from ROUTES, WORKFLOW_FUNCTIONS, SCHEDULED_FUNCTIONS and STREAM_FUNCTIONS', () => {
     const named = new Set([
       ...ROUTES.map((r) => r.functionName),
       ...WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
+      ...STREAM_FUNCTIONS.map((s) => s.functionName),
     ]);
     expect([...named].sort()).toEqual(handlerDirectories);
     expect(
@@ -203,7 +206,9 @@ describe('functions', () => {
     Object.assign(process.env, {
       GLUON_TASKS_TABLE: 't',
       GLUON_JOBS_TABLE: 'j',
+      GLUON_ATTEMPTS_TABLE: 'a',
       GLUON_PILOTS_TABLE: 'p',
+      GLUON_LEASES_TABLE: 'l',
       GLUON_SITES_TABLE: 's',
       GLUON_BUCKET: 'b',
       GLUON_QUEUE_PREFIX: 'q-',
@@ -348,7 +353,10 @@ describe('job dispatch', () => {
 });
 
 describe('least privilege', () => {
-  it('never grants * actions, nor data-service actions on * resources', () => {
+  /** Actions that have no resource-level permissions at all (IAM only accepts `*` for them). */
+  const RESOURCELESS = new Set(['dynamodb:ListStreams']);
+
+  it('never grants * actions, nor data-service actions on * resources (but those IAM allows only on *)', () => {
     const statements = identityStatements(resources);
     expect(statements.length).toBeGreaterThan(40);
     for (const { path, statement } of statements) {
@@ -359,7 +367,7 @@ describe('least privilege', () => {
       for (const action of actions) {
         expect(action, path).not.toBe('*');
         const [service, operation] = action.split(':') as [string, string];
-        if (DATA_SERVICES.includes(service)) {
+        if (DATA_SERVICES.includes(service) && !RESOURCELESS.has(action)) {
           expect(operation, `${path} ${action}`).not.toContain('*');
           for (const resource of resourcesOf(statement)) expect(resource, `${path} ${action}`).not.toBe('*');
         }
@@ -368,69 +376,70 @@ describe('least privilege', () => {
   });
 
   /**
-   * What each function may do, written down from its use case (core/use-cases) independently of
+   * What each function may do, written down from its use case (core/<capability>/) independently of
    * cdk/function-access.ts, so that a change there that widens a grant fails here.
    */
   const rw = 'read-write';
-  const NOTHING: Access = { tables: {}, sqs: [], states: [], s3: [], sts: [] };
+  const NOTHING: Access = { tables: {}, streams: [], sqs: [], states: [], s3: [], sts: [] };
   const EXPECTED: Record<string, Access> = {
     'submit-task': { ...NOTHING, tables: { tasks: rw }, states: ['StartExecution'] },
     'list-tasks': { ...NOTHING, tables: { tasks: 'read' } },
     'get-task': { ...NOTHING, tables: { tasks: 'read' } },
     'list-jobs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
-    'cancel-task': { ...NOTHING, tables: { tasks: rw, jobs: rw }, states: ['SendTaskSuccess'] },
+    'get-job': { ...NOTHING, tables: { tasks: 'read', jobs: 'read', attempts: 'read' } },
+    // The flag, and the wait released: the cancel step of the workflow does the rest.
+    'cancel-task': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
     'create-sandbox': { ...NOTHING, s3: ['PutObject sandboxes/*'] },
-    'list-pilots': { ...NOTHING, tables: { pilots: 'read' } },
+    'list-pilots': { ...NOTHING, tables: { pilots: 'read', leases: 'read' } },
     'register-pilot': {
       ...NOTHING,
-      tables: { pilots: 'write', sites: 'read' },
+      tables: { pilots: 'write', leases: 'write', sites: 'read' },
       sqs: ['GetQueueUrl'],
       sts: ['AssumeRole', 'TagSession'],
     },
-    // Fresh credentials for a pilot of the books: read the pilot, resolve its site queue's URL, vend.
+    // Fresh credentials for a live pilot: read its lease, resolve its site queue's URL, vend.
     'renew-pilot-credentials': {
       ...NOTHING,
-      tables: { pilots: 'read' },
+      tables: { leases: 'read' },
       sqs: ['GetQueueUrl'],
       sts: ['AssumeRole', 'TagSession'],
     },
-    // Live pilots of the site (a Scan of pilots), the site's cap, and its queue's depth.
-    'site-demand': {
-      ...NOTHING,
-      tables: { pilots: 'read', sites: 'read' },
-      sqs: ['GetQueueAttributes', 'GetQueueUrl'],
-    },
-    // "Why is my task pending": the task, the sites, their pilots (a Scan) and queue depths; reads only.
+    // The site's cap and census (on its record), and its queue's depth: no scan of pilots.
+    'site-demand': { ...NOTHING, tables: { sites: 'read' }, sqs: ['GetQueueAttributes', 'GetQueueUrl'] },
+    // "Why is my task pending": the task, the sites with their census, and queue depths; reads only.
     'explain-task': {
       ...NOTHING,
-      tables: { tasks: 'read', sites: 'read', pilots: 'read' },
+      tables: { tasks: 'read', sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl'],
     },
     // The information system: operators define sites (the site's queue and DLQ are created first).
     'list-sites': { ...NOTHING, tables: { sites: 'read' } },
     'put-site': {
       ...NOTHING,
-      tables: { sites: 'write' },
+      tables: { sites: rw },
       sqs: ['CreateQueue', 'GetQueueAttributes', 'GetQueueUrl'],
     },
-    'claim-job': { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw }, states: ['SendTaskSuccess'] },
-    heartbeat: { ...NOTHING, tables: { tasks: rw, jobs: rw, pilots: rw } },
-    'complete-job': {
+    // Claims and reports write the job record and the pilot's lease; no message, no workflow.
+    'claim-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
+    'complete-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
+    // The change feed: messages of requeued attempts, the attempt archive, counters, the release.
+    'record-job-changes': {
       ...NOTHING,
-      tables: { tasks: rw, jobs: rw, pilots: rw, sites: 'read' },
+      tables: { tasks: rw, attempts: 'write' },
+      streams: ['jobs'],
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
     },
     'split-task': { ...NOTHING, tables: { tasks: rw, sites: 'read' } },
-    'enqueue-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'write' }, sqs: ['GetQueueUrl', 'SendMessage'] },
+    'enqueue-jobs': { ...NOTHING, tables: { tasks: rw }, sqs: ['GetQueueUrl', 'SendMessage'] },
     'wait-for-jobs': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
+    'cancel-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read', leases: rw } },
     'finalize-task': { ...NOTHING, tables: { tasks: rw } },
     'fail-task': { ...NOTHING, tables: { tasks: rw } },
-    'reap-leases': {
+    'reap-pilots': {
       ...NOTHING,
-      tables: { tasks: rw, jobs: rw, pilots: rw, sites: 'read' },
-      sqs: ['GetQueueUrl', 'SendMessage'],
-      states: ['SendTaskSuccess'],
+      tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw },
+      sqs: ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueUrl', 'ReceiveMessage', 'SendMessage'],
     },
   };
 
@@ -446,7 +455,7 @@ describe('least privilege', () => {
       (s) => s.Effect === 'Allow',
     );
     const tableActions = new Map<TableKey, Set<string>>();
-    const access: Access = { tables: {}, sqs: [], states: [], s3: [], sts: [] };
+    const access: Access = { tables: {}, streams: [], sqs: [], states: [], s3: [], sts: [] };
     for (const statement of allows) {
       const actions = actionsOf(statement);
       const resourceList = resourcesOf(statement);
@@ -459,6 +468,17 @@ describe('least privilege', () => {
       if (service === 'logs') {
         expect(operations.sort(), name).toEqual(['CreateLogStream', 'PutLogEvents']);
         expect(resourceList, name).toEqual([`<${logGroupOf(name)}.Arn>`]);
+      } else if (service === 'dynamodb' && resourceList.every((r) => r.endsWith('.StreamArn>') || r === '*')) {
+        // The event source mapping's grant: read the stream (ListStreams has no resource-level permission).
+        for (const resource of resourceList) {
+          if (resource === '*') {
+            expect(operations, name).toEqual(['ListStreams']);
+            continue;
+          }
+          expect(operations.sort(), name).toEqual(['DescribeStream', 'GetRecords', 'GetShardIterator']);
+          const table = /^<(\w+)Table\.StreamArn>$/.exec(resource)?.[1]?.toLowerCase() as TableKey;
+          if (!access.streams.includes(table)) access.streams.push(table);
+        }
       } else if (service === 'dynamodb') {
         for (const resource of resourceList) {
           const set = tableActions.get(tableOf(resource)) ?? new Set<string>();
@@ -494,6 +514,7 @@ describe('least privilege', () => {
       access.tables[table] = reads && writes ? 'read-write' : reads ? 'read' : 'write';
     }
     access.sqs.sort();
+    access.streams.sort();
     access.states.sort();
     access.s3.sort();
     access.sts.sort();
@@ -768,6 +789,7 @@ describe('pilot credentials', () => {
         's3:GetObject <DataBucket.Arn>/sandboxes/*',
         's3:GetObject <DataBucket.Arn>/inputs/*',
         's3:PutObject <DataBucket.Arn>/tasks/*',
+        'dynamodb:UpdateItem <LeasesTable.Arn>',
       ].sort(),
     );
   });
@@ -806,6 +828,7 @@ describe('pilot credentials', () => {
       siteId: 'cern',
       queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/gluon-dev-site-cern',
       bucket: 'data-bucket',
+      leaseTable: 'leases',
     });
     const sent = ((calls[0]?.Tags ?? []) as Array<{ Key: string }>).map((t) => t.Key);
     expect(sent.length).toBeGreaterThan(0);
@@ -821,11 +844,14 @@ describe('pilot credentials', () => {
     const bucket = 'gluon-dev-databucket-x1';
     const account = '123456789012';
     const region = 'eu-west-1';
+    const leaseTable = 'gluon-dev-LeasesTable-X1';
     const policy = sessionPolicy(
       {
+        pilotId: 'p-abcdef12',
         siteId: 'cern',
         queueUrl: `https://sqs.${region}.amazonaws.com/${account}/${STACK}-site-cern`,
         bucket,
+        leaseTable,
       },
       `arn:aws:iam::${account}:role/gluon-dev-PilotCredentialsRole-X`,
     );
@@ -834,7 +860,8 @@ describe('pilot credentials', () => {
         .replaceAll('<AWS::Partition>', 'aws')
         .replaceAll('<AWS::Region>', region)
         .replaceAll('<AWS::AccountId>', account)
-        .replaceAll('<DataBucket.Arn>', `arn:aws:s3:::${bucket}`);
+        .replaceAll('<DataBucket.Arn>', `arn:aws:s3:::${bucket}`)
+        .replaceAll('<LeasesTable.Arn>', `arn:aws:dynamodb:${region}:${account}:table/${leaseTable}`);
     const matches = (pattern: string, value: string) =>
       new RegExp(
         `^${pattern
@@ -894,10 +921,10 @@ describe('observability', () => {
     }
   });
 
-  it('alarms on the reaper backlog (Gluon/JobsReaped)', () => {
-    const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === 'JobsReaped');
+  it('alarms on the reaper backlog (Gluon/JobsRequeued)', () => {
+    const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === 'JobsRequeued');
     expect(found).toHaveLength(1);
-    expect(found[0]?.Threshold).toBe(stage.alarms.jobsReapedPer5Min);
+    expect(found[0]?.Threshold).toBe(stage.alarms.jobsRequeuedPer5Min);
   });
 
   it('sends every alarm to the alarm topic, which mails the stage address', () => {

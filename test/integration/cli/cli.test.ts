@@ -5,10 +5,20 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView, TaskView } from '#core/api/contract.ts';
-import type { Pilot } from '#core/pilots/pilot.ts';
-import { emptyJobCounts } from '#core/tasks/task.ts';
-import { FakeApi, job, TASK_ID, TOKEN, taskView } from './fake-api.ts';
+import type { PilotView } from '#core/api/pilots.ts';
+import type { SiteView } from '#core/api/sites.ts';
+import type { JobView, TaskSummary, TaskView } from '#core/api/tasks.ts';
+import {
+  counts,
+  FakeApi,
+  job,
+  PILOT_ID,
+  pilotView,
+  TASK_ID,
+  TOKEN,
+  taskSummary,
+  taskView,
+} from './fake-api.ts';
 
 const repo = join(import.meta.dirname, '../../..');
 const main = join(repo, 'cli/main.ts');
@@ -57,6 +67,16 @@ function gluon(
   });
 }
 
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'gluon-cli-it-'));
 });
@@ -66,7 +86,7 @@ afterAll(() => {
 });
 
 describe.concurrent('gluon submit', () => {
-  it('uploads a local sandbox file and sends the spec with its key and checksum', () =>
+  it('uploads a local sandbox file, then sends the spec with its key and checksum', () =>
     withApi(async (api) => {
       const specDir = join(dir, 'zmumu');
       mkdirSync(specDir, { recursive: true });
@@ -78,26 +98,34 @@ describe.concurrent('gluon submit', () => {
       const run = await gluon(api, ['submit', 'zmumu/task.yaml', '--json']);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(JSON.parse(run.stdout)).toMatchObject({ taskId: TASK_ID, jobCount: 10 });
+      const key = `sandboxes/alice/${sha256}/zmumu.mjs`;
+      expect(JSON.parse(run.stdout)).toEqual({
+        taskId: TASK_ID,
+        state: 'submitted',
+        jobCount: 10,
+        sandbox: [{ name: 'zmumu.mjs', key, sha256, bytes: content.length }],
+      });
 
-      const [sandbox] = api.find('POST', '/sandboxes');
+      const [sandbox] = api.calls('createSandbox');
       expect(JSON.parse(sandbox?.body.toString() ?? '{}')).toEqual({
         files: [{ name: 'zmumu.mjs', sha256, bytes: content.length }],
       });
-      const key = `sandboxes/alice/${sha256}/zmumu.mjs`;
       const [put] = api.find('PUT', `/upload/${key}`);
       expect(put?.body.equals(content)).toBe(true);
       expect(put?.authorization).toBeUndefined();
 
-      const [submit] = api.find('POST', '/tasks');
+      const [submit] = api.calls('submitTask');
       const spec = JSON.parse(submit?.body.toString() ?? '{}');
       expect(spec.payload.sandbox).toEqual([{ name: 'zmumu.mjs', key, sha256, bytes: content.length }]);
       expect(spec).toMatchObject({ name: 'zmumu-demo', events: 20000, split: { eventsPerJob: 2000 } });
-      const order = api.requests.map((r) => `${r.method} ${r.path.split('/')[1]}`);
-      expect(order).toEqual(['POST sandboxes', 'PUT upload', 'POST tasks']);
+      expect(api.requests.map((r) => r.operationId ?? `${r.method} upload`)).toEqual([
+        'createSandbox',
+        'PUT upload',
+        'submitTask',
+      ]);
     }));
 
-  it('prints the task id and how to follow it', () =>
+  it('prints the task id and how to follow it, and asks for no upload URL without sandbox files', () =>
     withApi(async (api) => {
       const file = join(dir, 'plain.json');
       writeFileSync(
@@ -111,9 +139,37 @@ describe.concurrent('gluon submit', () => {
       );
       const run = await gluon(api, ['submit', file]);
       expect(run.code).toBe(0);
-      expect(run.stdout).toContain(`submitted task ${TASK_ID} (plain)`);
-      expect(run.stdout).toContain(`gluon status ${TASK_ID} --watch`);
-      expect(api.find('POST', '/sandboxes')).toHaveLength(0);
+      expect(run.stdout).toBe(
+        `submitted task ${TASK_ID} (plain)\nfollow it with: gluon status ${TASK_ID} --watch\n`,
+      );
+      expect(api.calls('createSandbox')).toHaveLength(0);
+    }));
+
+  it('follows the submitted task with --watch --json and exits 0 when it is done', () =>
+    withApi(async (api) => {
+      api.taskViews = [
+        taskView({ state: 'submitted', jobCount: 2, jobsEnqueued: 0, counts: counts({ defined: 2 }) }),
+        taskView({ state: 'done', jobCount: 2, counts: counts({ finished: 2 }) }),
+      ];
+      const file = join(dir, 'watched.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          name: 'watched',
+          payload: { command: 'true' },
+          events: 2,
+          split: { eventsPerJob: 1 },
+        }),
+      );
+      const run = await gluon(api, ['submit', file, '--watch', '--json', '--interval', '0.05']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => l.state)).toEqual(['submitted', 'submitted', 'done']);
+      expect(lines[0]).toEqual({ taskId: TASK_ID, state: 'submitted', jobCount: 10, sandbox: [] });
     }));
 
   it('lists every bad field of an invalid spec file, exits 2 and sends nothing', () =>
@@ -138,6 +194,7 @@ describe.concurrent('gluon submit', () => {
       for (const field of [
         'spec.name',
         'spec.payload.command',
+        'spec.payload.args.0',
         'spec.resources.cores',
         'spec.maxAttempts',
         'spec.colour',
@@ -148,7 +205,7 @@ describe.concurrent('gluon submit', () => {
       expect(api.requests).toHaveLength(0);
     }));
 
-  it('prints the fields of a 400 from the server one per line and exits 1', () =>
+  it('prints the message of a 400 once and its fields one per line, and exits 1', () =>
     withApi(async (api) => {
       const file = join(dir, 'refused.yaml');
       writeFileSync(
@@ -157,13 +214,14 @@ describe.concurrent('gluon submit', () => {
       );
       const run = await gluon(api, ['submit', file]);
       expect(run.code).toBe(1);
-      expect(run.stderr).toContain('error: invalid task spec\n');
-      expect(run.stderr).toContain('\n  payload.command: not on the allow list\n');
-      expect(run.stderr).toContain('\n  sites.allow.0: unknown site\n');
-      expect(run.stderr).not.toMatch(/\n\s+at /);
+      expect(run.stderr).toBe(
+        'error: invalid task spec (HTTP 400 INVALID_INPUT)\n' +
+          '  payload.command: not on the allow list (see the site policy)\n' +
+          '  sites.allow.0: unknown site\n',
+      );
     }));
 
-  it('names a sandbox file that is missing', () =>
+  it('names a sandbox file that is missing and sends nothing', () =>
     withApi(async (api) => {
       const file = join(dir, 'lost-sandbox.yaml');
       writeFileSync(
@@ -182,33 +240,29 @@ describe.concurrent('gluon status', () => {
     withApi(async (api) => {
       const run = await gluon(api, ['status', TASK_ID, '--json']);
       expect(run.code).toBe(0);
-      const view = JSON.parse(run.stdout) as TaskView;
-      expect(view).toMatchObject({
-        taskId: TASK_ID,
-        state: 'running',
-        counts: { finished: 1, running: 1, queued: 1 },
-      });
+      expect(JSON.parse(run.stdout) as TaskView).toEqual(taskView());
     }));
 
   it('shows name, state and the progress bar', () =>
     withApi(async (api) => {
       const run = await gluon(api, ['status', TASK_ID]);
       expect(run.code).toBe(0);
-      expect(run.stdout).toContain(`zmumu-demo  ${TASK_ID}`);
-      expect(run.stdout).toContain('state: running');
+      expect(run.stdout).toContain(`zmumu-demo  ${TASK_ID}\nstate: running\n`);
       expect(run.stdout).toContain(' 33% of 3 jobs');
-      expect(run.stdout).toContain('finished 1');
+      expect(run.stdout).toContain(
+        '# finished 1  X failed 0  / cancelled 0  > running 1  . queued 1  _ defined 0',
+      );
+      expect(run.stdout).not.toContain('starting');
       expect(run.stdout).not.toContain('\u001b[');
     }));
 
   it('follows the task with --watch --json, one line per change, and exits 0 when done', () =>
     withApi(async (api) => {
-      const done = { ...emptyJobCounts(), finished: 3 };
       api.taskViews = [
         taskView(),
         taskView(),
-        taskView({ counts: { ...emptyJobCounts(), finished: 2, running: 1 } }),
-        taskView({ state: 'done', counts: done, endedAt: '2026-11-25T10:02:00.000Z' }),
+        taskView({ counts: counts({ finished: 2, running: 1 }) }),
+        taskView({ state: 'done', counts: counts({ finished: 3 }), endedAt: '2026-11-25T10:02:00.000Z' }),
       ];
       const run = await gluon(api, ['status', TASK_ID, '--watch', '--json', '--interval', '0.05']);
       expect(run.code).toBe(0);
@@ -221,14 +275,14 @@ describe.concurrent('gluon status', () => {
         ['running', 2],
         ['done', 3],
       ]);
-      expect(api.find('GET', `/tasks/${TASK_ID}`)).toHaveLength(4);
+      expect(api.calls('getTask')).toHaveLength(4);
+      // --json leaves the summary out, so the jobs are not listed.
+      expect(api.calls('listJobs')).toHaveLength(0);
     }));
 
   it('exits 1 when the watched task ends partial, after a summary of its jobs', () =>
     withApi(async (api) => {
-      api.taskViews = [
-        taskView({ state: 'partial', counts: { ...emptyJobCounts(), finished: 2, failed: 1 } }),
-      ];
+      api.taskViews = [taskView({ state: 'partial', counts: counts({ finished: 2, failed: 1 }) })];
       api.jobs = [
         job(0),
         job(1),
@@ -242,81 +296,203 @@ describe.concurrent('gluon status', () => {
       ];
       const run = await gluon(api, ['status', TASK_ID, '--watch', '--interval', '0.05']);
       expect(run.code).toBe(1);
-      expect(run.stdout).toContain('partial');
+      expect(run.stdout).toContain(`Task ${TASK_ID} (zmumu-demo): partial`);
+      expect(run.stdout).toContain('jobs:     3 (finished 2, failed 1)');
       expect(run.stdout).toContain('attempts: 5 used (2 retries)');
       expect(run.stdout).toContain(`tasks/${TASK_ID}/jobs/0/attempt-1/histogram.json`);
-      expect(run.stdout).toContain('job 2 attempt 3: failed: error 1001');
+      expect(run.stdout).toContain(
+        'job 2 attempt 3: failed: error 1001 (payload exited with a non-zero code), exit 1: segfault in toy',
+      );
+      // Two jobs a page: the summary read both pages.
+      expect(api.calls('listJobs')).toHaveLength(2);
     }));
 
   it('says when the task does not exist, exit 1', () =>
     withApi(async (api) => {
       const run = await gluon(api, ['status', 't-doesnotexist']);
       expect(run.code).toBe(1);
-      expect(run.stderr).toContain('error: task t-doesnotexist not found');
+      expect(run.stderr).toBe('error: task t-doesnotexist not found (HTTP 404 NOT_FOUND)\n');
     }));
 });
 
-describe.concurrent('gluon jobs, tasks, pilots, cancel', () => {
-  it('lists every job across pages with --json', () =>
+describe.concurrent('gluon jobs and tasks', () => {
+  it('lists every job across pages with --json, passing the page token back as given', () =>
     withApi(async (api) => {
       const run = await gluon(api, ['jobs', TASK_ID, '--json']);
       expect(run.code).toBe(0);
       const jobs = JSON.parse(run.stdout) as JobView[];
-      expect(jobs.map((j) => j.jobIndex)).toEqual([0, 1, 2]);
-      expect(jobs[0]).toMatchObject({ state: 'finished', attempt: 1, pilotId: 'p-abcdef1234', exitCode: 0 });
-      const pages = api.find('GET', `/tasks/${TASK_ID}/jobs`);
-      expect(pages.map((p) => p.query.get('nextToken'))).toEqual([null, '2']);
+      expect(jobs).toEqual([job(0), job(1), job(2)]);
+      const pages = api.calls('listJobs');
+      expect(pages.map((p) => p.query.get('nextToken'))).toEqual([
+        null,
+        Buffer.from('page:2').toString('base64url'),
+      ]);
     }));
 
   it('stops at --limit and passes --state on', () =>
     withApi(async (api) => {
-      const run = await gluon(api, ['jobs', TASK_ID, '--json', '--limit', '1', '--state', 'finished']);
+      api.jobs = [job(0, { state: 'failed', pilotErrorCode: 1001 }), job(1), job(2), job(3), job(4)];
+      const run = await gluon(api, ['jobs', TASK_ID, '--json', '--limit', '3', '--state', 'finished']);
       expect(run.code).toBe(0);
-      expect((JSON.parse(run.stdout) as JobView[]).map((j) => j.jobIndex)).toEqual([0]);
-      const [page] = api.find('GET', `/tasks/${TASK_ID}/jobs`);
-      expect(page?.query.get('state')).toBe('finished');
-      expect(page?.query.get('limit')).toBe('1');
+      expect((JSON.parse(run.stdout) as JobView[]).map((j) => j.jobIndex)).toEqual([1, 2, 3]);
+      const pages = api.calls('listJobs');
+      expect(pages.map((p) => [p.query.get('state'), p.query.get('limit')])).toEqual([
+        ['finished', '3'],
+        ['finished', '1'],
+      ]);
     }));
 
   it('prints a jobs table', () =>
     withApi(async (api) => {
+      api.jobs = [
+        job(0),
+        job(1, { state: 'queued', attempt: 2, pilotId: undefined, exitCode: undefined, usage: undefined }),
+      ];
       const run = await gluon(api, ['jobs', TASK_ID]);
       expect(run.code).toBe(0);
       const lines = run.stdout.trim().split('\n');
       expect(lines[0]).toMatch(/^INDEX\s+STATE\s+ATTEMPT\s+SITE\s+PILOT\s+EXIT\s+ERROR\s+WALL S\s+MESSAGE$/);
-      expect(lines).toHaveLength(4);
+      expect(lines[1]).toMatch(new RegExp(`^0\\s+finished\\s+1\\s+local\\s+${PILOT_ID}\\s+0\\s+-\\s+1\\.5$`));
+      expect(lines[2]).toMatch(/^1\s+queued\s+2\s+local\s+-\s+-\s+-\s+-$/);
     }));
 
-  it('lists tasks', () =>
+  it('lists tasks page after page up to --limit', () =>
     withApi(async (api) => {
-      const run = await gluon(api, ['tasks']);
-      expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(
-        new RegExp(`^${TASK_ID}\\s+zmumu-demo\\s+running\\s+3\\s+33%\\s+2026-11-25 10:00:00$`, 'm'),
+      api.tasks = ['t-aaaaaaaa', 't-bbbbbbbb', 't-cccccccc'].map((taskId, i) =>
+        taskSummary({ taskId, name: `task-${i}` }),
       );
+      const run = await gluon(api, ['tasks', '--limit', '3']);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+JOBS\s+DONE\s+CREATED$/);
+      expect(lines.slice(1)).toHaveLength(3);
+      expect(lines[3]).toMatch(/^t-cccccccc\s+task-2\s+running\s+3\s+33%\s+2026-11-25 10:00:00$/);
+      expect(api.calls('listTasks').map((r) => r.query.get('limit'))).toEqual(['3', '1']);
     }));
 
-  it('lists pilots with --json', () =>
+  it('prints task summaries with --json', () =>
     withApi(async (api) => {
+      const run = await gluon(api, ['tasks', '--json']);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout) as TaskSummary[]).toEqual([taskSummary()]);
+    }));
+});
+
+describe.concurrent('gluon pilots, sites, why, cancel', () => {
+  it('lists pilots with their lease as JSON', () =>
+    withApi(async (api) => {
+      api.pilots = [
+        pilotView(),
+        pilotView({ pilotId: 'p-bbbbbbbbbb' }),
+        pilotView({ pilotId: 'p-cccccccccc' }),
+      ];
       const run = await gluon(api, ['pilots', '--json']);
       expect(run.code).toBe(0);
-      const pilots = JSON.parse(run.stdout) as Pilot[];
-      expect(pilots).toHaveLength(1);
-      expect(pilots[0]).toMatchObject({
-        pilotId: 'p-abcdef1234',
-        siteId: 'local',
-        host: 'node1',
-        pid: 4242,
-        state: 'idle',
+      const pilots = JSON.parse(run.stdout) as PilotView[];
+      expect(pilots.map((p) => p.pilotId)).toEqual([PILOT_ID, 'p-bbbbbbbbbb', 'p-cccccccccc']);
+      expect(pilots[0]).toEqual(pilotView());
+      expect(api.calls('listPilots')).toHaveLength(2);
+    }));
+
+  it('shows when each pilot last renewed its lease', () =>
+    withApi(async (api) => {
+      // Made when the API answers: the CLI shows the age of the last heartbeat at that moment.
+      api.pilots = () => {
+        const now = Date.now();
+        return [
+          pilotView({
+            jobsRun: 3,
+            lease: {
+              state: 'busy',
+              expiresAt: new Date(now + 30_000).toISOString(),
+              beatAt: new Date(now - 30_000).toISOString(),
+              jobs: [`${TASK_ID}.1.1`],
+            },
+          }),
+          pilotView({
+            pilotId: 'p-gonegonego',
+            state: 'exited',
+            jobsRun: 7,
+            endedAt: new Date(now - 600_000).toISOString(),
+            lease: undefined,
+          }),
+        ];
+      };
+      const run = await gluon(api, ['pilots']);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^ID\s+SITE\s+HOST\s+PID\s+STATE\s+JOBS RUN\s+LAST HEARTBEAT$/);
+      expect(lines[1]).toMatch(
+        new RegExp(`^${PILOT_ID}\\s+local\\s+node1\\s+4242\\s+busy\\s+3\\s+3[01]s ago$`),
+      );
+      expect(lines[2]).toMatch(/^p-gonegonego\s+local\s+node1\s+4242\s+exited\s+7\s+10m ago$/);
+    }));
+
+  it('lists sites with their slot, cap and tags', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['sites']);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(
+        /^SITE\s+KIND\s+STATUS\s+CORES\s+MEMORY MB\s+WALLTIME S\s+DISK MB\s+MAX PILOTS\s+TAGS$/,
+      );
+      expect(lines[1]).toMatch(/^local\s+local\s+online\s+8\s+16000\s+86400\s+50000\s+4\s+local,fast$/);
+      const json = await gluon(api, ['sites', '--json']);
+      expect((JSON.parse(json.stdout) as SiteView[]).map((s) => s.siteId)).toEqual(['local']);
+    }));
+
+  it('defines a site with only the options given, and prints its queue', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, [
+        'site-put',
+        'grid-b',
+        '--kind',
+        'grid',
+        '--cores',
+        '8',
+        '--memory-mb',
+        '16000',
+        '--max-pilots',
+        '20',
+        '--tag',
+        'cvmfs',
+        'el9',
+      ]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(`site grid-b is online; job queue ${api.url}/000000000000/gluon-site-grid-b\n`);
+      const [put] = api.calls('putSite');
+      expect(put?.path).toBe('/sites/grid-b');
+      expect(JSON.parse(put?.body.toString() ?? '{}')).toEqual({
+        kind: 'grid',
+        slot: { cores: 8, memoryMB: 16000 },
+        maxPilots: 20,
+        tags: ['cvmfs', 'el9'],
       });
     }));
 
-  it('cancels a task', () =>
+  it('explains what holds a task back, site by site', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['why', TASK_ID]);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines.slice(0, 3)).toEqual([
+        `Task ${TASK_ID}: running`,
+        '  - 1 job waits in the queue of site local.',
+        '  - Site grid-a is offline.',
+      ]);
+      expect(lines[5]).toMatch(/^grid-a\s+no\s+-\s+-\s+-\s+-\s+the site is offline$/);
+      expect(lines[6]).toMatch(/^local\s+yes\s+online\s+1\s+0\/2\/1\s+4$/);
+    }));
+
+  it('cancels a task and says what the API answered', () =>
     withApi(async (api) => {
       const run = await gluon(api, ['cancel', TASK_ID]);
       expect(run.code).toBe(0);
-      expect(run.stdout).toContain(`cancel requested for task ${TASK_ID}`);
-      expect(api.find('POST', `/tasks/${TASK_ID}/cancel`)).toHaveLength(1);
+      expect(run.stdout).toBe(`cancel requested for task ${TASK_ID} (task state: running)\n`);
+      const [cancel] = api.calls('cancelTask');
+      expect(cancel?.method).toBe('POST');
+      expect(cancel?.path).toBe(`/tasks/${TASK_ID}/cancel`);
     }));
 });
 
@@ -331,7 +507,7 @@ describe.concurrent('configuration and failures', () => {
       expect(api.requests[0]?.authorization).toBe(`Bearer ${TOKEN}`);
     }));
 
-  it('uses the .gluon/local.json named by GLUON_HOME', () =>
+  it('uses the local.json in the directory GLUON_HOME names', () =>
     withApi(async (api) => {
       const home = join(dir, 'home');
       mkdirSync(home, { recursive: true });
@@ -346,35 +522,47 @@ describe.concurrent('configuration and failures', () => {
       const run = await gluon(api, ['tasks'], { auth: false });
       expect(run.code).toBe(2);
       expect(run.stderr).toContain('npm start');
+      expect(api.requests).toHaveLength(0);
     }));
 
-  it('explains a refused token', () =>
+  it('explains a refused token, whatever the command', () =>
     withApi(async (api) => {
-      const run = await gluon(api, ['tasks'], {
-        auth: false,
-        env: { GLUON_API_URL: api.url, GLUON_TOKEN: 'wrong' },
-      });
-      expect(run.code).toBe(1);
-      expect(run.stderr).toContain('missing or bad token (the token was refused');
-    }));
-
-  it('says the API cannot be reached when nothing listens', () =>
-    withApi(async (api) => {
-      const port = await new Promise<number>((resolve) => {
-        const server = createServer().listen(0, '127.0.0.1', () => {
-          const { port } = server.address() as { port: number };
-          server.close(() => resolve(port));
+      for (const args of [['tasks'], ['pilots'], ['sites']]) {
+        const run = await gluon(api, args, {
+          auth: false,
+          env: { GLUON_API_URL: api.url, GLUON_TOKEN: 'wrong' },
         });
-      });
-      const url = `http://127.0.0.1:${port}`;
-      const run = await gluon(api, ['status', TASK_ID], {
-        auth: false,
-        env: { GLUON_API_URL: url, GLUON_TOKEN: TOKEN },
-      });
+        expect(run.code, args[0]).toBe(1);
+        expect(run.stderr, args[0]).toMatch(
+          /^error: token expired \(HTTP 401 UNAUTHORIZED\) \(the token was refused: restart `npm start`/,
+        );
+      }
+    }));
+
+  it('says the API cannot be reached when nothing listens, whatever the command', () =>
+    withApi(async (api) => {
+      const url = `http://127.0.0.1:${await closedPort()}`;
+      for (const args of [
+        ['status', TASK_ID],
+        ['pilots'],
+        ['submit', join(repo, 'examples/zmumu/task.yaml')],
+      ]) {
+        const run = await gluon(api, args, { auth: false, env: { GLUON_API_URL: url, GLUON_TOKEN: TOKEN } });
+        expect(run.code, args[0]).toBe(1);
+        expect(run.stderr.trim(), args[0]).toBe(
+          `error: cannot reach the Gluon API at ${url} (is \`npm start\` running?)`,
+        );
+      }
+    }));
+
+  it('reports an answer that does not match the API, naming the field, exit 1', () =>
+    withApi(async (api) => {
+      const { counts: _counts, ...withoutCounts } = taskView();
+      api.raw.set('getTask', { status: 200, body: withoutCounts });
+      const run = await gluon(api, ['status', TASK_ID]);
       expect(run.code).toBe(1);
-      expect(run.stderr.trim()).toBe(
-        `error: cannot reach the Gluon API at ${url} (is \`npm start\` running?)`,
-      );
+      expect(run.stderr).toContain('GET /tasks/{taskId}: the answer does not match the API (counts:');
+      expect(run.stderr).not.toMatch(/\n\s+at /);
     }));
 
   it('runs through the bin shim', () =>

@@ -1,11 +1,23 @@
+/**
+ * A small HTTP server speaking the Gluon API for the CLI tests: the operations of
+ * core/api/operations.ts at their paths, requests checked with the operations' schemas (a bad
+ * field is a 400 naming it, as at the real edge), answers typed as the operations' answers (the
+ * typed client checks every answer, so a wrong fake would be an error), every request recorded.
+ * Presigned upload URLs point back at it (`PUT /upload/<key>`).
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ErrorBody, JobView, SandboxRequest, TaskView } from '#core/api/contract.ts';
-import type { Pilot } from '#core/pilots/pilot.ts';
-import { emptyJobCounts } from '#core/tasks/task.ts';
+import type { ErrorBody } from '#core/api/common.ts';
+import { OPERATIONS, type OperationId, type ResponseOf } from '#core/api/operations.ts';
+import type { PilotView } from '#core/api/pilots.ts';
+import type { SiteView } from '#core/api/sites.ts';
+import type { JobView, SandboxRequest, TaskExplanation, TaskSummary, TaskView } from '#core/api/tasks.ts';
+import { type FieldIssue, fieldIssues } from '#core/errors.ts';
+import { emptyJobCounts, type JobCounts } from '#core/jobs/job-counts.ts';
 
 export const TOKEN = 'test-token';
 export const TASK_ID = 't-0123456789ab';
+export const PILOT_ID = 'p-abcdef1234';
 
 export interface RecordedRequest {
   method: string;
@@ -13,22 +25,118 @@ export interface RecordedRequest {
   query: URLSearchParams;
   authorization?: string;
   body: Buffer;
+  /** The operation the request was routed to (none for uploads and unknown routes). */
+  operationId?: OperationId;
 }
 
-/**
- * A small HTTP server speaking the Gluon API contract (core/api.ts), with canned answers, that
- * records every request. Presigned upload URLs point back at it (`PUT /upload/<key>`).
- */
+/** A request as its operation's schemas parsed it. */
+interface Parsed {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: FieldIssue[],
+  ) {
+    super(message);
+  }
+}
+
+type Answers = { [K in OperationId]?: (request: Parsed) => ResponseOf<K> };
+
+const ROUTES = (Object.keys(OPERATIONS) as OperationId[]).map((id) => ({
+  id,
+  method: OPERATIONS[id].method,
+  names: [...OPERATIONS[id].path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1] as string),
+  pattern: new RegExp(`^${OPERATIONS[id].path.replace(/\{[A-Za-z]+\}/g, '([^/]+)')}$`),
+}));
+
 export class FakeApi {
   readonly requests: RecordedRequest[] = [];
   /** Views `GET /tasks/{id}` answers in turn; the last one repeats. */
   taskViews: TaskView[] = [taskView()];
+  tasks: TaskSummary[] = [taskSummary()];
   jobs: JobView[] = [job(0), job(1), job(2)];
+  /** Pilots `GET /pilots` lists (a function: made at the time of the answer). */
+  pilots: PilotView[] | (() => PilotView[]) = [pilotView()];
+  sites: SiteView[] = [siteView()];
+  /** Most items a page holds, whatever limit is asked for. */
   pageSize = 2;
-  pilots: Pilot[] = [pilot()];
+  /** Raw answers sent instead of the typed ones (a server of another version). */
+  readonly raw = new Map<OperationId, { status: number; body: unknown }>();
+  /** Refusals sent instead of the answer of an operation. */
+  readonly refusals = new Map<OperationId, ErrorBody['error'] & { status: number }>();
+  url = '';
   #server: Server | undefined;
   #taskGets = 0;
-  url = '';
+
+  readonly #answers: Answers = {
+    createSandbox: ({ body }) => {
+      const request = body as SandboxRequest;
+      return {
+        files: request.files.map((f) => {
+          const key = `sandboxes/alice/${f.sha256}/${f.name}`;
+          return { ...f, key, uploadUrl: `${this.url}/upload/${key}?X-Amz-Signature=fake` };
+        }),
+      };
+    },
+    submitTask: ({ body }) => {
+      const spec = body as { name: string };
+      if (spec.name === 'refused-by-server') {
+        const issues = [
+          { field: 'payload.command', message: 'not on the allow list (see the site policy)' },
+          { field: 'sites.allow.0', message: 'unknown site' },
+        ];
+        throw new Refusal(
+          400,
+          'INVALID_INPUT',
+          `invalid task spec: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`,
+          issues,
+        );
+      }
+      return { taskId: TASK_ID, state: 'submitted', jobCount: 10 };
+    },
+    listTasks: ({ query }) => this.#page(this.tasks, query),
+    getTask: ({ params }) => {
+      this.#taskExists(params.taskId);
+      const view = this.taskViews[Math.min(this.#taskGets, this.taskViews.length - 1)] as TaskView;
+      this.#taskGets += 1;
+      return view;
+    },
+    listJobs: ({ params, query }) => {
+      this.#taskExists(params.taskId);
+      const state = query.state;
+      return this.#page(state === undefined ? this.jobs : this.jobs.filter((j) => j.state === state), query);
+    },
+    cancelTask: ({ params }) => {
+      this.#taskExists(params.taskId);
+      return { taskId: TASK_ID, state: 'running', cancelRequested: true };
+    },
+    explainTask: ({ params }) => {
+      this.#taskExists(params.taskId);
+      return explanation();
+    },
+    listPilots: ({ query }) =>
+      this.#page(typeof this.pilots === 'function' ? this.pilots() : this.pilots, query),
+    listSites: () => ({ items: this.sites }),
+    putSite: ({ params, body }) => {
+      const site = body as Omit<SiteView, 'siteId'>;
+      return {
+        siteId: params.siteId as string,
+        kind: site.kind,
+        status: site.status,
+        slot: site.slot,
+        maxPilots: site.maxPilots,
+        tags: site.tags,
+        queueUrl: `${this.url}/000000000000/gluon-site-${params.siteId}`,
+      };
+    },
+  };
 
   async start(): Promise<this> {
     this.#server = createServer((req, res) => {
@@ -52,6 +160,27 @@ export class FakeApi {
     return this.requests.filter((r) => r.method === method && r.path === path);
   }
 
+  /** Requests routed to one operation. */
+  calls(operationId: OperationId): RecordedRequest[] {
+    return this.requests.filter((r) => r.operationId === operationId);
+  }
+
+  #taskExists(taskId: string | undefined): void {
+    if (taskId !== TASK_ID) throw new Refusal(404, 'NOT_FOUND', `task ${taskId} not found`);
+  }
+
+  /** One page of `items` from the `nextToken` the query gives (an opaque token, as the real one). */
+  #page<T>(items: T[], query: Record<string, unknown>): { items: T[]; nextToken?: string } {
+    const token = query.nextToken as string | undefined;
+    const start = token === undefined ? 0 : Number(Buffer.from(token, 'base64url').toString().slice(5));
+    const size = Math.min(this.pageSize, query.limit as number);
+    const end = start + size;
+    return {
+      items: items.slice(start, end),
+      ...(end < items.length ? { nextToken: Buffer.from(`page:${end}`).toString('base64url') } : {}),
+    };
+  }
+
   #handle(req: IncomingMessage, body: Buffer, res: ServerResponse): undefined {
     const url = new URL(req.url ?? '/', this.url);
     const recorded: RecordedRequest = {
@@ -66,14 +195,13 @@ export class FakeApi {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(value));
     };
-    const fail = (
-      status: number,
-      code: string,
-      message: string,
-      issues?: ErrorBody['error']['issues'],
-    ): undefined =>
-      send(status, {
-        error: { code, message, ...(issues === undefined ? {} : { issues }) },
+    const refuse = (refusal: Refusal): undefined =>
+      send(refusal.status, {
+        error: {
+          code: refusal.code,
+          message: refusal.message,
+          ...(refusal.issues === undefined ? {} : { issues: refusal.issues }),
+        },
       } satisfies ErrorBody);
 
     if (recorded.method === 'PUT' && url.pathname.startsWith('/upload/')) {
@@ -81,66 +209,69 @@ export class FakeApi {
       res.end();
       return;
     }
-    if (recorded.authorization !== `Bearer ${TOKEN}`)
-      return fail(401, 'UNAUTHORIZED', 'missing or bad token');
-    const route = `${recorded.method} ${url.pathname}`;
-    const json = () => JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-
-    if (route === 'POST /sandboxes') {
-      const request = json() as SandboxRequest;
-      return send(200, {
-        files: request.files.map((f) => {
-          const key = `sandboxes/alice/${f.sha256}/${f.name}`;
-          return { ...f, key, uploadUrl: `${this.url}/upload/${key}?X-Amz-Signature=fake` };
-        }),
-      });
+    if (recorded.authorization !== `Bearer ${TOKEN}`) {
+      return refuse(new Refusal(401, 'UNAUTHORIZED', 'token expired'));
     }
-    if (route === 'POST /tasks') {
-      const spec = json();
-      if (spec.name === 'refused-by-server') {
-        return fail(
-          400,
-          'INVALID_INPUT',
-          'invalid task spec: payload.command: not on the allow list; sites.allow.0: unknown site',
-          [
-            { field: 'payload.command', message: 'not on the allow list' },
-            { field: 'sites.allow.0', message: 'unknown site' },
-          ],
-        );
+    const route = ROUTES.find((r) => r.method === recorded.method && r.pattern.test(url.pathname));
+    if (route === undefined) {
+      return refuse(new Refusal(404, 'NOT_FOUND', `no route for ${recorded.method} ${url.pathname}`));
+    }
+    recorded.operationId = route.id;
+    const raw = this.raw.get(route.id);
+    if (raw !== undefined) return send(raw.status, raw.body);
+    const refusal = this.refusals.get(route.id);
+    if (refusal !== undefined) {
+      const { status, ...error } = refusal;
+      return send(status, { error });
+    }
+    try {
+      const match = route.pattern.exec(url.pathname) as RegExpExecArray;
+      const params = Object.fromEntries(
+        route.names.map((name, i) => [name, decodeURIComponent(match[i + 1] as string)]),
+      );
+      const parsed: Parsed = {
+        params: this.#check(OPERATIONS[route.id], 'params', params, 'path') as Record<string, string>,
+        query: this.#check(
+          OPERATIONS[route.id],
+          'query',
+          Object.fromEntries(url.searchParams),
+          'query',
+        ) as Record<string, unknown>,
+        body: this.#check(
+          OPERATIONS[route.id],
+          'body',
+          body.length === 0 ? undefined : JSON.parse(body.toString('utf8')),
+        ),
+      };
+      const answer = this.#answers[route.id] as ((request: Parsed) => unknown) | undefined;
+      if (answer === undefined) {
+        return refuse(new Refusal(501, 'NOT_IMPLEMENTED', `the fake API does not answer ${route.id}`));
       }
-      return send(201, { taskId: TASK_ID, state: 'submitted', jobCount: 10 });
+      return send(OPERATIONS[route.id].status, answer(parsed));
+    } catch (error) {
+      if (error instanceof Refusal) return refuse(error);
+      throw error;
     }
-    if (route === 'GET /tasks') {
-      const summary = { ...taskView() } as Partial<TaskView>;
-      delete summary.spec;
-      delete summary.history;
-      return send(200, { tasks: [summary] });
-    }
-    if (route === `GET /tasks/${TASK_ID}`) {
-      const view = this.taskViews[Math.min(this.#taskGets, this.taskViews.length - 1)];
-      this.#taskGets += 1;
-      return send(200, view);
-    }
-    if (route === `GET /tasks/${TASK_ID}/jobs`) {
-      const state = url.searchParams.get('state');
-      const all = state === null ? this.jobs : this.jobs.filter((j) => j.state === state);
-      const start = Number(url.searchParams.get('nextToken') ?? '0');
-      const limit = Math.min(this.pageSize, Number(url.searchParams.get('limit') ?? '100'));
-      const items = all.slice(start, start + limit);
-      const next = start + limit < all.length ? String(start + limit) : undefined;
-      return send(200, { jobs: items, ...(next === undefined ? {} : { nextToken: next }) });
-    }
-    if (route === `POST /tasks/${TASK_ID}/cancel`) {
-      return send(202, { taskId: TASK_ID, state: 'running', cancelRequested: true });
-    }
-    if (route === 'GET /pilots') return send(200, { pilots: this.pilots });
-    if (url.pathname.startsWith('/tasks/'))
-      return fail(404, 'NOT_FOUND', `task ${url.pathname.split('/')[2]} not found`);
-    return fail(404, 'NOT_FOUND', `no route ${route}`);
+  }
+
+  /** Parses one part of a request with its operation's schema, as the real edge does. */
+  #check(operation: object, part: 'params' | 'query' | 'body', value: unknown, prefix?: string): unknown {
+    const schema = (operation as Record<string, { safeParse(v: unknown): unknown } | undefined>)[part];
+    if (schema === undefined) return {};
+    const result = schema.safeParse(value ?? {}) as
+      | { success: true; data: unknown }
+      | { success: false; error: { issues: Parameters<typeof fieldIssues>[0] } };
+    if (result.success) return result.data;
+    const issues = fieldIssues(result.error.issues, prefix);
+    throw new Refusal(400, 'INVALID_INPUT', `invalid ${part}`, issues);
   }
 }
 
-export function taskView(partial: Partial<TaskView> = {}): TaskView {
+export function counts(partial: Partial<JobCounts> = {}): JobCounts {
+  return { ...emptyJobCounts(), ...partial };
+}
+
+export function taskSummary(partial: Partial<TaskSummary> = {}): TaskSummary {
   return {
     taskId: TASK_ID,
     name: 'zmumu-demo',
@@ -148,11 +279,18 @@ export function taskView(partial: Partial<TaskView> = {}): TaskView {
     state: 'running',
     jobCount: 3,
     jobsEnqueued: 3,
-    counts: { ...emptyJobCounts(), finished: 1, running: 1, queued: 1 },
+    counts: counts({ finished: 1, running: 1, queued: 1 }),
     siteIds: ['local'],
     cancelRequested: false,
     createdAt: '2026-11-25T10:00:00.000Z',
     updatedAt: '2026-11-25T10:01:00.000Z',
+    ...partial,
+  };
+}
+
+export function taskView(partial: Partial<TaskView> = {}): TaskView {
+  return {
+    ...taskSummary(),
     spec: {
       name: 'zmumu-demo',
       payload: { command: 'node', args: [], env: {}, sandbox: [] },
@@ -178,7 +316,7 @@ export function job(jobIndex: number, partial: Partial<JobView> = {}): JobView {
     state: 'finished',
     attempt: 1,
     siteId: 'local',
-    pilotId: 'p-abcdef1234',
+    pilotId: PILOT_ID,
     exitCode: 0,
     pilotErrorCode: 0,
     usage: { wallTimeSec: 1.5, cpuTimeSec: 1.2, maxRssKB: 40_000 },
@@ -189,24 +327,66 @@ export function job(jobIndex: number, partial: Partial<JobView> = {}): JobView {
         bytes: 900,
       },
     ],
-    createdAt: '2026-11-25T10:00:00.000Z',
-    updatedAt: '2026-11-25T10:01:00.000Z',
-    attempts: [],
+    startedAt: '2026-11-25T10:00:10.000Z',
+    endedAt: '2026-11-25T10:00:12.000Z',
     ...partial,
   };
 }
 
-export function pilot(): Pilot {
+/** A busy pilot holding one job. */
+export function pilotView(partial: Partial<PilotView> = {}): PilotView {
   return {
-    pilotId: 'p-abcdef1234',
+    pilotId: PILOT_ID,
     siteId: 'local',
     host: 'node1',
     pid: 4242,
     version: 'dev',
     resources: { cores: 2, memoryMB: 4000, diskMB: 10_000, walltimeLeftSec: 3600 },
-    state: 'idle',
+    state: 'busy',
     registeredAt: '2026-11-25T10:00:00.000Z',
-    lastHeartbeatAt: '2026-11-25T10:00:30.000Z',
-    jobsRun: 3,
+    lease: {
+      state: 'busy',
+      expiresAt: '2026-11-25T10:01:00.000Z',
+      beatAt: '2026-11-25T10:00:30.000Z',
+      jobs: [`${TASK_ID}.1.1`],
+    },
+    ...partial,
+  };
+}
+
+export function siteView(partial: Partial<SiteView> = {}): SiteView {
+  return {
+    siteId: 'local',
+    kind: 'local',
+    status: 'online',
+    slot: { cores: 8, memoryMB: 16_000, walltimeSec: 86_400, diskMB: 50_000 },
+    maxPilots: 4,
+    tags: ['local', 'fast'],
+    pilots: { starting: 0, idle: 1, busy: 2, draining: 0 },
+    censusAt: '2026-11-25T10:00:30.000Z',
+    ...partial,
+  };
+}
+
+export function explanation(): TaskExplanation {
+  return {
+    taskId: TASK_ID,
+    state: 'running',
+    findings: ['1 job waits in the queue of site local.', 'Site grid-a is offline.'],
+    sites: [
+      {
+        siteId: 'grid-a',
+        chosen: false,
+        rejected: 'the site is offline',
+      },
+      {
+        siteId: 'local',
+        chosen: true,
+        status: 'online',
+        queuedJobs: 1,
+        pilots: { starting: 1, idle: 0, busy: 2, draining: 0 },
+        maxPilots: 4,
+      },
+    ],
   };
 }

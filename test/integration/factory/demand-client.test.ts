@@ -1,6 +1,11 @@
+/**
+ * The factory's demand client against a small HTTP server: the typed client's GET of
+ * /sites/{siteId}/demand, its answer checked, every failure a DemandRequestError.
+ */
 import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SiteDemand } from '#core/api/contract.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SiteDemand } from '#core/api/sites.ts';
+import { freePort } from '#local/stand-ins.ts';
 import { DemandRequestError, demandClient } from '#pilot/factory/demand-client.ts';
 
 const demand: SiteDemand = {
@@ -15,14 +20,16 @@ const demand: SiteDemand = {
 
 let server: Server;
 let apiUrl: string;
-let answer: { status: number; body: string } = { status: 200, body: JSON.stringify(demand) };
-const seen: Array<{ url: string | undefined; authorization: string | undefined }> = [];
+/** What the server answers next (each request takes the first; the last one stays). */
+let answers: Array<{ status: number; body: string }> = [];
+const seen: Array<{ method: string | undefined; url: string | undefined; authorization: string | undefined }> = [];
 
 beforeAll(async () => {
   server = createServer((request, response) => {
-    seen.push({ url: request.url, authorization: request.headers.authorization });
-    response.writeHead(answer.status, { 'content-type': 'application/json' });
-    response.end(answer.body);
+    seen.push({ method: request.method, url: request.url, authorization: request.headers.authorization });
+    const answer = answers.length > 1 ? answers.shift() : answers[0];
+    response.writeHead(answer?.status ?? 500, { 'content-type': 'application/json' });
+    response.end(answer?.body ?? '');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -31,7 +38,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+});
+
+beforeEach(() => {
+  seen.length = 0;
+  answers = [{ status: 200, body: JSON.stringify(demand) }];
 });
 
 async function failure(promise: Promise<unknown>): Promise<DemandRequestError> {
@@ -44,36 +57,64 @@ async function failure(promise: Promise<unknown>): Promise<DemandRequestError> {
 }
 
 describe('demandClient', () => {
-  it('GETs the site demand with the pilot token, keeping a stage prefix', async () => {
-    answer = { status: 200, body: JSON.stringify(demand) };
+  it('GETs the site demand with the pilot token when the API URL has a stage prefix', async () => {
     expect(await demandClient({ apiUrl, token: 'tok' })('cern')).toEqual(demand);
-    expect(seen.at(-1)).toEqual({ url: '/stage/sites/cern/demand', authorization: 'Bearer tok' });
+    expect(seen).toEqual([{ method: 'GET', url: '/stage/sites/cern/demand', authorization: 'Bearer tok' }]);
   });
 
-  it('reports an HTTP error with its status', async () => {
-    answer = { status: 403, body: '{"error":{"code":"FORBIDDEN","message":"not your site"}}' };
+  it('fails with the status and the API’s message when the API refuses', async () => {
+    answers = [{ status: 403, body: '{"error":{"code":"FORBIDDEN","message":"not your site"}}' }];
     const error = await failure(demandClient({ apiUrl, token: 'tok' })('cern'));
     expect(error.status).toBe(403);
-    expect(error.message).toMatch(/HTTP 403.*not your site/);
+    expect(error.code).toBe('DEMAND_REQUEST_FAILED');
+    expect(error.message).toMatch(/^GET \/sites\/cern\/demand: .*HTTP 403 FORBIDDEN: not your site/);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('tries once more when the API answers 503, and returns the demand of the second answer', async () => {
+    answers = [
+      { status: 503, body: '{"error":{"code":"UNAVAILABLE","message":"busy"}}' },
+      { status: 200, body: JSON.stringify(demand) },
+    ];
+    expect(await demandClient({ apiUrl, token: 'tok' })('cern')).toEqual(demand);
+    expect(seen).toHaveLength(2);
   });
 
   it('rejects an answer that is not a demand rather than guess counts', async () => {
-    answer = { status: 200, body: JSON.stringify({ ...demand, pilotsWanted: -3 }) };
-    expect((await failure(demandClient({ apiUrl, token: 'tok' })('cern'))).message).toMatch(/pilotsWanted/);
-    answer = { status: 200, body: 'not json' };
+    const { pilotsWanted: _dropped, ...withoutWanted } = demand;
+    answers = [{ status: 200, body: JSON.stringify(withoutWanted) }];
+    expect((await failure(demandClient({ apiUrl, token: 'tok' })('cern'))).message).toMatch(
+      /does not match the API \(pilotsWanted/,
+    );
+    answers = [{ status: 200, body: 'not json' }];
     expect((await failure(demandClient({ apiUrl, token: 'tok' })('cern'))).message).toMatch(/not JSON/);
   });
 
-  it('says why the API could not be reached', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const address = closed.address();
-    await new Promise((resolve) => closed.close(resolve));
-    if (address === null || typeof address === 'string') throw new Error('no address');
-    const error = await failure(
-      demandClient({ apiUrl: `http://127.0.0.1:${address.port}`, token: 't' })('cern'),
-    );
+  it('says why when the API cannot be reached, with no status', async () => {
+    const port = await freePort();
+    const error = await failure(demandClient({ apiUrl: `http://127.0.0.1:${port}`, token: 't' })('cern'));
     expect(error.message).toMatch(/ECONNREFUSED/);
     expect(error.status).toBeUndefined();
+  });
+
+  it('rethrows the abort as it is when the caller’s signal ends the wait', async () => {
+    const never = createServer(() => {});
+    await new Promise<void>((resolve) => never.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = never.address();
+      if (address === null || typeof address === 'string') throw new Error('no address');
+      const stop = new AbortController();
+      const pending = demandClient({ apiUrl: `http://127.0.0.1:${address.port}`, token: 't' })('cern', stop.signal);
+      stop.abort();
+      const error = await pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeDefined();
+      expect(error).not.toBeInstanceOf(DemandRequestError);
+    } finally {
+      never.closeAllConnections();
+      await new Promise((resolve) => never.close(resolve));
+    }
   });
 });

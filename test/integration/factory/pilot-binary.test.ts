@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SiteDemand } from '#core/api/contract.ts';
+import type { SiteDemand } from '#core/api/sites.ts';
 import { buildPilot } from '#pilot/build/build-pilot.ts';
 import { PILOT_OPTIONS } from '#pilot/config.ts';
 import { FACTORY_OPTIONS } from '#pilot/factory/factory-config.ts';

@@ -1,31 +1,32 @@
 /**
  * Drives tasks, jobs and pilots through the real handlers, for the handler tests that need a task
- * at some point of its life (running with queued jobs, a claimed job, …).
+ * at some point of its life (running with queued jobs, a claimed job, a retried one, …).
  */
 import { expect } from 'vitest';
-import {
-  type ClaimedJob,
-  type ClaimResponse,
-  type CompleteRequest,
-  type CompleteResponse,
-  type HeartbeatResponse,
-  type JobRef,
-  type RegisterPilotResponse,
-  SCOPES,
-  type SubmitTaskResponse,
-} from '#core/api/contract.ts';
+import { SCOPES } from '#core/api/common.ts';
+import type {
+  ClaimedJob,
+  ClaimResponse,
+  CompleteResponse,
+  JobRefInput,
+  RegisterPilotResponse,
+  ReportInput,
+} from '#core/api/pilots.ts';
+import type { SubmitTaskResponse } from '#core/api/tasks.ts';
 import type { JobMessage } from '#core/jobs/job-message.ts';
 import type { PilotResources } from '#core/pilots/pilot.ts';
+import { attemptLogKey, attemptPrefix } from '#core/storage/object-keys.ts';
 import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
 import { createHandler as claimJobHandler } from '#lambdas/jobs/claim-job/handler.ts';
 import { createHandler as completeJobHandler } from '#lambdas/jobs/complete-job/handler.ts';
-import { createHandler as heartbeatHandler } from '#lambdas/pilots/heartbeat/handler.ts';
 import { createHandler as registerPilotHandler } from '#lambdas/pilots/register-pilot/handler.ts';
 import { createHandler as enqueueJobsHandler } from '#lambdas/tasks/enqueue-jobs/handler.ts';
 import { createHandler as splitTaskHandler } from '#lambdas/tasks/split-task/handler.ts';
 import { createHandler as submitTaskHandler } from '#lambdas/tasks/submit-task/handler.ts';
+import { createHandler as waitForJobsHandler } from '#lambdas/tasks/wait-for-jobs/handler.ts';
 import {
   type HandlerHarness,
+  type HttpReply,
   httpEvent,
   invoke,
   invokeHttp,
@@ -43,6 +44,11 @@ export const PILOT_RESOURCES: PilotResources = {
   walltimeLeftSec: 86_400,
 };
 export const USAGE = { wallTimeSec: 12.5, cpuTimeSec: 11.0, maxRssKB: 20_480 };
+
+/** The body of an error answer. */
+export interface ErrorReply {
+  error: { code: string; message: string; issues?: Array<{ field: string; message: string }> };
+}
 
 /** A generation task: `jobs` jobs of 100 events each. */
 export function generationSpec(jobs = 3, overrides: Partial<TaskSpecInput> = {}): TaskSpecInput {
@@ -73,6 +79,11 @@ export async function splitAndEnqueue(h: HandlerHarness, taskId: string): Promis
   while (!progress.done) progress = await invoke(enqueue, { taskId, nextIndex: progress.nextIndex });
 }
 
+/** The workflow's wait step: stores `token` (and releases it at once when there is something to do). */
+export async function waitForJobs(h: HandlerHarness, taskId: string, token: string): Promise<void> {
+  await invoke(waitForJobsHandler(h.deps), { taskId, taskToken: token });
+}
+
 /** A running task with every job queued; its messages are received (and deleted) from the queue. */
 export async function runningTask(
   h: HandlerHarness,
@@ -81,35 +92,36 @@ export async function runningTask(
 ): Promise<{ taskId: string; messages: JobMessage[] }> {
   const taskId = await submitTask(h, spec, sub);
   await splitAndEnqueue(h, taskId);
-  const task = await h.deps.tasks.get(taskId);
-  const jobCount = task?.jobCount ?? 0;
-  const messages = await h.receiveJobMessages(jobCount);
-  expect(messages.filter((m) => m.taskId === taskId)).toHaveLength(jobCount);
+  const jobCount = (await h.deps.tasks.getHead(taskId))?.jobCount ?? 0;
+  const messages = (await h.receiveJobMessages(jobCount)).filter((m) => m.taskId === taskId);
+  expect(messages).toHaveLength(jobCount);
   return { taskId, messages };
 }
 
 /** POST /pilots through the register-pilot handler; the pilot id. */
 export async function registerPilot(
   h: HandlerHarness,
-  options: { resources?: PilotResources; host?: string } = {},
+  options: { resources?: PilotResources; host?: string; siteId?: string } = {},
 ): Promise<string> {
+  const siteId = options.siteId ?? TEST_SITE;
   const reply = await invokeHttp<RegisterPilotResponse>(
     registerPilotHandler(h.deps),
     httpEvent({
       method: 'POST',
       path: '/pilots',
       body: {
-        siteId: TEST_SITE,
+        siteId,
         host: options.host ?? 'wn01.test',
         pid: 4242,
         version: 'test',
         resources: options.resources ?? PILOT_RESOURCES,
       },
-      sub: PILOT_SUB,
+      sub: `pilot:${siteId}`,
       scopes: PILOT_SCOPES,
     }),
   );
-  expect(reply.statusCode, JSON.stringify(reply.body)).toBe(201);
+  expect(reply.statusCode, JSON.stringify(reply.body)).toBe(200);
+  expect(reply.body.accepted).toBe(true);
   return reply.body.pilotId;
 }
 
@@ -120,50 +132,41 @@ export function nth<T>(items: readonly T[], i: number): T {
   return item;
 }
 
-export function refOf(message: Pick<JobMessage, 'taskId' | 'jobIndex' | 'attempt'>): JobRef {
+export function refOf(message: Pick<JobMessage, 'taskId' | 'jobIndex' | 'attempt'>): JobRefInput {
   return { taskId: message.taskId, jobIndex: message.jobIndex, attempt: message.attempt };
 }
 
-/** POST /pilots/{pilotId}/claim; the status and the reply. */
-export async function claim(
-  h: HandlerHarness,
-  pilotId: string,
-  ref: JobRef,
-  sub = PILOT_SUB,
-): Promise<{ statusCode: number; body: ClaimResponse }> {
-  return invokeHttp<ClaimResponse>(
-    claimJobHandler(h.deps),
-    httpEvent({
-      method: 'POST',
-      path: '/pilots/{pilotId}/claim',
-      pathParameters: { pilotId },
-      body: ref,
-      sub,
-      scopes: PILOT_SCOPES,
-    }),
-  );
+export interface ClaimOptions {
+  sub?: string;
+  resources?: PilotResources;
+  holds?: JobRefInput[];
+  report?: ReportInput;
+  sentAt?: number;
 }
 
-/** A claim that must succeed; the claimed job. */
-export async function claimed(h: HandlerHarness, pilotId: string, ref: JobRef): Promise<ClaimedJob> {
-  const reply = await claim(h, pilotId, ref);
-  expect(reply.statusCode).toBe(200);
-  if (reply.body.outcome !== 'claimed') throw new Error(`claim not granted: ${JSON.stringify(reply.body)}`);
-  return reply.body.job;
+/** The body of a claim of `ref` (with the pilot's default resources and nothing else held). */
+export function claimBody(ref: JobRefInput, options: ClaimOptions = {}): Record<string, unknown> {
+  return {
+    ...ref,
+    resources: options.resources ?? PILOT_RESOURCES,
+    holds: options.holds ?? [],
+    ...(options.report === undefined ? {} : { report: options.report }),
+    ...(options.sentAt === undefined ? {} : { sentAt: options.sentAt }),
+  };
 }
 
-/** POST /pilots/{pilotId}/heartbeat. */
-export async function heartbeat(
+/** POST /pilots/{pilotId}/claim with `body` as it is; the status and the reply. */
+export function claimRaw(
   h: HandlerHarness,
   pilotId: string,
   body: unknown,
   sub = PILOT_SUB,
-): Promise<{ statusCode: number; body: HeartbeatResponse }> {
-  return invokeHttp<HeartbeatResponse>(
-    heartbeatHandler(h.deps),
+): Promise<HttpReply<ClaimResponse & ErrorReply>> {
+  return invokeHttp<ClaimResponse & ErrorReply>(
+    claimJobHandler(h.deps),
     httpEvent({
       method: 'POST',
-      path: '/pilots/{pilotId}/heartbeat',
+      path: '/pilots/{pilotId}/claim',
       pathParameters: { pilotId },
       body,
       sub,
@@ -172,8 +175,33 @@ export async function heartbeat(
   );
 }
 
-/** A completion report of one attempt (success unless `overrides` say otherwise). */
-export function report(ref: JobRef, overrides: Partial<CompleteRequest> = {}): CompleteRequest {
+/** POST /pilots/{pilotId}/claim of `ref`. */
+export function claim(
+  h: HandlerHarness,
+  pilotId: string,
+  ref: JobRefInput,
+  options: ClaimOptions = {},
+): Promise<HttpReply<ClaimResponse & ErrorReply>> {
+  return claimRaw(h, pilotId, claimBody(ref, options), options.sub);
+}
+
+/** A claim that must succeed; the claimed job. */
+export async function claimed(
+  h: HandlerHarness,
+  pilotId: string,
+  ref: JobRefInput,
+  options: ClaimOptions = {},
+): Promise<ClaimedJob> {
+  const reply = await claim(h, pilotId, ref, options);
+  expect(reply.statusCode, JSON.stringify(reply.body)).toBe(200);
+  if (reply.body.outcome !== 'claimed' || reply.body.job === undefined) {
+    throw new Error(`claim not granted: ${JSON.stringify(reply.body)}`);
+  }
+  return reply.body.job;
+}
+
+/** The report of one attempt's end (a success unless `overrides` say otherwise). */
+export function report(ref: JobRefInput, overrides: Partial<ReportInput> = {}): ReportInput {
   return {
     ...ref,
     exitCode: 0,
@@ -182,25 +210,25 @@ export function report(ref: JobRef, overrides: Partial<CompleteRequest> = {}): C
     outputs: [
       {
         name: 'events.root',
-        key: `tasks/${ref.taskId}/jobs/${ref.jobIndex}/attempt-${ref.attempt}/events.root`,
+        key: `${attemptPrefix(ref.taskId, ref.jobIndex, ref.attempt)}events.root`,
         bytes: 1234,
         adler32: '0a1b2c3d',
       },
     ],
-    logKey: `tasks/${ref.taskId}/jobs/${ref.jobIndex}/attempt-${ref.attempt}/pilot.log`,
+    log: { name: 'attempt.log', key: attemptLogKey(ref.taskId, ref.jobIndex, ref.attempt), bytes: 321 },
     host: 'wn01.test',
     ...overrides,
   };
 }
 
-/** POST /pilots/{pilotId}/complete. */
-export async function complete(
+/** POST /pilots/{pilotId}/complete with `body` as it is (a report and the attempts still held). */
+export function complete(
   h: HandlerHarness,
   pilotId: string,
   body: unknown,
   sub = PILOT_SUB,
-): Promise<{ statusCode: number; body: CompleteResponse }> {
-  return invokeHttp<CompleteResponse>(
+): Promise<HttpReply<CompleteResponse & ErrorReply>> {
+  return invokeHttp<CompleteResponse & ErrorReply>(
     completeJobHandler(h.deps),
     httpEvent({
       method: 'POST',
@@ -213,19 +241,18 @@ export async function complete(
   );
 }
 
-/** Claims and completes one attempt with the given pilot error code; the completion reply. */
+/** A failure report: the payload exited 3. */
+export const FAILED = { pilotErrorCode: 1001, exitCode: 3, errorMessage: 'exit 3' } as const;
+
+/** Claims and completes one attempt with the given result; the completion reply body. */
 export async function runAttempt(
   h: HandlerHarness,
   pilotId: string,
-  ref: JobRef,
-  pilotErrorCode = 0,
+  ref: JobRefInput,
+  result: Partial<ReportInput> = {},
 ): Promise<CompleteResponse> {
   await claimed(h, pilotId, ref);
-  const reply = await complete(
-    h,
-    pilotId,
-    report(ref, pilotErrorCode === 0 ? {} : { pilotErrorCode, exitCode: 1, errorMessage: 'payload failed' }),
-  );
+  const reply = await complete(h, pilotId, { ...report(ref, result), holds: [] });
   expect(reply.statusCode, JSON.stringify(reply.body)).toBe(200);
   return reply.body;
 }

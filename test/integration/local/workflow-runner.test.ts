@@ -11,8 +11,8 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TransientError } from '#core/errors.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
+import { TransientError } from '#core/errors.ts';
 import type { HandlerMap } from '#local/lambda-handler.ts';
 import { silentLog } from '#local/log.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '#local/sfn-endpoint.ts';
@@ -292,7 +292,17 @@ describe('local workflow runner', () => {
     expect(described.name).toBe('t-abcdef123');
     expect(JSON.parse(described.input ?? '{}')).toEqual({ taskId: 't-abcdef123' });
     // A token that is gone is not an error for the adapter.
-    await expect(engine.releaseWait('A'.repeat(128), { taskId: 't-abcdef123' })).resolves.toBeUndefined();
+    await expect(
+      engine.releaseWait('A'.repeat(128), { taskId: 't-abcdef123', sweep: false }),
+    ).resolves.toBeUndefined();
+    // A waiting state gets the outcome as its output.
+    const waiting = await start({ name: 'released', steps: 1, mode: 'ok' });
+    const token = await until('the task token', () => functions.tokens.get('released'));
+    await engine.releaseWait(token, { taskId: 't-abcdef123', sweep: true });
+    const done = await finished(waiting);
+    expect(JSON.parse(done.output ?? '{}')).toMatchObject({
+      callback: { taskId: 't-abcdef123', sweep: true },
+    });
   });
 
   it('starts an execution again from the beginning after a restart, and it completes', async () => {

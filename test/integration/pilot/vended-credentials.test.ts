@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PilotCredentials } from '#core/api/contract.ts';
+import type { PilotCredentials } from '#core/api/pilots.ts';
 import { SqsSiteQueue } from '#pilot/sqs-site-queue.ts';
 import { VendedCredentials } from '#pilot/vended-credentials.ts';
 

@@ -13,7 +13,10 @@ interface Captured {
 
 let dir: string;
 
-function capture(env: Record<string, string> = {}): Captured {
+const noNetwork = (() => Promise.reject(new Error('no network in unit tests'))) as typeof fetch;
+
+/** The CLI's streams captured; requests go to `fetch` (none allowed by default). */
+function capture(env: Record<string, string> = {}, fetch: typeof globalThis.fetch = noNetwork): Captured {
   let out = '';
   let err = '';
   const io: CliIo = {
@@ -21,10 +24,12 @@ function capture(env: Record<string, string> = {}): Captured {
     stderr: { write: (t: string) => (err += t) },
     env,
     cwd: dir,
-    fetch: () => Promise.reject(new Error('no network in unit tests')),
+    fetch,
   };
   return { io, out: () => out, err: () => err };
 }
+
+const API = { GLUON_API_URL: 'http://127.0.0.1:9', GLUON_TOKEN: 't' };
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'gluon-cli-'));
@@ -35,9 +40,7 @@ describe('option parsing', () => {
   it('rejects a job state that does not exist with exit 2 and the allowed ones', async () => {
     const c = capture();
     expect(await runCli(['jobs', 't-abcdefgh', '--state', 'bogus'], c.io)).toBe(2);
-    expect(c.err()).toContain(
-      'Allowed choices are defined, queued, starting, running, finished, failed, cancelled',
-    );
+    expect(c.err()).toContain('Allowed choices are defined, queued, running, finished, failed, cancelled.');
   });
 
   it('rejects a limit that is not a whole number ≥ 1', async () => {
@@ -58,7 +61,7 @@ describe('option parsing', () => {
   });
 
   it('rejects something that cannot be a task id before calling the API', async () => {
-    const c = capture({ GLUON_API_URL: 'http://127.0.0.1:9', GLUON_TOKEN: 't' });
+    const c = capture(API);
     expect(await runCli(['status', 'my-task'], c.io)).toBe(2);
     expect(c.err()).toContain('"my-task" is not a task id');
   });
@@ -81,14 +84,33 @@ describe('option parsing', () => {
     expect(c.err()).toContain('npm start');
     expect(c.err()).not.toMatch(/\n\s+at /);
   });
+
+  it('rejects a site kind or a slot size that cannot be', async () => {
+    const kind = capture();
+    expect(await runCli(['site-put', 'grid-a', '--kind', 'moon'], kind.io)).toBe(2);
+    expect(kind.err()).toContain('Allowed choices are local, grid, hpc, cloud.');
+    const cores = capture();
+    expect(await runCli(['site-put', 'grid-a', '--cores', '-1'], cores.io)).toBe(2);
+    expect(cores.err()).toContain("option '--cores <n>' argument '-1' is invalid");
+  });
 });
 
 describe('help', () => {
   it('lists every command', async () => {
     const c = capture();
     expect(await runCli(['--help'], c.io)).toBe(0);
-    for (const command of ['submit', 'status', 'tasks', 'jobs', 'pilots', 'cancel'])
-      expect(c.out()).toContain(command);
+    for (const command of [
+      'submit',
+      'status',
+      'tasks',
+      'jobs',
+      'pilots',
+      'cancel',
+      'why',
+      'sites',
+      'site-put',
+    ])
+      expect(c.out()).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
   it('documents the spec format in submit --help', async () => {
@@ -108,13 +130,70 @@ describe('help', () => {
   });
 
   it('documents --json, --api-url and --token on every command', async () => {
-    for (const command of ['submit', 'status', 'tasks', 'jobs', 'pilots', 'cancel']) {
+    for (const command of [
+      'submit',
+      'status',
+      'tasks',
+      'jobs',
+      'pilots',
+      'cancel',
+      'why',
+      'sites',
+      'site-put',
+    ]) {
       const c = capture();
       expect(await runCli([command, '--help'], c.io)).toBe(0);
       expect(c.out()).toContain('--json');
       expect(c.out()).toContain('--api-url');
       expect(c.out()).toContain('--token');
     }
+  });
+});
+
+describe('version and help texts', () => {
+  it('prints the version of the package', async () => {
+    const c = capture();
+    expect(await runCli(['--version'], c.io)).toBe(0);
+    expect(c.out()).toBe('0.1.0\n');
+  });
+
+  it('names the glyph of every job state the status bar draws, and no state that is gone', async () => {
+    const c = capture();
+    expect(await runCli(['status', '--help'], c.io)).toBe(0);
+    const text = c.out().replace(/\s+/g, ' ');
+    for (const [state, glyph] of [
+      ['finished', '#'],
+      ['failed', 'X'],
+      ['cancelled', '/'],
+      ['running', '>'],
+      ['queued', '.'],
+      ['defined', '(blank)'],
+    ]) {
+      expect(text).toContain(`${state} ${glyph}`);
+    }
+    expect(text).not.toContain('starting');
+  });
+});
+
+describe('failures of the API', () => {
+  it('prints an answer that does not match the API as unexpected, with no stack unless GLUON_DEBUG', async () => {
+    const wrong = (async () => Response.json({ taskId: 't-abcdefgh' }, { status: 202 })) as typeof fetch;
+    const c = capture(API, wrong);
+    expect(await runCli(['cancel', 't-abcdefgh'], c.io)).toBe(1);
+    expect(c.err()).toMatch(
+      /^error: unexpected: POST \/tasks\/\{taskId\}\/cancel: the answer does not match the API \(/,
+    );
+    expect(c.err()).not.toMatch(/\n\s+at /);
+    const debug = capture({ ...API, GLUON_DEBUG: '1' }, wrong);
+    expect(await runCli(['cancel', 't-abcdefgh'], debug.io)).toBe(1);
+    expect(debug.err()).toMatch(/\n\s+at /);
+  });
+
+  it('prints the answer of a cancel with --json', async () => {
+    const answer = { taskId: 't-abcdefgh', state: 'running', cancelRequested: true };
+    const c = capture(API, (async () => Response.json(answer, { status: 202 })) as typeof fetch);
+    expect(await runCli(['cancel', 't-abcdefgh', '--json'], c.io)).toBe(0);
+    expect(JSON.parse(c.out())).toEqual(answer);
   });
 });
 
@@ -125,7 +204,7 @@ describe('submit, checked locally', () => {
       file,
       'name: "bad name!"\npayload: { args: [] }\nevents: 10\nresources: { memoryMB: 1 }\nmaxAttempts: 0\n',
     );
-    const c = capture({ GLUON_API_URL: 'http://127.0.0.1:9', GLUON_TOKEN: 't' });
+    const c = capture(API);
     expect(await runCli(['submit', file], c.io)).toBe(2);
     expect(c.err()).toContain('spec.name:');
     expect(c.err()).toContain('spec.payload.command:');
@@ -139,7 +218,7 @@ describe('submit, checked locally', () => {
       file,
       'name: t\npayload: { command: node, sandbox: [nowhere.mjs] }\nevents: 10\nsplit: { eventsPerJob: 5 }\n',
     );
-    const c = capture({ GLUON_API_URL: 'http://127.0.0.1:9', GLUON_TOKEN: 't' });
+    const c = capture(API);
     expect(await runCli(['submit', file], c.io)).toBe(2);
     expect(c.err()).toContain('sandbox file nowhere.mjs not found');
     expect(c.err()).toContain(join(dir, 'nowhere.mjs'));

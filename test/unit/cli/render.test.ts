@@ -1,7 +1,7 @@
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { screenLines } from '#cli/commands/status.ts';
 import {
+  attemptsUsed,
   barCells,
   percentDone,
   renderError,
@@ -9,11 +9,13 @@ import {
   renderPilotsTable,
   renderProgress,
   renderTable,
+  renderTaskStatus,
   renderTaskSummary,
   taskTotals,
 } from '#cli/render.ts';
-import type { JobView, TaskView } from '#core/api/contract.ts';
-import { emptyJobCounts, type JobCounts } from '#core/tasks/task.ts';
+import type { PilotView } from '#core/api/pilots.ts';
+import type { JobView, TaskView } from '#core/api/tasks.ts';
+import { emptyJobCounts, type JobCounts } from '#core/jobs/job-counts.ts';
 
 function counts(partial: Partial<JobCounts>): JobCounts {
   return { ...emptyJobCounts(), ...partial };
@@ -44,9 +46,6 @@ function job(partial: Partial<JobView> & Pick<JobView, 'jobIndex' | 'state'>): J
     taskId: 't-0123456789',
     attempt: 1,
     siteId: 'local',
-    createdAt: '2026-11-25T10:00:00.000Z',
-    updatedAt: '2026-11-25T10:01:00.000Z',
-    attempts: [],
     ...partial,
   };
 }
@@ -95,9 +94,7 @@ describe('renderProgress', () => {
     expect(legend).toContain('failed 1');
     expect(legend).toContain('running 2');
     expect(legend).toContain('queued 3');
-    expect(legend).toContain('cancelled 0');
-    expect(legend).toContain('starting 0');
-    expect(legend).toContain('defined 0');
+    expect(legend).toBe('# finished 4  X failed 1  / cancelled 0  > running 2  . queued 3  _ defined 0');
   });
 
   it('colours only when asked, keeping the same visible width', () => {
@@ -119,6 +116,29 @@ describe('renderProgress', () => {
     expect(
       percentDone({ jobCount: 4, counts: counts({ finished: 1, failed: 1, cancelled: 1, running: 1 }) }),
     ).toBe(75);
+  });
+});
+
+describe('renderTaskStatus', () => {
+  it('shows the name, the state, the reason and the bar', () => {
+    const text = renderTaskStatus(task({ state: 'failed', reason: 'no site can run the jobs' }), {
+      width: 10,
+    });
+    expect(text.split('\n').slice(0, 3)).toEqual([
+      'zmumu-demo  t-0123456789',
+      'state: failed',
+      'reason: no site can run the jobs',
+    ]);
+    expect(text).toContain(' 50% of 10 jobs');
+  });
+
+  it('says a cancel was requested until the task is cancelled', () => {
+    expect(renderTaskStatus(task({ cancelRequested: true }))).toContain(
+      'state: running (cancel requested)\n',
+    );
+    expect(renderTaskStatus(task({ state: 'cancelled', cancelRequested: true }))).toContain(
+      'state: cancelled\n',
+    );
   });
 });
 
@@ -151,25 +171,43 @@ describe('renderTable', () => {
     expect(row).toMatch(/^3\s+failed\s+3\s+local\s+p-abcdef12\s+1\s+1001\s+12\.3\s+boom x+…$/);
   });
 
-  it('lists pilots with the age of their last heartbeat', () => {
+  it('lists pilots with the age of their last heartbeat, or of their end once gone', () => {
+    const pilot = (partial: Partial<PilotView>): PilotView => ({
+      pilotId: 'p-abcdef12',
+      siteId: 'local',
+      host: 'node1',
+      pid: 4242,
+      version: 'dev',
+      resources: { cores: 2, memoryMB: 4000, diskMB: 1000, walltimeLeftSec: 3600 },
+      state: 'busy',
+      registeredAt: '2026-11-25T09:00:00.000Z',
+      ...partial,
+    });
     const text = renderPilotsTable(
       [
-        {
-          pilotId: 'p-abcdef12',
-          siteId: 'local',
-          host: 'node1',
-          pid: 4242,
-          version: 'dev',
-          resources: { cores: 2, memoryMB: 4000, diskMB: 1000, walltimeLeftSec: 3600 },
-          state: 'busy',
-          registeredAt: '2026-11-25T10:00:00.000Z',
-          lastHeartbeatAt: '2026-11-25T10:00:50.000Z',
-          jobsRun: 7,
-        },
+        pilot({
+          lease: {
+            state: 'busy',
+            expiresAt: '2026-11-25T10:01:20.000Z',
+            beatAt: '2026-11-25T10:00:50.000Z',
+            jobs: ['t-0123456789.3.1'],
+          },
+        }),
+        pilot({ pilotId: 'p-gone0000', state: 'lost', jobsRun: 7, endedAt: '2026-11-25T09:55:00.000Z' }),
+        pilot({ pilotId: 'p-new00000', state: 'starting', registeredAt: '2026-11-25T07:00:00.000Z' }),
       ],
       new Date('2026-11-25T10:01:00.000Z'),
     );
-    expect(text.split('\n')[1]).toMatch(/^p-abcdef12\s+local\s+node1\s+4242\s+busy\s+7\s+10s ago$/);
+    const rows = text.split('\n');
+    expect(rows[0]).toMatch(/^ID\s+SITE\s+HOST\s+PID\s+STATE\s+JOBS RUN\s+LAST HEARTBEAT$/);
+    expect(rows[1]).toMatch(/^p-abcdef12\s+local\s+node1\s+4242\s+busy\s+10s ago$/);
+    expect(rows[2]).toMatch(/^p-gone0000\s+local\s+node1\s+4242\s+lost\s+7\s+6m ago$/);
+    expect(rows[3]).toMatch(/^p-new00000\s+local\s+node1\s+4242\s+starting\s+3h ago$/);
+  });
+
+  it('says so when there are no jobs or no pilots', () => {
+    expect(renderJobsTable([])).toBe('no jobs');
+    expect(renderPilotsTable([])).toBe('no pilots');
   });
 
   it('prints each field issue on its own line', () => {
@@ -274,16 +312,15 @@ describe('renderTaskSummary', () => {
     expect(text).toContain('job 2 attempt 3: failed: error 1001');
   });
 
+  it('counts the attempts a job used from its state when its attempts are not listed', () => {
+    expect(attemptsUsed(job({ jobIndex: 0, state: 'queued', attempt: 2 }))).toBe(1);
+    expect(attemptsUsed(job({ jobIndex: 0, state: 'defined' }))).toBe(0);
+    expect(attemptsUsed(job({ jobIndex: 0, state: 'running', attempt: 3 }))).toBe(3);
+    expect(attemptsUsed(job({ jobIndex: 0, state: 'cancelled', attempt: 1 }))).toBe(0);
+    expect(attemptsUsed(job({ jobIndex: 0, state: 'cancelled', attempt: 2, pilotId: 'p-abcdef12' }))).toBe(2);
+  });
+
   it('says so when there are no outputs', () => {
     expect(renderTaskSummary(task({ state: 'failed' }), [])).toContain('outputs:  none');
-  });
-});
-
-describe('screenLines', () => {
-  it('counts the rows a redrawn status takes, wrapped lines included, colours ignored', () => {
-    expect(screenLines('a\nb\n', 80)).toBe(2);
-    expect(screenLines(`${'x'.repeat(100)}\nshort\n`, 80)).toBe(3);
-    expect(screenLines(`\u001b[32m${'x'.repeat(80)}\u001b[0m\n`, 80)).toBe(1);
-    expect(screenLines('\n', undefined)).toBe(1);
   });
 });

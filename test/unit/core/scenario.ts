@@ -1,61 +1,59 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} placeholders are literal text in task specs
 /**
- * Steps shared by the use-case tests: who calls, a running task with its jobs enqueued, a
- * registered pilot, a claim and a completion report. Each step goes through the real use cases.
+ * Steps shared by the core tests: who calls, a task that is running with its jobs enqueued, a
+ * registered pilot, claims and reports as a pilot sends them, and the task workflow's steps as
+ * the state machine runs them. Every step goes through the real use cases on the in-memory ports.
  */
 import { expect } from 'vitest';
-import { type ClaimedJob, type CompleteRequest, SCOPES } from '#core/api/contract.ts';
+import { SCOPES } from '#core/api/common.ts';
+import type { ClaimedJob, ClaimResponse, CompleteResponse, Report } from '#core/api/pilots.ts';
 import type { Principal } from '#core/deps.ts';
-import { claimJob } from '#core/jobs/claim-job.ts';
-import type { Job } from '#core/jobs/job.ts';
-import type { Pilot, PilotResources } from '#core/pilots/pilot.ts';
+import { type ClaimInput, claimJob } from '#core/jobs/claim-job.ts';
+import { completeJob } from '#core/jobs/complete-job.ts';
+import type { JobRecord, JobRef } from '#core/jobs/job.ts';
+import type { JobCounts } from '#core/jobs/job-counts.ts';
+import type { PilotLease, PilotResources } from '#core/pilots/pilot.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
 import { registerPilot } from '#core/pilots/register-pilot.ts';
 import type { SiteInput } from '#core/sites/site.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
-import type { Task } from '#core/tasks/task.ts';
-import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
-import { enqueueJobs, splitTask } from '#core/tasks/task-workflow.ts';
+import type { Task, TaskState } from '#core/tasks/task.ts';
+import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
+import { cancelJobs, enqueueJobs, finalizeTask, splitTask, waitForJobs } from '#core/tasks/task-workflow.ts';
 import { type InMemoryDeps, siteOf } from '#test/support/in-memory-ports.ts';
 
 export const alice: Principal = { sub: 'alice', scopes: [SCOPES.create, SCOPES.read, SCOPES.cancel] };
 export const bob: Principal = { sub: 'bob', scopes: [SCOPES.create, SCOPES.read, SCOPES.cancel] };
 
+/** The token of the pilots of one site (`*` for any site). */
 export function pilotToken(siteId: string): Principal {
   return { sub: `pilot:${siteId}`, scopes: [SCOPES.pilot] };
 }
 
 export const BIG_SLOT = { cores: 8, memoryMB: 32_000, walltimeSec: 172_800, diskMB: 100_000 };
-export const BIG_PILOT: PilotResources = {
-  cores: 8,
-  memoryMB: 32_000,
-  diskMB: 100_000,
-  walltimeLeftSec: 172_800,
-};
+export const BIG_PILOT: PilotResources = { cores: 8, memoryMB: 32_000, diskMB: 100_000, walltimeLeftSec: 172_800 };
+export const USAGE = { wallTimeSec: 12.5, cpuTimeSec: 11, maxRssKB: 204_800 };
 
-/** A generation spec of `jobs` jobs of 10 events each. */
-export function generationSpec(jobs: number, fields: Partial<TaskSpecInput> = {}): TaskSpecInput {
-  return {
+/** A generation spec of `jobs` jobs of 10 events each (parsed: every default filled). */
+export function generationSpec(jobs: number, fields: Partial<TaskSpecInput> = {}): TaskSpec {
+  return parseTaskSpec({
     name: 'gen',
     payload: { command: 'generate.sh', args: ['${firstEvent}', '${nEvents}'] },
     events: jobs * 10,
     split: { eventsPerJob: 10 },
     outputs: ['events.root'],
     ...fields,
-  };
+  });
 }
 
-export async function addSite(
-  deps: InMemoryDeps,
-  input: SiteInput = { siteId: 'cern', slot: BIG_SLOT },
-): Promise<void> {
+export async function addSite(deps: InMemoryDeps, input: SiteInput = { siteId: 'cern', slot: BIG_SLOT }): Promise<void> {
   await deps.sites.put(siteOf(input));
 }
 
-/** Submits, splits and enqueues every page: the task is running with all its jobs queued. */
+/** Submits, splits and enqueues every page: the task is running and every job's message was sent. */
 export async function runningTask(
   deps: InMemoryDeps,
-  spec: TaskSpecInput = generationSpec(2),
+  spec: TaskSpec = generationSpec(2),
   owner: Principal = alice,
 ): Promise<string> {
   const { taskId } = await submitTask(deps, owner, spec);
@@ -64,62 +62,146 @@ export async function runningTask(
   return taskId;
 }
 
+/** Registers a healthy pilot at a site; returns its id. */
 export async function addPilot(
   deps: InMemoryDeps,
   siteId = 'cern',
   resources: PilotResources = BIG_PILOT,
   host = 'wn001.example.org',
-): Promise<Pilot> {
-  const { pilotId } = await registerPilot(deps, pilotToken(siteId), { siteId, host, pid: 4242, resources });
-  const pilot = await deps.pilots.get(pilotId);
-  if (pilot === undefined) throw new Error('pilot not stored');
-  return pilot;
+): Promise<string> {
+  const response = await registerPilot(deps, pilotToken(siteId), { siteId, host, pid: 4242, version: '1.0.0', resources });
+  return response.pilotId;
 }
 
-/** Claims a job and expects it to be claimed. */
-export async function claimed(
-  deps: InMemoryDeps,
-  pilot: Pilot,
+/** A claim of one attempt as a pilot sends it. */
+export function claimOf(
   taskId: string,
   jobIndex: number,
   attempt = 1,
+  fields: Partial<Omit<ClaimInput, 'taskId' | 'jobIndex' | 'attempt'>> = {},
+): ClaimInput {
+  return { taskId, jobIndex, attempt, resources: BIG_PILOT, holds: [], ...fields };
+}
+
+/** Claims an attempt with a pilot of `siteId` and expects it claimed. */
+export async function claimed(
+  deps: InMemoryDeps,
+  pilotId: string,
+  ref: JobRef,
+  fields: Partial<Omit<ClaimInput, 'taskId' | 'jobIndex' | 'attempt'>> = {},
+  siteId = 'cern',
 ): Promise<ClaimedJob> {
-  const response = await claimJob(deps, pilotToken(pilot.siteId), pilot.pilotId, {
-    taskId,
-    jobIndex,
-    attempt,
-  });
-  if (response.outcome !== 'claimed') expect.fail(`claim was ${response.outcome}: ${response.reason}`);
+  const response: ClaimResponse = await claimJob(
+    deps,
+    pilotToken(siteId),
+    pilotId,
+    claimOf(ref.taskId, ref.jobIndex, ref.attempt, fields),
+  );
+  if (response.outcome !== 'claimed' || response.job === undefined) {
+    return expect.fail(`claim of ${ref.taskId}.${ref.jobIndex}.${ref.attempt} was ${response.outcome}: ${response.reason}`);
+  }
   return response.job;
 }
 
-/** A completion report of one attempt. */
+/** The end of an attempt, as the pilot reports it. */
 export function report(
-  taskId: string,
-  jobIndex: number,
-  attempt: number,
+  ref: JobRef,
   pilotErrorCode: PilotErrorCode = PILOT_ERROR_CODES.OK,
-  fields: Partial<CompleteRequest> = {},
-): CompleteRequest {
+  fields: Partial<Omit<Report, 'taskId' | 'jobIndex' | 'attempt' | 'pilotErrorCode'>> = {},
+): Report {
   return {
-    taskId,
-    jobIndex,
-    attempt,
+    taskId: ref.taskId,
+    jobIndex: ref.jobIndex,
+    attempt: ref.attempt,
     pilotErrorCode,
     exitCode: pilotErrorCode === PILOT_ERROR_CODES.OK ? 0 : 1,
-    usage: { wallTimeSec: 12.5, cpuTimeSec: 11, maxRssKB: 204_800 },
+    usage: USAGE,
+    outputs: [],
     ...fields,
   };
 }
 
+/** Reports an attempt's end through completeJob, holding nothing else. */
+export async function complete(
+  deps: InMemoryDeps,
+  pilotId: string,
+  ended: Report,
+  holds: JobRef[] = [],
+  siteId = 'cern',
+): Promise<CompleteResponse> {
+  return completeJob(deps, pilotToken(siteId), pilotId, { ...ended, holds });
+}
+
 export async function taskOf(deps: InMemoryDeps, taskId: string): Promise<Task> {
   const task = await deps.tasks.get(taskId);
-  if (task === undefined) throw new Error(`no task ${taskId}`);
+  if (task === undefined) return expect.fail(`no task ${taskId}`);
   return task;
 }
 
-export async function jobOf(deps: InMemoryDeps, taskId: string, jobIndex: number): Promise<Job> {
-  const job = await deps.jobs.get(taskId, jobIndex);
-  if (job === undefined) throw new Error(`no job ${taskId}.${jobIndex}`);
-  return job;
+export async function countsOf(deps: InMemoryDeps, taskId: string): Promise<JobCounts> {
+  return (await taskOf(deps, taskId)).counts;
+}
+
+export async function recordOf(deps: InMemoryDeps, taskId: string, jobIndex: number): Promise<JobRecord> {
+  const record = await deps.jobs.get(taskId, jobIndex);
+  if (record === undefined) return expect.fail(`no record of job ${taskId}.${jobIndex}`);
+  return record;
+}
+
+export async function leaseOf(deps: InMemoryDeps, pilotId: string): Promise<PilotLease> {
+  const lease = await deps.leases.get(pilotId);
+  if (lease === undefined) return expect.fail(`no lease of pilot ${pilotId}`);
+  return lease;
+}
+
+/** Lets the pilot leases run out: the clock moves past `leaseSec`. */
+export function expireLeases(deps: InMemoryDeps): void {
+  deps.clock.advance(deps.settings.leaseSec * 1000 + 1);
+}
+
+/**
+ * The task workflow as its state machine runs it (statemachines/task.asl.json): split, enqueue
+ * every page, then wait. `afterRelease` goes on once the wait was released: the cancel step and
+ * a new wait when the release asks for a sweep, the final state otherwise.
+ */
+export class Workflow {
+  private readonly deps: InMemoryDeps;
+  readonly taskId: string;
+  private waits = 0;
+  token: string | undefined;
+
+  constructor(deps: InMemoryDeps, taskId: string) {
+    this.deps = deps;
+    this.taskId = taskId;
+  }
+
+  async startUntilWait(): Promise<void> {
+    let progress = await splitTask(this.deps, this.taskId);
+    while (!progress.done) progress = await enqueueJobs(this.deps, this.taskId, progress.nextIndex);
+    await this.wait();
+  }
+
+  async wait(): Promise<void> {
+    this.waits += 1;
+    this.token = `${this.taskId}-wait-${this.waits}`;
+    await waitForJobs(this.deps, this.taskId, this.token);
+  }
+
+  /** The release of the current wait, if any. */
+  release(): { taskId: string; sweep: boolean } | undefined {
+    return this.deps.workflow.releases.find((r) => r.token === this.token)?.output;
+  }
+
+  /** Runs the steps that follow a released wait; `waiting` when the workflow waits again. */
+  async afterRelease(): Promise<TaskState | 'waiting'> {
+    const release = this.release();
+    if (release === undefined) return 'waiting';
+    if (release.sweep) {
+      let progress = await cancelJobs(this.deps, this.taskId, 0);
+      while (!progress.done) progress = await cancelJobs(this.deps, this.taskId, progress.nextIndex);
+      await this.wait();
+      return this.afterRelease();
+    }
+    return (await finalizeTask(this.deps, this.taskId)).state;
+  }
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobAt, jobCount, jobIndexes } from '#core/tasks/split-task.ts';
 import { parseTaskSpecText } from '#core/tasks/task-spec.ts';
 import { mergeHistograms, peakPosition, textHistogram } from '../../../examples/zmumu/merge.mjs';
 import { generateEvent, runZmumu, type ZmumuHistogram } from '../../../examples/zmumu/zmumu.mjs';
@@ -117,12 +118,16 @@ describe('merge.mjs', () => {
 });
 
 describe('task.yaml', () => {
-  it('is a valid spec of 10 jobs of 2000 events once its sandbox is uploaded', () => {
+  function uploadedSpec() {
     const text = readFileSync(join(example, 'task.yaml'), 'utf8').replace(
       'sandbox: [zmumu.mjs]',
       `sandbox: [{ name: zmumu.mjs, key: k, sha256: "${'0'.repeat(64)}", bytes: 1 }]`,
     );
-    const spec = parseTaskSpecText(text);
+    return parseTaskSpecText(text);
+  }
+
+  it('is a valid spec of 10 jobs of 2000 events once its sandbox is uploaded', () => {
+    const spec = uploadedSpec();
     expect(spec).toMatchObject({
       name: 'zmumu-demo',
       events: 20000,
@@ -141,5 +146,14 @@ describe('task.yaml', () => {
       '--out',
       'histogram.json',
     ]);
+  });
+
+  it('splits into 10 jobs whose event ranges cover the 20000 events once, as merge.mjs expects', () => {
+    const spec = uploadedSpec();
+    expect(jobCount(spec)).toBe(10);
+    const ranges = jobIndexes(spec, 0, 100).map((jobIndex) => jobAt(spec, jobIndex));
+    expect(ranges[0]).toEqual({ jobIndex: 0, firstEvent: 0, nEvents: 2000 });
+    expect(ranges.at(-1)).toEqual({ jobIndex: 9, firstEvent: 18_000, nEvents: 2000 });
+    expect(ranges.reduce((n, r) => n + (r.nEvents ?? 0), 0)).toBe(20_000);
   });
 });

@@ -62,7 +62,7 @@ describe('resolveFactoryConfig', () => {
       "invalid value for --max-pending / GLUON_FACTORY_MAX_PENDING: must be a whole number (got '-1')",
     );
     expect(configError(() => resolveFactoryConfig({ ...required, batch: 'lsf' }, env)).message).toMatch(
-      /--batch .*must be one of slurm/,
+      /--batch .*must be one of local, slurm/,
     );
     expect(configError(() => resolveFactoryConfig({ ...required, intervalSec: '0' }, env)).option).toBe(
       '--interval-sec',

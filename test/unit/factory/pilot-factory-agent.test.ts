@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SiteDemand } from '#core/api/contract.ts';
+import type { SiteDemand } from '#core/api/sites.ts';
 import {
   type BatchJob,
   type BatchPlugin,
@@ -8,7 +8,7 @@ import {
   type SubmitOutcome,
 } from '#pilot/factory/batch-plugin.ts';
 import { PilotFactoryAgent, type PilotFactoryAgentConfig } from '#pilot/factory/pilot-factory-agent.ts';
-import { silentLogger } from '#pilot/logger.ts';
+import { silentLogger } from '#platform/logger.ts';
 
 /** A batch system in memory: submitted jobs stay pending until start() or finish(). */
 class FakeBatch implements BatchPlugin {
@@ -70,7 +70,7 @@ const config: PilotFactoryAgentConfig = {
   siteId: 'cern',
   intervalSec: 60,
   maxPending: 10,
-  pilotBinary: '/opt/gluon-pilot',
+  pilotCommand: ['/opt/gluon-pilot'],
   jobName: 'gluon-pilot-cern',
   logDir: '/logs',
   pilotEnv: { AWS_REGION: 'eu-west-1' },
@@ -116,6 +116,18 @@ describe('PilotFactoryAgent.cycle', () => {
       '8000',
     ]);
     expect(spec.command).not.toContain('tok');
+  });
+
+  it('starts the pilot with every word of pilotCommand and appends pilotArgs when they are given', async () => {
+    const batch = new FakeBatch();
+    await agent(batch, () => demand({ pilotsWanted: 1 }), {
+      pilotCommand: ['node', 'pilot/main.ts'],
+      pilotArgs: ['--idle-exit-sec', '30'],
+    }).cycle();
+    const command = batch.specs[0]?.command ?? [];
+    expect(command.slice(0, 3)).toEqual(['node', 'pilot/main.ts', 'run']);
+    expect(command.slice(-2)).toEqual(['--idle-exit-sec', '30']);
+    expect(command).toContain('{batchId}');
   });
 
   it('lets flags override the slot', async () => {

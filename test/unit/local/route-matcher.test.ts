@@ -28,15 +28,47 @@ describe('route matching', () => {
     expect(match('GET', '/tasks/')).toEqual({ kind: 'not-found' });
   });
 
+  it('routes every operation to its function, with the operation id', () => {
+    expect(match('POST', '/pilots/p-abc123/claim')).toMatchObject({
+      kind: 'found',
+      route: { operationId: 'claimJob', functionName: 'claim-job' },
+      pathParameters: { pilotId: 'p-abc123' },
+    });
+    expect(match('GET', '/sites/local/demand')).toMatchObject({
+      kind: 'found',
+      route: { operationId: 'siteDemand', functionName: 'site-demand' },
+      pathParameters: { siteId: 'local' },
+    });
+    expect(match('GET', '/tasks/t-abc123/jobs/7')).toMatchObject({
+      kind: 'found',
+      route: { operationId: 'getJob', functionName: 'get-job' },
+      pathParameters: { taskId: 't-abc123', jobIndex: '7' },
+    });
+    // The heartbeat route is gone: pilots renew their lease in DynamoDB.
+    expect(match('POST', '/pilots/p-abc123/heartbeat')).toEqual({ kind: 'not-found' });
+  });
+
   it('matches the method case-insensitively', () => {
     expect(match('get', '/pilots')).toMatchObject({ kind: 'found', routeKey: 'GET /pilots' });
   });
 
   it('prefers a literal segment over a parameter, and supports greedy {param+}', () => {
     const routes: Route[] = [
-      { method: 'GET', path: '/tasks/{taskId}', functionName: 'get-task', scopes: [] },
-      { method: 'GET', path: '/tasks/summary', functionName: 'summary', scopes: [] },
-      { method: 'GET', path: '/files/{key+}', functionName: 'files', scopes: [] },
+      {
+        operationId: 'getTask',
+        method: 'GET',
+        path: '/tasks/{taskId}',
+        functionName: 'get-task',
+        scopes: [],
+      },
+      {
+        operationId: 'listTasks',
+        method: 'GET',
+        path: '/tasks/summary',
+        functionName: 'summary',
+        scopes: [],
+      },
+      { operationId: 'getJob', method: 'GET', path: '/files/{key+}', functionName: 'files', scopes: [] },
     ];
     const m = createRouteMatcher(routes);
     const literal = m('GET', '/tasks/summary');

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PilotCredentials } from '#core/api/contract.ts';
+import type { PilotCredentials } from '#core/api/pilots.ts';
 import { isPilotCredentials, renewalDueAt, VendedCredentials } from '#pilot/vended-credentials.ts';
 
 const MIN = 60_000;

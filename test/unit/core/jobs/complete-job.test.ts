@@ -1,289 +1,242 @@
 import { describe, expect, it } from 'vitest';
-import { ForbiddenError, ValidationError } from '#core/errors.ts';
 import { claimJob } from '#core/jobs/claim-job.ts';
-import { completeJob } from '#core/jobs/complete-job.ts';
+import { attemptResult, completeJob, recordReport } from '#core/jobs/complete-job.ts';
+import { killEntry } from '#core/pilots/pilot.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { reapLeases } from '#core/pilots/reap-leases.ts';
-import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
-import { waitForJobs } from '#core/tasks/task-workflow.ts';
-import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
+import { reapPilots } from '#core/pilots/reap-pilots.ts';
+import { inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
+  BIG_PILOT,
   claimed,
+  claimOf,
+  complete,
+  expireLeases,
   generationSpec,
-  jobOf,
+  leaseOf,
   pilotToken,
+  recordOf,
   report,
   runningTask,
-  taskOf,
+  USAGE,
 } from '../scenario.ts';
 
 const token = pilotToken('cern');
+const ENDED_AT = '2026-01-01T00:01:00.000Z';
 const outputs = [{ name: 'events.root', key: 'tasks/t-000001/jobs/0/attempt-1/events.root', bytes: 1234 }];
+const log = { name: 'attempt.log', key: 'tasks/t-000001/jobs/0/attempt-1/attempt.log', bytes: 99, adler32: '0a1b2c3d' };
 
-async function setup(jobs = 2, fields: Partial<TaskSpecInput> = {}) {
+/** Job 0 of a task of three runs on a pilot at cern; a minute passes. */
+async function setup(jobs = 3) {
   const deps = inMemoryDeps();
   await addSite(deps);
-  const taskId = await runningTask(deps, generationSpec(jobs, fields));
-  const pilot = await addPilot(deps);
-  await claimed(deps, pilot, taskId, 0);
-  deps.queue.clear();
-  deps.clock.advance(60_000);
-  return { deps, taskId, pilot };
+  const taskId = await runningTask(deps, generationSpec(jobs));
+  const pilotId = await addPilot(deps);
+  const ref = { taskId, jobIndex: 0, attempt: 1 };
+  await claimed(deps, pilotId, ref);
+  deps.clock.set(ENDED_AT);
+  return { deps, taskId, pilotId, ref };
 }
 
 describe('completeJob', () => {
-  it('finishes the job and records the attempt when the payload succeeded', async () => {
-    const { deps, taskId, pilot } = await setup();
-    const response = await completeJob(
-      deps,
-      token,
-      pilot.pilotId,
-      report(taskId, 0, 1, 0, { outputs, logKey: 'log' }),
-    );
+  it('records a success with its outputs and log, and leaves the pilot idle with its lease renewed', async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    const response = await complete(deps, pilotId, report(ref, PILOT_ERROR_CODES.OK, { outputs, log }));
     expect(response).toEqual({ outcome: 'recorded', jobState: 'finished', attempt: 1 });
-    const job = await jobOf(deps, taskId, 0);
-    expect(job).toMatchObject({
+    expect(await recordOf(deps, taskId, 0)).toMatchObject({
       state: 'finished',
       attempt: 1,
       exitCode: 0,
       pilotErrorCode: 0,
+      usage: USAGE,
       outputs,
-      logKey: 'log',
-      endedAt: '2026-01-01T00:01:00.000Z',
+      log,
+      endedAt: ENDED_AT,
     });
-    expect(job.leaseExpiresAt).toBeUndefined();
-    expect(job.attempts).toEqual([
-      {
-        attempt: 1,
-        pilotId: pilot.pilotId,
-        siteId: 'cern',
-        host: 'wn001.example.org',
-        state: 'finished',
-        startedAt: DEFAULT_START,
-        endedAt: '2026-01-01T00:01:00.000Z',
-        exitCode: 0,
-        pilotErrorCode: 0,
-        usage: { wallTimeSec: 12.5, cpuTimeSec: 11, maxRssKB: 204_800 },
-        outputs,
-        logKey: 'log',
-      },
-    ]);
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ starting: 0, finished: 1, queued: 1 });
-    expect(await deps.pilots.get(pilot.pilotId)).toMatchObject({ jobsRun: 1, state: 'idle' });
-    expect(deps.queue.sent).toEqual([]);
+    expect(await leaseOf(deps, pilotId)).toMatchObject({
+      state: 'idle',
+      jobs: [],
+      expiresAt: Date.parse(ENDED_AT) + deps.settings.leaseSec * 1000,
+    });
   });
 
-  it('releases the workflow when the last job finishes and the wait token was stored', async () => {
-    const { deps, taskId, pilot } = await setup(1);
-    await waitForJobs(deps, taskId, 'token-1');
-    expect(deps.workflow.releases).toEqual([]);
-    await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1));
-    expect(deps.workflow.releases).toEqual([{ token: 'token-1', output: { taskId } }]);
+  it('lists exactly the attempts the pilot still holds in its lease, and drops the kills of the reported one', async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    const second = { taskId, jobIndex: 1, attempt: 1 };
+    await claimed(deps, pilotId, second, { holds: [ref] });
+    await deps.leases.addKills(pilotId, [killEntry(`${taskId}.0.1`, 'cancelled'), killEntry(`${taskId}.1.1`, 'cancelled')]);
+    await complete(deps, pilotId, report(ref), [second]);
+    expect(await leaseOf(deps, pilotId)).toMatchObject({
+      state: 'busy',
+      jobs: [`${taskId}.1.1`],
+      kill: [`${taskId}.1.1|cancelled`],
+    });
   });
 
-  it('does not release the workflow while other jobs are not final', async () => {
-    const { deps, taskId, pilot } = await setup(2);
-    await waitForJobs(deps, taskId, 'token-1');
-    await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1));
-    expect(deps.workflow.releases).toEqual([]);
-  });
-
-  it('queues a failed job again as attempt 2, counts the failure and sends its message', async () => {
-    const { deps, taskId, pilot } = await setup();
-    const response = await completeJob(
+  it('queues the next attempt after a failure while attempts are left', async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    const response = await complete(
       deps,
-      token,
-      pilot.pilotId,
-      report(taskId, 0, 1, PILOT_ERROR_CODES.PAYLOAD_FAILED, { exitCode: 3, errorMessage: 'segfault' }),
+      pilotId,
+      report(ref, PILOT_ERROR_CODES.PAYLOAD_FAILED, { exitCode: 3, errorMessage: 'segfault' }),
     );
     expect(response).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
-    const job = await jobOf(deps, taskId, 0);
-    expect(job).toMatchObject({
+    expect(await recordOf(deps, taskId, 0)).toMatchObject({
       state: 'queued',
       attempt: 2,
       failures: 1,
-      exitCode: 3,
-      pilotErrorCode: 1001,
-      errorMessage: 'segfault',
-      queuedAt: '2026-01-01T00:01:00.000Z',
+      ended: { attempt: 1, state: 'failed', exitCode: 3, errorMessage: 'segfault', pilotErrorCode: 1001 },
     });
-    expect(job.pilotId).toBeUndefined();
-    expect(job.leaseExpiresAt).toBe(deps.clock.now().getTime() + deps.settings.dispatchLeaseSec * 1000);
-    expect(job.attempts).toHaveLength(1);
-    expect(job.attempts[0]).toMatchObject({ attempt: 1, state: 'failed', pilotErrorCode: 1001, exitCode: 3 });
-    expect(deps.queue.sent).toEqual([{ v: 1, taskId, jobIndex: 0, attempt: 2, siteId: 'cern' }]);
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ starting: 0, queued: 2, failed: 0 });
   });
 
-  it('fails the job when its last attempt fails', async () => {
-    const { deps, taskId, pilot } = await setup(1, { maxAttempts: 2 });
-    await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1, PILOT_ERROR_CODES.MEMORY_EXCEEDED));
-    await claimed(deps, pilot, taskId, 0, 2);
-    await waitForJobs(deps, taskId, 'token-1');
-    const response = await completeJob(
-      deps,
-      token,
-      pilot.pilotId,
-      report(taskId, 0, 2, PILOT_ERROR_CODES.MEMORY_EXCEEDED),
-    );
-    expect(response).toEqual({ outcome: 'recorded', jobState: 'failed', attempt: 2 });
-    const job = await jobOf(deps, taskId, 0);
-    expect(job).toMatchObject({ state: 'failed', attempt: 2, failures: 2 });
-    expect(job.attempts.map((a) => [a.attempt, a.state])).toEqual([
-      [1, 'failed'],
-      [2, 'failed'],
-    ]);
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ failed: 1, queued: 0, starting: 0 });
-    expect(deps.queue.sent).toHaveLength(1);
-    expect(deps.workflow.releases).toHaveLength(1);
-  });
-
-  it('retries an evicted job without counting a failure', async () => {
-    const { deps, taskId, pilot } = await setup(1, { maxAttempts: 1 });
-    const response = await completeJob(
-      deps,
-      token,
-      pilot.pilotId,
-      report(taskId, 0, 1, PILOT_ERROR_CODES.EVICTED),
-    );
-    expect(response).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
-    const job = await jobOf(deps, taskId, 0);
-    expect(job).toMatchObject({ state: 'queued', attempt: 2, failures: 0 });
-    expect(job.attempts[0]?.state).toBe('evicted');
-    expect(deps.queue.sent).toEqual([{ v: 1, taskId, jobIndex: 0, attempt: 2, siteId: 'cern' }]);
-  });
-
-  it('cancels the job when it failed after its task was cancelled', async () => {
-    const { deps, taskId, pilot } = await setup();
-    await deps.tasks.requestCancel(taskId, DEFAULT_START);
-    const killed = report(taskId, 0, 1, PILOT_ERROR_CODES.PAYLOAD_SIGNALLED, { signal: 'SIGKILL' });
-    const response = await completeJob(deps, token, pilot.pilotId, killed);
-    expect(response).toEqual({ outcome: 'recorded', jobState: 'cancelled', attempt: 1 });
-    const job = await jobOf(deps, taskId, 0);
-    expect(job).toMatchObject({ state: 'cancelled', failures: 0 });
-    expect(job.attempts[0]).toMatchObject({ state: 'cancelled', signal: 'SIGKILL', pilotErrorCode: 1002 });
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ cancelled: 1, starting: 0 });
-    expect(deps.queue.sent).toEqual([]);
-  });
-
-  it('answers stale to a replayed completion and changes nothing', async () => {
-    const { deps, taskId, pilot } = await setup();
-    await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1));
-    const job = await jobOf(deps, taskId, 0);
-    const task = await taskOf(deps, taskId);
+  it('answers a replayed success as the first, changing nothing', async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    await complete(deps, pilotId, report(ref));
+    const record = await recordOf(deps, taskId, 0);
+    deps.jobs.takeChanges();
     deps.clock.advance(1000);
-    const replay = await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1));
-    expect(replay).toEqual({ outcome: 'stale', reason: 'job is finished at attempt 1' });
-    expect(await jobOf(deps, taskId, 0)).toEqual(job);
-    expect(await taskOf(deps, taskId)).toEqual(task);
-    expect((await deps.pilots.get(pilot.pilotId))?.jobsRun).toBe(1);
-    expect(deps.queue.sent).toEqual([]);
+    expect(await complete(deps, pilotId, report(ref))).toEqual({ outcome: 'recorded', jobState: 'finished', attempt: 1 });
+    expect(await recordOf(deps, taskId, 0)).toEqual(record);
+    expect(deps.jobs.takeChanges()).toEqual([]);
   });
 
-  it('sends the message of the next attempt again when a completion is replayed after a retry', async () => {
-    const { deps, taskId, pilot } = await setup();
-    const failed = report(taskId, 0, 1, PILOT_ERROR_CODES.PAYLOAD_FAILED);
-    await completeJob(deps, token, pilot.pilotId, failed);
-    const job = await jobOf(deps, taskId, 0);
-    const replay = await completeJob(deps, token, pilot.pilotId, failed);
-    expect(replay).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
-    expect(deps.queue.sent).toEqual([
-      { v: 1, taskId, jobIndex: 0, attempt: 2, siteId: 'cern' },
-      { v: 1, taskId, jobIndex: 0, attempt: 2, siteId: 'cern' },
-    ]);
-    expect(await jobOf(deps, taskId, 0)).toEqual(job);
+  it('answers a replayed failure that queued a retry as the first, without a third attempt', async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    const failed = report(ref, PILOT_ERROR_CODES.PAYLOAD_FAILED);
+    await complete(deps, pilotId, failed);
+    expect(await complete(deps, pilotId, failed)).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+    expect(await recordOf(deps, taskId, 0)).toMatchObject({ state: 'queued', attempt: 2, failures: 1 });
   });
 
-  it('retries the job once when two identical reports arrive at once', async () => {
-    const { deps, taskId, pilot } = await setup();
-    const failed = report(taskId, 0, 1, PILOT_ERROR_CODES.PAYLOAD_FAILED);
-    const responses = await Promise.all([
-      completeJob(deps, token, pilot.pilotId, failed),
-      completeJob(deps, token, pilot.pilotId, failed),
-    ]);
-    expect(responses[0]).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
-    // The second is either refused or treated as a replay of the first (its message sent again).
-    expect([
-      { outcome: 'stale', reason: 'the job changed meanwhile' },
-      { outcome: 'recorded', jobState: 'queued', attempt: 2 },
-    ]).toContainEqual(responses[1]);
-    const job = await jobOf(deps, taskId, 0);
-    expect(job).toMatchObject({ state: 'queued', attempt: 2, failures: 1 });
-    expect(job.attempts).toHaveLength(1);
-    expect(deps.queue.sent.length).toBeGreaterThanOrEqual(1);
-    expect(deps.queue.sent.every((m) => m.attempt === 2)).toBe(true);
-    expect((await deps.pilots.get(pilot.pilotId))?.jobsRun).toBe(1);
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ queued: 2, starting: 0 });
+  it('answers stale to a report of a job that was never claimed', async () => {
+    const { deps, taskId, pilotId } = await setup();
+    expect(await complete(deps, pilotId, report({ taskId, jobIndex: 2, attempt: 1 }))).toEqual({
+      outcome: 'stale',
+      reason: 'the job was never claimed',
+    });
+    expect(await deps.jobs.get(taskId, 2)).toBeUndefined();
   });
 
-  it('answers stale to a late report of an attempt the reaper already ended', async () => {
-    // The attempt record was written by the reaper (state lost), not by this report, so the
-    // report is not a replay; today it is answered 'recorded' and its result dropped (see the report).
-    const { deps, taskId, pilot } = await setup();
-    deps.clock.advance(deps.settings.leaseSec * 1000);
-    expect((await reapLeases(deps)).jobsReaped).toBe(1);
-    const job = await jobOf(deps, taskId, 0);
-    const late = await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 1, 0, { outputs }));
-    expect(late.outcome).toBe('stale');
-    expect(await jobOf(deps, taskId, 0)).toEqual(job);
+  it("answers stale to a report of another pilot's job, which keeps running", async () => {
+    const { deps, taskId, ref } = await setup();
+    const other = await addPilot(deps, 'cern', BIG_PILOT, 'wn002.example.org');
+    expect(await complete(deps, other, report(ref))).toEqual({
+      outcome: 'stale',
+      reason: 'the job is running at attempt 1',
+    });
+    expect((await recordOf(deps, taskId, 0)).state).toBe('running');
   });
 
-  it('answers stale to a report from a pilot that does not hold the job', async () => {
-    const { deps, taskId } = await setup();
-    const other = await addPilot(deps);
-    const response = await completeJob(deps, token, other.pilotId, report(taskId, 0, 1));
+  it('answers stale to a zombie that reports after the reaper queued its job again', async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    expireLeases(deps);
+    await reapPilots(deps);
+    expect(await complete(deps, pilotId, report(ref))).toEqual({
+      outcome: 'stale',
+      reason: 'the job is queued at attempt 2',
+    });
+    expect(await recordOf(deps, taskId, 0)).toMatchObject({ state: 'queued', attempt: 2 });
+  });
+
+  it("answers stale to a report sent with another site's token, and records nothing", async () => {
+    const { deps, taskId, pilotId, ref } = await setup();
+    await addSite(deps, { siteId: 'bnl' });
+    const response = await completeJob(deps, pilotToken('bnl'), pilotId, { ...report(ref), holds: [] });
     expect(response.outcome).toBe('stale');
-    expect((await jobOf(deps, taskId, 0)).state).toBe('starting');
+    expect((await recordOf(deps, taskId, 0)).state).toBe('running');
+    expect((await leaseOf(deps, pilotId)).jobs).toEqual([`${taskId}.0.1`]);
   });
 
-  it('answers stale to a report of another attempt', async () => {
-    const { deps, taskId, pilot } = await setup();
-    expect((await completeJob(deps, token, pilot.pilotId, report(taskId, 0, 2))).outcome).toBe('stale');
-    expect((await jobOf(deps, taskId, 0)).state).toBe('starting');
-  });
+  describe('a claim abandoned by its pilot (CLAIM_ABANDONED)', () => {
+    const abandoned = (ref: { taskId: string; jobIndex: number; attempt: number }) =>
+      report(ref, PILOT_ERROR_CODES.CLAIM_ABANDONED, { exitCode: undefined, usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 } });
 
-  it('throws ValidationError naming the bad fields of a report', async () => {
-    const { deps, taskId, pilot } = await setup();
-    const error = await completeJob(deps, token, pilot.pilotId, {
-      ...report(taskId, 0, 1),
-      pilotErrorCode: 9999,
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues.map((i) => i.field)).toEqual(['pilotErrorCode']);
-  });
+    it('fences a claim that never landed: the job moves to attempt 2, no attempt of the budget used', async () => {
+      const { deps, taskId, pilotId } = await setup();
+      const lost = { taskId, jobIndex: 1, attempt: 1 };
+      // The lease was written, then the claim's job write never happened (or its answer was lost).
+      await deps.leases.hold(pilotId, { jobs: [`${taskId}.0.1`, `${taskId}.1.1`], state: 'busy', expiresAt: Date.now() });
+      expect(await complete(deps, pilotId, abandoned(lost), [{ taskId, jobIndex: 0, attempt: 1 }])).toEqual({
+        outcome: 'recorded',
+        jobState: 'queued',
+        attempt: 2,
+      });
+      expect(await recordOf(deps, taskId, 1)).toMatchObject({
+        state: 'queued',
+        attempt: 2,
+        failures: 0,
+        siteId: 'cern',
+        ended: { attempt: 1, state: 'abandoned', pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED },
+      });
+      expect((await leaseOf(deps, pilotId)).jobs).toEqual([`${taskId}.0.1`]);
+      // The late claim write can never land now.
+      const late = await claimJob(deps, token, pilotId, claimOf(taskId, 1, 1, { holds: [{ taskId, jobIndex: 0, attempt: 1 }] }));
+      expect(late).toEqual({ outcome: 'stale', reason: 'the job is queued at attempt 2' });
+      expect((await recordOf(deps, taskId, 1)).attempt).toBe(2);
+    });
 
-  it('throws ForbiddenError when the token is for another site', async () => {
-    const { deps, taskId, pilot } = await setup();
-    await expect(
-      completeJob(deps, pilotToken('bnl'), pilot.pilotId, report(taskId, 0, 1)),
-    ).rejects.toBeInstanceOf(ForbiddenError);
+    it('gives back a claim that did land: the attempt ends abandoned and the job is queued again', async () => {
+      const { deps, taskId, pilotId, ref } = await setup();
+      expect(await complete(deps, pilotId, abandoned(ref))).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+      expect(await recordOf(deps, taskId, 0)).toMatchObject({
+        state: 'queued',
+        attempt: 2,
+        failures: 0,
+        ended: { attempt: 1, pilotId, state: 'abandoned' },
+      });
+    });
+
+    it("leaves another pilot's running job alone", async () => {
+      const { deps, taskId, ref } = await setup();
+      const other = await addPilot(deps, 'cern', BIG_PILOT, 'wn002.example.org');
+      expect((await complete(deps, other, abandoned(ref))).outcome).toBe('stale');
+      expect(await recordOf(deps, taskId, 0)).toMatchObject({ state: 'running', attempt: 1 });
+    });
+
+    it('moves the job only once when the report is sent again', async () => {
+      const { deps, taskId, pilotId } = await setup();
+      const lost = { taskId, jobIndex: 1, attempt: 1 };
+      await complete(deps, pilotId, abandoned(lost));
+      await complete(deps, pilotId, abandoned(lost));
+      expect(await recordOf(deps, taskId, 1)).toMatchObject({ state: 'queued', attempt: 2 });
+    });
+
+    it('takes the site from the lease when the token is for any site', async () => {
+      const { deps, taskId, pilotId } = await setup();
+      const lost = { taskId, jobIndex: 2, attempt: 1 };
+      const response = await recordReport(deps, pilotToken('*'), pilotId, abandoned(lost));
+      expect(response).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+      expect((await recordOf(deps, taskId, 2)).siteId).toBe('cern');
+    });
   });
 });
 
-describe('completeJob: retry with more memory or time', () => {
-  it('retries a job killed for memory with 1.5 times the memory, which the next claim gets', async () => {
-    const deps = inMemoryDeps();
-    await addSite(deps);
-    const taskId = await runningTask(deps, generationSpec(1, { resources: { memoryMB: 1000 } }));
-    const pilot = await addPilot(deps);
-    await claimed(deps, pilot, taskId, 0);
-    const reply = await completeJob(deps, pilotToken('cern'), pilot.pilotId, {
-      taskId,
-      jobIndex: 0,
-      attempt: 1,
-      pilotErrorCode: 1102,
-      errorMessage: 'memory limit 1000 MB exceeded',
-      usage: { wallTimeSec: 1, cpuTimeSec: 1, maxRssKB: 1_100_000 },
+describe('attemptResult', () => {
+  it.each([
+    [PILOT_ERROR_CODES.OK, 'finished'],
+    [PILOT_ERROR_CODES.EVICTED, 'evicted'],
+    [PILOT_ERROR_CODES.CANCELLED, 'cancelled'],
+    [PILOT_ERROR_CODES.CLAIM_ABANDONED, 'abandoned'],
+    [PILOT_ERROR_CODES.PAYLOAD_FAILED, 'failed'],
+    [PILOT_ERROR_CODES.MEMORY_EXCEEDED, 'failed'],
+    [PILOT_ERROR_CODES.LEASE_LOST, 'failed'],
+  ] as const)('ends the attempt of a report with code %i as %s', (code, state) => {
+    expect(attemptResult(report({ taskId: 't-000001', jobIndex: 0, attempt: 1 }, code)).state).toBe(state);
+  });
+
+  it('keeps what the pilot reported, and no empty outputs', () => {
+    const ref = { taskId: 't-000001', jobIndex: 0, attempt: 1 };
+    const result = attemptResult(report(ref, PILOT_ERROR_CODES.PAYLOAD_SIGNALLED, { signal: 'SIGSEGV', host: 'wn7', log }));
+    expect(result).toEqual({
+      state: 'failed',
+      pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_SIGNALLED,
+      exitCode: 1,
+      signal: 'SIGSEGV',
+      usage: USAGE,
+      log,
+      host: 'wn7',
     });
-    expect(reply).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
-    expect((await jobOf(deps, taskId, 0)).resources).toEqual({ memoryMB: 1500 });
-    const claim = await claimJob(deps, pilotToken('cern'), pilot.pilotId, {
-      taskId,
-      jobIndex: 0,
-      attempt: 2,
-    });
-    expect(claim.outcome === 'claimed' && claim.job.resources.memoryMB).toBe(1500);
+    expect(attemptResult(report(ref, 0, { outputs })).outputs).toEqual(outputs);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#core/errors.ts';
-import { parseJobMessage } from '#core/jobs/job-message.ts';
+import { JobMessageSchema, jobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
 
 const good = { v: 1, taskId: 't-000001', jobIndex: 4, attempt: 2, siteId: 'cern' };
 
@@ -14,9 +14,18 @@ function errorOf(body: string): ValidationError {
   return expect.fail('expected a ValidationError');
 }
 
+describe('jobMessage', () => {
+  it('builds a version 1 message naming the attempt, its site and when it was sent', () => {
+    const message = jobMessage({ taskId: 't-000001', jobIndex: 4, attempt: 2 }, 'cern', 1_767_225_600_000);
+    expect(message).toEqual({ ...good, sentAt: 1_767_225_600_000 });
+    expect(JobMessageSchema.parse(message)).toEqual(message);
+  });
+});
+
 describe('parseJobMessage', () => {
-  it('parses a good message', () => {
+  it('parses a good message, with or without sentAt', () => {
     expect(parseJobMessage(JSON.stringify(good))).toEqual(good);
+    expect(parseJobMessage(JSON.stringify({ ...good, sentAt: 5 }))).toEqual({ ...good, sentAt: 5 });
   });
 
   it('rejects a body that is not JSON', () => {
@@ -37,7 +46,15 @@ describe('parseJobMessage', () => {
     expect(fields.sort()).toEqual(['body.attempt', 'body.jobIndex']);
   });
 
-  it('rejects a message with an extra field', () => {
-    expect(errorOf(JSON.stringify({ ...good, extra: true })).issues).toHaveLength(1);
+  it('rejects a site id that could not name a queue', () => {
+    expect(errorOf(JSON.stringify({ ...good, siteId: 'CERN Geneva' })).issues.map((i) => i.field)).toEqual([
+      'body.siteId',
+    ]);
+  });
+
+  it('names an extra field as unknown', () => {
+    expect(errorOf(JSON.stringify({ ...good, extra: true })).issues).toEqual([
+      { field: 'body.extra', message: 'unknown field' },
+    ]);
   });
 });

@@ -1,146 +1,109 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, ForbiddenError } from '#core/errors.ts';
-import { claimJob } from '#core/jobs/claim-job.ts';
 import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
-import { reapLeases } from '#core/pilots/reap-leases.ts';
-import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
+import { reapPilots } from '#core/pilots/reap-pilots.ts';
+import { cancelTask } from '#core/tasks/cancel-task.ts';
+import { cancelJobs } from '#core/tasks/task-workflow.ts';
+import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
+  alice,
   claimed,
+  expireLeases,
   generationSpec,
-  jobOf,
-  pilotToken,
+  leaseOf,
   runningTask,
-  taskOf,
 } from '../scenario.ts';
 
-const START = Date.parse(DEFAULT_START);
+const BEAT_AT = '2026-01-01T00:01:00.000Z';
 
-async function setup() {
+function beat(deps: InMemoryDeps, pilotId: string, fields: Partial<Parameters<typeof pilotHeartbeat>[2]> = {}) {
+  return pilotHeartbeat({ leases: deps.leases, clock: deps.clock, leaseSec: deps.settings.leaseSec }, pilotId, {
+    state: 'idle',
+    held: [],
+    jobsRun: 0,
+    ...fields,
+  });
+}
+
+async function setup(jobs = 3) {
   const deps = inMemoryDeps();
   await addSite(deps);
-  const taskId = await runningTask(deps, generationSpec(2));
-  const pilot = await addPilot(deps);
-  await claimed(deps, pilot, taskId, 0);
-  return { deps, taskId, pilot };
+  const taskId = await runningTask(deps, generationSpec(jobs));
+  const pilotId = await addPilot(deps);
+  const refs = Array.from({ length: jobs }, (_, jobIndex) => ({ taskId, jobIndex, attempt: 1 }));
+  return { deps, taskId, pilotId, refs };
 }
 
 describe('pilotHeartbeat', () => {
-  it('moves a starting job to running and renews its lease when the payload runs', async () => {
-    const { deps, taskId, pilot } = await setup();
-    deps.clock.advance(30_000);
-    const response = await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, {
-      state: 'busy',
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, phase: 'running' }],
-    });
-    const lease = START + 30_000 + deps.settings.leaseSec * 1000;
-    expect(response).toEqual({
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, action: 'continue' }],
-      leaseExpiresAt: lease,
-      serverTime: '2026-01-01T00:00:30.000Z',
-    });
-    expect(await jobOf(deps, taskId, 0)).toMatchObject({ state: 'running', leaseExpiresAt: lease });
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ starting: 0, running: 1, queued: 1 });
-  });
-
-  it('renews the lease of a job that is running already', async () => {
-    const { deps, taskId, pilot } = await setup();
-    const ref = { taskId, jobIndex: 0, attempt: 1, phase: 'running' as const };
-    await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, { state: 'busy', jobs: [ref] });
-    deps.clock.advance(60_000);
-    const response = await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, {
-      state: 'busy',
-      jobs: [ref],
-    });
-    expect(response.jobs[0]?.action).toBe('continue');
-    expect((await jobOf(deps, taskId, 0)).leaseExpiresAt).toBe(
-      START + 60_000 + deps.settings.leaseSec * 1000,
-    );
-    expect((await taskOf(deps, taskId)).counts.running).toBe(1);
-  });
-
-  it('renews the lease and keeps the job starting while the pilot is staging in', async () => {
-    const { deps, taskId, pilot } = await setup();
-    deps.clock.advance(10_000);
-    const response = await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, {
-      state: 'busy',
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, phase: 'starting' }],
-    });
-    expect(response.jobs[0]?.action).toBe('continue');
-    expect(await jobOf(deps, taskId, 0)).toMatchObject({
-      state: 'starting',
-      leaseExpiresAt: START + 10_000 + deps.settings.leaseSec * 1000,
+  it('renews the lease from now and records the state, the beat and the jobs run', async () => {
+    const { deps, pilotId } = await setup();
+    deps.clock.set(BEAT_AT);
+    expect(await beat(deps, pilotId, { state: 'idle', jobsRun: 4 })).toEqual({ pilot: 'live', jobs: [], unknown: [] });
+    expect(await leaseOf(deps, pilotId)).toMatchObject({
+      state: 'idle',
+      beatAt: BEAT_AT,
+      jobsRun: 4,
+      expiresAt: Date.parse(BEAT_AT) + deps.settings.leaseSec * 1000,
     });
   });
 
-  it('records the pilot state and the job in hand', async () => {
-    const { deps, taskId, pilot } = await setup();
-    deps.clock.advance(5_000);
-    await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, {
-      state: 'draining',
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, phase: 'running' }],
-    });
-    expect(await deps.pilots.get(pilot.pilotId)).toMatchObject({
-      state: 'draining',
-      lastHeartbeatAt: '2026-01-01T00:00:05.000Z',
-      currentJobId: `${taskId}.0`,
-    });
-  });
-
-  it('tells the pilot to kill the jobs of a cancelled task', async () => {
-    const { deps, taskId, pilot } = await setup();
-    await deps.tasks.requestCancel(taskId, DEFAULT_START);
-    const response = await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, {
-      state: 'busy',
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, phase: 'running' }],
-    });
-    expect(response.jobs).toEqual([{ taskId, jobIndex: 0, attempt: 1, action: 'kill', reason: 'cancelled' }]);
-  });
-
-  it('tells the pilot to kill a job whose lease it lost', async () => {
-    const { deps, taskId, pilot } = await setup();
-    deps.clock.advance(deps.settings.leaseSec * 1000 + 1);
-    expect((await reapLeases(deps)).jobsReaped).toBe(1);
-    const response = await pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, {
-      state: 'busy',
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, phase: 'running' }],
-    });
-    expect(response.jobs).toEqual([
-      { taskId, jobIndex: 0, attempt: 1, action: 'kill', reason: 'lease lost' },
-    ]);
-    expect(await jobOf(deps, taskId, 0)).toMatchObject({ state: 'queued', attempt: 2 });
-  });
-
-  it('tells a pilot to kill a job another pilot holds', async () => {
-    const { deps, taskId } = await setup();
-    const other = await addPilot(deps, 'cern');
-    const response = await pilotHeartbeat(deps, pilotToken('cern'), other.pilotId, {
-      state: 'busy',
-      jobs: [{ taskId, jobIndex: 0, attempt: 1, phase: 'running' }],
-    });
-    expect(response.jobs[0]).toMatchObject({ action: 'kill', reason: 'lease lost' });
-    expect((await jobOf(deps, taskId, 0)).state).toBe('starting');
-  });
-
-  it('throws ForbiddenError when the token is for another site', async () => {
-    const { deps, pilot } = await setup();
-    await expect(
-      pilotHeartbeat(deps, pilotToken('bnl'), pilot.pilotId, { state: 'idle', jobs: [] }),
-    ).rejects.toBeInstanceOf(ForbiddenError);
-  });
-  it('refuses heartbeats and claims of an unhealthy, exited or lost pilot: it must register again', async () => {
-    const { deps, taskId, pilot } = await setup();
-    for (const state of ['unhealthy', 'exited', 'lost'] as const) {
-      await deps.pilots.heartbeat(pilot.pilotId, { state, at: DEFAULT_START });
-      await expect(
-        pilotHeartbeat(deps, pilotToken('cern'), pilot.pilotId, { state: 'idle', jobs: [] }),
-      ).rejects.toBeInstanceOf(ConflictError);
-      await expect(
-        claimJob(deps, pilotToken('cern'), pilot.pilotId, { taskId, jobIndex: 1, attempt: 1 }),
-      ).rejects.toBeInstanceOf(ConflictError);
-      expect((await deps.pilots.get(pilot.pilotId))?.state).toBe(state);
+  it('writes once per beat, whatever the number of jobs the pilot holds', async () => {
+    const { deps, pilotId, refs } = await setup();
+    let holds: typeof refs = [];
+    for (const ref of refs) {
+      await claimed(deps, pilotId, ref, { holds });
+      holds = [...holds, ref];
     }
-    expect((await jobOf(deps, taskId, 1)).state).toBe('queued');
+    const writes = deps.leases.writes;
+    const answer = await beat(deps, pilotId, { state: 'busy', held: refs });
+    expect(deps.leases.writes - writes).toBe(1);
+    expect(answer).toEqual({ pilot: 'live', jobs: refs.map((r) => ({ ...r, action: 'continue' })), unknown: [] });
+  });
+
+  it('tells the pilot to kill the jobs of a task cancelled since', async () => {
+    const { deps, taskId, pilotId, refs } = await setup(2);
+    const [job0, job1] = refs;
+    if (job0 === undefined || job1 === undefined) return expect.fail('refs');
+    await claimed(deps, pilotId, job0);
+    await cancelTask(deps, alice, taskId);
+    await cancelJobs(deps, taskId, 0);
+    expect(await beat(deps, pilotId, { state: 'busy', held: [job0] })).toEqual({
+      pilot: 'live',
+      jobs: [{ ...job0, action: 'kill-cancelled' }],
+      unknown: [],
+    });
+  });
+
+  it('names an attempt the lease holds that the pilot never heard it claimed', async () => {
+    const { deps, pilotId, refs } = await setup(1);
+    const [job0] = refs;
+    await claimed(deps, pilotId, job0 ?? expect.fail('ref'));
+    expect(await beat(deps, pilotId, { state: 'idle' })).toEqual({ pilot: 'live', jobs: [], unknown: [job0] });
+  });
+
+  it('says the pilot is gone once the reaper declared it lost, and renews nothing', async () => {
+    const { deps, pilotId } = await setup();
+    expireLeases(deps);
+    await reapPilots(deps);
+    const writes = deps.leases.writes;
+    expect(await beat(deps, pilotId, { state: 'busy' })).toEqual({ pilot: 'gone' });
+    expect(deps.leases.writes).toBe(writes);
+    expect(await deps.leases.get(pilotId)).toBeUndefined();
+  });
+
+  it('says the pilot is gone when its lease is lost but not yet swept', async () => {
+    const { deps, pilotId } = await setup();
+    expireLeases(deps);
+    await deps.leases.markLost(pilotId, deps.clock.now().getTime());
+    expect(await beat(deps, pilotId)).toEqual({ pilot: 'gone' });
+    expect((await leaseOf(deps, pilotId)).state).toBe('lost');
+  });
+
+  it('records the exit of a live pilot, which then has nothing to do', async () => {
+    const { deps, pilotId } = await setup();
+    expect(await beat(deps, pilotId, { state: 'exited', jobsRun: 7 })).toEqual({ pilot: 'live', jobs: [], unknown: [] });
+    expect(await leaseOf(deps, pilotId)).toMatchObject({ state: 'exited', jobsRun: 7 });
+    expect(await beat(deps, pilotId, { state: 'idle' })).toEqual({ pilot: 'gone' });
   });
 });

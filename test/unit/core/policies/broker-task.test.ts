@@ -56,7 +56,7 @@ describe('brokerTask', () => {
   it.each([
     ['cores', { cores: 8 }, 'needs 8 cores, slots have 4'],
     ['memory', { memoryMB: 32_000 }, 'needs 32000 MB memory, slots have 16000'],
-    ['walltime', { walltimeSec: 172_800 }, 'needs 172800 s walltime, slots have 86400'],
+    ['walltime', { walltimeSec: 172_800 }, 'needs 172800 s walltime, slots have 86400 s'],
     ['disk', { diskMB: 100_000 }, 'needs 100000 MB disk, slots have 50000'],
   ] as const)('rejects a site whose slots have too little %s', (_what, resources, reason) => {
     const site = siteOf({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { decideAttempt, escalateResources } from '#core/policies/retry-policy.ts';
+import { decideAttempt, effectiveResources, escalateResources } from '#core/policies/retry-policy.ts';
 
 const base = { failures: 0, maxAttempts: 3, taskCancelled: false };
 
@@ -42,6 +42,13 @@ describe('decideAttempt', () => {
     expect(
       decideAttempt({ ...base, failures: 1, pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED }),
     ).toEqual({
+      event: 'retry',
+      failures: 2,
+    });
+  });
+
+  it('retries an abandoned claim without using an attempt', () => {
+    expect(decideAttempt({ ...base, failures: 2, pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED })).toEqual({
       event: 'retry',
       failures: 2,
     });
@@ -133,5 +140,36 @@ describe('escalateResources', () => {
         slot,
       }),
     ).toBeUndefined();
+  });
+});
+
+describe('escalateResources without a slot', () => {
+  it('raises without a cap when the slot of the job site is unknown', () => {
+    expect(
+      escalateResources({
+        pilotErrorCode: PILOT_ERROR_CODES.WALLTIME_EXCEEDED,
+        current: { memoryMB: 1000, walltimeSec: 1001 },
+        factors: { memoryFactor: 1.5, walltimeFactor: 1.5 },
+        slot: undefined,
+      }),
+    ).toEqual({ walltimeSec: 1502 });
+  });
+});
+
+describe('effectiveResources', () => {
+  const spec = { cores: 2, memoryMB: 2000, walltimeSec: 3600, diskMB: 1000 };
+
+  it("gives the task's resources to a job without overrides", () => {
+    expect(effectiveResources(spec, undefined)).toBe(spec);
+    expect(effectiveResources(spec, {})).toBe(spec);
+  });
+
+  it('replaces the resources a retry raised, and only those', () => {
+    expect(effectiveResources(spec, { resources: { memoryMB: 3000 } })).toEqual({ ...spec, memoryMB: 3000 });
+    expect(effectiveResources(spec, { resources: { memoryMB: 3000, walltimeSec: 5400 } })).toEqual({
+      ...spec,
+      memoryMB: 3000,
+      walltimeSec: 5400,
+    });
   });
 });

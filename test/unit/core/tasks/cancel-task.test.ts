@@ -1,108 +1,79 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
-import { completeJob } from '#core/jobs/complete-job.ts';
-import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { cancelTask } from '#core/tasks/cancel-task.ts';
-import { submitTask } from '#core/tasks/submit-task.ts';
 import { finalizeTask, waitForJobs } from '#core/tasks/task-workflow.ts';
-import { inMemoryDeps } from '#test/support/in-memory-ports.ts';
-import {
-  addPilot,
-  addSite,
-  alice,
-  bob,
-  claimed,
-  generationSpec,
-  jobOf,
-  pilotToken,
-  report,
-  runningTask,
-  taskOf,
-} from '../scenario.ts';
+import { inMemoryDeps, settleJobChanges } from '#test/support/in-memory-ports.ts';
+import { addPilot, addSite, alice, bob, claimed, generationSpec, runningTask, taskOf } from '../scenario.ts';
+
+const LATER = '2026-01-01T00:10:00.000Z';
 
 async function setup(jobs = 3) {
-  const deps = inMemoryDeps({ settings: { enqueuePageSize: 2 } });
+  const deps = inMemoryDeps();
   await addSite(deps);
   const taskId = await runningTask(deps, generationSpec(jobs));
-  const pilot = await addPilot(deps);
-  return { deps, taskId, pilot };
+  deps.clock.set(LATER);
+  return { deps, taskId };
 }
 
 describe('cancelTask', () => {
-  it('cancels the queued jobs and leaves the claimed one to its pilot', async () => {
-    const { deps, taskId, pilot } = await setup(3);
-    await claimed(deps, pilot, taskId, 1);
-    expect(await cancelTask(deps, alice, taskId)).toEqual({
-      taskId,
-      state: 'running',
-      cancelRequested: true,
-    });
-    expect(deps.jobs.all().map((j) => j.state)).toEqual(['cancelled', 'starting', 'cancelled']);
-    expect((await jobOf(deps, taskId, 0)).errorMessage).toBe('cancelled by its owner');
-    const task = await taskOf(deps, taskId);
-    expect(task.cancelRequested).toBe(true);
-    expect(task.counts).toMatchObject({ cancelled: 2, starting: 1, queued: 0 });
+  it('answers at once with the state it saw, and sets the cancel flag', async () => {
+    const { deps, taskId } = await setup();
+    expect(await cancelTask(deps, alice, taskId)).toEqual({ taskId, state: 'running', cancelRequested: true });
+    expect(await taskOf(deps, taskId)).toMatchObject({ cancelRequested: true, cancelSwept: false, updatedAt: LATER });
   });
 
-  it('cancels queued jobs over more than one page', async () => {
-    const { deps, taskId } = await setup(450);
+  it('writes nothing per job, whatever the size of the task', async () => {
+    const { deps, taskId } = await setup(50);
+    const update = vi.spyOn(deps.jobs, 'update');
+    const list = vi.spyOn(deps.jobs, 'list');
+    const addKills = vi.spyOn(deps.leases, 'addKills');
     await cancelTask(deps, alice, taskId);
-    expect((await taskOf(deps, taskId)).counts).toMatchObject({ cancelled: 450, queued: 0 });
+    expect(update).not.toHaveBeenCalled();
+    expect(list).not.toHaveBeenCalled();
+    expect(addKills).not.toHaveBeenCalled();
   });
 
-  it('releases the workflow once the running job reports its end', async () => {
-    const { deps, taskId, pilot } = await setup(2);
-    await claimed(deps, pilot, taskId, 0);
-    await waitForJobs(deps, taskId, 'token-1');
+  it('wakes the workflow to sweep when jobs are running', async () => {
+    const { deps, taskId } = await setup();
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
+    await settleJobChanges(deps);
+    await waitForJobs(deps, taskId, 'wait-1');
+    await cancelTask(deps, alice, taskId);
+    expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: true } }]);
+  });
+
+  it('wakes the workflow to finalize when no job runs: the task ends cancelled', async () => {
+    const { deps, taskId } = await setup();
+    await waitForJobs(deps, taskId, 'wait-1');
+    await cancelTask(deps, alice, taskId);
+    expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: false } }]);
+    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'cancelled' });
+    expect((await taskOf(deps, taskId)).counts.cancelled).toBe(3);
+  });
+
+  it('releases nothing before the workflow waits (its enqueue step sees the flag)', async () => {
+    const { deps, taskId } = await setup();
     await cancelTask(deps, alice, taskId);
     expect(deps.workflow.releases).toEqual([]);
-    await completeJob(
-      deps,
-      pilotToken('cern'),
-      pilot.pilotId,
-      report(taskId, 0, 1, PILOT_ERROR_CODES.CANCELLED),
-    );
-    expect(deps.workflow.releases).toEqual([{ token: 'token-1', output: { taskId } }]);
-    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'cancelled' });
   });
 
-  it('releases the workflow at once when every job was queued', async () => {
-    const { deps, taskId } = await setup(2);
-    await waitForJobs(deps, taskId, 'token-1');
+  it('answers again when the task is cancelled twice', async () => {
+    const { deps, taskId } = await setup();
     await cancelTask(deps, alice, taskId);
-    expect(deps.workflow.releases).toEqual([{ token: 'token-1', output: { taskId } }]);
+    expect(await cancelTask(deps, alice, taskId)).toEqual({ taskId, state: 'running', cancelRequested: true });
   });
 
-  it('cancels a task that has no jobs yet', async () => {
-    const deps = inMemoryDeps();
-    const { taskId } = await submitTask(deps, alice, generationSpec(2));
-    expect(await cancelTask(deps, alice, taskId)).toEqual({
-      taskId,
-      state: 'submitted',
-      cancelRequested: true,
-    });
-    expect((await taskOf(deps, taskId)).cancelRequested).toBe(true);
-  });
-
-  it("throws NotFoundError for another user's task and changes nothing", async () => {
-    const { deps, taskId } = await setup(2);
-    await expect(cancelTask(deps, bob, taskId)).rejects.toBeInstanceOf(NotFoundError);
+  it('throws ConflictError for a task that already ended', async () => {
+    const { deps, taskId } = await setup();
+    await deps.tasks.transition(taskId, 'fail', { at: LATER, reason: 'boom' });
+    await expect(cancelTask(deps, alice, taskId)).rejects.toThrow(new ConflictError(`task ${taskId} is already failed`));
     expect((await taskOf(deps, taskId)).cancelRequested).toBe(false);
-    expect(deps.jobs.all().map((j) => j.state)).toEqual(['queued', 'queued']);
   });
 
-  it('throws NotFoundError for an unknown task', async () => {
-    await expect(cancelTask(inMemoryDeps(), alice, 't-nothere')).rejects.toBeInstanceOf(NotFoundError);
-  });
-
-  it('throws ConflictError for a final task', async () => {
-    const { deps, taskId, pilot } = await setup(1);
-    await claimed(deps, pilot, taskId, 0);
-    await completeJob(deps, pilotToken('cern'), pilot.pilotId, report(taskId, 0, 1));
-    await finalizeTask(deps, taskId);
-    const error = await cancelTask(deps, alice, taskId).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConflictError);
-    expect((error as Error).message).toContain('already done');
+  it("throws NotFoundError for another user's task, which stays as it was", async () => {
+    const { deps, taskId } = await setup();
+    await expect(cancelTask(deps, bob, taskId)).rejects.toBeInstanceOf(NotFoundError);
     expect((await taskOf(deps, taskId)).cancelRequested).toBe(false);
   });
 });

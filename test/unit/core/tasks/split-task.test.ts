@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobAt, jobCount, jobPage } from '#core/tasks/split-task.ts';
+import { inputNames, jobAt, jobCount, jobIndexes } from '#core/tasks/split-task.ts';
 import { parseTaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
 
 function spec(fields: Partial<TaskSpecInput>) {
@@ -25,17 +25,16 @@ describe('splitting by events', () => {
   });
 
   it('covers every event exactly once', () => {
-    const page = jobPage(gen, 0, 100);
-    expect(page).toHaveLength(11);
     let next = 0;
-    for (const job of page) {
+    for (const jobIndex of jobIndexes(gen, 0, 100)) {
+      const job = jobAt(gen, jobIndex);
       expect(job.firstEvent).toBe(next);
       next += job.nEvents ?? 0;
     }
     expect(next).toBe(1050);
   });
 
-  it('finds the last job of a million-job task from its index alone', () => {
+  it('finds any job of a million-job task from its index alone', () => {
     const big = spec({ events: 1_999_999, split: { eventsPerJob: 2 } });
     expect(jobCount(big)).toBe(1_000_000);
     expect(jobAt(big, 999_999)).toEqual({ jobIndex: 999_999, firstEvent: 1_999_998, nEvents: 1 });
@@ -47,7 +46,7 @@ describe('splitting by files', () => {
   const proc = spec({
     inputs: {
       files: [
-        { name: 'a.root', events: 10 },
+        { name: 'a.root', events: 10, adler32: '0a1b2c3d', bytes: 2048 },
         { name: 'b.root', events: 20 },
         { name: 'c.root', events: 30 },
         'd.root',
@@ -64,75 +63,69 @@ describe('splitting by files', () => {
   it('gives one file per job when filesPerJob is not set', () => {
     const one = spec({ inputs: { files: ['x', 'y', 'z'] } });
     expect(jobCount(one)).toBe(3);
-    expect(jobAt(one, 1)).toEqual({ jobIndex: 1, inputFiles: ['y'] });
+    expect(jobAt(one, 1)).toEqual({ jobIndex: 1, inputs: [{ name: 'y' }] });
   });
 
-  it('sums the events of the job files when every file has them', () => {
-    expect(jobAt(proc, 0)).toEqual({ jobIndex: 0, inputFiles: ['a.root', 'b.root'], nEvents: 30 });
+  it('gives a job its files with the checksums, sizes and events the spec states, and sums the events', () => {
+    expect(jobAt(proc, 0)).toEqual({
+      jobIndex: 0,
+      inputs: [
+        { name: 'a.root', events: 10, adler32: '0a1b2c3d', bytes: 2048 },
+        { name: 'b.root', events: 20 },
+      ],
+      nEvents: 30,
+    });
   });
 
   it('leaves nEvents out when one file of the job has no event count', () => {
     const job = jobAt(proc, 1);
-    expect(job).toEqual({ jobIndex: 1, inputFiles: ['c.root', 'd.root'] });
-    expect('nEvents' in job).toBe(false);
+    expect(job).toEqual({ jobIndex: 1, inputs: [{ name: 'c.root', events: 30 }, { name: 'd.root' }] });
+    expect(job).not.toHaveProperty('nEvents');
   });
 
   it('gives the last job the files that are left', () => {
-    expect(jobAt(proc, 2)).toEqual({ jobIndex: 2, inputFiles: ['e.root'], nEvents: 5 });
+    expect(jobAt(proc, 2)).toEqual({ jobIndex: 2, inputs: [{ name: 'e.root', events: 5 }], nEvents: 5 });
   });
 
   it('never sets firstEvent for file jobs', () => {
-    for (const job of jobPage(proc, 0, 10)) expect(job.firstEvent).toBeUndefined();
+    for (const jobIndex of jobIndexes(proc, 0, 10)) expect(jobAt(proc, jobIndex)).not.toHaveProperty('firstEvent');
   });
 });
 
 describe('jobAt', () => {
   const gen = spec({ events: 10, split: { eventsPerJob: 5 } });
 
-  it.each([-1, 2, 2.5, Number.NaN])('throws RangeError for index %s', (index) => {
+  it.each([-1, 2, 2.5, Number.NaN])('throws RangeError for the index %s', (index) => {
     expect(() => jobAt(gen, index)).toThrow(RangeError);
   });
 });
 
-describe('jobPage', () => {
+describe('jobIndexes', () => {
   const gen = spec({ events: 95, split: { eventsPerJob: 10 } });
 
-  it('returns the jobs of one page in order', () => {
-    expect(jobPage(gen, 3, 3).map((j) => j.jobIndex)).toEqual([3, 4, 5]);
+  it('gives the indexes of one page in order', () => {
+    expect(jobIndexes(gen, 3, 3)).toEqual([3, 4, 5]);
   });
 
   it('clips a page that runs past the end', () => {
-    const page = jobPage(gen, 8, 5);
-    expect(page.map((j) => j.jobIndex)).toEqual([8, 9]);
-    expect(page[1]).toEqual({ jobIndex: 9, firstEvent: 90, nEvents: 5 });
+    expect(jobIndexes(gen, 8, 5)).toEqual([8, 9]);
   });
 
-  it('returns no jobs for a page starting past the end', () => {
-    expect(jobPage(gen, 10, 5)).toEqual([]);
-    expect(jobPage(gen, 50, 5)).toEqual([]);
+  it('gives no index for a page starting at or past the end', () => {
+    expect(jobIndexes(gen, 10, 5)).toEqual([]);
+    expect(jobIndexes(gen, 50, 5)).toEqual([]);
   });
 });
 
-describe('jobInputs', () => {
-  it('gives the checksums and sizes the spec states for the job its files, and only names otherwise', async () => {
-    const { jobInputs } = await import('#core/tasks/split-task.ts');
-    const { parseTaskSpec } = await import('#core/tasks/task-spec.ts');
-    const spec = parseTaskSpec({
-      name: 'reco',
-      payload: { command: 'reco' },
-      inputs: {
-        files: [
-          { name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10 },
-          'inputs/b.root',
-          { name: 's3://raw/c.root', events: 5 },
-        ],
-      },
-      split: { filesPerJob: 2 },
-    });
-    expect(jobInputs(spec, 0)).toEqual([
-      { name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10 },
-      { name: 'inputs/b.root' },
+describe('inputNames', () => {
+  it('names the input files of a file job, as the payload sees them', () => {
+    expect(inputNames({ jobIndex: 0, inputs: [{ name: 'a.root', bytes: 1 }, { name: 'b.root' }] })).toEqual([
+      'a.root',
+      'b.root',
     ]);
-    expect(jobInputs(spec, 1)).toEqual([{ name: 's3://raw/c.root' }]);
+  });
+
+  it('names nothing for a generation job', () => {
+    expect(inputNames({ jobIndex: 0, firstEvent: 0, nEvents: 10 })).toBeUndefined();
   });
 });

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NoSiteError, NotFoundError } from '#core/errors.ts';
-import { releaseFinishedTask } from '#core/tasks/release-finished-task.ts';
+import { emptyJobCounts } from '#core/jobs/job-counts.ts';
+import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
-import { emptyJobCounts, type JobCounts, type Task, type TaskState } from '#core/tasks/task.ts';
-import { parseTaskSpec } from '#core/tasks/task-spec.ts';
 import {
+  cancelJobs,
   describeError,
   enqueueJobs,
   failTask,
@@ -12,32 +12,49 @@ import {
   splitTask,
   waitForJobs,
 } from '#core/tasks/task-workflow.ts';
-import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
-import { addSite, alice, BIG_SLOT, generationSpec, taskOf } from '../scenario.ts';
+import { DEFAULT_START, type InMemoryDeps, inMemoryDeps, settleJobChanges } from '#test/support/in-memory-ports.ts';
+import {
+  addPilot,
+  addSite,
+  alice,
+  BIG_PILOT,
+  BIG_SLOT,
+  claimed,
+  complete,
+  generationSpec,
+  leaseOf,
+  report,
+  runningTask,
+  taskOf,
+} from '../scenario.ts';
+
+const LATER = '2026-01-01T00:10:00.000Z';
+
+async function submitted(jobs = 5, pageSize = 100): Promise<{ deps: InMemoryDeps; taskId: string }> {
+  const deps = inMemoryDeps({ settings: { enqueuePageSize: pageSize } });
+  await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT });
+  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
+  const { taskId } = await submitTask(deps, alice, generationSpec(jobs));
+  return { deps, taskId };
+}
 
 describe('splitTask', () => {
   it('moves a submitted task to splitting with the sites brokerage chose', async () => {
-    const deps = inMemoryDeps();
-    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
-    await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT });
+    const { deps, taskId } = await submitted();
     await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
-    const { taskId } = await submitTask(deps, alice, generationSpec(5));
     expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 0, done: false });
     const task = await taskOf(deps, taskId);
-    expect(task.state).toBe('splitting');
-    expect(task.siteIds).toEqual(['bnl', 'cern']);
-    expect(task.jobCount).toBe(5);
+    expect(task).toMatchObject({ state: 'splitting', siteIds: ['bnl', 'cern'], jobCount: 5 });
+    expect(task.history.map((h) => h.state)).toEqual(['submitted', 'splitting']);
   });
 
-  it('throws NoSiteError with every site and its reason when no site fits', async () => {
+  it('throws NoSiteError naming every site and its reason when no site fits, and leaves the task submitted', async () => {
     const deps = inMemoryDeps();
     await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
     await addSite(deps, { siteId: 'small' });
     const { taskId } = await submitTask(deps, alice, generationSpec(2, { resources: { cores: 4 } }));
-    const error = await splitTask(deps, taskId).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(NoSiteError);
-    expect((error as Error).message).toBe(
-      'no site can run the jobs: down (site is offline), small (needs 4 cores, slots have 1)',
+    await expect(splitTask(deps, taskId)).rejects.toThrow(
+      new NoSiteError('no site can run the jobs: down (site is offline), small (needs 4 cores, slots have 1)'),
     );
     expect((await taskOf(deps, taskId)).state).toBe('submitted');
   });
@@ -48,269 +65,284 @@ describe('splitTask', () => {
     await expect(splitTask(deps, taskId)).rejects.toThrow(new NoSiteError('no site is defined'));
   });
 
-  it('resumes where enqueueing stopped when run again', async () => {
-    const deps = inMemoryDeps({ settings: { enqueuePageSize: 2 } });
-    await addSite(deps);
-    const { taskId } = await submitTask(deps, alice, generationSpec(5));
+  it('resumes where enqueueing stopped when run again, brokering once', async () => {
+    const { deps, taskId } = await submitted(5, 2);
     await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
     expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 2, done: false });
     expect((await taskOf(deps, taskId)).history.filter((h) => h.state === 'splitting')).toHaveLength(1);
   });
 
-  it('reports done without brokerage when the task was cancelled', async () => {
-    const deps = inMemoryDeps();
-    const { taskId } = await submitTask(deps, alice, generationSpec(2));
+  it('says done at once for a cancelled task, without brokerage', async () => {
+    const { deps, taskId } = await submitted();
     await deps.tasks.requestCancel(taskId, DEFAULT_START);
     expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 0, done: true });
     expect((await taskOf(deps, taskId)).state).toBe('submitted');
   });
 
   it('throws NotFoundError for an unknown task', async () => {
-    await expect(splitTask(inMemoryDeps(), 't-nothere')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(splitTask(inMemoryDeps(), 't-999999')).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 
 describe('enqueueJobs', () => {
-  async function splitTaskOf(jobs: number, pageSize: number) {
-    const deps = inMemoryDeps({ settings: { enqueuePageSize: pageSize } });
-    await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT });
-    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
-    const { taskId } = await submitTask(deps, alice, generationSpec(jobs));
+  it('sends the messages of one page of first attempts, spread over the sites by index, and writes no job', async () => {
+    const { deps, taskId } = await submitted(5, 3);
     await splitTask(deps, taskId);
-    return { deps, taskId };
-  }
-
-  it('writes one page of queued jobs and sends their messages', async () => {
-    const { deps, taskId } = await splitTaskOf(10, 4);
-    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 4, done: false });
-    const jobs = deps.jobs.all();
-    expect(jobs.map((j) => j.jobIndex)).toEqual([0, 1, 2, 3]);
-    expect(jobs[1]).toMatchObject({
-      taskId,
-      jobId: `${taskId}.1`,
-      owner: 'alice',
-      state: 'queued',
-      attempt: 1,
-      failures: 0,
-      firstEvent: 10,
-      nEvents: 10,
-      siteId: 'cern',
-      attempts: [],
-    });
+    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 3, done: false });
+    const sentAt = Date.parse(DEFAULT_START);
     expect(deps.queue.sent).toEqual([
-      { v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'bnl' },
-      { v: 1, taskId, jobIndex: 1, attempt: 1, siteId: 'cern' },
-      { v: 1, taskId, jobIndex: 2, attempt: 1, siteId: 'bnl' },
-      { v: 1, taskId, jobIndex: 3, attempt: 1, siteId: 'cern' },
+      { v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'bnl', sentAt },
+      { v: 1, taskId, jobIndex: 1, attempt: 1, siteId: 'cern', sentAt },
+      { v: 1, taskId, jobIndex: 2, attempt: 1, siteId: 'bnl', sentAt },
     ]);
+    expect(await deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
+    expect(deps.jobs.takeChanges()).toEqual([]);
   });
 
-  it('moves the task from splitting to running after the first page', async () => {
-    const { deps, taskId } = await splitTaskOf(10, 4);
+  it('records the progress, moves the task to running after its first page and says done after its last', async () => {
+    const { deps, taskId } = await submitted(5, 3);
+    await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
-    const task = await taskOf(deps, taskId);
-    expect(task.state).toBe('running');
-    expect(task.jobsEnqueued).toBe(4);
-    expect(task.counts).toEqual({ ...emptyJobCounts(), defined: 6, queued: 4 });
+    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 3 });
+    expect((await taskOf(deps, taskId)).counts).toEqual({ ...emptyJobCounts(), queued: 3, defined: 2 });
+    expect(await enqueueJobs(deps, taskId, 3)).toEqual({ nextIndex: 5, done: true });
+    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 5 });
+    expect((await taskOf(deps, taskId)).history.map((h) => h.state)).toEqual(['submitted', 'splitting', 'running']);
   });
 
-  it('goes page by page to the end, the last page shorter', async () => {
-    const { deps, taskId } = await splitTaskOf(10, 4);
-    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 4, done: false });
-    expect(await enqueueJobs(deps, taskId, 4)).toEqual({ nextIndex: 8, done: false });
-    expect(await enqueueJobs(deps, taskId, 8)).toEqual({ nextIndex: 10, done: true });
-    expect(deps.jobs.all()).toHaveLength(10);
-    expect(deps.queue.sent).toHaveLength(10);
-    const task = await taskOf(deps, taskId);
-    expect(task.jobsEnqueued).toBe(10);
-    expect(task.counts).toEqual({ ...emptyJobCounts(), queued: 10 });
-    expect(task.history.map((h) => h.state)).toEqual(['submitted', 'splitting', 'running']);
-  });
-
-  it('sends the messages again but creates nothing twice when a page is replayed', async () => {
-    const { deps, taskId } = await splitTaskOf(10, 4);
+  it('sends a replayed page again without moving the progress back', async () => {
+    const { deps, taskId } = await submitted(5, 3);
+    await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
-    await enqueueJobs(deps, taskId, 4);
-    const before = deps.jobs.all();
-    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 4, done: false });
-    expect(deps.jobs.all()).toEqual(before);
-    expect(deps.queue.sent).toHaveLength(12);
-    expect(deps.queue.sent.slice(8).map((m) => m.jobIndex)).toEqual([0, 1, 2, 3]);
-    const task = await taskOf(deps, taskId);
-    expect(task.jobsEnqueued).toBe(8);
-    expect(task.history.filter((h) => h.state === 'running')).toHaveLength(1);
+    await enqueueJobs(deps, taskId, 3);
+    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 3, done: false });
+    expect(deps.queue.sent.map((m) => m.jobIndex)).toEqual([0, 1, 2, 3, 4, 0, 1, 2]);
+    expect((await taskOf(deps, taskId)).jobsEnqueued).toBe(5);
   });
 
-  it('does not overwrite a job that moved on when its page is replayed', async () => {
-    const { deps, taskId } = await splitTaskOf(2, 2);
-    await enqueueJobs(deps, taskId, 0);
-    deps.jobs.patch(taskId, 0, { attempt: 2, failures: 1 });
-    await enqueueJobs(deps, taskId, 0);
-    expect(deps.jobs.all()[0]).toMatchObject({ attempt: 2, failures: 1 });
-  });
-
-  it('enqueues nothing once the task was cancelled', async () => {
-    const { deps, taskId } = await splitTaskOf(10, 4);
+  it('stops at once, sending nothing, when the task was cancelled', async () => {
+    const { deps, taskId } = await submitted(5, 3);
+    await splitTask(deps, taskId);
     await deps.tasks.requestCancel(taskId, DEFAULT_START);
     expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 0, done: true });
-    expect(deps.jobs.all()).toEqual([]);
+    expect(deps.queue.sent).toEqual([]);
+  });
+
+  it('throws NoSiteError for a task that was never brokered', async () => {
+    const { deps, taskId } = await submitted();
+    await expect(enqueueJobs(deps, taskId, 0)).rejects.toBeInstanceOf(NoSiteError);
     expect(deps.queue.sent).toEqual([]);
   });
 });
 
 describe('waitForJobs', () => {
-  it('stores the token and keeps it while jobs are not final', async () => {
+  it('stores the token and waits while jobs are left', async () => {
     const deps = inMemoryDeps();
     await addSite(deps);
-    const { taskId } = await submitTask(deps, alice, generationSpec(2));
-    await splitTask(deps, taskId);
-    await enqueueJobs(deps, taskId, 0);
-    await waitForJobs(deps, taskId, 'token-1');
-    expect(deps.tasks.waitTokenOf(taskId)).toEqual({ token: 'token-1', released: false });
+    const taskId = await runningTask(deps, generationSpec(2));
+    await waitForJobs(deps, taskId, 'wait-1');
     expect(deps.workflow.releases).toEqual([]);
+    expect((await deps.tasks.getProgress(taskId))?.waitToken).toBe('wait-1');
   });
 
-  it('releases the token at once, exactly once, when every job is already final', async () => {
+  it('releases the wait at once when every job is final already', async () => {
     const deps = inMemoryDeps();
-    const { taskId } = await submitTask(deps, alice, generationSpec(2));
-    await deps.tasks.requestCancel(taskId, DEFAULT_START);
-    await waitForJobs(deps, taskId, 'token-1');
-    expect(await releaseFinishedTask(deps, taskId)).toBe(false);
-    expect(deps.workflow.releases).toEqual([{ token: 'token-1', output: { taskId } }]);
+    await addSite(deps);
+    const taskId = await runningTask(deps, generationSpec(1));
+    const pilotId = await addPilot(deps);
+    const only = { taskId, jobIndex: 0, attempt: 1 };
+    await claimed(deps, pilotId, only);
+    await complete(deps, pilotId, report(only));
+    await settleJobChanges(deps);
+    await waitForJobs(deps, taskId, 'wait-1');
+    expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: false } }]);
   });
 
-  it('does not release a token again when the same wait step is delivered twice', async () => {
-    // Lambda invocations are at least once: a second delivery stores the same token again, which
-    // today re-arms it (storeWaitToken removes the taken mark), so it is released twice (see the report).
+  it('releases the wait at once with a sweep when the task was cancelled with jobs running', async () => {
     const deps = inMemoryDeps();
-    const { taskId } = await submitTask(deps, alice, generationSpec(2));
+    await addSite(deps);
+    const taskId = await runningTask(deps, generationSpec(2));
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
+    await settleJobChanges(deps);
     await deps.tasks.requestCancel(taskId, DEFAULT_START);
-    await waitForJobs(deps, taskId, 'token-1');
-    await waitForJobs(deps, taskId, 'token-1');
-    expect(deps.workflow.releases).toEqual([{ token: 'token-1', output: { taskId } }]);
-  });
-
-  it('releases the new token of a restarted execution', async () => {
-    const deps = inMemoryDeps();
-    const { taskId } = await submitTask(deps, alice, generationSpec(2));
-    await deps.tasks.requestCancel(taskId, DEFAULT_START);
-    await waitForJobs(deps, taskId, 'token-1');
-    await waitForJobs(deps, taskId, 'token-2');
-    expect(deps.workflow.releases.map((r) => r.token)).toEqual(['token-1', 'token-2']);
+    await waitForJobs(deps, taskId, 'wait-1');
+    expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: true } }]);
   });
 
   it('throws NotFoundError for an unknown task', async () => {
-    await expect(waitForJobs(inMemoryDeps(), 't-nothere', 'token')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(waitForJobs(inMemoryDeps(), 't-999999', 'x')).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 
-function seededTask(state: TaskState, counts: Partial<JobCounts>, cancelRequested = false): Task {
-  return {
-    taskId: 't-000001',
-    owner: 'alice',
-    name: 'gen',
-    spec: parseTaskSpec(generationSpec(4)),
-    state,
-    jobCount: 4,
-    jobsEnqueued: 4,
-    counts: { ...emptyJobCounts(), ...counts },
-    siteIds: ['cern'],
-    cancelRequested,
-    createdAt: DEFAULT_START,
-    updatedAt: DEFAULT_START,
-    history: [{ state: 'submitted', at: DEFAULT_START }],
-  };
-}
+describe('cancelJobs', () => {
+  async function running(jobs: number) {
+    const deps = inMemoryDeps();
+    await addSite(deps);
+    const taskId = await runningTask(deps, generationSpec(jobs));
+    const a = await addPilot(deps);
+    const b = await addPilot(deps, 'cern', BIG_PILOT, 'wn002.example.org');
+    return { deps, taskId, a, b };
+  }
+
+  it("tells the pilot of every running job, through its lease, to kill it, and marks the task swept", async () => {
+    const { deps, taskId, a, b } = await running(4);
+    const [job0, job1, job2, job3] = [0, 1, 2, 3].map((jobIndex) => ({ taskId, jobIndex, attempt: 1 }));
+    if (job0 === undefined || job1 === undefined || job2 === undefined || job3 === undefined) return expect.fail();
+    await claimed(deps, a, job0);
+    await claimed(deps, a, job1, { holds: [job0] });
+    await claimed(deps, b, job2);
+    await complete(deps, b, report(job2));
+    await claimed(deps, b, job3);
+    await deps.tasks.requestCancel(taskId, LATER);
+    deps.clock.set(LATER);
+    expect(await cancelJobs(deps, taskId, 0)).toEqual({ nextIndex: 0, done: true });
+    expect((await leaseOf(deps, a)).kill).toEqual([`${taskId}.0.1|cancelled`, `${taskId}.1.1|cancelled`]);
+    expect((await leaseOf(deps, b)).kill).toEqual([`${taskId}.3.1|cancelled`]);
+    expect(await taskOf(deps, taskId)).toMatchObject({ cancelSwept: true, updatedAt: LATER });
+  });
+
+  it('writes one kill list per pilot, whatever the number of its jobs', async () => {
+    const { deps, taskId, a } = await running(3);
+    let holds: Array<{ taskId: string; jobIndex: number; attempt: number }> = [];
+    for (const jobIndex of [0, 1, 2]) {
+      const ref = { taskId, jobIndex, attempt: 1 };
+      await claimed(deps, a, ref, { holds });
+      holds = [...holds, ref];
+    }
+    const addKills = vi.spyOn(deps.leases, 'addKills');
+    await cancelJobs(deps, taskId, 0);
+    expect(addKills).toHaveBeenCalledTimes(1);
+  });
+
+  it('needs nothing for queued jobs or jobs without a record: their claims are refused', async () => {
+    const { deps, taskId, a } = await running(2);
+    const job0 = { taskId, jobIndex: 0, attempt: 1 };
+    await claimed(deps, a, job0);
+    await complete(deps, a, report(job0, PILOT_ERROR_CODES.EVICTED));
+    const addKills = vi.spyOn(deps.leases, 'addKills');
+    expect(await cancelJobs(deps, taskId, 0)).toEqual({ nextIndex: 0, done: true });
+    expect(addKills).not.toHaveBeenCalled();
+    expect((await taskOf(deps, taskId)).cancelSwept).toBe(true);
+  });
+
+  it('goes through the records a page at a time, marking the task swept after the last page', async () => {
+    const deps = inMemoryDeps({ settings: { enqueuePageSize: 10_000 } });
+    await addSite(deps);
+    const taskId = await runningTask(deps, generationSpec(5002));
+    for (let jobIndex = 0; jobIndex < 5002; jobIndex++) {
+      await deps.jobs.update(
+        { taskId, jobIndex },
+        { set: { state: 'running', attempt: 1, failures: 0, siteId: 'cern', pilotId: `p-${String(jobIndex % 2).padStart(6, '0')}`, updatedAt: LATER } },
+        ['absent'],
+      );
+    }
+    const addKills = vi.spyOn(deps.leases, 'addKills');
+    expect(await cancelJobs(deps, taskId, 0)).toEqual({ nextIndex: 5000, done: false });
+    expect((await taskOf(deps, taskId)).cancelSwept).toBe(false);
+    expect(addKills.mock.calls.map(([, entries]) => entries.length)).toEqual([2500, 2500]);
+    addKills.mockClear();
+    expect(await cancelJobs(deps, taskId, 5000)).toEqual({ nextIndex: 0, done: true });
+    expect(addKills.mock.calls.flatMap(([, entries]) => entries)).toEqual([`${taskId}.5000.1|cancelled`, `${taskId}.5001.1|cancelled`]);
+    expect((await taskOf(deps, taskId)).cancelSwept).toBe(true);
+  });
+});
 
 describe('finalizeTask', () => {
-  it.each([
-    ['done', { finished: 4 }, false, undefined],
-    ['partial', { finished: 3, failed: 1 }, false, '3 finished, 1 failed, 0 cancelled of 4'],
-    ['failed', { failed: 3, cancelled: 1 }, false, '0 finished, 3 failed, 1 cancelled of 4'],
-    ['cancelled', { finished: 1, cancelled: 3 }, true, '1 finished, 0 failed, 3 cancelled of 4'],
-  ] as const)('ends the task %s from its counts', async (state, counts, cancelRequested, reason) => {
+  /** A task of one job per code, each job ended with its code (none run when the task is cancelled). */
+  async function ended(codes: PilotErrorCode[], options: { cancel?: boolean } = {}) {
     const deps = inMemoryDeps();
-    deps.clock.advance(60_000);
-    deps.tasks.seed(seededTask('running', counts, cancelRequested));
-    expect(await finalizeTask(deps, 't-000001')).toEqual({ state });
-    const task = await taskOf(deps, 't-000001');
-    expect(task.state).toBe(state);
-    expect(task.reason).toBe(reason);
-    expect(task.endedAt).toBe('2026-01-01T00:01:00.000Z');
-    expect(task.history.at(-1)?.state).toBe(state);
+    await addSite(deps);
+    const taskId = await runningTask(deps, generationSpec(codes.length, { maxAttempts: 1 }));
+    const pilotId = await addPilot(deps);
+    if (options.cancel) await deps.tasks.requestCancel(taskId, DEFAULT_START);
+    else {
+      for (const [jobIndex, code] of codes.entries()) {
+        const ref = { taskId, jobIndex, attempt: 1 };
+        await claimed(deps, pilotId, ref);
+        await complete(deps, pilotId, report(ref, code));
+      }
+    }
+    await settleJobChanges(deps);
+    deps.clock.set(LATER);
+    return { deps, taskId };
+  }
+
+  it('ends the task done when every job finished', async () => {
+    const { deps, taskId } = await ended([PILOT_ERROR_CODES.OK, PILOT_ERROR_CODES.OK]);
+    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'done' });
+    const task = await taskOf(deps, taskId);
+    expect(task).toMatchObject({ state: 'done', endedAt: LATER });
+    expect(task.reason).toBeUndefined();
   });
 
-  it('leaves a final task as it is', async () => {
-    const deps = inMemoryDeps();
-    deps.tasks.seed(seededTask('failed', { finished: 4 }));
-    expect(await finalizeTask(deps, 't-000001')).toEqual({ state: 'failed' });
-    expect((await taskOf(deps, 't-000001')).history).toHaveLength(1);
+  it('ends the task partial, saying how its jobs ended, when some failed', async () => {
+    const { deps, taskId } = await ended([PILOT_ERROR_CODES.OK, PILOT_ERROR_CODES.PAYLOAD_FAILED, PILOT_ERROR_CODES.OK]);
+    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'partial' });
+    expect((await taskOf(deps, taskId)).reason).toBe('2 finished, 1 failed, 0 cancelled of 3');
   });
 
-  it('ends a task cancelled before it ran as cancelled', async () => {
-    const deps = inMemoryDeps();
-    deps.tasks.seed({ ...seededTask('splitting', {}, true), jobsEnqueued: 0 });
-    expect(await finalizeTask(deps, 't-000001')).toEqual({ state: 'cancelled' });
-    expect((await taskOf(deps, 't-000001')).state).toBe('cancelled');
+  it('ends the task failed when no job finished', async () => {
+    const { deps, taskId } = await ended([PILOT_ERROR_CODES.PAYLOAD_FAILED]);
+    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'failed' });
+    expect((await taskOf(deps, taskId)).reason).toBe('0 finished, 1 failed, 0 cancelled of 1');
+  });
+
+  it('ends a cancelled task cancelled', async () => {
+    const { deps, taskId } = await ended([PILOT_ERROR_CODES.OK, PILOT_ERROR_CODES.OK], { cancel: true });
+    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'cancelled' });
+    expect((await taskOf(deps, taskId)).reason).toBe('0 finished, 0 failed, 2 cancelled of 2');
+  });
+
+  it('answers the state of a task already final (a replayed step), changing nothing', async () => {
+    const { deps, taskId } = await ended([PILOT_ERROR_CODES.OK]);
+    await finalizeTask(deps, taskId);
+    const task = await taskOf(deps, taskId);
+    expect(await finalizeTask(deps, taskId)).toEqual({ state: 'done' });
+    expect(await taskOf(deps, taskId)).toEqual(task);
+  });
+
+  it('throws NotFoundError for an unknown task', async () => {
+    await expect(finalizeTask(inMemoryDeps(), 't-999999')).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 
 describe('failTask', () => {
-  it('fails the task with the message of the Lambda error', async () => {
-    const deps = inMemoryDeps();
-    deps.tasks.seed(seededTask('submitted', {}));
-    const cause = JSON.stringify({
-      errorType: 'NoSiteError',
-      errorMessage: 'no site is defined',
-      trace: ['at x'],
-    });
-    expect(await failTask(deps, 't-000001', { Error: 'NoSiteError', Cause: cause })).toEqual({
-      state: 'failed',
-    });
-    const task = await taskOf(deps, 't-000001');
-    expect(task.state).toBe('failed');
-    expect(task.reason).toBe('NoSiteError: no site is defined');
+  it('fails the task with the error that stopped its workflow', async () => {
+    const { deps, taskId } = await submitted();
+    const error = { Error: 'NoSiteError', Cause: JSON.stringify({ errorMessage: 'no site is defined' }) };
+    expect(await failTask(deps, taskId, error)).toEqual({ state: 'failed' });
+    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'failed', reason: 'NoSiteError: no site is defined' });
   });
 
-  it('ends a cancelled task as cancelled, not failed', async () => {
-    const deps = inMemoryDeps();
-    deps.tasks.seed(seededTask('running', {}, true));
-    expect(await failTask(deps, 't-000001', { Error: 'States.Timeout' })).toEqual({ state: 'cancelled' });
-    expect((await taskOf(deps, 't-000001')).reason).toBe('cancelled by its owner');
+  it('ends a cancelled task cancelled rather than failed', async () => {
+    const { deps, taskId } = await submitted();
+    await deps.tasks.requestCancel(taskId, DEFAULT_START);
+    expect(await failTask(deps, taskId, undefined)).toEqual({ state: 'cancelled' });
+    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'cancelled', reason: 'cancelled by its owner' });
   });
 
   it('leaves a final task as it is', async () => {
-    const deps = inMemoryDeps();
-    deps.tasks.seed(seededTask('done', { finished: 4 }));
-    expect(await failTask(deps, 't-000001', { Error: 'X' })).toEqual({ state: 'done' });
-    expect((await taskOf(deps, 't-000001')).state).toBe('done');
+    const { deps, taskId } = await submitted();
+    await failTask(deps, taskId, { Error: 'First' });
+    expect(await failTask(deps, taskId, { Error: 'Second' })).toEqual({ state: 'failed' });
+    expect((await taskOf(deps, taskId)).reason).toBe('First');
   });
 });
 
 describe('describeError', () => {
-  it('uses errorMessage from a Lambda Cause', () => {
-    expect(
-      describeError({ Error: 'TransientError', Cause: '{"errorMessage":"throttled","errorType":"X"}' }),
-    ).toBe('TransientError: throttled');
+  it('takes the message of a Lambda error out of its JSON cause', () => {
+    expect(describeError({ Error: 'Error', Cause: '{"errorMessage":"boom","errorType":"Error"}' })).toBe('Error: boom');
   });
 
-  it('uses a plain-text Cause as it is', () => {
-    expect(describeError({ Error: 'States.Timeout', Cause: 'the state timed out' })).toBe(
-      'States.Timeout: the state timed out',
-    );
+  it('keeps a cause that is plain text', () => {
+    expect(describeError({ Error: 'States.Timeout', Cause: 'took too long' })).toBe('States.Timeout: took too long');
   });
 
-  it('uses the Cause JSON as it is when it has no errorMessage', () => {
-    expect(describeError({ Error: 'E', Cause: '{"other":1}' })).toBe('E: {"other":1}');
-  });
-
-  it('uses only the error name when there is no Cause', () => {
-    expect(describeError({ Error: 'States.TaskFailed' })).toBe('States.TaskFailed');
-  });
-
-  it('says the workflow failed when there is nothing to say', () => {
+  it('says the workflow failed when it knows nothing more', () => {
     expect(describeError(undefined)).toBe('the task workflow failed');
     expect(describeError({})).toBe('the task workflow failed');
+    expect(describeError({ Cause: '' })).toBe('the task workflow failed');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { emptyJobCounts, finalTaskState, isFinalTaskState, type JobCounts } from '#core/tasks/task.ts';
+import { emptyJobCounts, type JobCounts } from '#core/jobs/job-counts.ts';
+import { finalTaskState, isFinalTaskState, TASK_STATES } from '#core/tasks/task.ts';
 
 function counts(fields: Partial<JobCounts>): JobCounts {
   return { ...emptyJobCounts(), ...fields };
@@ -30,10 +31,6 @@ describe('finalTaskState', () => {
 
 describe('isFinalTaskState', () => {
   it('holds for done, partial, failed and cancelled only', () => {
-    expect(
-      ['submitted', 'splitting', 'running', 'done', 'partial', 'failed', 'cancelled'].filter((s) =>
-        isFinalTaskState(s as Parameters<typeof isFinalTaskState>[0]),
-      ),
-    ).toEqual(['done', 'partial', 'failed', 'cancelled']);
+    expect(TASK_STATES.filter(isFinalTaskState)).toEqual(['done', 'partial', 'failed', 'cancelled']);
   });
 });

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TransientError } from '#core/errors.ts';
 import { sfnClient } from '#adapters/aws-clients.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
+import { TransientError } from '#core/errors.ts';
 import { useStandInsEnv } from '#test/support/stand-ins-env.ts';
 
 /**
@@ -50,7 +50,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  restoreEnv = useStandInsEnv({ AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${port}`, AWS_MAX_ATTEMPTS: '1' });
+  restoreEnv = useStandInsEnv({ AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${port}`, GLUON_SDK_MAX_ATTEMPTS: '1' });
 });
 
 afterAll(async () => {
@@ -91,12 +91,18 @@ describe('SfnWorkflowEngine', () => {
     expect((error as Error).name).toBe('StateMachineDoesNotExist');
   });
 
-  it('releases the wait with SendTaskSuccess carrying the output', async () => {
-    await new SfnWorkflowEngine(sfnClient(), ARN).releaseWait('token-xyz', { taskId: 't-abc123' });
+  it('releases the wait with SendTaskSuccess carrying the outcome, sweep included', async () => {
+    const engine = new SfnWorkflowEngine(sfnClient(), ARN);
+    await engine.releaseWait('token-xyz', { taskId: 't-abc123', sweep: false });
+    await engine.releaseWait('token-cancel', { taskId: 't-abc123', sweep: true });
     expect(requests).toEqual([
       {
         target: 'AWSStepFunctions.SendTaskSuccess',
-        body: { taskToken: 'token-xyz', output: '{"taskId":"t-abc123"}' },
+        body: { taskToken: 'token-xyz', output: '{"taskId":"t-abc123","sweep":false}' },
+      },
+      {
+        target: 'AWSStepFunctions.SendTaskSuccess',
+        body: { taskToken: 'token-cancel', output: '{"taskId":"t-abc123","sweep":true}' },
       },
     ]);
   });
@@ -107,14 +113,14 @@ describe('SfnWorkflowEngine', () => {
       warnings.push({ message, fields }),
     );
     replies = [sfnError('TaskTimedOut'), sfnError('InvalidToken')];
-    await engine.releaseWait('token-old', { taskId: 't-abc123' });
-    await engine.releaseWait('token-bad', { taskId: 't-abc123' });
+    await engine.releaseWait('token-old', { taskId: 't-abc123', sweep: false });
+    await engine.releaseWait('token-bad', { taskId: 't-abc123', sweep: false });
     expect(warnings.map((w) => w.fields)).toEqual([
       { taskId: 't-abc123', error: 'TaskTimedOut' },
       { taskId: 't-abc123', error: 'InvalidToken' },
     ]);
     replies = [sfnError('InvalidOutput')];
-    await expect(engine.releaseWait('token-new', { taskId: 't-abc123' })).rejects.toMatchObject({
+    await expect(engine.releaseWait('token-new', { taskId: 't-abc123', sweep: false })).rejects.toMatchObject({
       name: 'InvalidOutput',
     });
   });

@@ -8,9 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TransientError } from '#core/errors.ts';
 import { stsClient } from '#adapters/aws-clients.ts';
 import { NoCredentialVendor, StsCredentialVendor } from '#adapters/sts/sts-credential-vendor.ts';
+import { TransientError } from '#core/errors.ts';
 import { config } from '#lambdas/runtime/config.ts';
 import { depsFromConfig } from '#lambdas/runtime/deps.ts';
 import { useStandInsEnv } from '#test/support/stand-ins-env.ts';
@@ -19,7 +19,15 @@ const ROLE_ARN = 'arn:aws:iam::123456789012:role/gluon-dev-PilotCredentialsRole-
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gluon-dev-site-cern';
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:gluon-dev-site-cern';
 const BUCKET = 'gluon-dev-databucket-1x2y3z';
-const SCOPE = { pilotId: 'p-0a1b2c3d4e5f', siteId: 'cern', queueUrl: QUEUE_URL, bucket: BUCKET };
+const LEASE_TABLE = 'gluon-dev-Bookkeeping-LeasesTable-9Z8Y7X';
+const LEASE_TABLE_ARN = `arn:aws:dynamodb:eu-west-1:123456789012:table/${LEASE_TABLE}`;
+const SCOPE = {
+  pilotId: 'p-0a1b2c3d4e5f',
+  siteId: 'cern',
+  queueUrl: QUEUE_URL,
+  bucket: BUCKET,
+  leaseTable: LEASE_TABLE,
+};
 
 interface StsRequest {
   method: string;
@@ -110,6 +118,11 @@ interface PolicyStatement {
   Effect: string;
   Action: string | string[];
   Resource: string | string[];
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+function sessionPolicyOf(request: StsRequest): { Version: string; Statement: PolicyStatement[] } {
+  return JSON.parse(request.form.get('Policy') ?? 'null') as { Version: string; Statement: PolicyStatement[] };
 }
 
 function list(value: string | string[]): string[] {
@@ -142,17 +155,14 @@ describe('StsCredentialVendor', () => {
     expect(form.has('ExternalId')).toBe(false);
   });
 
-  it('narrows the session to the site queue and the pilot prefixes of the bucket, nothing else', async () => {
+  it('narrows the session to the site queue, the pilot prefixes of the bucket and its own lease, nothing else', async () => {
     const client = testClient();
     try {
       await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
     } finally {
       client.destroy();
     }
-    const policy = JSON.parse(only(requests).form.get('Policy') ?? 'null') as {
-      Version: string;
-      Statement: PolicyStatement[];
-    };
+    const policy = sessionPolicyOf(only(requests));
     expect(policy.Version).toBe('2012-10-17');
     const granted = policy.Statement.flatMap((s) => {
       expect(s.Effect).toBe('Allow');
@@ -163,11 +173,33 @@ describe('StsCredentialVendor', () => {
         `sqs:ReceiveMessage ${QUEUE_ARN}`,
         `sqs:DeleteMessage ${QUEUE_ARN}`,
         `sqs:ChangeMessageVisibility ${QUEUE_ARN}`,
+        `dynamodb:UpdateItem ${LEASE_TABLE_ARN}`,
         `s3:PutObject arn:aws:s3:::${BUCKET}/tasks/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/sandboxes/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/inputs/*`,
       ].sort(),
     );
+  });
+
+  it("lets the pilot update only its own lease: the lease table's items keyed by its pilot id", async () => {
+    const client = testClient();
+    try {
+      await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
+    } finally {
+      client.destroy();
+    }
+    const statements = sessionPolicyOf(only(requests)).Statement;
+    const lease = statements.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')));
+    expect(lease).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:UpdateItem'],
+        Resource: LEASE_TABLE_ARN,
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [SCOPE.pilotId] } },
+      },
+    ]);
+    // No other statement is conditional or reaches DynamoDB.
+    expect(statements.filter((s) => s.Condition !== undefined)).toHaveLength(1);
   });
 
   it("names the other site's queue for a pilot of another site", async () => {
@@ -189,6 +221,9 @@ describe('StsCredentialVendor', () => {
       'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy',
     ]);
     expect(resources.join(' ')).not.toContain('cern');
+    expect(resources.filter((r) => r.startsWith('arn:aws:dynamodb:'))).toEqual([
+      `arn:aws:dynamodb:eu-central-1:123456789012:table/${LEASE_TABLE}`,
+    ]);
     expect(form.get('Tags.member.1.Value')).toBe('desy');
   });
 
@@ -270,7 +305,9 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
   const FUNCTION_ENV = {
     GLUON_TASKS_TABLE: 't',
     GLUON_JOBS_TABLE: 'j',
+    GLUON_ATTEMPTS_TABLE: 'a',
     GLUON_PILOTS_TABLE: 'p',
+    GLUON_LEASES_TABLE: LEASE_TABLE,
     GLUON_SITES_TABLE: 's',
     GLUON_BUCKET: BUCKET,
     GLUON_QUEUE_PREFIX: 'gluon-dev-',
@@ -282,6 +319,8 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
     try {
       const deps = depsFromConfig(config({ ...FUNCTION_ENV, GLUON_PILOT_ROLE_ARN: ROLE_ARN }));
       expect(deps.credentials).toBeInstanceOf(StsCredentialVendor);
+      // Registration names this table in the scope it vends for.
+      expect(deps.leases.tableName).toBe(LEASE_TABLE);
       expect((await deps.credentials.vend(SCOPE))?.accessKeyId).toBe('ASIAPILOTEXAMPLE');
       expect(only(requests).form.get('RoleArn')).toBe(ROLE_ARN);
       // The same client the function builds, at the same endpoint.
