@@ -15,10 +15,9 @@ export const PRICES = {
   lambdaGbSecondArm: 0.0000133334,
   /** Step Functions Standard: per million state transitions. */
   stepFunctionsTransitionPerMillion: 25,
+  /** CloudWatch Logs: ingestion per GB (function logs and API access logs). */
+  cloudWatchLogsIngestionPerGb: 0.5,
   /** S3 Standard: per million PUT and GET requests. */
   s3PutPerMillion: 5.0,
   s3GetPerMillion: 0.4,
 } as const;
-
-/** Assumed Lambda size and billed duration per invocation (our handlers are I/O bound). */
-export const LAMBDA_ASSUMPTION = { memoryGb: 0.256, billedSec: 0.05 } as const;

@@ -1,22 +1,51 @@
 /**
- * `npm run bench`: pushes N trivial jobs through the local stack with P pilots and prints jobs/s,
- * queued→starting latency percentiles, AWS requests per job by service (counted by SDK middleware
- * in the functions and in the pilots), DynamoDB capacity units per job, and the estimated
- * control-plane dollars per million jobs on AWS (prices in bench/prices.ts).
+ * `npm run bench`: the figures of Gluon on this machine, printed (or `--json`), never asserted.
  *
- *   npm run bench -- --jobs 2000 --pilots 4 [--page-size 500] [--json]
+ *   npm run bench -- [--jobs 2000] [--pilots 4] [--no-slurm] [--json]
+ *   npm run bench -- --scale 1000000
+ *
+ * Default run, on the local stack:
+ * 1. throughput: N trivial jobs through P pilots; jobs/s, CPU seconds per job of the stack and of
+ *    the pilots (from /proc), AWS requests, DynamoDB capacity units, Lambda invocations and their
+ *    measured duration, state transitions and log bytes per job, and from them the control-plane
+ *    dollars per million jobs at list prices (bench/prices.ts);
+ * 2. dispatch latency with idle capacity: rounds of P jobs sent while P pilots wait; p50/p95 from
+ *    a job's message being sent to its claim;
+ * 3. liveness: the measured cost of a heartbeat and of a sweep per pilot, the dollars per 1,000
+ *    pilot-days and the lost-pilot recovery time on AWS at the default heartbeat and three others,
+ *    and a lost pilot's recovery measured here (kill -9 of a pilot holding a job);
+ * 4. the peer: the same N trivial jobs through a tuned single-node Slurm
+ *    (../shared/tools/slurm-peer.sh), and the ratio.
+ * `--scale N`: a task of N jobs split and enqueued with no pilot, then cancelled: the time of each
+ * phase, the stack's peak RSS and the workflow's history events (Step Functions allows 25,000).
  */
 // Must be set before the functions' clients are built (at their cold start, inside startLocalStack).
 process.env.GLUON_MEASURE_CAPACITY = '1';
 
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { awsRequestCounts, dynamoDbCapacity, resetAwsRequestCounts } from '#adapters/aws-clients.ts';
-import { startLocalStack } from '#local/stack.ts';
-import { Api, waitFor } from '#test/support/e2e.ts';
-import { LAMBDA_ASSUMPTION, PRICES } from './prices.ts';
+import { localTableNames } from '#adapters/dynamodb/tables.ts';
+import { GluonClient } from '#client/gluon-client.ts';
+import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
+import { functionInvocations, resetFunctionInvocations } from '#local/lambda-handler.ts';
+import { LOCAL_PREFIX, type LocalStack, startLocalStack } from '#local/stack.ts';
+import { loggedBytes, setDefaultLogSink } from '#platform/logger.ts';
+import { dollarsPerMillion, lambdaGbSeconds } from './costs.ts';
+import {
+  credentialDollarsPer1000PilotDays,
+  type LivenessFigures,
+  livenessFigures,
+  measureLivenessUnits,
+} from './liveness.ts';
+import { ownCpuSec, percentile, pilotStats, processCpuSec, processRssMB, round, until } from './measure.ts';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const SLURM_PEER = resolve(REPO, '..', 'shared', 'tools', 'slurm-peer.sh');
 
 function positive(value: string): number {
   const n = Number(value);
@@ -26,210 +55,378 @@ function positive(value: string): number {
 
 const options = new Command()
   .name('npm run bench --')
-  .description('Throughput, latency, AWS requests and dollars per million jobs, on the local stack.')
+  .description('Throughput, latency, cost and liveness figures of Gluon on the local stack, beside Slurm.')
   .option('--jobs <n>', 'trivial jobs to push through', positive, 2000)
   .option('--pilots <n>', 'pilot processes at once', positive, 4)
-  .option('--page-size <n>', 'jobs written and sent per enqueue step', positive, 500)
+  .option('--no-slurm', 'do not run the Slurm peer')
+  .option('--scale <n>', 'instead: split and enqueue a task of n jobs with no pilot, then cancel it', positive)
   .option('--json', 'print one JSON object instead of the report')
   .parse()
-  .opts<{ jobs: number; pilots: number; pageSize: number; json?: boolean }>();
+  .opts<{ jobs: number; pilots: number; slurm: boolean; scale?: number; json?: boolean }>();
 
-const stateDir = mkdtempSync(join(tmpdir(), 'gluon-bench-'));
-const stack = await startLocalStack({
-  stateDir,
-  apiPort: 0,
-  dynamodbPort: 0,
-  sqsPort: 0,
-  sfnPort: 0,
-  pilots: options.pilots,
-  inMemory: true,
-  enqueuePageSize: options.pageSize,
-  pilotIdleExitSec: 5,
-  pilotCheckEverySec: 0.5,
-  log: () => undefined,
-});
+// Function logs are measured (CloudWatch Logs bytes), not printed.
+setDefaultLogSink(() => undefined);
+const quiet = () => undefined;
+const TERMINAL = ['done', 'partial', 'failed', 'cancelled'];
 
-try {
-  const api = new Api(stack.apiUrl, stack.userToken);
-  resetAwsRequestCounts();
-  const capacityBefore = dynamoDbCapacity();
-  const started = Date.now();
-  const taskId = await api.submit({
-    name: 'bench',
-    payload: { command: 'true' },
-    events: options.jobs,
+function trivialTask(name: string, jobs: number, command = 'true', args: string[] = []): TaskSpecInput {
+  return {
+    name,
+    payload: { command, args },
+    events: jobs,
     split: { eventsPerJob: 1 },
-    resources: { cores: 1, memoryMB: 100, walltimeSec: 60, diskMB: 10 },
-    maxAttempts: 1,
-  });
-  let polls = 0;
-  const task = await waitFor(
-    async () => {
-      polls++;
-      const t = await api.task(taskId);
-      return ['done', 'partial', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
-    },
-    { timeoutMs: 3_600_000, intervalMs: 1000, what: 'the benchmark task to end' },
-  );
-  const seconds = (Date.now() - started) / 1000;
-  const functionRequests = awsRequestCounts();
-  const capacityAfter = dynamoDbCapacity();
-  const jobs = await api.jobs(taskId);
-  await stack.stop();
-
-  const latencies = jobs
-    .map((j) =>
-      j.attempts[0] === undefined
-        ? Number.NaN
-        : Date.parse(j.attempts[0].startedAt) - Date.parse(j.createdAt),
-    )
-    .filter((ms) => Number.isFinite(ms))
-    .sort((a, b) => a - b);
-  const pilots = pilotStats(join(stateDir, 'logs'));
-  const n = task.jobCount;
-  const byService = new Map<string, number>();
-  const all: Record<string, number> = {};
-  for (const [key, count] of [...Object.entries(functionRequests), ...Object.entries(pilots.awsRequests)]) {
-    const [service = key] = key.split('.');
-    byService.set(service, (byService.get(service) ?? 0) + count);
-    all[key] = (all[key] ?? 0) + count;
-  }
-  const apiCalls = Object.values(pilots.apiRequests).reduce((a, b) => a + b, 0) + 1;
-  const pages = Math.ceil(n / options.pageSize);
-  const workflowInvocations = 2 + pages + 2;
-  const transitions = 2 * pages + 6;
-  const writeUnits = capacityAfter.write - capacityBefore.write;
-  const readUnits = capacityAfter.read - capacityBefore.read;
-  const lambdaInvocations = apiCalls + workflowInvocations;
-  const perMillion = (count: number, pricePerMillion: number) => (count / n) * pricePerMillion;
-  const dollars = {
-    dynamoDb:
-      perMillion(writeUnits, PRICES.dynamoDbWriteUnitPerMillion) +
-      perMillion(readUnits, PRICES.dynamoDbReadUnitPerMillion),
-    sqs: perMillion(byService.get('SQS') ?? 0, PRICES.sqsRequestPerMillion),
-    apiGateway: perMillion(apiCalls, PRICES.httpApiRequestPerMillion),
-    lambda:
-      perMillion(lambdaInvocations, PRICES.lambdaRequestPerMillion) +
-      (lambdaInvocations / n) *
-        LAMBDA_ASSUMPTION.memoryGb *
-        LAMBDA_ASSUMPTION.billedSec *
-        PRICES.lambdaGbSecondArm *
-        1e6,
-    stepFunctions: perMillion(transitions, PRICES.stepFunctionsTransitionPerMillion),
+    resources: { cores: 1, memoryMB: 100, walltimeSec: 600, diskMB: 10 },
+    maxAttempts: 2,
   };
-  const controlPlane = Object.values(dollars).reduce((a, b) => a + b, 0);
-  const s3Data =
-    perMillion(all['S3.PutObject'] ?? 0, PRICES.s3PutPerMillion) +
-    perMillion(all['S3.GetObject'] ?? 0, PRICES.s3GetPerMillion);
-  const result = {
+}
+
+async function startStack(extra: Parameters<typeof startLocalStack>[0] = {}): Promise<LocalStack> {
+  return startLocalStack({
+    stateDir: mkdtempSync(join(tmpdir(), 'gluon-bench-')),
+    apiPort: 0,
+    dynamodbPort: 0,
+    sqsPort: 0,
+    sfnPort: 0,
+    inMemory: true,
+    pilotCheckEverySec: 0.5,
+    log: quiet,
+    ...extra,
+  });
+}
+
+async function waitForTask(api: GluonClient, taskId: string, counter?: { polls: number }) {
+  return until(
+    async () => {
+      if (counter !== undefined) counter.polls++;
+      const task = await api.call('getTask', { params: { taskId } });
+      return TERMINAL.includes(task.state) ? task : undefined;
+    },
+    `task ${taskId} to end`,
+    { intervalMs: 250 },
+  );
+}
+
+// ---- 1. throughput and cost --------------------------------------------------------------------
+
+async function throughput(stack: LocalStack, api: GluonClient) {
+  const javaPid = stack.dynamodbPid ?? 0;
+  resetAwsRequestCounts();
+  resetFunctionInvocations();
+  const capacityBefore = dynamoDbCapacity();
+  const logBefore = loggedBytes();
+  const accessBefore = stack.accessLogBytes();
+  const cpuBefore = { stack: ownCpuSec(), java: processCpuSec(javaPid) };
+  const polls = { polls: 0 };
+  const started = Date.now();
+  const { taskId } = await api.call('submitTask', { body: trivialTask('bench', options.jobs) });
+  const task = await waitForTask(api, taskId, polls);
+  const seconds = (Date.now() - started) / 1000;
+  const cpu = { stack: ownCpuSec() - cpuBefore.stack, java: processCpuSec(javaPid) - cpuBefore.java };
+  const capacity = dynamoDbCapacity();
+  const invocations = functionInvocations();
+  const functionRequests = awsRequestCounts();
+  const transitions = stack.workflows.stateTransitions(taskId);
+  const historyEvents = stack.workflows.historyEvents(taskId);
+  const logBytes = loggedBytes() - logBefore;
+  const accessBytes = stack.accessLogBytes() - accessBefore;
+  // The benchmark's own status polls are not the jobs' cost: take them out of get-task.
+  const getTask = invocations['get-task'];
+  if (getTask !== undefined) {
+    const share = Math.min(1, polls.polls / getTask.count);
+    getTask.billedMs -= getTask.billedMs * share;
+    getTask.count -= Math.min(getTask.count, polls.polls);
+  }
+  // The pilots report their requests and CPU when they exit (idle a few seconds after the task).
+  await until(async () => (stack.factory.alive().length === 0 ? true : undefined), 'the pilots to exit', {
+    timeoutMs: 120_000,
+  });
+  const pilots = pilotStats(join(stack.stateDir, 'logs'));
+  const n = task.jobCount;
+  const requests: Record<string, number> = { ...functionRequests };
+  for (const [k, v] of Object.entries(pilots.awsRequests)) requests[k] = (requests[k] ?? 0) + v;
+  const pilotApiCalls = Object.values(pilots.apiRequests).reduce((a, b) => a + b, 0);
+  const apiCalls = pilotApiCalls + 1; // and the submission
+  const allCalls = apiCalls + polls.polls;
+  const measured = {
+    units: n,
+    dynamoDb: { write: capacity.write - capacityBefore.write, read: capacity.read - capacityBefore.read },
+    requests,
+    apiCalls,
+    invocations,
+    stateTransitions: transitions,
+    logBytes: logBytes + (accessBytes * apiCalls) / allCalls,
+  };
+  const perJob = (x: number) => round(x / n, 3);
+  const byService = new Map<string, number>();
+  for (const [key, count] of Object.entries(requests)) {
+    const service = key.split('.')[0] ?? key;
+    byService.set(service, (byService.get(service) ?? 0) + count);
+  }
+  return {
     jobs: n,
     pilots: options.pilots,
     state: task.state,
     seconds: round(seconds),
     jobsPerSecond: round(n / seconds),
-    queuedToStartingMs: {
-      p50: percentile(latencies, 0.5),
-      p95: percentile(latencies, 0.95),
-      max: latencies.at(-1) ?? 0,
-    },
-    awsRequestsPerJob: Object.fromEntries([...byService].map(([s, c]) => [s, round(c / n)])),
-    awsRequestsPerJobByOperation: Object.fromEntries(Object.entries(all).map(([k, c]) => [k, round(c / n)])),
-    apiCallsPerJob: Object.fromEntries(Object.entries(pilots.apiRequests).map(([k, c]) => [k, round(c / n)])),
-    dynamoDbUnitsPerJob: { write: round(writeUnits / n), read: round(readUnits / n) },
+    cpuSecPerJob: { stack: perJob(cpu.stack + cpu.java), stackProcess: perJob(cpu.stack), dynamoDbLocal: perJob(cpu.java), pilots: perJob(pilots.cpuSec) },
+    awsRequestsPerJob: Object.fromEntries([...byService].map(([s, c]) => [s, perJob(c)])),
+    awsRequestsPerJobByOperation: Object.fromEntries(Object.entries(requests).sort().map(([k, c]) => [k, perJob(c)])),
+    apiCallsPerJob: Object.fromEntries(Object.entries(pilots.apiRequests).map(([k, c]) => [k, perJob(c)])),
+    dynamoDbUnitsPerJob: { write: perJob(measured.dynamoDb.write), read: perJob(measured.dynamoDb.read) },
     dynamoDbUnitsPerJobByOperation: Object.fromEntries(
-      Object.entries(capacityAfter.byOperation).map(([k, v]) => [
-        k,
-        round((v - (capacityBefore.byOperation[k] ?? 0)) / n),
-      ]),
+      Object.entries(capacity.byOperation).map(([k, v]) => [k, perJob(v - (capacityBefore.byOperation[k] ?? 0))]),
     ),
-    dollarsPerMillionJobs: { ...roundAll(dollars), controlPlane: round(controlPlane), s3Data: round(s3Data) },
-    statusPolls: polls,
+    lambdaPerJob: {
+      invocations: perJob(Object.values(invocations).reduce((a, b) => a + b.count, 0)),
+      gbSeconds: round(lambdaGbSeconds(invocations) / n, 5),
+      byFunction: Object.fromEntries(
+        Object.entries(invocations).map(([k, v]) => [k, { invocations: perJob(v.count), msPerInvocation: v.count === 0 ? 0 : round(v.billedMs / v.count, 1) }]),
+      ),
+    },
+    stateTransitionsPerJob: perJob(transitions),
+    historyEvents,
+    logBytesPerJob: round(measured.logBytes / n, 1),
+    dollarsPerMillionJobs: Object.fromEntries(Object.entries(dollarsPerMillion(measured)).map(([k, v]) => [k, round(v)])),
     pilotsReported: pilots.reported,
   };
-  if (options.json === true) console.log(JSON.stringify(result));
-  else printReport(result);
-  process.exitCode = task.state === 'done' ? 0 : 1;
-} catch (error) {
-  await stack.stop();
-  console.error(`benchmark failed: ${(error as Error).message}`);
-  process.exitCode = 1;
 }
 
-/** Sums the request counts each pilot logged when it exited. */
-function pilotStats(logsDir: string) {
-  const awsRequests: Record<string, number> = {};
-  const apiRequests: Record<string, number> = {};
-  let reported = 0;
-  for (const file of readdirSync(logsDir).filter((f) => f.startsWith('pilot-'))) {
-    for (const line of readFileSync(join(logsDir, file), 'utf8').split('\n')) {
-      if (!line.includes('"awsRequests"')) continue;
-      try {
-        const entry = JSON.parse(line) as {
-          awsRequests?: Record<string, number>;
-          apiRequests?: Record<string, number>;
-        };
-        reported++;
-        for (const [k, v] of Object.entries(entry.awsRequests ?? {}))
-          awsRequests[k] = (awsRequests[k] ?? 0) + v;
-        for (const [k, v] of Object.entries(entry.apiRequests ?? {}))
-          apiRequests[k] = (apiRequests[k] ?? 0) + v;
-      } catch {
-        // not a JSON line
+// ---- 2. dispatch latency with idle capacity ------------------------------------------------------
+
+async function dispatchLatency(stack: LocalStack, api: GluonClient) {
+  const rounds = 12;
+  // Warm up: the factory starts the pilots, which then wait (long poll) for the next messages.
+  const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots) });
+  await waitForTask(api, warm.taskId);
+  await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', { timeoutMs: 60_000 });
+  const latencies: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    // Every pilot idle and polling: the next messages find one each.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { taskId } = await api.call('submitTask', { body: trivialTask(`latency-${r}`, options.pilots) });
+    await waitForTask(api, taskId);
+    const jobs = await api.all('listJobs', { params: { taskId } });
+    for (const job of jobs) {
+      if (job.queuedAt !== undefined && job.startedAt !== undefined) {
+        latencies.push(Date.parse(job.startedAt) - Date.parse(job.queuedAt));
       }
     }
   }
-  return { awsRequests, apiRequests, reported };
+  latencies.sort((a, b) => a - b);
+  return { samples: latencies.length, p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95), maxMs: latencies.at(-1) ?? 0 };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+// ---- 3. liveness -----------------------------------------------------------------------------------
+
+async function liveness(dispatchSec: number) {
+  const lease = { leaseSec: 6, heartbeatSec: 2, reapEverySec: 1 };
+  const stack = await startStack({ pilots: 1, pilotIdleExitSec: 30, ...lease });
+  try {
+    const api = new GluonClient({ baseUrl: stack.apiUrl, token: stack.userToken });
+    const units = await measureLivenessUnits(localTableNames(LOCAL_PREFIX).leases);
+    // A pilot vanishes (kill -9) while it holds a job: how long until the job's next attempt runs.
+    const { taskId } = await api.call('submitTask', { body: trivialTask('lost-pilot', 1, 'sleep', ['120']) });
+    const first = await until(
+      async () => {
+        const job = await api.call('getJob', { params: { taskId, jobIndex: 0 } });
+        return job.state === 'running' && job.pilotId !== undefined ? job : undefined;
+      },
+      'the job to run',
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    const pilot = stack.factory.alive()[0];
+    if (pilot?.pid === undefined) throw new Error('no pilot process to kill');
+    const killedAt = Date.now();
+    stack.factory.kill(pilot.pid, 'SIGKILL');
+    const requeued = await until(
+      async () => {
+        const job = await api.call('getJob', { params: { taskId, jobIndex: 0 } });
+        return job.attempt > first.attempt ? Date.now() : undefined;
+      },
+      'the job to be queued again',
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    const running = await until(
+      async () => {
+        const job = await api.call('getJob', { params: { taskId, jobIndex: 0 } });
+        return job.attempt > first.attempt && job.state === 'running' ? Date.now() : undefined;
+      },
+      'the next attempt to run',
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    await api.call('cancelTask', { params: { taskId } });
+    const sweepSec = 30;
+    const settings: LivenessFigures[] = [
+      { heartbeatSec: 30, leaseSec: 60, sweepSec },
+      { heartbeatSec: 60, leaseSec: 120, sweepSec },
+      { heartbeatSec: 120, leaseSec: 240, sweepSec },
+      { heartbeatSec: 300, leaseSec: 600, sweepSec },
+    ].map((s) => livenessFigures(units, s, dispatchSec));
+    return {
+      units: { writeUnitsPerBeat: round(units.writeUnitsPerBeat, 3), readUnitsPerPilotSweep: round(units.readUnitsPerPilotSweep, 4) },
+      settings: settings.map((s) => ({ ...s, dollarsPer1000PilotDays: round(s.dollarsPer1000PilotDays, 3), recoverySec: round(s.recoverySec, 1) })),
+      defaultHeartbeatSec: 60,
+      credentialRenewalsDollarsPer1000PilotDays: round(credentialDollarsPer1000PilotDays(), 3),
+      measuredHere: {
+        ...lease,
+        detectedAndRequeuedSec: round((requeued - killedAt) / 1000, 1),
+        runningAgainSec: round((running - killedAt) / 1000, 1),
+      },
+    };
+  } finally {
+    await stack.stop();
+  }
 }
 
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
+// ---- 4. the Slurm peer -----------------------------------------------------------------------------
+
+function slurmPeer(jobs: number): Promise<{ jobsPerSecond: number; line: string } | { error: string }> {
+  if (!existsSync(SLURM_PEER)) return Promise.resolve({ error: `${SLURM_PEER} not found` });
+  return new Promise((resolveRun) => {
+    const child = spawn('bash', [SLURM_PEER, String(jobs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 30 * 60_000);
+    child.on('close', () => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('slurm:'));
+      const rate = line === undefined ? undefined : /= ([0-9.]+) jobs\/s/.exec(line)?.[1];
+      resolveRun(rate === undefined ? { error: out.trim().split('\n').slice(-3).join(' | ') || 'no output' } : { jobsPerSecond: Number(rate), line: line as string });
+    });
+  });
 }
 
-function roundAll(record: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]));
+// ---- --scale --------------------------------------------------------------------------------------
+
+async function scale(n: number) {
+  const stack = await startStack({ pilots: 0 });
+  const rss = { stack: 0, dynamoDb: 0 };
+  const sampler = setInterval(() => {
+    rss.stack = Math.max(rss.stack, process.memoryUsage().rss / 2 ** 20);
+    rss.dynamoDb = Math.max(rss.dynamoDb, processRssMB(stack.dynamodbPid ?? 0));
+  }, 250);
+  try {
+    const api = new GluonClient({ baseUrl: stack.apiUrl, token: stack.userToken, timeoutMs: 60_000 });
+    const t0 = Date.now();
+    const { taskId } = await api.call('submitTask', { body: trivialTask('scale', n) });
+    const submitted = Date.now();
+    await until(async () => {
+      const task = await api.call('getTask', { params: { taskId } });
+      return task.jobsEnqueued >= n ? task : undefined;
+    }, 'the task to be enqueued', { intervalMs: 1000 });
+    const enqueued = Date.now();
+    await api.call('cancelTask', { params: { taskId } });
+    const cancelAnswered = Date.now();
+    const cancelled = await waitForTask(api, taskId);
+    const ended = Date.now();
+    return {
+      jobs: n,
+      state: cancelled.state,
+      counts: cancelled.counts,
+      seconds: {
+        submit: round((submitted - t0) / 1000),
+        splitAndEnqueue: round((enqueued - submitted) / 1000),
+        cancelAnswer: round((cancelAnswered - enqueued) / 1000, 3),
+        cancelToCancelled: round((ended - cancelAnswered) / 1000),
+      },
+      enqueuedJobsPerSecond: round(n / ((enqueued - submitted) / 1000)),
+      peakRssMB: { stackProcess: round(rss.stack), dynamoDbLocal: round(rss.dynamoDb) },
+      historyEvents: stack.workflows.historyEvents(taskId),
+      stateTransitions: stack.workflows.stateTransitions(taskId),
+    };
+  } finally {
+    clearInterval(sampler);
+    await stack.stop();
+  }
 }
 
-function printReport(r: {
-  jobs: number;
-  pilots: number;
-  state: string;
-  seconds: number;
-  jobsPerSecond: number;
-  queuedToStartingMs: { p50: number; p95: number; max: number };
-  awsRequestsPerJob: Record<string, number>;
-  awsRequestsPerJobByOperation: Record<string, number>;
-  apiCallsPerJob: Record<string, number>;
-  dynamoDbUnitsPerJob: { write: number; read: number };
-  dynamoDbUnitsPerJobByOperation: Record<string, number>;
-  dollarsPerMillionJobs: Record<string, number>;
-  statusPolls: number;
-  pilotsReported: number;
-}): void {
+// ---- report -----------------------------------------------------------------------------------------
+
+function money(x: number): string {
+  return `$${x.toFixed(2)}`;
+}
+
+async function main(): Promise<void> {
+  if (options.scale !== undefined) {
+    const result = await scale(options.scale);
+    if (options.json) console.log(JSON.stringify(result));
+    else {
+      console.log(
+        [
+          `Gluon scale: a task of ${result.jobs} jobs, no pilot, then cancelled (task ${result.state})`,
+          `  submit answered in      ${result.seconds.submit} s`,
+          `  split and enqueued in   ${result.seconds.splitAndEnqueue} s (${result.enqueuedJobsPerSecond} jobs/s)`,
+          `  cancel answered in      ${result.seconds.cancelAnswer} s; cancelled ${result.seconds.cancelToCancelled} s later`,
+          `  counts at the end       ${JSON.stringify(result.counts)}`,
+          `  peak RSS                stack process ${result.peakRssMB.stackProcess} MB, DynamoDB Local ${result.peakRssMB.dynamoDbLocal} MB`,
+          `  workflow history        ${result.historyEvents} events (Step Functions allows 25,000), ${result.stateTransitions} state transitions`,
+        ].join('\n'),
+      );
+    }
+    return;
+  }
+
+  const stack = await startStack({ pilots: options.pilots, pilotIdleExitSec: 5 });
+  let run: Awaited<ReturnType<typeof throughput>>;
+  let latency: Awaited<ReturnType<typeof dispatchLatency>>;
+  try {
+    const api = new GluonClient({ baseUrl: stack.apiUrl, token: stack.userToken });
+    run = await throughput(stack, api);
+    latency = await dispatchLatency(stack, api);
+  } finally {
+    await stack.stop();
+  }
+  const live = await liveness(Math.max(1, latency.p95Ms / 1000 + 1));
+  const peer = options.slurm ? await slurmPeer(options.jobs) : { error: 'not run (--no-slurm)' };
+  const ratio = 'jobsPerSecond' in peer ? round(run.jobsPerSecond / peer.jobsPerSecond) : undefined;
+  const result = { ...run, dispatchLatencyIdleMs: latency, liveness: live, slurm: peer, ratioToSlurm: ratio };
+  if (options.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const d = run.dollarsPerMillionJobs;
   const lines = [
-    `Gluon benchmark: ${r.jobs} trivial jobs, ${r.pilots} pilots, local stack (task ${r.state})`,
-    `  throughput            ${r.jobsPerSecond} jobs/s (${r.seconds} s submit → task ${r.state})`,
-    `  queued → starting     p50 ${r.queuedToStartingMs.p50} ms, p95 ${r.queuedToStartingMs.p95} ms, max ${r.queuedToStartingMs.max} ms`,
-    `  AWS requests per job  ${Object.entries(r.awsRequestsPerJob)
-      .map(([s, c]) => `${s} ${c}`)
-      .join(', ')}`,
-    ...Object.entries(r.awsRequestsPerJobByOperation).map(([k, c]) => `      ${k.padEnd(32)} ${c}`),
-    `  API calls per job     ${Object.entries(r.apiCallsPerJob)
-      .map(([k, c]) => `${k} ${c}`)
-      .join(', ')}`,
-    `  DynamoDB units/job    write ${r.dynamoDbUnitsPerJob.write}, read ${r.dynamoDbUnitsPerJob.read}`,
-    ...Object.entries(r.dynamoDbUnitsPerJobByOperation).map(([k, c]) => `      ${k.padEnd(32)} ${c}`),
+    `Gluon benchmark: ${run.jobs} trivial jobs, ${run.pilots} pilots, local stack (task ${run.state})`,
+    `  throughput            ${run.jobsPerSecond} jobs/s (${run.seconds} s submit → ${run.state})`,
+    'peer' in peer || 'jobsPerSecond' in peer
+      ? `  Slurm (same machine)  ${(peer as { jobsPerSecond: number }).jobsPerSecond} jobs/s → Gluon/Slurm = ${ratio}×`
+      : `  Slurm (same machine)  ${(peer as { error: string }).error}`,
+    `  CPU per job           stack ${run.cpuSecPerJob.stack} s (process ${run.cpuSecPerJob.stackProcess}, DynamoDB Local ${run.cpuSecPerJob.dynamoDbLocal}), pilots and payloads ${run.cpuSecPerJob.pilots} s`,
+    `  dispatch, idle pilots p50 ${latency.p50Ms} ms, p95 ${latency.p95Ms} ms, max ${latency.maxMs} ms (${latency.samples} jobs: message sent → claimed)`,
+    `  AWS requests per job  ${Object.entries(run.awsRequestsPerJob).map(([s, c]) => `${s} ${c}`).join(', ')}`,
+    ...Object.entries(run.awsRequestsPerJobByOperation).map(([k, c]) => `      ${k.padEnd(34)} ${c}`),
+    `  API calls per job     ${Object.entries(run.apiCallsPerJob).map(([k, c]) => `${k} ${c}`).join(', ')}`,
+    `  DynamoDB units/job    write ${run.dynamoDbUnitsPerJob.write}, read ${run.dynamoDbUnitsPerJob.read}`,
+    ...Object.entries(run.dynamoDbUnitsPerJobByOperation).filter(([, v]) => v > 0).map(([k, c]) => `      ${k.padEnd(34)} ${c}`),
+    `  Lambda per job        ${run.lambdaPerJob.invocations} invocations, ${run.lambdaPerJob.gbSeconds} GB-s (measured durations)`,
+    ...Object.entries(run.lambdaPerJob.byFunction).map(([k, v]) => `      ${k.padEnd(34)} ${v.invocations} × ${v.msPerInvocation} ms`),
+    `  Step Functions        ${run.stateTransitionsPerJob} transitions per job (${run.historyEvents} history events for the task)`,
+    `  CloudWatch Logs       ${run.logBytesPerJob} bytes per job (function logs and API access logs)`,
     '  $ per million jobs on AWS (control plane, list prices in bench/prices.ts):',
-    ...Object.entries(r.dollarsPerMillionJobs)
-      .filter(([k]) => k !== 'controlPlane' && k !== 's3Data')
-      .map(([k, v]) => `      ${k.padEnd(16)} $${v.toFixed(2)}`),
-    `      ${'total'.padEnd(16)} $${(r.dollarsPerMillionJobs.controlPlane ?? 0).toFixed(2)}`,
-    `    plus S3 requests for logs/outputs (data plane): $${(r.dollarsPerMillionJobs.s3Data ?? 0).toFixed(2)}`,
-    `  (pilot counts from ${r.pilotsReported} pilot exit reports; ${r.statusPolls} status polls by the benchmark are in the function counts)`,
+    ...['dynamoDb', 'sqs', 'apiGateway', 'lambda', 'stepFunctions', 'cloudWatchLogs'].map((k) => `      ${k.padEnd(16)} ${money(d[k] ?? 0)}`),
+    `      ${'total'.padEnd(16)} ${money(d.controlPlane ?? 0)}`,
+    `    plus S3 requests for logs and outputs (data plane): ${money(d.s3Data ?? 0)}`,
+    '  Liveness (heartbeat = one write of the pilot\'s own lease, whatever it holds; reaper sweeps every 30 s):',
+    `      measured: ${live.units.writeUnitsPerBeat} write units per heartbeat, ${live.units.readUnitsPerPilotSweep} read units per pilot per sweep`,
+    ...live.settings.map(
+      (s) =>
+        `      heartbeat ${String(s.heartbeatSec).padStart(3)} s, lease ${String(s.leaseSec).padStart(3)} s: ${money(s.dollarsPer1000PilotDays)} per 1,000 pilot-days, lost-pilot recovery ≤ ${s.recoverySec} s on AWS${s.heartbeatSec === live.defaultHeartbeatSec ? '  (default)' : ''}`,
+    ),
+    `      plus ${money(live.credentialRenewalsDollarsPer1000PilotDays)} per 1,000 pilot-days of credential renewals where the API vends credentials`,
+    `      here (lease ${live.measuredHere.leaseSec} s, heartbeat ${live.measuredHere.heartbeatSec} s, sweep ${live.measuredHere.reapEverySec} s): kill -9 of a pilot → job queued again in ${live.measuredHere.detectedAndRequeuedSec} s, running again in ${live.measuredHere.runningAgainSec} s`,
+    `  (pilot figures from ${run.pilotsReported} pilot exit reports)`,
   ];
   console.log(lines.join('\n'));
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`benchmark failed: ${(error as Error).stack ?? (error as Error).message}`);
+  process.exitCode = 1;
 }

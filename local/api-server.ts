@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { JWTPayload } from 'jose';
 import type { ErrorBody } from '#core/api/index.ts';
+import { accessLogLine } from '#lambdas/http/access-log.ts';
 import { ROUTES, type Route } from '#lambdas/routes.ts';
 import type { LocalAuth } from './auth.ts';
 import { type HandlerMap, invokeHandler } from './lambda-handler.ts';
@@ -20,12 +22,16 @@ export interface ApiServerOptions {
   routes?: readonly Route[];
   /** Largest request body accepted (default 1 MiB); larger → 413. */
   maxBodyBytes?: number;
+  /** Where the access log goes (one JSON line per request, as the deployed stage writes it). */
+  accessLogFile?: string;
   log?: Log;
 }
 
 export interface ApiServer {
   readonly url: string;
   readonly port: number;
+  /** Bytes of access log written so far. */
+  accessLogBytes(): number;
   /** Stops accepting, lets requests in progress finish (bounded), closes every connection. */
   stop(): Promise<void>;
 }
@@ -39,7 +45,26 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const inFlight = new Set<Promise<void>>();
 
+  const accessLog = options.accessLogFile === undefined ? undefined : createWriteStream(options.accessLogFile, { flags: 'a' });
+  accessLog?.on('error', (error) => log('warn', 'cannot write the API access log', { error }));
+  let accessBytes = 0;
+
   const server = createServer((req, res) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const line = accessLogLine({
+        requestId: String(res.getHeader('x-amzn-requestid') ?? ''),
+        ip: req.socket.remoteAddress ?? '',
+        requestTime: new Date().toUTCString(),
+        routeKey: `${req.method ?? ''} ${(req.url ?? '').split('?')[0]}`,
+        status: String(res.statusCode),
+        protocol: `HTTP/${req.httpVersion}`,
+        responseLength: String(res.getHeader('content-length') ?? ''),
+        integrationLatency: String(Math.round(performance.now() - started)),
+      });
+      accessBytes += Buffer.byteLength(line);
+      accessLog?.write(line);
+    });
     const done = serve(req, res).catch((error: unknown) => {
       log('error', 'api request failed', { method: req.method, url: req.url, error });
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error', randomUUID());
@@ -126,6 +151,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     url: `http://${HOST}:${port}`,
     port,
+    accessLogBytes: () => accessBytes,
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -133,6 +159,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         await Promise.race([Promise.allSettled([...inFlight]), delay(STOP_GRACE_MS)]);
         server.closeAllConnections();
         await closed;
+        await new Promise<void>((resolve) => (accessLog === undefined ? resolve() : accessLog.end(resolve)));
       })();
       return stopping;
     },

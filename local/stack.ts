@@ -103,6 +103,10 @@ export interface LocalStack {
   workflows: WorkflowRunner;
   /** The jobs table's change feed, as the record-job-changes function gets it. */
   jobChanges: StreamPoller;
+  /** Bytes of API access log written so far (CloudWatch Logs volume on AWS). */
+  accessLogBytes(): number;
+  /** The DynamoDB Local process (for its CPU and memory). */
+  dynamodbPid: number | undefined;
   /** Ends everything, in reverse order; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -328,7 +332,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // ---- API
     const auth = await createLocalAuth({ stateDir });
-    const api = await startApiServer({ port: apiPort, handlers, auth, log });
+    await mkdir(join(stateDir, 'logs'), { recursive: true });
+    const api = await startApiServer({
+      port: apiPort,
+      handlers,
+      auth,
+      accessLogFile: join(stateDir, 'logs', 'api-access.log'),
+      log,
+    });
     teardown.push({ what: 'the API server', run: () => api.stop() });
     const userToken = await auth.userToken();
     const pilotToken = await auth.pilotToken(siteId);
@@ -388,6 +399,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       factory,
       workflows,
       jobChanges,
+      accessLogBytes: () => api.accessLogBytes(),
+      dynamodbPid: dynamodb.value.pid,
       stop,
     };
   } catch (error) {

@@ -14,6 +14,8 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 export interface StandIn {
   /** `http://127.0.0.1:PORT` */
   endpoint: string;
+  /** The stand-in's own process, when it has one (DynamoDB Local's Java): for its CPU, or to pause it. */
+  pid?: number;
   /** Ends the stand-in; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -178,7 +180,7 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
   } finally {
     probe.destroy();
   }
-  return { endpoint, stop };
+  return { endpoint, stop, ...(child.pid === undefined ? {} : { pid: child.pid }) };
 }
 
 // ---- fauxqs ------------------------------------------------------------------------------------

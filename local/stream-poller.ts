@@ -1,13 +1,13 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  type _Record,
   DescribeStreamCommand,
   type DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sleep } from '#platform/sleep.ts';
 import { type HandlerMap, invokeHandler } from './lambda-handler.ts';
 import { consoleLog, type Log } from './log.ts';
@@ -58,8 +58,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const stats = { batches: 0, records: 0, failures: 0 };
   const stopping = new AbortController();
   const readers = new Map<string, Promise<void>>();
-  /** Shards whose records were all handed over at least once since the last look (for drain). */
-  let caughtUp = new Set<string>();
+  /** Counts reads and drain() calls, so that drain() can tell the reads that began after it was called. */
+  let clock = 0;
+  /** Per shard: when (on `clock`) the last read that found nothing new began. */
+  const emptyReadAt = new Map<string, number>();
   /** Shards read to their end (closed): nothing more will come from them. */
   const closed = new Set<string>();
   let saving = Promise.resolve();
@@ -68,11 +70,13 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     if (options.checkpointFile === undefined) return;
     const file = options.checkpointFile;
     const snapshot = JSON.stringify(checkpoints);
-    saving = saving.then(async () => {
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(`${file}.tmp`, snapshot);
-      await rename(`${file}.tmp`, file);
-    }).catch((error: unknown) => log('warn', 'could not save stream positions', { error }));
+    saving = saving
+      .then(async () => {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, snapshot);
+        await rename(`${file}.tmp`, file);
+      })
+      .catch((error: unknown) => log('warn', 'could not save stream positions', { error }));
   };
 
   async function readShard(shardId: string): Promise<void> {
@@ -96,7 +100,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
             return;
           }
         }
-        const out = await options.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }));
+        const readAt = ++clock;
+        const out = await options.streams.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }),
+        );
         const records = out.Records ?? [];
         if (records.length > 0) {
           await deliver(shardId, records);
@@ -106,7 +113,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
             save();
           }
         } else {
-          caughtUp.add(shardId);
+          emptyReadAt.set(shardId, readAt);
         }
         iterator = out.NextShardIterator;
         if (iterator === undefined) {
@@ -154,18 +161,24 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     }
   }
 
+  /** Starts a reader for every shard of the stream that has none yet. */
+  async function discoverShards(): Promise<void> {
+    try {
+      const out = await options.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+      for (const shard of out.StreamDescription?.Shards ?? []) {
+        const id = shard.ShardId;
+        if (id === undefined || readers.has(id) || stopping.signal.aborted) continue;
+        readers.set(id, readShard(id));
+      }
+    } catch (error) {
+      if (!stopping.signal.aborted)
+        log('warn', 'stream description failed', { table: options.tableName, error });
+    }
+  }
+
   async function discover(): Promise<void> {
     while (!stopping.signal.aborted) {
-      try {
-        const out = await options.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
-        for (const shard of out.StreamDescription?.Shards ?? []) {
-          const id = shard.ShardId;
-          if (id === undefined || readers.has(id)) continue;
-          readers.set(id, readShard(id));
-        }
-      } catch (error) {
-        if (!stopping.signal.aborted) log('warn', 'stream description failed', { table: options.tableName, error });
-      }
+      await discoverShards();
       await sleep(2000, stopping.signal);
     }
   }
@@ -175,9 +188,15 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     stats: () => ({ ...stats }),
     async drain(timeoutMs = 30_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
-      caughtUp = new Set();
-      while (readers.size === 0 || [...readers.keys()].some((id) => !caughtUp.has(id) && !closed.has(id))) {
-        if (Date.now() > deadline) throw new Error(`stream of ${options.tableName} not drained in ${timeoutMs} ms`);
+      // A shard that appeared since the last look gets its reader now, not at the next look.
+      await discoverShards();
+      // Caught up: a read that began after this call found nothing new (one that began before may
+      // have missed the last records written) — or the shard is closed and read to its end.
+      const calledAt = ++clock;
+      const behind = (id: string): boolean => !closed.has(id) && (emptyReadAt.get(id) ?? 0) <= calledAt;
+      while (readers.size === 0 || [...readers.keys()].some(behind)) {
+        if (Date.now() > deadline)
+          throw new Error(`stream of ${options.tableName} not drained in ${timeoutMs} ms`);
         await sleep(idleMs);
       }
     },

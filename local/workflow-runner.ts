@@ -68,6 +68,14 @@ export interface WorkflowRunner {
   /** Tokens currently awaited (diagnostics, tests). */
   pendingTokens(): Array<{ executionArn: string; stateName: string }>;
   /**
+   * The history events Step Functions would have recorded for the execution so far (started and
+   * ended, state entered and exited, and per Task state its scheduled/started/succeeded or failed
+   * events, plus submitted for a task token): the figure held against the 25,000-event limit.
+   */
+  historyEvents(name: string): number;
+  /** The state transitions of the execution so far (what Step Functions Standard bills). */
+  stateTransitions(name: string): number;
+  /**
    * Stops running executions without finishing them: they stay RUNNING in the file and start
    * again with the next runner. Waits (bounded) for handler calls in progress.
    */
@@ -181,6 +189,9 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
     return wait;
   }
 
+  const history = new Map<string, number>();
+  const transitions = new Map<string, number>();
+
   function launch(record: ExecutionRecord): void {
     const execution: ActiveExecution = { abandoned: false, abort: () => {} };
     const taskResourceLocalHandlers = Object.fromEntries(
@@ -201,6 +212,8 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
     });
     execution.abort = run.abort;
     active.set(record.executionArn, execution);
+    history.set(record.name, 0);
+    void countHistory(record.name, run.eventLogs);
     run.result.then(
       (output) => {
         if (execution.abandoned) return;
@@ -244,6 +257,41 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
     finished.emit(executionArn, done);
   }
 
+  /** Step Functions' history events, from the interpreter's event log (see historyEvents). */
+  async function countHistory(name: string, events: AsyncGenerator<{ type: string; state?: { name: string } }>) {
+    const add = (n: number) => history.set(name, (history.get(name) ?? 0) + n);
+    try {
+      for await (const event of events) {
+        const binding = event.state === undefined ? undefined : tasks.get(event.state.name);
+        switch (event.type) {
+          case 'ExecutionStarted':
+          case 'ExecutionSucceeded':
+          case 'ExecutionFailed':
+          case 'ExecutionTerminated':
+          case 'StateExited':
+          case 'StateCaught':
+            add(1);
+            break;
+          case 'StateEntered':
+            transitions.set(name, (transitions.get(name) ?? 0) + 1);
+            // A Task: entered, scheduled, started (and submitted, for a task token); its end below.
+            add(binding === undefined ? 1 : binding.integration === 'lambda' || binding.integration === 'lambda-invoke' ? 3 : 4);
+            if (binding !== undefined) add(1);
+            break;
+          case 'StateRetried':
+          case 'StateFailed':
+            // The failed attempt, then (for a retry) scheduled and started again.
+            add(event.type === 'StateRetried' ? 3 : 1);
+            break;
+          default:
+            add(1);
+        }
+      }
+    } catch {
+      // the execution was abandoned: its count stays as it was
+    }
+  }
+
   function abandon(executionArn: string): void {
     const execution = active.get(executionArn);
     if (execution === undefined) return;
@@ -255,6 +303,9 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
 
   const runner: WorkflowRunner = {
     stateMachineArn: options.stateMachineArn,
+
+    historyEvents: (name) => history.get(name) ?? 0,
+    stateTransitions: (name) => transitions.get(name) ?? 0,
 
     async startExecution({ name = randomUUID(), input = '{}' }) {
       if (stopped)

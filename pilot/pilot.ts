@@ -9,18 +9,15 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ApiRequestError,
-  apiCallCounts,
-  type GluonClient,
-} from '#client/gluon-client.ts';
+import { awsRequestCounts } from '#adapters/aws-clients.ts';
+import { ApiRequestError, apiCallCounts, type GluonClient } from '#client/gluon-client.ts';
 import type { ClaimedJob, ClaimResponse, RegisterPilotResponse, ReportInput } from '#core/api/pilots.ts';
 import { attemptKey, type JobRef, sameAttempt } from '#core/jobs/job.ts';
 import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
 import type { HeartbeatAnswer } from '#core/pilots/lease.ts';
 import type { LivePilotState, PilotResources } from '#core/pilots/pilot.ts';
-import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import type { PilotLeaseStore } from '#core/pilots/ports.ts';
 import type { Logger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
@@ -28,8 +25,7 @@ import type { PilotConfig } from './config.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 import type { HealthReport } from './health/run-health-checks.ts';
 import type { NodeInfo } from './node-info.ts';
-import { signalGroup } from './process-tree.ts';
-import { awsRequestCounts } from '#adapters/aws-clients.ts';
+import { cpuWithChildrenSec, signalGroup } from './process-tree.ts';
 import { runJob } from './run-job.ts';
 import type { S3Storage } from './s3-storage.ts';
 import type { ReceivedMessage } from './sqs-site-queue.ts';
@@ -264,6 +260,7 @@ export class Pilot {
       jobsRun: this.jobsRun,
       awsRequests: awsRequestCounts(),
       apiRequests: apiCallCounts(),
+      cpuSec: await cpuWithChildrenSec(),
     });
     if (reason !== 'refused' && this.leases !== undefined) {
       try {
@@ -350,7 +347,9 @@ export class Pilot {
 
         // With a report waiting, look only briefly for a next job to carry it; else send it alone.
         const waitSec =
-          this.pending === undefined ? Math.min(this.config.pollWaitSec, Math.ceil(idleLeftSec)) : REPORT_PIGGYBACK_WAIT_SEC;
+          this.pending === undefined
+            ? Math.min(this.config.pollWaitSec, Math.ceil(idleLeftSec))
+            : REPORT_PIGGYBACK_WAIT_SEC;
         let message: ReceivedMessage | undefined;
         try {
           message = await queue.receive(waitSec, stop);
@@ -422,8 +421,17 @@ export class Pilot {
     jobMessage: JobMessage,
     workRoot: string,
   ): Promise<boolean> {
-    const ref: JobRef = { taskId: jobMessage.taskId, jobIndex: jobMessage.jobIndex, attempt: jobMessage.attempt };
-    const logger = this.logger.child({ pilotId, taskId: ref.taskId, jobIndex: ref.jobIndex, attempt: ref.attempt });
+    const ref: JobRef = {
+      taskId: jobMessage.taskId,
+      jobIndex: jobMessage.jobIndex,
+      attempt: jobMessage.attempt,
+    };
+    const logger = this.logger.child({
+      pilotId,
+      taskId: ref.taskId,
+      jobIndex: ref.jobIndex,
+      attempt: ref.attempt,
+    });
     const pending = this.pending;
     this.pending = undefined;
     let answer: ClaimResponse;
@@ -549,7 +557,10 @@ export class Pilot {
     }
   }
 
-  private logReport(pending: PendingReport, outcome: { outcome: string; jobState?: string; reason?: string }): void {
+  private logReport(
+    pending: PendingReport,
+    outcome: { outcome: string; jobState?: string; reason?: string },
+  ): void {
     if (outcome.outcome === 'recorded') {
       pending.logger.info('completion recorded', {
         pilotErrorCode: pending.report.pilotErrorCode,
@@ -573,7 +584,10 @@ export class Pilot {
     try {
       await queue.release(message.receiptHandle, visibilitySec);
     } catch (error) {
-      this.logger.warn('could not change the visibility of a message', { messageId: message.messageId, error });
+      this.logger.warn('could not change the visibility of a message', {
+        messageId: message.messageId,
+        error,
+      });
     }
   }
 
@@ -635,7 +649,9 @@ export class Pilot {
       throw error;
     }
     if (answer.pilot === 'gone') {
-      this.logger.error('the lease is gone: this pilot is no longer live (its jobs were queued again)', { pilotId });
+      this.logger.error('the lease is gone: this pilot is no longer live (its jobs were queued again)', {
+        pilotId,
+      });
       current?.abort.abort(PILOT_ERROR_CODES.LEASE_LOST);
       this.stop(REFUSED);
       return;
@@ -643,8 +659,14 @@ export class Pilot {
     for (const job of answer.jobs) {
       if (job.action === 'continue' || current === undefined || this.current !== current) continue;
       if (!sameAttempt(job, current.ref)) continue;
-      const code = job.action === 'kill-cancelled' ? PILOT_ERROR_CODES.CANCELLED : PILOT_ERROR_CODES.LEASE_LOST;
-      this.logger.warn('the API asked to kill the job', { pilotId, ...current.ref, action: job.action, code });
+      const code =
+        job.action === 'kill-cancelled' ? PILOT_ERROR_CODES.CANCELLED : PILOT_ERROR_CODES.LEASE_LOST;
+      this.logger.warn('the API asked to kill the job', {
+        pilotId,
+        ...current.ref,
+        action: job.action,
+        code,
+      });
       if (job.action === 'kill-cancelled') this.rememberCancelled(current.ref.taskId);
       current.abort.abort(code);
     }
@@ -669,7 +691,11 @@ export class Pilot {
           holds: this.current === undefined ? [] : [this.current.ref],
         },
       });
-      this.logger.warn('gave back a claim whose answer was lost', { pilotId, ...ref, outcome: outcome.outcome });
+      this.logger.warn('gave back a claim whose answer was lost', {
+        pilotId,
+        ...ref,
+        outcome: outcome.outcome,
+      });
     } catch (error) {
       this.logger.warn('could not give back a claim whose answer was lost', { pilotId, ...ref, error });
     }

@@ -147,3 +147,23 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): void {
 export async function liveGroupMembers(pgid: number): Promise<ProcessInfo[]> {
   return (await listProcesses()).filter((p) => p.pgid === pgid && p.state !== 'Z');
 }
+
+/**
+ * CPU seconds of a process and of its children it has waited for (utime + stime + cutime +
+ * cstime), from /proc/<pid>/stat; undefined where /proc cannot be read. The pilot reports its own
+ * at exit (payloads included), so overhead can be told apart from waiting.
+ */
+export async function cpuWithChildrenSec(pid: number | 'self' = 'self'): Promise<number | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const rest = text
+      .slice(text.lastIndexOf(')') + 1)
+      .trim()
+      .split(/\s+/);
+    const ticks = [rest[11], rest[12], rest[13], rest[14]].map(Number);
+    if (!ticks.every(Number.isFinite)) return undefined;
+    return ticks.reduce((a, b) => a + b, 0) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}

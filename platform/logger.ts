@@ -27,10 +27,25 @@ export interface LoggerOptions {
 }
 
 let bytesLogged = 0;
+let sink: ((line: string, level: LogLevel) => void) | undefined;
 
 /** Bytes written by every logger of this process so far (the benchmark's CloudWatch Logs volume). */
 export function loggedBytes(): number {
   return bytesLogged;
+}
+
+/** Writes a line as it is (metric lines in Embedded Metric Format), counted like any log line. */
+export function writeRawLine(line: string, level: LogLevel = 'info'): void {
+  bytesLogged += Buffer.byteLength(line);
+  defaultWrite(line, level);
+}
+
+/**
+ * Sends the lines of every logger that writes to stdout/stderr by default somewhere else (the
+ * benchmark measures them without printing them). Undefined restores the default.
+ */
+export function setDefaultLogSink(write: ((line: string, level: LogLevel) => void) | undefined): void {
+  sink = write;
 }
 
 function levelFromEnv(): LogLevel {
@@ -39,7 +54,8 @@ function levelFromEnv(): LogLevel {
 }
 
 const defaultWrite = (line: string, level: LogLevel): void => {
-  if (level === 'error' || level === 'warn') process.stderr.write(line);
+  if (sink !== undefined) sink(line, level);
+  else if (level === 'error' || level === 'warn') process.stderr.write(line);
   else process.stdout.write(line);
 };
 

@@ -1,5 +1,6 @@
 import { CfnOutput, type RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { ACCESS_LOG_FIELDS } from '#lambdas/http/access-log.ts';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -20,22 +21,8 @@ export interface ApiProps {
   removalPolicy: RemovalPolicy;
 }
 
-/** One JSON line per request; `sub` and `scope` say who called with which rights. */
-const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
-  JSON.stringify({
-    requestId: '$context.requestId',
-    ip: '$context.identity.sourceIp',
-    requestTime: '$context.requestTime',
-    routeKey: '$context.routeKey',
-    status: '$context.status',
-    protocol: '$context.protocol',
-    responseLength: '$context.responseLength',
-    integrationLatency: '$context.integrationLatency',
-    integrationError: '$context.integrationErrorMessage',
-    authorizerError: '$context.authorizer.error',
-    sub: '$context.authorizer.claims.sub',
-  }),
-);
+/** One JSON line per request (lambdas/http/access-log.ts); `sub` says who called. */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS));
 
 /**
  * The HTTP API: every route of lambdas/routes.ts behind one JWT authorizer (issuer and audience

@@ -139,10 +139,14 @@ export interface HandlerHarness {
   /** The raw task head item (sk `task`), with attributes the domain type hides (waitToken…). */
   taskItem(taskId: string): Promise<Record<string, unknown> | undefined>;
   /**
-   * Receives job messages from a site queue until `count` came or `deadlineMs` passed, deleting
-   * each one, and returns them sorted by task, job index and attempt.
+   * Receives job messages from a site queue until `count` came (of `taskId` only, when given:
+   * others are deleted and dropped) or `deadlineMs` passed, deleting each one, and returns them
+   * sorted by task, job index and attempt.
    */
-  receiveJobMessages(count: number, options?: { siteId?: string; deadlineMs?: number }): Promise<JobMessage[]>;
+  receiveJobMessages(
+    count: number,
+    options?: { siteId?: string; taskId?: string; deadlineMs?: number },
+  ): Promise<JobMessage[]>;
   /** Visible messages in a site queue right now (messages received and deleted are gone). */
   queueDepth(siteId?: string): Promise<number>;
   /**
@@ -336,7 +340,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
       );
       return out.Item;
     },
-    async receiveJobMessages(count, { siteId = TEST_SITE, deadlineMs = 15_000 } = {}) {
+    async receiveJobMessages(count, { siteId = TEST_SITE, taskId, deadlineMs = 15_000 } = {}) {
       const queueUrl = await deps.queue.queueUrl(siteId);
       const got: JobMessage[] = [];
       const deadline = Date.now() + deadlineMs;
@@ -351,7 +355,11 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
         );
         const messages = out.Messages ?? [];
         if (messages.length === 0) continue;
-        got.push(...messages.map((m) => parseJobMessage(m.Body ?? '')));
+        got.push(
+          ...messages
+            .map((m) => parseJobMessage(m.Body ?? ''))
+            .filter((m) => taskId === undefined || m.taskId === taskId),
+        );
         await sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: queueUrl,

@@ -57,11 +57,12 @@ describe('stand-ins', () => {
     expect(out.QueueUrl?.endsWith('/kept')).toBe(true);
   });
 
-  it('builds the SDK environment for the stand-ins', () => {
+  it('points the SDK at the stand-ins, DynamoDB Streams at DynamoDB Local', () => {
     expect(
       awsEnvFor({ dynamodb: 'http://127.0.0.1:1', sqs: 'http://127.0.0.1:2', s3: 'http://127.0.0.1:2' }),
     ).toEqual({
       AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1',
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: 'http://127.0.0.1:1',
       AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:2',
       AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:2',
       AWS_REGION: 'us-east-1',

@@ -527,11 +527,14 @@ describe.concurrent('configuration and failures', () => {
 
   it('explains a refused token, whatever the command', () =>
     withApi(async (api) => {
-      for (const args of [['tasks'], ['pilots'], ['sites']]) {
-        const run = await gluon(api, args, {
-          auth: false,
-          env: { GLUON_API_URL: api.url, GLUON_TOKEN: 'wrong' },
-        });
+      const commands = [['tasks'], ['pilots'], ['sites']];
+      const runs = await Promise.all(
+        commands.map((args) =>
+          gluon(api, args, { auth: false, env: { GLUON_API_URL: api.url, GLUON_TOKEN: 'wrong' } }),
+        ),
+      );
+      for (const [i, run] of runs.entries()) {
+        const args = commands[i] as string[];
         expect(run.code, args[0]).toBe(1);
         expect(run.stderr, args[0]).toMatch(
           /^error: token expired \(HTTP 401 UNAUTHORIZED\) \(the token was refused: restart `npm start`/,
@@ -542,12 +545,14 @@ describe.concurrent('configuration and failures', () => {
   it('says the API cannot be reached when nothing listens, whatever the command', () =>
     withApi(async (api) => {
       const url = `http://127.0.0.1:${await closedPort()}`;
-      for (const args of [
-        ['status', TASK_ID],
-        ['pilots'],
-        ['submit', join(repo, 'examples/zmumu/task.yaml')],
-      ]) {
-        const run = await gluon(api, args, { auth: false, env: { GLUON_API_URL: url, GLUON_TOKEN: TOKEN } });
+      const commands = [['status', TASK_ID], ['pilots'], ['submit', join(repo, 'examples/zmumu/task.yaml')]];
+      const runs = await Promise.all(
+        commands.map((args) =>
+          gluon(api, args, { auth: false, env: { GLUON_API_URL: url, GLUON_TOKEN: TOKEN } }),
+        ),
+      );
+      for (const [i, run] of runs.entries()) {
+        const args = commands[i] as string[];
         expect(run.code, args[0]).toBe(1);
         expect(run.stderr.trim(), args[0]).toBe(
           `error: cannot reach the Gluon API at ${url} (is \`npm start\` running?)`,

@@ -37,13 +37,14 @@ interface Parsed {
 }
 
 class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly issues?: FieldIssue[],
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly issues: FieldIssue[] | undefined;
+  constructor(status: number, code: string, message: string, issues?: FieldIssue[]) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.issues = issues;
   }
 }
 

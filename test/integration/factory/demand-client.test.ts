@@ -22,7 +22,11 @@ let server: Server;
 let apiUrl: string;
 /** What the server answers next (each request takes the first; the last one stays). */
 let answers: Array<{ status: number; body: string }> = [];
-const seen: Array<{ method: string | undefined; url: string | undefined; authorization: string | undefined }> = [];
+const seen: Array<{
+  method: string | undefined;
+  url: string | undefined;
+  authorization: string | undefined;
+}> = [];
 
 beforeAll(async () => {
   server = createServer((request, response) => {
@@ -104,7 +108,10 @@ describe('demandClient', () => {
       const address = never.address();
       if (address === null || typeof address === 'string') throw new Error('no address');
       const stop = new AbortController();
-      const pending = demandClient({ apiUrl: `http://127.0.0.1:${address.port}`, token: 't' })('cern', stop.signal);
+      const pending = demandClient({ apiUrl: `http://127.0.0.1:${address.port}`, token: 't' })(
+        'cern',
+        stop.signal,
+      );
       stop.abort();
       const error = await pending.then(
         () => undefined,

@@ -47,7 +47,9 @@ afterEach(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function plugin(options: Partial<ConstructorParameters<typeof LocalProcessPlugin>[0]> = {}): LocalProcessPlugin {
+function plugin(
+  options: Partial<ConstructorParameters<typeof LocalProcessPlugin>[0]> = {},
+): LocalProcessPlugin {
   const made = new LocalProcessPlugin({ workRoot: join(root, 'work'), ...options });
   plugins.push(made);
   return made;

@@ -1,7 +1,8 @@
 /**
  * The single executable dist/gluon-pilot, run in an empty directory with a clean environment (as
- * `env -i` would): its help documents every option, and `factory --once` asks a (fake) API for the
- * demand and submits pilots through (fake) Slurm commands, naming itself as the pilot binary.
+ * `env -i` would): its help documents every option, `factory --once` asks a (fake) API for the
+ * demand and submits pilots through (fake) Slurm commands, naming itself as the pilot binary, and
+ * `run` takes a job from the fake pilot API (fauxqs for SQS and S3, its lease in DynamoDB Local).
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,12 +15,14 @@ import { buildPilot } from '#pilot/build/build-pilot.ts';
 import { PILOT_OPTIONS } from '#pilot/config.ts';
 import { FACTORY_OPTIONS } from '#pilot/factory/factory-config.ts';
 import { PILOT_VERSION } from '#pilot/version.ts';
+import { newTaskId, usePilotHarness } from '../pilot/pilot-harness.ts';
 
 let binary: string;
 let emptyDir: string;
 let server: Server | undefined;
 let apiUrl: string;
 const demandRequests: Array<{ url: string; authorization: string | undefined }> = [];
+const h = usePilotHarness({ leases: 'dynamodb' });
 
 function run(
   args: string[],
@@ -149,7 +152,7 @@ describe('dist/gluon-pilot', () => {
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((r) => r.msg === 'factory cycle');
+      .find((r) => r.message === 'factory cycle');
     expect(cycle).toMatchObject({
       pilotsWanted: 9,
       pending: 0,
@@ -157,6 +160,17 @@ describe('dist/gluon-pilot', () => {
       submitted: 2,
       batchIds: ['101', '102'],
     });
+  });
+
+  it('runs a job as a pilot, renewing its lease in the table the API named, with no file of the repository', async () => {
+    const taskId = newTaskId();
+    const job = h.makeJob(taskId, 0);
+    await h.queueJob(job);
+    const pilot = h.startPilot(['--max-jobs', '1'], { command: [binary], cwd: emptyDir });
+    expect((await h.exitOf(pilot)).code, pilot.output()).toBe(0);
+    expect(h.api.reports()).toEqual([expect.objectContaining({ taskId, pilotErrorCode: 0, exitCode: 0 })]);
+    expect(await h.objectText(`${job.outputPrefix}out.txt`)).toBe('hi\n');
+    expect(await h.lease()).toMatchObject({ state: 'exited', jobsRun: 1 });
   });
 
   it('documents every option of run', async () => {

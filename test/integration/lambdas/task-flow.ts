@@ -93,7 +93,7 @@ export async function runningTask(
   const taskId = await submitTask(h, spec, sub);
   await splitAndEnqueue(h, taskId);
   const jobCount = (await h.deps.tasks.getHead(taskId))?.jobCount ?? 0;
-  const messages = (await h.receiveJobMessages(jobCount)).filter((m) => m.taskId === taskId);
+  const messages = await h.receiveJobMessages(jobCount, { taskId });
   expect(messages).toHaveLength(jobCount);
   return { taskId, messages };
 }
@@ -160,7 +160,7 @@ export function claimRaw(
   h: HandlerHarness,
   pilotId: string,
   body: unknown,
-  sub = PILOT_SUB,
+  sub: string | null = PILOT_SUB,
 ): Promise<HttpReply<ClaimResponse & ErrorReply>> {
   return invokeHttp<ClaimResponse & ErrorReply>(
     claimJobHandler(h.deps),
@@ -226,7 +226,7 @@ export function complete(
   h: HandlerHarness,
   pilotId: string,
   body: unknown,
-  sub = PILOT_SUB,
+  sub: string | null = PILOT_SUB,
 ): Promise<HttpReply<CompleteResponse & ErrorReply>> {
   return invokeHttp<CompleteResponse & ErrorReply>(
     completeJobHandler(h.deps),

@@ -3,10 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ApiRequestError, GluonClient } from '#client/gluon-client.ts';
+import { TransientError } from '#core/errors.ts';
+import { httpHandler } from '#lambdas/http/http-handler.ts';
+import { createHandler as listSitesHandler } from '#lambdas/sites/list-sites/handler.ts';
+import { createHandler as putSiteHandler } from '#lambdas/sites/put-site/handler.ts';
+import { createHandler as listTasksHandler } from '#lambdas/tasks/list-tasks/handler.ts';
 import { type ApiServer, startApiServer } from '#local/api-server.ts';
 import { createLocalAuth, type LocalAuth } from '#local/auth.ts';
 import type { HandlerMap } from '#local/lambda-handler.ts';
 import type { Log } from '#local/log.ts';
+import { inMemoryDeps } from '#test/support/in-memory-ports.ts';
 
 let stateDir: string;
 let auth: LocalAuth;
@@ -219,5 +226,57 @@ describe('local API server', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     expect(await res.json()).toEqual({ items: [] });
+  });
+});
+
+describe('local API server with the functions of Gluon', () => {
+  const deps = inMemoryDeps();
+  const functions: HandlerMap = {
+    'put-site': putSiteHandler(deps),
+    'list-sites': listSitesHandler(deps),
+    'list-tasks': listTasksHandler(deps),
+    'get-task': httpHandler('getTask', async () => {
+      throw new TransientError('the tasks table is busy');
+    }),
+  };
+  let real: ApiServer;
+  let client: GluonClient;
+
+  beforeAll(async () => {
+    real = await startApiServer({ port: 0, handlers: functions, auth, log });
+    client = new GluonClient({ baseUrl: real.url, token: userToken, retries: 0 });
+  });
+
+  afterAll(async () => {
+    await real?.stop();
+  });
+
+  it('serves answers the typed client accepts, lists included', async () => {
+    const site = await client.call('putSite', {
+      params: { siteId: 'grid-a' },
+      body: { kind: 'grid', slot: { cores: 8 }, maxPilots: 20 },
+    });
+    expect(site).toMatchObject({ siteId: 'grid-a', kind: 'grid', status: 'online', maxPilots: 20 });
+    expect(site.slot.cores).toBe(8);
+    const sites = await client.call('listSites', {});
+    expect(sites.items.map((s) => s.siteId)).toEqual(['grid-a']);
+    expect(await client.call('listTasks', { query: { limit: 10 } })).toEqual({ items: [] });
+  });
+
+  it('answers a bad query field with a 400 naming it, from the edge of the function', async () => {
+    const answer = await client.raw('GET', '/tasks?limit=0');
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      error: { code: 'INVALID_INPUT', issues: [{ field: 'query.limit' }] },
+    });
+  });
+
+  it('passes the retry-after of a 503 on to the caller', async () => {
+    const answer = await client.raw('GET', '/tasks/t-abc123');
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('2');
+    const error = await client.call('getTask', { params: { taskId: 't-abc123' } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiRequestError);
+    expect(error).toMatchObject({ status: 503, code: 'TRANSIENT', retryAfterMs: 2000, retryable: true });
   });
 });

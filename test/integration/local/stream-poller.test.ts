@@ -270,19 +270,24 @@ describe('local stream poller', () => {
     expect(mended.keys()).toEqual(['a']);
   });
 
-  it('drains records written just before drain() is called, even with a slow stream endpoint', async () => {
-    // Every GetRecords answer arrives 50 ms after the endpoint made it, as from a distant endpoint:
-    // a read that found nothing may come back after the write and the call of drain().
+  it('drains a record written while a read that found nothing is on its way back', async () => {
+    // Every GetRecords answer arrives 100 ms after the endpoint made it, as from a distant endpoint.
+    let onTheWay = 0;
     const slow = {
       send: async (command: unknown) => {
         const out = await streams.send(command as GetRecordsCommand);
-        if (command instanceof GetRecordsCommand) await new Promise((r) => setTimeout(r, 50));
+        if (command instanceof GetRecordsCommand) {
+          onTheWay += 1;
+          await new Promise((r) => setTimeout(r, 100));
+          onTheWay -= 1;
+        }
         return out;
       },
     } as unknown as DynamoDBStreamsClient;
     const fn = recorder();
     const poller = await start(fn.handlers, { streams: slow });
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 5; i++) {
+      await until('an answer on its way', () => onTheWay > 0);
       await put(`k${i}`);
       await poller.drain();
       expect(fn.keys().at(-1), `after write ${i}`).toBe(`k${i}`);

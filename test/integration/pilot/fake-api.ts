@@ -112,19 +112,27 @@ const ROUTES: Array<{ operation: PilotOperation; method: string; pattern: RegExp
 function routeOf(method: string, path: string): { operation: PilotOperation; pilotId?: string } | undefined {
   for (const route of ROUTES) {
     const match = route.method === method ? route.pattern.exec(path) : null;
-    if (match !== null) return { operation: route.operation, ...(match[1] === undefined ? {} : { pilotId: match[1] }) };
+    if (match !== null)
+      return { operation: route.operation, ...(match[1] === undefined ? {} : { pilotId: match[1] }) };
   }
   return undefined;
 }
 
 class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly issues: Array<{ field: string; message: string }>;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
+    status: number,
+    code: string,
     message: string,
-    readonly issues: Array<{ field: string; message: string }> = [],
+    issues: Array<{ field: string; message: string }> = [],
   ) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.issues = issues;
   }
 }
 
@@ -141,7 +149,10 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, prefix: string): 
     400,
     'INVALID_INPUT',
     'invalid request',
-    result.error.issues.map((i) => ({ field: [prefix, ...i.path.map(String)].filter(Boolean).join('.'), message: i.message })),
+    result.error.issues.map((i) => ({
+      field: [prefix, ...i.path.map(String)].filter(Boolean).join('.'),
+      message: i.message,
+    })),
   );
 }
 
@@ -157,7 +168,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-const gone = (pilotId: string) => new HttpError(410, 'PILOT_GONE', `pilot ${pilotId} is not live; register again`);
+const gone = (pilotId: string) =>
+  new HttpError(410, 'PILOT_GONE', `pilot ${pilotId} is not live; register again`);
 
 export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
   const token = `test-pilot-token-${randomBytes(4).toString('hex')}`;
@@ -182,7 +194,9 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
     claimErrors: [],
     loseClaimAnswers: new Map(),
     bodies: <K extends PilotOperation>(operation: K) =>
-      requests.filter((r) => r.operation === operation && r.parsed !== undefined).map((r) => r.parsed as PilotBodies[K]),
+      requests
+        .filter((r) => r.operation === operation && r.parsed !== undefined)
+        .map((r) => r.parsed as PilotBodies[K]),
     reports: () =>
       requests.flatMap((r) => {
         if (r.parsed === undefined) return [];
@@ -200,7 +214,11 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
   };
 
   /** A report sets the attempts the pilot still holds and drops the kill entries of the one it ended. */
-  const holdAfterReport = async (pilotId: string, report: Report, holds: JobRef[]): Promise<CompleteResponse> => {
+  const holdAfterReport = async (
+    pilotId: string,
+    report: Report,
+    holds: JobRef[],
+  ): Promise<CompleteResponse> => {
     await leases.hold(pilotId, {
       jobs: holds.map(attemptKey),
       state: holds.length > 0 ? 'busy' : 'idle',
@@ -252,14 +270,19 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
   };
 
   /** Answers a claim; undefined when its answer is to be lost. */
-  const claim = async (pilotId: string, request: PilotBodies['claimJob']): Promise<ClaimResponse | undefined> => {
+  const claim = async (
+    pilotId: string,
+    request: PilotBodies['claimJob'],
+  ): Promise<ClaimResponse | undefined> => {
     await api.claimGate?.();
     const injected = api.claimErrors.shift();
     if (injected !== undefined) {
       throw new HttpError(injected.status, injected.code, injected.message ?? `injected ${injected.code}`);
     }
     const reportAnswer =
-      request.report === undefined ? undefined : await holdAfterReport(pilotId, request.report, request.holds);
+      request.report === undefined
+        ? undefined
+        : await holdAfterReport(pilotId, request.report, request.holds);
     const withReport = (answer: ClaimResponse): ClaimResponse => ({
       ...answer,
       ...(reportAnswer === undefined ? {} : { report: reportAnswer }),
@@ -299,9 +322,12 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
       try {
         record.body = await readBody(req);
         if (route === undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${path}`);
-        if (req.headers.authorization !== `Bearer ${token}`) throw new HttpError(401, 'UNAUTHORIZED', 'bad token');
+        if (req.headers.authorization !== `Bearer ${token}`)
+          throw new HttpError(401, 'UNAUTHORIZED', 'bad token');
         const pilotId =
-          route.pilotId === undefined ? '' : parse(PilotPathSchema, { pilotId: route.pilotId }, 'path').pilotId;
+          route.pilotId === undefined
+            ? ''
+            : parse(PilotPathSchema, { pilotId: route.pilotId }, 'path').pilotId;
         switch (route.operation) {
           case 'registerPilot': {
             const registration = parse(OPERATIONS.registerPilot.body, record.body, '');
@@ -327,16 +353,22 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
           case 'renewPilotCredentials': {
             record.parsed = parse(OPERATIONS.renewPilotCredentials.body, record.body ?? {}, '');
             const lease = await leases.get(pilotId);
-            if (lease === undefined || lease.state === 'lost' || lease.state === 'exited') throw gone(pilotId);
+            if (lease === undefined || lease.state === 'lost' || lease.state === 'exited')
+              throw gone(pilotId);
             const vend = api.vend;
-            if (vend === undefined) throw new HttpError(404, 'NOT_FOUND', 'this deployment vends no credentials');
+            if (vend === undefined)
+              throw new HttpError(404, 'NOT_FOUND', 'this deployment vends no credentials');
             return send(res, 200, vend());
           }
         }
       } catch (error) {
         if (error instanceof HttpError) {
           return send(res, error.status, {
-            error: { code: error.code, message: error.message, ...(error.issues.length > 0 ? { issues: error.issues } : {}) },
+            error: {
+              code: error.code,
+              message: error.message,
+              ...(error.issues.length > 0 ? { issues: error.issues } : {}),
+            },
           });
         }
         return send(res, 500, { error: { code: 'INTERNAL', message: String(error) } });

@@ -31,10 +31,10 @@ import type { PilotLease } from '#core/pilots/pilot.ts';
 import type { PilotLeaseStore } from '#core/pilots/ports.ts';
 import { attemptLogKey, attemptPrefix } from '#core/storage/object-keys.ts';
 import { awsEnvFor } from '#local/stand-ins.ts';
-import { createLogger } from '#platform/logger.ts';
 import { Pilot, type PilotDeps, type ResolvedPilotConfig } from '#pilot/pilot.ts';
 import { S3Storage } from '#pilot/s3-storage.ts';
 import { SqsSiteQueue } from '#pilot/sqs-site-queue.ts';
+import { createLogger } from '#platform/logger.ts';
 import { type FakeApi, startFakeApi } from './fake-api.ts';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
@@ -53,6 +53,17 @@ export interface RunningPilot {
 export interface Beat {
   state: string;
   at: number;
+}
+
+export interface StartOptions {
+  /** Added to the pilot's environment (which is otherwise PATH, HOME, the token and the AWS settings). */
+  env?: Record<string, string>;
+  /** False: only `extraArgs` follow `run`. */
+  withDefaults?: boolean;
+  /** The pilot executable and its first arguments (default: this Node with pilot/main.ts). */
+  command?: string[];
+  /** Its working directory (default: the repository). */
+  cwd?: string;
 }
 
 /** A pilot running in this process. */
@@ -79,7 +90,7 @@ export interface PilotHarness {
   workDir: string;
   /** Set in the env of every test job's payload (TEST_MARKER), to find (and end) its processes. */
   marker: string;
-  /** The lease of the last pilot registered. */
+  /** The lease of the last pilot registered (undefined before any registered). */
   lease(): Promise<PilotLease | undefined>;
   /**
    * Runs a Pilot in this process with the test defaults (fake API, site, work dir, 1 s polls,
@@ -95,9 +106,12 @@ export interface PilotHarness {
    * Starts `gluon-pilot run` with the test defaults (fake API, site, work dir, 1 s polls, 1 s kill
    * grace, 2 cores, 4000 MB, 10000 MB disk, load check relaxed) followed by `extraArgs`.
    */
-  startPilot(extraArgs: string[], options?: { env?: Record<string, string>; withDefaults?: boolean }): RunningPilot;
+  startPilot(extraArgs: string[], options?: StartOptions): RunningPilot;
   /** Waits for the pilot process to exit; fails with its output when it does not within the time given. */
-  exitOf(pilot: RunningPilot, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exitOf(
+    pilot: RunningPilot,
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Waits for the in-process pilot to end; fails with its log when it does not within the time given. */
   codeOf(pilot: InProcessPilot, timeoutMs?: number): Promise<number>;
   makeJob(taskId: string, jobIndex: number, overrides?: Partial<ClaimedJob>): ClaimedJob;
@@ -126,10 +140,18 @@ export async function waitFor<T>(
 }
 
 /** Settles with the promise, or fails naming `what` (and showing `detail()`) after `timeoutMs`. */
-async function within<T>(promise: Promise<T>, timeoutMs: number, what: string, detail: () => string): Promise<T> {
+async function within<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string,
+  detail: () => string,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen in ${timeoutMs} ms:\n${detail()}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not happen in ${timeoutMs} ms:\n${detail()}`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -172,7 +194,12 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
     const endpoints = inject('awsEndpoints');
     awsEnv = awsEnvFor(endpoints);
     h.sqs = new SQSClient({ region: 'us-east-1', credentials: CREDENTIALS, endpoint: endpoints.sqs });
-    h.s3 = new S3Client({ region: 'us-east-1', credentials: CREDENTIALS, endpoint: endpoints.s3, forcePathStyle: true });
+    h.s3 = new S3Client({
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+      endpoint: endpoints.s3,
+      forcePathStyle: true,
+    });
     try {
       await h.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     } catch (error) {
@@ -180,7 +207,11 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
       if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
     }
     if (options.leases === 'dynamodb') {
-      dynamodb = new DynamoDBClient({ region: 'us-east-1', credentials: CREDENTIALS, endpoint: endpoints.dynamodb });
+      dynamodb = new DynamoDBClient({
+        region: 'us-east-1',
+        credentials: CREDENTIALS,
+        endpoint: endpoints.dynamodb,
+      });
       leaseTable = `gluon-pilot-test-${randomBytes(4).toString('hex')}-leases`;
       await dynamodb.send(
         new CreateTableCommand({
@@ -239,7 +270,8 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
       await within(running.done, 30_000, 'the end of a pilot left running', running.log).catch(() => {});
     }
     inProcess = [];
-    for (const child of processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of processes)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     processes = [];
     for (const pid of processesWithMarker(h.marker)) {
       try {
@@ -252,7 +284,10 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
     rmSync(h.workDir, { recursive: true, force: true });
   });
 
-  h.lease = () => h.api.leases.get(h.api.pilotId);
+  h.lease = async () => {
+    const pilotId = h.api.pilotIds.at(-1);
+    return pilotId === undefined ? undefined : h.api.leases.get(pilotId);
+  };
 
   h.holdBeats = () => {
     let release: () => void = () => {};
@@ -372,8 +407,9 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
             '1000',
             ...extraArgs,
           ];
-    const child = spawn(process.execPath, ['pilot/main.ts', 'run', ...args], {
-      cwd: REPO,
+    const [file, ...first] = startOptions.command ?? [process.execPath, 'pilot/main.ts'];
+    const child = spawn(file as string, [...first, 'run', ...args], {
+      cwd: startOptions.cwd ?? REPO,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
@@ -439,7 +475,9 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
       'ApproximateNumberOfMessagesNotVisible',
       'ApproximateNumberOfMessagesDelayed',
     ];
-    const { Attributes } = await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }));
+    const { Attributes } = await h.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }),
+    );
     return names.reduce((sum, name) => sum + Number(Attributes?.[name] ?? 0), 0);
   };
 

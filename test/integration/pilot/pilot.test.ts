@@ -83,7 +83,10 @@ describe('Pilot: the job loop', () => {
     expect(logText).toContain(`pilot ${h.api.pilotId} at site ${SITE} on wn01.example.org`);
     // One log object per attempt, next to the outputs: nothing else under the attempt's prefix.
     const listed = await h.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: job.outputPrefix }));
-    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([job.logKey, `${job.outputPrefix}out.txt`]);
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([
+      job.logKey,
+      `${job.outputPrefix}out.txt`,
+    ]);
     expect(await h.messageCount(h.queueUrl)).toBe(0);
     expect(p.leaseTables).toEqual([h.api.leases.tableName]);
   });
@@ -224,7 +227,12 @@ describe('Pilot: the job loop', () => {
 describe('Pilot: registration', () => {
   it('registers its failed node checks, then takes no work, opens no lease and exits with 3', async () => {
     await h.queueJob(h.makeJob(newTaskId(), 0));
-    const failed = { name: 'software-areas', ok: false, value: '0 of 1 readable', message: '/cvmfs: not found' };
+    const failed = {
+      name: 'software-areas',
+      ok: false,
+      value: '0 of 1 readable',
+      message: '/cvmfs: not found',
+    };
     const p = h.runPilot({}, { checkHealth: async () => ({ checks: [failed], healthy: false }) });
     expect(await h.codeOf(p)).toBe(EXIT_CODES.UNHEALTHY);
     expect(p.pilot.exitReason).toBe('unhealthy');
@@ -289,7 +297,9 @@ describe('Pilot: its lease', () => {
     await waitFor('the payload to run', () => processesWithMarker(h.marker).length > 0);
     await h.api.leases.addKills(h.api.pilotId, [killEntry(attemptKey(job), 'cancelled')]);
 
-    const [report] = await waitFor('the report', () => (reportsOf(taskId).length > 0 ? reportsOf(taskId) : undefined));
+    const [report] = await waitFor('the report', () =>
+      reportsOf(taskId).length > 0 ? reportsOf(taskId) : undefined,
+    );
     expect(report?.pilotErrorCode).toBe(PILOT_ERROR_CODES.CANCELLED);
     expect(processesWithMarker(h.marker)).toEqual([]);
 
@@ -334,6 +344,37 @@ describe('Pilot: its lease', () => {
     expect((await h.lease())?.state).toBe('lost');
   });
 
+  it('goes on, and renews its lease again, when a renewal fails', async () => {
+    const leases = h.api.leases;
+    let failures = 0;
+    const renewals: string[] = [];
+    const p = h.runPilot(
+      { idleExitSec: 60 },
+      {
+        openLeases: () => ({
+          renew: async (pilotId, change) => {
+            if (failures < 2) {
+              failures++;
+              renewals.push('failed');
+              throw new Error('ProvisionedThroughputExceededException');
+            }
+            renewals.push(change.state);
+            return leases.renew(pilotId, change);
+          },
+        }),
+      },
+    );
+    await waitFor('a renewal after two failures', () => renewals.includes('idle'), 15_000);
+    expect(renewals.slice(0, 3)).toEqual(['failed', 'failed', 'idle']);
+    expect(p.pilot.exitReason).toBeUndefined();
+    expect(p.log()).toContain('heartbeat failed; trying again soon');
+    await h.queueJob(h.makeJob(newTaskId(), 0));
+    await waitFor('the job to be reported', () => h.api.reports().length > 0);
+    p.pilot.stop('SIGTERM');
+    expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
+    expect((await h.lease())?.state).toBe('exited');
+  });
+
   it('gives back a claim whose answer never came once its lease lists it', async () => {
     const taskId = newTaskId();
     await h.queueJob(h.makeJob(taskId, 0));
@@ -341,7 +382,9 @@ describe('Pilot: its lease', () => {
     const p = h.runPilot({ idleExitSec: 60 });
 
     const [given] = await waitFor('the claim given back', () => {
-      const abandoned = h.api.bodies('completeJob').filter((c) => c.pilotErrorCode === PILOT_ERROR_CODES.CLAIM_ABANDONED);
+      const abandoned = h.api
+        .bodies('completeJob')
+        .filter((c) => c.pilotErrorCode === PILOT_ERROR_CODES.CLAIM_ABANDONED);
       return abandoned.length > 0 ? abandoned : undefined;
     });
     expect(given).toMatchObject({
@@ -361,7 +404,11 @@ describe('Pilot: its lease', () => {
     const p = h.runPilot({ idleExitSec: 60 });
     await waitFor('a first heartbeat', () => p.beats.length > 0);
     const foreign = `${newTaskId()}.0.1`;
-    await h.api.leases.hold(h.api.pilotId, { jobs: [foreign], state: 'idle', expiresAt: Date.now() + 60_000 });
+    await h.api.leases.hold(h.api.pilotId, {
+      jobs: [foreign],
+      state: 'idle',
+      expiresAt: Date.now() + 60_000,
+    });
     const seen = p.beats.length;
     await waitFor('two more heartbeats', () => p.beats.length >= seen + 2);
     p.pilot.stop('SIGTERM');
@@ -415,7 +462,10 @@ describe('Pilot: errors of the API', () => {
     expect(await h.codeOf(p)).toBe(EXIT_CODES.REFUSED);
     // One refused claim, then no more: a zombie pilot would spin on the message until the DLQ.
     expect(claimsOf(second)).toHaveLength(1);
-    expect(claimsOf(second)[0]?.report).toMatchObject({ taskId: first, pilotErrorCode: PILOT_ERROR_CODES.OK });
+    expect(claimsOf(second)[0]?.report).toMatchObject({
+      taskId: first,
+      pilotErrorCode: PILOT_ERROR_CODES.OK,
+    });
     // The report the refused claim carried is not lost.
     expect(h.api.bodies('completeJob')).toEqual([
       expect.objectContaining({ taskId: first, pilotErrorCode: PILOT_ERROR_CODES.OK }),
@@ -424,15 +474,26 @@ describe('Pilot: errors of the API', () => {
     expect(await h.messageCount(h.dlqUrl)).toBe(0);
   });
 
-  it('goes on, and claims the job again later, when a claim fails with another error such as 409', async () => {
-    const taskId = newTaskId();
+  it('goes on, sending the report alone and claiming the job again later, when a claim fails with another error such as 409', async () => {
+    const first = newTaskId();
+    const second = newTaskId();
+    await h.queueJob(h.makeJob(first, 0, sleeping(1, h.marker)));
+    const p = h.runPilot({ maxJobs: 2 });
+    await waitFor('the first claim', () => claimsOf(first).length > 0);
     h.api.claimErrors.push({ status: 409, code: 'CONFLICT', message: 'try again' });
-    await h.queueJob(h.makeJob(taskId, 0));
-    const p = h.runPilot({ maxJobs: 1 });
+    await h.queueJob(h.makeJob(second, 0));
+
     expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
     expect(p.pilot.exitReason).toBe('max-jobs');
-    expect(claimsOf(taskId)).toHaveLength(2);
-    expect(reportsOf(taskId).map((r) => r.pilotErrorCode)).toEqual([PILOT_ERROR_CODES.OK]);
+    const [refused, accepted] = claimsOf(second);
+    expect(claimsOf(second)).toHaveLength(2);
+    expect(refused?.report).toMatchObject({ taskId: first, pilotErrorCode: PILOT_ERROR_CODES.OK });
+    expect(accepted?.report).toBeUndefined();
+    // The report the refused claim carried went alone, then the second job ran and was reported.
+    expect(h.api.bodies('completeJob').map((c) => [c.taskId, c.pilotErrorCode])).toEqual([
+      [first, PILOT_ERROR_CODES.OK],
+      [second, PILOT_ERROR_CODES.OK],
+    ]);
   });
 });
 

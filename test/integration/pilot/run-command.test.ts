@@ -21,7 +21,7 @@ const sleeping = (marker: string, script: string) => ({
 /** Waits until the pilot's lease lists the job's attempt and its payload runs. */
 async function running(taskId: string): Promise<void> {
   await waitFor('the job to be running', async () => {
-    const lease = await h.api.leases.get(h.api.pilotIds.at(-1) ?? 'p-none00');
+    const lease = await h.lease();
     return lease?.jobs.includes(`${taskId}.0.1`) === true && processesWithMarker(h.marker).length > 0;
   });
 }
@@ -29,7 +29,14 @@ async function running(taskId: string): Promise<void> {
 describe('gluon-pilot run', () => {
   it('runs a job, renewing its lease in the table the API named, and records its exit there', async () => {
     const taskId = newTaskId();
-    const job = h.makeJob(taskId, 0, { payload: { ...h.makeJob(taskId, 0).payload, args: ['-c', 'sleep 2; echo hi > out.txt'] } });
+    const job = h.makeJob(taskId, 0, {
+      payload: {
+        command: 'sh',
+        args: ['-c', 'sleep 2; echo hi > out.txt'],
+        env: { TEST_MARKER: h.marker },
+        sandbox: [],
+      },
+    });
     await h.queueJob(job);
     const pilot = h.startPilot(['--max-jobs', '1', '--batch-id', 'slurm-42', '--host', 'wn01.example.org']);
     await waitFor('a heartbeat of the busy pilot', async () => (await h.lease())?.state === 'busy');
@@ -42,7 +49,11 @@ describe('gluon-pilot run', () => {
       pid: pilot.child.pid,
     });
     expect(h.api.reports()).toEqual([
-      expect.objectContaining({ taskId, pilotErrorCode: PILOT_ERROR_CODES.OK, log: expect.objectContaining({ key: job.logKey }) }),
+      expect.objectContaining({
+        taskId,
+        pilotErrorCode: PILOT_ERROR_CODES.OK,
+        log: expect.objectContaining({ key: job.logKey }),
+      }),
     ]);
     expect(await h.objectText(`${job.outputPrefix}out.txt`)).toBe('hi\n');
     expect(await h.lease()).toMatchObject({ state: 'exited', jobsRun: 1, jobs: [] });
@@ -69,7 +80,16 @@ describe('gluon-pilot run', () => {
   });
 
   it('registers every node check and its resources, probing the API once without a token', async () => {
-    const pilot = h.startPilot(['--idle-exit-sec', '1', '--walltime-sec', '7200', '--tag', 'avx2', '--require-path', '/tmp']);
+    const pilot = h.startPilot([
+      '--idle-exit-sec',
+      '1',
+      '--walltime-sec',
+      '7200',
+      '--tag',
+      'avx2',
+      '--require-path',
+      '/tmp',
+    ]);
     expect((await h.exitOf(pilot)).code, pilot.output()).toBe(EXIT_CODES.OK);
     const [registration] = h.api.bodies('registerPilot');
     expect(registration?.health?.map((c) => [c.name, c.ok])).toEqual([
@@ -101,7 +121,12 @@ describe('gluon-pilot run', () => {
   it('registers a failed node check, then takes no job, sends nothing more and exits with 3', async () => {
     const taskId = newTaskId();
     await h.queueJob(h.makeJob(taskId, 0));
-    const pilot = h.startPilot(['--require-path', '/nonexistent/cvmfs/atlas.cern.ch', '--require-path', '/tmp']);
+    const pilot = h.startPilot([
+      '--require-path',
+      '/nonexistent/cvmfs/atlas.cern.ch',
+      '--require-path',
+      '/tmp',
+    ]);
     expect((await h.exitOf(pilot)).code, pilot.output()).toBe(EXIT_CODES.UNHEALTHY);
     const [registration] = h.api.bodies('registerPilot');
     expect(registration?.health?.find((c) => c.name === 'software-areas')).toEqual({
@@ -110,7 +135,9 @@ describe('gluon-pilot run', () => {
       value: '1 of 2 readable',
       message: '/nonexistent/cvmfs/atlas.cern.ch: not found',
     });
-    expect(h.api.requests.filter((r) => r.method === 'POST').map((r) => r.operation)).toEqual(['registerPilot']);
+    expect(h.api.requests.filter((r) => r.method === 'POST').map((r) => r.operation)).toEqual([
+      'registerPilot',
+    ]);
     expect(await h.messageCount(h.queueUrl)).toBe(1);
   });
 
@@ -125,7 +152,10 @@ describe('gluon-pilot run', () => {
 
   it('reads its options from a config file, flags winning', async () => {
     const file = join(h.workDir, 'pilot.yaml');
-    writeFileSync(file, `apiUrl: ${h.api.url}\nsite: ${SITE}\nidleExitSec: 1\nmaxLoadPerCore: 1000\ntag: [from-file]\n`);
+    writeFileSync(
+      file,
+      `apiUrl: ${h.api.url}\nsite: ${SITE}\nidleExitSec: 1\nmaxLoadPerCore: 1000\ntag: [from-file]\n`,
+    );
     const pilot = h.startPilot(['--config', file, '--tag', 'from-flag', '--poll-wait-sec', '1'], {
       withDefaults: false,
     });
@@ -177,7 +207,12 @@ describe('gluon-pilot run: vended credentials', () => {
     });
     const taskId = newTaskId();
     const job = h.makeJob(taskId, 0, {
-      payload: { command: 'sh', args: ['-c', 'sleep 3; echo done > out.txt'], env: { TEST_MARKER: h.marker }, sandbox: [] },
+      payload: {
+        command: 'sh',
+        args: ['-c', 'sleep 3; echo done > out.txt'],
+        env: { TEST_MARKER: h.marker },
+        sandbox: [],
+      },
     });
     await h.queueJob(job);
     const pilot = h.startPilot(['--max-jobs', '1', '--credentials', 'vended']);
@@ -187,9 +222,14 @@ describe('gluon-pilot run: vended credentials', () => {
     expect(
       h.api.requests
         .filter((r) => r.operation === 'renewPilotCredentials')
-        .every((r) => r.authorization === `Bearer ${h.api.token}` && r.path === `/pilots/${h.api.pilotId}/credentials`),
+        .every(
+          (r) =>
+            r.authorization === `Bearer ${h.api.token}` && r.path === `/pilots/${h.api.pilotId}/credentials`,
+        ),
     ).toBe(true);
-    expect(h.api.reports()).toEqual([expect.objectContaining({ taskId, pilotErrorCode: PILOT_ERROR_CODES.OK })]);
+    expect(h.api.reports()).toEqual([
+      expect.objectContaining({ taskId, pilotErrorCode: PILOT_ERROR_CODES.OK }),
+    ]);
     expect(await h.objectText(`${job.outputPrefix}out.txt`)).toBe('done\n');
     expect(await h.messageCount(h.queueUrl)).toBe(0);
     expect(await h.lease()).toMatchObject({ state: 'exited', jobsRun: 1 });

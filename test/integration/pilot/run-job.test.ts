@@ -18,11 +18,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import type { ClaimedJob, ReportInput } from '#core/api/pilots.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { ATTEMPT_LOG_NAME, attemptLogKey, attemptPrefix } from '#core/storage/object-keys.ts';
-import { silentLogger } from '#platform/logger.ts';
 import { adler32 } from '#pilot/adler32.ts';
 import { jobDirName, type RunJobContext, runJob } from '#pilot/run-job.ts';
 import { S3Storage } from '#pilot/s3-storage.ts';
 import { PILOT_VERSION } from '#pilot/version.ts';
+import { silentLogger } from '#platform/logger.ts';
 
 const BUCKET = 'gluon-pilot-test';
 const OTHER_BUCKET = 'gluon-pilot-test-other';
@@ -159,7 +159,8 @@ describe('runJob', () => {
   });
 
   it('stages in the sandbox and the inputs of both buckets, verified, and gives the payload their local names', async () => {
-    const script = '#!/bin/sh\necho "$GLUON_INPUT_FILES" > out.txt\ncat EVNT.01.root HITS.02.root | wc -c >> out.txt\n';
+    const script =
+      '#!/bin/sh\necho "$GLUON_INPUT_FILES" > out.txt\ncat EVNT.01.root HITS.02.root | wc -c >> out.txt\n';
     const sandboxKey = `sandboxes/alice/${randomUUID()}/run.sh`;
     const content = 'event data\n'.repeat(1000);
     const other = 'other bucket data\n';
@@ -195,7 +196,9 @@ describe('runJob', () => {
     );
     const log = await expectLogOf(job, report);
     expect(log).toContain(`# input: ${inputKey} -> EVNT.01.root adler32 ${adler32(content)}\n`);
-    expect(log).toContain(`# input: s3://${OTHER_BUCKET}/${otherKey} -> HITS.02.root adler32 ${adler32(other)}\n`);
+    expect(log).toContain(
+      `# input: s3://${OTHER_BUCKET}/${otherKey} -> HITS.02.root adler32 ${adler32(other)}\n`,
+    );
   });
 
   it('reports STAGE_IN_FAILED naming the mismatch, runs nothing, and still uploads the log when an input’s checksum is wrong', async () => {
@@ -242,7 +245,11 @@ describe('runJob', () => {
       outputs: ['result.root'],
     });
     const report = await runJob(job, context());
-    expect(report).toMatchObject({ pilotErrorCode: PILOT_ERROR_CODES.OUTPUT_MISSING, exitCode: 0, outputs: [] });
+    expect(report).toMatchObject({
+      pilotErrorCode: PILOT_ERROR_CODES.OUTPUT_MISSING,
+      exitCode: 0,
+      outputs: [],
+    });
     expect(report.errorMessage).toBe('declared output not written by the payload: result.root');
     const log = await expectLogOf(job, report);
     expect(log).toContain('# ---- payload output ----\nran\n');
@@ -252,7 +259,10 @@ describe('runJob', () => {
   it('reports the code given as the abort reason when the pilot ends the payload', async () => {
     const stop = new AbortController();
     const job = makeJob({ payload: { command: 'sleep', args: ['30'], env: {}, sandbox: [] }, outputs: [] });
-    const running = runJob(job, context({ signal: stop.signal, onSpawn: () => stop.abort(PILOT_ERROR_CODES.CANCELLED) }));
+    const running = runJob(
+      job,
+      context({ signal: stop.signal, onSpawn: () => stop.abort(PILOT_ERROR_CODES.CANCELLED) }),
+    );
     const report = await running;
     expect(report.pilotErrorCode).toBe(PILOT_ERROR_CODES.CANCELLED);
     expect(report.signal).toBe('SIGTERM');
@@ -262,7 +272,10 @@ describe('runJob', () => {
 
   it('fails an otherwise successful attempt with STAGE_OUT_FAILED when its log cannot be uploaded', async () => {
     const job = makeJob({ payload: { command: 'true', args: [], env: {}, sandbox: [] }, outputs: [] });
-    const report = await runJob(job, context({ storage: new S3Storage(s3, 'gluon-no-such-bucket', { retries: 0 }) }));
+    const report = await runJob(
+      job,
+      context({ storage: new S3Storage(s3, 'gluon-no-such-bucket', { retries: 0 }) }),
+    );
     expect(report.pilotErrorCode).toBe(PILOT_ERROR_CODES.STAGE_OUT_FAILED);
     expect(report.errorMessage).toMatch(/^stage-out of the log failed: /);
     expect(report.log).toBeUndefined();

@@ -1,26 +1,38 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { type JSONValue, type StateMachineDefinition, StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../cdk/gluon-app.ts';
+import { WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 
 interface AslValidation {
   isValid: boolean;
   errorsText(separator?: string): string;
 }
-type AslValidator = (
-  definition: unknown,
-  options?: { checkPaths: boolean; checkArn: boolean },
-) => AslValidation;
+type AslValidator = (definition: unknown, options?: { checkPaths: boolean; checkArn: boolean }) => AslValidation;
 const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
 
 interface State {
   Type: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string;
+  Result?: unknown;
+  Choices?: Array<{ Variable: string; BooleanEquals?: boolean; Next: string }>;
   Retry?: Array<{ ErrorEquals: string[] }>;
-  Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
   States?: Record<string, State>;
   Branches?: Array<{ States: Record<string, State> }>;
   ItemProcessor?: { States: Record<string, State> };
+}
+
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
 }
 
 /** The error names Step Functions itself raises (Retry/Catch may name them). */
@@ -54,12 +66,17 @@ const errorNames = new Set(
   ),
 );
 
+/** `SplitTask` → `split-task`. */
+function kebab(pascal: string): string {
+  return pascal.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
 /** `${SplitTaskFunctionArn}` → an ARN of the shape CloudFormation substitutes. */
 function withExampleArns(text: string): string {
-  return text.replace(/\$\{(\w+)FunctionArn\}/g, (_, name: string) => {
-    const kebab = name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-    return `arn:aws:lambda:eu-west-1:111122223333:function:gluon-dev-${kebab}`;
-  });
+  return text.replace(
+    /\$\{(\w+)FunctionArn\}/g,
+    (_, name: string) => `arn:aws:lambda:eu-west-1:111122223333:function:gluon-dev-${kebab(name)}`,
+  );
 }
 
 function allStates(states: Record<string, State>): Array<[string, State]> {
@@ -94,7 +111,7 @@ describe('state machine definitions', () => {
     });
 
     it(`${file} retries and catches only States.*, Lambda.* or error names the handlers throw`, () => {
-      const definition = JSON.parse(withExampleArns(text)) as { States: Record<string, State> };
+      const definition = JSON.parse(withExampleArns(text)) as Definition;
       const names = allStates(definition.States).flatMap(([, state]) =>
         [...(state.Retry ?? []), ...(state.Catch ?? [])].flatMap((rule) => rule.ErrorEquals),
       );
@@ -112,5 +129,227 @@ describe('state machine definitions', () => {
       { checkPaths: true, checkArn: true },
     );
     expect(result.isValid).toBe(false);
+  });
+});
+
+const taskText = readFileSync(join(directory, 'task.asl.json'), 'utf8');
+const task = JSON.parse(taskText) as Definition;
+
+function state(name: string): State {
+  const found = task.States[name];
+  if (found === undefined) throw new Error(`no state ${name}`);
+  return found;
+}
+
+/** Every transition of the task workflow: `From -> To` (choices with their condition). */
+function edges(): string[] {
+  return Object.entries(task.States)
+    .flatMap(([name, s]) => [
+      ...(s.Next === undefined ? [] : [`${name} -> ${s.Next}`]),
+      ...(s.Choices ?? []).map((c) => `${name} [${c.Variable} == ${String(c.BooleanEquals)}] -> ${c.Next}`),
+      ...(s.Default === undefined ? [] : [`${name} [default] -> ${s.Default}`]),
+      ...(s.Catch ?? []).map((c) => `${name} [catch ${c.ErrorEquals.join(',')}] -> ${c.Next}`),
+      ...(s.End === true ? [`${name} -> (end)`] : []),
+    ])
+    .sort();
+}
+
+describe('task.asl.json wiring', () => {
+  it('calls one workflow function per Task state, every workflow function of lambdas/routes.ts', () => {
+    const functions = [...taskText.matchAll(/\$\{(\w+)FunctionArn\}/g)].map((m) => kebab(m[1] as string));
+    expect(functions.sort()).toEqual([...WORKFLOW_FUNCTIONS].sort());
+  });
+
+  it('splits, enqueues page by page, waits, sweeps a cancelled task page by page, waits again, finalizes', () => {
+    const worker = (name: string) => `${name} [catch States.ALL] -> FailTask`;
+    expect(task.StartAt).toBe('SplitTask');
+    expect(edges()).toEqual(
+      [
+        'SplitTask -> EnqueueJobs',
+        worker('SplitTask'),
+        'EnqueueJobs -> MoreToEnqueue',
+        worker('EnqueueJobs'),
+        'MoreToEnqueue [$.progress.done == false] -> EnqueueJobs',
+        'MoreToEnqueue [default] -> WaitForJobs',
+        'WaitForJobs -> AfterWait',
+        worker('WaitForJobs'),
+        'AfterWait [$.wait.sweep == true] -> StartCancel',
+        'AfterWait [default] -> FinalizeTask',
+        'StartCancel -> CancelJobs',
+        'CancelJobs -> MoreToCancel',
+        worker('CancelJobs'),
+        'MoreToCancel [$.cancel.done == false] -> CancelJobs',
+        'MoreToCancel [default] -> WaitForJobs',
+        'FinalizeTask -> (end)',
+        worker('FinalizeTask'),
+        'FailTask -> (end)',
+      ].sort(),
+    );
+  });
+
+  it('starts the cancel sweep at the first job and hands each page where the last one stopped', () => {
+    expect(state('StartCancel')).toMatchObject({
+      Type: 'Pass',
+      Result: { nextIndex: 0, done: false },
+      ResultPath: '$.cancel',
+    });
+    expect(state('CancelJobs')).toMatchObject({
+      Parameters: { 'taskId.$': '$.taskId', 'nextIndex.$': '$.cancel.nextIndex' },
+      ResultPath: '$.cancel',
+    });
+    expect(state('EnqueueJobs')).toMatchObject({
+      Parameters: { 'taskId.$': '$.taskId', 'nextIndex.$': '$.progress.nextIndex' },
+      ResultPath: '$.progress',
+    });
+    expect(state('SplitTask').ResultPath).toBe('$.progress');
+  });
+
+  it('waits on a task token, keeping the released outcome where AfterWait reads it', () => {
+    expect(state('WaitForJobs')).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: '${WaitForJobsFunctionArn}',
+        Payload: { 'taskId.$': '$.taskId', 'taskToken.$': '$$.Task.Token' },
+      },
+      ResultPath: '$.wait',
+    });
+  });
+
+  it('retries transient errors of every worker step and hands the error to FailTask', () => {
+    for (const name of ['SplitTask', 'EnqueueJobs', 'WaitForJobs', 'CancelJobs', 'FinalizeTask']) {
+      const s = state(name);
+      expect(s.Retry?.[0]?.ErrorEquals, name).toContain('TransientError');
+      expect(s.Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailTask' }]);
+    }
+    expect(state('FailTask').Parameters).toEqual({ 'taskId.$': '$.taskId', 'error.$': '$.error' });
+    expect(state('FailTask').Catch).toBeUndefined();
+  });
+});
+
+/** Runs task.asl.json with every Task state answered by `handlers` (by state name); the states entered. */
+async function run(
+  handlers: Record<string, (input: Record<string, unknown>) => JSONValue | Promise<JSONValue>>,
+): Promise<{ output: JSONValue; entered: string[]; inputs: Map<string, Array<Record<string, unknown>>> }> {
+  const definition = JSON.parse(withExampleArns(taskText)) as StateMachineDefinition;
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const inputs = new Map<string, Array<Record<string, unknown>>>();
+  const local = Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [
+      name,
+      async (input: JSONValue) => {
+        const args = input as Record<string, unknown>;
+        inputs.set(name, [...(inputs.get(name) ?? []), args]);
+        return handler(args);
+      },
+    ]),
+  );
+  const execution = machine.run({ taskId: 't-asl0000001' }, {
+    overrides: {
+      taskResourceLocalHandlers: local,
+      retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((name) => [name, 0])),
+    },
+    context: { Task: { Token: 'token-1' } },
+  } as Parameters<StateMachine['run']>[1]);
+  const entered: string[] = [];
+  const logging = (async () => {
+    for await (const event of execution.eventLogs) {
+      if (event.type === 'StateEntered') entered.push(event.state.name);
+    }
+  })();
+  const output = await execution.result;
+  await logging;
+  return { output, entered, inputs };
+}
+
+const progress = (nextIndex: number, done: boolean) => ({ nextIndex, done });
+
+describe('task.asl.json runs', () => {
+  it('runs a task through every enqueue page to its final state', async () => {
+    const pages = [progress(5000, false), progress(8000, true)];
+    const { entered, inputs, output } = await run({
+      SplitTask: () => progress(0, false),
+      EnqueueJobs: () => pages.shift() ?? progress(0, true),
+      WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+      FinalizeTask: () => ({ state: 'done' }),
+      CancelJobs: () => progress(0, true),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    expect(entered).toEqual([
+      'SplitTask',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      'WaitForJobs',
+      'AfterWait',
+      'FinalizeTask',
+    ]);
+    expect(inputs.get('EnqueueJobs')).toEqual([
+      { taskId: 't-asl0000001', nextIndex: 0 },
+      { taskId: 't-asl0000001', nextIndex: 5000 },
+    ]);
+    expect(inputs.get('WaitForJobs')).toEqual([
+      { FunctionName: expect.stringContaining('wait-for-jobs'), Payload: { taskId: 't-asl0000001', taskToken: 'token-1' } },
+    ]);
+    expect(output).toMatchObject({ taskId: 't-asl0000001', result: { state: 'done' } });
+  });
+
+  it('sweeps a cancelled task page by page, waits again, then finalizes', async () => {
+    const waits = [
+      { taskId: 't-asl0000001', sweep: true },
+      { taskId: 't-asl0000001', sweep: false },
+    ];
+    const sweeps = [progress(5000, false), progress(0, true)];
+    const { entered, inputs } = await run({
+      SplitTask: () => progress(0, false),
+      EnqueueJobs: () => progress(10, true),
+      WaitForJobs: () => waits.shift() ?? { taskId: 't-asl0000001', sweep: false },
+      CancelJobs: () => sweeps.shift() ?? progress(0, true),
+      FinalizeTask: () => ({ state: 'cancelled' }),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    expect(entered).toEqual([
+      'SplitTask',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      'WaitForJobs',
+      'AfterWait',
+      'StartCancel',
+      'CancelJobs',
+      'MoreToCancel',
+      'CancelJobs',
+      'MoreToCancel',
+      'WaitForJobs',
+      'AfterWait',
+      'FinalizeTask',
+    ]);
+    expect(inputs.get('CancelJobs')).toEqual([
+      { taskId: 't-asl0000001', nextIndex: 0 },
+      { taskId: 't-asl0000001', nextIndex: 5000 },
+    ]);
+  });
+
+  it('retries a step that failed with a TransientError and fails the task on any other error', async () => {
+    let splits = 0;
+    const { entered, inputs, output } = await run({
+      SplitTask: () => {
+        splits++;
+        if (splits === 1) throw Object.assign(new Error('busy'), { name: 'TransientError' });
+        return progress(0, false);
+      },
+      EnqueueJobs: () => {
+        throw Object.assign(new Error('no site can run the jobs'), { name: 'NoSiteError' });
+      },
+      WaitForJobs: () => ({ taskId: 't-asl0000001', sweep: false }),
+      CancelJobs: () => progress(0, true),
+      FinalizeTask: () => ({ state: 'done' }),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    expect(splits).toBe(2);
+    expect(entered).toEqual(['SplitTask', 'EnqueueJobs', 'FailTask']);
+    expect(inputs.get('FailTask')).toEqual([
+      { taskId: 't-asl0000001', error: { Error: 'NoSiteError', Cause: expect.stringContaining('no site') } },
+    ]);
+    expect(output).toMatchObject({ result: { state: 'failed' } });
   });
 });

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import {
   ConflictError,
   FatalError,
-  fieldIssues,
   ForbiddenError,
+  fieldIssues,
   GluonError,
   NoSiteError,
   NotFoundError,
@@ -42,7 +42,10 @@ describe('the error classes', () => {
 });
 
 describe('fieldIssues', () => {
-  const schema = z.strictObject({ name: z.string(), resources: z.strictObject({ cores: z.number().min(1) }) });
+  const schema = z.strictObject({
+    name: z.string(),
+    resources: z.strictObject({ cores: z.number().min(1) }),
+  });
 
   function issuesOf(value: unknown, prefix?: string) {
     const result = schema.safeParse(value);

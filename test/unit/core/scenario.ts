@@ -31,7 +31,12 @@ export function pilotToken(siteId: string): Principal {
 }
 
 export const BIG_SLOT = { cores: 8, memoryMB: 32_000, walltimeSec: 172_800, diskMB: 100_000 };
-export const BIG_PILOT: PilotResources = { cores: 8, memoryMB: 32_000, diskMB: 100_000, walltimeLeftSec: 172_800 };
+export const BIG_PILOT: PilotResources = {
+  cores: 8,
+  memoryMB: 32_000,
+  diskMB: 100_000,
+  walltimeLeftSec: 172_800,
+};
 export const USAGE = { wallTimeSec: 12.5, cpuTimeSec: 11, maxRssKB: 204_800 };
 
 /** A generation spec of `jobs` jobs of 10 events each (parsed: every default filled). */
@@ -46,7 +51,10 @@ export function generationSpec(jobs: number, fields: Partial<TaskSpecInput> = {}
   });
 }
 
-export async function addSite(deps: InMemoryDeps, input: SiteInput = { siteId: 'cern', slot: BIG_SLOT }): Promise<void> {
+export async function addSite(
+  deps: InMemoryDeps,
+  input: SiteInput = { siteId: 'cern', slot: BIG_SLOT },
+): Promise<void> {
   await deps.sites.put(siteOf(input));
 }
 
@@ -69,8 +77,19 @@ export async function addPilot(
   resources: PilotResources = BIG_PILOT,
   host = 'wn001.example.org',
 ): Promise<string> {
-  const response = await registerPilot(deps, pilotToken(siteId), { siteId, host, pid: 4242, version: '1.0.0', resources });
+  const response = await registerPilot(deps, pilotToken(siteId), {
+    siteId,
+    host,
+    pid: 4242,
+    version: '1.0.0',
+    resources,
+  });
   return response.pilotId;
+}
+
+/** One attempt of one job (attempt 1 unless told). */
+export function jobRef(taskId: string, jobIndex: number, attempt = 1): JobRef {
+  return { taskId, jobIndex, attempt };
 }
 
 /** A claim of one attempt as a pilot sends it. */
@@ -98,7 +117,9 @@ export async function claimed(
     claimOf(ref.taskId, ref.jobIndex, ref.attempt, fields),
   );
   if (response.outcome !== 'claimed' || response.job === undefined) {
-    return expect.fail(`claim of ${ref.taskId}.${ref.jobIndex}.${ref.attempt} was ${response.outcome}: ${response.reason}`);
+    return expect.fail(
+      `claim of ${ref.taskId}.${ref.jobIndex}.${ref.attempt} was ${response.outcome}: ${response.reason}`,
+    );
   }
   return response.job;
 }

@@ -14,8 +14,8 @@ import type { JobMessage } from '#core/jobs/job-message.ts';
 import { getJob, listJobs } from '#core/jobs/list-jobs.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import type { PilotResources } from '#core/pilots/pilot.ts';
-import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
+import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { reapPilots } from '#core/pilots/reap-pilots.ts';
 import { cancelTask } from '#core/tasks/cancel-task.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
@@ -72,7 +72,11 @@ class Pilot {
     this.pilotId = pilotId;
   }
 
-  static async start(deps: InMemoryDeps, siteId: string, resources: PilotResources = BIG_PILOT): Promise<Pilot> {
+  static async start(
+    deps: InMemoryDeps,
+    siteId: string,
+    resources: PilotResources = BIG_PILOT,
+  ): Promise<Pilot> {
     return new Pilot(deps, siteId, await addPilot(deps, siteId, resources, `wn-${siteId}`));
   }
 
@@ -112,22 +116,33 @@ class Pilot {
   }
 
   async heartbeat() {
-    return pilotHeartbeat({ leases: this.deps.leases, clock: this.deps.clock, leaseSec: this.deps.settings.leaseSec }, this.pilotId, {
-      state: this.current === undefined ? 'idle' : 'busy',
-      held: this.current === undefined ? [] : [this.current],
-      jobsRun: this.jobsRun,
-    });
+    return pilotHeartbeat(
+      { leases: this.deps.leases, clock: this.deps.clock, leaseSec: this.deps.settings.leaseSec },
+      this.pilotId,
+      {
+        state: this.current === undefined ? 'idle' : 'busy',
+        held: this.current === undefined ? [] : [this.current],
+        jobsRun: this.jobsRun,
+      },
+    );
   }
 }
 
 /** Counts from the change feed must equal the states the jobs are listed in. */
-async function expectCountsExact(deps: InMemoryDeps, taskId: string, counts: Partial<JobCounts>): Promise<void> {
+async function expectCountsExact(
+  deps: InMemoryDeps,
+  taskId: string,
+  counts: Partial<JobCounts>,
+): Promise<void> {
   const expected = { ...emptyJobCounts(), ...counts };
   expect(await countsOf(deps, taskId)).toEqual(expected);
   const listed = emptyJobCounts();
   let nextToken: string | undefined;
   do {
-    const page = await listJobs(deps, alice, taskId, { limit: 100, ...(nextToken === undefined ? {} : { nextToken }) });
+    const page = await listJobs(deps, alice, taskId, {
+      limit: 100,
+      ...(nextToken === undefined ? {} : { nextToken }),
+    });
     for (const job of page.items) listed[job.state] += 1;
     nextToken = page.nextToken;
   } while (nextToken !== undefined);
@@ -147,7 +162,11 @@ async function start(spec: TaskSpec, settings = {}) {
 describe('a task from submission to done', () => {
   it('is split, enqueued, claimed by pilots at both sites, counted exactly, released and finalized done', async () => {
     const { deps, taskId, workflow, queues } = await start(generationSpec(6), { enqueuePageSize: 4 });
-    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 6, siteIds: ['bnl', 'cern'] });
+    expect(await taskOf(deps, taskId)).toMatchObject({
+      state: 'running',
+      jobsEnqueued: 6,
+      siteIds: ['bnl', 'cern'],
+    });
     expect(deps.queue.sent.map((m) => [m.jobIndex, m.siteId])).toEqual([
       [0, 'bnl'],
       [1, 'cern'],
@@ -167,7 +186,8 @@ describe('a task from submission to done', () => {
     await expectCountsExact(deps, taskId, { queued: 4, running: 2 });
 
     // Each pilot reports the job it ran with the claim of its next one, then reports the last alone.
-    for (const pilot of [bnl, cern, bnl, cern]) expect(await pilot.next(queues, pilot.ended())).toBe('claimed');
+    for (const pilot of [bnl, cern, bnl, cern])
+      expect(await pilot.next(queues, pilot.ended())).toBe('claimed');
     await settleJobChanges(deps);
     await expectCountsExact(deps, taskId, { running: 2, finished: 4 });
     expect(workflow.release()).toBeUndefined();
@@ -178,7 +198,12 @@ describe('a task from submission to done', () => {
     await expectCountsExact(deps, taskId, { finished: 6 });
     expect(workflow.release()).toEqual({ taskId, sweep: false });
     expect(await workflow.afterRelease()).toBe('done');
-    expect((await taskOf(deps, taskId)).history.map((h) => h.state)).toEqual(['submitted', 'splitting', 'running', 'done']);
+    expect((await taskOf(deps, taskId)).history.map((h) => h.state)).toEqual([
+      'submitted',
+      'splitting',
+      'running',
+      'done',
+    ]);
     expect((await deps.leases.get(bnl.pilotId))?.jobs).toEqual([]);
   });
 });
@@ -310,7 +335,11 @@ describe('a task cancelled while its jobs run', () => {
     await settleJobChanges(deps);
     await expectCountsExact(deps, taskId, { queued: 1, running: 2, finished: 1 });
 
-    expect(await cancelTask(deps, alice, taskId)).toEqual({ taskId, state: 'running', cancelRequested: true });
+    expect(await cancelTask(deps, alice, taskId)).toEqual({
+      taskId,
+      state: 'running',
+      cancelRequested: true,
+    });
     expect(workflow.release()).toEqual({ taskId, sweep: true });
     await expectCountsExact(deps, taskId, { running: 2, finished: 1, cancelled: 1 });
     expect(await workflow.afterRelease()).toBe('waiting');
@@ -326,7 +355,10 @@ describe('a task cancelled while its jobs run', () => {
     await expectCountsExact(deps, taskId, { finished: 2, cancelled: 2 });
     expect(workflow.release()).toEqual({ taskId, sweep: false });
     expect(await workflow.afterRelease()).toBe('cancelled');
-    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'cancelled', reason: '2 finished, 0 failed, 2 cancelled of 4' });
+    expect(await taskOf(deps, taskId)).toMatchObject({
+      state: 'cancelled',
+      reason: '2 finished, 0 failed, 2 cancelled of 4',
+    });
   });
 
   it('ends cancelled at once when no job has started', async () => {

@@ -152,8 +152,8 @@ describe('task.yaml', () => {
     const spec = uploadedSpec();
     expect(jobCount(spec)).toBe(10);
     const ranges = jobIndexes(spec, 0, 100).map((jobIndex) => jobAt(spec, jobIndex));
-    expect(ranges[0]).toEqual({ jobIndex: 0, firstEvent: 0, nEvents: 2000 });
-    expect(ranges.at(-1)).toEqual({ jobIndex: 9, firstEvent: 18_000, nEvents: 2000 });
-    expect(ranges.reduce((n, r) => n + (r.nEvents ?? 0), 0)).toBe(20_000);
+    expect(ranges.map((r) => [r.firstEvent, r.nEvents])).toEqual(
+      Array.from({ length: 10 }, (_, i) => [i * 2000, 2000]),
+    );
   });
 });

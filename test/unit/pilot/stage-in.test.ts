@@ -7,7 +7,8 @@ import { parseS3Url, planStageIn, StageInError, stageIn } from '#pilot/stage-in.
 
 /** A storage that records the downloads asked of it. */
 function recordingStorage() {
-  const downloads: Array<{ key: string; path: string; expected: ExpectedFile; bucket: string | undefined }> = [];
+  const downloads: Array<{ key: string; path: string; expected: ExpectedFile; bucket: string | undefined }> =
+    [];
   const storage = {
     bucket: 'gluon-tasks',
     downloadFile: async (key: string, path: string, expected: ExpectedFile, bucket?: string) => {
@@ -46,7 +47,12 @@ describe('planStageIn', () => {
         localName: 'AOD.02.root',
       },
     ]);
-    expect(plan.payloadNames).toEqual(['EVNT.01.root', 'AOD.02.root', '/eos/atlas/x.root', 'root://eos//y.root']);
+    expect(plan.payloadNames).toEqual([
+      'EVNT.01.root',
+      'AOD.02.root',
+      '/eos/atlas/x.root',
+      'root://eos//y.root',
+    ]);
   });
 
   it('plans nothing when the job has no inputs', () => {
@@ -95,7 +101,12 @@ describe('stageIn', () => {
           expected: { adler32: '0a1b2c3d', bytes: 1024 },
           bucket: 'hep-data',
         },
-        { key: 'inputs/t-1/AOD.02.root', path: join(dir, 'AOD.02.root'), expected: {}, bucket: 'gluon-tasks' },
+        {
+          key: 'inputs/t-1/AOD.02.root',
+          path: join(dir, 'AOD.02.root'),
+          expected: {},
+          bucket: 'gluon-tasks',
+        },
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -116,7 +127,9 @@ describe('stageIn', () => {
     const plan = planStageIn({ inputs: [{ name: 'inputs/a.root' }] }, 'gluon-tasks');
     const stopped = new AbortController();
     stopped.abort();
-    await expect(stageIn(plan, '/nonexistent', storage, { signal: stopped.signal })).rejects.toThrow(StageInError);
+    await expect(stageIn(plan, '/nonexistent', storage, { signal: stopped.signal })).rejects.toThrow(
+      StageInError,
+    );
     expect(downloads).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, JobView } from '#core/api/contract.ts';
+import type { JobView } from '#core/api/tasks.ts';
 import { createHandler } from '#lambdas/jobs/list-jobs/handler.ts';
 import {
   createHandlerHarness,
@@ -7,22 +7,37 @@ import {
   httpEvent,
   invokeHttp,
   issueFields,
+  TEST_SITE,
 } from '#test/support/handler-harness.ts';
-import { claimed, generationSpec, refOf, registerPilot, runningTask, USER_SCOPES } from '../task-flow.ts';
+import {
+  claimed,
+  type ErrorReply,
+  FAILED,
+  generationSpec,
+  nth,
+  refOf,
+  registerPilot,
+  runAttempt,
+  runningTask,
+  submitTask,
+  USER_SCOPES,
+} from '../task-flow.ts';
 
-type ListReply = { jobs: JobView[]; nextToken?: string } & ErrorBody;
+type ListReply = { items: JobView[]; nextToken?: string } & ErrorReply;
 
 let h: HandlerHarness;
 let taskId: string;
+let pilotId: string;
 
 beforeAll(async () => {
   h = await createHandlerHarness();
-  const running = await runningTask(h, generationSpec(5));
+  pilotId = await registerPilot(h);
+  // Six jobs: 1 running, 3 finished, 4 failed (its only attempt), the others queued without a record.
+  const running = await runningTask(h, generationSpec(6, { maxAttempts: 1 }));
   taskId = running.taskId;
-  const pilotId = await registerPilot(h);
-  const second = running.messages[1];
-  if (second === undefined) throw new Error('no message for job 1');
-  await claimed(h, pilotId, refOf(second));
+  await claimed(h, pilotId, refOf(nth(running.messages, 1)));
+  await runAttempt(h, pilotId, refOf(nth(running.messages, 3)));
+  await runAttempt(h, pilotId, refOf(nth(running.messages, 4)), FAILED);
 });
 
 afterAll(async () => {
@@ -43,90 +58,95 @@ function listJobs(query: Record<string, string> = {}, sub: string | null = 'alic
   );
 }
 
+/** Every page of a listing: the job indexes in order, and how many pages it took. */
+async function allPages(query: Record<string, string>, id = taskId): Promise<{ indexes: number[]; pages: number }> {
+  const indexes: number[] = [];
+  let nextToken: string | undefined;
+  let pages = 0;
+  do {
+    const reply = await listJobs({ ...query, ...(nextToken === undefined ? {} : { nextToken }) }, 'alice', id);
+    expect(reply.statusCode, JSON.stringify(reply.body)).toBe(200);
+    indexes.push(...reply.body.items.map((j) => j.jobIndex));
+    nextToken = reply.body.nextToken;
+    pages++;
+  } while (nextToken !== undefined && pages < 20);
+  return { indexes, pages };
+}
+
 describe('list-jobs handler', () => {
-  it("lists the task's jobs in index order, as views", async () => {
+  it("lists the task's jobs in index order: records where there are, queued jobs derived where not", async () => {
     const reply = await listJobs();
     expect(reply.statusCode).toBe(200);
-    expect(reply.body.jobs.map((j) => [j.jobIndex, j.state])).toEqual([
-      [0, 'queued'],
-      [1, 'starting'],
-      [2, 'queued'],
-      [3, 'queued'],
-      [4, 'queued'],
+    expect(reply.body.items.map((j) => [j.jobIndex, j.state, j.attempt])).toEqual([
+      [0, 'queued', 1],
+      [1, 'running', 1],
+      [2, 'queued', 1],
+      [3, 'finished', 1],
+      [4, 'failed', 1],
+      [5, 'queued', 1],
     ]);
-    expect(reply.body.jobs[2]).toMatchObject({
+    expect(reply.body.nextToken).toBeUndefined();
+    expect(reply.body.items[2]).toEqual({
       jobId: `${taskId}.2`,
       taskId,
+      jobIndex: 2,
+      state: 'queued',
       attempt: 1,
-      siteId: 'test-site',
+      siteId: TEST_SITE,
       firstEvent: 200,
       nEvents: 100,
-      attempts: [],
     });
-    expect(reply.body.jobs[1]).toMatchObject({ pilotId: expect.stringMatching(/^p-/), host: 'wn01.test' });
-    for (const job of reply.body.jobs) {
-      for (const hidden of ['owner', 'failures', 'leaseExpiresAt', 'queuedAt', 'stateIndex', 'leaseShard']) {
-        expect(job).not.toHaveProperty(hidden);
-      }
+    expect(reply.body.items[1]).toMatchObject({ pilotId, host: 'wn01.test', siteId: TEST_SITE });
+    expect(reply.body.items[4]).toMatchObject({ exitCode: 3, pilotErrorCode: 1001, errorMessage: 'exit 3' });
+    for (const job of reply.body.items) {
+      for (const hidden of ['attempts', 'failures', 'ended', 'updatedAt', 'owner']) expect(job).not.toHaveProperty(hidden);
     }
   });
 
   it('pages with limit and nextToken', async () => {
-    const seen: number[] = [];
-    let nextToken: string | undefined;
-    let pages = 0;
-    do {
-      const reply = await listJobs({ limit: '2', ...(nextToken === undefined ? {} : { nextToken }) });
-      expect(reply.statusCode).toBe(200);
-      expect(reply.body.jobs.length).toBeLessThanOrEqual(2);
-      seen.push(...reply.body.jobs.map((j) => j.jobIndex));
-      nextToken = reply.body.nextToken;
-      pages++;
-    } while (nextToken !== undefined && pages < 10);
-    expect(seen).toEqual([0, 1, 2, 3, 4]);
-    expect(pages).toBeGreaterThanOrEqual(3);
+    const { indexes, pages } = await allPages({ limit: '2' });
+    expect(indexes).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(pages).toBe(3);
   });
 
-  it('filters by state, and pages within the filter', async () => {
-    const starting = await listJobs({ state: 'starting' });
-    expect(starting.body.jobs.map((j) => j.jobIndex)).toEqual([1]);
-    const first = await listJobs({ state: 'queued', limit: '3' });
-    expect(first.body.jobs.map((j) => j.jobIndex)).toEqual([0, 2, 3]);
-    expect(first.body.nextToken).toEqual(expect.any(String));
-    const second = await listJobs({ state: 'queued', limit: '3', nextToken: first.body.nextToken ?? '' });
-    expect(second.body.jobs.map((j) => j.jobIndex)).toEqual([4]);
-    expect(second.body.nextToken).toBeUndefined();
-    expect((await listJobs({ state: 'finished' })).body).toEqual({ jobs: [] });
+  it('filters by state, recorded and derived, and pages within the filter', async () => {
+    expect((await allPages({ state: 'running' })).indexes).toEqual([1]);
+    expect((await allPages({ state: 'finished' })).indexes).toEqual([3]);
+    expect((await allPages({ state: 'failed' })).indexes).toEqual([4]);
+    expect((await allPages({ state: 'cancelled' })).indexes).toEqual([]);
+    const queued = await allPages({ state: 'queued', limit: '2' });
+    expect(queued.indexes).toEqual([0, 2, 5]);
+    expect(queued.pages).toBeGreaterThanOrEqual(2);
   });
 
-  it('answers 400 to a token of another task or of the unfiltered listing', async () => {
-    const allToken = (await listJobs({ limit: '1' })).body.nextToken;
-    const other = await runningTask(h, generationSpec(1));
-    for (const [query, id] of [
-      [{ nextToken: allToken ?? '' }, other.taskId],
-      [{ state: 'queued', nextToken: allToken ?? '' }, taskId],
-    ] as const) {
-      const reply = await listJobs(query, 'alice', id);
-      expect(reply.statusCode, JSON.stringify(query)).toBe(400);
+  it('lists jobs not yet enqueued as defined, and every job of a cancelled task that never ran as cancelled', async () => {
+    const submitted = await submitTask(h, generationSpec(3));
+    expect((await listJobs({}, 'alice', submitted)).body.items.map((j) => j.state)).toEqual([
+      'defined',
+      'defined',
+      'defined',
+    ]);
+
+    const cancelled = await runningTask(h, generationSpec(3));
+    await claimed(h, pilotId, refOf(nth(cancelled.messages, 1)));
+    await h.deps.tasks.requestCancel(cancelled.taskId, h.clock.now().toISOString());
+    const reply = await listJobs({}, 'alice', cancelled.taskId);
+    expect(reply.body.items.map((j) => [j.jobIndex, j.state])).toEqual([
+      [0, 'cancelled'],
+      [1, 'running'],
+      [2, 'cancelled'],
+    ]);
+    expect((await allPages({ state: 'cancelled' }, cancelled.taskId)).indexes).toEqual([0, 2]);
+    expect((await allPages({ state: 'queued' }, cancelled.taskId)).indexes).toEqual([]);
+  });
+
+  it('answers 400 naming query.nextToken to a token that is not one', async () => {
+    for (const nextToken of ['abc', '-1', '01', '1.5']) {
+      const reply = await listJobs({ nextToken });
+      expect(reply.statusCode, nextToken).toBe(400);
       expect(reply.body.error.code).toBe('INVALID_INPUT');
       expect(issueFields(reply.body)).toEqual(['query.nextToken']);
     }
-  });
-
-  it('answers 400, not 500, to a token of the queued jobs used for the finished ones', async () => {
-    const queuedToken = (await listJobs({ state: 'queued', limit: '1' })).body.nextToken;
-    expect(queuedToken).toEqual(expect.any(String));
-    const reply = await listJobs({ state: 'finished', nextToken: queuedToken ?? '' });
-    expect(reply.statusCode).toBe(400);
-    expect(reply.body.error.code).toBe('INVALID_INPUT');
-    expect(issueFields(reply.body)).toEqual(['query.nextToken']);
-  });
-
-  it('answers 404 to another user', async () => {
-    const reply = await listJobs({}, 'mallory');
-    expect(reply.statusCode).toBe(404);
-    expect(reply.body.error.code).toBe('NOT_FOUND');
-    expect(reply.body).not.toHaveProperty('jobs');
   });
 
   it('answers 400 naming query.limit or query.state to a bad query', async () => {
@@ -134,11 +154,18 @@ describe('list-jobs handler', () => {
     expect(limit.statusCode).toBe(400);
     expect(issueFields(limit.body)).toEqual(['query.limit']);
     const state = await listJobs({ state: 'exploded' });
-    expect(state.statusCode).toBe(400);
     expect(issueFields(state.body)).toEqual(['query.state']);
     const both = await listJobs({ state: 'Queued', limit: 'many' });
-    expect(both.statusCode).toBe(400);
     expect(issueFields(both.body)).toEqual(['query.limit', 'query.state']);
+    const unknown = await listJobs({ color: 'red' });
+    expect(issueFields(unknown.body)).toEqual(['query.color']);
+  });
+
+  it('answers 404 to another user', async () => {
+    const reply = await listJobs({}, 'mallory');
+    expect(reply.statusCode).toBe(404);
+    expect(reply.body.error.code).toBe('NOT_FOUND');
+    expect(reply.body).not.toHaveProperty('items');
   });
 
   it('answers 400 naming path.taskId to a malformed task id', async () => {

@@ -26,7 +26,10 @@ describe('JobsQuerySchema', () => {
 
 describe('JobPathSchema', () => {
   it('reads the job index from the path', () => {
-    expect(JobPathSchema.parse({ taskId: 't-000001', jobIndex: '12' })).toEqual({ taskId: 't-000001', jobIndex: 12 });
+    expect(JobPathSchema.parse({ taskId: 't-000001', jobIndex: '12' })).toEqual({
+      taskId: 't-000001',
+      jobIndex: 12,
+    });
   });
 
   it.each(['-1', '1.5', 'x'])('refuses the job index %s', (jobIndex) => {

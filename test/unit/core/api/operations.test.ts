@@ -29,7 +29,13 @@ describe('OPERATIONS', () => {
   });
 
   it('admits pilots, and pilots only, to the pilot routes', () => {
-    for (const id of ['registerPilot', 'claimJob', 'completeJob', 'renewPilotCredentials', 'siteDemand'] as const) {
+    for (const id of [
+      'registerPilot',
+      'claimJob',
+      'completeJob',
+      'renewPilotCredentials',
+      'siteDemand',
+    ] as const) {
       expect(OPERATIONS[id].scopes).toEqual(['gluon.pilot']);
     }
   });

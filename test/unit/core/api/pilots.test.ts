@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ClaimRequestSchema, ClaimResponseSchema, CompleteRequestSchema, ReportSchema } from '#core/api/pilots.ts';
+import {
+  ClaimRequestSchema,
+  ClaimResponseSchema,
+  CompleteRequestSchema,
+  ReportSchema,
+} from '#core/api/pilots.ts';
 import { BIG_PILOT } from '../scenario.ts';
 
 const ref = { taskId: 't-000001', jobIndex: 0, attempt: 1 };
@@ -25,11 +30,20 @@ describe('ReportSchema', () => {
 
 describe('ClaimRequestSchema', () => {
   it('takes a claim with the resources offered, holding nothing by default', () => {
-    expect(ClaimRequestSchema.parse({ ...ref, resources: BIG_PILOT })).toEqual({ ...ref, resources: BIG_PILOT, holds: [] });
+    expect(ClaimRequestSchema.parse({ ...ref, resources: BIG_PILOT })).toEqual({
+      ...ref,
+      resources: BIG_PILOT,
+      holds: [],
+    });
   });
 
   it('takes the report of the attempt just ended with the claim, and names its bad fields', () => {
-    const parsed = ClaimRequestSchema.parse({ ...ref, jobIndex: 1, resources: BIG_PILOT, report: { ...ref, pilotErrorCode: 0, usage } });
+    const parsed = ClaimRequestSchema.parse({
+      ...ref,
+      jobIndex: 1,
+      resources: BIG_PILOT,
+      report: { ...ref, pilotErrorCode: 0, usage },
+    });
     expect(parsed.report).toMatchObject({ ...ref, outputs: [] });
     const bad = ClaimRequestSchema.safeParse({ ...ref, resources: BIG_PILOT, report: { ...ref, usage } });
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['report.pilotErrorCode']);
@@ -44,9 +58,10 @@ describe('ClaimRequestSchema', () => {
 
 describe('CompleteRequestSchema', () => {
   it('is a report with the attempts the pilot still holds', () => {
-    expect(CompleteRequestSchema.parse({ ...ref, pilotErrorCode: 0, usage, holds: [{ ...ref, jobIndex: 1 }] }).holds).toEqual([
-      { ...ref, jobIndex: 1 },
-    ]);
+    expect(
+      CompleteRequestSchema.parse({ ...ref, pilotErrorCode: 0, usage, holds: [{ ...ref, jobIndex: 1 }] })
+        .holds,
+    ).toEqual([{ ...ref, jobIndex: 1 }]);
   });
 });
 

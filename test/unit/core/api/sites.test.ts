@@ -3,7 +3,11 @@ import { PutSiteRequestSchema } from '#core/api/sites.ts';
 
 describe('PutSiteRequestSchema', () => {
   it('takes a site definition without its id (the path names it), with defaults filled', () => {
-    expect(PutSiteRequestSchema.parse({ maxPilots: 5 })).toMatchObject({ status: 'online', kind: 'local', maxPilots: 5 });
+    expect(PutSiteRequestSchema.parse({ maxPilots: 5 })).toMatchObject({
+      status: 'online',
+      kind: 'local',
+      maxPilots: 5,
+    });
   });
 
   it('refuses an unknown field and a bad slot', () => {

@@ -99,7 +99,12 @@ describe('claimJob', () => {
   it('keeps the attempts the pilot says it still holds in its lease', async () => {
     const { deps, taskId, pilotId } = await setup();
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
-    await claimed(deps, pilotId, { taskId, jobIndex: 1, attempt: 1 }, { holds: [{ taskId, jobIndex: 0, attempt: 1 }] });
+    await claimed(
+      deps,
+      pilotId,
+      { taskId, jobIndex: 1, attempt: 1 },
+      { holds: [{ taskId, jobIndex: 0, attempt: 1 }] },
+    );
     expect((await leaseOf(deps, pilotId)).jobs).toEqual([`${taskId}.0.1`, `${taskId}.1.1`]);
   });
 
@@ -112,7 +117,10 @@ describe('claimJob', () => {
     expect(response.outcome).toBe('claimed');
     expect(response.report).toEqual({ outcome: 'recorded', jobState: 'finished', attempt: 1 });
     expect((await recordOf(deps, taskId, 0)).state).toBe('finished');
-    expect(await leaseOf(deps, pilotId)).toMatchObject({ jobs: [`${taskId}.1.1`], kill: ['other|cancelled'] });
+    expect(await leaseOf(deps, pilotId)).toMatchObject({
+      jobs: [`${taskId}.1.1`],
+      kill: ['other|cancelled'],
+    });
   });
 
   it('answers a replayed claim as the first (the answer was lost), writing nothing more', async () => {
@@ -135,7 +143,10 @@ describe('claimJob', () => {
     const request = claimOf(taskId, 0, 2, { report: report({ taskId, jobIndex: 1, attempt: 1 }) });
     expect((await claimJob(deps, token, pilotId, request)).outcome).toBe('claimed');
     const replay = await claimJob(deps, token, pilotId, request);
-    expect(replay).toMatchObject({ outcome: 'claimed', report: { outcome: 'recorded', jobState: 'finished' } });
+    expect(replay).toMatchObject({
+      outcome: 'claimed',
+      report: { outcome: 'recorded', jobState: 'finished' },
+    });
     // The pilot runs attempt 2 of job 0: were it lost, the reaper must find it in the lease.
     expect((await leaseOf(deps, pilotId)).jobs).toEqual([`${taskId}.0.2`]);
   });
@@ -170,7 +181,11 @@ describe('claimJob', () => {
       reason: 'no attempt 2 of this job is queued',
     });
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
-    await complete(deps, pilotId, report({ taskId, jobIndex: 0, attempt: 1 }, PILOT_ERROR_CODES.PAYLOAD_FAILED));
+    await complete(
+      deps,
+      pilotId,
+      report({ taskId, jobIndex: 0, attempt: 1 }, PILOT_ERROR_CODES.PAYLOAD_FAILED),
+    );
     expect(await claimJob(deps, token, pilotId, claimOf(taskId, 0, 3))).toEqual({
       outcome: 'stale',
       reason: 'the job is queued at attempt 2',
@@ -228,13 +243,21 @@ describe('claimJob', () => {
     [{ memoryMB: 3999 }, 'needs 4000 MB memory, pilot has 3999'],
     [{ walltimeLeftSec: 60 }, 'needs 3600 s walltime, pilot has 60 s'],
     [{ diskMB: 10 }, 'needs 1000 MB disk, pilot has 10'],
-  ])('answers unfit when the pilot offers too little (%o), leaving the job to others', async (less, reason) => {
-    const { deps, taskId, pilotId } = await setup();
-    const response = await claimJob(deps, token, pilotId, claimOf(taskId, 0, 1, { resources: { ...BIG_PILOT, ...less } }));
-    expect(response).toEqual({ outcome: 'unfit', reason });
-    expect(await deps.jobs.get(taskId, 0)).toBeUndefined();
-    expect((await leaseOf(deps, pilotId)).jobs).toEqual([]);
-  });
+  ])(
+    'answers unfit when the pilot offers too little (%o), leaving the job to others',
+    async (less, reason) => {
+      const { deps, taskId, pilotId } = await setup();
+      const response = await claimJob(
+        deps,
+        token,
+        pilotId,
+        claimOf(taskId, 0, 1, { resources: { ...BIG_PILOT, ...less } }),
+      );
+      expect(response).toEqual({ outcome: 'unfit', reason });
+      expect(await deps.jobs.get(taskId, 0)).toBeUndefined();
+      expect((await leaseOf(deps, pilotId)).jobs).toEqual([]);
+    },
+  );
 
   it('gives a retry the resources raised after a memory kill, and judges fit by them', async () => {
     const { deps, taskId, pilotId } = await setup(generationSpec(1, { resources: { memoryMB: 1000 } }));
@@ -249,7 +272,12 @@ describe('claimJob', () => {
     const job = await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 2 });
     expect(job.resources.memoryMB).toBe(1500);
     expect(job.outputPrefix).toBe(`tasks/${taskId}/jobs/0/attempt-2/`);
-    expect(await recordOf(deps, taskId, 0)).toMatchObject({ state: 'running', attempt: 2, failures: 1, pilotId });
+    expect(await recordOf(deps, taskId, 0)).toMatchObject({
+      state: 'running',
+      attempt: 2,
+      failures: 1,
+      pilotId,
+    });
   });
 
   it('keeps the time the retry was queued when the message carries none', async () => {
@@ -283,13 +311,17 @@ describe('claimJob', () => {
     const { deps, taskId, pilotId } = await setup();
     expireLeases(deps);
     await deps.leases.markLost(pilotId, deps.clock.now().getTime());
-    await expect(claimJob(deps, token, pilotId, claimOf(taskId, 0))).rejects.toThrow(`pilot ${pilotId} is lost`);
+    await expect(claimJob(deps, token, pilotId, claimOf(taskId, 0))).rejects.toThrow(
+      `pilot ${pilotId} is lost`,
+    );
   });
 
   it("throws ForbiddenError when the token is another site's, and the job stays unclaimed", async () => {
     const { deps, taskId, pilotId } = await setup();
     await addSite(deps, { siteId: 'bnl' });
-    const error = await claimJob(deps, pilotToken('bnl'), pilotId, claimOf(taskId, 0)).catch((e: unknown) => e);
+    const error = await claimJob(deps, pilotToken('bnl'), pilotId, claimOf(taskId, 0)).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ForbiddenError);
     expect((error as Error).message).toBe('this pilot token is for site bnl, not cern');
     expect(await deps.jobs.get(taskId, 0)).toBeUndefined();
@@ -309,12 +341,19 @@ describe('claimedJob', () => {
       name: 'reco',
       payload: { command: 'reco' },
       inputs: {
-        files: [{ name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10, events: 4 }, 'inputs/b.root', 's3://raw/c.root'],
+        files: [
+          { name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10, events: 4 },
+          'inputs/b.root',
+          's3://raw/c.root',
+        ],
       },
       split: { filesPerJob: 2 },
     });
     const job = claimedJob(spec, { taskId: 't-000001', jobIndex: 0, attempt: 3 }, spec.resources);
-    expect(job.inputs).toEqual([{ name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10, events: 4 }, { name: 'inputs/b.root' }]);
+    expect(job.inputs).toEqual([
+      { name: 'inputs/a.root', adler32: '0a1b2c3d', bytes: 10, events: 4 },
+      { name: 'inputs/b.root' },
+    ]);
     expect(job).not.toHaveProperty('firstEvent');
     expect(job).not.toHaveProperty('nEvents');
     expect(job.logKey).toBe('tasks/t-000001/jobs/0/attempt-3/attempt.log');

@@ -25,7 +25,12 @@ import {
 const token = pilotToken('cern');
 const ENDED_AT = '2026-01-01T00:01:00.000Z';
 const outputs = [{ name: 'events.root', key: 'tasks/t-000001/jobs/0/attempt-1/events.root', bytes: 1234 }];
-const log = { name: 'attempt.log', key: 'tasks/t-000001/jobs/0/attempt-1/attempt.log', bytes: 99, adler32: '0a1b2c3d' };
+const log = {
+  name: 'attempt.log',
+  key: 'tasks/t-000001/jobs/0/attempt-1/attempt.log',
+  bytes: 99,
+  adler32: '0a1b2c3d',
+};
 
 /** Job 0 of a task of three runs on a pilot at cern; a minute passes. */
 async function setup(jobs = 3) {
@@ -65,7 +70,10 @@ describe('completeJob', () => {
     const { deps, taskId, pilotId, ref } = await setup();
     const second = { taskId, jobIndex: 1, attempt: 1 };
     await claimed(deps, pilotId, second, { holds: [ref] });
-    await deps.leases.addKills(pilotId, [killEntry(`${taskId}.0.1`, 'cancelled'), killEntry(`${taskId}.1.1`, 'cancelled')]);
+    await deps.leases.addKills(pilotId, [
+      killEntry(`${taskId}.0.1`, 'cancelled'),
+      killEntry(`${taskId}.1.1`, 'cancelled'),
+    ]);
     await complete(deps, pilotId, report(ref), [second]);
     expect(await leaseOf(deps, pilotId)).toMatchObject({
       state: 'busy',
@@ -96,7 +104,11 @@ describe('completeJob', () => {
     const record = await recordOf(deps, taskId, 0);
     deps.jobs.takeChanges();
     deps.clock.advance(1000);
-    expect(await complete(deps, pilotId, report(ref))).toEqual({ outcome: 'recorded', jobState: 'finished', attempt: 1 });
+    expect(await complete(deps, pilotId, report(ref))).toEqual({
+      outcome: 'recorded',
+      jobState: 'finished',
+      attempt: 1,
+    });
     expect(await recordOf(deps, taskId, 0)).toEqual(record);
     expect(deps.jobs.takeChanges()).toEqual([]);
   });
@@ -105,7 +117,11 @@ describe('completeJob', () => {
     const { deps, taskId, pilotId, ref } = await setup();
     const failed = report(ref, PILOT_ERROR_CODES.PAYLOAD_FAILED);
     await complete(deps, pilotId, failed);
-    expect(await complete(deps, pilotId, failed)).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+    expect(await complete(deps, pilotId, failed)).toEqual({
+      outcome: 'recorded',
+      jobState: 'queued',
+      attempt: 2,
+    });
     expect(await recordOf(deps, taskId, 0)).toMatchObject({ state: 'queued', attempt: 2, failures: 1 });
   });
 
@@ -150,13 +166,20 @@ describe('completeJob', () => {
 
   describe('a claim abandoned by its pilot (CLAIM_ABANDONED)', () => {
     const abandoned = (ref: { taskId: string; jobIndex: number; attempt: number }) =>
-      report(ref, PILOT_ERROR_CODES.CLAIM_ABANDONED, { exitCode: undefined, usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 } });
+      report(ref, PILOT_ERROR_CODES.CLAIM_ABANDONED, {
+        exitCode: undefined,
+        usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 },
+      });
 
     it('fences a claim that never landed: the job moves to attempt 2, no attempt of the budget used', async () => {
       const { deps, taskId, pilotId } = await setup();
       const lost = { taskId, jobIndex: 1, attempt: 1 };
       // The lease was written, then the claim's job write never happened (or its answer was lost).
-      await deps.leases.hold(pilotId, { jobs: [`${taskId}.0.1`, `${taskId}.1.1`], state: 'busy', expiresAt: Date.now() });
+      await deps.leases.hold(pilotId, {
+        jobs: [`${taskId}.0.1`, `${taskId}.1.1`],
+        state: 'busy',
+        expiresAt: Date.now(),
+      });
       expect(await complete(deps, pilotId, abandoned(lost), [{ taskId, jobIndex: 0, attempt: 1 }])).toEqual({
         outcome: 'recorded',
         jobState: 'queued',
@@ -171,14 +194,23 @@ describe('completeJob', () => {
       });
       expect((await leaseOf(deps, pilotId)).jobs).toEqual([`${taskId}.0.1`]);
       // The late claim write can never land now.
-      const late = await claimJob(deps, token, pilotId, claimOf(taskId, 1, 1, { holds: [{ taskId, jobIndex: 0, attempt: 1 }] }));
+      const late = await claimJob(
+        deps,
+        token,
+        pilotId,
+        claimOf(taskId, 1, 1, { holds: [{ taskId, jobIndex: 0, attempt: 1 }] }),
+      );
       expect(late).toEqual({ outcome: 'stale', reason: 'the job is queued at attempt 2' });
       expect((await recordOf(deps, taskId, 1)).attempt).toBe(2);
     });
 
     it('gives back a claim that did land: the attempt ends abandoned and the job is queued again', async () => {
       const { deps, taskId, pilotId, ref } = await setup();
-      expect(await complete(deps, pilotId, abandoned(ref))).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+      expect(await complete(deps, pilotId, abandoned(ref))).toEqual({
+        outcome: 'recorded',
+        jobState: 'queued',
+        attempt: 2,
+      });
       expect(await recordOf(deps, taskId, 0)).toMatchObject({
         state: 'queued',
         attempt: 2,
@@ -227,7 +259,9 @@ describe('attemptResult', () => {
 
   it('keeps what the pilot reported, and no empty outputs', () => {
     const ref = { taskId: 't-000001', jobIndex: 0, attempt: 1 };
-    const result = attemptResult(report(ref, PILOT_ERROR_CODES.PAYLOAD_SIGNALLED, { signal: 'SIGSEGV', host: 'wn7', log }));
+    const result = attemptResult(
+      report(ref, PILOT_ERROR_CODES.PAYLOAD_SIGNALLED, { signal: 'SIGSEGV', host: 'wn7', log }),
+    );
     expect(result).toEqual({
       state: 'failed',
       pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_SIGNALLED,

@@ -128,22 +128,35 @@ describe('endAttempt', () => {
   it('cancels the job when its task was cancelled, whatever the error', async () => {
     const { deps, ref, pilotId } = await setup();
     await deps.tasks.requestCancel(ref.taskId, ENDED_AT);
-    expect(await endAttempt(deps, ref, pilotId, failed())).toEqual({ outcome: 'ok', jobState: 'cancelled', attempt: 1 });
+    expect(await endAttempt(deps, ref, pilotId, failed())).toEqual({
+      outcome: 'ok',
+      jobState: 'cancelled',
+      attempt: 1,
+    });
     expect(await recordOf(deps, ref.taskId, 0)).toMatchObject({ state: 'cancelled', failures: 0 });
   });
 
   it('cancels the job when the pilot killed it because it was cancelled', async () => {
     const { deps, ref, pilotId } = await setup();
-    const ended = await endAttempt(deps, ref, pilotId, { state: 'cancelled', pilotErrorCode: PILOT_ERROR_CODES.CANCELLED });
+    const ended = await endAttempt(deps, ref, pilotId, {
+      state: 'cancelled',
+      pilotErrorCode: PILOT_ERROR_CODES.CANCELLED,
+    });
     expect(ended.outcome === 'ok' && ended.jobState).toBe('cancelled');
   });
 
   it('retries an eviction without using an attempt of the budget', async () => {
     const { deps, ref, pilotId } = await setup(generationSpec(1, { maxAttempts: 1 }));
-    const ended = await endAttempt(deps, ref, pilotId, { state: 'evicted', pilotErrorCode: PILOT_ERROR_CODES.EVICTED });
+    const ended = await endAttempt(deps, ref, pilotId, {
+      state: 'evicted',
+      pilotErrorCode: PILOT_ERROR_CODES.EVICTED,
+    });
     expect(ended).toEqual({ outcome: 'ok', jobState: 'queued', attempt: 2 });
     const record = await recordOf(deps, ref.taskId, 0);
-    expect(record).toMatchObject({ failures: 0, ended: { state: 'evicted', pilotErrorCode: PILOT_ERROR_CODES.EVICTED } });
+    expect(record).toMatchObject({
+      failures: 0,
+      ended: { state: 'evicted', pilotErrorCode: PILOT_ERROR_CODES.EVICTED },
+    });
   });
 
   it('raises the memory of the next attempt after a memory kill, within the slot of the job site', async () => {
@@ -155,7 +168,9 @@ describe('endAttempt', () => {
 
   it('raises the walltime after a walltime kill and keeps a memory raised before', async () => {
     const { deps, ref, pilotId } = await setup(generationSpec(1, { resources: { walltimeSec: 600 } }));
-    await deps.jobs.update(ref, { set: { resources: { memoryMB: 3000 } } }, [{ state: 'running', attempt: 1 }]);
+    await deps.jobs.update(ref, { set: { resources: { memoryMB: 3000 } } }, [
+      { state: 'running', attempt: 1 },
+    ]);
     await endAttempt(deps, ref, pilotId, failed({ pilotErrorCode: PILOT_ERROR_CODES.WALLTIME_EXCEEDED }));
     const record = await recordOf(deps, ref.taskId, 0);
     expect(record.resources).toEqual({ memoryMB: 3000, walltimeSec: 900 });
@@ -175,23 +190,29 @@ describe('endAttempt', () => {
   });
 
   it.each([
-    ['another pilot', { pilotId: 'p-999999' }],
-    ['another attempt', { attempt: 2 }],
-  ])('answers conflict and writes nothing when the report comes from %s', async (_who, change) => {
-    const { deps, ref, pilotId } = await setup();
-    const before = await recordOf(deps, ref.taskId, 0);
-    const who = change.pilotId ?? pilotId;
-    const attempt = change.attempt ?? 1;
-    expect(await endAttempt(deps, { ...ref, attempt }, who, { state: 'finished', pilotErrorCode: 0 })).toEqual({
-      outcome: 'conflict',
-    });
-    expect(await endAttempt(deps, { ...ref, attempt }, who, failed())).toEqual({ outcome: 'conflict' });
-    expect(await recordOf(deps, ref.taskId, 0)).toEqual(before);
-  });
+    ['another pilot', 'p-999999', 1],
+    ['another attempt', undefined, 2],
+  ] as const)(
+    'answers conflict and writes nothing when the report comes from %s',
+    async (_who, other, attempt) => {
+      const { deps, ref, pilotId } = await setup();
+      const before = await recordOf(deps, ref.taskId, 0);
+      const who = other ?? pilotId;
+      expect(
+        await endAttempt(deps, { ...ref, attempt }, who, { state: 'finished', pilotErrorCode: 0 }),
+      ).toEqual({
+        outcome: 'conflict',
+      });
+      expect(await endAttempt(deps, { ...ref, attempt }, who, failed())).toEqual({ outcome: 'conflict' });
+      expect(await recordOf(deps, ref.taskId, 0)).toEqual(before);
+    },
+  );
 
   it('answers conflict when the token names another site than the job runs at', async () => {
     const { deps, ref, pilotId } = await setup();
-    expect(await endAttempt(deps, ref, pilotId, { state: 'finished', pilotErrorCode: 0 }, { siteId: 'bnl' })).toEqual({
+    expect(
+      await endAttempt(deps, ref, pilotId, { state: 'finished', pilotErrorCode: 0 }, { siteId: 'bnl' }),
+    ).toEqual({
       outcome: 'conflict',
     });
     expect((await recordOf(deps, ref.taskId, 0)).state).toBe('running');
@@ -206,7 +227,9 @@ describe('endAttempt', () => {
 
   it('answers conflict for a job that was never claimed', async () => {
     const { deps, ref, pilotId } = await setup();
-    expect(await endAttempt(deps, { ...ref, jobIndex: 1 }, pilotId, failed())).toEqual({ outcome: 'conflict' });
+    expect(await endAttempt(deps, { ...ref, jobIndex: 1 }, pilotId, failed())).toEqual({
+      outcome: 'conflict',
+    });
     expect(await deps.jobs.get(ref.taskId, 1)).toBeUndefined();
   });
 });

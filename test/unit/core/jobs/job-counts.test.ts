@@ -89,7 +89,10 @@ describe('deriveJobCounts', () => {
   });
 
   it('counts no queued job without a record when a claim came before the enqueue progress was recorded', () => {
-    const derived = deriveJobCounts({ jobCount: 2, jobsEnqueued: 1, cancelRequested: false }, counters({ recorded: 2, running: 2 }));
+    const derived = deriveJobCounts(
+      { jobCount: 2, jobsEnqueued: 1, cancelRequested: false },
+      counters({ recorded: 2, running: 2 }),
+    );
     expect(derived.queued).toBe(0);
     expect(derived.running).toBe(2);
   });

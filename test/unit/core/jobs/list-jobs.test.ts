@@ -6,7 +6,12 @@ import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { parseTaskSpec } from '#core/tasks/task-spec.ts';
 import { enqueueJobs, splitTask } from '#core/tasks/task-workflow.ts';
-import { DEFAULT_START, type InMemoryDeps, inMemoryDeps, settleJobChanges } from '#test/support/in-memory-ports.ts';
+import {
+  DEFAULT_START,
+  type InMemoryDeps,
+  inMemoryDeps,
+  settleJobChanges,
+} from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -16,6 +21,7 @@ import {
   claimed,
   complete,
   generationSpec,
+  jobRef,
   report,
   runningTask,
   USAGE,
@@ -42,8 +48,7 @@ async function setup() {
   await splitTask(deps, taskId);
   await enqueueJobs(deps, taskId, 0);
   const pilotId = await addPilot(deps);
-  const [one, two, three] = [1, 2, 3].map((jobIndex) => ({ taskId, jobIndex, attempt: 1 }));
-  if (one === undefined || two === undefined || three === undefined) return expect.fail('refs');
+  const [one, two, three] = [jobRef(taskId, 1), jobRef(taskId, 2), jobRef(taskId, 3)];
   await claimed(deps, pilotId, one);
   await claimed(deps, pilotId, two, { holds: [one] });
   await complete(deps, pilotId, report(two), [one]);
@@ -70,7 +75,16 @@ describe('listJobs', () => {
     const { deps, taskId } = await setup();
     const { items } = await listJobs(deps, alice, taskId, query({ limit: 1 }));
     expect(items).toEqual([
-      { jobId: `${taskId}.0`, taskId, jobIndex: 0, state: 'queued', attempt: 1, firstEvent: 0, nEvents: 10, siteId: 'bnl' },
+      {
+        jobId: `${taskId}.0`,
+        taskId,
+        jobIndex: 0,
+        state: 'queued',
+        attempt: 1,
+        firstEvent: 0,
+        nEvents: 10,
+        siteId: 'bnl',
+      },
     ]);
     const fifth = await listJobs(deps, alice, taskId, query({ limit: 1, nextToken: '5' }));
     expect(fifth.items[0]).toMatchObject({ jobIndex: 5, state: 'defined', firstEvent: 50, siteId: 'cern' });
@@ -99,8 +113,14 @@ describe('listJobs', () => {
   it('pages by job index: the token is the next index, and the last page has none', async () => {
     const { deps, taskId } = await setup();
     expect(await indexes(deps, taskId, { limit: 4 })).toEqual({ indexes: [0, 1, 2, 3], nextToken: '4' });
-    expect(await indexes(deps, taskId, { limit: 4, nextToken: '4' })).toEqual({ indexes: [4, 5, 6, 7], nextToken: '8' });
-    expect(await indexes(deps, taskId, { limit: 4, nextToken: '8' })).toEqual({ indexes: [8, 9], nextToken: undefined });
+    expect(await indexes(deps, taskId, { limit: 4, nextToken: '4' })).toEqual({
+      indexes: [4, 5, 6, 7],
+      nextToken: '8',
+    });
+    expect(await indexes(deps, taskId, { limit: 4, nextToken: '8' })).toEqual({
+      indexes: [8, 9],
+      nextToken: undefined,
+    });
   });
 
   it.each([
@@ -117,7 +137,10 @@ describe('listJobs', () => {
 
   it('pages through the jobs of one state, the token resuming after the last one given', async () => {
     const { deps, taskId } = await setup();
-    expect(await indexes(deps, taskId, { state: 'queued', limit: 1 })).toEqual({ indexes: [0], nextToken: '1' });
+    expect(await indexes(deps, taskId, { state: 'queued', limit: 1 })).toEqual({
+      indexes: [0],
+      nextToken: '1',
+    });
     expect(await indexes(deps, taskId, { state: 'queued', limit: 1, nextToken: '1' })).toEqual({
       indexes: [3],
       nextToken: '4',
@@ -126,7 +149,10 @@ describe('listJobs', () => {
       indexes: [],
       nextToken: undefined,
     });
-    expect(await indexes(deps, taskId, { state: 'defined', limit: 4 })).toEqual({ indexes: [4, 5, 6, 7], nextToken: '8' });
+    expect(await indexes(deps, taskId, { state: 'defined', limit: 4 })).toEqual({
+      indexes: [4, 5, 6, 7],
+      nextToken: '8',
+    });
   });
 
   it('shows queued and never enqueued jobs of a cancelled task as cancelled, and running jobs as running', async () => {
@@ -167,11 +193,23 @@ describe('listJobs', () => {
       const state = jobIndex === 700 ? 'running' : 'finished';
       await deps.jobs.update(
         { taskId, jobIndex },
-        { set: { state, attempt: 1, failures: 0, siteId: 'cern', pilotId: 'p-000001', updatedAt: DEFAULT_START } },
+        {
+          set: {
+            state,
+            attempt: 1,
+            failures: 0,
+            siteId: 'cern',
+            pilotId: 'p-000001',
+            updatedAt: DEFAULT_START,
+          },
+        },
         ['absent'],
       );
     }
-    expect(await indexes(deps, taskId, { state: 'running' })).toEqual({ indexes: [700], nextToken: undefined });
+    expect(await indexes(deps, taskId, { state: 'running' })).toEqual({
+      indexes: [700],
+      nextToken: undefined,
+    });
     expect(await indexes(deps, taskId, { state: 'queued', limit: 3 })).toEqual({
       indexes: [1200, 1201, 1202],
       nextToken: '1203',
@@ -185,12 +223,17 @@ describe('listJobs', () => {
     expect(across.nextToken).toBe('1201');
   });
 
-  it.each(['abc', '01', '-1', '1.5', ''])('throws ValidationError naming query.nextToken for the token %j', async (token) => {
-    const { deps, taskId } = await setup();
-    const error = await listJobs(deps, alice, taskId, query({ nextToken: token })).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues).toEqual([{ field: 'query.nextToken', message: 'not a token of this listing' }]);
-  });
+  it.each(['abc', '01', '-1', '1.5', ''])(
+    'throws ValidationError naming query.nextToken for the token %j',
+    async (token) => {
+      const { deps, taskId } = await setup();
+      const error = await listJobs(deps, alice, taskId, query({ nextToken: token })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues).toEqual([
+        { field: 'query.nextToken', message: 'not a token of this listing' },
+      ]);
+    },
+  );
 
   it('answers an empty last page for a token past the end', async () => {
     const { deps, taskId } = await setup();
@@ -207,8 +250,16 @@ describe('listJobs', () => {
 describe('getJob', () => {
   it('gives a job without a record with no attempts', async () => {
     const { deps, taskId } = await setup();
-    expect(await getJob(deps, alice, taskId, 0)).toMatchObject({ jobIndex: 0, state: 'queued', attempts: [] });
-    expect(await getJob(deps, alice, taskId, 9)).toMatchObject({ jobIndex: 9, state: 'defined', attempts: [] });
+    expect(await getJob(deps, alice, taskId, 0)).toMatchObject({
+      jobIndex: 0,
+      state: 'queued',
+      attempts: [],
+    });
+    expect(await getJob(deps, alice, taskId, 9)).toMatchObject({
+      jobIndex: 9,
+      state: 'defined',
+      attempts: [],
+    });
   });
 
   it('gives a finished job its one attempt, taken from its record', async () => {
@@ -234,7 +285,9 @@ describe('getJob', () => {
   it('gives a retried job every attempt, oldest first, once the change feed archived the ended ones', async () => {
     const { deps, taskId, pilotId } = await setup();
     await settleJobChanges(deps);
-    expect((await getJob(deps, alice, taskId, 3)).attempts?.map((a) => [a.attempt, a.state])).toEqual([[1, 'failed']]);
+    expect((await getJob(deps, alice, taskId, 3)).attempts?.map((a) => [a.attempt, a.state])).toEqual([
+      [1, 'failed'],
+    ]);
     const retry = { taskId, jobIndex: 3, attempt: 2 };
     await claimed(deps, pilotId, retry);
     expect((await getJob(deps, alice, taskId, 3)).attempts?.map((a) => a.attempt)).toEqual([1]);
@@ -256,7 +309,9 @@ describe('getJob', () => {
 
   it("throws NotFoundError for an index past the task's jobs and for another user's task", async () => {
     const { deps, taskId } = await setup();
-    await expect(getJob(deps, alice, taskId, 10)).rejects.toThrow(new NotFoundError(`job ${taskId}.10 not found`));
+    await expect(getJob(deps, alice, taskId, 10)).rejects.toThrow(
+      new NotFoundError(`job ${taskId}.10 not found`),
+    );
     await expect(getJob(deps, bob, taskId, 0)).rejects.toBeInstanceOf(NotFoundError);
   });
 });

@@ -62,8 +62,12 @@ describe('recordJobChanges', () => {
     const { deps, taskId, pilotId } = await setup();
     await abandonClaim(deps, { taskId, jobIndex: 2, attempt: 1 }, pilotId, 'cern');
     await recordJobChanges(deps, deps.jobs.takeChanges());
-    expect(deps.queue.sent).toEqual([expect.objectContaining({ taskId, jobIndex: 2, attempt: 2, siteId: 'cern' })]);
-    expect(await deps.jobs.attempts(taskId, 2)).toEqual([expect.objectContaining({ attempt: 1, state: 'abandoned' })]);
+    expect(deps.queue.sent).toEqual([
+      expect.objectContaining({ taskId, jobIndex: 2, attempt: 2, siteId: 'cern' }),
+    ]);
+    expect(await deps.jobs.attempts(taskId, 2)).toEqual([
+      expect.objectContaining({ attempt: 1, state: 'abandoned' }),
+    ]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 3 });
   });
 
@@ -128,8 +132,21 @@ describe('recordJobChanges', () => {
 
   it('sends nothing when a queued record changes without a new attempt', async () => {
     const { deps, taskId } = await setup();
-    const queued: JobRecord = { taskId, jobIndex: 0, state: 'queued', attempt: 2, failures: 1, siteId: 'cern', updatedAt: LATER };
-    const change: JobRecordChange = { feed: 'memory', seq: '1', before: queued, after: { ...queued, resources: { memoryMB: 3000 } } };
+    const queued: JobRecord = {
+      taskId,
+      jobIndex: 0,
+      state: 'queued',
+      attempt: 2,
+      failures: 1,
+      siteId: 'cern',
+      updatedAt: LATER,
+    };
+    const change: JobRecordChange = {
+      feed: 'memory',
+      seq: '1',
+      before: queued,
+      after: { ...queued, resources: { memoryMB: 3000 } },
+    };
     expect(await recordJobChanges(deps, [change])).toMatchObject({ dispatched: 0, counted: 0 });
   });
 

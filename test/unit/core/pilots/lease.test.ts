@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { heartbeatAnswer, isLeaseExpired, killEntriesOf, leaseExpiry, recoveryBoundSec } from '#core/pilots/lease.ts';
+import {
+  heartbeatAnswer,
+  isLeaseExpired,
+  killEntriesOf,
+  leaseExpiry,
+  recoveryBoundSec,
+} from '#core/pilots/lease.ts';
 import type { PilotLease } from '#core/pilots/pilot.ts';
 
 const job0 = { taskId: 't-000001', jobIndex: 0, attempt: 1 };
@@ -56,7 +62,10 @@ describe('heartbeatAnswer', () => {
 
   it('tells the pilot to kill a job of a cancelled task, and why', () => {
     const answer = heartbeatAnswer(lease({ kill: ['t-000001.1.2|cancelled'] }), [job0, job1]);
-    expect(answer).toMatchObject({ pilot: 'live', jobs: [{ action: 'continue' }, { action: 'kill-cancelled' }] });
+    expect(answer).toMatchObject({
+      pilot: 'live',
+      jobs: [{ action: 'continue' }, { action: 'kill-cancelled' }],
+    });
   });
 
   it('tells the pilot to kill a job whose lease was lost', () => {
@@ -74,7 +83,9 @@ describe('heartbeatAnswer', () => {
   });
 
   it('ignores lease entries that are no attempt keys', () => {
-    expect(heartbeatAnswer(lease({ jobs: ['garbage', 't-000001.0.1'] }), [])).toMatchObject({ unknown: [job0] });
+    expect(heartbeatAnswer(lease({ jobs: ['garbage', 't-000001.0.1'] }), [])).toMatchObject({
+      unknown: [job0],
+    });
   });
 
   it.each(['lost', 'exited'] as const)('says the pilot is gone when its lease is %s', (state) => {

@@ -4,7 +4,15 @@ import type { Pilot } from '#core/pilots/pilot.ts';
 import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { registerPilot } from '#core/pilots/register-pilot.ts';
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
-import { addPilot, addSite, BIG_PILOT, claimed, generationSpec, pilotToken, runningTask } from '../scenario.ts';
+import {
+  addPilot,
+  addSite,
+  BIG_PILOT,
+  claimed,
+  generationSpec,
+  pilotToken,
+  runningTask,
+} from '../scenario.ts';
 
 const pilot: Pilot = {
   pilotId: 'p-000001',
@@ -32,7 +40,12 @@ describe('pilotView', () => {
     expect(view).toEqual({
       ...pilot,
       state: 'busy',
-      lease: { state: 'busy', expiresAt: '2026-01-01T00:02:00.000Z', beatAt: DEFAULT_START, jobs: ['t-000001.0.1'] },
+      lease: {
+        state: 'busy',
+        expiresAt: '2026-01-01T00:02:00.000Z',
+        beatAt: DEFAULT_START,
+        jobs: ['t-000001.0.1'],
+      },
     });
   });
 

@@ -15,12 +15,12 @@ describe('pilotSiteOf', () => {
 });
 
 describe('assertSiteAllowed', () => {
-  it("lets a pilot token act for its own site, and a token of any site for every site", () => {
+  it('lets a pilot token act for its own site, and a token of any site for every site', () => {
     expect(() => assertSiteAllowed(pilotToken('cern'), 'cern')).not.toThrow();
     expect(() => assertSiteAllowed(pilotToken('*'), 'bnl')).not.toThrow();
   });
 
-  it("throws ForbiddenError when a pilot token acts for another site", () => {
+  it('throws ForbiddenError when a pilot token acts for another site', () => {
     expect(() => assertSiteAllowed(pilotToken('cern'), 'bnl')).toThrow(
       new ForbiddenError('this pilot token is for site cern, not bnl'),
     );

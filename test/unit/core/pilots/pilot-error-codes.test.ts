@@ -13,9 +13,11 @@ describe('PILOT_ERROR_CODES', () => {
   });
 
   it('describes every code, and nothing else', () => {
-    expect(Object.keys(PILOT_ERROR_DESCRIPTIONS).map(Number).sort((a, b) => a - b)).toEqual(
-      Object.values(PILOT_ERROR_CODES).sort((a, b) => a - b),
-    );
+    expect(
+      Object.keys(PILOT_ERROR_DESCRIPTIONS)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(Object.values(PILOT_ERROR_CODES).sort((a, b) => a - b));
   });
 
   it('keeps the numbers pilots and bookkeeping share (they never change meaning)', () => {
@@ -43,6 +45,9 @@ describe('isPilotErrorCode', () => {
 
 describe('SYSTEM_ERROR_CODES', () => {
   it('holds eviction and an abandoned claim only: the system errors that use no attempt of the budget', () => {
-    expect([...SYSTEM_ERROR_CODES].sort()).toEqual([PILOT_ERROR_CODES.EVICTED, PILOT_ERROR_CODES.CLAIM_ABANDONED]);
+    expect([...SYSTEM_ERROR_CODES].sort()).toEqual([
+      PILOT_ERROR_CODES.EVICTED,
+      PILOT_ERROR_CODES.CLAIM_ABANDONED,
+    ]);
   });
 });

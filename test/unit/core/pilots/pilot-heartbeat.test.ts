@@ -11,19 +11,28 @@ import {
   claimed,
   expireLeases,
   generationSpec,
+  jobRef,
   leaseOf,
   runningTask,
 } from '../scenario.ts';
 
 const BEAT_AT = '2026-01-01T00:01:00.000Z';
 
-function beat(deps: InMemoryDeps, pilotId: string, fields: Partial<Parameters<typeof pilotHeartbeat>[2]> = {}) {
-  return pilotHeartbeat({ leases: deps.leases, clock: deps.clock, leaseSec: deps.settings.leaseSec }, pilotId, {
-    state: 'idle',
-    held: [],
-    jobsRun: 0,
-    ...fields,
-  });
+function beat(
+  deps: InMemoryDeps,
+  pilotId: string,
+  fields: Partial<Parameters<typeof pilotHeartbeat>[2]> = {},
+) {
+  return pilotHeartbeat(
+    { leases: deps.leases, clock: deps.clock, leaseSec: deps.settings.leaseSec },
+    pilotId,
+    {
+      state: 'idle',
+      held: [],
+      jobsRun: 0,
+      ...fields,
+    },
+  );
 }
 
 async function setup(jobs = 3) {
@@ -39,7 +48,11 @@ describe('pilotHeartbeat', () => {
   it('renews the lease from now and records the state, the beat and the jobs run', async () => {
     const { deps, pilotId } = await setup();
     deps.clock.set(BEAT_AT);
-    expect(await beat(deps, pilotId, { state: 'idle', jobsRun: 4 })).toEqual({ pilot: 'live', jobs: [], unknown: [] });
+    expect(await beat(deps, pilotId, { state: 'idle', jobsRun: 4 })).toEqual({
+      pilot: 'live',
+      jobs: [],
+      unknown: [],
+    });
     expect(await leaseOf(deps, pilotId)).toMatchObject({
       state: 'idle',
       beatAt: BEAT_AT,
@@ -58,13 +71,16 @@ describe('pilotHeartbeat', () => {
     const writes = deps.leases.writes;
     const answer = await beat(deps, pilotId, { state: 'busy', held: refs });
     expect(deps.leases.writes - writes).toBe(1);
-    expect(answer).toEqual({ pilot: 'live', jobs: refs.map((r) => ({ ...r, action: 'continue' })), unknown: [] });
+    expect(answer).toEqual({
+      pilot: 'live',
+      jobs: refs.map((r) => ({ ...r, action: 'continue' })),
+      unknown: [],
+    });
   });
 
   it('tells the pilot to kill the jobs of a task cancelled since', async () => {
-    const { deps, taskId, pilotId, refs } = await setup(2);
-    const [job0, job1] = refs;
-    if (job0 === undefined || job1 === undefined) return expect.fail('refs');
+    const { deps, taskId, pilotId } = await setup(2);
+    const job0 = jobRef(taskId, 0);
     await claimed(deps, pilotId, job0);
     await cancelTask(deps, alice, taskId);
     await cancelJobs(deps, taskId, 0);
@@ -76,10 +92,14 @@ describe('pilotHeartbeat', () => {
   });
 
   it('names an attempt the lease holds that the pilot never heard it claimed', async () => {
-    const { deps, pilotId, refs } = await setup(1);
-    const [job0] = refs;
-    await claimed(deps, pilotId, job0 ?? expect.fail('ref'));
-    expect(await beat(deps, pilotId, { state: 'idle' })).toEqual({ pilot: 'live', jobs: [], unknown: [job0] });
+    const { deps, taskId, pilotId } = await setup(1);
+    const job0 = jobRef(taskId, 0);
+    await claimed(deps, pilotId, job0);
+    expect(await beat(deps, pilotId, { state: 'idle' })).toEqual({
+      pilot: 'live',
+      jobs: [],
+      unknown: [job0],
+    });
   });
 
   it('says the pilot is gone once the reaper declared it lost, and renews nothing', async () => {
@@ -102,7 +122,11 @@ describe('pilotHeartbeat', () => {
 
   it('records the exit of a live pilot, which then has nothing to do', async () => {
     const { deps, pilotId } = await setup();
-    expect(await beat(deps, pilotId, { state: 'exited', jobsRun: 7 })).toEqual({ pilot: 'live', jobs: [], unknown: [] });
+    expect(await beat(deps, pilotId, { state: 'exited', jobsRun: 7 })).toEqual({
+      pilot: 'live',
+      jobs: [],
+      unknown: [],
+    });
     expect(await leaseOf(deps, pilotId)).toMatchObject({ state: 'exited', jobsRun: 7 });
     expect(await beat(deps, pilotId, { state: 'idle' })).toEqual({ pilot: 'gone' });
   });

@@ -28,9 +28,17 @@ describe('PilotRegistrationSchema', () => {
   });
 
   it('names a malformed check and an unknown field', () => {
-    const result = PilotRegistrationSchema.safeParse({ ...registration, health: [{ name: '', ok: 'yes' }], extra: 1 });
+    const result = PilotRegistrationSchema.safeParse({
+      ...registration,
+      health: [{ name: '', ok: 'yes' }],
+      extra: 1,
+    });
     expect(result.success).toBe(false);
-    expect(result.error?.issues.map((i) => i.path.join('.')).sort()).toEqual(['', 'health.0.name', 'health.0.ok']);
+    expect(result.error?.issues.map((i) => i.path.join('.')).sort()).toEqual([
+      '',
+      'health.0.name',
+      'health.0.ok',
+    ]);
   });
 });
 

@@ -1,10 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
-import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { reapPilots } from '#core/pilots/reap-pilots.ts';
 import { emptyCensus } from '#core/sites/site.ts';
-import { DEFAULT_START, type InMemoryDeps, inMemoryDeps, settleJobChanges } from '#test/support/in-memory-ports.ts';
+import {
+  DEFAULT_START,
+  type InMemoryDeps,
+  inMemoryDeps,
+  settleJobChanges,
+} from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -31,11 +36,15 @@ const nothing = {
 };
 
 function renew(deps: InMemoryDeps, pilotId: string, state: 'idle' | 'busy' | 'draining' | 'exited' = 'idle') {
-  return pilotHeartbeat({ leases: deps.leases, clock: deps.clock, leaseSec: deps.settings.leaseSec }, pilotId, {
-    state,
-    held: [],
-    jobsRun: 3,
-  });
+  return pilotHeartbeat(
+    { leases: deps.leases, clock: deps.clock, leaseSec: deps.settings.leaseSec },
+    pilotId,
+    {
+      state,
+      held: [],
+      jobsRun: 3,
+    },
+  );
 }
 
 async function setup(spec = generationSpec(3)) {
@@ -75,7 +84,10 @@ describe('reapPilots', () => {
         errorMessage: `no heartbeat from pilot ${pilotId} since its lease expired at ${expiredAt}`,
       },
     });
-    expect(await deps.pilots.get(pilotId)).toMatchObject({ state: 'lost', endedAt: deps.clock.now().toISOString() });
+    expect(await deps.pilots.get(pilotId)).toMatchObject({
+      state: 'lost',
+      endedAt: deps.clock.now().toISOString(),
+    });
     expect(await deps.leases.get(pilotId)).toBeUndefined();
   });
 
@@ -99,7 +111,9 @@ describe('reapPilots', () => {
     await reapPilots(deps);
     expect(deps.queue.sent).toEqual([]);
     await settleJobChanges(deps);
-    expect(deps.queue.sent).toEqual([expect.objectContaining({ taskId, jobIndex: 1, attempt: 2, siteId: 'cern' })]);
+    expect(deps.queue.sent).toEqual([
+      expect.objectContaining({ taskId, jobIndex: 1, attempt: 2, siteId: 'cern' }),
+    ]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 3 });
   });
 
@@ -136,7 +150,11 @@ describe('reapPilots', () => {
     await claimed(deps, other, job0);
     await claimed(deps, pilotId, job1);
     await complete(deps, pilotId, report(job1));
-    await deps.leases.hold(pilotId, { jobs: [`${taskId}.0.1`, `${taskId}.1.1`], state: 'busy', expiresAt: 0 });
+    await deps.leases.hold(pilotId, {
+      jobs: [`${taskId}.0.1`, `${taskId}.1.1`],
+      state: 'busy',
+      expiresAt: 0,
+    });
     deps.clock.advance(deps.settings.leaseSec * 500);
     await renew(deps, other, 'busy');
     deps.clock.advance(deps.settings.leaseSec * 500 + 1);

@@ -57,7 +57,13 @@ describe('registerPilot', () => {
       credentials: CREDENTIALS,
     });
     expect(deps.credentials.requests).toEqual([
-      { pilotId: 'p-000001', siteId: 'cern', queueUrl, bucket: deps.objects.bucket, leaseTable: deps.leases.tableName },
+      {
+        pilotId: 'p-000001',
+        siteId: 'cern',
+        queueUrl,
+        bucket: deps.objects.bucket,
+        leaseTable: deps.leases.tableName,
+      },
     ]);
   });
 
@@ -104,7 +110,11 @@ describe('registerPilot', () => {
     });
     expect(response).not.toHaveProperty('credentials');
     expect(deps.credentials.requests).toEqual([]);
-    expect(await deps.pilots.get(response.pilotId)).toMatchObject({ state: 'unhealthy', endedAt: DEFAULT_START, health });
+    expect(await deps.pilots.get(response.pilotId)).toMatchObject({
+      state: 'unhealthy',
+      endedAt: DEFAULT_START,
+      health,
+    });
     expect(await deps.leases.get(response.pilotId)).toBeUndefined();
   });
 
@@ -126,7 +136,9 @@ describe('registerPilot', () => {
     ["a token of another site's pilots", 'other', 'cern', ForbiddenError],
   ] as const)('refuses %s, storing nothing', async (_what, tokenSite, siteId, error) => {
     const deps = await setup();
-    await expect(registerPilot(deps, pilotToken(tokenSite), registration(HEALTHY, siteId))).rejects.toBeInstanceOf(error);
+    await expect(
+      registerPilot(deps, pilotToken(tokenSite), registration(HEALTHY, siteId)),
+    ).rejects.toBeInstanceOf(error);
     expect((await deps.pilots.list({ limit: 10 })).items).toEqual([]);
     expect((await deps.leases.scan()).leases).toEqual([]);
     expect(deps.credentials.requests).toEqual([]);
@@ -140,22 +152,29 @@ describe('renewPilotCredentials', () => {
     return (await registerPilot(deps, pilotToken('cern'), registration(HEALTHY))).pilotId;
   }
 
-  it.each(['starting', 'idle', 'busy', 'draining'] as const)('vends fresh credentials for its site to a %s pilot', async (state) => {
-    const deps = await setup();
-    const pilotId = await livePilot(deps);
-    if (state !== 'starting') {
-      await pilotHeartbeat({ leases: deps.leases, clock: deps.clock, leaseSec: 120 }, pilotId, { state, held: [], jobsRun: 0 });
-    }
-    deps.credentials.credentials = FRESH;
-    expect(await renewPilotCredentials(deps, pilotToken('cern'), pilotId)).toEqual(FRESH);
-    expect(deps.credentials.requests.at(-1)).toEqual({
-      pilotId,
-      siteId: 'cern',
-      queueUrl: await deps.queue.queueUrl('cern'),
-      bucket: deps.objects.bucket,
-      leaseTable: deps.leases.tableName,
-    });
-  });
+  it.each(['starting', 'idle', 'busy', 'draining'] as const)(
+    'vends fresh credentials for its site to a %s pilot',
+    async (state) => {
+      const deps = await setup();
+      const pilotId = await livePilot(deps);
+      if (state !== 'starting') {
+        await pilotHeartbeat({ leases: deps.leases, clock: deps.clock, leaseSec: 120 }, pilotId, {
+          state,
+          held: [],
+          jobsRun: 0,
+        });
+      }
+      deps.credentials.credentials = FRESH;
+      expect(await renewPilotCredentials(deps, pilotToken('cern'), pilotId)).toEqual(FRESH);
+      expect(deps.credentials.requests.at(-1)).toEqual({
+        pilotId,
+        siteId: 'cern',
+        queueUrl: await deps.queue.queueUrl('cern'),
+        bucket: deps.objects.bucket,
+        leaseTable: deps.leases.tableName,
+      });
+    },
+  );
 
   it('throws PilotGoneError for a pilot the reaper declared lost, and vends nothing', async () => {
     const deps = await setup();
@@ -163,7 +182,9 @@ describe('renewPilotCredentials', () => {
     expireLeases(deps);
     await reapPilots(deps);
     const vended = deps.credentials.requests.length;
-    await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toBeInstanceOf(PilotGoneError);
+    await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toBeInstanceOf(
+      PilotGoneError,
+    );
     expect(deps.credentials.requests).toHaveLength(vended);
   });
 
@@ -175,21 +196,33 @@ describe('renewPilotCredentials', () => {
       held: [],
       jobsRun: 0,
     });
-    await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toThrow(`pilot ${pilotId} is exited`);
+    await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toThrow(
+      `pilot ${pilotId} is exited`,
+    );
   });
 
   it('throws PilotGoneError for a pilot registered unhealthy and for an unknown one', async () => {
     const deps = await setup();
-    const { pilotId } = await registerPilot(deps, pilotToken('cern'), registration([{ name: 'disk', ok: false }]));
-    await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toBeInstanceOf(PilotGoneError);
-    await expect(renewPilotCredentials(deps, pilotToken('cern'), 'p-999999')).rejects.toBeInstanceOf(PilotGoneError);
+    const { pilotId } = await registerPilot(
+      deps,
+      pilotToken('cern'),
+      registration([{ name: 'disk', ok: false }]),
+    );
+    await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toBeInstanceOf(
+      PilotGoneError,
+    );
+    await expect(renewPilotCredentials(deps, pilotToken('cern'), 'p-999999')).rejects.toBeInstanceOf(
+      PilotGoneError,
+    );
     expect(deps.credentials.requests).toEqual([]);
   });
 
   it("throws ForbiddenError for a token of another site's pilots", async () => {
     const deps = await setup();
     const pilotId = await livePilot(deps);
-    await expect(renewPilotCredentials(deps, pilotToken('other'), pilotId)).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(renewPilotCredentials(deps, pilotToken('other'), pilotId)).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
     expect(deps.credentials.requests).toHaveLength(1);
   });
 

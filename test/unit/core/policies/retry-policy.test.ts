@@ -48,7 +48,9 @@ describe('decideAttempt', () => {
   });
 
   it('retries an abandoned claim without using an attempt', () => {
-    expect(decideAttempt({ ...base, failures: 2, pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED })).toEqual({
+    expect(
+      decideAttempt({ ...base, failures: 2, pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED }),
+    ).toEqual({
       event: 'retry',
       failures: 2,
     });

@@ -7,7 +7,9 @@ const exactly = { cores: 2, memoryMB: 4000, walltimeSec: 3600, diskMB: 1000 };
 describe('resourceMisfit', () => {
   it('finds nothing wrong when the offer is exactly enough, or more', () => {
     expect(resourceMisfit(needs, exactly, 'pilot has')).toBeUndefined();
-    expect(resourceMisfit(needs, { cores: 64, memoryMB: 1e6, walltimeSec: 1e6, diskMB: 1e6 }, 'pilot has')).toBeUndefined();
+    expect(
+      resourceMisfit(needs, { cores: 64, memoryMB: 1e6, walltimeSec: 1e6, diskMB: 1e6 }, 'pilot has'),
+    ).toBeUndefined();
   });
 
   it.each([

@@ -11,7 +11,9 @@ import { addPilot, addSite, BIG_SLOT, pilotToken } from '../scenario.ts';
 /** `count` job messages waiting at `siteId`. */
 async function queueJobs(deps: InMemoryDeps, siteId: string, count: number): Promise<void> {
   await deps.queue.send(
-    Array.from({ length: count }, (_, jobIndex) => jobMessage({ taskId: 't-000042', jobIndex, attempt: 1 }, siteId, 0)),
+    Array.from({ length: count }, (_, jobIndex) =>
+      jobMessage({ taskId: 't-000042', jobIndex, attempt: 1 }, siteId, 0),
+    ),
   );
 }
 
@@ -49,7 +51,10 @@ describe('siteDemand', () => {
     const scan = vi.spyOn(deps.leases, 'scan');
     const get = vi.spyOn(deps.leases, 'get');
     // No census yet: the pilot registered since is not counted.
-    expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({ pilots: emptyCensus(), pilotsWanted: 3 });
+    expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({
+      pilots: emptyCensus(),
+      pilotsWanted: 3,
+    });
     expect(scan).not.toHaveBeenCalled();
     expect(get).not.toHaveBeenCalled();
   });
@@ -92,18 +97,21 @@ describe('siteDemand', () => {
     expect((await siteDemand(deps, pilotToken('cern'), 'cern')).pilotsWanted).toBe(0);
   });
 
-  it.each(['offline', 'test'] as const)('wants none for a site that is %s, and still reports its queue and pilots', async (status) => {
-    const deps = await setup();
-    await census(deps, 'cern', { busy: 1 });
-    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, status });
-    await queueJobs(deps, 'cern', 20);
-    expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({
-      status,
-      queuedJobs: 20,
-      pilots: { ...emptyCensus(), busy: 1 },
-      pilotsWanted: 0,
-    });
-  });
+  it.each(['offline', 'test'] as const)(
+    'wants none for a site that is %s, and still reports its queue and pilots',
+    async (status) => {
+      const deps = await setup();
+      await census(deps, 'cern', { busy: 1 });
+      await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, status });
+      await queueJobs(deps, 'cern', 20);
+      expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({
+        status,
+        queuedJobs: 20,
+        pilots: { ...emptyCensus(), busy: 1 },
+        pilotsWanted: 0,
+      });
+    },
+  );
 
   it("counts only the site's own queue and census", async () => {
     const deps = await setup({ maxPilots: 10 });
@@ -111,7 +119,10 @@ describe('siteDemand', () => {
     await queueJobs(deps, 'desy', 40);
     await census(deps, 'cern', { idle: 1 });
     await census(deps, 'desy', { idle: 5, busy: 5 });
-    expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({ queuedJobs: 5, pilotsWanted: 4 });
+    expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({
+      queuedJobs: 5,
+      pilotsWanted: 4,
+    });
   });
 
   it('answers a token for any site (pilot:*) for every site', async () => {

@@ -24,9 +24,12 @@ describe('SiteIdSchema', () => {
     expect(SiteIdSchema.safeParse(id).success).toBe(true);
   });
 
-  it.each(['CERN', '-cern', 'cern_t0', 'a'.repeat(41), ''])('refuses %j, which could not name a queue', (id) => {
-    expect(SiteIdSchema.safeParse(id).success).toBe(false);
-  });
+  it.each(['CERN', '-cern', 'cern_t0', 'a'.repeat(41), ''])(
+    'refuses %j, which could not name a queue',
+    (id) => {
+      expect(SiteIdSchema.safeParse(id).success).toBe(false);
+    },
+  );
 });
 
 describe('livePilots', () => {

@@ -25,7 +25,9 @@ describe('putSite', () => {
     const deps = inMemoryDeps();
     const error = await putSite(deps, 'cern', { ...body, siteId: 'bnl' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues).toEqual([{ field: 'siteId', message: 'must be cern (the path) or left out' }]);
+    expect((error as ValidationError).issues).toEqual([
+      { field: 'siteId', message: 'must be cern (the path) or left out' },
+    ]);
     expect(await deps.sites.list()).toEqual([]);
     expect(deps.queue.queues.size).toBe(0);
   });
@@ -35,7 +37,11 @@ describe('putSite', () => {
     await putSite(deps, 'cern', body);
     await deps.sites.recordCensus('cern', { ...emptyCensus(), busy: 2 }, DEFAULT_START);
     const view = await putSite(deps, 'cern', { ...body, status: 'offline' });
-    expect(view).toMatchObject({ status: 'offline', pilots: { ...emptyCensus(), busy: 2 }, censusAt: DEFAULT_START });
+    expect(view).toMatchObject({
+      status: 'offline',
+      pilots: { ...emptyCensus(), busy: 2 },
+      censusAt: DEFAULT_START,
+    });
     expect((await deps.sites.get('cern'))?.status).toBe('offline');
   });
 });

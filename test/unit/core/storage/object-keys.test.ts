@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ATTEMPT_LOG_NAME, attemptLogKey, attemptPrefix, isInputKey, sandboxKey } from '#core/storage/object-keys.ts';
+import {
+  ATTEMPT_LOG_NAME,
+  attemptLogKey,
+  attemptPrefix,
+  isInputKey,
+  sandboxKey,
+} from '#core/storage/object-keys.ts';
 
 describe('the keys of the task bucket', () => {
   it('puts an attempt outputs and its one log under the attempt', () => {
@@ -9,7 +15,9 @@ describe('the keys of the task bucket', () => {
   });
 
   it('addresses sandbox files by owner and content', () => {
-    expect(sandboxKey('616c696365', 'ab'.repeat(32), 'run.sh')).toBe(`sandboxes/616c696365/${'ab'.repeat(32)}/run.sh`);
+    expect(sandboxKey('616c696365', 'ab'.repeat(32), 'run.sh')).toBe(
+      `sandboxes/616c696365/${'ab'.repeat(32)}/run.sh`,
+    );
   });
 
   it('takes inputs/ keys as objects of the task bucket, and nothing else', () => {

@@ -18,8 +18,16 @@ async function setup(jobs = 3) {
 describe('cancelTask', () => {
   it('answers at once with the state it saw, and sets the cancel flag', async () => {
     const { deps, taskId } = await setup();
-    expect(await cancelTask(deps, alice, taskId)).toEqual({ taskId, state: 'running', cancelRequested: true });
-    expect(await taskOf(deps, taskId)).toMatchObject({ cancelRequested: true, cancelSwept: false, updatedAt: LATER });
+    expect(await cancelTask(deps, alice, taskId)).toEqual({
+      taskId,
+      state: 'running',
+      cancelRequested: true,
+    });
+    expect(await taskOf(deps, taskId)).toMatchObject({
+      cancelRequested: true,
+      cancelSwept: false,
+      updatedAt: LATER,
+    });
   });
 
   it('writes nothing per job, whatever the size of the task', async () => {
@@ -61,13 +69,19 @@ describe('cancelTask', () => {
   it('answers again when the task is cancelled twice', async () => {
     const { deps, taskId } = await setup();
     await cancelTask(deps, alice, taskId);
-    expect(await cancelTask(deps, alice, taskId)).toEqual({ taskId, state: 'running', cancelRequested: true });
+    expect(await cancelTask(deps, alice, taskId)).toEqual({
+      taskId,
+      state: 'running',
+      cancelRequested: true,
+    });
   });
 
   it('throws ConflictError for a task that already ended', async () => {
     const { deps, taskId } = await setup();
     await deps.tasks.transition(taskId, 'fail', { at: LATER, reason: 'boom' });
-    await expect(cancelTask(deps, alice, taskId)).rejects.toThrow(new ConflictError(`task ${taskId} is already failed`));
+    await expect(cancelTask(deps, alice, taskId)).rejects.toThrow(
+      new ConflictError(`task ${taskId} is already failed`),
+    );
     expect((await taskOf(deps, taskId)).cancelRequested).toBe(false);
   });
 

@@ -4,7 +4,13 @@ import { emptyCensus, type PilotCensus } from '#core/sites/site.ts';
 import { explainTask } from '#core/tasks/explain-task.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { finalizeTask } from '#core/tasks/task-workflow.ts';
-import { DEFAULT_START, type InMemoryDeps, inMemoryDeps, settleJobChanges, siteOf } from '#test/support/in-memory-ports.ts';
+import {
+  DEFAULT_START,
+  type InMemoryDeps,
+  inMemoryDeps,
+  settleJobChanges,
+  siteOf,
+} from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -43,7 +49,14 @@ describe('explainTask', () => {
         'No pilot is running at cern: 3 job messages wait for its pilot factory to start pilots (up to 100).',
       ],
       sites: [
-        { siteId: 'cern', chosen: true, status: 'online', queuedJobs: 3, pilots: emptyCensus(), maxPilots: 100 },
+        {
+          siteId: 'cern',
+          chosen: true,
+          status: 'online',
+          queuedJobs: 3,
+          pilots: emptyCensus(),
+          maxPilots: 100,
+        },
         { siteId: 'tiny', chosen: false, rejected: 'needs 2000 MB memory, slots have 100' },
       ],
     });
@@ -90,7 +103,9 @@ describe('explainTask', () => {
   it('says that the site allows no pilots', async () => {
     const { deps, taskId } = await setup();
     await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 0 });
-    expect((await explainTask(deps, alice, taskId)).findings).toContain('Site cern allows no pilots (maxPilots 0).');
+    expect((await explainTask(deps, alice, taskId)).findings).toContain(
+      'Site cern allows no pilots (maxPilots 0).',
+    );
   });
 
   it('says that a chosen site no longer fits the task', async () => {
@@ -100,7 +115,11 @@ describe('explainTask', () => {
     expect(why.findings).toContain(
       'Site cern no longer fits the task (needs 2000 MB memory, slots have 500); jobs already sent there wait for it.',
     );
-    expect(why.sites[0]).toMatchObject({ siteId: 'cern', chosen: true, rejected: 'needs 2000 MB memory, slots have 500' });
+    expect(why.sites[0]).toMatchObject({
+      siteId: 'cern',
+      chosen: true,
+      rejected: 'needs 2000 MB memory, slots have 500',
+    });
   });
 
   it('says a cancelled task starts no job any more', async () => {
@@ -127,7 +146,9 @@ describe('explainTask', () => {
     await complete(deps, pilotId, report({ taskId, jobIndex: 0, attempt: 1 }));
     await settleJobChanges(deps);
     await finalizeTask(deps, taskId);
-    expect((await explainTask(deps, alice, taskId)).findings).toEqual(['The task is done; nothing holds it back.']);
+    expect((await explainTask(deps, alice, taskId)).findings).toEqual([
+      'The task is done; nothing holds it back.',
+    ]);
   });
 
   it('gives the reason the task states', async () => {

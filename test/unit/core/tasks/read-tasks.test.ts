@@ -58,7 +58,9 @@ describe('listTasks', () => {
     expect(first.items.map((t) => t.taskId)).toEqual(['t-000004', 't-000003']);
     expect(first.items[0]).not.toHaveProperty('spec');
     const second = await listTasks(deps, alice, { limit: 2, nextToken: first.nextToken });
-    expect(second).toEqual({ items: [expect.objectContaining({ taskId: 't-000001', counts: { ...emptyJobCounts(), defined: 1 } })] });
+    expect(second).toEqual({
+      items: [expect.objectContaining({ taskId: 't-000001', counts: { ...emptyJobCounts(), defined: 1 } })],
+    });
   });
 });
 

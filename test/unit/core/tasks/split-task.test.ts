@@ -88,7 +88,8 @@ describe('splitting by files', () => {
   });
 
   it('never sets firstEvent for file jobs', () => {
-    for (const jobIndex of jobIndexes(proc, 0, 10)) expect(jobAt(proc, jobIndex)).not.toHaveProperty('firstEvent');
+    for (const jobIndex of jobIndexes(proc, 0, 10))
+      expect(jobAt(proc, jobIndex)).not.toHaveProperty('firstEvent');
   });
 });
 

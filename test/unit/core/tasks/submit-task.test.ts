@@ -9,7 +9,11 @@ describe('submitTask', () => {
   it('stores the task, submitted with all its jobs defined, and starts its workflow', async () => {
     const deps = inMemoryDeps();
     const spec = generationSpec(7);
-    expect(await submitTask(deps, alice, spec)).toEqual({ taskId: 't-000001', state: 'submitted', jobCount: 7 });
+    expect(await submitTask(deps, alice, spec)).toEqual({
+      taskId: 't-000001',
+      state: 'submitted',
+      jobCount: 7,
+    });
     expect(await taskOf(deps, 't-000001')).toEqual({
       taskId: 't-000001',
       owner: 'alice',

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { NoSiteError, NotFoundError } from '#core/errors.ts';
+import type { JobRef } from '#core/jobs/job.ts';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
@@ -12,7 +13,12 @@ import {
   splitTask,
   waitForJobs,
 } from '#core/tasks/task-workflow.ts';
-import { DEFAULT_START, type InMemoryDeps, inMemoryDeps, settleJobChanges } from '#test/support/in-memory-ports.ts';
+import {
+  DEFAULT_START,
+  type InMemoryDeps,
+  inMemoryDeps,
+  settleJobChanges,
+} from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -22,6 +28,7 @@ import {
   claimed,
   complete,
   generationSpec,
+  jobRef,
   leaseOf,
   report,
   runningTask,
@@ -54,7 +61,9 @@ describe('splitTask', () => {
     await addSite(deps, { siteId: 'small' });
     const { taskId } = await submitTask(deps, alice, generationSpec(2, { resources: { cores: 4 } }));
     await expect(splitTask(deps, taskId)).rejects.toThrow(
-      new NoSiteError('no site can run the jobs: down (site is offline), small (needs 4 cores, slots have 1)'),
+      new NoSiteError(
+        'no site can run the jobs: down (site is offline), small (needs 4 cores, slots have 1)',
+      ),
     );
     expect((await taskOf(deps, taskId)).state).toBe('submitted');
   });
@@ -108,7 +117,11 @@ describe('enqueueJobs', () => {
     expect((await taskOf(deps, taskId)).counts).toEqual({ ...emptyJobCounts(), queued: 3, defined: 2 });
     expect(await enqueueJobs(deps, taskId, 3)).toEqual({ nextIndex: 5, done: true });
     expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 5 });
-    expect((await taskOf(deps, taskId)).history.map((h) => h.state)).toEqual(['submitted', 'splitting', 'running']);
+    expect((await taskOf(deps, taskId)).history.map((h) => h.state)).toEqual([
+      'submitted',
+      'splitting',
+      'running',
+    ]);
   });
 
   it('sends a replayed page again without moving the progress back', async () => {
@@ -186,10 +199,14 @@ describe('cancelJobs', () => {
     return { deps, taskId, a, b };
   }
 
-  it("tells the pilot of every running job, through its lease, to kill it, and marks the task swept", async () => {
+  it('tells the pilot of every running job, through its lease, to kill it, and marks the task swept', async () => {
     const { deps, taskId, a, b } = await running(4);
-    const [job0, job1, job2, job3] = [0, 1, 2, 3].map((jobIndex) => ({ taskId, jobIndex, attempt: 1 }));
-    if (job0 === undefined || job1 === undefined || job2 === undefined || job3 === undefined) return expect.fail();
+    const [job0, job1, job2, job3] = [0, 1, 2, 3].map((jobIndex) => jobRef(taskId, jobIndex)) as [
+      JobRef,
+      JobRef,
+      JobRef,
+      JobRef,
+    ];
     await claimed(deps, a, job0);
     await claimed(deps, a, job1, { holds: [job0] });
     await claimed(deps, b, job2);
@@ -234,7 +251,16 @@ describe('cancelJobs', () => {
     for (let jobIndex = 0; jobIndex < 5002; jobIndex++) {
       await deps.jobs.update(
         { taskId, jobIndex },
-        { set: { state: 'running', attempt: 1, failures: 0, siteId: 'cern', pilotId: `p-${String(jobIndex % 2).padStart(6, '0')}`, updatedAt: LATER } },
+        {
+          set: {
+            state: 'running',
+            attempt: 1,
+            failures: 0,
+            siteId: 'cern',
+            pilotId: `p-${String(jobIndex % 2).padStart(6, '0')}`,
+            updatedAt: LATER,
+          },
+        },
         ['absent'],
       );
     }
@@ -244,7 +270,10 @@ describe('cancelJobs', () => {
     expect(addKills.mock.calls.map(([, entries]) => entries.length)).toEqual([2500, 2500]);
     addKills.mockClear();
     expect(await cancelJobs(deps, taskId, 5000)).toEqual({ nextIndex: 0, done: true });
-    expect(addKills.mock.calls.flatMap(([, entries]) => entries)).toEqual([`${taskId}.5000.1|cancelled`, `${taskId}.5001.1|cancelled`]);
+    expect(addKills.mock.calls.flatMap(([, entries]) => entries)).toEqual([
+      `${taskId}.5000.1|cancelled`,
+      `${taskId}.5001.1|cancelled`,
+    ]);
     expect((await taskOf(deps, taskId)).cancelSwept).toBe(true);
   });
 });
@@ -278,7 +307,11 @@ describe('finalizeTask', () => {
   });
 
   it('ends the task partial, saying how its jobs ended, when some failed', async () => {
-    const { deps, taskId } = await ended([PILOT_ERROR_CODES.OK, PILOT_ERROR_CODES.PAYLOAD_FAILED, PILOT_ERROR_CODES.OK]);
+    const { deps, taskId } = await ended([
+      PILOT_ERROR_CODES.OK,
+      PILOT_ERROR_CODES.PAYLOAD_FAILED,
+      PILOT_ERROR_CODES.OK,
+    ]);
     expect(await finalizeTask(deps, taskId)).toEqual({ state: 'partial' });
     expect((await taskOf(deps, taskId)).reason).toBe('2 finished, 1 failed, 0 cancelled of 3');
   });
@@ -313,14 +346,20 @@ describe('failTask', () => {
     const { deps, taskId } = await submitted();
     const error = { Error: 'NoSiteError', Cause: JSON.stringify({ errorMessage: 'no site is defined' }) };
     expect(await failTask(deps, taskId, error)).toEqual({ state: 'failed' });
-    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'failed', reason: 'NoSiteError: no site is defined' });
+    expect(await taskOf(deps, taskId)).toMatchObject({
+      state: 'failed',
+      reason: 'NoSiteError: no site is defined',
+    });
   });
 
   it('ends a cancelled task cancelled rather than failed', async () => {
     const { deps, taskId } = await submitted();
     await deps.tasks.requestCancel(taskId, DEFAULT_START);
     expect(await failTask(deps, taskId, undefined)).toEqual({ state: 'cancelled' });
-    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'cancelled', reason: 'cancelled by its owner' });
+    expect(await taskOf(deps, taskId)).toMatchObject({
+      state: 'cancelled',
+      reason: 'cancelled by its owner',
+    });
   });
 
   it('leaves a final task as it is', async () => {
@@ -333,11 +372,15 @@ describe('failTask', () => {
 
 describe('describeError', () => {
   it('takes the message of a Lambda error out of its JSON cause', () => {
-    expect(describeError({ Error: 'Error', Cause: '{"errorMessage":"boom","errorType":"Error"}' })).toBe('Error: boom');
+    expect(describeError({ Error: 'Error', Cause: '{"errorMessage":"boom","errorType":"Error"}' })).toBe(
+      'Error: boom',
+    );
   });
 
   it('keeps a cause that is plain text', () => {
-    expect(describeError({ Error: 'States.Timeout', Cause: 'took too long' })).toBe('States.Timeout: took too long');
+    expect(describeError({ Error: 'States.Timeout', Cause: 'took too long' })).toBe(
+      'States.Timeout: took too long',
+    );
   });
 
   it('says the workflow failed when it knows nothing more', () => {
