@@ -27,7 +27,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { awsRequestCounts, dynamoDbCapacity, resetAwsRequestCounts } from '#adapters/aws-clients.ts';
 import { localTableNames } from '#adapters/dynamodb/tables.ts';
 import { GluonClient } from '#client/gluon-client.ts';
@@ -61,8 +61,9 @@ const options = new Command()
   .option('--no-slurm', 'do not run the Slurm peer')
   .option('--scale <n>', 'instead: split and enqueue a task of n jobs with no pilot, then cancel it', positive)
   .option('--json', 'print one JSON object instead of the report')
+  .addOption(new Option('--liveness-only <dispatchSec>', 'internal: the liveness phase alone').hideHelp())
   .parse()
-  .opts<{ jobs: number; pilots: number; slurm: boolean; scale?: number; json?: boolean }>();
+  .opts<{ jobs: number; pilots: number; slurm: boolean; scale?: number; json?: boolean; livenessOnly?: string }>();
 
 // Function logs are measured (CloudWatch Logs bytes), not printed.
 setDefaultLogSink(() => undefined);
@@ -196,7 +197,7 @@ async function throughput(stack: LocalStack, api: GluonClient) {
 async function dispatchLatency(stack: LocalStack, api: GluonClient) {
   const rounds = 12;
   // Warm up: the factory starts the pilots, which then wait (long poll) for the next messages.
-  const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots) });
+  const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots, 'sleep', ['2']) });
   await waitForTask(api, warm.taskId);
   await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', { timeoutMs: 60_000 });
   const latencies: number[] = [];
@@ -351,7 +352,36 @@ function money(x: number): string {
   return `$${x.toFixed(2)}`;
 }
 
+/**
+ * The liveness phase needs a stack with short leases: the functions keep the settings they were
+ * loaded with (as after a cold start), so it runs in a process of its own.
+ */
+function livenessInChild(dispatchSec: number): Promise<Awaited<ReturnType<typeof liveness>>> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', fileURLToPath(import.meta.url), '--liveness-only', String(dispatchSec)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('close', (code) => {
+      try {
+        resolveRun(JSON.parse(out.trim().split('\n').at(-1) ?? ''));
+      } catch {
+        reject(new Error(`the liveness phase failed (exit ${code}): ${out.slice(-500)}`));
+      }
+    });
+  });
+}
+
 async function main(): Promise<void> {
+  if (options.livenessOnly !== undefined) {
+    console.log(JSON.stringify(await liveness(Number(options.livenessOnly))));
+    return;
+  }
   if (options.scale !== undefined) {
     const result = await scale(options.scale);
     if (options.json) console.log(JSON.stringify(result));
@@ -371,7 +401,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const stack = await startStack({ pilots: options.pilots, pilotIdleExitSec: 5 });
+  const stack = await startStack({ pilots: options.pilots, pilotIdleExitSec: 15 });
   let run: Awaited<ReturnType<typeof throughput>>;
   let latency: Awaited<ReturnType<typeof dispatchLatency>>;
   try {
@@ -381,7 +411,7 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
-  const live = await liveness(Math.max(1, latency.p95Ms / 1000 + 1));
+  const live = await livenessInChild(Math.max(1, latency.p95Ms / 1000 + 1));
   const peer = options.slurm ? await slurmPeer(options.jobs) : { error: 'not run (--no-slurm)' };
   const ratio = 'jobsPerSecond' in peer ? round(run.jobsPerSecond / peer.jobsPerSecond) : undefined;
   const result = { ...run, dispatchLatencyIdleMs: latency, liveness: live, slurm: peer, ratioToSlurm: ratio };

@@ -10,11 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  type _Record,
   DescribeStreamCommand,
   type DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -176,12 +176,15 @@ class JobStreamReader {
   private readonly positions = new Map<string, string>();
   private readonly exhausted = new Set<string>();
   private streamArn: string | undefined;
+  private readonly db: DynamoDBClient;
+  private readonly streams: DynamoDBStreamsClient;
+  private readonly tableName: string;
 
-  constructor(
-    private readonly db: DynamoDBClient,
-    private readonly streams: DynamoDBStreamsClient,
-    private readonly tableName: string,
-  ) {}
+  constructor(db: DynamoDBClient, streams: DynamoDBStreamsClient, tableName: string) {
+    this.db = db;
+    this.streams = streams;
+    this.tableName = tableName;
+  }
 
   async read(): Promise<JobStreamEvent[]> {
     this.streamArn ??= await this.arn();
@@ -203,7 +206,9 @@ class JobStreamReader {
       );
       let iterator = start.ShardIterator;
       while (iterator !== undefined) {
-        const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: STREAM_BATCH }));
+        const page = await this.streams.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: STREAM_BATCH }),
+        );
         const records = page.Records ?? [];
         if (records.length === 0) break;
         events.push(lambdaStreamEvent(shardId, streamArn, records));
@@ -367,7 +372,9 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
           }),
         );
       }
-      return got.sort((a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex || a.attempt - b.attempt);
+      return got.sort(
+        (a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex || a.attempt - b.attempt,
+      );
     },
     queueDepth(siteId = TEST_SITE) {
       return deps.queue.depth(siteId);
@@ -379,7 +386,8 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
       let records = 0;
       for (const event of await reader.read()) {
         const answer = await invoke(recordJobChanges, event, 'record-job-changes');
-        if (answer?.state === undefined) throw new Error('record-job-changes answered without a window state');
+        if (answer?.state === undefined)
+          throw new Error('record-job-changes answered without a window state');
         records += event.Records.length;
       }
       return records;
@@ -435,7 +443,11 @@ export function httpEvent(input: HttpEventInput): HttpEvent {
   const query = input.query ?? {};
   const rawQueryString = new URLSearchParams(query).toString();
   const body =
-    input.body === undefined ? undefined : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
+    input.body === undefined
+      ? undefined
+      : typeof input.body === 'string'
+        ? input.body
+        : JSON.stringify(input.body);
   const scopes = input.scopes ?? [];
   const sub = input.sub === undefined ? 'alice' : input.sub;
   const nowSec = Math.floor(now.getTime() / 1000);

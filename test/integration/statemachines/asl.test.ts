@@ -1,16 +1,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { type JSONValue, type StateMachineDefinition, StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../../cdk/gluon-app.ts';
 import { WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { PROJECT_ROOT } from '../../../cdk/gluon-app.ts';
 
 interface AslValidation {
   isValid: boolean;
   errorsText(separator?: string): string;
 }
-type AslValidator = (definition: unknown, options?: { checkPaths: boolean; checkArn: boolean }) => AslValidation;
+type AslValidator = (
+  definition: unknown,
+  options?: { checkPaths: boolean; checkArn: boolean },
+) => AslValidation;
 const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
 
 interface State {
@@ -219,12 +222,17 @@ describe('task.asl.json wiring', () => {
     for (const name of ['SplitTask', 'EnqueueJobs', 'WaitForJobs', 'CancelJobs', 'FinalizeTask']) {
       const s = state(name);
       expect(s.Retry?.[0]?.ErrorEquals, name).toContain('TransientError');
-      expect(s.Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailTask' }]);
+      expect(s.Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailTask' },
+      ]);
     }
     expect(state('FailTask').Parameters).toEqual({ 'taskId.$': '$.taskId', 'error.$': '$.error' });
     expect(state('FailTask').Catch).toBeUndefined();
   });
 });
+
+/** The interpreter's JSON value type (not exported by the package under its own name). */
+type JSONValue = Awaited<ReturnType<StateMachine['run']>['result']>;
 
 /** Runs task.asl.json with every Task state answered by `handlers` (by state name); the states entered. */
 async function run(
@@ -289,7 +297,10 @@ describe('task.asl.json runs', () => {
       { taskId: 't-asl0000001', nextIndex: 5000 },
     ]);
     expect(inputs.get('WaitForJobs')).toEqual([
-      { FunctionName: expect.stringContaining('wait-for-jobs'), Payload: { taskId: 't-asl0000001', taskToken: 'token-1' } },
+      {
+        FunctionName: expect.stringContaining('wait-for-jobs'),
+        Payload: { taskId: 't-asl0000001', taskToken: 'token-1' },
+      },
     ]);
     expect(output).toMatchObject({ taskId: 't-asl0000001', result: { state: 'done' } });
   });

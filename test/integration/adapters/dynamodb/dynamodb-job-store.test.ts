@@ -51,9 +51,11 @@ describe('DynamoDbJobStore records', () => {
     expect(await jobs.update({ taskId, jobIndex: 3 }, { set: runningRecord() }, ['absent'])).toBe('ok');
     expect(await jobs.get(taskId, 3)).toEqual({ taskId, jobIndex: 3, ...runningRecord() });
 
-    const again = await jobs.update({ taskId, jobIndex: 3 }, { set: runningRecord({ pilotId: 'p-bbbbbb' }) }, [
-      'absent',
-    ]);
+    const again = await jobs.update(
+      { taskId, jobIndex: 3 },
+      { set: runningRecord({ pilotId: 'p-bbbbbb' }) },
+      ['absent'],
+    );
     expect(again).toBe('conflict');
     expect((await jobs.get(taskId, 3))?.pilotId).toBe('p-aaaaaa');
   });
@@ -62,7 +64,9 @@ describe('DynamoDbJobStore records', () => {
     const taskId = newTaskId();
     const key = { taskId, jobIndex: 0 };
     await jobs.update(key, { set: runningRecord() }, ['absent']);
-    const finish = { set: { state: 'finished' as const, exitCode: 0, updatedAt: '2026-11-25T10:05:00.000Z' } };
+    const finish = {
+      set: { state: 'finished' as const, exitCode: 0, updatedAt: '2026-11-25T10:05:00.000Z' },
+    };
 
     expect(await jobs.update(key, finish, [{ state: 'queued', attempt: 1 }])).toBe('conflict');
     expect(await jobs.update(key, finish, [{ state: 'running', attempt: 2 }])).toBe('conflict');
@@ -81,7 +85,9 @@ describe('DynamoDbJobStore records', () => {
     const running = { state: 'running' as const, attempt: 1 };
 
     expect(await jobs.update(key, end, [{ ...running, pilotId: 'p-zombie' }])).toBe('conflict');
-    expect(await jobs.update(key, end, [{ ...running, pilotId: 'p-aaaaaa', siteId: 'site-b' }])).toBe('conflict');
+    expect(await jobs.update(key, end, [{ ...running, pilotId: 'p-aaaaaa', siteId: 'site-b' }])).toBe(
+      'conflict',
+    );
     expect((await jobs.get(taskId, 0))?.state).toBe('running');
 
     expect(await jobs.update(key, end, [{ ...running, pilotId: 'p-aaaaaa', siteId: 'site-a' }])).toBe('ok');
@@ -99,7 +105,9 @@ describe('DynamoDbJobStore records', () => {
     expect((await jobs.get(queued.taskId, 0))?.pilotId).toBe('p-aaaaaa');
 
     // Running already: neither holds.
-    expect(await jobs.update(queued, { set: runningRecord({ pilotId: 'p-late01' }) }, [...either])).toBe('conflict');
+    expect(await jobs.update(queued, { set: runningRecord({ pilotId: 'p-late01' }) }, [...either])).toBe(
+      'conflict',
+    );
     expect((await jobs.get(queued.taskId, 0))?.pilotId).toBe('p-aaaaaa');
   });
 
@@ -160,7 +168,8 @@ describe('DynamoDbJobStore listing', () => {
   /** A task whose jobs `indexes` have records (claimed by `p-aaaaaa`); its id. */
   async function taskWithRecords(indexes: number[]): Promise<string> {
     const taskId = newTaskId();
-    for (const jobIndex of indexes) await jobs.update({ taskId, jobIndex }, { set: runningRecord() }, ['absent']);
+    for (const jobIndex of indexes)
+      await jobs.update({ taskId, jobIndex }, { set: runningRecord() }, ['absent']);
     return taskId;
   }
 

@@ -73,11 +73,13 @@ describe('DynamoDbPilotLeaseStore hold', () => {
     expect(held).toEqual(expected);
     expect(await leases.get(lease.pilotId)).toEqual(expected);
 
-    expect(await leases.hold(lease.pilotId, { jobs: [], state: 'idle', expiresAt: LATER + 1 })).toMatchObject({
-      jobs: [],
-      state: 'idle',
-      expiresAt: LATER + 1,
-    });
+    expect(await leases.hold(lease.pilotId, { jobs: [], state: 'idle', expiresAt: LATER + 1 })).toMatchObject(
+      {
+        jobs: [],
+        state: 'idle',
+        expiresAt: LATER + 1,
+      },
+    );
   });
 
   it('refuses a pilot of another site, one that is gone, and one that does not exist, writing nothing', async () => {
@@ -99,7 +101,11 @@ describe('DynamoDbPilotLeaseStore hold', () => {
 
   it('drops the kill entries of reported attempts and keeps the others', async () => {
     const lease = await created({ state: 'busy' });
-    await leases.addKills(lease.pilotId, ['t-abc.0.1|cancelled', 't-abc.1.1|cancelled', 't-abc.2.1|lease-lost']);
+    await leases.addKills(lease.pilotId, [
+      't-abc.0.1|cancelled',
+      't-abc.1.1|cancelled',
+      't-abc.2.1|lease-lost',
+    ]);
     const held = await leases.hold(lease.pilotId, {
       jobs: ['t-abc.1.1', 't-abc.2.1'],
       state: 'busy',
@@ -117,7 +123,12 @@ describe('DynamoDbPilotLeaseStore hold', () => {
     });
     expect(await rawItem(lease.pilotId)).not.toHaveProperty('kill');
     expect(
-      await leases.hold(lease.pilotId, { jobs: [], state: 'idle', expiresAt: LATER, dropKills: ['t-abc.9.1|cancelled'] }),
+      await leases.hold(lease.pilotId, {
+        jobs: [],
+        state: 'idle',
+        expiresAt: LATER,
+        dropKills: ['t-abc.9.1|cancelled'],
+      }),
     ).toMatchObject({ kill: [] });
   });
 });
@@ -145,7 +156,9 @@ describe('DynamoDbPilotLeaseStore renew', () => {
   it('records the exit of a live pilot, after which it renews no more', async () => {
     const lease = await created({ state: 'idle' });
     const beat = { expiresAt: LATER, beatAt: '2026-11-25T10:03:00.000Z', jobsRun: 1 };
-    expect(await leases.renew(lease.pilotId, { state: 'exited', ...beat })).toMatchObject({ state: 'exited' });
+    expect(await leases.renew(lease.pilotId, { state: 'exited', ...beat })).toMatchObject({
+      state: 'exited',
+    });
     expect(await leases.renew(lease.pilotId, { state: 'idle', ...beat })).toBeUndefined();
     expect((await leases.get(lease.pilotId))?.state).toBe('exited');
   });
@@ -168,7 +181,10 @@ describe('DynamoDbPilotLeaseStore kill entries', () => {
     await leases.addKills(lease.pilotId, ['t-abc.3.2|cancelled', 't-abc.0.1|cancelled']);
     const item = await rawItem(lease.pilotId);
     expect(item?.kill?.SS?.sort()).toEqual(['t-abc.0.1|cancelled', 't-abc.3.2|cancelled']);
-    expect((await leases.get(lease.pilotId))?.kill.sort()).toEqual(['t-abc.0.1|cancelled', 't-abc.3.2|cancelled']);
+    expect((await leases.get(lease.pilotId))?.kill.sort()).toEqual([
+      't-abc.0.1|cancelled',
+      't-abc.3.2|cancelled',
+    ]);
   });
 
   it('reads kill entries stored as a list too', async () => {
@@ -256,7 +272,9 @@ describe('DynamoDbPilotLeaseStore reaping', () => {
       await db.send(
         new BatchWriteCommand({
           RequestItems: {
-            [sweepTable]: all.slice(i, i + 25).map(({ kill: _kill, ...item }) => ({ PutRequest: { Item: item } })),
+            [sweepTable]: all
+              .slice(i, i + 25)
+              .map(({ kill: _kill, ...item }) => ({ PutRequest: { Item: item } })),
           },
         }),
       );

@@ -32,7 +32,10 @@ const TTL = Date.parse(AT) / 1000 + PILOT_RETENTION_SEC;
 
 describe('DynamoDbPilotStore', () => {
   it('registers a pilot once and reads it back, with no expiry while it lives', async () => {
-    const pilot = makePilot({ batchId: 'slurm-1', health: [{ name: 'disk', ok: true, value: '80 GB free' }] });
+    const pilot = makePilot({
+      batchId: 'slurm-1',
+      health: [{ name: 'disk', ok: true, value: '80 GB free' }],
+    });
     await pilots.register(pilot);
     await expect(pilots.register({ ...pilot, host: 'other' })).rejects.toBeInstanceOf(ConflictError);
     expect(await pilots.get(pilot.pilotId)).toEqual(pilot);

@@ -56,13 +56,20 @@ describe('DynamoDbSiteStore', () => {
 
     const later = { starting: 0, idle: 0, busy: 1, draining: 1 };
     await sites.recordCensus('site-census', later, '2026-11-25T10:01:00.000Z');
-    expect((await sites.get('site-census'))?.census).toEqual({ pilots: later, at: '2026-11-25T10:01:00.000Z' });
+    expect((await sites.get('site-census'))?.census).toEqual({
+      pilots: later,
+      at: '2026-11-25T10:01:00.000Z',
+    });
   });
 
   it('writes no census for a site that does not exist', async () => {
     await sites.recordCensus('site-never', CENSUS, '2026-11-25T10:00:00.000Z');
     expect(
-      (await db.send(new GetCommand({ TableName: table, Key: { siteId: 'site-never' }, ConsistentRead: true }))).Item,
+      (
+        await db.send(
+          new GetCommand({ TableName: table, Key: { siteId: 'site-never' }, ConsistentRead: true }),
+        )
+      ).Item,
     ).toBeUndefined();
     expect((await sites.list()).map((s) => s.siteId)).not.toContain('site-never');
   });

@@ -178,8 +178,18 @@ describe('DynamoDbTaskStore listing', () => {
     ]);
 
     const first = await store.listByOwner(owner, { limit: 2 });
-    expect(first.items.map((t) => t.createdAt)).toEqual(['2026-11-22T00:00:00.000Z', '2026-11-21T00:00:00.000Z']);
-    expect(first.items[0]?.counts).toEqual({ defined: 0, queued: 1, running: 0, finished: 1, failed: 0, cancelled: 0 });
+    expect(first.items.map((t) => t.createdAt)).toEqual([
+      '2026-11-22T00:00:00.000Z',
+      '2026-11-21T00:00:00.000Z',
+    ]);
+    expect(first.items[0]?.counts).toEqual({
+      defined: 0,
+      queued: 1,
+      running: 0,
+      finished: 1,
+      failed: 0,
+      cancelled: 0,
+    });
     expect(first.items[1]?.counts.queued).toBe(2);
     expect(first.items[0]).not.toHaveProperty('spec');
     expect(first.items[0]).not.toHaveProperty('waitToken');
@@ -195,7 +205,12 @@ describe('DynamoDbTaskStore listing', () => {
     for (let i = 0; i < 3; i++) await store.create(makeTask({ owner }));
     const page = await store.listByOwner(owner, { limit: 1 });
     expect(page.nextToken).toBeDefined();
-    for (const nextToken of ['not a token', 'e30', Buffer.from('[1]').toString('base64url'), page.nextToken]) {
+    for (const nextToken of [
+      'not a token',
+      'e30',
+      Buffer.from('[1]').toString('base64url'),
+      page.nextToken,
+    ]) {
       const who = nextToken === page.nextToken ? `${owner}-x` : owner;
       const error = await store.listByOwner(who, { limit: 1, nextToken }).catch((e: unknown) => e);
       expect(error, String(nextToken)).toBeInstanceOf(ValidationError);
@@ -239,7 +254,10 @@ describe('DynamoDbTaskStore changes', () => {
     await store.create(task);
     await store.recordEnqueued(task.taskId, 10, '2026-11-25T10:00:00.000Z');
     await store.recordEnqueued(task.taskId, 5, '2026-11-25T10:00:01.000Z');
-    expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 10, updatedAt: '2026-11-25T10:00:00.000Z' });
+    expect(await store.getHead(task.taskId)).toMatchObject({
+      jobsEnqueued: 10,
+      updatedAt: '2026-11-25T10:00:00.000Z',
+    });
     await store.recordEnqueued(task.taskId, 30, '2026-11-25T10:00:02.000Z');
     expect((await store.get(task.taskId))?.counts).toMatchObject({ defined: 0, queued: 30 });
 
@@ -275,7 +293,10 @@ describe('DynamoDbTaskStore changes', () => {
     await store.create(task);
     expect((await store.getHead(task.taskId))?.cancelSwept).toBe(false);
     await store.markCancelSwept(task.taskId, '2026-11-25T11:00:05.000Z');
-    expect(await store.getHead(task.taskId)).toMatchObject({ cancelSwept: true, updatedAt: '2026-11-25T11:00:05.000Z' });
+    expect(await store.getHead(task.taskId)).toMatchObject({
+      cancelSwept: true,
+      updatedAt: '2026-11-25T11:00:05.000Z',
+    });
 
     const missing = newTaskId();
     await store.markCancelSwept(missing, '2026-11-25T11:00:05.000Z');
@@ -288,7 +309,9 @@ describe('DynamoDbTaskStore changes', () => {
     await store.storeWaitToken(task.taskId, 'token-1');
     await store.storeWaitToken(task.taskId, 'token-2');
     expect((await store.getProgress(task.taskId))?.waitToken).toBe('token-2');
-    const raw = await db.send(new GetCommand({ TableName: tables.tasks, Key: { taskId: task.taskId, sk: TASK_SK.head } }));
+    const raw = await db.send(
+      new GetCommand({ TableName: tables.tasks, Key: { taskId: task.taskId, sk: TASK_SK.head } }),
+    );
     expect(raw.Item?.waitToken).toBe('token-2');
     expect(await store.get(task.taskId)).not.toHaveProperty('waitToken');
     expect(await store.getHead(task.taskId)).not.toHaveProperty('waitToken');
@@ -318,7 +341,14 @@ describe('DynamoDbTaskStore job counters', () => {
       { seq: '12', delta: { recorded: 1, running: 1 } },
       { seq: '13', delta: { running: -1, finished: 1 } },
     ]);
-    expect(await counts(taskId)).toEqual({ defined: 0, queued: 8, running: 1, finished: 1, failed: 0, cancelled: 0 });
+    expect(await counts(taskId)).toEqual({
+      defined: 0,
+      queued: 8,
+      running: 1,
+      finished: 1,
+      failed: 0,
+      cancelled: 0,
+    });
     const counter = (await rawItems(taskId)).find((i) => i.sk === `${TASK_SK.countsPrefix}shard-1`);
     expect(counter).toMatchObject({ recorded: 2, running: 1, finished: 1, lastSeq: '13'.padStart(48, '0') });
   });

@@ -48,9 +48,15 @@ async function streamEvents(): Promise<Array<{ shardId: string; Records: unknown
   for (const shard of described.StreamDescription?.Shards ?? []) {
     const shardId = shard.ShardId as string;
     const start = await streams.send(
-      new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
-    const page = await streams.send(new GetRecordsCommand({ ShardIterator: start.ShardIterator, Limit: 1000 }));
+    const page = await streams.send(
+      new GetRecordsCommand({ ShardIterator: start.ShardIterator, Limit: 1000 }),
+    );
     const records = (page.Records ?? []).map((r) => ({
       eventID: r.eventID,
       eventName: r.eventName,
@@ -96,7 +102,14 @@ describe('jobChangesOf', () => {
 
     const first = { ...key, ...runningRecord() };
     const { pilotId: _p, host: _h, startedAt: _s, ...rest } = first;
-    const second = { ...rest, state: 'queued', attempt: 2, failures: 1, ended, updatedAt: '2026-11-25T10:05:00.000Z' };
+    const second = {
+      ...rest,
+      state: 'queued',
+      attempt: 2,
+      failures: 1,
+      ended,
+      updatedAt: '2026-11-25T10:05:00.000Z',
+    };
     expect(changes.map(({ before, after }) => ({ before, after }))).toEqual([
       { before: undefined, after: first },
       { before: first, after: second },
@@ -123,7 +136,10 @@ describe('jobChangesOf', () => {
       }
       throw new Error('the event was accepted');
     };
-    const good = { eventName: 'INSERT', dynamodb: { SequenceNumber: '100', NewImage: { taskId: { S: 't-x' } } } };
+    const good = {
+      eventName: 'INSERT',
+      dynamodb: { SequenceNumber: '100', NewImage: { taskId: { S: 't-x' } } },
+    };
 
     expect(issuesOf({ Records: [good] })).toEqual(['event.shardId']);
     expect(issuesOf({ shardId: 'shardId-1', Records: 'none' })).toEqual(['event.Records']);
@@ -135,7 +151,11 @@ describe('jobChangesOf', () => {
         shardId: '',
         Records: [good, { eventName: 'MODIFY', dynamodb: { SequenceNumber: '12a', OldImage: 'x' } }],
       }),
-    ).toEqual(['event.Records.1.dynamodb.OldImage', 'event.Records.1.dynamodb.SequenceNumber', 'event.shardId']);
+    ).toEqual([
+      'event.Records.1.dynamodb.OldImage',
+      'event.Records.1.dynamodb.SequenceNumber',
+      'event.shardId',
+    ]);
     expect(issuesOf({ shardId: 'shardId-1', Records: [{ eventName: 'REMOVE' }] })).toEqual([
       'event.Records.0.dynamodb',
     ]);

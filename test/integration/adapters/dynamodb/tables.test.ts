@@ -72,11 +72,17 @@ describe('createTables', () => {
       sites: ['siteId:HASH'],
     });
     for (const [key, t] of described) expect(t.TableStatus, key).toBe('ACTIVE');
-    expect(table('jobs').AttributeDefinitions).toContainEqual({ AttributeName: 'jobIndex', AttributeType: 'N' });
+    expect(table('jobs').AttributeDefinitions).toContainEqual({
+      AttributeName: 'jobIndex',
+      AttributeType: 'N',
+    });
   });
 
   it('gives the jobs table a stream of new and old images, and no other table a stream', () => {
-    expect(table('jobs').StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    expect(table('jobs').StreamSpecification).toEqual({
+      StreamEnabled: true,
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    });
     expect(table('jobs').LatestStreamArn).toEqual(expect.stringContaining(names.jobs));
     for (const key of ['tasks', 'attempts', 'pilots', 'leases', 'sites'] as const) {
       expect(table(key).StreamSpecification?.StreamEnabled ?? false, key).toBe(false);
@@ -100,7 +106,10 @@ describe('createTables', () => {
 
   it('lets the pilots table expire pilots gone on expiresAt', async () => {
     const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: names.pilots }));
-    expect(ttl.TimeToLiveDescription).toMatchObject({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
+    expect(ttl.TimeToLiveDescription).toMatchObject({
+      AttributeName: 'expiresAt',
+      TimeToLiveStatus: 'ENABLED',
+    });
     const leases = await client.send(new DescribeTimeToLiveCommand({ TableName: names.leases }));
     expect(leases.TimeToLiveDescription?.TimeToLiveStatus).toBe('DISABLED');
   });
@@ -115,14 +124,18 @@ describe('createTables', () => {
 
 describe('tableNamesFromEnv', () => {
   it('reads every table name from its variable', () => {
-    const env = Object.fromEntries((Object.keys(TABLES) as TableKey[]).map((key) => [tableEnvName(key), `x-${key}`]));
+    const env = Object.fromEntries(
+      (Object.keys(TABLES) as TableKey[]).map((key) => [tableEnvName(key), `x-${key}`]),
+    );
     expect(tableNamesFromEnv(env)).toEqual(localTableNames('x-'));
     expect(tableEnvName('leases')).toBe('GLUON_LEASES_TABLE');
     expect(tableEnvName('attempts')).toBe('GLUON_ATTEMPTS_TABLE');
   });
 
   it('names the variables that are missing', () => {
-    expect(() => tableNamesFromEnv({ GLUON_TASKS_TABLE: 't', GLUON_JOBS_TABLE: 'j', GLUON_SITES_TABLE: 's' })).toThrow(
+    expect(() =>
+      tableNamesFromEnv({ GLUON_TASKS_TABLE: 't', GLUON_JOBS_TABLE: 'j', GLUON_SITES_TABLE: 's' }),
+    ).toThrow(
       'table names missing from the environment: GLUON_ATTEMPTS_TABLE, GLUON_PILOTS_TABLE, GLUON_LEASES_TABLE',
     );
   });

@@ -50,7 +50,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  restoreEnv = useStandInsEnv({ AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${port}`, GLUON_SDK_MAX_ATTEMPTS: '1' });
+  restoreEnv = useStandInsEnv({
+    AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${port}`,
+    GLUON_SDK_MAX_ATTEMPTS: '1',
+  });
 });
 
 afterAll(async () => {
@@ -120,8 +123,10 @@ describe('SfnWorkflowEngine', () => {
       { taskId: 't-abc123', error: 'InvalidToken' },
     ]);
     replies = [sfnError('InvalidOutput')];
-    await expect(engine.releaseWait('token-new', { taskId: 't-abc123', sweep: false })).rejects.toMatchObject({
-      name: 'InvalidOutput',
-    });
+    await expect(engine.releaseWait('token-new', { taskId: 't-abc123', sweep: false })).rejects.toMatchObject(
+      {
+        name: 'InvalidOutput',
+      },
+    );
   });
 });

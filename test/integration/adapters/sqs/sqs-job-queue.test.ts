@@ -30,7 +30,14 @@ afterAll(() => {
 });
 
 function messages(siteId: string, n: number, taskId = 't-sqs000001', attempt = 1): JobMessage[] {
-  return Array.from({ length: n }, (_, jobIndex) => ({ v: 1, taskId, jobIndex, attempt, siteId, sentAt: 1_764_000_000_000 }));
+  return Array.from({ length: n }, (_, jobIndex) => ({
+    v: 1,
+    taskId,
+    jobIndex,
+    attempt,
+    siteId,
+    sentAt: 1_764_000_000_000,
+  }));
 }
 
 /** Receives (without deleting) until `n` messages came or the deadline passed. */
@@ -39,7 +46,12 @@ async function receiveAll(queueUrl: string, n: number, deadlineMs = 15_000): Pro
   const deadline = Date.now() + deadlineMs;
   while (got.length < n && Date.now() < deadline) {
     const out = await client.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 60,
+      }),
     );
     got.push(...(out.Messages ?? []));
   }
@@ -53,7 +65,9 @@ function parsedSorted(received: Message[]): JobMessage[] {
 }
 
 async function attributes(queueUrl: string): Promise<Record<string, string>> {
-  const out = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }));
+  const out = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }),
+  );
   return out.Attributes ?? {};
 }
 
@@ -100,7 +114,9 @@ describe('SqsJobQueue queues', () => {
     await expect(queue.queueUrl('site-none')).rejects.toBeInstanceOf(NotFoundError);
     await expect(queue.send(messages('site-none', 1))).rejects.toBeInstanceOf(NotFoundError);
     await expect(queue.depth('site-none')).rejects.toBeInstanceOf(NotFoundError);
-    await expect(queue.redriveDeadLetters('site-none', { max: 10, delaySec: 0 })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(queue.redriveDeadLetters('site-none', { max: 10, delaySec: 0 })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     // A failed look-up is not cached.
     const urls = await queue.ensureSiteQueue('site-none');
     expect(await queue.queueUrl('site-none')).toBe(urls.queueUrl);
@@ -159,33 +175,49 @@ describe('SqsJobQueue redriving dead letters', () => {
       JSON.stringify(dead[2]),
     ]);
 
-    expect(await queue.redriveDeadLetters('site-redrive', { max: 100, delaySec: 0 })).toEqual({ redriven: 3 });
+    expect(await queue.redriveDeadLetters('site-redrive', { max: 100, delaySec: 0 })).toEqual({
+      redriven: 3,
+    });
 
     expect(parsedSorted(await receiveAll(urls.queueUrl, 3))).toEqual(dead);
     const dlq = await attributes(urls.dlqUrl);
     expect(dlq.ApproximateNumberOfMessages).toBe('0');
     expect(dlq.ApproximateNumberOfMessagesNotVisible).toBe('2');
     // The malformed ones stay hidden for operators: a second sweep moves nothing.
-    expect(await queue.redriveDeadLetters('site-redrive', { max: 100, delaySec: 0 })).toEqual({ redriven: 0 });
+    expect(await queue.redriveDeadLetters('site-redrive', { max: 100, delaySec: 0 })).toEqual({
+      redriven: 0,
+    });
   });
 
   it('moves at most `max` messages per call', async () => {
     const urls = await queue.ensureSiteQueue('site-redrive-max');
     const dead = messages('site-redrive-max', 25, 't-sqs000005');
-    await put(urls.dlqUrl, dead.map((m) => JSON.stringify(m)));
+    await put(
+      urls.dlqUrl,
+      dead.map((m) => JSON.stringify(m)),
+    );
 
-    expect(await queue.redriveDeadLetters('site-redrive-max', { max: 15, delaySec: 0 })).toEqual({ redriven: 15 });
+    expect(await queue.redriveDeadLetters('site-redrive-max', { max: 15, delaySec: 0 })).toEqual({
+      redriven: 15,
+    });
     expect(await queue.depth('site-redrive-max')).toBe(15);
     expect((await attributes(urls.dlqUrl)).ApproximateNumberOfMessages).toBe('10');
-    expect(await queue.redriveDeadLetters('site-redrive-max', { max: 15, delaySec: 0 })).toEqual({ redriven: 10 });
+    expect(await queue.redriveDeadLetters('site-redrive-max', { max: 15, delaySec: 0 })).toEqual({
+      redriven: 10,
+    });
     expect(parsedSorted(await receiveAll(urls.queueUrl, 25))).toEqual(dead);
   });
 
   it('sends redriven messages with the delay asked for', async () => {
     const urls = await queue.ensureSiteQueue('site-redrive-delay');
-    await put(urls.dlqUrl, messages('site-redrive-delay', 2, 't-sqs000006').map((m) => JSON.stringify(m)));
+    await put(
+      urls.dlqUrl,
+      messages('site-redrive-delay', 2, 't-sqs000006').map((m) => JSON.stringify(m)),
+    );
 
-    expect(await queue.redriveDeadLetters('site-redrive-delay', { max: 10, delaySec: 600 })).toEqual({ redriven: 2 });
+    expect(await queue.redriveDeadLetters('site-redrive-delay', { max: 10, delaySec: 600 })).toEqual({
+      redriven: 2,
+    });
 
     const main = await attributes(urls.queueUrl);
     expect(main.ApproximateNumberOfMessages).toBe('0');

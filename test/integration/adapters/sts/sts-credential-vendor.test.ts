@@ -122,7 +122,10 @@ interface PolicyStatement {
 }
 
 function sessionPolicyOf(request: StsRequest): { Version: string; Statement: PolicyStatement[] } {
-  return JSON.parse(request.form.get('Policy') ?? 'null') as { Version: string; Statement: PolicyStatement[] };
+  return JSON.parse(request.form.get('Policy') ?? 'null') as {
+    Version: string;
+    Statement: PolicyStatement[];
+  };
 }
 
 function list(value: string | string[]): string[] {

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptKey } from '#core/jobs/job.ts';
-import { createHandlerHarness, type HandlerHarness, issueFields, TEST_SITE } from '#test/support/handler-harness.ts';
+import {
+  createHandlerHarness,
+  type HandlerHarness,
+  issueFields,
+  TEST_SITE,
+} from '#test/support/handler-harness.ts';
 import {
   claim,
   claimBody,
@@ -118,7 +123,10 @@ describe('claim-job handler', () => {
       outcome: 'stale',
       reason: 'no attempt 2 of this job is queued',
     });
-    expect((await claim(h, pilotId, { ...ref, jobIndex: 7 })).body).toEqual({ outcome: 'stale', reason: 'no such job' });
+    expect((await claim(h, pilotId, { ...ref, jobIndex: 7 })).body).toEqual({
+      outcome: 'stale',
+      reason: 'no such job',
+    });
     expect((await claim(h, pilotId, { ...ref, taskId: 't-neversubmitted' })).body).toEqual({
       outcome: 'stale',
       reason: 'no such task',
@@ -135,7 +143,10 @@ describe('claim-job handler', () => {
   });
 
   it('answers unfit when the job needs more than the pilot offers now, writing nothing', async () => {
-    const { taskId, messages } = await runningTask(h, generationSpec(1, { resources: { walltimeSec: 7200 } }));
+    const { taskId, messages } = await runningTask(
+      h,
+      generationSpec(1, { resources: { walltimeSec: 7200 } }),
+    );
     const lease = await h.deps.leases.get(pilotId);
 
     const reply = await claim(h, pilotId, refOf(nth(messages, 0)), {
@@ -175,7 +186,11 @@ describe('claim-job handler', () => {
     });
     expect(await h.deps.jobs.get(taskId, 0)).toMatchObject({ state: 'finished', endedAt: now.toISOString() });
     expect(await h.deps.jobs.get(taskId, 1)).toMatchObject({ state: 'running', pilotId: pilot });
-    expect(await h.deps.leases.get(pilot)).toMatchObject({ state: 'busy', jobs: [`${taskId}.1.1`], kill: [] });
+    expect(await h.deps.leases.get(pilot)).toMatchObject({
+      state: 'busy',
+      jobs: [`${taskId}.1.1`],
+      kill: [],
+    });
   });
 
   it('records the report of a refused claim and leaves the pilot holding what it says it holds', async () => {
@@ -201,13 +216,19 @@ describe('claim-job handler', () => {
 
     const unknown = await claim(h, 'p-notregistered', ref);
     expect(unknown.statusCode).toBe(410);
-    expect(unknown.body.error).toMatchObject({ code: 'PILOT_GONE', message: expect.stringContaining('register again') });
+    expect(unknown.body.error).toMatchObject({
+      code: 'PILOT_GONE',
+      message: expect.stringContaining('register again'),
+    });
 
     const lost = await registerPilot(h, { host: 'wn05.test' });
     expect(await h.deps.leases.markLost(lost, h.clock.now().getTime() + 3_600_000)).toBeDefined();
     const reply = await claim(h, lost, ref);
     expect(reply.statusCode).toBe(410);
-    expect(reply.body.error).toMatchObject({ code: 'PILOT_GONE', message: expect.stringContaining('is lost') });
+    expect(reply.body.error).toMatchObject({
+      code: 'PILOT_GONE',
+      message: expect.stringContaining('is lost'),
+    });
 
     expect(await h.deps.jobs.get(taskId, 0)).toBeUndefined();
   });
@@ -246,7 +267,12 @@ describe('claim-job handler', () => {
   });
 
   it('answers 401 to a token without a subject', async () => {
-    const reply = await claimRaw(h, pilotId, claimBody({ taskId: 't-abcdefgh', jobIndex: 0, attempt: 1 }), null);
+    const reply = await claimRaw(
+      h,
+      pilotId,
+      claimBody({ taskId: 't-abcdefgh', jobIndex: 0, attempt: 1 }),
+      null,
+    );
     expect(reply.statusCode).toBe(401);
     expect(reply.body.error.code).toBe('UNAUTHORIZED');
   });

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRefInput } from '#core/api/pilots.ts';
 import { attemptKey } from '#core/jobs/job.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { createHandlerHarness, type HandlerHarness, issueFields, TEST_SITE } from '#test/support/handler-harness.ts';
+import {
+  createHandlerHarness,
+  type HandlerHarness,
+  issueFields,
+  TEST_SITE,
+} from '#test/support/handler-harness.ts';
 import {
   claim,
   claimed,
@@ -125,7 +130,14 @@ describe('complete-job handler', () => {
     expect(await h.queueDepth()).toBe(0);
     await h.settleJobChanges();
     expect(await h.receiveJobMessages(1, { taskId: ref.taskId })).toEqual([
-      { v: 1, taskId: ref.taskId, jobIndex: ref.jobIndex, attempt: 2, siteId: TEST_SITE, sentAt: now.getTime() },
+      {
+        v: 1,
+        taskId: ref.taskId,
+        jobIndex: ref.jobIndex,
+        attempt: 2,
+        siteId: TEST_SITE,
+        sentAt: now.getTime(),
+      },
     ]);
     expect(await h.deps.jobs.attempts(ref.taskId, ref.jobIndex)).toEqual([record?.ended]);
     expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({ queued: 1, running: 0, failed: 0 });
@@ -150,7 +162,11 @@ describe('complete-job handler', () => {
     const reply = await complete(h, pilotId, { ...report(second, FAILED), holds: [] });
 
     expect(reply.body).toEqual({ outcome: 'recorded', jobState: 'failed', attempt: 2 });
-    expect(await h.deps.jobs.get(ref.taskId, ref.jobIndex)).toMatchObject({ state: 'failed', attempt: 2, failures: 2 });
+    expect(await h.deps.jobs.get(ref.taskId, ref.jobIndex)).toMatchObject({
+      state: 'failed',
+      attempt: 2,
+      failures: 2,
+    });
     await h.settleJobChanges();
     expect((await h.deps.tasks.get(ref.taskId))?.counts).toMatchObject({ failed: 1, queued: 0, running: 0 });
     expect(await h.queueDepth()).toBe(0);
@@ -188,7 +204,10 @@ describe('complete-job handler', () => {
     const [first, second] = [refOf(nth(messages, 0)), refOf(nth(messages, 1))];
     await claimed(h, pilot, first);
     await claimed(h, pilot, second, { holds: [first] });
-    await h.deps.leases.addKills(pilot, [`${attemptKey(first)}|cancelled`, `${attemptKey(second)}|cancelled`]);
+    await h.deps.leases.addKills(pilot, [
+      `${attemptKey(first)}|cancelled`,
+      `${attemptKey(second)}|cancelled`,
+    ]);
 
     const reply = await complete(h, pilot, {
       ...report(first, { pilotErrorCode: PILOT_ERROR_CODES.CANCELLED }),
@@ -228,7 +247,9 @@ describe('complete-job handler', () => {
     ]);
     await h.settleJobChanges();
 
-    expect(h.workflow.releasesOf(taskId)).toEqual([{ token: 'token-last-job', output: { taskId, sweep: false } }]);
+    expect(h.workflow.releasesOf(taskId)).toEqual([
+      { token: 'token-last-job', output: { taskId, sweep: false } },
+    ]);
     expect((await h.deps.tasks.get(taskId))?.counts).toMatchObject({ finished: 2, cancelled: 1, running: 0 });
   });
 
@@ -248,7 +269,10 @@ describe('complete-job handler', () => {
       failures: 0,
       ended: { attempt: 1, state: 'abandoned', pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED },
     });
-    expect((await claim(h, pilotId, ref)).body).toEqual({ outcome: 'stale', reason: 'the job is queued at attempt 2' });
+    expect((await claim(h, pilotId, ref)).body).toEqual({
+      outcome: 'stale',
+      reason: 'the job is queued at attempt 2',
+    });
   });
 
   it('answers stale to a report of an attempt the pilot does not hold, changing nothing', async () => {
@@ -265,8 +289,17 @@ describe('complete-job handler', () => {
       reason: 'the job is running at attempt 1',
     });
     // A token of another site cannot end this site's jobs either.
-    expect((await complete(h, pilotId, { ...report(ref), holds: [] }, 'pilot:other-site')).body.outcome).toBe('stale');
-    expect((await complete(h, pilotId, { ...report({ ...ref, jobIndex: 0, taskId: 't-neversubmitted' }), holds: [] })).body).toEqual({
+    expect((await complete(h, pilotId, { ...report(ref), holds: [] }, 'pilot:other-site')).body.outcome).toBe(
+      'stale',
+    );
+    expect(
+      (
+        await complete(h, pilotId, {
+          ...report({ ...ref, jobIndex: 0, taskId: 't-neversubmitted' }),
+          holds: [],
+        })
+      ).body,
+    ).toEqual({
       outcome: 'stale',
       reason: 'the job was never claimed',
     });
@@ -279,11 +312,24 @@ describe('complete-job handler', () => {
     expect(code.statusCode).toBe(400);
     expect(issueFields(code.body)).toEqual(['pilotErrorCode']);
 
-    const many = await complete(h, pilotId, { ...ref, pilotErrorCode: 0, usage: { wallTimeSec: -1 }, outputs: 'x' });
+    const many = await complete(h, pilotId, {
+      ...ref,
+      pilotErrorCode: 0,
+      usage: { wallTimeSec: -1 },
+      outputs: 'x',
+    });
     expect(many.statusCode).toBe(400);
-    expect(issueFields(many.body)).toEqual(['outputs', 'usage.cpuTimeSec', 'usage.maxRssKB', 'usage.wallTimeSec']);
+    expect(issueFields(many.body)).toEqual([
+      'outputs',
+      'usage.cpuTimeSec',
+      'usage.maxRssKB',
+      'usage.wallTimeSec',
+    ]);
 
-    const holds = await complete(h, pilotId, { ...report(ref), holds: [{ taskId: ref.taskId, jobIndex: 0 }] });
+    const holds = await complete(h, pilotId, {
+      ...report(ref),
+      holds: [{ taskId: ref.taskId, jobIndex: 0 }],
+    });
     expect(issueFields(holds.body)).toEqual(['holds.0.attempt']);
 
     const path = await complete(h, 'not-a-pilot', { ...report(ref), holds: [] });

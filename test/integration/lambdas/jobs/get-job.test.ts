@@ -109,13 +109,20 @@ describe('get-job handler', () => {
         log: report({ taskId, jobIndex: 0, attempt: 2 }).log,
       },
     ]);
-    for (const hidden of ['failures', 'ended', 'updatedAt', 'owner']) expect(reply.body).not.toHaveProperty(hidden);
+    for (const hidden of ['failures', 'ended', 'updatedAt', 'owner'])
+      expect(reply.body).not.toHaveProperty(hidden);
   });
 
   it('answers a running job with no attempt ended yet', async () => {
     const reply = await getJob('1');
     expect(reply.statusCode).toBe(200);
-    expect(reply.body).toMatchObject({ jobIndex: 1, state: 'running', attempt: 1, pilotId, host: 'wn01.test' });
+    expect(reply.body).toMatchObject({
+      jobIndex: 1,
+      state: 'running',
+      attempt: 1,
+      pilotId,
+      host: 'wn01.test',
+    });
     expect(reply.body.attempts).toEqual([]);
   });
 

@@ -59,12 +59,19 @@ function listJobs(query: Record<string, string> = {}, sub: string | null = 'alic
 }
 
 /** Every page of a listing: the job indexes in order, and how many pages it took. */
-async function allPages(query: Record<string, string>, id = taskId): Promise<{ indexes: number[]; pages: number }> {
+async function allPages(
+  query: Record<string, string>,
+  id = taskId,
+): Promise<{ indexes: number[]; pages: number }> {
   const indexes: number[] = [];
   let nextToken: string | undefined;
   let pages = 0;
   do {
-    const reply = await listJobs({ ...query, ...(nextToken === undefined ? {} : { nextToken }) }, 'alice', id);
+    const reply = await listJobs(
+      { ...query, ...(nextToken === undefined ? {} : { nextToken }) },
+      'alice',
+      id,
+    );
     expect(reply.statusCode, JSON.stringify(reply.body)).toBe(200);
     indexes.push(...reply.body.items.map((j) => j.jobIndex));
     nextToken = reply.body.nextToken;
@@ -99,7 +106,8 @@ describe('list-jobs handler', () => {
     expect(reply.body.items[1]).toMatchObject({ pilotId, host: 'wn01.test', siteId: TEST_SITE });
     expect(reply.body.items[4]).toMatchObject({ exitCode: 3, pilotErrorCode: 1001, errorMessage: 'exit 3' });
     for (const job of reply.body.items) {
-      for (const hidden of ['attempts', 'failures', 'ended', 'updatedAt', 'owner']) expect(job).not.toHaveProperty(hidden);
+      for (const hidden of ['attempts', 'failures', 'ended', 'updatedAt', 'owner'])
+        expect(job).not.toHaveProperty(hidden);
     }
   });
 

@@ -5,7 +5,12 @@ import { TransientError, ValidationError } from '#core/errors.ts';
 import type { JobRecord } from '#core/jobs/job.ts';
 import type { TaskStore } from '#core/tasks/ports.ts';
 import { createHandler } from '#lambdas/jobs/record-job-changes/handler.ts';
-import { createHandlerHarness, type HandlerHarness, invoke, TEST_SITE } from '#test/support/handler-harness.ts';
+import {
+  createHandlerHarness,
+  type HandlerHarness,
+  invoke,
+  TEST_SITE,
+} from '#test/support/handler-harness.ts';
 import {
   claimed,
   complete,
@@ -52,13 +57,20 @@ describe('record-job-changes handler', () => {
     await runAttempt(h, pilotId, refOf(nth(messages, 0)));
     await claimed(h, pilotId, refOf(nth(messages, 1)));
     const events = await h.readJobChanges();
-    expect(events.map((e) => e.Records.map((r) => r.eventName)).flat()).toEqual(['INSERT', 'MODIFY', 'INSERT']);
+    expect(events.flatMap((e) => e.Records.map((r) => r.eventName))).toEqual(['INSERT', 'MODIFY', 'INSERT']);
     expect(events.every((e) => e.shardId.length > 0)).toBe(true);
     expect(await countsOf(taskId)).toMatchObject({ queued: 3, running: 0, finished: 0 });
 
     expect(await deliver(events)).toEqual(events.map(() => ({ state: {} })));
 
-    expect(await countsOf(taskId)).toEqual({ defined: 0, queued: 1, running: 1, finished: 1, failed: 0, cancelled: 0 });
+    expect(await countsOf(taskId)).toEqual({
+      defined: 0,
+      queued: 1,
+      running: 1,
+      finished: 1,
+      failed: 0,
+      cancelled: 0,
+    });
   });
 
   it('counts a batch delivered again only once', async () => {
@@ -119,7 +131,9 @@ describe('record-job-changes handler', () => {
     await runAttempt(h, pilotId, refOf(nth(messages, 1)), { pilotErrorCode: 1401 });
     await deliver(await h.readJobChanges());
 
-    expect(h.workflow.releasesOf(taskId)).toEqual([{ token: 'token-feed', output: { taskId, sweep: false } }]);
+    expect(h.workflow.releasesOf(taskId)).toEqual([
+      { token: 'token-feed', output: { taskId, sweep: false } },
+    ]);
   });
 
   it('takes events built in the Lambda shape, counting each change of a shard once even when batches overlap', async () => {
@@ -136,8 +150,17 @@ describe('record-job-changes handler', () => {
       startedAt: at,
       updatedAt: at,
     });
-    const finished = (jobIndex: number): JobRecord => ({ ...running(jobIndex), state: 'finished', endedAt: at });
-    const record = (eventName: 'INSERT' | 'MODIFY', seq: string, before: JobRecord | undefined, after: JobRecord) => ({
+    const finished = (jobIndex: number): JobRecord => ({
+      ...running(jobIndex),
+      state: 'finished',
+      endedAt: at,
+    });
+    const record = (
+      eventName: 'INSERT' | 'MODIFY',
+      seq: string,
+      before: JobRecord | undefined,
+      after: JobRecord,
+    ) => ({
       eventID: `event-${seq}`,
       eventName,
       eventVersion: '1.1',
@@ -177,12 +200,32 @@ describe('record-job-changes handler', () => {
     } as JobStreamEvent;
 
     await deliver([first]);
-    expect(await countsOf(taskId)).toEqual({ defined: 0, queued: 2, running: 1, finished: 1, failed: 0, cancelled: 0 });
+    expect(await countsOf(taskId)).toEqual({
+      defined: 0,
+      queued: 2,
+      running: 1,
+      finished: 1,
+      failed: 0,
+      cancelled: 0,
+    });
     await deliver([overlapping]);
-    expect(await countsOf(taskId)).toEqual({ defined: 0, queued: 2, running: 0, finished: 2, failed: 0, cancelled: 0 });
+    expect(await countsOf(taskId)).toEqual({
+      defined: 0,
+      queued: 2,
+      running: 0,
+      finished: 2,
+      failed: 0,
+      cancelled: 0,
+    });
 
     // The same positions in another shard are other changes.
-    await deliver([{ ...first, shardId: 'shardId-00000001764000000000-other', Records: [record('INSERT', '100000000000000000001', undefined, running(2))] } as JobStreamEvent]);
+    await deliver([
+      {
+        ...first,
+        shardId: 'shardId-00000001764000000000-other',
+        Records: [record('INSERT', '100000000000000000001', undefined, running(2))],
+      } as JobStreamEvent,
+    ]);
     expect(await countsOf(taskId)).toMatchObject({ queued: 1, running: 1, finished: 2 });
   });
 
@@ -192,7 +235,15 @@ describe('record-job-changes handler', () => {
 
   it('refuses a malformed event, naming its fields, and records nothing of it', async () => {
     const { taskId } = await runningTask(h, generationSpec(1));
-    const image = marshall({ taskId, jobIndex: 0, state: 'running', attempt: 1, failures: 0, siteId: TEST_SITE, updatedAt: 'x' });
+    const image = marshall({
+      taskId,
+      jobIndex: 0,
+      state: 'running',
+      attempt: 1,
+      failures: 0,
+      siteId: TEST_SITE,
+      updatedAt: 'x',
+    });
     const error = await deliver([
       {
         Records: [

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PilotCredentials, RegisterPilotResponse } from '#core/api/pilots.ts';
-import type { CredentialVendor } from '#core/pilots/ports.ts';
 import type { HealthCheck } from '#core/pilots/pilot.ts';
+import type { CredentialVendor } from '#core/pilots/ports.ts';
 import { createHandler } from '#lambdas/pilots/register-pilot/handler.ts';
 import {
   createHandlerHarness,
@@ -107,7 +107,10 @@ describe('register-pilot handler', () => {
         leaseTable: h.tables.leases,
       },
     ]);
-    expect(await h.deps.pilots.get(reply.body.pilotId)).toMatchObject({ state: 'starting', health: CHECKS_OK });
+    expect(await h.deps.pilots.get(reply.body.pilotId)).toMatchObject({
+      state: 'starting',
+      health: CHECKS_OK,
+    });
   });
 
   it('records a pilot with a failed check as unhealthy, with no lease and no credentials, naming the check', async () => {

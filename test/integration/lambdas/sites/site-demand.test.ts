@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, SiteDemand } from '#core/api/contract.ts';
+import type { SiteDemand } from '#core/api/sites.ts';
 import type { JobMessage } from '#core/jobs/job-message.ts';
-import type { PilotState } from '#core/pilots/pilot.ts';
-import { createHandler as registerPilotHandler } from '#lambdas/pilots/register-pilot/handler.ts';
+import type { PilotCensus } from '#core/sites/site.ts';
+import { createHandler as reapPilotsHandler } from '#lambdas/pilots/reap-pilots/handler.ts';
 import { createHandler } from '#lambdas/sites/site-demand/handler.ts';
 import {
   createHandlerHarness,
   type HandlerHarness,
   httpEvent,
+  invoke,
   invokeHttp,
   issueFields,
 } from '#test/support/handler-harness.ts';
-import { heartbeat, PILOT_SCOPES } from '../task-flow.ts';
+import { type ErrorReply, PILOT_SCOPES, registerPilot } from '../task-flow.ts';
 
 const SLOT = { cores: 8, memoryMB: 16_000, walltimeSec: 172_800, diskMB: 50_000 };
 let h: HandlerHarness;
@@ -22,6 +23,7 @@ beforeAll(async () => {
   await h.addSite({ siteId: 'capped-site', maxPilots: 3 });
   await h.addSite({ siteId: 'quiet-site', maxPilots: 10, status: 'test' });
   await h.addSite({ siteId: 'neighbour', maxPilots: 50 });
+  await h.addSite({ siteId: 'reaped-site', maxPilots: 10 });
 });
 
 afterAll(async () => {
@@ -29,7 +31,7 @@ afterAll(async () => {
 });
 
 function demand(siteId: string, sub: string | null = `pilot:${siteId}`) {
-  return invokeHttp<SiteDemand & ErrorBody>(
+  return invokeHttp<SiteDemand & ErrorReply>(
     createHandler(h.deps),
     httpEvent({
       method: 'GET',
@@ -41,7 +43,7 @@ function demand(siteId: string, sub: string | null = `pilot:${siteId}`) {
   );
 }
 
-/** Sends `count` job messages to a site's queue (as enqueue-jobs would). */
+/** Sends `count` job messages to a site's queue (as the enqueue step would), and waits until SQS counts them. */
 async function queueJobs(siteId: string, count: number): Promise<void> {
   const messages: JobMessage[] = Array.from({ length: count }, (_, jobIndex) => ({
     v: 1,
@@ -51,48 +53,22 @@ async function queueJobs(siteId: string, count: number): Promise<void> {
     siteId,
   }));
   await h.deps.queue.send(messages);
+  await expect.poll(() => h.queueDepth(siteId), { timeout: 10_000, interval: 100 }).toBe(count);
 }
 
-/** Registers pilots at a site through the handler and moves them to `state` with a heartbeat. */
-async function pilots(siteId: string, states: Partial<Record<PilotState, number>>): Promise<void> {
-  const register = registerPilotHandler(h.deps);
-  for (const [state, count] of Object.entries(states) as Array<[PilotState, number]>) {
-    for (let i = 0; i < count; i++) {
-      const reply = await invokeHttp<{ pilotId: string }>(
-        register,
-        httpEvent({
-          method: 'POST',
-          path: '/pilots',
-          body: {
-            siteId,
-            host: `wn${i}.${siteId}.test`,
-            pid: 100 + i,
-            resources: { cores: 8, memoryMB: 16_000, diskMB: 50_000, walltimeLeftSec: 86_400 },
-          },
-          sub: `pilot:${siteId}`,
-          scopes: PILOT_SCOPES,
-        }),
-      );
-      expect(reply.statusCode).toBe(201);
-      if (state !== 'starting') {
-        const beat = await heartbeat(h, reply.body.pilotId, { state, jobs: [] }, `pilot:${siteId}`);
-        expect(beat.statusCode).toBe(200);
-      }
-    }
-  }
-}
-
-/** Waits until the site's queue reports `depth` waiting messages (SQS depth is approximate). */
-async function queueShows(siteId: string, depth: number): Promise<void> {
-  await expect.poll(() => h.queueDepth(siteId), { timeout: 10_000, interval: 100 }).toBe(depth);
+/** The census the reaper would have written. */
+async function census(siteId: string, pilots: Partial<PilotCensus>): Promise<void> {
+  await h.deps.sites.recordCensus(
+    siteId,
+    { starting: 0, idle: 0, busy: 0, draining: 0, ...pilots },
+    h.clock.now().toISOString(),
+  );
 }
 
 describe('site-demand handler', () => {
-  it('answers the queued jobs, the live pilots, and the pilots wanted for work nobody covers', async () => {
+  it('answers the queued jobs, the live pilots of the census, and the pilots wanted for work nobody covers', async () => {
     await queueJobs('busy-site', 9);
-    await pilots('busy-site', { starting: 1, idle: 2, busy: 3, draining: 1 });
-    await pilots('busy-site', { exited: 2, lost: 1 });
-    await queueShows('busy-site', 9);
+    await census('busy-site', { starting: 1, idle: 2, busy: 3, draining: 1 });
 
     const reply = await demand('busy-site');
 
@@ -109,47 +85,53 @@ describe('site-demand handler', () => {
     });
   });
 
-  it('wants one pilot per uncovered job while maxPilots leaves room', async () => {
+  it('wants one pilot per uncovered job while maxPilots leaves room, and counts no pilots before any census', async () => {
     await queueJobs('neighbour', 12);
-    await pilots('neighbour', { idle: 2, busy: 4 });
-    await queueShows('neighbour', 12);
-    const reply = await demand('neighbour');
-    expect(reply.statusCode).toBe(200);
-    expect(reply.body).toMatchObject({ queuedJobs: 12, pilotsWanted: 10 });
+    expect((await demand('neighbour')).body).toMatchObject({
+      pilots: { starting: 0, idle: 0, busy: 0, draining: 0 },
+      pilotsWanted: 12,
+    });
+    await census('neighbour', { idle: 2, busy: 4 });
+    expect((await demand('neighbour')).body).toMatchObject({ queuedJobs: 12, pilotsWanted: 10 });
   });
 
   it('caps the pilots wanted at maxPilots minus the live pilots, never below zero', async () => {
     await queueJobs('capped-site', 20);
-    await queueShows('capped-site', 20);
     expect((await demand('capped-site')).body.pilotsWanted).toBe(3);
-
-    await pilots('capped-site', { busy: 4 });
+    await census('capped-site', { busy: 4 });
     const reply = await demand('capped-site');
     expect(reply.body.pilots.busy).toBe(4);
     expect(reply.body.pilotsWanted).toBe(0);
   });
 
-  it('wants no pilots for a site in test (or offline) status, whatever is queued', async () => {
+  it('wants no pilots for a site in test or offline status, whatever is queued', async () => {
     await queueJobs('quiet-site', 5);
-    await queueShows('quiet-site', 5);
-    const reply = await demand('quiet-site');
-    expect(reply.statusCode).toBe(200);
-    expect(reply.body).toMatchObject({ status: 'test', queuedJobs: 5, pilotsWanted: 0 });
-
+    expect((await demand('quiet-site')).body).toMatchObject({
+      status: 'test',
+      queuedJobs: 5,
+      pilotsWanted: 0,
+    });
     await h.addSite({ siteId: 'quiet-site', maxPilots: 10, status: 'offline' });
     expect((await demand('quiet-site')).body).toMatchObject({ status: 'offline', pilotsWanted: 0 });
   });
 
-  it("counts only the site's own live pilots (the neighbour's and gone ones are left out)", async () => {
-    await h.addSite({ siteId: 'lonely-site', maxPilots: 5 });
-    await queueJobs('lonely-site', 2);
-    await queueShows('lonely-site', 2);
-    const reply = await demand('lonely-site');
-    expect(reply.body.pilots).toEqual({ starting: 0, idle: 0, busy: 0, draining: 0 });
-    expect(reply.body.pilotsWanted).toBe(2);
+  it("counts the pilots the reaper's last sweep found live at the site", async () => {
+    await queueJobs('reaped-site', 4);
+    await registerPilot(h, { siteId: 'reaped-site' });
+    await registerPilot(h, { siteId: 'reaped-site' });
+    await registerPilot(h, { siteId: 'neighbour' });
+    // Not counted until a sweep.
+    expect((await demand('reaped-site')).body.pilotsWanted).toBe(4);
+
+    await invoke(reapPilotsHandler(h.deps), {}, 'reap-pilots');
+
+    expect((await demand('reaped-site')).body).toMatchObject({
+      pilots: { starting: 2, idle: 0, busy: 0, draining: 0 },
+      pilotsWanted: 2,
+    });
   });
 
-  it('answers a site-wide pilot token (pilot:*)', async () => {
+  it('answers a pilot token for every site (pilot:*)', async () => {
     const reply = await demand('neighbour', 'pilot:*');
     expect(reply.statusCode).toBe(200);
     expect(reply.body.siteId).toBe('neighbour');
@@ -162,10 +144,10 @@ describe('site-demand handler', () => {
     expect(reply.body).not.toHaveProperty('queuedJobs');
   });
 
-  it('answers 404 for an unknown site and 400 for a malformed site id', async () => {
+  it('answers 404 for an unknown site and 400 naming path.siteId for a malformed site id', async () => {
     const unknown = await demand('nowhere');
     expect(unknown.statusCode).toBe(404);
-    expect(unknown.body.error.message).toContain('nowhere');
+    expect(unknown.body.error).toEqual({ code: 'NOT_FOUND', message: 'site nowhere does not exist' });
 
     const malformed = await demand('Not_A_Site', 'pilot:*');
     expect(malformed.statusCode).toBe(400);

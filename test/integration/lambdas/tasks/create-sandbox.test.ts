@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, SandboxResponse } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/common.ts';
+import type { SandboxResponse } from '#core/api/tasks.ts';
 import { createHandler } from '#lambdas/tasks/create-sandbox/handler.ts';
 import {
   createHandlerHarness,

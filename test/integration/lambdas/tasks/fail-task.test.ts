@@ -3,7 +3,15 @@ import { createHandler } from '#lambdas/tasks/fail-task/handler.ts';
 import { createHandler as finalizeTaskHandler } from '#lambdas/tasks/finalize-task/handler.ts';
 import { createHandler as splitTaskHandler } from '#lambdas/tasks/split-task/handler.ts';
 import { createHandlerHarness, type HandlerHarness, invoke } from '#test/support/handler-harness.ts';
-import { generationSpec, refOf, registerPilot, runAttempt, runningTask, submitTask } from '../task-flow.ts';
+import {
+  generationSpec,
+  nth,
+  refOf,
+  registerPilot,
+  runAttempt,
+  runningTask,
+  submitTask,
+} from '../task-flow.ts';
 
 let h: HandlerHarness;
 
@@ -16,7 +24,7 @@ afterAll(async () => {
 });
 
 function failTask(input: unknown) {
-  return invoke(createHandler(h.deps), input, 'fail-task');
+  return invoke(createHandler(h.deps), input as { taskId: string }, 'fail-task');
 }
 
 /** The `$.error` Step Functions catches from a Lambda function that threw `error`. */
@@ -94,7 +102,8 @@ describe('fail-task handler', () => {
   it('leaves a final task as it is', async () => {
     const pilotId = await registerPilot(h);
     const { taskId, messages } = await runningTask(h, generationSpec(1));
-    await runAttempt(h, pilotId, refOf(messages[0] ?? { taskId, jobIndex: 0, attempt: 1 }));
+    await runAttempt(h, pilotId, refOf(nth(messages, 0)));
+    await h.settleJobChanges();
     expect(await invoke(finalizeTaskHandler(h.deps), { taskId })).toEqual({ state: 'done' });
     const before = await h.deps.tasks.get(taskId);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCOPES } from '#core/api/contract.ts';
+import { SCOPES } from '#core/api/common.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { createHandler as cancelTaskHandler } from '#lambdas/tasks/cancel-task/handler.ts';
 import { createHandler } from '#lambdas/tasks/finalize-task/handler.ts';
@@ -11,7 +11,7 @@ import {
   invoke,
   invokeHttp,
 } from '#test/support/handler-harness.ts';
-import { generationSpec, refOf, registerPilot, runAttempt, runningTask } from '../task-flow.ts';
+import { generationSpec, nth, refOf, registerPilot, runAttempt, runningTask } from '../task-flow.ts';
 
 let h: HandlerHarness;
 let pilotId: string;
@@ -36,8 +36,9 @@ async function taskEndingWith(codes: number[]): Promise<string> {
   for (const [i, code] of codes.entries()) {
     const message = messages[i];
     if (message === undefined) throw new Error(`no message for job ${i}`);
-    await runAttempt(h, pilotId, refOf(message), code);
+    await runAttempt(h, pilotId, refOf(message), code === 0 ? {} : { pilotErrorCode: code, exitCode: 1 });
   }
+  await h.settleJobChanges();
   expect(h.workflow.releasesOf(taskId)).toHaveLength(1);
   return taskId;
 }
@@ -97,6 +98,15 @@ describe('finalize-task handler', () => {
     expect(await h.deps.tasks.get(taskId)).toMatchObject({ state: 'cancelled', counts: { cancelled: 2 } });
   });
 
+  it('counts jobs from the change feed: a job that ended is counted only once the feed went through it', async () => {
+    const { taskId, messages } = await runningTask(h, generationSpec(1, { maxAttempts: 1 }));
+    await runAttempt(h, pilotId, refOf(nth(messages, 0)));
+    // Not counted yet: the task is not done.
+    expect((await h.deps.tasks.get(taskId))?.counts).toMatchObject({ finished: 0, queued: 1 });
+    await h.settleJobChanges();
+    expect(await finalize(taskId)).toEqual({ state: 'done' });
+  });
+
   it('changes nothing when run again on a final task', async () => {
     const taskId = await taskEndingWith([0]);
     await finalize(taskId);
@@ -108,8 +118,9 @@ describe('finalize-task handler', () => {
 
   it('rejects an unknown task and bad input by name', async () => {
     await expect(finalize('t-unknown00000')).rejects.toMatchObject({ name: 'NotFoundError' });
-    await expect(invoke(createHandler(h.deps), { id: 't-unknown00000' })).rejects.toMatchObject({
+    await expect(invoke(createHandler(h.deps), { id: 't-unknown00000' } as never)).rejects.toMatchObject({
       name: 'ValidationError',
+      issues: [{ field: 'input.taskId', message: expect.any(String) }],
     });
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, TaskView } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/common.ts';
+import type { TaskView } from '#core/api/tasks.ts';
 import { createHandler } from '#lambdas/tasks/get-task/handler.ts';
 import {
   createHandlerHarness,
@@ -8,14 +9,25 @@ import {
   invokeHttp,
   issueFields,
 } from '#test/support/handler-harness.ts';
-import { generationSpec, runningTask, USER_SCOPES } from '../task-flow.ts';
+import {
+  generationSpec,
+  nth,
+  refOf,
+  registerPilot,
+  runAttempt,
+  runningTask,
+  USER_SCOPES,
+} from '../task-flow.ts';
 
 let h: HandlerHarness;
 let taskId: string;
 
 beforeAll(async () => {
   h = await createHandlerHarness();
-  ({ taskId } = await runningTask(h, generationSpec(3)));
+  const running = await runningTask(h, generationSpec(3));
+  taskId = running.taskId;
+  await runAttempt(h, await registerPilot(h), refOf(nth(running.messages, 0)));
+  await h.settleJobChanges();
 });
 
 afterAll(async () => {
@@ -48,13 +60,12 @@ describe('get-task handler', () => {
       jobsEnqueued: 3,
       siteIds: ['test-site'],
       cancelRequested: false,
-      counts: { defined: 0, queued: 3, starting: 0, running: 0, finished: 0, failed: 0, cancelled: 0 },
-      spec: { name: 'mc-gen', events: 300, split: { eventsPerJob: 100 } },
+      counts: { defined: 0, queued: 2, running: 0, finished: 1, failed: 0, cancelled: 0 },
+      spec: { name: 'mc-gen', events: 300, split: { eventsPerJob: 100 }, maxAttempts: 3 },
     });
     expect(reply.body.history.map((c) => c.state)).toEqual(['submitted', 'splitting', 'running']);
     // What only the store knows stays inside.
-    expect(reply.body).not.toHaveProperty('waitToken');
-    expect(reply.body).not.toHaveProperty('sk');
+    for (const hidden of ['waitToken', 'sk', 'cancelSwept']) expect(reply.body).not.toHaveProperty(hidden);
   });
 
   it('answers 404 to another user, as if the task did not exist', async () => {

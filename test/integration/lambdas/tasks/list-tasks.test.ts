@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, TaskSummary } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/common.ts';
+import type { TaskSummary } from '#core/api/tasks.ts';
 import { createHandler } from '#lambdas/tasks/list-tasks/handler.ts';
 import {
   createHandlerHarness,
@@ -8,12 +9,21 @@ import {
   invokeHttp,
   issueFields,
 } from '#test/support/handler-harness.ts';
-import { generationSpec, submitTask, USER_SCOPES } from '../task-flow.ts';
+import {
+  generationSpec,
+  nth,
+  refOf,
+  registerPilot,
+  runAttempt,
+  runningTask,
+  submitTask,
+  USER_SCOPES,
+} from '../task-flow.ts';
 
-type ListReply = { tasks: TaskSummary[]; nextToken?: string } & ErrorBody;
+type ListReply = { items: TaskSummary[]; nextToken?: string } & ErrorBody;
 
 let h: HandlerHarness;
-/** dave's tasks, oldest first. */
+/** dave's tasks, oldest first: three submitted, then one running with a job finished. */
 const daves: string[] = [];
 
 beforeAll(async () => {
@@ -23,6 +33,11 @@ beforeAll(async () => {
     h.clock.advance(1000);
   }
   await submitTask(h, generationSpec(1), 'erin');
+  h.clock.advance(1000);
+  const { taskId, messages } = await runningTask(h, generationSpec(2, { name: 'dave-counted' }), 'dave');
+  await runAttempt(h, await registerPilot(h), refOf(nth(messages, 1)));
+  await h.settleJobChanges();
+  daves.push(taskId);
 });
 
 afterAll(async () => {
@@ -40,45 +55,51 @@ describe('list-tasks handler', () => {
   it("lists only the caller's tasks, newest first, as summaries", async () => {
     const reply = await listTasks();
     expect(reply.statusCode).toBe(200);
-    expect(reply.body.tasks.map((t) => t.taskId)).toEqual([...daves].reverse());
+    expect(reply.body.items.map((t) => t.taskId)).toEqual([...daves].reverse());
     expect(reply.body.nextToken).toBeUndefined();
-    expect(reply.body.tasks[0]).toMatchObject({
+    expect(reply.body.items[1]).toMatchObject({
       name: 'dave-2',
       owner: 'dave',
       state: 'submitted',
       jobCount: 3,
     });
-    expect(reply.body.tasks[0]?.counts).toEqual({
+    expect(reply.body.items[1]?.counts).toEqual({
       defined: 3,
       queued: 0,
-      starting: 0,
       running: 0,
       finished: 0,
       failed: 0,
       cancelled: 0,
     });
-    for (const task of reply.body.tasks) {
-      expect(task).not.toHaveProperty('spec');
-      expect(task).not.toHaveProperty('history');
+    for (const task of reply.body.items) {
+      for (const hidden of ['spec', 'history', 'waitToken', 'cancelSwept'])
+        expect(task).not.toHaveProperty(hidden);
     }
   });
 
+  it('gives each task its job counts, as the change feed keeps them', async () => {
+    const reply = await listTasks({ limit: '1' });
+    expect(reply.body.items.map((t) => [t.taskId, t.state, t.counts])).toEqual([
+      [daves[3], 'running', { defined: 0, queued: 1, running: 0, finished: 1, failed: 0, cancelled: 0 }],
+    ]);
+  });
+
   it('pages with limit and nextToken', async () => {
-    const first = await listTasks({ limit: '2' });
+    const first = await listTasks({ limit: '3' });
     expect(first.statusCode).toBe(200);
-    expect(first.body.tasks.map((t) => t.taskId)).toEqual([daves[2], daves[1]]);
+    expect(first.body.items.map((t) => t.taskId)).toEqual([daves[3], daves[2], daves[1]]);
     expect(first.body.nextToken).toEqual(expect.any(String));
 
-    const second = await listTasks({ limit: '2', nextToken: first.body.nextToken ?? '' });
+    const second = await listTasks({ limit: '3', nextToken: first.body.nextToken ?? '' });
     expect(second.statusCode).toBe(200);
-    expect(second.body.tasks.map((t) => t.taskId)).toEqual([daves[0]]);
+    expect(second.body.items.map((t) => t.taskId)).toEqual([daves[0]]);
     expect(second.body.nextToken).toBeUndefined();
   });
 
   it('gives another user none of these tasks', async () => {
     const reply = await listTasks({}, 'mallory');
     expect(reply.statusCode).toBe(200);
-    expect(reply.body).toEqual({ tasks: [] });
+    expect(reply.body).toEqual({ items: [] });
   });
 
   it('answers 400 naming query.limit to a bad limit', async () => {

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 function split(input: unknown) {
-  return invoke(createHandler(h.deps), input, 'split-task');
+  return invoke(createHandler(h.deps), input as { taskId: string }, 'split-task');
 }
 
 describe('split-task handler', () => {
@@ -38,7 +38,8 @@ describe('split-task handler', () => {
       { state: 'submitted', at: expect.any(String) },
       { state: 'splitting', at: h.clock.now().toISOString() },
     ]);
-    expect(await h.deps.jobs.listByTask(taskId, {}, { limit: 10 })).toEqual({ items: [] });
+    // Splitting writes no job.
+    expect(await h.deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
   });
 
   it('is a no-op when run again (a restarted execution)', async () => {
@@ -71,6 +72,15 @@ describe('split-task handler', () => {
     const task = await h.deps.tasks.get(taskId);
     expect(task?.state).toBe('submitted');
     expect(task?.siteIds).toEqual([]);
+  });
+
+  it('resumes where enqueueing stopped when a restarted execution splits again', async () => {
+    const taskId = await submitTask(h, generationSpec(5));
+    await split({ taskId });
+    await h.deps.tasks.recordEnqueued(taskId, 3, h.clock.now().toISOString());
+    expect(await split({ taskId })).toEqual({ nextIndex: 3, done: false });
+    await h.deps.tasks.recordEnqueued(taskId, 5, h.clock.now().toISOString());
+    expect(await split({ taskId })).toEqual({ nextIndex: 5, done: true });
   });
 
   it('returns done for a task that is already final or being cancelled', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, SubmitTaskResponse } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/common.ts';
+import type { SubmitTaskResponse } from '#core/api/tasks.ts';
 import { createHandler } from '#lambdas/tasks/submit-task/handler.ts';
 import {
   createHandlerHarness,
@@ -54,6 +55,8 @@ describe('submit-task handler', () => {
       jobCount: 10,
       jobsEnqueued: 0,
       cancelRequested: false,
+      cancelSwept: false,
+      siteIds: [],
       createdAt: h.clock.now().toISOString(),
       history: [{ state: 'submitted', at: h.clock.now().toISOString() }],
     });
@@ -61,7 +64,14 @@ describe('submit-task handler', () => {
     expect(task?.spec).toMatchObject({ maxAttempts: 3, priority: 500, resources: { cores: 1 } });
     expect(h.workflow.started).toContain(taskId);
     expect(h.workflow.started.filter((id) => id === taskId)).toHaveLength(1);
-    expect(await h.deps.jobs.listByTask(taskId, {}, { limit: 10 })).toEqual({ items: [] });
+    // No job is written at submission (nor at enqueue: a job's record comes with its first claim).
+    expect(await h.deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
+    expect(
+      (await h.scan('tasks'))
+        .filter((i) => i.taskId === taskId)
+        .map((i) => i.sk)
+        .sort(),
+    ).toEqual(['#spec', 'task']);
   });
 
   it('rejects a bad spec with 400 naming each bad field, and stores and starts nothing', async () => {
@@ -94,6 +104,23 @@ describe('submit-task handler', () => {
     for (const issue of reply.body.error.issues ?? []) expect(issue.message).not.toBe('');
     expect(await taskItemsOf('bob')).toEqual([]);
     expect(h.workflow.started).toHaveLength(startedBefore);
+  });
+
+  it('names nested fields of the spec with their path, e.g. resources.memoryMB', async () => {
+    const reply = await submit(
+      generationSpec(1, {
+        resources: { memoryMB: 1, walltimeSec: 0 },
+        payload: { command: 'gen', env: { 'BAD-NAME': 'x' } },
+      }),
+      'bob',
+    );
+    expect(reply.statusCode).toBe(400);
+    expect(issueFields(reply.body)).toEqual([
+      'payload.env.BAD-NAME',
+      'resources.memoryMB',
+      'resources.walltimeSec',
+    ]);
+    expect(await taskItemsOf('bob')).toEqual([]);
   });
 
   it('rejects a spec that breaks a cross-field rule with the field named', async () => {
@@ -140,7 +167,11 @@ describe('submit-task handler', () => {
     try {
       const reply = await submit(generationSpec(4), 'carol');
       expect(reply.statusCode).toBe(503);
-      expect(reply.body.error.code).toBe('TRANSIENT');
+      expect(reply.headers['retry-after']).toBe('2');
+      expect(reply.body.error).toEqual({
+        code: 'TRANSIENT',
+        message: 'the task workflow could not be started; submit again',
+      });
       expect(JSON.stringify(reply.body)).not.toContain('ECONNREFUSED');
     } finally {
       h.workflow.failStartWith = undefined;
