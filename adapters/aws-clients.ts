@@ -21,6 +21,12 @@ const DEFAULT_REGION = 'us-east-1';
 
 /** Process-global request counts, keyed `Service.Operation`, e.g. `DynamoDB.TransactWriteItems`. */
 const requestCounts = new Map<string, number>();
+/** Milliseconds spent waiting for the answers, by `Service.Operation` (the benchmark's latency view). */
+const requestMillis = new Map<string, number>();
+
+export function awsRequestMillis(): Record<string, number> {
+  return Object.fromEntries([...requestMillis.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
 
 export function awsRequestCounts(): Record<string, number> {
   return Object.fromEntries([...requestCounts.entries()].sort(([a], [b]) => a.localeCompare(b)));
@@ -28,6 +34,7 @@ export function awsRequestCounts(): Record<string, number> {
 
 export function resetAwsRequestCounts(): void {
   requestCounts.clear();
+  requestMillis.clear();
 }
 
 interface CountableClient {
@@ -52,7 +59,12 @@ function countRequests<C>(client: C, service: string): C {
       const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
       const key = `${service}.${operation}`;
       requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
-      return next(args);
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        requestMillis.set(key, (requestMillis.get(key) ?? 0) + performance.now() - started);
+      }
     },
     { step: 'finalizeRequest', priority: 'low', name: 'gluonRequestCounter' },
   );

@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { awsRequestCounts, dynamoDbCapacity, resetAwsRequestCounts } from '#adapters/aws-clients.ts';
+import { awsRequestCounts, awsRequestMillis, dynamoDbCapacity, resetAwsRequestCounts } from '#adapters/aws-clients.ts';
 import { localTableNames } from '#adapters/dynamodb/tables.ts';
 import { GluonClient } from '#client/gluon-client.ts';
 import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
@@ -126,6 +126,7 @@ async function throughput(stack: LocalStack, api: GluonClient) {
   const capacity = dynamoDbCapacity();
   const invocations = functionInvocations();
   const functionRequests = awsRequestCounts();
+  const functionMillis = awsRequestMillis();
   const transitions = stack.workflows.stateTransitions(taskId);
   const historyEvents = stack.workflows.historyEvents(taskId);
   const logBytes = loggedBytes() - logBefore;
@@ -172,6 +173,10 @@ async function throughput(stack: LocalStack, api: GluonClient) {
     cpuSecPerJob: { stack: perJob(cpu.stack + cpu.java), stackProcess: perJob(cpu.stack), dynamoDbLocal: perJob(cpu.java), pilots: perJob(pilots.cpuSec) },
     awsRequestsPerJob: Object.fromEntries([...byService].map(([s, c]) => [s, perJob(c)])),
     awsRequestsPerJobByOperation: Object.fromEntries(Object.entries(requests).sort().map(([k, c]) => [k, perJob(c)])),
+    /** Mean answer time of the functions' requests, by operation (the stand-ins' speed). */
+    functionRequestMs: Object.fromEntries(
+      Object.entries(functionMillis).map(([k, ms]) => [k, round(ms / (functionRequests[k] ?? 1), 1)]),
+    ),
     apiCallsPerJob: Object.fromEntries(Object.entries(pilots.apiRequests).map(([k, c]) => [k, perJob(c)])),
     dynamoDbUnitsPerJob: { write: perJob(measured.dynamoDb.write), read: perJob(measured.dynamoDb.read) },
     dynamoDbUnitsPerJobByOperation: Object.fromEntries(
@@ -429,7 +434,9 @@ async function main(): Promise<void> {
     `  CPU per job           stack ${run.cpuSecPerJob.stack} s (process ${run.cpuSecPerJob.stackProcess}, DynamoDB Local ${run.cpuSecPerJob.dynamoDbLocal}), pilots and payloads ${run.cpuSecPerJob.pilots} s`,
     `  dispatch, idle pilots p50 ${latency.p50Ms} ms, p95 ${latency.p95Ms} ms, max ${latency.maxMs} ms (${latency.samples} jobs: message sent → claimed)`,
     `  AWS requests per job  ${Object.entries(run.awsRequestsPerJob).map(([s, c]) => `${s} ${c}`).join(', ')}`,
-    ...Object.entries(run.awsRequestsPerJobByOperation).map(([k, c]) => `      ${k.padEnd(34)} ${c}`),
+    ...Object.entries(run.awsRequestsPerJobByOperation).map(
+      ([k, c]) => `      ${k.padEnd(34)} ${c}${run.functionRequestMs[k] === undefined ? '' : `   (functions wait ${run.functionRequestMs[k]} ms each)`}`,
+    ),
     `  API calls per job     ${Object.entries(run.apiCallsPerJob).map(([k, c]) => `${k} ${c}`).join(', ')}`,
     `  DynamoDB units/job    write ${run.dynamoDbUnitsPerJob.write}, read ${run.dynamoDbUnitsPerJob.read}`,
     ...Object.entries(run.dynamoDbUnitsPerJobByOperation).filter(([, v]) => v > 0).map(([k, c]) => `      ${k.padEnd(34)} ${c}`),

@@ -67,14 +67,18 @@ function gluon(
   });
 }
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A server that drops every connection at once, as an API that is not there: the port stays ours
+ * for the test (a port merely closed could be taken by another process meanwhile).
+ */
+async function droppingServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 beforeAll(() => {
@@ -542,15 +546,16 @@ describe.concurrent('configuration and failures', () => {
       }
     }));
 
-  it('says the API cannot be reached when nothing listens, whatever the command', () =>
+  it('says the API cannot be reached when no connection holds, whatever the command', () =>
     withApi(async (api) => {
-      const url = `http://127.0.0.1:${await closedPort()}`;
+      const gone = await droppingServer();
+      const url = gone.url;
       const commands = [['status', TASK_ID], ['pilots'], ['submit', join(repo, 'examples/zmumu/task.yaml')]];
       const runs = await Promise.all(
         commands.map((args) =>
           gluon(api, args, { auth: false, env: { GLUON_API_URL: url, GLUON_TOKEN: TOKEN } }),
         ),
-      );
+      ).finally(() => gone.close());
       for (const [i, run] of runs.entries()) {
         const args = commands[i] as string[];
         expect(run.code, args[0]).toBe(1);
