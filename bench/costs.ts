@@ -52,17 +52,22 @@ export function dollarsPerMillion(m: Measured): Dollars {
       .reduce((sum, [, n]) => sum + n, 0);
   const invocations = Object.values(m.invocations).reduce((sum, v) => sum + v.count, 0);
   const dollars = {
-    dynamoDb: per(m.dynamoDb.write, PRICES.dynamoDbWriteUnitPerMillion) + per(m.dynamoDb.read, PRICES.dynamoDbReadUnitPerMillion),
+    dynamoDb:
+      per(m.dynamoDb.write, PRICES.dynamoDbWriteUnitPerMillion) +
+      per(m.dynamoDb.read, PRICES.dynamoDbReadUnitPerMillion),
     sqs: per(requests('SQS'), PRICES.sqsRequestPerMillion),
     apiGateway: per(m.apiCalls, PRICES.httpApiRequestPerMillion),
     lambda:
-      per(invocations, PRICES.lambdaRequestPerMillion) + (lambdaGbSeconds(m.invocations) / m.units) * PRICES.lambdaGbSecondArm * 1e6,
+      per(invocations, PRICES.lambdaRequestPerMillion) +
+      (lambdaGbSeconds(m.invocations) / m.units) * PRICES.lambdaGbSecondArm * 1e6,
     stepFunctions: per(m.stateTransitions, PRICES.stepFunctionsTransitionPerMillion),
     cloudWatchLogs: (m.logBytes / m.units / 1e9) * PRICES.cloudWatchLogsIngestionPerGb * 1e6,
   };
   return {
     ...dollars,
     controlPlane: Object.values(dollars).reduce((a, b) => a + b, 0),
-    s3Data: per(m.requests['S3.PutObject'] ?? 0, PRICES.s3PutPerMillion) + per(m.requests['S3.GetObject'] ?? 0, PRICES.s3GetPerMillion),
+    s3Data:
+      per(m.requests['S3.PutObject'] ?? 0, PRICES.s3PutPerMillion) +
+      per(m.requests['S3.GetObject'] ?? 0, PRICES.s3GetPerMillion),
   };
 }

@@ -36,7 +36,12 @@ export async function measureLivenessUnits(leaseTable: string, pilots = 500): Pr
   }
   const before = dynamoDbCapacity();
   for (const pilotId of ids.slice(0, 100)) {
-    await store.renew(pilotId, { state: 'busy', expiresAt: leaseExpiry(Date.now(), 120), beatAt: new Date().toISOString(), jobsRun: 4 });
+    await store.renew(pilotId, {
+      state: 'busy',
+      expiresAt: leaseExpiry(Date.now(), 120),
+      beatAt: new Date().toISOString(),
+      jobsRun: 4,
+    });
   }
   const afterBeats = dynamoDbCapacity();
   let cursor: string | undefined;
@@ -73,11 +78,16 @@ export function credentialDollarsPer1000PilotDays(): number {
   return (1000 * callsPerDay * (PRICES.httpApiRequestPerMillion + PRICES.lambdaRequestPerMillion)) / 1e6;
 }
 
-export function livenessFigures(units: LivenessUnits, setting: LivenessSetting, dispatchSec: number): LivenessFigures {
+export function livenessFigures(
+  units: LivenessUnits,
+  setting: LivenessSetting,
+  dispatchSec: number,
+): LivenessFigures {
   const beatsPerDay = 86_400 / setting.heartbeatSec;
   const sweepsPerDay = 86_400 / setting.sweepSec;
   const beats = (1000 * beatsPerDay * units.writeUnitsPerBeat * PRICES.dynamoDbWriteUnitPerMillion) / 1e6;
-  const sweeps = (1000 * sweepsPerDay * units.readUnitsPerPilotSweep * PRICES.dynamoDbReadUnitPerMillion) / 1e6;
+  const sweeps =
+    (1000 * sweepsPerDay * units.readUnitsPerPilotSweep * PRICES.dynamoDbReadUnitPerMillion) / 1e6;
   return {
     ...setting,
     dollarsPer1000PilotDays: beats + sweeps,

@@ -72,8 +72,10 @@ export function pilotStats(logsDir: string): PilotStats {
           cpuSec?: number;
         };
         stats.reported++;
-        for (const [k, v] of Object.entries(entry.awsRequests ?? {})) stats.awsRequests[k] = (stats.awsRequests[k] ?? 0) + v;
-        for (const [k, v] of Object.entries(entry.apiRequests ?? {})) stats.apiRequests[k] = (stats.apiRequests[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(entry.awsRequests ?? {}))
+          stats.awsRequests[k] = (stats.awsRequests[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(entry.apiRequests ?? {}))
+          stats.apiRequests[k] = (stats.apiRequests[k] ?? 0) + v;
         stats.cpuSec += entry.cpuSec ?? 0;
       } catch {
         // not a JSON line

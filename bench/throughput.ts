@@ -28,7 +28,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { awsRequestCounts, awsRequestMillis, dynamoDbCapacity, resetAwsRequestCounts } from '#adapters/aws-clients.ts';
+import {
+  awsRequestCounts,
+  awsRequestMillis,
+  dynamoDbCapacity,
+  resetAwsRequestCounts,
+} from '#adapters/aws-clients.ts';
 import { localTableNames } from '#adapters/dynamodb/tables.ts';
 import { GluonClient } from '#client/gluon-client.ts';
 import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
@@ -59,11 +64,22 @@ const options = new Command()
   .option('--jobs <n>', 'trivial jobs to push through', positive, 2000)
   .option('--pilots <n>', 'pilot processes at once', positive, 4)
   .option('--no-slurm', 'do not run the Slurm peer')
-  .option('--scale <n>', 'instead: split and enqueue a task of n jobs with no pilot, then cancel it', positive)
+  .option(
+    '--scale <n>',
+    'instead: split and enqueue a task of n jobs with no pilot, then cancel it',
+    positive,
+  )
   .option('--json', 'print one JSON object instead of the report')
   .addOption(new Option('--liveness-only <dispatchSec>', 'internal: the liveness phase alone').hideHelp())
   .parse()
-  .opts<{ jobs: number; pilots: number; slurm: boolean; scale?: number; json?: boolean; livenessOnly?: string }>();
+  .opts<{
+    jobs: number;
+    pilots: number;
+    slurm: boolean;
+    scale?: number;
+    json?: boolean;
+    livenessOnly?: string;
+  }>();
 
 // Function logs are measured (CloudWatch Logs bytes), not printed.
 setDefaultLogSink(() => undefined);
@@ -170,9 +186,18 @@ async function throughput(stack: LocalStack, api: GluonClient) {
     state: task.state,
     seconds: round(seconds),
     jobsPerSecond: round(n / seconds),
-    cpuSecPerJob: { stack: perJob(cpu.stack + cpu.java), stackProcess: perJob(cpu.stack), dynamoDbLocal: perJob(cpu.java), pilots: perJob(pilots.cpuSec) },
+    cpuSecPerJob: {
+      stack: perJob(cpu.stack + cpu.java),
+      stackProcess: perJob(cpu.stack),
+      dynamoDbLocal: perJob(cpu.java),
+      pilots: perJob(pilots.cpuSec),
+    },
     awsRequestsPerJob: Object.fromEntries([...byService].map(([s, c]) => [s, perJob(c)])),
-    awsRequestsPerJobByOperation: Object.fromEntries(Object.entries(requests).sort().map(([k, c]) => [k, perJob(c)])),
+    awsRequestsPerJobByOperation: Object.fromEntries(
+      Object.entries(requests)
+        .sort()
+        .map(([k, c]) => [k, perJob(c)]),
+    ),
     /** Mean answer time of the functions' requests, by operation (the stand-ins' speed). */
     functionRequestMs: Object.fromEntries(
       Object.entries(functionMillis).map(([k, ms]) => [k, round(ms / (functionRequests[k] ?? 1), 1)]),
@@ -180,19 +205,30 @@ async function throughput(stack: LocalStack, api: GluonClient) {
     apiCallsPerJob: Object.fromEntries(Object.entries(pilots.apiRequests).map(([k, c]) => [k, perJob(c)])),
     dynamoDbUnitsPerJob: { write: perJob(measured.dynamoDb.write), read: perJob(measured.dynamoDb.read) },
     dynamoDbUnitsPerJobByOperation: Object.fromEntries(
-      Object.entries(capacity.byOperation).map(([k, v]) => [k, perJob(v - (capacityBefore.byOperation[k] ?? 0))]),
+      Object.entries(capacity.byOperation).map(([k, v]) => [
+        k,
+        perJob(v - (capacityBefore.byOperation[k] ?? 0)),
+      ]),
     ),
     lambdaPerJob: {
       invocations: perJob(Object.values(invocations).reduce((a, b) => a + b.count, 0)),
       gbSeconds: round(lambdaGbSeconds(invocations) / n, 5),
       byFunction: Object.fromEntries(
-        Object.entries(invocations).map(([k, v]) => [k, { invocations: perJob(v.count), msPerInvocation: v.count === 0 ? 0 : round(v.billedMs / v.count, 1) }]),
+        Object.entries(invocations).map(([k, v]) => [
+          k,
+          {
+            invocations: perJob(v.count),
+            msPerInvocation: v.count === 0 ? 0 : round(v.billedMs / v.count, 1),
+          },
+        ]),
       ),
     },
     stateTransitionsPerJob: perJob(transitions),
     historyEvents,
     logBytesPerJob: round(measured.logBytes / n, 1),
-    dollarsPerMillionJobs: Object.fromEntries(Object.entries(dollarsPerMillion(measured)).map(([k, v]) => [k, round(v)])),
+    dollarsPerMillionJobs: Object.fromEntries(
+      Object.entries(dollarsPerMillion(measured)).map(([k, v]) => [k, round(v)]),
+    ),
     pilotsReported: pilots.reported,
   };
 }
@@ -204,7 +240,9 @@ async function dispatchLatency(stack: LocalStack, api: GluonClient) {
   // Warm up: the factory starts the pilots, which then wait (long poll) for the next messages.
   const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots, 'sleep', ['2']) });
   await waitForTask(api, warm.taskId);
-  await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', { timeoutMs: 60_000 });
+  await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', {
+    timeoutMs: 60_000,
+  });
   const latencies: number[] = [];
   for (let r = 0; r < rounds; r++) {
     // Every pilot idle and polling: the next messages find one each.
@@ -219,7 +257,12 @@ async function dispatchLatency(stack: LocalStack, api: GluonClient) {
     }
   }
   latencies.sort((a, b) => a - b);
-  return { samples: latencies.length, p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95), maxMs: latencies.at(-1) ?? 0 };
+  return {
+    samples: latencies.length,
+    p50Ms: percentile(latencies, 0.5),
+    p95Ms: percentile(latencies, 0.95),
+    maxMs: latencies.at(-1) ?? 0,
+  };
 }
 
 // ---- 3. liveness -----------------------------------------------------------------------------------
@@ -269,8 +312,15 @@ async function liveness(dispatchSec: number) {
       { heartbeatSec: 300, leaseSec: 600, sweepSec },
     ].map((s) => livenessFigures(units, s, dispatchSec));
     return {
-      units: { writeUnitsPerBeat: round(units.writeUnitsPerBeat, 3), readUnitsPerPilotSweep: round(units.readUnitsPerPilotSweep, 4) },
-      settings: settings.map((s) => ({ ...s, dollarsPer1000PilotDays: round(s.dollarsPer1000PilotDays, 3), recoverySec: round(s.recoverySec, 1) })),
+      units: {
+        writeUnitsPerBeat: round(units.writeUnitsPerBeat, 3),
+        readUnitsPerPilotSweep: round(units.readUnitsPerPilotSweep, 4),
+      },
+      settings: settings.map((s) => ({
+        ...s,
+        dollarsPer1000PilotDays: round(s.dollarsPer1000PilotDays, 3),
+        recoverySec: round(s.recoverySec, 1),
+      })),
       defaultHeartbeatSec: 60,
       credentialRenewalsDollarsPer1000PilotDays: round(credentialDollarsPer1000PilotDays(), 3),
       measuredHere: {
@@ -302,7 +352,11 @@ function slurmPeer(jobs: number): Promise<{ jobsPerSecond: number; line: string 
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('slurm:'));
       const rate = line === undefined ? undefined : /= ([0-9.]+) jobs\/s/.exec(line)?.[1];
-      resolveRun(rate === undefined ? { error: out.trim().split('\n').slice(-3).join(' | ') || 'no output' } : { jobsPerSecond: Number(rate), line: line as string });
+      resolveRun(
+        rate === undefined
+          ? { error: out.trim().split('\n').slice(-3).join(' | ') || 'no output' }
+          : { jobsPerSecond: Number(rate), line: line as string },
+      );
     });
   });
 }
@@ -321,10 +375,14 @@ async function scale(n: number) {
     const t0 = Date.now();
     const { taskId } = await api.call('submitTask', { body: trivialTask('scale', n) });
     const submitted = Date.now();
-    await until(async () => {
-      const task = await api.call('getTask', { params: { taskId } });
-      return task.jobsEnqueued >= n ? task : undefined;
-    }, 'the task to be enqueued', { intervalMs: 1000 });
+    await until(
+      async () => {
+        const task = await api.call('getTask', { params: { taskId } });
+        return task.jobsEnqueued >= n ? task : undefined;
+      },
+      'the task to be enqueued',
+      { intervalMs: 1000 },
+    );
     const enqueued = Date.now();
     await api.call('cancelTask', { params: { taskId } });
     const cancelAnswered = Date.now();
@@ -365,7 +423,12 @@ function livenessInChild(dispatchSec: number): Promise<Awaited<ReturnType<typeof
   return new Promise((resolveRun, reject) => {
     const child = spawn(
       process.execPath,
-      ['--disable-warning=ExperimentalWarning', fileURLToPath(import.meta.url), '--liveness-only', String(dispatchSec)],
+      [
+        '--disable-warning=ExperimentalWarning',
+        fileURLToPath(import.meta.url),
+        '--liveness-only',
+        String(dispatchSec),
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -433,22 +496,33 @@ async function main(): Promise<void> {
       : `  Slurm (same machine)  ${(peer as { error: string }).error}`,
     `  CPU per job           stack ${run.cpuSecPerJob.stack} s (process ${run.cpuSecPerJob.stackProcess}, DynamoDB Local ${run.cpuSecPerJob.dynamoDbLocal}), pilots and payloads ${run.cpuSecPerJob.pilots} s`,
     `  dispatch, idle pilots p50 ${latency.p50Ms} ms, p95 ${latency.p95Ms} ms, max ${latency.maxMs} ms (${latency.samples} jobs: message sent → claimed)`,
-    `  AWS requests per job  ${Object.entries(run.awsRequestsPerJob).map(([s, c]) => `${s} ${c}`).join(', ')}`,
+    `  AWS requests per job  ${Object.entries(run.awsRequestsPerJob)
+      .map(([s, c]) => `${s} ${c}`)
+      .join(', ')}`,
     ...Object.entries(run.awsRequestsPerJobByOperation).map(
-      ([k, c]) => `      ${k.padEnd(34)} ${c}${run.functionRequestMs[k] === undefined ? '' : `   (functions wait ${run.functionRequestMs[k]} ms each)`}`,
+      ([k, c]) =>
+        `      ${k.padEnd(34)} ${c}${run.functionRequestMs[k] === undefined ? '' : `   (functions wait ${run.functionRequestMs[k]} ms each)`}`,
     ),
-    `  API calls per job     ${Object.entries(run.apiCallsPerJob).map(([k, c]) => `${k} ${c}`).join(', ')}`,
+    `  API calls per job     ${Object.entries(run.apiCallsPerJob)
+      .map(([k, c]) => `${k} ${c}`)
+      .join(', ')}`,
     `  DynamoDB units/job    write ${run.dynamoDbUnitsPerJob.write}, read ${run.dynamoDbUnitsPerJob.read}`,
-    ...Object.entries(run.dynamoDbUnitsPerJobByOperation).filter(([, v]) => v > 0).map(([k, c]) => `      ${k.padEnd(34)} ${c}`),
+    ...Object.entries(run.dynamoDbUnitsPerJobByOperation)
+      .filter(([, v]) => v > 0)
+      .map(([k, c]) => `      ${k.padEnd(34)} ${c}`),
     `  Lambda per job        ${run.lambdaPerJob.invocations} invocations, ${run.lambdaPerJob.gbSeconds} GB-s (measured durations)`,
-    ...Object.entries(run.lambdaPerJob.byFunction).map(([k, v]) => `      ${k.padEnd(34)} ${v.invocations} × ${v.msPerInvocation} ms`),
+    ...Object.entries(run.lambdaPerJob.byFunction).map(
+      ([k, v]) => `      ${k.padEnd(34)} ${v.invocations} × ${v.msPerInvocation} ms`,
+    ),
     `  Step Functions        ${run.stateTransitionsPerJob} transitions per job (${run.historyEvents} history events for the task)`,
     `  CloudWatch Logs       ${run.logBytesPerJob} bytes per job (function logs and API access logs)`,
     '  $ per million jobs on AWS (control plane, list prices in bench/prices.ts):',
-    ...['dynamoDb', 'sqs', 'apiGateway', 'lambda', 'stepFunctions', 'cloudWatchLogs'].map((k) => `      ${k.padEnd(16)} ${money(d[k] ?? 0)}`),
+    ...['dynamoDb', 'sqs', 'apiGateway', 'lambda', 'stepFunctions', 'cloudWatchLogs'].map(
+      (k) => `      ${k.padEnd(16)} ${money(d[k] ?? 0)}`,
+    ),
     `      ${'total'.padEnd(16)} ${money(d.controlPlane ?? 0)}`,
     `    plus S3 requests for logs and outputs (data plane): ${money(d.s3Data ?? 0)}`,
-    '  Liveness (heartbeat = one write of the pilot\'s own lease, whatever it holds; reaper sweeps every 30 s):',
+    "  Liveness (heartbeat = one write of the pilot's own lease, whatever it holds; reaper sweeps every 30 s):",
     `      measured: ${live.units.writeUnitsPerBeat} write units per heartbeat, ${live.units.readUnitsPerPilotSweep} read units per pilot per sweep`,
     ...live.settings.map(
       (s) =>

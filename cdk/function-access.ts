@@ -87,7 +87,13 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'fail-task': { tables: { tasks: 'read-write' } },
   /** Leases swept, jobs of lost pilots requeued (the feed sends their messages), census, DLQ redrive. */
   'reap-pilots': {
-    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', pilots: 'read-write', sites: 'read-write' },
+    tables: {
+      tasks: 'read',
+      jobs: 'read-write',
+      leases: 'read-write',
+      pilots: 'read-write',
+      sites: 'read-write',
+    },
     siteQueues: ['send', 'get-url', 'redrive'],
   },
 };

@@ -5,14 +5,7 @@ import type { JobCounts } from '#core/jobs/job-counts.ts';
 import { PILOT_ERROR_DESCRIPTIONS } from '#core/pilots/pilot-error-codes.ts';
 
 /** Job states in the order the progress bar draws them (final first, then what is still to come). */
-export const BAR_STATES = [
-  'finished',
-  'failed',
-  'cancelled',
-  'running',
-  'queued',
-  'defined',
-] as const;
+export const BAR_STATES = ['finished', 'failed', 'cancelled', 'running', 'queued', 'defined'] as const;
 
 const ANSI: Record<JobState, string> = {
   finished: '\u001b[32m',

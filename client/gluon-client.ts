@@ -8,7 +8,7 @@
  */
 import type { z } from 'zod';
 import type { ErrorBody } from '#core/api/common.ts';
-import { type OperationId, OPERATIONS, type Operations, type ResponseOf } from '#core/api/operations.ts';
+import { OPERATIONS, type OperationId, type Operations, type ResponseOf } from '#core/api/operations.ts';
 import type { FieldIssue } from '#core/errors.ts';
 import { type Logger, silentLogger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
@@ -71,10 +71,14 @@ export interface CallOptions {
 
 type Input<S> = S extends z.ZodType ? z.input<S> : never;
 type ParamsOf<K extends OperationId> = Operations[K] extends { params: infer P } ? Input<P> : undefined;
-type QueryOf<K extends OperationId> = Operations[K] extends { query: infer Q } ? Partial<Input<Q>> : undefined;
+type QueryOf<K extends OperationId> = Operations[K] extends { query: infer Q }
+  ? Partial<Input<Q>>
+  : undefined;
 type BodyOf<K extends OperationId> = Operations[K] extends { body: infer B } ? Input<B> : undefined;
 
-export type CallInput<K extends OperationId> = (ParamsOf<K> extends undefined ? { params?: undefined } : { params: ParamsOf<K> }) &
+export type CallInput<K extends OperationId> = (ParamsOf<K> extends undefined
+  ? { params?: undefined }
+  : { params: ParamsOf<K> }) &
   (QueryOf<K> extends undefined ? { query?: undefined } : { query?: QueryOf<K> }) &
   (BodyOf<K> extends undefined ? { body?: undefined } : { body: BodyOf<K> });
 
@@ -142,7 +146,11 @@ export class GluonClient {
   }
 
   /** Calls one operation; the answer is checked against its schema. */
-  async call<K extends OperationId>(id: K, input: CallInput<K>, options: CallOptions = {}): Promise<ResponseOf<K>> {
+  async call<K extends OperationId>(
+    id: K,
+    input: CallInput<K>,
+    options: CallOptions = {},
+  ): Promise<ResponseOf<K>> {
     const operation = OPERATIONS[id];
     const what = `${operation.method} ${operation.path}`;
     const path = this.pathOf(operation.path, (input.params ?? {}) as Record<string, unknown>);
@@ -173,7 +181,9 @@ export class GluonClient {
       }
       if (attempt >= retries) {
         if (failure instanceof ApiRequestError) throw failure;
-        throw new ApiUnreachableError(`${what}: ${failure.message} (after ${attempt + 1} tries)`, { cause: failure });
+        throw new ApiUnreachableError(`${what}: ${failure.message} (after ${attempt + 1} tries)`, {
+          cause: failure,
+        });
       }
       const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** attempt);
       const delay = retryAfterMs ?? Math.round(backoff * (0.5 + Math.random() / 2));
@@ -236,7 +246,12 @@ export class GluonClient {
       signal: AbortSignal.timeout(this.timeoutMs * 4),
     });
     if (!response.ok) {
-      throw new ApiRequestError('upload', response.status, 'UPLOAD_FAILED', (await response.text()).slice(0, 300));
+      throw new ApiRequestError(
+        'upload',
+        response.status,
+        'UPLOAD_FAILED',
+        (await response.text()).slice(0, 300),
+      );
     }
   }
 
@@ -256,7 +271,13 @@ export class GluonClient {
     });
   }
 
-  private async send(what: string, method: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+  private async send(
+    what: string,
+    method: string,
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     let response: Response;
@@ -303,7 +324,12 @@ function errorFromResponse(what: string, response: Response, text: string): ApiR
     );
   } catch {
     const snippet = text.trim().slice(0, 200);
-    error = new ApiRequestError(what, response.status, 'HTTP_ERROR', snippet === '' ? response.statusText : snippet);
+    error = new ApiRequestError(
+      what,
+      response.status,
+      'HTTP_ERROR',
+      snippet === '' ? response.statusText : snippet,
+    );
   }
   const retryAfter = Number(response.headers.get('retry-after'));
   if (Number.isFinite(retryAfter) && retryAfter > 0) error.retryAfterMs = Math.min(retryAfter * 1000, 60_000);

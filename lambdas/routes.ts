@@ -1,5 +1,5 @@
-import { type HttpMethod, type OperationId, OPERATIONS } from '#core/api/operations.ts';
 import type { Scope } from '#core/api/common.ts';
+import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operations.ts';
 
 /**
  * Which function serves each API operation, runs each workflow step, each schedule and each change

@@ -45,7 +45,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const inFlight = new Set<Promise<void>>();
 
-  const accessLog = options.accessLogFile === undefined ? undefined : createWriteStream(options.accessLogFile, { flags: 'a' });
+  const accessLog =
+    options.accessLogFile === undefined
+      ? undefined
+      : createWriteStream(options.accessLogFile, { flags: 'a' });
   accessLog?.on('error', (error) => log('warn', 'cannot write the API access log', { error }));
   let accessBytes = 0;
 

@@ -224,7 +224,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const tables = localTableNames(LOCAL_PREFIX);
     const functionEnv: Record<string, string> = {
       ...awsEnvFor(endpoints),
-      ...Object.fromEntries((Object.keys(tables) as TableKey[]).map((key) => [tableEnvName(key), tables[key]])),
+      ...Object.fromEntries(
+        (Object.keys(tables) as TableKey[]).map((key) => [tableEnvName(key), tables[key]]),
+      ),
       GLUON_BUCKET: LOCAL_BUCKET,
       GLUON_QUEUE_PREFIX: LOCAL_PREFIX,
       GLUON_STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
@@ -362,7 +364,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // its load average says nothing about whether a pilot can run a job there.
         GLUON_MAX_LOAD_PER_CORE: process.env.GLUON_MAX_LOAD_PER_CORE ?? '1000',
       },
-      launcher: options.pilotLauncher ?? [process.execPath, '--disable-warning=ExperimentalWarning', PILOT_MAIN],
+      launcher: options.pilotLauncher ?? [
+        process.execPath,
+        '--disable-warning=ExperimentalWarning',
+        PILOT_MAIN,
+      ],
       pilotArgs: [
         '--idle-exit-sec',
         String(options.pilotIdleExitSec ?? DEFAULTS.pilotIdleExitSec),
@@ -482,7 +488,11 @@ function startFactory(options: {
       logDir,
       pilotEnv: {},
     },
-    { fetchDemand: demandClient({ apiUrl: options.apiUrl, token: options.pilotToken }), batch: plugin, logger },
+    {
+      fetchDemand: demandClient({ apiUrl: options.apiUrl, token: options.pilotToken }),
+      batch: plugin,
+      logger,
+    },
   );
   const stopping = new AbortController();
   const running = agent.run(stopping.signal).catch((error: unknown) => {

@@ -258,7 +258,10 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
   }
 
   /** Step Functions' history events, from the interpreter's event log (see historyEvents). */
-  async function countHistory(name: string, events: AsyncGenerator<{ type: string; state?: { name: string } }>) {
+  async function countHistory(
+    name: string,
+    events: AsyncGenerator<{ type: string; state?: { name: string } }>,
+  ) {
     const add = (n: number) => history.set(name, (history.get(name) ?? 0) + n);
     try {
       for await (const event of events) {
@@ -275,7 +278,13 @@ export async function startWorkflowRunner(options: WorkflowRunnerOptions): Promi
           case 'StateEntered':
             transitions.set(name, (transitions.get(name) ?? 0) + 1);
             // A Task: entered, scheduled, started (and submitted, for a task token); its end below.
-            add(binding === undefined ? 1 : binding.integration === 'lambda' || binding.integration === 'lambda-invoke' ? 3 : 4);
+            add(
+              binding === undefined
+                ? 1
+                : binding.integration === 'lambda' || binding.integration === 'lambda-invoke'
+                  ? 3
+                  : 4,
+            );
             if (binding !== undefined) add(1);
             break;
           case 'StateRetried':

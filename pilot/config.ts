@@ -9,9 +9,9 @@ import { statfsSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { z } from 'zod';
 import { SiteIdSchema } from '#core/sites/site.ts';
+import { LOG_LEVELS, type LogLevel } from '#platform/logger.ts';
 import { type ConfigFileValues, loadConfigFile } from './config-file.ts';
 import { availableMemoryMB } from './health/memory.ts';
-import { LOG_LEVELS, type LogLevel } from '#platform/logger.ts';
 import { PilotConfigError } from './pilot-config-error.ts';
 
 export { PilotConfigError };

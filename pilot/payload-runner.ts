@@ -11,6 +11,7 @@ import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Usage } from '#core/jobs/job.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
+import { sleep } from '#platform/sleep.ts';
 import { CappedLog } from './capped-log.ts';
 import { LoopingDetector, newestMtimeMs } from './looping-detector.ts';
 import { abortCode, classifyPayloadEnd, type PayloadExit, type StopReason } from './payload-end.ts';
@@ -23,7 +24,6 @@ import {
   signalGroup,
   signalProcess,
 } from './process-tree.ts';
-import { sleep } from '#platform/sleep.ts';
 
 /** Set in every payload's environment with a value unique to the run, to find processes that escaped its group. */
 export const PAYLOAD_MARKER_VAR = 'GLUON_PAYLOAD_ID';

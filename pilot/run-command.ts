@@ -28,7 +28,10 @@ const LONG_POLL_TIMEOUT_MS = 30_000;
 const TRANSFER_TIMEOUT_MS = 60_000;
 
 /** Runs the pilot with the flags commander parsed; resolves to the exit code. */
-export async function runCommand(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCommand(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   let config: PilotConfig;
   try {
     config = resolvePilotConfig(flags, env);
@@ -75,7 +78,8 @@ export async function runCommand(flags: Record<string, unknown>, env: NodeJS.Pro
       onRegistered: (registration) => aws.useCredentialsOf(registration),
       openQueue: (queueUrl) => new SqsSiteQueue(aws.sqs(), queueUrl),
       openStorage: (bucket) => new S3Storage(aws.s3(), bucket, { logger }),
-      openLeases: (tableName) => new DynamoDbPilotLeaseStore(dynamoDbDocumentClient(aws.dynamodb()), tableName),
+      openLeases: (tableName) =>
+        new DynamoDbPilotLeaseStore(dynamoDbDocumentClient(aws.dynamodb()), tableName),
     },
   );
 
@@ -170,12 +174,20 @@ class AwsClients {
   }
 
   sqs(): SQSClient {
-    this.sqsClient ??= sqsClient({ ...this.credentials(), requestTimeoutMs: LONG_POLL_TIMEOUT_MS, maxAttempts: 3 });
+    this.sqsClient ??= sqsClient({
+      ...this.credentials(),
+      requestTimeoutMs: LONG_POLL_TIMEOUT_MS,
+      maxAttempts: 3,
+    });
     return this.sqsClient;
   }
 
   s3(): S3Client {
-    this.s3Client ??= s3Client({ ...this.credentials(), requestTimeoutMs: TRANSFER_TIMEOUT_MS, maxAttempts: 3 });
+    this.s3Client ??= s3Client({
+      ...this.credentials(),
+      requestTimeoutMs: TRANSFER_TIMEOUT_MS,
+      maxAttempts: 3,
+    });
     return this.s3Client;
   }
 

@@ -8,12 +8,12 @@ import { appendFile, chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClaimedJob, ReportInput } from '#core/api/pilots.ts';
 import type { OutputFile, Usage } from '#core/jobs/job.ts';
-import { ATTEMPT_LOG_NAME } from '#core/storage/object-keys.ts';
 import {
   PILOT_ERROR_CODES,
   PILOT_ERROR_DESCRIPTIONS,
   type PilotErrorCode,
 } from '#core/pilots/pilot-error-codes.ts';
+import { ATTEMPT_LOG_NAME } from '#core/storage/object-keys.ts';
 import { resolvePayload } from '#core/tasks/substitute.ts';
 import type { Logger } from '#platform/logger.ts';
 import { adler32File } from './adler32.ts';
@@ -49,7 +49,6 @@ export interface RunJobContext {
 export function jobDirName(job: { taskId: string; jobIndex: number; attempt: number }): string {
   return `${job.taskId}.${job.jobIndex}.a${job.attempt}`;
 }
-
 
 const PLAIN_NAME = /^[A-Za-z0-9._-]+$/;
 function isPlainName(name: string): boolean {
@@ -256,7 +255,9 @@ function headerLines(job: ClaimedJob, ctx: RunJobContext, facts: AttemptFacts): 
     `# gluon-pilot ${PILOT_VERSION}: task ${job.taskId}, job ${job.jobIndex}, attempt ${job.attempt}`,
     `# pilot ${ctx.pilotId ?? '?'} at site ${ctx.siteId ?? '?'} on ${ctx.host}, claimed ${facts.startedAt}`,
     `# command: ${[facts.command, ...(facts.args ?? [])].map((a) => JSON.stringify(a)).join(' ')}`,
-    ...(facts.inputs?.downloads.map((d) => `# input: ${d.name} -> ${d.localName}${d.adler32 ? ` adler32 ${d.adler32}` : ''}`) ?? []),
+    ...(facts.inputs?.downloads.map(
+      (d) => `# input: ${d.name} -> ${d.localName}${d.adler32 ? ` adler32 ${d.adler32}` : ''}`,
+    ) ?? []),
     '# ---- payload output ----',
   ];
   return `${lines.join('\n')}\n`;
@@ -299,7 +300,10 @@ async function stageOutLog(
     logger.error('stage-out of the log failed', { error });
     if (report.pilotErrorCode !== PILOT_ERROR_CODES.OK) return;
     report.pilotErrorCode = PILOT_ERROR_CODES.STAGE_OUT_FAILED;
-    report.errorMessage = `stage-out of the log failed: ${(error as Error).message}`.slice(0, ERROR_MESSAGE_MAX);
+    report.errorMessage = `stage-out of the log failed: ${(error as Error).message}`.slice(
+      0,
+      ERROR_MESSAGE_MAX,
+    );
   }
 }
 

@@ -11,9 +11,9 @@ import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Adler32 } from './adler32.ts';
 import { type Logger, silentLogger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
+import { Adler32 } from './adler32.ts';
 
 export interface S3StorageOptions {
   /** Retries after the first try. */

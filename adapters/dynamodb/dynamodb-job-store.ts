@@ -106,7 +106,11 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
-  async list(taskId: string, fromIndex: number, limit: number): Promise<{ records: JobRecord[]; more: boolean }> {
+  async list(
+    taskId: string,
+    fromIndex: number,
+    limit: number,
+  ): Promise<{ records: JobRecord[]; more: boolean }> {
     const records: JobRecord[] = [];
     let startKey: Item | undefined;
     try {
@@ -146,8 +150,13 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
-  async archiveAttempts(attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }>): Promise<void> {
-    const items = attempts.map(({ taskId, jobIndex, attempt }) => ({ jobId: jobIdOf(taskId, jobIndex), ...attempt }));
+  async archiveAttempts(
+    attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }>,
+  ): Promise<void> {
+    const items = attempts.map(({ taskId, jobIndex, attempt }) => ({
+      jobId: jobIdOf(taskId, jobIndex),
+      ...attempt,
+    }));
     const chunks: Item[][] = [];
     for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) chunks.push(items.slice(i, i + BATCH_WRITE_MAX));
     await mapBounded(chunks, 4, async (chunk) => {

@@ -1,6 +1,6 @@
 import {
-  type DynamoDBDocumentClient,
   DeleteCommand,
+  type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   ScanCommand,
@@ -33,7 +33,12 @@ function fromItem(item: Item): PilotLease {
     state: item.state as PilotLease['state'],
     expiresAt: Number(item.expiresAt),
     jobs: Array.isArray(item.jobs) ? (item.jobs as string[]) : [],
-    kill: item.kill instanceof Set ? [...(item.kill as Set<string>)] : Array.isArray(item.kill) ? (item.kill as string[]) : [],
+    kill:
+      item.kill instanceof Set
+        ? [...(item.kill as Set<string>)]
+        : Array.isArray(item.kill)
+          ? (item.kill as string[])
+          : [],
     jobsRun: typeof item.jobsRun === 'number' ? item.jobsRun : 0,
     ...(typeof item.beatAt === 'string' ? { beatAt: item.beatAt } : {}),
   };
@@ -76,9 +81,20 @@ export class DynamoDbPilotLeaseStore implements PilotLeaseStore {
 
   async hold(
     pilotId: string,
-    change: { jobs: string[]; state: LivePilotState; expiresAt: number; siteId?: string; dropKills?: string[] },
+    change: {
+      jobs: string[];
+      state: LivePilotState;
+      expiresAt: number;
+      siteId?: string;
+      dropKills?: string[];
+    },
   ): Promise<PilotLease | undefined> {
-    const values: Item = { ...LIVE_VALUES, ':jobs': change.jobs, ':state': change.state, ':exp': change.expiresAt };
+    const values: Item = {
+      ...LIVE_VALUES,
+      ':jobs': change.jobs,
+      ':state': change.state,
+      ':exp': change.expiresAt,
+    };
     let expression = 'SET jobs = :jobs, #state = :state, expiresAt = :exp';
     let condition = IS_LIVE;
     if (change.dropKills !== undefined && change.dropKills.length > 0) {
@@ -101,7 +117,13 @@ export class DynamoDbPilotLeaseStore implements PilotLeaseStore {
       'renew pilot lease',
       'SET #state = :state, expiresAt = :exp, beatAt = :beat, jobsRun = :run',
       IS_LIVE,
-      { ...LIVE_VALUES, ':state': change.state, ':exp': change.expiresAt, ':beat': change.beatAt, ':run': change.jobsRun },
+      {
+        ...LIVE_VALUES,
+        ':state': change.state,
+        ':exp': change.expiresAt,
+        ':beat': change.beatAt,
+        ':run': change.jobsRun,
+      },
     );
   }
 
@@ -114,11 +136,17 @@ export class DynamoDbPilotLeaseStore implements PilotLeaseStore {
   }
 
   async markLost(pilotId: string, now: number): Promise<PilotLease | undefined> {
-    return this.conditionalUpdate(pilotId, 'mark pilot lost', 'SET #state = :lost', `${IS_LIVE} AND expiresAt < :now`, {
-      ...LIVE_VALUES,
-      ':lost': 'lost',
-      ':now': now,
-    });
+    return this.conditionalUpdate(
+      pilotId,
+      'mark pilot lost',
+      'SET #state = :lost',
+      `${IS_LIVE} AND expiresAt < :now`,
+      {
+        ...LIVE_VALUES,
+        ':lost': 'lost',
+        ':now': now,
+      },
+    );
   }
 
   async remove(pilotId: string): Promise<void> {

@@ -52,7 +52,8 @@ export class DynamoDbPilotStore implements PilotStore {
         }),
       );
     } catch (error) {
-      if (errorName(error) === CONDITION_FAILED) throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
+      if (errorName(error) === CONDITION_FAILED)
+        throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
       rethrowSdkError(error, 'register pilot');
     }
   }
@@ -81,7 +82,10 @@ export class DynamoDbPilotStore implements PilotStore {
     }
   }
 
-  async end(pilotId: string, change: { state: 'exited' | 'lost'; at: string; jobsRun?: number }): Promise<void> {
+  async end(
+    pilotId: string,
+    change: { state: 'exited' | 'lost'; at: string; jobsRun?: number },
+  ): Promise<void> {
     try {
       await this.client.send(
         new UpdateCommand({

@@ -18,7 +18,14 @@ import {
   type JobCounts,
 } from '#core/jobs/job-counts.ts';
 import type { CountEntry, TaskStore } from '#core/tasks/ports.ts';
-import { FINAL_TASK_STATES, isFinalTaskState, type Task, type TaskHead, type TaskState, type TaskStateChange } from '#core/tasks/task.ts';
+import {
+  FINAL_TASK_STATES,
+  isFinalTaskState,
+  type Task,
+  type TaskHead,
+  type TaskState,
+  type TaskStateChange,
+} from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { mapBounded } from '../concurrency.ts';
@@ -95,8 +102,10 @@ export class DynamoDbTaskStore implements TaskStore {
       );
     } catch (error) {
       if (errorName(error) === 'TransactionCanceledException') {
-        const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new ConflictError(`task ${task.taskId} already exists`);
+        const reasons =
+          (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed')
+          throw new ConflictError(`task ${task.taskId} already exists`);
       }
       rethrowSdkError(error, 'create task');
     }
@@ -146,7 +155,9 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   /** Counters and head in one Query (the spec sorts before them and is not read). */
-  async getProgress(taskId: string): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
+  async getProgress(
+    taskId: string,
+  ): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
     const items = await this.query(taskId, TASK_SK.countsPrefix);
     const headItem = items.find((i) => i.sk === TASK_SK.head);
     if (headItem === undefined) return undefined;
@@ -182,7 +193,10 @@ export class DynamoDbTaskStore implements TaskStore {
       const counters = (await this.query(head.taskId, TASK_SK.countsPrefix)).filter(isCounterItem);
       return { ...head, counts: deriveJobCounts(head, countersOf(counters)) };
     });
-    return { items, ...(out.LastEvaluatedKey === undefined ? {} : { nextToken: encodePageToken(out.LastEvaluatedKey) }) };
+    return {
+      items,
+      ...(out.LastEvaluatedKey === undefined ? {} : { nextToken: encodePageToken(out.LastEvaluatedKey) }),
+    };
   }
 
   async transition(
@@ -191,8 +205,16 @@ export class DynamoDbTaskStore implements TaskStore {
     change: { at: string; reason?: string; siteIds?: string[] },
   ): Promise<boolean> {
     const { from, to } = TASK_TRANSITIONS[event];
-    const entry: TaskStateChange = { state: to, at: change.at, ...(change.reason !== undefined && { reason: change.reason }) };
-    const sets = ['#state = :to', 'updatedAt = :at', 'history = list_append(if_not_exists(history, :none), :entry)'];
+    const entry: TaskStateChange = {
+      state: to,
+      at: change.at,
+      ...(change.reason !== undefined && { reason: change.reason }),
+    };
+    const sets = [
+      '#state = :to',
+      'updatedAt = :at',
+      'history = list_append(if_not_exists(history, :none), :entry)',
+    ];
     const values: Item = { ':to': to, ':at': change.at, ':none': [], ':entry': [entry] };
     if (change.reason !== undefined) {
       sets.push('reason = :reason');
@@ -352,7 +374,8 @@ export class DynamoDbTaskStore implements TaskStore {
           new QueryCommand({
             TableName: this.tableName,
             KeyConditionExpression: fromSk === undefined ? 'taskId = :t' : 'taskId = :t AND sk >= :from',
-            ExpressionAttributeValues: fromSk === undefined ? { ':t': taskId } : { ':t': taskId, ':from': fromSk },
+            ExpressionAttributeValues:
+              fromSk === undefined ? { ':t': taskId } : { ':t': taskId, ':from': fromSk },
             ConsistentRead: true,
             ExclusiveStartKey: startKey,
           }),

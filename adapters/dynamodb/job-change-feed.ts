@@ -36,7 +36,8 @@ function record(image: Record<string, unknown> | undefined): JobRecord | undefin
 /** The changes of one batch, in stream order; a malformed event is refused with its fields named. */
 export function jobChangesOf(event: unknown): JobRecordChange[] {
   const parsed = JobStreamEventSchema.safeParse(event);
-  if (!parsed.success) throw new ValidationError('invalid job stream event', fieldIssues(parsed.error.issues, 'event'));
+  if (!parsed.success)
+    throw new ValidationError('invalid job stream event', fieldIssues(parsed.error.issues, 'event'));
   return parsed.data.Records.map((r) => {
     const before = record(r.dynamodb.OldImage);
     const after = record(r.dynamodb.NewImage);

@@ -193,5 +193,7 @@ export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNa
 
 /** `${prefix}tasks`, `${prefix}jobs`, … */
 export function localTableNames(prefix: string): TableNames {
-  return Object.fromEntries((Object.keys(TABLES) as TableKey[]).map((key) => [key, `${prefix}${key}`])) as TableNames;
+  return Object.fromEntries(
+    (Object.keys(TABLES) as TableKey[]).map((key) => [key, `${prefix}${key}`]),
+  ) as TableNames;
 }

@@ -187,7 +187,10 @@ export class SqsJobQueue implements JobQueue {
     }
   }
 
-  async redriveDeadLetters(siteId: string, options: { max: number; delaySec: number }): Promise<{ redriven: number }> {
+  async redriveDeadLetters(
+    siteId: string,
+    options: { max: number; delaySec: number },
+  ): Promise<{ redriven: number }> {
     let dlqUrl = this.dlqUrls.get(siteId);
     if (dlqUrl === undefined) {
       dlqUrl = this.lookUp(queueNames(this.queuePrefix, siteId).dlq, siteId);
@@ -236,7 +239,11 @@ export class SqsJobQueue implements JobQueue {
           await this.client.send(
             new ChangeMessageVisibilityBatchCommand({
               QueueUrl: url,
-              Entries: bad.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle, VisibilityTimeout: MALFORMED_HIDE_SEC })),
+              Entries: bad.map((handle, i) => ({
+                Id: String(i),
+                ReceiptHandle: handle,
+                VisibilityTimeout: MALFORMED_HIDE_SEC,
+              })),
             }),
           );
         }
@@ -254,7 +261,8 @@ export class SqsJobQueue implements JobQueue {
       if (out.QueueUrl === undefined) throw new TransientError(`GetQueueUrl ${name} returned no URL`);
       return out.QueueUrl;
     } catch (error) {
-      if (errorName(error) === 'QueueDoesNotExist') throw new NotFoundError(`no queue ${name} for site ${siteId}`);
+      if (errorName(error) === 'QueueDoesNotExist')
+        throw new NotFoundError(`no queue ${name} for site ${siteId}`);
       rethrowSdkError(error, `look up queue ${name}`);
     }
   }

@@ -54,9 +54,8 @@ export class Bookkeeping extends Construct {
       (table.node.defaultChild as CfnTable).overrideLogicalId(`${pascalCase(key)}Table`);
       return table;
     };
-    this.tables = Object.fromEntries((Object.keys(TABLES) as TableKey[]).map((key) => [key, build(key)])) as Record<
-      TableKey,
-      Table
-    >;
+    this.tables = Object.fromEntries(
+      (Object.keys(TABLES) as TableKey[]).map((key) => [key, build(key)]),
+    ) as Record<TableKey, Table>;
   }
 }

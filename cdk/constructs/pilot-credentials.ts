@@ -42,7 +42,8 @@ export class PilotCredentials extends Construct {
       assumedBy: new AccountPrincipal(props.accountId ?? Stack.of(this).account),
       externalIds: [props.externalId],
       maxSessionDuration: Duration.hours(1),
-      description: 'Gluon pilots: consume site queues, renew their lease, read sandboxes and inputs, write task outputs',
+      description:
+        'Gluon pilots: consume site queues, renew their lease, read sandboxes and inputs, write task outputs',
     });
     props.jobDispatch.grantConsume(this.role);
     props.storage.grantPilotObjects(this.role);

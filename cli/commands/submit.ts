@@ -185,8 +185,8 @@ export async function uploadSandbox(
 ): Promise<{ spec: TaskSpec; uploaded: SubmittedTask['uploaded'] }> {
   if (local.localFiles.length === 0) return { spec: validate(local.path, local.raw), uploaded: [] };
   const answer = await client.call('createSandbox', {
-    body: { files: local.localFiles.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes })),
-  } });
+    body: { files: local.localFiles.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes })) },
+  });
   const payload = local.raw.payload as Record<string, unknown>;
   const sandbox = [...(payload.sandbox as unknown[])];
   const uploaded: SubmittedTask['uploaded'] = [];

@@ -5,6 +5,7 @@
  * them (npm run openapi).
  */
 import { z } from 'zod';
+import { PilotRegistrationSchema } from '../pilots/pilot.ts';
 import { TaskSpecSchema } from '../tasks/task-spec.ts';
 import {
   JobPathSchema,
@@ -37,7 +38,6 @@ import {
   TaskPageSchema,
   TaskViewSchema,
 } from './tasks.ts';
-import { PilotRegistrationSchema } from '../pilots/pilot.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
@@ -167,7 +167,8 @@ export const OPERATIONS = {
     path: '/pilots',
     scopes: [SCOPES.pilot],
     tag: 'pilots',
-    summary: 'A pilot registers with its site, resources and node checks; it gets its lease (and credentials).',
+    summary:
+      'A pilot registers with its site, resources and node checks; it gets its lease (and credentials).',
     body: PilotRegistrationSchema,
     response: RegisterPilotResponseSchema,
     status: 200,

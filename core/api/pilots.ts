@@ -1,13 +1,8 @@
 /** The pilot routes' bodies and answers: register, claim (with the previous report), report, credentials. */
 import { z } from 'zod';
 import { OutputFileSchema, UsageSchema } from '../jobs/job.ts';
+import { HealthCheckSchema, LIVE_PILOT_STATES, PILOT_STATES, PilotResourcesSchema } from '../pilots/pilot.ts';
 import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
-import {
-  HealthCheckSchema,
-  LIVE_PILOT_STATES,
-  PILOT_STATES,
-  PilotResourcesSchema,
-} from '../pilots/pilot.ts';
 import { PayloadSchema, ResourcesSchema } from '../tasks/task-spec.ts';
 import { PilotIdSchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
 

@@ -1,7 +1,6 @@
 /** The task routes' bodies and answers: submit, read, list, cancel, explain, sandboxes. */
 import { z } from 'zod';
-import { JOB_STATES, OutputFileSchema, UsageSchema } from '../jobs/job.ts';
-import { ATTEMPT_END_STATES } from '../jobs/job.ts';
+import { ATTEMPT_END_STATES, JOB_STATES, OutputFileSchema, UsageSchema } from '../jobs/job.ts';
 import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
 import { SITE_STATUSES } from '../sites/site.ts';
 import { TASK_STATES } from '../tasks/task.ts';
@@ -53,7 +52,10 @@ export type TaskView = z.infer<typeof TaskViewSchema>;
 
 export const TaskPageSchema = pageOf(TaskSummarySchema);
 
-const PilotErrorCodeSchema = z.number().int().refine(isPilotErrorCode, 'a known pilot error code (see README)');
+const PilotErrorCodeSchema = z
+  .number()
+  .int()
+  .refine(isPilotErrorCode, 'a known pilot error code (see README)');
 
 export const AttemptViewSchema = z.object({
   attempt: z.number().int().min(1),

@@ -1,15 +1,15 @@
 import type { ClaimedJob, ClaimResponse, Report } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ForbiddenError, PilotGoneError } from '../errors.ts';
-import { isLivePilotState, type PilotResources } from '../pilots/pilot.ts';
 import { killEntriesOf, leaseExpiry } from '../pilots/lease.ts';
+import { isLivePilotState, type PilotResources } from '../pilots/pilot.ts';
 import { pilotSiteOf } from '../pilots/pilot-access.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { resourceMisfit } from '../sites/resource-fit.ts';
 import { attemptLogKey, attemptPrefix } from '../storage/object-keys.ts';
 import { jobAt } from '../tasks/split-task.ts';
-import type { TaskSpec } from '../tasks/task-spec.ts';
 import { isFinalTaskState } from '../tasks/task.ts';
+import type { TaskSpec } from '../tasks/task-spec.ts';
 import { recordReport } from './complete-job.ts';
 import { optional } from './end-attempt.ts';
 import { attemptKey, type JobRecord, type JobRef, jobIdOf } from './job.ts';
@@ -35,8 +35,12 @@ export async function claimJob(
   pilotId: string,
   request: ClaimInput,
 ): Promise<ClaimResponse> {
-  const report = request.report === undefined ? undefined : await recordReport(deps, principal, pilotId, request.report);
-  const answer = (r: Omit<ClaimResponse, 'report'>): ClaimResponse => ({ ...r, ...optional('report', report) });
+  const report =
+    request.report === undefined ? undefined : await recordReport(deps, principal, pilotId, request.report);
+  const answer = (r: Omit<ClaimResponse, 'report'>): ClaimResponse => ({
+    ...r,
+    ...optional('report', report),
+  });
   const siteId = pilotSiteOf(principal);
   const holds = request.holds.map(attemptKey);
   const now = deps.clock.now();
@@ -98,13 +102,18 @@ export async function claimJob(
         siteId: lease.siteId,
         pilotId,
         ...optional('host', lease.host),
-        ...optional('queuedAt', request.sentAt === undefined ? record?.queuedAt : new Date(request.sentAt).toISOString()),
+        ...optional(
+          'queuedAt',
+          request.sentAt === undefined ? record?.queuedAt : new Date(request.sentAt).toISOString(),
+        ),
         startedAt: at,
         updatedAt: at,
       },
       remove: ['ended'],
     },
-    request.attempt === 1 ? ['absent', { state: 'queued', attempt: 1 }] : [{ state: 'queued', attempt: request.attempt }],
+    request.attempt === 1
+      ? ['absent', { state: 'queued', attempt: 1 }]
+      : [{ state: 'queued', attempt: request.attempt }],
   );
   if (written === 'conflict') return answer(await staleOrReplayed(deps, spec, request, pilotId));
   return answer({ outcome: 'claimed', job: claimedJob(spec, request, resources) });
@@ -121,7 +130,8 @@ async function staleOrReplayed(
   if (record?.state === 'running' && record.attempt === ref.attempt && record.pilotId === pilotId) {
     return { outcome: 'claimed', job: claimedJob(spec, ref, effectiveResources(spec.resources, record)) };
   }
-  if (record === undefined) return { outcome: 'stale', reason: `no attempt ${ref.attempt} of this job is queued` };
+  if (record === undefined)
+    return { outcome: 'stale', reason: `no attempt ${ref.attempt} of this job is queued` };
   return { outcome: 'stale', reason: `the job is ${record.state} at attempt ${record.attempt}` };
 }
 
@@ -132,7 +142,12 @@ async function whyNoLease(
   siteId: string | undefined,
 ): Promise<never> {
   const lease = await deps.leases.get(pilotId);
-  if (lease !== undefined && isLivePilotState(lease.state) && siteId !== undefined && lease.siteId !== siteId) {
+  if (
+    lease !== undefined &&
+    isLivePilotState(lease.state) &&
+    siteId !== undefined &&
+    lease.siteId !== siteId
+  ) {
     throw new ForbiddenError(`this pilot token is for site ${siteId}, not ${lease.siteId}`);
   }
   throw new PilotGoneError(

@@ -1,8 +1,8 @@
 import type { CompleteResponse, Report } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
-import { PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
 import { killEntriesOf, leaseExpiry } from '../pilots/lease.ts';
 import { pilotSiteOf } from '../pilots/pilot-access.ts';
+import { PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
 import { type AttemptResult, abandonClaim, endAttempt, optional } from './end-attempt.ts';
 import { attemptKey, type JobRef } from './job.ts';
 
@@ -38,7 +38,8 @@ export async function recordReport(
 ): Promise<CompleteResponse> {
   const siteId = pilotSiteOf(principal);
   const ended = await endAttempt(deps, report, pilotId, attemptResult(report), optional('siteId', siteId));
-  if (ended.outcome === 'ok') return { outcome: 'recorded', jobState: ended.jobState, attempt: ended.attempt };
+  if (ended.outcome === 'ok')
+    return { outcome: 'recorded', jobState: ended.jobState, attempt: ended.attempt };
   if (report.pilotErrorCode === PILOT_ERROR_CODES.CLAIM_ABANDONED) {
     // The pilot never heard its claim's answer and the claim did not land: fence it, so it never will.
     const site = siteId ?? (await deps.leases.get(pilotId))?.siteId;

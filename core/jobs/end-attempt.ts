@@ -75,7 +75,9 @@ export async function endAttempt(
 ): Promise<EndOutcome> {
   const at = deps.clock.now().toISOString();
   const key = { taskId: ref.taskId, jobIndex: ref.jobIndex };
-  const expected = [{ state: 'running' as const, attempt: ref.attempt, pilotId, ...optional('siteId', options.siteId) }];
+  const expected = [
+    { state: 'running' as const, attempt: ref.attempt, pilotId, ...optional('siteId', options.siteId) },
+  ];
 
   if (result.pilotErrorCode === PILOT_ERROR_CODES.OK) {
     const written = await deps.jobs.update(
@@ -92,7 +94,9 @@ export async function endAttempt(
       },
       expected,
     );
-    return written === 'ok' ? { outcome: 'ok', jobState: 'finished', attempt: ref.attempt } : { outcome: 'conflict' };
+    return written === 'ok'
+      ? { outcome: 'ok', jobState: 'finished', attempt: ref.attempt }
+      : { outcome: 'conflict' };
   }
 
   const record = options.record ?? (await deps.jobs.get(ref.taskId, ref.jobIndex));
@@ -150,7 +154,9 @@ export async function endAttempt(
       },
       expected,
     );
-    return written === 'ok' ? { outcome: 'ok', jobState: 'queued', attempt: ref.attempt + 1 } : { outcome: 'conflict' };
+    return written === 'ok'
+      ? { outcome: 'ok', jobState: 'queued', attempt: ref.attempt + 1 }
+      : { outcome: 'conflict' };
   }
 
   const state = decision.event === 'finish' ? 'finished' : decision.event === 'fail' ? 'failed' : 'cancelled';
@@ -168,7 +174,9 @@ export async function endAttempt(
     },
     expected,
   );
-  return written === 'ok' ? { outcome: 'ok', jobState: state, attempt: ref.attempt } : { outcome: 'conflict' };
+  return written === 'ok'
+    ? { outcome: 'ok', jobState: state, attempt: ref.attempt }
+    : { outcome: 'conflict' };
 }
 
 /**

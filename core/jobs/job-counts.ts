@@ -79,7 +79,10 @@ export function deriveJobCounts(
 }
 
 /** True when no job of the task will change any more: every job final (a cancelled task: none running). */
-export function allJobsFinal(task: { jobCount: number; cancelRequested: boolean }, counts: JobCounts): boolean {
+export function allJobsFinal(
+  task: { jobCount: number; cancelRequested: boolean },
+  counts: JobCounts,
+): boolean {
   if (task.cancelRequested) return counts.running === 0;
   return counts.finished + counts.failed + counts.cancelled >= task.jobCount;
 }

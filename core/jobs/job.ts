@@ -40,7 +40,14 @@ export type Usage = z.infer<typeof UsageSchema>;
  * How an attempt ended: `lost` when its pilot vanished, `evicted` when the pilot was stopped,
  * `abandoned` when a claim's answer never reached its pilot (or its pilot vanished mid-claim).
  */
-export const ATTEMPT_END_STATES = ['finished', 'failed', 'lost', 'evicted', 'cancelled', 'abandoned'] as const;
+export const ATTEMPT_END_STATES = [
+  'finished',
+  'failed',
+  'lost',
+  'evicted',
+  'cancelled',
+  'abandoned',
+] as const;
 export type AttemptEndState = (typeof ATTEMPT_END_STATES)[number];
 
 /** Memory or walltime raised for retries (escalateResources); the task's spec otherwise. */

@@ -4,8 +4,8 @@ import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { inputNames, jobAt } from '../tasks/split-task.ts';
 import type { TaskHead } from '../tasks/task.ts';
-import type { TaskSpec } from '../tasks/task-spec.ts';
 import { ownedTaskHead } from '../tasks/task-access.ts';
+import type { TaskSpec } from '../tasks/task-spec.ts';
 import { optional } from './end-attempt.ts';
 import { type Attempt, type JobRecord, type JobState, jobIdOf } from './job.ts';
 
@@ -65,7 +65,10 @@ export async function getJob(
   if (jobIndex >= head.jobCount) throw new NotFoundError(`job ${jobIdOf(taskId, jobIndex)} not found`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} not found`);
-  const [record, archived] = await Promise.all([deps.jobs.get(taskId, jobIndex), deps.jobs.attempts(taskId, jobIndex)]);
+  const [record, archived] = await Promise.all([
+    deps.jobs.get(taskId, jobIndex),
+    deps.jobs.attempts(taskId, jobIndex),
+  ]);
   const attempts = [...archived];
   const current = record === undefined ? undefined : finalAttempt(record);
   if (current !== undefined && !attempts.some((a) => a.attempt === current.attempt)) attempts.push(current);
@@ -76,7 +79,9 @@ function parseToken(token: string | undefined): number {
   if (token === undefined) return 0;
   const n = Number(token);
   if (!/^(0|[1-9][0-9]*)$/.test(token) || !Number.isSafeInteger(n)) {
-    throw new ValidationError('invalid query', [{ field: 'query.nextToken', message: 'not a token of this listing' }]);
+    throw new ValidationError('invalid query', [
+      { field: 'query.nextToken', message: 'not a token of this listing' },
+    ]);
   }
   return n;
 }
@@ -92,7 +97,12 @@ function stateOf(head: TaskHead, record: JobRecord | undefined, jobIndex: number
   return record.state;
 }
 
-export function jobView(head: TaskHead, spec: TaskSpec, jobIndex: number, record: JobRecord | undefined): JobView {
+export function jobView(
+  head: TaskHead,
+  spec: TaskSpec,
+  jobIndex: number,
+  record: JobRecord | undefined,
+): JobView {
   const parameters = jobAt(spec, jobIndex);
   const base = {
     jobId: jobIdOf(head.taskId, jobIndex),
@@ -113,7 +123,8 @@ export function jobView(head: TaskHead, spec: TaskSpec, jobIndex: number, record
 
 /** A final record is its job's last attempt. */
 function finalAttempt(record: JobRecord): Attempt | undefined {
-  if (record.state === 'queued' || record.state === 'running' || record.pilotId === undefined) return undefined;
+  if (record.state === 'queued' || record.state === 'running' || record.pilotId === undefined)
+    return undefined;
   return {
     attempt: record.attempt,
     pilotId: record.pilotId,

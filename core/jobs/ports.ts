@@ -12,7 +12,9 @@ export type JobExpectation =
 /** Fields a write sets on a job record, and fields it removes. */
 export interface JobChange {
   set: Partial<Omit<JobRecord, 'taskId' | 'jobIndex'>>;
-  remove?: Array<Exclude<keyof JobRecord, 'taskId' | 'jobIndex' | 'state' | 'attempt' | 'failures' | 'siteId'>>;
+  remove?: Array<
+    Exclude<keyof JobRecord, 'taskId' | 'jobIndex' | 'state' | 'attempt' | 'failures' | 'siteId'>
+  >;
 }
 
 export interface JobStore {
@@ -47,7 +49,10 @@ export interface JobQueue {
    * Moves job messages out of the site's DLQ back into its queue, visible after `delaySec` (a job
    * that no pilot could take in time gets another round); malformed messages stay for operators.
    */
-  redriveDeadLetters(siteId: string, options: { max: number; delaySec: number }): Promise<{ redriven: number }>;
+  redriveDeadLetters(
+    siteId: string,
+    options: { max: number; delaySec: number },
+  ): Promise<{ redriven: number }>;
 }
 
 /** The record a change feed of job records delivers: before and after one change. */

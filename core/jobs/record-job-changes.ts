@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.ts';
-import { releaseWaitIfReady } from '../tasks/release-wait.ts';
 import type { CountEntry } from '../tasks/ports.ts';
-import { isFinalJobState, type Attempt } from './job.ts';
+import { releaseWaitIfReady } from '../tasks/release-wait.ts';
+import { type Attempt, isFinalJobState } from './job.ts';
 import { counterDelta, isEmptyDelta } from './job-counts.ts';
 import { type JobMessage, jobMessage } from './job-message.ts';
 import type { JobRecordChange } from './ports.ts';
@@ -54,7 +54,8 @@ export async function recordJobChanges(
       group.entries.push({ seq: change.seq, delta });
       counts.set(key, group);
     }
-    if ((after !== undefined && isFinalJobState(after.state)) || before?.state === 'running') ended.add(record.taskId);
+    if ((after !== undefined && isFinalJobState(after.state)) || before?.state === 'running')
+      ended.add(record.taskId);
   }
 
   if (messages.length > 0) await deps.queue.send(messages);

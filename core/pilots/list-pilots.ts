@@ -21,7 +21,10 @@ export function pilotView(pilot: Pilot, lease: PilotLease | undefined): PilotVie
 }
 
 /** Pilots of the registry with, for the live ones, their lease (state, expiry, jobs held). */
-export async function listPilots(deps: Pick<Deps, 'pilots' | 'leases'>, page: PageRequest): Promise<Page<PilotView>> {
+export async function listPilots(
+  deps: Pick<Deps, 'pilots' | 'leases'>,
+  page: PageRequest,
+): Promise<Page<PilotView>> {
   const result = await deps.pilots.list(page);
   const leases = await Promise.all(
     result.items.map((pilot) => (pilot.endedAt === undefined ? deps.leases.get(pilot.pilotId) : undefined)),

@@ -24,7 +24,13 @@ export interface PilotLeaseStore {
    */
   hold(
     pilotId: string,
-    change: { jobs: string[]; state: LivePilotState; expiresAt: number; siteId?: string; dropKills?: string[] },
+    change: {
+      jobs: string[];
+      state: LivePilotState;
+      expiresAt: number;
+      siteId?: string;
+      dropKills?: string[];
+    },
   ): Promise<PilotLease | undefined>;
   /** The heartbeat: renews a live pilot's lease (or records its exit). Undefined when the pilot is not live. */
   renew(

@@ -82,7 +82,8 @@ export async function reapPilots(
   const sites = await deps.sites.list();
   for (const site of sites) {
     const pilots = census.get(site.siteId) ?? emptyCensus();
-    if (censusChanged(site, pilots, nowMs)) await deps.sites.recordCensus(site.siteId, pilots, now.toISOString());
+    if (censusChanged(site, pilots, nowMs))
+      await deps.sites.recordCensus(site.siteId, pilots, now.toISOString());
     report.deadLettersRedriven += (await deps.queue.redriveDeadLetters(site.siteId, REDRIVE)).redriven;
   }
   return report;
@@ -92,7 +93,9 @@ function censusChanged(site: SiteRecord, pilots: PilotCensus, nowMs: number): bo
   const last = site.census;
   if (last === undefined) return true;
   if (nowMs - Date.parse(last.at) >= CENSUS_REFRESH_MS) return true;
-  return (Object.keys(pilots) as Array<keyof PilotCensus>).some((state) => last.pilots[state] !== pilots[state]);
+  return (Object.keys(pilots) as Array<keyof PilotCensus>).some(
+    (state) => last.pilots[state] !== pilots[state],
+  );
 }
 
 /**
@@ -125,7 +128,8 @@ async function settle(
       continue;
     }
     const claimInFlight =
-      (record === undefined && ref.attempt === 1) || (record?.state === 'queued' && record.attempt === ref.attempt);
+      (record === undefined && ref.attempt === 1) ||
+      (record?.state === 'queued' && record.attempt === ref.attempt);
     if (claimInFlight && (await abandonClaim(deps, ref, lease.pilotId, lease.siteId)) === 'ok') {
       report.claimsAbandoned += 1;
     }

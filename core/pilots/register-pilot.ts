@@ -12,7 +12,10 @@ import { assertSiteAllowed } from './pilot-access.ts';
  * deployment vends them, short-lived credentials limited to its site and its own lease.
  */
 export async function registerPilot(
-  deps: Pick<Deps, 'pilots' | 'leases' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'>,
+  deps: Pick<
+    Deps,
+    'pilots' | 'leases' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'
+  >,
   principal: Principal,
   registration: PilotRegistration,
 ): Promise<RegisterPilotResponse> {
@@ -92,6 +95,7 @@ export async function renewPilotCredentials(
     bucket: deps.objects.bucket,
     leaseTable: deps.leases.tableName,
   });
-  if (credentials === undefined) throw new NotFoundError('this deployment vends no credentials; pilots use their own');
+  if (credentials === undefined)
+    throw new NotFoundError('this deployment vends no credentials; pilots use their own');
   return credentials;
 }

@@ -27,7 +27,6 @@ export function decideAttempt(input: {
   return used < maxAttempts ? { event: 'retry', failures: used } : { event: 'fail', failures: used };
 }
 
-
 /**
  * Retry with more memory or time (the most requested feature of CRAB, WMAgent and HTCondor users):
  * an attempt killed for memory or walltime gets that resource times the task's factor, rounded up
@@ -54,6 +53,9 @@ export function escalateResources(input: {
 }
 
 /** The resources an attempt of this job gets: the task's, with the job's retry overrides. */
-export function effectiveResources(spec: Resources, job: { resources?: ResourceOverride } | undefined): Resources {
+export function effectiveResources(
+  spec: Resources,
+  job: { resources?: ResourceOverride } | undefined,
+): Resources {
   return job?.resources === undefined ? spec : { ...spec, ...job.resources };
 }

@@ -15,7 +15,8 @@ export interface ResourceOffer {
  */
 export function resourceMisfit(needs: Resources, offer: ResourceOffer, offerer: string): string | undefined {
   if (needs.cores > offer.cores) return `needs ${needs.cores} cores, ${offerer} ${offer.cores}`;
-  if (needs.memoryMB > offer.memoryMB) return `needs ${needs.memoryMB} MB memory, ${offerer} ${offer.memoryMB}`;
+  if (needs.memoryMB > offer.memoryMB)
+    return `needs ${needs.memoryMB} MB memory, ${offerer} ${offer.memoryMB}`;
   if (needs.walltimeSec > offer.walltimeSec)
     return `needs ${needs.walltimeSec} s walltime, ${offerer} ${offer.walltimeSec} s`;
   if (needs.diskMB > offer.diskMB) return `needs ${needs.diskMB} MB disk, ${offerer} ${offer.diskMB}`;

@@ -24,7 +24,9 @@ export async function putSite(
   body: PutSiteBody,
 ): Promise<SiteView> {
   if (body.siteId !== undefined && body.siteId !== siteId) {
-    throw new ValidationError('invalid site', [{ field: 'siteId', message: `must be ${siteId} (the path) or left out` }]);
+    throw new ValidationError('invalid site', [
+      { field: 'siteId', message: `must be ${siteId} (the path) or left out` },
+    ]);
   }
   const site: Site = { ...body, siteId };
   const { queueUrl } = await deps.queue.ensureSiteQueue(siteId);

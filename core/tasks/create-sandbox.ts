@@ -14,7 +14,9 @@ export async function createSandbox(
   request: SandboxRequest,
 ): Promise<SandboxResponse> {
   // The owner's subject, hex-encoded: any subject becomes a safe key segment.
-  const owner = Array.from(new TextEncoder().encode(principal.sub), (b) => b.toString(16).padStart(2, '0')).join('');
+  const owner = Array.from(new TextEncoder().encode(principal.sub), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
   const files = await Promise.all(
     request.files.map(async (file) => {
       const key = sandboxKey(owner, file.sha256, file.name);

@@ -9,9 +9,13 @@ import { isFinalTaskState } from './task.ts';
  * cancel, the wait step storing its token): each side writes first and checks second, so the last
  * one sees the other's write. Releasing twice is harmless: a used token is refused and ignored.
  */
-export async function releaseWaitIfReady(deps: Pick<Deps, 'tasks' | 'workflow'>, taskId: string): Promise<boolean> {
+export async function releaseWaitIfReady(
+  deps: Pick<Deps, 'tasks' | 'workflow'>,
+  taskId: string,
+): Promise<boolean> {
   const progress = await deps.tasks.getProgress(taskId);
-  if (progress === undefined || progress.waitToken === undefined || isFinalTaskState(progress.state)) return false;
+  if (progress === undefined || progress.waitToken === undefined || isFinalTaskState(progress.state))
+    return false;
   const done = allJobsFinal(progress, progress.counts);
   const sweep = !done && progress.cancelRequested && !progress.cancelSwept;
   if (!done && !sweep) return false;

@@ -14,7 +14,11 @@ export async function ownedTask(tasks: TaskStore, principal: Principal, taskId: 
 }
 
 /** The same check, reading only the task's small head. */
-export async function ownedTaskHead(tasks: TaskStore, principal: Principal, taskId: string): Promise<TaskHead> {
+export async function ownedTaskHead(
+  tasks: TaskStore,
+  principal: Principal,
+  taskId: string,
+): Promise<TaskHead> {
   const head = await tasks.getHead(taskId);
   if (head === undefined || head.owner !== principal.sub) throw new NotFoundError(`task ${taskId} not found`);
   return head;

@@ -4,7 +4,6 @@ import { fieldIssues, ValidationError } from '../errors.ts';
 import { SiteIdSchema } from '../sites/site.ts';
 import { unknownPlaceholders } from './substitute.ts';
 
-
 const FileNameSchema = z
   .string()
   .min(1)

@@ -32,13 +32,17 @@ export async function splitTask(
   taskId: string,
 ): Promise<Progress> {
   const head = await loadHead(deps, taskId);
-  if (isFinalTaskState(head.state) || head.cancelRequested) return { nextIndex: head.jobsEnqueued, done: true };
+  if (isFinalTaskState(head.state) || head.cancelRequested)
+    return { nextIndex: head.jobsEnqueued, done: true };
   if (head.state === 'submitted') {
     const spec = await deps.tasks.getSpec(taskId);
     if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
     const brokerage = brokerTask(spec, await deps.sites.list());
     if (brokerage.siteIds.length === 0) throw new NoSiteError(describeNoSite(brokerage));
-    await deps.tasks.transition(taskId, 'split', { at: deps.clock.now().toISOString(), siteIds: brokerage.siteIds });
+    await deps.tasks.transition(taskId, 'split', {
+      at: deps.clock.now().toISOString(),
+      siteIds: brokerage.siteIds,
+    });
   }
   return { nextIndex: head.jobsEnqueued, done: head.jobsEnqueued >= head.jobCount };
 }
@@ -64,7 +68,11 @@ export async function enqueueJobs(
   const indexes = jobIndexes(spec, nextIndex, deps.settings.enqueuePageSize);
   await deps.queue.send(
     indexes.map((jobIndex) =>
-      jobMessage({ taskId, jobIndex, attempt: 1 }, siteIds[jobIndex % siteIds.length] as string, now.getTime()),
+      jobMessage(
+        { taskId, jobIndex, attempt: 1 },
+        siteIds[jobIndex % siteIds.length] as string,
+        now.getTime(),
+      ),
     ),
   );
   const end = nextIndex + indexes.length;

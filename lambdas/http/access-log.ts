@@ -21,6 +21,8 @@ export type AccessLogValues = Record<keyof typeof ACCESS_LOG_FIELDS, string>;
 
 /** The line API Gateway writes for one request (values as strings, `-` where a variable is empty). */
 export function accessLogLine(values: Partial<AccessLogValues>): string {
-  const line = Object.fromEntries(Object.keys(ACCESS_LOG_FIELDS).map((key) => [key, values[key as keyof AccessLogValues] ?? '-']));
+  const line = Object.fromEntries(
+    Object.keys(ACCESS_LOG_FIELDS).map((key) => [key, values[key as keyof AccessLogValues] ?? '-']),
+  );
   return `${JSON.stringify(line)}\n`;
 }

@@ -1,5 +1,5 @@
-import type { ErrorBody } from '#core/api/common.ts';
 import { isTransientSdkError } from '#adapters/sdk-errors.ts';
+import type { ErrorBody } from '#core/api/common.ts';
 import { type ErrorKind, GluonError, ValidationError } from '#core/errors.ts';
 
 /** The one place where an error kind becomes an HTTP status. */

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { type OperationId, OPERATIONS, type Operations } from '#core/api/operations.ts';
+import { OPERATIONS, type OperationId, type Operations } from '#core/api/operations.ts';
 import type { Principal } from '#core/deps.ts';
 import { fieldIssues, UnauthorizedError, ValidationError } from '#core/errors.ts';
 import { createLogger } from '#platform/logger.ts';
@@ -47,7 +47,9 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, part: string, 
 
 function parseBody(event: HttpEvent): unknown {
   const raw =
-    event.isBase64Encoded && event.body !== undefined ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    event.isBase64Encoded && event.body !== undefined
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body;
   if (raw === undefined || raw === '')
     throw new ValidationError('invalid body', [{ field: 'body', message: 'a JSON body is required' }]);
   try {
@@ -78,11 +80,20 @@ export function httpHandler<K extends OperationId>(
         error: request.error instanceof Error ? request.error.message : String(request.error),
         ...(internal && request.error instanceof Error ? { stack: request.error.stack } : {}),
       });
-      request.response = json(statusCode, body, statusCode === 503 ? { 'retry-after': String(RETRY_AFTER_SEC) } : {});
+      request.response = json(
+        statusCode,
+        body,
+        statusCode === 503 ? { 'retry-after': String(RETRY_AFTER_SEC) } : {},
+      );
     })
     .handler(async (event) => {
       const principal = principalOf(event);
-      const params = parsePart('params' in operation ? operation.params : undefined, event.pathParameters, 'path', 'path');
+      const params = parsePart(
+        'params' in operation ? operation.params : undefined,
+        event.pathParameters,
+        'path',
+        'path',
+      );
       const query = parsePart(
         'query' in operation ? operation.query : undefined,
         event.queryStringParameters,
@@ -99,7 +110,11 @@ export function httpHandler<K extends OperationId>(
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
-  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 /**

@@ -8,8 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSea } from 'node:sea';
 import type { Command } from 'commander';
-import { EXIT_CODES } from '../exit-codes.ts';
 import { createLogger, toStderr } from '#platform/logger.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
 import { demandClient } from './demand-client.ts';
 import {
   FACTORY_OPTIONS,

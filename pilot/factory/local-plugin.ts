@@ -8,7 +8,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '#platform/logger.ts';
-import { BATCH_ID_PLACEHOLDER, type BatchJob, type BatchPlugin, type PilotJobSpec, type SubmitOutcome } from './batch-plugin.ts';
+import {
+  BATCH_ID_PLACEHOLDER,
+  type BatchJob,
+  type BatchPlugin,
+  type PilotJobSpec,
+  type SubmitOutcome,
+} from './batch-plugin.ts';
 
 export interface LocalPilotProcess {
   /** The batch id: the pilot's number on this machine. */
@@ -97,7 +103,8 @@ export class LocalProcessPlugin implements BatchPlugin {
     const exited = Promise.all(alive.map((c) => c.exited)).then(() => false);
     if (!(await Promise.race([exited, delay(options.timeoutMs ?? 10_000).then(() => true)]))) return;
     const stubborn = this.children.filter((c) => c.info.alive);
-    if (stubborn.length > 0) this.logger.warn(`killing ${stubborn.length} pilot(s) that did not stop in time`);
+    if (stubborn.length > 0)
+      this.logger.warn(`killing ${stubborn.length} pilot(s) that did not stop in time`);
     for (const child of stubborn) child.process.kill('SIGKILL');
     await Promise.race([Promise.all(stubborn.map((c) => c.exited)), delay(KILL_WAIT_MS)]);
   }

@@ -4,10 +4,11 @@
  * drift). The job store also keeps the change feed of its records, as DynamoDB Streams does;
  * `settleJobChanges` hands it to the same consumer the stream function runs.
  */
-import { ConflictError } from '#core/errors.ts';
+
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
+import { ConflictError } from '#core/errors.ts';
 import { type Attempt, type JobRecord, jobIdOf } from '#core/jobs/job.ts';
 import {
   addCounters,
@@ -22,10 +23,22 @@ import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
 import type { SiteStore } from '#core/sites/ports.ts';
-import { type PilotCensus, type Site, type SiteInput, type SiteRecord, SiteSchema } from '#core/sites/site.ts';
+import {
+  type PilotCensus,
+  type Site,
+  type SiteInput,
+  type SiteRecord,
+  SiteSchema,
+} from '#core/sites/site.ts';
 import type { ObjectStore } from '#core/storage/ports.ts';
 import type { CountEntry, TaskStore, WaitOutcome, WorkflowEngine } from '#core/tasks/ports.ts';
-import { FINAL_TASK_STATES, isFinalTaskState, type Task, type TaskHead, type TaskState } from '#core/tasks/task.ts';
+import {
+  FINAL_TASK_STATES,
+  isFinalTaskState,
+  type Task,
+  type TaskHead,
+  type TaskState,
+} from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 
@@ -76,7 +89,9 @@ export class InMemoryTaskStore implements TaskStore {
     return stored === undefined ? undefined : copy(stored.spec);
   }
 
-  async getProgress(taskId: string): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
+  async getProgress(
+    taskId: string,
+  ): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) return undefined;
     return { ...copy(stored.head), counts: this.counts(stored) };
@@ -85,7 +100,10 @@ export class InMemoryTaskStore implements TaskStore {
   async listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>> {
     const mine = [...this.tasks.values()]
       .filter((t) => t.head.owner === owner)
-      .sort((a, b) => b.head.createdAt.localeCompare(a.head.createdAt) || b.head.taskId.localeCompare(a.head.taskId))
+      .sort(
+        (a, b) =>
+          b.head.createdAt.localeCompare(a.head.createdAt) || b.head.taskId.localeCompare(a.head.taskId),
+      )
       .map((t) => {
         const { waitToken: _token, ...head } = copy(t.head);
         return { ...head, counts: this.counts(t) };
@@ -104,7 +122,11 @@ export class InMemoryTaskStore implements TaskStore {
     const head = stored.head;
     head.state = to;
     head.updatedAt = change.at;
-    head.history.push({ state: to, at: change.at, ...(change.reason === undefined ? {} : { reason: change.reason }) });
+    head.history.push({
+      state: to,
+      at: change.at,
+      ...(change.reason === undefined ? {} : { reason: change.reason }),
+    });
     if (change.reason !== undefined) head.reason = change.reason;
     if (change.siteIds !== undefined) head.siteIds = [...change.siteIds];
     if (isFinalTaskState(to)) head.endedAt = change.at;
@@ -187,7 +209,11 @@ export class InMemoryJobStore implements JobStore {
     return record === undefined ? undefined : copy(record);
   }
 
-  async list(taskId: string, fromIndex: number, limit: number): Promise<{ records: JobRecord[]; more: boolean }> {
+  async list(
+    taskId: string,
+    fromIndex: number,
+    limit: number,
+  ): Promise<{ records: JobRecord[]; more: boolean }> {
     const all = [...(this.records.get(taskId)?.values() ?? [])]
       .filter((r) => r.jobIndex >= fromIndex)
       .sort((a, b) => a.jobIndex - b.jobIndex);
@@ -207,7 +233,8 @@ export class InMemoryJobStore implements JobStore {
     }
     const after = { ...(before === undefined ? key : copy(before)) } as Record<string, unknown>;
     for (const field of change.remove ?? []) if (!(field in change.set)) delete after[field];
-    for (const [field, value] of Object.entries(change.set)) if (value !== undefined) after[field] = copy(value);
+    for (const [field, value] of Object.entries(change.set))
+      if (value !== undefined) after[field] = copy(value);
     if (byIndex === undefined) {
       byIndex = new Map();
       this.records.set(key.taskId, byIndex);
@@ -223,7 +250,9 @@ export class InMemoryJobStore implements JobStore {
     return 'ok';
   }
 
-  async archiveAttempts(attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }>): Promise<void> {
+  async archiveAttempts(
+    attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }>,
+  ): Promise<void> {
     for (const { taskId, jobIndex, attempt } of attempts) {
       const id = jobIdOf(taskId, jobIndex);
       let byAttempt = this.archive.get(id);
@@ -271,7 +300,10 @@ export class InMemoryJobQueue implements JobQueue {
     return this.sent.filter((m) => m.siteId === siteId).length;
   }
 
-  async redriveDeadLetters(siteId: string, options: { max: number; delaySec: number }): Promise<{ redriven: number }> {
+  async redriveDeadLetters(
+    siteId: string,
+    options: { max: number; delaySec: number },
+  ): Promise<{ redriven: number }> {
     const dead = this.deadLetters.get(siteId) ?? [];
     const keep: string[] = [];
     let redriven = 0;
@@ -320,10 +352,16 @@ export class InMemoryPilotStore implements PilotStore {
   }
 
   async list(page: PageRequest): Promise<Page<Pilot>> {
-    return pageOf([...this.pilots.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy), page);
+    return pageOf(
+      [...this.pilots.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy),
+      page,
+    );
   }
 
-  async end(pilotId: string, change: { state: 'exited' | 'lost'; at: string; jobsRun?: number }): Promise<void> {
+  async end(
+    pilotId: string,
+    change: { state: 'exited' | 'lost'; at: string; jobsRun?: number },
+  ): Promise<void> {
     const pilot = this.pilots.get(pilotId);
     if (pilot === undefined || pilot.endedAt !== undefined) return;
     pilot.state = change.state;
@@ -354,10 +392,17 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
 
   async hold(
     pilotId: string,
-    change: { jobs: string[]; state: LivePilotState; expiresAt: number; siteId?: string; dropKills?: string[] },
+    change: {
+      jobs: string[];
+      state: LivePilotState;
+      expiresAt: number;
+      siteId?: string;
+      dropKills?: string[];
+    },
   ): Promise<PilotLease | undefined> {
     const lease = this.live(pilotId);
-    if (lease === undefined || (change.siteId !== undefined && lease.siteId !== change.siteId)) return undefined;
+    if (lease === undefined || (change.siteId !== undefined && lease.siteId !== change.siteId))
+      return undefined;
     this.writes++;
     lease.jobs = [...change.jobs];
     lease.state = change.state;
@@ -513,8 +558,13 @@ export const DEFAULT_SETTINGS: Settings = {
 /** Vends the credentials it is given (or none), recording each request. */
 export class FixedCredentialVendor implements CredentialVendor {
   credentials: PilotCredentials | undefined;
-  readonly requests: Array<{ pilotId: string; siteId: string; queueUrl: string; bucket: string; leaseTable: string }> =
-    [];
+  readonly requests: Array<{
+    pilotId: string;
+    siteId: string;
+    queueUrl: string;
+    bucket: string;
+    leaseTable: string;
+  }> = [];
 
   constructor(credentials?: PilotCredentials) {
     this.credentials = credentials;
@@ -547,7 +597,9 @@ export interface InMemoryDeps extends Deps {
   ids: SequentialIds;
 }
 
-export function inMemoryDeps(options: { settings?: Partial<Settings>; start?: Date | string } = {}): InMemoryDeps {
+export function inMemoryDeps(
+  options: { settings?: Partial<Settings>; start?: Date | string } = {},
+): InMemoryDeps {
   return {
     tasks: new InMemoryTaskStore(),
     jobs: new InMemoryJobStore(),
@@ -569,7 +621,9 @@ export function inMemoryDeps(options: { settings?: Partial<Settings>; start?: Da
  * far, as the stream would: messages of newly queued attempts, archived attempts, counters, the
  * workflow released. Returns what it did.
  */
-export async function settleJobChanges(deps: InMemoryDeps): Promise<Awaited<ReturnType<typeof recordJobChanges>>> {
+export async function settleJobChanges(
+  deps: InMemoryDeps,
+): Promise<Awaited<ReturnType<typeof recordJobChanges>>> {
   const changes = deps.jobs.takeChanges();
   return recordJobChanges(deps, changes);
 }

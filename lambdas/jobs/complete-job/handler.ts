@@ -3,7 +3,9 @@ import { completeJob } from '#core/jobs/complete-job.ts';
 import { httpHandler } from '../../http/http-handler.ts';
 
 /** POST /pilots/{pilotId}/complete — the end of an attempt; replays are safe. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings'>) {
+export function createHandler(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings'>,
+) {
   return httpHandler('completeJob', ({ params, body, principal }) =>
     completeJob(deps, principal, params.pilotId, body),
   );

@@ -4,5 +4,7 @@ import { httpHandler } from '../../http/http-handler.ts';
 
 /** GET /tasks/{taskId}/jobs/{jobIndex} — one job with all its attempts. */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs'>) {
-  return httpHandler('getJob', ({ params, principal }) => getJob(deps, principal, params.taskId, params.jobIndex));
+  return httpHandler('getJob', ({ params, principal }) =>
+    getJob(deps, principal, params.taskId, params.jobIndex),
+  );
 }

@@ -15,7 +15,10 @@ export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'wor
   return middy<unknown, { state: Record<string, string> }>()
     .onError(async (request) => {
       logger.error('job changes not recorded; the batch will come again', {
-        error: request.error instanceof Error ? `${request.error.name}: ${request.error.message}` : String(request.error),
+        error:
+          request.error instanceof Error
+            ? `${request.error.name}: ${request.error.message}`
+            : String(request.error),
       });
     })
     .handler(async (event) => {

@@ -4,7 +4,10 @@ import { httpHandler } from '../../http/http-handler.ts';
 
 /** POST /pilots — a pilot registers; it gets its lease (and credentials where they are vended). */
 export function createHandler(
-  deps: Pick<Deps, 'pilots' | 'leases' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'>,
+  deps: Pick<
+    Deps,
+    'pilots' | 'leases' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'
+  >,
 ) {
   return httpHandler('registerPilot', ({ body, principal }) => registerPilot(deps, principal, body));
 }

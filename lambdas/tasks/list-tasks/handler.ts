@@ -4,5 +4,7 @@ import { httpHandler, withPageToken } from '../../http/http-handler.ts';
 
 /** GET /tasks — the caller's tasks, newest first. */
 export function createHandler(deps: Pick<Deps, 'tasks'>) {
-  return httpHandler('listTasks', ({ query, principal }) => withPageToken(() => listTasks(deps, principal, query)));
+  return httpHandler('listTasks', ({ query, principal }) =>
+    withPageToken(() => listTasks(deps, principal, query)),
+  );
 }

@@ -468,7 +468,10 @@ describe('least privilege', () => {
       if (service === 'logs') {
         expect(operations.sort(), name).toEqual(['CreateLogStream', 'PutLogEvents']);
         expect(resourceList, name).toEqual([`<${logGroupOf(name)}.Arn>`]);
-      } else if (service === 'dynamodb' && resourceList.every((r) => r.endsWith('.StreamArn>') || r === '*')) {
+      } else if (
+        service === 'dynamodb' &&
+        resourceList.every((r) => r.endsWith('.StreamArn>') || r === '*')
+      ) {
         // The event source mapping's grant: read the stream (ListStreams has no resource-level permission).
         for (const resource of resourceList) {
           if (resource === '*') {
