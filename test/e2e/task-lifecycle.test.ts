@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, TaskSummary } from '#core/api/contract.ts';
+import type { ErrorBody } from '#core/api/index.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import type { LocalStack } from '#local/stack.ts';
 import {
@@ -56,7 +56,6 @@ describe('a task through the whole system', () => {
       cancelled: 0,
       queued: 0,
       running: 0,
-      starting: 0,
     });
     const jobs = await api.jobs(taskId);
     expect(jobs).toHaveLength(50);
@@ -78,10 +77,13 @@ describe('a task through the whole system', () => {
     });
     const object = await s3.send(new GetObjectCommand({ Bucket: 'gluon-local', Key: key }));
     expect(await object.Body?.transformToString()).toBe('job 7 attempt 1\n');
-    const log = await s3.send(
-      new GetObjectCommand({ Bucket: 'gluon-local', Key: job7?.logKey ?? 'missing' }),
-    );
-    expect(await log.Body?.transformToString()).toContain(`${taskId}.7`);
+    // One log object per attempt: the pilot's notes around the payload's output.
+    expect(job7?.log?.key).toBe(`tasks/${taskId}/jobs/7/attempt-1/attempt.log`);
+    const log = await s3.send(new GetObjectCommand({ Bucket: 'gluon-local', Key: job7?.log?.key ?? 'missing' }));
+    const text = (await log.Body?.transformToString()) ?? '';
+    expect(text).toContain(`${taskId}.7`);
+    expect(text).toContain(`task ${taskId}, job 7, attempt 1`);
+    expect(Buffer.byteLength(text)).toBe(job7?.log?.bytes);
     expect(task.history.map((h) => h.state)).toEqual(['submitted', 'splitting', 'running', 'done']);
   });
 
@@ -95,14 +97,14 @@ describe('a task through the whole system', () => {
     const task = await api.finalTask(taskId);
     expect(task.state).toBe('failed');
     expect(task.counts.failed).toBe(3);
-    const jobs = await api.jobs(taskId);
+    const jobs = await api.jobsWithAttempts(taskId);
     for (const job of jobs) {
       expect(job.state).toBe('failed');
       expect(job.attempt).toBe(2);
       expect(job.exitCode).toBe(3);
       expect(job.pilotErrorCode).toBe(PILOT_ERROR_CODES.PAYLOAD_FAILED);
       expect(job.errorMessage).toContain('boom at attempt 2');
-      expect(job.attempts.map((a) => [a.attempt, a.state])).toEqual([
+      expect(job.attempts?.map((a) => [a.attempt, a.state])).toEqual([
         [1, 'failed'],
         [2, 'failed'],
       ]);
@@ -132,10 +134,10 @@ describe('a task through the whole system', () => {
     );
     const task = await api.finalTask(taskId);
     expect(task.state).toBe('done');
-    const [job] = await api.jobs(taskId);
-    expect(job?.attempt).toBe(1);
-    expect(job?.attempts).toHaveLength(1);
-    expect(job?.attempts[0]?.state).toBe('finished');
+    const job = await api.job(taskId, 0);
+    expect(job.attempt).toBe(1);
+    expect(job.attempts).toHaveLength(1);
+    expect(job.attempts?.[0]?.state).toBe('finished');
   });
 
   it('sends a malformed job message to the DLQ, untouched', async () => {
@@ -161,11 +163,9 @@ describe('a task through the whole system', () => {
     const task = await api.finalTask(taskId, 60_000);
     expect(task.state).toBe('cancelled');
     expect(task.counts.cancelled).toBe(8);
-    const jobs = await api.jobs(taskId);
+    const jobs = await api.jobsWithAttempts(taskId);
     expect(jobs.every((j) => j.state === 'cancelled')).toBe(true);
-    const killed = jobs.filter((j) =>
-      j.attempts.some((a) => a.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED),
-    );
+    const killed = jobs.filter((j) => j.attempts?.some((a) => a.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED));
     expect(killed.length).toBeGreaterThanOrEqual(1);
     const again = await api.post<ErrorBody>(`/tasks/${taskId}/cancel`);
     expect(again.status).toBe(409);
@@ -174,7 +174,7 @@ describe('a task through the whole system', () => {
 
 describe('bad input and other users', () => {
   it('rejects a bad task spec with 400 naming every bad field, and stores nothing', async () => {
-    const before = (await api.get<{ tasks: TaskSummary[] }>('/tasks?limit=1000')).body.tasks.length;
+    const before = (await api.client.all('listTasks', {})).length;
     const response = await api.post('/tasks', {
       name: '',
       payload: { args: ['${nope}'] },
@@ -188,7 +188,7 @@ describe('bad input and other users', () => {
     expect(fields).toEqual(
       expect.arrayContaining(['name', 'payload.command', 'split.eventsPerJob', 'resources.cores', 'colour']),
     );
-    const after = (await api.get<{ tasks: TaskSummary[] }>('/tasks?limit=1000')).body.tasks.length;
+    const after = (await api.client.all('listTasks', {})).length;
     expect(after).toBe(before);
   });
 
@@ -253,8 +253,8 @@ describe('bad input and other users', () => {
     expect((await other.get(`/tasks/${taskId}`)).status).toBe(404);
     expect((await other.get(`/tasks/${taskId}/jobs`)).status).toBe(404);
     expect((await other.post(`/tasks/${taskId}/cancel`)).status).toBe(404);
-    const theirs = await other.get<{ tasks: TaskSummary[] }>('/tasks');
-    expect(theirs.body.tasks.map((t) => t.taskId)).not.toContain(taskId);
+    const theirs = await other.client.all('listTasks', {});
+    expect(theirs.map((t) => t.taskId)).not.toContain(taskId);
     expect((await api.finalTask(taskId)).state).toBe('done');
   });
 });
@@ -275,13 +275,13 @@ describe('sites (the information system)', () => {
     expect(put.body).toMatchObject({ siteId: 'hpc-a', status: 'offline' });
     expect(await queueUrl(sqs, 'gluon-local-site-hpc-a')).toBe(put.body.queueUrl);
     expect(await queueUrl(sqs, 'gluon-local-site-hpc-a-dlq')).toContain('hpc-a-dlq');
-    const sites = await api.get<{ sites: Array<{ siteId: string }> }>('/sites');
-    expect(sites.body.sites.map((s) => s.siteId)).toEqual(['hpc-a', 'local']);
+    const sites = await api.client.call('listSites', {});
+    expect(sites.items.map((s) => s.siteId)).toEqual(['hpc-a', 'local']);
 
     const bad = await api.request('PUT', '/sites/hpc-b', { slot: { cores: 0 }, status: 'sleeping' });
     expect(bad.status).toBe(400);
     expect(issuesOf(bad.body)).toEqual(expect.arrayContaining(['slot.cores', 'status']));
-    expect((await api.get<{ sites: unknown[] }>('/sites')).body.sites).toHaveLength(2);
+    expect((await api.client.call('listSites', {})).items).toHaveLength(2);
     const pilot = new Api(stack.apiUrl, stack.pilotToken);
     expect((await pilot.request('PUT', '/sites/hpc-c', {})).status).toBe(403);
   });

@@ -8,7 +8,8 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { JobView, TaskView } from '#core/api/contract.ts';
+import { GluonClient } from '#client/gluon-client.ts';
+import type { JobView, PilotView, TaskView } from '#core/api/index.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import type { TaskInputSpec } from './e2e-types.ts';
 
@@ -17,33 +18,18 @@ export interface ApiResponse<T = unknown> {
   body: T;
 }
 
+/** The e2e tests' view of the API: the typed client, plus shortcuts and raw requests for bad input. */
 export class Api {
-  readonly url: string;
-  readonly token: string | undefined;
+  readonly client: GluonClient;
+
   constructor(url: string, token: string | undefined) {
-    this.url = url;
-    this.token = token;
+    this.client = new GluonClient({ baseUrl: url, ...(token === undefined ? {} : { token }), retries: 2, backoffMs: 200 });
   }
 
-  async request<T = unknown>(
-    method: string,
-    path: string,
-    body?: unknown,
-    rawBody?: string,
-  ): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
-    const response = await fetch(`${this.url}${path}`, {
-      method,
-      headers,
-      ...(rawBody !== undefined
-        ? { body: rawBody }
-        : body === undefined
-          ? {}
-          : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
+  /** Sends anything, unchecked (bad bodies, other users' tokens). */
+  async request<T = unknown>(method: string, path: string, body?: unknown, rawBody?: string): Promise<ApiResponse<T>> {
+    const answer = await this.client.raw<T>(method, path, body, rawBody === undefined ? {} : { rawBody });
+    return { status: answer.status, body: answer.body };
   }
 
   get<T = unknown>(path: string): Promise<ApiResponse<T>> {
@@ -55,32 +41,33 @@ export class Api {
   }
 
   async submit(spec: TaskInputSpec): Promise<string> {
-    const response = await this.post<{ taskId: string }>('/tasks', spec);
-    if (response.status !== 201)
-      throw new Error(`submit failed: ${response.status} ${JSON.stringify(response.body)}`);
-    return response.body.taskId;
+    return (await this.client.call('submitTask', { body: spec })).taskId;
   }
 
-  async task(taskId: string): Promise<TaskView> {
-    const response = await this.get<TaskView>(`/tasks/${taskId}`);
-    if (response.status !== 200)
-      throw new Error(`get task failed: ${response.status} ${JSON.stringify(response.body)}`);
-    return response.body;
+  task(taskId: string): Promise<TaskView> {
+    return this.client.call('getTask', { params: { taskId } });
   }
 
+  /** Every job of a task, in index order (without their attempts). */
   async jobs(taskId: string): Promise<JobView[]> {
-    const jobs: JobView[] = [];
-    let nextToken: string | undefined;
-    do {
-      const query = `?limit=100${nextToken === undefined ? '' : `&nextToken=${encodeURIComponent(nextToken)}`}`;
-      const response = await this.get<{ jobs: JobView[]; nextToken?: string }>(
-        `/tasks/${taskId}/jobs${query}`,
-      );
-      if (response.status !== 200) throw new Error(`list jobs failed: ${response.status}`);
-      jobs.push(...response.body.jobs);
-      nextToken = response.body.nextToken;
-    } while (nextToken !== undefined);
-    return jobs.sort((a, b) => a.jobIndex - b.jobIndex);
+    return (await this.client.all('listJobs', { params: { taskId }, query: { limit: 1000 } })).sort(
+      (a, b) => a.jobIndex - b.jobIndex,
+    );
+  }
+
+  /** One job with all its attempts. */
+  job(taskId: string, jobIndex: number): Promise<JobView> {
+    return this.client.call('getJob', { params: { taskId, jobIndex } });
+  }
+
+  /** Every job with its attempts (small tasks). */
+  async jobsWithAttempts(taskId: string): Promise<JobView[]> {
+    const jobs = await this.jobs(taskId);
+    return Promise.all(jobs.map((j) => this.job(taskId, j.jobIndex)));
+  }
+
+  pilots(): Promise<PilotView[]> {
+    return this.client.all('listPilots', { query: { limit: 1000 } });
   }
 
   /** Waits until the task is final and returns it. */

@@ -170,6 +170,20 @@ describe('listJobs', () => {
     expect((await indexes(deps, taskId, { state: 'queued' })).indexes).toEqual([]);
   });
 
+  it('finds the jobs of a derived state on both sides of the enqueue progress when no record lies between', async () => {
+    const deps = inMemoryDeps({ settings: { enqueuePageSize: 4 } });
+    await addSite(deps);
+    const { taskId } = await submitTask(deps, alice, generationSpec(10));
+    await splitTask(deps, taskId);
+    await enqueueJobs(deps, taskId, 0);
+    expect((await indexes(deps, taskId, { state: 'defined' })).indexes).toEqual([4, 5, 6, 7, 8, 9]);
+    expect((await indexes(deps, taskId, { state: 'queued' })).indexes).toEqual([0, 1, 2, 3]);
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, jobRef(taskId, 1));
+    expect((await indexes(deps, taskId, { state: 'defined' })).indexes).toEqual([4, 5, 6, 7, 8, 9]);
+    expect((await indexes(deps, taskId, { state: 'queued', limit: 2 })).indexes).toEqual([0, 2]);
+  });
+
   it('names the input files of a file job', async () => {
     const deps = inMemoryDeps();
     await addSite(deps);
