@@ -130,7 +130,7 @@ describe('recordJobChanges', () => {
     });
   });
 
-  it('sends nothing when a queued record changes without a new attempt', async () => {
+  it('sends, archives and counts nothing when a queued record changes without a new attempt', async () => {
     const { deps, taskId } = await setup();
     const queued: JobRecord = {
       taskId,
@@ -140,6 +140,15 @@ describe('recordJobChanges', () => {
       failures: 1,
       siteId: 'cern',
       updatedAt: LATER,
+      ended: {
+        attempt: 1,
+        pilotId: 'p-000001',
+        siteId: 'cern',
+        state: 'failed',
+        startedAt: LATER,
+        endedAt: LATER,
+        pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_FAILED,
+      },
     };
     const change: JobRecordChange = {
       feed: 'memory',
@@ -147,7 +156,13 @@ describe('recordJobChanges', () => {
       before: queued,
       after: { ...queued, resources: { memoryMB: 3000 } },
     };
-    expect(await recordJobChanges(deps, [change])).toMatchObject({ dispatched: 0, counted: 0 });
+    expect(await recordJobChanges(deps, [change])).toEqual({
+      dispatched: 0,
+      archived: 0,
+      counted: 0,
+      released: 0,
+    });
+    expect(deps.queue.sent).toEqual([]);
   });
 
   it('releases the workflow wait when the last job becomes final, and not before', async () => {
