@@ -115,7 +115,19 @@ export async function claimJob(
       ? ['absent', { state: 'queued', attempt: 1 }]
       : [{ state: 'queued', attempt: request.attempt }],
   );
-  if (written === 'conflict') return answer(await staleOrReplayed(deps, spec, request, pilotId));
+  if (written === 'conflict') {
+    const outcome = await staleOrReplayed(deps, spec, request, pilotId);
+    // Lost the race: the lease lists only what the pilot holds.
+    if (outcome.outcome !== 'claimed') {
+      await deps.leases.hold(pilotId, {
+        jobs: holds,
+        state: holds.length > 0 ? 'busy' : 'idle',
+        expiresAt,
+        ...optional('siteId', siteId),
+      });
+    }
+    return answer(outcome);
+  }
   return answer({ outcome: 'claimed', job: claimedJob(spec, request, resources) });
 }
 

@@ -70,8 +70,11 @@ export async function getJob(
     deps.jobs.attempts(taskId, jobIndex),
   ]);
   const attempts = [...archived];
-  const current = record === undefined ? undefined : finalAttempt(record);
-  if (current !== undefined && !attempts.some((a) => a.attempt === current.attempt)) attempts.push(current);
+  // The attempt that just ended, before the change feed archived it; and a final record's own.
+  for (const latest of [record?.ended, record === undefined ? undefined : finalAttempt(record)]) {
+    if (latest !== undefined && !attempts.some((a) => a.attempt === latest.attempt)) attempts.push(latest);
+  }
+  attempts.sort((a, b) => a.attempt - b.attempt);
   return { ...jobView(head, spec, jobIndex, record), attempts: attempts.map(attemptView) };
 }
 

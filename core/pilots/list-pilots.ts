@@ -10,6 +10,7 @@ export function pilotView(pilot: Pilot, lease: PilotLease | undefined): PilotVie
       ? {}
       : {
           state: lease.state,
+          jobsRun: lease.jobsRun,
           lease: {
             state: lease.state,
             expiresAt: new Date(lease.expiresAt).toISOString(),

@@ -124,7 +124,7 @@ async function settle(
         },
         { record },
       );
-      if (ended.outcome === 'ok') report.jobsRequeued += 1;
+      if (ended.outcome === 'ok' && ended.jobState === 'queued') report.jobsRequeued += 1;
       continue;
     }
     const claimInFlight =

@@ -2,6 +2,7 @@ import type { TaskExplanation } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { brokerTask } from '../policies/broker-task.ts';
 import { emptyCensus, livePilots } from '../sites/site.ts';
+import { isFinalTaskState } from './task.ts';
 import { ownedTask } from './task-access.ts';
 
 /**
@@ -18,6 +19,12 @@ export async function explainTask(
   const brokerage = brokerTask(task.spec, sites);
   const findings: string[] = [];
   const c = task.counts;
+  if (isFinalTaskState(task.state)) {
+    // Nothing is pending in a task that ended: say how it ended, and why.
+    const ended = [`The task is ${task.state}: nothing of it is pending.`];
+    if (task.reason !== undefined) ended.push(`The task says: ${task.reason}`);
+    return { taskId, state: task.state, findings: ended, sites: [] };
+  }
   if (task.cancelRequested) findings.push('The task was cancelled: no job of it will start any more.');
   if (task.reason !== undefined) findings.push(`The task says: ${task.reason}`);
   if (task.state === 'submitted' || task.state === 'splitting') {

@@ -16,8 +16,10 @@ export async function releaseWaitIfReady(
   const progress = await deps.tasks.getProgress(taskId);
   if (progress === undefined || progress.waitToken === undefined || isFinalTaskState(progress.state))
     return false;
-  const done = allJobsFinal(progress, progress.counts);
-  const sweep = !done && progress.cancelRequested && !progress.cancelSwept;
+  // A cancelled task is always swept before it ends: the counters may not show a claim yet, the
+  // job records (which the sweep reads) do.
+  const sweep = progress.cancelRequested && !progress.cancelSwept;
+  const done = !sweep && allJobsFinal(progress, progress.counts);
   if (!done && !sweep) return false;
   await deps.workflow.releaseWait(progress.waitToken, { taskId, sweep });
   return true;

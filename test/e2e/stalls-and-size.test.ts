@@ -93,7 +93,10 @@ describe('DynamoDB stalled', () => {
 
   it('loses nothing when DynamoDB stalls for 40 s in the middle of a task: it completes exactly', async () => {
     const taskId = await api.submit(
-      shellTask('through-a-stall', 'sleep 1; echo "${jobIndex}" > out.txt', { events: 16, outputs: ['out.txt'] }),
+      shellTask('through-a-stall', 'sleep 1; echo "${jobIndex}" > out.txt', {
+        events: 16,
+        outputs: ['out.txt'],
+      }),
     );
     await waitFor(async () => (await api.task(taskId)).counts.finished >= 2, {
       timeoutMs: 60_000,

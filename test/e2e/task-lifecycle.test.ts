@@ -79,7 +79,9 @@ describe('a task through the whole system', () => {
     expect(await object.Body?.transformToString()).toBe('job 7 attempt 1\n');
     // One log object per attempt: the pilot's notes around the payload's output.
     expect(job7?.log?.key).toBe(`tasks/${taskId}/jobs/7/attempt-1/attempt.log`);
-    const log = await s3.send(new GetObjectCommand({ Bucket: 'gluon-local', Key: job7?.log?.key ?? 'missing' }));
+    const log = await s3.send(
+      new GetObjectCommand({ Bucket: 'gluon-local', Key: job7?.log?.key ?? 'missing' }),
+    );
     const text = (await log.Body?.transformToString()) ?? '';
     expect(text).toContain(`${taskId}.7`);
     expect(text).toContain(`task ${taskId}, job 7, attempt 1`);
@@ -165,7 +167,9 @@ describe('a task through the whole system', () => {
     expect(task.counts.cancelled).toBe(8);
     const jobs = await api.jobsWithAttempts(taskId);
     expect(jobs.every((j) => j.state === 'cancelled')).toBe(true);
-    const killed = jobs.filter((j) => j.attempts?.some((a) => a.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED));
+    const killed = jobs.filter((j) =>
+      j.attempts?.some((a) => a.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED),
+    );
     expect(killed.length).toBeGreaterThanOrEqual(1);
     const again = await api.post<ErrorBody>(`/tasks/${taskId}/cancel`);
     expect(again.status).toBe(409);

@@ -23,11 +23,21 @@ export class Api {
   readonly client: GluonClient;
 
   constructor(url: string, token: string | undefined) {
-    this.client = new GluonClient({ baseUrl: url, ...(token === undefined ? {} : { token }), retries: 2, backoffMs: 200 });
+    this.client = new GluonClient({
+      baseUrl: url,
+      ...(token === undefined ? {} : { token }),
+      retries: 2,
+      backoffMs: 200,
+    });
   }
 
   /** Sends anything, unchecked (bad bodies, other users' tokens). */
-  async request<T = unknown>(method: string, path: string, body?: unknown, rawBody?: string): Promise<ApiResponse<T>> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    rawBody?: string,
+  ): Promise<ApiResponse<T>> {
     const answer = await this.client.raw<T>(method, path, body, rawBody === undefined ? {} : { rawBody });
     return { status: answer.status, body: answer.body };
   }

@@ -1,10 +1,10 @@
 /**
  * A private single-node Slurm for e2e tests (see shared/notes/slurm-local.md): installs slurm-wlm
  * and munge with apt when absent (root), starts a private munged (own key and socket), writes a
- * private slurm.conf under /tmp/gluon-slurm/<run>/ (free ports, state, spool, pids and logs there),
+ * private slurm.conf under /tmp/gluon-slurm-e2e/<run>/ (free ports, state, spool, pids and logs there),
  * starts slurmctld and slurmd, and waits for the node to be idle. stop() cancels the jobs, stops the
  * daemons by their pid files and kills what is left of the jobs. Leftovers of a crashed run (found
- * through the pid files under /tmp/gluon-slurm) are killed at the next start.
+ * through the pid files under /tmp/gluon-slurm-e2e) are killed at the next start.
  *
  * Every command runs asynchronously: the test process also hosts the local stack's stand-ins.
  */
@@ -16,7 +16,8 @@ import { availableParallelism, hostname, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { type CommandResult, runCommand } from '#pilot/factory/run-command.ts';
 
-export const SLURM_BASE_DIR = '/tmp/gluon-slurm';
+/** Apart from ../shared/tools/slurm-peer.sh's /tmp/gluon-slurm (which it hands to the slurm user). */
+export const SLURM_BASE_DIR = '/tmp/gluon-slurm-e2e';
 export const SLURM_PARTITION = 'gluon';
 const DAEMONS = ['slurmd', 'slurmctld', 'munged'] as const;
 type Daemon = (typeof DAEMONS)[number];

@@ -361,10 +361,10 @@ describe('a task cancelled while its jobs run', () => {
     });
   });
 
-  it('ends cancelled at once when no job has started', async () => {
+  it('ends cancelled after one sweep when no job has started', async () => {
     const { deps, taskId, workflow } = await start(generationSpec(3));
     await cancelTask(deps, alice, taskId);
-    expect(workflow.release()).toEqual({ taskId, sweep: false });
+    expect(workflow.release()).toEqual({ taskId, sweep: true });
     expect(await workflow.afterRelease()).toBe('cancelled');
     await expectCountsExact(deps, taskId, { cancelled: 3 });
   });

@@ -40,6 +40,7 @@ describe('pilotView', () => {
     expect(view).toEqual({
       ...pilot,
       state: 'busy',
+      jobsRun: 2,
       lease: {
         state: 'busy',
         expiresAt: '2026-01-01T00:02:00.000Z',

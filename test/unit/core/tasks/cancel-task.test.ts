@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import { cancelTask } from '#core/tasks/cancel-task.ts';
-import { finalizeTask, waitForJobs } from '#core/tasks/task-workflow.ts';
+import { cancelJobs, finalizeTask, waitForJobs } from '#core/tasks/task-workflow.ts';
 import { inMemoryDeps, settleJobChanges } from '#test/support/in-memory-ports.ts';
 import { addPilot, addSite, alice, bob, claimed, generationSpec, runningTask, taskOf } from '../scenario.ts';
 
@@ -51,11 +51,14 @@ describe('cancelTask', () => {
     expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: true } }]);
   });
 
-  it('wakes the workflow to finalize when no job runs: the task ends cancelled', async () => {
+  it('sweeps even when no job seems to run (the counters may not show a claim yet), then the task ends cancelled', async () => {
     const { deps, taskId } = await setup();
     await waitForJobs(deps, taskId, 'wait-1');
     await cancelTask(deps, alice, taskId);
-    expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: false } }]);
+    expect(deps.workflow.releases).toEqual([{ token: 'wait-1', output: { taskId, sweep: true } }]);
+    await cancelJobs(deps, taskId, 0);
+    await waitForJobs(deps, taskId, 'wait-2');
+    expect(deps.workflow.releases.at(-1)).toEqual({ token: 'wait-2', output: { taskId, sweep: false } });
     expect(await finalizeTask(deps, taskId)).toEqual({ state: 'cancelled' });
     expect((await taskOf(deps, taskId)).counts.cancelled).toBe(3);
   });

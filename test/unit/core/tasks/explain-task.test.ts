@@ -146,9 +146,12 @@ describe('explainTask', () => {
     await complete(deps, pilotId, report({ taskId, jobIndex: 0, attempt: 1 }));
     await settleJobChanges(deps);
     await finalizeTask(deps, taskId);
-    expect((await explainTask(deps, alice, taskId)).findings).toEqual([
-      'The task is done; nothing holds it back.',
-    ]);
+    expect(await explainTask(deps, alice, taskId)).toEqual({
+      taskId,
+      state: 'done',
+      findings: ['The task is done: nothing of it is pending.'],
+      sites: [],
+    });
   });
 
   it('gives the reason the task states', async () => {
@@ -158,6 +161,7 @@ describe('explainTask', () => {
     await expect(submitTask(deps, alice, generationSpec(1))).rejects.toBeInstanceOf(TransientError);
     const taskId = 't-000001';
     expect((await explainTask(deps, alice, taskId)).findings).toEqual([
+      'The task is failed: nothing of it is pending.',
       'The task says: workflow could not be started: throttled',
     ]);
   });
