@@ -105,7 +105,7 @@ async function startStack(extra: Parameters<typeof startLocalStack>[0] = {}): Pr
     sqsPort: 0,
     sfnPort: 0,
     inMemory: true,
-    pilotCheckEverySec: 0.5,
+    pilotCheckEverySec: 2,
     log: quiet,
     ...extra,
   });
@@ -119,7 +119,7 @@ async function waitForTask(api: GluonClient, taskId: string, counter?: { polls: 
       return TERMINAL.includes(task.state) ? task : undefined;
     },
     `task ${taskId} to end`,
-    { intervalMs: 250 },
+    { intervalMs: 1000 },
   );
 }
 

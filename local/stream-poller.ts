@@ -31,6 +31,8 @@ export interface StreamPollerOptions {
   batchSize?: number;
   /** Pause when a shard had nothing new. */
   idleMs?: number;
+  /** How long to gather records into one batch once some came (default 500 ms; AWS: 1 s). */
+  batchingWindowMs?: number;
   log?: Log;
 }
 
@@ -47,7 +49,8 @@ const RETRY_MS = 500;
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
   const log = options.log ?? consoleLog;
   const batchSize = options.batchSize ?? 500;
-  const idleMs = options.idleMs ?? 50;
+  const idleMs = options.idleMs ?? 100;
+  const batchingWindowMs = options.batchingWindowMs ?? 500;
   const handler = options.handlers[options.functionName];
   if (handler === undefined) throw new Error(`no handler for stream function ${options.functionName}`);
   const table = await options.dynamodb.send(new DescribeTableCommand({ TableName: options.tableName }));
@@ -104,7 +107,20 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         const out = await options.streams.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }),
         );
-        const records = out.Records ?? [];
+        let records = out.Records ?? [];
+        let next = out.NextShardIterator;
+        // The batching window (the mapping's MaximumBatchingWindowInSeconds): gather what comes
+        // within it into one batch, so the function runs once for many changes.
+        const windowEnds = Date.now() + batchingWindowMs;
+        while (records.length > 0 && records.length < batchSize && next !== undefined && Date.now() < windowEnds) {
+          await sleep(Math.min(idleMs, Math.max(0, windowEnds - Date.now())), stopping.signal);
+          if (stopping.signal.aborted) break;
+          const more = await options.streams.send(
+            new GetRecordsCommand({ ShardIterator: next, Limit: batchSize - records.length }),
+          );
+          records = records.concat(more.Records ?? []);
+          next = more.NextShardIterator;
+        }
         if (records.length > 0) {
           await deliver(shardId, records);
           const last = records.at(-1)?.dynamodb?.SequenceNumber;
@@ -115,7 +131,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         } else {
           emptyReadAt.set(shardId, readAt);
         }
-        iterator = out.NextShardIterator;
+        iterator = next;
         if (iterator === undefined) {
           closed.add(shardId); // the shard closed; its children carry on
           return;

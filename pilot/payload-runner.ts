@@ -16,9 +16,10 @@ import { CappedLog } from './capped-log.ts';
 import { LoopingDetector, newestMtimeMs } from './looping-detector.ts';
 import { abortCode, classifyPayloadEnd, type PayloadExit, type StopReason } from './payload-end.ts';
 import {
-  listProcesses,
+  leftoverProcesses,
   liveGroupMembers,
   payloadProcesses,
+  processesSince,
   processesWithEnv,
   rssKB,
   signalGroup,
@@ -260,7 +261,7 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
   }
 
   const pollOnce = async (rootPid: number): Promise<void> => {
-    const processes = payloadProcesses(await listProcesses(), rootPid);
+    const processes = payloadProcesses(await processesSince(rootPid), rootPid);
     let rss = 0;
     for (const p of processes) {
       rss += await rssKB(p.pid);
@@ -327,10 +328,12 @@ export async function runPayload(options: RunPayloadOptions): Promise<PayloadRes
     const deadline = Date.now() + KILL_CONFIRM_MS;
     for (;;) {
       signalGroup(pid, 'SIGKILL');
-      const escaped = await processesWithEnv(PAYLOAD_MARKER_VAR, marker).catch(() => []);
-      for (const p of escaped) signalProcess(p, 'SIGKILL');
-      const left = escaped.length + (await liveGroupMembers(pid).catch(() => [])).length;
-      if (left === 0 || Date.now() > deadline) break;
+      const left = await leftoverProcesses(pid, { name: PAYLOAD_MARKER_VAR, value: marker }).catch(() => ({
+        group: [],
+        escaped: [],
+      }));
+      for (const p of left.escaped) signalProcess(p, 'SIGKILL');
+      if (left.group.length + left.escaped.length === 0 || Date.now() > deadline) break;
       await sleep(20);
     }
   }

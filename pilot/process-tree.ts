@@ -48,7 +48,58 @@ async function numericEntries(): Promise<number[]> {
 
 /** Every process visible in /proc (processes that vanish while reading are skipped). */
 export async function listProcesses(): Promise<ProcessInfo[]> {
+  return readProcesses(await numericEntries());
+}
+
+/** The last pid the kernel handed out, or undefined where it cannot be read. */
+async function lastPid(): Promise<number | undefined> {
+  try {
+    const value = Number((await readFile('/proc/sys/kernel/ns_last_pid', 'utf8')).trim());
+    return Number.isSafeInteger(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The processes created since `rootPid` was: those with a pid from it on. Pids grow until they
+ * wrap around at pid_max; when they have (the last pid handed out is below the root's), every
+ * process is read. A payload's processes are all younger than its root, so this finds them all
+ * while reading a handful of /proc entries instead of every process of the node, for each job.
+ */
+export async function processesSince(rootPid: number): Promise<ProcessInfo[]> {
   const pids = await numericEntries();
+  const last = await lastPid();
+  const wrapped = last === undefined || last < rootPid;
+  return readProcesses(wrapped ? pids : pids.filter((pid) => pid >= rootPid));
+}
+
+/**
+ * What is left of a payload once its root process ended: live members of its process group, and
+ * processes that escaped it (setsid, nohup) found by the marker in their environment.
+ */
+export async function leftoverProcesses(
+  rootPid: number,
+  marker: { name: string; value: string },
+): Promise<{ group: ProcessInfo[]; escaped: number[] }> {
+  const young = await processesSince(rootPid);
+  const group = young.filter((p) => p.pgid === rootPid && p.state !== 'Z');
+  const others = young.filter((p) => p.pgid !== rootPid && p.state !== 'Z' && p.pid !== process.pid);
+  const needle = Buffer.from(`\0${marker.name}=${marker.value}\0`);
+  const escaped = await Promise.all(
+    others.map(async (p) => {
+      try {
+        const environ = await readFile(`/proc/${p.pid}/environ`);
+        return Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).indexOf(needle) >= 0 ? p.pid : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return { group, escaped: escaped.filter((pid): pid is number => pid !== undefined) };
+}
+
+async function readProcesses(pids: number[]): Promise<ProcessInfo[]> {
   const infos = await Promise.all(
     pids.map(async (pid) => {
       try {
@@ -145,7 +196,8 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): void {
 
 /** Live (non-zombie) processes of a process group. */
 export async function liveGroupMembers(pgid: number): Promise<ProcessInfo[]> {
-  return (await listProcesses()).filter((p) => p.pgid === pgid && p.state !== 'Z');
+  // A payload's group is led by its root: every member is at least as young.
+  return (await processesSince(pgid)).filter((p) => p.pgid === pgid && p.state !== 'Z');
 }
 
 /**
