@@ -112,7 +112,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         // The batching window (the mapping's MaximumBatchingWindowInSeconds): gather what comes
         // within it into one batch, so the function runs once for many changes.
         const windowEnds = Date.now() + batchingWindowMs;
-        while (records.length > 0 && records.length < batchSize && next !== undefined && Date.now() < windowEnds) {
+        while (
+          records.length > 0 &&
+          records.length < batchSize &&
+          next !== undefined &&
+          Date.now() < windowEnds
+        ) {
           await sleep(Math.min(idleMs, Math.max(0, windowEnds - Date.now())), stopping.signal);
           if (stopping.signal.aborted) break;
           const more = await options.streams.send(

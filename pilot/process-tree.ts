@@ -90,7 +90,9 @@ export async function leftoverProcesses(
     others.map(async (p) => {
       try {
         const environ = await readFile(`/proc/${p.pid}/environ`);
-        return Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).indexOf(needle) >= 0 ? p.pid : undefined;
+        return Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).indexOf(needle) >= 0
+          ? p.pid
+          : undefined;
       } catch {
         return undefined;
       }
