@@ -8,7 +8,7 @@
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
-import { ConflictError } from '#core/errors.ts';
+import { ConflictError, ValidationError } from '#core/errors.ts';
 import { type Attempt, type JobRecord, jobIdOf } from '#core/jobs/job.ts';
 import {
   addCounters,
@@ -46,12 +46,40 @@ function copy<T>(value: T): T {
   return structuredClone(value);
 }
 
-/** A page of `items` after the token (the index of the next item, as a string). */
-function pageOf<T>(items: T[], page: PageRequest): Page<T> {
-  const start = page.nextToken === undefined ? 0 : Number(page.nextToken);
+function invalidPageToken(message: string): ValidationError {
+  return new ValidationError('invalid page token', [{ field: 'nextToken', message }]);
+}
+
+/** The index a page token of `listing` points at; refused as the adapters refuse theirs. */
+function decodePageToken(token: string, listing: string): number {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalidPageToken('not a token from a previous page');
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidPageToken('not a token from a previous page');
+  }
+  const { listing: of, index } = (typeof value === 'object' && value !== null ? value : {}) as {
+    listing?: unknown;
+    index?: unknown;
+  };
+  if (of !== listing || typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
+    throw invalidPageToken('not a token for this listing');
+  }
+  return index;
+}
+
+/**
+ * A page of `items` after the token. As DynamoDB's (a Query or Scan with a Limit), a full page
+ * carries a token even when nothing follows, and the page after it is empty; a token belongs to
+ * its `listing` (e.g. one owner's tasks).
+ */
+function pageOf<T>(items: T[], page: PageRequest, listing: string): Page<T> {
+  const start = page.nextToken === undefined ? 0 : decodePageToken(page.nextToken, listing);
   const slice = items.slice(start, start + page.limit);
-  const next = start + page.limit;
-  return { items: slice, ...(next < items.length ? { nextToken: String(next) } : {}) };
+  if (slice.length < page.limit) return { items: slice };
+  const nextToken = Buffer.from(JSON.stringify({ listing, index: start + page.limit })).toString('base64url');
+  return { items: slice, nextToken };
 }
 
 interface StoredTask {
@@ -108,7 +136,7 @@ export class InMemoryTaskStore implements TaskStore {
         const { waitToken: _token, ...head } = copy(t.head);
         return { ...head, counts: this.counts(t) };
       });
-    return pageOf(mine, page);
+    return pageOf(mine, page, `tasks of ${owner}`);
   }
 
   async transition(
@@ -217,7 +245,9 @@ export class InMemoryJobStore implements JobStore {
     const all = [...(this.records.get(taskId)?.values() ?? [])]
       .filter((r) => r.jobIndex >= fromIndex)
       .sort((a, b) => a.jobIndex - b.jobIndex);
-    return { records: all.slice(0, limit).map(copy), more: all.length > limit };
+    // As a DynamoDB Query with a Limit: a listing that reaches the limit says `more`, even when
+    // nothing follows (the next listing is then empty).
+    return { records: all.slice(0, limit).map(copy), more: all.length >= limit };
   }
 
   async update(
@@ -355,6 +385,7 @@ export class InMemoryPilotStore implements PilotStore {
     return pageOf(
       [...this.pilots.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy),
       page,
+      'pilots',
     );
   }
 
@@ -401,7 +432,7 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
     },
   ): Promise<PilotLease | undefined> {
     const lease = this.live(pilotId);
-    if (lease === undefined || (change.siteId !== undefined && lease.siteId !== change.siteId))
+    if (lease === undefined)
       return undefined;
     this.writes++;
     lease.jobs = [...change.jobs];
@@ -447,7 +478,11 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
 
   async scan(cursor?: string): Promise<{ leases: PilotLease[]; cursor?: string }> {
     const all = [...this.leases.values()].sort((a, b) => a.pilotId.localeCompare(b.pilotId)).map(copy);
-    const page = pageOf(all, { limit: 1000, ...(cursor === undefined ? {} : { nextToken: cursor }) });
+    const page = pageOf(
+      all,
+      { limit: 1000, ...(cursor === undefined ? {} : { nextToken: cursor }) },
+      'pilot leases',
+    );
     return { leases: page.items, ...(page.nextToken === undefined ? {} : { cursor: page.nextToken }) };
   }
 

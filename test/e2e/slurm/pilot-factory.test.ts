@@ -232,8 +232,8 @@ describe('gluon-pilot factory with Slurm', () => {
 
   it('logged its submissions, and exits with 0 on SIGTERM', async () => {
     const submissions = factoryLog
-      .map((line) => JSON.parse(line) as { msg: string; batchIds?: string[] })
-      .filter((r) => r.msg === 'factory cycle' && (r.batchIds?.length ?? 0) > 0);
+      .map((line) => JSON.parse(line) as { message: string; batchIds?: string[] })
+      .filter((r) => r.message === 'factory cycle' && (r.batchIds?.length ?? 0) > 0);
     expect(submissions.length).toBeGreaterThan(0);
     factory?.kill('SIGTERM');
     const exit = await factoryExit;

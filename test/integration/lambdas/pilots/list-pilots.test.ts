@@ -73,6 +73,7 @@ describe('list-pilots handler', () => {
       resources: PILOT_RESOURCES,
       state: 'busy',
       registeredAt: expect.any(String),
+      jobsRun: 1,
       lease: {
         state: 'busy',
         expiresAt: '2026-11-25T10:02:00.000Z',
@@ -80,7 +81,11 @@ describe('list-pilots handler', () => {
         jobs: [busyJob],
       },
     });
-    expect(byId.get(starting)).toMatchObject({ state: 'starting', lease: { state: 'starting', jobs: [] } });
+    expect(byId.get(starting)).toMatchObject({
+      state: 'starting',
+      jobsRun: 0,
+      lease: { state: 'starting', jobs: [] },
+    });
     expect(byId.get(exited)).toMatchObject({
       state: 'exited',
       endedAt: '2026-11-25T09:00:00.000Z',

@@ -63,12 +63,12 @@ describe('wait-for-jobs handler', () => {
     expect(h.workflow.releasesOf(taskId)).toHaveLength(1);
   });
 
-  it('releases a cancelled task with nothing running to finalize it', async () => {
+  it('releases a cancelled task to sweep even with nothing counted as running', async () => {
     const { taskId } = await runningTask(h, generationSpec(2));
     await h.deps.tasks.requestCancel(taskId, h.clock.now().toISOString());
     await waitForJobs({ taskId, taskToken: 'token-cancelled' });
     expect(h.workflow.releasesOf(taskId)).toEqual([
-      { token: 'token-cancelled', output: { taskId, sweep: false } },
+      { token: 'token-cancelled', output: { taskId, sweep: true } },
     ]);
   });
 

@@ -1,0 +1,358 @@
+/**
+ * The TaskStore contract (core/tasks/ports.ts), written once and run against every implementation:
+ * the in-memory fake the unit tests use and the DynamoDB adapter production uses.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, ValidationError } from '#core/errors.ts';
+import type { JobCounts } from '#core/jobs/job-counts.ts';
+import type { CountEntry, TaskStore } from '#core/tasks/ports.ts';
+import type { Task, TaskHead } from '#core/tasks/task.ts';
+import { makeTask, newTaskId } from '../adapters/fixtures.ts';
+
+const AT = '2026-11-25T11:00:00.000Z';
+const LATER = '2026-11-25T12:00:00.000Z';
+
+function counts(overrides: Partial<JobCounts>): JobCounts {
+  return { defined: 0, queued: 0, running: 0, finished: 0, failed: 0, cancelled: 0, ...overrides };
+}
+
+function headOf(task: Task): TaskHead {
+  const { spec: _spec, counts: _counts, ...head } = task;
+  return head;
+}
+
+/** Counter entries with consecutive sequence numbers `from`..`to`, each adding one to `running`. */
+function entries(from: number, to: number, delta: CountEntry['delta'] = { running: 1 }): CountEntry[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => ({ seq: String(from + i), delta }));
+}
+
+function uniqueOwner(name: string): string {
+  return `${name}-${newTaskId()}`;
+}
+
+/** Every page of an owner's listing, following the tokens (at most 20 pages). */
+async function allPages(store: TaskStore, owner: string, limit: number) {
+  const pages: Awaited<ReturnType<TaskStore['listByOwner']>>[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await store.listByOwner(owner, { limit, ...(nextToken === undefined ? {} : { nextToken }) });
+    pages.push(page);
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined && pages.length < 20);
+  return pages;
+}
+
+/**
+ * `makeStore` gives a new, empty store. The tests share one: each works on task ids and owners of
+ * its own.
+ */
+export function describeTaskStoreContract(name: string, makeStore: () => Promise<TaskStore>): void {
+  describe(`${name} (TaskStore contract)`, () => {
+    let store: TaskStore;
+    beforeAll(async () => {
+      store = await makeStore();
+    });
+
+    describe('create and read', () => {
+      it('reads a created task back whole: head, spec, and counts derived from the head', async () => {
+        const task = makeTask({ jobCount: 10, jobsEnqueued: 4, siteIds: ['site-a'] });
+        await store.create(task);
+
+        expect(await store.get(task.taskId)).toEqual({ ...task, counts: counts({ defined: 6, queued: 4 }) });
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+        expect(await store.getHead(task.taskId, { consistent: false })).toEqual(headOf(task));
+        expect(await store.getSpec(task.taskId)).toEqual(task.spec);
+        expect(await store.getProgress(task.taskId)).toEqual({
+          ...headOf(task),
+          counts: counts({ defined: 6, queued: 4 }),
+        });
+      });
+
+      it('refuses to create a task whose id exists with a ConflictError, keeping the first', async () => {
+        const task = makeTask();
+        await store.create(task);
+        await expect(store.create({ ...task, name: 'other', owner: 'mallory' })).rejects.toBeInstanceOf(
+          ConflictError,
+        );
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+      });
+
+      it('answers undefined for a task that does not exist, whatever is read', async () => {
+        const taskId = newTaskId();
+        expect(await store.get(taskId)).toBeUndefined();
+        expect(await store.getHead(taskId)).toBeUndefined();
+        expect(await store.getSpec(taskId)).toBeUndefined();
+        expect(await store.getProgress(taskId)).toBeUndefined();
+      });
+    });
+
+    describe('transitions', () => {
+      it('applies a transition from a source state once and answers false to its replay', async () => {
+        const task = makeTask();
+        await store.create(task);
+
+        expect(await store.transition(task.taskId, 'split', { at: AT })).toBe(true);
+        const split = await store.getHead(task.taskId);
+        expect(split).toMatchObject({ state: 'splitting', updatedAt: AT });
+        expect(split?.history).toEqual([...task.history, { state: 'splitting', at: AT }]);
+
+        expect(await store.transition(task.taskId, 'split', { at: LATER })).toBe(false);
+        expect(await store.getHead(task.taskId)).toEqual(split);
+      });
+
+      it('refuses a transition from a state that is not one of its sources, writing nothing', async () => {
+        const task = makeTask();
+        await store.create(task);
+        expect(await store.transition(task.taskId, 'complete', { at: AT })).toBe(false);
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+      });
+
+      it('records the sites chosen with a transition', async () => {
+        const task = makeTask({ state: 'splitting' });
+        await store.create(task);
+        expect(await store.transition(task.taskId, 'run', { at: AT, siteIds: ['site-a', 'site-b'] })).toBe(
+          true,
+        );
+        expect(await store.getHead(task.taskId)).toMatchObject({
+          state: 'running',
+          siteIds: ['site-a', 'site-b'],
+        });
+      });
+
+      it('sets endedAt and the reason on a final state, after which no event moves the task', async () => {
+        const task = makeTask({ state: 'running' });
+        await store.create(task);
+        expect(await store.transition(task.taskId, 'fail', { at: AT, reason: 'no site' })).toBe(true);
+        const failed = await store.getHead(task.taskId);
+        expect(failed).toMatchObject({ state: 'failed', reason: 'no site', endedAt: AT, updatedAt: AT });
+        expect(failed?.history.at(-1)).toEqual({ state: 'failed', at: AT, reason: 'no site' });
+
+        for (const event of ['cancel', 'complete', 'fail'] as const) {
+          expect(await store.transition(task.taskId, event, { at: LATER }), event).toBe(false);
+        }
+        expect(await store.getHead(task.taskId)).toEqual(failed);
+      });
+
+      it('answers false to a transition of a task that does not exist, creating nothing', async () => {
+        const taskId = newTaskId();
+        expect(await store.transition(taskId, 'split', { at: AT })).toBe(false);
+        expect(await store.getHead(taskId)).toBeUndefined();
+      });
+    });
+
+    describe('enqueue progress, cancel and the wait token', () => {
+      it('records enqueue progress only forwards', async () => {
+        const task = makeTask({ jobCount: 10 });
+        await store.create(task);
+        await store.recordEnqueued(task.taskId, 5, AT);
+        expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 5, updatedAt: AT });
+
+        await store.recordEnqueued(task.taskId, 3, LATER);
+        await store.recordEnqueued(task.taskId, 5, LATER);
+        expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 5, updatedAt: AT });
+
+        await store.recordEnqueued(task.taskId, 10, LATER);
+        expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 10, updatedAt: LATER });
+      });
+
+      it('records no enqueue progress for a task that does not exist, creating nothing', async () => {
+        const taskId = newTaskId();
+        await store.recordEnqueued(taskId, 5, AT);
+        expect(await store.getHead(taskId)).toBeUndefined();
+      });
+
+      it('requests cancel on a live task, answering the state it saw; jobs that will never run count as cancelled', async () => {
+        const task = makeTask({ state: 'running', jobCount: 10, jobsEnqueued: 4 });
+        await store.create(task);
+        expect(await store.requestCancel(task.taskId, AT)).toBe('running');
+        expect(await store.getHead(task.taskId)).toMatchObject({
+          state: 'running',
+          cancelRequested: true,
+          updatedAt: AT,
+        });
+        expect((await store.get(task.taskId))?.counts).toEqual(counts({ cancelled: 10 }));
+        // Asked again (a retried request): same answer, still requested.
+        expect(await store.requestCancel(task.taskId, LATER)).toBe('running');
+        expect((await store.getHead(task.taskId))?.cancelRequested).toBe(true);
+      });
+
+      it('leaves a final task alone on cancel, answering its state; undefined for no task', async () => {
+        const task = makeTask({ state: 'done', endedAt: AT });
+        await store.create(task);
+        expect(await store.requestCancel(task.taskId, LATER)).toBe('done');
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+
+        const unknown = newTaskId();
+        expect(await store.requestCancel(unknown, LATER)).toBeUndefined();
+        expect(await store.getHead(unknown)).toBeUndefined();
+      });
+
+      it('marks a task swept; marking one that does not exist creates nothing', async () => {
+        const task = makeTask({ state: 'running', cancelRequested: true });
+        await store.create(task);
+        await store.markCancelSwept(task.taskId, AT);
+        expect(await store.getHead(task.taskId)).toMatchObject({ cancelSwept: true, updatedAt: AT });
+
+        const unknown = newTaskId();
+        await store.markCancelSwept(unknown, AT);
+        expect(await store.getHead(unknown)).toBeUndefined();
+      });
+
+      it('keeps the latest wait token, shown by progress only', async () => {
+        const owner = uniqueOwner('wait');
+        const task = makeTask({ owner });
+        await store.create(task);
+        expect(await store.getProgress(task.taskId)).not.toHaveProperty('waitToken');
+        await store.storeWaitToken(task.taskId, 'token-1');
+        await store.storeWaitToken(task.taskId, 'token-2');
+
+        expect((await store.getProgress(task.taskId))?.waitToken).toBe('token-2');
+        expect(await store.get(task.taskId)).not.toHaveProperty('waitToken');
+        expect(await store.getHead(task.taskId)).not.toHaveProperty('waitToken');
+        const { items } = await store.listByOwner(owner, { limit: 10 });
+        expect(items).toHaveLength(1);
+        expect(items[0]).not.toHaveProperty('waitToken');
+
+        const unknown = newTaskId();
+        await store.storeWaitToken(unknown, 'token-3');
+        expect(await store.getProgress(unknown)).toBeUndefined();
+      });
+    });
+
+    describe('job counters', () => {
+      /** A running task of 10 jobs, all enqueued. */
+      async function runningTask(): Promise<Task> {
+        const task = makeTask({ state: 'running', jobCount: 10, jobsEnqueued: 10 });
+        await store.create(task);
+        return task;
+      }
+
+      it('adds the deltas of a batch of changes to the counts every read shows', async () => {
+        const owner = uniqueOwner('counts');
+        const task = makeTask({ owner, state: 'running', jobCount: 10, jobsEnqueued: 10 });
+        await store.create(task);
+        await store.addJobCounts(task.taskId, 'shard-1', [
+          { seq: '1', delta: { recorded: 1, running: 1 } },
+          { seq: '2', delta: { recorded: 1, running: 1 } },
+          { seq: '3', delta: { running: -1, finished: 1 } },
+        ]);
+        const expected = counts({ queued: 8, running: 1, finished: 1 });
+        expect((await store.get(task.taskId))?.counts).toEqual(expected);
+        expect((await store.getProgress(task.taskId))?.counts).toEqual(expected);
+        expect((await store.listByOwner(owner, { limit: 10 })).items[0]?.counts).toEqual(expected);
+      });
+
+      it('counts a batch delivered again only once', async () => {
+        const task = await runningTask();
+        await store.addJobCounts(task.taskId, 'shard-1', entries(1, 3));
+        await store.addJobCounts(task.taskId, 'shard-1', entries(1, 3));
+        expect((await store.getProgress(task.taskId))?.counts.running).toBe(3);
+      });
+
+      it('counts only the new part of a batch that overlaps one applied before', async () => {
+        const task = await runningTask();
+        await store.addJobCounts(task.taskId, 'shard-1', entries(1, 3));
+        await store.addJobCounts(task.taskId, 'shard-1', entries(2, 6));
+        expect((await store.getProgress(task.taskId))?.counts.running).toBe(6);
+        await store.addJobCounts(task.taskId, 'shard-1', entries(1, 2));
+        expect((await store.getProgress(task.taskId))?.counts.running).toBe(6);
+      });
+
+      it('counts each feed apart: the same sequence numbers in two feeds both count', async () => {
+        const task = await runningTask();
+        await store.addJobCounts(task.taskId, 'shard-1', entries(1, 2));
+        await store.addJobCounts(task.taskId, 'shard-2', entries(1, 2, { finished: 1 }));
+        expect((await store.getProgress(task.taskId))?.counts).toMatchObject({ running: 2, finished: 2 });
+      });
+
+      it('orders sequence numbers as numbers of any length, and sorts a batch given out of order', async () => {
+        const task = await runningTask();
+        const long = '4'.repeat(40);
+        await store.addJobCounts(task.taskId, 'shard-1', [
+          { seq: '10', delta: { running: 1 } },
+          { seq: '9', delta: { running: 1 } },
+        ]);
+        await store.addJobCounts(task.taskId, 'shard-1', [{ seq: '11', delta: { running: 1 } }]);
+        await store.addJobCounts(task.taskId, 'shard-1', [{ seq: long, delta: { running: 1 } }]);
+        // 99 comes before the 40-digit number (as a string, '99' > '444…'): applied already.
+        await store.addJobCounts(task.taskId, 'shard-1', [{ seq: '99', delta: { running: 1 } }]);
+        expect((await store.getProgress(task.taskId))?.counts.running).toBe(4);
+      });
+
+      it('moves the position on an entry that changes no counter, so its redelivery is skipped too', async () => {
+        const task = await runningTask();
+        await store.addJobCounts(task.taskId, 'shard-1', [{ seq: '5', delta: {} }]);
+        await store.addJobCounts(task.taskId, 'shard-1', [
+          { seq: '5', delta: { running: 1 } },
+          { seq: '6', delta: { running: 1 } },
+        ]);
+        expect((await store.getProgress(task.taskId))?.counts.running).toBe(1);
+      });
+
+      it('counts a batch once when two consumers deliver it at the same time', async () => {
+        const task = await runningTask();
+        await Promise.all([
+          store.addJobCounts(task.taskId, 'shard-1', entries(1, 4)),
+          store.addJobCounts(task.taskId, 'shard-1', entries(1, 4)),
+        ]);
+        expect((await store.getProgress(task.taskId))?.counts.running).toBe(4);
+      });
+    });
+
+    describe('listing by owner', () => {
+      /** `n` tasks of a new owner, created a minute apart (oldest first); the owner and the tasks. */
+      async function tasksOfNewOwner(n: number): Promise<{ owner: string; tasks: Task[] }> {
+        const owner = uniqueOwner('lister');
+        const tasks = Array.from({ length: n }, (_, i) => {
+          const at = new Date(Date.parse('2026-11-20T00:00:00.000Z') + i * 60_000).toISOString();
+          return makeTask({ owner, createdAt: at, updatedAt: at });
+        });
+        for (const task of tasks) await store.create(task);
+        await store.create(makeTask({ owner: `${owner}-other` }));
+        return { owner, tasks };
+      }
+
+      it("lists an owner's tasks newest first, each once across pages of at most the limit", async () => {
+        const { owner, tasks } = await tasksOfNewOwner(5);
+        const pages = await allPages(store, owner, 2);
+        for (const page of pages) expect(page.items.length).toBeLessThanOrEqual(2);
+        expect(pages.at(-1)?.nextToken).toBeUndefined();
+        const listed = pages.flatMap((p) => p.items);
+        expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId).reverse());
+        const newest = tasks.at(-1) as Task;
+        expect(listed[0]).toEqual({ ...headOf(newest), counts: counts({ defined: 10 }) });
+      });
+
+      it('gives a full page a token even when nothing follows (the store cannot tell); the next page is empty', async () => {
+        const { owner, tasks } = await tasksOfNewOwner(4);
+        const pages = await allPages(store, owner, 2);
+        expect(pages.map((p) => p.items.length)).toEqual([2, 2, 0]);
+        expect(pages.map((p) => p.nextToken === undefined)).toEqual([false, false, true]);
+        expect(pages.flatMap((p) => p.items).map((t) => t.taskId)).toEqual(
+          tasks.map((t) => t.taskId).reverse(),
+        );
+      });
+
+      it('answers an empty page without a token for an owner without tasks', async () => {
+        expect(await store.listByOwner(uniqueOwner('nobody'), { limit: 10 })).toEqual({ items: [] });
+      });
+
+      it('refuses a page token that no listing gave, or one of another owner, as a ValidationError on nextToken', async () => {
+        const { owner } = await tasksOfNewOwner(3);
+        const page = await store.listByOwner(owner, { limit: 1 });
+        expect(page.nextToken).toEqual(expect.any(String));
+        const tries: Array<[string, string]> = [
+          [owner, 'not a token'],
+          [owner, 'e30'],
+          [owner, Buffer.from('[1]').toString('base64url')],
+          [`${owner}-other`, page.nextToken as string],
+        ];
+        for (const [who, nextToken] of tries) {
+          const error = await store.listByOwner(who, { limit: 1, nextToken }).catch((e: unknown) => e);
+          expect(error, nextToken).toBeInstanceOf(ValidationError);
+          expect((error as ValidationError).issues.map((i) => i.field)).toEqual(['nextToken']);
+        }
+      });
+    });
+  });
+}
