@@ -30,7 +30,10 @@ export const PageQuerySchema = z.strictObject({
 });
 export type PageRequest = z.infer<typeof PageQuerySchema>;
 
-/** Every list answers the same shape: a page of items and, when there is more, the token of the next. */
+/**
+ * Every list answers the same shape: a page of items and, when there may be more, the token of the
+ * next (a full page carries one even when nothing follows; the page after it is then empty).
+ */
 export interface Page<T> {
   items: T[];
   nextToken?: string;

@@ -20,7 +20,10 @@ export interface JobChange {
 export interface JobStore {
   /** One job's record (strongly consistent), or undefined when it was never claimed. */
   get(taskId: string, jobIndex: number): Promise<JobRecord | undefined>;
-  /** Records of a task from `fromIndex` on, in index order, at most `limit`; `more` when the listing was cut. */
+  /**
+   * Records of a task from `fromIndex` on, in index order, at most `limit`; `more` when the listing
+   * stopped at the limit (there may be more: with exactly `limit` left, the next listing is empty).
+   */
   list(taskId: string, fromIndex: number, limit: number): Promise<{ records: JobRecord[]; more: boolean }>;
   /**
    * Writes a change to one job if the record is as one of `expected` says (a fencing token: state,

@@ -432,7 +432,7 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
     },
   ): Promise<PilotLease | undefined> {
     const lease = this.live(pilotId);
-    if (lease === undefined)
+    if (lease === undefined || (change.siteId !== undefined && lease.siteId !== change.siteId))
       return undefined;
     this.writes++;
     lease.jobs = [...change.jobs];
