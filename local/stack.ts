@@ -24,6 +24,7 @@ import {
   STREAM_FUNCTIONS,
   WORKFLOW_FUNCTIONS,
 } from '#lambdas/routes.ts';
+import { bundlePilot } from '#pilot/build/build-pilot.ts';
 import { demandClient } from '#pilot/factory/demand-client.ts';
 import { LocalProcessPlugin } from '#pilot/factory/local-plugin.ts';
 import { PilotFactoryAgent } from '#pilot/factory/pilot-factory-agent.ts';
@@ -66,7 +67,7 @@ export interface LocalStackOptions {
   functionLogLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Tests: DynamoDB and SQS/S3 in memory (executions and the JWT key still go to stateDir). */
   inMemory?: boolean;
-  /** Tests: how a pilot is started (default: this Node running pilot/main.ts). */
+  /** Tests: how a pilot is started (default: this Node running the pilot bundled as sites get it). */
   pilotLauncher?: string[];
   /** Tests: extra arguments for every pilot. */
   pilotArgs?: string[];
@@ -138,8 +139,14 @@ const DEFAULTS = {
   reapEverySec: 3,
   pilotIdleExitSec: 30,
 } as const;
-const PILOT_MAIN = join(REPO_ROOT, 'pilot', 'main.ts');
 const PILOT_STOP_TIMEOUT_MS = 15_000;
+
+/** The pilot program bundled as sites get it (pilot/build), in the state dir. */
+async function bundledPilot(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'pilot', 'gluon-pilot.cjs');
+  await bundlePilot(file);
+  return file;
+}
 
 /** The environment the handler modules were loaded with in this process (they cache clients). */
 let loadedWith: string | undefined;
@@ -367,7 +374,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       launcher: options.pilotLauncher ?? [
         process.execPath,
         '--disable-warning=ExperimentalWarning',
-        PILOT_MAIN,
+        await bundledPilot(stateDir),
       ],
       pilotArgs: [
         '--idle-exit-sec',

@@ -83,8 +83,15 @@ type CreateSpawn = (
 ) => (options: { path?: string | null; port?: number; sharedDb?: boolean; stdio?: 'pipe' }) => ChildProcess;
 
 /**
+ * DynamoDB Local serves a developer machine and short test runs, not a long-lived server: the
+ * quick compiler alone and the serial collector halve the CPU it takes per request there
+ * (measured: 20 s → 11 s of Java CPU for the same 300 jobs), leaving the cores to the rest.
+ */
+const JVM_OPTIONS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+
+/**
  * The package's own argument builder (jar path, -inMemory / -dbPath, -port, -sharedDb) with our
- * spawn: it adds -disableTelemetry (the network is closed here) and never inherits a detached group,
+ * spawn: it adds the JVM options, -disableTelemetry (the network is closed here) and never inherits a detached group,
  * so a Ctrl-C on the terminal reaches Java too.
  */
 function dynamoDbLocalSpawner(): ReturnType<CreateSpawn> {
@@ -93,7 +100,7 @@ function dynamoDbLocalSpawner(): ReturnType<CreateSpawn> {
   const moduleDir = dirname(moduleFile);
   const { createSpawn } = require(resolve(moduleDir, 'factories/spawn.js')) as { createSpawn: CreateSpawn };
   const spawnWithoutTelemetry = ((command: string, args: readonly string[], options: object) =>
-    spawnProcess(command, [...args, '-disableTelemetry'], {
+    spawnProcess(command, [...JVM_OPTIONS, ...args, '-disableTelemetry'], {
       ...options,
       env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
     })) as SpawnFunction;

@@ -73,6 +73,32 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * The pilot program as one CommonJS file (what the single executable carries), to run with
+ * `node FILE run …`. The local stack runs its pilots from it: a bundle starts faster and holds
+ * less memory than the TypeScript sources, and a smaller pilot forks its payloads faster.
+ */
+export async function bundlePilot(
+  outFile: string,
+  options: { nodeMajor?: string; log?: (line: string) => void } = {},
+): Promise<void> {
+  const result = await build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: [ENTRY],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: `node${options.nodeMajor ?? process.versions.node.split('.')[0]}`,
+    outfile: outFile,
+    legalComments: 'none',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    logLevel: 'silent',
+  });
+  for (const warning of result.warnings) options.log?.(`esbuild: ${warning.text}`);
+}
+
 export async function buildPilot(options: BuildPilotOptions = {}): Promise<BuiltPilot> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
@@ -150,21 +176,7 @@ async function buildIn(
   const seaConfig = join(workDir, 'sea-config.json');
   const stampFile = `${outFile}.build.json`;
 
-  const result = await build({
-    absWorkingDir: REPO_ROOT,
-    entryPoints: [ENTRY],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: `node${nodeVersion.split('.')[0]}`,
-    outfile: bundle,
-    legalComments: 'none',
-    minifySyntax: true,
-    minifyWhitespace: true,
-    keepNames: true,
-    logLevel: 'silent',
-  });
-  for (const warning of result.warnings) log(`esbuild: ${warning.text}`);
+  await bundlePilot(bundle, { nodeMajor: nodeVersion.split('.')[0] ?? '22', log });
   const bundleSha256 = createHash('sha256')
     .update(await readFile(bundle))
     .digest('hex');
