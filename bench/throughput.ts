@@ -5,7 +5,8 @@
  *   npm run bench -- --scale 1000000
  *
  * Default run, on the local stack:
- * 1. throughput: N trivial jobs through P pilots; jobs/s, CPU seconds per job of the stack and of
+ * 1. throughput: N trivial jobs through P pilots already waiting (started by the factory for a
+ *    warm-up task, whose cold start is printed too); jobs/s from submission to the task's end, CPU seconds per job of the stack and of
  *    the pilots (from /proc), AWS requests, DynamoDB capacity units, Lambda invocations and their
  *    measured duration, state transitions and log bytes per job, and from them the control-plane
  *    dollars per million jobs at list prices (bench/prices.ts);
@@ -125,7 +126,27 @@ async function waitForTask(api: GluonClient, taskId: string, counter?: { polls: 
 
 // ---- 1. throughput and cost --------------------------------------------------------------------
 
+/**
+ * Starts the site's pilots as its factory would for a first task, and waits until they all wait
+ * for work, as slurmd waits for jobs. Returns the cold start: from that first task's submission
+ * to its first job running (factory cycle, pilot start, node checks, registration, claim).
+ */
+async function warmPilots(stack: LocalStack, api: GluonClient): Promise<number> {
+  const submittedAt = Date.now();
+  const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots, 'sleep', ['2']) });
+  await waitForTask(api, warm.taskId);
+  await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', {
+    timeoutMs: 60_000,
+  });
+  const jobs = await api.all('listJobs', { params: { taskId: warm.taskId } });
+  const firstStart = Math.min(
+    ...jobs.map((job) => Date.parse(job.startedAt ?? '') || Number.POSITIVE_INFINITY),
+  );
+  return (firstStart - submittedAt) / 1000;
+}
+
 async function throughput(stack: LocalStack, api: GluonClient) {
+  const coldStartSec = await warmPilots(stack, api);
   const javaPid = stack.dynamodbPid ?? 0;
   resetAwsRequestCounts();
   resetFunctionInvocations();
@@ -137,7 +158,8 @@ async function throughput(stack: LocalStack, api: GluonClient) {
   const started = Date.now();
   const { taskId } = await api.call('submitTask', { body: trivialTask('bench', options.jobs) });
   const task = await waitForTask(api, taskId, polls);
-  const seconds = (Date.now() - started) / 1000;
+  // The task's own end, not the poll that saw it (up to a poll interval later).
+  const seconds = (Date.parse(task.endedAt ?? '') || Date.now()) / 1000 - started / 1000;
   const cpu = { stack: ownCpuSec() - cpuBefore.stack, java: processCpuSec(javaPid) - cpuBefore.java };
   const capacity = dynamoDbCapacity();
   const invocations = functionInvocations();
@@ -186,6 +208,7 @@ async function throughput(stack: LocalStack, api: GluonClient) {
     state: task.state,
     seconds: round(seconds),
     jobsPerSecond: round(n / seconds),
+    coldStartSec: round(coldStartSec, 1),
     cpuSecPerJob: {
       stack: perJob(cpu.stack + cpu.java),
       stackProcess: perJob(cpu.stack),
@@ -237,12 +260,7 @@ async function throughput(stack: LocalStack, api: GluonClient) {
 
 async function dispatchLatency(stack: LocalStack, api: GluonClient) {
   const rounds = 12;
-  // Warm up: the factory starts the pilots, which then wait (long poll) for the next messages.
-  const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots, 'sleep', ['2']) });
-  await waitForTask(api, warm.taskId);
-  await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', {
-    timeoutMs: 60_000,
-  });
+  await warmPilots(stack, api);
   const latencies: number[] = [];
   for (let r = 0; r < rounds; r++) {
     // Every pilot idle and polling: the next messages find one each.
@@ -490,7 +508,8 @@ async function main(): Promise<void> {
   const d = run.dollarsPerMillionJobs;
   const lines = [
     `Gluon benchmark: ${run.jobs} trivial jobs, ${run.pilots} pilots, local stack (task ${run.state})`,
-    `  throughput            ${run.jobsPerSecond} jobs/s (${run.seconds} s submit → ${run.state})`,
+    `  throughput            ${run.jobsPerSecond} jobs/s (${run.seconds} s submit → ${run.state}, ${run.pilots} pilots waiting as slurmd does)`,
+    `  cold start            ${run.coldStartSec} s from a first task's submission to its first job running (pilots started by the factory)`,
     'peer' in peer || 'jobsPerSecond' in peer
       ? `  Slurm (same machine)  ${(peer as { jobsPerSecond: number }).jobsPerSecond} jobs/s → Gluon/Slurm = ${ratio}×`
       : `  Slurm (same machine)  ${(peer as { error: string }).error}`,

@@ -35,8 +35,11 @@ export async function claimJob(
   pilotId: string,
   request: ClaimInput,
 ): Promise<ClaimResponse> {
-  const report =
-    request.report === undefined ? undefined : await recordReport(deps, principal, pilotId, request.report);
+  // The report's job and the claimed job are different records: record one while reading for the other.
+  const [report, head] = await Promise.all([
+    request.report === undefined ? undefined : recordReport(deps, principal, pilotId, request.report),
+    deps.tasks.getHead(request.taskId, { consistent: false }),
+  ]);
   const answer = (r: Omit<ClaimResponse, 'report'>): ClaimResponse => ({
     ...r,
     ...optional('report', report),
@@ -62,7 +65,6 @@ export async function claimJob(
     return answer(r);
   };
 
-  const head = await deps.tasks.getHead(request.taskId, { consistent: false });
   if (head === undefined) return refuse({ outcome: 'stale', reason: 'no such task' });
   if (head.cancelRequested) return refuse({ outcome: 'cancelled', reason: 'the task was cancelled' });
   if (isFinalTaskState(head.state)) return refuse({ outcome: 'stale', reason: `the task is ${head.state}` });
