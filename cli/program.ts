@@ -4,6 +4,7 @@ import { ValidationError } from '#core/errors.ts';
 import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerCancel } from './commands/cancel.ts';
+import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerSites } from './commands/sites.ts';
@@ -54,6 +55,7 @@ export function createProgram(ctx: CliContext): Command {
   registerStatus(program, ctx);
   registerTasks(program, ctx);
   registerJobs(program, ctx);
+  registerJob(program, ctx);
   registerPilots(program, ctx);
   registerCancel(program, ctx);
   registerWhy(program, ctx);

@@ -2,7 +2,11 @@ import type { AttemptView, JobView, PilotView, TaskSummary, TaskView } from '#co
 import type { FieldIssue } from '#core/errors.ts';
 import type { JobState, Usage } from '#core/jobs/job.ts';
 import type { JobCounts } from '#core/jobs/job-counts.ts';
-import { PILOT_ERROR_DESCRIPTIONS } from '#core/pilots/pilot-error-codes.ts';
+import {
+  PILOT_ERROR_DESCRIPTIONS,
+  type PilotErrorCode,
+  SYSTEM_ERROR_CODES,
+} from '#core/pilots/pilot-error-codes.ts';
 
 /** Job states in the order the progress bar draws them (final first, then what is still to come). */
 export const BAR_STATES = ['finished', 'failed', 'cancelled', 'running', 'queued', 'defined'] as const;
@@ -362,5 +366,141 @@ export function renderTaskSummary(
     lines.push('  errors:');
     for (const e of totals.errors) lines.push(`    job ${e.jobIndex} attempt ${e.attempt}: ${e.text}`);
   }
+  return lines.join('\n');
+}
+
+/** `1234 bytes`, `1 byte`. */
+function bytesText(bytes: number): string {
+  return `${bytes} byte${bytes === 1 ? '' : 's'}`;
+}
+
+/** What the pilot error code means, `1001 (payload exited with a non-zero code)`. */
+function errorCodeText(code: PilotErrorCode): string {
+  return `${code} (${PILOT_ERROR_DESCRIPTIONS[code] ?? 'unknown code'})`;
+}
+
+function usageText(usage: Usage): string {
+  return `wall ${formatSeconds(usage.wallTimeSec)}, CPU ${formatSeconds(usage.cpuTimeSec)}, max RSS ${formatKB(usage.maxRssKB)}`;
+}
+
+function resourcesText(resources: JobView['resources']): string {
+  const parts = [
+    ...(resources?.memoryMB === undefined ? [] : [`memory ${resources.memoryMB} MB`]),
+    ...(resources?.walltimeSec === undefined ? [] : [`walltime ${resources.walltimeSec} s`]),
+  ];
+  return parts.length === 0 ? "the task's" : `${parts.join(', ')} (raised for retries)`;
+}
+
+/** The ERROR cell of an attempt: its message, else its signal or non-zero exit code. */
+function attemptMessage(a: Pick<AttemptView, 'errorMessage' | 'signal' | 'exitCode'>): string {
+  if (a.errorMessage !== undefined && a.errorMessage !== '') return trim(a.errorMessage, 60);
+  if (a.signal !== undefined) return `signal ${a.signal}`;
+  if (a.exitCode !== undefined && a.exitCode !== 0) return `exit ${a.exitCode}`;
+  return '';
+}
+
+/**
+ * Every attempt of a job, oldest first: the ended ones the API lists and, while the job runs, the
+ * one in flight; then what each error code seen means and where each attempt's log is.
+ */
+export function renderAttemptsTable(job: JobView): string {
+  const attempts = job.attempts ?? [];
+  const rows = attempts.map((a) => [
+    String(a.attempt),
+    a.state,
+    a.siteId,
+    `${a.pilotId} / ${a.host ?? '-'}`,
+    shortTime(a.startedAt),
+    shortTime(a.endedAt),
+    a.usage === undefined ? '-' : a.usage.wallTimeSec.toFixed(1),
+    a.exitCode === undefined ? '-' : String(a.exitCode),
+    a.pilotErrorCode === 0 ? '-' : String(a.pilotErrorCode),
+    attemptMessage(a),
+  ]);
+  if (job.state === 'running' && !attempts.some((a) => a.attempt === job.attempt)) {
+    rows.push([
+      String(job.attempt),
+      'running',
+      job.siteId ?? '-',
+      `${job.pilotId ?? '-'} / ${job.host ?? '-'}`,
+      shortTime(job.startedAt),
+      '-',
+      '-',
+      '-',
+      '-',
+      '',
+    ]);
+  }
+  if (rows.length === 0) {
+    return job.state === 'cancelled' ? 'no attempt ran' : 'no attempt has run yet';
+  }
+  const lines = [
+    renderTable(
+      ['ATTEMPT', 'STATE', 'SITE', 'PILOT / HOST', 'STARTED', 'ENDED', 'WALL S', 'EXIT', 'ERROR', 'MESSAGE'],
+      rows,
+    ),
+  ];
+  const codes = [...new Set(attempts.map((a) => a.pilotErrorCode).filter((c) => c !== 0))].sort(
+    (a, b) => a - b,
+  );
+  for (const code of codes) {
+    const system = SYSTEM_ERROR_CODES.has(code) ? '; a system error, not counted against maxAttempts' : '';
+    lines.push(`  ${code}: ${PILOT_ERROR_DESCRIPTIONS[code] ?? 'unknown code'}${system}`);
+  }
+  const logs = attempts.filter((a) => a.log !== undefined);
+  if (logs.length > 0) {
+    lines.push('Logs:');
+    for (const a of logs) lines.push(`  attempt ${a.attempt}: ${a.log?.key}`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The `gluon job` view: where and how the job's current (or last) attempt ran, what it wrote, then
+ * every attempt it had, so that a retry can be understood at a glance.
+ */
+export function renderJob(job: JobView, options: RenderOptions = {}): string {
+  const color = options.color ?? false;
+  const earlier = job.attempt - 1;
+  const lines = [
+    `Job ${job.jobIndex} of task ${job.taskId}: ${paint(job.state, ANSI[job.state], color)}`,
+    `  attempt:    ${job.attempt}${earlier > 0 ? ` (after ${earlier} earlier attempt${earlier === 1 ? '' : 's'})` : ''}`,
+    `  site:       ${job.siteId ?? '-'}`,
+    `  pilot:      ${job.pilotId ?? '-'}`,
+    `  host:       ${job.host ?? '-'}`,
+    `  resources:  ${resourcesText(job.resources)}`,
+  ];
+  if (job.firstEvent !== undefined || job.nEvents !== undefined) {
+    lines.push(`  events:     first ${job.firstEvent ?? 0}, ${job.nEvents ?? 0} events`);
+  }
+  if (job.inputFiles !== undefined && job.inputFiles.length > 0) {
+    lines.push(`  inputs:     ${job.inputFiles.join(', ')}`);
+  }
+  if (job.startedAt !== undefined) lines.push(`  started:    ${shortTime(job.startedAt)}`);
+  if (job.endedAt !== undefined) lines.push(`  ended:      ${shortTime(job.endedAt)}`);
+  if (job.usage !== undefined) lines.push(`  usage:      ${usageText(job.usage)}`);
+  if (job.exitCode !== undefined || job.signal !== undefined) {
+    const exit = job.exitCode === undefined ? '-' : String(job.exitCode);
+    lines.push(`  exit code:  ${exit}${job.signal === undefined ? '' : ` (signal ${job.signal})`}`);
+  }
+  if (job.pilotErrorCode !== undefined) lines.push(`  error code: ${errorCodeText(job.pilotErrorCode)}`);
+  if (job.errorMessage !== undefined && job.errorMessage !== '') {
+    lines.push(`  error:      ${trim(job.errorMessage, 200)}`);
+  }
+  const ran = job.pilotId !== undefined && job.state !== 'running' && job.state !== 'queued';
+  const outputs = job.outputs ?? [];
+  if (outputs.length > 0) {
+    lines.push(`  outputs:    ${outputs.length} file${outputs.length === 1 ? '' : 's'} in the task bucket:`);
+    const table = renderTable(
+      ['KEY', 'BYTES', 'ADLER32'],
+      outputs.map((o) => [o.key, String(o.bytes), o.adler32 ?? '-']),
+    );
+    for (const line of table.split('\n')) lines.push(`    ${line}`);
+  } else if (ran) {
+    lines.push('  outputs:    none');
+  }
+  if (job.log !== undefined) lines.push(`  log:        ${job.log.key} (${bytesText(job.log.bytes)})`);
+  else if (ran) lines.push('  log:        none');
+  lines.push('', 'Attempts:', renderAttemptsTable(job));
   return lines.join('\n');
 }

@@ -181,9 +181,8 @@ export class GluonClient {
       }
       if (attempt >= retries) {
         if (failure instanceof ApiRequestError) throw failure;
-        throw new ApiUnreachableError(`${what}: ${failure.message} (after ${attempt + 1} tries)`, {
-          cause: failure,
-        });
+        const tries = `${attempt + 1} ${attempt === 0 ? 'try' : 'tries'}`;
+        throw new ApiUnreachableError(`${what}: ${failure.message} (after ${tries})`, { cause: failure });
       }
       const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** attempt);
       const delay = retryAfterMs ?? Math.round(backoff * (0.5 + Math.random() / 2));
@@ -193,7 +192,7 @@ export class GluonClient {
     }
   }
 
-  /** Every page of a listing, in order. */
+  /** Every page of a listing, in order; at most `max` items (no page is asked for past them). */
   async all<K extends 'listTasks' | 'listJobs' | 'listPilots'>(
     id: K,
     input: CallInput<K>,
@@ -207,7 +206,7 @@ export class GluonClient {
       items.push(...(page.items as never[]));
       nextToken = page.nextToken;
     } while (nextToken !== undefined && items.length < max);
-    return items;
+    return items.length > max ? items.slice(0, max) : items;
   }
 
   /** Sends anything (tests of bad input): no retries, no checks; the answer as it came. */

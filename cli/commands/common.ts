@@ -39,6 +39,15 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** A job index: a whole number ≥ 0 (commander names the argument in its error). */
+export function parseJobIndex(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError('expected a job index, a whole number ≥ 0.');
+  }
+  return n;
+}
+
 export function parsePositiveSeconds(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0)

@@ -7,7 +7,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PilotView } from '#core/api/pilots.ts';
 import type { SiteView } from '#core/api/sites.ts';
-import type { JobView, TaskSummary, TaskView } from '#core/api/tasks.ts';
+import type { AttemptView, JobView, TaskSummary, TaskView } from '#core/api/tasks.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { createHandler as getJobHandler } from '#lambdas/jobs/get-job/handler.ts';
+import { type ApiServer, startApiServer } from '#local/api-server.ts';
+import { createLocalAuth, LOCAL_USER_SUB } from '#local/auth.ts';
+import { createHandlerHarness, type HandlerHarness, TEST_SITE } from '#test/support/handler-harness.ts';
+import {
+  FAILED,
+  generationSpec,
+  nth,
+  refOf,
+  registerPilot,
+  report,
+  runAttempt,
+  runningTask,
+} from '../lambdas/task-flow.ts';
 import {
   counts,
   FakeApi,
@@ -43,7 +58,7 @@ async function withApi(test: (api: FakeApi) => Promise<void>): Promise<void> {
 
 /** Runs the real CLI process, from a directory with no .gluon/local.json above it. */
 function gluon(
-  api: FakeApi,
+  api: Pick<FakeApi, 'url'>,
   args: string[],
   options: { env?: Record<string, string>; auth?: boolean; script?: string } = {},
 ): Promise<Run> {
@@ -380,6 +395,223 @@ describe.concurrent('gluon jobs and tasks', () => {
       expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout) as TaskSummary[]).toEqual([taskSummary()]);
     }));
+});
+
+/** Job 1 of the fake task: killed for memory on wn01, then finished with more memory on wn02. */
+function retriedJob(): JobView {
+  const key = (attempt: number, name: string) => `tasks/${TASK_ID}/jobs/1/attempt-${attempt}/${name}`;
+  const first: AttemptView = {
+    attempt: 1,
+    pilotId: PILOT_ID,
+    siteId: 'local',
+    host: 'wn01',
+    state: 'failed',
+    startedAt: '2026-11-25T10:00:10.000Z',
+    endedAt: '2026-11-25T10:00:14.000Z',
+    pilotErrorCode: 1102,
+    exitCode: 137,
+    signal: 'SIGKILL',
+    errorMessage: 'RSS 612 MB over the 500 MB asked for',
+    usage: { wallTimeSec: 4, cpuTimeSec: 3.5, maxRssKB: 626_688 },
+    log: { name: 'attempt.log', key: key(1, 'attempt.log'), bytes: 2048 },
+  };
+  const outputs = [
+    { name: 'histogram.json', key: key(2, 'histogram.json'), bytes: 900, adler32: '0a1b2c3d' },
+  ];
+  const log = { name: 'attempt.log', key: key(2, 'attempt.log'), bytes: 1024 };
+  const usage = { wallTimeSec: 6.5, cpuTimeSec: 6, maxRssKB: 640_000 };
+  return job(1, {
+    attempt: 2,
+    pilotId: 'p-bbbbbbbbbb',
+    host: 'wn02',
+    resources: { memoryMB: 800 },
+    firstEvent: 10,
+    nEvents: 10,
+    usage,
+    outputs,
+    log,
+    startedAt: '2026-11-25T10:00:20.000Z',
+    endedAt: '2026-11-25T10:00:26.500Z',
+    attempts: [
+      first,
+      {
+        ...first,
+        attempt: 2,
+        pilotId: 'p-bbbbbbbbbb',
+        host: 'wn02',
+        state: 'finished',
+        startedAt: '2026-11-25T10:00:20.000Z',
+        endedAt: '2026-11-25T10:00:26.500Z',
+        pilotErrorCode: 0,
+        exitCode: 0,
+        signal: undefined,
+        errorMessage: undefined,
+        usage,
+        resources: { memoryMB: 800 },
+        outputs,
+        log,
+      },
+    ],
+  });
+}
+
+describe.concurrent('gluon job', () => {
+  it('shows a retried job: where it ran, its outputs and log, and both attempts with the code that made it retry', () =>
+    withApi(async (api) => {
+      api.jobs = [job(0), retriedJob()];
+      const run = await gluon(api, ['job', TASK_ID, '1']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(api.calls('getJob').map((r) => r.path)).toEqual([`/tasks/${TASK_ID}/jobs/1`]);
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines.slice(0, 6)).toEqual([
+        `Job 1 of task ${TASK_ID}: finished`,
+        '  attempt:    2 (after 1 earlier attempt)',
+        '  site:       local',
+        '  pilot:      p-bbbbbbbbbb',
+        '  host:       wn02',
+        '  resources:  memory 800 MB (raised for retries)',
+      ]);
+      expect(run.stdout).toContain('  exit code:  0\n  error code: 0 (success)\n');
+      expect(run.stdout).toMatch(
+        new RegExp(`^    tasks/${TASK_ID}/jobs/1/attempt-2/histogram\\.json\\s+900\\s+0a1b2c3d$`, 'm'),
+      );
+      expect(run.stdout).toContain(
+        `  log:        tasks/${TASK_ID}/jobs/1/attempt-2/attempt.log (1024 bytes)\n`,
+      );
+      const table = lines.slice(lines.indexOf('Attempts:') + 1);
+      expect(table[0]).toMatch(
+        /^ATTEMPT\s+STATE\s+SITE\s+PILOT \/ HOST\s+STARTED\s+ENDED\s+WALL S\s+EXIT\s+ERROR\s+MESSAGE$/,
+      );
+      expect(table[1]).toMatch(
+        new RegExp(
+          `^1\\s+failed\\s+local\\s+${PILOT_ID} / wn01\\s+2026-11-25 10:00:10\\s+2026-11-25 10:00:14\\s+4\\.0\\s+137\\s+1102\\s+RSS 612 MB over the 500 MB asked for$`,
+        ),
+      );
+      expect(table[2]).toMatch(
+        /^2\s+finished\s+local\s+p-bbbbbbbbbb \/ wn02\s+2026-11-25 10:00:20\s+2026-11-25 10:00:26\s+6\.5\s+0\s+-$/,
+      );
+      expect(table.slice(3)).toEqual([
+        '  1102: payload exceeded its memory limit and was killed',
+        'Logs:',
+        `  attempt 1: tasks/${TASK_ID}/jobs/1/attempt-1/attempt.log`,
+        `  attempt 2: tasks/${TASK_ID}/jobs/1/attempt-2/attempt.log`,
+      ]);
+    }));
+
+  it('prints the job as the API answers it with --json, attempts included', () =>
+    withApi(async (api) => {
+      api.jobs = [job(0), retriedJob()];
+      const run = await gluon(api, ['job', TASK_ID, '1', '--json']);
+      expect(run.code).toBe(0);
+      const printed = JSON.parse(run.stdout) as JobView;
+      expect(printed).toEqual(JSON.parse(JSON.stringify(retriedJob())));
+      expect(printed.attempts?.map((a) => [a.attempt, a.state, a.pilotErrorCode])).toEqual([
+        [1, 'failed', 1102],
+        [2, 'finished', 0],
+      ]);
+    }));
+
+  it('refuses an index that is not a whole number ≥ 0, naming the argument, exit 2, and asks nothing', () =>
+    withApi(async (api) => {
+      const runs = await Promise.all(['-1', '1.5', 'first'].map((bad) => gluon(api, ['job', TASK_ID, bad])));
+      for (const [i, bad] of ['-1', '1.5', 'first'].entries()) {
+        expect(runs[i]?.code, bad).toBe(2);
+        expect(runs[i]?.stderr, bad).toContain(
+          `error: command-argument value '${bad}' is invalid for argument 'index'. expected a job index, a whole number ≥ 0.`,
+        );
+      }
+      const task = await gluon(api, ['job', 'job-1', '0']);
+      expect(task.code).toBe(2);
+      expect(task.stderr).toBe('error: "job-1" is not a task id (task ids look like t-01jd3k…)\n');
+      expect(api.requests).toHaveLength(0);
+    }));
+
+  it('says when the job or its task does not exist, exit 1', () =>
+    withApi(async (api) => {
+      const job7 = await gluon(api, ['job', TASK_ID, '7']);
+      expect(job7.code).toBe(1);
+      expect(job7.stdout).toBe('');
+      expect(job7.stderr).toBe(`error: job ${TASK_ID}.7 not found (HTTP 404 NOT_FOUND)\n`);
+      const task = await gluon(api, ['job', 't-doesnotexist', '0', '--json']);
+      expect(task.code).toBe(1);
+      expect(task.stdout).toBe('');
+      expect(task.stderr).toBe('error: task t-doesnotexist not found (HTTP 404 NOT_FOUND)\n');
+    }));
+});
+
+describe('gluon job against the real get-job handler', () => {
+  let h: HandlerHarness;
+  let server: ApiServer;
+  let token: string;
+  let taskId: string;
+  let pilotId: string;
+
+  beforeAll(async () => {
+    h = await createHandlerHarness();
+    const auth = await createLocalAuth({ stateDir: join(dir, 'auth') });
+    token = await auth.userToken();
+    server = await startApiServer({
+      port: 0,
+      handlers: { 'get-job': getJobHandler(h.deps) },
+      auth,
+      log: () => {},
+    });
+    pilotId = await registerPilot(h);
+    // Job 0 fails (payload exit 3), is retried and finishes; the change feed archives attempt 1.
+    const running = await runningTask(h, generationSpec(2, { maxAttempts: 3 }), LOCAL_USER_SUB);
+    taskId = running.taskId;
+    const first = refOf(nth(running.messages, 0));
+    await runAttempt(h, pilotId, first, FAILED);
+    await h.settleJobChanges();
+    await runAttempt(h, pilotId, { ...first, attempt: 2 });
+    await h.settleJobChanges();
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await h?.close();
+  });
+
+  it('shows both attempts of a retried job as the API records them', async () => {
+    const env = { GLUON_API_URL: server.url, GLUON_TOKEN: token };
+    const run = await gluon(server, ['job', taskId, '0'], { auth: false, env });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      `Job 0 of task ${taskId}: finished`,
+      '  attempt:    2 (after 1 earlier attempt)',
+      `  site:       ${TEST_SITE}`,
+      `  pilot:      ${pilotId}`,
+      '  host:       wn01.test',
+    ]);
+    const second = report({ taskId, jobIndex: 0, attempt: 2 });
+    expect(run.stdout).toContain(`  log:        ${second.log?.key} (321 bytes)\n`);
+    expect(run.stdout).toMatch(new RegExp(`^    ${second.outputs?.[0]?.key}\\s+1234\\s+0a1b2c3d$`, 'm'));
+    const table = lines.slice(lines.indexOf('Attempts:') + 1);
+    expect(table[1]).toMatch(
+      new RegExp(
+        `^1\\s+failed\\s+${TEST_SITE}\\s+${pilotId} / wn01\\.test\\s+.+\\s+12\\.5\\s+3\\s+1001\\s+exit 3$`,
+      ),
+    );
+    expect(table[2]).toMatch(
+      new RegExp(`^2\\s+finished\\s+${TEST_SITE}\\s+${pilotId} / wn01\\.test\\s+.+\\s+0\\s+-$`),
+    );
+    expect(table[3]).toBe(`  ${PILOT_ERROR_CODES.PAYLOAD_FAILED}: payload exited with a non-zero code`);
+
+    const json = await gluon(server, ['job', taskId, '0', '--json'], { auth: false, env });
+    expect(json.code).toBe(0);
+    const printed = JSON.parse(json.stdout) as JobView;
+    expect(printed.attempts?.map((a) => [a.attempt, a.state, a.exitCode])).toEqual([
+      [1, 'failed', 3],
+      [2, 'finished', 0],
+    ]);
+
+    const past = await gluon(server, ['job', taskId, '2'], { auth: false, env });
+    expect(past.code).toBe(1);
+    expect(past.stderr).toBe(`error: job ${taskId}.2 not found (HTTP 404 NOT_FOUND)\n`);
+  });
 });
 
 describe.concurrent('gluon pilots, sites, why, cancel', () => {

@@ -114,6 +114,13 @@ export class FakeApi {
       const state = query.state;
       return this.#page(state === undefined ? this.jobs : this.jobs.filter((j) => j.state === state), query);
     },
+    getJob: ({ params }) => {
+      this.#taskExists(params.taskId);
+      const index = Number(params.jobIndex);
+      const found = this.jobs.find((j) => j.jobIndex === index);
+      if (found === undefined) throw new Refusal(404, 'NOT_FOUND', `job ${params.taskId}.${index} not found`);
+      return { ...found, attempts: found.attempts ?? [] };
+    },
     cancelTask: ({ params }) => {
       this.#taskExists(params.taskId);
       return { taskId: TASK_ID, state: 'running', cancelRequested: true };

@@ -66,6 +66,22 @@ describe('option parsing', () => {
     expect(c.err()).toContain('"my-task" is not a task id');
   });
 
+  it('rejects a job index that is not a whole number ≥ 0, naming the argument, before calling the API', async () => {
+    for (const bad of ['-1', '1.5', 'x', '']) {
+      const c = capture(API);
+      expect(await runCli(['job', 't-abcdefgh', bad], c.io), bad).toBe(2);
+      expect(c.err(), bad).toContain(
+        `command-argument value '${bad}' is invalid for argument 'index'. expected a job index, a whole number ≥ 0.`,
+      );
+    }
+    const missing = capture(API);
+    expect(await runCli(['job', 't-abcdefgh'], missing.io)).toBe(2);
+    expect(missing.err()).toContain("missing required argument 'index'");
+    const task = capture(API);
+    expect(await runCli(['job', 'my-task', '0'], task.io)).toBe(2);
+    expect(task.err()).toContain('"my-task" is not a task id');
+  });
+
   it('rejects an unknown command', async () => {
     const c = capture();
     expect(await runCli(['frobnicate'], c.io)).toBe(2);
@@ -104,6 +120,7 @@ describe('help', () => {
       'status',
       'tasks',
       'jobs',
+      'job',
       'pilots',
       'cancel',
       'why',
@@ -135,6 +152,7 @@ describe('help', () => {
       'status',
       'tasks',
       'jobs',
+      'job',
       'pilots',
       'cancel',
       'why',
@@ -151,6 +169,20 @@ describe('help', () => {
 });
 
 describe('version and help texts', () => {
+  it('explains the pilot error codes in job --help, with an example', async () => {
+    const c = capture();
+    expect(await runCli(['job', '--help'], c.io)).toBe(0);
+    const text = c.out().replace(/\s+/g, ' ');
+    for (const words of [
+      '1001 payload failed',
+      '1102 memory',
+      '1304 pilot lost',
+      'maxAttempts',
+      'gluon job t-',
+    ])
+      expect(text).toContain(words);
+  });
+
   it('prints the version of the package', async () => {
     const c = capture();
     expect(await runCli(['--version'], c.io)).toBe(0);

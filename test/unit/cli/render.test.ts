@@ -4,7 +4,9 @@ import {
   attemptsUsed,
   barCells,
   percentDone,
+  renderAttemptsTable,
   renderError,
+  renderJob,
   renderJobsTable,
   renderPilotsTable,
   renderProgress,
@@ -14,7 +16,7 @@ import {
   taskTotals,
 } from '#cli/render.ts';
 import type { PilotView } from '#core/api/pilots.ts';
-import type { JobView, TaskView } from '#core/api/tasks.ts';
+import type { AttemptView, JobView, TaskView } from '#core/api/tasks.ts';
 import { emptyJobCounts, type JobCounts } from '#core/jobs/job-counts.ts';
 
 function counts(partial: Partial<JobCounts>): JobCounts {
@@ -322,5 +324,174 @@ describe('renderTaskSummary', () => {
 
   it('says so when there are no outputs', () => {
     expect(renderTaskSummary(task({ state: 'failed' }), [])).toContain('outputs:  none');
+  });
+});
+
+describe('renderJob', () => {
+  const key = (attempt: number, name: string) => `tasks/t-0123456789/jobs/4/attempt-${attempt}/${name}`;
+  const attempt = (partial: Partial<AttemptView> & Pick<AttemptView, 'attempt' | 'state'>): AttemptView => ({
+    pilotId: 'p-abcdef12',
+    siteId: 'local',
+    host: 'wn01',
+    startedAt: '2026-11-25T10:00:00.000Z',
+    endedAt: '2026-11-25T10:00:04.000Z',
+    pilotErrorCode: 0,
+    usage: { wallTimeSec: 4, cpuTimeSec: 3, maxRssKB: 512_000 },
+    log: { name: 'attempt.log', key: key(partial.attempt, 'attempt.log'), bytes: 321 },
+    ...partial,
+  });
+  /** Killed for memory, then lost with its pilot, then finished with more memory on another host. */
+  const retried = job({
+    jobIndex: 4,
+    state: 'finished',
+    attempt: 3,
+    pilotId: 'p-bbbbbbbb',
+    host: 'wn02',
+    resources: { memoryMB: 800 },
+    firstEvent: 400,
+    nEvents: 100,
+    exitCode: 0,
+    pilotErrorCode: 0,
+    usage: { wallTimeSec: 12.5, cpuTimeSec: 11, maxRssKB: 700_000 },
+    outputs: [{ name: 'events.root', key: key(3, 'events.root'), bytes: 1234, adler32: '0a1b2c3d' }],
+    log: { name: 'attempt.log', key: key(3, 'attempt.log'), bytes: 321 },
+    startedAt: '2026-11-25T10:01:00.000Z',
+    endedAt: '2026-11-25T10:01:12.500Z',
+    attempts: [
+      attempt({
+        attempt: 1,
+        state: 'failed',
+        exitCode: 137,
+        signal: 'SIGKILL',
+        pilotErrorCode: 1102,
+        errorMessage: 'RSS 612 MB over 500 MB',
+      }),
+      attempt({ attempt: 2, state: 'lost', pilotErrorCode: 1304, usage: undefined, log: undefined }),
+      attempt({
+        attempt: 3,
+        state: 'finished',
+        pilotId: 'p-bbbbbbbb',
+        host: 'wn02',
+        exitCode: 0,
+        startedAt: '2026-11-25T10:01:00.000Z',
+        endedAt: '2026-11-25T10:01:12.500Z',
+        usage: { wallTimeSec: 12.5, cpuTimeSec: 11, maxRssKB: 700_000 },
+      }),
+    ],
+  });
+
+  it('shows where the current attempt ran, its result, its outputs with sizes and checksums, and its log', () => {
+    const lines = renderJob(retried).split('\n');
+    expect(lines.slice(0, 17)).toEqual([
+      'Job 4 of task t-0123456789: finished',
+      '  attempt:    3 (after 2 earlier attempts)',
+      '  site:       local',
+      '  pilot:      p-bbbbbbbb',
+      '  host:       wn02',
+      '  resources:  memory 800 MB (raised for retries)',
+      '  events:     first 400, 100 events',
+      '  started:    2026-11-25 10:01:00',
+      '  ended:      2026-11-25 10:01:12',
+      '  usage:      wall 12.5 s, CPU 11.0 s, max RSS 683.6 MB',
+      '  exit code:  0',
+      '  error code: 0 (success)',
+      '  outputs:    1 file in the task bucket:',
+      '    KEY                                              BYTES  ADLER32',
+      `    ${key(3, 'events.root')}  1234   0a1b2c3d`,
+      `  log:        ${key(3, 'attempt.log')} (321 bytes)`,
+      '',
+    ]);
+  });
+
+  it('lists every attempt with its state, pilot and host, times, exit and error codes, then what the codes mean', () => {
+    const text = renderJob(retried);
+    const table = text.slice(text.indexOf('Attempts:\n') + 'Attempts:\n'.length).split('\n');
+    expect(table[0]).toMatch(
+      /^ATTEMPT\s+STATE\s+SITE\s+PILOT \/ HOST\s+STARTED\s+ENDED\s+WALL S\s+EXIT\s+ERROR\s+MESSAGE$/,
+    );
+    expect(table[1]).toMatch(
+      /^1\s+failed\s+local\s+p-abcdef12 \/ wn01\s+2026-11-25 10:00:00\s+2026-11-25 10:00:04\s+4\.0\s+137\s+1102\s+RSS 612 MB over 500 MB$/,
+    );
+    expect(table[2]).toMatch(/^2\s+lost\s+local\s+p-abcdef12 \/ wn01\s+\S+ \S+\s+\S+ \S+\s+-\s+-\s+1304$/);
+    expect(table[3]).toMatch(/^3\s+finished\s+local\s+p-bbbbbbbb \/ wn02\s+.*\s+12\.5\s+0\s+-$/);
+    expect(table.slice(4)).toEqual([
+      '  1102: payload exceeded its memory limit and was killed',
+      '  1304: the pilot vanished: no heartbeat before its lease expired',
+      'Logs:',
+      `  attempt 1: ${key(1, 'attempt.log')}`,
+      `  attempt 3: ${key(3, 'attempt.log')}`,
+    ]);
+  });
+
+  it('adds the attempt in flight of a running job and says which codes do not use up attempts', () => {
+    const text = renderAttemptsTable(
+      job({
+        jobIndex: 4,
+        state: 'running',
+        attempt: 2,
+        pilotId: 'p-bbbbbbbb',
+        host: 'wn02',
+        startedAt: '2026-11-25T10:01:00.000Z',
+        attempts: [attempt({ attempt: 1, state: 'evicted', pilotErrorCode: 1302, signal: 'SIGTERM' })],
+      }),
+    );
+    const rows = text.split('\n');
+    expect(rows[1]).toMatch(/^1\s+evicted\s+.*\s+4\.0\s+-\s+1302\s+signal SIGTERM$/);
+    expect(rows[2]).toMatch(
+      /^2\s+running\s+local\s+p-bbbbbbbb \/ wn02\s+2026-11-25 10:01:00\s+-\s+-\s+-\s+-$/,
+    );
+    expect(rows[3]).toBe(
+      '  1302: the pilot was asked to stop (batch-system kill, spot interruption) and ended the payload; a system error, not counted against maxAttempts',
+    );
+  });
+
+  it('shows a job no pilot has run without result lines, and says no attempt ran', () => {
+    const text = renderJob(
+      job({ jobIndex: 7, state: 'queued', firstEvent: 700, nEvents: 100, attempts: [] }),
+    );
+    expect(text).toBe(
+      [
+        'Job 7 of task t-0123456789: queued',
+        '  attempt:    1',
+        '  site:       local',
+        '  pilot:      -',
+        '  host:       -',
+        "  resources:  the task's",
+        '  events:     first 700, 100 events',
+        '',
+        'Attempts:',
+        'no attempt has run yet',
+      ].join('\n'),
+    );
+    expect(renderAttemptsTable(job({ jobIndex: 7, state: 'cancelled', attempts: [] }))).toBe(
+      'no attempt ran',
+    );
+  });
+
+  it('says a failed job wrote no outputs, with its signal and error', () => {
+    const text = renderJob(
+      job({
+        jobIndex: 2,
+        state: 'failed',
+        attempt: 1,
+        pilotId: 'p-abcdef12',
+        signal: 'SIGSEGV',
+        pilotErrorCode: 1002,
+        errorMessage: 'segmentation fault in toy',
+        attempts: [],
+      }),
+    );
+    expect(text).toContain('  exit code:  - (signal SIGSEGV)\n');
+    expect(text).toContain(
+      '  error code: 1002 (payload was killed by a signal it did not get from the pilot)\n  error:      segmentation fault in toy\n',
+    );
+    expect(text).toContain('  outputs:    none\n  log:        none\n');
+  });
+
+  it('colours the state only when asked', () => {
+    expect(renderJob(retried, { color: true }).split('\n')[0]).toBe(
+      'Job 4 of task t-0123456789: \u001b[32mfinished\u001b[0m',
+    );
+    expect(renderJob(retried)).not.toContain('\u001b[');
   });
 });
