@@ -72,9 +72,9 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** sites: a retry with more memory or time is capped by the site's slot. */
   'claim-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
   'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
-  /** The change feed: messages of requeued attempts, the attempt archive, counters, the workflow's release. */
+  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
   'record-job-changes': {
-    tables: { tasks: 'read-write', attempts: 'write' },
+    tables: { tasks: 'read-write', attempts: 'write', leases: 'write' },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
     streams: ['jobs'],

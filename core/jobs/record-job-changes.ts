@@ -1,7 +1,8 @@
 import type { Deps } from '../deps.ts';
+import { killEntry } from '../pilots/pilot.ts';
 import type { CountEntry } from '../tasks/ports.ts';
 import { releaseWaitIfReady } from '../tasks/release-wait.ts';
-import { type Attempt, isFinalJobState } from './job.ts';
+import { type Attempt, attemptKey, isFinalJobState } from './job.ts';
 import { counterDelta, isEmptyDelta } from './job-counts.ts';
 import { type JobMessage, jobMessage } from './job-message.ts';
 import type { JobRecordChange } from './ports.ts';
@@ -14,18 +15,31 @@ import type { JobRecordChange } from './ports.ts';
  *    is lost between a write and its send (a duplicate is a no-op for pilots);
  * 2. archives the attempt that ended, as its own record (written once, whatever the replays);
  * 3. moves the task's job counters, exactly once per change (the store skips changes it has seen);
- * 4. releases the task's workflow when its last job became final.
+ * 4. tells the pilot of a job that started running in a cancelled task to kill it (a claim that
+ *    read the task before the cancel and landed after the cancel's sweep passed its job);
+ * 5. releases the task's workflow when its last job became final.
  * A failed batch is delivered again; every step is safe to repeat.
  */
 export async function recordJobChanges(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'leases' | 'clock'>,
   changes: JobRecordChange[],
-): Promise<{ dispatched: number; archived: number; counted: number; released: number }> {
+): Promise<{ dispatched: number; archived: number; counted: number; killed: number; released: number }> {
   const messages: JobMessage[] = [];
   const attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }> = [];
   const counts = new Map<string, { taskId: string; feed: string; entries: CountEntry[] }>();
   const ended = new Set<string>();
   const cancelled = new Map<string, boolean>();
+  const isCancelled = async (taskId: string): Promise<boolean> => {
+    let known = cancelled.get(taskId);
+    if (known === undefined) {
+      // Consistent: a claim seen here may have landed just after the cancel was written.
+      const head = await deps.tasks.getHead(taskId, { consistent: true });
+      known = head === undefined || head.cancelRequested;
+      cancelled.set(taskId, known);
+    }
+    return known;
+  };
+  const kills = new Map<string, string[]>();
 
   for (const change of changes) {
     const { before, after } = change;
@@ -34,15 +48,17 @@ export async function recordJobChanges(
     const newlyQueued =
       after?.state === 'queued' &&
       (before === undefined || before.state !== 'queued' || before.attempt !== after.attempt);
-    if (newlyQueued && after !== undefined) {
-      if (!cancelled.has(after.taskId)) {
-        const head = await deps.tasks.getHead(after.taskId, { consistent: false });
-        cancelled.set(after.taskId, head === undefined || head.cancelRequested);
-      }
-      if (cancelled.get(after.taskId) === false) {
-        const sentAt = deps.clock.now().getTime();
-        messages.push(jobMessage(after, after.siteId, sentAt));
-      }
+    if (newlyQueued && after !== undefined && !(await isCancelled(after.taskId))) {
+      messages.push(jobMessage(after, after.siteId, deps.clock.now().getTime()));
+    }
+    const newlyRunning =
+      after?.state === 'running' &&
+      after.pilotId !== undefined &&
+      (before === undefined || before.state !== 'running' || before.attempt !== after.attempt);
+    if (newlyRunning && after?.pilotId !== undefined && (await isCancelled(after.taskId))) {
+      const entries = kills.get(after.pilotId) ?? [];
+      entries.push(killEntry(attemptKey(after), 'cancelled'));
+      kills.set(after.pilotId, entries);
     }
     if (after?.ended !== undefined && before?.ended?.attempt !== after.ended.attempt) {
       attempts.push({ taskId: after.taskId, jobIndex: after.jobIndex, attempt: after.ended });
@@ -59,9 +75,11 @@ export async function recordJobChanges(
   }
 
   if (messages.length > 0) await deps.queue.send(messages);
+  await Promise.all([...kills].map(([pilotId, entries]) => deps.leases.addKills(pilotId, entries)));
   if (attempts.length > 0) await deps.jobs.archiveAttempts(attempts);
   for (const group of counts.values()) await deps.tasks.addJobCounts(group.taskId, group.feed, group.entries);
   let released = 0;
   for (const taskId of ended) if (await releaseWaitIfReady(deps, taskId)) released++;
-  return { dispatched: messages.length, archived: attempts.length, counted: counts.size, released };
+  const killed = [...kills.values()].reduce((n, entries) => n + entries.length, 0);
+  return { dispatched: messages.length, archived: attempts.length, counted: counts.size, killed, released };
 }

@@ -422,10 +422,11 @@ describe('least privilege', () => {
     // Claims and reports write the job record and the pilot's lease; no message, no workflow.
     'claim-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
     'complete-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
-    // The change feed: messages of requeued attempts, the attempt archive, counters, the release.
+    // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
+    // claims that landed after a cancel's sweep, the release.
     'record-job-changes': {
       ...NOTHING,
-      tables: { tasks: rw, attempts: 'write' },
+      tables: { tasks: rw, attempts: 'write', leases: 'write' },
       streams: ['jobs'],
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],

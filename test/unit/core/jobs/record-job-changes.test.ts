@@ -36,7 +36,8 @@ describe('recordJobChanges', () => {
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 3 });
     const done = await recordJobChanges(deps, deps.jobs.takeChanges());
-    expect(done).toEqual({ dispatched: 0, archived: 0, counted: 1, released: 0 });
+    expect(done).toEqual({ dispatched: 0, archived: 0, counted: 1, killed: 0, released: 0 });
+    expect((await deps.leases.get(pilotId))?.kill).toEqual([]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 2, running: 1 });
     expect(deps.queue.sent).toEqual([]);
   });
@@ -84,6 +85,19 @@ describe('recordJobChanges', () => {
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), cancelled: 3 });
   });
 
+  it('tells the pilot to kill a job whose claim landed after its task was cancelled', async () => {
+    const { deps, taskId, pilotId } = await setup();
+    // The claim read the task before the cancel, and the cancel's sweep passed before the claim's
+    // write: only the feed sees the running job after the cancel.
+    await claimed(deps, pilotId, { taskId, jobIndex: 1, attempt: 1 });
+    const changes = deps.jobs.takeChanges();
+    await deps.tasks.requestCancel(taskId, LATER);
+    await deps.tasks.markCancelSwept(taskId, LATER);
+    const done = await recordJobChanges(deps, changes);
+    expect(done).toMatchObject({ killed: 1 });
+    expect((await deps.leases.get(pilotId))?.kill).toEqual([`${taskId}.1.1|cancelled`]);
+  });
+
   it('sends nothing for a job of a task that no longer exists', async () => {
     const { deps, pilotId } = await setup();
     await abandonClaim(deps, { taskId: 't-999999', jobIndex: 0, attempt: 1 }, pilotId, 'cern');
@@ -126,6 +140,7 @@ describe('recordJobChanges', () => {
       dispatched: 0,
       archived: 0,
       counted: 0,
+      killed: 0,
       released: 0,
     });
   });
@@ -160,6 +175,7 @@ describe('recordJobChanges', () => {
       dispatched: 0,
       archived: 0,
       counted: 0,
+      killed: 0,
       released: 0,
     });
     expect(deps.queue.sent).toEqual([]);
