@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,35 +204,45 @@ describe('functions', () => {
   });
 
   it('bundles every handler into ESM with a source map that loads and exports handler', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      GLUON_TASKS_TABLE: 't',
-      GLUON_JOBS_TABLE: 'j',
-      GLUON_ATTEMPTS_TABLE: 'a',
-      GLUON_PILOTS_TABLE: 'p',
-      GLUON_LEASES_TABLE: 'l',
-      GLUON_SITES_TABLE: 's',
-      GLUON_BUCKET: 'b',
-      GLUON_QUEUE_PREFIX: 'q-',
-      GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
-      AWS_REGION: 'us-east-1',
-    });
-    try {
-      for (const [name, { resource }] of functionsByName()) {
-        // The code asset `<hash>.zip` is staged in the cloud assembly as the directory `asset.<hash>`.
-        const key = (propsOf(resource).Code as { S3Key: string }).S3Key;
-        const bundle = join(synth.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
-        expect(existsSync(`${bundle}.map`), name).toBe(true);
-        const text = readFileSync(bundle, 'utf8');
-        // Subpath imports (#core/…, #lambdas/…) are resolved at bundle time, not left for the runtime.
-        expect(text, name).not.toMatch(/from\s*["']#/);
-        const module = (await import(bundle)) as { handler?: unknown };
-        expect(typeof module.handler, name).toBe('function');
-      }
-    } finally {
-      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved);
+    const bundles: Record<string, string> = {};
+    for (const [name, { resource }] of functionsByName()) {
+      // The code asset `<hash>.zip` is staged in the cloud assembly as the directory `asset.<hash>`.
+      const key = (propsOf(resource).Code as { S3Key: string }).S3Key;
+      const bundle = join(synth.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+      expect(existsSync(`${bundle}.map`), name).toBe(true);
+      // Subpath imports (#core/…, #lambdas/…) are resolved at bundle time, not left for the runtime.
+      expect(readFileSync(bundle, 'utf8'), name).not.toMatch(/from\s*["']#/);
+      bundles[name] = bundle;
     }
+    // Loaded by plain Node, as the Lambda runtime loads them (and much faster than through the
+    // test runner's module transforms).
+    const loader = `const out = {};
+      for (const [name, file] of Object.entries(JSON.parse(process.argv[1]))) {
+        out[name] = typeof (await import(file)).handler;
+      }
+      console.log(JSON.stringify(out));`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--input-type=module', '-e', loader, JSON.stringify(bundles)],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          GLUON_TASKS_TABLE: 't',
+          GLUON_JOBS_TABLE: 'j',
+          GLUON_ATTEMPTS_TABLE: 'a',
+          GLUON_PILOTS_TABLE: 'p',
+          GLUON_LEASES_TABLE: 'l',
+          GLUON_SITES_TABLE: 's',
+          GLUON_BUCKET: 'b',
+          GLUON_QUEUE_PREFIX: 'q-',
+          GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
+          AWS_REGION: 'us-east-1',
+        },
+      },
+    );
+    const loaded = JSON.parse(stdout) as Record<string, string>;
+    expect(Object.keys(loaded).sort()).toEqual(Object.keys(bundles).sort());
+    for (const [name, type] of Object.entries(loaded)) expect(type, name).toBe('function');
   });
 });
 
