@@ -26,7 +26,7 @@ export const EXIT_CODES_HELP = [
   '  1    could not register (API unreachable, token refused, unknown site) or internal error',
   '  2    bad command line or configuration',
   '  3    unhealthy node: a health check failed (the pilot registered the results and took no work)',
-  '  4    refused by the API: at registration (accepted: false), or later (409: marked lost; register again)',
+  '  4    refused by the API: at registration (accepted: false), or later told it is gone (marked lost by the reaper)',
   '  5    the drain after SIGTERM/SIGINT overran --drain-sec; the payload was killed',
   '  128+N  killed by a second signal N (e.g. 143 for SIGTERM)',
 ].join('\n');
