@@ -53,8 +53,9 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'cancel-task': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
+  /** A retried registration (same key) reads the pilot it registered, and its lease. */
   'register-pilot': {
-    tables: { pilots: 'write', leases: 'write', sites: 'read' },
+    tables: { pilots: 'read-write', leases: 'read-write', sites: 'read' },
     siteQueues: ['get-url'],
     pilotCredentials: ['vend'],
   },

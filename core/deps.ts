@@ -10,7 +10,11 @@ export interface Clock {
 
 export interface Ids {
   taskId(): string;
-  pilotId(): string;
+  /**
+   * A new pilot id; for a pilot's registration key, the same id every time (so a retried
+   * registration finds its pilot), from which the key cannot be read back.
+   */
+  pilotId(registrationKey?: string): string;
 }
 
 export interface Settings {

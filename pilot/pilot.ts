@@ -6,6 +6,7 @@
  * next: one API call per job. A pilot whose checks failed, or that the API did not accept, takes
  * no work and sends nothing more. A pilot told it is gone (PILOT_GONE) drains and exits.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,8 @@ export class Pilot {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly stopping = new AbortController();
+  /** Sent with every try of the registration: a retry whose first answer was lost is this same pilot. */
+  private readonly registrationKey = randomUUID();
   /** When the pilot's life ends (ms since the epoch): its walltime, or its token's expiry when sooner. */
   private lifeEndsAt: number;
   private current: CurrentJob | undefined;
@@ -201,6 +204,7 @@ export class Pilot {
             resources: this.resources(),
             ...(this.config.batchId === undefined ? {} : { batchId: this.config.batchId }),
             health: health.checks,
+            registrationKey: this.registrationKey,
           },
         },
         { signal: this.stopping.signal, retries: 4 },

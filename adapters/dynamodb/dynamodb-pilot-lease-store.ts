@@ -20,6 +20,12 @@ type Item = Record<string, unknown>;
 /** The live states, as condition values. */
 const LIVE_VALUES: Item = Object.fromEntries(LIVE_PILOT_STATES.map((state, i) => [`:live${i}`, state]));
 const IS_LIVE = `#state IN (${LIVE_PILOT_STATES.map((_, i) => `:live${i}`).join(', ')})`;
+/** The live states but draining (a drain is never undone by the API), as condition values. */
+const UNDRAINED_STATES = LIVE_PILOT_STATES.filter((state) => state !== 'draining');
+const UNDRAINED_VALUES: Item = Object.fromEntries(
+  UNDRAINED_STATES.map((state, i) => [`:undrained${i}`, state]),
+);
+const IS_UNDRAINED = `#state IN (${UNDRAINED_STATES.map((_, i) => `:undrained${i}`).join(', ')})`;
 
 /**
  * Sets are stored as lists (an empty DynamoDB set cannot exist); entries are short strings. The
@@ -62,8 +68,16 @@ export class DynamoDbPilotLeaseStore implements PilotLeaseStore {
   async create(lease: PilotLease): Promise<void> {
     const { kill: _kill, ...item } = lease;
     try {
-      await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pilotId)',
+        }),
+      );
     } catch (error) {
+      // Created already (by the first try of a retried registration): it stays as it is.
+      if (errorName(error) === CONDITION_FAILED) return;
       rethrowSdkError(error, 'create pilot lease');
     }
   }
@@ -89,23 +103,28 @@ export class DynamoDbPilotLeaseStore implements PilotLeaseStore {
       dropKills?: string[];
     },
   ): Promise<PilotLease | undefined> {
-    const values: Item = {
-      ...LIVE_VALUES,
-      ':jobs': change.jobs,
-      ':state': change.state,
-      ':exp': change.expiresAt,
-    };
-    let expression = 'SET jobs = :jobs, #state = :state, expiresAt = :exp';
-    let condition = IS_LIVE;
-    if (change.dropKills !== undefined && change.dropKills.length > 0) {
-      expression += ' DELETE kill :drop';
-      values[':drop'] = new Set(change.dropKills);
-    }
-    if (change.siteId !== undefined) {
-      condition += ' AND siteId = :site';
-      values[':site'] = change.siteId;
-    }
-    return this.conditionalUpdate(pilotId, 'hold pilot lease', expression, condition, values);
+    const values: Item = { ':jobs': change.jobs, ':exp': change.expiresAt };
+    const drop = change.dropKills !== undefined && change.dropKills.length > 0 ? ' DELETE kill :drop' : '';
+    if (drop !== '') values[':drop'] = new Set(change.dropKills);
+    const site = change.siteId === undefined ? '' : ' AND siteId = :site';
+    if (site !== '') values[':site'] = change.siteId;
+    // A drain is never undone: a live pilot takes the state unless it drains; a draining one keeps
+    // its own (a second write, for draining pilots only).
+    const held = await this.conditionalUpdate(
+      pilotId,
+      'hold pilot lease',
+      `SET jobs = :jobs, expiresAt = :exp, #state = :state${drop}`,
+      `${IS_UNDRAINED}${site}`,
+      { ...values, ...UNDRAINED_VALUES, ':state': change.state },
+    );
+    if (held !== undefined) return held;
+    return this.conditionalUpdate(
+      pilotId,
+      'hold pilot lease',
+      `SET jobs = :jobs, expiresAt = :exp${drop}`,
+      `#state = :draining${site}`,
+      { ...values, ':draining': 'draining' },
+    );
   }
 
   async renew(

@@ -6,7 +6,6 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Page, PageRequest } from '#core/api/common.ts';
-import { ConflictError } from '#core/errors.ts';
 import type { Pilot } from '#core/pilots/pilot.ts';
 import type { PilotStore } from '#core/pilots/ports.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
@@ -42,7 +41,7 @@ export class DynamoDbPilotStore implements PilotStore {
     this.tableName = tableName;
   }
 
-  async register(pilot: Pilot): Promise<void> {
+  async register(pilot: Pilot): Promise<'registered' | 'exists'> {
     try {
       await this.client.send(
         new PutCommand({
@@ -51,9 +50,9 @@ export class DynamoDbPilotStore implements PilotStore {
           ConditionExpression: 'attribute_not_exists(pilotId)',
         }),
       );
+      return 'registered';
     } catch (error) {
-      if (errorName(error) === CONDITION_FAILED)
-        throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
+      if (errorName(error) === CONDITION_FAILED) return 'exists';
       rethrowSdkError(error, 'register pilot');
     }
   }

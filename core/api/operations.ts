@@ -5,7 +5,6 @@
  * them (npm run openapi).
  */
 import { z } from 'zod';
-import { PilotRegistrationSchema } from '../pilots/pilot.ts';
 import { TaskSpecSchema } from '../tasks/task-spec.ts';
 import {
   JobPathSchema,
@@ -23,6 +22,7 @@ import {
   CompleteResponseSchema,
   PilotCredentialsSchema,
   PilotPageSchema,
+  RegisterPilotRequestSchema,
   RegisterPilotResponseSchema,
 } from './pilots.ts';
 import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
@@ -169,7 +169,7 @@ export const OPERATIONS = {
     tag: 'pilots',
     summary:
       'A pilot registers with its site, resources and node checks; it gets its lease (and credentials).',
-    body: PilotRegistrationSchema,
+    body: RegisterPilotRequestSchema,
     response: RegisterPilotResponseSchema,
     status: 200,
   }),

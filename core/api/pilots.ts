@@ -1,7 +1,13 @@
 /** The pilot routes' bodies and answers: register, claim (with the previous report), report, credentials. */
 import { z } from 'zod';
 import { OutputFileSchema, UsageSchema } from '../jobs/job.ts';
-import { HealthCheckSchema, LIVE_PILOT_STATES, PILOT_STATES, PilotResourcesSchema } from '../pilots/pilot.ts';
+import {
+  HealthCheckSchema,
+  LIVE_PILOT_STATES,
+  PILOT_STATES,
+  PilotRegistrationSchema,
+  PilotResourcesSchema,
+} from '../pilots/pilot.ts';
 import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
 import { PayloadSchema, ResourcesSchema } from '../tasks/task-spec.ts';
 import { PilotIdSchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
@@ -19,6 +25,17 @@ export const PilotCredentialsSchema = z.object({
   expiration: TimeSchema,
 });
 export type PilotCredentials = z.infer<typeof PilotCredentialsSchema>;
+
+/**
+ * A pilot's registration. `registrationKey` makes it idempotent: a UUID the pilot makes once per
+ * process and sends with every try, so a try whose answer was lost and the retry that follows it
+ * register one pilot, answered the same (its id, its lease, fresh credentials). Without it, every
+ * call registers a new pilot.
+ */
+export const RegisterPilotRequestSchema = PilotRegistrationSchema.extend({
+  registrationKey: z.uuid().optional(),
+});
+export type RegisterPilotRequest = z.infer<typeof RegisterPilotRequestSchema>;
 
 export const RegisterPilotResponseSchema = z.object({
   pilotId: PilotIdSchema,

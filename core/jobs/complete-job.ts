@@ -57,21 +57,26 @@ export async function recordReport(
 async function replayOrStale(
   deps: Pick<Deps, 'jobs'>,
   pilotId: string,
-  ref: JobRef,
+  report: Report,
 ): Promise<CompleteResponse> {
-  const record = await deps.jobs.get(ref.taskId, ref.jobIndex);
+  const record = await deps.jobs.get(report.taskId, report.jobIndex);
   if (record === undefined) return { outcome: 'stale', reason: 'the job was never claimed' };
-  const { state } = record;
+  const { state, ended } = record;
   const endedHere =
-    state !== 'running' && state !== 'queued' && record.attempt === ref.attempt && record.pilotId === pilotId;
+    state !== 'running' &&
+    state !== 'queued' &&
+    record.attempt === report.attempt &&
+    record.pilotId === pilotId;
   if (endedHere) return { outcome: 'recorded', jobState: state, attempt: record.attempt };
+  // The attempt this pilot ended as this report says (a give-back too), and the next one is queued;
+  // the reaper's `lost`, or a claim given back and reported as run, are not this report's doing.
   const retriedHere =
-    record.state === 'queued' &&
-    record.attempt === ref.attempt + 1 &&
-    record.ended?.attempt === ref.attempt &&
-    record.ended.pilotId === pilotId &&
-    record.ended.state !== 'lost' &&
-    record.ended.state !== 'abandoned';
+    state === 'queued' &&
+    record.attempt === report.attempt + 1 &&
+    ended?.attempt === report.attempt &&
+    ended.pilotId === pilotId &&
+    ended.state === attemptResult(report).state &&
+    ended.pilotErrorCode === report.pilotErrorCode;
   if (retriedHere) return { outcome: 'recorded', jobState: 'queued', attempt: record.attempt };
   return { outcome: 'stale', reason: `the job is ${record.state} at attempt ${record.attempt}` };
 }

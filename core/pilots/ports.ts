@@ -3,7 +3,8 @@ import type { LivePilotState, Pilot, PilotLease } from './pilot.ts';
 
 /** The registry of pilots: one record each, written at registration and when the pilot is gone. */
 export interface PilotStore {
-  register(pilot: Pilot): Promise<void>;
+  /** Records a new pilot; `exists` (writing nothing) when its id is registered already. */
+  register(pilot: Pilot): Promise<'registered' | 'exists'>;
   get(pilotId: string): Promise<Pilot | undefined>;
   /** A page of pilots (any order). */
   list(page: PageRequest): Promise<Page<Pilot>>;
@@ -15,12 +16,14 @@ export interface PilotStore {
 export interface PilotLeaseStore {
   /** Where pilots renew their own lease (the table name), given to them at registration. */
   readonly tableName: string;
+  /** Creates a pilot's lease, once: a lease that exists already stays as it is (a retried registration). */
   create(lease: PilotLease): Promise<void>;
   get(pilotId: string): Promise<PilotLease | undefined>;
   /**
    * A claim or a report: sets the attempts the pilot holds and renews the lease, if the pilot is live
-   * (and of `siteId`, when given). Kill entries of reported attempts are dropped. Undefined when the
-   * pilot is not live (or of another site).
+   * (and of `siteId`, when given). Kill entries of reported attempts are dropped. A draining lease
+   * stays draining whatever `state` says: a drain is never undone (only the pilot's own renewal moves
+   * it on, to exited). Undefined when the pilot is not live (or of another site).
    */
   hold(
     pilotId: string,

@@ -1,77 +1,130 @@
-import type { PilotCredentials, RegisterPilotResponse } from '../api/pilots.ts';
+import type { PilotCredentials, RegisterPilotRequest, RegisterPilotResponse } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError, PilotGoneError } from '../errors.ts';
 import { leaseExpiry } from './lease.ts';
-import { isLivePilotState, type Pilot, type PilotRegistration } from './pilot.ts';
+import { type HealthCheck, isLivePilotState, type Pilot, type PilotLease } from './pilot.ts';
 import { assertSiteAllowed } from './pilot-access.ts';
+
+type RegisterDeps = Pick<
+  Deps,
+  'pilots' | 'leases' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'
+>;
 
 /**
  * A pilot registers with its site, resources and node checks. A pilot whose checks failed is
  * recorded as unhealthy (operators see why) and told to take no work: no black-hole pilots. A
  * healthy pilot gets its lease (which it renews itself, in the lease table) and, where the
- * deployment vends them, short-lived credentials limited to its site and its own lease.
+ * deployment vends them, short-lived credentials limited to its site and its own lease. A
+ * registration sent again with the same key (a retry whose answer was lost) is answered for the
+ * pilot it registered, with fresh credentials: never a second pilot.
  */
 export async function registerPilot(
-  deps: Pick<
-    Deps,
-    'pilots' | 'leases' | 'sites' | 'queue' | 'objects' | 'credentials' | 'clock' | 'ids' | 'settings'
-  >,
+  deps: RegisterDeps,
   principal: Principal,
-  registration: PilotRegistration,
+  request: RegisterPilotRequest,
 ): Promise<RegisterPilotResponse> {
+  const { registrationKey, ...registration } = request;
   assertSiteAllowed(principal, registration.siteId);
   const site = await deps.sites.get(registration.siteId);
   if (site === undefined) throw new NotFoundError(`site ${registration.siteId} does not exist`);
   if (site.status === 'offline') throw new ConflictError(`site ${registration.siteId} is offline`);
-  const failed = (registration.health ?? []).filter((check) => !check.ok);
-  const accepted = failed.length === 0;
-  const reason = accepted
-    ? undefined
-    : `node checks failed: ${failed.map((c) => `${c.name}${c.message === undefined ? '' : ` (${c.message})`}`).join(', ')}`;
+  const accepted = failedChecks(registration.health).length === 0;
+  const queueUrl = await deps.queue.queueUrl(site.siteId);
   const now = deps.clock.now();
   const at = now.toISOString();
   const pilot: Pilot = {
     ...registration,
-    pilotId: deps.ids.pilotId(),
+    pilotId: deps.ids.pilotId(registrationKey),
     state: accepted ? 'starting' : 'unhealthy',
     registeredAt: at,
     ...(accepted ? {} : { endedAt: at }),
   };
-  const queueUrl = await deps.queue.queueUrl(site.siteId);
-  await deps.pilots.register(pilot);
-  if (accepted) {
-    await deps.leases.create({
-      pilotId: pilot.pilotId,
-      siteId: site.siteId,
-      host: registration.host,
-      state: 'starting',
-      expiresAt: leaseExpiry(now.getTime(), deps.settings.leaseSec),
-      jobs: [],
-      kill: [],
-      jobsRun: 0,
-      beatAt: at,
-    });
+  if ((await deps.pilots.register(pilot)) === 'exists') {
+    if (registrationKey === undefined) throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
+    return registrationAnswer(deps, await registeredBefore(deps, pilot, now), queueUrl, now);
   }
+  if (accepted) await deps.leases.create(startingLease(deps, pilot, now));
+  return registrationAnswer(deps, pilot, queueUrl, now);
+}
+
+/**
+ * The pilot a replayed registration registered, checked to be the same pilot. A first try that
+ * stopped between the registry and the lease is finished here (its lease is created).
+ */
+async function registeredBefore(
+  deps: Pick<Deps, 'pilots' | 'leases' | 'settings'>,
+  sent: Pilot,
+  now: Date,
+): Promise<Pilot> {
+  const pilot = await deps.pilots.get(sent.pilotId);
+  if (
+    pilot === undefined ||
+    pilot.siteId !== sent.siteId ||
+    pilot.host !== sent.host ||
+    pilot.pid !== sent.pid
+  ) {
+    throw new ConflictError('this registration key was used by another registration');
+  }
+  if (pilot.state === 'unhealthy') return pilot;
+  if (pilot.endedAt !== undefined) {
+    throw new PilotGoneError(`pilot ${pilot.pilotId} is ${pilot.state}; register again with a new key`);
+  }
+  if ((await deps.leases.get(pilot.pilotId)) === undefined) {
+    await deps.leases.create(startingLease(deps, pilot, now));
+  }
+  return pilot;
+}
+
+function failedChecks(health: HealthCheck[] | undefined): HealthCheck[] {
+  return (health ?? []).filter((check) => !check.ok);
+}
+
+/** A registered pilot's lease, starting: it expires unless the pilot renews it. */
+function startingLease(deps: Pick<Deps, 'settings'>, pilot: Pilot, now: Date): PilotLease {
+  return {
+    pilotId: pilot.pilotId,
+    siteId: pilot.siteId,
+    host: pilot.host,
+    state: 'starting',
+    expiresAt: leaseExpiry(now.getTime(), deps.settings.leaseSec),
+    jobs: [],
+    kill: [],
+    jobsRun: 0,
+    beatAt: now.toISOString(),
+  };
+}
+
+/** What a registered pilot is told: whether to work, where, how often to heartbeat, and its credentials. */
+async function registrationAnswer(
+  deps: Pick<Deps, 'leases' | 'objects' | 'credentials' | 'settings'>,
+  pilot: Pilot,
+  queueUrl: string,
+  now: Date,
+): Promise<RegisterPilotResponse> {
+  const accepted = pilot.state !== 'unhealthy';
   const credentials = accepted
     ? await deps.credentials.vend({
         pilotId: pilot.pilotId,
-        siteId: site.siteId,
+        siteId: pilot.siteId,
         queueUrl,
         bucket: deps.objects.bucket,
         leaseTable: deps.leases.tableName,
       })
     : undefined;
+  const failed = failedChecks(pilot.health).map(
+    (c) => `${c.name}${c.message === undefined ? '' : ` (${c.message})`}`,
+  );
   return {
     pilotId: pilot.pilotId,
-    siteId: site.siteId,
+    siteId: pilot.siteId,
     accepted,
-    ...(reason === undefined ? {} : { reason }),
+    ...(accepted ? {} : { reason: `node checks failed: ${failed.join(', ')}` }),
     queueUrl,
     bucket: deps.objects.bucket,
     leaseTable: deps.leases.tableName,
     heartbeatSec: deps.settings.heartbeatSec,
     leaseSec: deps.settings.leaseSec,
-    serverTime: at,
+    serverTime: now.toISOString(),
     ...(credentials === undefined ? {} : { credentials }),
   };
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient, stsClient } from '#adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
@@ -25,6 +25,15 @@ export function newId(prefix: 't' | 'p', now = Date.now()): string {
   return `${prefix}-${time}${random}`;
 }
 
+/**
+ * The id of a pilot that registers with a key: the same for every try of that registration, and
+ * the key (which proves a retry is the pilot's own) cannot be read back from it. Not time-sortable.
+ */
+export function pilotIdOfKey(registrationKey: string): string {
+  const digest = createHash('sha256').update(registrationKey).digest('hex').slice(0, 32);
+  return `p-${BigInt(`0x${digest}`).toString(36).padStart(25, '0')}`;
+}
+
 /** Adapters built from a validated environment. */
 export function depsFromConfig(c: Config): Deps {
   const db = dynamoDbDocumentClient();
@@ -42,7 +51,10 @@ export function depsFromConfig(c: Config): Deps {
         ? new NoCredentialVendor()
         : new StsCredentialVendor(stsClient(), c.GLUON_PILOT_ROLE_ARN),
     clock: { now: () => new Date() },
-    ids: { taskId: () => newId('t'), pilotId: () => newId('p') },
+    ids: {
+      taskId: () => newId('t'),
+      pilotId: (key) => (key === undefined ? newId('p') : pilotIdOfKey(key)),
+    },
     settings: {
       leaseSec: c.GLUON_LEASE_SEC,
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,

@@ -371,9 +371,10 @@ function safeJson(text: string): unknown {
 export class InMemoryPilotStore implements PilotStore {
   private readonly pilots = new Map<string, Pilot>();
 
-  async register(pilot: Pilot): Promise<void> {
-    if (this.pilots.has(pilot.pilotId)) throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
+  async register(pilot: Pilot): Promise<'registered' | 'exists'> {
+    if (this.pilots.has(pilot.pilotId)) return 'exists';
     this.pilots.set(pilot.pilotId, copy(pilot));
+    return 'registered';
   }
 
   async get(pilotId: string): Promise<Pilot | undefined> {
@@ -412,6 +413,7 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
   }
 
   async create(lease: PilotLease): Promise<void> {
+    if (this.leases.has(lease.pilotId)) return;
     this.writes++;
     this.leases.set(lease.pilotId, copy({ ...lease, kill: [] }));
   }
@@ -436,7 +438,8 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
       return undefined;
     this.writes++;
     lease.jobs = [...change.jobs];
-    lease.state = change.state;
+    // A drain is never undone: only the pilot's own renewal moves a draining lease on.
+    if (lease.state !== 'draining') lease.state = change.state;
     lease.expiresAt = change.expiresAt;
     const drop = new Set(change.dropKills ?? []);
     lease.kill = lease.kill.filter((entry) => !drop.has(entry));
@@ -568,19 +571,27 @@ export class SettableClock implements Clock {
   }
 }
 
-/** `t-000001`, `t-000002`, … and `p-000001`, … (valid TaskIdSchema / PilotIdSchema ids). */
+/**
+ * `t-000001`, `t-000002`, … and `p-000001`, … (valid TaskIdSchema / PilotIdSchema ids); a pilot's
+ * registration key gets the id it got the first time.
+ */
 export class SequentialIds implements Ids {
   private tasks = 0;
   private pilots = 0;
+  private readonly keyed = new Map<string, string>();
 
   taskId(): string {
     this.tasks += 1;
     return `t-${String(this.tasks).padStart(6, '0')}`;
   }
 
-  pilotId(): string {
+  pilotId(registrationKey?: string): string {
+    const known = registrationKey === undefined ? undefined : this.keyed.get(registrationKey);
+    if (known !== undefined) return known;
     this.pilots += 1;
-    return `p-${String(this.pilots).padStart(6, '0')}`;
+    const pilotId = `p-${String(this.pilots).padStart(6, '0')}`;
+    if (registrationKey !== undefined) this.keyed.set(registrationKey, pilotId);
+    return pilotId;
   }
 }
 

@@ -403,9 +403,10 @@ describe('least privilege', () => {
     'cancel-task': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
     'create-sandbox': { ...NOTHING, s3: ['PutObject sandboxes/*'] },
     'list-pilots': { ...NOTHING, tables: { pilots: 'read', leases: 'read' } },
+    // A registration sent again with its key reads the pilot it registered and its lease.
     'register-pilot': {
       ...NOTHING,
-      tables: { pilots: 'write', leases: 'write', sites: 'read' },
+      tables: { pilots: rw, leases: rw, sites: 'read' },
       sqs: ['GetQueueUrl'],
       sts: ['AssumeRole', 'TagSession'],
     },

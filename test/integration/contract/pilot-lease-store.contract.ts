@@ -86,6 +86,13 @@ export function describePilotLeaseStoreContract(
         await store.create(lease);
         expect(await store.get(lease.pilotId)).toEqual(lease);
       });
+
+      it('creates a lease once: creating it again (a retried registration) leaves the lease as it is', async () => {
+        const lease = await created();
+        const held = await store.hold(lease.pilotId, { jobs: [JOB_A], state: 'busy', expiresAt: LATER });
+        await store.create({ ...lease, expiresAt: LATER + 1 });
+        expect(await store.get(lease.pilotId)).toEqual(held);
+      });
     });
 
     describe('hold (claims and reports)', () => {
@@ -146,6 +153,26 @@ export function describePilotLeaseStoreContract(
           dropKills: [KILL_B],
         });
         expect(idle).toEqual({ ...expected, jobs: [], state: 'idle', kill: [] });
+      });
+
+      it('never undoes a drain: a draining lease stays draining, its jobs, expiry and kill entries set as for any other', async () => {
+        const lease = await created({ state: 'draining', jobs: [JOB_A, JOB_B] });
+        await store.addKills(lease.pilotId, [KILL_A, KILL_B]);
+        let expected: PilotLease = lease;
+        for (const [i, state] of (['idle', 'busy', 'starting'] as const).entries()) {
+          const change = { jobs: i === 1 ? [JOB_B] : [], expiresAt: LATER + i, siteId: 'site-a' };
+          const held = await store.hold(lease.pilotId, { ...change, state, dropKills: [KILL_A] });
+          expected = { ...lease, jobs: change.jobs, expiresAt: change.expiresAt, kill: [KILL_B] };
+          expect(held, state).toEqual(expected);
+          expect(await store.get(lease.pilotId), state).toEqual(expected);
+        }
+
+        const elsewhere = { jobs: [], state: 'idle' as const, expiresAt: LATER * 2, siteId: 'site-b' };
+        expect(await store.hold(lease.pilotId, elsewhere)).toBeUndefined();
+        expect(await store.get(lease.pilotId)).toEqual(expected);
+        // The pilot's own renewal moves it on.
+        const exit = { state: 'exited' as const, expiresAt: LATER * 2, beatAt: BEAT_AT, jobsRun: 3 };
+        expect(await store.renew(lease.pilotId, exit)).toMatchObject({ state: 'exited' });
       });
     });
 

@@ -24,7 +24,6 @@ import type {
 } from '#core/api/pilots.ts';
 import { attemptKey, type JobRef } from '#core/jobs/job.ts';
 import { killEntriesOf, leaseExpiry } from '#core/pilots/lease.ts';
-import type { PilotRegistration } from '#core/pilots/pilot.ts';
 import type { PilotLeaseStore } from '#core/pilots/ports.ts';
 import { InMemoryPilotLeaseStore } from '../../support/in-memory-ports.ts';
 
@@ -32,7 +31,7 @@ export type PilotOperation = 'registerPilot' | 'claimJob' | 'completeJob' | 'ren
 
 /** What the fake parsed from each operation's body (schema defaults filled in). */
 export interface PilotBodies {
-  registerPilot: PilotRegistration;
+  registerPilot: z.infer<typeof OPERATIONS.registerPilot.body>;
   claimJob: z.infer<typeof OPERATIONS.claimJob.body>;
   completeJob: z.infer<typeof OPERATIONS.completeJob.body>;
   renewPilotCredentials: Record<string, never>;
@@ -72,7 +71,7 @@ export interface FakeApi {
   token: string;
   /** The lease store the API writes and the pilot renews. */
   leases: PilotLeaseStore;
-  /** Every pilot id handed out, in order. */
+  /** Every pilot id handed out, in order (a registration sent again with its key gets its id again, not listed twice). */
   pilotIds: string[];
   /** The last pilot id handed out. */
   readonly pilotId: string;
@@ -88,6 +87,8 @@ export interface FakeApi {
   vend?: () => PilotCredentials;
   /** Errors the next claims get, first one first, before anything is written. */
   claimErrors: InjectedError[];
+  /** This many more registrations land (the pilot and its lease exist) but their answer is lost. */
+  loseRegisterAnswers: number;
   /**
    * Claims of these jobs (`<taskId>.<jobIndex>`) land (the lease holds the attempt) but their
    * answer is lost (the connection is dropped), this many more times.
@@ -192,6 +193,7 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
     heartbeatSec: 1,
     leaseSec: 60,
     claimErrors: [],
+    loseRegisterAnswers: 0,
     loseClaimAnswers: new Map(),
     bodies: <K extends PilotOperation>(operation: K) =>
       requests
@@ -232,15 +234,20 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
     };
   };
 
-  const register = async (registration: PilotRegistration): Promise<RegisterPilotResponse> => {
+  /** Pilot ids by registration key: a registration sent again with its key is the same pilot. */
+  const registered = new Map<string, string>();
+  const register = async (registration: PilotBodies['registerPilot']): Promise<RegisterPilotResponse> => {
     const failed = (registration.health ?? []).filter((c) => !c.ok);
     const reason =
       failed.length > 0 ? `node checks failed: ${failed.map((c) => c.name).join(', ')}` : api.refuse;
     const accepted = reason === undefined;
-    const pilotId = `p-test${randomBytes(6).toString('hex')}`;
-    api.pilotIds.push(pilotId);
+    const key = registration.registrationKey;
+    const known = key === undefined ? undefined : registered.get(key);
+    const pilotId = known ?? `p-test${randomBytes(6).toString('hex')}`;
+    if (known === undefined) api.pilotIds.push(pilotId);
+    if (key !== undefined) registered.set(key, pilotId);
     const now = Date.now();
-    if (accepted) {
+    if (accepted && known === undefined) {
       await leases.create({
         pilotId,
         siteId: api.registration.siteId,
@@ -332,7 +339,13 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
           case 'registerPilot': {
             const registration = parse(OPERATIONS.registerPilot.body, record.body, '');
             record.parsed = registration;
-            return send(res, 200, await register(registration));
+            const answer = await register(registration);
+            if (api.loseRegisterAnswers > 0) {
+              api.loseRegisterAnswers -= 1;
+              res.socket?.destroy();
+              return;
+            }
+            return send(res, 200, answer);
           }
           case 'claimJob': {
             const request = parse(OPERATIONS.claimJob.body, record.body, '');

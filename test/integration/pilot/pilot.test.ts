@@ -252,6 +252,25 @@ describe('Pilot: registration', () => {
     expect(p.log()).toContain('site site-a takes no pilots now');
   });
 
+  it('registers once when the answer to its registration is lost: the retry carries the same key and gets the same pilot', async () => {
+    const taskId = newTaskId();
+    await h.queueJob(h.makeJob(taskId, 0));
+    h.api.loseRegisterAnswers = 1;
+    const p = h.runPilot({ maxJobs: 1 });
+    expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
+
+    const keys = h.api.bodies('registerPilot').map((b) => b.registrationKey);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(h.api.pilotIds).toHaveLength(1);
+    expect(operations()).toEqual(['registerPilot', 'registerPilot', 'claimJob', 'completeJob']);
+    expect(h.api.requests.filter((r) => r.operation === 'claimJob').map((r) => r.path)).toEqual([
+      `/pilots/${h.api.pilotId}/claim`,
+    ]);
+    expect(await h.lease()).toMatchObject({ state: 'exited', jobsRun: 1 });
+  });
+
   it('exits with 1 and takes no job when its set-up after registration fails', async () => {
     await h.queueJob(h.makeJob(newTaskId(), 0));
     const p = h.runPilot(

@@ -210,6 +210,25 @@ describe('claim-job handler', () => {
     expect(await h.deps.leases.get(pilot)).toMatchObject({ state: 'idle', jobs: [] });
   });
 
+  it('leaves a draining pilot draining when a refused claim carries its report', async () => {
+    const { taskId, messages } = await runningTask(h, generationSpec(2));
+    const pilot = await registerPilot(h, { host: 'wn05.test' });
+    const first = refOf(nth(messages, 0));
+    await claimed(h, pilot, first);
+    await h.deps.leases.renew(pilot, {
+      state: 'draining',
+      expiresAt: h.clock.now().getTime() + 60_000,
+      beatAt: h.clock.now().toISOString(),
+      jobsRun: 0,
+    });
+    await h.deps.tasks.requestCancel(taskId, h.clock.now().toISOString());
+
+    const reply = await claim(h, pilot, refOf(nth(messages, 1)), { report: report(first) });
+
+    expect(reply.body).toMatchObject({ outcome: 'cancelled', report: { outcome: 'recorded' } });
+    expect(await h.deps.leases.get(pilot)).toMatchObject({ state: 'draining', jobs: [] });
+  });
+
   it('answers 410 PILOT_GONE to a pilot that never registered and to one that was lost, writing no record', async () => {
     const { taskId, messages } = await runningTask(h, generationSpec(1));
     const ref = refOf(nth(messages, 0));

@@ -222,6 +222,31 @@ describe('complete-job handler', () => {
     });
   });
 
+  it('leaves a draining pilot draining: its report frees the lease but does not show it idle', async () => {
+    const pilot = await registerPilot(h, { host: 'wn08.test' });
+    const ref = await runningJob(generationSpec(1), pilot);
+    // The pilot was asked to stop: its heartbeat says so at once, then it reports the evicted attempt.
+    await h.deps.leases.renew(pilot, {
+      state: 'draining',
+      expiresAt: h.clock.now().getTime() + 60_000,
+      beatAt: h.clock.now().toISOString(),
+      jobsRun: 0,
+    });
+    const now = h.clock.advance(1000);
+
+    const reply = await complete(h, pilot, {
+      ...report(ref, { pilotErrorCode: PILOT_ERROR_CODES.EVICTED }),
+      holds: [],
+    });
+
+    expect(reply.body).toEqual({ outcome: 'recorded', jobState: 'queued', attempt: 2 });
+    expect(await h.deps.leases.get(pilot)).toMatchObject({
+      state: 'draining',
+      jobs: [],
+      expiresAt: now.getTime() + h.deps.settings.leaseSec * 1000,
+    });
+  });
+
   it('releases the waiting workflow once the last job of the task is final', async () => {
     const { taskId, messages } = await runningTask(h, generationSpec(3));
     await waitForJobs(h, taskId, 'token-last-job');
@@ -272,6 +297,72 @@ describe('complete-job handler', () => {
     expect((await claim(h, pilotId, ref)).body).toEqual({
       outcome: 'stale',
       reason: 'the job is queued at attempt 2',
+    });
+  });
+
+  it('answers a replayed give-back as the first time (recorded, queued at the next attempt) and changes nothing', async () => {
+    const { taskId, messages } = await runningTask(h, generationSpec(2));
+    // Job 0's claim never landed; job 1's did (the lease told the pilot of it).
+    const [lost, landed] = [refOf(nth(messages, 0)), refOf(nth(messages, 1))];
+    await claimed(h, pilotId, landed);
+    const giveBack = (ref: JobRefInput) => ({
+      ...report(ref, { pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED, exitCode: undefined }),
+      holds: [],
+    });
+
+    for (const ref of [lost, landed]) {
+      const first = await complete(h, pilotId, giveBack(ref));
+      expect(first.body, `job ${ref.jobIndex}`).toEqual({
+        outcome: 'recorded',
+        jobState: 'queued',
+        attempt: 2,
+      });
+      const record = await h.deps.jobs.get(taskId, ref.jobIndex);
+      h.clock.advance(1000);
+
+      const replay = await complete(h, pilotId, giveBack(ref));
+
+      expect(replay.statusCode).toBe(200);
+      expect(replay.body, `job ${ref.jobIndex}`).toEqual(first.body);
+      expect(await h.deps.jobs.get(taskId, ref.jobIndex)).toEqual(record);
+    }
+  });
+
+  it('answers stale to a give-back of another pilot or another attempt, and to a report of a given-back attempt', async () => {
+    const { taskId, messages } = await runningTask(h, generationSpec(1));
+    const ref = refOf(nth(messages, 0));
+    const giveBack = (attempt: number) => ({
+      ...report(
+        { ...ref, attempt },
+        { pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED, exitCode: undefined },
+      ),
+      holds: [],
+    });
+    await complete(h, pilotId, giveBack(1));
+    const record = await h.deps.jobs.get(taskId, 0);
+    const other = await registerPilot(h, { host: 'wn07.test' });
+    const stale = { outcome: 'stale', reason: 'the job is queued at attempt 2' };
+
+    expect((await complete(h, other, giveBack(1))).body).toEqual(stale);
+    expect((await complete(h, pilotId, { ...giveBack(1), attempt: 0 })).statusCode).toBe(400);
+    expect((await complete(h, pilotId, { ...report(ref, FAILED), holds: [] })).body).toEqual(stale);
+    expect((await complete(h, pilotId, { ...report(ref), holds: [] })).body).toEqual(stale);
+    expect(await h.deps.jobs.get(taskId, 0)).toEqual(record);
+
+    // Attempt 2 claimed and given back: a replay of attempt 1's give-back stays stale.
+    await claimed(h, other, { ...ref, attempt: 2 });
+    expect((await complete(h, other, giveBack(2))).body).toEqual({
+      outcome: 'recorded',
+      jobState: 'queued',
+      attempt: 3,
+    });
+    expect((await complete(h, pilotId, giveBack(1))).body).toEqual({
+      outcome: 'stale',
+      reason: 'the job is queued at attempt 3',
+    });
+    expect((await complete(h, pilotId, giveBack(2))).body).toEqual({
+      outcome: 'stale',
+      reason: 'the job is queued at attempt 3',
     });
   });
 

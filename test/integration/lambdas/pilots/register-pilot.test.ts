@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PilotCredentials, RegisterPilotResponse } from '#core/api/pilots.ts';
 import type { HealthCheck } from '#core/pilots/pilot.ts';
@@ -148,6 +149,41 @@ describe('register-pilot handler', () => {
     expect(a.body.pilotId).not.toBe(b.body.pilotId);
   });
 
+  it('registers one pilot for two tries with the same registration key: the same id, one record, one lease', async () => {
+    const vendor = new RecordingCredentialVendor(CREDENTIALS);
+    const registrationKey = randomUUID();
+    const [pilots, leases] = [await h.scan('pilots'), await h.scan('leases')];
+    const first = await register({ ...registration, registrationKey }, PILOT_SUB, vendor);
+    const lease = await h.deps.leases.get(first.body.pilotId);
+    const now = h.clock.advance(3000);
+
+    const again = await register({ ...registration, registrationKey }, PILOT_SUB, vendor);
+
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toEqual({ ...first.body, serverTime: now.toISOString() });
+    expect(first.body.pilotId).toMatch(/^p-[0-9a-z]{6,40}$/);
+    expect(first.body.pilotId).not.toContain(registrationKey.replaceAll('-', '').slice(0, 8));
+    expect(await h.scan('pilots')).toHaveLength(pilots.length + 1);
+    expect(await h.scan('leases')).toHaveLength(leases.length + 1);
+    expect(await h.deps.leases.get(first.body.pilotId)).toEqual(lease);
+    // The key is not kept: operators see no secret of the pilot's.
+    expect(await h.deps.pilots.get(first.body.pilotId)).not.toHaveProperty('registrationKey');
+    expect(vendor.requests.map((r) => r.pilotId)).toEqual([first.body.pilotId, first.body.pilotId]);
+
+    const other = await register({ ...registration, registrationKey: randomUUID() });
+    expect(other.body.pilotId).not.toBe(first.body.pilotId);
+  });
+
+  it('answers 409 to a registration key sent with another registration, storing nothing', async () => {
+    const registrationKey = randomUUID();
+    await register({ ...registration, registrationKey });
+    const pilots = await h.scan('pilots');
+    const reply = await register({ ...registration, host: 'wn043.cluster.test', registrationKey });
+    expect(reply.statusCode).toBe(409);
+    expect(reply.body.error.code).toBe('CONFLICT');
+    expect(await h.scan('pilots')).toHaveLength(pilots.length);
+  });
+
   it('answers 404 for a site that does not exist, storing and vending nothing', async () => {
     const vendor = new RecordingCredentialVendor(CREDENTIALS);
     const [pilots, leases] = [await h.scan('pilots'), await h.scan('leases')];
@@ -183,6 +219,7 @@ describe('register-pilot handler', () => {
       pid: -5,
       resources: { cores: 0, memoryMB: 0, diskMB: 10, walltimeLeftSec: 60, gpus: -1 },
       health: [{ name: '', ok: 'yes' }],
+      registrationKey: 'not-a-uuid',
       extra: true,
     });
     expect(reply.statusCode).toBe(400);
@@ -193,6 +230,7 @@ describe('register-pilot handler', () => {
       'health.0.ok',
       'host',
       'pid',
+      'registrationKey',
       'resources.cores',
       'resources.gpus',
       'resources.memoryMB',

@@ -145,6 +145,112 @@ describe('registerPilot', () => {
   });
 });
 
+describe('registerPilot with a registration key (a retry whose answer was lost)', () => {
+  const KEY = '0b6f3c1e-5a2d-4e8f-9c71-2d4a6b8e0f13';
+  const FRESH: PilotCredentials = { ...CREDENTIALS, accessKeyId: 'ASIA-FRESH', sessionToken: 'token-2' };
+
+  it('registers one pilot for two tries with the same key: the same answer, one lease, fresh credentials', async () => {
+    const deps = await setup();
+    const first = await registerPilot(deps, pilotToken('cern'), {
+      ...registration(HEALTHY),
+      registrationKey: KEY,
+    });
+    const lease = await deps.leases.get(first.pilotId);
+    deps.clock.advance(5000);
+    deps.credentials.credentials = FRESH;
+
+    const again = await registerPilot(deps, pilotToken('cern'), {
+      ...registration(HEALTHY),
+      registrationKey: KEY,
+    });
+
+    expect(again).toEqual({ ...first, serverTime: deps.clock.now().toISOString(), credentials: FRESH });
+    expect((await deps.pilots.list({ limit: 10 })).items).toEqual([
+      { ...registration(HEALTHY), pilotId: first.pilotId, state: 'starting', registeredAt: DEFAULT_START },
+    ]);
+    expect((await deps.leases.scan()).leases).toEqual([lease]);
+    expect(deps.credentials.requests.map((r) => r.pilotId)).toEqual([first.pilotId, first.pilotId]);
+  });
+
+  it('gives registrations with other keys, or none, pilots of their own', async () => {
+    const deps = await setup();
+    const other = '7d1e9a40-3b5c-4f62-8e0a-1c2b3d4e5f60';
+    const ids = new Set<string>();
+    for (const key of [KEY, other, undefined, undefined]) {
+      const request = { ...registration(HEALTHY), ...(key === undefined ? {} : { registrationKey: key }) };
+      ids.add((await registerPilot(deps, pilotToken('cern'), request)).pilotId);
+    }
+    expect(ids.size).toBe(4);
+    expect((await deps.leases.scan()).leases).toHaveLength(4);
+  });
+
+  it('answers a retried unhealthy registration as the first: refused, with no lease and no credentials', async () => {
+    const deps = await setup();
+    const request = { ...registration([{ name: 'disk', ok: false }]), registrationKey: KEY };
+    const first = await registerPilot(deps, pilotToken('cern'), request);
+
+    expect(await registerPilot(deps, pilotToken('cern'), request)).toEqual(first);
+    expect(first).toMatchObject({ accepted: false, reason: 'node checks failed: disk' });
+    expect((await deps.pilots.list({ limit: 10 })).items).toHaveLength(1);
+    expect((await deps.leases.scan()).leases).toEqual([]);
+    expect(deps.credentials.requests).toEqual([]);
+  });
+
+  it('gives its lease to a pilot whose first try stopped after the registry was written', async () => {
+    const deps = await setup();
+    const pilotId = deps.ids.pilotId(KEY);
+    await deps.pilots.register({
+      ...registration(HEALTHY),
+      pilotId,
+      state: 'starting',
+      registeredAt: DEFAULT_START,
+    });
+    deps.clock.advance(5000);
+
+    const answer = await registerPilot(deps, pilotToken('cern'), {
+      ...registration(HEALTHY),
+      registrationKey: KEY,
+    });
+
+    expect(answer).toMatchObject({ pilotId, accepted: true });
+    expect(await deps.leases.get(pilotId)).toMatchObject({
+      state: 'starting',
+      expiresAt: deps.clock.now().getTime() + deps.settings.leaseSec * 1000,
+    });
+  });
+
+  it('refuses a key sent with another registration (another host or pid) with a ConflictError', async () => {
+    const deps = await setup();
+    const first = await registerPilot(deps, pilotToken('cern'), {
+      ...registration(HEALTHY),
+      registrationKey: KEY,
+    });
+    for (const changed of [{ host: 'wn999.example.org' }, { pid: 99 }]) {
+      await expect(
+        registerPilot(deps, pilotToken('cern'), {
+          ...registration(HEALTHY),
+          ...changed,
+          registrationKey: KEY,
+        }),
+      ).rejects.toBeInstanceOf(ConflictError);
+    }
+    expect((await deps.pilots.list({ limit: 10 })).items.map((p) => p.pilotId)).toEqual([first.pilotId]);
+  });
+
+  it('throws PilotGoneError to a retry that comes after its pilot was lost, vending nothing', async () => {
+    const deps = await setup();
+    const request = { ...registration(HEALTHY), registrationKey: KEY };
+    await registerPilot(deps, pilotToken('cern'), request);
+    expireLeases(deps);
+    await reapPilots(deps);
+    const vended = deps.credentials.requests.length;
+
+    await expect(registerPilot(deps, pilotToken('cern'), request)).rejects.toBeInstanceOf(PilotGoneError);
+    expect(deps.credentials.requests).toHaveLength(vended);
+    expect((await deps.leases.scan()).leases).toEqual([]);
+  });
+});
+
 describe('renewPilotCredentials', () => {
   const FRESH: PilotCredentials = { ...CREDENTIALS, accessKeyId: 'ASIA-FRESH', sessionToken: 'token-2' };
 
