@@ -23,8 +23,8 @@ const BATCHES_IN_FLIGHT = 8;
 /** A message received this often without being deleted goes to the DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
 const FOURTEEN_DAYS_SEC = 14 * 24 * 3600;
-/** A malformed message in a DLQ is looked at again only this rarely (SQS's longest visibility). */
-const MALFORMED_HIDE_SEC = 12 * 3600;
+/** How long a redrive sweep holds the DLQ messages it received: longer than any sweep takes. */
+const SWEEP_HOLD_SEC = 30;
 
 /** Queue names of a site: `${prefix}site-${siteId}` and its DLQ `${prefix}site-${siteId}-dlq`. */
 export function queueNames(prefix: string, siteId: string): { queue: string; dlq: string } {
@@ -199,6 +199,9 @@ export class SqsJobQueue implements JobQueue {
     }
     const url = await dlqUrl;
     let redriven = 0;
+    // Malformed messages are held back only while this sweep runs (so a batch does not return them
+    // again), then made visible at once: they stay in the DLQ for operators to read, not hidden.
+    const malformed: string[] = [];
     try {
       while (redriven < options.max) {
         const out = await this.client.send(
@@ -206,48 +209,47 @@ export class SqsJobQueue implements JobQueue {
             QueueUrl: url,
             // No more than `max` in all: a message received and not redriven would stay hidden.
             MaxNumberOfMessages: Math.min(BATCH_SIZE, options.max - redriven),
+            VisibilityTimeout: SWEEP_HOLD_SEC,
             WaitTimeSeconds: 0,
           }),
         );
         const received = out.Messages ?? [];
         if (received.length === 0) break;
         const good: Array<{ message: JobMessage; handle: string }> = [];
-        const bad: string[] = [];
         for (const m of received) {
           if (m.ReceiptHandle === undefined) continue;
           try {
             good.push({ message: parseJobMessage(m.Body ?? ''), handle: m.ReceiptHandle });
           } catch {
-            bad.push(m.ReceiptHandle);
+            malformed.push(m.ReceiptHandle);
           }
         }
-        if (good.length > 0) {
-          await this.sendBatch(
-            siteId,
-            good.map((g) => g.message),
-            options.delaySec,
-          );
-          await this.client.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: url,
-              Entries: good.map((g, i) => ({ Id: String(i), ReceiptHandle: g.handle })),
-            }),
-          );
-          redriven += good.length;
-        }
-        if (bad.length > 0) {
-          await this.client.send(
-            new ChangeMessageVisibilityBatchCommand({
-              QueueUrl: url,
-              Entries: bad.map((handle, i) => ({
-                Id: String(i),
-                ReceiptHandle: handle,
-                VisibilityTimeout: MALFORMED_HIDE_SEC,
-              })),
-            }),
-          );
-        }
+        // A batch of nothing but malformed messages ends the sweep: one receive a sweep is their cost.
         if (good.length === 0) break;
+        await this.sendBatch(
+          siteId,
+          good.map((g) => g.message),
+          options.delaySec,
+        );
+        await this.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: good.map((g, i) => ({ Id: String(i), ReceiptHandle: g.handle })),
+          }),
+        );
+        redriven += good.length;
+      }
+      for (let i = 0; i < malformed.length; i += BATCH_SIZE) {
+        await this.client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: url,
+            Entries: malformed.slice(i, i + BATCH_SIZE).map((handle, j) => ({
+              Id: String(j),
+              ReceiptHandle: handle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
       }
     } catch (error) {
       rethrowSdkError(error, `redrive dead job messages of site ${siteId}`);

@@ -181,12 +181,15 @@ describe('SqsJobQueue redriving dead letters', () => {
 
     expect(parsedSorted(await receiveAll(urls.queueUrl, 3))).toEqual(dead);
     const dlq = await attributes(urls.dlqUrl);
-    expect(dlq.ApproximateNumberOfMessages).toBe('0');
-    expect(dlq.ApproximateNumberOfMessagesNotVisible).toBe('2');
-    // The malformed ones stay hidden for operators: a second sweep moves nothing.
+    // The malformed ones stay in the DLQ, visible for operators to read; a second sweep moves nothing.
+    expect(dlq.ApproximateNumberOfMessages).toBe('2');
+    expect(dlq.ApproximateNumberOfMessagesNotVisible).toBe('0');
     expect(await queue.redriveDeadLetters('site-redrive', { max: 100, delaySec: 0 })).toEqual({
       redriven: 0,
     });
+    expect((await receiveAll(urls.dlqUrl, 2)).map((m) => m.Body).sort()).toEqual(
+      ['not json', JSON.stringify({ v: 9, taskId: 't-sqs000004' })].sort(),
+    );
   });
 
   it('moves at most `max` messages per call', async () => {
