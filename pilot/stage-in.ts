@@ -1,13 +1,13 @@
 /**
  * Stage-in of a job's declared input files. An input name that is an S3 URL (`s3://bucket/key`)
- * or a key under `inputs/` of the task bucket is downloaded into the work directory under its
+ * or a key under `inputs/` or `tasks/` of the task bucket is downloaded into the work directory under its
  * base name, with retries, and verified against the adler32 and size the job carries for it
  * (ClaimedJob.inputs). Any other name (a path on a shared file system, an xrootd URL, …) is
  * handed to the payload unchanged. The payload's `${inputFiles}` lists the local names.
  */
 import { join, posix } from 'node:path';
 import type { ClaimedJob } from '#core/api/pilots.ts';
-import { isInputKey } from '#core/storage/object-keys.ts';
+import { isStageInKey } from '#core/storage/object-keys.ts';
 import type { S3Storage } from './s3-storage.ts';
 
 export interface InputDownload {
@@ -49,13 +49,13 @@ export function planStageIn(job: Pick<ClaimedJob, 'inputs'>, taskBucket: string)
   for (const info of job.inputs ?? []) {
     const name = info.name;
     const s3 = parseS3Url(name);
-    const location = s3 ?? (isInputKey(name) ? { bucket: taskBucket, key: name } : undefined);
+    const location = s3 ?? (isStageInKey(name) ? { bucket: taskBucket, key: name } : undefined);
     if (location === undefined) {
       payloadNames.push(name);
       continue;
     }
     if (!BUCKET.test(location.bucket)) throw new StageInError(`input ${name}: not a valid bucket name`);
-    const localName = posix.basename(location.key);
+    const localName = info.localName ?? posix.basename(location.key);
     if (
       !PLAIN_NAME.test(localName) ||
       localName === '.' ||

@@ -11,6 +11,7 @@ import {
 import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
 import { PayloadSchema, ResourcesSchema } from '../tasks/task-spec.ts';
 import { PilotIdSchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
+import { ConsumerSchema } from './event-ranges.ts';
 
 /**
  * Short-lived AWS credentials vended to a pilot at registration (and renewed), limited to its
@@ -127,6 +128,8 @@ export const ClaimedJobSchema = z.object({
         adler32: z.string().optional(),
         bytes: z.number().int().optional(),
         events: z.number().int().optional(),
+        /** The file's name in the work directory, when not the base name of its key (merge inputs). */
+        localName: z.string().optional(),
       }),
     )
     .optional(),
@@ -137,6 +140,8 @@ export const ClaimedJobSchema = z.object({
   outputPrefix: z.string(),
   /** Where the attempt's one log object goes. */
   logKey: z.string(),
+  /** An event-service consumer: the job takes ranges from its task's range queue (core/api/event-ranges.ts). */
+  consumer: ConsumerSchema.optional(),
 });
 export type ClaimedJob = z.infer<typeof ClaimedJobSchema>;
 

@@ -12,6 +12,7 @@ export const PILOT_ERROR_CODES = {
   MEMORY_EXCEEDED: 1102,
   LOOPING: 1103,
   OUTPUT_TOO_LARGE: 1104,
+  RANGES_FAILING: 1105,
   STAGE_IN_FAILED: 1201,
   STAGE_OUT_FAILED: 1202,
   OUTPUT_MISSING: 1203,
@@ -20,6 +21,7 @@ export const PILOT_ERROR_CODES = {
   LEASE_LOST: 1303,
   PILOT_LOST: 1304,
   CLAIM_ABANDONED: 1305,
+  CONSUMER_STOPPED: 1306,
   CANCELLED: 1401,
 } as const;
 
@@ -35,6 +37,7 @@ export const PILOT_ERROR_DESCRIPTIONS: Record<PilotErrorCode, string> = {
   1102: 'payload exceeded its memory limit and was killed',
   1103: 'payload looked stuck (no output and no file written for too long) and was killed',
   1104: 'payload output exceeded the size cap',
+  1105: 'event service: the payload failed on several ranges in a row, so the consumer stopped',
   1201: 'stage-in of inputs or sandbox failed',
   1202: 'stage-out of outputs or log failed',
   1203: 'a declared output file was not written by the payload',
@@ -43,6 +46,7 @@ export const PILOT_ERROR_DESCRIPTIONS: Record<PilotErrorCode, string> = {
   1303: 'the pilot lost its lease on the job (another attempt may be running)',
   1304: 'the pilot vanished: no heartbeat before its lease expired',
   1305: 'the claim never completed (its answer was lost, or the pilot vanished while claiming); retried',
+  1306: 'event service: the consumer stopped with ranges left (walltime short, or the rest in flight elsewhere); replaced',
   1401: 'the job was cancelled by its owner',
 };
 
@@ -55,4 +59,5 @@ export function isPilotErrorCode(n: number): n is PilotErrorCode {
 export const SYSTEM_ERROR_CODES: ReadonlySet<PilotErrorCode> = new Set([
   PILOT_ERROR_CODES.EVICTED,
   PILOT_ERROR_CODES.CLAIM_ABANDONED,
+  PILOT_ERROR_CODES.CONSUMER_STOPPED,
 ]);

@@ -5,6 +5,7 @@
  *   sandboxes/<owner>/<sha256>/<name>                 user sandbox files (presigned uploads; expire)
  *   inputs/…                                         input files staged by operators or users
  *   tasks/<taskId>/jobs/<jobIndex>/attempt-<n>/…      one attempt's outputs and its log
+ *   tasks/<taskId>/ranges/<rangeIndex>/<pilotId>.a<n>/<output>   one event range's output
  */
 export const OBJECT_PREFIXES = {
   sandboxes: 'sandboxes/',
@@ -29,7 +30,26 @@ export function attemptLogKey(taskId: string, jobIndex: number, attempt: number)
   return `${attemptPrefix(taskId, jobIndex, attempt)}${ATTEMPT_LOG_NAME}`;
 }
 
-/** `inputs/…` keys of the task bucket are staged in from it; anything else must be `s3://bucket/key`. */
-export function isInputKey(name: string): boolean {
-  return name.startsWith(OBJECT_PREFIXES.inputs);
+/** `tasks/<taskId>/ranges/`: where an event-service task's range outputs go. */
+export function rangesPrefix(taskId: string): string {
+  return `${OBJECT_PREFIXES.tasks}${taskId}/ranges/`;
+}
+
+/**
+ * One range's output. The pilot and attempt are in the key, so a range run twice (its consumer
+ * vanished after the upload) never overwrites the object its record names.
+ */
+export function rangeOutputKey(
+  taskId: string,
+  rangeIndex: number,
+  pilotId: string,
+  attempt: number,
+  output: string,
+): string {
+  return `${rangesPrefix(taskId)}${rangeIndex}/${pilotId}.a${attempt}/${output}`;
+}
+
+/** Task-bucket keys a pilot may stage in: inputs, and the outputs of tasks (merge jobs read range outputs). */
+export function isStageInKey(name: string): boolean {
+  return name.startsWith(OBJECT_PREFIXES.inputs) || name.startsWith(OBJECT_PREFIXES.tasks);
 }

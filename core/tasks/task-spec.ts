@@ -74,6 +74,40 @@ export const SplitSchema = z
   });
 
 export const MAX_JOBS_PER_TASK = 1_000_000;
+/** 10M-event tasks in ranges of 1 event stay inside this (PanDA's largest event-service tasks). */
+export const MAX_RANGES_PER_TASK = 10_000_000;
+
+/**
+ * The merge of an event-service task: a job run by a pilot like any other, over the outputs of
+ * up to `rangesPerJob` finished ranges (staged in as `r<rangeIndex>.<output>`, listed in
+ * ${inputFiles}); it writes the task's output file. Placeholders as in the payload.
+ */
+export const MergeSchema = z.strictObject({
+  command: z.string().min(1).max(1024),
+  args: z.array(z.string().max(4096)).max(256).default([]),
+  env: PayloadSchema.shape.env,
+  rangesPerJob: z.number().int().min(1).max(10_000).default(1000),
+});
+
+/**
+ * Event service (PanDA's): the task's events are cut into ranges that `consumers` ordinary jobs
+ * take from the task's own range queue, several at a time, storing each range's output at once.
+ */
+export const EventServiceSchema = z.strictObject({
+  /** Events per range. */
+  rangeSize: z.number().int().min(1).max(1e9),
+  /** Event-service jobs running at once; a lost or stopped one is replaced while ranges remain. */
+  consumers: z.number().int().min(1).max(10_000).default(2),
+  /** Payload failures a range may have before it is fatal. */
+  maxRangeAttempts: z.number().int().min(1).max(10).default(3),
+  /** `process-per-range`: the payload runs once per range; `stream`: one payload process is fed ranges. */
+  mode: z.enum(['process-per-range', 'stream']).default('process-per-range'),
+  /** Ranges per queue message (and so per receive of one message). */
+  rangesPerMessage: z.number().int().min(1).max(100).default(10),
+  /** A consumer whose payload failed on this many ranges in a row stops, instead of burning the queue. */
+  stopAfterFailures: z.number().int().min(1).max(100).default(3),
+  merge: MergeSchema.optional(),
+});
 
 export const TaskSpecSchema = z
   .strictObject({
@@ -108,6 +142,7 @@ export const TaskSpecSchema = z
         deny: z.array(SiteIdSchema).max(100).default([]),
       })
       .default({ deny: [] }),
+    eventService: EventServiceSchema.optional(),
   })
   .superRefine((spec, ctx) => {
     const hasEvents = spec.events !== undefined;
@@ -127,30 +162,8 @@ export const TaskSpecSchema = z
         message: 'only for tasks with inputs.files',
       });
     }
-    if (hasEvents && spec.split.eventsPerJob === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['split', 'eventsPerJob'],
-        message: 'required when events is given',
-      });
-    }
-    if (hasFiles && spec.split.eventsPerJob !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['split', 'eventsPerJob'],
-        message: 'only for generation tasks (events); use filesPerJob',
-      });
-    }
-    if (spec.events !== undefined && spec.split.eventsPerJob !== undefined) {
-      const jobs = Math.ceil(spec.events / spec.split.eventsPerJob);
-      if (jobs > MAX_JOBS_PER_TASK) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['split', 'eventsPerJob'],
-          message: `gives ${jobs} jobs; at most ${MAX_JOBS_PER_TASK} per task`,
-        });
-      }
-    }
+    if (spec.eventService !== undefined) refineEventService(spec, spec.eventService, ctx);
+    else refineSplit(spec, ctx);
     const texts: Array<[PropertyKey[], string]> = [
       [['payload', 'command'], spec.payload.command],
       ...spec.payload.args.map((a, i): [PropertyKey[], string] => [['payload', 'args', i], a]),
@@ -177,6 +190,113 @@ export const TaskSpecSchema = z
       }
     }
   });
+
+/** The split of a task without event service. */
+function refineSplit(
+  spec: {
+    events?: number | undefined;
+    inputs?: unknown;
+    split: { eventsPerJob?: number | undefined; filesPerJob?: number | undefined };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const hasEvents = spec.events !== undefined;
+  const hasFiles = spec.inputs !== undefined;
+  if (hasEvents && spec.split.eventsPerJob === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['split', 'eventsPerJob'],
+      message: 'required when events is given',
+    });
+  }
+  if (hasFiles && spec.split.eventsPerJob !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['split', 'eventsPerJob'],
+      message: 'only for generation tasks (events); use filesPerJob',
+    });
+  }
+  if (spec.events !== undefined && spec.split.eventsPerJob !== undefined) {
+    const jobs = Math.ceil(spec.events / spec.split.eventsPerJob);
+    if (jobs > MAX_JOBS_PER_TASK) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', 'eventsPerJob'],
+        message: `gives ${jobs} jobs; at most ${MAX_JOBS_PER_TASK} per task`,
+      });
+    }
+  }
+}
+
+/** The combinations an event-service task may not have, each named by its field. */
+function refineEventService(
+  spec: {
+    events?: number | undefined;
+    inputs?: { files: Array<z.infer<typeof InputFileSchema>> } | undefined;
+    split: { eventsPerJob?: number | undefined; filesPerJob?: number | undefined };
+    outputs: string[];
+    payload: { command: string; args: string[]; env: Record<string, string> };
+  },
+  es: z.infer<typeof EventServiceSchema>,
+  ctx: z.RefinementCtx,
+): void {
+  if (spec.split.eventsPerJob !== undefined || spec.split.filesPerJob !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['split'],
+      message: 'not for event-service tasks: eventService.rangeSize cuts the events, consumers take them',
+    });
+  }
+  if (spec.outputs.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['outputs'],
+      message: 'an event-service task has exactly one output file, written once per range',
+    });
+  }
+  let events = 0;
+  if (spec.events !== undefined) {
+    events = spec.events;
+    if (es.rangeSize > spec.events) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eventService', 'rangeSize'],
+        message: `larger than the task's ${spec.events} events`,
+      });
+    }
+  } else {
+    const files = spec.inputs?.files ?? [];
+    files.forEach((file, i) => {
+      const n = typeof file === 'string' ? undefined : file.events;
+      if (n === undefined || n < 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', 'files', i, 'events'],
+          message: 'required (at least 1) for event-service tasks: ranges are cut within files',
+        });
+      } else events += n;
+    });
+  }
+  if (events > 0 && Math.ceil(events / es.rangeSize) > MAX_RANGES_PER_TASK) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['eventService', 'rangeSize'],
+      message: `gives more than ${MAX_RANGES_PER_TASK} ranges`,
+    });
+  }
+  if (es.merge !== undefined) {
+    const texts: Array<[PropertyKey[], string]> = [
+      [['eventService', 'merge', 'command'], es.merge.command],
+      ...es.merge.args.map((a, i): [PropertyKey[], string] => [['eventService', 'merge', 'args', i], a]),
+    ];
+    for (const [path, text] of texts) {
+      const unknown = unknownPlaceholders(text);
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', path, message: `unknown placeholder \${${unknown.join('}, ${')}}` });
+      }
+    }
+  }
+}
 
 export type TaskSpec = z.infer<typeof TaskSpecSchema>;
 export type TaskSpecInput = z.input<typeof TaskSpecSchema>;

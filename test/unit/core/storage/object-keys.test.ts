@@ -3,7 +3,8 @@ import {
   ATTEMPT_LOG_NAME,
   attemptLogKey,
   attemptPrefix,
-  isInputKey,
+  isStageInKey,
+  rangeOutputKey,
   sandboxKey,
 } from '#core/storage/object-keys.ts';
 
@@ -20,9 +21,16 @@ describe('the keys of the task bucket', () => {
     );
   });
 
-  it('takes inputs/ keys as objects of the task bucket, and nothing else', () => {
-    expect(isInputKey('inputs/run1/a.root')).toBe(true);
-    expect(isInputKey('s3://raw/inputs/a.root')).toBe(false);
-    expect(isInputKey('tasks/t-000001/jobs/0/attempt-1/out.root')).toBe(false);
+  it('stages in inputs/ and tasks/ keys from the task bucket, and nothing else', () => {
+    expect(isStageInKey('inputs/run1/a.root')).toBe(true);
+    expect(isStageInKey('tasks/t-000001/ranges/4/p-000001.a1/out.json')).toBe(true);
+    expect(isStageInKey('s3://raw/inputs/a.root')).toBe(false);
+    expect(isStageInKey('sandboxes/616c696365/x/run.sh')).toBe(false);
+  });
+
+  it('keys a range output by range, pilot and attempt, so a rerun never overwrites it', () => {
+    expect(rangeOutputKey('t-000001', 42, 'p-000009', 2, 'h.json')).toBe(
+      'tasks/t-000001/ranges/42/p-000009.a2/h.json',
+    );
   });
 });
