@@ -6,7 +6,7 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'pilots' | 'sites';
+export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -15,6 +15,8 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   getTask: 'get-task',
   listJobs: 'list-jobs',
   getJob: 'get-job',
+  listRanges: 'list-ranges',
+  reportRanges: 'report-ranges',
   cancelTask: 'cancel-task',
   explainTask: 'explain-task',
   createSandbox: 'create-sandbox',
@@ -51,6 +53,9 @@ export const WORKFLOW_FUNCTIONS = [
   'enqueue-jobs',
   'wait-for-jobs',
   'cancel-jobs',
+  'enqueue-ranges',
+  'merge-ranges',
+  'close-range-queue',
   'finalize-task',
   'fail-task',
 ] as const;
@@ -59,7 +64,10 @@ export const WORKFLOW_FUNCTIONS = [
 export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-pilots', everySec: 60 }] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
-export const STREAM_FUNCTIONS = [{ functionName: 'record-job-changes', table: 'jobs' }] as const;
+export const STREAM_FUNCTIONS = [
+  { functionName: 'record-job-changes', table: 'jobs' },
+  { functionName: 'record-range-changes', table: 'ranges' },
+] as const;
 
 /** The capability folder of each function. */
 export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
@@ -80,6 +88,12 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'claim-job': 'jobs',
   'complete-job': 'jobs',
   'record-job-changes': 'jobs',
+  'list-ranges': 'event-ranges',
+  'report-ranges': 'event-ranges',
+  'record-range-changes': 'event-ranges',
+  'enqueue-ranges': 'event-ranges',
+  'merge-ranges': 'event-ranges',
+  'close-range-queue': 'event-ranges',
   'list-pilots': 'pilots',
   'register-pilot': 'pilots',
   'renew-pilot-credentials': 'pilots',

@@ -16,6 +16,12 @@ import {
   TaskPathSchema,
 } from './common.ts';
 import {
+  ListRangesQuerySchema,
+  RangePageSchema,
+  ReportRangesRequestSchema,
+  ReportRangesResponseSchema,
+} from './event-ranges.ts';
+import {
   ClaimRequestSchema,
   ClaimResponseSchema,
   CompleteRequestSchema,
@@ -53,7 +59,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'pilots' | 'sites';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites';
   params?: P;
   query?: Q;
   body?: B;
@@ -109,6 +115,17 @@ export const OPERATIONS = {
     params: TaskPathSchema,
     query: JobsQuerySchema,
     response: JobPageSchema,
+    status: 200,
+  }),
+  listRanges: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/ranges',
+    scopes: [SCOPES.read],
+    tag: 'event-ranges',
+    summary: "An event-service task's event ranges in index order, optionally only those in one state.",
+    params: TaskPathSchema,
+    query: ListRangesQuerySchema,
+    response: RangePageSchema,
     status: 200,
   }),
   getJob: operation({
@@ -193,6 +210,18 @@ export const OPERATIONS = {
     params: PilotPathSchema,
     body: CompleteRequestSchema,
     response: CompleteResponseSchema,
+    status: 200,
+  }),
+  reportRanges: operation({
+    method: 'POST',
+    path: '/pilots/{pilotId}/ranges',
+    scopes: [SCOPES.pilot],
+    tag: 'event-ranges',
+    summary:
+      'Report a batch of event ranges (running, finished with their output, failed) of a consumer job the pilot holds. Replays are counted once.',
+    params: PilotPathSchema,
+    body: ReportRangesRequestSchema,
+    response: ReportRangesResponseSchema,
     status: 200,
   }),
   renewPilotCredentials: operation({

@@ -1,4 +1,6 @@
 import type { Page, PageRequest } from '../api/common.ts';
+import type { RangeCounters } from '../event-ranges/range-counts.ts';
+import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounters, JobCounts } from '../jobs/job-counts.ts';
 import type { Task, TaskHead, TaskState } from './task.ts';
 import type { TaskSpec } from './task-spec.ts';
@@ -8,6 +10,12 @@ import type { TaskEvent } from './transitions.ts';
 export interface CountEntry {
   seq: string;
   delta: Partial<JobCounters>;
+}
+
+/** One change of a task's range counters, from the change feed of range records. */
+export interface RangeCountEntry {
+  seq: string;
+  delta: Partial<RangeCounters>;
 }
 
 export interface TaskStore {
@@ -20,7 +28,9 @@ export interface TaskStore {
   /** The spec, which never changes once stored (adapters may cache it). */
   getSpec(taskId: string): Promise<TaskSpec | undefined>;
   /** Head, job counts and the workflow's wait token, without the spec (strongly consistent). */
-  getProgress(taskId: string): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined>;
+  getProgress(
+    taskId: string,
+  ): Promise<(TaskHead & { counts: JobCounts; rangeCounters: RangeCounters; waitToken?: string }) | undefined>;
   /** Tasks of one owner, newest first, with their job counts. */
   listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>>;
   /**
@@ -30,10 +40,17 @@ export interface TaskStore {
   transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; siteIds?: string[] },
+    change: { at: string; reason?: string; siteIds?: string[]; outputs?: OutputFile[] },
   ): Promise<boolean>;
   /** Records enqueue progress; only ever moves forward. */
   recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void>;
+  /** Records the event-range enqueue progress; only ever moves forward. */
+  recordRangesEnqueued(taskId: string, rangesEnqueued: number, at: string): Promise<void>;
+  /**
+   * Adds the merge jobs of an event-service task: jobCount grows from `consumers` to
+   * `consumers + mergeJobs` and mergeJobs is set, once (false when it was set already).
+   */
+  startMerge(taskId: string, change: { consumers: number; mergeJobs: number; at: string }): Promise<boolean>;
   /** Sets cancelRequested on a task that is not final. Returns the state seen, or undefined if none. */
   requestCancel(taskId: string, at: string): Promise<TaskState | undefined>;
   /** The cancel step told every running job's pilot to kill it. */
@@ -45,6 +62,8 @@ export interface TaskStore {
    * was applied already (a redelivered batch) are skipped. Entries come in `seq` order.
    */
   addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void>;
+  /** The same, for the range counters of an event-service task (kept apart from the job counters). */
+  addRangeCounts(taskId: string, feed: string, entries: RangeCountEntry[]): Promise<void>;
 }
 
 /** What the wait step of the workflow learns when it is released. */

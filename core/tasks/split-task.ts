@@ -7,6 +7,8 @@ import type { TaskSpec } from './task-spec.ts';
  * the claim asks for the one job it hands out. Both call jobAt, so a job's inputs are fixed once.
  */
 export function jobCount(spec: TaskSpec): number {
+  // An event-service task starts with its consumers; its merge jobs are added when the ranges end.
+  if (spec.eventService !== undefined) return spec.eventService.consumers;
   if (spec.events !== undefined) {
     const perJob = spec.split.eventsPerJob ?? spec.events;
     return Math.ceil(spec.events / perJob);
@@ -29,6 +31,8 @@ function jobInput(file: SpecInputFile): JobInput {
 
 /** The parameters of job `jobIndex` (0-based) of a task. */
 export function jobAt(spec: TaskSpec, jobIndex: number): JobParameters {
+  // Consumers take their events from the range queue; merge jobs their inputs from range records.
+  if (spec.eventService !== undefined) return { jobIndex };
   const total = jobCount(spec);
   if (!Number.isInteger(jobIndex) || jobIndex < 0 || jobIndex >= total) {
     throw new RangeError(`job index ${jobIndex} outside 0..${total - 1}`);

@@ -1,6 +1,8 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { TransientError } from '../errors.ts';
+import { rangeCount, taskEvents } from '../event-ranges/event-range.ts';
+import { emptyRangeCounters } from '../event-ranges/range-counts.ts';
 import { emptyJobCounts } from '../jobs/job-counts.ts';
 import { jobCount } from './split-task.ts';
 import type { Task } from './task.ts';
@@ -25,6 +27,10 @@ export async function submitTask(
     jobCount: jobCount(spec),
     jobsEnqueued: 0,
     counts: emptyJobCounts(),
+    rangeCounters: emptyRangeCounters(),
+    ...(spec.eventService === undefined
+      ? {}
+      : { rangeCount: rangeCount(spec), events: taskEvents(spec), rangesEnqueued: 0 }),
     siteIds: [],
     cancelRequested: false,
     cancelSwept: false,

@@ -1,3 +1,5 @@
+import type { RangeCounters } from '../event-ranges/range-counts.ts';
+import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
 import type { TaskSpec } from './task-spec.ts';
 
@@ -39,6 +41,14 @@ export interface TaskHead {
   /** Sites chosen by brokerage for the task's jobs. */
   siteIds: string[];
   cancelRequested: boolean;
+  /** Event-service tasks: the number of ranges and events, and the ranges whose messages were sent. */
+  rangeCount?: number;
+  events?: number;
+  rangesEnqueued?: number;
+  /** Event-service tasks: the merge jobs, once the merge started (jobs from index `consumers` on). */
+  mergeJobs?: number;
+  /** The task's outputs once it ended (the merged outputs of an event-service task). */
+  outputs?: OutputFile[];
   /** The cancel step has told the pilots of every running job to kill it. */
   cancelSwept: boolean;
   reason?: string;
@@ -51,6 +61,8 @@ export interface TaskHead {
 export interface Task extends TaskHead {
   spec: TaskSpec;
   counts: JobCounts;
+  /** Event-service tasks: the range counters (empty otherwise). */
+  rangeCounters: RangeCounters;
 }
 
 /** How a task ends once every job is final. */
