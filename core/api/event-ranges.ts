@@ -32,7 +32,8 @@ export const ReportRangesRequestSchema = z
     taskId: TaskIdSchema,
     jobIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
     attempt: z.number().int().min(1),
-    ranges: z.array(RangeReportSchema).min(1).max(REPORT_RANGES_MAX),
+    /** Empty: only asks how many ranges remain (a consumer that found the queue empty). */
+    ranges: z.array(RangeReportSchema).max(REPORT_RANGES_MAX),
   })
   .superRefine((body, ctx) => {
     body.ranges.forEach((r, i) => {

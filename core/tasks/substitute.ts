@@ -6,6 +6,8 @@ export interface PayloadContext {
   nEvents?: number;
   /** The input files as the payload finds them in its work directory. */
   inputFiles?: string[];
+  /** Event-service ranges: the range's index. */
+  rangeIndex?: number;
   taskId: string;
   jobId: string;
   attempt: number;
@@ -22,6 +24,7 @@ export const PLACEHOLDERS = {
   firstEvent: 'GLUON_FIRST_EVENT',
   nEvents: 'GLUON_N_EVENTS',
   inputFiles: 'GLUON_INPUT_FILES',
+  rangeIndex: 'GLUON_RANGE_INDEX',
   workDir: 'GLUON_WORK_DIR',
 } as const;
 
@@ -36,6 +39,7 @@ function values(ctx: PayloadContext): Record<PlaceholderName, string> {
     firstEvent: ctx.firstEvent === undefined ? '' : String(ctx.firstEvent),
     nEvents: ctx.nEvents === undefined ? '' : String(ctx.nEvents),
     inputFiles: (ctx.inputFiles ?? []).join(','),
+    rangeIndex: ctx.rangeIndex === undefined ? '' : String(ctx.rangeIndex),
     workDir: ctx.workDir,
   };
 }
