@@ -1,3 +1,4 @@
+import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
@@ -24,6 +25,10 @@ export interface Settings {
   heartbeatSec: number;
   /** Jobs whose messages are sent per enqueue step. */
   enqueuePageSize: number;
+  /** Event ranges whose messages are sent per enqueue step. */
+  rangePageSize: number;
+  /** The visibility timeout of range queues: a range's lease, which consumers extend while it runs. */
+  rangeLeaseSec: number;
 }
 
 /** Everything a use case may need; each use case takes only the part it uses (`Pick<Deps, …>`). */
@@ -34,6 +39,8 @@ export interface Deps {
   leases: PilotLeaseStore;
   sites: SiteStore;
   queue: JobQueue;
+  ranges: EventRangeStore;
+  rangeQueue: RangeQueue;
   objects: ObjectStore;
   workflow: WorkflowEngine;
   credentials: CredentialVendor;

@@ -6,6 +6,7 @@ import { SITE_STATUSES } from '../sites/site.ts';
 import { TASK_STATES } from '../tasks/task.ts';
 import { TaskSpecSchema } from '../tasks/task-spec.ts';
 import { PageQuerySchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
+import { RangeCountsSchema } from './event-ranges.ts';
 
 export const JobCountsSchema = z.object(
   Object.fromEntries(JOB_STATES.map((s) => [s, z.number().int().nonnegative()])) as Record<
@@ -35,6 +36,10 @@ export const TaskSummarySchema = z.object({
   jobCount: z.number().int().nonnegative(),
   jobsEnqueued: z.number().int().nonnegative(),
   counts: JobCountsSchema,
+  /** Event-service tasks: ranges by state, and events done of all. */
+  ranges: RangeCountsSchema.optional(),
+  /** The task's outputs once it ended (an event-service task's merged outputs), with size and adler32. */
+  outputs: z.array(OutputFileSchema).optional(),
   siteIds: z.array(z.string()),
   cancelRequested: z.boolean(),
   reason: z.string().optional(),

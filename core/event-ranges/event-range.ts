@@ -5,8 +5,8 @@
  * the range message sent at enqueue. A range gets its record when a pilot first reports it.
  */
 import { z } from 'zod';
-import { fieldIssues, ValidationError } from '../errors.ts';
 import { TaskIdSchema } from '../api/common.ts';
+import { fieldIssues, ValidationError } from '../errors.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 
 /** `ready` (no record, or a failed attempt whose retry is queued), `running` (long ranges only), then final. */

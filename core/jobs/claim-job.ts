@@ -6,7 +6,7 @@ import { isLivePilotState, type PilotResources } from '../pilots/pilot.ts';
 import { pilotSiteOf } from '../pilots/pilot-access.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { resourceMisfit } from '../sites/resource-fit.ts';
-import { attemptLogKey, attemptPrefix } from '../storage/object-keys.ts';
+import { attemptLogKey, attemptPrefix, rangesPrefix } from '../storage/object-keys.ts';
 import { jobAt } from '../tasks/split-task.ts';
 import { isFinalTaskState } from '../tasks/task.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
@@ -30,7 +30,7 @@ export interface ClaimInput extends JobRef {
  * fit `unfit` (leave it to others). A replayed claim answers as the first did.
  */
 export async function claimJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'ranges' | 'rangeQueue' | 'clock' | 'settings'>,
   principal: Principal,
   pilotId: string,
   request: ClaimInput,
@@ -130,19 +130,22 @@ export async function claimJob(
     }
     return answer(outcome);
   }
-  return answer({ outcome: 'claimed', job: claimedJob(spec, request, resources) });
+  return answer({ outcome: 'claimed', job: await jobToRun(deps, spec, request, resources) });
 }
 
 /** The claim did not land: a replay of this pilot's own claim (the job is its own), or stale. */
 async function staleOrReplayed(
-  deps: Pick<Deps, 'jobs'>,
+  deps: Pick<Deps, 'jobs' | 'ranges' | 'rangeQueue' | 'settings'>,
   spec: TaskSpec,
   ref: JobRef,
   pilotId: string,
 ): Promise<Omit<ClaimResponse, 'report'>> {
   const record = await deps.jobs.get(ref.taskId, ref.jobIndex);
   if (record?.state === 'running' && record.attempt === ref.attempt && record.pilotId === pilotId) {
-    return { outcome: 'claimed', job: claimedJob(spec, ref, effectiveResources(spec.resources, record)) };
+    return {
+      outcome: 'claimed',
+      job: await jobToRun(deps, spec, ref, effectiveResources(spec.resources, record)),
+    };
   }
   if (record === undefined)
     return { outcome: 'stale', reason: `no attempt ${ref.attempt} of this job is queued` };
@@ -169,6 +172,61 @@ async function whyNoLease(
       ? `pilot ${pilotId} is unknown or gone; register again`
       : `pilot ${pilotId} is ${lease.state}; register again`,
   );
+}
+
+/**
+ * The job a claim hands out: an event-service task's consumers get their range queue, its merge
+ * jobs the outputs of their block of finished ranges; any other job follows from the spec alone.
+ */
+async function jobToRun(
+  deps: Pick<Deps, 'ranges' | 'rangeQueue' | 'settings'>,
+  spec: TaskSpec,
+  ref: JobRef,
+  resources: TaskSpec['resources'],
+): Promise<ClaimedJob> {
+  const job = claimedJob(spec, ref, resources);
+  const es = spec.eventService;
+  if (es === undefined) return job;
+  const output = spec.outputs[0] as string;
+  if (ref.jobIndex < es.consumers) {
+    return {
+      ...job,
+      consumer: {
+        rangeQueueUrl: await deps.rangeQueue.queueUrl(ref.taskId),
+        mode: es.mode,
+        maxRangeAttempts: es.maxRangeAttempts,
+        stopAfterFailures: es.stopAfterFailures,
+        rangeLeaseSec: deps.settings.rangeLeaseSec,
+        output,
+        outputPrefix: rangesPrefix(ref.taskId),
+      },
+    };
+  }
+  const merge = es.merge;
+  if (merge === undefined) return job;
+  const first = (ref.jobIndex - es.consumers) * merge.rangesPerJob;
+  const inputs: NonNullable<ClaimedJob['inputs']> = [];
+  let from: number | undefined = first;
+  while (from !== undefined && from < first + merge.rangesPerJob) {
+    const page = await deps.ranges.list(ref.taskId, from, first + merge.rangesPerJob - from, 'finished');
+    for (const r of page.records) {
+      if (r.rangeIndex >= first + merge.rangesPerJob || r.output === undefined) continue;
+      inputs.push({
+        name: r.output.key,
+        localName: `r${r.rangeIndex}.${output}`,
+        adler32: r.output.adler32,
+        bytes: r.output.bytes,
+        events: r.nEvents,
+      });
+    }
+    from = page.next;
+  }
+  return {
+    ...job,
+    inputs,
+    nEvents: inputs.reduce((n, f) => n + (f.events ?? 0), 0),
+    payload: { ...spec.payload, command: merge.command, args: merge.args, env: merge.env },
+  };
 }
 
 /** Everything the pilot needs to run one attempt, from the spec and the job's index alone. */

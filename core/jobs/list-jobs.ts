@@ -26,7 +26,7 @@ export async function listJobs(
   const head = await ownedTaskHead(deps.tasks, principal, taskId);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} not found`);
-  let index = parseToken(query.nextToken);
+  let index = parseIndexToken(query.nextToken);
   const items: JobView[] = [];
   while (items.length < query.limit && index < head.jobCount) {
     const want = query.state === undefined ? query.limit - items.length : SCAN_BATCH;
@@ -78,7 +78,8 @@ export async function getJob(
   return { ...jobView(head, spec, jobIndex, record), attempts: attempts.map(attemptView) };
 }
 
-function parseToken(token: string | undefined): number {
+/** The token of a listing by index: the next index, as a decimal string. */
+export function parseIndexToken(token: string | undefined): number {
   if (token === undefined) return 0;
   const n = Number(token);
   if (!/^(0|[1-9][0-9]*)$/.test(token) || !Number.isSafeInteger(n)) {

@@ -1,11 +1,21 @@
 import type { Page, PageRequest } from '../api/common.ts';
 import type { TaskSummary, TaskView } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
+import { deriveRangeCounts, emptyRangeCounters, type RangeCounters } from '../event-ranges/range-counts.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
 import type { Task, TaskHead } from './task.ts';
 import { ownedTask } from './task-access.ts';
 
-export function taskSummary(task: TaskHead & { counts: JobCounts }): TaskSummary {
+export function taskSummary(
+  task: TaskHead & { counts: JobCounts; rangeCounters?: RangeCounters },
+): TaskSummary {
+  const ranges =
+    task.rangeCount === undefined
+      ? undefined
+      : deriveRangeCounts(
+          { rangeCount: task.rangeCount, events: task.events ?? 0 },
+          task.rangeCounters ?? emptyRangeCounters(),
+        );
   return {
     taskId: task.taskId,
     name: task.name,
@@ -14,6 +24,8 @@ export function taskSummary(task: TaskHead & { counts: JobCounts }): TaskSummary
     jobCount: task.jobCount,
     jobsEnqueued: task.jobsEnqueued,
     counts: task.counts,
+    ...(ranges === undefined ? {} : { ranges }),
+    ...(task.outputs === undefined ? {} : { outputs: task.outputs }),
     siteIds: task.siteIds,
     cancelRequested: task.cancelRequested,
     ...(task.reason === undefined ? {} : { reason: task.reason }),

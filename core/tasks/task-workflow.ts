@@ -6,7 +6,10 @@
  */
 import type { Deps } from '../deps.ts';
 import { NoSiteError, NotFoundError } from '../errors.ts';
+import { deriveRangeCounts, type RangeCounters } from '../event-ranges/range-counts.ts';
+import type { OutputFile } from '../jobs/job.ts';
 import { attemptKey } from '../jobs/job.ts';
+import type { JobCounts } from '../jobs/job-counts.ts';
 import { jobMessage } from '../jobs/job-message.ts';
 import { killEntry } from '../pilots/pilot.ts';
 import { brokerTask, describeNoSite } from '../policies/broker-task.ts';
@@ -123,24 +126,78 @@ export async function cancelJobs(
 
 /** Sets the final state from the counts: done, partial, failed, or cancelled. */
 export async function finalizeTask(
-  deps: Pick<Deps, 'tasks' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'clock'>,
   taskId: string,
 ): Promise<{ state: TaskState }> {
   const progress = await deps.tasks.getProgress(taskId);
   if (progress === undefined) throw new NotFoundError(`task ${taskId} not found`);
   if (isFinalTaskState(progress.state)) return { state: progress.state };
-  const state = finalTaskState(progress, progress.counts);
-  const c = progress.counts;
-  const reason =
-    state === 'done'
-      ? undefined
-      : `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${progress.jobCount}`;
-  const moved = await deps.tasks.transition(taskId, taskEventTo(state), {
+  const ending =
+    progress.rangeCount === undefined
+      ? jobsEnding(progress)
+      : await eventServiceEnding(deps, taskId, progress);
+  const moved = await deps.tasks.transition(taskId, taskEventTo(ending.state), {
     at: deps.clock.now().toISOString(),
-    ...(reason === undefined ? {} : { reason }),
+    ...(ending.reason === undefined ? {} : { reason: ending.reason }),
+    ...(ending.outputs === undefined ? {} : { outputs: ending.outputs }),
   });
   // Refused: something else ended the task meanwhile (a replayed step); report what it is now.
-  return moved ? { state } : { state: (await loadHead(deps, taskId)).state };
+  return moved ? { state: ending.state } : { state: (await loadHead(deps, taskId)).state };
+}
+
+interface Ending {
+  state: 'done' | 'partial' | 'failed' | 'cancelled';
+  reason?: string;
+  outputs?: OutputFile[];
+}
+
+function jobsEnding(progress: TaskHead & { counts: JobCounts }): Ending {
+  const state = finalTaskState(progress, progress.counts);
+  const c = progress.counts;
+  if (state === 'done') return { state };
+  return {
+    state,
+    reason: `${c.finished} finished, ${c.failed} failed, ${c.cancelled} cancelled of ${progress.jobCount}`,
+  };
+}
+
+/**
+ * An event-service task ends by its ranges and its merge: done when every range finished and
+ * merged; partial when some finished (fatal ranges are listed by `gluon ranges --state fatal`);
+ * failed when none did. Its outputs are its merge jobs' outputs.
+ */
+async function eventServiceEnding(
+  deps: Pick<Deps, 'jobs'>,
+  taskId: string,
+  progress: TaskHead & { counts: JobCounts; rangeCounters: RangeCounters },
+): Promise<Ending> {
+  if (progress.cancelRequested) return { state: 'cancelled', reason: 'cancelled by its owner' };
+  const r = deriveRangeCounts(
+    { rangeCount: progress.rangeCount ?? 0, events: progress.events ?? 0 },
+    progress.rangeCounters,
+  );
+  const consumers = progress.jobCount - (progress.mergeJobs ?? 0);
+  const merges =
+    progress.mergeJobs === undefined
+      ? { records: [] }
+      : await deps.jobs.list(taskId, consumers, progress.mergeJobs);
+  const outputs = merges.records.filter((j) => j.state === 'finished').flatMap((j) => j.outputs ?? []);
+  const mergesFailed =
+    (progress.mergeJobs ?? 0) - merges.records.filter((j) => j.state === 'finished').length;
+  const notDone = r.total - r.finished - r.fatal;
+  const parts = [
+    `${r.finished} of ${r.total} ranges finished (${r.eventsFinished} of ${r.events} events)`,
+    ...(r.fatal > 0 ? [`${r.fatal} fatal`] : []),
+    ...(notDone > 0 ? [`${notDone} never done (no consumer left)`] : []),
+    ...(mergesFailed > 0 ? [`${mergesFailed} of ${progress.mergeJobs} merge jobs failed`] : []),
+  ];
+  const state =
+    r.finished === 0 ? 'failed' : r.finished === r.total && mergesFailed === 0 ? 'done' : 'partial';
+  return {
+    state,
+    ...(state === 'done' ? {} : { reason: parts.join(', ') }),
+    ...(outputs.length === 0 ? {} : { outputs }),
+  };
 }
 
 /** The workflow's catch-all: the task fails with the error that stopped it (or ends cancelled). */
