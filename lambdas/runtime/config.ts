@@ -8,6 +8,7 @@ import { FatalError, fieldIssues } from '#core/errors.ts';
 export const ConfigSchema = z.object({
   GLUON_TASKS_TABLE: z.string().min(1),
   GLUON_JOBS_TABLE: z.string().min(1),
+  GLUON_RANGES_TABLE: z.string().min(1),
   GLUON_ATTEMPTS_TABLE: z.string().min(1),
   GLUON_PILOTS_TABLE: z.string().min(1),
   GLUON_LEASES_TABLE: z.string().min(1),
@@ -22,6 +23,10 @@ export const ConfigSchema = z.object({
   GLUON_HEARTBEAT_SEC: z.coerce.number().int().min(1).default(60),
   /** Jobs whose messages are sent per enqueue step. */
   GLUON_ENQUEUE_PAGE_SIZE: z.coerce.number().int().min(1).max(20_000).default(5000),
+  /** Event ranges whose messages are sent per enqueue step (a 10M-range task: 200 steps). */
+  GLUON_RANGE_PAGE_SIZE: z.coerce.number().int().min(1).max(200_000).default(50_000),
+  /** Visibility timeout of range queues: a range's lease; consumers extend it while a range runs. */
+  GLUON_RANGE_LEASE_SEC: z.coerce.number().int().min(5).max(43_200).default(600),
   /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */

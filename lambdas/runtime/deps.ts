@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient, stsClient } from '#adapters/aws-clients.ts';
+import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
@@ -8,6 +9,7 @@ import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
+import { SqsRangeQueue } from '#adapters/sqs/sqs-range-queue.ts';
 import { NoCredentialVendor, StsCredentialVendor } from '#adapters/sts/sts-credential-vendor.ts';
 import type { Deps } from '#core/deps.ts';
 import { type Config, config } from './config.ts';
@@ -44,6 +46,8 @@ export function depsFromConfig(c: Config): Deps {
     leases: new DynamoDbPilotLeaseStore(db, c.GLUON_LEASES_TABLE),
     sites: new DynamoDbSiteStore(db, c.GLUON_SITES_TABLE),
     queue: new SqsJobQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
+    ranges: new DynamoDbEventRangeStore(db, c.GLUON_RANGES_TABLE),
+    rangeQueue: new SqsRangeQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
     objects: new S3ObjectStore(s3Client(), c.GLUON_BUCKET),
     workflow: new SfnWorkflowEngine(sfnClient(), c.GLUON_STATE_MACHINE_ARN),
     credentials:
@@ -59,6 +63,8 @@ export function depsFromConfig(c: Config): Deps {
       leaseSec: c.GLUON_LEASE_SEC,
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,
       enqueuePageSize: c.GLUON_ENQUEUE_PAGE_SIZE,
+      rangePageSize: c.GLUON_RANGE_PAGE_SIZE,
+      rangeLeaseSec: c.GLUON_RANGE_LEASE_SEC,
     },
   };
 }
