@@ -63,6 +63,8 @@ export interface LocalStackOptions {
   pilotCheckEverySec?: number;
   /** Jobs per enqueue step (GLUON_ENQUEUE_PAGE_SIZE; default the function's). */
   enqueuePageSize?: number;
+  /** A range's lease, the range queues' visibility timeout (GLUON_RANGE_LEASE_SEC; default 20 s). */
+  rangeLeaseSec?: number;
   /** Level of the functions' logs (default info, as deployed). */
   functionLogLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Tests: DynamoDB and SQS/S3 in memory (executions and the JWT key still go to stateDir). */
@@ -102,8 +104,8 @@ export interface LocalStack {
   env: Record<string, string>;
   factory: LocalPilotFactory;
   workflows: WorkflowRunner;
-  /** The jobs table's change feed, as the record-job-changes function gets it. */
-  jobChanges: StreamPoller;
+  /** The tables' change feeds (jobs, ranges), as their functions get them. */
+  changeFeeds: Record<string, StreamPoller>;
   /** Bytes of API access log written so far (CloudWatch Logs volume on AWS). */
   accessLogBytes(): number;
   /** The DynamoDB Local process (for its CPU and memory). */
@@ -135,6 +137,7 @@ const DEFAULTS = {
   pilots: 4,
   siteId: 'local',
   leaseSec: 30,
+  rangeLeaseSec: 20,
   heartbeatSec: 5,
   reapEverySec: 3,
   pilotIdleExitSec: 30,
@@ -239,6 +242,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
       GLUON_LEASE_SEC: String(options.leaseSec ?? DEFAULTS.leaseSec),
       GLUON_HEARTBEAT_SEC: String(options.heartbeatSec ?? DEFAULTS.heartbeatSec),
+      GLUON_RANGE_LEASE_SEC: String(options.rangeLeaseSec ?? DEFAULTS.rangeLeaseSec),
       // The local scheduler runs the reaper every reapEverySec: one sweep per run.
       GLUON_REAP_SWEEPS: '1',
       GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
@@ -315,17 +319,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // ---- change feeds (the Lambda event source mappings of the tables' streams)
     const streams = dynamoDbStreamsClient();
     teardown.push({ what: 'the streams client', run: async () => streams.destroy() });
-    const feed = STREAM_FUNCTIONS[0];
-    const jobChanges = await startStreamPoller({
-      dynamodb: ddb,
-      streams,
-      tableName: tables[feed.table],
-      functionName: feed.functionName,
-      handlers,
-      ...(inMemory ? {} : { checkpointFile: join(stateDir, 'streams.json') }),
-      log,
-    });
-    teardown.push({ what: 'the job change feed', run: () => jobChanges.stop() });
+    const changeFeeds: Record<string, StreamPoller> = {};
+    for (const feed of STREAM_FUNCTIONS) {
+      const poller = await startStreamPoller({
+        dynamodb: ddb,
+        streams,
+        tableName: tables[feed.table],
+        functionName: feed.functionName,
+        handlers,
+        // The jobs feed keeps the checkpoint file it always had, so existing state directories resume.
+        ...(inMemory
+          ? {}
+          : {
+              checkpointFile: join(
+                stateDir,
+                feed.table === 'jobs' ? 'streams.json' : `streams-${feed.table}.json`,
+              ),
+            }),
+        log,
+      });
+      teardown.push({ what: `the ${feed.table} change feed`, run: () => poller.stop() });
+      changeFeeds[feed.table] = poller;
+    }
 
     // ---- schedules
     const reapEverySec = options.reapEverySec ?? DEFAULTS.reapEverySec;
@@ -411,7 +426,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env,
       factory,
       workflows,
-      jobChanges,
+      changeFeeds,
       accessLogBytes: () => api.accessLogBytes(),
       dynamodbPid: dynamodb.value.pid,
       stop,

@@ -21,6 +21,8 @@ import { taskEventTo } from './transitions.ts';
 export interface Progress {
   nextIndex: number;
   done: boolean;
+  /** From the split: an event-service task (its ranges are sent before its jobs). */
+  eventService?: boolean;
 }
 
 async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<TaskHead> {
@@ -35,8 +37,9 @@ export async function splitTask(
   taskId: string,
 ): Promise<Progress> {
   const head = await loadHead(deps, taskId);
+  const eventService = head.rangeCount !== undefined;
   if (isFinalTaskState(head.state) || head.cancelRequested)
-    return { nextIndex: head.jobsEnqueued, done: true };
+    return { nextIndex: head.jobsEnqueued, done: true, eventService };
   if (head.state === 'submitted') {
     const spec = await deps.tasks.getSpec(taskId);
     if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
@@ -47,7 +50,7 @@ export async function splitTask(
       siteIds: brokerage.siteIds,
     });
   }
-  return { nextIndex: head.jobsEnqueued, done: head.jobsEnqueued >= head.jobCount };
+  return { nextIndex: head.jobsEnqueued, done: head.jobsEnqueued >= head.jobCount, eventService };
 }
 
 /**
