@@ -3,7 +3,9 @@
 // fitted Z peak position.
 //
 // Usage: node merge.mjs FILE_OR_DIR... [--out merged.json]
-// A directory is searched (recursively) for files named histogram*.json.
+// A directory is searched (recursively) for files named histogram*.json. An argument may list
+// several, comma-separated: an event-service task's merge job gets its range outputs as one
+// `${inputFiles}` argument.
 // Plain JavaScript, no dependencies, Node 20 or newer.
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -105,7 +107,7 @@ function main() {
   const inputs = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--out') out = args[++i];
-    else inputs.push(args[i]);
+    else inputs.push(...args[i].split(',').filter((name) => name !== ''));
   }
   if (inputs.length === 0) {
     process.stderr.write('usage: node merge.mjs FILE_OR_DIR... [--out merged.json]\n');

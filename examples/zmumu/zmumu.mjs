@@ -12,8 +12,14 @@
 // Usage: node zmumu.mjs --first-event N --n-events N [--out histogram.json] [--seed S]
 // (GLUON_FIRST_EVENT / GLUON_N_EVENTS when the options are absent or empty). Plain JavaScript,
 // no dependencies, Node 20 or newer.
-import { writeFileSync } from 'node:fs';
+//
+// Stream mode (an event-service consumer, pilot/README.md "Event service"): with GLUON_RANGES_FIFO
+// and GLUON_RESULTS_FIFO set, it reads one range a line from the first, writes the range's
+// histogram to the `output` path the line names, and answers on the second; only --seed applies.
+// Events are seeded by their number, so a range run again gives the same histogram.
+import { closeSync, createReadStream, openSync, writeFileSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 export const Z_MASS = 91.1876;
@@ -178,7 +184,48 @@ function parseArgs(argv, env) {
   };
 }
 
+/** Stream mode: ranges in, one histogram and one answer per range out, until `{"end":true}` or EOF. */
+async function streamMain(rangesFifo, resultsFifo, seed) {
+  const results = openSync(resultsFifo, 'w');
+  const answer = (result) => writeSync(results, `${JSON.stringify(result)}\n`);
+  const input = createReadStream(rangesFifo);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    const range = JSON.parse(line);
+    if (range.end) break;
+    try {
+      const histogram = runZmumu({ firstEvent: range.firstEvent, nEvents: range.nEvents, seed });
+      writeFileSync(range.output, `${JSON.stringify(histogram)}\n`);
+      process.stdout.write(
+        `zmumu: range ${range.rangeIndex}, events ${range.firstEvent}-${range.lastEvent}: ${histogram.entries} entries\n`,
+      );
+      answer({ rangeIndex: range.rangeIndex, ok: true });
+    } catch (error) {
+      answer({ rangeIndex: range.rangeIndex, ok: false, error: error.message });
+    }
+  }
+  lines.close();
+  input.destroy();
+  closeSync(results);
+}
+
+function streamSeed(argv) {
+  const i = argv.indexOf('--seed');
+  const seed = i < 0 ? 1 : Number(argv[i + 1]);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a whole number ≥ 0`);
+  return seed;
+}
+
 function main() {
+  const { GLUON_RANGES_FIFO: rangesFifo, GLUON_RESULTS_FIFO: resultsFifo } = process.env;
+  if (rangesFifo && resultsFifo) {
+    streamMain(rangesFifo, resultsFifo, streamSeed(process.argv.slice(2))).catch((error) => {
+      process.stderr.write(`zmumu: ${error.message}\n`);
+      process.exit(1);
+    });
+    return;
+  }
   let args;
   try {
     args = parseArgs(process.argv.slice(2), process.env);
