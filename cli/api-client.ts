@@ -87,12 +87,13 @@ export class ApiClient {
   }
 
   /** Every page of a listing; API errors become CLI errors. */
-  async all<K extends 'listTasks' | 'listJobs' | 'listPilots'>(
+  async all<K extends 'listTasks' | 'listJobs' | 'listRanges' | 'listPilots'>(
     id: K,
     input: CallInput<K>,
+    max?: number,
   ): Promise<ResponseOf<K>['items']> {
     try {
-      return await this.client.all(id, input);
+      return await this.client.all(id, input, max);
     } catch (error) {
       throw this.translate(error);
     }

@@ -7,6 +7,7 @@ import { registerCancel } from './commands/cancel.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerPilots } from './commands/pilots.ts';
+import { registerRanges } from './commands/ranges.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSubmit } from './commands/submit.ts';
@@ -56,6 +57,7 @@ export function createProgram(ctx: CliContext): Command {
   registerTasks(program, ctx);
   registerJobs(program, ctx);
   registerJob(program, ctx);
+  registerRanges(program, ctx);
   registerPilots(program, ctx);
   registerCancel(program, ctx);
   registerWhy(program, ctx);

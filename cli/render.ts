@@ -1,3 +1,4 @@
+import type { RangeView } from '#core/api/event-ranges.ts';
 import type { AttemptView, JobView, PilotView, TaskSummary, TaskView } from '#core/api/index.ts';
 import type { FieldIssue } from '#core/errors.ts';
 import type { JobState, Usage } from '#core/jobs/job.ts';
@@ -136,7 +137,7 @@ export function renderProgress(task: ProgressInput, options: RenderOptions = {})
   return `${head}\n${legend}`;
 }
 
-/** The plain `gluon status` view: name, state, reason and the progress bar. */
+/** The plain `gluon status` view: name, state, reason, events and ranges (event service), the job bar. */
 export function renderTaskStatus(task: TaskView | TaskSummary, options: RenderOptions = {}): string {
   const color = options.color ?? false;
   const state = paint(task.state, TASK_STATE_COLOUR[task.state], color);
@@ -145,8 +146,53 @@ export function renderTaskStatus(task: TaskView | TaskSummary, options: RenderOp
     `state: ${state}${task.cancelRequested && task.state !== 'cancelled' ? ' (cancel requested)' : ''}`,
   ];
   if (task.reason !== undefined && task.reason !== '') lines.push(`reason: ${task.reason}`);
+  if (task.ranges !== undefined) lines.push(renderEventProgress(task.ranges, options));
   lines.push(renderProgress(task, options));
+  for (const o of task.outputs ?? [])
+    lines.push(`output: ${o.key} (${formatBytes(o.bytes)}, adler32 ${o.adler32 ?? '?'})`);
   return lines.join('\n');
+}
+
+type RangeCounts = NonNullable<TaskSummary['ranges']>;
+
+/**
+ * An event-service task's progress in events: `[#####     ]  52% events 10400 of 20000` and a line
+ * of ranges by state.
+ */
+export function renderEventProgress(ranges: RangeCounts, options: RenderOptions = {}): string {
+  const width = options.width ?? DEFAULT_BAR_WIDTH;
+  const done = ranges.events === 0 ? 0 : Math.floor((width * ranges.eventsFinished) / ranges.events);
+  const pct = ranges.events === 0 ? 0 : Math.floor((100 * ranges.eventsFinished) / ranges.events);
+  const bar = paint('#'.repeat(done), ANSI.finished, options.color ?? false) + ' '.repeat(width - done);
+  return [
+    `[${bar}] ${String(pct).padStart(3)}% events ${ranges.eventsFinished} of ${ranges.events}`,
+    `ranges: finished ${ranges.finished}  fatal ${ranges.fatal}  failed ${ranges.failed}  running ${ranges.running}  ready ${ranges.ready}  of ${ranges.total}`,
+  ].join('\n');
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** `gluon ranges`: one line per range. */
+export function renderRangesTable(ranges: RangeView[]): string {
+  if (ranges.length === 0) return 'no ranges';
+  return renderTable(
+    ['RANGE', 'STATE', 'ATTEMPT', 'EVENTS', 'FILE', 'PILOT', 'JOB', 'WALL', 'ERROR'],
+    ranges.map((r) => [
+      String(r.rangeIndex),
+      r.state,
+      String(r.attempt),
+      `${r.firstEvent}-${r.firstEvent + r.nEvents - 1}`,
+      r.file ?? '-',
+      r.pilotId ?? '-',
+      r.jobIndex === undefined ? '-' : String(r.jobIndex),
+      r.wallTimeSec === undefined ? '-' : formatSeconds(r.wallTimeSec),
+      trim(r.errorCode === undefined ? r.error : `${r.errorCode} ${r.error ?? ''}`, 60),
+    ]),
+  );
 }
 
 /** Aligned text table; the last column is not padded. */

@@ -193,7 +193,7 @@ export class GluonClient {
   }
 
   /** Every page of a listing, in order; at most `max` items (no page is asked for past them). */
-  async all<K extends 'listTasks' | 'listJobs' | 'listPilots'>(
+  async all<K extends 'listTasks' | 'listJobs' | 'listRanges' | 'listPilots'>(
     id: K,
     input: CallInput<K>,
     max = Number.POSITIVE_INFINITY,
