@@ -8,15 +8,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Page, PageRequest } from '#core/api/common.ts';
 import { ConflictError } from '#core/errors.ts';
-import {
-  addCounters,
-  COUNTER_NAMES,
-  deriveJobCounts,
-  emptyJobCounters,
-  type JobCounters,
-  type JobCounts,
-} from '#core/jobs/job-counts.ts';
-import type { CountEntry, TaskStore } from '#core/tasks/ports.ts';
+import { RANGE_COUNTER_NAMES, type RangeCounters } from '#core/event-ranges/range-counts.ts';
+import type { OutputFile } from '#core/jobs/job.ts';
+import { COUNTER_NAMES, deriveJobCounts, type JobCounters, type JobCounts } from '#core/jobs/job-counts.ts';
+import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
 import {
   FINAL_TASK_STATES,
   isFinalTaskState,
@@ -52,14 +47,26 @@ function headOf(item: Item): TaskHead & { waitToken?: string } {
   return { ...head, cancelRequested: head.cancelRequested === true, cancelSwept: head.cancelSwept === true };
 }
 
-function countersOf(items: Item[]): JobCounters {
-  const counters = emptyJobCounters();
+/** The counters `names` summed over the counter items whose sort key starts with `prefix`. */
+function sumCounters<K extends string>(
+  items: Item[],
+  prefix: string,
+  names: readonly K[],
+): Record<K, number> {
+  const sums = Object.fromEntries(names.map((name) => [name, 0])) as Record<K, number>;
   for (const item of items) {
-    const delta: Partial<JobCounters> = {};
-    for (const name of COUNTER_NAMES) if (typeof item[name] === 'number') delta[name] = item[name] as number;
-    addCounters(counters, delta);
+    if (typeof item.sk !== 'string' || !item.sk.startsWith(prefix)) continue;
+    for (const name of names) if (typeof item[name] === 'number') sums[name] += item[name] as number;
   }
-  return counters;
+  return sums;
+}
+
+function jobCountersOf(items: Item[]): JobCounters {
+  return sumCounters(items, TASK_SK.countsPrefix, COUNTER_NAMES);
+}
+
+function rangeCountersOf(items: Item[]): RangeCounters {
+  return sumCounters(items, TASK_SK.rangeCountsPrefix, RANGE_COUNTER_NAMES);
 }
 
 function publicHead(head: TaskHead & { waitToken?: string }): TaskHead {
@@ -69,8 +76,9 @@ function publicHead(head: TaskHead & { waitToken?: string }): TaskHead {
 
 /**
  * Tasks in the tasks table: per task, the immutable spec (sk `#spec`), the small head (sk `task`)
- * and one counter item per feed of job changes (sk `counts#<feed>`, written by the change feed
- * consumer exactly once per change: each item remembers the last sequence number it applied).
+ * and one counter item per feed of job changes (sk `counts#<feed>`) and of range changes
+ * (sk `ranges#<feed>`), written by the change feed consumers exactly once per change: each item
+ * remembers the last sequence number it applied.
  */
 export class DynamoDbTaskStore implements TaskStore {
   private readonly client: DynamoDBDocumentClient;
@@ -83,7 +91,7 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async create(task: Task): Promise<void> {
-    const { spec, counts: _counts, ...head } = task;
+    const { spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = task;
     try {
       await this.client.send(
         new TransactWriteCommand({
@@ -119,7 +127,12 @@ export class DynamoDbTaskStore implements TaskStore {
     const head = publicHead(headOf(headItem));
     const spec = specItem.spec as TaskSpec;
     this.remember(taskId, spec);
-    return { ...head, spec, counts: deriveJobCounts(head, countersOf(items.filter(isCounterItem))) };
+    return {
+      ...head,
+      spec,
+      counts: deriveJobCounts(head, jobCountersOf(items)),
+      rangeCounters: rangeCountersOf(items),
+    };
   }
 
   async getHead(taskId: string, options: { consistent?: boolean } = {}): Promise<TaskHead | undefined> {
@@ -156,15 +169,24 @@ export class DynamoDbTaskStore implements TaskStore {
   /** Counters and head in one Query (the spec sorts before them and is not read). */
   async getProgress(
     taskId: string,
-  ): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
+  ): Promise<
+    (TaskHead & { counts: JobCounts; rangeCounters: RangeCounters; waitToken?: string }) | undefined
+  > {
     const items = await this.query(taskId, TASK_SK.countsPrefix);
     const headItem = items.find((i) => i.sk === TASK_SK.head);
     if (headItem === undefined) return undefined;
     const head = headOf(headItem);
-    return { ...head, counts: deriveJobCounts(head, countersOf(items.filter(isCounterItem))) };
+    return {
+      ...head,
+      counts: deriveJobCounts(head, jobCountersOf(items)),
+      rangeCounters: rangeCountersOf(items),
+    };
   }
 
-  async listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>> {
+  async listByOwner(
+    owner: string,
+    page: PageRequest,
+  ): Promise<Page<TaskHead & { counts: JobCounts; rangeCounters: RangeCounters }>> {
     const startKey = decodePageToken(
       page.nextToken,
       { taskId: 'S', sk: 'S', owner: 'S', createdAt: 'S' },
@@ -189,8 +211,12 @@ export class DynamoDbTaskStore implements TaskStore {
     }
     const heads = (out.Items ?? []).filter((i) => i.sk === TASK_SK.head).map((i) => publicHead(headOf(i)));
     const items = await mapBounded(heads, COUNTER_READS_IN_FLIGHT, async (head) => {
-      const counters = (await this.query(head.taskId, TASK_SK.countsPrefix)).filter(isCounterItem);
-      return { ...head, counts: deriveJobCounts(head, countersOf(counters)) };
+      const counters = await this.query(head.taskId, TASK_SK.countsPrefix);
+      return {
+        ...head,
+        counts: deriveJobCounts(head, jobCountersOf(counters)),
+        rangeCounters: rangeCountersOf(counters),
+      };
     });
     return {
       items,
@@ -201,7 +227,7 @@ export class DynamoDbTaskStore implements TaskStore {
   async transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; siteIds?: string[] },
+    change: { at: string; reason?: string; siteIds?: string[]; outputs?: OutputFile[] },
   ): Promise<boolean> {
     const { from, to } = TASK_TRANSITIONS[event];
     const entry: TaskStateChange = {
@@ -222,6 +248,10 @@ export class DynamoDbTaskStore implements TaskStore {
     if (change.siteIds !== undefined) {
       sets.push('siteIds = :siteIds');
       values[':siteIds'] = change.siteIds;
+    }
+    if (change.outputs !== undefined) {
+      sets.push('outputs = :outputs');
+      values[':outputs'] = change.outputs;
     }
     if (isFinalTaskState(to)) sets.push('endedAt = :at');
     from.forEach((state, i) => {
@@ -246,21 +276,44 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { taskId, sk: TASK_SK.head },
-          UpdateExpression: 'SET jobsEnqueued = :n, updatedAt = :at',
-          ConditionExpression: 'attribute_exists(taskId) AND jobsEnqueued < :n',
-          ExpressionAttributeValues: { ':n': jobsEnqueued, ':at': at },
-        }),
-      );
-    } catch (error) {
-      // Already at or past this point (a replayed page), or no such task: nothing to move forward.
-      if (errorName(error) === CONDITION_FAILED) return;
-      rethrowSdkError(error, 'record enqueued jobs');
-    }
+    await this.moveForward(taskId, 'jobsEnqueued', jobsEnqueued, at);
+  }
+
+  async recordRangesEnqueued(taskId: string, rangesEnqueued: number, at: string): Promise<void> {
+    await this.moveForward(taskId, 'rangesEnqueued', rangesEnqueued, at);
+  }
+
+  /** Sets an enqueue position of the head if it moves it forward (a replayed page does not). */
+  private async moveForward(
+    taskId: string,
+    field: 'jobsEnqueued' | 'rangesEnqueued',
+    position: number,
+    at: string,
+  ): Promise<void> {
+    await this.updateHead(taskId, `record ${field}`, {
+      set: 'SET #field = :n, updatedAt = :at',
+      // Heads of tasks without event service have no rangesEnqueued.
+      condition: '(attribute_not_exists(#field) OR #field < :n)',
+      names: { '#field': field },
+      values: { ':n': position, ':at': at },
+    });
+  }
+
+  async startMerge(
+    taskId: string,
+    change: { consumers: number; mergeJobs: number; at: string },
+  ): Promise<boolean> {
+    // False when started already (a replayed step).
+    return this.updateHead(taskId, 'start merge', {
+      set: 'SET mergeJobs = :merge, jobCount = :total, updatedAt = :at',
+      condition: 'attribute_not_exists(mergeJobs) AND jobCount = :consumers',
+      values: {
+        ':merge': change.mergeJobs,
+        ':total': change.consumers + change.mergeJobs,
+        ':consumers': change.consumers,
+        ':at': change.at,
+      },
+    });
   }
 
   async requestCancel(taskId: string, at: string): Promise<TaskState | undefined> {
@@ -292,37 +345,69 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async markCancelSwept(taskId: string, at: string): Promise<void> {
-    await this.updateHead(taskId, 'mark cancel swept', 'SET cancelSwept = :true, updatedAt = :at', {
-      ':true': true,
-      ':at': at,
+    await this.updateHead(taskId, 'mark cancel swept', {
+      set: 'SET cancelSwept = :true, updatedAt = :at',
+      values: { ':true': true, ':at': at },
     });
   }
 
   async storeWaitToken(taskId: string, token: string): Promise<void> {
-    await this.updateHead(taskId, 'store wait token', 'SET waitToken = :token', { ':token': token });
+    await this.updateHead(taskId, 'store wait token', {
+      set: 'SET waitToken = :token',
+      values: { ':token': token },
+    });
   }
 
   async addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void> {
+    await this.addCounts(
+      taskId,
+      `${TASK_SK.countsPrefix}${feed}`,
+      COUNTER_NAMES,
+      entries,
+      'count job changes',
+    );
+  }
+
+  async addRangeCounts(taskId: string, feed: string, entries: RangeCountEntry[]): Promise<void> {
+    await this.addCounts(
+      taskId,
+      `${TASK_SK.rangeCountsPrefix}${feed}`,
+      RANGE_COUNTER_NAMES,
+      entries,
+      'count range changes',
+    );
+  }
+
+  /**
+   * Adds the entries to the counter item `sk` in one conditional write, on the condition that
+   * none was applied already (the item's lastSeq is before the first); else keeps the newer ones.
+   */
+  private async addCounts<K extends string>(
+    taskId: string,
+    sk: string,
+    counterNames: readonly K[],
+    entries: Array<{ seq: string; delta: Partial<Record<K, number>> }>,
+    what: string,
+  ): Promise<void> {
     let pending = [...entries].sort((a, b) => compareSeq(a.seq, b.seq));
     for (let tries = 0; pending.length > 0; tries++) {
-      const delta = emptyJobCounters();
-      for (const entry of pending) addCounters(delta, entry.delta);
-      const first = pending[0] as CountEntry;
-      const last = pending.at(-1) as CountEntry;
+      const first = pending[0] as (typeof pending)[number];
+      const last = pending.at(-1) as (typeof pending)[number];
       const names: Record<string, string> = {};
       const adds: string[] = [];
       const values: Item = { ':first': padSeq(first.seq), ':last': padSeq(last.seq) };
-      for (const name of COUNTER_NAMES) {
-        if (delta[name] === 0) continue;
+      for (const name of counterNames) {
+        const sum = pending.reduce((n, entry) => n + (entry.delta[name] ?? 0), 0);
+        if (sum === 0) continue;
         names[`#${name}`] = name;
-        values[`:${name}`] = delta[name];
+        values[`:${name}`] = sum;
         adds.push(`#${name} :${name}`);
       }
       try {
         await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: { taskId, sk: `${TASK_SK.countsPrefix}${feed}` },
+            Key: { taskId, sk },
             UpdateExpression: `SET lastSeq = :last${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
             ConditionExpression: 'attribute_not_exists(lastSeq) OR lastSeq < :first',
             ...(adds.length > 0 ? { ExpressionAttributeNames: names } : {}),
@@ -331,27 +416,23 @@ export class DynamoDbTaskStore implements TaskStore {
         );
         return;
       } catch (error) {
-        if (errorName(error) !== CONDITION_FAILED || tries >= 3) rethrowSdkError(error, 'count job changes');
+        if (errorName(error) !== CONDITION_FAILED || tries >= 3) rethrowSdkError(error, what);
       }
       // Some of these changes were applied already (a batch delivered again): keep only the newer ones.
-      const applied = await this.lastSeq(taskId, feed);
+      const applied = await this.lastSeq(taskId, sk);
       pending = pending.filter((entry) => applied === undefined || padSeq(entry.seq) > applied);
     }
   }
 
-  private async lastSeq(taskId: string, feed: string): Promise<string | undefined> {
+  private async lastSeq(taskId: string, sk: string): Promise<string | undefined> {
     try {
       const out = await this.client.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: { taskId, sk: `${TASK_SK.countsPrefix}${feed}` },
-          ConsistentRead: true,
-        }),
+        new GetCommand({ TableName: this.tableName, Key: { taskId, sk }, ConsistentRead: true }),
       );
       const seq = out.Item?.lastSeq;
       return typeof seq === 'string' ? seq : undefined;
     } catch (error) {
-      rethrowSdkError(error, 'read job counters');
+      rethrowSdkError(error, 'read counters');
     }
   }
 
@@ -388,26 +469,29 @@ export class DynamoDbTaskStore implements TaskStore {
     return items;
   }
 
-  private async updateHead(taskId: string, what: string, expression: string, values: Item): Promise<void> {
+  /** Updates the head if it exists and `condition` holds; false when not. */
+  private async updateHead(
+    taskId: string,
+    what: string,
+    update: { set: string; condition?: string; names?: Record<string, string>; values: Item },
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { taskId, sk: TASK_SK.head },
-          UpdateExpression: expression,
-          ConditionExpression: 'attribute_exists(taskId)',
-          ExpressionAttributeValues: values,
+          UpdateExpression: update.set,
+          ConditionExpression: `attribute_exists(taskId)${update.condition === undefined ? '' : ` AND ${update.condition}`}`,
+          ...(update.names === undefined ? {} : { ExpressionAttributeNames: update.names }),
+          ExpressionAttributeValues: update.values,
         }),
       );
+      return true;
     } catch (error) {
-      if (errorName(error) === CONDITION_FAILED) return;
+      if (errorName(error) === CONDITION_FAILED) return false;
       rethrowSdkError(error, what);
     }
   }
-}
-
-function isCounterItem(item: Item): boolean {
-  return typeof item.sk === 'string' && item.sk.startsWith(TASK_SK.countsPrefix);
 }
 
 function compareSeq(a: string, b: string): number {

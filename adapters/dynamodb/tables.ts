@@ -12,7 +12,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 
-export type TableKey = 'tasks' | 'jobs' | 'attempts' | 'pilots' | 'leases' | 'sites';
+export type TableKey = 'tasks' | 'jobs' | 'ranges' | 'attempts' | 'pilots' | 'leases' | 'sites';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -42,19 +42,23 @@ export const INDEX = {
   tasksByOwner: 'byOwner',
 } as const;
 
-/** Sort keys of the tasks table: the spec (sorted first), the job counters of each feed, the head. */
+/**
+ * Sort keys of the tasks table: the spec (sorted first), the job counters of each feed, the range
+ * counters of each feed, the head.
+ */
 export const TASK_SK = {
   spec: '#spec',
   countsPrefix: 'counts#',
+  rangeCountsPrefix: 'ranges#',
   head: 'task',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
   /**
    * Per task: the immutable spec (sk `#spec`), the job counters kept by the change feed
-   * (sk `counts#<feed>`, one item per stream shard) and the small head (sk `task`). Only heads
-   * carry `owner`, so byOwner lists tasks only; a Query from `counts#` on reads counters and head
-   * without the spec.
+   * (sk `counts#<feed>`, one item per stream shard), the range counters of an event-service task
+   * (sk `ranges#<feed>`, likewise) and the small head (sk `task`). Only heads carry `owner`, so
+   * byOwner lists tasks only; a Query from `counts#` on reads counters and head without the spec.
    */
   tasks: {
     partitionKey: { name: 'taskId', type: 'S' },
@@ -75,6 +79,16 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
   jobs: {
     partitionKey: { name: 'taskId', type: 'S' },
     sortKey: { name: 'jobIndex', type: 'N' },
+    indexes: [],
+    stream: 'NEW_AND_OLD_IMAGES',
+  },
+  /**
+   * Event ranges of event-service tasks, one record per range that was ever reported (under 1 KB;
+   * no index). Its stream feeds the range counters, as the jobs table's feeds the job counters.
+   */
+  ranges: {
+    partitionKey: { name: 'taskId', type: 'S' },
+    sortKey: { name: 'rangeIndex', type: 'N' },
     indexes: [],
     stream: 'NEW_AND_OLD_IMAGES',
   },
@@ -171,6 +185,7 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
 const ENV_NAMES: Record<TableKey, string> = {
   tasks: 'GLUON_TASKS_TABLE',
   jobs: 'GLUON_JOBS_TABLE',
+  ranges: 'GLUON_RANGES_TABLE',
   attempts: 'GLUON_ATTEMPTS_TABLE',
   pilots: 'GLUON_PILOTS_TABLE',
   leases: 'GLUON_LEASES_TABLE',

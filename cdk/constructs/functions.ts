@@ -26,6 +26,7 @@ type RequiredEnvironment = Pick<
   Record<keyof Config, string>,
   | 'GLUON_TASKS_TABLE'
   | 'GLUON_JOBS_TABLE'
+  | 'GLUON_RANGES_TABLE'
   | 'GLUON_ATTEMPTS_TABLE'
   | 'GLUON_PILOTS_TABLE'
   | 'GLUON_LEASES_TABLE'
@@ -177,6 +178,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
   };
+    GLUON_RANGES_TABLE: props.tables.ranges.tableName,
   for (const [name, value] of Object.entries(props.stage.functionSettings)) {
     if (value !== undefined) environment[name as keyof Config] = String(value);
   }

@@ -270,6 +270,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
   const env: Record<string, string> = {
     GLUON_TASKS_TABLE: tables.tasks,
     GLUON_JOBS_TABLE: tables.jobs,
+    GLUON_RANGES_TABLE: tables.ranges,
     GLUON_ATTEMPTS_TABLE: tables.attempts,
     GLUON_PILOTS_TABLE: tables.pilots,
     GLUON_LEASES_TABLE: tables.leases,

@@ -1,15 +1,23 @@
 /**
  * In-memory implementations of every port, with the same semantics as the DynamoDB, SQS, S3, Step
  * Functions and STS adapters (the contract tests run one suite against both, so they cannot
- * drift). The job store also keeps the change feed of its records, as DynamoDB Streams does;
- * `settleJobChanges` hands it to the same consumer the stream function runs.
+ * drift). The job and event-range stores also keep the change feed of their records, as DynamoDB
+ * Streams does; `settleJobChanges` hands the jobs' to the same consumer the stream function runs.
  */
 
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
-import { type Attempt, type JobRecord, jobIdOf } from '#core/jobs/job.ts';
+import type { RangeRecord, RecordedRangeState } from '#core/event-ranges/event-range.ts';
+import type {
+  EventRangeStore,
+  RangeExpectation,
+  RangeRecordChange,
+  RangeWrite,
+} from '#core/event-ranges/ports.ts';
+import { addRangeCounters, emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range-counts.ts';
+import { type Attempt, type JobRecord, jobIdOf, type OutputFile } from '#core/jobs/job.ts';
 import {
   addCounters,
   deriveJobCounts,
@@ -31,7 +39,13 @@ import {
   SiteSchema,
 } from '#core/sites/site.ts';
 import type { ObjectStore } from '#core/storage/ports.ts';
-import type { CountEntry, TaskStore, WaitOutcome, WorkflowEngine } from '#core/tasks/ports.ts';
+import type {
+  CountEntry,
+  RangeCountEntry,
+  TaskStore,
+  WaitOutcome,
+  WorkflowEngine,
+} from '#core/tasks/ports.ts';
 import {
   FINAL_TASK_STATES,
   isFinalTaskState,
@@ -82,11 +96,40 @@ function pageOf<T>(items: T[], page: PageRequest, listing: string): Page<T> {
   return { items: slice, nextToken };
 }
 
+/** Counters of one feed, with the last sequence number applied. */
+interface FeedCounters<C> {
+  counters: C;
+  lastSeq: bigint;
+}
+
 interface StoredTask {
   head: TaskHead & { waitToken?: string };
   spec: TaskSpec;
-  /** Counters per feed, with the last sequence number each applied. */
-  counters: Map<string, { counters: JobCounters; lastSeq: bigint }>;
+  /** Job counters per feed. */
+  counters: Map<string, FeedCounters<JobCounters>>;
+  /** Range counters per feed, kept apart as the adapter keeps them. */
+  rangeCounters: Map<string, FeedCounters<RangeCounters>>;
+}
+
+/** Applies the entries of `feed` newer than its last applied sequence number, in order. */
+function addOnce<C, D>(
+  byFeed: Map<string, FeedCounters<C>>,
+  feed: string,
+  entries: Array<{ seq: string; delta: D }>,
+  empty: () => C,
+  add: (into: C, delta: D) => C,
+): void {
+  let item = byFeed.get(feed);
+  if (item === undefined) {
+    item = { counters: empty(), lastSeq: -1n };
+    byFeed.set(feed, item);
+  }
+  for (const entry of [...entries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
+    const seq = BigInt(entry.seq);
+    if (seq <= item.lastSeq) continue;
+    add(item.counters, entry.delta);
+    item.lastSeq = seq;
+  }
 }
 
 export class InMemoryTaskStore implements TaskStore {
@@ -94,15 +137,20 @@ export class InMemoryTaskStore implements TaskStore {
 
   async create(task: Task): Promise<void> {
     if (this.tasks.has(task.taskId)) throw new ConflictError(`task ${task.taskId} already exists`);
-    const { spec, counts: _counts, ...head } = copy(task);
-    this.tasks.set(task.taskId, { head, spec, counters: new Map() });
+    const { spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = copy(task);
+    this.tasks.set(task.taskId, { head, spec, counters: new Map(), rangeCounters: new Map() });
   }
 
   async get(taskId: string): Promise<Task | undefined> {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) return undefined;
     const { waitToken: _token, ...head } = copy(stored.head);
-    return { ...head, spec: copy(stored.spec), counts: this.counts(stored) };
+    return {
+      ...head,
+      spec: copy(stored.spec),
+      counts: this.counts(stored),
+      rangeCounters: this.rangeCounters(stored),
+    };
   }
 
   async getHead(taskId: string): Promise<TaskHead | undefined> {
@@ -119,13 +167,18 @@ export class InMemoryTaskStore implements TaskStore {
 
   async getProgress(
     taskId: string,
-  ): Promise<(TaskHead & { counts: JobCounts; waitToken?: string }) | undefined> {
+  ): Promise<
+    (TaskHead & { counts: JobCounts; rangeCounters: RangeCounters; waitToken?: string }) | undefined
+  > {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) return undefined;
-    return { ...copy(stored.head), counts: this.counts(stored) };
+    return { ...copy(stored.head), counts: this.counts(stored), rangeCounters: this.rangeCounters(stored) };
   }
 
-  async listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>> {
+  async listByOwner(
+    owner: string,
+    page: PageRequest,
+  ): Promise<Page<TaskHead & { counts: JobCounts; rangeCounters: RangeCounters }>> {
     const mine = [...this.tasks.values()]
       .filter((t) => t.head.owner === owner)
       .sort(
@@ -134,7 +187,7 @@ export class InMemoryTaskStore implements TaskStore {
       )
       .map((t) => {
         const { waitToken: _token, ...head } = copy(t.head);
-        return { ...head, counts: this.counts(t) };
+        return { ...head, counts: this.counts(t), rangeCounters: this.rangeCounters(t) };
       });
     return pageOf(mine, page, `tasks of ${owner}`);
   }
@@ -142,7 +195,7 @@ export class InMemoryTaskStore implements TaskStore {
   async transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; siteIds?: string[] },
+    change: { at: string; reason?: string; siteIds?: string[]; outputs?: OutputFile[] },
   ): Promise<boolean> {
     const stored = this.tasks.get(taskId);
     const { from, to } = TASK_TRANSITIONS[event];
@@ -157,6 +210,7 @@ export class InMemoryTaskStore implements TaskStore {
     });
     if (change.reason !== undefined) head.reason = change.reason;
     if (change.siteIds !== undefined) head.siteIds = [...change.siteIds];
+    if (change.outputs !== undefined) head.outputs = copy(change.outputs);
     if (isFinalTaskState(to)) head.endedAt = change.at;
     return true;
   }
@@ -166,6 +220,26 @@ export class InMemoryTaskStore implements TaskStore {
     if (stored === undefined || stored.head.jobsEnqueued >= jobsEnqueued) return;
     stored.head.jobsEnqueued = jobsEnqueued;
     stored.head.updatedAt = at;
+  }
+
+  async recordRangesEnqueued(taskId: string, rangesEnqueued: number, at: string): Promise<void> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || (stored.head.rangesEnqueued ?? -1) >= rangesEnqueued) return;
+    stored.head.rangesEnqueued = rangesEnqueued;
+    stored.head.updatedAt = at;
+  }
+
+  async startMerge(
+    taskId: string,
+    change: { consumers: number; mergeJobs: number; at: string },
+  ): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || stored.head.mergeJobs !== undefined) return false;
+    if (stored.head.jobCount !== change.consumers) return false;
+    stored.head.mergeJobs = change.mergeJobs;
+    stored.head.jobCount = change.consumers + change.mergeJobs;
+    stored.head.updatedAt = change.at;
+    return true;
   }
 
   async requestCancel(taskId: string, at: string): Promise<TaskState | undefined> {
@@ -191,24 +265,25 @@ export class InMemoryTaskStore implements TaskStore {
 
   async addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void> {
     const stored = this.tasks.get(taskId);
-    if (stored === undefined) return;
-    let item = stored.counters.get(feed);
-    if (item === undefined) {
-      item = { counters: emptyJobCounters(), lastSeq: -1n };
-      stored.counters.set(feed, item);
-    }
-    for (const entry of [...entries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
-      const seq = BigInt(entry.seq);
-      if (seq <= item.lastSeq) continue;
-      addCounters(item.counters, entry.delta);
-      item.lastSeq = seq;
-    }
+    if (stored !== undefined) addOnce(stored.counters, feed, entries, emptyJobCounters, addCounters);
+  }
+
+  async addRangeCounts(taskId: string, feed: string, entries: RangeCountEntry[]): Promise<void> {
+    const stored = this.tasks.get(taskId);
+    if (stored !== undefined)
+      addOnce(stored.rangeCounters, feed, entries, emptyRangeCounters, addRangeCounters);
   }
 
   private counts(stored: StoredTask): JobCounts {
     const total = emptyJobCounters();
     for (const { counters } of stored.counters.values()) addCounters(total, counters);
     return deriveJobCounts(stored.head, total);
+  }
+
+  private rangeCounters(stored: StoredTask): RangeCounters {
+    const total = emptyRangeCounters();
+    for (const { counters } of stored.rangeCounters.values()) addRangeCounters(total, counters);
+    return total;
   }
 }
 
@@ -302,6 +377,76 @@ export class InMemoryJobStore implements JobStore {
 
   /** The changes of records since the last call (the change feed), oldest first. */
   takeChanges(): JobRecordChange[] {
+    return this.feed.splice(0, this.feed.length);
+  }
+}
+
+function rangeMatches(record: RangeRecord | undefined, expected: RangeExpectation): boolean {
+  if (expected === 'absent') return record === undefined;
+  return record !== undefined && record.state === expected.state && record.attempt <= expected.attemptAtMost;
+}
+
+/**
+ * Event-range records, written whole by conditional writes, with their change feed (feed
+ * `memory`). As the adapter runs a call's writes at once, a call should not write one range twice.
+ */
+export class InMemoryEventRangeStore implements EventRangeStore {
+  private readonly records = new Map<string, Map<number, RangeRecord>>();
+  private readonly feed: RangeRecordChange[] = [];
+  private seq = 0n;
+  /** Writes refused (conflicts), for tests that look at fencing. */
+  conflicts = 0;
+
+  async write(writes: RangeWrite[]): Promise<Array<'ok' | 'conflict'>> {
+    return writes.map(({ record, expected }) => {
+      let byIndex = this.records.get(record.taskId);
+      const before = byIndex?.get(record.rangeIndex);
+      if (!expected.some((e) => rangeMatches(before, e))) {
+        this.conflicts++;
+        return 'conflict';
+      }
+      if (byIndex === undefined) {
+        byIndex = new Map();
+        this.records.set(record.taskId, byIndex);
+      }
+      byIndex.set(record.rangeIndex, copy(record));
+      this.seq += 1n;
+      this.feed.push({
+        feed: 'memory',
+        seq: String(this.seq),
+        ...(before === undefined ? {} : { before: copy(before) }),
+        after: copy(record),
+      });
+      return 'ok';
+    });
+  }
+
+  async getMany(taskId: string, rangeIndexes: number[]): Promise<RangeRecord[]> {
+    const byIndex = this.records.get(taskId);
+    return [...new Set(rangeIndexes)]
+      .map((i) => byIndex?.get(i))
+      .filter((r): r is RangeRecord => r !== undefined)
+      .sort((a, b) => a.rangeIndex - b.rangeIndex)
+      .map(copy);
+  }
+
+  async list(
+    taskId: string,
+    fromIndex: number,
+    limit: number,
+    state?: RecordedRangeState,
+  ): Promise<{ records: RangeRecord[]; next?: number }> {
+    const all = [...(this.records.get(taskId)?.values() ?? [])]
+      .filter((r) => r.rangeIndex >= fromIndex && (state === undefined || r.state === state))
+      .sort((a, b) => a.rangeIndex - b.rangeIndex);
+    const records = all.slice(0, limit).map(copy);
+    // As the adapter, which reads one record past the limit: `next` only when more follow.
+    if (all.length <= limit) return { records };
+    return { records, next: (records.at(-1) as RangeRecord).rangeIndex + 1 };
+  }
+
+  /** The changes of records since the last call (the change feed), oldest first. */
+  takeChanges(): RangeRecordChange[] {
     return this.feed.splice(0, this.feed.length);
   }
 }
@@ -632,6 +777,7 @@ export class FixedCredentialVendor implements CredentialVendor {
 export interface InMemoryDeps extends Deps {
   tasks: InMemoryTaskStore;
   jobs: InMemoryJobStore;
+  ranges: InMemoryEventRangeStore;
   pilots: InMemoryPilotStore;
   leases: InMemoryPilotLeaseStore;
   sites: InMemorySiteStore;
@@ -649,6 +795,7 @@ export function inMemoryDeps(
   return {
     tasks: new InMemoryTaskStore(),
     jobs: new InMemoryJobStore(),
+    ranges: new InMemoryEventRangeStore(),
     pilots: new InMemoryPilotStore(),
     leases: new InMemoryPilotLeaseStore(),
     sites: new InMemorySiteStore(),

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { dynamoDbClient } from '#adapters/aws-clients.ts';
 import { createTables, localTableNames, type TableNames } from '#adapters/dynamodb/tables.ts';
+import { emptyRangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { JobRecord } from '#core/jobs/job.ts';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
 import type { Pilot, PilotLease } from '#core/pilots/pilot.ts';
@@ -33,6 +34,7 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     jobCount: 10,
     jobsEnqueued: 0,
     counts: emptyJobCounts(),
+    rangeCounters: emptyRangeCounters(),
     siteIds: [],
     cancelRequested: false,
     cancelSwept: false,

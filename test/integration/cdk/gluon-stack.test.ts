@@ -229,6 +229,7 @@ describe('functions', () => {
           PATH: process.env.PATH ?? '',
           GLUON_TASKS_TABLE: 't',
           GLUON_JOBS_TABLE: 'j',
+          GLUON_RANGES_TABLE: 'r',
           GLUON_ATTEMPTS_TABLE: 'a',
           GLUON_PILOTS_TABLE: 'p',
           GLUON_LEASES_TABLE: 'l',

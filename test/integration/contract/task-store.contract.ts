@@ -4,9 +4,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '#core/errors.ts';
+import { emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { JobCounts } from '#core/jobs/job-counts.ts';
-import type { CountEntry, TaskStore } from '#core/tasks/ports.ts';
+import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
 import type { Task, TaskHead } from '#core/tasks/task.ts';
+import { TaskSpecSchema } from '#core/tasks/task-spec.ts';
 import { makeTask, newTaskId } from '../adapters/fixtures.ts';
 
 const AT = '2026-11-25T11:00:00.000Z';
@@ -16,9 +18,33 @@ function counts(overrides: Partial<JobCounts>): JobCounts {
   return { defined: 0, queued: 0, running: 0, finished: 0, failed: 0, cancelled: 0, ...overrides };
 }
 
+function rangeCounters(overrides: Partial<RangeCounters>): RangeCounters {
+  return { ...emptyRangeCounters(), ...overrides };
+}
+
 function headOf(task: Task): TaskHead {
-  const { spec: _spec, counts: _counts, ...head } = task;
+  const { spec: _spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = task;
   return head;
+}
+
+/** An event-service task of 1000 events in ranges of 10, with 2 consumers, running. */
+function eventServiceTask(overrides: Partial<Task> = {}): Task {
+  return makeTask({
+    spec: TaskSpecSchema.parse({
+      name: 'mc-es',
+      payload: { command: 'generate' },
+      events: 1000,
+      outputs: ['events.root'],
+      eventService: { rangeSize: 10, consumers: 2 },
+    }),
+    state: 'running',
+    jobCount: 2,
+    jobsEnqueued: 2,
+    rangeCount: 100,
+    events: 1000,
+    rangesEnqueued: 0,
+    ...overrides,
+  });
 }
 
 /** Counter entries with consecutive sequence numbers `from`..`to`, each adding one to `running`. */
@@ -65,6 +91,23 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         expect(await store.getProgress(task.taskId)).toEqual({
           ...headOf(task),
           counts: counts({ defined: 6, queued: 4 }),
+          rangeCounters: emptyRangeCounters(),
+        });
+      });
+
+      it('reads the head fields of an event-service task back, with empty range counters', async () => {
+        const task = eventServiceTask({ rangesEnqueued: 40 });
+        await store.create(task);
+        expect(await store.get(task.taskId)).toEqual({
+          ...task,
+          counts: counts({ queued: 2 }),
+          rangeCounters: emptyRangeCounters(),
+        });
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+        expect(await store.getHead(task.taskId)).toMatchObject({
+          rangeCount: 100,
+          events: 1000,
+          rangesEnqueued: 40,
         });
       });
 
@@ -141,25 +184,34 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
     });
 
     describe('enqueue progress, cancel and the wait token', () => {
-      it('records enqueue progress only forwards', async () => {
-        const task = makeTask({ jobCount: 10 });
-        await store.create(task);
-        await store.recordEnqueued(task.taskId, 5, AT);
-        expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 5, updatedAt: AT });
+      const progress = [
+        ['jobsEnqueued', (taskId: string, n: number, at: string) => store.recordEnqueued(taskId, n, at)],
+        [
+          'rangesEnqueued',
+          (taskId: string, n: number, at: string) => store.recordRangesEnqueued(taskId, n, at),
+        ],
+      ] as const;
+      for (const [field, record] of progress) {
+        it(`records enqueue progress (${field}) only forwards`, async () => {
+          const task = eventServiceTask({ jobCount: 10, jobsEnqueued: 0, rangesEnqueued: 0 });
+          await store.create(task);
+          await record(task.taskId, 5, AT);
+          expect(await store.getHead(task.taskId)).toMatchObject({ [field]: 5, updatedAt: AT });
 
-        await store.recordEnqueued(task.taskId, 3, LATER);
-        await store.recordEnqueued(task.taskId, 5, LATER);
-        expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 5, updatedAt: AT });
+          await record(task.taskId, 3, LATER);
+          await record(task.taskId, 5, LATER);
+          expect(await store.getHead(task.taskId)).toMatchObject({ [field]: 5, updatedAt: AT });
 
-        await store.recordEnqueued(task.taskId, 10, LATER);
-        expect(await store.getHead(task.taskId)).toMatchObject({ jobsEnqueued: 10, updatedAt: LATER });
-      });
+          await record(task.taskId, 10, LATER);
+          expect(await store.getHead(task.taskId)).toMatchObject({ [field]: 10, updatedAt: LATER });
+        });
 
-      it('records no enqueue progress for a task that does not exist, creating nothing', async () => {
-        const taskId = newTaskId();
-        await store.recordEnqueued(taskId, 5, AT);
-        expect(await store.getHead(taskId)).toBeUndefined();
-      });
+        it(`records no enqueue progress (${field}) for a task that does not exist, creating nothing`, async () => {
+          const taskId = newTaskId();
+          await record(taskId, 5, AT);
+          expect(await store.getHead(taskId)).toBeUndefined();
+        });
+      }
 
       it('requests cancel on a live task, answering the state it saw; jobs that will never run count as cancelled', async () => {
         const task = makeTask({ state: 'running', jobCount: 10, jobsEnqueued: 4 });
@@ -299,6 +351,109 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
       });
     });
 
+    describe('event service', () => {
+      /** Range counter entries `from`..`to`, each one range more running. */
+      function rangeEntries(
+        from: number,
+        to: number,
+        delta: RangeCountEntry['delta'] = { recorded: 1, running: 1 },
+      ): RangeCountEntry[] {
+        return Array.from({ length: to - from + 1 }, (_, i) => ({ seq: String(from + i), delta }));
+      }
+
+      it('adds range counters, each entry once per feed, summed over feeds, as every read shows', async () => {
+        const owner = uniqueOwner('ranges');
+        const task = eventServiceTask({ owner });
+        await store.create(task);
+        await store.addRangeCounts(task.taskId, 'shard-1', rangeEntries(1, 3));
+        await store.addRangeCounts(task.taskId, 'shard-1', rangeEntries(1, 3));
+        await store.addRangeCounts(task.taskId, 'shard-1', [
+          ...rangeEntries(2, 3),
+          { seq: '4', delta: { running: -1, finished: 1, eventsFinished: 10 } },
+        ]);
+        await store.addRangeCounts(task.taskId, 'shard-2', [
+          { seq: '1', delta: { recorded: 1, failed: 1 } },
+          { seq: '2', delta: { recorded: 1, fatal: 1 } },
+        ]);
+        await store.addRangeCounts(task.taskId, 'shard-2', [{ seq: '2', delta: { recorded: 1, fatal: 1 } }]);
+
+        const expected = rangeCounters({
+          recorded: 5,
+          running: 2,
+          finished: 1,
+          failed: 1,
+          fatal: 1,
+          eventsFinished: 10,
+        });
+        expect((await store.getProgress(task.taskId))?.rangeCounters).toEqual(expected);
+        expect((await store.get(task.taskId))?.rangeCounters).toEqual(expected);
+        const listed = (await store.listByOwner(owner, { limit: 10 })).items[0];
+        expect(listed).toMatchObject({ rangeCounters: expected });
+      });
+
+      it('keeps range counters and job counters apart, even in feeds of the same name', async () => {
+        const task = eventServiceTask();
+        await store.create(task);
+        await store.addJobCounts(task.taskId, 'shard-1', [{ seq: '1', delta: { recorded: 1, running: 1 } }]);
+        await store.addRangeCounts(task.taskId, 'shard-1', rangeEntries(1, 2));
+        // Job changes at the same positions still count: the feeds are not the same.
+        await store.addJobCounts(task.taskId, 'shard-1', [{ seq: '2', delta: { running: -1, finished: 1 } }]);
+
+        const progress = await store.getProgress(task.taskId);
+        expect(progress?.counts).toEqual(counts({ queued: 1, finished: 1 }));
+        expect(progress?.rangeCounters).toEqual(rangeCounters({ recorded: 2, running: 2 }));
+        expect((await store.get(task.taskId))?.counts).toEqual(counts({ queued: 1, finished: 1 }));
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+      });
+
+      it('counts ranges of a batch delivered by two consumers at the same time once', async () => {
+        const task = eventServiceTask();
+        await store.create(task);
+        await Promise.all([
+          store.addRangeCounts(task.taskId, 'shard-1', rangeEntries(1, 4)),
+          store.addRangeCounts(task.taskId, 'shard-1', rangeEntries(1, 4)),
+        ]);
+        expect((await store.getProgress(task.taskId))?.rangeCounters).toEqual(
+          rangeCounters({ recorded: 4, running: 4 }),
+        );
+      });
+
+      it('starts the merge once: the merge jobs are added to the consumers, and a second start answers false', async () => {
+        const task = eventServiceTask();
+        await store.create(task);
+        expect(await store.startMerge(task.taskId, { consumers: 2, mergeJobs: 3, at: AT })).toBe(true);
+        const merging = await store.getHead(task.taskId);
+        expect(merging).toMatchObject({ jobCount: 5, mergeJobs: 3, updatedAt: AT });
+
+        expect(await store.startMerge(task.taskId, { consumers: 2, mergeJobs: 3, at: LATER })).toBe(false);
+        expect(await store.startMerge(task.taskId, { consumers: 5, mergeJobs: 1, at: LATER })).toBe(false);
+        expect(await store.getHead(task.taskId)).toEqual(merging);
+        expect((await store.getProgress(task.taskId))?.counts).toEqual(counts({ defined: 3, queued: 2 }));
+      });
+
+      it('starts no merge when the job count is not the consumers, or the task does not exist', async () => {
+        const task = eventServiceTask({ jobCount: 3 });
+        await store.create(task);
+        expect(await store.startMerge(task.taskId, { consumers: 2, mergeJobs: 1, at: AT })).toBe(false);
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+
+        const unknown = newTaskId();
+        expect(await store.startMerge(unknown, { consumers: 2, mergeJobs: 1, at: AT })).toBe(false);
+        expect(await store.getHead(unknown)).toBeUndefined();
+      });
+
+      it('records the outputs given with a transition', async () => {
+        const task = eventServiceTask();
+        await store.create(task);
+        const outputs = [
+          { name: 'events.root', key: `tasks/${task.taskId}/events.root`, bytes: 123, adler32: '0a1b2c3d' },
+        ];
+        expect(await store.transition(task.taskId, 'complete', { at: AT, outputs })).toBe(true);
+        expect(await store.getHead(task.taskId)).toMatchObject({ state: 'done', outputs, endedAt: AT });
+        expect((await store.get(task.taskId))?.outputs).toEqual(outputs);
+      });
+    });
+
     describe('listing by owner', () => {
       /** `n` tasks of a new owner, created a minute apart (oldest first); the owner and the tasks. */
       async function tasksOfNewOwner(n: number): Promise<{ owner: string; tasks: Task[] }> {
@@ -320,7 +475,11 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         const listed = pages.flatMap((p) => p.items);
         expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId).reverse());
         const newest = tasks.at(-1) as Task;
-        expect(listed[0]).toEqual({ ...headOf(newest), counts: counts({ defined: 10 }) });
+        expect(listed[0]).toEqual({
+          ...headOf(newest),
+          counts: counts({ defined: 10 }),
+          rangeCounters: emptyRangeCounters(),
+        });
       });
 
       it('gives a full page a token even when nothing follows (the store cannot tell); the next page is empty', async () => {

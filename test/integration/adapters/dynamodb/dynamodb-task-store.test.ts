@@ -9,6 +9,7 @@ import { dynamoDbDocumentClient } from '#adapters/aws-clients.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { TASK_SK, type TableNames } from '#adapters/dynamodb/tables.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
+import { emptyRangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { CountEntry } from '#core/tasks/ports.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 import { freshTables, makeTask, newTaskId } from '../fixtures.ts';
@@ -95,7 +96,7 @@ describe('DynamoDbTaskStore create and read', () => {
     const task = makeTask({ state: 'running', siteIds: ['site-a'] });
     await store.create(task);
     await store.storeWaitToken(task.taskId, 'token-head');
-    const { spec: _spec, counts: _counts, ...head } = task;
+    const { spec: _spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = task;
     expect(await store.getHead(task.taskId)).toEqual(head);
     expect(await store.getHead(task.taskId, { consistent: false })).toEqual(head);
   });
@@ -156,11 +157,12 @@ describe('DynamoDbTaskStore create and read', () => {
 
     const progress = await store.getProgress(task.taskId);
 
-    const { spec: _spec, counts: _counts, ...head } = task;
+    const { spec: _spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = task;
     expect(progress).toEqual({
       ...head,
       waitToken: 'token-progress',
       counts: { defined: 0, queued: 8, running: 1, finished: 1, failed: 0, cancelled: 0 },
+      rangeCounters: emptyRangeCounters(),
     });
   });
 });
@@ -429,6 +431,48 @@ describe('DynamoDbTaskStore job counters', () => {
       finished: 1,
       failed: 0,
       cancelled: 8,
+    });
+  });
+});
+
+describe('DynamoDbTaskStore range counters', () => {
+  it('keeps range counters in items of their own, read with the job counters and the head in one Query', async () => {
+    const task = makeTask({ state: 'running', jobsEnqueued: 10 });
+    await store.create(task);
+    await store.addJobCounts(task.taskId, 'shard-1', [{ seq: '1', delta: { recorded: 1, running: 1 } }]);
+    await store.addRangeCounts(task.taskId, 'shard-1', [
+      { seq: '1', delta: { recorded: 1, finished: 1, eventsFinished: 100 } },
+      { seq: '2', delta: { recorded: 1, running: 1 } },
+    ]);
+    await store.addRangeCounts(task.taskId, 'shard-2', [{ seq: '9', delta: { recorded: 1, failed: 1 } }]);
+
+    const items = await rawItems(task.taskId);
+    expect(items.map((i) => i.sk)).toEqual([
+      TASK_SK.spec,
+      `${TASK_SK.countsPrefix}shard-1`,
+      `${TASK_SK.rangeCountsPrefix}shard-1`,
+      `${TASK_SK.rangeCountsPrefix}shard-2`,
+      TASK_SK.head,
+    ]);
+    expect(items.find((i) => i.sk === `${TASK_SK.rangeCountsPrefix}shard-1`)).toMatchObject({
+      recorded: 2,
+      finished: 1,
+      running: 1,
+      eventsFinished: 100,
+      lastSeq: '2'.padStart(48, '0'),
+    });
+
+    const { client, sent } = countingClient();
+    const progress = await new DynamoDbTaskStore(client, tables.tasks).getProgress(task.taskId);
+    expect([...sent]).toEqual([['QueryCommand', 1]]);
+    expect(progress?.counts).toMatchObject({ queued: 9, running: 1 });
+    expect(progress?.rangeCounters).toEqual({
+      ...emptyRangeCounters(),
+      recorded: 3,
+      running: 1,
+      finished: 1,
+      failed: 1,
+      eventsFinished: 100,
     });
   });
 });

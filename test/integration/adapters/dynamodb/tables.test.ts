@@ -50,6 +50,7 @@ describe('localTableNames', () => {
     expect(localTableNames('gluon-')).toEqual({
       tasks: 'gluon-tasks',
       jobs: 'gluon-jobs',
+      ranges: 'gluon-ranges',
       attempts: 'gluon-attempts',
       pilots: 'gluon-pilots',
       leases: 'gluon-leases',
@@ -66,6 +67,7 @@ describe('createTables', () => {
     expect(keys).toEqual({
       tasks: ['taskId:HASH', 'sk:RANGE'],
       jobs: ['taskId:HASH', 'jobIndex:RANGE'],
+      ranges: ['taskId:HASH', 'rangeIndex:RANGE'],
       attempts: ['jobId:HASH', 'attempt:RANGE'],
       pilots: ['pilotId:HASH'],
       leases: ['pilotId:HASH'],
@@ -76,14 +78,20 @@ describe('createTables', () => {
       AttributeName: 'jobIndex',
       AttributeType: 'N',
     });
+    expect(table('ranges').AttributeDefinitions).toContainEqual({
+      AttributeName: 'rangeIndex',
+      AttributeType: 'N',
+    });
   });
 
-  it('gives the jobs table a stream of new and old images, and no other table a stream', () => {
-    expect(table('jobs').StreamSpecification).toEqual({
-      StreamEnabled: true,
-      StreamViewType: 'NEW_AND_OLD_IMAGES',
-    });
-    expect(table('jobs').LatestStreamArn).toEqual(expect.stringContaining(names.jobs));
+  it('gives the jobs and ranges tables a stream of new and old images, and no other table a stream', () => {
+    for (const key of ['jobs', 'ranges'] as const) {
+      expect(table(key).StreamSpecification, key).toEqual({
+        StreamEnabled: true,
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      });
+      expect(table(key).LatestStreamArn).toEqual(expect.stringContaining(names[key]));
+    }
     for (const key of ['tasks', 'attempts', 'pilots', 'leases', 'sites'] as const) {
       expect(table(key).StreamSpecification?.StreamEnabled ?? false, key).toBe(false);
     }
@@ -99,7 +107,7 @@ describe('createTables', () => {
         ],
       ],
     ]);
-    for (const key of ['jobs', 'attempts', 'pilots', 'leases', 'sites'] as const) {
+    for (const key of ['jobs', 'ranges', 'attempts', 'pilots', 'leases', 'sites'] as const) {
       expect(table(key).GlobalSecondaryIndexes, key).toBeUndefined();
     }
   });
@@ -130,13 +138,14 @@ describe('tableNamesFromEnv', () => {
     expect(tableNamesFromEnv(env)).toEqual(localTableNames('x-'));
     expect(tableEnvName('leases')).toBe('GLUON_LEASES_TABLE');
     expect(tableEnvName('attempts')).toBe('GLUON_ATTEMPTS_TABLE');
+    expect(tableEnvName('ranges')).toBe('GLUON_RANGES_TABLE');
   });
 
   it('names the variables that are missing', () => {
     expect(() =>
       tableNamesFromEnv({ GLUON_TASKS_TABLE: 't', GLUON_JOBS_TABLE: 'j', GLUON_SITES_TABLE: 's' }),
     ).toThrow(
-      'table names missing from the environment: GLUON_ATTEMPTS_TABLE, GLUON_PILOTS_TABLE, GLUON_LEASES_TABLE',
+      'table names missing from the environment: GLUON_RANGES_TABLE, GLUON_ATTEMPTS_TABLE, GLUON_PILOTS_TABLE, GLUON_LEASES_TABLE',
     );
   });
 });

@@ -338,6 +338,7 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
       restore();
     }
   });
+    GLUON_RANGES_TABLE: 'r',
 
   it('vends nothing (pilots bring their own) without GLUON_PILOT_ROLE_ARN, and calls no STS', async () => {
     const restore = useStandInsEnv({ AWS_ENDPOINT_URL_STS: endpoint });
