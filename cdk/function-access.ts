@@ -16,6 +16,17 @@ export type TableAccess = 'read' | 'write' | 'read-write';
  */
 export type SiteQueueAccess = 'send' | 'get-url' | 'depth' | 'create' | 'redrive';
 
+/**
+ * Range queues (one per event-service task, with its DLQ) are created at run time too: access is
+ * granted on the name pattern `<prefix>ranges-*`, which holds their DLQs as well.
+ * `create`: sqs:CreateQueue of a task's queue and DLQ, and sqs:GetQueueAttributes (the DLQ's ARN
+ * for the redrive policy); SqsRangeQueue.ensureTaskQueue.
+ * `delete`: sqs:DeleteQueue of both when the task ends (SqsRangeQueue.deleteTaskQueues).
+ * `send`: sqs:SendMessage to the range queues, denied on their DLQs unless with
+ * `send-dead-letters` (SqsRangeQueue.sendDeadLetters: the messages of fatal ranges).
+ */
+export type RangeQueueAccess = 'create' | 'delete' | 'get-url' | 'send' | 'send-dead-letters';
+
 /** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
 export type WorkflowAccess = 'start' | 'release-wait';
 
@@ -34,6 +45,7 @@ export interface FunctionAccess {
   /** Tables whose change feed (stream) the function consumes, through an event source mapping. */
   streams?: TableKey[];
   siteQueues?: SiteQueueAccess[];
+  rangeQueues?: RangeQueueAccess[];
   workflow?: WorkflowAccess[];
   bucket?: BucketAccess[];
   pilotCredentials?: PilotCredentialsAccess[];
@@ -71,7 +83,10 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
   'put-site': { tables: { sites: 'read-write' }, siteQueues: ['create', 'get-url'] },
   /** sites: a retry with more memory or time is capped by the site's slot. */
-  'claim-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
+  'claim-job': {
+    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' },
+    rangeQueues: ['get-url', 'send', 'send-dead-letters'],
+  },
   'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
   /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
   'record-job-changes': {
@@ -86,6 +101,14 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
   'finalize-task': { tables: { tasks: 'read-write' } },
   'fail-task': { tables: { tasks: 'read-write' } },
+  // Event service. The tables of these functions come with their handlers.
+  /** Makes the task's range queue (lease: the visibility timeout) and sends its range messages. */
+  'enqueue-ranges': { tables: {}, rangeQueues: ['create', 'get-url', 'send'] },
+  /** The task is over: its range queue and DLQ go. */
+  'close-range-queue': { tables: {}, rangeQueues: ['get-url', 'delete'] },
+  // Ranges to run again go back to the queue, fatal ones to the DLQ.
+  'record-range-changes': { tables: {}, rangeQueues: ['get-url', 'send', 'send-dead-letters'] },
+  'report-ranges': { tables: {}, rangeQueues: ['get-url', 'send', 'send-dead-letters'] },
   /** Leases swept, jobs of lost pilots requeued (the feed sends their messages), census, DLQ redrive. */
   'reap-pilots': {
     tables: {

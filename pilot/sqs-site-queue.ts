@@ -4,21 +4,10 @@
  * (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`); the region defaults to us-east-1. Credentials come from
  * the SDK's default chain unless a provider (vended credentials) is given.
  */
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  type ReceiveMessageCommandOutput,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { type ReceivedMessage, receiveMessages } from './receive-messages.ts';
 
-export interface ReceivedMessage {
-  messageId: string;
-  body: string;
-  receiptHandle: string;
-  /** How many times SQS has delivered this message (1 on the first delivery). */
-  receiveCount: number;
-}
+export type { ReceivedMessage } from './receive-messages.ts';
 
 export class SqsSiteQueue {
   private readonly client: SQSClient;
@@ -31,29 +20,8 @@ export class SqsSiteQueue {
 
   /** Waits up to waitSec (0–20) for one message; undefined when none came or the wait was aborted. */
   async receive(waitSec: number, signal?: AbortSignal): Promise<ReceivedMessage | undefined> {
-    let output: ReceiveMessageCommandOutput;
-    try {
-      output = await this.client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.queueUrl,
-          MaxNumberOfMessages: 1,
-          WaitTimeSeconds: Math.max(0, Math.min(20, Math.round(waitSec))),
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-        }),
-        signal === undefined ? {} : { abortSignal: signal },
-      );
-    } catch (error) {
-      if (signal?.aborted) return undefined;
-      throw error;
-    }
-    const message = output.Messages?.[0];
-    if (message?.ReceiptHandle === undefined) return undefined;
-    return {
-      messageId: message.MessageId ?? '',
-      body: message.Body ?? '',
-      receiptHandle: message.ReceiptHandle,
-      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
-    };
+    const [message] = await receiveMessages(this.client, this.queueUrl, 1, waitSec, signal);
+    return message;
   }
 
   /** Acknowledges a message: it will not be delivered again. */

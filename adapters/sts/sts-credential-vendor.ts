@@ -4,12 +4,14 @@ import { TransientError } from '#core/errors.ts';
 import type { CredentialVendor } from '#core/pilots/ports.ts';
 import { OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
 import { rethrowSdkError } from '../sdk-errors.ts';
+import { queueNames } from '../sqs/sqs-job-queue.ts';
+import { rangeQueueNames } from '../sqs/sqs-range-queue.ts';
 
 /**
  * Short-lived credentials for one pilot: AssumeRole on the pilot role with a session policy that
- * narrows it to the pilot's own site queue, its own lease (the one key it renews) and the S3
- * prefixes pilots use (stage-out under tasks/, stage-in of sandboxes and inputs). The role's own
- * policy is the upper bound (CDK PilotCredentials).
+ * narrows it to the pilot's own site queue, the range queues of event-service tasks, its own lease
+ * (the one key it renews) and the S3 prefixes pilots use (stage-out under tasks/, stage-in of
+ * sandboxes, inputs and range outputs). The role's own policy is the upper bound (CDK PilotCredentials).
  */
 export class StsCredentialVendor implements CredentialVendor {
   private readonly client: STSClient;
@@ -56,7 +58,19 @@ export class StsCredentialVendor implements CredentialVendor {
   }
 }
 
-/** The session policy: the site's queue, the pilot's own lease and the pilot S3 prefixes, nothing else. */
+/** What a consumer does with range messages: take, extend or hand back, delete, send back the rest. */
+const RANGE_CONSUMER_ACTIONS = [
+  'sqs:ReceiveMessage',
+  'sqs:DeleteMessage',
+  'sqs:ChangeMessageVisibility',
+  'sqs:SendMessage',
+  'sqs:GetQueueUrl',
+];
+
+/**
+ * The session policy: the site's queue, the range queues (never their DLQs), the pilot's own lease
+ * and the pilot S3 prefixes, nothing else.
+ */
 export function sessionPolicy(
   scope: { pilotId: string; siteId: string; queueUrl: string; bucket: string; leaseTable: string },
   roleArn: string,
@@ -65,14 +79,25 @@ export function sessionPolicy(
   const queueName = scope.queueUrl.split('/').at(-1) ?? '';
   const region = /sqs\.([a-z0-9-]+)\./.exec(scope.queueUrl)?.[1] ?? '*';
   const partition = roleArn.split(':')[1] ?? 'aws';
+  const queueArn = (name: string) => `arn:${partition}:sqs:${region}:${account}:${name}`;
+  // The stack's queue prefix is what the site queue's name has before `site-<siteId>`.
+  const siteSuffix = queueNames('', scope.siteId).queue;
+  if (!queueName.endsWith(siteSuffix)) {
+    throw new Error(`queue ${queueName} is not the queue of site ${scope.siteId}`);
+  }
+  // Task ids hold no dash, so `…-dlq` matches the DLQs and nothing else; an ARN pattern cannot
+  // leave them out of `ranges-*`, the Deny does.
+  const ranges = rangeQueueNames(queueName.slice(0, -siteSuffix.length), '*');
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Effect: 'Allow',
         Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
-        Resource: `arn:${partition}:sqs:${region}:${account}:${queueName}`,
+        Resource: queueArn(queueName),
       },
+      { Effect: 'Allow', Action: RANGE_CONSUMER_ACTIONS, Resource: queueArn(ranges.queue) },
+      { Effect: 'Deny', Action: RANGE_CONSUMER_ACTIONS, Resource: queueArn(ranges.dlq) },
       {
         // The heartbeat: UpdateItem of the pilot's own lease item, and of no other.
         Effect: 'Allow',
@@ -86,11 +111,13 @@ export function sessionPolicy(
         Resource: `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.tasks}*`,
       },
       {
+        // Merge jobs read the range outputs under tasks/.
         Effect: 'Allow',
         Action: ['s3:GetObject'],
         Resource: [
           `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.sandboxes}*`,
           `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.inputs}*`,
+          `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.tasks}*`,
         ],
       },
     ],

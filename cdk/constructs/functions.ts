@@ -117,6 +117,14 @@ export class Functions extends Construct {
         "Site queues are created at run time per site (SqsJobQueue.ensureSiteQueue), so access is granted on this stack's site queue name pattern.",
       );
     }
+    if (access.rangeQueues !== undefined && access.rangeQueues.length > 0) {
+      props.jobDispatch.grantRangeQueues(fn.role, access.rangeQueues);
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${props.jobDispatch.queuePrefix}ranges-*]`,
+        "Range queues are created at run time per event-service task (SqsRangeQueue.ensureTaskQueue), so access is granted on this stack's range queue name pattern.",
+      );
+    }
     const workflowActions = (access.workflow ?? []).map((a) => WORKFLOW_ACTIONS[a]);
     if (workflowActions.length > 0) {
       fn.role.addToPrincipalPolicy(
@@ -170,6 +178,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
   const environment: FunctionEnvironment = {
     GLUON_TASKS_TABLE: props.tables.tasks.tableName,
     GLUON_JOBS_TABLE: props.tables.jobs.tableName,
+    GLUON_RANGES_TABLE: props.tables.ranges.tableName,
     GLUON_ATTEMPTS_TABLE: props.tables.attempts.tableName,
     GLUON_PILOTS_TABLE: props.tables.pilots.tableName,
     GLUON_LEASES_TABLE: props.tables.leases.tableName,
@@ -178,7 +187,6 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
   };
-    GLUON_RANGES_TABLE: props.tables.ranges.tableName,
   for (const [name, value] of Object.entries(props.stage.functionSettings)) {
     if (value !== undefined) environment[name as keyof Config] = String(value);
   }

@@ -24,8 +24,9 @@ export interface PilotCredentialsProps {
 export const PILOT_SESSION_TAG_KEYS = ['gluon:site'] as const;
 
 /**
- * The role pilots get their credentials from: take job messages from the site queues, read
- * sandboxes and input files, write task outputs — nothing else. Sessions last at most one hour. Two ways in:
+ * The role pilots get their credentials from: take job messages from the site queues and range
+ * messages from the range queues, read sandboxes, input files and range outputs, write task
+ * outputs — nothing else. Sessions last at most one hour. Two ways in:
  * - the vending functions (register-pilot, renew-pilot-credentials; `grantVend`) assume it for a
  *   pilot with a session policy narrowed to that pilot's site queue, and hand the credentials over;
  * - an account principal with an external id (a pilot factory acting for pilots); a site-specific
@@ -43,9 +44,10 @@ export class PilotCredentials extends Construct {
       externalIds: [props.externalId],
       maxSessionDuration: Duration.hours(1),
       description:
-        'Gluon pilots: consume site queues, renew their lease, read sandboxes and inputs, write task outputs',
+        'Gluon pilots: consume site and range queues, renew their lease, read sandboxes, inputs and task outputs, write task outputs',
     });
     props.jobDispatch.grantConsume(this.role);
+    props.jobDispatch.grantConsumeRanges(this.role);
     props.storage.grantPilotObjects(this.role);
     // The heartbeat. The role allows UpdateItem on the lease table; each vended session is narrowed
     // to the pilot's own item (dynamodb:LeadingKeys, StsCredentialVendor's session policy).
@@ -64,6 +66,11 @@ export class PilotCredentials extends Construct {
     );
     acknowledge(
       this.role,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${props.jobDispatch.queuePrefix}ranges-*]`,
+      "Range queues are created at run time per event-service task, so consumers get this stack's range queue name pattern (DLQs are denied).",
+    );
+    acknowledge(
+      this.role,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/sandboxes/*]`,
       'Pilots stage in the sandboxes of the jobs they run; sandbox keys are random per upload.',
     );
@@ -75,7 +82,7 @@ export class PilotCredentials extends Construct {
     acknowledge(
       this.role,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/tasks/*]`,
-      'Pilots stage out job outputs under tasks/<taskId>/…; the task id is only known at run time.',
+      'Pilots stage out job outputs under tasks/<taskId>/…, and merge jobs read range outputs there; the task id is only known at run time.',
     );
     new CfnOutput(this, 'RoleArn', {
       value: this.role.roleArn,

@@ -8,6 +8,7 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
 import { acknowledge } from '../nag.ts';
 
 export interface StorageProps {
@@ -17,12 +18,13 @@ export interface StorageProps {
 }
 
 /**
- * Key prefixes in the data bucket: user sandboxes (uploaded before submit), task outputs, and input
- * files of processing tasks (`inputs/…` keys named in a task spec's `inputs.files`).
+ * Key prefixes in the data bucket (core/storage/object-keys.ts): user sandboxes (uploaded before
+ * submit), task outputs, and input files of processing tasks (`inputs/…` keys named in a task
+ * spec's `inputs.files`).
  */
-export const SANDBOX_PREFIX = 'sandboxes/';
-export const TASK_OUTPUT_PREFIX = 'tasks/';
-export const INPUT_PREFIX = 'inputs/';
+export const SANDBOX_PREFIX = OBJECT_PREFIXES.sandboxes;
+export const TASK_OUTPUT_PREFIX = OBJECT_PREFIXES.tasks;
+export const INPUT_PREFIX = OBJECT_PREFIXES.inputs;
 /** Sandboxes are only needed until their task has run. */
 const SANDBOX_EXPIRATION = Duration.days(30);
 
@@ -84,7 +86,10 @@ export class Storage extends Construct {
     );
   }
 
-  /** What a pilot needs: read sandboxes and input files (stage-in), write task outputs (stage-out). */
+  /**
+   * What a pilot needs: read sandboxes and input files (stage-in), write task outputs (stage-out),
+   * read task outputs (a merge job's inputs are range outputs).
+   */
   grantPilotObjects(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
@@ -104,6 +109,13 @@ export class Storage extends Construct {
       new PolicyStatement({
         sid: 'PutTaskOutputs',
         actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${TASK_OUTPUT_PREFIX}*`)],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'GetTaskOutputs',
+        actions: ['s3:GetObject'],
         resources: [this.bucket.arnForObjects(`${TASK_OUTPUT_PREFIX}*`)],
       }),
     );

@@ -433,8 +433,13 @@ describe('least privilege', () => {
       tables: { sites: rw },
       sqs: ['CreateQueue', 'GetQueueAttributes', 'GetQueueUrl'],
     },
-    // Claims and reports write the job record and the pilot's lease; no message, no workflow.
-    'claim-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
+    // Claims and reports write the job record and the pilot's lease; no job message, no workflow.
+    // A consumer's claim carries its range report: range messages to send again, or to the DLQ.
+    'claim-job': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' },
+      sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'],
+    },
     'complete-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
     // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
     // claims that landed after a cancel's sweep, the release.
@@ -456,6 +461,21 @@ describe('least privilege', () => {
       tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw },
       sqs: ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueUrl', 'ReceiveMessage', 'SendMessage'],
     },
+    // Event service (range queues only here; the tables come with the handlers). The workflow
+    // makes a task's range queue and sends its range messages, and deletes both queues at the end.
+    'enqueue-ranges': {
+      ...NOTHING,
+      sqs: [
+        'CreateQueue ranges-*',
+        'GetQueueAttributes ranges-*',
+        'GetQueueUrl ranges-*',
+        'SendMessage ranges-*',
+      ],
+    },
+    'close-range-queue': { ...NOTHING, sqs: ['DeleteQueue ranges-*', 'GetQueueUrl ranges-*'] },
+    // Ranges to run again go back to the queue, fatal ones to the DLQ.
+    'record-range-changes': { ...NOTHING, sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'] },
+    'report-ranges': { ...NOTHING, sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'] },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -504,10 +524,12 @@ describe('least privilege', () => {
           tableActions.set(tableOf(resource), set);
         }
       } else if (service === 'sqs') {
-        expect(resourceList, name).toEqual([
-          `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-site-*`,
-        ]);
-        access.sqs.push(...operations);
+        // Site queues summarised by operation alone, range queues as `<operation> ranges-*`.
+        const queuePrefix = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-`;
+        expect(resourceList, name).toHaveLength(1);
+        expect([`${queuePrefix}site-*`, `${queuePrefix}ranges-*`], name).toContain(resourceList[0]);
+        const queues = resourceList[0]?.slice(queuePrefix.length);
+        access.sqs.push(...operations.map((o) => (queues === 'site-*' ? o : `${o} ${queues}`)));
       } else if (service === 'states') {
         expect(resourceList, name).toEqual([
           `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${STACK}-task`,
@@ -555,15 +577,22 @@ describe('least privilege', () => {
     return render((propsOf(fn).LoggingConfig as { LogGroup: unknown }).LogGroup).slice(1, -1);
   }
 
-  it('keeps functions out of the site DLQs', () => {
+  it('keeps functions out of the site DLQs, and out of the range DLQs but those that send fatal ranges there', () => {
+    const queues = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}`;
+    /** Functions that put the messages of fatal ranges into a range DLQ (from the use cases). */
+    const RANGE_DLQ_SENDERS = ['claim-job', 'record-range-changes', 'report-ranges'];
     for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
-      if (!access.siteQueues?.includes('send')) continue;
-      const deny = roleStatements(resources, `${STACK}/Functions/${name}/Role`).filter(
+      const denies = roleStatements(resources, `${STACK}/Functions/${name}/Role`).filter(
         (s) => s.Effect === 'Deny',
       );
-      expect(deny.flatMap(resourcesOf), name).toEqual([
-        `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-site-*-dlq`,
-      ]);
+      for (const statement of denies) expect(actionsOf(statement), name).toEqual(['sqs:SendMessage']);
+      const sendsRanges = access.rangeQueues?.includes('send') === true;
+      expect(denies.flatMap(resourcesOf).sort(), name).toEqual(
+        [
+          ...(access.siteQueues?.includes('send') ? [`${queues}-site-*-dlq`] : []),
+          ...(sendsRanges && !RANGE_DLQ_SENDERS.includes(name) ? [`${queues}-ranges-*-dlq`] : []),
+        ].sort(),
+      );
     }
   });
 });
@@ -781,7 +810,7 @@ describe('pilot credentials', () => {
     return `<${role[0]}.Arn>`;
   }
 
-  it('lets pilots of the configured account, with the external id, consume site queues and move sandboxes, inputs and outputs for at most 1 h', () => {
+  it('lets pilots of the configured account, with the external id, consume site and range queues and move sandboxes, inputs and outputs for at most 1 h', () => {
     expect(pilotRoleProps().MaxSessionDuration).toBeLessThanOrEqual(3600);
     const external = trustStatements().filter(
       (s) => s.Condition?.StringEquals?.['sts:ExternalId'] !== undefined,
@@ -799,15 +828,29 @@ describe('pilot credentials', () => {
       .flatMap((s) => actionsOf(s).map((a) => `${a} ${resourcesOf(s).join(',')}`))
       .sort();
     const queues = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-site-*`;
+    const ranges = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-ranges-*`;
+    const consume = ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage'];
+    const consumeRanges = [...consume, 'sqs:SendMessage', 'sqs:GetQueueUrl'];
     expect(allowed).toEqual(
       [
-        `sqs:ReceiveMessage ${queues}`,
-        `sqs:ChangeMessageVisibility ${queues}`,
-        `sqs:DeleteMessage ${queues}`,
+        ...consume.map((action) => `${action} ${queues}`),
+        ...consumeRanges.map((action) => `${action} ${ranges}`),
         's3:GetObject <DataBucket.Arn>/sandboxes/*',
         's3:GetObject <DataBucket.Arn>/inputs/*',
+        's3:GetObject <DataBucket.Arn>/tasks/*',
         's3:PutObject <DataBucket.Arn>/tasks/*',
         'dynamodb:UpdateItem <LeasesTable.Arn>',
+      ].sort(),
+    );
+    // The patterns match the DLQs too: operators read those, pilots never.
+    const denied = statements
+      .filter((s) => s.Effect === 'Deny')
+      .flatMap((s) => actionsOf(s).map((a) => `${a} ${resourcesOf(s).join(',')}`))
+      .sort();
+    expect(denied).toEqual(
+      [
+        ...consume.map((action) => `${action} ${queues}-dlq`),
+        ...consumeRanges.map((action) => `${action} ${ranges}-dlq`),
       ].sort(),
     );
   });
@@ -895,15 +938,21 @@ describe('pilot credentials', () => {
           actionsOf(s).includes(action) &&
           resourcesOf(s).some((r) => matches(concrete(r), resource)),
       );
-    const pairs = policy.Statement.flatMap((statement) =>
-      asArray(statement.Action as string | string[]).flatMap((action) =>
-        asArray(statement.Resource as string | string[]).map((resource) => ({ action, resource })),
-      ),
-    );
-    expect(pairs.length).toBeGreaterThanOrEqual(6);
-    for (const { action, resource } of pairs) {
+    const pairs = (effect: 'Allow' | 'Deny') =>
+      policy.Statement.filter((statement) => statement.Effect === effect).flatMap((statement) =>
+        asArray(statement.Action as string | string[]).flatMap((action) =>
+          asArray(statement.Resource as string | string[]).map((resource) => ({ action, resource })),
+        ),
+      );
+    expect(pairs('Allow').length).toBeGreaterThanOrEqual(6);
+    for (const { action, resource } of pairs('Allow')) {
       expect(permits('Allow', action, resource), `${action} ${resource}`).toBe(true);
       expect(permits('Deny', action, resource), `${action} ${resource}`).toBe(false);
+    }
+    // What the session denies (the range DLQs), the role denies as well.
+    expect(pairs('Deny').length).toBeGreaterThan(0);
+    for (const { action, resource } of pairs('Deny')) {
+      expect(permits('Deny', action, resource), `${action} ${resource}`).toBe(true);
     }
   });
 });

@@ -1,5 +1,4 @@
 import {
-  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -10,6 +9,7 @@ import { sqsClient } from '#adapters/aws-clients.ts';
 import { MAX_RECEIVE_COUNT, queueNames, SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import { queueAttributes, receiveAll } from '#test/support/sqs-queues.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 
 let restoreEnv: () => void;
@@ -40,35 +40,10 @@ function messages(siteId: string, n: number, taskId = 't-sqs000001', attempt = 1
   }));
 }
 
-/** Receives (without deleting) until `n` messages came or the deadline passed. */
-async function receiveAll(queueUrl: string, n: number, deadlineMs = 15_000): Promise<Message[]> {
-  const got: Message[] = [];
-  const deadline = Date.now() + deadlineMs;
-  while (got.length < n && Date.now() < deadline) {
-    const out = await client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        VisibilityTimeout: 60,
-      }),
-    );
-    got.push(...(out.Messages ?? []));
-  }
-  return got;
-}
-
 function parsedSorted(received: Message[]): JobMessage[] {
   return received
     .map((m) => parseJobMessage(m.Body ?? ''))
     .sort((a, b) => a.taskId.localeCompare(b.taskId) || a.jobIndex - b.jobIndex);
-}
-
-async function attributes(queueUrl: string): Promise<Record<string, string>> {
-  const out = await client.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }),
-  );
-  return out.Attributes ?? {};
 }
 
 /** Puts raw bodies straight into a queue (a DLQ, as SQS does after too many receives). */
@@ -91,8 +66,8 @@ describe('SqsJobQueue queues', () => {
     expect(urls.queueUrl.endsWith(`/${names.queue}`)).toBe(true);
     expect(urls.dlqUrl.endsWith(`/${names.dlq}`)).toBe(true);
 
-    const main = await attributes(urls.queueUrl);
-    const dlq = await attributes(urls.dlqUrl);
+    const main = await queueAttributes(client, urls.queueUrl);
+    const dlq = await queueAttributes(client, urls.dlqUrl);
     expect(main).toMatchObject({
       VisibilityTimeout: '60',
       ReceiveMessageWaitTimeSeconds: '20',
@@ -134,8 +109,8 @@ describe('SqsJobQueue sending', () => {
 
     expect(await queue.depth('site-send-a')).toBe(25);
     expect(await queue.depth('site-send-b')).toBe(3);
-    expect(parsedSorted(await receiveAll(a.queueUrl, 25))).toEqual(toA);
-    expect(parsedSorted(await receiveAll(b.queueUrl, 3))).toEqual(toB);
+    expect(parsedSorted(await receiveAll(client, a.queueUrl, 25))).toEqual(toA);
+    expect(parsedSorted(await receiveAll(client, b.queueUrl, 3))).toEqual(toB);
     // Received messages are in flight, not visible.
     expect(await queue.depth('site-send-a')).toBe(0);
   });
@@ -158,7 +133,7 @@ describe('SqsJobQueue sending', () => {
       receives += out.Messages?.length ?? 0;
     }
     expect(receives).toBe(MAX_RECEIVE_COUNT);
-    expect(parsedSorted(await receiveAll(urls.dlqUrl, 1))).toEqual([message]);
+    expect(parsedSorted(await receiveAll(client, urls.dlqUrl, 1))).toEqual([message]);
     expect(await queue.depth('site-dlq')).toBe(0);
   });
 });
@@ -179,15 +154,15 @@ describe('SqsJobQueue redriving dead letters', () => {
       redriven: 3,
     });
 
-    expect(parsedSorted(await receiveAll(urls.queueUrl, 3))).toEqual(dead);
-    const dlq = await attributes(urls.dlqUrl);
+    expect(parsedSorted(await receiveAll(client, urls.queueUrl, 3))).toEqual(dead);
+    const dlq = await queueAttributes(client, urls.dlqUrl);
     // The malformed ones stay in the DLQ, visible for operators to read; a second sweep moves nothing.
     expect(dlq.ApproximateNumberOfMessages).toBe('2');
     expect(dlq.ApproximateNumberOfMessagesNotVisible).toBe('0');
     expect(await queue.redriveDeadLetters('site-redrive', { max: 100, delaySec: 0 })).toEqual({
       redriven: 0,
     });
-    expect((await receiveAll(urls.dlqUrl, 2)).map((m) => m.Body).sort()).toEqual(
+    expect((await receiveAll(client, urls.dlqUrl, 2)).map((m) => m.Body).sort()).toEqual(
       ['not json', JSON.stringify({ v: 9, taskId: 't-sqs000004' })].sort(),
     );
   });
@@ -204,11 +179,11 @@ describe('SqsJobQueue redriving dead letters', () => {
       redriven: 15,
     });
     expect(await queue.depth('site-redrive-max')).toBe(15);
-    expect((await attributes(urls.dlqUrl)).ApproximateNumberOfMessages).toBe('10');
+    expect((await queueAttributes(client, urls.dlqUrl)).ApproximateNumberOfMessages).toBe('10');
     expect(await queue.redriveDeadLetters('site-redrive-max', { max: 15, delaySec: 0 })).toEqual({
       redriven: 10,
     });
-    expect(parsedSorted(await receiveAll(urls.queueUrl, 25))).toEqual(dead);
+    expect(parsedSorted(await receiveAll(client, urls.queueUrl, 25))).toEqual(dead);
   });
 
   it('sends redriven messages with the delay asked for', async () => {
@@ -222,7 +197,7 @@ describe('SqsJobQueue redriving dead letters', () => {
       redriven: 2,
     });
 
-    const main = await attributes(urls.queueUrl);
+    const main = await queueAttributes(client, urls.queueUrl);
     expect(main.ApproximateNumberOfMessages).toBe('0');
     expect(main.ApproximateNumberOfMessagesDelayed).toBe('2');
   });

@@ -9,7 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stsClient } from '#adapters/aws-clients.ts';
-import { NoCredentialVendor, StsCredentialVendor } from '#adapters/sts/sts-credential-vendor.ts';
+import {
+  NoCredentialVendor,
+  StsCredentialVendor,
+  sessionPolicy,
+} from '#adapters/sts/sts-credential-vendor.ts';
 import { TransientError } from '#core/errors.ts';
 import { config } from '#lambdas/runtime/config.ts';
 import { depsFromConfig } from '#lambdas/runtime/deps.ts';
@@ -18,6 +22,8 @@ import { useStandInsEnv } from '#test/support/stand-ins-env.ts';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/gluon-dev-PilotCredentialsRole-ABC';
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gluon-dev-site-cern';
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:gluon-dev-site-cern';
+const RANGE_QUEUES_ARN = 'arn:aws:sqs:eu-west-1:123456789012:gluon-dev-ranges-*';
+const RANGE_DLQS_ARN = 'arn:aws:sqs:eu-west-1:123456789012:gluon-dev-ranges-*-dlq';
 const BUCKET = 'gluon-dev-databucket-1x2y3z';
 const LEASE_TABLE = 'gluon-dev-Bookkeeping-LeasesTable-9Z8Y7X';
 const LEASE_TABLE_ARN = `arn:aws:dynamodb:eu-west-1:123456789012:table/${LEASE_TABLE}`;
@@ -158,7 +164,7 @@ describe('StsCredentialVendor', () => {
     expect(form.has('ExternalId')).toBe(false);
   });
 
-  it('narrows the session to the site queue, the pilot prefixes of the bucket and its own lease, nothing else', async () => {
+  it('narrows the session to the site queue, the range queues, the pilot prefixes of the bucket and its own lease, nothing else', async () => {
     const client = testClient();
     try {
       await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
@@ -167,21 +173,43 @@ describe('StsCredentialVendor', () => {
     }
     const policy = sessionPolicyOf(only(requests));
     expect(policy.Version).toBe('2012-10-17');
-    const granted = policy.Statement.flatMap((s) => {
-      expect(s.Effect).toBe('Allow');
-      return list(s.Action).flatMap((action) => list(s.Resource).map((resource) => `${action} ${resource}`));
-    });
-    expect(granted.sort()).toEqual(
+    const pairs = (effect: string) =>
+      policy.Statement.filter((s) => s.Effect === effect).flatMap((s) =>
+        list(s.Action).flatMap((action) => list(s.Resource).map((resource) => `${action} ${resource}`)),
+      );
+    expect(policy.Statement.every((s) => s.Effect === 'Allow' || s.Effect === 'Deny')).toBe(true);
+    const consume = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'];
+    const consumeRanges = [...consume, 'sqs:SendMessage', 'sqs:GetQueueUrl'];
+    expect(pairs('Allow').sort()).toEqual(
       [
-        `sqs:ReceiveMessage ${QUEUE_ARN}`,
-        `sqs:DeleteMessage ${QUEUE_ARN}`,
-        `sqs:ChangeMessageVisibility ${QUEUE_ARN}`,
+        ...consume.map((action) => `${action} ${QUEUE_ARN}`),
+        ...consumeRanges.map((action) => `${action} ${RANGE_QUEUES_ARN}`),
         `dynamodb:UpdateItem ${LEASE_TABLE_ARN}`,
         `s3:PutObject arn:aws:s3:::${BUCKET}/tasks/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/sandboxes/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/inputs/*`,
+        `s3:GetObject arn:aws:s3:::${BUCKET}/tasks/*`,
       ].sort(),
     );
+    // The range queues' pattern matches their DLQs too: those are denied, whatever the role allows.
+    expect(pairs('Deny').sort()).toEqual(consumeRanges.map((action) => `${action} ${RANGE_DLQS_ARN}`).sort());
+  });
+
+  it("takes the stack's queue prefix from the site queue's name for the range queues", () => {
+    const statements = sessionPolicy(
+      {
+        ...SCOPE,
+        siteId: 'a-b',
+        queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/other-site-a-b',
+      },
+      ROLE_ARN,
+    ).Statement as unknown as PolicyStatement[];
+    expect(statements.flatMap((s) => list(s.Resource)).filter((r) => r.startsWith('arn:aws:sqs:'))).toEqual([
+      'arn:aws:sqs:eu-west-1:123456789012:other-site-a-b',
+      'arn:aws:sqs:eu-west-1:123456789012:other-ranges-*',
+      'arn:aws:sqs:eu-west-1:123456789012:other-ranges-*-dlq',
+    ]);
+    expect(() => sessionPolicy({ ...SCOPE, siteId: 'desy' }, ROLE_ARN)).toThrow(/not the queue of site desy/);
   });
 
   it("lets the pilot update only its own lease: the lease table's items keyed by its pilot id", async () => {
@@ -222,6 +250,8 @@ describe('StsCredentialVendor', () => {
     ).Statement.flatMap((s) => list(s.Resource));
     expect(resources.filter((r) => r.startsWith('arn:aws:sqs:'))).toEqual([
       'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy',
+      'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-ranges-*',
+      'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-ranges-*-dlq',
     ]);
     expect(resources.join(' ')).not.toContain('cern');
     expect(resources.filter((r) => r.startsWith('arn:aws:dynamodb:'))).toEqual([
@@ -308,6 +338,7 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
   const FUNCTION_ENV = {
     GLUON_TASKS_TABLE: 't',
     GLUON_JOBS_TABLE: 'j',
+    GLUON_RANGES_TABLE: 'r',
     GLUON_ATTEMPTS_TABLE: 'a',
     GLUON_PILOTS_TABLE: 'p',
     GLUON_LEASES_TABLE: LEASE_TABLE,
@@ -338,7 +369,6 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
       restore();
     }
   });
-    GLUON_RANGES_TABLE: 'r',
 
   it('vends nothing (pilots bring their own) without GLUON_PILOT_ROLE_ARN, and calls no STS', async () => {
     const restore = useStandInsEnv({ AWS_ENDPOINT_URL_STS: endpoint });
