@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} placeholders are literal text in task specs
 import { describe, expect, it } from 'vitest';
-import { type FieldIssue, ValidationError } from '#core/errors.ts';
 import { MAX_JOBS_PER_TASK, parseTaskSpec, parseTaskSpecText } from '#core/tasks/task-spec.ts';
+import { fieldsOf, issuesOf } from '../validation-issues.ts';
 
 const generation = {
   name: 'ttbar-gen',
@@ -16,21 +16,6 @@ const processing = {
   inputs: { files: ['a.root', { name: 'b.root', events: 500, bytes: 1024 }] },
   split: { filesPerJob: 1 },
 };
-
-/** The issues of the ValidationError thrown by `f` (the test fails if `f` does not throw one). */
-function issuesOf(f: () => unknown): FieldIssue[] {
-  try {
-    f();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).issues;
-  }
-  expect.fail('expected a ValidationError');
-}
-
-function fieldsOf(f: () => unknown): string[] {
-  return issuesOf(f).map((i) => i.field);
-}
 
 describe('parseTaskSpec', () => {
   it('fills every default when a generation spec gives only what it must', () => {
@@ -187,6 +172,91 @@ describe('parseTaskSpec', () => {
 
   it('rejects a value that is not an object', () => {
     expect(fieldsOf(() => parseTaskSpec('name: x'))).toEqual(['spec']);
+  });
+});
+
+describe('parseTaskSpec, event service', () => {
+  const esGeneration = {
+    name: 'zmumu-es',
+    payload: { command: 'generate', args: ['--first', '${firstEvent}', '--n', '${nEvents}'] },
+    events: 1000,
+    outputs: ['events.root'],
+    eventService: { rangeSize: 10 },
+  };
+  const esProcessing = {
+    name: 'reco-es',
+    payload: { command: 'reco' },
+    inputs: {
+      files: [
+        { name: 'a.root', events: 500 },
+        { name: 'b.root', events: 20 },
+      ],
+    },
+    outputs: ['reco.root'],
+    eventService: { rangeSize: 100 },
+  };
+
+  it('accepts a generation task and fills the event-service defaults', () => {
+    const spec = parseTaskSpec(esGeneration);
+    expect(spec.eventService).toEqual({
+      rangeSize: 10,
+      consumers: 2,
+      maxRangeAttempts: 3,
+      mode: 'process-per-range',
+      rangesPerMessage: 10,
+      stopAfterFailures: 3,
+    });
+    expect(spec.split).toEqual({});
+  });
+
+  it('accepts a processing task whose files all give their events', () => {
+    const spec = parseTaskSpec({
+      ...esProcessing,
+      eventService: { rangeSize: 100, consumers: 8, mode: 'stream' },
+    });
+    expect(spec.eventService).toMatchObject({
+      rangeSize: 100,
+      consumers: 8,
+      mode: 'stream',
+      rangesPerMessage: 10,
+    });
+  });
+
+  it('rejects a range larger than the events of a generation task', () => {
+    const issues = issuesOf(() => parseTaskSpec({ ...esGeneration, events: 5 }));
+    expect(issues).toEqual([
+      { field: 'spec.eventService.rangeSize', message: "larger than the task's 5 events" },
+    ]);
+  });
+
+  it('names each input file without events', () => {
+    const files = [
+      'a.root',
+      { name: 'b.root', events: 20 },
+      { name: 'c.root' },
+      { name: 'd.root', events: 0 },
+    ];
+    expect(fieldsOf(() => parseTaskSpec({ ...esProcessing, inputs: { files } }))).toEqual([
+      'spec.inputs.files.0.events',
+      'spec.inputs.files.2.events',
+      'spec.inputs.files.3.events',
+    ]);
+  });
+
+  it('rejects a split, which ranges replace', () => {
+    expect(fieldsOf(() => parseTaskSpec({ ...esGeneration, split: { eventsPerJob: 100 } }))).toEqual([
+      'spec.split',
+    ]);
+    expect(fieldsOf(() => parseTaskSpec({ ...esProcessing, split: { filesPerJob: 1 } }))).toEqual([
+      'spec.split',
+    ]);
+  });
+
+  it('requires exactly one output', () => {
+    expect(fieldsOf(() => parseTaskSpec({ ...esGeneration, outputs: [] }))).toEqual(['spec.outputs']);
+    expect(fieldsOf(() => parseTaskSpec({ ...esGeneration, outputs: ['a.root', 'b.root'] }))).toEqual([
+      'spec.outputs',
+    ]);
   });
 });
 
