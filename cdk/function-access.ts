@@ -82,10 +82,13 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'list-sites': { tables: { sites: 'read' } },
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
   'put-site': { tables: { sites: 'read-write' }, siteQueues: ['create', 'get-url'] },
-  /** sites: a retry with more memory or time is capped by the site's slot. */
+  /**
+   * sites: a retry with more memory or time is capped by the site's slot. ranges: a merge job's inputs are its block of finished ranges;
+   * a consumer gets its range queue's URL.
+   */
   'claim-job': {
-    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' },
-    rangeQueues: ['get-url', 'send', 'send-dead-letters'],
+    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', ranges: 'read' },
+    rangeQueues: ['get-url'],
   },
   'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
   /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
@@ -99,16 +102,25 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'enqueue-jobs': { tables: { tasks: 'read-write' }, siteQueues: ['send', 'get-url'] },
   'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
-  'finalize-task': { tables: { tasks: 'read-write' } },
+  /** jobs: an event-service task's outputs are its merge jobs' outputs. */
+  'finalize-task': { tables: { tasks: 'read-write', jobs: 'read' } },
   'fail-task': { tables: { tasks: 'read-write' } },
-  // Event service. The tables of these functions come with their handlers.
+  // Event service.
   /** Makes the task's range queue (lease: the visibility timeout) and sends its range messages. */
-  'enqueue-ranges': { tables: {}, rangeQueues: ['create', 'get-url', 'send'] },
+  'enqueue-ranges': { tables: { tasks: 'read-write' }, rangeQueues: ['create', 'get-url', 'send'] },
+  /** Adds the merge jobs to the task and sends their messages to the site queues. */
+  'merge-ranges': { tables: { tasks: 'read-write' }, siteQueues: ['send', 'get-url'] },
   /** The task is over: its range queue and DLQ go. */
-  'close-range-queue': { tables: {}, rangeQueues: ['get-url', 'delete'] },
-  // Ranges to run again go back to the queue, fatal ones to the DLQ.
-  'record-range-changes': { tables: {}, rangeQueues: ['get-url', 'send', 'send-dead-letters'] },
-  'report-ranges': { tables: {}, rangeQueues: ['get-url', 'send', 'send-dead-letters'] },
+  'close-range-queue': { tables: { tasks: 'read' }, rangeQueues: ['get-url', 'delete'] },
+  /** The ranges' change feed: retries back to the range queue, fatal ranges to its DLQ, counters. */
+  'record-range-changes': {
+    tables: { tasks: 'read-write' },
+    rangeQueues: ['get-url', 'send', 'send-dead-letters'],
+    streams: ['ranges'],
+  },
+  /** One conditional write per reported range; the consumer's lease says it holds the job. */
+  'report-ranges': { tables: { tasks: 'read', leases: 'read', ranges: 'read-write' } },
+  'list-ranges': { tables: { tasks: 'read', ranges: 'read' } },
   /** Leases swept, jobs of lost pilots requeued (the feed sends their messages), census, DLQ redrive. */
   'reap-pilots': {
     tables: {

@@ -437,8 +437,8 @@ describe('least privilege', () => {
     // A consumer's claim carries its range report: range messages to send again, or to the DLQ.
     'claim-job': {
       ...NOTHING,
-      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' },
-      sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'],
+      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', ranges: 'read' },
+      sqs: ['GetQueueUrl ranges-*'],
     },
     'complete-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
     // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
@@ -454,17 +454,18 @@ describe('least privilege', () => {
     'enqueue-jobs': { ...NOTHING, tables: { tasks: rw }, sqs: ['GetQueueUrl', 'SendMessage'] },
     'wait-for-jobs': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
     'cancel-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read', leases: rw } },
-    'finalize-task': { ...NOTHING, tables: { tasks: rw } },
+    'finalize-task': { ...NOTHING, tables: { tasks: rw, jobs: 'read' } },
     'fail-task': { ...NOTHING, tables: { tasks: rw } },
     'reap-pilots': {
       ...NOTHING,
       tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw },
       sqs: ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueUrl', 'ReceiveMessage', 'SendMessage'],
     },
-    // Event service (range queues only here; the tables come with the handlers). The workflow
-    // makes a task's range queue and sends its range messages, and deletes both queues at the end.
+    // Event service. The workflow makes a task's range queue and sends its range messages, adds
+    // the merge jobs, and deletes both queues at the end.
     'enqueue-ranges': {
       ...NOTHING,
+      tables: { tasks: rw },
       sqs: [
         'CreateQueue ranges-*',
         'GetQueueAttributes ranges-*',
@@ -472,10 +473,21 @@ describe('least privilege', () => {
         'SendMessage ranges-*',
       ],
     },
-    'close-range-queue': { ...NOTHING, sqs: ['DeleteQueue ranges-*', 'GetQueueUrl ranges-*'] },
-    // Ranges to run again go back to the queue, fatal ones to the DLQ.
-    'record-range-changes': { ...NOTHING, sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'] },
-    'report-ranges': { ...NOTHING, sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'] },
+    'merge-ranges': { ...NOTHING, tables: { tasks: rw }, sqs: ['GetQueueUrl', 'SendMessage'] },
+    'close-range-queue': {
+      ...NOTHING,
+      tables: { tasks: 'read' },
+      sqs: ['DeleteQueue ranges-*', 'GetQueueUrl ranges-*'],
+    },
+    // Ranges to run again go back to the queue, fatal ones to the DLQ; counters from the feed.
+    'record-range-changes': {
+      ...NOTHING,
+      tables: { tasks: rw },
+      streams: ['ranges'],
+      sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'],
+    },
+    'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
+    'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -580,7 +592,7 @@ describe('least privilege', () => {
   it('keeps functions out of the site DLQs, and out of the range DLQs but those that send fatal ranges there', () => {
     const queues = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}`;
     /** Functions that put the messages of fatal ranges into a range DLQ (from the use cases). */
-    const RANGE_DLQ_SENDERS = ['claim-job', 'record-range-changes', 'report-ranges'];
+    const RANGE_DLQ_SENDERS = ['record-range-changes'];
     for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
       const denies = roleStatements(resources, `${STACK}/Functions/${name}/Role`).filter(
         (s) => s.Effect === 'Deny',
