@@ -8,11 +8,17 @@
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
-import { ConflictError, ValidationError } from '#core/errors.ts';
-import type { RangeRecord, RecordedRangeState } from '#core/event-ranges/event-range.ts';
+import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
+import {
+  type RangeMessage,
+  RangeMessageSchema,
+  type RangeRecord,
+  type RecordedRangeState,
+} from '#core/event-ranges/event-range.ts';
 import type {
   EventRangeStore,
   RangeExpectation,
+  RangeQueue,
   RangeRecordChange,
   RangeWrite,
 } from '#core/event-ranges/ports.ts';
@@ -505,6 +511,58 @@ export class InMemoryJobQueue implements JobQueue {
   }
 }
 
+/**
+ * Range queues per task, as SqsRangeQueue keeps them: messages validated as consumers parse them,
+ * dead letters apart, a task without its queue refused with NotFoundError.
+ */
+export class InMemoryRangeQueue implements RangeQueue {
+  /** Each task's queue, with the visibility timeout (the range lease) it was made with. */
+  readonly queues = new Map<string, { visibilitySec: number }>();
+  readonly sent = new Map<string, RangeMessage[]>();
+  readonly deadLetters = new Map<string, RangeMessage[]>();
+
+  async ensureTaskQueue(
+    taskId: string,
+    options: { visibilitySec: number },
+  ): Promise<{ queueUrl: string; dlqUrl: string }> {
+    // An existing queue is kept as it is.
+    if (!this.queues.has(taskId)) this.queues.set(taskId, { visibilitySec: options.visibilitySec });
+    const queueUrl = await this.queueUrl(taskId);
+    return { queueUrl, dlqUrl: `${queueUrl}-dlq` };
+  }
+
+  async queueUrl(taskId: string): Promise<string> {
+    if (!this.queues.has(taskId)) throw new NotFoundError(`no range queue for task ${taskId}`);
+    return `memory://queues/gluon-ranges-${taskId}`;
+  }
+
+  async send(taskId: string, messages: RangeMessage[]): Promise<void> {
+    await this.put(this.sent, taskId, messages);
+  }
+
+  async sendDeadLetters(taskId: string, messages: RangeMessage[]): Promise<void> {
+    await this.put(this.deadLetters, taskId, messages);
+  }
+
+  async deleteTaskQueues(taskId: string): Promise<void> {
+    this.queues.delete(taskId);
+    this.sent.delete(taskId);
+    this.deadLetters.delete(taskId);
+  }
+
+  private async put(
+    into: Map<string, RangeMessage[]>,
+    taskId: string,
+    messages: RangeMessage[],
+  ): Promise<void> {
+    if (messages.length === 0) return;
+    await this.queueUrl(taskId);
+    const list = into.get(taskId) ?? [];
+    for (const message of messages) list.push(RangeMessageSchema.parse(message));
+    into.set(taskId, list);
+  }
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -744,6 +802,8 @@ export const DEFAULT_SETTINGS: Settings = {
   leaseSec: 120,
   heartbeatSec: 60,
   enqueuePageSize: 100,
+  rangePageSize: 100,
+  rangeLeaseSec: 600,
 };
 
 /** Vends the credentials it is given (or none), recording each request. */
@@ -782,6 +842,7 @@ export interface InMemoryDeps extends Deps {
   leases: InMemoryPilotLeaseStore;
   sites: InMemorySiteStore;
   queue: InMemoryJobQueue;
+  rangeQueue: InMemoryRangeQueue;
   objects: InMemoryObjectStore;
   workflow: RecordingWorkflowEngine;
   credentials: FixedCredentialVendor;
@@ -800,6 +861,7 @@ export function inMemoryDeps(
     leases: new InMemoryPilotLeaseStore(),
     sites: new InMemorySiteStore(),
     queue: new InMemoryJobQueue(),
+    rangeQueue: new InMemoryRangeQueue(),
     objects: new InMemoryObjectStore(),
     workflow: new RecordingWorkflowEngine(),
     credentials: new FixedCredentialVendor(),

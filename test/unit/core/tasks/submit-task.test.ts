@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TransientError } from '#core/errors.ts';
+import { emptyRangeCounters } from '#core/event-ranges/range-counts.ts';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
@@ -23,6 +24,7 @@ describe('submitTask', () => {
       jobCount: 7,
       jobsEnqueued: 0,
       counts: { ...emptyJobCounts(), defined: 7 },
+      rangeCounters: emptyRangeCounters(),
       siteIds: [],
       cancelRequested: false,
       cancelSwept: false,
