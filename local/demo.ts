@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
 import { ApiClient, runWatch, submitTaskFile } from '#cli/index.ts';
-import type { JobView } from '#core/api/index.ts';
 import { mergeHistograms, peakPosition, textHistogram } from '../examples/zmumu/merge.mjs';
 import { LOCAL_BUCKET, startLocalStack } from './stack.ts';
 
@@ -25,11 +24,23 @@ function positive(value: string): number {
 const program = new Command()
   .name('npm run demo --')
   .description('Run a toy Z→μμ task through the whole of Gluon on this machine and stop.')
-  .option('--spec <file>', 'task spec to submit', join(REPO, 'examples', 'zmumu', 'task.yaml'))
+  .option('--spec <file>', 'task spec to submit (default examples/zmumu/task.yaml)')
+  .option(
+    '--event-service',
+    'run the Z→μμ generation as an event-service task (examples/zmumu/task-es.yaml): ranges, consumers, merge',
+  )
   .option('--pilots <n>', 'pilot processes at once', positive, 4)
   .option('--keep-state', 'keep the state folder (printed at the end) instead of a throw-away one')
   .parse();
-const options = program.opts<{ spec: string; pilots: number; keepState?: boolean }>();
+const options = program.opts<{
+  spec?: string;
+  eventService?: boolean;
+  pilots: number;
+  keepState?: boolean;
+}>();
+const specFile =
+  options.spec ??
+  join(REPO, 'examples', 'zmumu', options.eventService === true ? 'task-es.yaml' : 'task.yaml');
 
 const stateDir = mkdtempSync(join(tmpdir(), 'gluon-demo-'));
 const quiet = (): void => undefined;
@@ -61,15 +72,32 @@ process.on('SIGTERM', () => void stop(143));
 try {
   console.log(`Up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${stack.apiUrl}\n`);
   const client = new ApiClient({ apiUrl: stack.apiUrl, token: stack.userToken });
-  const submitted = await submitTaskFile(client, options.spec, {
+  const submitted = await submitTaskFile(client, specFile, {
     onUploaded: (f) => console.log(`uploaded sandbox file ${f.name} (${f.bytes} bytes)`),
   });
-  console.log(`submitted task ${submitted.taskId} (${submitted.spec.name}): ${submitted.jobCount} jobs\n`);
+  const es = submitted.spec.eventService;
+  console.log(
+    es === undefined
+      ? `submitted task ${submitted.taskId} (${submitted.spec.name}): ${submitted.jobCount} jobs\n`
+      : `submitted event-service task ${submitted.taskId} (${submitted.spec.name}): events in ranges of ${es.rangeSize}, ${submitted.jobCount} consumer jobs, then a merge\n`,
+  );
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
   const code = await runWatch(io, client, submitted.taskId, { intervalSec: 1 });
 
-  const jobs = await client.listAllJobs(submitted.taskId, { limit: 5000 });
-  await printMassPeak(jobs);
+  const task = await client.call('getTask', { params: { taskId: submitted.taskId } });
+  if (task.outputs !== undefined && task.outputs.length > 0) {
+    // An event-service task: its merged outputs, registered on the task.
+    await printMassPeak(
+      task.outputs.map((o) => o.key),
+      'merged output',
+    );
+  } else {
+    const jobs = await client.listAllJobs(submitted.taskId, { limit: 5000 });
+    await printMassPeak(
+      jobs.flatMap((j) => (j.outputs ?? []).filter((o) => o.name === 'histogram.json').map((o) => o.key)),
+      'job outputs merged',
+    );
+  }
   console.log(`\nEverything ran on this machine. Next: \`npm start\` in one terminal, then`);
   console.log('`npx gluon submit examples/zmumu/task.yaml --watch` in another (see README).');
   if (options.keepState === true) console.log(`State kept in ${stateDir}`);
@@ -79,17 +107,14 @@ try {
   await stop(1);
 }
 
-/** Reads each job's histogram.json from S3 and prints the merged Z peak. */
-async function printMassPeak(jobs: JobView[]): Promise<void> {
+/** Reads histogram.json objects from S3 and prints the merged Z peak. */
+async function printMassPeak(keys: string[], what: string): Promise<void> {
   const s3 = new S3Client({
     endpoint: stack.endpoints.s3,
     forcePathStyle: true,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const keys = jobs.flatMap((j) =>
-    (j.outputs ?? []).filter((o) => o.name === 'histogram.json').map((o) => o.key),
-  );
   if (keys.length === 0) return;
   const histograms = await Promise.all(
     keys.map(async (Key) => {
@@ -98,7 +123,7 @@ async function printMassPeak(jobs: JobView[]): Promise<void> {
     }),
   );
   const merged = mergeHistograms(histograms);
-  console.log(`\nDimuon invariant mass, ${keys.length} job outputs merged from s3://${LOCAL_BUCKET}/:`);
+  console.log(`\nDimuon invariant mass, ${keys.length} ${what} from s3://${LOCAL_BUCKET}/:`);
   console.log(textHistogram(merged));
   console.log(`peak at ${peakPosition(merged).toFixed(2)} GeV (Z mass 91.19 GeV)`);
 }
