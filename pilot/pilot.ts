@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { awsRequestCounts } from '#adapters/aws-clients.ts';
 import { ApiRequestError, apiCallCounts, type GluonClient } from '#client/gluon-client.ts';
+import type { ReportRangesRequest, ReportRangesResponse } from '#core/api/event-ranges.ts';
 import type { ClaimedJob, ClaimResponse, RegisterPilotResponse, ReportInput } from '#core/api/pilots.ts';
 import { attemptKey, type JobRef, sameAttempt } from '#core/jobs/job.ts';
 import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
@@ -23,11 +24,14 @@ import type { PilotLeaseStore } from '#core/pilots/ports.ts';
 import type { Logger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
 import type { PilotConfig } from './config.ts';
+import type { RangeQueueClient } from './consumer/range-queue-client.ts';
+import { runConsumer } from './consumer/run-consumer.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 import type { HealthReport } from './health/run-health-checks.ts';
 import type { NodeInfo } from './node-info.ts';
 import { cpuWithChildrenSec, signalGroup } from './process-tree.ts';
-import { runJob } from './run-job.ts';
+import { ZERO_USAGE } from './run-attempt.ts';
+import { type RunJobContext, runJob } from './run-job.ts';
 import type { S3Storage } from './s3-storage.ts';
 import type { ReceivedMessage } from './sqs-site-queue.ts';
 import { PILOT_VERSION } from './version.ts';
@@ -57,6 +61,8 @@ export interface PilotDeps {
   api: GluonClient;
   openQueue(queueUrl: string): SiteQueue;
   openStorage(bucket: string): S3Storage;
+  /** An event-service task's range queue, for the consumer jobs this pilot claims (required to run them). */
+  openRangeQueue?(queueUrl: string): RangeQueueClient;
   /** The lease table, where the pilot renews its own lease (opened once credentials are known). */
   openLeases(tableName: string): Pick<PilotLeaseStore, 'renew'>;
   logger: Logger;
@@ -513,7 +519,7 @@ export class Pilot {
     if (this.stopping.signal.aborted) current.abort.abort(PILOT_ERROR_CODES.EVICTED);
     try {
       const freeDiskMB = this.deps.freeDiskMB;
-      const report = await runJob(job, {
+      const ctx: RunJobContext = {
         storage,
         workRoot,
         host: this.config.host,
@@ -529,11 +535,54 @@ export class Pilot {
         onSpawn: (pid) => {
           current.pgid = pid;
         },
-      });
+      };
+      const report =
+        job.consumer === undefined ? await runJob(job, ctx) : await this.runConsumerJob(pilotId, job, ctx);
       current.pgid = undefined;
       this.pending = { report, logger };
     } finally {
       this.current = undefined;
+    }
+  }
+
+  /** An event-service consumer: ranges from its task's range queue, reported in batches. */
+  private async runConsumerJob(pilotId: string, job: ClaimedJob, ctx: RunJobContext): Promise<ReportInput> {
+    const queueUrl = job.consumer?.rangeQueueUrl ?? '';
+    if (this.deps.openRangeQueue === undefined) {
+      return {
+        taskId: job.taskId,
+        jobIndex: job.jobIndex,
+        attempt: job.attempt,
+        pilotErrorCode: PILOT_ERROR_CODES.CONSUMER_STOPPED,
+        errorMessage: 'this pilot cannot open range queues',
+        usage: ZERO_USAGE,
+        host: this.config.host,
+      };
+    }
+    return runConsumer(job, {
+      ...ctx,
+      pilotId,
+      queue: this.deps.openRangeQueue(queueUrl),
+      reportRanges: (body, signal) => this.reportRanges(pilotId, body, signal),
+      walltimeLeftSec: () => this.walltimeLeftSec(),
+    });
+  }
+
+  /** One batch of range reports, retried like the other reports; PILOT_GONE stops the pilot. */
+  private async reportRanges(
+    pilotId: string,
+    body: ReportRangesRequest,
+    signal?: AbortSignal,
+  ): Promise<ReportRangesResponse> {
+    try {
+      return await this.deps.api.call(
+        'reportRanges',
+        { params: { pilotId }, body },
+        { retries: REPORT_RETRIES, ...(signal === undefined ? {} : { signal }) },
+      );
+    } catch (error) {
+      this.stopIfGone(error);
+      throw error;
     }
   }
 

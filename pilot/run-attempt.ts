@@ -5,7 +5,7 @@
  * uploaded at the end. Never throws for the attempt's own failures.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ClaimedJob, ReportInput } from '#core/api/pilots.ts';
@@ -18,7 +18,7 @@ import {
 import { ATTEMPT_LOG_NAME } from '#core/storage/object-keys.ts';
 import { type PayloadContext, resolvePayload } from '#core/tasks/substitute.ts';
 import type { Logger } from '#platform/logger.ts';
-import { adler32File } from './adler32.ts';
+import { adler32File, adler32 as adler32Of } from './adler32.ts';
 import type { PayloadResult, RunPayloadOptions } from './payload-runner.ts';
 import type { S3Storage } from './s3-storage.ts';
 import type { StageInPlan } from './stage-in.ts';
@@ -181,13 +181,23 @@ export function isFile(path: string): Promise<boolean> {
   );
 }
 
-/** Uploads an output file with its adler32 as object metadata; its adler32 and size, for the report. */
+/** Files up to this size are read whole for their checksum (one read instead of a stream's several). */
+const WHOLE_READ_MAX = 1 << 20;
+
+/**
+ * Uploads an output file with its adler32 as object metadata; its adler32 and size, for the
+ * report. A missing file throws with code ENOENT.
+ */
 export async function uploadOutput(
   storage: S3Storage,
   key: string,
   path: string,
 ): Promise<{ adler32: string; bytes: number }> {
-  const { adler32, bytes } = await adler32File(path);
+  const { size } = await stat(path);
+  const { adler32, bytes } =
+    size <= WHOLE_READ_MAX
+      ? await readFile(path).then((data) => ({ adler32: adler32Of(data), bytes: data.length }))
+      : await adler32File(path);
   await storage.uploadFile(key, path, 'application/octet-stream', { adler32 });
   return { adler32, bytes };
 }

@@ -12,6 +12,7 @@ import { GluonClient } from '#client/gluon-client.ts';
 import type { RegisterPilotResponse } from '#core/api/pilots.ts';
 import { createLogger, type Logger, toStderr } from '#platform/logger.ts';
 import { type PilotConfig, PilotConfigError, resolvePilotConfig } from './config.ts';
+import { SqsRangeQueueClient } from './consumer/sqs-range-queue-client.ts';
 import { EXIT_CODES } from './exit-codes.ts';
 import { freeDiskMB } from './health/disk-space.ts';
 import { runHealthChecks } from './health/run-health-checks.ts';
@@ -78,6 +79,7 @@ export async function runCommand(
       onRegistered: (registration) => aws.useCredentialsOf(registration),
       openQueue: (queueUrl) => new SqsSiteQueue(aws.sqs(), queueUrl),
       openStorage: (bucket) => new S3Storage(aws.s3(), bucket, { logger }),
+      openRangeQueue: (queueUrl) => new SqsRangeQueueClient(aws.sqs(), queueUrl),
       openLeases: (tableName) =>
         new DynamoDbPilotLeaseStore(dynamoDbDocumentClient(aws.dynamodb()), tableName),
     },

@@ -17,7 +17,8 @@
 // and GLUON_RESULTS_FIFO set, it reads one range a line from the first, writes the range's
 // histogram to the `output` path the line names, and answers on the second; only --seed applies.
 // Events are seeded by their number, so a range run again gives the same histogram.
-import { closeSync, createReadStream, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -188,7 +189,10 @@ function parseArgs(argv, env) {
 async function streamMain(rangesFifo, resultsFifo, seed) {
   const results = openSync(resultsFifo, 'w');
   const answer = (result) => writeSync(results, `${JSON.stringify(result)}\n`);
-  const input = createReadStream(rangesFifo);
+  // A socket, not an fs stream: fs streams read a pipe on the thread pool, and a Node process with
+  // such a read pending cannot exit (not even with process.exit) until the pilot closes the pipe.
+  const fd = openSync(rangesFifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const input = new Socket({ fd, readable: true, writable: false });
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     if (line.trim() === '') continue;
