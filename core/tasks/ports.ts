@@ -32,7 +32,10 @@ export interface TaskStore {
     taskId: string,
   ): Promise<(TaskHead & { counts: JobCounts; rangeCounters: RangeCounters; waitToken?: string }) | undefined>;
   /** Tasks of one owner, newest first, with their job counts. */
-  listByOwner(owner: string, page: PageRequest): Promise<Page<TaskHead & { counts: JobCounts }>>;
+  listByOwner(
+    owner: string,
+    page: PageRequest,
+  ): Promise<Page<TaskHead & { counts: JobCounts; rangeCounters: RangeCounters }>>;
   /**
    * Conditional state change (the current state must be a source state of `event`). Returns false
    * when it is not (a replay or a race), never throws for that.

@@ -3,20 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { rangeAt, rangeCount } from '#core/event-ranges/event-range.ts';
 import { parseTaskSpecText } from '#core/tasks/task-spec.ts';
 import { mergeHistograms } from '../../../examples/zmumu/merge.mjs';
 import { runZmumu } from '../../../examples/zmumu/zmumu.mjs';
 
-const run = promisify(execFile);
 const example = join(import.meta.dirname, '../../../examples/zmumu');
-let dir: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'gluon-zmumu-es-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('task-es.yaml', () => {
   function uploadedSpec() {
@@ -50,12 +43,14 @@ describe('task-es.yaml', () => {
 
 describe('merge.mjs as a merge job', () => {
   it('merges the files of one comma-separated argument into histogram.json, as ${inputFiles} gives them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gluon-zmumu-es-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const parts = [0, 1, 2].map((i) => runZmumu({ firstEvent: i * 100, nEvents: 100 }));
     const names = parts.map((h, i) => {
       writeFileSync(join(dir, `r${i}.histogram.json`), `${JSON.stringify(h)}\n`);
       return `r${i}.histogram.json`;
     });
-    const { stdout } = await run(
+    const { stdout } = await promisify(execFile)(
       process.execPath,
       [join(example, 'merge.mjs'), names.join(','), '--out', 'histogram.json'],
       { cwd: dir },

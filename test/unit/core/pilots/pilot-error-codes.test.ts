@@ -29,6 +29,8 @@ describe('PILOT_ERROR_CODES', () => {
       LEASE_LOST: 1303,
       PILOT_LOST: 1304,
       CLAIM_ABANDONED: 1305,
+      RANGES_FAILING: 1105,
+      CONSUMER_STOPPED: 1306,
       CANCELLED: 1401,
     });
   });
@@ -38,16 +40,18 @@ describe('isPilotErrorCode', () => {
   it('knows the codes and nothing else', () => {
     expect(isPilotErrorCode(1305)).toBe(true);
     expect(isPilotErrorCode(0)).toBe(true);
-    expect(isPilotErrorCode(1306)).toBe(false);
+    expect(isPilotErrorCode(1306)).toBe(true);
+    expect(isPilotErrorCode(1307)).toBe(false);
     expect(isPilotErrorCode(-1)).toBe(false);
   });
 });
 
 describe('SYSTEM_ERROR_CODES', () => {
-  it('holds eviction and an abandoned claim only: the system errors that use no attempt of the budget', () => {
+  it('holds eviction, an abandoned claim and a stopped consumer only: the system errors that use no attempt of the budget', () => {
     expect([...SYSTEM_ERROR_CODES].sort()).toEqual([
       PILOT_ERROR_CODES.EVICTED,
       PILOT_ERROR_CODES.CLAIM_ABANDONED,
+      PILOT_ERROR_CODES.CONSUMER_STOPPED,
     ]);
   });
 });

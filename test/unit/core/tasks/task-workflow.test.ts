@@ -49,7 +49,7 @@ describe('splitTask', () => {
   it('moves a submitted task to splitting with the sites brokerage chose', async () => {
     const { deps, taskId } = await submitted();
     await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
-    expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 0, done: false });
+    expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 0, done: false, eventService: false });
     const task = await taskOf(deps, taskId);
     expect(task).toMatchObject({ state: 'splitting', siteIds: ['bnl', 'cern'], jobCount: 5 });
     expect(task.history.map((h) => h.state)).toEqual(['submitted', 'splitting']);
@@ -78,14 +78,14 @@ describe('splitTask', () => {
     const { deps, taskId } = await submitted(5, 2);
     await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
-    expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 2, done: false });
+    expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 2, done: false, eventService: false });
     expect((await taskOf(deps, taskId)).history.filter((h) => h.state === 'splitting')).toHaveLength(1);
   });
 
   it('says done at once for a cancelled task, without brokerage', async () => {
     const { deps, taskId } = await submitted();
     await deps.tasks.requestCancel(taskId, DEFAULT_START);
-    expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 0, done: true });
+    expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 0, done: true, eventService: false });
     expect((await taskOf(deps, taskId)).state).toBe('submitted');
   });
 
