@@ -28,6 +28,7 @@ import type { RangeQueueClient } from './consumer/range-queue-client.ts';
 import { runConsumer } from './consumer/run-consumer.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 import type { HealthReport } from './health/run-health-checks.ts';
+import { logMalformedMessage } from './malformed-message.ts';
 import type { NodeInfo } from './node-info.ts';
 import { cpuWithChildrenSec, signalGroup } from './process-tree.ts';
 import { ZERO_USAGE } from './run-attempt.ts';
@@ -378,13 +379,7 @@ export class Pilot {
         try {
           jobMessage = parseJobMessage(message.body);
         } catch (error) {
-          // Never acknowledged: visible again at once, so SQS moves it to the DLQ after maxReceiveCount.
-          this.logger.error('malformed job message; leaving it for the dead-letter queue', {
-            messageId: message.messageId,
-            receiveCount: message.receiveCount,
-            body: message.body.slice(0, 500),
-            error,
-          });
+          logMalformedMessage(this.logger, 'job', message, error);
           await this.release(queue, message, 0);
           await this.flushReport(registration.pilotId);
           await sleep(PAUSE_AFTER_BAD_MESSAGE_MS, stop);

@@ -29,6 +29,7 @@ import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error
 import { rangeOutputKey } from '#core/storage/object-keys.ts';
 import type { Logger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
+import { logMalformedMessage } from '../malformed-message.ts';
 import { abortCode } from '../payload-end.ts';
 import type { PayloadResult } from '../payload-runner.ts';
 import {
@@ -41,7 +42,7 @@ import {
   ZERO_USAGE,
 } from '../run-attempt.ts';
 import { planStageIn, stageIn } from '../stage-in.ts';
-import { ProcessPerRange } from './process-per-range.ts';
+import { processPerRange } from './process-per-range.ts';
 import type { RangeQueueClient, ReceivedRangeMessage } from './range-queue-client.ts';
 import { RangeReports } from './range-reports.ts';
 import type { RangeInput, RangeRunner, RangeRunnerContext } from './range-runner.ts';
@@ -57,21 +58,24 @@ export interface ConsumerContext extends AttemptContext {
   walltimeLeftSec(): number;
 }
 
-/** A receive's long poll: short, so a consumer that found nothing asks how many ranges remain soon. */
-const RECEIVE_WAIT_SEC = 2;
-/** Pause after a malformed message or a failed receive, so neither is a hot loop. */
-const PAUSE_MS = 1000;
-/** Uploads in flight at once; the next range waits for one to end. */
-const MAX_UPLOADS = 8;
-/** After the pilot's abort, what is done is reported within this long. */
-const STOP_FLUSH_MS = 5000;
-/** Consecutive failed report batches (each already retried by the client) that stop the consumer. */
-const MAX_REPORT_FAILURES = 3;
-/** Walltime kept for one more range: this many times the longest range seen, and at least MIN_RANGE_MARGIN_SEC. */
-const RANGE_MARGIN_FACTOR = 3;
-const MIN_RANGE_MARGIN_SEC = 30;
-/** Without any message for the lease plus this, while ranges remain elsewhere, the consumer stops. */
-const IDLE_MARGIN_SEC = 10;
+/** How the consumer paces itself. */
+const PACE = {
+  /** A receive's long poll: short, so a consumer that found nothing asks how many ranges remain soon. */
+  receiveWaitSec: 2,
+  /** Pause after a malformed message or a failed receive, so neither is a hot loop. */
+  pauseMs: 1000,
+  /** Uploads in flight at once; the next range waits for one to end. */
+  maxUploads: 8,
+  /** After the pilot's abort, what is done is reported within this long. */
+  stopFlushMs: 5000,
+  /** Consecutive failed report batches (each already retried by the client) that stop the consumer. */
+  maxReportFailures: 3,
+  /** Walltime kept for one more range: this many times the longest range seen, and at least minRangeMarginSec. */
+  rangeMarginFactor: 3,
+  minRangeMarginSec: 30,
+  /** Without any message for the lease plus this, while ranges remain elsewhere, the consumer stops. */
+  idleMarginSec: 10,
+} as const;
 /** Where the consumer keeps its own files in the work directory (pipes, range outputs). */
 const PILOT_DIR = '.gluon';
 
@@ -189,7 +193,7 @@ class RangeConsumer {
       this.runner =
         consumer.mode === 'stream'
           ? new StreamPayload(runnerCtx, join(attempt.workDir, PILOT_DIR))
-          : new ProcessPerRange(runnerCtx, consumer.output);
+          : processPerRange(runnerCtx, consumer.output);
       await this.consume();
     } catch (error) {
       this.logger.error('the consumer failed', { error });
@@ -221,7 +225,10 @@ class RangeConsumer {
         break;
       }
       const leftSec = this.walltimeLeftSec();
-      const marginSec = Math.max(MIN_RANGE_MARGIN_SEC, (RANGE_MARGIN_FACTOR * this.longestRangeMs) / 1000);
+      const marginSec = Math.max(
+        PACE.minRangeMarginSec,
+        (PACE.rangeMarginFactor * this.longestRangeMs) / 1000,
+      );
       if (leftSec < marginSec) {
         this.stopWith(
           PILOT_ERROR_CODES.CONSUMER_STOPPED,
@@ -246,10 +253,10 @@ class RangeConsumer {
   private async fetch(): Promise<void> {
     let messages: ReceivedRangeMessage[];
     try {
-      messages = await this.ctx.queue.receive(10, RECEIVE_WAIT_SEC, this.waitSignal);
+      messages = await this.ctx.queue.receive(10, PACE.receiveWaitSec, this.waitSignal);
     } catch (error) {
       this.logger.warn('receive from the range queue failed', { error });
-      await sleep(PAUSE_MS, this.waitSignal);
+      await sleep(PACE.pauseMs, this.waitSignal);
       return;
     }
     if (messages.length > 0) {
@@ -267,7 +274,7 @@ class RangeConsumer {
       return;
     }
     const idleSec = (Date.now() - this.lastMessageAt) / 1000;
-    if (idleSec > this.consumer.rangeLeaseSec + IDLE_MARGIN_SEC) {
+    if (idleSec > this.consumer.rangeLeaseSec + PACE.idleMarginSec) {
       this.stopWith(
         PILOT_ERROR_CODES.CONSUMER_STOPPED,
         `no range came for ${Math.round(idleSec)} s while ${answer.remaining} remain (in flight elsewhere, or retries on their way)`,
@@ -283,13 +290,7 @@ class RangeConsumer {
         body = parseRangeMessage(message.body);
         if (body.taskId !== this.attempt.job.taskId) throw new Error(`a message of task ${body.taskId}`);
       } catch (error) {
-        // Never deleted: visible again at once, so SQS moves it to the DLQ after its receive limit.
-        this.logger.error('malformed range message; leaving it for the dead-letter queue', {
-          messageId: message.messageId,
-          receiveCount: message.receiveCount,
-          body: message.body.slice(0, 500),
-          error,
-        });
+        logMalformedMessage(this.logger, 'range', message, error);
         this.rangeLog.note(
           `malformed message ${message.messageId} (received ${message.receiveCount} times) left`,
         );
@@ -332,14 +333,14 @@ class RangeConsumer {
       await this.ctx.queue
         .changeVisibility(malformed, 0)
         .catch((error: unknown) => this.logger.warn('could not hand back malformed messages', { error }));
-      await sleep(PAUSE_MS, this.waitSignal);
+      await sleep(PACE.pauseMs, this.waitSignal);
     }
   }
 
   // ---- one range ----------------------------------------------------------------------------
 
   private async runRange(work: RangeWork): Promise<void> {
-    while (this.uploads.size >= MAX_UPLOADS) await Promise.race(this.uploads);
+    while (this.uploads.size >= PACE.maxUploads) await Promise.race(this.uploads);
     const runner = this.runner as RangeRunner;
     work.status = 'running';
     work.startedAt = Date.now();
@@ -512,7 +513,7 @@ class RangeConsumer {
   private onReportError(error: unknown): void {
     this.reportFailures++;
     this.logger.warn('range report failed', { error, failuresInARow: this.reportFailures });
-    if (this.reportFailures >= MAX_REPORT_FAILURES) {
+    if (this.reportFailures >= PACE.maxReportFailures) {
       this.stopWith(
         PILOT_ERROR_CODES.CONSUMER_STOPPED,
         `range reports failed ${this.reportFailures} times in a row: ${(error as Error).message}`,
@@ -573,12 +574,12 @@ class RangeConsumer {
 
   /**
    * Ends the payload (killed when the pilot aborts or the task is cancelled), reports what is
-   * done (within STOP_FLUSH_MS after an abort), then hands back the rest.
+   * done (within PACE.stopFlushMs after an abort), then hands back the rest.
    */
   private async windDown(): Promise<void> {
     const kill = this.payloadSignal.aborted;
     await this.runner?.close(kill);
-    const bound = kill ? AbortSignal.timeout(STOP_FLUSH_MS) : undefined;
+    const bound = kill ? AbortSignal.timeout(PACE.stopFlushMs) : undefined;
     await Promise.race([Promise.all(this.uploads), ...(bound === undefined ? [] : [untilAborted(bound)])]);
     this.reports.close();
     await this.reports.flush(bound === undefined ? {} : { signal: bound });

@@ -14,13 +14,8 @@ import { promisify } from 'node:util';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
 import { type PayloadResult, runPayload } from '../payload-runner.ts';
 import { evictedMeanwhile, pilotPayloadOptions, resolveAttemptPayload } from '../run-attempt.ts';
-import {
-  type RangeOutcome,
-  type RangeRunner,
-  type RangeRunnerContext,
-  type RangeTask,
-  shortError,
-} from './range-runner.ts';
+import type { RangeOutcome, RangeRunner, RangeRunnerContext, RangeTask } from './range-runner.ts';
+import { shortError } from './range-runner.ts';
 import {
   END_LINE,
   LineSplitter,

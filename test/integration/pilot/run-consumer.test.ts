@@ -148,12 +148,10 @@ beforeAll(async () => {
     endpoint: endpoints.s3,
     forcePathStyle: true,
   });
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
-  }
+  // Each test has its own task id, so the bucket may well exist from an earlier run.
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch((error: Error) => {
+    if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.name)) throw error;
+  });
 });
 
 afterAll(() => {
@@ -200,6 +198,21 @@ async function makeQueue(leaseSec: number, maxReceiveCount = 5): Promise<void> {
       }),
     )
   ).QueueUrl as string;
+}
+
+/**
+ * A fresh range queue (lease `leaseSec`, default 30 s) holding `count` ranges of a new task of
+ * `size` events each, `perMessage` ranges a message, and the API's books of them.
+ */
+async function queuedRanges(
+  count: number,
+  perMessage: number,
+  options: { leaseSec?: number; size?: number; maxRangeAttempts?: number } = {},
+): Promise<{ taskId: string; api: FakeRangeApi }> {
+  await makeQueue(options.leaseSec ?? 30);
+  const taskId = newTaskId();
+  await sendRanges(taskId, count, perMessage, options.size);
+  return { taskId, api: new FakeRangeApi(count, options.maxRangeAttempts) };
 }
 
 /** Messages of consecutive generated ranges of `size` events, `perMessage` ranges each. */
@@ -272,6 +285,15 @@ function makeJob(
   };
 }
 
+/** A stream-mode consumer of the protocol-speaking test payload; `env` chooses how it misbehaves. */
+function streamJob(taskId: string, env: Record<string, string> = {}): ClaimedJob {
+  return makeJob(
+    taskId,
+    { command: process.execPath, args: [join(scratch, 'stream-payload.mjs')], env },
+    { mode: 'stream' },
+  );
+}
+
 function context(api: FakeRangeApi, overrides: Partial<ConsumerContext> = {}): ConsumerContext {
   const logger = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
   return {
@@ -290,6 +312,15 @@ function context(api: FakeRangeApi, overrides: Partial<ConsumerContext> = {}): C
     walltimeLeftSec: () => 86_400,
     ...overrides,
   };
+}
+
+/** Runs the consumer and aborts it with `code` once range `rangeIndex` started (its payload notes it in scratch). */
+async function abortedAt(job: ClaimedJob, api: FakeRangeApi, rangeIndex: number, code: number) {
+  const abort = new AbortController();
+  const running = runConsumer(job, context(api, { signal: abort.signal }));
+  await waitFor(`range ${rangeIndex} to start`, () => readdirSync(scratch).includes(`started.${rangeIndex}`));
+  abort.abort(code);
+  return running;
 }
 
 /** Each range finished exactly once, its output stored under its key with the size and adler32 reported. */
@@ -312,10 +343,7 @@ const SH_RANGE =
 
 describe('runConsumer, process-per-range', () => {
   it('runs every range once and uploads each output with its adler32, then deletes the messages and ends finished', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 6, 3);
-    const api = new FakeRangeApi(6);
+    const { taskId, api } = await queuedRanges(6, 3);
     const job = makeJob(taskId, { command: 'sh', args: ['-c', SH_RANGE] });
 
     const report = await runConsumer(job, context(api));
@@ -379,10 +407,7 @@ describe('runConsumer, process-per-range', () => {
   });
 
   it('reports the ranges its payload fails on as failed (1001) and the others finished', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 6, 3);
-    const api = new FakeRangeApi(6, 1);
+    const { taskId, api } = await queuedRanges(6, 3, { maxRangeAttempts: 1 });
     const job = makeJob(taskId, {
       command: 'sh',
       args: ['-c', 'case $GLUON_RANGE_INDEX in 1|4) echo "bad range" >&2; exit 7;; esac; echo ok > out.txt'],
@@ -401,10 +426,7 @@ describe('runConsumer, process-per-range', () => {
   });
 
   it('stops after stopAfterFailures failures in a row (1105) and hands the rest of its ranges back', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 6, 3);
-    const api = new FakeRangeApi(6);
+    const { taskId, api } = await queuedRanges(6, 3);
     const job = makeJob(taskId, { command: 'sh', args: ['-c', 'exit 1'] }, { stopAfterFailures: 2 });
 
     const report = await runConsumer(job, context(api));
@@ -419,10 +441,7 @@ describe('runConsumer, process-per-range', () => {
   });
 
   it('reports running for a range that outlives a lease extension, and keeps its message hidden meanwhile', async () => {
-    await makeQueue(3);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 3, 3);
-    const api = new FakeRangeApi(3);
+    const { taskId, api } = await queuedRanges(3, 3, { leaseSec: 3 });
     const starts = join(scratch, 'starts');
     const job = makeJob(
       taskId,
@@ -446,10 +465,7 @@ describe('runConsumer, process-per-range', () => {
   });
 
   it('hands back the unstarted ranges when aborted mid-run, without reporting the one in flight finished', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 6, 3);
-    const api = new FakeRangeApi(6);
+    const { taskId, api } = await queuedRanges(6, 3);
     const started = join(scratch, 'started');
     const job = makeJob(taskId, {
       command: 'sh',
@@ -458,12 +474,8 @@ describe('runConsumer, process-per-range', () => {
         `touch ${started}.$GLUON_RANGE_INDEX; [ $GLUON_RANGE_INDEX = 1 ] && sleep 30; echo ok > out.txt`,
       ],
     });
-    const abort = new AbortController();
 
-    const running = runConsumer(job, context(api, { signal: abort.signal }));
-    await waitFor('range 1 to start', () => readdirSync(scratch).includes('started.1'));
-    abort.abort(PILOT_ERROR_CODES.EVICTED);
-    const report = await running;
+    const report = await abortedAt(job, api, 1, PILOT_ERROR_CODES.EVICTED);
 
     expect(report.pilotErrorCode).toBe(PILOT_ERROR_CODES.EVICTED);
     expect(api.states(1)).toEqual([]);
@@ -475,10 +487,7 @@ describe('runConsumer, process-per-range', () => {
   });
 
   it('stops at once with 1306 and hands everything back when the walltime left is short', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 3, 3);
-    const api = new FakeRangeApi(3);
+    const { taskId, api } = await queuedRanges(3, 3);
     const job = makeJob(taskId, { command: 'sh', args: ['-c', 'echo ok > out.txt'] });
 
     const report = await runConsumer(job, context(api, { walltimeLeftSec: () => 20 }));
@@ -490,10 +499,7 @@ describe('runConsumer, process-per-range', () => {
   });
 
   it('stops with 1401 when a report answers that the task was cancelled', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 3, 3);
-    const api = new FakeRangeApi(3);
+    const { taskId, api } = await queuedRanges(3, 3);
     api.cancelled = true;
     const job = makeJob(taskId, { command: 'sh', args: ['-c', 'echo ok > out.txt'] });
 
@@ -565,15 +571,8 @@ describe('runConsumer, messages', () => {
 
 describe('runConsumer, stream', () => {
   it('feeds every range to one payload process, uploads each output, batches the reports and deletes the messages', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 25, 10);
-    const api = new FakeRangeApi(25);
-    const job = makeJob(
-      taskId,
-      { command: process.execPath, args: [join(scratch, 'stream-payload.mjs')] },
-      { mode: 'stream' },
-    );
+    const { taskId, api } = await queuedRanges(25, 10);
+    const job = streamJob(taskId);
 
     const report = await runConsumer(job, context(api));
 
@@ -594,19 +593,8 @@ describe('runConsumer, stream', () => {
   });
 
   it('fails the ranges the payload answers not ok (1001) and a range it dies in, and starts it again for the next', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 8, 8);
-    const api = new FakeRangeApi(8, 1);
-    const job = makeJob(
-      taskId,
-      {
-        command: process.execPath,
-        args: [join(scratch, 'stream-payload.mjs')],
-        env: { FAIL_RANGES: '2', DIE_RANGES: '5' },
-      },
-      { mode: 'stream' },
-    );
+    const { taskId, api } = await queuedRanges(8, 8, { maxRangeAttempts: 1 });
+    const job = streamJob(taskId, { FAIL_RANGES: '2', DIE_RANGES: '5' });
 
     const report = await runConsumer(job, context(api));
 
@@ -625,25 +613,10 @@ describe('runConsumer, stream', () => {
   });
 
   it('kills the payload when aborted, reports what is done and hands back the rest, the range in flight included', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 6, 6);
-    const api = new FakeRangeApi(6);
-    const job = makeJob(
-      taskId,
-      {
-        command: process.execPath,
-        args: [join(scratch, 'stream-payload.mjs')],
-        env: { SLOW_RANGES: '2', STARTED_DIR: scratch },
-      },
-      { mode: 'stream' },
-    );
-    const abort = new AbortController();
+    const { taskId, api } = await queuedRanges(6, 6);
+    const job = streamJob(taskId, { SLOW_RANGES: '2', STARTED_DIR: scratch });
 
-    const running = runConsumer(job, context(api, { signal: abort.signal }));
-    await waitFor('range 2 to start', () => readdirSync(scratch).includes('started.2'));
-    abort.abort(PILOT_ERROR_CODES.LEASE_LOST);
-    const report = await running;
+    const report = await abortedAt(job, api, 2, PILOT_ERROR_CODES.LEASE_LOST);
 
     expect(report.pilotErrorCode).toBe(PILOT_ERROR_CODES.LEASE_LOST);
     await expectFinishedOnce(api, taskId, [0, 1]);
@@ -653,10 +626,7 @@ describe('runConsumer, stream', () => {
   });
 
   it('runs zmumu.mjs in stream mode: each range’s histogram is the one its events give', async () => {
-    await makeQueue(30);
-    const taskId = newTaskId();
-    await sendRanges(taskId, 4, 2, 200);
-    const api = new FakeRangeApi(4);
+    const { taskId, api } = await queuedRanges(4, 2, { size: 200 });
     const job = makeJob(
       taskId,
       { command: process.execPath, args: [ZMUMU] },
