@@ -25,7 +25,11 @@ import {
   rangeOfMessage,
 } from '#core/event-ranges/event-range.ts';
 import type { Usage } from '#core/jobs/job.ts';
-import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
+import {
+  PILOT_ERROR_CODES,
+  PILOT_ERROR_DESCRIPTIONS,
+  type PilotErrorCode,
+} from '#core/pilots/pilot-error-codes.ts';
 import { rangeOutputKey } from '#core/storage/object-keys.ts';
 import type { Logger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
@@ -70,7 +74,10 @@ const PACE = {
   stopFlushMs: 5000,
   /** Consecutive failed report batches (each already retried by the client) that stop the consumer. */
   maxReportFailures: 3,
-  /** Walltime kept for one more range: this many times the longest range seen, and at least minRangeMarginSec. */
+  /**
+   * Walltime kept for one more range: this many times the longest range seen, and at least
+   * minRangeMarginSec (a quarter of the job's walltime when that is less).
+   */
   rangeMarginFactor: 3,
   minRangeMarginSec: 30,
   /** Without any message for the lease plus this, while ranges remain elsewhere, the consumer stops. */
@@ -221,14 +228,14 @@ class RangeConsumer {
   private async consume(): Promise<void> {
     while (this.stop === undefined) {
       if (this.ctx.signal.aborted) {
-        this.stopWith(abortCode(this.ctx.signal.reason), 'the pilot was asked to stop');
+        const code = abortCode(this.ctx.signal.reason);
+        this.stopWith(code, `the pilot ended the consumer: ${PILOT_ERROR_DESCRIPTIONS[code]}`);
         break;
       }
       const leftSec = this.walltimeLeftSec();
-      const marginSec = Math.max(
-        PACE.minRangeMarginSec,
-        (PACE.rangeMarginFactor * this.longestRangeMs) / 1000,
-      );
+      // A job shorter than the minimum margin still gets to run ranges (else it would be replaced forever).
+      const minSec = Math.min(PACE.minRangeMarginSec, this.attempt.job.resources.walltimeSec / 4);
+      const marginSec = Math.max(minSec, (PACE.rangeMarginFactor * this.longestRangeMs) / 1000);
       if (leftSec < marginSec) {
         this.stopWith(
           PILOT_ERROR_CODES.CONSUMER_STOPPED,
