@@ -14,9 +14,10 @@ import { sendBatches } from './send-batches.ts';
 
 /**
  * A range message received this often without being deleted goes to the DLQ: the last guard, for
- * a message no consumer can parse. Consumers make a range fatal themselves well before that.
+ * a message no consumer can parse. Consumers report a range whose consumers vanished more than
+ * maxRangeAttempts + 2 times (at most 12) as failed themselves, before that.
  */
-export const RANGE_MAX_RECEIVE_COUNT = 10;
+export const RANGE_MAX_RECEIVE_COUNT = 15;
 
 /** Queue names of a task: `${prefix}ranges-${taskId}` and its DLQ `${prefix}ranges-${taskId}-dlq`. */
 export function rangeQueueNames(prefix: string, taskId: string): { queue: string; dlq: string } {

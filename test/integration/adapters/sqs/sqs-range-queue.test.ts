@@ -65,7 +65,7 @@ describe('SqsRangeQueue queues', () => {
       deadLetterTargetArn: dlq.QueueArn,
       maxReceiveCount: RANGE_MAX_RECEIVE_COUNT,
     });
-    expect(RANGE_MAX_RECEIVE_COUNT).toBe(10);
+    expect(RANGE_MAX_RECEIVE_COUNT).toBe(15);
     expect(dlq.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
     expect(dlq.RedrivePolicy).toBeUndefined();
 
@@ -139,7 +139,7 @@ describe('SqsRangeQueue sending', () => {
     expect((await queueAttributes(client, urls.queueUrl)).ApproximateNumberOfMessages).toBe('0');
   });
 
-  it('moves a message received 10 times without deletion to the DLQ', async () => {
+  it('moves a message received 15 times without deletion to the DLQ', async () => {
     const taskId = 't-rq0000006';
     const urls = await queue.ensureTaskQueue(taskId, { visibilitySec: 60 });
     const sent = messages(taskId, 1);
