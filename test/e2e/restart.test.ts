@@ -1,9 +1,26 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack.ts';
 import { freePort } from '#local/stand-ins.ts';
 import { Api, shellTask, startTestStack, tempStateDir, waitFor } from '#test/support/e2e.ts';
 
 let stack: LocalStack | undefined;
+/**
+ * The handlers keep their clients for the life of the process (as Lambda does after a cold
+ * start), so every stack in this process listens on the same ports, with the same settings.
+ */
+let ports: { apiPort: number; dynamodbPort: number; sqsPort: number; sfnPort: number };
+const SETTINGS = { pilots: 2, leaseSec: 10, heartbeatSec: 1, reapEverySec: 1, pilotIdleExitSec: 20 };
+
+beforeAll(async () => {
+  ports = {
+    apiPort: await freePort(),
+    dynamodbPort: await freePort(),
+    sqsPort: await freePort(),
+    sfnPort: await freePort(),
+  };
+});
 
 afterAll(async () => {
   await stack?.stop();
@@ -11,24 +28,7 @@ afterAll(async () => {
 
 describe('a stack restart in the middle of a task', () => {
   it('goes on after the restart and completes with nothing lost or counted twice', async () => {
-    const stateDir = tempStateDir('restart');
-    // The handlers keep their clients for the life of the process (as Lambda does after a cold
-    // start), so the second stack in this process listens on the same ports as the first.
-    const ports = {
-      apiPort: await freePort(),
-      dynamodbPort: await freePort(),
-      sqsPort: await freePort(),
-      sfnPort: await freePort(),
-    };
-    const options = {
-      ...ports,
-      stateDir,
-      pilots: 2,
-      leaseSec: 10,
-      heartbeatSec: 1,
-      reapEverySec: 1,
-      pilotIdleExitSec: 20,
-    };
+    const options = { ...ports, stateDir: tempStateDir('restart'), ...SETTINGS };
     stack = await startTestStack('restart', options);
     let api = new Api(stack.apiUrl, stack.userToken);
     const taskId = await api.submit(
@@ -57,5 +57,49 @@ describe('a stack restart in the middle of a task', () => {
         attempts.every((a) => a.state === 'finished' || a.state === 'evicted' || a.state === 'lost'),
       ).toBe(true);
     }
+  });
+
+  it('goes on with an event-service task after a restart: every range finished once, merged', async () => {
+    const fixtures = fileURLToPath(new URL('../fixtures/event-service/', import.meta.url));
+    await stack?.stop();
+    const options = { ...ports, stateDir: tempStateDir('restart-es'), ...SETTINGS };
+    stack = await startTestStack('restart-es', options);
+    let api = new Api(stack.apiUrl, stack.userToken);
+    const taskId = await api.submit({
+      name: 'es-across-restart',
+      payload: {
+        command: 'node',
+        args: [join(fixtures, 'payload.mjs'), 'out.json'],
+        env: { ES_SLEEP_MS: '40' },
+      },
+      events: 20_000,
+      eventService: {
+        rangeSize: 100,
+        consumers: 2,
+        mode: 'stream',
+        merge: { command: 'node', args: [join(fixtures, 'merge.mjs'), 'out.json', '${inputFiles}'] },
+      },
+      outputs: ['out.json'],
+      resources: { cores: 1, memoryMB: 256, walltimeSec: 600, diskMB: 100 },
+    });
+    await waitFor(async () => ((await api.task(taskId)).ranges?.finished ?? 0) >= 40, {
+      timeoutMs: 90_000,
+      what: '40 finished ranges',
+    });
+    await stack.stop();
+    stack = undefined;
+
+    stack = await startTestStack('restart-es', options);
+    api = new Api(stack.apiUrl, stack.userToken);
+    const before = await api.task(taskId);
+    expect(before.state).toBe('running');
+    expect(before.ranges?.finished).toBeLessThan(200);
+    const task = await api.finalTask(taskId, 180_000);
+    expect(task.state).toBe('done');
+    expect(task.ranges).toMatchObject({ total: 200, finished: 200, fatal: 0, eventsFinished: 20_000 });
+    const ranges = await api.client.all('listRanges', { params: { taskId }, query: { limit: 1000 } });
+    expect(ranges.map((r) => r.rangeIndex)).toEqual([...Array(200).keys()]);
+    expect(ranges.every((r) => r.state === 'finished')).toBe(true);
+    expect(task.outputs).toHaveLength(1);
   });
 });
