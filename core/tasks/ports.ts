@@ -30,7 +30,9 @@ export interface TaskStore {
   /** Head, job counts and the workflow's wait token, without the spec (strongly consistent). */
   getProgress(
     taskId: string,
-  ): Promise<(TaskHead & { counts: JobCounts; rangeCounters: RangeCounters; waitToken?: string }) | undefined>;
+  ): Promise<
+    (TaskHead & { counts: JobCounts; rangeCounters: RangeCounters; waitToken?: string }) | undefined
+  >;
   /** Tasks of one owner, newest first, with their job counts. */
   listByOwner(
     owner: string,
