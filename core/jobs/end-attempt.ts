@@ -115,6 +115,7 @@ export async function endAttempt(
     failures: record.failures,
     maxAttempts: spec.maxAttempts,
     taskCancelled: head.cancelRequested,
+    consumer: spec.eventService !== undefined && ref.jobIndex < spec.eventService.consumers,
   });
 
   if (decision.event === 'retry') {

@@ -11,18 +11,23 @@ export type AttemptDecision =
 /**
  * What happens to a job when an attempt ends. Success finishes it; a cancelled task cancels it;
  * system errors (eviction) are retried without using the user's attempt budget; every other
- * error uses one attempt and is retried while attempts are left.
+ * error uses one attempt and is retried while attempts are left. An event-service consumer whose
+ * pilot vanished is a system error too: the event service exists for resources that vanish, and
+ * what the consumer had in flight is retried range by range, within maxRangeAttempts.
  */
 export function decideAttempt(input: {
   pilotErrorCode: PilotErrorCode;
   failures: number;
   maxAttempts: number;
   taskCancelled: boolean;
+  consumer?: boolean;
 }): AttemptDecision {
   const { pilotErrorCode, failures, maxAttempts, taskCancelled } = input;
   if (pilotErrorCode === PILOT_ERROR_CODES.OK) return { event: 'finish' };
   if (taskCancelled || pilotErrorCode === PILOT_ERROR_CODES.CANCELLED) return { event: 'cancel' };
   if (SYSTEM_ERROR_CODES.has(pilotErrorCode)) return { event: 'retry', failures };
+  if (input.consumer === true && pilotErrorCode === PILOT_ERROR_CODES.PILOT_LOST)
+    return { event: 'retry', failures };
   const used = failures + 1;
   return used < maxAttempts ? { event: 'retry', failures: used } : { event: 'fail', failures: used };
 }

@@ -5,6 +5,16 @@ import { decideAttempt, effectiveResources, escalateResources } from '#core/poli
 const base = { failures: 0, maxAttempts: 3, taskCancelled: false };
 
 describe('decideAttempt', () => {
+  it('retries an event-service consumer whose pilot vanished without using an attempt, but not an ordinary job', () => {
+    const lost = { ...base, pilotErrorCode: PILOT_ERROR_CODES.PILOT_LOST, failures: 2, maxAttempts: 3 };
+    expect(decideAttempt({ ...lost, consumer: true })).toEqual({ event: 'retry', failures: 2 });
+    expect(decideAttempt(lost)).toEqual({ event: 'fail', failures: 3 });
+    // A consumer's payload failures still count.
+    expect(
+      decideAttempt({ ...lost, consumer: true, pilotErrorCode: PILOT_ERROR_CODES.RANGES_FAILING }),
+    ).toEqual({ event: 'fail', failures: 3 });
+  });
+
   it('finishes the job when the attempt succeeded', () => {
     expect(decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.OK })).toEqual({ event: 'finish' });
   });
