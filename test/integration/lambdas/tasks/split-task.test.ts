@@ -25,7 +25,7 @@ describe('split-task handler', () => {
     const taskId = await submitTask(h, generationSpec(4));
     h.clock.advance(1000);
 
-    expect(await split({ taskId })).toEqual({ nextIndex: 0, done: false });
+    expect(await split({ taskId })).toEqual({ nextIndex: 0, done: false, eventService: false });
 
     const task = await h.deps.tasks.get(taskId);
     expect(task).toMatchObject({
@@ -48,7 +48,7 @@ describe('split-task handler', () => {
     const before = await h.deps.tasks.get(taskId);
     h.clock.advance(1000);
 
-    expect(await split({ taskId })).toEqual({ nextIndex: 0, done: false });
+    expect(await split({ taskId })).toEqual({ nextIndex: 0, done: false, eventService: false });
     expect(await h.deps.tasks.get(taskId)).toEqual(before);
   });
 
@@ -78,15 +78,15 @@ describe('split-task handler', () => {
     const taskId = await submitTask(h, generationSpec(5));
     await split({ taskId });
     await h.deps.tasks.recordEnqueued(taskId, 3, h.clock.now().toISOString());
-    expect(await split({ taskId })).toEqual({ nextIndex: 3, done: false });
+    expect(await split({ taskId })).toEqual({ nextIndex: 3, done: false, eventService: false });
     await h.deps.tasks.recordEnqueued(taskId, 5, h.clock.now().toISOString());
-    expect(await split({ taskId })).toEqual({ nextIndex: 5, done: true });
+    expect(await split({ taskId })).toEqual({ nextIndex: 5, done: true, eventService: false });
   });
 
   it('returns done for a task that is already final or being cancelled', async () => {
     const taskId = await submitTask(h, generationSpec(2));
     await h.deps.tasks.requestCancel(taskId, h.clock.now().toISOString());
-    expect(await split({ taskId })).toEqual({ nextIndex: 0, done: true });
+    expect(await split({ taskId })).toEqual({ nextIndex: 0, done: true, eventService: false });
     expect((await h.deps.tasks.get(taskId))?.state).toBe('submitted');
   });
 
