@@ -25,7 +25,12 @@ interface State {
   Parameters?: Record<string, unknown>;
   ResultPath?: string;
   Result?: unknown;
-  Choices?: Array<{ Variable: string; BooleanEquals?: boolean; Next: string }>;
+  Choices?: Array<{
+    Variable?: string;
+    BooleanEquals?: boolean;
+    And?: Array<{ Variable: string; BooleanEquals?: boolean; IsPresent?: boolean }>;
+    Next: string;
+  }>;
   Retry?: Array<{ ErrorEquals: string[] }>;
   Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
   States?: Record<string, State>;
@@ -145,11 +150,18 @@ function state(name: string): State {
 }
 
 /** Every transition of the task workflow: `From -> To` (choices with their condition). */
+/** `$.a == true`, or for an And of a presence test and a value, `$.a present && $.a == true`. */
+function choiceText(c: NonNullable<State['Choices']>[number]): string {
+  const one = (r: { Variable?: string; BooleanEquals?: boolean; IsPresent?: boolean }) =>
+    r.IsPresent === undefined ? `${r.Variable} == ${String(r.BooleanEquals)}` : `${r.Variable} present`;
+  return c.And === undefined ? one(c) : c.And.map(one).join(' && ');
+}
+
 function edges(): string[] {
   return Object.entries(task.States)
     .flatMap(([name, s]) => [
       ...(s.Next === undefined ? [] : [`${name} -> ${s.Next}`]),
-      ...(s.Choices ?? []).map((c) => `${name} [${c.Variable} == ${String(c.BooleanEquals)}] -> ${c.Next}`),
+      ...(s.Choices ?? []).map((c) => `${name} [${choiceText(c)}] -> ${c.Next}`),
       ...(s.Default === undefined ? [] : [`${name} [default] -> ${s.Default}`]),
       ...(s.Catch ?? []).map((c) => `${name} [catch ${c.ErrorEquals.join(',')}] -> ${c.Next}`),
       ...(s.End === true ? [`${name} -> (end)`] : []),
@@ -158,18 +170,38 @@ function edges(): string[] {
 }
 
 describe('task.asl.json wiring', () => {
-  it('calls one workflow function per Task state, every workflow function of lambdas/routes.ts', () => {
+  it('calls a workflow function in each Task state, every workflow function of lambdas/routes.ts', () => {
     const functions = [...taskText.matchAll(/\$\{(\w+)FunctionArn\}/g)].map((m) => kebab(m[1] as string));
-    expect(functions.sort()).toEqual([...WORKFLOW_FUNCTIONS].sort());
+    expect([...new Set(functions)].sort()).toEqual([...WORKFLOW_FUNCTIONS].sort());
   });
 
   it('splits, enqueues page by page, waits, sweeps a cancelled task page by page, waits again, finalizes', () => {
     const worker = (name: string) => `${name} [catch States.ALL] -> FailTask`;
+    const es = (path: string) => `${path} present && ${path} == true`;
     expect(task.StartAt).toBe('SplitTask');
     expect(edges()).toEqual(
       [
-        'SplitTask -> EnqueueJobs',
+        'SplitTask -> KindOfTask',
         worker('SplitTask'),
+        `KindOfTask [${es('$.progress.eventService')}] -> StartRanges`,
+        'KindOfTask [default] -> EnqueueJobs',
+        'StartRanges -> EnqueueRanges',
+        'EnqueueRanges -> MoreRanges',
+        worker('EnqueueRanges'),
+        'MoreRanges [$.ranges.done == false] -> EnqueueRanges',
+        'MoreRanges [default] -> EnqueueJobs',
+        `AfterJobs [${es('$.ranges.eventService')}] -> MergeRanges`,
+        'AfterJobs [default] -> FinalizeTask',
+        'MergeRanges -> MergeStarted',
+        worker('MergeRanges'),
+        'MergeStarted [$.merge.waiting == true] -> WaitForJobs',
+        'MergeStarted [default] -> FinalizeTask',
+        'FinalizeTask -> AfterFinalize',
+        `AfterFinalize [${es('$.ranges.eventService')}] -> CloseRangeQueue`,
+        'AfterFinalize [default] -> Done',
+        'CloseRangeQueue -> (end)',
+        'FailTask -> CloseAfterFailure',
+        'CloseAfterFailure -> (end)',
         'EnqueueJobs -> MoreToEnqueue',
         worker('EnqueueJobs'),
         'MoreToEnqueue [$.progress.done == false] -> EnqueueJobs',
@@ -177,15 +209,13 @@ describe('task.asl.json wiring', () => {
         'WaitForJobs -> AfterWait',
         worker('WaitForJobs'),
         'AfterWait [$.wait.sweep == true] -> StartCancel',
-        'AfterWait [default] -> FinalizeTask',
+        'AfterWait [default] -> AfterJobs',
         'StartCancel -> CancelJobs',
         'CancelJobs -> MoreToCancel',
         worker('CancelJobs'),
         'MoreToCancel [$.cancel.done == false] -> CancelJobs',
         'MoreToCancel [default] -> WaitForJobs',
-        'FinalizeTask -> (end)',
         worker('FinalizeTask'),
-        'FailTask -> (end)',
       ].sort(),
     );
   });
@@ -284,13 +314,17 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'SplitTask',
+      'KindOfTask',
       'EnqueueJobs',
       'MoreToEnqueue',
       'EnqueueJobs',
       'MoreToEnqueue',
       'WaitForJobs',
       'AfterWait',
+      'AfterJobs',
       'FinalizeTask',
+      'AfterFinalize',
+      'Done',
     ]);
     expect(inputs.get('EnqueueJobs')).toEqual([
       { taskId: 't-asl0000001', nextIndex: 0 },
@@ -321,6 +355,7 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'SplitTask',
+      'KindOfTask',
       'EnqueueJobs',
       'MoreToEnqueue',
       'WaitForJobs',
@@ -332,7 +367,10 @@ describe('task.asl.json runs', () => {
       'MoreToCancel',
       'WaitForJobs',
       'AfterWait',
+      'AfterJobs',
       'FinalizeTask',
+      'AfterFinalize',
+      'Done',
     ]);
     expect(inputs.get('CancelJobs')).toEqual([
       { taskId: 't-asl0000001', nextIndex: 0 },
@@ -355,12 +393,62 @@ describe('task.asl.json runs', () => {
       CancelJobs: () => progress(0, true),
       FinalizeTask: () => ({ state: 'done' }),
       FailTask: () => ({ state: 'failed' }),
+      CloseAfterFailure: () => ({ closed: false }),
     });
     expect(splits).toBe(2);
-    expect(entered).toEqual(['SplitTask', 'EnqueueJobs', 'FailTask']);
+    expect(entered).toEqual(['SplitTask', 'KindOfTask', 'EnqueueJobs', 'FailTask', 'CloseAfterFailure']);
     expect(inputs.get('FailTask')).toEqual([
       { taskId: 't-asl0000001', error: { Error: 'NoSiteError', Cause: expect.stringContaining('no site') } },
     ]);
     expect(output).toMatchObject({ result: { state: 'failed' } });
+  });
+
+  it('runs an event-service task: ranges page by page, consumers, merge, wait again, finalize, close the queue', async () => {
+    const rangePages = [
+      { nextRange: 50_000, done: false },
+      { nextRange: 60_000, done: true },
+    ];
+    const merges = [{ waiting: true }, { waiting: false }];
+    const { entered, inputs, output } = await run({
+      SplitTask: () => ({ nextIndex: 0, done: false, eventService: true }),
+      EnqueueRanges: () => rangePages.shift() ?? { nextRange: 0, done: true },
+      EnqueueJobs: () => progress(4, true),
+      WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+      MergeRanges: () => merges.shift() ?? { waiting: false },
+      FinalizeTask: () => ({ state: 'done' }),
+      CloseRangeQueue: () => ({ closed: true }),
+      CancelJobs: () => progress(0, true),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    expect(entered).toEqual([
+      'SplitTask',
+      'KindOfTask',
+      'StartRanges',
+      'EnqueueRanges',
+      'MoreRanges',
+      'EnqueueRanges',
+      'MoreRanges',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      'WaitForJobs',
+      'AfterWait',
+      'AfterJobs',
+      'MergeRanges',
+      'MergeStarted',
+      'WaitForJobs',
+      'AfterWait',
+      'AfterJobs',
+      'MergeRanges',
+      'MergeStarted',
+      'FinalizeTask',
+      'AfterFinalize',
+      'CloseRangeQueue',
+    ]);
+    expect(inputs.get('EnqueueRanges')).toEqual([
+      { taskId: 't-asl0000001', nextRange: 0 },
+      { taskId: 't-asl0000001', nextRange: 50_000 },
+    ]);
+    expect(inputs.get('CloseRangeQueue')).toEqual([{ taskId: 't-asl0000001' }]);
+    expect(output).toMatchObject({ result: { state: 'done' }, closed: { closed: true } });
   });
 });
