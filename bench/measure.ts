@@ -4,15 +4,19 @@ import { join } from 'node:path';
 
 const CLOCK_TICKS_PER_SEC = 100;
 
-/** CPU seconds (user + system) of a process itself, from /proc/<pid>/stat; 0 when unreadable. */
-export function processCpuSec(pid: number): number {
+/**
+ * CPU seconds (user + system) of a process itself, from /proc/<pid>/stat, and with `children`
+ * those of its children it has waited for; 0 when unreadable.
+ */
+export function processCpuSec(pid: number, children = false): number {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = text
       .slice(text.lastIndexOf(')') + 1)
       .trim()
       .split(/\s+/);
-    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS_PER_SEC;
+    const own = Number(rest[11]) + Number(rest[12]);
+    return (children ? own + Number(rest[13]) + Number(rest[14]) : own) / CLOCK_TICKS_PER_SEC;
   } catch {
     return 0;
   }

@@ -3,6 +3,7 @@
  *
  *   npm run bench -- [--jobs 2000] [--pilots 4] [--no-slurm] [--json]
  *   npm run bench -- --scale 1000000
+ *   npm run bench -- --event-service [--events 200000] [--range-size 100] [--consumers 4] [--json]
  *
  * Default run, on the local stack:
  * 1. throughput: N trivial jobs through P pilots already waiting (started by the factory for a
@@ -19,36 +20,31 @@
  *    (../shared/tools/slurm-peer.sh), and the ratio.
  * `--scale N`: a task of N jobs split and enqueued with no pilot, then cancelled: the time of each
  * phase, the stack's peak RSS and the workflow's history events (Step Functions allows 25,000).
+ * `--event-service`: an event-service task in stream mode with a trivial payload (event-service.ts):
+ * ranges/s dispatched and completed, the cost per range, the pilot's CPU per range.
  */
 // Must be set before the functions' clients are built (at their cold start, inside startLocalStack).
 process.env.GLUON_MEASURE_CAPACITY = '1';
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import {
-  awsRequestCounts,
-  awsRequestMillis,
-  dynamoDbCapacity,
-  resetAwsRequestCounts,
-} from '#adapters/aws-clients.ts';
 import { localTableNames } from '#adapters/dynamodb/tables.ts';
 import { GluonClient } from '#client/gluon-client.ts';
-import type { TaskSpecInput } from '#core/tasks/task-spec.ts';
-import { functionInvocations, resetFunctionInvocations } from '#local/lambda-handler.ts';
-import { LOCAL_PREFIX, type LocalStack, startLocalStack } from '#local/stack.ts';
-import { loggedBytes, setDefaultLogSink } from '#platform/logger.ts';
-import { dollarsPerMillion, lambdaGbSeconds } from './costs.ts';
+import { LOCAL_PREFIX, type LocalStack } from '#local/stack.ts';
+import { setDefaultLogSink } from '#platform/logger.ts';
+import { startStack, trivialTask, waitForTask, warmPilots } from './bench-stack.ts';
+import { closeCostWindow, costLines, money, openCostWindow } from './cost-figures.ts';
+import { eventServiceBench } from './event-service.ts';
 import {
   credentialDollarsPer1000PilotDays,
   type LivenessFigures,
   livenessFigures,
   measureLivenessUnits,
 } from './liveness.ts';
-import { ownCpuSec, percentile, pilotStats, processCpuSec, processRssMB, round, until } from './measure.ts';
+import { percentile, processRssMB, round, until } from './measure.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SLURM_PEER = resolve(REPO, '..', 'shared', 'tools', 'slurm-peer.sh');
@@ -70,6 +66,13 @@ const options = new Command()
     'instead: split and enqueue a task of n jobs with no pilot, then cancel it',
     positive,
   )
+  .option(
+    '--event-service',
+    'instead: an event-service task (stream mode, trivial payload) through consumers already waiting',
+  )
+  .option('--events <n>', 'with --event-service: events of the task', positive, 200_000)
+  .option('--range-size <n>', 'with --event-service: events per range', positive, 100)
+  .option('--consumers <n>', 'with --event-service: consumer jobs, and pilots', positive, 4)
   .option('--json', 'print one JSON object instead of the report')
   .addOption(new Option('--liveness-only <dispatchSec>', 'internal: the liveness phase alone').hideHelp())
   .parse()
@@ -78,131 +81,32 @@ const options = new Command()
     pilots: number;
     slurm: boolean;
     scale?: number;
+    eventService?: boolean;
+    events: number;
+    rangeSize: number;
+    consumers: number;
     json?: boolean;
     livenessOnly?: string;
   }>();
 
 // Function logs are measured (CloudWatch Logs bytes), not printed.
 setDefaultLogSink(() => undefined);
-const quiet = () => undefined;
-const TERMINAL = ['done', 'partial', 'failed', 'cancelled'];
-
-function trivialTask(name: string, jobs: number, command = 'true', args: string[] = []): TaskSpecInput {
-  return {
-    name,
-    payload: { command, args },
-    events: jobs,
-    split: { eventsPerJob: 1 },
-    resources: { cores: 1, memoryMB: 100, walltimeSec: 600, diskMB: 10 },
-    maxAttempts: 2,
-  };
-}
-
-async function startStack(extra: Parameters<typeof startLocalStack>[0] = {}): Promise<LocalStack> {
-  return startLocalStack({
-    stateDir: mkdtempSync(join(tmpdir(), 'gluon-bench-')),
-    apiPort: 0,
-    dynamodbPort: 0,
-    sqsPort: 0,
-    sfnPort: 0,
-    inMemory: true,
-    pilotCheckEverySec: 2,
-    log: quiet,
-    ...extra,
-  });
-}
-
-async function waitForTask(api: GluonClient, taskId: string, counter?: { polls: number }) {
-  return until(
-    async () => {
-      if (counter !== undefined) counter.polls++;
-      const task = await api.call('getTask', { params: { taskId } });
-      return TERMINAL.includes(task.state) ? task : undefined;
-    },
-    `task ${taskId} to end`,
-    { intervalMs: 1000 },
-  );
-}
 
 // ---- 1. throughput and cost --------------------------------------------------------------------
 
-/**
- * Starts the site's pilots as its factory would for a first task, and waits until they all wait
- * for work, as slurmd waits for jobs. Returns the cold start: from that first task's submission
- * to its first job running (factory cycle, pilot start, node checks, registration, claim).
- */
-async function warmPilots(stack: LocalStack, api: GluonClient): Promise<number> {
-  const submittedAt = Date.now();
-  const warm = await api.call('submitTask', { body: trivialTask('warm-up', options.pilots, 'sleep', ['2']) });
-  await waitForTask(api, warm.taskId);
-  await until(async () => (stack.factory.alive().length >= options.pilots ? true : undefined), 'the pilots', {
-    timeoutMs: 60_000,
-  });
-  const jobs = await api.all('listJobs', { params: { taskId: warm.taskId } });
-  const firstStart = Math.min(
-    ...jobs.map((job) => Date.parse(job.startedAt ?? '') || Number.POSITIVE_INFINITY),
-  );
-  return (firstStart - submittedAt) / 1000;
-}
-
 async function throughput(stack: LocalStack, api: GluonClient) {
-  const coldStartSec = await warmPilots(stack, api);
-  const javaPid = stack.dynamodbPid ?? 0;
-  resetAwsRequestCounts();
-  resetFunctionInvocations();
-  const capacityBefore = dynamoDbCapacity();
-  const logBefore = loggedBytes();
-  const accessBefore = stack.accessLogBytes();
-  const cpuBefore = { stack: ownCpuSec(), java: processCpuSec(javaPid) };
+  const coldStartSec = await warmPilots(stack, api, options.pilots);
+  const window = openCostWindow(stack);
   const polls = { polls: 0 };
   const started = Date.now();
   const { taskId } = await api.call('submitTask', { body: trivialTask('bench', options.jobs) });
   const task = await waitForTask(api, taskId, polls);
   // The task's own end, not the poll that saw it (up to a poll interval later).
   const seconds = (Date.parse(task.endedAt ?? '') || Date.now()) / 1000 - started / 1000;
-  const cpu = { stack: ownCpuSec() - cpuBefore.stack, java: processCpuSec(javaPid) - cpuBefore.java };
-  const capacity = dynamoDbCapacity();
-  const invocations = functionInvocations();
-  const functionRequests = awsRequestCounts();
-  const functionMillis = awsRequestMillis();
-  const transitions = stack.workflows.stateTransitions(taskId);
-  const historyEvents = stack.workflows.historyEvents(taskId);
-  const logBytes = loggedBytes() - logBefore;
-  const accessBytes = stack.accessLogBytes() - accessBefore;
-  // The benchmark's own status polls are not the jobs' cost: take them out of get-task.
-  const getTask = invocations['get-task'];
-  if (getTask !== undefined) {
-    const share = Math.min(1, polls.polls / getTask.count);
-    getTask.billedMs -= getTask.billedMs * share;
-    getTask.count -= Math.min(getTask.count, polls.polls);
-  }
-  // The pilots report their requests and CPU when they exit (idle a few seconds after the task).
-  await until(async () => (stack.factory.alive().length === 0 ? true : undefined), 'the pilots to exit', {
-    timeoutMs: 120_000,
-  });
-  const pilots = pilotStats(join(stack.stateDir, 'logs'));
   const n = task.jobCount;
-  const requests: Record<string, number> = { ...functionRequests };
-  for (const [k, v] of Object.entries(pilots.awsRequests)) requests[k] = (requests[k] ?? 0) + v;
-  const pilotApiCalls = Object.values(pilots.apiRequests).reduce((a, b) => a + b, 0);
-  const apiCalls = pilotApiCalls + 1; // and the submission
-  const allCalls = apiCalls + polls.polls;
-  const measured = {
-    units: n,
-    dynamoDb: { write: capacity.write - capacityBefore.write, read: capacity.read - capacityBefore.read },
-    requests,
-    apiCalls,
-    invocations,
-    stateTransitions: transitions,
-    logBytes: logBytes + (accessBytes * apiCalls) / allCalls,
-  };
+  const f = await closeCostWindow(stack, window, { units: n, taskId, polls: polls.polls });
   const perJob = (x: number) => round(x / n, 3);
-  const byService = new Map<string, number>();
-  for (const [key, count] of Object.entries(requests)) {
-    const service = key.split('.')[0] ?? key;
-    byService.set(service, (byService.get(service) ?? 0) + count);
-  }
-  return {
+  const figures = {
     jobs: n,
     pilots: options.pilots,
     state: task.state,
@@ -210,57 +114,33 @@ async function throughput(stack: LocalStack, api: GluonClient) {
     jobsPerSecond: round(n / seconds),
     coldStartSec: round(coldStartSec, 1),
     cpuSecPerJob: {
-      stack: perJob(cpu.stack + cpu.java),
-      stackProcess: perJob(cpu.stack),
-      dynamoDbLocal: perJob(cpu.java),
-      pilots: perJob(pilots.cpuSec),
+      stack: perJob(f.cpuSec.stackProcess + f.cpuSec.dynamoDbLocal),
+      stackProcess: perJob(f.cpuSec.stackProcess),
+      dynamoDbLocal: perJob(f.cpuSec.dynamoDbLocal),
+      pilots: perJob(f.cpuSec.pilots),
     },
-    awsRequestsPerJob: Object.fromEntries([...byService].map(([s, c]) => [s, perJob(c)])),
-    awsRequestsPerJobByOperation: Object.fromEntries(
-      Object.entries(requests)
-        .sort()
-        .map(([k, c]) => [k, perJob(c)]),
-    ),
+    awsRequestsPerJob: f.awsRequests,
+    awsRequestsPerJobByOperation: f.awsRequestsByOperation,
     /** Mean answer time of the functions' requests, by operation (the stand-ins' speed). */
-    functionRequestMs: Object.fromEntries(
-      Object.entries(functionMillis).map(([k, ms]) => [k, round(ms / (functionRequests[k] ?? 1), 1)]),
-    ),
-    apiCallsPerJob: Object.fromEntries(Object.entries(pilots.apiRequests).map(([k, c]) => [k, perJob(c)])),
-    dynamoDbUnitsPerJob: { write: perJob(measured.dynamoDb.write), read: perJob(measured.dynamoDb.read) },
-    dynamoDbUnitsPerJobByOperation: Object.fromEntries(
-      Object.entries(capacity.byOperation).map(([k, v]) => [
-        k,
-        perJob(v - (capacityBefore.byOperation[k] ?? 0)),
-      ]),
-    ),
-    lambdaPerJob: {
-      invocations: perJob(Object.values(invocations).reduce((a, b) => a + b.count, 0)),
-      gbSeconds: round(lambdaGbSeconds(invocations) / n, 5),
-      byFunction: Object.fromEntries(
-        Object.entries(invocations).map(([k, v]) => [
-          k,
-          {
-            invocations: perJob(v.count),
-            msPerInvocation: v.count === 0 ? 0 : round(v.billedMs / v.count, 1),
-          },
-        ]),
-      ),
-    },
-    stateTransitionsPerJob: perJob(transitions),
-    historyEvents,
-    logBytesPerJob: round(measured.logBytes / n, 1),
-    dollarsPerMillionJobs: Object.fromEntries(
-      Object.entries(dollarsPerMillion(measured)).map(([k, v]) => [k, round(v)]),
-    ),
-    pilotsReported: pilots.reported,
+    functionRequestMs: f.functionRequestMs,
+    apiCallsPerJob: f.apiCalls,
+    dynamoDbUnitsPerJob: f.dynamoDbUnits,
+    dynamoDbUnitsPerJobByOperation: f.dynamoDbUnitsByOperation,
+    lambdaPerJob: f.lambda,
+    stateTransitionsPerJob: f.stateTransitions,
+    historyEvents: f.historyEvents,
+    logBytesPerJob: f.logBytes,
+    dollarsPerMillionJobs: f.dollarsPerMillion,
+    pilotsReported: f.pilotsReported,
   };
+  return { figures, costs: f };
 }
 
 // ---- 2. dispatch latency with idle capacity ------------------------------------------------------
 
 async function dispatchLatency(stack: LocalStack, api: GluonClient) {
   const rounds = 12;
-  await warmPilots(stack, api);
+  await warmPilots(stack, api, options.pilots);
   const latencies: number[] = [];
   for (let r = 0; r < rounds; r++) {
     // Every pilot idle and polling: the next messages find one each.
@@ -429,10 +309,6 @@ async function scale(n: number) {
 
 // ---- report -----------------------------------------------------------------------------------------
 
-function money(x: number): string {
-  return `$${x.toFixed(2)}`;
-}
-
 /**
  * The liveness phase needs a stack with short leases: the functions keep the settings they were
  * loaded with (as after a cold start), so it runs in a process of its own.
@@ -486,17 +362,22 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (options.eventService) {
+    await eventServiceBench(options);
+    return;
+  }
 
   const stack = await startStack({ pilots: options.pilots, pilotIdleExitSec: 15 });
-  let run: Awaited<ReturnType<typeof throughput>>;
+  let measured: Awaited<ReturnType<typeof throughput>>;
   let latency: Awaited<ReturnType<typeof dispatchLatency>>;
   try {
     const api = new GluonClient({ baseUrl: stack.apiUrl, token: stack.userToken });
-    run = await throughput(stack, api);
+    measured = await throughput(stack, api);
     latency = await dispatchLatency(stack, api);
   } finally {
     await stack.stop();
   }
+  const run = measured.figures;
   const live = await livenessInChild(Math.max(1, latency.p95Ms / 1000 + 1));
   const peer = options.slurm ? await slurmPeer(options.jobs) : { error: 'not run (--no-slurm)' };
   const ratio = 'jobsPerSecond' in peer ? round(run.jobsPerSecond / peer.jobsPerSecond) : undefined;
@@ -505,7 +386,6 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result));
     return;
   }
-  const d = run.dollarsPerMillionJobs;
   const lines = [
     `Gluon benchmark: ${run.jobs} trivial jobs, ${run.pilots} pilots, local stack (task ${run.state})`,
     `  throughput            ${run.jobsPerSecond} jobs/s (${run.seconds} s submit → ${run.state}, ${run.pilots} pilots waiting as slurmd does)`,
@@ -515,32 +395,7 @@ async function main(): Promise<void> {
       : `  Slurm (same machine)  ${(peer as { error: string }).error}`,
     `  CPU per job           stack ${run.cpuSecPerJob.stack} s (process ${run.cpuSecPerJob.stackProcess}, DynamoDB Local ${run.cpuSecPerJob.dynamoDbLocal}), pilots and payloads ${run.cpuSecPerJob.pilots} s`,
     `  dispatch, idle pilots p50 ${latency.p50Ms} ms, p95 ${latency.p95Ms} ms, max ${latency.maxMs} ms (${latency.samples} jobs: message sent → claimed)`,
-    `  AWS requests per job  ${Object.entries(run.awsRequestsPerJob)
-      .map(([s, c]) => `${s} ${c}`)
-      .join(', ')}`,
-    ...Object.entries(run.awsRequestsPerJobByOperation).map(
-      ([k, c]) =>
-        `      ${k.padEnd(34)} ${c}${run.functionRequestMs[k] === undefined ? '' : `   (functions wait ${run.functionRequestMs[k]} ms each)`}`,
-    ),
-    `  API calls per job     ${Object.entries(run.apiCallsPerJob)
-      .map(([k, c]) => `${k} ${c}`)
-      .join(', ')}`,
-    `  DynamoDB units/job    write ${run.dynamoDbUnitsPerJob.write}, read ${run.dynamoDbUnitsPerJob.read}`,
-    ...Object.entries(run.dynamoDbUnitsPerJobByOperation)
-      .filter(([, v]) => v > 0)
-      .map(([k, c]) => `      ${k.padEnd(34)} ${c}`),
-    `  Lambda per job        ${run.lambdaPerJob.invocations} invocations, ${run.lambdaPerJob.gbSeconds} GB-s (measured durations)`,
-    ...Object.entries(run.lambdaPerJob.byFunction).map(
-      ([k, v]) => `      ${k.padEnd(34)} ${v.invocations} × ${v.msPerInvocation} ms`,
-    ),
-    `  Step Functions        ${run.stateTransitionsPerJob} transitions per job (${run.historyEvents} history events for the task)`,
-    `  CloudWatch Logs       ${run.logBytesPerJob} bytes per job (function logs and API access logs)`,
-    '  $ per million jobs on AWS (control plane, list prices in bench/prices.ts):',
-    ...['dynamoDb', 'sqs', 'apiGateway', 'lambda', 'stepFunctions', 'cloudWatchLogs'].map(
-      (k) => `      ${k.padEnd(16)} ${money(d[k] ?? 0)}`,
-    ),
-    `      ${'total'.padEnd(16)} ${money(d.controlPlane ?? 0)}`,
-    `    plus S3 requests for logs and outputs (data plane): ${money(d.s3Data ?? 0)}`,
+    ...costLines(measured.costs, 'job'),
     "  Liveness (heartbeat = one write of the pilot's own lease, whatever it holds; reaper sweeps every 30 s):",
     `      measured: ${live.units.writeUnitsPerBeat} write units per heartbeat, ${live.units.readUnitsPerPilotSweep} read units per pilot per sweep`,
     ...live.settings.map(
