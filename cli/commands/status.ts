@@ -6,7 +6,13 @@ import { isFinalTaskState } from '#core/tasks/task.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ApiError, ApiUnreachableError } from '../cli-error.ts';
 import { type CliContext, type CliIo, useColor, writeLine } from '../cli-io.ts';
-import { DEFAULT_BAR_WIDTH, renderProgress, renderTaskStatus, renderTaskSummary } from '../render.ts';
+import {
+  DEFAULT_BAR_WIDTH,
+  renderEventProgress,
+  renderProgress,
+  renderTaskStatus,
+  renderTaskSummary,
+} from '../render.ts';
 import {
   addCommonOptions,
   type CommonOptions,
@@ -101,7 +107,12 @@ export async function runWatch(
       io.stdout.write(text);
       drawnLines = screenLines(text, io.stdout.columns);
     } else {
-      const [head = ''] = renderProgress(task, { width: 30 }).split('\n');
+      // An event-service task's progress is in events (its jobs are a few consumers and merges).
+      const progress =
+        task.ranges === undefined
+          ? renderProgress(task, { width: 30 })
+          : renderEventProgress(task.ranges, { width: 30 });
+      const [head = ''] = progress.split('\n');
       writeLine(io.stdout, `${new Date().toISOString().slice(11, 19)} ${task.state.padEnd(9)} ${head}`);
     }
   };

@@ -6,10 +6,12 @@ import {
   percentDone,
   renderAttemptsTable,
   renderError,
+  renderEventProgress,
   renderJob,
   renderJobsTable,
   renderPilotsTable,
   renderProgress,
+  renderRangesTable,
   renderTable,
   renderTaskStatus,
   renderTaskSummary,
@@ -493,5 +495,46 @@ describe('renderJob', () => {
       'Job 4 of task t-0123456789: \u001b[32mfinished\u001b[0m',
     );
     expect(renderJob(retried)).not.toContain('\u001b[');
+  });
+});
+
+describe('event-service views', () => {
+  const ranges = {
+    total: 100,
+    ready: 40,
+    running: 2,
+    finished: 52,
+    failed: 1,
+    fatal: 5,
+    events: 20000,
+    eventsFinished: 10400,
+  };
+
+  it('draws the progress in events, and the ranges by state', () => {
+    expect(renderEventProgress(ranges, { width: 10 })).toBe(
+      '[#####     ]  52% events 10400 of 20000\nranges: finished 52  fatal 5  failed 1  running 2  ready 40  of 100',
+    );
+  });
+
+  it('lists ranges with their events, file, pilot and error', () => {
+    const table = renderRangesTable([
+      {
+        rangeIndex: 3,
+        state: 'fatal',
+        attempt: 2,
+        firstEvent: 300,
+        nEvents: 100,
+        file: 'a.root',
+        pilotId: 'p-000001',
+        jobIndex: 1,
+        errorCode: 1001,
+        error: 'exit 3',
+      },
+      { rangeIndex: 4, state: 'ready', attempt: 0, firstEvent: 400, nEvents: 100 },
+    ]).split('\n');
+    expect(table[0]).toMatch(/^RANGE\s+STATE\s+ATTEMPT\s+EVENTS\s+FILE\s+PILOT\s+JOB\s+WALL\s+ERROR$/);
+    expect(table[1]).toMatch(/^3\s+fatal\s+2\s+300-399\s+a\.root\s+p-000001\s+1\s+-\s+1001 exit 3$/);
+    expect(table[2]).toMatch(/^4\s+ready\s+0\s+400-499\s+-\s+-\s+-\s+-\s*$/);
+    expect(renderRangesTable([])).toBe('no ranges');
   });
 });
