@@ -27,7 +27,11 @@ function enqueue(input: unknown) {
 /** A task of `jobs` jobs, split (brokered); its id. */
 async function splitTask(jobs: number): Promise<string> {
   const taskId = await submitTask(h, generationSpec(jobs));
-  expect(await invoke(splitTaskHandler(h.deps), { taskId })).toEqual({ nextIndex: 0, done: false, eventService: false });
+  expect(await invoke(splitTaskHandler(h.deps), { taskId })).toEqual({
+    nextIndex: 0,
+    done: false,
+    eventService: false,
+  });
   return taskId;
 }
 
