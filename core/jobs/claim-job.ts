@@ -7,7 +7,7 @@ import { pilotSiteOf } from '../pilots/pilot-access.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { resourceMisfit } from '../sites/resource-fit.ts';
 import { attemptLogKey, attemptPrefix, rangesPrefix } from '../storage/object-keys.ts';
-import { jobAt } from '../tasks/split-task.ts';
+import { jobAt, jobInput } from '../tasks/split-task.ts';
 import { isFinalTaskState } from '../tasks/task.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 import { recordReport } from './complete-job.ts';
@@ -174,6 +174,9 @@ async function whyNoLease(
   );
 }
 
+/** Input files a consumer's claim lists with their checksums, at most. */
+const CONSUMER_INPUTS_MAX = 2000;
+
 /**
  * The job a claim hands out: an event-service task's consumers get their range queue, its merge
  * jobs the outputs of their block of finished ranges; any other job follows from the spec alone.
@@ -189,8 +192,12 @@ async function jobToRun(
   if (es === undefined) return job;
   const output = spec.outputs[0] as string;
   if (ref.jobIndex < es.consumers) {
+    // The input files with their checksums, for the consumer to verify what it stages in; a task
+    // of very many files leaves them out (the answer would be too large) and the files go unchecked.
+    const files = spec.inputs?.files ?? [];
     return {
       ...job,
+      ...(files.length > 0 && files.length <= CONSUMER_INPUTS_MAX ? { inputs: files.map(jobInput) } : {}),
       consumer: {
         rangeQueueUrl: await deps.rangeQueue.queueUrl(ref.taskId),
         mode: es.mode,

@@ -19,7 +19,8 @@ export function jobCount(spec: TaskSpec): number {
 
 type SpecInputFile = NonNullable<TaskSpec['inputs']>['files'][number];
 
-function jobInput(file: SpecInputFile): JobInput {
+/** An input file of the spec as a job carries it: name, and what is known of it (checked at stage-in). */
+export function jobInput(file: SpecInputFile): JobInput {
   if (typeof file === 'string') return { name: file };
   return {
     name: file.name,

@@ -111,6 +111,34 @@ describe('an event-service task from split to consumers', () => {
     });
   });
 
+  it('cuts ranges within input files and hands consumers the files with their checksums', async () => {
+    const spec = parseTaskSpec({
+      name: 'es-files',
+      payload: { command: 'reco', args: ['${inputFiles}'] },
+      inputs: {
+        files: [
+          { name: 'inputs/a.root', events: 250, adler32: '0000000a', bytes: 10 },
+          { name: 'inputs/b.root', events: 100 },
+        ],
+      },
+      eventService: { rangeSize: 100, consumers: 1 },
+      outputs: ['h.json'],
+    });
+    const { deps, taskId, consumer } = await setup(spec);
+    const ranges = (deps.rangeQueue.sent.get(taskId) ?? []).flatMap((m) => m.ranges);
+    expect(ranges).toEqual([
+      { i: 0, a: 1, first: 0, n: 100, file: 'inputs/a.root' },
+      { i: 1, a: 1, first: 100, n: 100, file: 'inputs/a.root' },
+      { i: 2, a: 1, first: 200, n: 50, file: 'inputs/a.root' },
+      { i: 3, a: 1, first: 0, n: 100, file: 'inputs/b.root' },
+    ]);
+    expect(consumer.inputs).toEqual([
+      { name: 'inputs/a.root', events: 250, adler32: '0000000a', bytes: 10 },
+      { name: 'inputs/b.root', events: 100 },
+    ]);
+    expect((await taskOf(deps, taskId)).events).toBe(350);
+  });
+
   it('sends ranges in pages and resumes where it stopped', async () => {
     const deps = inMemoryDeps({ settings: { rangePageSize: 3 } });
     await addSite(deps);
