@@ -17,6 +17,7 @@ interface CliOptions {
   site: string;
   leaseSec: number;
   heartbeatSec: number;
+  rangeLeaseSec: number;
   reapEverySec: number;
   pilotIdleExitSec: number;
   inMemory?: boolean;
@@ -48,6 +49,12 @@ const program = new Command('npm start --')
     30,
   )
   .option('--heartbeat-sec <sec>', 'how often pilots renew their lease', integer(1, 3600), 5)
+  .option(
+    '--range-lease-sec <sec>',
+    "an event range a consumer holds this long without extending its lease is another consumer's (the range queue's visibility timeout)",
+    integer(5, 43_200),
+    20,
+  )
   .option('--reap-every-sec <sec>', 'how often the reaper sweeps the pilot leases', integer(1, 3600), 3)
   .option(
     '--pilot-idle-exit-sec <sec>',
@@ -92,6 +99,7 @@ async function main(): Promise<void> {
     siteId: cli.site,
     leaseSec: cli.leaseSec,
     heartbeatSec: cli.heartbeatSec,
+    rangeLeaseSec: cli.rangeLeaseSec,
     reapEverySec: cli.reapEverySec,
     pilotIdleExitSec: cli.pilotIdleExitSec,
     inMemory: cli.inMemory === true,
