@@ -64,6 +64,10 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** Sets the flag and releases the workflow's wait (the cancel step does the rest). */
   'cancel-task': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
+  /** The owner steers the task: a flag or a priority on its head. */
+  'pause-task': { tables: { tasks: 'read-write' } },
+  'resume-task': { tables: { tasks: 'read-write' } },
+  'set-task-priority': { tables: { tasks: 'read-write' } },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
   /** A retried registration (same key) reads the pilot it registered, and its lease. */
   'register-pilot': {
@@ -102,6 +106,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'enqueue-jobs': { tables: { tasks: 'read-write' }, siteQueues: ['send', 'get-url'] },
   'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
+  /** After a pause: the messages of the queued jobs again. */
+  'resume-jobs': { tables: { tasks: 'read-write', jobs: 'read' }, siteQueues: ['send', 'get-url'] },
   /** jobs: an event-service task's outputs are its merge jobs' outputs. */
   'finalize-task': { tables: { tasks: 'read-write', jobs: 'read' } },
   'fail-task': { tables: { tasks: 'read-write' } },

@@ -10,6 +10,7 @@ import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerSteer } from './commands/steer.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTasks } from './commands/tasks.ts';
 import { registerWhy } from './commands/why.ts';
@@ -60,6 +61,7 @@ export function createProgram(ctx: CliContext): Command {
   registerRanges(program, ctx);
   registerPilots(program, ctx);
   registerCancel(program, ctx);
+  registerSteer(program, ctx);
   registerWhy(program, ctx);
   registerSites(program, ctx);
   return program;

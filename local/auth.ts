@@ -23,7 +23,13 @@ export const LOCAL_ISSUER = 'gluon-local';
 export const LOCAL_AUDIENCE = 'gluon';
 export const LOCAL_USER_SUB = 'local-user';
 /** The local user is also the local operator (gluon.admin: define sites). */
-export const USER_SCOPES: readonly string[] = [SCOPES.create, SCOPES.read, SCOPES.cancel, SCOPES.admin];
+export const USER_SCOPES: readonly string[] = [
+  SCOPES.create,
+  SCOPES.read,
+  SCOPES.cancel,
+  SCOPES.modify,
+  SCOPES.admin,
+];
 export const PILOT_SCOPES: readonly string[] = [SCOPES.pilot];
 
 const ALG = 'ES256';

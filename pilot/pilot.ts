@@ -478,6 +478,7 @@ export class Pilot {
     await this.acknowledge(queue, message, logger);
     if (answer.outcome === 'cancelled') this.rememberCancelled(ref.taskId);
     if (answer.outcome !== 'claimed' || answer.job === undefined) {
+      // A paused task's message is dropped too: its resume sends the message again.
       logger.info('message acknowledged without running', { outcome: answer.outcome, reason: answer.reason });
       return false;
     }

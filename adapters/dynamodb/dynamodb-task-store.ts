@@ -317,8 +317,46 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async requestCancel(taskId: string, at: string): Promise<TaskState | undefined> {
+    return this.updateIfNotFinal(
+      taskId,
+      'request task cancel',
+      'cancelRequested = :true',
+      { ':true': true },
+      at,
+    );
+  }
+
+  async steer(
+    taskId: string,
+    change: { paused?: boolean; resumePending?: boolean; priority?: number; at: string },
+  ): Promise<TaskState | undefined> {
+    const sets: string[] = [];
+    const values: Item = {};
+    if (change.paused !== undefined) {
+      sets.push('paused = :paused');
+      values[':paused'] = change.paused;
+    }
+    if (change.resumePending !== undefined) {
+      sets.push('resumePending = :resumePending');
+      values[':resumePending'] = change.resumePending;
+    }
+    if (change.priority !== undefined) {
+      sets.push('priority = :priority');
+      values[':priority'] = change.priority;
+    }
+    return this.updateIfNotFinal(taskId, 'steer task', sets.join(', '), values, change.at);
+  }
+
+  /** Sets `set` on a head that exists and is not final; the state seen (after or refused). */
+  private async updateIfNotFinal(
+    taskId: string,
+    what: string,
+    set: string,
+    setValues: Item,
+    at: string,
+  ): Promise<TaskState | undefined> {
     const finals = [...FINAL_TASK_STATES];
-    const values: Item = { ':true': true, ':at': at };
+    const values: Item = { ...setValues, ':at': at };
     finals.forEach((state, i) => {
       values[`:final${i}`] = state;
     });
@@ -328,7 +366,7 @@ export class DynamoDbTaskStore implements TaskStore {
           TableName: this.tableName,
           Key: { taskId, sk: TASK_SK.head },
           // `#state = #state` only makes UPDATED_NEW return the state.
-          UpdateExpression: 'SET cancelRequested = :true, updatedAt = :at, #state = #state',
+          UpdateExpression: `SET ${set === '' ? '' : `${set}, `}updatedAt = :at, #state = #state`,
           ConditionExpression: `attribute_exists(taskId) AND NOT (#state IN (${finals.map((_, i) => `:final${i}`).join(', ')}))`,
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: values,
@@ -340,7 +378,7 @@ export class DynamoDbTaskStore implements TaskStore {
     } catch (error) {
       // No task (no item returned) or a final one (its state returned).
       if (errorName(error) === CONDITION_FAILED) return stateOfFailedItem(error);
-      rethrowSdkError(error, 'request task cancel');
+      rethrowSdkError(error, what);
     }
   }
 

@@ -7,6 +7,8 @@ export const SCOPES = {
   create: 'compute.create',
   read: 'compute.read',
   cancel: 'compute.cancel',
+  /** Steer one's own tasks: pause, resume, priority (WLCG compute.modify). */
+  modify: 'compute.modify',
   pilot: 'gluon.pilot',
   /** Operators: define sites (the information system). */
   admin: 'gluon.admin',

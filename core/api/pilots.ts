@@ -148,8 +148,9 @@ export type ClaimedJob = z.infer<typeof ClaimedJobSchema>;
 /**
  * `claimed`: run it. `stale`: the message is a duplicate or out of date. `cancelled`: its task
  * was cancelled. `unfit`: it does not fit this pilot now (leave the message to others).
+ * `paused`: its owner paused the task (leave the message in the queue for later).
  */
-export const CLAIM_OUTCOMES = ['claimed', 'stale', 'cancelled', 'unfit'] as const;
+export const CLAIM_OUTCOMES = ['claimed', 'stale', 'cancelled', 'unfit', 'paused'] as const;
 export type ClaimOutcome = (typeof CLAIM_OUTCOMES)[number];
 
 export const ClaimResponseSchema = z.object({

@@ -42,6 +42,10 @@ export const TaskSummarySchema = z.object({
   outputs: z.array(OutputFileSchema).optional(),
   siteIds: z.array(z.string()),
   cancelRequested: z.boolean(),
+  /** The owner paused dispatch: no job starts until resumed; running jobs go on. */
+  paused: z.boolean().optional(),
+  /** The task's priority (the owner's, else the spec's). */
+  priority: z.number().int().optional(),
   reason: z.string().optional(),
   createdAt: TimeSchema,
   updatedAt: TimeSchema,
@@ -121,6 +125,18 @@ export const CancelTaskResponseSchema = z.object({
   cancelRequested: z.literal(true),
 });
 export type CancelTaskResponse = z.infer<typeof CancelTaskResponseSchema>;
+
+export const SteerTaskResponseSchema = z.object({
+  taskId: TaskIdSchema,
+  state: z.enum(TASK_STATES),
+  paused: z.boolean(),
+  priority: z.number().int(),
+});
+export type SteerTaskResponse = z.infer<typeof SteerTaskResponseSchema>;
+
+export const SetPriorityRequestSchema = z.strictObject({
+  priority: z.number().int().min(0).max(1000),
+});
 
 /** Why a task's jobs are where they are: the answer to "why is my job pending?". */
 export const TaskExplanationSchema = z.object({

@@ -67,6 +67,9 @@ export async function claimJob(
 
   if (head === undefined) return refuse({ outcome: 'stale', reason: 'no such task' });
   if (head.cancelRequested) return refuse({ outcome: 'cancelled', reason: 'the task was cancelled' });
+  // Paused: read again, consistently, so a claim just after a resume is not refused on a stale read.
+  if (head.paused === true && (await deps.tasks.getHead(request.taskId))?.paused === true)
+    return refuse({ outcome: 'paused', reason: 'the task is paused by its owner' });
   if (isFinalTaskState(head.state)) return refuse({ outcome: 'stale', reason: `the task is ${head.state}` });
   if (request.jobIndex >= head.jobCount) return refuse({ outcome: 'stale', reason: 'no such job' });
   const spec = await deps.tasks.getSpec(request.taskId);

@@ -56,6 +56,14 @@ export interface TaskStore {
    * `consumers + mergeJobs` and mergeJobs is set, once (false when it was set already).
    */
   startMerge(taskId: string, change: { consumers: number; mergeJobs: number; at: string }): Promise<boolean>;
+  /**
+   * Steers a task that is not final: pauses or resumes its dispatch, sets its priority. Returns
+   * the state seen, or undefined when there is no task (a final task is not changed).
+   */
+  steer(
+    taskId: string,
+    change: { paused?: boolean; resumePending?: boolean; priority?: number; at: string },
+  ): Promise<TaskState | undefined>;
   /** Sets cancelRequested on a task that is not final. Returns the state seen, or undefined if none. */
   requestCancel(taskId: string, at: string): Promise<TaskState | undefined>;
   /** The cancel step told every running job's pilot to kill it. */
@@ -76,6 +84,8 @@ export interface WaitOutcome {
   taskId: string;
   /** The task was cancelled and its running jobs must be told to stop (the cancel step runs next). */
   sweep: boolean;
+  /** The task was resumed after a pause: its queued jobs' messages are sent again (the resume step). */
+  resume?: boolean;
 }
 
 export interface WorkflowEngine {

@@ -28,6 +28,8 @@ export function taskSummary(
     ...(task.outputs === undefined ? {} : { outputs: task.outputs }),
     siteIds: task.siteIds,
     cancelRequested: task.cancelRequested,
+    ...(task.paused === true ? { paused: true } : {}),
+    ...(task.priority === undefined ? {} : { priority: task.priority }),
     ...(task.reason === undefined ? {} : { reason: task.reason }),
     createdAt: task.createdAt,
     updatedAt: task.updatedAt,

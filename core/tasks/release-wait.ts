@@ -19,8 +19,10 @@ export async function releaseWaitIfReady(
   // A cancelled task is always swept before it ends: the counters may not show a claim yet, the
   // job records (which the sweep reads) do.
   const sweep = progress.cancelRequested && !progress.cancelSwept;
-  const done = !sweep && allJobsFinal(progress, progress.counts);
-  if (!done && !sweep) return false;
-  await deps.workflow.releaseWait(progress.waitToken, { taskId, sweep });
+  // Resumed after a pause: the queued jobs' messages go out again first.
+  const resume = !progress.cancelRequested && progress.resumePending === true && progress.paused !== true;
+  const done = !sweep && !resume && allJobsFinal(progress, progress.counts);
+  if (!done && !sweep && !resume) return false;
+  await deps.workflow.releaseWait(progress.waitToken, { taskId, sweep, ...(resume ? { resume: true } : {}) });
   return true;
 }

@@ -127,6 +127,42 @@ export async function cancelJobs(
   return { nextIndex: 0, done: true };
 }
 
+/**
+ * The resume step, one page of job indexes at a time: after a pause, pilots dropped the messages of
+ * the task's jobs, so the message of every job still queued (no record yet, or a queued record at
+ * its attempt) is sent again. Once through, the resume is done; a task paused again meanwhile
+ * keeps it pending for its next resume.
+ */
+export async function resumeJobs(
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'clock'>,
+  taskId: string,
+  nextIndex: number,
+): Promise<Progress> {
+  const head = await loadHead(deps, taskId);
+  if (head.paused === true || head.cancelRequested || isFinalTaskState(head.state))
+    return { nextIndex, done: true };
+  const end = Math.min(head.jobsEnqueued, nextIndex + RESUME_PAGE);
+  const { records } = await deps.jobs.list(taskId, nextIndex, RESUME_PAGE);
+  const byIndex = new Map(records.filter((r) => r.jobIndex < end).map((r) => [r.jobIndex, r]));
+  const now = deps.clock.now().getTime();
+  const messages = [];
+  for (let jobIndex = nextIndex; jobIndex < end; jobIndex++) {
+    const record = byIndex.get(jobIndex);
+    if (record === undefined) {
+      const siteId = head.siteIds[jobIndex % head.siteIds.length];
+      if (siteId !== undefined) messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now));
+    } else if (record.state === 'queued') {
+      messages.push(jobMessage(record, record.siteId, now));
+    }
+  }
+  if (messages.length > 0) await deps.queue.send(messages);
+  if (end < head.jobsEnqueued) return { nextIndex: end, done: false };
+  await deps.tasks.steer(taskId, { resumePending: false, at: deps.clock.now().toISOString() });
+  return { nextIndex: end, done: true };
+}
+
+const RESUME_PAGE = 5000;
+
 /** Sets the final state from the counts: done, partial, failed, or cancelled. */
 export async function finalizeTask(
   deps: Pick<Deps, 'tasks' | 'jobs' | 'clock'>,

@@ -41,6 +41,12 @@ export interface TaskHead {
   /** Sites chosen by brokerage for the task's jobs. */
   siteIds: string[];
   cancelRequested: boolean;
+  /** Dispatch stopped by the owner: claims are refused (the message waits), running jobs go on. */
+  paused?: boolean;
+  /** Resumed after a pause: the workflow sends the messages of the task's queued jobs again. */
+  resumePending?: boolean;
+  /** The owner's priority, over the spec's (0..1000). */
+  priority?: number;
   /** Event-service tasks: the number of ranges and events, and the ranges whose messages were sent. */
   rangeCount?: number;
   events?: number;

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -173,6 +175,60 @@ describe('a task through the whole system', () => {
     expect(killed.length).toBeGreaterThanOrEqual(1);
     const again = await api.post<ErrorBody>(`/tasks/${taskId}/cancel`);
     expect(again.status).toBe(409);
+  });
+});
+
+describe('a task its owner steers', () => {
+  const gluon = async (...args: string[]) =>
+    (
+      await promisify(execFile)(process.execPath, ['cli/main.ts', ...args, '--json'], {
+        env: { ...process.env, GLUON_API_URL: stack.apiUrl, GLUON_TOKEN: stack.userToken },
+        encoding: 'utf8',
+      })
+    ).stdout;
+  const pilotLogs = () =>
+    readdirSync(join(stack.stateDir, 'logs'))
+      .filter((f) => f.startsWith('pilot-'))
+      .map((f) => readFileSync(join(stack.stateDir, 'logs', f), 'utf8'))
+      .join('\n');
+
+  it('pauses: running jobs finish, no job starts; resume: the rest run to done', async () => {
+    const taskId = await api.submit(shellTask('steered', 'sleep 2', { events: 12 }));
+    await waitFor(async () => (await api.task(taskId)).counts.running >= 1, { what: 'a running job' });
+    const paused = JSON.parse(await gluon('pause', taskId)) as { paused: boolean };
+    expect(paused.paused).toBe(true);
+    // The jobs running at the pause finish; the pilots drop the task's messages as they come.
+    const held = await waitFor(
+      async () => {
+        const task = await api.task(taskId);
+        const depth = await queueDepth(sqs, siteQueue);
+        return task.counts.running === 0 && depth.visible === 0 && depth.inFlight === 0 ? task : undefined;
+      },
+      { timeoutMs: 60_000, what: "the running jobs to end and the paused task's messages to be dropped" },
+    );
+    expect(pilotLogs()).toContain('"outcome":"paused"');
+    expect(held).toMatchObject({ paused: true, state: 'running' });
+    expect(held.counts.queued).toBeGreaterThan(0);
+    expect(held.counts.finished + held.counts.queued).toBe(12);
+
+    expect(JSON.parse(await gluon('priority', taskId, '800'))).toMatchObject({ priority: 800, paused: true });
+    expect(JSON.parse(await gluon('resume', taskId))).toMatchObject({ paused: false });
+    const task = await api.finalTask(taskId, 120_000);
+    expect(task.state).toBe('done');
+    expect(task.counts.finished).toBe(12);
+    expect(task.priority).toBe(800);
+    // Every job ran once: the messages sent again on resume started no job twice.
+    const jobs = await api.jobs(taskId);
+    expect(jobs.every((j) => j.state === 'finished' && j.attempt === 1)).toBe(true);
+  });
+
+  it('refuses to steer an ended task (409) and a priority out of range (400 naming the field)', async () => {
+    const taskId = await api.submit(shellTask('ended', 'true'));
+    await api.finalTask(taskId);
+    expect((await api.post(`/tasks/${taskId}/pause`)).status).toBe(409);
+    const bad = await api.request<ErrorBody>('PUT', `/tasks/${taskId}/priority`, { priority: 5000 });
+    expect(bad.status).toBe(400);
+    expect(issuesOf(bad.body)).toEqual(['priority']);
   });
 });
 

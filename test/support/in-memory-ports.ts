@@ -257,6 +257,20 @@ export class InMemoryTaskStore implements TaskStore {
     return stored.head.state;
   }
 
+  async steer(
+    taskId: string,
+    change: { paused?: boolean; resumePending?: boolean; priority?: number; at: string },
+  ): Promise<TaskState | undefined> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined) return undefined;
+    if (FINAL_TASK_STATES.has(stored.head.state)) return stored.head.state;
+    if (change.paused !== undefined) stored.head.paused = change.paused;
+    if (change.resumePending !== undefined) stored.head.resumePending = change.resumePending;
+    if (change.priority !== undefined) stored.head.priority = change.priority;
+    stored.head.updatedAt = change.at;
+    return stored.head.state;
+  }
+
   async markCancelSwept(taskId: string, at: string): Promise<void> {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) return;

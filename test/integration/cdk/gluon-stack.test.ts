@@ -486,6 +486,10 @@ describe('least privilege', () => {
       streams: ['ranges'],
       sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'],
     },
+    'pause-task': { ...NOTHING, tables: { tasks: rw } },
+    'resume-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read' }, sqs: ['GetQueueUrl', 'SendMessage'] },
+    'resume-task': { ...NOTHING, tables: { tasks: rw } },
+    'set-task-priority': { ...NOTHING, tables: { tasks: rw } },
     'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
     'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
   };

@@ -239,6 +239,29 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         expect(await store.getHead(unknown)).toBeUndefined();
       });
 
+      it('steers a live task (pause, resume, priority), answering its state; leaves a final task and no task alone', async () => {
+        const task = makeTask({ state: 'running' });
+        await store.create(task);
+        expect(await store.steer(task.taskId, { paused: true, at: AT })).toBe('running');
+        expect(await store.getHead(task.taskId)).toMatchObject({ paused: true, updatedAt: AT });
+        expect(await store.steer(task.taskId, { priority: 900, at: LATER })).toBe('running');
+        expect(await store.getHead(task.taskId)).toMatchObject({
+          paused: true,
+          priority: 900,
+          updatedAt: LATER,
+        });
+        expect(await store.steer(task.taskId, { paused: false, at: LATER })).toBe('running');
+        expect((await store.getHead(task.taskId))?.paused).toBe(false);
+
+        const done = makeTask({ state: 'done', endedAt: AT });
+        await store.create(done);
+        expect(await store.steer(done.taskId, { paused: true, at: LATER })).toBe('done');
+        expect(await store.getHead(done.taskId)).toEqual(headOf(done));
+        const unknown = newTaskId();
+        expect(await store.steer(unknown, { paused: true, at: LATER })).toBeUndefined();
+        expect(await store.getHead(unknown)).toBeUndefined();
+      });
+
       it('marks a task swept; marking one that does not exist creates nothing', async () => {
         const task = makeTask({ state: 'running', cancelRequested: true });
         await store.create(task);
