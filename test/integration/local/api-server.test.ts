@@ -124,6 +124,7 @@ describe('local API server', () => {
     expect(event.requestContext.authorizer.jwt.scopes?.sort()).toEqual([
       'compute.cancel',
       'compute.create',
+      'compute.modify',
       'compute.read',
       'gluon.admin',
     ]);

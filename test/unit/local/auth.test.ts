@@ -29,6 +29,7 @@ describe('local JWT auth', () => {
     expect(outcome.scopes.sort()).toEqual([
       'compute.cancel',
       'compute.create',
+      'compute.modify',
       'compute.read',
       'gluon.admin',
     ]);
