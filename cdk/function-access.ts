@@ -94,6 +94,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', ranges: 'read' },
     rangeQueues: ['get-url'],
   },
+  /** A job not started is written cancelled; a running one gets a kill entry on its pilot's lease. */
+  'kill-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'write' } },
   'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
   /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
   'record-job-changes': {

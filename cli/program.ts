@@ -6,6 +6,7 @@ import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
+import { registerKill } from './commands/kill.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerSites } from './commands/sites.ts';
@@ -62,6 +63,7 @@ export function createProgram(ctx: CliContext): Command {
   registerPilots(program, ctx);
   registerCancel(program, ctx);
   registerSteer(program, ctx);
+  registerKill(program, ctx);
   registerWhy(program, ctx);
   registerSites(program, ctx);
   return program;

@@ -126,6 +126,15 @@ export const CancelTaskResponseSchema = z.object({
 });
 export type CancelTaskResponse = z.infer<typeof CancelTaskResponseSchema>;
 
+export const KillJobResponseSchema = z.object({
+  taskId: TaskIdSchema,
+  jobIndex: z.number().int().nonnegative(),
+  /** `cancelled`: it had not started; `running`: its pilot is told to kill it (it ends cancelled, 1401). */
+  state: z.enum(['cancelled', 'running']),
+  killRequested: z.literal(true),
+});
+export type KillJobResponse = z.infer<typeof KillJobResponseSchema>;
+
 export const SteerTaskResponseSchema = z.object({
   taskId: TaskIdSchema,
   state: z.enum(TASK_STATES),

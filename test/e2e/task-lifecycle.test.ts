@@ -222,6 +222,23 @@ describe('a task its owner steers', () => {
     expect(jobs.every((j) => j.state === 'finished' && j.attempt === 1)).toBe(true);
   });
 
+  it('kills one running job through the CLI: it ends cancelled (1401), the others finish, the task is partial', async () => {
+    const taskId = await api.submit(
+      shellTask('kill-one', 'if [ "${jobIndex}" = 0 ]; then sleep 60; fi; true', { events: 3 }),
+    );
+    await waitFor(async () => (await api.jobs(taskId))[0]?.state === 'running', { what: 'job 0 to run' });
+    expect(JSON.parse(await gluon('kill', taskId, '--job', '0'))).toMatchObject({
+      state: 'running',
+      killRequested: true,
+    });
+    const task = await api.finalTask(taskId, 60_000);
+    expect(task.state).toBe('partial');
+    expect(task.counts).toMatchObject({ finished: 2, cancelled: 1 });
+    const job = await api.job(taskId, 0);
+    expect(job.state).toBe('cancelled');
+    expect(job.pilotErrorCode).toBe(PILOT_ERROR_CODES.CANCELLED);
+  });
+
   it('refuses to steer an ended task (409) and a priority out of range (400 naming the field)', async () => {
     const taskId = await api.submit(shellTask('ended', 'true'));
     await api.finalTask(taskId);

@@ -487,6 +487,7 @@ describe('least privilege', () => {
       sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'],
     },
     'pause-task': { ...NOTHING, tables: { tasks: rw } },
+    'kill-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: 'write' } },
     'resume-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read' }, sqs: ['GetQueueUrl', 'SendMessage'] },
     'resume-task': { ...NOTHING, tables: { tasks: rw } },
     'set-task-priority': { ...NOTHING, tables: { tasks: rw } },

@@ -20,7 +20,7 @@ import { submitTask } from '#core/tasks/submit-task.ts';
 import type { Task, TaskState } from '#core/tasks/task.ts';
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
 import { cancelJobs, enqueueJobs, finalizeTask, splitTask, waitForJobs } from '#core/tasks/task-workflow.ts';
-import { type InMemoryDeps, siteOf } from '#test/support/in-memory-ports.ts';
+import { type InMemoryDeps, inMemoryDeps, siteOf } from '#test/support/in-memory-ports.ts';
 
 export const alice: Principal = { sub: 'alice', scopes: [SCOPES.create, SCOPES.read, SCOPES.cancel] };
 export const bob: Principal = { sub: 'bob', scopes: [SCOPES.create, SCOPES.read, SCOPES.cancel] };
@@ -68,6 +68,15 @@ export async function runningTask(
   let progress = await splitTask(deps, taskId);
   while (!progress.done) progress = await enqueueJobs(deps, taskId, progress.nextIndex);
   return taskId;
+}
+
+/** A site, a running task of two jobs there and a pilot: the start of most job-level tests. */
+export async function taskWithPilot(): Promise<{ deps: InMemoryDeps; taskId: string; pilotId: string }> {
+  const deps = inMemoryDeps();
+  await addSite(deps);
+  const taskId = await runningTask(deps);
+  const pilotId = await addPilot(deps);
+  return { deps, taskId, pilotId };
 }
 
 /** Registers a healthy pilot at a site; returns its id. */

@@ -17,15 +17,10 @@ import {
   pilotToken,
   runningTask,
   taskOf,
+  taskWithPilot,
 } from '../scenario.ts';
 
-async function setup() {
-  const deps = inMemoryDeps();
-  await addSite(deps);
-  const taskId = await runningTask(deps);
-  const pilotId = await addPilot(deps);
-  return { deps, taskId, pilotId };
-}
+const setup = taskWithPilot;
 
 describe('steerTask', () => {
   it('pauses dispatch (claims answer paused and start nothing) and resumes it', async () => {
