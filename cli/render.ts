@@ -149,7 +149,7 @@ export function renderTaskStatus(task: TaskView | TaskSummary, options: RenderOp
   if (task.ranges !== undefined) lines.push(renderEventProgress(task.ranges, options));
   lines.push(renderProgress(task, options));
   for (const o of task.outputs ?? [])
-    lines.push(`output: ${o.key} (${formatBytes(o.bytes)}, adler32 ${o.adler32 ?? '?'})`);
+    lines.push(`output: ${o.key} (${formatKB(Math.ceil(o.bytes / 1024))}, adler32 ${o.adler32 ?? '?'})`);
   return lines.join('\n');
 }
 
@@ -168,12 +168,6 @@ export function renderEventProgress(ranges: RangeCounts, options: RenderOptions 
     `[${bar}] ${String(pct).padStart(3)}% events ${ranges.eventsFinished} of ${ranges.events}`,
     `ranges: finished ${ranges.finished}  fatal ${ranges.fatal}  failed ${ranges.failed}  running ${ranges.running}  ready ${ranges.ready}  of ${ranges.total}`,
   ].join('\n');
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 /** `gluon ranges`: one line per range. */

@@ -5,6 +5,9 @@ import { type RangeMessage, type RangeRecord, rangeMessages } from './event-rang
 import type { RangeRecordChange } from './ports.ts';
 import { rangeCounterDelta } from './range-counts.ts';
 
+/** Retried ranges are few and scattered: they travel together per batch, 10 to a message. */
+const RETRY_RANGES_PER_MESSAGE = 10;
+
 /**
  * The consumer of the range records' change feed. For each batch:
  * 1. sends the retry of every range a record newly marks failed (attempt + 1): the write is the
@@ -61,7 +64,7 @@ export async function recordRangeChanges(
     rangeMessages(
       taskId,
       records.map((r) => ({ ...r, attempt: nextAttempt ? r.attempt + 1 : r.attempt })),
-      10,
+      RETRY_RANGES_PER_MESSAGE,
     );
   await Promise.all([
     ...[...retries].map(([taskId, records]) =>
