@@ -25,7 +25,10 @@ export function brokerTask(spec: TaskSpec, sites: Site[]): BrokerageResult {
 }
 
 function rejection(spec: TaskSpec, site: Site, r: TaskSpec['resources']): string | undefined {
-  if (site.status !== 'online') return `site is ${site.status}`;
+  // A site in test takes only its test tasks, and they go nowhere else.
+  if (spec.siteTest === true && site.status !== 'test') return 'test tasks go only to sites in test';
+  if (site.status !== 'online' && !(site.status === 'test' && spec.siteTest === true))
+    return `site is ${site.status}`;
   if (spec.sites.allow !== undefined && !spec.sites.allow.includes(site.siteId)) return 'not in sites.allow';
   if (spec.sites.deny.includes(site.siteId)) return 'in sites.deny';
   return resourceMisfit(r, site.slot, 'slots have');

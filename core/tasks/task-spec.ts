@@ -143,6 +143,11 @@ export const TaskSpecSchema = z
       })
       .default({ deny: [] }),
     eventService: EventServiceSchema.optional(),
+    /**
+     * A site's test task (HammerCloud's): submitted by site health, never by users; brokerage
+     * sends it to its site while the site is in `test`, where no other task goes.
+     */
+    siteTest: z.literal(true).optional(),
   })
   .superRefine((spec, ctx) => {
     const hasEvents = spec.events !== undefined;
