@@ -12,7 +12,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 
-export type TableKey = 'tasks' | 'jobs' | 'ranges' | 'attempts' | 'pilots' | 'leases' | 'sites';
+export type TableKey = 'tasks' | 'jobs' | 'ranges' | 'attempts' | 'pilots' | 'leases' | 'sites' | 'policies';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -113,6 +113,15 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     partitionKey: { name: 'siteId', type: 'S' },
     indexes: [],
   },
+  /**
+   * The VO's policies, as data operators change without a redeploy: pk the policy (`retry`,
+   * `shares`, `usage`, …), sk an item of it (a version, a user, a group). Small and read often.
+   */
+  policies: {
+    partitionKey: { name: 'policy', type: 'S' },
+    sortKey: { name: 'key', type: 'S' },
+    indexes: [],
+  },
 };
 
 function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchemaElement[] {
@@ -190,6 +199,7 @@ const ENV_NAMES: Record<TableKey, string> = {
   pilots: 'GLUON_PILOTS_TABLE',
   leases: 'GLUON_LEASES_TABLE',
   sites: 'GLUON_SITES_TABLE',
+  policies: 'GLUON_POLICIES_TABLE',
 };
 
 /** The environment variable naming each table (the function environment contract). */

@@ -31,6 +31,7 @@ type RequiredEnvironment = Pick<
   | 'GLUON_PILOTS_TABLE'
   | 'GLUON_LEASES_TABLE'
   | 'GLUON_SITES_TABLE'
+  | 'GLUON_POLICIES_TABLE'
   | 'GLUON_BUCKET'
   | 'GLUON_QUEUE_PREFIX'
   | 'GLUON_STATE_MACHINE_ARN'
@@ -183,6 +184,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_PILOTS_TABLE: props.tables.pilots.tableName,
     GLUON_LEASES_TABLE: props.tables.leases.tableName,
     GLUON_SITES_TABLE: props.tables.sites.tableName,
+    GLUON_POLICIES_TABLE: props.tables.policies.tableName,
     GLUON_BUCKET: props.storage.bucket.bucketName,
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,

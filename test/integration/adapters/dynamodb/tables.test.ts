@@ -55,6 +55,7 @@ describe('localTableNames', () => {
       pilots: 'gluon-pilots',
       leases: 'gluon-leases',
       sites: 'gluon-sites',
+      policies: 'gluon-policies',
     });
   });
 });
@@ -72,6 +73,7 @@ describe('createTables', () => {
       pilots: ['pilotId:HASH'],
       leases: ['pilotId:HASH'],
       sites: ['siteId:HASH'],
+      policies: ['policy:HASH', 'key:RANGE'],
     });
     for (const [key, t] of described) expect(t.TableStatus, key).toBe('ACTIVE');
     expect(table('jobs').AttributeDefinitions).toContainEqual({
@@ -92,7 +94,7 @@ describe('createTables', () => {
       });
       expect(table(key).LatestStreamArn).toEqual(expect.stringContaining(names[key]));
     }
-    for (const key of ['tasks', 'attempts', 'pilots', 'leases', 'sites'] as const) {
+    for (const key of ['tasks', 'attempts', 'pilots', 'leases', 'sites', 'policies'] as const) {
       expect(table(key).StreamSpecification?.StreamEnabled ?? false, key).toBe(false);
     }
   });
