@@ -23,6 +23,11 @@ export const SiteSchema = z.strictObject({
     .default({ cores: 1, memoryMB: 2000, walltimeSec: 86_400, diskMB: 10_000 }),
   /** Upper bound of pilots running at once at the site. */
   maxPilots: z.number().int().min(0).default(100),
+  /**
+   * Jobs waiting in the site's queues at most (PanDA's JobThrottler): dispatch tops the queues up
+   * to this in fair-share order and keeps the rest back. Left out: as many as maxPilots, at least 10.
+   */
+  maxQueued: z.number().int().min(0).max(100_000).optional(),
   tags: z.array(z.string().max(64)).max(64).default([]),
 });
 export type Site = z.infer<typeof SiteSchema>;
