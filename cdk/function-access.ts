@@ -62,12 +62,12 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'list-jobs': { tables: { tasks: 'read', jobs: 'read' } },
   'get-job': { tables: { tasks: 'read', jobs: 'read', attempts: 'read' } },
   /** Sets the flag and releases the workflow's wait (the cancel step does the rest). */
-  'cancel-task': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
+  'cancel-task': { tables: { tasks: 'read-write', policies: 'write' }, workflow: ['release-wait'] },
   'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
   /** The owner steers the task: a flag or a priority on its head. */
-  'pause-task': { tables: { tasks: 'read-write' } },
-  'resume-task': { tables: { tasks: 'read-write' } },
-  'set-task-priority': { tables: { tasks: 'read-write' } },
+  'pause-task': { tables: { tasks: 'read-write', policies: 'write' } },
+  'resume-task': { tables: { tasks: 'read-write', policies: 'write' } },
+  'set-task-priority': { tables: { tasks: 'read-write', policies: 'write' } },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
   /** A retried registration (same key) reads the pilot it registered, and its lease. */
   'register-pilot': {
@@ -84,6 +84,13 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'site-demand': { tables: { sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'explain-task': { tables: { tasks: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'list-sites': { tables: { sites: 'read' } },
+  'get-shares': { tables: { policies: 'read' } },
+  'put-shares': { tables: { policies: 'read-write' } },
+  /** Tops the site queues up in fair-share order: tasks in dispatch, shares, usage; counters of capped users' tasks. */
+  'dispatch-jobs': {
+    tables: { policies: 'read-write', tasks: 'read-write', sites: 'read' },
+    siteQueues: ['send', 'get-url', 'depth'],
+  },
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
   'put-site': { tables: { sites: 'read-write' }, siteQueues: ['create', 'get-url'] },
   /**
@@ -105,14 +112,18 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     streams: ['jobs'],
   },
   'split-task': { tables: { tasks: 'read-write', sites: 'read' } },
-  'enqueue-jobs': { tables: { tasks: 'read-write' }, siteQueues: ['send', 'get-url'] },
+  /** Hands the task to dispatch and runs one dispatch round. */
+  'enqueue-jobs': {
+    tables: { tasks: 'read-write', policies: 'read-write', sites: 'read' },
+    siteQueues: ['send', 'get-url', 'depth'],
+  },
   'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
   /** After a pause: the messages of the queued jobs again. */
   'resume-jobs': { tables: { tasks: 'read-write', jobs: 'read' }, siteQueues: ['send', 'get-url'] },
   /** jobs: an event-service task's outputs are its merge jobs' outputs. */
-  'finalize-task': { tables: { tasks: 'read-write', jobs: 'read' } },
-  'fail-task': { tables: { tasks: 'read-write' } },
+  'finalize-task': { tables: { tasks: 'read-write', jobs: 'read', policies: 'write' } },
+  'fail-task': { tables: { tasks: 'read-write', policies: 'write' } },
   // Event service.
   /** Makes the task's range queue (lease: the visibility timeout) and sends its range messages. */
   'enqueue-ranges': { tables: { tasks: 'read-write' }, rangeQueues: ['create', 'get-url', 'send'] },

@@ -19,6 +19,7 @@ const FunctionSettingsSchema = ConfigSchema.pick({
   GLUON_HEARTBEAT_SEC: true,
   GLUON_ENQUEUE_PAGE_SIZE: true,
   GLUON_REAP_SWEEPS: true,
+  GLUON_DISPATCH_ROUNDS: true,
 }).partial();
 
 export const StageSchema = z.strictObject({

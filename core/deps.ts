@@ -1,6 +1,7 @@
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
+import type { PolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
 import type { ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
@@ -38,6 +39,8 @@ export interface Deps {
   pilots: PilotStore;
   leases: PilotLeaseStore;
   sites: SiteStore;
+  /** The VO's policies as data: shares, usage, the tasks in dispatch. */
+  policies: PolicyStore;
   queue: JobQueue;
   ranges: EventRangeStore;
   rangeQueue: RangeQueue;

@@ -6,7 +6,7 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites';
+export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -32,6 +32,8 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   siteDemand: 'site-demand',
   listSites: 'list-sites',
   putSite: 'put-site',
+  getShares: 'get-shares',
+  putShares: 'put-shares',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -66,7 +68,10 @@ export const WORKFLOW_FUNCTIONS = [
 ] as const;
 
 /** Functions run by a schedule (EventBridge Scheduler; timers locally). */
-export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-pilots', everySec: 60 }] as const;
+export const SCHEDULED_FUNCTIONS = [
+  { functionName: 'reap-pilots', everySec: 60 },
+  { functionName: 'dispatch-jobs', everySec: 60 },
+] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
 export const STREAM_FUNCTIONS = [
@@ -111,6 +116,9 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'list-sites': 'sites',
   'put-site': 'sites',
   'site-demand': 'sites',
+  'get-shares': 'policies',
+  'put-shares': 'policies',
+  'dispatch-jobs': 'policies',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -57,6 +57,8 @@ export interface LocalStackOptions {
   heartbeatSec?: number;
   /** Period of the reaper's sweeps (default 3 s). */
   reapEverySec?: number;
+  /** Period of the dispatch rounds (default 1 s): jobs are released to site queues in fair-share order. */
+  dispatchEverySec?: number;
   /** Pilots leave after this long without a job (default 30 s). */
   pilotIdleExitSec?: number;
   /** How often the pilot factory asks for the site's demand (default 1 s). */
@@ -140,6 +142,7 @@ const DEFAULTS = {
   rangeLeaseSec: 20,
   heartbeatSec: 5,
   reapEverySec: 3,
+  dispatchEverySec: 1,
   pilotIdleExitSec: 30,
 } as const;
 const PILOT_STOP_TIMEOUT_MS = 15_000;
@@ -245,6 +248,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_RANGE_LEASE_SEC: String(options.rangeLeaseSec ?? DEFAULTS.rangeLeaseSec),
       // The local scheduler runs the reaper every reapEverySec: one sweep per run.
       GLUON_REAP_SWEEPS: '1',
+      // Likewise dispatch: one round per run, every dispatchEverySec.
+      GLUON_DISPATCH_ROUNDS: '1',
       GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
       ...(options.enqueuePageSize === undefined
         ? {}
@@ -344,10 +349,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // ---- schedules
     const reapEverySec = options.reapEverySec ?? DEFAULTS.reapEverySec;
+    const dispatchEverySec = options.dispatchEverySec ?? DEFAULTS.dispatchEverySec;
     const scheduler = startScheduler({
       schedules: SCHEDULED_FUNCTIONS.map((s) => ({
         functionName: s.functionName,
-        everySec: s.functionName === 'reap-pilots' ? reapEverySec : s.everySec,
+        everySec: s.functionName === 'reap-pilots' ? reapEverySec : dispatchEverySec,
       })),
       handlers,
       log,

@@ -31,6 +31,7 @@ import {
   RegisterPilotRequestSchema,
   RegisterPilotResponseSchema,
 } from './pilots.ts';
+import { PutSharesRequestSchema, SharesViewSchema } from './policies.ts';
 import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
 import {
   CancelTaskResponseSchema,
@@ -62,7 +63,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
   params?: P;
   query?: Q;
   body?: B;
@@ -296,6 +297,26 @@ export const OPERATIONS = {
     tag: 'sites',
     summary: 'Every site, with its status, slot, cap and pilot census.',
     response: SitePageSchema,
+    status: 200,
+  }),
+  getShares: operation({
+    method: 'GET',
+    path: '/shares',
+    scopes: [SCOPES.read],
+    tag: 'policies',
+    summary: 'The fair-share tree in force, the decayed usage per user and group, and the tasks in dispatch.',
+    response: SharesViewSchema,
+    status: 200,
+  }),
+  putShares: operation({
+    method: 'PUT',
+    path: '/shares',
+    scopes: [SCOPES.admin],
+    tag: 'policies',
+    summary:
+      'Set the fair-share tree (groups, users, shares, caps, half-life); the next dispatch round follows it, for queued jobs too.',
+    body: PutSharesRequestSchema,
+    response: SharesViewSchema,
     status: 200,
   }),
   putSite: operation({

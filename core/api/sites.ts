@@ -28,6 +28,7 @@ export const SiteViewSchema = z.object({
   status: z.enum(SITE_STATUSES),
   slot: SlotSchema,
   maxPilots: z.number().int(),
+  maxQueued: z.number().int().optional(),
   tags: z.array(z.string()),
   queueUrl: z.string().optional(),
   /** Live pilots by state at the last sweep of the reaper. */

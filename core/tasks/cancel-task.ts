@@ -12,7 +12,7 @@ import { ownedTaskHead } from './task-access.ts';
  * once its last running job has reported.
  */
 export async function cancelTask(
-  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'policies'>,
   principal: Principal,
   taskId: string,
 ): Promise<CancelTaskResponse> {
@@ -21,6 +21,7 @@ export async function cancelTask(
   if (seen === undefined || isFinalTaskState(seen)) {
     throw new ConflictError(`task ${taskId} is already ${seen ?? 'gone'}`);
   }
+  await deps.policies.deactivate(taskId);
   await releaseWaitIfReady(deps, taskId);
   return { taskId, state: seen, cancelRequested: true };
 }

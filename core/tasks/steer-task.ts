@@ -14,7 +14,7 @@ import { ownedTaskHead } from './task-access.ts';
  * Priority replaces the spec's.
  */
 export async function steerTask(
-  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'policies'>,
   principal: Principal,
   taskId: string,
   change: { paused?: boolean; priority?: number },
@@ -29,6 +29,8 @@ export async function steerTask(
   if (seen === undefined || isFinalTaskState(seen)) {
     throw new ConflictError(`task ${taskId} is already ${seen ?? 'gone'}: it cannot be steered`);
   }
+  // Dispatch reads its own entry of the task: the next round releases by the new priority, or not at all.
+  await deps.policies.steerActive(taskId, change);
   if (resuming) await releaseWaitIfReady(deps, taskId);
   const head = await deps.tasks.getHead(taskId);
   const spec = await deps.tasks.getSpec(taskId);

@@ -13,8 +13,8 @@ import type { JobCounts } from '../jobs/job-counts.ts';
 import { jobMessage } from '../jobs/job-message.ts';
 import { killEntry } from '../pilots/pilot.ts';
 import { brokerTask, describeNoSite } from '../policies/broker-task.ts';
+import { dispatchJobs } from '../policies/dispatch-jobs.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
-import { jobIndexes } from './split-task.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
 import { taskEventTo } from './transitions.ts';
 
@@ -54,38 +54,39 @@ export async function splitTask(
 }
 
 /**
- * Sends the messages of one page of jobs (first attempts; nothing is written per job: a job gets
- * its record at its first claim), then records the progress; splitting → running after the
- * first. A replayed page sends its messages again (a duplicate is a no-op for pilots).
+ * Hands the task's jobs to dispatch (core/policies/dispatch-jobs.ts), which releases them to the
+ * site queues a few at a time in fair-share order; splitting → running. One dispatch round runs
+ * at once, so a task's first jobs do not wait for the next scheduled round. Nothing is written
+ * per job: a job gets its record at its first claim. Safe to replay: a task already in dispatch
+ * keeps its progress.
  */
 export async function enqueueJobs(
-  deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'policies' | 'sites'>,
   taskId: string,
   nextIndex: number,
 ): Promise<Progress> {
   const head = await loadHead(deps, taskId);
   if (head.cancelRequested || isFinalTaskState(head.state)) return { nextIndex, done: true };
-  const siteIds = head.siteIds;
   // splitTask brokered the task before its first page; a task without sites cannot be enqueued.
-  if (siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
+  if (head.siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
-  const now = deps.clock.now();
-  const indexes = jobIndexes(spec, nextIndex, deps.settings.enqueuePageSize);
-  await deps.queue.send(
-    indexes.map((jobIndex) =>
-      jobMessage(
-        { taskId, jobIndex, attempt: 1 },
-        siteIds[jobIndex % siteIds.length] as string,
-        now.getTime(),
-      ),
-    ),
-  );
-  const end = nextIndex + indexes.length;
-  const at = now.toISOString();
-  await deps.tasks.recordEnqueued(taskId, end, at);
-  if (head.state === 'splitting') await deps.tasks.transition(taskId, 'run', { at });
-  return { nextIndex: end, done: end >= head.jobCount };
+  await deps.policies.activate({
+    taskId,
+    owner: head.owner,
+    priority: head.priority ?? spec.priority,
+    createdAt: head.createdAt,
+    jobCount: head.jobCount,
+    released: head.jobsEnqueued,
+    cores: spec.resources.cores,
+    siteIds: head.siteIds,
+    ...(head.paused === true ? { paused: true } : {}),
+    ...(spec.siteTest === true ? { siteTest: true } : {}),
+  });
+  if (head.state === 'splitting')
+    await deps.tasks.transition(taskId, 'run', { at: deps.clock.now().toISOString() });
+  await dispatchJobs(deps);
+  return { nextIndex: head.jobCount, done: true };
 }
 
 /** Stores the workflow's task token, then releases it at once if there is already something to do. */
@@ -165,7 +166,7 @@ const RESUME_PAGE = 5000;
 
 /** Sets the final state from the counts: done, partial, failed, or cancelled. */
 export async function finalizeTask(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'clock' | 'policies'>,
   taskId: string,
 ): Promise<{ state: TaskState }> {
   const progress = await deps.tasks.getProgress(taskId);
@@ -175,6 +176,7 @@ export async function finalizeTask(
     progress.rangeCount === undefined
       ? jobsEnding(progress)
       : await eventServiceEnding(deps, taskId, progress);
+  await deps.policies.deactivate(taskId);
   const moved = await deps.tasks.transition(taskId, taskEventTo(ending.state), {
     at: deps.clock.now().toISOString(),
     ...(ending.reason === undefined ? {} : { reason: ending.reason }),
@@ -241,13 +243,14 @@ async function eventServiceEnding(
 
 /** The workflow's catch-all: the task fails with the error that stopped it (or ends cancelled). */
 export async function failTask(
-  deps: Pick<Deps, 'tasks' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'clock' | 'policies'>,
   taskId: string,
   error: { Error?: string; Cause?: string } | undefined,
 ): Promise<{ state: TaskState }> {
   const head = await loadHead(deps, taskId);
   if (isFinalTaskState(head.state)) return { state: head.state };
   const at = deps.clock.now().toISOString();
+  await deps.policies.deactivate(taskId);
   if (head.cancelRequested) {
     await deps.tasks.transition(taskId, 'cancel', { at, reason: 'cancelled by its owner' });
     return { state: 'cancelled' };

@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   GLUON_RANGE_LEASE_SEC: z.coerce.number().int().min(5).max(43_200).default(600),
   /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
+  /** Dispatch rounds per scheduled run (every minute), spread evenly: how soon a freed place in a site queue is refilled. */
+  GLUON_DISPATCH_ROUNDS: z.coerce.number().int().min(1).max(12).default(6),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });

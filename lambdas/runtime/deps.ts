@@ -4,6 +4,7 @@ import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
+import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
@@ -45,6 +46,7 @@ export function depsFromConfig(c: Config): Deps {
     pilots: new DynamoDbPilotStore(db, c.GLUON_PILOTS_TABLE),
     leases: new DynamoDbPilotLeaseStore(db, c.GLUON_LEASES_TABLE),
     sites: new DynamoDbSiteStore(db, c.GLUON_SITES_TABLE),
+    policies: new DynamoDbPolicyStore(db, c.GLUON_POLICIES_TABLE),
     queue: new SqsJobQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),
     ranges: new DynamoDbEventRangeStore(db, c.GLUON_RANGES_TABLE),
     rangeQueue: new SqsRangeQueue(sqsClient(), c.GLUON_QUEUE_PREFIX),

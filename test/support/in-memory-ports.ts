@@ -36,6 +36,8 @@ import type { JobChange, JobExpectation, JobQueue, JobRecordChange, JobStore } f
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
+import type { DispatchEntry, PolicyStore, StoredShares } from '#core/policies/ports.ts';
+import type { Decayed, ShareTree } from '#core/policies/shares.ts';
 import type { SiteStore } from '#core/sites/ports.ts';
 import {
   type PilotCensus,
@@ -735,6 +737,66 @@ export class InMemorySiteStore implements SiteStore {
   }
 }
 
+/** The policies table in memory: tasks in dispatch, share tree versions, usage. */
+export class InMemoryPolicyStore implements PolicyStore {
+  private readonly active = new Map<string, DispatchEntry>();
+  private readonly versions: StoredShares[] = [];
+  private readonly usageValues = new Map<string, Decayed>();
+
+  async activate(entry: DispatchEntry): Promise<void> {
+    if (!this.active.has(entry.taskId)) this.active.set(entry.taskId, copy(entry));
+  }
+
+  async listActive(): Promise<DispatchEntry[]> {
+    return [...this.active.values()].sort((a, b) => a.taskId.localeCompare(b.taskId)).map(copy);
+  }
+
+  async advance(taskId: string, from: number, to: number): Promise<'ok' | 'conflict'> {
+    const entry = this.active.get(taskId);
+    if (entry === undefined || entry.released !== from) return 'conflict';
+    entry.released = to;
+    return 'ok';
+  }
+
+  async steerActive(taskId: string, change: { paused?: boolean; priority?: number }): Promise<void> {
+    const entry = this.active.get(taskId);
+    if (entry === undefined) return;
+    if (change.paused !== undefined) entry.paused = change.paused;
+    if (change.priority !== undefined) entry.priority = change.priority;
+  }
+
+  async deactivate(taskId: string): Promise<void> {
+    this.active.delete(taskId);
+  }
+
+  async getShares(): Promise<StoredShares | undefined> {
+    const current = this.versions.at(-1);
+    return current === undefined ? undefined : copy(current);
+  }
+
+  async putShares(
+    tree: ShareTree,
+    change: { expectedVersion: number; at: string; by: string },
+  ): Promise<'ok' | 'conflict'> {
+    if (this.versions.length !== change.expectedVersion) return 'conflict';
+    this.versions.push({
+      tree: copy(tree),
+      version: change.expectedVersion + 1,
+      updatedAt: change.at,
+      updatedBy: change.by,
+    });
+    return 'ok';
+  }
+
+  async usage(): Promise<Map<string, Decayed>> {
+    return new Map([...this.usageValues].map(([k, v]) => [k, { ...v }]));
+  }
+
+  async putUsage(values: Array<{ key: string } & Decayed>): Promise<void> {
+    for (const { key, value, at } of values) this.usageValues.set(key, { value, at });
+  }
+}
+
 /** Records workflow starts and wait releases; `startError` makes startTask throw it. */
 export class RecordingWorkflowEngine implements WorkflowEngine {
   readonly started: string[] = [];
@@ -855,6 +917,7 @@ export interface InMemoryDeps extends Deps {
   pilots: InMemoryPilotStore;
   leases: InMemoryPilotLeaseStore;
   sites: InMemorySiteStore;
+  policies: InMemoryPolicyStore;
   queue: InMemoryJobQueue;
   rangeQueue: InMemoryRangeQueue;
   objects: InMemoryObjectStore;
@@ -874,6 +937,7 @@ export function inMemoryDeps(
     pilots: new InMemoryPilotStore(),
     leases: new InMemoryPilotLeaseStore(),
     sites: new InMemorySiteStore(),
+    policies: new InMemoryPolicyStore(),
     queue: new InMemoryJobQueue(),
     rangeQueue: new InMemoryRangeQueue(),
     objects: new InMemoryObjectStore(),

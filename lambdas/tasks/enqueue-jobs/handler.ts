@@ -4,8 +4,8 @@ import type { Deps } from '#core/deps.ts';
 import { enqueueJobs } from '#core/tasks/task-workflow.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
 
-/** Workflow step EnqueueJobs: one page of jobs written and sent. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'settings'>) {
+/** Workflow step EnqueueJobs: the task's jobs handed to dispatch, and a first dispatch round. */
+export function createHandler(deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'policies' | 'sites'>) {
   return workflowHandler(
     'enqueue-jobs',
     z.object({ taskId: TaskIdSchema, nextIndex: z.number().int().nonnegative() }),

@@ -7,7 +7,7 @@ import { workflowHandler } from '../../http/workflow-handler.ts';
 const ErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional();
 
 /** Workflow step FailTask: the catch-all; the task fails with the error that stopped it. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'clock'>) {
+export function createHandler(deps: Pick<Deps, 'tasks' | 'clock' | 'policies'>) {
   return workflowHandler(
     'fail-task',
     z.object({ taskId: TaskIdSchema, error: ErrorSchema }),

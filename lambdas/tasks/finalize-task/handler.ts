@@ -5,7 +5,7 @@ import { finalizeTask } from '#core/tasks/task-workflow.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
 
 /** Workflow step FinalizeTask: done, partial, failed or cancelled from the job (or range) counts. */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'clock'>) {
+export function createHandler(deps: Pick<Deps, 'tasks' | 'jobs' | 'clock' | 'policies'>) {
   return workflowHandler('finalize-task', z.object({ taskId: TaskIdSchema }), ({ taskId }) =>
     finalizeTask(deps, taskId),
   );

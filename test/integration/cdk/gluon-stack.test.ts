@@ -402,7 +402,8 @@ describe('least privilege', () => {
     'list-jobs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
     'get-job': { ...NOTHING, tables: { tasks: 'read', jobs: 'read', attempts: 'read' } },
     // The flag, and the wait released: the cancel step of the workflow does the rest.
-    'cancel-task': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
+    // The task leaves dispatch.
+    'cancel-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' }, states: ['SendTaskSuccess'] },
     'create-sandbox': { ...NOTHING, s3: ['PutObject sandboxes/*'] },
     'list-pilots': { ...NOTHING, tables: { pilots: 'read', leases: 'read' } },
     // A registration sent again with its key reads the pilot it registered and its lease.
@@ -452,11 +453,16 @@ describe('least privilege', () => {
       states: ['SendTaskSuccess'],
     },
     'split-task': { ...NOTHING, tables: { tasks: rw, sites: 'read' } },
-    'enqueue-jobs': { ...NOTHING, tables: { tasks: rw }, sqs: ['GetQueueUrl', 'SendMessage'] },
+    // The task joins dispatch, and a first round tops the site queues up (their depth first).
+    'enqueue-jobs': {
+      ...NOTHING,
+      tables: { tasks: rw, policies: rw, sites: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
+    },
     'wait-for-jobs': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
     'cancel-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read', leases: rw } },
-    'finalize-task': { ...NOTHING, tables: { tasks: rw, jobs: 'read' } },
-    'fail-task': { ...NOTHING, tables: { tasks: rw } },
+    'finalize-task': { ...NOTHING, tables: { tasks: rw, jobs: 'read', policies: 'write' } },
+    'fail-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
     'reap-pilots': {
       ...NOTHING,
       tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw },
@@ -487,11 +493,19 @@ describe('least privilege', () => {
       streams: ['ranges'],
       sqs: ['GetQueueUrl ranges-*', 'SendMessage ranges-*'],
     },
-    'pause-task': { ...NOTHING, tables: { tasks: rw } },
+    'pause-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
     'kill-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: 'write' } },
     'resume-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read' }, sqs: ['GetQueueUrl', 'SendMessage'] },
-    'resume-task': { ...NOTHING, tables: { tasks: rw } },
-    'set-task-priority': { ...NOTHING, tables: { tasks: rw } },
+    'resume-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
+    'set-task-priority': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
+    // Fair share: operators set the shares; dispatch releases jobs by them, one round at a time.
+    'get-shares': { ...NOTHING, tables: { policies: 'read' } },
+    'put-shares': { ...NOTHING, tables: { policies: rw } },
+    'dispatch-jobs': {
+      ...NOTHING,
+      tables: { policies: rw, tasks: rw, sites: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
+    },
     'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
     'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
   };
@@ -666,6 +680,8 @@ describe('api', () => {
       'GET /tasks/{taskId}/why': { functionName: 'explain-task', scopes: ['compute.read'] },
       'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
       'PUT /sites/{siteId}': { functionName: 'put-site', scopes: ['gluon.admin'] },
+      'GET /shares': { functionName: 'get-shares', scopes: ['compute.read'] },
+      'PUT /shares': { functionName: 'put-shares', scopes: ['gluon.admin'] },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);

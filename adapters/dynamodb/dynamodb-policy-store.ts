@@ -1,0 +1,216 @@
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DispatchEntry, PolicyStore, StoredShares } from '#core/policies/ports.ts';
+import type { Decayed, ShareTree } from '#core/policies/shares.ts';
+import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+
+const isConditionalCheckFailed = (error: unknown) => errorName(error) === 'ConditionalCheckFailedException';
+
+/** Partitions of the policies table used here, and the item of the current share tree. */
+const PK = { dispatch: 'dispatch', shares: 'shares', usage: 'usage' } as const;
+const CURRENT = 'current';
+
+/**
+ * The policies table (pk policy, sk key): `dispatch` holds one item per task in dispatch (sk the
+ * task id), `shares` the share tree's versions (sk `v<000001>`, plus `current`), `usage` the
+ * decayed usage per user and group (sk the usage key). Each partition is small and read whole.
+ */
+export class DynamoDbPolicyStore implements PolicyStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.client = client;
+    this.tableName = tableName;
+  }
+
+  async activate(entry: DispatchEntry): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { policy: PK.dispatch, key: entry.taskId, ...entry },
+          ConditionExpression: 'attribute_not_exists(#k)',
+          ExpressionAttributeNames: { '#k': 'key' },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return;
+      rethrowSdkError(error, 'activate task for dispatch');
+    }
+  }
+
+  async listActive(): Promise<DispatchEntry[]> {
+    const items = await this.queryAll(PK.dispatch, 'list tasks in dispatch');
+    return items.map(({ policy: _p, key: _k, ...entry }) => entry as unknown as DispatchEntry);
+  }
+
+  async advance(taskId: string, from: number, to: number): Promise<'ok' | 'conflict'> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.dispatch, key: taskId },
+          UpdateExpression: 'SET released = :to',
+          ConditionExpression: 'released = :from',
+          ExpressionAttributeValues: { ':from': from, ':to': to },
+        }),
+      );
+      return 'ok';
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return 'conflict';
+      rethrowSdkError(error, 'advance dispatch of task');
+    }
+  }
+
+  async steerActive(taskId: string, change: { paused?: boolean; priority?: number }): Promise<void> {
+    const fields = Object.entries(change).filter(([, v]) => v !== undefined);
+    if (fields.length === 0) return;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.dispatch, key: taskId },
+          UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(#k)',
+          ExpressionAttributeNames: {
+            '#k': 'key',
+            ...Object.fromEntries(fields.map(([n], i) => [`#f${i}`, n])),
+          },
+          ExpressionAttributeValues: Object.fromEntries(fields.map(([, v], i) => [`:f${i}`, v])),
+        }),
+      );
+    } catch (error) {
+      // A task not (or no longer) in dispatch has nothing to carry the change to.
+      if (isConditionalCheckFailed(error)) return;
+      rethrowSdkError(error, 'steer task in dispatch');
+    }
+  }
+
+  async deactivate(taskId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { policy: PK.dispatch, key: taskId } }),
+      );
+    } catch (error) {
+      rethrowSdkError(error, 'remove task from dispatch');
+    }
+  }
+
+  async getShares(): Promise<StoredShares | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.shares, key: CURRENT },
+          ConsistentRead: true,
+        }),
+      );
+      if (out.Item === undefined) return undefined;
+      const { tree, version, updatedAt, updatedBy } = out.Item as StoredShares;
+      return { tree, version, updatedAt, updatedBy };
+    } catch (error) {
+      rethrowSdkError(error, 'get shares');
+    }
+  }
+
+  /** The version item and the current item in one transaction, fenced on the version replaced. */
+  async putShares(
+    tree: ShareTree,
+    change: { expectedVersion: number; at: string; by: string },
+  ): Promise<'ok' | 'conflict'> {
+    const version = change.expectedVersion + 1;
+    const stored: StoredShares = { tree, version, updatedAt: change.at, updatedBy: change.by };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { policy: PK.shares, key: `v${String(version).padStart(6, '0')}`, ...stored },
+                ConditionExpression: 'attribute_not_exists(#k)',
+                ExpressionAttributeNames: { '#k': 'key' },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { policy: PK.shares, key: CURRENT, ...stored },
+                ConditionExpression:
+                  change.expectedVersion === 0 ? 'attribute_not_exists(#k)' : 'version = :expected',
+                ExpressionAttributeNames: { '#k': 'key' },
+                ...(change.expectedVersion === 0
+                  ? {}
+                  : { ExpressionAttributeValues: { ':expected': change.expectedVersion } }),
+              },
+            },
+          ],
+        }),
+      );
+      return 'ok';
+    } catch (error) {
+      if ((error as Error).name === 'TransactionCanceledException') return 'conflict';
+      rethrowSdkError(error, 'put shares');
+    }
+  }
+
+  async usage(): Promise<Map<string, Decayed>> {
+    const items = await this.queryAll(PK.usage, 'read usage');
+    return new Map(
+      items.map((item) => [item.key as string, { value: item.value as number, at: item.at as number }]),
+    );
+  }
+
+  async putUsage(values: Array<{ key: string } & Decayed>): Promise<void> {
+    try {
+      for (let i = 0; i < values.length; i += 25) {
+        let requests: Record<string, unknown[]> | undefined = {
+          [this.tableName]: values.slice(i, i + 25).map((v) => ({
+            PutRequest: { Item: { policy: PK.usage, key: v.key, value: v.value, at: v.at } },
+          })),
+        };
+        // Unprocessed items are written again (throttling); usage is rewritten whole each time.
+        while (requests !== undefined && Object.keys(requests).length > 0) {
+          const out = await this.client.send(new BatchWriteCommand({ RequestItems: requests as never }));
+          requests = out.UnprocessedItems as Record<string, unknown[]> | undefined;
+        }
+      }
+    } catch (error) {
+      rethrowSdkError(error, 'write usage');
+    }
+  }
+
+  private async queryAll(policy: string, what: string): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const out: QueryCommandOutput = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#p = :p',
+            ExpressionAttributeNames: { '#p': 'policy' },
+            ExpressionAttributeValues: { ':p': policy },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        items.push(...(out.Items ?? []));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    } catch (error) {
+      rethrowSdkError(error, what);
+    }
+    return items;
+  }
+}

@@ -1,0 +1,151 @@
+import type { Deps } from '../deps.ts';
+import { jobMessage, type JobMessage } from '../jobs/job-message.ts';
+import type { SiteRecord } from '../sites/site.ts';
+import { type DispatchCandidate, fairShareOrder, type Held, usageKeysOf } from './fair-share.ts';
+import type { DispatchEntry } from './ports.ts';
+import { DEFAULT_SHARE_TREE, decayedValue, type ShareTree, usageKey } from './shares.ts';
+
+/** Jobs kept waiting in a site's queues: the site's maxQueued, or as many as its pilots (at least 10). */
+export function queueTarget(site: Pick<SiteRecord, 'maxQueued' | 'maxPilots'>): number {
+  return site.maxQueued ?? Math.max(10, site.maxPilots);
+}
+
+/** Whether dispatch may send this task's jobs to the site now (brokerage may have chosen it earlier). */
+export function siteTakes(site: SiteRecord, entry: Pick<DispatchEntry, 'siteTest'>): boolean {
+  return entry.siteTest === true ? site.status === 'test' : site.status === 'online';
+}
+
+export interface DispatchReport {
+  /** Jobs released to site queues, by site. */
+  released: Record<string, number>;
+  /** Tasks in dispatch (until they end: their jobs in flight count against caps), and those fully released by this round. */
+  active: number;
+  completed: number;
+  /** Users or groups at their cap. */
+  held: Held[];
+}
+
+/**
+ * One round of dispatch (PanDA's activation with its JobThrottler): each site's queues are topped
+ * up to their target, and the places are given out in fair-share order over the tasks that may
+ * run there. Nothing else sends a first attempt. The order is live: priorities, shares and usage
+ * are read at every round, and only a bounded number of jobs per site ever waits in a queue.
+ * A round sends, then moves each task's release cursor fenced on where it was: a round that
+ * loses a race (or dies between the two) has only sent duplicates, which claims answer `stale`.
+ */
+export async function dispatchJobs(
+  deps: Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock'>,
+): Promise<DispatchReport> {
+  const entries = await deps.policies.listActive();
+  const report: DispatchReport = { released: {}, active: entries.length, completed: 0, held: [] };
+  if (entries.length === 0) return report;
+  const now = deps.clock.now();
+  const [stored, storedUsage, sites] = await Promise.all([
+    deps.policies.getShares(),
+    deps.policies.usage(),
+    deps.sites.list(),
+  ]);
+  const tree = stored?.tree ?? DEFAULT_SHARE_TREE;
+  const usage = new Map<string, number>();
+  for (const [key, value] of storedUsage)
+    usage.set(key, decayedValue(value, now.getTime(), tree.halfLifeSec));
+  const usageBefore = new Map(usage);
+  const inFlight = await jobsInFlight(deps, tree, entries);
+
+  const open = entries.filter((e) => e.paused !== true && e.released < e.jobCount);
+  const wanted = new Set(open.flatMap((e) => e.siteIds));
+  const placed = new Map<string, Array<{ siteId: string; count: number }>>();
+  for (const site of sites
+    .filter((s) => wanted.has(s.siteId))
+    .sort((a, b) => a.siteId.localeCompare(b.siteId))) {
+    const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
+    if (here.length === 0) continue;
+    const room = queueTarget(site) - (await deps.queue.depth(site.siteId));
+    if (room <= 0) continue;
+    const candidates: DispatchCandidate[] = here.map((e) => ({
+      taskId: e.taskId,
+      owner: e.owner,
+      priority: e.priority,
+      createdAt: e.createdAt,
+      remaining: e.jobCount - e.released - placedCount(placed, e.taskId),
+      cores: e.cores,
+    }));
+    const order = fairShareOrder({ tree, candidates, room, usage, inFlight });
+    report.held.push(...order.held.filter((h) => !report.held.some((k) => k.key === h.key)));
+    for (const { taskId, count } of order.allocations) {
+      placed.set(taskId, [...(placed.get(taskId) ?? []), { siteId: site.siteId, count }]);
+    }
+  }
+
+  const at = now.toISOString();
+  const lost = new Map<string, number>();
+  await Promise.all(
+    open.map(async (entry) => {
+      const places = placed.get(entry.taskId);
+      if (places === undefined) return;
+      const messages: JobMessage[] = [];
+      let jobIndex = entry.released;
+      for (const { siteId, count } of places) {
+        for (let i = 0; i < count; i++)
+          messages.push(
+            jobMessage({ taskId: entry.taskId, jobIndex: jobIndex++, attempt: 1 }, siteId, now.getTime()),
+          );
+      }
+      await deps.queue.send(messages);
+      if ((await deps.policies.advance(entry.taskId, entry.released, jobIndex)) === 'conflict') {
+        // Another round released these jobs first: what was sent here are duplicates, and not usage.
+        for (const key of usageKeysOf(tree, entry.owner))
+          lost.set(key, (lost.get(key) ?? 0) + messages.length * entry.cores);
+        return;
+      }
+      for (const { siteId, count } of places)
+        report.released[siteId] = (report.released[siteId] ?? 0) + count;
+      await deps.tasks.recordEnqueued(entry.taskId, jobIndex, at);
+      if (jobIndex >= entry.jobCount) report.completed++;
+    }),
+  );
+  const changed = [...usage].filter(([key, value]) => value !== usageBefore.get(key));
+  if (changed.length > 0) {
+    await deps.policies.putUsage(
+      changed.map(([key, value]) => ({
+        key,
+        value: Math.max(0, value - (lost.get(key) ?? 0)),
+        at: now.getTime(),
+      })),
+    );
+  }
+  return report;
+}
+
+function placedCount(placed: Map<string, Array<{ count: number }>>, taskId: string): number {
+  return (placed.get(taskId) ?? []).reduce((n, p) => n + p.count, 0);
+}
+
+/**
+ * Jobs queued or running per user and group, for their caps: released jobs not yet final, read
+ * from the counters of the tasks of capped users and groups only (no read when nobody is capped).
+ */
+async function jobsInFlight(
+  deps: Pick<Deps, 'tasks'>,
+  tree: ShareTree,
+  entries: readonly DispatchEntry[],
+): Promise<Map<string, number>> {
+  const inFlight = new Map<string, number>();
+  const cappedKeys = new Set([
+    ...tree.groups.filter((g) => g.cap !== undefined).map((g) => usageKey.group(g.name)),
+    ...tree.users.filter((u) => u.cap !== undefined).map((u) => usageKey.user(u.user)),
+  ]);
+  if (cappedKeys.size === 0) return inFlight;
+  await Promise.all(
+    entries.map(async (entry) => {
+      const keys = usageKeysOf(tree, entry.owner);
+      if (!keys.some((k) => cappedKeys.has(k))) return;
+      const progress = await deps.tasks.getProgress(entry.taskId);
+      if (progress === undefined) return;
+      const c = progress.counts;
+      const flying = Math.max(0, entry.released - c.finished - c.failed - c.cancelled);
+      for (const key of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + flying);
+    }),
+  );
+  return inFlight;
+}
