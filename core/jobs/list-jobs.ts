@@ -14,7 +14,8 @@ const SCAN_BATCH = 500;
 
 /**
  * A task's jobs in index order. Jobs without a record are derived from the spec: queued when
- * their message was sent (cancelled once the task is), defined otherwise. The page token is the
+ * dispatch released them to a site queue (cancelled once the task is), defined while they wait
+ * for dispatch. The page token is the
  * next job index, so pages are stable while jobs move.
  */
 export async function listJobs(
@@ -118,7 +119,8 @@ export function jobView(
     ...optional('inputFiles', inputNames(parameters)),
   };
   if (record === undefined) {
-    const siteId = head.siteIds.length > 0 ? head.siteIds[jobIndex % head.siteIds.length] : undefined;
+    // Dispatch releases a job to whichever of the task's sites has room: which one is known at its claim.
+    const siteId = head.siteIds.length === 1 && jobIndex < head.jobsEnqueued ? head.siteIds[0] : undefined;
     return { ...base, attempt: 1, ...optional('siteId', siteId) };
   }
   const { taskId: _t, jobIndex: _i, state: _s, failures: _f, ended: _e, updatedAt: _u, ...fields } = record;

@@ -54,52 +54,68 @@ export async function dispatchJobs(
 
   const open = entries.filter((e) => e.paused !== true && e.released < e.jobCount);
   const wanted = new Set(open.flatMap((e) => e.siteIds));
-  const placed = new Map<string, Array<{ siteId: string; count: number }>>();
-  for (const site of sites
-    .filter((s) => wanted.has(s.siteId))
-    .sort((a, b) => a.siteId.localeCompare(b.siteId))) {
+  // Each site with room, and the tasks that may run there.
+  const rooms: Array<{ siteId: string; room: number; here: DispatchEntry[] }> = [];
+  for (const site of sites.filter((s) => wanted.has(s.siteId))) {
     const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
     if (here.length === 0) continue;
     const room = queueTarget(site) - (await deps.queue.depth(site.siteId));
-    if (room <= 0) continue;
-    const candidates: DispatchCandidate[] = here.map((e) => ({
-      taskId: e.taskId,
-      owner: e.owner,
-      priority: e.priority,
-      createdAt: e.createdAt,
-      remaining: e.jobCount - e.released - placedCount(placed, e.taskId),
-      cores: e.cores,
-    }));
-    const order = fairShareOrder({ tree, candidates, room, usage, inFlight });
-    report.held.push(...order.held.filter((h) => !report.held.some((k) => k.key === h.key)));
-    for (const { taskId, count } of order.allocations) {
-      placed.set(taskId, [...(placed.get(taskId) ?? []), { siteId: site.siteId, count }]);
+    if (room > 0) rooms.push({ siteId: site.siteId, room, here });
+  }
+  // One place at a time, going round the sites, so a task's jobs spread over its sites as they
+  // have room, and usage moves with every job chosen.
+  const placed = new Map<string, string[]>();
+  const sequence: Array<{ taskId: string; siteId: string }> = [];
+  const remaining = (e: DispatchEntry) => e.jobCount - e.released - (placed.get(e.taskId)?.length ?? 0);
+  while (rooms.some((r) => r.room > 0)) {
+    for (const slot of rooms) {
+      if (slot.room <= 0) continue;
+      const candidates: DispatchCandidate[] = slot.here.map((e) => ({
+        taskId: e.taskId,
+        owner: e.owner,
+        priority: e.priority,
+        createdAt: e.createdAt,
+        remaining: remaining(e),
+        cores: e.cores,
+      }));
+      const order = fairShareOrder({ tree, candidates, room: 1, usage, inFlight });
+      for (const h of order.held) if (!report.held.some((k) => k.key === h.key)) report.held.push(h);
+      const chosen = order.allocations[0]?.taskId;
+      if (chosen === undefined) {
+        slot.room = 0;
+        continue;
+      }
+      slot.room--;
+      sequence.push({ taskId: chosen, siteId: slot.siteId });
+      const list = placed.get(chosen);
+      if (list === undefined) placed.set(chosen, [slot.siteId]);
+      else list.push(slot.siteId);
     }
   }
 
+  // Messages go out in the order places were given (the queues are first in, first out); then
+  // each task's cursor moves, fenced on where this round found it.
   const at = now.toISOString();
+  const next = new Map(open.map((e) => [e.taskId, e.released]));
+  const messages: JobMessage[] = sequence.map(({ taskId, siteId }) => {
+    const jobIndex = next.get(taskId) ?? 0;
+    next.set(taskId, jobIndex + 1);
+    return jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now.getTime());
+  });
+  if (messages.length > 0) await deps.queue.send(messages);
   const lost = new Map<string, number>();
   await Promise.all(
     open.map(async (entry) => {
       const places = placed.get(entry.taskId);
       if (places === undefined) return;
-      const messages: JobMessage[] = [];
-      let jobIndex = entry.released;
-      for (const { siteId, count } of places) {
-        for (let i = 0; i < count; i++)
-          messages.push(
-            jobMessage({ taskId: entry.taskId, jobIndex: jobIndex++, attempt: 1 }, siteId, now.getTime()),
-          );
-      }
-      await deps.queue.send(messages);
+      const jobIndex = entry.released + places.length;
       if ((await deps.policies.advance(entry.taskId, entry.released, jobIndex)) === 'conflict') {
         // Another round released these jobs first: what was sent here are duplicates, and not usage.
         for (const key of usageKeysOf(tree, entry.owner))
-          lost.set(key, (lost.get(key) ?? 0) + messages.length * entry.cores);
+          lost.set(key, (lost.get(key) ?? 0) + places.length * entry.cores);
         return;
       }
-      for (const { siteId, count } of places)
-        report.released[siteId] = (report.released[siteId] ?? 0) + count;
+      for (const siteId of places) report.released[siteId] = (report.released[siteId] ?? 0) + 1;
       await deps.tasks.recordEnqueued(entry.taskId, jobIndex, at);
       if (jobIndex >= entry.jobCount) report.completed++;
     }),
@@ -115,10 +131,6 @@ export async function dispatchJobs(
     );
   }
   return report;
-}
-
-function placedCount(placed: Map<string, Array<{ count: number }>>, taskId: string): number {
-  return (placed.get(taskId) ?? []).reduce((n, p) => n + p.count, 0);
 }
 
 /**

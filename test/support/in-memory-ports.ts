@@ -493,8 +493,19 @@ export class InMemoryJobQueue implements JobQueue {
     for (const message of messages) this.sent.push(JobMessageSchema.parse(message));
   }
 
+  /** Messages pilots received (indexes into `sent`): they no longer count in a queue's depth. */
+  readonly received = new Set<number>();
+
+  /** The next message of a site's queue, first in first out, as a pilot receives it. */
+  receive(siteId: string): JobMessage | undefined {
+    const index = this.sent.findIndex((m, i) => m.siteId === siteId && !this.received.has(i));
+    if (index < 0) return undefined;
+    this.received.add(index);
+    return this.sent[index];
+  }
+
   async depth(siteId: string): Promise<number> {
-    return this.sent.filter((m) => m.siteId === siteId).length;
+    return this.sent.filter((m, i) => m.siteId === siteId && !this.received.has(i)).length;
   }
 
   async redriveDeadLetters(

@@ -41,17 +41,13 @@ import {
 /** The site queues as pilots see them: each message is received once, first in first out. */
 class Queues {
   private readonly deps: InMemoryDeps;
-  private readonly received = new Set<number>();
 
   constructor(deps: InMemoryDeps) {
     this.deps = deps;
   }
 
   receive(siteId: string): JobMessage | undefined {
-    const index = this.deps.queue.sent.findIndex((m, i) => m.siteId === siteId && !this.received.has(i));
-    if (index < 0) return undefined;
-    this.received.add(index);
-    return this.deps.queue.sent[index];
+    return this.deps.queue.receive(siteId);
   }
 }
 

@@ -37,13 +37,13 @@ async function indexes(deps: InMemoryDeps, taskId: string, fields: Partial<JobsQ
 }
 
 /**
- * A task of 10 jobs at two sites with its first page of 4 enqueued: job 0 queued (no record),
- * 1 running, 2 finished, 3 queued again for its attempt 2, 4-9 defined.
+ * A task of 10 jobs at two sites whose queues hold 2 jobs each, so dispatch released 4: job 0
+ * queued (no record), 1 running, 2 finished, 3 queued again for its attempt 2, 4-9 defined.
  */
 async function setup() {
-  const deps = inMemoryDeps({ settings: { enqueuePageSize: 4 } });
-  await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT });
-  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
+  const deps = inMemoryDeps();
+  await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT, maxQueued: 2 });
+  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2 });
   const { taskId } = await submitTask(deps, alice, generationSpec(10));
   await splitTask(deps, taskId);
   await enqueueJobs(deps, taskId, 0);
@@ -71,7 +71,7 @@ describe('listJobs', () => {
     expect(page.nextToken).toBeUndefined();
   });
 
-  it('derives a job without a record from the spec, at the site its message went to', async () => {
+  it('derives a job without a record from the spec; its site is known at its claim, when it has several', async () => {
     const { deps, taskId } = await setup();
     const { items } = await listJobs(deps, alice, taskId, query({ limit: 1 }));
     expect(items).toEqual([
@@ -83,11 +83,18 @@ describe('listJobs', () => {
         attempt: 1,
         firstEvent: 0,
         nEvents: 10,
-        siteId: 'bnl',
       },
     ]);
     const fifth = await listJobs(deps, alice, taskId, query({ limit: 1, nextToken: '5' }));
-    expect(fifth.items[0]).toMatchObject({ jobIndex: 5, state: 'defined', firstEvent: 50, siteId: 'cern' });
+    expect(fifth.items[0]).toEqual({
+      jobId: `${taskId}.5`,
+      taskId,
+      jobIndex: 5,
+      state: 'defined',
+      attempt: 1,
+      firstEvent: 50,
+      nEvents: 10,
+    });
   });
 
   it('shows the record of a claimed job, without its bookkeeping fields', async () => {
@@ -171,8 +178,8 @@ describe('listJobs', () => {
   });
 
   it('finds the jobs of a derived state on both sides of the enqueue progress when no record lies between', async () => {
-    const deps = inMemoryDeps({ settings: { enqueuePageSize: 4 } });
-    await addSite(deps);
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 4 });
     const { taskId } = await submitTask(deps, alice, generationSpec(10));
     await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
@@ -200,8 +207,8 @@ describe('listJobs', () => {
   });
 
   it('finds the few jobs of a state among many records, reading records in batches', async () => {
-    const deps = inMemoryDeps({ settings: { enqueuePageSize: 1000 } });
-    await addSite(deps);
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2000 });
     const taskId = await runningTask(deps, generationSpec(1500));
     for (let jobIndex = 0; jobIndex < 1200; jobIndex++) {
       const state = jobIndex === 700 ? 'running' : 'finished';

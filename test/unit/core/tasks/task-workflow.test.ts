@@ -1,3 +1,4 @@
+import { dispatchJobs } from '#core/policies/dispatch-jobs.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { NoSiteError, NotFoundError } from '#core/errors.ts';
 import type { JobRef } from '#core/jobs/job.ts';
@@ -37,10 +38,11 @@ import {
 
 const LATER = '2026-01-01T00:10:00.000Z';
 
-async function submitted(jobs = 5, pageSize = 100): Promise<{ deps: InMemoryDeps; taskId: string }> {
-  const deps = inMemoryDeps({ settings: { enqueuePageSize: pageSize } });
-  await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT });
-  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
+/** A task of `jobs` jobs for two sites, whose queues hold `maxQueued` jobs each (when given). */
+async function submitted(jobs = 5, maxQueued?: number): Promise<{ deps: InMemoryDeps; taskId: string }> {
+  const deps = inMemoryDeps();
+  await addSite(deps, { siteId: 'bnl', slot: BIG_SLOT, ...(maxQueued === undefined ? {} : { maxQueued }) });
+  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, ...(maxQueued === undefined ? {} : { maxQueued }) });
   const { taskId } = await submitTask(deps, alice, generationSpec(jobs));
   return { deps, taskId };
 }
@@ -75,7 +77,7 @@ describe('splitTask', () => {
   });
 
   it('resumes where enqueueing stopped when run again, brokering once', async () => {
-    const { deps, taskId } = await submitted(5, 2);
+    const { deps, taskId } = await submitted(5, 1);
     await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
     expect(await splitTask(deps, taskId)).toEqual({ nextIndex: 2, done: false, eventService: false });
@@ -95,27 +97,40 @@ describe('splitTask', () => {
 });
 
 describe('enqueueJobs', () => {
-  it('sends the messages of one page of first attempts, spread over the sites by index, and writes no job', async () => {
-    const { deps, taskId } = await submitted(5, 3);
+  it('hands the task to dispatch, which releases what the site queues have room for, spread over the sites, writing no job', async () => {
+    const { deps, taskId } = await submitted(5, 2);
     await splitTask(deps, taskId);
-    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 3, done: false });
+    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 5, done: true });
     const sentAt = Date.parse(DEFAULT_START);
     expect(deps.queue.sent).toEqual([
       { v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'bnl', sentAt },
       { v: 1, taskId, jobIndex: 1, attempt: 1, siteId: 'cern', sentAt },
       { v: 1, taskId, jobIndex: 2, attempt: 1, siteId: 'bnl', sentAt },
+      { v: 1, taskId, jobIndex: 3, attempt: 1, siteId: 'cern', sentAt },
     ]);
     expect(await deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
     expect(deps.jobs.takeChanges()).toEqual([]);
+    expect(await deps.policies.listActive()).toEqual([
+      expect.objectContaining({
+        taskId,
+        owner: alice.sub,
+        jobCount: 5,
+        released: 4,
+        siteIds: ['bnl', 'cern'],
+      }),
+    ]);
   });
 
-  it('records the progress, moves the task to running after its first page and says done after its last', async () => {
-    const { deps, taskId } = await submitted(5, 3);
+  it('records the progress and moves the task to running; later rounds release the rest as pilots take messages', async () => {
+    const { deps, taskId } = await submitted(5, 2);
     await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
-    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 3 });
-    expect((await taskOf(deps, taskId)).counts).toEqual({ ...emptyJobCounts(), queued: 3, defined: 2 });
-    expect(await enqueueJobs(deps, taskId, 3)).toEqual({ nextIndex: 5, done: true });
+    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 4 });
+    expect((await taskOf(deps, taskId)).counts).toEqual({ ...emptyJobCounts(), queued: 4, defined: 1 });
+    expect((await dispatchJobs(deps)).released).toEqual({});
+    deps.queue.receive('cern');
+    expect((await dispatchJobs(deps)).released).toEqual({ cern: 1 });
+    expect(deps.queue.sent.at(-1)).toMatchObject({ jobIndex: 4, siteId: 'cern' });
     expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobsEnqueued: 5 });
     expect((await taskOf(deps, taskId)).history.map((h) => h.state)).toEqual([
       'submitted',
@@ -124,14 +139,14 @@ describe('enqueueJobs', () => {
     ]);
   });
 
-  it('sends a replayed page again without moving the progress back', async () => {
-    const { deps, taskId } = await submitted(5, 3);
+  it('keeps the progress when replayed', async () => {
+    const { deps, taskId } = await submitted(5, 2);
     await splitTask(deps, taskId);
     await enqueueJobs(deps, taskId, 0);
-    await enqueueJobs(deps, taskId, 3);
-    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 3, done: false });
-    expect(deps.queue.sent.map((m) => m.jobIndex)).toEqual([0, 1, 2, 3, 4, 0, 1, 2]);
-    expect((await taskOf(deps, taskId)).jobsEnqueued).toBe(5);
+    expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 5, done: true });
+    expect(deps.queue.sent.map((m) => m.jobIndex)).toEqual([0, 1, 2, 3]);
+    expect((await taskOf(deps, taskId)).jobsEnqueued).toBe(4);
+    expect((await deps.policies.listActive())[0]?.released).toBe(4);
   });
 
   it('stops at once, sending nothing, when the task was cancelled', async () => {
@@ -245,8 +260,8 @@ describe('cancelJobs', () => {
   });
 
   it('goes through the records a page at a time, marking the task swept after the last page', async () => {
-    const deps = inMemoryDeps({ settings: { enqueuePageSize: 10_000 } });
-    await addSite(deps);
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 10_000 });
     const taskId = await runningTask(deps, generationSpec(5002));
     for (let jobIndex = 0; jobIndex < 5002; jobIndex++) {
       await deps.jobs.update(

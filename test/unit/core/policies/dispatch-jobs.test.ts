@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { SCOPES } from '#core/api/common.ts';
+import { ConflictError, ValidationError } from '#core/errors.ts';
+import { dispatchJobs, queueTarget } from '#core/policies/dispatch-jobs.ts';
+import { getShares, putShares } from '#core/policies/shares-admin.ts';
+import { cancelTask } from '#core/tasks/cancel-task.ts';
+import { steerTask } from '#core/tasks/steer-task.ts';
+import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
+import { addSite, alice, BIG_SLOT, bob, generationSpec, runningTask } from '../scenario.ts';
+
+const admin = { sub: 'operator', scopes: [SCOPES.admin] };
+const owner = (p: typeof alice) => ({ ...p, scopes: [...p.scopes, SCOPES.modify] });
+
+/** The owners of the messages sent so far, in order. */
+async function ownersSent(deps: InMemoryDeps): Promise<string[]> {
+  const owners: string[] = [];
+  for (const m of deps.queue.sent) owners.push((await deps.tasks.getHead(m.taskId))?.owner ?? '?');
+  return owners;
+}
+
+/** Pilots take every message waiting at the site; then a round runs. */
+async function drainAndDispatch(deps: InMemoryDeps, siteId = 'cern') {
+  while (deps.queue.receive(siteId) !== undefined);
+  return dispatchJobs(deps);
+}
+
+describe('queueTarget', () => {
+  it.each([
+    [{ maxPilots: 100 }, 100],
+    [{ maxPilots: 3 }, 10],
+    [{ maxPilots: 100, maxQueued: 7 }, 7],
+    [{ maxPilots: 0, maxQueued: 0 }, 0],
+  ])('keeps %j waiting: %i', (site, expected) => {
+    expect(queueTarget(site)).toBe(expected);
+  });
+});
+
+describe('dispatchJobs', () => {
+  it("lets a light user's jobs start in the first rounds while a heavy user's task is queued", async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 4 });
+    await runningTask(deps, generationSpec(200), alice);
+    expect(await ownersSent(deps)).toEqual(['alice', 'alice', 'alice', 'alice']);
+    await runningTask(deps, generationSpec(20), bob);
+    // Bob's task came when the queue was full: the next rounds give him the places, since alice has used 4.
+    await drainAndDispatch(deps);
+    expect((await ownersSent(deps)).slice(4)).toEqual(['bob', 'bob', 'bob', 'bob']);
+    await drainAndDispatch(deps);
+    expect((await ownersSent(deps)).slice(8)).toEqual(['alice', 'bob', 'alice', 'bob']);
+  });
+
+  it('gives starts in proportion to the shares set, over many rounds', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 10 });
+    await putShares(deps, admin, {
+      groups: [
+        { name: 'atlas', share: 80 },
+        { name: 'cms', share: 20 },
+      ],
+      users: [
+        { user: 'alice', group: 'atlas' },
+        { user: 'bob', group: 'cms' },
+      ],
+      defaultGroup: 'atlas',
+    });
+    await runningTask(deps, generationSpec(500), alice);
+    await runningTask(deps, generationSpec(500), bob);
+    for (let round = 0; round < 20; round++) await drainAndDispatch(deps);
+    const owners = await ownersSent(deps);
+    const aliceShare = owners.filter((o) => o === 'alice').length / owners.length;
+    expect(owners.length).toBeGreaterThanOrEqual(200);
+    expect(aliceShare).toBeGreaterThan(0.75);
+    expect(aliceShare).toBeLessThan(0.85);
+  });
+
+  it('follows a new priority for jobs already submitted, and skips a paused task', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2 });
+    const first = await runningTask(deps, generationSpec(50), alice);
+    const second = await runningTask(deps, generationSpec(50), alice);
+    await steerTask(deps, owner(alice), second, { priority: 900 });
+    await drainAndDispatch(deps);
+    expect(deps.queue.sent.slice(-2).map((m) => m.taskId)).toEqual([second, second]);
+    await steerTask(deps, owner(alice), second, { paused: true });
+    await drainAndDispatch(deps);
+    expect(deps.queue.sent.slice(-2).map((m) => m.taskId)).toEqual([first, first]);
+  });
+
+  it('holds a user at their cap and says so', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 10 });
+    await putShares(deps, admin, {
+      groups: [{ name: 'default', share: 100 }],
+      users: [{ user: 'alice', group: 'default', cap: 3 }],
+    });
+    await runningTask(deps, generationSpec(50), alice);
+    expect(deps.queue.sent).toHaveLength(3);
+    const report = await drainAndDispatch(deps);
+    // The three released are still in flight (no pilot reported them): nothing more is released.
+    expect(report.released).toEqual({});
+    expect(report.held).toEqual([{ key: 'user#alice', reason: 'cap', cap: 3 }]);
+  });
+
+  it('sends nothing for a cancelled task, and a task leaves dispatch when it is cancelled', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2 });
+    const taskId = await runningTask(deps, generationSpec(10), alice);
+    await cancelTask(deps, alice, taskId);
+    expect(await deps.policies.listActive()).toEqual([]);
+    expect((await drainAndDispatch(deps)).released).toEqual({});
+    expect(deps.queue.sent).toHaveLength(2);
+  });
+
+  it('sends nothing to a site that went offline since brokerage, and sends test tasks only to sites in test', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2 });
+    await runningTask(deps, generationSpec(10), alice);
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2, status: 'offline' });
+    expect((await drainAndDispatch(deps)).released).toEqual({});
+    await addSite(deps, { siteId: 'hc', slot: BIG_SLOT, maxQueued: 5, status: 'test' });
+    const test = await runningTask(deps, generationSpec(8, { siteTest: true }), alice);
+    expect(deps.queue.sent.filter((m) => m.taskId === test).map((m) => m.siteId)).toEqual(
+      Array(5).fill('hc'),
+    );
+    await addSite(deps, { siteId: 'hc', slot: BIG_SLOT, maxQueued: 5, status: 'online' });
+    expect((await drainAndDispatch(deps, 'hc')).released).toEqual({});
+  });
+
+  it('counts a release that lost a race to another round as neither progress nor usage', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2 });
+    const taskId = await runningTask(deps, generationSpec(10), alice);
+    const usageBefore = (await getShares(deps)).usage;
+    const [entry] = await deps.policies.listActive();
+    // Another round moves the cursor between this round's read and its write.
+    const listActive = deps.policies.listActive.bind(deps.policies);
+    deps.policies.listActive = async () => {
+      const entries = await listActive();
+      await deps.policies.advance(taskId, entry?.released ?? 0, 4);
+      return entries;
+    };
+    const report = await drainAndDispatch(deps);
+    expect(report.released).toEqual({});
+    expect((await deps.tasks.getHead(taskId))?.jobsEnqueued).toBe(2);
+    expect((await getShares(deps)).usage).toEqual(usageBefore);
+  });
+});
+
+describe('putShares', () => {
+  it('refuses a tree with a cycle, naming the field, and changes nothing', async () => {
+    const deps = inMemoryDeps();
+    const attempt = putShares(deps, admin, {
+      groups: [
+        { name: 'a', parent: 'b', share: 100 },
+        { name: 'b', parent: 'a', share: 100 },
+      ],
+      defaultGroup: 'a',
+    });
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    expect((await getShares(deps)).version).toBe(0);
+  });
+
+  it('stores versions, and refuses a change made from a stale read', async () => {
+    const deps = inMemoryDeps();
+    const tree = { groups: [{ name: 'default', share: 100 }], halfLifeSec: 3600 };
+    expect((await putShares(deps, admin, tree)).version).toBe(1);
+    expect((await putShares(deps, admin, { ...tree, expectedVersion: 1 })).version).toBe(2);
+    await expect(putShares(deps, admin, { ...tree, expectedVersion: 1 })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+    expect(await getShares(deps)).toMatchObject({
+      version: 2,
+      updatedBy: 'operator',
+      tree: { halfLifeSec: 3600 },
+    });
+  });
+
+  it('shows decayed usage per user and group', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 4 });
+    await runningTask(deps, generationSpec(10), alice);
+    const { usage } = await getShares(deps);
+    expect(usage).toEqual([
+      { kind: 'group', name: 'default', usage: 4 },
+      { kind: 'user', name: 'alice', usage: 4 },
+    ]);
+    deps.clock.advance(86_400_000);
+    expect((await getShares(deps)).usage.map((u) => u.usage)).toEqual([2, 2]);
+  });
+});
