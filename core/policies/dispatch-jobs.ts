@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.ts';
-import { jobMessage, type JobMessage } from '../jobs/job-message.ts';
+import { type JobMessage, jobMessage } from '../jobs/job-message.ts';
 import type { SiteRecord } from '../sites/site.ts';
 import { type DispatchCandidate, fairShareOrder, type Held, usageKeysOf } from './fair-share.ts';
 import type { DispatchEntry } from './ports.ts';

@@ -1,9 +1,9 @@
-import { dispatchJobs } from '#core/policies/dispatch-jobs.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { NoSiteError, NotFoundError } from '#core/errors.ts';
 import type { JobRef } from '#core/jobs/job.ts';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
+import { dispatchJobs } from '#core/policies/dispatch-jobs.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import {
   cancelJobs,
