@@ -17,7 +17,6 @@ const LOG_RETENTION_DAYS: ReadonlySet<number> = new Set([
 const FunctionSettingsSchema = ConfigSchema.pick({
   GLUON_LEASE_SEC: true,
   GLUON_HEARTBEAT_SEC: true,
-  GLUON_ENQUEUE_PAGE_SIZE: true,
   GLUON_REAP_SWEEPS: true,
   GLUON_DISPATCH_ROUNDS: true,
 }).partial();

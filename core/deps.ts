@@ -24,8 +24,6 @@ export interface Settings {
   leaseSec: number;
   /** How often pilots renew their lease (well under leaseSec). */
   heartbeatSec: number;
-  /** Jobs whose messages are sent per enqueue step. */
-  enqueuePageSize: number;
   /** Event ranges whose messages are sent per enqueue step. */
   rangePageSize: number;
   /** The visibility timeout of range queues: a range's lease, which consumers extend while it runs. */

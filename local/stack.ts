@@ -63,8 +63,6 @@ export interface LocalStackOptions {
   pilotIdleExitSec?: number;
   /** How often the pilot factory asks for the site's demand (default 1 s). */
   pilotCheckEverySec?: number;
-  /** Jobs per enqueue step (GLUON_ENQUEUE_PAGE_SIZE; default the function's). */
-  enqueuePageSize?: number;
   /** A range's lease, the range queues' visibility timeout (GLUON_RANGE_LEASE_SEC; default 20 s). */
   rangeLeaseSec?: number;
   /** Level of the functions' logs (default info, as deployed). */
@@ -251,9 +249,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Likewise dispatch: one round per run, every dispatchEverySec.
       GLUON_DISPATCH_ROUNDS: '1',
       GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
-      ...(options.enqueuePageSize === undefined
-        ? {}
-        : { GLUON_ENQUEUE_PAGE_SIZE: String(options.enqueuePageSize) }),
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {

@@ -17,6 +17,7 @@ interface PutSiteOptions extends CommonOptions {
   walltimeSec?: number;
   diskMb?: number;
   maxPilots?: number;
+  maxQueued?: number;
   tag?: string[];
 }
 
@@ -70,6 +71,11 @@ export function registerSites(program: Command, ctx: CliContext): void {
       .option('--walltime-sec <n>', 'walltime of one slot', positiveInt)
       .option('--disk-mb <n>', 'scratch disk of one slot', positiveInt)
       .option('--max-pilots <n>', 'most pilots running at the site at once', positiveInt)
+      .option(
+        '--max-queued <n>',
+        'most jobs waiting in the site queue: dispatch tops it up to this in fair-share order (default: max-pilots, at least 10)',
+        positiveInt,
+      )
       .option('--tag <tag...>', 'tags of the site'),
   ).action(async (siteId: string, options: PutSiteOptions) => {
     const slot = Object.fromEntries(
@@ -86,6 +92,7 @@ export function registerSites(program: Command, ctx: CliContext): void {
         status: options.status,
         slot: Object.keys(slot).length === 0 ? undefined : slot,
         maxPilots: options.maxPilots,
+        maxQueued: options.maxQueued,
         tags: options.tag,
       }).filter(([, v]) => v !== undefined),
     );

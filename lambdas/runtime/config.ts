@@ -22,8 +22,6 @@ export const ConfigSchema = z.object({
   GLUON_LEASE_SEC: z.coerce.number().int().min(5).default(120),
   /** How often pilots renew their lease (well under the lease). */
   GLUON_HEARTBEAT_SEC: z.coerce.number().int().min(1).default(60),
-  /** Jobs whose messages are sent per enqueue step. */
-  GLUON_ENQUEUE_PAGE_SIZE: z.coerce.number().int().min(1).max(20_000).default(5000),
   /** Event ranges whose messages are sent per enqueue step (a 10M-range task: 200 steps). */
   GLUON_RANGE_PAGE_SIZE: z.coerce.number().int().min(1).max(200_000).default(50_000),
   /** Visibility timeout of range queues: a range's lease; consumers extend it while a range runs. */

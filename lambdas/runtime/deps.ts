@@ -64,7 +64,6 @@ export function depsFromConfig(c: Config): Deps {
     settings: {
       leaseSec: c.GLUON_LEASE_SEC,
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,
-      enqueuePageSize: c.GLUON_ENQUEUE_PAGE_SIZE,
       rangePageSize: c.GLUON_RANGE_PAGE_SIZE,
       rangeLeaseSec: c.GLUON_RANGE_LEASE_SEC,
     },

@@ -281,7 +281,6 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:not-used-in-this-tier',
     ...(s.leaseSec === undefined ? {} : { GLUON_LEASE_SEC: String(s.leaseSec) }),
     ...(s.heartbeatSec === undefined ? {} : { GLUON_HEARTBEAT_SEC: String(s.heartbeatSec) }),
-    ...(s.enqueuePageSize === undefined ? {} : { GLUON_ENQUEUE_PAGE_SIZE: String(s.enqueuePageSize) }),
   };
   const cfg = config(env);
   const workflow = new RecordingWorkflow();

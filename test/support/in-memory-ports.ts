@@ -888,7 +888,6 @@ export class SequentialIds implements Ids {
 export const DEFAULT_SETTINGS: Settings = {
   leaseSec: 120,
   heartbeatSec: 60,
-  enqueuePageSize: 100,
   rangePageSize: 100,
   rangeLeaseSec: 600,
 };

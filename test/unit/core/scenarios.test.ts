@@ -157,7 +157,7 @@ async function start(spec: TaskSpec, settings = {}) {
 
 describe('a task from submission to done', () => {
   it('is split, enqueued, claimed by pilots at both sites, counted exactly, released and finalized done', async () => {
-    const { deps, taskId, workflow, queues } = await start(generationSpec(6), { enqueuePageSize: 4 });
+    const { deps, taskId, workflow, queues } = await start(generationSpec(6));
     expect(await taskOf(deps, taskId)).toMatchObject({
       state: 'running',
       jobsEnqueued: 6,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler as dispatchHandler } from '#lambdas/policies/dispatch-jobs/handler.ts';
 import { createHandler } from '#lambdas/tasks/enqueue-jobs/handler.ts';
 import { createHandler as splitTaskHandler } from '#lambdas/tasks/split-task/handler.ts';
 import {
@@ -9,11 +10,10 @@ import {
 } from '#test/support/handler-harness.ts';
 import { generationSpec, submitTask } from '../task-flow.ts';
 
-const PAGE = 4;
 let h: HandlerHarness;
 
 beforeAll(async () => {
-  h = await createHandlerHarness({ settings: { enqueuePageSize: PAGE } });
+  h = await createHandlerHarness();
 });
 
 afterAll(async () => {
@@ -22,6 +22,10 @@ afterAll(async () => {
 
 function enqueue(input: unknown) {
   return invoke(createHandler(h.deps), input as { taskId: string; nextIndex: number }, 'enqueue-jobs');
+}
+
+function dispatchRound() {
+  return invoke(dispatchHandler(h.deps), {}, 'dispatch-jobs');
 }
 
 /** A task of `jobs` jobs, split (brokered); its id. */
@@ -36,59 +40,46 @@ async function splitTask(jobs: number): Promise<string> {
 }
 
 describe('enqueue-jobs handler', () => {
-  it('sends the messages of a page of first attempts and records the progress, writing no job', async () => {
-    const taskId = await splitTask(10);
-    const now = h.clock.advance(1000);
+  it('hands the task to dispatch, whose rounds release what the site queue has room for, writing no job', async () => {
+    await h.addSite({ siteId: TEST_SITE, maxQueued: 4 });
+    try {
+      const taskId = await splitTask(10);
+      const now = h.clock.advance(1000);
 
-    expect(await enqueue({ taskId, nextIndex: 0 })).toEqual({ nextIndex: 4, done: false });
+      expect(await enqueue({ taskId, nextIndex: 0 })).toEqual({ nextIndex: 10, done: true });
 
-    const task = await h.deps.tasks.get(taskId);
-    expect(task).toMatchObject({ state: 'running', jobsEnqueued: 4, updatedAt: now.toISOString() });
-    expect(task?.counts).toMatchObject({ defined: 6, queued: 4 });
-    expect(task?.history.map((c) => c.state)).toEqual(['submitted', 'splitting', 'running']);
-    expect(await h.deps.jobs.list(taskId, 0, 100)).toEqual({ records: [], more: false });
-    expect(await h.receiveJobMessages(4, { taskId })).toEqual(
-      [0, 1, 2, 3].map((jobIndex) => ({
-        v: 1,
-        taskId,
-        jobIndex,
-        attempt: 1,
-        siteId: TEST_SITE,
-        sentAt: now.getTime(),
-      })),
-    );
-  });
+      const task = await h.deps.tasks.get(taskId);
+      expect(task).toMatchObject({ state: 'running', jobsEnqueued: 4, updatedAt: now.toISOString() });
+      expect(task?.counts).toMatchObject({ defined: 6, queued: 4 });
+      expect(task?.history.map((c) => c.state)).toEqual(['submitted', 'splitting', 'running']);
+      expect(await h.deps.jobs.list(taskId, 0, 100)).toEqual({ records: [], more: false });
+      expect(await h.receiveJobMessages(4, { taskId })).toEqual(
+        [0, 1, 2, 3].map((jobIndex) => ({
+          v: 1,
+          taskId,
+          jobIndex,
+          attempt: 1,
+          siteId: TEST_SITE,
+          sentAt: now.getTime(),
+        })),
+      );
+      // Pilots took the messages: the next rounds release the rest.
+      expect(await dispatchRound()).toMatchObject({ released: { [TEST_SITE]: 4 } });
+      expect((await h.receiveJobMessages(4, { taskId })).map((m) => m.jobIndex)).toEqual([4, 5, 6, 7]);
+      expect(await dispatchRound()).toMatchObject({ released: { [TEST_SITE]: 2 }, completed: 1 });
+      expect((await h.receiveJobMessages(2, { taskId })).map((m) => m.jobIndex)).toEqual([8, 9]);
+      expect((await h.deps.tasks.get(taskId))?.counts).toMatchObject({ defined: 0, queued: 10 });
 
-  it('goes page by page to the end of the task', async () => {
-    const taskId = await splitTask(10);
-    expect(await enqueue({ taskId, nextIndex: 0 })).toEqual({ nextIndex: 4, done: false });
-    expect(await enqueue({ taskId, nextIndex: 4 })).toEqual({ nextIndex: 8, done: false });
-    expect(await enqueue({ taskId, nextIndex: 8 })).toEqual({ nextIndex: 10, done: true });
-
-    const task = await h.deps.tasks.get(taskId);
-    expect(task).toMatchObject({ state: 'running', jobCount: 10, jobsEnqueued: 10 });
-    expect(task?.counts).toMatchObject({ defined: 0, queued: 10 });
-    expect((await h.receiveJobMessages(10, { taskId })).map((m) => m.jobIndex)).toEqual([
-      0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-    ]);
-  });
-
-  it('sends a replayed page again and never moves the progress back', async () => {
-    const taskId = await splitTask(6);
-    await enqueue({ taskId, nextIndex: 0 });
-    await enqueue({ taskId, nextIndex: 4 });
-    await h.receiveJobMessages(6, { taskId });
-    const before = await h.deps.tasks.get(taskId);
-    h.clock.advance(60_000);
-
-    // The step is retried after its first run sent the page (e.g. a timeout after the sends).
-    expect(await enqueue({ taskId, nextIndex: 0 })).toEqual({ nextIndex: 4, done: false });
-
-    const after = await h.deps.tasks.get(taskId);
-    expect(after?.jobsEnqueued).toBe(6);
-    expect(after?.history).toEqual(before?.history);
-    // Duplicates are no-ops for pilots: a claim of a job already claimed is stale.
-    expect((await h.receiveJobMessages(4, { taskId })).map((m) => m.jobIndex)).toEqual([0, 1, 2, 3]);
+      // A replayed step keeps the progress and the history.
+      const before = await h.deps.tasks.get(taskId);
+      expect(await enqueue({ taskId, nextIndex: 0 })).toEqual({ nextIndex: 10, done: true });
+      const after = await h.deps.tasks.get(taskId);
+      expect(after?.jobsEnqueued).toBe(10);
+      expect(after?.history).toEqual(before?.history);
+      expect(await h.queueDepth()).toBe(0);
+    } finally {
+      await h.addSite({ siteId: TEST_SITE });
+    }
   });
 
   it('spreads the jobs over the brokered sites and sends each to its own site queue', async () => {
