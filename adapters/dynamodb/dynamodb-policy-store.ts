@@ -146,12 +146,15 @@ export class DynamoDbPolicyStore implements PolicyStore {
               Put: {
                 TableName: this.tableName,
                 Item: { policy: PK.shares, key: CURRENT, ...stored },
-                ConditionExpression:
-                  change.expectedVersion === 0 ? 'attribute_not_exists(#k)' : 'version = :expected',
-                ExpressionAttributeNames: { '#k': 'key' },
                 ...(change.expectedVersion === 0
-                  ? {}
-                  : { ExpressionAttributeValues: { ':expected': change.expectedVersion } }),
+                  ? {
+                      ConditionExpression: 'attribute_not_exists(#k)',
+                      ExpressionAttributeNames: { '#k': 'key' },
+                    }
+                  : {
+                      ConditionExpression: 'version = :expected',
+                      ExpressionAttributeValues: { ':expected': change.expectedVersion },
+                    }),
               },
             },
           ],

@@ -23,10 +23,10 @@ beforeAll(async () => {
   operator = new Api(stack.apiUrl, stack.userToken);
   alice = new Api(stack.apiUrl, await stack.mintToken({ sub: 'alice', scopes: USER }));
   bob = new Api(stack.apiUrl, await stack.mintToken({ sub: 'bob', scopes: USER }));
-  // Three sites of different sizes and states: the local site (pilots), a big one offline, a small one in test.
+  // Three sites of different sizes and states: the local site (its pilots), a big one offline, a small one in test.
   await operator.client.call('putSite', {
     params: { siteId: 'local' },
-    body: { maxPilots: 3, maxQueued: 4, slot: { cores: 4, memoryMB: 8000 } },
+    body: { maxPilots: 3, maxQueued: 4 },
   });
   await operator.client.call('putSite', {
     params: { siteId: 'big' },
