@@ -15,6 +15,56 @@ export function siteTakes(site: SiteRecord, entry: Pick<DispatchEntry, 'siteTest
   return entry.siteTest === true ? site.status === 'test' : site.status === 'online';
 }
 
+/**
+ * The pure part of a round (the matchmaking order): given each site's room and the tasks that may
+ * run there, the places given out one at a time, going round the sites, so a task's jobs spread
+ * over its sites as they have room, and usage moves with every job chosen. `usage` and `inFlight`
+ * are moved.
+ */
+export function planDispatch(input: {
+  tree: ShareTree;
+  usage: Map<string, number>;
+  inFlight: Map<string, number>;
+  rooms: Array<{ siteId: string; room: number; here: DispatchEntry[] }>;
+}): {
+  sequence: Array<{ taskId: string; siteId: string }>;
+  placed: Map<string, string[]>;
+  held: Held[];
+} {
+  const { tree, usage, inFlight } = input;
+  const rooms = input.rooms.map((r) => ({ ...r }));
+  const placed = new Map<string, string[]>();
+  const sequence: Array<{ taskId: string; siteId: string }> = [];
+  const held: Held[] = [];
+  const remaining = (e: DispatchEntry) => e.jobCount - e.released - (placed.get(e.taskId)?.length ?? 0);
+  while (rooms.some((r) => r.room > 0)) {
+    for (const slot of rooms) {
+      if (slot.room <= 0) continue;
+      const candidates: DispatchCandidate[] = slot.here.map((e) => ({
+        taskId: e.taskId,
+        owner: e.owner,
+        priority: e.priority,
+        createdAt: e.createdAt,
+        remaining: remaining(e),
+        cores: e.cores,
+      }));
+      const order = fairShareOrder({ tree, candidates, room: 1, usage, inFlight });
+      for (const h of order.held) if (!held.some((k) => k.key === h.key)) held.push(h);
+      const chosen = order.allocations[0]?.taskId;
+      if (chosen === undefined) {
+        slot.room = 0;
+        continue;
+      }
+      slot.room--;
+      sequence.push({ taskId: chosen, siteId: slot.siteId });
+      const list = placed.get(chosen);
+      if (list === undefined) placed.set(chosen, [slot.siteId]);
+      else list.push(slot.siteId);
+    }
+  }
+  return { sequence, placed, held };
+}
+
 export interface DispatchReport {
   /** Jobs released to site queues, by site. */
   released: Record<string, number>;
@@ -55,43 +105,20 @@ export async function dispatchJobs(
   const open = entries.filter((e) => e.paused !== true && e.released < e.jobCount);
   const wanted = new Set(open.flatMap((e) => e.siteIds));
   // Each site with room, and the tasks that may run there.
-  const rooms: Array<{ siteId: string; room: number; here: DispatchEntry[] }> = [];
-  for (const site of sites.filter((s) => wanted.has(s.siteId))) {
-    const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
-    if (here.length === 0) continue;
-    const room = queueTarget(site) - (await deps.queue.depth(site.siteId));
-    if (room > 0) rooms.push({ siteId: site.siteId, room, here });
-  }
-  // One place at a time, going round the sites, so a task's jobs spread over its sites as they
-  // have room, and usage moves with every job chosen.
-  const placed = new Map<string, string[]>();
-  const sequence: Array<{ taskId: string; siteId: string }> = [];
-  const remaining = (e: DispatchEntry) => e.jobCount - e.released - (placed.get(e.taskId)?.length ?? 0);
-  while (rooms.some((r) => r.room > 0)) {
-    for (const slot of rooms) {
-      if (slot.room <= 0) continue;
-      const candidates: DispatchCandidate[] = slot.here.map((e) => ({
-        taskId: e.taskId,
-        owner: e.owner,
-        priority: e.priority,
-        createdAt: e.createdAt,
-        remaining: remaining(e),
-        cores: e.cores,
-      }));
-      const order = fairShareOrder({ tree, candidates, room: 1, usage, inFlight });
-      for (const h of order.held) if (!report.held.some((k) => k.key === h.key)) report.held.push(h);
-      const chosen = order.allocations[0]?.taskId;
-      if (chosen === undefined) {
-        slot.room = 0;
-        continue;
-      }
-      slot.room--;
-      sequence.push({ taskId: chosen, siteId: slot.siteId });
-      const list = placed.get(chosen);
-      if (list === undefined) placed.set(chosen, [slot.siteId]);
-      else list.push(slot.siteId);
-    }
-  }
+  const rooms = (
+    await Promise.all(
+      sites
+        .filter((s) => wanted.has(s.siteId))
+        .map(async (site) => {
+          const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
+          if (here.length === 0) return undefined;
+          const room = queueTarget(site) - (await deps.queue.depth(site.siteId));
+          return room > 0 ? { siteId: site.siteId, room, here } : undefined;
+        }),
+    )
+  ).filter((r) => r !== undefined);
+  const { sequence, placed, held } = planDispatch({ tree, usage, inFlight, rooms });
+  report.held.push(...held);
 
   // Messages go out in the order places were given (the queues are first in, first out); then
   // each task's cursor moves, fenced on where this round found it.
