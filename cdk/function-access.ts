@@ -68,6 +68,14 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'pause-task': { tables: { tasks: 'read-write' } },
   'resume-task': { tables: { tasks: 'read-write' } },
   'set-task-priority': { tables: { tasks: 'read-write' } },
+  /**
+   * Checks the chosen jobs and the sites, gives the task its resubmit order; starts a reopened
+   * task's execution, or wakes a running one's wait step.
+   */
+  'resubmit-task': {
+    tables: { tasks: 'read-write', jobs: 'read', sites: 'read' },
+    workflow: ['start', 'release-wait'],
+  },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
   /** A retried registration (same key) reads the pilot it registered, and its lease. */
   'register-pilot': {
@@ -110,6 +118,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
   /** After a pause: the messages of the queued jobs again. */
   'resume-jobs': { tables: { tasks: 'read-write', jobs: 'read' }, siteQueues: ['send', 'get-url'] },
+  /** Queues the resubmitted jobs again (the change feed sends their messages); site slots for their resources. */
+  'resubmit-jobs': { tables: { tasks: 'read-write', jobs: 'read-write', sites: 'read' } },
   /** jobs: an event-service task's outputs are its merge jobs' outputs. */
   'finalize-task': { tables: { tasks: 'read-write', jobs: 'read' } },
   'fail-task': { tables: { tasks: 'read-write' } },

@@ -492,6 +492,12 @@ describe('least privilege', () => {
     'resume-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read' }, sqs: ['GetQueueUrl', 'SendMessage'] },
     'resume-task': { ...NOTHING, tables: { tasks: rw } },
     'set-task-priority': { ...NOTHING, tables: { tasks: rw } },
+    'resubmit-task': {
+      ...NOTHING,
+      tables: { tasks: rw, jobs: 'read', sites: 'read' },
+      states: ['SendTaskSuccess', 'StartExecution'],
+    },
+    'resubmit-jobs': { ...NOTHING, tables: { tasks: rw, jobs: rw, sites: 'read' } },
     'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
     'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
   };
