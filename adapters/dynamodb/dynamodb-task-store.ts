@@ -403,7 +403,13 @@ export class DynamoDbTaskStore implements TaskStore {
     const previous = order.order - 1;
     const sets = ['resubmitOrder = :order', 'resubmitOrders = :n', 'updatedAt = :at'];
     const removes: string[] = [];
-    const values: Item = { ':order': order, ':n': order.order, ':at': order.at, ':from': change.from, ':true': true };
+    const values: Item = {
+      ':order': order,
+      ':n': order.order,
+      ':at': order.at,
+      ':from': change.from,
+      ':true': true,
+    };
     if (order.reopened) {
       const entry: TaskStateChange = { state: reopen.to, at: order.at, reason: change.reason };
       sets.push('#state = :to', 'history = list_append(if_not_exists(history, :none), :entry)');

@@ -47,6 +47,9 @@ export const TaskSummarySchema = z.object({
   paused: z.boolean().optional(),
   /** The task's priority (the owner's, else the spec's). */
   priority: z.number().int().optional(),
+  /** Jobs its owner resubmitted so far (`gluon resubmit`), and whether a resubmit is under way. */
+  jobsResubmitted: z.number().int().nonnegative().optional(),
+  resubmitting: z.boolean().optional(),
   reason: z.string().optional(),
   createdAt: TimeSchema,
   updatedAt: TimeSchema,

@@ -47,7 +47,8 @@ export function counterDelta(
   if (before !== undefined) add(before.state, -1);
   if (after !== undefined) add(after.state, 1);
   // Only a resubmit moves a final job back to queued; the task's end waits until each is counted.
-  if (before !== undefined && isFinalJobState(before.state) && after?.state === 'queued') add('resubmitted', 1);
+  if (before !== undefined && isFinalJobState(before.state) && after?.state === 'queued')
+    add('resubmitted', 1);
   return delta;
 }
 

@@ -76,7 +76,11 @@ export interface TaskStore {
    * `reason`; its end time, reason, outputs, pause and old wait token cleared). False when refused
    * (the task changed meanwhile), never throws for that.
    */
-  resubmit(taskId: string, order: ResubmitOrder, change: { from: TaskState; reason: string }): Promise<boolean>;
+  resubmit(
+    taskId: string,
+    order: ResubmitOrder,
+    change: { from: TaskState; reason: string },
+  ): Promise<boolean>;
   /**
    * Ends resubmit order `order`: the order is removed and the jobs it queued are added to
    * jobsResubmitted, once (false, changing nothing, when that order is not pending).

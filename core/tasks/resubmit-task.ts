@@ -62,9 +62,7 @@ export async function resubmitTask(
   const ranges = request.jobs === undefined ? undefined : parseJobSelection(request.jobs, head.jobCount);
   const placement = brokerResubmit(spec, await deps.sites.list(), request);
   const wanted: Wanted = {
-    ...(ranges === undefined
-      ? { state: request.state ?? 'failed' }
-      : { jobs: formatJobSelection(ranges) }),
+    ...(ranges === undefined ? { state: request.state ?? 'failed' } : { jobs: formatJobSelection(ranges) }),
     ...optional('memoryMB', request.memoryMB),
     ...optional('walltimeSec', request.walltimeSec),
     ...placement,
@@ -108,7 +106,9 @@ export async function resubmitTask(
     reason: `resubmitted ${count} job${count === 1 ? '' : 's'} by its owner`,
   });
   if (!given) {
-    throw new ConflictError(`task ${taskId} changed while it was being resubmitted (it ended, or another resubmit came first): try again`);
+    throw new ConflictError(
+      `task ${taskId} changed while it was being resubmitted (it ended, or another resubmit came first): try again`,
+    );
   }
   await runOrder(deps, taskId, order);
   return answer('running', count, already, order.reopened);
@@ -164,7 +164,11 @@ async function runOrder(
   }
 }
 
-async function countInState(deps: Pick<Deps, 'tasks'>, taskId: string, state: ResubmitState): Promise<number> {
+async function countInState(
+  deps: Pick<Deps, 'tasks'>,
+  taskId: string,
+  state: ResubmitState,
+): Promise<number> {
   const progress = await deps.tasks.getProgress(taskId);
   if (progress === undefined) throw new NotFoundError(`task ${taskId} not found`);
   return progress.counts[state];
@@ -191,7 +195,8 @@ async function checkChosen(
     else if (!isFinalJobState(record.state)) {
       if (record.resubmitted?.attempt === record.attempt) already++;
       else refused.push(`${jobIndex} is ${record.state}`);
-    } else if (record.state === 'finished' && !ended) refused.push(`${jobIndex} finished and the task still runs`);
+    } else if (record.state === 'finished' && !ended)
+      refused.push(`${jobIndex} finished and the task still runs`);
     else count++;
   }
   if (refused.length > 0) {
@@ -228,7 +233,10 @@ async function readChosen(
   return byIndex;
 }
 
-function overridesOf(r: { memoryMB?: number | undefined; walltimeSec?: number | undefined }): ResourceOverride {
+function overridesOf(r: {
+  memoryMB?: number | undefined;
+  walltimeSec?: number | undefined;
+}): ResourceOverride {
   return { ...optional('memoryMB', r.memoryMB), ...optional('walltimeSec', r.walltimeSec) };
 }
 
@@ -265,7 +273,10 @@ export function brokerResubmit(
   if (usable.siteIds.length === 0)
     throw new ConflictError(`the task's jobs cannot run anywhere now: ${describeNoSite(usable)}`);
   const slots = sites.filter((s) => usable.siteIds.includes(s.siteId)).map((s) => s.slot);
-  throw new ValidationError('no site can run the jobs with these resources', resourceIssues(overrides, slots));
+  throw new ValidationError(
+    'no site can run the jobs with these resources',
+    resourceIssues(overrides, slots),
+  );
 }
 
 /** Which of the new resources no slot of the sites the task may use can give. */
@@ -278,7 +289,12 @@ function resourceIssues(
   const issues = fields.flatMap((field): FieldIssue[] => {
     const most = Math.max(...slots.map((slot) => slot[field]));
     return (overrides[field] ?? 0) > most
-      ? [{ field, message: `more than any slot of the sites the task may use has (at most ${most} ${units[field]})` }]
+      ? [
+          {
+            field,
+            message: `more than any slot of the sites the task may use has (at most ${most} ${units[field]})`,
+          },
+        ]
       : [];
   });
   if (issues.length > 0) return issues;
@@ -329,7 +345,9 @@ export async function resubmitJobs(
     next = (records.at(-1)?.jobIndex ?? nextIndex - 1) + 1;
   } else {
     // At most MAX_CHOSEN_JOBS chosen: one page.
-    records = [...(await readChosen(deps.jobs, taskId, parseJobSelection(order.jobs, head.jobCount))).values()];
+    records = [
+      ...(await readChosen(deps.jobs, taskId, parseJobSelection(order.jobs, head.jobCount))).values(),
+    ];
   }
   const queuedBefore = records.filter((r) => r.resubmitted?.order === order.order).length;
   const taken = records.filter(
@@ -343,13 +361,15 @@ export async function resubmitJobs(
   let written = 0;
   for (let i = 0; i < taken.length; i += WRITES_IN_FLIGHT) {
     const results = await Promise.all(
-      taken.slice(i, i + WRITES_IN_FLIGHT).map((record) =>
-        deps.jobs.update(
-          { taskId, jobIndex: record.jobIndex },
-          requeueChange(record, placeJob(record, order, spec, sites), order.order, at),
-          [{ state: record.state, attempt: record.attempt }],
+      taken
+        .slice(i, i + WRITES_IN_FLIGHT)
+        .map((record) =>
+          deps.jobs.update(
+            { taskId, jobIndex: record.jobIndex },
+            requeueChange(record, placeJob(record, order, spec, sites), order.order, at),
+            [{ state: record.state, attempt: record.attempt }],
+          ),
         ),
-      ),
     );
     written += results.filter((r) => r === 'ok').length;
   }

@@ -263,7 +263,14 @@ describe('task.asl.json wiring', () => {
   });
 
   it('retries transient errors of every worker step and hands the error to FailTask', () => {
-    for (const name of ['SplitTask', 'EnqueueJobs', 'WaitForJobs', 'CancelJobs', 'ResubmitJobs', 'FinalizeTask']) {
+    for (const name of [
+      'SplitTask',
+      'EnqueueJobs',
+      'WaitForJobs',
+      'CancelJobs',
+      'ResubmitJobs',
+      'FinalizeTask',
+    ]) {
       const s = state(name);
       expect(s.Retry?.[0]?.ErrorEquals, name).toContain('TransientError');
       expect(s.Catch, name).toEqual([
@@ -431,7 +438,7 @@ describe('task.asl.json runs', () => {
   });
 
   it('runs the resubmit step when a running task is resubmitted during its wait, then waits again', async () => {
-    const waits = [
+    const waits: JSONValue[] = [
       { taskId: 't-asl0000001', sweep: false, resubmit: true },
       { taskId: 't-asl0000001', sweep: false },
     ];
