@@ -416,7 +416,7 @@ describe('resubmitTask refusals', () => {
   });
 
   it('refuses a cancelled task (409), saying why', async () => {
-    const { deps, taskId, workflow } = await runningMix();
+    const { deps, taskId } = await runningMix();
     await deps.tasks.requestCancel(taskId, deps.clock.now().toISOString());
     await finalizeTask(deps, taskId);
     const error = await errorOf(resubmitTask(deps, alice, taskId, {}));
