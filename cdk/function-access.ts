@@ -66,8 +66,17 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'create-sandbox': { tables: {}, bucket: ['put-sandbox'] },
   /** The owner steers the task: a flag or a priority on its head. */
   'pause-task': { tables: { tasks: 'read-write', policies: 'write' } },
-  'resume-task': { tables: { tasks: 'read-write', policies: 'write' } },
+  /** Resuming wakes the workflow's wait (its resume step sends the queued jobs' messages again). */
+  'resume-task': { tables: { tasks: 'read-write', policies: 'write' }, workflow: ['release-wait'] },
   'set-task-priority': { tables: { tasks: 'read-write', policies: 'write' } },
+  /**
+   * Checks the chosen jobs and the sites, gives the task its resubmit order; starts a reopened
+   * task's execution, or wakes a running one's wait step.
+   */
+  'resubmit-task': {
+    tables: { tasks: 'read-write', jobs: 'read', sites: 'read' },
+    workflow: ['start', 'release-wait'],
+  },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
   /** A retried registration (same key) reads the pilot it registered, and its lease. */
   'register-pilot': {
@@ -121,6 +130,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },
   /** After a pause: the messages of the queued jobs again. */
   'resume-jobs': { tables: { tasks: 'read-write', jobs: 'read' }, siteQueues: ['send', 'get-url'] },
+  /** Queues the resubmitted jobs again (the change feed sends their messages); site slots for their resources. */
+  'resubmit-jobs': { tables: { tasks: 'read-write', jobs: 'read-write', sites: 'read' } },
   /** jobs: an event-service task's outputs are its merge jobs' outputs. */
   'finalize-task': { tables: { tasks: 'read-write', jobs: 'read', policies: 'write' } },
   'fail-task': { tables: { tasks: 'read-write', policies: 'write' } },

@@ -9,6 +9,7 @@ import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
+import { registerResubmit } from './commands/resubmit.ts';
 import { registerShares } from './commands/shares.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
@@ -65,6 +66,7 @@ export function createProgram(ctx: CliContext): Command {
   registerCancel(program, ctx);
   registerSteer(program, ctx);
   registerKill(program, ctx);
+  registerResubmit(program, ctx);
   registerWhy(program, ctx);
   registerSites(program, ctx);
   registerShares(program, ctx);

@@ -15,6 +15,7 @@ import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.t
 import {
   FINAL_TASK_STATES,
   isFinalTaskState,
+  type ResubmitOrder,
   type Task,
   type TaskHead,
   type TaskState,
@@ -386,6 +387,56 @@ export class DynamoDbTaskStore implements TaskStore {
     await this.updateHead(taskId, 'mark cancel swept', {
       set: 'SET cancelSwept = :true, updatedAt = :at',
       values: { ':true': true, ':at': at },
+    });
+  }
+
+  async resubmit(
+    taskId: string,
+    order: ResubmitOrder,
+    change: { from: TaskState; reason: string },
+  ): Promise<boolean> {
+    const reopen = TASK_TRANSITIONS.reopen;
+    const allowed = order.reopened
+      ? (reopen.from as readonly TaskState[]).includes(change.from)
+      : change.from === 'running';
+    if (!allowed) return false;
+    const previous = order.order - 1;
+    const sets = ['resubmitOrder = :order', 'resubmitOrders = :n', 'updatedAt = :at'];
+    const removes: string[] = [];
+    const values: Item = {
+      ':order': order,
+      ':n': order.order,
+      ':at': order.at,
+      ':from': change.from,
+      ':true': true,
+    };
+    if (order.reopened) {
+      const entry: TaskStateChange = { state: reopen.to, at: order.at, reason: change.reason };
+      sets.push('#state = :to', 'history = list_append(if_not_exists(history, :none), :entry)');
+      Object.assign(values, { ':to': reopen.to, ':none': [], ':entry': [entry] });
+      removes.push('endedAt', 'reason', 'outputs', 'waitToken', 'paused', 'resumePending');
+    }
+    if (previous > 0) values[':previous'] = previous;
+    return this.updateHead(taskId, 'resubmit task', {
+      set: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      // Fenced on the state seen, no order pending, and this order's number following the last.
+      condition: [
+        '#state = :from',
+        'cancelRequested <> :true',
+        'attribute_not_exists(resubmitOrder)',
+        previous > 0 ? 'resubmitOrders = :previous' : 'attribute_not_exists(resubmitOrders)',
+      ].join(' AND '),
+      names: { '#state': 'state' },
+      values,
+    });
+  }
+
+  async endResubmit(taskId: string, change: { order: number; jobs: number; at: string }): Promise<boolean> {
+    return this.updateHead(taskId, 'end resubmit', {
+      set: 'SET jobsResubmitted = if_not_exists(jobsResubmitted, :zero) + :jobs, updatedAt = :at REMOVE resubmitOrder',
+      condition: 'resubmitOrder.#order = :order',
+      names: { '#order': 'order' },
+      values: { ':zero': 0, ':jobs': change.jobs, ':at': change.at, ':order': change.order },
     });
   }
 

@@ -23,14 +23,19 @@ export class SfnWorkflowEngine implements WorkflowEngine {
     this.warn = warn;
   }
 
-  /** Idempotent: the execution name is the task id, so a second start finds the first. */
-  async startTask(taskId: string): Promise<void> {
+  /**
+   * Idempotent: the execution name is the task id, so a second start finds the first. A task a
+   * resubmit reopened gets an execution of its own, `<taskId>-r<order>`, that starts at the
+   * resubmit step (its input says `resubmit: true`).
+   */
+  async startTask(taskId: string, options: { resubmitOrder?: number } = {}): Promise<void> {
+    const reopened = options.resubmitOrder !== undefined;
     try {
       await this.client.send(
         new StartExecutionCommand({
           stateMachineArn: this.stateMachineArn,
-          name: taskId,
-          input: JSON.stringify({ taskId }),
+          name: reopened ? `${taskId}-r${options.resubmitOrder}` : taskId,
+          input: JSON.stringify(reopened ? { taskId, resubmit: true } : { taskId }),
         }),
       );
     } catch (error) {

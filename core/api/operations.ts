@@ -39,6 +39,8 @@ import {
   JobsQuerySchema,
   JobViewSchema,
   KillJobResponseSchema,
+  ResubmitTaskRequestSchema,
+  ResubmitTaskResponseSchema,
   SandboxRequestSchema,
   SandboxResponseSchema,
   SetPriorityRequestSchema,
@@ -193,6 +195,18 @@ export const OPERATIONS = {
     body: SetPriorityRequestSchema,
     response: SteerTaskResponseSchema,
     status: 200,
+  }),
+  resubmitTask: operation({
+    method: 'POST',
+    path: '/tasks/{taskId}/resubmit',
+    scopes: [SCOPES.modify],
+    tag: 'tasks',
+    summary:
+      'Run ended jobs of a task again (failed by default, by state or by index), optionally with new memory, walltime or sites; an ended task reopens and ends again when they end.',
+    params: TaskPathSchema,
+    body: ResubmitTaskRequestSchema,
+    response: ResubmitTaskResponseSchema,
+    status: 202,
   }),
   explainTask: operation({
     method: 'GET',

@@ -2,9 +2,10 @@
 import { z } from 'zod';
 import { ATTEMPT_END_STATES, JOB_STATES, OutputFileSchema, UsageSchema } from '../jobs/job.ts';
 import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
-import { SITE_STATUSES } from '../sites/site.ts';
+import { SITE_STATUSES, SiteIdSchema } from '../sites/site.ts';
+import { JOB_SELECTION, RESUBMIT_STATES } from '../tasks/job-selection.ts';
 import { TASK_STATES } from '../tasks/task.ts';
-import { TaskSpecSchema } from '../tasks/task-spec.ts';
+import { ResourcesSchema, TaskSpecSchema } from '../tasks/task-spec.ts';
 import { PageQuerySchema, pageOf, TaskIdSchema, TimeSchema } from './common.ts';
 import { RangeCountsSchema } from './event-ranges.ts';
 
@@ -46,6 +47,9 @@ export const TaskSummarySchema = z.object({
   paused: z.boolean().optional(),
   /** The task's priority (the owner's, else the spec's). */
   priority: z.number().int().optional(),
+  /** Jobs its owner resubmitted so far (`gluon resubmit`), and whether a resubmit is under way. */
+  jobsResubmitted: z.number().int().nonnegative().optional(),
+  resubmitting: z.boolean().optional(),
   reason: z.string().optional(),
   createdAt: TimeSchema,
   updatedAt: TimeSchema,
@@ -204,3 +208,44 @@ export const SandboxResponseSchema = z.object({
   ),
 });
 export type SandboxResponse = z.infer<typeof SandboxResponseSchema>;
+
+/** `gluon resubmit`: which ended jobs run again, and with what. */
+export const ResubmitTaskRequestSchema = z
+  .strictObject({
+    /** Jobs by index and range, e.g. `3,7-9` (at most 5000 jobs); or else `state`. */
+    jobs: z
+      .string()
+      .max(2000)
+      .regex(JOB_SELECTION, 'job indexes and ranges separated by commas, e.g. 3,7-9')
+      .optional(),
+    /** Every job of the task in this state (default: failed). */
+    state: z.enum(RESUBMIT_STATES).optional(),
+    /** The memory each resubmitted job asks for (MB), within the spec's limits and a site's slot. */
+    memoryMB: ResourcesSchema.shape.memoryMB.unwrap().optional(),
+    /** The walltime each resubmitted job asks for (seconds), within the spec's limits and a site's slot. */
+    walltimeSec: ResourcesSchema.shape.walltimeSec.unwrap().optional(),
+    /** The sites the jobs may go to instead of the spec's (each must be able to run them). */
+    sites: z.array(SiteIdSchema).min(1).max(100).optional(),
+  })
+  .refine((r) => r.jobs === undefined || r.state === undefined, {
+    path: ['state'],
+    message: 'give jobs or state, not both',
+  });
+export type ResubmitTaskRequest = z.infer<typeof ResubmitTaskRequestSchema>;
+
+export const ResubmitTaskResponseSchema = z.object({
+  taskId: TaskIdSchema,
+  state: z.enum(TASK_STATES),
+  /**
+   * Jobs resubmitted: the task's workflow queues them again as a new attempt, within seconds (by
+   * `state` on a running task: as counted when asked; the step takes every job in that state).
+   */
+  jobs: z.number().int().nonnegative(),
+  /** Chosen jobs already queued again by an earlier resubmit (a repeated request): left as they are. */
+  alreadyResubmitted: z.number().int().nonnegative(),
+  /** The task had ended; it runs again and ends when these jobs end. */
+  reopened: z.boolean(),
+  /** The sites the resubmitted jobs may go to. */
+  siteIds: z.array(z.string()),
+});
+export type ResubmitTaskResponse = z.infer<typeof ResubmitTaskResponseSchema>;

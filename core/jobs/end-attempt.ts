@@ -30,7 +30,7 @@ export type EndOutcome =
   | { outcome: 'conflict' };
 
 /** The fields of a record that describe its current attempt's run and result (cleared for a new attempt). */
-const ATTEMPT_FIELDS = [
+export const ATTEMPT_FIELDS = [
   'pilotId',
   'host',
   'startedAt',

@@ -1,4 +1,4 @@
-import type { JobState, RecordedJobState } from './job.ts';
+import { isFinalJobState, type JobState, type RecordedJobState } from './job.ts';
 
 /**
  * The job-count rules, in one place. Counters are kept per task from the change feed of job
@@ -7,8 +7,11 @@ import type { JobState, RecordedJobState } from './job.ts';
  */
 export type JobCounts = Record<JobState, number>;
 
-/** The counted facts: how many records exist, and how many are in each recorded state. */
-export type JobCounters = Record<RecordedJobState | 'recorded', number>;
+/**
+ * The counted facts: how many records exist, how many are in each recorded state, and how many
+ * moves from a final state back to queued (a resubmit by the owner) were counted.
+ */
+export type JobCounters = Record<RecordedJobState | 'recorded' | 'resubmitted', number>;
 
 export const COUNTER_NAMES: ReadonlyArray<keyof JobCounters> = [
   'recorded',
@@ -17,6 +20,7 @@ export const COUNTER_NAMES: ReadonlyArray<keyof JobCounters> = [
   'finished',
   'failed',
   'cancelled',
+  'resubmitted',
 ];
 
 export function emptyJobCounts(): JobCounts {
@@ -24,7 +28,7 @@ export function emptyJobCounts(): JobCounts {
 }
 
 export function emptyJobCounters(): JobCounters {
-  return { recorded: 0, queued: 0, running: 0, finished: 0, failed: 0, cancelled: 0 };
+  return { recorded: 0, queued: 0, running: 0, finished: 0, failed: 0, cancelled: 0, resubmitted: 0 };
 }
 
 /** The counter moves of one record change (old → new; undefined when absent). Empty when nothing moves. */
@@ -42,6 +46,9 @@ export function counterDelta(
   if (before !== undefined && after === undefined) add('recorded', -1);
   if (before !== undefined) add(before.state, -1);
   if (after !== undefined) add(after.state, 1);
+  // Only a resubmit moves a final job back to queued; the task's end waits until each is counted.
+  if (before !== undefined && isFinalJobState(before.state) && after?.state === 'queued')
+    add('resubmitted', 1);
   return delta;
 }
 
@@ -56,10 +63,13 @@ export function isEmptyDelta(delta: Partial<JobCounters>): boolean {
 
 /**
  * A task's job counts. Once the task is cancelled, jobs that will never run (queued or not yet
- * enqueued) count as cancelled.
+ * enqueued) count as cancelled. Jobs a resubmit queued again (`jobsResubmitted`, from the task's
+ * head) whose change the feed has not counted yet are counted queued, taken from the final states
+ * (failed first, then cancelled, then finished: the change tells which, a second later), so a
+ * task never looks ended while they wait.
  */
 export function deriveJobCounts(
-  task: { jobCount: number; jobsEnqueued: number; cancelRequested: boolean },
+  task: { jobCount: number; jobsEnqueued: number; cancelRequested: boolean; jobsResubmitted?: number },
   counters: JobCounters,
 ): JobCounts {
   const counts: JobCounts = {
@@ -70,6 +80,13 @@ export function deriveJobCounts(
     failed: counters.failed,
     cancelled: counters.cancelled,
   };
+  let uncounted = Math.max(0, (task.jobsResubmitted ?? 0) - counters.resubmitted);
+  for (const state of ['failed', 'cancelled', 'finished'] as const) {
+    const moved = Math.min(uncounted, counts[state]);
+    counts[state] -= moved;
+    counts.queued += moved;
+    uncounted -= moved;
+  }
   if (task.cancelRequested) {
     counts.cancelled += counts.queued + counts.defined;
     counts.queued = 0;

@@ -122,6 +122,8 @@ export interface JobRecord {
   log?: OutputFile;
   /** The attempt that just ended when the job went back to the queue; the change feed archives it. */
   ended?: Attempt;
+  /** The owner's last resubmit of this job: its order (the task's resubmitOrders) and the attempt it queued. */
+  resubmitted?: { order: number; attempt: number };
   updatedAt: string;
 }
 

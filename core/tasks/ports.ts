@@ -2,7 +2,7 @@ import type { Page, PageRequest } from '../api/common.ts';
 import type { RangeCounters } from '../event-ranges/range-counts.ts';
 import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounters, JobCounts } from '../jobs/job-counts.ts';
-import type { Task, TaskHead, TaskState } from './task.ts';
+import type { ResubmitOrder, Task, TaskHead, TaskState } from './task.ts';
 import type { TaskSpec } from './task-spec.ts';
 import type { TaskEvent } from './transitions.ts';
 
@@ -68,6 +68,24 @@ export interface TaskStore {
   requestCancel(taskId: string, at: string): Promise<TaskState | undefined>;
   /** The cancel step told every running job's pilot to kill it. */
   markCancelSwept(taskId: string, at: string): Promise<void>;
+  /**
+   * Gives a resubmit order to a task that has none pending, fenced on the state seen (`from`) and
+   * on its number following the task's last (`order.order` = resubmitOrders + 1): a running task
+   * that is not cancelled keeps running; an ended one (done, partial, failed) with
+   * `order.reopened` goes back to running (the reopen transition, recorded in its history with
+   * `reason`; its end time, reason, outputs, pause and old wait token cleared). False when refused
+   * (the task changed meanwhile), never throws for that.
+   */
+  resubmit(
+    taskId: string,
+    order: ResubmitOrder,
+    change: { from: TaskState; reason: string },
+  ): Promise<boolean>;
+  /**
+   * Ends resubmit order `order`: the order is removed and the jobs it queued are added to
+   * jobsResubmitted, once (false, changing nothing, when that order is not pending).
+   */
+  endResubmit(taskId: string, change: { order: number; jobs: number; at: string }): Promise<boolean>;
   /** Stores the workflow's wait token; the next wait (or a restarted execution) replaces it. */
   storeWaitToken(taskId: string, token: string): Promise<void>;
   /**
@@ -86,11 +104,17 @@ export interface WaitOutcome {
   sweep: boolean;
   /** The task was resumed after a pause: its queued jobs' messages are sent again (the resume step). */
   resume?: boolean;
+  /** The owner resubmitted jobs: the resubmit step queues them again, then the wait goes on. */
+  resubmit?: boolean;
 }
 
 export interface WorkflowEngine {
-  /** Starts the task workflow; idempotent per task (the execution name is the task id). */
-  startTask(taskId: string): Promise<void>;
+  /**
+   * Starts the task workflow; idempotent per task (the execution name is the task id). With
+   * `resubmitOrder`, the execution of a task that a resubmit reopened (named
+   * `<taskId>-r<order>`, idempotent too): it starts at the resubmit step, then waits and finalizes.
+   */
+  startTask(taskId: string, options?: { resubmitOrder?: number }): Promise<void>;
   /** Lets the workflow's wait step go on. */
   releaseWait(token: string, output: WaitOutcome): Promise<void>;
 }

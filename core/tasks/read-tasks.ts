@@ -30,6 +30,8 @@ export function taskSummary(
     cancelRequested: task.cancelRequested,
     ...(task.paused === true ? { paused: true } : {}),
     ...(task.priority === undefined ? {} : { priority: task.priority }),
+    ...(task.jobsResubmitted === undefined ? {} : { jobsResubmitted: task.jobsResubmitted }),
+    ...(task.resubmitOrder === undefined ? {} : { resubmitting: true }),
     ...(task.reason === undefined ? {} : { reason: task.reason }),
     createdAt: task.createdAt,
     updatedAt: task.updatedAt,

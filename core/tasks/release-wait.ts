@@ -5,7 +5,7 @@ import { isFinalTaskState } from './task.ts';
 /**
  * Lets the task workflow's wait step go on when there is something to do: every job is final
  * (finalize next), or the task was cancelled and its running jobs were not yet told to stop (the
- * cancel step next). Called after anything that may make it so (a job's final change counted, a
+ * cancel step next), or resumed (the resume step), or resubmitted (the resubmit step). Called after anything that may make it so (a job's final change counted, a
  * cancel, the wait step storing its token): each side writes first and checks second, so the last
  * one sees the other's write. Releasing twice is harmless: a used token is refused and ignored.
  */
@@ -21,8 +21,15 @@ export async function releaseWaitIfReady(
   const sweep = progress.cancelRequested && !progress.cancelSwept;
   // Resumed after a pause: the queued jobs' messages go out again first.
   const resume = !progress.cancelRequested && progress.resumePending === true && progress.paused !== true;
-  const done = !sweep && !resume && allJobsFinal(progress, progress.counts);
-  if (!done && !sweep && !resume) return false;
-  await deps.workflow.releaseWait(progress.waitToken, { taskId, sweep, ...(resume ? { resume: true } : {}) });
+  // Resubmitted by the owner: the resubmit step queues the jobs again before the task may end.
+  const resubmit = !progress.cancelRequested && progress.resubmitOrder !== undefined;
+  const done = !sweep && !resume && !resubmit && allJobsFinal(progress, progress.counts);
+  if (!done && !sweep && !resume && !resubmit) return false;
+  await deps.workflow.releaseWait(progress.waitToken, {
+    taskId,
+    sweep,
+    ...(resume ? { resume: true } : {}),
+    ...(resubmit ? { resubmit: true } : {}),
+  });
   return true;
 }

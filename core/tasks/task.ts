@@ -3,6 +3,29 @@ import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
 import type { TaskSpec } from './task-spec.ts';
 
+/**
+ * The owner's order to run ended jobs of a task again (`gluon resubmit`), kept on the task until
+ * the workflow's resubmit step has queued them, a page at a time.
+ */
+export interface ResubmitOrder {
+  /** Its number (the task's resubmitOrders once given); the jobs it queues carry it. */
+  order: number;
+  /** The jobs chosen by index ("3,7-9"), or else every job in `state`. */
+  jobs?: string;
+  state?: 'failed' | 'cancelled';
+  memoryMB?: number;
+  walltimeSec?: number;
+  /** The sites the jobs may go to (brokerage's survivors, with the new resources). */
+  siteIds: string[];
+  /** The owner named the sites: jobs are spread over them (else a job keeps its site if it is one). */
+  sitesGiven: boolean;
+  /** The jobs it was expected to queue when given (what the owner was told). */
+  expected: number;
+  /** It reopened the ended task (so its own workflow execution runs it). */
+  reopened: boolean;
+  at: string;
+}
+
 export const TASK_STATES = [
   'submitted',
   'splitting',
@@ -57,6 +80,12 @@ export interface TaskHead {
   outputs?: OutputFile[];
   /** The cancel step has told the pilots of every running job to kill it. */
   cancelSwept: boolean;
+  /** The owner's resubmit waiting for the workflow's resubmit step to queue its jobs again. */
+  resubmitOrder?: ResubmitOrder;
+  /** Resubmit orders given so far (each numbered; a reopen's execution is `<taskId>-r<number>`). */
+  resubmitOrders?: number;
+  /** Jobs queued again by resubmits so far: the task cannot end before the change feed counted each. */
+  jobsResubmitted?: number;
   reason?: string;
   createdAt: string;
   updatedAt: string;

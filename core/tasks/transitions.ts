@@ -9,6 +9,8 @@ export const TASK_TRANSITIONS = {
   completePartially: { from: ['running'], to: 'partial' },
   fail: { from: ['submitted', 'splitting', 'running'], to: 'failed' },
   cancel: { from: ['submitted', 'splitting', 'running'], to: 'cancelled' },
+  /** The owner resubmits jobs of an ended task: it runs again until they end (a cancelled task stays so). */
+  reopen: { from: ['done', 'partial', 'failed'], to: 'running' },
 } as const satisfies Record<string, { from: readonly TaskState[]; to: TaskState }>;
 
 export type TaskEvent = keyof typeof TASK_TRANSITIONS;

@@ -58,9 +58,9 @@ export class RecordingWorkflow implements WorkflowEngine {
   /** When set, startTask throws this error and records nothing. */
   failStartWith: Error | undefined;
 
-  async startTask(taskId: string): Promise<void> {
+  async startTask(taskId: string, options: { resubmitOrder?: number } = {}): Promise<void> {
     if (this.failStartWith !== undefined) throw this.failStartWith;
-    this.started.push(taskId);
+    this.started.push(options.resubmitOrder === undefined ? taskId : `${taskId}-r${options.resubmitOrder}`);
   }
 
   async releaseWait(token: string, output: WaitOutcome): Promise<void> {

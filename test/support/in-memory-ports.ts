@@ -57,6 +57,7 @@ import type {
 import {
   FINAL_TASK_STATES,
   isFinalTaskState,
+  type ResubmitOrder,
   type Task,
   type TaskHead,
   type TaskState,
@@ -278,6 +279,52 @@ export class InMemoryTaskStore implements TaskStore {
     if (stored === undefined) return;
     stored.head.cancelSwept = true;
     stored.head.updatedAt = at;
+  }
+
+  async resubmit(
+    taskId: string,
+    order: ResubmitOrder,
+    change: { from: TaskState; reason: string },
+  ): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined) return false;
+    const head = stored.head;
+    const reopen = TASK_TRANSITIONS.reopen;
+    const allowed = order.reopened
+      ? (reopen.from as readonly TaskState[]).includes(change.from)
+      : change.from === 'running';
+    if (
+      !allowed ||
+      head.state !== change.from ||
+      head.cancelRequested ||
+      head.resubmitOrder !== undefined ||
+      order.order !== (head.resubmitOrders ?? 0) + 1
+    ) {
+      return false;
+    }
+    head.resubmitOrder = copy(order);
+    head.resubmitOrders = order.order;
+    head.updatedAt = order.at;
+    if (order.reopened) {
+      head.state = reopen.to;
+      head.history.push({ state: reopen.to, at: order.at, reason: change.reason });
+      delete head.endedAt;
+      delete head.reason;
+      delete head.outputs;
+      delete head.waitToken;
+      delete head.paused;
+      delete head.resumePending;
+    }
+    return true;
+  }
+
+  async endResubmit(taskId: string, change: { order: number; jobs: number; at: string }): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || stored.head.resubmitOrder?.order !== change.order) return false;
+    delete stored.head.resubmitOrder;
+    stored.head.jobsResubmitted = (stored.head.jobsResubmitted ?? 0) + change.jobs;
+    stored.head.updatedAt = change.at;
+    return true;
   }
 
   async storeWaitToken(taskId: string, token: string): Promise<void> {
@@ -814,9 +861,11 @@ export class RecordingWorkflowEngine implements WorkflowEngine {
   readonly releases: Array<{ token: string; output: WaitOutcome }> = [];
   startError: Error | undefined;
 
-  async startTask(taskId: string): Promise<void> {
+  /** Records the execution's name: the task id, or `<taskId>-r<order>` for a reopened task. */
+  async startTask(taskId: string, options: { resubmitOrder?: number } = {}): Promise<void> {
     if (this.startError !== undefined) throw this.startError;
-    if (!this.started.includes(taskId)) this.started.push(taskId);
+    const name = options.resubmitOrder === undefined ? taskId : `${taskId}-r${options.resubmitOrder}`;
+    if (!this.started.includes(name)) this.started.push(name);
   }
 
   async releaseWait(token: string, output: WaitOutcome): Promise<void> {

@@ -496,7 +496,7 @@ describe('least privilege', () => {
     'pause-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
     'kill-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: 'write' } },
     'resume-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read' }, sqs: ['GetQueueUrl', 'SendMessage'] },
-    'resume-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
+    'resume-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' }, states: ['SendTaskSuccess'] },
     'set-task-priority': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
     // Fair share: operators set the shares; dispatch releases jobs by them, one round at a time.
     'get-shares': { ...NOTHING, tables: { policies: 'read' } },
@@ -506,6 +506,12 @@ describe('least privilege', () => {
       tables: { policies: rw, tasks: rw, sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
     },
+    'resubmit-task': {
+      ...NOTHING,
+      tables: { tasks: rw, jobs: 'read', sites: 'read' },
+      states: ['SendTaskSuccess', 'StartExecution'],
+    },
+    'resubmit-jobs': { ...NOTHING, tables: { tasks: rw, jobs: rw, sites: 'read' } },
     'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
     'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
   };

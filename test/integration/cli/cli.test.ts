@@ -732,6 +732,58 @@ describe.concurrent('gluon pilots, sites, why, cancel', () => {
     }));
 });
 
+describe.concurrent('gluon resubmit', () => {
+  it('sends the chosen jobs, resources and sites, and says where the jobs go', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, [
+        'resubmit',
+        TASK_ID,
+        '--jobs',
+        '3,7-9',
+        '--memory-mb',
+        '4000',
+        '--walltime-sec',
+        '7200',
+        '--sites',
+        'local,grid-a',
+      ]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(
+        `task ${TASK_ID}: 4 jobs resubmitted to grid-a, local; the task is running again (gluon status ${TASK_ID} --watch)\n`,
+      );
+      const [call] = api.calls('resubmitTask');
+      expect(call?.path).toBe(`/tasks/${TASK_ID}/resubmit`);
+      expect(JSON.parse(call?.body.toString() ?? '{}')).toEqual({
+        jobs: '3,7-9',
+        memoryMB: 4000,
+        walltimeSec: 7200,
+        sites: ['local', 'grid-a'],
+      });
+    }));
+
+  it('resubmits the failed jobs by default and reports those resubmitted before', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['resubmit', TASK_ID]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('2 jobs resubmitted to grid-a, local; 1 already resubmitted before');
+      expect(JSON.parse(api.calls('resubmitTask')[0]?.body.toString() ?? '')).toEqual({});
+    }));
+
+  it.each([
+    [['--jobs', '3,x'], '--jobs'],
+    [['--jobs', '3', '--state', 'failed'], 'cannot be used with'],
+    [['--state', 'finished'], '--state'],
+    [['--memory-mb', '0'], '--memory-mb'],
+  ])('refuses %j before asking the API, exit 2', (args, named) =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['resubmit', TASK_ID, ...args]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(named);
+      expect(api.calls('resubmitTask')).toEqual([]);
+    }),
+  );
+});
+
 describe.concurrent('configuration and failures', () => {
   it('uses GLUON_API_URL and GLUON_TOKEN', () =>
     withApi(async (api) => {

@@ -129,6 +129,18 @@ export class FakeApi {
       this.#taskExists(params.taskId);
       return explanation();
     },
+    resubmitTask: ({ params, body }) => {
+      this.#taskExists(params.taskId);
+      const chosen = (body as { jobs?: string }).jobs !== undefined;
+      return {
+        taskId: TASK_ID,
+        state: 'running',
+        jobs: chosen ? 4 : 2,
+        alreadyResubmitted: chosen ? 0 : 1,
+        reopened: true,
+        siteIds: ['grid-a', 'local'],
+      };
+    },
     listPilots: ({ query }) =>
       this.#page(typeof this.pilots === 'function' ? this.pilots() : this.pilots, query),
     listSites: () => ({ items: this.sites }),

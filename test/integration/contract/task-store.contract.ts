@@ -7,7 +7,7 @@ import { ConflictError, ValidationError } from '#core/errors.ts';
 import { emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { JobCounts } from '#core/jobs/job-counts.ts';
 import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
-import type { Task, TaskHead } from '#core/tasks/task.ts';
+import type { ResubmitOrder, Task, TaskHead } from '#core/tasks/task.ts';
 import { TaskSpecSchema } from '#core/tasks/task-spec.ts';
 import { makeTask, newTaskId } from '../adapters/fixtures.ts';
 
@@ -291,6 +291,133 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         const unknown = newTaskId();
         await store.storeWaitToken(unknown, 'token-3');
         expect(await store.getProgress(unknown)).toBeUndefined();
+      });
+    });
+
+    describe('resubmit orders', () => {
+      function order(fields: Partial<ResubmitOrder> = {}): ResubmitOrder {
+        return {
+          order: 1,
+          state: 'failed',
+          memoryMB: 4000,
+          siteIds: ['site-a'],
+          sitesGiven: false,
+          expected: 2,
+          reopened: false,
+          at: AT,
+          ...fields,
+        };
+      }
+      const REASON = 'resubmitted 2 jobs by its owner';
+
+      it('reopens an ended task: running again, its history says why, its end, reason, outputs, pause and wait token cleared', async () => {
+        const task = makeTask({
+          state: 'partial',
+          jobCount: 10,
+          jobsEnqueued: 10,
+          reason: '8 finished, 2 failed, 0 cancelled of 10',
+          endedAt: AT,
+          paused: true,
+          outputs: [{ name: 'a.root', key: 'k', bytes: 1 }],
+        });
+        await store.create(task);
+        await store.storeWaitToken(task.taskId, 'old-token');
+        const given = order({ reopened: true, at: LATER });
+        expect(await store.resubmit(task.taskId, given, { from: 'partial', reason: REASON })).toBe(true);
+        const head = await store.getProgress(task.taskId);
+        expect(head).toMatchObject({
+          state: 'running',
+          updatedAt: LATER,
+          resubmitOrder: given,
+          resubmitOrders: 1,
+        });
+        for (const cleared of ['endedAt', 'reason', 'outputs', 'paused', 'waitToken'])
+          expect(head, cleared).not.toHaveProperty(cleared);
+        expect(head?.history.at(-1)).toEqual({ state: 'running', at: LATER, reason: REASON });
+      });
+
+      it('gives a running task its order without changing its state or history', async () => {
+        const task = makeTask({ state: 'running' });
+        await store.create(task);
+        expect(await store.resubmit(task.taskId, order(), { from: 'running', reason: REASON })).toBe(true);
+        expect(await store.getHead(task.taskId)).toEqual({
+          ...headOf(task),
+          resubmitOrder: order(),
+          resubmitOrders: 1,
+          updatedAt: AT,
+        });
+      });
+
+      it.each([
+        ['the state seen is not the state', { state: 'done' as const }, 'partial', order({ reopened: true })],
+        ['the task was cancelled', { state: 'cancelled' as const }, 'cancelled', order({ reopened: true })],
+        [
+          'the running task is being cancelled',
+          { state: 'running' as const, cancelRequested: true },
+          'running',
+          order(),
+        ],
+        [
+          'a running task would be reopened',
+          { state: 'running' as const },
+          'running',
+          order({ reopened: true }),
+        ],
+        ['an ended task would not be reopened', { state: 'done' as const }, 'done', order()],
+        ['the order skips a number', { state: 'running' as const }, 'running', order({ order: 2 })],
+        ['the number was given before', { state: 'running' as const, resubmitOrders: 1 }, 'running', order()],
+        ['the task is splitting', { state: 'splitting' as const }, 'splitting', order()],
+      ] as const)('refuses an order when %s, writing nothing', async (_, fields, from, given) => {
+        const task = makeTask(fields);
+        await store.create(task);
+        expect(await store.resubmit(task.taskId, given, { from, reason: REASON })).toBe(false);
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+      });
+
+      it('takes one order at a time: a second is refused until the first ends; ending adds its jobs once', async () => {
+        const task = makeTask({ state: 'running' });
+        await store.create(task);
+        expect(await store.resubmit(task.taskId, order(), { from: 'running', reason: REASON })).toBe(true);
+        expect(
+          await store.resubmit(task.taskId, order({ order: 2 }), { from: 'running', reason: REASON }),
+        ).toBe(false);
+        expect(await store.endResubmit(task.taskId, { order: 2, jobs: 5, at: LATER })).toBe(false);
+        expect(await store.endResubmit(task.taskId, { order: 1, jobs: 2, at: LATER })).toBe(true);
+        expect(await store.endResubmit(task.taskId, { order: 1, jobs: 2, at: LATER })).toBe(false);
+        const ended = await store.getHead(task.taskId);
+        expect(ended).toMatchObject({ jobsResubmitted: 2, resubmitOrders: 1, updatedAt: LATER });
+        expect(ended).not.toHaveProperty('resubmitOrder');
+
+        expect(
+          await store.resubmit(task.taskId, order({ order: 2 }), { from: 'running', reason: REASON }),
+        ).toBe(true);
+        expect(await store.endResubmit(task.taskId, { order: 2, jobs: 3, at: LATER })).toBe(true);
+        expect(await store.getHead(task.taskId)).toMatchObject({ jobsResubmitted: 5, resubmitOrders: 2 });
+      });
+
+      it('counts jobs resubmitted but not yet counted by the feed as queued', async () => {
+        const task = makeTask({ state: 'running', jobCount: 4, jobsEnqueued: 4 });
+        await store.create(task);
+        await store.addJobCounts(task.taskId, 'shard-1', [
+          { seq: '1', delta: { recorded: 4, finished: 2, failed: 2 } },
+        ]);
+        await store.resubmit(task.taskId, order(), { from: 'running', reason: REASON });
+        await store.endResubmit(task.taskId, { order: 1, jobs: 2, at: LATER });
+        expect((await store.getProgress(task.taskId))?.counts).toEqual(counts({ finished: 2, queued: 2 }));
+        await store.addJobCounts(task.taskId, 'shard-1', [
+          { seq: '2', delta: { failed: -1, queued: 1, resubmitted: 1 } },
+          { seq: '3', delta: { queued: -1, running: 1 } },
+        ]);
+        expect((await store.get(task.taskId))?.counts).toEqual(
+          counts({ finished: 2, queued: 1, running: 1 }),
+        );
+      });
+
+      it('refuses orders for a task that does not exist, creating nothing', async () => {
+        const taskId = newTaskId();
+        expect(await store.resubmit(taskId, order(), { from: 'running', reason: REASON })).toBe(false);
+        expect(await store.endResubmit(taskId, { order: 1, jobs: 1, at: AT })).toBe(false);
+        expect(await store.getHead(taskId)).toBeUndefined();
       });
     });
 

@@ -178,9 +178,11 @@ describe('task.asl.json wiring', () => {
   it('splits, enqueues page by page, waits, sweeps a cancelled task page by page, waits again, finalizes', () => {
     const worker = (name: string) => `${name} [catch States.ALL] -> FailTask`;
     const es = (path: string) => `${path} present && ${path} == true`;
-    expect(task.StartAt).toBe('SplitTask');
+    expect(task.StartAt).toBe('KindOfStart');
     expect(edges()).toEqual(
       [
+        `KindOfStart [${es('$.resubmit')}] -> StartResubmit`,
+        'KindOfStart [default] -> SplitTask',
         'SplitTask -> KindOfTask',
         worker('SplitTask'),
         `KindOfTask [${es('$.progress.eventService')}] -> StartRanges`,
@@ -215,6 +217,12 @@ describe('task.asl.json wiring', () => {
         worker('ResumeJobs'),
         'MoreToResume [$.resume.done == false] -> ResumeJobs',
         'MoreToResume [default] -> WaitForJobs',
+        `AfterWait [${es('$.wait.resubmit')}] -> StartResubmit`,
+        'StartResubmit -> ResubmitJobs',
+        'ResubmitJobs -> MoreToResubmit',
+        worker('ResubmitJobs'),
+        'MoreToResubmit [$.resubmit.done == false] -> ResubmitJobs',
+        'MoreToResubmit [default] -> WaitForJobs',
         'AfterWait [default] -> AfterJobs',
         'StartCancel -> CancelJobs',
         'CancelJobs -> MoreToCancel',
@@ -255,7 +263,14 @@ describe('task.asl.json wiring', () => {
   });
 
   it('retries transient errors of every worker step and hands the error to FailTask', () => {
-    for (const name of ['SplitTask', 'EnqueueJobs', 'WaitForJobs', 'CancelJobs', 'FinalizeTask']) {
+    for (const name of [
+      'SplitTask',
+      'EnqueueJobs',
+      'WaitForJobs',
+      'CancelJobs',
+      'ResubmitJobs',
+      'FinalizeTask',
+    ]) {
       const s = state(name);
       expect(s.Retry?.[0]?.ErrorEquals, name).toContain('TransientError');
       expect(s.Catch, name).toEqual([
@@ -273,6 +288,7 @@ type JSONValue = Awaited<ReturnType<StateMachine['run']>['result']>;
 /** Runs task.asl.json with every Task state answered by `handlers` (by state name); the states entered. */
 async function run(
   handlers: Record<string, (input: Record<string, unknown>) => JSONValue | Promise<JSONValue>>,
+  input: Record<string, JSONValue> = { taskId: 't-asl0000001' },
 ): Promise<{ output: JSONValue; entered: string[]; inputs: Map<string, Array<Record<string, unknown>>> }> {
   const definition = JSON.parse(withExampleArns(taskText)) as StateMachineDefinition;
   const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
@@ -287,7 +303,7 @@ async function run(
       },
     ]),
   );
-  const execution = machine.run({ taskId: 't-asl0000001' }, {
+  const execution = machine.run(input, {
     overrides: {
       taskResourceLocalHandlers: local,
       retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((name) => [name, 0])),
@@ -319,6 +335,7 @@ describe('task.asl.json runs', () => {
       FailTask: () => ({ state: 'failed' }),
     });
     expect(entered).toEqual([
+      'KindOfStart',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -360,6 +377,7 @@ describe('task.asl.json runs', () => {
       FailTask: () => ({ state: 'failed' }),
     });
     expect(entered).toEqual([
+      'KindOfStart',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -384,6 +402,74 @@ describe('task.asl.json runs', () => {
     ]);
   });
 
+  it('runs a task a resubmit reopened: resubmit step page by page, wait, finalize; no split, no enqueue', async () => {
+    const pages = [
+      { nextIndex: 5000, done: false, resubmitted: 12 },
+      { nextIndex: 7000, done: true, resubmitted: 20 },
+    ];
+    const { entered, inputs, output } = await run(
+      {
+        ResubmitJobs: () => pages.shift() ?? { nextIndex: 0, done: true, resubmitted: 0 },
+        WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+        FinalizeTask: () => ({ state: 'done' }),
+        FailTask: () => ({ state: 'failed' }),
+      },
+      { taskId: 't-asl0000001', resubmit: true },
+    );
+    expect(entered).toEqual([
+      'KindOfStart',
+      'StartResubmit',
+      'ResubmitJobs',
+      'MoreToResubmit',
+      'ResubmitJobs',
+      'MoreToResubmit',
+      'WaitForJobs',
+      'AfterWait',
+      'AfterJobs',
+      'FinalizeTask',
+      'AfterFinalize',
+      'Done',
+    ]);
+    expect(inputs.get('ResubmitJobs')).toEqual([
+      { taskId: 't-asl0000001', nextIndex: 0, resubmitted: 0 },
+      { taskId: 't-asl0000001', nextIndex: 5000, resubmitted: 12 },
+    ]);
+    expect(output).toMatchObject({ result: { state: 'done' } });
+  });
+
+  it('runs the resubmit step when a running task is resubmitted during its wait, then waits again', async () => {
+    const waits: JSONValue[] = [
+      { taskId: 't-asl0000001', sweep: false, resubmit: true },
+      { taskId: 't-asl0000001', sweep: false },
+    ];
+    const { entered } = await run({
+      SplitTask: () => progress(0, false),
+      EnqueueJobs: () => progress(10, true),
+      WaitForJobs: () => waits.shift() ?? { taskId: 't-asl0000001', sweep: false },
+      ResubmitJobs: () => ({ nextIndex: 10, done: true, resubmitted: 3 }),
+      FinalizeTask: () => ({ state: 'done' }),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    expect(entered).toEqual([
+      'KindOfStart',
+      'SplitTask',
+      'KindOfTask',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      'WaitForJobs',
+      'AfterWait',
+      'StartResubmit',
+      'ResubmitJobs',
+      'MoreToResubmit',
+      'WaitForJobs',
+      'AfterWait',
+      'AfterJobs',
+      'FinalizeTask',
+      'AfterFinalize',
+      'Done',
+    ]);
+  });
+
   it('retries a step that failed with a TransientError and fails the task on any other error', async () => {
     let splits = 0;
     const { entered, inputs, output } = await run({
@@ -402,7 +488,14 @@ describe('task.asl.json runs', () => {
       CloseAfterFailure: () => ({ closed: false }),
     });
     expect(splits).toBe(2);
-    expect(entered).toEqual(['SplitTask', 'KindOfTask', 'EnqueueJobs', 'FailTask', 'CloseAfterFailure']);
+    expect(entered).toEqual([
+      'KindOfStart',
+      'SplitTask',
+      'KindOfTask',
+      'EnqueueJobs',
+      'FailTask',
+      'CloseAfterFailure',
+    ]);
     expect(inputs.get('FailTask')).toEqual([
       { taskId: 't-asl0000001', error: { Error: 'NoSiteError', Cause: expect.stringContaining('no site') } },
     ]);
@@ -427,6 +520,7 @@ describe('task.asl.json runs', () => {
       FailTask: () => ({ state: 'failed' }),
     });
     expect(entered).toEqual([
+      'KindOfStart',
       'SplitTask',
       'KindOfTask',
       'StartRanges',

@@ -78,6 +78,17 @@ describe('SfnWorkflowEngine', () => {
     ]);
   });
 
+  it('starts a reopened task at its resubmit step, in an execution of its own named by the order', async () => {
+    const engine = new SfnWorkflowEngine(sfnClient(), ARN);
+    await engine.startTask('t-abc123', { resubmitOrder: 2 });
+    expect(requests).toEqual([
+      {
+        target: 'AWSStepFunctions.StartExecution',
+        body: { stateMachineArn: ARN, name: 't-abc123-r2', input: '{"taskId":"t-abc123","resubmit":true}' },
+      },
+    ]);
+  });
+
   it('takes an execution that already exists as started', async () => {
     replies = [sfnError('ExecutionAlreadyExists')];
     await new SfnWorkflowEngine(sfnClient(), ARN).startTask('t-abc123');

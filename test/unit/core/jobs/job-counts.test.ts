@@ -34,6 +34,32 @@ describe('counterDelta', () => {
     expect(counterDelta({ state: 'queued' }, { state: 'running' })).toEqual({ queued: -1, running: 1 });
   });
 
+  it.each([
+    ['failed', { failed: -1, queued: 1, resubmitted: 1 }],
+    ['cancelled', { cancelled: -1, queued: 1, resubmitted: 1 }],
+    ['finished', { finished: -1, queued: 1, resubmitted: 1 }],
+  ] as const)(
+    'counts a %s job queued again (a resubmit) once as queued and once as resubmitted',
+    (from, delta) => {
+      expect(counterDelta({ state: from }, { state: 'queued' })).toEqual(delta);
+      // Applied once per change, the counters move the job and nothing else.
+      const applied = addCounters(
+        counters({ recorded: 3, [from]: 2, running: 1 }),
+        counterDelta({ state: from }, { state: 'queued' }),
+      );
+      expect(applied).toEqual(counters({ recorded: 3, [from]: 1, running: 1, queued: 1, resubmitted: 1 }));
+    },
+  );
+
+  it.each([
+    ['running', 'queued'],
+    ['queued', 'running'],
+    ['running', 'failed'],
+    ['queued', 'cancelled'],
+  ] as const)('counts no resubmit for %s → %s (retries, claims and ends)', (from, to) => {
+    expect(counterDelta({ state: from }, { state: to }).resubmitted).toBeUndefined();
+  });
+
   it('uncounts a removed record', () => {
     expect(counterDelta({ state: 'failed' }, undefined)).toEqual({ recorded: -1, failed: -1 });
   });
@@ -95,6 +121,40 @@ describe('deriveJobCounts', () => {
     );
     expect(derived.queued).toBe(0);
     expect(derived.running).toBe(2);
+  });
+});
+
+describe('deriveJobCounts after a resubmit', () => {
+  const task = { jobCount: 4, jobsEnqueued: 4, cancelRequested: false };
+  const ended = counters({ recorded: 4, finished: 2, failed: 1, cancelled: 1 });
+
+  it.each([
+    ['none counted yet: both taken from failed, then cancelled', 0, counts({ finished: 2, queued: 2 })],
+    ['one counted: the other still shown queued', 1, counts({ finished: 2, queued: 2 })],
+    ['both counted: the counters alone', 2, counts({ finished: 2, queued: 2 })],
+  ])('counts jobs a resubmit queued as queued until the feed counted them (%s)', (_, counted, expected) => {
+    // The feed moved `counted` of the two resubmitted jobs (one failed, one cancelled) so far.
+    const moved = [
+      { failed: -1, queued: 1, resubmitted: 1 },
+      { cancelled: -1, queued: 1, resubmitted: 1 },
+    ].slice(0, counted);
+    const current = moved.reduce((c, delta) => addCounters(c, delta), { ...ended });
+    const derived = deriveJobCounts({ ...task, jobsResubmitted: 2 }, current);
+    expect(derived).toEqual(expected);
+    expect(allJobsFinal(task, derived)).toBe(false);
+  });
+
+  it('takes uncounted jobs from the final states in order failed, cancelled, finished, never below zero', () => {
+    const derived = deriveJobCounts({ ...task, jobsResubmitted: 3 }, ended);
+    expect(derived).toEqual(counts({ finished: 1, queued: 3 }));
+    expect(Object.values(derived).reduce((a, b) => a + b, 0)).toBe(4);
+  });
+
+  it('lets the task end once the resubmitted jobs ended again and were counted', () => {
+    const again = counters({ recorded: 4, finished: 4, resubmitted: 2 });
+    const derived = deriveJobCounts({ ...task, jobsResubmitted: 2 }, again);
+    expect(derived).toEqual(counts({ finished: 4 }));
+    expect(allJobsFinal(task, derived)).toBe(true);
   });
 });
 

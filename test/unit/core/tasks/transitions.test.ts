@@ -21,6 +21,9 @@ const ALLOWED_TASK_MOVES: Array<[TaskState, TaskEvent, TaskState]> = [
   ['submitted', 'cancel', 'cancelled'],
   ['splitting', 'cancel', 'cancelled'],
   ['running', 'cancel', 'cancelled'],
+  ['done', 'reopen', 'running'],
+  ['partial', 'reopen', 'running'],
+  ['failed', 'reopen', 'running'],
 ];
 
 const TASK_EVENTS = Object.keys(TASK_TRANSITIONS) as TaskEvent[];
@@ -36,6 +39,7 @@ describe('task transitions', () => {
       'complete',
       'completePartially',
       'fail',
+      'reopen',
       'run',
       'split',
     ]);
@@ -55,7 +59,7 @@ describe('task transitions', () => {
 
   it('refuses every other (state, event) pair of a task', () => {
     expect(refused).toHaveLength(TASK_STATES.length * TASK_EVENTS.length - ALLOWED_TASK_MOVES.length);
-    expect(refused).toHaveLength(32);
+    expect(refused).toHaveLength(36);
   });
 
   it.each(refused)('throws ConflictError when a task in %s gets %s', (from, event) => {
@@ -64,9 +68,14 @@ describe('task transitions', () => {
     expect(() => nextTaskState(from, event)).toThrow(`task cannot ${event} from ${from}`);
   });
 
-  it.each([...FINAL_TASK_STATES])('gives a final task (%s) no way out', (state) => {
-    for (const event of TASK_EVENTS) expect(canTaskTransition(state, event)).toBe(false);
-  });
+  it.each([...FINAL_TASK_STATES])(
+    'gives a final task (%s) no way out but a reopen by a resubmit',
+    (state) => {
+      for (const event of TASK_EVENTS) {
+        expect(canTaskTransition(state, event), event).toBe(event === 'reopen' && state !== 'cancelled');
+      }
+    },
+  );
 });
 
 describe('taskEventTo', () => {
