@@ -59,7 +59,7 @@ let resources: Record<string, CfnResource>;
 beforeAll(() => {
   synth = synthGluon({ stage: 'dev', bundle: true, validate: true });
   resources = synth.resources;
-}, 120_000);
+}, 300_000);
 
 afterAll(() => synth?.cleanup());
 
