@@ -83,6 +83,11 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** The census is on the site record (the reaper takes it); the depth resolves the queue URL first. */
   'site-demand': { tables: { sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'explain-task': { tables: { tasks: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
+  /** The job with its attempts, the task's brokerage decision, its site's census and queue depth. */
+  'explain-job': {
+    tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read' },
+    siteQueues: ['get-url', 'depth'],
+  },
   'list-sites': { tables: { sites: 'read' } },
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
   'put-site': { tables: { sites: 'read-write' }, siteQueues: ['create', 'get-url'] },
@@ -104,7 +109,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     workflow: ['release-wait'],
     streams: ['jobs'],
   },
-  'split-task': { tables: { tasks: 'read-write', sites: 'read' } },
+  /** Brokerage: the sites, the queue depth of those that could run the jobs; its decision stored. */
+  'split-task': { tables: { tasks: 'read-write', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'enqueue-jobs': { tables: { tasks: 'read-write' }, siteQueues: ['send', 'get-url'] },
   'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
   'cancel-jobs': { tables: { tasks: 'read-write', jobs: 'read', leases: 'read-write' } },

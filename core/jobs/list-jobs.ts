@@ -2,6 +2,7 @@ import type { Page } from '../api/common.ts';
 import type { AttemptView, JobsQuery, JobView } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { siteForJob } from '../policies/site-assignment.ts';
 import { inputNames, jobAt } from '../tasks/split-task.ts';
 import type { TaskHead } from '../tasks/task.ts';
 import { ownedTaskHead } from '../tasks/task-access.ts';
@@ -65,6 +66,17 @@ export async function getJob(
   if (jobIndex >= head.jobCount) throw new NotFoundError(`job ${jobIdOf(taskId, jobIndex)} not found`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} not found`);
+  return jobWithAttempts(deps, head, spec, jobIndex);
+}
+
+/** The view of one job of a task already read, with every attempt it had, oldest first. */
+export async function jobWithAttempts(
+  deps: Pick<Deps, 'jobs'>,
+  head: TaskHead,
+  spec: TaskSpec,
+  jobIndex: number,
+): Promise<JobView & { attempts: AttemptView[] }> {
+  const taskId = head.taskId;
   const [record, archived] = await Promise.all([
     deps.jobs.get(taskId, jobIndex),
     deps.jobs.attempts(taskId, jobIndex),
@@ -118,7 +130,7 @@ export function jobView(
     ...optional('inputFiles', inputNames(parameters)),
   };
   if (record === undefined) {
-    const siteId = head.siteIds.length > 0 ? head.siteIds[jobIndex % head.siteIds.length] : undefined;
+    const siteId = siteForJob(head, jobIndex);
     return { ...base, attempt: 1, ...optional('siteId', siteId) };
   }
   const { taskId: _t, jobIndex: _i, state: _s, failures: _f, ended: _e, updatedAt: _u, ...fields } = record;

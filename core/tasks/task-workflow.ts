@@ -12,7 +12,9 @@ import { attemptKey } from '../jobs/job.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
 import { jobMessage } from '../jobs/job-message.ts';
 import { killEntry } from '../pilots/pilot.ts';
-import { brokerTask, describeNoSite } from '../policies/broker-task.ts';
+import { brokerSites } from '../policies/broker-sites.ts';
+import { describeNoSite } from '../policies/broker-task.ts';
+import { siteForJob } from '../policies/site-assignment.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
 import { jobIndexes } from './split-task.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
@@ -31,9 +33,13 @@ async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<Task
   return head;
 }
 
-/** submitted → splitting; brokerage chooses the sites. Resumes where enqueueing stopped. */
+/**
+ * submitted → splitting; brokerage chooses the sites and their shares of the jobs, and its decision
+ * is stored with the task — first, so that a task no site can take fails with every site's reason
+ * kept for `gluon why`. Resumes where enqueueing stopped.
+ */
 export async function splitTask(
-  deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'sites' | 'queue' | 'clock'>,
   taskId: string,
 ): Promise<Progress> {
   const head = await loadHead(deps, taskId);
@@ -43,11 +49,14 @@ export async function splitTask(
   if (head.state === 'submitted') {
     const spec = await deps.tasks.getSpec(taskId);
     if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
-    const brokerage = brokerTask(spec, await deps.sites.list());
-    if (brokerage.siteIds.length === 0) throw new NoSiteError(describeNoSite(brokerage));
+    const at = deps.clock.now().toISOString();
+    const decision = await brokerSites(deps, spec, at);
+    await deps.tasks.recordBrokerage(taskId, decision);
+    if (decision.chosen.length === 0) throw new NoSiteError(describeNoSite(decision));
     await deps.tasks.transition(taskId, 'split', {
-      at: deps.clock.now().toISOString(),
-      siteIds: brokerage.siteIds,
+      at,
+      siteIds: decision.chosen.map((c) => c.siteId),
+      siteShares: decision.chosen.map((c) => c.share),
     });
   }
   return { nextIndex: head.jobsEnqueued, done: head.jobsEnqueued >= head.jobCount, eventService };
@@ -55,8 +64,9 @@ export async function splitTask(
 
 /**
  * Sends the messages of one page of jobs (first attempts; nothing is written per job: a job gets
- * its record at its first claim), then records the progress; splitting → running after the
- * first. A replayed page sends its messages again (a duplicate is a no-op for pilots).
+ * its record at its first claim) to the sites by their stored shares, then records the progress;
+ * splitting → running after the first. A replayed page sends its messages again, each to the same
+ * site (a duplicate is a no-op for pilots).
  */
 export async function enqueueJobs(
   deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'settings'>,
@@ -65,20 +75,15 @@ export async function enqueueJobs(
 ): Promise<Progress> {
   const head = await loadHead(deps, taskId);
   if (head.cancelRequested || isFinalTaskState(head.state)) return { nextIndex, done: true };
-  const siteIds = head.siteIds;
   // splitTask brokered the task before its first page; a task without sites cannot be enqueued.
-  if (siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
+  if (head.siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
   const now = deps.clock.now();
   const indexes = jobIndexes(spec, nextIndex, deps.settings.enqueuePageSize);
   await deps.queue.send(
     indexes.map((jobIndex) =>
-      jobMessage(
-        { taskId, jobIndex, attempt: 1 },
-        siteIds[jobIndex % siteIds.length] as string,
-        now.getTime(),
-      ),
+      jobMessage({ taskId, jobIndex, attempt: 1 }, siteForJob(head, jobIndex) as string, now.getTime()),
     ),
   );
   const end = nextIndex + indexes.length;
@@ -149,7 +154,7 @@ export async function resumeJobs(
   for (let jobIndex = nextIndex; jobIndex < end; jobIndex++) {
     const record = byIndex.get(jobIndex);
     if (record === undefined) {
-      const siteId = head.siteIds[jobIndex % head.siteIds.length];
+      const siteId = siteForJob(head, jobIndex);
       if (siteId !== undefined) messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now));
     } else if (record.state === 'queued') {
       messages.push(jobMessage(record, record.siteId, now));

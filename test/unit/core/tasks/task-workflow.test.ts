@@ -66,6 +66,51 @@ describe('splitTask', () => {
       ),
     );
     expect((await taskOf(deps, taskId)).state).toBe('submitted');
+    // Stored first, so that the task that fails for it keeps every site's reason.
+    expect((await deps.tasks.getBrokerage(taskId))?.rejected.map((r) => [r.siteId, r.filter])).toEqual([
+      ['down', 'status'],
+      ['small', 'resources'],
+    ]);
+  });
+
+  it('stores the decision and the shares of the sites it chose with the task', async () => {
+    const { deps, taskId } = await submitted();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 300 });
+    await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
+    await splitTask(deps, taskId);
+    expect(await taskOf(deps, taskId)).toMatchObject({ siteIds: ['bnl', 'cern'], siteShares: [250, 750] });
+    expect(await deps.tasks.getBrokerage(taskId)).toEqual({
+      at: DEFAULT_START,
+      sitesConsidered: 3,
+      chosen: [
+        expect.objectContaining({ siteId: 'bnl', weight: 0.25, share: 250 }),
+        expect.objectContaining({ siteId: 'cern', weight: 0.75, share: 750 }),
+      ],
+      rejected: [
+        { siteId: 'down', filter: 'status', reason: 'site is offline', details: { status: 'offline' } },
+      ],
+      waived: [],
+    });
+  });
+
+  it('reads the queue depth of the sites that could run the jobs, and weighs them by it', async () => {
+    const { deps, taskId } = await submitted();
+    await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
+    const depth = vi.spyOn(deps.queue, 'depth');
+    // bnl has half a round of its 100 pilots queued already: two thirds of the weight of cern.
+    await deps.queue.send(
+      Array.from({ length: 50 }, (_, jobIndex) => ({
+        v: 1 as const,
+        taskId: 't-other',
+        jobIndex,
+        attempt: 1,
+        siteId: 'bnl',
+        sentAt: 0,
+      })),
+    );
+    await splitTask(deps, taskId);
+    expect(depth.mock.calls.map(([siteId]) => siteId).sort()).toEqual(['bnl', 'cern']);
+    expect((await taskOf(deps, taskId)).siteShares).toEqual([400, 600]);
   });
 
   it('throws NoSiteError when no site is defined', async () => {
@@ -95,7 +140,7 @@ describe('splitTask', () => {
 });
 
 describe('enqueueJobs', () => {
-  it('sends the messages of one page of first attempts, spread over the sites by index, and writes no job', async () => {
+  it('sends the messages of one page of first attempts, spread over equal sites in turn, and writes no job', async () => {
     const { deps, taskId } = await submitted(5, 3);
     await splitTask(deps, taskId);
     expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 3, done: false });
@@ -107,6 +152,18 @@ describe('enqueueJobs', () => {
     ]);
     expect(await deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
     expect(deps.jobs.takeChanges()).toEqual([]);
+  });
+
+  it('spreads the jobs by the stored shares, and sends a replayed page to the same sites', async () => {
+    const { deps, taskId } = await submitted(8, 8);
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 300 });
+    await splitTask(deps, taskId);
+    await enqueueJobs(deps, taskId, 0);
+    const first = deps.queue.sent.map((m) => m.siteId);
+    expect(first.filter((s) => s === 'cern')).toHaveLength(6);
+    expect(first.filter((s) => s === 'bnl')).toHaveLength(2);
+    await enqueueJobs(deps, taskId, 0);
+    expect(deps.queue.sent.slice(8).map((m) => m.siteId)).toEqual(first);
   });
 
   it('records the progress, moves the task to running after its first page and says done after its last', async () => {

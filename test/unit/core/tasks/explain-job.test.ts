@@ -1,0 +1,238 @@
+import { describe, expect, it } from 'vitest';
+import type { JobFinding } from '#core/api/tasks.ts';
+import { NoSiteError, NotFoundError } from '#core/errors.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { emptyCensus, type PilotCensus } from '#core/sites/site.ts';
+import { explainJob, JOB_FINDING_SOURCES, type JobFindingSource } from '#core/tasks/explain-job.ts';
+import { submitTask } from '#core/tasks/submit-task.ts';
+import { enqueueJobs, failTask, splitTask } from '#core/tasks/task-workflow.ts';
+import {
+  DEFAULT_START,
+  type InMemoryDeps,
+  inMemoryDeps,
+  settleJobChanges,
+  siteOf,
+} from '#test/support/in-memory-ports.ts';
+import {
+  addPilot,
+  addSite,
+  alice,
+  BIG_SLOT,
+  bob,
+  claimed,
+  complete,
+  generationSpec,
+  report,
+  runningTask,
+} from '../scenario.ts';
+
+async function census(deps: InMemoryDeps, pilots: Partial<PilotCensus>, siteId = 'cern') {
+  await deps.sites.recordCensus(siteId, { ...emptyCensus(), ...pilots }, DEFAULT_START);
+}
+
+/** A task of `jobs` jobs queued at cern (the one site that fits), tiny rejected. */
+async function setup(jobs = 2) {
+  const deps = inMemoryDeps();
+  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 40 });
+  await deps.sites.put(siteOf({ siteId: 'tiny', slot: { cores: 1, memoryMB: 100 } }));
+  const taskId = await runningTask(deps, generationSpec(jobs));
+  return { deps, taskId };
+}
+
+const codes = (findings: JobFinding[]) => findings.map((f) => f.code);
+
+describe('explainJob', () => {
+  it('says where a queued job was sent and why, and that no pilot runs there yet', async () => {
+    const { deps, taskId } = await setup();
+    expect(await explainJob(deps, alice, taskId, 1)).toEqual({
+      taskId,
+      jobIndex: 1,
+      state: 'queued',
+      attempt: 1,
+      siteId: 'cern',
+      findings: [
+        { code: 'state', message: 'Job 1 is queued.' },
+        {
+          code: 'sent-to',
+          siteId: 'cern',
+          message:
+            "Job 1 was sent to site cern: cern gets 100% of the task's jobs (when brokered: 40 of 40 pilots free, 0 jobs queued there).",
+        },
+        {
+          code: 'no-pilots',
+          siteId: 'cern',
+          message:
+            'No pilot is running at cern: 2 job messages wait for its pilot factory to start pilots (up to 40).',
+        },
+      ],
+    });
+  });
+
+  it("names each job's site by the weights: a site of three times the size gets three jobs in four", async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'big', slot: BIG_SLOT, maxPilots: 300 });
+    await addSite(deps, { siteId: 'small', slot: BIG_SLOT, maxPilots: 100 });
+    const taskId = await runningTask(deps, generationSpec(8));
+    const sites = [];
+    for (let n = 0; n < 8; n++) sites.push((await explainJob(deps, alice, taskId, n)).siteId);
+    expect(sites.filter((s) => s === 'big')).toHaveLength(6);
+    // The messages went where the explanation says.
+    expect(deps.queue.sent.map((m) => m.siteId)).toEqual(sites);
+    const why = await explainJob(deps, alice, taskId, sites.indexOf('small'));
+    expect(why.findings[1]?.message).toMatch(
+      /^Job \d was sent to site small: small gets 25% of the task's jobs/,
+    );
+  });
+
+  it.each<[string, Partial<PilotCensus>, string, RegExp]>([
+    [
+      'all pilots busy',
+      { busy: 40 },
+      'pilots-busy',
+      /^All 40 pilots at cern are busy \(cap 40\); 2 job messages wait/,
+    ],
+    [
+      'a pilot idle',
+      { idle: 1, busy: 3 },
+      'pilots-idle',
+      /^1 pilots at cern are idle or starting: the job should start within a poll\.$/,
+    ],
+  ])('says why pilots have not taken it: %s', async (_name, pilots, code, message) => {
+    const { deps, taskId } = await setup();
+    await census(deps, pilots);
+    const why = await explainJob(deps, alice, taskId, 0);
+    expect(why.findings.at(-1)).toEqual({ code, siteId: 'cern', message: expect.stringMatching(message) });
+  });
+
+  it.each([
+    [
+      { status: 'offline' as const },
+      'site-offline',
+      'Site cern is offline: its pilot factory starts no pilots, so the job waits there.',
+    ],
+    [
+      { status: 'test' as const },
+      'site-test',
+      'Site cern is in test: only its test tasks run there until it is back online, so the job waits there.',
+    ],
+    [{ maxPilots: 0 }, 'site-no-pilots', 'Site cern allows no pilots (maxPilots 0).'],
+    [
+      { slot: { ...BIG_SLOT, memoryMB: 1000 } },
+      'no-pilot-of-class',
+      "No pilot at cern can run it: needs 2000 MB memory, slots have 1000; the job waits until the site's slots change.",
+    ],
+  ])('says why no pilot takes a job at a site that changed (%o)', async (change, code, message) => {
+    const { deps, taskId } = await setup();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 40, ...change });
+    expect((await explainJob(deps, alice, taskId, 0)).findings.at(-1)).toEqual({
+      code,
+      siteId: 'cern',
+      message,
+    });
+  });
+
+  it('says the task is paused', async () => {
+    const { deps, taskId } = await setup();
+    await deps.tasks.steer(taskId, { paused: true, at: DEFAULT_START });
+    const why = await explainJob(deps, alice, taskId, 0);
+    expect(codes(why.findings)).toEqual(['state', 'sent-to', 'task-paused', 'no-pilots']);
+    expect(why.findings[2]?.message).toBe(
+      'The task is paused by its owner: no job of it starts until it is resumed (gluon resume).',
+    );
+  });
+
+  it('tells each attempt: where it ran and how it ended, and the retry queued with more memory', async () => {
+    const { deps, taskId } = await setup();
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
+    await complete(
+      deps,
+      pilotId,
+      report({ taskId, jobIndex: 0, attempt: 1 }, PILOT_ERROR_CODES.MEMORY_EXCEEDED, { exitCode: 137 }),
+    );
+    await settleJobChanges(deps);
+    const why = await explainJob(deps, alice, taskId, 0);
+    expect(why).toMatchObject({ state: 'queued', attempt: 2, siteId: 'cern' });
+    expect(why.findings.slice(0, 4)).toEqual([
+      { code: 'state', message: 'Job 0 is queued (attempt 2).' },
+      expect.objectContaining({ code: 'sent-to', siteId: 'cern' }),
+      {
+        code: 'attempt',
+        siteId: 'cern',
+        message: `Attempt 1 ran at cern on pilot ${pilotId} (wn001.example.org): failed, 1102 (payload exceeded its memory limit and was killed), exit code 137.`,
+      },
+      { code: 'attempt', siteId: 'cern', message: 'Attempt 2 is queued at cern, with memory 3000 MB.' },
+    ]);
+    // The retry's memory, not the spec's, is what the site's slots are held against.
+    await addSite(deps, { siteId: 'cern', slot: { ...BIG_SLOT, memoryMB: 2500 }, maxPilots: 40 });
+    expect((await explainJob(deps, alice, taskId, 0)).findings.at(-1)).toMatchObject({
+      code: 'no-pilot-of-class',
+      message: expect.stringContaining('needs 3000 MB memory, slots have 2500'),
+    });
+  });
+
+  it('says where a running job runs, with nothing pending', async () => {
+    const { deps, taskId } = await setup();
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, { taskId, jobIndex: 1, attempt: 1 });
+    const why = await explainJob(deps, alice, taskId, 1);
+    expect(codes(why.findings)).toEqual(['state', 'sent-to']);
+    expect(why.findings[0]?.message).toBe(
+      `Job 1 is running at cern on pilot ${pilotId} (wn001.example.org) since ${DEFAULT_START}.`,
+    );
+  });
+
+  it('says where a job not sent yet will go', async () => {
+    const deps = inMemoryDeps({ settings: { enqueuePageSize: 2 } });
+    await addSite(deps);
+    const { taskId } = await submitTask(deps, alice, generationSpec(5));
+    await enqueueJobs(deps, taskId, (await splitTask(deps, taskId)).nextIndex);
+    const why = await explainJob(deps, alice, taskId, 4);
+    expect(why.state).toBe('defined');
+    expect(why.findings[1]).toMatchObject({
+      code: 'not-sent',
+      message: expect.stringMatching(/^Job 4 goes to site cern when its page is sent \(2 of 5 sent so far\)/),
+    });
+  });
+
+  it("names every site's reason for a job no site can take (the task failed at its split)", async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'down', slot: BIG_SLOT, status: 'offline' });
+    await deps.sites.put(siteOf({ siteId: 'tiny', slot: { cores: 1, memoryMB: 100 } }));
+    await deps.sites.put(siteOf({ siteId: 'closed', slot: BIG_SLOT, maxPilots: 0 }));
+    const { taskId } = await submitTask(deps, alice, generationSpec(3));
+    const error = await splitTask(deps, taskId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoSiteError);
+    await failTask(deps, taskId, { Error: 'NoSiteError', Cause: (error as Error).message });
+    expect((await explainJob(deps, alice, taskId, 2)).findings).toEqual([
+      { code: 'state', message: 'Job 2 is defined.' },
+      {
+        code: 'no-site',
+        message: `No site can take job 2 (brokerage at ${DEFAULT_START}): closed: allows no pilots (maxPilots 0); down: site is offline; tiny: needs 2000 MB memory, slots have 100.`,
+      },
+    ]);
+  });
+
+  it('says a task not brokered yet has no site for the job', async () => {
+    const deps = inMemoryDeps();
+    const { taskId } = await submitTask(deps, alice, generationSpec(1));
+    expect((await explainJob(deps, alice, taskId, 0)).findings).toEqual([
+      { code: 'state', message: 'Job 0 is defined.' },
+      { code: 'not-brokered', message: 'The task is submitted: no site is chosen yet.' },
+    ]);
+  });
+
+  it('appends the findings of a further source after the others', async () => {
+    const { deps, taskId } = await setup();
+    const shares: JobFindingSource = ({ job }) =>
+      job.state === 'queued' ? [{ code: 'share-reached', message: "alice's share is used up." }] : [];
+    const why = await explainJob(deps, alice, taskId, 0, [...JOB_FINDING_SOURCES, shares]);
+    expect(codes(why.findings)).toEqual(['state', 'sent-to', 'no-pilots', 'share-reached']);
+  });
+
+  it("throws NotFoundError for another user's task and for a job the task does not have", async () => {
+    const { deps, taskId } = await setup();
+    await expect(explainJob(deps, bob, taskId, 0)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(explainJob(deps, alice, taskId, 2)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
