@@ -22,7 +22,9 @@ export function registerWhy(program: Command, ctx: CliContext): void {
       .command('why')
       .argument('<task>', 'task id (t-…)')
       .option('--job <index>', 'explain one job (its index, from 0)', parseJobIndex)
-      .description("why is my job pending, why did it go there: brokerage's decision and what holds the jobs"),
+      .description(
+        "why is my job pending, why did it go there: brokerage's decision and what holds the jobs",
+      ),
   )
     .addHelpText(
       'after',
@@ -91,6 +93,9 @@ function printTaskExplanation(io: CliIo, why: TaskExplanation): void {
 
 function printJobExplanation(io: CliIo, why: JobExplanation): void {
   const at = why.siteId === undefined ? '' : ` at ${why.siteId}`;
-  writeLine(io.stdout, `Job ${why.jobIndex} of task ${why.taskId}: ${why.state}, attempt ${why.attempt}${at}`);
+  writeLine(
+    io.stdout,
+    `Job ${why.jobIndex} of task ${why.taskId}: ${why.state}, attempt ${why.attempt}${at}`,
+  );
   for (const finding of why.findings) writeLine(io.stdout, `  - ${finding.message}`);
 }
