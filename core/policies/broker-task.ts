@@ -2,10 +2,10 @@ import type { TaskSpec } from '../tasks/task-spec.ts';
 import { type BrokerageDecision, MAX_RECORDED_REJECTIONS, type SiteRejection } from './brokerage-decision.ts';
 import {
   DEFAULT_FILTER_OPTIONS,
-  FILTER_CHAIN,
   type FilterOptions,
   firstRejection,
   type SiteFacts,
+  SOFT_FILTERS,
 } from './site-filters.ts';
 import { weighSites } from './site-weights.ts';
 
@@ -25,7 +25,7 @@ export function brokerTask(
   at: string,
   options: FilterOptions = DEFAULT_FILTER_OPTIONS,
 ): BrokerageDecision {
-  const sorted = [...facts].sort((a, b) => a.site.siteId.localeCompare(b.site.siteId));
+  const sorted = [...facts].sort((a, b) => compareIds(a.site.siteId, b.site.siteId));
   const rejected: SiteRejection[] = [];
   const waived: SiteRejection[] = [];
   let left: SiteFacts[] = [];
@@ -34,7 +34,7 @@ export function brokerTask(
     if (rejection === undefined) left.push(f);
     else rejected.push({ siteId: f.site.siteId, ...rejection });
   }
-  for (const link of FILTER_CHAIN.filter((l) => l.soft)) {
+  for (const link of SOFT_FILTERS) {
     const verdicts = left.map((f) => ({ f, rejection: firstRejection(spec, f, options, [link]) }));
     const softRejected = verdicts.flatMap(({ f, rejection }) =>
       rejection === undefined ? [] : [{ siteId: f.site.siteId, ...rejection }],
@@ -47,7 +47,7 @@ export function brokerTask(
     rejected.push(...softRejected);
     left = verdicts.filter((v) => v.rejection === undefined).map((v) => v.f);
   }
-  rejected.sort((a, b) => a.siteId.localeCompare(b.siteId));
+  rejected.sort((a, b) => compareIds(a.siteId, b.siteId));
   const omitted = rejected.length - MAX_RECORDED_REJECTIONS;
   return {
     at,
@@ -57,6 +57,11 @@ export function brokerTask(
     waived,
     ...(omitted > 0 ? { rejectedOmitted: omitted } : {}),
   };
+}
+
+/** Site ids in code point order: the same everywhere, and cheaper than a locale's collation. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The facts without queue depths: what a site is before its queue is looked at. */

@@ -32,7 +32,12 @@ export function assignmentCycle(shares: readonly number[]): Uint16Array {
   return cycle;
 }
 
+/** The same shares array (one head read) finds its cycle without building its key again. */
+const cyclesOfArrays = new WeakMap<readonly number[], Uint16Array>();
+
 function cachedCycle(shares: readonly number[]): Uint16Array {
+  const known = cyclesOfArrays.get(shares);
+  if (known !== undefined) return known;
   const key = shares.join(',');
   let cycle = cycles.get(key);
   if (cycle === undefined) {
@@ -40,22 +45,30 @@ function cachedCycle(shares: readonly number[]): Uint16Array {
     if (cycles.size >= CACHED_CYCLES) cycles.delete(cycles.keys().next().value as string);
     cycles.set(key, cycle);
   }
+  cyclesOfArrays.set(shares, cycle);
   return cycle;
 }
 
 /**
- * The site of job `jobIndex` (its first attempt), or undefined for a task with no site. A task
- * brokered without shares (before weights were stored) has equal shares: plain round-robin.
+ * The site of each job of a task (its first attempt), from its index: a function for a page of
+ * jobs (the cycle is found once). Undefined for a task with no site. A task brokered without
+ * shares (before weights were stored) has equal shares: plain round-robin by index.
  */
+export function jobSites(
+  head: Pick<TaskHead, 'siteIds' | 'siteShares'>,
+): (jobIndex: number) => string | undefined {
+  const { siteIds } = head;
+  const shares = head.siteShares;
+  if (shares === undefined || shares.length !== siteIds.length || shares.some((s) => !(s >= 1)))
+    return (jobIndex) => siteIds[jobIndex % siteIds.length];
+  const cycle = cachedCycle(shares);
+  return (jobIndex) => siteIds[cycle[jobIndex % cycle.length] as number];
+}
+
+/** The site of one job (see jobSites). */
 export function siteForJob(
   head: Pick<TaskHead, 'siteIds' | 'siteShares'>,
   jobIndex: number,
 ): string | undefined {
-  const { siteIds } = head;
-  if (siteIds.length === 0) return undefined;
-  const shares = head.siteShares;
-  if (shares === undefined || shares.length !== siteIds.length || shares.some((s) => !(s >= 1)))
-    return siteIds[jobIndex % siteIds.length];
-  const cycle = cachedCycle(shares);
-  return siteIds[cycle[jobIndex % cycle.length] as number];
+  return jobSites(head)(jobIndex);
 }

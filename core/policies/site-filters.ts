@@ -140,12 +140,15 @@ export const FILTER_CHAIN: readonly ChainLink[] = [
   { name: 'failures', soft: true, filter: failuresFilter },
 ];
 
+export const HARD_FILTERS: readonly ChainLink[] = FILTER_CHAIN.filter((link) => !link.soft);
+export const SOFT_FILTERS: readonly ChainLink[] = FILTER_CHAIN.filter((link) => link.soft);
+
 /** The first rejection of a site by the links given (by default the hard filters), or undefined. */
 export function firstRejection(
   spec: TaskSpec,
   facts: SiteFacts,
   options: FilterOptions = DEFAULT_FILTER_OPTIONS,
-  links: readonly ChainLink[] = FILTER_CHAIN.filter((link) => !link.soft),
+  links: readonly ChainLink[] = HARD_FILTERS,
 ): { filter: FilterName; reason: string; details: Record<string, RejectionDetail> } | undefined {
   for (const link of links) {
     const verdict = link.filter(spec, facts, options);

@@ -13,7 +13,7 @@ import { PILOT_ERROR_DESCRIPTIONS } from '../pilots/pilot-error-codes.ts';
 import type { BrokerageDecision, ChosenSite } from '../policies/brokerage-decision.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { siteForJob } from '../policies/site-assignment.ts';
-import { FILTER_CHAIN, firstRejection } from '../policies/site-filters.ts';
+import { firstRejection, HARD_FILTERS } from '../policies/site-filters.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { percent } from './explain-task.ts';
 import type { Task } from './task.ts';
@@ -113,7 +113,7 @@ function attemptEnd(a: AttemptView): string {
 }
 
 /** The hard filters but the user's lists (which sent the job there): what can change at a site. */
-const SITE_NOW_LINKS = FILTER_CHAIN.filter((link) => !link.soft && link.name !== 'lists');
+const SITE_NOW_LINKS = HARD_FILTERS.filter((link) => link.name !== 'lists');
 
 /** For a queued job: the task paused, or why the pilots of its site do not take it. */
 export async function pendingFindings(ctx: JobContext): Promise<JobFinding[]> {

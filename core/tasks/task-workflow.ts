@@ -14,7 +14,7 @@ import { jobMessage } from '../jobs/job-message.ts';
 import { killEntry } from '../pilots/pilot.ts';
 import { brokerSites } from '../policies/broker-sites.ts';
 import { describeNoSite } from '../policies/broker-task.ts';
-import { siteForJob } from '../policies/site-assignment.ts';
+import { jobSites } from '../policies/site-assignment.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
 import { jobIndexes } from './split-task.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
@@ -81,9 +81,10 @@ export async function enqueueJobs(
   if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
   const now = deps.clock.now();
   const indexes = jobIndexes(spec, nextIndex, deps.settings.enqueuePageSize);
+  const siteOf = jobSites(head);
   await deps.queue.send(
     indexes.map((jobIndex) =>
-      jobMessage({ taskId, jobIndex, attempt: 1 }, siteForJob(head, jobIndex) as string, now.getTime()),
+      jobMessage({ taskId, jobIndex, attempt: 1 }, siteOf(jobIndex) as string, now.getTime()),
     ),
   );
   const end = nextIndex + indexes.length;
@@ -150,11 +151,12 @@ export async function resumeJobs(
   const { records } = await deps.jobs.list(taskId, nextIndex, RESUME_PAGE);
   const byIndex = new Map(records.filter((r) => r.jobIndex < end).map((r) => [r.jobIndex, r]));
   const now = deps.clock.now().getTime();
+  const siteOf = jobSites(head);
   const messages = [];
   for (let jobIndex = nextIndex; jobIndex < end; jobIndex++) {
     const record = byIndex.get(jobIndex);
     if (record === undefined) {
-      const siteId = siteForJob(head, jobIndex);
+      const siteId = siteOf(jobIndex);
       if (siteId !== undefined) messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now));
     } else if (record.state === 'queued') {
       messages.push(jobMessage(record, record.siteId, now));
