@@ -14,8 +14,8 @@ import { weighSites } from './site-weights.ts';
  * of the survivors (site-weights.ts). Sites are looked at in site id order whatever order they
  * come in, so the same facts give the same decision.
  *
- * Hard filters reject a site that cannot run the jobs. Soft filters (queue full, recent failures)
- * run one after the other over the sites left: a soft filter that would reject every site left is
+ * Hard filters reject a site that cannot run the jobs. Soft filters (no pilots allowed, queue
+ * full, recent failures) run one after the other over the sites left: a soft filter that would reject every site left is
  * waived (the sites are kept, and the decision says what held against them), so a task is never
  * failed for the moment's load, only steered away from it when there is somewhere else to go.
  */

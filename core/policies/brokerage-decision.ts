@@ -68,7 +68,7 @@ export const BrokerageDecisionSchema = z.object({
   /** Each rejected site with the first filter that rejected it, in site id order. */
   rejected: z.array(SiteRejectionSchema),
   /**
-   * Soft rejections (queue full, recent failures) not applied because they would have left no
+   * Soft rejections (no pilots allowed, queue full, recent failures) not applied because they would have left no
    * site: the sites are chosen all the same, and this says what held against them.
    */
   waived: z.array(SiteRejectionSchema),

@@ -1,8 +1,9 @@
 /**
  * The site filter chain of brokerage, one small function per filter. Each looks at one site for
  * one task and says `pass`, or why not: in words and in fields. The chain stops at a site's first
- * rejection. Hard filters say whether the site can run the jobs at all; soft filters (queue full,
- * recent failures) say it should not get more now, and are waived when they would leave no site.
+ * rejection. Hard filters say whether the site can run the jobs at all; soft filters (no pilots
+ * allowed, queue full, recent failures) say it should not get more now, and are waived when they
+ * would leave no site.
  */
 
 import { describeShortfall, resourceShortfall } from '../sites/resource-fit.ts';
@@ -97,7 +98,7 @@ export const featuresFilter: SiteFilter = (spec, { site }) => {
   return 'pass';
 };
 
-/** A site that allows no pilots runs nothing. */
+/** Soft: a site that allows no pilots now (an operator's drain) runs nothing until it does. */
 export const capacityFilter: SiteFilter = (_spec, { site }) =>
   site.maxPilots === 0 ? reject('allows no pilots (maxPilots 0)', { maxPilots: 0 }) : 'pass';
 
@@ -135,7 +136,7 @@ export const FILTER_CHAIN: readonly ChainLink[] = [
   { name: 'lists', soft: false, filter: listsFilter },
   { name: 'resources', soft: false, filter: resourcesFilter },
   { name: 'features', soft: false, filter: featuresFilter },
-  { name: 'capacity', soft: false, filter: capacityFilter },
+  { name: 'capacity', soft: true, filter: capacityFilter },
   { name: 'queue', soft: true, filter: queueFilter },
   { name: 'failures', soft: true, filter: failuresFilter },
 ];

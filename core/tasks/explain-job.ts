@@ -112,7 +112,7 @@ function attemptEnd(a: AttemptView): string {
   return `${a.state}${code}${exit}`;
 }
 
-/** The hard filters but the user's lists (which sent the job there): what can change at a site. */
+/** The hard filters but the user's lists (which sent the job there): what can change at a site for it. */
 const SITE_NOW_LINKS = HARD_FILTERS.filter((link) => link.name !== 'lists');
 
 /** For a queued job: the task paused, or why the pilots of its site do not take it. */

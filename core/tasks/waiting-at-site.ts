@@ -7,7 +7,7 @@ export interface WaitingFacts {
   site: SiteRecord;
   pilots: PilotCensus;
   queuedJobs: number;
-  /** The filter the jobs fail at this site now (brokerage's rules applied to the site as it is). */
+  /** The hard filter the jobs fail at this site now (brokerage's rules applied to the site as it is). */
   failing?: { filter: FilterName; reason: string };
 }
 
@@ -38,14 +38,14 @@ export function waitingAtSite(f: WaitingFacts, of: keyof typeof WORDS): JobFindi
       siteId,
       message: `Site ${siteId} is ${site.status}: its pilot factory starts no pilots, so ${w.jobs} ${w.wait} there.`,
     };
-  if (failing?.filter === 'capacity')
-    return { code: 'site-no-pilots', siteId, message: `Site ${siteId} allows no pilots (maxPilots 0).` };
   if (failing !== undefined)
     return {
       code: 'no-pilot-of-class',
       siteId,
       message: `No pilot at ${siteId} can run ${w.them}: ${failing.reason}; ${w.jobs} ${w.wait} until the site's slots change.`,
     };
+  if (site.maxPilots === 0)
+    return { code: 'site-no-pilots', siteId, message: `Site ${siteId} allows no pilots (maxPilots 0).` };
   if (live === 0)
     return {
       code: 'no-pilots',

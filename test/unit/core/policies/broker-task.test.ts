@@ -95,6 +95,23 @@ describe('brokerTask', () => {
     expect(ids(brokerTask(spec(), sites, AT))).toEqual(['on']);
   });
 
+  it('sends the jobs to a site that allows no pilots only when no other site can take them', () => {
+    const drained = site({ siteId: 'drained', maxPilots: 0 });
+    const withOther = brokerTask(spec(), [drained, site({ siteId: 'open' })], AT);
+    expect(ids(withOther)).toEqual(['open']);
+    expect(withOther.rejected.map((r) => [r.siteId, r.filter])).toEqual([['drained', 'capacity']]);
+    const alone = brokerTask(
+      spec({ sites: { allow: ['drained'] } }),
+      [drained, site({ siteId: 'open' })],
+      AT,
+    );
+    expect(ids(alone)).toEqual(['drained']);
+    expect(alone.waived.map((w) => [w.siteId, w.filter, w.reason])).toEqual([
+      ['drained', 'capacity', 'allows no pilots (maxPilots 0)'],
+    ]);
+    expect(alone.chosen[0]).toMatchObject({ weight: 1, share: 1000 });
+  });
+
   it('rejects a site whose queue is full when another site can take the jobs', () => {
     const decision = brokerTask(
       spec(),

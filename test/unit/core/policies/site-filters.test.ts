@@ -289,13 +289,13 @@ describe('failuresFilter options', () => {
 });
 
 describe('firstRejection', () => {
-  it('runs the chain in order: status, lists, resources, features, capacity, queue, failures', () => {
+  it('runs the chain in order: the hard filters status, lists, resources, features; the soft capacity, queue, failures', () => {
     expect(FILTER_CHAIN.map((l) => [l.name, l.soft])).toEqual([
       ['status', false],
       ['lists', false],
       ['resources', false],
       ['features', false],
-      ['capacity', false],
+      ['capacity', true],
       ['queue', true],
       ['failures', true],
     ]);
@@ -311,7 +311,7 @@ describe('firstRejection', () => {
     ],
     ['too small and no GPU: resources first', { resources: { cores: 64, gpus: 1 } }, {}, 'resources'],
     ['no GPU and no pilots: features first', { resources: { gpus: 1 } }, { maxPilots: 0 }, 'features'],
-    ['no pilots', {}, { maxPilots: 0 }, 'capacity'],
+    ['no pilots: soft, so not a hard filter', {}, { maxPilots: 0 }, undefined],
     ['fits', {}, {}, undefined],
   ])('names the first hard filter a site fails (%s)', (_name, fields, site, filter) => {
     expect(firstRejection(spec(fields), facts(site, { queuedJobs: 1e6 }))?.filter).toBe(filter);
@@ -324,5 +324,8 @@ describe('firstRejection', () => {
       filter: 'queue',
       reason: 'queue full: 5 jobs waiting, maxQueued 1',
     });
+    const drained = facts({ maxPilots: 0 });
+    expect(firstRejection(spec(), drained)).toBeUndefined();
+    expect(firstRejection(spec(), drained, DEFAULT_FILTER_OPTIONS, FILTER_CHAIN)?.filter).toBe('capacity');
   });
 });

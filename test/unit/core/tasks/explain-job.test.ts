@@ -199,8 +199,8 @@ describe('explainJob', () => {
     const deps = inMemoryDeps();
     await addSite(deps, { siteId: 'down', slot: BIG_SLOT, status: 'offline' });
     await deps.sites.put(siteOf({ siteId: 'tiny', slot: { cores: 1, memoryMB: 100 } }));
-    await deps.sites.put(siteOf({ siteId: 'closed', slot: BIG_SLOT, maxPilots: 0 }));
-    const { taskId } = await submitTask(deps, alice, generationSpec(3));
+    await deps.sites.put(siteOf({ siteId: 'plain', slot: BIG_SLOT }));
+    const { taskId } = await submitTask(deps, alice, generationSpec(3, { resources: { tags: ['cvmfs'] } }));
     const error = await splitTask(deps, taskId).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoSiteError);
     await failTask(deps, taskId, { Error: 'NoSiteError', Cause: (error as Error).message });
@@ -208,7 +208,7 @@ describe('explainJob', () => {
       { code: 'state', message: 'Job 2 is defined.' },
       {
         code: 'no-site',
-        message: `No site can take job 2 (brokerage at ${DEFAULT_START}): closed: allows no pilots (maxPilots 0); down: site is offline; tiny: needs 2000 MB memory, slots have 100.`,
+        message: `No site can take job 2 (brokerage at ${DEFAULT_START}): down: site is offline; plain: lacks tag cvmfs; tiny: needs 2000 MB memory, slots have 100.`,
       },
     ]);
   });
