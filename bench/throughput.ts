@@ -4,6 +4,7 @@
  *   npm run bench -- [--jobs 2000] [--pilots 4] [--no-slurm] [--json]
  *   npm run bench -- --scale 1000000
  *   npm run bench -- --event-service [--events 200000] [--range-size 100] [--consumers 4] [--json]
+ *   npm run bench -- --brokerage [--json]
  *
  * Default run, on the local stack:
  * 1. throughput: N trivial jobs through P pilots already waiting (started by the factory for a
@@ -22,6 +23,8 @@
  * phase, the stack's peak RSS and the workflow's history events (Step Functions allows 25,000).
  * `--event-service`: an event-service task in stream mode with a trivial payload (event-service.ts):
  * ranges/s dispatched and completed, the cost per range, the pilot's CPU per range.
+ * `--brokerage`: brokerage decisions per second for 100 sites and 10,000 queued jobs, in the pure
+ * core, no stack (brokerage.ts).
  */
 // Must be set before the functions' clients are built (at their cold start, inside startLocalStack).
 process.env.GLUON_MEASURE_CAPACITY = '1';
@@ -36,6 +39,7 @@ import { GluonClient } from '#client/gluon-client.ts';
 import { LOCAL_PREFIX, type LocalStack } from '#local/stack.ts';
 import { setDefaultLogSink } from '#platform/logger.ts';
 import { startStack, trivialTask, waitForTask, warmPilots } from './bench-stack.ts';
+import { brokerageBench } from './brokerage.ts';
 import { closeCostWindow, costLines, money, openCostWindow } from './cost-figures.ts';
 import { eventServiceBench } from './event-service.ts';
 import {
@@ -73,6 +77,7 @@ const options = new Command()
   .option('--events <n>', 'with --event-service: events of the task', positive, 200_000)
   .option('--range-size <n>', 'with --event-service: events per range', positive, 100)
   .option('--consumers <n>', 'with --event-service: consumer jobs, and pilots', positive, 4)
+  .option('--brokerage', 'instead: brokerage decisions per second (100 sites, 10,000 queued jobs), no stack')
   .option('--json', 'print one JSON object instead of the report')
   .addOption(new Option('--liveness-only <dispatchSec>', 'internal: the liveness phase alone').hideHelp())
   .parse()
@@ -82,6 +87,7 @@ const options = new Command()
     slurm: boolean;
     scale?: number;
     eventService?: boolean;
+    brokerage?: boolean;
     events: number;
     rangeSize: number;
     consumers: number;
@@ -340,6 +346,10 @@ function livenessInChild(dispatchSec: number): Promise<Awaited<ReturnType<typeof
 }
 
 async function main(): Promise<void> {
+  if (options.brokerage) {
+    await brokerageBench(options);
+    return;
+  }
   if (options.livenessOnly !== undefined) {
     console.log(JSON.stringify(await liveness(Number(options.livenessOnly))));
     return;

@@ -92,6 +92,12 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** The census is on the site record (the reaper takes it); the depth resolves the queue URL first. */
   'site-demand': { tables: { sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   'explain-task': { tables: { tasks: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
+  /** The job with its attempts, the task's brokerage decision, its site's census and queue depth. */
+  'explain-job': {
+    // policies: the share tree, usage and caps, for where the owner stands in fair share.
+    tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+    siteQueues: ['get-url', 'depth'],
+  },
   'list-sites': { tables: { sites: 'read' } },
   'get-shares': { tables: { policies: 'read' } },
   'put-shares': { tables: { policies: 'read-write' } },
@@ -120,7 +126,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     workflow: ['release-wait'],
     streams: ['jobs'],
   },
-  'split-task': { tables: { tasks: 'read-write', sites: 'read' } },
+  /** Brokerage: the sites, the queue depth of those that could run the jobs; its decision stored. */
+  'split-task': { tables: { tasks: 'read-write', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   /** Hands the task to dispatch and runs one dispatch round. */
   'enqueue-jobs': {
     tables: { tasks: 'read-write', policies: 'read-write', sites: 'read' },

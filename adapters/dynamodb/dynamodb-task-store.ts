@@ -11,6 +11,7 @@ import { ConflictError } from '#core/errors.ts';
 import { RANGE_COUNTER_NAMES, type RangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { OutputFile } from '#core/jobs/job.ts';
 import { COUNTER_NAMES, deriveJobCounts, type JobCounters, type JobCounts } from '#core/jobs/job-counts.ts';
+import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
 import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
 import {
   FINAL_TASK_STATES,
@@ -109,19 +110,14 @@ export class DynamoDbTaskStore implements TaskStore {
         }),
       );
     } catch (error) {
-      if (errorName(error) === 'TransactionCanceledException') {
-        const reasons =
-          (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed')
-          throw new ConflictError(`task ${task.taskId} already exists`);
-      }
+      if (firstConditionFailed(error)) throw new ConflictError(`task ${task.taskId} already exists`);
       rethrowSdkError(error, 'create task');
     }
   }
 
-  /** One strongly consistent Query: spec, counters and head. */
+  /** One strongly consistent Query: spec, counters and head (from the spec on: not the brokerage decision). */
   async get(taskId: string): Promise<Task | undefined> {
-    const items = await this.query(taskId, undefined);
+    const items = await this.query(taskId, TASK_SK.spec);
     const headItem = items.find((i) => i.sk === TASK_SK.head);
     const specItem = items.find((i) => i.sk === TASK_SK.spec);
     if (headItem === undefined || specItem === undefined) return undefined;
@@ -228,7 +224,13 @@ export class DynamoDbTaskStore implements TaskStore {
   async transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; siteIds?: string[]; outputs?: OutputFile[] },
+    change: {
+      at: string;
+      reason?: string;
+      siteIds?: string[];
+      siteShares?: number[];
+      outputs?: OutputFile[];
+    },
   ): Promise<boolean> {
     const { from, to } = TASK_TRANSITIONS[event];
     const entry: TaskStateChange = {
@@ -249,6 +251,10 @@ export class DynamoDbTaskStore implements TaskStore {
     if (change.siteIds !== undefined) {
       sets.push('siteIds = :siteIds');
       values[':siteIds'] = change.siteIds;
+    }
+    if (change.siteShares !== undefined) {
+      sets.push('siteShares = :siteShares');
+      values[':siteShares'] = change.siteShares;
     }
     if (change.outputs !== undefined) {
       sets.push('outputs = :outputs');
@@ -273,6 +279,52 @@ export class DynamoDbTaskStore implements TaskStore {
     } catch (error) {
       if (errorName(error) === CONDITION_FAILED) return false;
       rethrowSdkError(error, 'task transition');
+    }
+  }
+
+  /** The decision's item, on the condition (checked in the same transaction) that the head is submitted. */
+  async recordBrokerage(taskId: string, decision: BrokerageDecision): Promise<boolean> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: { taskId, sk: TASK_SK.head },
+                ConditionExpression: '#state = :submitted',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: { ':submitted': 'submitted' },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { taskId, sk: TASK_SK.brokerage, decision },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (firstConditionFailed(error)) return false;
+      rethrowSdkError(error, 'record brokerage');
+    }
+  }
+
+  async getBrokerage(taskId: string): Promise<BrokerageDecision | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { taskId, sk: TASK_SK.brokerage },
+          ConsistentRead: true,
+        }),
+      );
+      return out.Item === undefined ? undefined : (out.Item.decision as BrokerageDecision);
+    } catch (error) {
+      rethrowSdkError(error, 'get brokerage');
     }
   }
 
@@ -581,6 +633,13 @@ export class DynamoDbTaskStore implements TaskStore {
       rethrowSdkError(error, what);
     }
   }
+}
+
+/** A transaction refused because its first item's condition failed. */
+function firstConditionFailed(error: unknown): boolean {
+  if (errorName(error) !== 'TransactionCanceledException') return false;
+  const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+  return reasons[0]?.Code === 'ConditionalCheckFailed';
 }
 
 function compareSeq(a: string, b: string): number {

@@ -43,10 +43,11 @@ export const INDEX = {
 } as const;
 
 /**
- * Sort keys of the tasks table: the spec (sorted first), the job counters of each feed, the range
- * counters of each feed, the head.
+ * Sort keys of the tasks table: the brokerage decision and the spec (sorted first), the job
+ * counters of each feed, the range counters of each feed, the head.
  */
 export const TASK_SK = {
+  brokerage: '#brokerage',
   spec: '#spec',
   countsPrefix: 'counts#',
   rangeCountsPrefix: 'ranges#',
@@ -55,7 +56,8 @@ export const TASK_SK = {
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
   /**
-   * Per task: the immutable spec (sk `#spec`), the job counters kept by the change feed
+   * Per task: its brokerage decision (sk `#brokerage`, up to tens of KB, read only by `gluon
+   * why`), the immutable spec (sk `#spec`), the job counters kept by the change feed
    * (sk `counts#<feed>`, one item per stream shard), the range counters of an event-service task
    * (sk `ranges#<feed>`, likewise) and the small head (sk `task`). Only heads carry `owner`, so
    * byOwner lists tasks only; a Query from `counts#` on reads counters and head without the spec.

@@ -35,6 +35,7 @@ import { PutSharesRequestSchema, SharesViewSchema } from './policies.ts';
 import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
 import {
   CancelTaskResponseSchema,
+  JobExplanationSchema,
   JobPageSchema,
   JobsQuerySchema,
   JobViewSchema,
@@ -216,6 +217,17 @@ export const OPERATIONS = {
     summary: 'Why is my job pending: what holds the task’s jobs back, site by site, in words.',
     params: TaskPathSchema,
     response: TaskExplanationSchema,
+    status: 200,
+  }),
+  explainJob: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/jobs/{jobIndex}/why',
+    scopes: [SCOPES.read],
+    tag: 'jobs',
+    summary:
+      'Why is this job where it is: the site it was sent to and why, its attempts, and for a queued job what keeps pilots from taking it.',
+    params: JobPathSchema,
+    response: JobExplanationSchema,
     status: 200,
   }),
   createSandbox: operation({

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ATTEMPT_END_STATES, JOB_STATES, OutputFileSchema, UsageSchema } from '../jobs/job.ts';
 import { isPilotErrorCode } from '../pilots/pilot-error-codes.ts';
+import { BrokerageDecisionSchema, FILTER_NAMES } from '../policies/brokerage-decision.ts';
 import { SITE_STATUSES, SiteIdSchema } from '../sites/site.ts';
 import { JOB_SELECTION, RESUBMIT_STATES } from '../tasks/job-selection.ts';
 import { TASK_STATES } from '../tasks/task.ts';
@@ -163,6 +164,10 @@ export const TaskExplanationSchema = z.object({
       chosen: z.boolean(),
       /** Why brokerage would not send this task's jobs there (now). */
       rejected: z.string().optional(),
+      /** The filter that rejected it (brokerage's record; or, for a chosen site, the filter it fails now). */
+      filter: z.enum(FILTER_NAMES).optional(),
+      /** A chosen site's part of the task's jobs, 0..1 (brokerage's record). */
+      weight: z.number().optional(),
       status: z.enum(SITE_STATUSES).optional(),
       queuedJobs: z.number().int().optional(),
       pilots: z
@@ -171,8 +176,36 @@ export const TaskExplanationSchema = z.object({
       maxPilots: z.number().int().optional(),
     }),
   ),
+  /** The brokerage decision stored with the task: candidates, rejections with their filter, weights. */
+  brokerage: BrokerageDecisionSchema.optional(),
 });
 export type TaskExplanation = z.infer<typeof TaskExplanationSchema>;
+
+/**
+ * One finding about a job, with a stable code: `state`, `no-site`, `not-brokered`, `not-sent`,
+ * `sent-to`, `attempt`, `task-paused`, `site-unknown`, `site-offline`,
+ * `site-test`, `site-no-pilots`, `no-pilot-of-class`, `no-pilots`, `pilots-busy`, `pilots-idle`
+ * (more may come: clients show `message` for codes they do not know).
+ */
+export const JobFindingSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  siteId: z.string().optional(),
+});
+export type JobFinding = z.infer<typeof JobFindingSchema>;
+
+/** Where one job was sent and why, its attempts, and for a queued job what keeps pilots from it. */
+export const JobExplanationSchema = z.object({
+  taskId: TaskIdSchema,
+  jobIndex: z.number().int().nonnegative(),
+  state: z.enum(JOB_STATES),
+  attempt: z.number().int().positive(),
+  /** The site of its current attempt (or the one it goes to), when it has one. */
+  siteId: z.string().optional(),
+  /** Most important first. */
+  findings: z.array(JobFindingSchema),
+});
+export type JobExplanation = z.infer<typeof JobExplanationSchema>;
 
 export const SandboxRequestSchema = z.strictObject({
   files: z

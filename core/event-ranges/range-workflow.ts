@@ -7,6 +7,7 @@
 import type { Deps } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
 import { jobMessage } from '../jobs/job-message.ts';
+import { jobSites } from '../policies/site-assignment.ts';
 import { isFinalTaskState, type TaskHead } from '../tasks/task.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 import { rangeAt, rangeMessages } from './event-range.ts';
@@ -72,17 +73,11 @@ export async function mergeRanges(
     return { waiting: false };
   }
   const now = deps.clock.now();
-  const siteIds = head.siteIds;
+  const siteOf = jobSites(head);
   const messages = [];
   for (let m = 0; m < mergeJobs; m++) {
     const jobIndex = es.consumers + m;
-    messages.push(
-      jobMessage(
-        { taskId, jobIndex, attempt: 1 },
-        siteIds[jobIndex % siteIds.length] as string,
-        now.getTime(),
-      ),
-    );
+    messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteOf(jobIndex) as string, now.getTime()));
   }
   await deps.queue.send(messages);
   await deps.tasks.recordEnqueued(taskId, es.consumers + mergeJobs, now.toISOString());

@@ -3,6 +3,7 @@ import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { killEntry } from '../pilots/pilot.ts';
 import { PILOT_ERROR_CODES } from '../pilots/pilot-error-codes.ts';
+import { siteForJob } from '../policies/site-assignment.ts';
 import { isFinalTaskState } from '../tasks/task.ts';
 import { ownedTaskHead } from '../tasks/task-access.ts';
 import { attemptKey, isFinalJobState } from './job.ts';
@@ -38,7 +39,7 @@ export async function killJob(
           state: 'cancelled',
           attempt: record?.attempt ?? 1,
           failures: record?.failures ?? 0,
-          siteId: record?.siteId ?? head.siteIds[jobIndex % Math.max(1, head.siteIds.length)] ?? 'none',
+          siteId: record?.siteId ?? siteForJob(head, jobIndex) ?? 'none',
           pilotErrorCode: PILOT_ERROR_CODES.CANCELLED,
           errorMessage: 'killed by its owner',
           endedAt: at,

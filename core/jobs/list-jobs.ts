@@ -2,6 +2,7 @@ import type { Page } from '../api/common.ts';
 import type { AttemptView, JobsQuery, JobView } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { siteForJob } from '../policies/site-assignment.ts';
 import { inputNames, jobAt } from '../tasks/split-task.ts';
 import type { TaskHead } from '../tasks/task.ts';
 import { ownedTaskHead } from '../tasks/task-access.ts';
@@ -66,6 +67,17 @@ export async function getJob(
   if (jobIndex >= head.jobCount) throw new NotFoundError(`job ${jobIdOf(taskId, jobIndex)} not found`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} not found`);
+  return jobWithAttempts(deps, head, spec, jobIndex);
+}
+
+/** The view of one job of a task already read, with every attempt it had, oldest first. */
+export async function jobWithAttempts(
+  deps: Pick<Deps, 'jobs'>,
+  head: TaskHead,
+  spec: TaskSpec,
+  jobIndex: number,
+): Promise<JobView & { attempts: AttemptView[] }> {
+  const taskId = head.taskId;
   const [record, archived] = await Promise.all([
     deps.jobs.get(taskId, jobIndex),
     deps.jobs.attempts(taskId, jobIndex),

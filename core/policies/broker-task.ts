@@ -1,40 +1,77 @@
-import { resourceMisfit } from '../sites/resource-fit.ts';
-import type { Site } from '../sites/site.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
-
-export interface BrokerageResult {
-  siteIds: string[];
-  /** Why each rejected site was rejected (for "why is my task not running"). */
-  rejected: Array<{ siteId: string; reason: string }>;
-}
+import { type BrokerageDecision, MAX_RECORDED_REJECTIONS, type SiteRejection } from './brokerage-decision.ts';
+import {
+  DEFAULT_FILTER_OPTIONS,
+  type FilterOptions,
+  firstRejection,
+  type SiteFacts,
+  SOFT_FILTERS,
+} from './site-filters.ts';
+import { weighSites } from './site-weights.ts';
 
 /**
- * The site filter chain of brokerage: status, allow/deny lists, resources of one slot. Survivors
- * are returned in a stable order; jobs are spread over them by index.
+ * Brokerage of one task: the filter chain over every site (site-filters.ts), then the weighting
+ * of the survivors (site-weights.ts). Sites are looked at in site id order whatever order they
+ * come in, so the same facts give the same decision.
+ *
+ * Hard filters reject a site that cannot run the jobs. Soft filters (no pilots allowed, queue
+ * full, recent failures) run one after the other over the sites left: a soft filter that would reject every site left is
+ * waived (the sites are kept, and the decision says what held against them), so a task is never
+ * failed for the moment's load, only steered away from it when there is somewhere else to go.
  */
-export function brokerTask(spec: TaskSpec, sites: Site[]): BrokerageResult {
-  const rejected: BrokerageResult['rejected'] = [];
-  const siteIds: string[] = [];
-  const { resources } = spec;
-  for (const site of [...sites].sort((a, b) => a.siteId.localeCompare(b.siteId))) {
-    const reason = rejection(spec, site, resources);
-    if (reason === undefined) siteIds.push(site.siteId);
-    else rejected.push({ siteId: site.siteId, reason });
+export function brokerTask(
+  spec: TaskSpec,
+  facts: SiteFacts[],
+  at: string,
+  options: FilterOptions = DEFAULT_FILTER_OPTIONS,
+): BrokerageDecision {
+  const sorted = [...facts].sort((a, b) => compareIds(a.site.siteId, b.site.siteId));
+  const rejected: SiteRejection[] = [];
+  const waived: SiteRejection[] = [];
+  let left: SiteFacts[] = [];
+  for (const f of sorted) {
+    const rejection = firstRejection(spec, f, options);
+    if (rejection === undefined) left.push(f);
+    else rejected.push({ siteId: f.site.siteId, ...rejection });
   }
-  return { siteIds, rejected };
+  for (const link of SOFT_FILTERS) {
+    const verdicts = left.map((f) => ({ f, rejection: firstRejection(spec, f, options, [link]) }));
+    const softRejected = verdicts.flatMap(({ f, rejection }) =>
+      rejection === undefined ? [] : [{ siteId: f.site.siteId, ...rejection }],
+    );
+    if (softRejected.length === 0) continue;
+    if (softRejected.length === left.length) {
+      waived.push(...softRejected);
+      continue;
+    }
+    rejected.push(...softRejected);
+    left = verdicts.filter((v) => v.rejection === undefined).map((v) => v.f);
+  }
+  rejected.sort((a, b) => compareIds(a.siteId, b.siteId));
+  const omitted = rejected.length - MAX_RECORDED_REJECTIONS;
+  return {
+    at,
+    sitesConsidered: sorted.length,
+    chosen: weighSites(left),
+    rejected: omitted > 0 ? rejected.slice(0, MAX_RECORDED_REJECTIONS) : rejected,
+    waived,
+    ...(omitted > 0 ? { rejectedOmitted: omitted } : {}),
+  };
 }
 
-function rejection(spec: TaskSpec, site: Site, r: TaskSpec['resources']): string | undefined {
-  // A site in test takes only its test tasks, and they go nowhere else.
-  if (spec.siteTest === true && site.status !== 'test') return 'test tasks go only to sites in test';
-  if (site.status !== 'online' && !(site.status === 'test' && spec.siteTest === true))
-    return `site is ${site.status}`;
-  if (spec.sites.allow !== undefined && !spec.sites.allow.includes(site.siteId)) return 'not in sites.allow';
-  if (spec.sites.deny.includes(site.siteId)) return 'in sites.deny';
-  return resourceMisfit(r, site.slot, 'slots have');
+/** Site ids in code point order: the same everywhere, and cheaper than a locale's collation. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function describeNoSite(result: BrokerageResult): string {
-  if (result.rejected.length === 0) return 'no site is defined';
-  return `no site can run the jobs: ${result.rejected.map((r) => `${r.siteId} (${r.reason})`).join(', ')}`;
+/** The facts without queue depths: what a site is before its queue is looked at. */
+export function sitesPassingHardFilters(spec: TaskSpec, facts: SiteFacts[]): SiteFacts[] {
+  return facts.filter((f) => firstRejection(spec, f) === undefined);
+}
+
+/** Why no site was chosen, naming every site and its reason (the error a task fails with). */
+export function describeNoSite(decision: Pick<BrokerageDecision, 'rejected' | 'rejectedOmitted'>): string {
+  if (decision.rejected.length === 0) return 'no site is defined';
+  const more = decision.rejectedOmitted === undefined ? '' : ` and ${decision.rejectedOmitted} more`;
+  return `no site can run the jobs: ${decision.rejected.map((r) => `${r.siteId} (${r.reason})`).join(', ')}${more}`;
 }

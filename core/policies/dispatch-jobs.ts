@@ -160,6 +160,22 @@ export async function dispatchJobs(
   return report;
 }
 
+/** Users and groups at their cap now (for `gluon why`): what a dispatch round would hold back. */
+export async function heldAtCaps(
+  deps: Pick<Deps, 'policies' | 'tasks'>,
+  shares: { tree: ShareTree },
+): Promise<Held[]> {
+  const { tree } = shares;
+  const inFlight = await jobsInFlight(deps, tree, await deps.policies.listActive());
+  const caps = [
+    ...tree.groups.flatMap((g) => (g.cap === undefined ? [] : [{ key: usageKey.group(g.name), cap: g.cap }])),
+    ...tree.users.flatMap((u) => (u.cap === undefined ? [] : [{ key: usageKey.user(u.user), cap: u.cap }])),
+  ];
+  return caps
+    .filter(({ key, cap }) => (inFlight.get(key) ?? 0) >= cap)
+    .map(({ key, cap }) => ({ key, reason: 'cap' as const, cap }));
+}
+
 /**
  * Jobs queued or running per user and group, for their caps: released jobs not yet final, read
  * from the counters of the tasks of capped users and groups only (no read when nobody is capped).

@@ -9,16 +9,51 @@ export interface ResourceOffer {
   walltimeSec: number;
 }
 
+/** The first resource a job needs more of than is offered: which, how much it needs, how much is offered. */
+export interface ResourceShortfall {
+  resource: 'cores' | 'memoryMB' | 'walltimeSec' | 'diskMB';
+  needs: number;
+  offers: number;
+}
+
+/** In the order a lack is named: cores, then memory, walltime and disk. */
+const CHECKED = ['cores', 'memoryMB', 'walltimeSec', 'diskMB'] as const;
+
+/** The first shortfall of `offer` for a job needing `needs`, or undefined when it fits (structured). */
+export function resourceShortfall(
+  needs: Pick<Resources, ResourceShortfall['resource']>,
+  offer: ResourceOffer,
+): ResourceShortfall | undefined {
+  for (const resource of CHECKED) {
+    if (needs[resource] > offer[resource])
+      return { resource, needs: needs[resource], offers: offer[resource] };
+  }
+  return undefined;
+}
+
+/** A shortfall in words, e.g. "needs 4000 MB memory, slots have 2000". */
+export function describeShortfall(s: ResourceShortfall, offerer: string): string {
+  switch (s.resource) {
+    case 'cores':
+      return `needs ${s.needs} cores, ${offerer} ${s.offers}`;
+    case 'memoryMB':
+      return `needs ${s.needs} MB memory, ${offerer} ${s.offers}`;
+    case 'walltimeSec':
+      return `needs ${s.needs} s walltime, ${offerer} ${s.offers} s`;
+    case 'diskMB':
+      return `needs ${s.needs} MB disk, ${offerer} ${s.offers}`;
+  }
+}
+
 /**
  * Why a job needing `needs` does not fit `offer` (say who offers, e.g. "slots have", "pilot has"),
  * or undefined when it fits. One rule for brokerage and for claims.
  */
-export function resourceMisfit(needs: Resources, offer: ResourceOffer, offerer: string): string | undefined {
-  if (needs.cores > offer.cores) return `needs ${needs.cores} cores, ${offerer} ${offer.cores}`;
-  if (needs.memoryMB > offer.memoryMB)
-    return `needs ${needs.memoryMB} MB memory, ${offerer} ${offer.memoryMB}`;
-  if (needs.walltimeSec > offer.walltimeSec)
-    return `needs ${needs.walltimeSec} s walltime, ${offerer} ${offer.walltimeSec} s`;
-  if (needs.diskMB > offer.diskMB) return `needs ${needs.diskMB} MB disk, ${offerer} ${offer.diskMB}`;
-  return undefined;
+export function resourceMisfit(
+  needs: Pick<Resources, ResourceShortfall['resource']>,
+  offer: ResourceOffer,
+  offerer: string,
+): string | undefined {
+  const shortfall = resourceShortfall(needs, offer);
+  return shortfall === undefined ? undefined : describeShortfall(shortfall, offerer);
 }

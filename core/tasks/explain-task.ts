@@ -1,88 +1,150 @@
 import type { TaskExplanation } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
-import { brokerTask } from '../policies/broker-task.ts';
-import { emptyCensus, livePilots } from '../sites/site.ts';
+import { brokerSites } from '../policies/broker-sites.ts';
+import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
+import { firstRejection } from '../policies/site-filters.ts';
+import { emptyCensus, type SiteRecord } from '../sites/site.ts';
+import type { Task } from './task.ts';
 import { isFinalTaskState } from './task.ts';
 import { ownedTask } from './task-access.ts';
+import { type WaitingFacts, waitingAtSite } from './waiting-at-site.ts';
+
+type SiteEntry = TaskExplanation['sites'][number];
 
 /**
- * Looks at the task, its sites and their pilots as the matchmaker would, and says in words what
- * holds its jobs back (as `condor_q -better-analyze` does for HTCondor).
+ * Looks at the task, its stored brokerage decision, its sites and their pilots as the matchmaker
+ * would, and says in words what holds its jobs back (as `condor_q -better-analyze` does for
+ * HTCondor). A task not brokered yet is brokered now, for the answer only (nothing is stored).
  */
 export async function explainTask(
-  deps: Pick<Deps, 'tasks' | 'sites' | 'queue'>,
+  deps: Pick<Deps, 'tasks' | 'sites' | 'queue' | 'clock'>,
   principal: Principal,
   taskId: string,
 ): Promise<TaskExplanation> {
   const task = await ownedTask(deps.tasks, principal, taskId);
-  const sites = await deps.sites.list();
-  const brokerage = brokerTask(task.spec, sites);
-  const findings: string[] = [];
-  const c = task.counts;
+  const stored = await deps.tasks.getBrokerage(taskId);
   if (isFinalTaskState(task.state)) {
-    // Nothing is pending in a task that ended: say how it ended, and why.
+    // Nothing is pending in a task that ended: say how it ended, and why; and what brokerage saw.
     const ended = [`The task is ${task.state}: nothing of it is pending.`];
     if (task.reason !== undefined) ended.push(`The task says: ${task.reason}`);
-    return { taskId, state: task.state, findings: ended, sites: [] };
+    return {
+      taskId,
+      state: task.state,
+      findings: ended,
+      sites: stored === undefined ? [] : decisionSites(task, stored),
+      ...(stored === undefined ? {} : { brokerage: stored }),
+    };
   }
+  const sites = await deps.sites.list();
+  const decision =
+    stored ??
+    (task.siteIds.length === 0
+      ? await brokerSites(deps, task.spec, deps.clock.now().toISOString())
+      : undefined);
+
+  const findings: string[] = [];
+  const c = task.counts;
   if (task.cancelRequested) findings.push('The task was cancelled: no job of it will start any more.');
+  if (task.paused === true)
+    findings.push('The task is paused by its owner: no job of it starts until it is resumed.');
   if (task.reason !== undefined) findings.push(`The task says: ${task.reason}`);
   if (task.state === 'submitted' || task.state === 'splitting') {
     findings.push(
       `The task is ${task.state}: ${task.jobsEnqueued} of ${task.jobCount} jobs are queued so far.`,
     );
   }
+  if (stored !== undefined && stored.chosen.length > 0) findings.push(describeChoice(stored));
+  for (const w of decision?.waived ?? []) {
+    findings.push(
+      `Site ${w.siteId} was chosen although ${w.reason}: no site without that could take the jobs.`,
+    );
+  }
 
-  const explained: TaskExplanation['sites'] = [];
+  const byId = new Map<string, SiteEntry>(
+    decision === undefined ? [] : decisionSites(task, decision).map((e) => [e.siteId, e]),
+  );
   for (const site of [...sites].sort((a, b) => a.siteId.localeCompare(b.siteId))) {
-    const chosen = task.siteIds.includes(site.siteId);
-    const rejected = brokerage.rejected.find((r) => r.siteId === site.siteId)?.reason;
-    if (!chosen) {
-      explained.push({ siteId: site.siteId, chosen, ...(rejected === undefined ? {} : { rejected }) });
+    const recorded = byId.get(site.siteId);
+    if (!task.siteIds.includes(site.siteId)) {
+      byId.set(site.siteId, recorded ?? notChosenNow(task, site));
       continue;
     }
-    const queuedJobs = await deps.queue.depth(site.siteId);
-    const pilots = site.census?.pilots ?? emptyCensus();
-    explained.push({
+    const waiting = await waitingFacts(deps, task, site);
+    byId.set(site.siteId, {
       siteId: site.siteId,
-      chosen,
-      ...(rejected === undefined ? {} : { rejected }),
+      chosen: true,
+      ...(recorded?.weight === undefined ? {} : { weight: recorded.weight }),
+      ...(waiting.failing === undefined
+        ? {}
+        : { rejected: waiting.failing.reason, filter: waiting.failing.filter }),
       status: site.status,
-      queuedJobs,
-      pilots,
+      queuedJobs: waiting.queuedJobs,
+      pilots: waiting.pilots,
       maxPilots: site.maxPilots,
     });
-    if (c.queued === 0) continue;
-    const live = livePilots(pilots);
-    if (site.status !== 'online') {
-      findings.push(
-        `Site ${site.siteId} is ${site.status}: its pilot factory starts no pilots, so queued jobs wait there.`,
-      );
-    } else if (rejected !== undefined) {
-      findings.push(
-        `Site ${site.siteId} no longer fits the task (${rejected}); jobs already sent there wait for it.`,
-      );
-    } else if (site.maxPilots === 0) {
-      findings.push(`Site ${site.siteId} allows no pilots (maxPilots 0).`);
-    } else if (live === 0) {
-      findings.push(
-        `No pilot is running at ${site.siteId}: ${queuedJobs} job messages wait for its pilot factory to start pilots (up to ${site.maxPilots}).`,
-      );
-    } else if (pilots.idle + pilots.starting === 0) {
-      findings.push(
-        `All ${live} pilots at ${site.siteId} are busy (cap ${site.maxPilots}); ${queuedJobs} job messages wait their turn, first in first out.`,
-      );
-    } else {
-      findings.push(
-        `${pilots.idle + pilots.starting} pilots at ${site.siteId} are idle or starting: queued jobs should start within a poll.`,
-      );
-    }
+    if (c.queued > 0) findings.push(waitingAtSite(waiting, 'task').message);
   }
   if (c.queued > 0) findings.unshift(`${c.queued} of ${task.jobCount} jobs are queued.`);
   if (c.running > 0) findings.push(`${c.running} jobs are running.`);
-  if (task.siteIds.length === 0 && brokerage.siteIds.length === 0) {
+  if (task.siteIds.length === 0 && decision !== undefined && decision.chosen.length === 0) {
     findings.push('No site can run the jobs now; see why for each site below.');
   }
   if (findings.length === 0) findings.push(`The task is ${task.state}; nothing holds it back.`);
-  return { taskId, state: task.state, findings, sites: explained };
+  return {
+    taskId,
+    state: task.state,
+    findings,
+    sites: [...byId.values()].sort((a, b) => a.siteId.localeCompare(b.siteId)),
+    ...(stored === undefined ? {} : { brokerage: stored }),
+  };
+}
+
+/** "Brokerage chose 2 of 3 sites (at …): cern 62% of the jobs, bnl 38%." */
+export function describeChoice(decision: BrokerageDecision): string {
+  const parts = [...decision.chosen]
+    .sort((a, b) => b.weight - a.weight || a.siteId.localeCompare(b.siteId))
+    .map((c, k) => `${c.siteId} ${percent(c.weight)}${k === 0 ? ' of the jobs' : ''}`);
+  return `Brokerage chose ${decision.chosen.length} of ${decision.sitesConsidered} sites (at ${decision.at}): ${parts.join(', ')}.`;
+}
+
+export function percent(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+/** The sites as the decision recorded them: chosen with their weight, rejected with filter and reason. */
+function decisionSites(task: Pick<Task, 'siteIds'>, decision: BrokerageDecision): SiteEntry[] {
+  return [
+    ...decision.chosen.map((c) => ({
+      siteId: c.siteId,
+      chosen: task.siteIds.includes(c.siteId),
+      weight: c.weight,
+    })),
+    ...decision.rejected.map((r) => ({
+      siteId: r.siteId,
+      chosen: false,
+      rejected: r.reason,
+      filter: r.filter,
+    })),
+  ].sort((a, b) => a.siteId.localeCompare(b.siteId));
+}
+
+/** A site brokerage did not record (a task brokered before decisions were kept): why not, now. */
+function notChosenNow(task: Task, site: SiteRecord): SiteEntry {
+  const now = firstRejection(task.spec, { site });
+  return {
+    siteId: site.siteId,
+    chosen: false,
+    ...(now === undefined ? {} : { rejected: now.reason, filter: now.filter }),
+  };
+}
+
+/** A chosen site now: its pilots, its queue, and the hard filter the task fails there now, if one. */
+async function waitingFacts(deps: Pick<Deps, 'queue'>, task: Task, site: SiteRecord): Promise<WaitingFacts> {
+  const failing = firstRejection(task.spec, { site });
+  return {
+    site,
+    pilots: site.census?.pilots ?? emptyCensus(),
+    queuedJobs: await deps.queue.depth(site.siteId),
+    ...(failing === undefined ? {} : { failing }),
+  };
 }

@@ -2,6 +2,7 @@ import type { Page, PageRequest } from '../api/common.ts';
 import type { RangeCounters } from '../event-ranges/range-counts.ts';
 import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounters, JobCounts } from '../jobs/job-counts.ts';
+import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import type { ResubmitOrder, Task, TaskHead, TaskState } from './task.ts';
 import type { TaskSpec } from './task-spec.ts';
 import type { TaskEvent } from './transitions.ts';
@@ -45,8 +46,21 @@ export interface TaskStore {
   transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; siteIds?: string[]; outputs?: OutputFile[] },
+    change: {
+      at: string;
+      reason?: string;
+      siteIds?: string[];
+      siteShares?: number[];
+      outputs?: OutputFile[];
+    },
   ): Promise<boolean>;
+  /**
+   * Stores the task's brokerage decision (one record per task, replaced by a later one) while the
+   * task is `submitted`: false, writing nothing, once it moved on (a replayed split step).
+   */
+  recordBrokerage(taskId: string, decision: BrokerageDecision): Promise<boolean>;
+  /** The task's brokerage decision, or undefined (not brokered yet, or brokered before decisions were kept). */
+  getBrokerage(taskId: string): Promise<BrokerageDecision | undefined>;
   /** Records enqueue progress; only ever moves forward. */
   recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void>;
   /** Records the event-range enqueue progress; only ever moves forward. */

@@ -254,7 +254,13 @@ export function brokerResubmit(
   const overrides = overridesOf(request);
   const given = request.sites === undefined ? undefined : [...new Set(request.sites)];
   const allowed: TaskSpec = given === undefined ? spec : { ...spec, sites: { allow: given, deny: [] } };
-  const result = brokerTask({ ...allowed, resources: { ...spec.resources, ...overrides } }, [...sites]);
+  // Only what a site is (the hard filters decide): the moment's load does not refuse a resubmit.
+  const facts = sites.map((site) => ({ site }));
+  const broker = (s: TaskSpec) => {
+    const decision = brokerTask(s, facts, '');
+    return { ...decision, siteIds: decision.chosen.map((c) => c.siteId) };
+  };
+  const result = broker({ ...allowed, resources: { ...spec.resources, ...overrides } });
   if (given !== undefined) {
     const known = new Set(sites.map((s) => s.siteId));
     const problems = [
@@ -269,7 +275,7 @@ export function brokerResubmit(
     return { siteIds: result.siteIds, sitesGiven: true };
   }
   if (result.siteIds.length > 0) return { siteIds: result.siteIds, sitesGiven: false };
-  const usable = brokerTask(allowed, [...sites]);
+  const usable = broker(allowed);
   if (usable.siteIds.length === 0)
     throw new ConflictError(`the task's jobs cannot run anywhere now: ${describeNoSite(usable)}`);
   const slots = sites.filter((s) => usable.siteIds.includes(s.siteId)).map((s) => s.slot);

@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { fieldIssues, ValidationError } from '../errors.ts';
-import { SiteIdSchema } from '../sites/site.ts';
+import { ArchSchema, SiteIdSchema, SiteTagSchema } from '../sites/site.ts';
 import { unknownPlaceholders } from './substitute.ts';
 
 const FileNameSchema = z
@@ -48,6 +48,12 @@ export const ResourcesSchema = z.strictObject({
     .max(7 * 24 * 3600)
     .default(3600),
   diskMB: z.number().int().min(1).max(10_000_000).default(1000),
+  /** GPUs per job; left out: 0. Brokerage sends the jobs only to sites whose slots have as many. */
+  gpus: z.number().int().min(0).max(64).optional(),
+  /** The CPU architecture the payload needs (`x86_64`, `aarch64`); left out: any site's. */
+  arch: ArchSchema.optional(),
+  /** What the job needs of a site beyond resources (`cvmfs`, `apptainer`): every one in the site's tags. */
+  tags: z.array(SiteTagSchema).max(16).optional(),
 });
 
 export const InputFileSchema = z.union([

@@ -12,8 +12,10 @@ import { attemptKey } from '../jobs/job.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
 import { jobMessage } from '../jobs/job-message.ts';
 import { killEntry } from '../pilots/pilot.ts';
-import { brokerTask, describeNoSite } from '../policies/broker-task.ts';
+import { brokerSites } from '../policies/broker-sites.ts';
+import { describeNoSite } from '../policies/broker-task.ts';
 import { dispatchJobs } from '../policies/dispatch-jobs.ts';
+import { jobSites } from '../policies/site-assignment.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
 import { taskEventTo } from './transitions.ts';
@@ -31,9 +33,13 @@ async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<Task
   return head;
 }
 
-/** submitted → splitting; brokerage chooses the sites. Resumes where enqueueing stopped. */
+/**
+ * submitted → splitting; brokerage chooses the sites and their shares of the jobs, and its decision
+ * is stored with the task — first, so that a task no site can take fails with every site's reason
+ * kept for `gluon why`. Resumes where enqueueing stopped.
+ */
 export async function splitTask(
-  deps: Pick<Deps, 'tasks' | 'sites' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'sites' | 'queue' | 'clock'>,
   taskId: string,
 ): Promise<Progress> {
   const head = await loadHead(deps, taskId);
@@ -43,11 +49,14 @@ export async function splitTask(
   if (head.state === 'submitted') {
     const spec = await deps.tasks.getSpec(taskId);
     if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
-    const brokerage = brokerTask(spec, await deps.sites.list());
-    if (brokerage.siteIds.length === 0) throw new NoSiteError(describeNoSite(brokerage));
+    const at = deps.clock.now().toISOString();
+    const decision = await brokerSites(deps, spec, at);
+    await deps.tasks.recordBrokerage(taskId, decision);
+    if (decision.chosen.length === 0) throw new NoSiteError(describeNoSite(decision));
     await deps.tasks.transition(taskId, 'split', {
-      at: deps.clock.now().toISOString(),
-      siteIds: brokerage.siteIds,
+      at,
+      siteIds: decision.chosen.map((c) => c.siteId),
+      siteShares: decision.chosen.map((c) => c.share),
     });
   }
   return { nextIndex: head.jobsEnqueued, done: head.jobsEnqueued >= head.jobCount, eventService };
@@ -146,11 +155,12 @@ export async function resumeJobs(
   const { records } = await deps.jobs.list(taskId, nextIndex, RESUME_PAGE);
   const byIndex = new Map(records.filter((r) => r.jobIndex < end).map((r) => [r.jobIndex, r]));
   const now = deps.clock.now().getTime();
+  const siteOf = jobSites(head);
   const messages = [];
   for (let jobIndex = nextIndex; jobIndex < end; jobIndex++) {
     const record = byIndex.get(jobIndex);
     if (record === undefined) {
-      const siteId = head.siteIds[jobIndex % head.siteIds.length];
+      const siteId = siteOf(jobIndex);
       if (siteId !== undefined) messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now));
     } else if (record.state === 'queued') {
       messages.push(jobMessage(record, record.siteId, now));

@@ -63,6 +63,8 @@ export interface TaskHead {
   jobsEnqueued: number;
   /** Sites chosen by brokerage for the task's jobs. */
   siteIds: string[];
+  /** Their shares of the jobs (brokerage's weights, parallel to siteIds); absent: equal. */
+  siteShares?: number[];
   cancelRequested: boolean;
   /** Dispatch stopped by the owner: claims are refused (the message waits), running jobs go on. */
   paused?: boolean;

@@ -36,6 +36,7 @@ import type { JobChange, JobExpectation, JobQueue, JobRecordChange, JobStore } f
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
+import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
 import type { DispatchEntry, PolicyStore, StoredShares } from '#core/policies/ports.ts';
 import type { Decayed, ShareTree } from '#core/policies/shares.ts';
 import type { SiteStore } from '#core/sites/ports.ts';
@@ -118,6 +119,7 @@ interface StoredTask {
   counters: Map<string, FeedCounters<JobCounters>>;
   /** Range counters per feed, kept apart as the adapter keeps them. */
   rangeCounters: Map<string, FeedCounters<RangeCounters>>;
+  brokerage?: BrokerageDecision;
 }
 
 /** Applies the entries of `feed` newer than its last applied sequence number, in order. */
@@ -204,7 +206,13 @@ export class InMemoryTaskStore implements TaskStore {
   async transition(
     taskId: string,
     event: TaskEvent,
-    change: { at: string; reason?: string; siteIds?: string[]; outputs?: OutputFile[] },
+    change: {
+      at: string;
+      reason?: string;
+      siteIds?: string[];
+      siteShares?: number[];
+      outputs?: OutputFile[];
+    },
   ): Promise<boolean> {
     const stored = this.tasks.get(taskId);
     const { from, to } = TASK_TRANSITIONS[event];
@@ -219,9 +227,22 @@ export class InMemoryTaskStore implements TaskStore {
     });
     if (change.reason !== undefined) head.reason = change.reason;
     if (change.siteIds !== undefined) head.siteIds = [...change.siteIds];
+    if (change.siteShares !== undefined) head.siteShares = [...change.siteShares];
     if (change.outputs !== undefined) head.outputs = copy(change.outputs);
     if (isFinalTaskState(to)) head.endedAt = change.at;
     return true;
+  }
+
+  async recordBrokerage(taskId: string, decision: BrokerageDecision): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || stored.head.state !== 'submitted') return false;
+    stored.brokerage = copy(decision);
+    return true;
+  }
+
+  async getBrokerage(taskId: string): Promise<BrokerageDecision | undefined> {
+    const brokerage = this.tasks.get(taskId)?.brokerage;
+    return brokerage === undefined ? undefined : copy(brokerage);
   }
 
   async recordEnqueued(taskId: string, jobsEnqueued: number, at: string): Promise<void> {

@@ -428,6 +428,12 @@ describe('least privilege', () => {
       tables: { tasks: 'read', sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl'],
     },
+    // "Why is this job where it is": the job and its attempts, brokerage's record, its site; reads only.
+    'explain-job': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl'],
+    },
     // The information system: operators define sites (the site's queue and DLQ are created first).
     'list-sites': { ...NOTHING, tables: { sites: 'read' } },
     'put-site': {
@@ -452,7 +458,11 @@ describe('least privilege', () => {
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
     },
-    'split-task': { ...NOTHING, tables: { tasks: rw, sites: 'read' } },
+    'split-task': {
+      ...NOTHING,
+      tables: { tasks: rw, sites: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl'],
+    },
     // The task joins dispatch, and a first round tops the site queues up (their depth first).
     'enqueue-jobs': {
       ...NOTHING,
@@ -684,6 +694,7 @@ describe('api', () => {
       },
       'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot'] },
       'GET /tasks/{taskId}/why': { functionName: 'explain-task', scopes: ['compute.read'] },
+      'GET /tasks/{taskId}/jobs/{jobIndex}/why': { functionName: 'explain-job', scopes: ['compute.read'] },
       'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
       'PUT /sites/{siteId}': { functionName: 'put-site', scopes: ['gluon.admin'] },
       'GET /shares': { functionName: 'get-shares', scopes: ['compute.read'] },

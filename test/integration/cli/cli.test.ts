@@ -717,8 +717,38 @@ describe.concurrent('gluon pilots, sites, why, cancel', () => {
         '  - 1 job waits in the queue of site local.',
         '  - Site grid-a is offline.',
       ]);
-      expect(lines[5]).toMatch(/^grid-a\s+no\s+-\s+-\s+-\s+-\s+the site is offline$/);
-      expect(lines[6]).toMatch(/^local\s+yes\s+online\s+1\s+0\/2\/1\s+4$/);
+      expect(lines[4]).toMatch(/^SITE\s+USED\s+WEIGHT\s+STATUS\s+.*REJECTED BY$/);
+      expect(lines[5]).toMatch(/^grid-a\s+no\s+-\s+-\s+-\s+-\s+-\s+status: site is offline$/);
+      expect(lines[6]).toMatch(/^local\s+yes\s+62.5%\s+online\s+1\s+0\/2\/1\s+4$/);
+      expect(api.calls('explainTask')).toHaveLength(1);
+    }));
+
+  it('explains one job with --job: where it was sent and why, in words', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['why', TASK_ID, '--job', '7']);
+      expect(run.code).toBe(0);
+      expect(run.stdout.trimEnd().split('\n')).toEqual([
+        `Job 7 of task ${TASK_ID}: queued, attempt 2 at local`,
+        '  - Job 7 is queued (attempt 2).',
+        "  - Job 7 was sent to site local: local gets 62.5% of the task's jobs.",
+        '  - All 2 pilots at local are busy (cap 4).',
+      ]);
+      const [call] = api.calls('explainJob');
+      expect(call?.path).toBe(`/tasks/${TASK_ID}/jobs/7/why`);
+      const json = await gluon(api, ['why', TASK_ID, '--job', '7', '--json']);
+      expect(JSON.parse(json.stdout).findings.map((f: { code: string }) => f.code)).toEqual([
+        'state',
+        'sent-to',
+        'pilots-busy',
+      ]);
+    }));
+
+  it('refuses a --job that is not a job index, asking nothing of the API', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['why', TASK_ID, '--job', 'last']);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/job index/);
+      expect(api.requests).toHaveLength(0);
     }));
 
   it('cancels a task and says what the API answered', () =>

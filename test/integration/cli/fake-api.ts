@@ -11,7 +11,14 @@ import type { ErrorBody } from '#core/api/common.ts';
 import { OPERATIONS, type OperationId, type ResponseOf } from '#core/api/operations.ts';
 import type { PilotView } from '#core/api/pilots.ts';
 import type { SiteView } from '#core/api/sites.ts';
-import type { JobView, SandboxRequest, TaskExplanation, TaskSummary, TaskView } from '#core/api/tasks.ts';
+import type {
+  JobExplanation,
+  JobView,
+  SandboxRequest,
+  TaskExplanation,
+  TaskSummary,
+  TaskView,
+} from '#core/api/tasks.ts';
 import { type FieldIssue, fieldIssues } from '#core/errors.ts';
 import { emptyJobCounts, type JobCounts } from '#core/jobs/job-counts.ts';
 
@@ -140,6 +147,10 @@ export class FakeApi {
         reopened: true,
         siteIds: ['grid-a', 'local'],
       };
+    },
+    explainJob: ({ params }) => {
+      this.#taskExists(params.taskId);
+      return jobExplanation(Number(params.jobIndex));
     },
     listPilots: ({ query }) =>
       this.#page(typeof this.pilots === 'function' ? this.pilots() : this.pilots, query),
@@ -397,16 +408,37 @@ export function explanation(): TaskExplanation {
       {
         siteId: 'grid-a',
         chosen: false,
-        rejected: 'the site is offline',
+        rejected: 'site is offline',
+        filter: 'status',
       },
       {
         siteId: 'local',
         chosen: true,
+        weight: 0.625,
         status: 'online',
         queuedJobs: 1,
         pilots: { starting: 1, idle: 0, busy: 2, draining: 0 },
         maxPilots: 4,
       },
+    ],
+  };
+}
+
+export function jobExplanation(jobIndex: number): JobExplanation {
+  return {
+    taskId: TASK_ID,
+    jobIndex,
+    state: 'queued',
+    attempt: 2,
+    siteId: 'local',
+    findings: [
+      { code: 'state', message: `Job ${jobIndex} is queued (attempt 2).` },
+      {
+        code: 'sent-to',
+        siteId: 'local',
+        message: `Job ${jobIndex} was sent to site local: local gets 62.5% of the task's jobs.`,
+      },
+      { code: 'pilots-busy', siteId: 'local', message: 'All 2 pilots at local are busy (cap 4).' },
     ],
   };
 }

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '#core/errors.ts';
 import { emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { JobCounts } from '#core/jobs/job-counts.ts';
+import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
 import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
 import type { ResubmitOrder, Task, TaskHead } from '#core/tasks/task.ts';
 import { TaskSpecSchema } from '#core/tasks/task-spec.ts';
@@ -162,6 +163,17 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         });
       });
 
+      it('records the shares of the sites with them', async () => {
+        const task = makeTask();
+        await store.create(task);
+        await store.transition(task.taskId, 'split', { at: AT, siteIds: ['a', 'b'], siteShares: [250, 750] });
+        expect(await store.getHead(task.taskId)).toMatchObject({
+          siteIds: ['a', 'b'],
+          siteShares: [250, 750],
+        });
+        expect(await store.get(task.taskId)).toMatchObject({ siteShares: [250, 750] });
+      });
+
       it('sets endedAt and the reason on a final state, after which no event moves the task', async () => {
         const task = makeTask({ state: 'running' });
         await store.create(task);
@@ -180,6 +192,87 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         const taskId = newTaskId();
         expect(await store.transition(taskId, 'split', { at: AT })).toBe(false);
         expect(await store.getHead(taskId)).toBeUndefined();
+      });
+    });
+
+    describe('brokerage decision', () => {
+      function decision(siteIds: string[], at = AT): BrokerageDecision {
+        return {
+          at,
+          sitesConsidered: siteIds.length + 2,
+          chosen: siteIds.map((siteId, k) => ({
+            siteId,
+            weight: 1 / siteIds.length,
+            share: k + 1,
+            inputs: { maxPilots: 10, busyPilots: 2, freePilots: 8, queuedJobs: 3, throughputFactor: 1 },
+          })),
+          rejected: [
+            {
+              siteId: 'down',
+              filter: 'status',
+              reason: 'site is offline',
+              details: { status: 'offline' },
+            },
+            {
+              siteId: 'plain',
+              filter: 'features',
+              reason: 'lacks tags cvmfs, apptainer',
+              details: { missing: ['cvmfs', 'apptainer'] },
+            },
+          ],
+          waived: [],
+        };
+      }
+
+      it('stores the decision of a submitted task and reads it back whole; a later one replaces it', async () => {
+        const task = makeTask();
+        await store.create(task);
+        expect(await store.getBrokerage(task.taskId)).toBeUndefined();
+        expect(await store.recordBrokerage(task.taskId, decision(['a', 'b']))).toBe(true);
+        expect(await store.getBrokerage(task.taskId)).toEqual(decision(['a', 'b']));
+        // A split step run again before the task moved on brokers again.
+        expect(await store.recordBrokerage(task.taskId, decision(['c'], LATER))).toBe(true);
+        expect(await store.getBrokerage(task.taskId)).toEqual(decision(['c'], LATER));
+      });
+
+      it('refuses to replace the decision once the task moved on, and stores none for no task', async () => {
+        const task = makeTask();
+        await store.create(task);
+        await store.recordBrokerage(task.taskId, decision(['a']));
+        await store.transition(task.taskId, 'split', { at: AT, siteIds: ['a'] });
+        expect(await store.recordBrokerage(task.taskId, decision(['z'], LATER))).toBe(false);
+        expect(await store.getBrokerage(task.taskId)).toEqual(decision(['a']));
+        const missing = newTaskId();
+        expect(await store.recordBrokerage(missing, decision(['a']))).toBe(false);
+        expect(await store.getBrokerage(missing)).toBeUndefined();
+        expect(await store.get(missing)).toBeUndefined();
+      });
+
+      it('keeps the decision out of the task, its head and its progress', async () => {
+        const task = makeTask();
+        await store.create(task);
+        await store.recordBrokerage(task.taskId, decision(['a']));
+        expect(await store.get(task.taskId)).toEqual({ ...task, counts: counts({ defined: 10 }) });
+        expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+        expect(await store.getProgress(task.taskId)).toEqual({
+          ...headOf(task),
+          counts: counts({ defined: 10 }),
+          rangeCounters: emptyRangeCounters(),
+        });
+      });
+
+      it('holds the decision of 100 sites', async () => {
+        const task = makeTask();
+        await store.create(task);
+        const big = decision(Array.from({ length: 100 }, (_, i) => `site-${i}`));
+        big.rejected = Array.from({ length: 100 }, (_, i) => ({
+          siteId: `gone-${i}`,
+          filter: 'resources' as const,
+          reason: `needs 64000 MB memory, slots have ${i * 100}`,
+          details: { resource: 'memoryMB', needs: 64_000, offers: i * 100 },
+        }));
+        expect(await store.recordBrokerage(task.taskId, big)).toBe(true);
+        expect(await store.getBrokerage(task.taskId)).toEqual(big);
       });
     });
 

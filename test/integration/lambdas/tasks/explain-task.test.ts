@@ -57,25 +57,32 @@ describe('explain-task handler', () => {
     const reply = await explain(taskId);
 
     expect(reply.statusCode).toBe(200);
+    const brokerage = await h.deps.tasks.getBrokerage(taskId);
     expect(reply.body).toEqual({
       taskId,
       state: 'running',
       findings: [
         '3 of 3 jobs are queued.',
+        `Brokerage chose 1 of 2 sites (at ${brokerage?.at}): ${TEST_SITE} 100% of the jobs.`,
         `No pilot is running at ${TEST_SITE}: 3 job messages wait for its pilot factory to start pilots (up to 100).`,
       ],
       sites: [
-        { siteId: 'closed-site', chosen: false, rejected: 'site is offline' },
+        { siteId: 'closed-site', chosen: false, rejected: 'site is offline', filter: 'status' },
         {
           siteId: TEST_SITE,
           chosen: true,
+          weight: 1,
           status: 'online',
           queuedJobs: 3,
           pilots: { starting: 0, idle: 0, busy: 0, draining: 0 },
           maxPilots: 100,
         },
       ],
+      brokerage,
     });
+    expect(brokerage?.rejected).toEqual([
+      { siteId: 'closed-site', filter: 'status', reason: 'site is offline', details: { status: 'offline' } },
+    ]);
   });
 
   it("reads the site's pilots from the reaper's census", async () => {

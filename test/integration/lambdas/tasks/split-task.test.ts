@@ -38,8 +38,18 @@ describe('split-task handler', () => {
       { state: 'submitted', at: expect.any(String) },
       { state: 'splitting', at: h.clock.now().toISOString() },
     ]);
-    // Splitting writes no job.
+    // Splitting writes no job; it stores brokerage's decision with the task.
     expect(await h.deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
+    expect(task?.siteShares).toEqual([500, 500]);
+    expect(await h.deps.tasks.getBrokerage(taskId)).toMatchObject({
+      at: h.clock.now().toISOString(),
+      sitesConsidered: 3,
+      chosen: [
+        { siteId: 'small-site', share: 500, inputs: { queuedJobs: 0 } },
+        { siteId: 'test-site', share: 500, inputs: { queuedJobs: 0 } },
+      ],
+      rejected: [{ siteId: 'offline-site', filter: 'status', reason: 'site is offline' }],
+    });
   });
 
   it('is a no-op when run again (a restarted execution)', async () => {
@@ -72,6 +82,12 @@ describe('split-task handler', () => {
     const task = await h.deps.tasks.get(taskId);
     expect(task?.state).toBe('submitted');
     expect(task?.siteIds).toEqual([]);
+    // The decision is kept, so that the failed task can say why.
+    expect((await h.deps.tasks.getBrokerage(taskId))?.rejected.map((r) => r.filter)).toEqual([
+      'status',
+      'lists',
+      'lists',
+    ]);
   });
 
   it('resumes where enqueueing stopped when a restarted execution splits again', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resourceMisfit } from '#core/sites/resource-fit.ts';
+import { resourceMisfit, resourceShortfall } from '#core/sites/resource-fit.ts';
 
 const needs = { cores: 2, memoryMB: 4000, walltimeSec: 3600, diskMB: 1000 };
 const exactly = { cores: 2, memoryMB: 4000, walltimeSec: 3600, diskMB: 1000 };
@@ -26,5 +26,17 @@ describe('resourceMisfit', () => {
       'needs 2 cores, pilot has 1',
     );
     expect(resourceMisfit(needs, { ...exactly, walltimeSec: 1, diskMB: 1 }, 'pilot has')).toMatch(/walltime/);
+  });
+});
+
+describe('resourceShortfall', () => {
+  it.each([
+    [{ cores: 1 }, { resource: 'cores', needs: 2, offers: 1 }],
+    [{ memoryMB: 3999 }, { resource: 'memoryMB', needs: 4000, offers: 3999 }],
+    [{ walltimeSec: 60 }, { resource: 'walltimeSec', needs: 3600, offers: 60 }],
+    [{ diskMB: 10 }, { resource: 'diskMB', needs: 1000, offers: 10 }],
+    [{}, undefined],
+  ])('gives what the offer lacks (%o) as fields', (less, shortfall) => {
+    expect(resourceShortfall(needs, { ...exactly, ...less })).toEqual(shortfall);
   });
 });

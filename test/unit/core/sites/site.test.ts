@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyCensus, livePilots, SiteIdSchema, SiteSchema } from '#core/sites/site.ts';
+import { emptyCensus, livePilots, maxQueuedOf, SiteIdSchema, SiteSchema } from '#core/sites/site.ts';
 
 describe('SiteSchema', () => {
   it('fills the defaults of a site given by id alone', () => {
@@ -11,6 +11,21 @@ describe('SiteSchema', () => {
       maxPilots: 100,
       tags: [],
     });
+  });
+
+  it('takes the GPUs and architecture of a slot, and refuses bad ones', () => {
+    expect(SiteSchema.parse({ siteId: 'gpu', slot: { gpus: 4, arch: 'aarch64' } }).slot).toMatchObject({
+      gpus: 4,
+      arch: 'aarch64',
+    });
+    expect(SiteSchema.safeParse({ siteId: 'gpu', slot: { gpus: -1 } }).success).toBe(false);
+    expect(SiteSchema.safeParse({ siteId: 'gpu', slot: { arch: 'ARM!' } }).success).toBe(false);
+  });
+
+  it('holds at most maxQueued jobs, else as many as maxPilots, at least 10', () => {
+    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxQueued: 3 }))).toBe(3);
+    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxPilots: 250 }))).toBe(250);
+    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxPilots: 2 }))).toBe(10);
   });
 
   it('refuses an unknown status and a negative pilot cap', () => {

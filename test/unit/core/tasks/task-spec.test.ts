@@ -69,6 +69,24 @@ describe('parseTaskSpec', () => {
     expect(fields).toContain('spec.colour');
   });
 
+  it('accepts the GPUs, architecture and site tags a job needs', () => {
+    const spec = parseTaskSpec({
+      ...generation,
+      resources: { gpus: 2, arch: 'aarch64', tags: ['cvmfs', 'apptainer'] },
+    });
+    expect(spec.resources).toMatchObject({ gpus: 2, arch: 'aarch64', tags: ['cvmfs', 'apptainer'] });
+  });
+
+  it.each([
+    [{ gpus: -1 }, 'spec.resources.gpus'],
+    [{ gpus: 1.5 }, 'spec.resources.gpus'],
+    [{ arch: 'X86 64' }, 'spec.resources.arch'],
+    [{ tags: [''] }, 'spec.resources.tags.0'],
+    [{ tags: 'cvmfs' }, 'spec.resources.tags'],
+  ])('names a bad GPU count, architecture or tag (%o)', (resources, field) => {
+    expect(fieldsOf(() => parseTaskSpec({ ...generation, resources }))).toEqual([field]);
+  });
+
   it('names an unknown key in its one issue', () => {
     const issues = issuesOf(() => parseTaskSpec({ ...generation, colour: 'blue' }));
     expect(issues).toHaveLength(1);

@@ -68,6 +68,51 @@ describe('splitTask', () => {
       ),
     );
     expect((await taskOf(deps, taskId)).state).toBe('submitted');
+    // Stored first, so that the task that fails for it keeps every site's reason.
+    expect((await deps.tasks.getBrokerage(taskId))?.rejected.map((r) => [r.siteId, r.filter])).toEqual([
+      ['down', 'status'],
+      ['small', 'resources'],
+    ]);
+  });
+
+  it('stores the decision and the shares of the sites it chose with the task', async () => {
+    const { deps, taskId } = await submitted();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 300 });
+    await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
+    await splitTask(deps, taskId);
+    expect(await taskOf(deps, taskId)).toMatchObject({ siteIds: ['bnl', 'cern'], siteShares: [250, 750] });
+    expect(await deps.tasks.getBrokerage(taskId)).toEqual({
+      at: DEFAULT_START,
+      sitesConsidered: 3,
+      chosen: [
+        expect.objectContaining({ siteId: 'bnl', weight: 0.25, share: 250 }),
+        expect.objectContaining({ siteId: 'cern', weight: 0.75, share: 750 }),
+      ],
+      rejected: [
+        { siteId: 'down', filter: 'status', reason: 'site is offline', details: { status: 'offline' } },
+      ],
+      waived: [],
+    });
+  });
+
+  it('reads the queue depth of the sites that could run the jobs, and weighs them by it', async () => {
+    const { deps, taskId } = await submitted();
+    await addSite(deps, { siteId: 'down', status: 'offline', slot: BIG_SLOT });
+    const depth = vi.spyOn(deps.queue, 'depth');
+    // bnl has half a round of its 100 pilots queued already: two thirds of the weight of cern.
+    await deps.queue.send(
+      Array.from({ length: 50 }, (_, jobIndex) => ({
+        v: 1 as const,
+        taskId: 't-other',
+        jobIndex,
+        attempt: 1,
+        siteId: 'bnl',
+        sentAt: 0,
+      })),
+    );
+    await splitTask(deps, taskId);
+    expect(depth.mock.calls.map(([siteId]) => siteId).sort()).toEqual(['bnl', 'cern']);
+    expect((await taskOf(deps, taskId)).siteShares).toEqual([400, 600]);
   });
 
   it('throws NoSiteError when no site is defined', async () => {

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import type { JobFinding } from '#core/api/tasks.ts';
+import { NoSiteError, NotFoundError } from '#core/errors.ts';
+import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { emptyCensus, type PilotCensus } from '#core/sites/site.ts';
+import { explainJob, JOB_FINDING_SOURCES, type JobFindingSource } from '#core/tasks/explain-job.ts';
+import { submitTask } from '#core/tasks/submit-task.ts';
+import { enqueueJobs, failTask, splitTask } from '#core/tasks/task-workflow.ts';
+import {
+  DEFAULT_START,
+  type InMemoryDeps,
+  inMemoryDeps,
+  settleJobChanges,
+  siteOf,
+} from '#test/support/in-memory-ports.ts';
+import {
+  addPilot,
+  addSite,
+  alice,
+  BIG_SLOT,
+  bob,
+  claimed,
+  complete,
+  generationSpec,
+  report,
+  runningTask,
+} from '../scenario.ts';
+
+async function census(deps: InMemoryDeps, pilots: Partial<PilotCensus>, siteId = 'cern') {
+  await deps.sites.recordCensus(siteId, { ...emptyCensus(), ...pilots }, DEFAULT_START);
+}
+
+/** A task of `jobs` jobs queued at cern (the one site that fits), tiny rejected. */
+async function setup(jobs = 2) {
+  const deps = inMemoryDeps();
+  await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 40 });
+  await deps.sites.put(siteOf({ siteId: 'tiny', slot: { cores: 1, memoryMB: 100 } }));
+  const taskId = await runningTask(deps, generationSpec(jobs));
+  return { deps, taskId };
+}
+
+const codes = (findings: JobFinding[]) => findings.map((f) => f.code);
+
+describe('explainJob', () => {
+  it('says where a queued job was sent and why, and that no pilot runs there yet', async () => {
+    const { deps, taskId } = await setup();
+    expect(await explainJob(deps, alice, taskId, 1)).toEqual({
+      taskId,
+      jobIndex: 1,
+      state: 'queued',
+      attempt: 1,
+      siteId: 'cern',
+      findings: [
+        { code: 'state', message: 'Job 1 is queued.' },
+        {
+          code: 'sent-to',
+          siteId: 'cern',
+          message:
+            "Job 1 was sent to site cern: cern gets 100% of the task's jobs (when brokered: 40 of 40 pilots free, 0 jobs queued there).",
+        },
+        {
+          code: 'no-pilots',
+          siteId: 'cern',
+          message:
+            'No pilot is running at cern: 2 job messages wait for its pilot factory to start pilots (up to 40).',
+        },
+      ],
+    });
+  });
+
+  it('says the task is paused', async () => {
+    const { deps, taskId } = await setup();
+    await deps.tasks.steer(taskId, { paused: true, at: DEFAULT_START });
+    const why = await explainJob(deps, alice, taskId, 0);
+    expect(codes(why.findings)).toEqual(['state', 'sent-to', 'task-paused', 'no-pilots']);
+    expect(why.findings[2]?.message).toBe(
+      'The task is paused by its owner: no job of it starts until it is resumed (gluon resume).',
+    );
+  });
+
+  it('tells each attempt: where it ran and how it ended, and the retry queued with more memory', async () => {
+    const { deps, taskId } = await setup();
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
+    await complete(
+      deps,
+      pilotId,
+      report({ taskId, jobIndex: 0, attempt: 1 }, PILOT_ERROR_CODES.MEMORY_EXCEEDED, { exitCode: 137 }),
+    );
+    await settleJobChanges(deps);
+    const why = await explainJob(deps, alice, taskId, 0);
+    expect(why).toMatchObject({ state: 'queued', attempt: 2, siteId: 'cern' });
+    expect(why.findings.slice(0, 4)).toEqual([
+      { code: 'state', message: 'Job 0 is queued (attempt 2).' },
+      expect.objectContaining({ code: 'sent-to', siteId: 'cern' }),
+      {
+        code: 'attempt',
+        siteId: 'cern',
+        message: `Attempt 1 ran at cern on pilot ${pilotId} (wn001.example.org): failed, 1102 (payload exceeded its memory limit and was killed), exit code 137.`,
+      },
+      { code: 'attempt', siteId: 'cern', message: 'Attempt 2 is queued at cern, with memory 3000 MB.' },
+    ]);
+    // The retry's memory, not the spec's, is what the site's slots are held against.
+    await addSite(deps, { siteId: 'cern', slot: { ...BIG_SLOT, memoryMB: 2500 }, maxPilots: 40 });
+    expect((await explainJob(deps, alice, taskId, 0)).findings.at(-1)).toMatchObject({
+      code: 'no-pilot-of-class',
+      message: expect.stringContaining('needs 3000 MB memory, slots have 2500'),
+    });
+  });
+
+  it('says where a running job runs, with nothing pending', async () => {
+    const { deps, taskId } = await setup();
+    const pilotId = await addPilot(deps);
+    await claimed(deps, pilotId, { taskId, jobIndex: 1, attempt: 1 });
+    const why = await explainJob(deps, alice, taskId, 1);
+    expect(codes(why.findings)).toEqual(['state', 'sent-to']);
+    expect(why.findings[0]?.message).toBe(
+      `Job 1 is running at cern on pilot ${pilotId} (wn001.example.org) since ${DEFAULT_START}.`,
+    );
+  });
+
+  it('says a job not released yet waits for dispatch, and where its owner stands in fair share', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2 });
+    const { taskId } = await submitTask(deps, alice, generationSpec(5));
+    await enqueueJobs(deps, taskId, (await splitTask(deps, taskId)).nextIndex);
+    const why = await explainJob(deps, alice, taskId, 4);
+    expect(why.state).toBe('defined');
+    expect(why.findings[1]).toMatchObject({
+      code: 'not-sent',
+      message: expect.stringMatching(/^Job 4 waits for dispatch \(2 of 5 jobs of the task released so far\)/),
+    });
+    expect(why.findings.find((f) => f.code === 'fair-share')?.message).toMatch(
+      /^Fair share: alice \(usage 2\.0 cores, decayed over 86400 s; an equal share of default\) is in default/,
+    );
+  });
+
+  it("names every site's reason for a job no site can take (the task failed at its split)", async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'down', slot: BIG_SLOT, status: 'offline' });
+    await deps.sites.put(siteOf({ siteId: 'tiny', slot: { cores: 1, memoryMB: 100 } }));
+    await deps.sites.put(siteOf({ siteId: 'plain', slot: BIG_SLOT }));
+    const { taskId } = await submitTask(deps, alice, generationSpec(3, { resources: { tags: ['cvmfs'] } }));
+    const error = await splitTask(deps, taskId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoSiteError);
+    await failTask(deps, taskId, { Error: 'NoSiteError', Cause: (error as Error).message });
+    expect((await explainJob(deps, alice, taskId, 2)).findings).toEqual([
+      { code: 'state', message: 'Job 2 is defined.' },
+      {
+        code: 'no-site',
+        message: `No site can take job 2 (brokerage at ${DEFAULT_START}): down: site is offline; plain: lacks tag cvmfs; tiny: needs 2000 MB memory, slots have 100.`,
+      },
+    ]);
+  });
+
+  it('says a task not brokered yet has no site for the job', async () => {
+    const deps = inMemoryDeps();
+    const { taskId } = await submitTask(deps, alice, generationSpec(1));
+    expect((await explainJob(deps, alice, taskId, 0)).findings).toEqual([
+      { code: 'state', message: 'Job 0 is defined.' },
+      { code: 'not-brokered', message: 'The task is submitted: no site is chosen yet.' },
+    ]);
+  });
+
+  it('appends the findings of a further source after the others', async () => {
+    const { deps, taskId } = await setup();
+    const shares: JobFindingSource = ({ job }) =>
+      job.state === 'queued' ? [{ code: 'share-reached', message: "alice's share is used up." }] : [];
+    const why = await explainJob(deps, alice, taskId, 0, [...JOB_FINDING_SOURCES, shares]);
+    expect(codes(why.findings)).toEqual(['state', 'sent-to', 'no-pilots', 'share-reached']);
+  });
+
+  it("throws NotFoundError for another user's task and for a job the task does not have", async () => {
+    const { deps, taskId } = await setup();
+    await expect(explainJob(deps, bob, taskId, 0)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(explainJob(deps, alice, taskId, 2)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
