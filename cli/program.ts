@@ -9,6 +9,7 @@ import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
+import { registerRetryPolicy } from './commands/retry-policy.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSteer } from './commands/steer.ts';
@@ -66,6 +67,7 @@ export function createProgram(ctx: CliContext): Command {
   registerKill(program, ctx);
   registerWhy(program, ctx);
   registerSites(program, ctx);
+  registerRetryPolicy(program, ctx);
   return program;
 }
 

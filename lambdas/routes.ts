@@ -6,7 +6,7 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites';
+export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -32,6 +32,10 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   siteDemand: 'site-demand',
   listSites: 'list-sites',
   putSite: 'put-site',
+  getRetryPolicy: 'get-retry-policy',
+  listRetryPolicyVersions: 'list-retry-policy-versions',
+  putRetryPolicy: 'put-retry-policy',
+  testRetryPolicy: 'test-retry-policy',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -111,6 +115,10 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'list-sites': 'sites',
   'put-site': 'sites',
   'site-demand': 'sites',
+  'get-retry-policy': 'policies',
+  'list-retry-policy-versions': 'policies',
+  'put-retry-policy': 'policies',
+  'test-retry-policy': 'policies',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -65,6 +65,8 @@ export interface LocalStackOptions {
   enqueuePageSize?: number;
   /** A range's lease, the range queues' visibility timeout (GLUON_RANGE_LEASE_SEC; default 20 s). */
   rangeLeaseSec?: number;
+  /** How long functions keep the current retry rules in memory (GLUON_RETRY_POLICY_CACHE_SEC; default 5 s). */
+  retryPolicyCacheSec?: number;
   /** Level of the functions' logs (default info, as deployed). */
   functionLogLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Tests: DynamoDB and SQS/S3 in memory (executions and the JWT key still go to stateDir). */
@@ -141,6 +143,7 @@ const DEFAULTS = {
   heartbeatSec: 5,
   reapEverySec: 3,
   pilotIdleExitSec: 30,
+  retryPolicyCacheSec: 5,
 } as const;
 const PILOT_STOP_TIMEOUT_MS = 15_000;
 
@@ -246,6 +249,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The local scheduler runs the reaper every reapEverySec: one sweep per run.
       GLUON_REAP_SWEEPS: '1',
       GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
+      GLUON_RETRY_POLICY_CACHE_SEC: String(options.retryPolicyCacheSec ?? DEFAULTS.retryPolicyCacheSec),
       ...(options.enqueuePageSize === undefined
         ? {}
         : { GLUON_ENQUEUE_PAGE_SIZE: String(options.enqueuePageSize) }),

@@ -115,6 +115,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       { name: 'jobs', description: 'The jobs of a task and their attempts.' },
       { name: 'pilots', description: 'Pilots: registration, claims and reports.' },
       { name: 'sites', description: 'The information system: sites and their demand.' },
+      { name: 'policies', description: "The VO's policies as data: retry rules." },
     ],
     paths,
     components: {

@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   GLUON_RANGE_LEASE_SEC: z.coerce.number().int().min(5).max(43_200).default(600),
   /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
+  /** How long a function keeps the current retry rules in memory: a change reaches every function within it. */
+  GLUON_RETRY_POLICY_CACHE_SEC: z.coerce.number().int().min(0).max(3600).default(15),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });

@@ -438,10 +438,13 @@ describe('least privilege', () => {
     // A consumer's claim carries its range report: range messages to send again, or to the DLQ.
     'claim-job': {
       ...NOTHING,
-      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', ranges: 'read' },
+      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', ranges: 'read', policies: 'read' },
       sqs: ['GetQueueUrl ranges-*'],
     },
-    'complete-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
+    'complete-job': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', policies: 'read' },
+    },
     // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
     // claims that landed after a cancel's sweep, the release.
     'record-job-changes': {
@@ -459,7 +462,7 @@ describe('least privilege', () => {
     'fail-task': { ...NOTHING, tables: { tasks: rw } },
     'reap-pilots': {
       ...NOTHING,
-      tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw },
+      tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw, policies: 'read' },
       sqs: ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueUrl', 'ReceiveMessage', 'SendMessage'],
     },
     // Event service. The workflow makes a task's range queue and sends its range messages, adds
@@ -494,6 +497,13 @@ describe('least privilege', () => {
     'set-task-priority': { ...NOTHING, tables: { tasks: rw } },
     'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
     'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
+    'get-retry-policy': { ...NOTHING, tables: { policies: 'read' } },
+    'list-retry-policy-versions': { ...NOTHING, tables: { policies: 'read' } },
+    'put-retry-policy': { ...NOTHING, tables: { policies: rw } },
+    'test-retry-policy': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+    },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -666,6 +676,12 @@ describe('api', () => {
       'GET /tasks/{taskId}/why': { functionName: 'explain-task', scopes: ['compute.read'] },
       'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
       'PUT /sites/{siteId}': { functionName: 'put-site', scopes: ['gluon.admin'] },
+      'GET /retry-policy': { functionName: 'get-retry-policy', scopes: ['compute.read', 'gluon.admin'] },
+      'PUT /retry-policy': { functionName: 'put-retry-policy', scopes: ['gluon.admin'] },
+      'POST /retry-policy/test': {
+        functionName: 'test-retry-policy',
+        scopes: ['compute.read', 'gluon.admin'],
+      },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);
