@@ -2,7 +2,12 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { fieldIssues, ValidationError } from '../errors.ts';
 import { recordedMessage } from '../jobs/job.ts';
-import { isPilotErrorCode, PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
+import {
+  isPilotErrorCode,
+  PILOT_ERROR_CODES,
+  type PilotErrorCode,
+  SYSTEM_ERROR_CODES,
+} from '../pilots/pilot-error-codes.ts';
 
 /**
  * Retry policy as data (PanDA's retry rules): an ordered list of rules, each matching failures on
@@ -148,15 +153,7 @@ export const DEFAULT_RETRY_RULES: RetryRuleSet = RetryRuleSetSchema.parse({
   rules: [
     {
       name: 'infrastructure',
-      match: {
-        pilotErrorCodes: [
-          PILOT_ERROR_CODES.STAGE_IN_FAILED,
-          PILOT_ERROR_CODES.EVICTED,
-          PILOT_ERROR_CODES.PILOT_LOST,
-          PILOT_ERROR_CODES.CLAIM_ABANDONED,
-          PILOT_ERROR_CODES.CONSUMER_STOPPED,
-        ],
-      },
+      match: { pilotErrorCodes: [...SYSTEM_ERROR_CODES] },
       action: { type: 'retry', spendsAttempt: false },
     },
     {
