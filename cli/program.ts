@@ -43,6 +43,8 @@ export function createProgram(ctx: CliContext): Command {
         'GLUON_HOME names the directory holding it).',
     )
     .version(packageVersion(), '-V, --version')
+    // The program's own options only before a command: `gluon retry-policy show --version 3` is the command's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),

@@ -123,7 +123,9 @@ export class DynamoDbRetryPolicyStore implements RetryPolicyStore {
       if (errorName(error) === 'TransactionCanceledException') {
         const reasons =
           (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return 'conflict';
+        // Another change took the number first, or is taking it now (DynamoDB cancels both).
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict'))
+          return 'conflict';
       }
       rethrowSdkError(error, `store retry rules version ${policy.version}`);
     }
