@@ -113,12 +113,22 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
    * a consumer gets its range queue's URL.
    */
   'claim-job': {
-    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', ranges: 'read' },
+    tables: {
+      tasks: 'read',
+      jobs: 'read-write',
+      leases: 'read-write',
+      sites: 'read',
+      ranges: 'read',
+      policies: 'read',
+    },
     rangeQueues: ['get-url'],
   },
   /** A job not started is written cancelled; a running one gets a kill entry on its pilot's lease. */
   'kill-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'write' } },
-  'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
+  /** policies: the retry rules decide a failed attempt (claims carry reports too). */
+  'complete-job': {
+    tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', policies: 'read' },
+  },
   /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
   'record-job-changes': {
     tables: { tasks: 'read-write', attempts: 'write', leases: 'write' },
@@ -166,8 +176,17 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
       leases: 'read-write',
       pilots: 'read-write',
       sites: 'read-write',
+      policies: 'read',
     },
     siteQueues: ['send', 'get-url', 'redrive'],
+  },
+  // Retry policy as data: the rules' versions in the policies table.
+  'get-retry-policy': { tables: { policies: 'read' } },
+  'list-retry-policy-versions': { tables: { policies: 'read' } },
+  'put-retry-policy': { tables: { policies: 'read-write' } },
+  /** A replay reads the tasks' jobs and archived attempts, the sites' slots and the current rules; writes nothing. */
+  'test-retry-policy': {
+    tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
   },
 };
 

@@ -10,6 +10,7 @@ import { registerKill } from './commands/kill.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerResubmit } from './commands/resubmit.ts';
+import { registerRetryPolicy } from './commands/retry-policy.ts';
 import { registerShares } from './commands/shares.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
@@ -44,6 +45,8 @@ export function createProgram(ctx: CliContext): Command {
         'GLUON_HOME names the directory holding it).',
     )
     .version(packageVersion(), '-V, --version')
+    // The program's own options only before a command: `gluon retry-policy show --version 3` is the command's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -70,6 +73,7 @@ export function createProgram(ctx: CliContext): Command {
   registerWhy(program, ctx);
   registerSites(program, ctx);
   registerShares(program, ctx);
+  registerRetryPolicy(program, ctx);
   return program;
 }
 

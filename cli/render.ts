@@ -484,7 +484,9 @@ export function renderAttemptsTable(job: JobView): string {
     (a, b) => a - b,
   );
   for (const code of codes) {
-    const system = SYSTEM_ERROR_CODES.has(code) ? '; a system error, not counted against maxAttempts' : '';
+    const system = SYSTEM_ERROR_CODES.has(code)
+      ? '; an infrastructure error: the default retry rules do not count it against maxAttempts'
+      : '';
     lines.push(`  ${code}: ${PILOT_ERROR_DESCRIPTIONS[code] ?? 'unknown code'}${system}`);
   }
   const logs = attempts.filter((a) => a.log !== undefined);

@@ -1,7 +1,7 @@
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
-import type { PolicyStore } from './policies/ports.ts';
+import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
 import type { ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
@@ -48,6 +48,8 @@ export interface Deps {
   clock: Clock;
   ids: Ids;
   settings: Settings;
+  /** The retry rules' versions (the policies table). */
+  retryPolicies: RetryPolicyStore;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

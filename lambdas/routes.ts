@@ -36,6 +36,10 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   putSite: 'put-site',
   getShares: 'get-shares',
   putShares: 'put-shares',
+  getRetryPolicy: 'get-retry-policy',
+  listRetryPolicyVersions: 'list-retry-policy-versions',
+  putRetryPolicy: 'put-retry-policy',
+  testRetryPolicy: 'test-retry-policy',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -125,6 +129,10 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'get-shares': 'policies',
   'put-shares': 'policies',
   'dispatch-jobs': 'policies',
+  'get-retry-policy': 'policies',
+  'list-retry-policy-versions': 'policies',
+  'put-retry-policy': 'policies',
+  'test-retry-policy': 'policies',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -65,6 +65,8 @@ export interface LocalStackOptions {
   pilotCheckEverySec?: number;
   /** A range's lease, the range queues' visibility timeout (GLUON_RANGE_LEASE_SEC; default 20 s). */
   rangeLeaseSec?: number;
+  /** How long functions keep the current retry rules in memory (GLUON_RETRY_POLICY_CACHE_SEC; default 5 s). */
+  retryPolicyCacheSec?: number;
   /** Level of the functions' logs (default info, as deployed). */
   functionLogLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Tests: DynamoDB and SQS/S3 in memory (executions and the JWT key still go to stateDir). */
@@ -142,6 +144,7 @@ const DEFAULTS = {
   reapEverySec: 3,
   dispatchEverySec: 1,
   pilotIdleExitSec: 30,
+  retryPolicyCacheSec: 5,
 } as const;
 const PILOT_STOP_TIMEOUT_MS = 15_000;
 
@@ -249,6 +252,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Likewise dispatch: one round per run, every dispatchEverySec.
       GLUON_DISPATCH_ROUNDS: '1',
       GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
+      GLUON_RETRY_POLICY_CACHE_SEC: String(options.retryPolicyCacheSec ?? DEFAULTS.retryPolicyCacheSec),
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {

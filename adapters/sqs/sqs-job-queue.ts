@@ -64,7 +64,7 @@ export class SqsJobQueue implements JobQueue {
     );
   }
 
-  async send(messages: JobMessage[]): Promise<void> {
+  async send(messages: JobMessage[], options: { delaySec?: number } = {}): Promise<void> {
     const bySite = new Map<string, JobMessage[]>();
     for (const message of messages) {
       const list = bySite.get(message.siteId);
@@ -76,6 +76,7 @@ export class SqsJobQueue implements JobQueue {
         queueUrl: await this.queueUrl(siteId),
         bodies: siteMessages.map((message) => JSON.stringify(message)),
         what: `job messages to site ${siteId}`,
+        ...(options.delaySec === undefined ? {} : { delaySec: options.delaySec }),
       })),
     );
     await sendBatches(this.client, sends);

@@ -115,7 +115,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       { name: 'jobs', description: 'The jobs of a task and their attempts.' },
       { name: 'pilots', description: 'Pilots: registration, claims and reports.' },
       { name: 'sites', description: 'The information system: sites and their demand.' },
-      { name: 'policies', description: 'The VO policies as data: fair shares and caps.' },
+      { name: 'policies', description: "The VO's policies as data: fair shares and caps, retry rules." },
     ],
     paths,
     components: {

@@ -32,6 +32,15 @@ import {
   RegisterPilotResponseSchema,
 } from './pilots.ts';
 import { PutSharesRequestSchema, SharesViewSchema } from './policies.ts';
+import {
+  PutRetryPolicyRequestSchema,
+  RetryPolicyQuerySchema,
+  RetryPolicyVersionPageSchema,
+  RetryPolicyVersionsQuerySchema,
+  RetryPolicyViewSchema,
+  TestRetryPolicyRequestSchema,
+  TestRetryPolicyResponseSchema,
+} from './retry-policy.ts';
 import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
 import {
   CancelTaskResponseSchema,
@@ -354,6 +363,49 @@ export const OPERATIONS = {
     params: SitePathSchema,
     body: PutSiteRequestSchema,
     response: SiteViewSchema,
+    status: 200,
+  }),
+  getRetryPolicy: operation({
+    method: 'GET',
+    path: '/retry-policy',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'policies',
+    summary: 'The current retry rules with their version (or the version asked for; 0: the built-in rules).',
+    query: RetryPolicyQuerySchema,
+    response: RetryPolicyViewSchema,
+    status: 200,
+  }),
+  listRetryPolicyVersions: operation({
+    method: 'GET',
+    path: '/retry-policy/versions',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'policies',
+    summary:
+      'Every version of the retry rules, newest first; version 0, the built-in rules, closes the list.',
+    query: RetryPolicyVersionsQuerySchema,
+    response: RetryPolicyVersionPageSchema,
+    status: 200,
+  }),
+  putRetryPolicy: operation({
+    method: 'PUT',
+    path: '/retry-policy',
+    scopes: [SCOPES.admin],
+    tag: 'policies',
+    summary:
+      'Store new retry rules as the next version, which becomes current (functions use it within seconds).',
+    body: PutRetryPolicyRequestSchema,
+    response: RetryPolicyViewSchema,
+    status: 200,
+  }),
+  testRetryPolicy: operation({
+    method: 'POST',
+    path: '/retry-policy/test',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'policies',
+    summary:
+      'Replay the recorded failures of past tasks against proposed rules and the current ones: what would change.',
+    body: TestRetryPolicyRequestSchema,
+    response: TestRetryPolicyResponseSchema,
     status: 200,
   }),
 } as const;

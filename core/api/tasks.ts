@@ -96,6 +96,8 @@ export const JobViewSchema = z.object({
   jobIndex: z.number().int().nonnegative(),
   state: z.enum(JOB_STATES),
   attempt: z.number().int().min(1),
+  /** Retries that used none of maxAttempts (infrastructure errors, as the retry rules say). */
+  systemRetries: z.number().int().optional(),
   siteId: z.string().optional(),
   /** Memory or walltime raised for retries after a memory or walltime kill. */
   resources: z.object({ memoryMB: z.number().optional(), walltimeSec: z.number().optional() }).optional(),

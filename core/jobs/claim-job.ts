@@ -30,7 +30,10 @@ export interface ClaimInput extends JobRef {
  * fit `unfit` (leave it to others). A replayed claim answers as the first did.
  */
 export async function claimJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'ranges' | 'rangeQueue' | 'clock' | 'settings'>,
+  deps: Pick<
+    Deps,
+    'tasks' | 'jobs' | 'sites' | 'leases' | 'ranges' | 'rangeQueue' | 'clock' | 'settings' | 'retryPolicies'
+  >,
   principal: Principal,
   pilotId: string,
   request: ClaimInput,

@@ -12,7 +12,7 @@ import { attemptKey, type JobRef } from './job.ts';
  * a report for an attempt the pilot no longer holds is `stale`.
  */
 export async function completeJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'settings' | 'retryPolicies'>,
   principal: Principal,
   pilotId: string,
   request: Report & { holds: JobRef[] },
@@ -31,7 +31,7 @@ export async function completeJob(
 
 /** Records one report (for completeJob, and for a claim that carries the previous attempt's report). */
 export async function recordReport(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'clock' | 'retryPolicies'>,
   principal: Principal,
   pilotId: string,
   report: Report,

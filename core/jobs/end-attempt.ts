@@ -1,6 +1,11 @@
 import type { Deps } from '../deps.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
-import { decideAttempt, effectiveResources, escalateResources } from '../policies/retry-policy.ts';
+import { decideAttempt, effectiveResources, escalateResources, otherSite } from '../policies/retry-policy.ts';
+import { currentRetryRules } from '../policies/retry-policy-versions.ts';
+import type { RetryingAction } from '../policies/retry-rules.ts';
+import { resourceMisfit } from '../sites/resource-fit.ts';
+import type { TaskHead } from '../tasks/task.ts';
+import type { TaskSpec } from '../tasks/task-spec.ts';
 import {
   type Attempt,
   type AttemptEndState,
@@ -42,6 +47,7 @@ export const ATTEMPT_FIELDS = [
   'usage',
   'outputs',
   'log',
+  'backoffSec',
 ] as const satisfies NonNullable<JobChange['remove']>;
 
 /** `{ [key]: value }` when the value is defined, `{}` otherwise. */
@@ -62,12 +68,13 @@ function resultFields(result: AttemptResult) {
 
 /**
  * Ends attempt `ref.attempt` of a running job held by `pilotId`: finished, failed, cancelled, or
- * queued again as the next attempt (the change feed then archives the ended attempt and sends the
- * next attempt's message). Every write is fenced on state, attempt and pilot (and site when
- * given), so a replay or a zombie is a conflict, never a corruption. A success needs no read.
+ * queued again as the next attempt, as the current retry rules decide (the change feed then
+ * archives the ended attempt and sends the next attempt's message, after the rule's back-off).
+ * Every write is fenced on state, attempt and pilot (and site when given), so a replay or a zombie
+ * is a conflict, never a corruption. A success needs no read.
  */
 export async function endAttempt(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'clock' | 'retryPolicies'>,
   ref: JobRef,
   pilotId: string,
   result: AttemptResult,
@@ -108,14 +115,20 @@ export async function endAttempt(
   ) {
     return { outcome: 'conflict' };
   }
-  const [head, spec] = await Promise.all([deps.tasks.getHead(ref.taskId), deps.tasks.getSpec(ref.taskId)]);
+  const [head, spec, rules] = await Promise.all([
+    deps.tasks.getHead(ref.taskId),
+    deps.tasks.getSpec(ref.taskId),
+    currentRetryRules(deps),
+  ]);
   if (head === undefined || spec === undefined) return { outcome: 'conflict' };
   const decision = decideAttempt({
-    pilotErrorCode: result.pilotErrorCode,
+    failure: result,
     failures: record.failures,
+    systemRetries: record.systemRetries ?? 0,
     maxAttempts: spec.maxAttempts,
     taskCancelled: head.cancelRequested,
     consumer: spec.eventService !== undefined && ref.jobIndex < spec.eventService.consumers,
+    rules,
   });
 
   if (decision.event === 'retry') {
@@ -132,13 +145,7 @@ export async function endAttempt(
       ...optional('outputs', result.outputs?.length ? result.outputs : undefined),
       ...optional('log', result.log),
     };
-    const escalated = escalateResources({
-      pilotErrorCode: result.pilotErrorCode,
-      current: effectiveResources(spec.resources, record),
-      factors: spec.retry,
-      slot: (await deps.sites.get(record.siteId))?.slot,
-    });
-    const resources = escalated === undefined ? record.resources : { ...record.resources, ...escalated };
+    const { resources, siteId } = await nextPlace(deps, decision.action, record, head, spec);
     const written = await deps.jobs.update(
       key,
       {
@@ -146,10 +153,13 @@ export async function endAttempt(
           state: 'queued',
           attempt: ref.attempt + 1,
           failures: decision.failures,
+          ...(decision.systemRetries > 0 ? { systemRetries: decision.systemRetries } : {}),
+          siteId,
           queuedAt: at,
           updatedAt: at,
           ended,
           ...optional('resources', resources),
+          ...(decision.action.backoffSec ? { backoffSec: decision.action.backoffSec } : {}),
         },
         remove: [...ATTEMPT_FIELDS],
       },
@@ -178,6 +188,46 @@ export async function endAttempt(
   return written === 'ok'
     ? { outcome: 'ok', jobState: state, attempt: ref.attempt }
     : { outcome: 'conflict' };
+}
+
+/**
+ * Where and with what the next attempt runs: more memory or walltime (within the action's ceiling
+ * and the site's slot), or another of the task's brokered sites that is up and fits the job.
+ */
+async function nextPlace(
+  deps: Pick<Deps, 'sites'>,
+  action: RetryingAction,
+  record: JobRecord,
+  head: TaskHead,
+  spec: TaskSpec,
+): Promise<{ resources: JobRecord['resources']; siteId: string }> {
+  const current = effectiveResources(spec.resources, record);
+  if (action.type === 'retry-other-site') {
+    const others = head.siteIds.filter((s) => s !== record.siteId);
+    const sites = await Promise.all(others.map((s) => deps.sites.get(s)));
+    const wanted = spec.siteTest === true ? 'test' : 'online';
+    const usable = new Set<string>();
+    for (const site of sites) {
+      if (site?.status === wanted && resourceMisfit(current, site.slot, 'slots have') === undefined)
+        usable.add(site.siteId);
+    }
+    return {
+      resources: record.resources,
+      siteId: otherSite(head.siteIds, record.siteId, (s) => usable.has(s)),
+    };
+  }
+  if (action.type !== 'retry-memory' && action.type !== 'retry-walltime')
+    return { resources: record.resources, siteId: record.siteId };
+  const escalated = escalateResources({
+    action,
+    current,
+    taskFactors: spec.retry,
+    slot: (await deps.sites.get(record.siteId))?.slot,
+  });
+  return {
+    resources: escalated === undefined ? record.resources : { ...record.resources, ...escalated },
+    siteId: record.siteId,
+  };
 }
 
 /**

@@ -105,6 +105,10 @@ export interface JobRecord {
   attempt: number;
   /** Attempts that counted against the task's maxAttempts (system errors do not). */
   failures: number;
+  /** Retries that spent no attempt (infrastructure errors), bounded by the retry rules' systemRetryLimit. */
+  systemRetries?: number;
+  /** The queued attempt's message waits this long in its queue (a retry rule's back-off). */
+  backoffSec?: number;
   siteId: string;
   resources?: ResourceOverride;
   pilotId?: string;

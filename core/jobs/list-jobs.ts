@@ -82,13 +82,18 @@ export async function jobWithAttempts(
     deps.jobs.get(taskId, jobIndex),
     deps.jobs.attempts(taskId, jobIndex),
   ]);
+  const attempts = jobAttempts(record, archived);
+  return { ...jobView(head, spec, jobIndex, record), attempts: attempts.map(attemptView) };
+}
+
+/** Every ended attempt of a job, oldest first: the archived ones, and those only its record holds yet. */
+export function jobAttempts(record: JobRecord | undefined, archived: readonly Attempt[]): Attempt[] {
   const attempts = [...archived];
   // The attempt that just ended, before the change feed archived it; and a final record's own.
   for (const latest of [record?.ended, record === undefined ? undefined : finalAttempt(record)]) {
     if (latest !== undefined && !attempts.some((a) => a.attempt === latest.attempt)) attempts.push(latest);
   }
-  attempts.sort((a, b) => a.attempt - b.attempt);
-  return { ...jobView(head, spec, jobIndex, record), attempts: attempts.map(attemptView) };
+  return attempts.sort((a, b) => a.attempt - b.attempt);
 }
 
 /** The token of a listing by index: the next index, as a decimal string. */
@@ -135,7 +140,16 @@ export function jobView(
     const siteId = head.siteIds.length === 1 && jobIndex < head.jobsEnqueued ? head.siteIds[0] : undefined;
     return { ...base, attempt: 1, ...optional('siteId', siteId) };
   }
-  const { taskId: _t, jobIndex: _i, state: _s, failures: _f, ended: _e, updatedAt: _u, ...fields } = record;
+  const {
+    taskId: _t,
+    jobIndex: _i,
+    state: _s,
+    failures: _f,
+    ended: _e,
+    updatedAt: _u,
+    backoffSec: _b,
+    ...fields
+  } = record;
   return { ...base, ...fields };
 }
 

@@ -44,8 +44,11 @@ export interface JobQueue {
   /** Creates the site's job queue and its DLQ if missing; returns the queue URL. */
   ensureSiteQueue(siteId: string): Promise<{ queueUrl: string; dlqUrl: string }>;
   queueUrl(siteId: string): Promise<string>;
-  /** Sends job messages (batches of 10, failed entries retried); each goes to its `siteId`'s queue. */
-  send(messages: JobMessage[]): Promise<void>;
+  /**
+   * Sends job messages (batches of 10, failed entries retried); each goes to its `siteId`'s queue.
+   * With `delaySec` (at most 900, SQS DelaySeconds), pilots see them only that long after the send.
+   */
+  send(messages: JobMessage[], options?: { delaySec?: number }): Promise<void>;
   /** Approximate number of visible messages in a site's queue (for pilot demand). */
   depth(siteId: string): Promise<number>;
   /**

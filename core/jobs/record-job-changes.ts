@@ -12,7 +12,8 @@ import type { JobRecordChange } from './ports.ts';
  * batch, in order:
  * 1. sends the message of every attempt a record newly queues (a retry, a pilot lost, a claim
  *    abandoned): the write is the truth, and the feed delivers it at least once, so no message
- *    is lost between a write and its send (a duplicate is a no-op for pilots);
+ *    is lost between a write and its send (a duplicate is a no-op for pilots); a retry rule's
+ *    back-off travels as the message's delay, so no pilot sees it before;
  * 2. archives the attempt that ended, as its own record (written once, whatever the replays);
  * 3. moves the task's job counters, exactly once per change (the store skips changes it has seen);
  * 4. tells the pilot of a job that started running in a cancelled task to kill it (a claim that
@@ -24,7 +25,8 @@ export async function recordJobChanges(
   deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'leases' | 'clock'>,
   changes: JobRecordChange[],
 ): Promise<{ dispatched: number; archived: number; counted: number; killed: number; released: number }> {
-  const messages: JobMessage[] = [];
+  /** Messages by their delay in seconds (a retry's back-off; 0 for most). */
+  const messages = new Map<number, JobMessage[]>();
   const attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }> = [];
   const counts = new Map<string, { taskId: string; feed: string; entries: CountEntry[] }>();
   const ended = new Set<string>();
@@ -49,7 +51,10 @@ export async function recordJobChanges(
       after?.state === 'queued' &&
       (before === undefined || before.state !== 'queued' || before.attempt !== after.attempt);
     if (newlyQueued && after !== undefined && !(await isCancelled(after.taskId))) {
-      messages.push(jobMessage(after, after.siteId, deps.clock.now().getTime()));
+      const delaySec = after.backoffSec ?? 0;
+      const list = messages.get(delaySec) ?? [];
+      list.push(jobMessage(after, after.siteId, deps.clock.now().getTime()));
+      messages.set(delaySec, list);
     }
     const newlyRunning =
       after?.state === 'running' &&
@@ -74,12 +79,14 @@ export async function recordJobChanges(
       ended.add(record.taskId);
   }
 
-  if (messages.length > 0) await deps.queue.send(messages);
+  for (const [delaySec, delayed] of messages)
+    await deps.queue.send(delayed, delaySec > 0 ? { delaySec } : undefined);
   await Promise.all([...kills].map(([pilotId, entries]) => deps.leases.addKills(pilotId, entries)));
   if (attempts.length > 0) await deps.jobs.archiveAttempts(attempts);
   for (const group of counts.values()) await deps.tasks.addJobCounts(group.taskId, group.feed, group.entries);
   let released = 0;
   for (const taskId of ended) if (await releaseWaitIfReady(deps, taskId)) released++;
   const killed = [...kills.values()].reduce((n, entries) => n + entries.length, 0);
-  return { dispatched: messages.length, archived: attempts.length, counted: counts.size, killed, released };
+  const dispatched = [...messages.values()].reduce((n, list) => n + list.length, 0);
+  return { dispatched, archived: attempts.length, counted: counts.size, killed, released };
 }

@@ -55,9 +55,14 @@ export function isPilotErrorCode(n: number): n is PilotErrorCode {
   return CODES.has(n);
 }
 
-/** Codes that are the system's fault: retried without using the user's attempt budget. */
+/**
+ * Codes that are the infrastructure's fault, not the job's: the default retry rules retry them
+ * without using the user's attempt budget (core/policies/retry-rules.ts).
+ */
 export const SYSTEM_ERROR_CODES: ReadonlySet<PilotErrorCode> = new Set([
+  PILOT_ERROR_CODES.STAGE_IN_FAILED,
   PILOT_ERROR_CODES.EVICTED,
+  PILOT_ERROR_CODES.PILOT_LOST,
   PILOT_ERROR_CODES.CLAIM_ABANDONED,
   PILOT_ERROR_CODES.CONSUMER_STOPPED,
 ]);

@@ -31,7 +31,7 @@ export interface ReapReport {
  * the change feed of their records, so none is lost between a write and a send.
  */
 export async function reapPilots(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'pilots' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'pilots' | 'queue' | 'clock' | 'retryPolicies'>,
 ): Promise<ReapReport> {
   const now = deps.clock.now();
   const nowMs = now.getTime();
@@ -105,7 +105,7 @@ function censusChanged(site: SiteRecord, pilots: PilotCensus, nowMs: number): bo
  * Every step is fenced, so a sweep that stopped half-way is simply done again by the next.
  */
 async function settle(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'pilots' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'pilots' | 'clock' | 'retryPolicies'>,
   lease: PilotLease,
   report: ReapReport,
 ): Promise<void> {

@@ -132,15 +132,16 @@ export const TaskSpecSchema = z
     priority: z.number().int().min(0).max(1000).default(500),
     maxAttempts: z.number().int().min(1).max(10).default(3),
     /**
-     * Automatic retry with more resources: an attempt killed for memory (1102) or walltime (1101)
-     * is retried with that resource multiplied by the factor (1 = off), within the site's slot.
+     * Automatic retry with more resources is decided by the retry rules (`retry-memory`,
+     * `retry-walltime`; by default a memory (1102) or walltime (1101) kill, × 1.5). A factor given
+     * here is the task's own and wins over the rule's (1 = do not raise); left out, the rule's applies.
      */
     retry: z
       .strictObject({
-        memoryFactor: z.number().min(1).max(4).default(1.5),
-        walltimeFactor: z.number().min(1).max(4).default(1.5),
+        memoryFactor: z.number().min(1).max(4).optional(),
+        walltimeFactor: z.number().min(1).max(4).optional(),
       })
-      .default({ memoryFactor: 1.5, walltimeFactor: 1.5 }),
+      .default({}),
     outputs: z.array(FileNameSchema).max(64).default([]),
     sites: z
       .strictObject({

@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
   /** Dispatch rounds per scheduled run (every minute), spread evenly: how soon a freed place in a site queue is refilled. */
   GLUON_DISPATCH_ROUNDS: z.coerce.number().int().min(1).max(12).default(6),
+  /** How long a function keeps the current retry rules in memory: a change reaches every function within it. */
+  GLUON_RETRY_POLICY_CACHE_SEC: z.coerce.number().int().min(0).max(3600).default(15),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });

@@ -5,6 +5,7 @@ import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts';
+import { DynamoDbRetryPolicyStore } from '#adapters/dynamodb/dynamodb-retry-policy-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
@@ -13,6 +14,7 @@ import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { SqsRangeQueue } from '#adapters/sqs/sqs-range-queue.ts';
 import { NoCredentialVendor, StsCredentialVendor } from '#adapters/sts/sts-credential-vendor.ts';
 import type { Deps } from '#core/deps.ts';
+import { cachedRetryPolicies } from '#core/policies/retry-policy-cache.ts';
 import { type Config, config } from './config.ts';
 
 /**
@@ -40,6 +42,7 @@ export function pilotIdOfKey(registrationKey: string): string {
 /** Adapters built from a validated environment. */
 export function depsFromConfig(c: Config): Deps {
   const db = dynamoDbDocumentClient();
+  const clock = { now: () => new Date() };
   return {
     tasks: new DynamoDbTaskStore(db, c.GLUON_TASKS_TABLE),
     jobs: new DynamoDbJobStore(db, { jobs: c.GLUON_JOBS_TABLE, attempts: c.GLUON_ATTEMPTS_TABLE }),
@@ -56,7 +59,7 @@ export function depsFromConfig(c: Config): Deps {
       c.GLUON_PILOT_ROLE_ARN === undefined
         ? new NoCredentialVendor()
         : new StsCredentialVendor(stsClient(), c.GLUON_PILOT_ROLE_ARN),
-    clock: { now: () => new Date() },
+    clock,
     ids: {
       taskId: () => newId('t'),
       pilotId: (key) => (key === undefined ? newId('p') : pilotIdOfKey(key)),
@@ -67,6 +70,11 @@ export function depsFromConfig(c: Config): Deps {
       rangePageSize: c.GLUON_RANGE_PAGE_SIZE,
       rangeLeaseSec: c.GLUON_RANGE_LEASE_SEC,
     },
+    retryPolicies: cachedRetryPolicies(
+      new DynamoDbRetryPolicyStore(db, c.GLUON_POLICIES_TABLE),
+      clock,
+      c.GLUON_RETRY_POLICY_CACHE_SEC,
+    ),
   };
 }
 

@@ -37,7 +37,13 @@ import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
-import type { DispatchEntry, PolicyStore, StoredShares } from '#core/policies/ports.ts';
+import type {
+  DispatchEntry,
+  PolicyStore,
+  RetryPolicyStore,
+  RetryPolicyVersion,
+  StoredShares,
+} from '#core/policies/ports.ts';
 import type { Decayed, ShareTree } from '#core/policies/shares.ts';
 import type { SiteStore } from '#core/sites/ports.ts';
 import {
@@ -544,6 +550,8 @@ export class InMemoryEventRangeStore implements EventRangeStore {
 /** Records every message sent (validated as the real queue's consumers would), by site. */
 export class InMemoryJobQueue implements JobQueue {
   readonly sent: JobMessage[] = [];
+  /** Messages sent with a delay, and the delay (they are in `sent` too). */
+  readonly delayed: Array<{ message: JobMessage; delaySec: number }> = [];
   readonly queues = new Set<string>();
   /** Dead letters per site (tests put messages here to see them redriven). */
   readonly deadLetters = new Map<string, string[]>();
@@ -557,8 +565,12 @@ export class InMemoryJobQueue implements JobQueue {
     return `memory://queues/gluon-jobs-${siteId}`;
   }
 
-  async send(messages: JobMessage[]): Promise<void> {
-    for (const message of messages) this.sent.push(JobMessageSchema.parse(message));
+  async send(messages: JobMessage[], options: { delaySec?: number } = {}): Promise<void> {
+    for (const message of messages) {
+      const parsed = JobMessageSchema.parse(message);
+      this.sent.push(parsed);
+      if (options.delaySec !== undefined) this.delayed.push({ message: parsed, delaySec: options.delaySec });
+    }
   }
 
   /** Messages pilots received (indexes into `sent`): they no longer count in a queue's depth. */
@@ -876,6 +888,31 @@ export class InMemoryPolicyStore implements PolicyStore {
   }
 }
 
+/** The retry rules' versions; a new version only from the one before, as the adapter's transaction. */
+export class InMemoryRetryPolicyStore implements RetryPolicyStore {
+  private readonly versions: RetryPolicyVersion[] = [];
+
+  async current(): Promise<RetryPolicyVersion | undefined> {
+    const last = this.versions.at(-1);
+    return last === undefined ? undefined : copy(last);
+  }
+
+  async get(version: number): Promise<RetryPolicyVersion | undefined> {
+    const found = this.versions.find((v) => v.version === version);
+    return found === undefined ? undefined : copy(found);
+  }
+
+  async list(page: PageRequest): Promise<Page<RetryPolicyVersion>> {
+    return pageOf([...this.versions].reverse().map(copy), page, 'retry rules versions');
+  }
+
+  async create(policy: RetryPolicyVersion): Promise<'ok' | 'conflict'> {
+    if (policy.version !== (this.versions.at(-1)?.version ?? 0) + 1) return 'conflict';
+    this.versions.push(copy(policy));
+    return 'ok';
+  }
+}
+
 /** Records workflow starts and wait releases; `startError` makes startTask throw it. */
 export class RecordingWorkflowEngine implements WorkflowEngine {
   readonly started: string[] = [];
@@ -1005,6 +1042,7 @@ export interface InMemoryDeps extends Deps {
   credentials: FixedCredentialVendor;
   clock: SettableClock;
   ids: SequentialIds;
+  retryPolicies: InMemoryRetryPolicyStore;
 }
 
 export function inMemoryDeps(
@@ -1026,6 +1064,7 @@ export function inMemoryDeps(
     clock: new SettableClock(options.start),
     ids: new SequentialIds(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
+    retryPolicies: new InMemoryRetryPolicyStore(),
   };
 }
 

@@ -13,7 +13,7 @@ const logger = createLogger({ base: { service: 'reaper' } });
  * detection period is 60 s / sweeps; EventBridge schedules run at most once a minute).
  */
 export function createHandler(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'pilots' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'leases' | 'pilots' | 'queue' | 'clock' | 'retryPolicies'>,
   options: { sweeps: number; periodSec?: number } = { sweeps: 1 },
 ) {
   const gapMs = ((options.periodSec ?? 60) * 1000) / options.sweeps;

@@ -445,10 +445,13 @@ describe('least privilege', () => {
     // A consumer's claim carries its range report: range messages to send again, or to the DLQ.
     'claim-job': {
       ...NOTHING,
-      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', ranges: 'read' },
+      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', ranges: 'read', policies: 'read' },
       sqs: ['GetQueueUrl ranges-*'],
     },
-    'complete-job': { ...NOTHING, tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read' } },
+    'complete-job': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', policies: 'read' },
+    },
     // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
     // claims that landed after a cancel's sweep, the release.
     'record-job-changes': {
@@ -475,7 +478,7 @@ describe('least privilege', () => {
     'fail-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
     'reap-pilots': {
       ...NOTHING,
-      tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw },
+      tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw, policies: 'read' },
       sqs: ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueUrl', 'ReceiveMessage', 'SendMessage'],
     },
     // Event service. The workflow makes a task's range queue and sends its range messages, adds
@@ -524,6 +527,13 @@ describe('least privilege', () => {
     'resubmit-jobs': { ...NOTHING, tables: { tasks: rw, jobs: rw, sites: 'read' } },
     'report-ranges': { ...NOTHING, tables: { tasks: 'read', leases: 'read', ranges: rw } },
     'list-ranges': { ...NOTHING, tables: { tasks: 'read', ranges: 'read' } },
+    'get-retry-policy': { ...NOTHING, tables: { policies: 'read' } },
+    'list-retry-policy-versions': { ...NOTHING, tables: { policies: 'read' } },
+    'put-retry-policy': { ...NOTHING, tables: { policies: rw } },
+    'test-retry-policy': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+    },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -699,6 +709,12 @@ describe('api', () => {
       'PUT /sites/{siteId}': { functionName: 'put-site', scopes: ['gluon.admin'] },
       'GET /shares': { functionName: 'get-shares', scopes: ['compute.read'] },
       'PUT /shares': { functionName: 'put-shares', scopes: ['gluon.admin'] },
+      'GET /retry-policy': { functionName: 'get-retry-policy', scopes: ['compute.read', 'gluon.admin'] },
+      'PUT /retry-policy': { functionName: 'put-retry-policy', scopes: ['gluon.admin'] },
+      'POST /retry-policy/test': {
+        functionName: 'test-retry-policy',
+        scopes: ['compute.read', 'gluon.admin'],
+      },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);

@@ -418,7 +418,7 @@ describe('renderJob', () => {
     expect(table[3]).toMatch(/^3\s+finished\s+local\s+p-bbbbbbbb \/ wn02\s+.*\s+12\.5\s+0\s+-$/);
     expect(table.slice(4)).toEqual([
       '  1102: payload exceeded its memory limit and was killed',
-      '  1304: the pilot vanished: no heartbeat before its lease expired',
+      '  1304: the pilot vanished: no heartbeat before its lease expired; an infrastructure error: the default retry rules do not count it against maxAttempts',
       'Logs:',
       `  attempt 1: ${key(1, 'attempt.log')}`,
       `  attempt 3: ${key(3, 'attempt.log')}`,
@@ -443,7 +443,7 @@ describe('renderJob', () => {
       /^2\s+running\s+local\s+p-bbbbbbbb \/ wn02\s+2026-11-25 10:01:00\s+-\s+-\s+-\s+-$/,
     );
     expect(rows[3]).toBe(
-      '  1302: the pilot was asked to stop (batch-system kill, spot interruption) and ended the payload; a system error, not counted against maxAttempts',
+      '  1302: the pilot was asked to stop (batch-system kill, spot interruption) and ended the payload; an infrastructure error: the default retry rules do not count it against maxAttempts',
     );
   });
 

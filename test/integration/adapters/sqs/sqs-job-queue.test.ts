@@ -115,6 +115,18 @@ describe('SqsJobQueue sending', () => {
     expect(await queue.depth('site-send-a')).toBe(0);
   });
 
+  it('sends messages with a delay (a retry back-off): hidden from pilots until it has passed', async () => {
+    const urls = await queue.ensureSiteQueue('site-send-delay');
+    const delayed = messages('site-send-delay', 2, 't-sqs000007');
+    const sentAt = Date.now();
+    await queue.send(delayed, { delaySec: 2 });
+    const attributes = await queueAttributes(client, urls.queueUrl);
+    expect(attributes.ApproximateNumberOfMessages).toBe('0');
+    expect(attributes.ApproximateNumberOfMessagesDelayed).toBe('2');
+    expect(parsedSorted(await receiveAll(client, urls.queueUrl, 2))).toEqual(delayed);
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1900);
+  });
+
   it('sends nothing for no messages', async () => {
     await queue.ensureSiteQueue('site-empty');
     await queue.send([]);

@@ -68,10 +68,12 @@ describe('reap-pilots handler', () => {
       jobsRun: 0,
     });
     expect(await h.deps.leases.get(pilotId)).toBeUndefined();
+    // A lost pilot is the infrastructure's fault: by the default retry rules, no attempt is spent.
     expect(await h.deps.jobs.get(taskId, 0)).toMatchObject({
       state: 'queued',
       attempt: 2,
-      failures: 1,
+      failures: 0,
+      systemRetries: 1,
       ended: {
         attempt: 1,
         pilotId,
@@ -88,10 +90,15 @@ describe('reap-pilots handler', () => {
     expect(late.body).toEqual({ outcome: 'stale', reason: 'the job is queued at attempt 2' });
   });
 
-  it('fails a job whose attempts are spent when its pilot is lost', async () => {
+  it('fails a job whose free retries and attempts are spent when its pilot is lost', async () => {
     const pilotId = await registerPilot(h);
     const { taskId, messages } = await runningTask(h, generationSpec(1, { maxAttempts: 1 }));
-    await claimed(h, pilotId, refOf(nth(messages, 0)));
+    const ref = refOf(nth(messages, 0));
+    await claimed(h, pilotId, ref);
+    // Ten retries that spent no attempt already: the default rules' system retry limit.
+    await h.deps.jobs.update({ taskId, jobIndex: 0 }, { set: { systemRetries: 10 } }, [
+      { state: 'running', attempt: 1 },
+    ]);
     pastLeases();
 
     await reap();

@@ -2,7 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { abandonClaim, endAttempt, optional } from '#core/jobs/end-attempt.ts';
 import { RECORDED_MESSAGE_MAX } from '#core/jobs/job.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
+import { putRetryPolicy } from '#core/policies/retry-policy-versions.ts';
+import { type RetryRuleSetInput, RetryRuleSetSchema } from '#core/policies/retry-rules.ts';
+import type { SiteInput } from '#core/sites/site.ts';
+import { DEFAULT_START, inMemoryDeps, settleJobChanges, siteOf } from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -296,5 +299,113 @@ describe('optional', () => {
     expect(optional('host', 'wn1')).toEqual({ host: 'wn1' });
     expect(optional('host', undefined)).toEqual({});
     expect(optional('exitCode', 0)).toEqual({ exitCode: 0 });
+  });
+});
+
+describe('endAttempt under the current retry rules', () => {
+  /** Stores `rules` as the next version of the retry rules, as PUT /retry-policy does. */
+  async function storeRules(deps: Awaited<ReturnType<typeof setup>>['deps'], rules: RetryRuleSetInput) {
+    await putRetryPolicy(deps, { sub: 'operator', scopes: [] }, RetryRuleSetSchema.parse(rules));
+  }
+
+  it('decides with the version stored last, read at the failure (no restart)', async () => {
+    const { deps, ref, pilotId } = await setup();
+    await storeRules(deps, { rules: [{ match: { exitCodes: [3] }, action: { type: 'no-retry' } }] });
+    expect(await endAttempt(deps, ref, pilotId, failed({ exitCode: 3 }))).toEqual({
+      outcome: 'ok',
+      jobState: 'failed',
+      attempt: 1,
+    });
+    expect(await recordOf(deps, ref.taskId, 0)).toMatchObject({ state: 'failed', failures: 1, exitCode: 3 });
+  });
+
+  it('reads the rules through the cached path of the store', async () => {
+    const { deps, ref, pilotId } = await setup();
+    const current = vi.spyOn(deps.retryPolicies, 'current');
+    await endAttempt(deps, ref, pilotId, failed());
+    expect(current).toHaveBeenCalledWith({ cached: true });
+  });
+
+  it('retries an infrastructure error without spending an attempt, counting it as a system retry', async () => {
+    const { deps, ref, pilotId } = await setup();
+    await endAttempt(deps, ref, pilotId, failed({ pilotErrorCode: PILOT_ERROR_CODES.STAGE_IN_FAILED }));
+    expect(await recordOf(deps, ref.taskId, 0)).toMatchObject({
+      state: 'queued',
+      attempt: 2,
+      failures: 0,
+      systemRetries: 1,
+    });
+  });
+
+  it("raises memory within the rule's ceiling, and its back-off delays the next attempt's message", async () => {
+    const spec = generationSpec(1, { resources: { memoryMB: 1000 } });
+    const { deps, ref, pilotId } = await setup(spec);
+    await storeRules(deps, {
+      rules: [
+        {
+          match: { pilotErrorCodes: [1102] },
+          action: { type: 'retry-memory', factor: 2, ceilingMB: 1500, backoffSec: 30 },
+        },
+      ],
+    });
+    await endAttempt(deps, ref, pilotId, failed({ pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED }));
+    expect(await recordOf(deps, ref.taskId, 0)).toMatchObject({
+      attempt: 2,
+      resources: { memoryMB: 1500 },
+      backoffSec: 30,
+    });
+    deps.queue.clear();
+    await settleJobChanges(deps);
+    expect(deps.queue.delayed).toEqual([
+      { message: expect.objectContaining({ taskId: ref.taskId, jobIndex: 0, attempt: 2 }), delaySec: 30 },
+    ]);
+
+    // The next retry has no back-off: the record forgets the last one, and the message goes at once.
+    await claimed(deps, pilotId, { ...ref, attempt: 2 });
+    await endAttempt(deps, { ...ref, attempt: 2 }, pilotId, failed());
+    expect((await recordOf(deps, ref.taskId, 0)).backoffSec).toBeUndefined();
+    deps.queue.delayed.length = 0;
+    await settleJobChanges(deps);
+    expect(deps.queue.delayed).toEqual([]);
+    expect(deps.queue.sent).toContainEqual(expect.objectContaining({ attempt: 3 }));
+  });
+
+  describe('retry-other-site', () => {
+    /** Sites bnl, cern (where job 0 runs) and dubna, all brokered; `dubna` as given. */
+    async function threeSites(dubna: Partial<SiteInput> = {}) {
+      const deps = inMemoryDeps();
+      for (const siteId of ['bnl', 'cern', 'dubna']) await addSite(deps, { siteId, slot: BIG_SLOT });
+      const taskId = await runningTask(deps, generationSpec(2, { resources: { memoryMB: 4000 } }));
+      // dubna changes only after brokerage, as a site going down while the task runs.
+      await deps.sites.put(siteOf({ siteId: 'dubna', slot: BIG_SLOT, ...dubna }));
+      expect((await deps.tasks.getHead(taskId))?.siteIds).toEqual(['bnl', 'cern', 'dubna']);
+      const pilotId = await addPilot(deps);
+      const ref = { taskId, jobIndex: 0, attempt: 1 };
+      await claimed(deps, pilotId, ref);
+      await storeRules(deps, { otherwise: { type: 'retry-other-site' }, rules: [] });
+      await endAttempt(deps, ref, pilotId, failed());
+      return recordOf(deps, taskId, 0);
+    }
+
+    it.each<[string, Partial<SiteInput>, string]>([
+      ['sends the next attempt to the next brokered site', {}, 'dubna'],
+      ['skips a site that went offline', { status: 'offline' }, 'bnl'],
+      [
+        "skips a site whose slot the job's resources do not fit",
+        { slot: { ...BIG_SLOT, memoryMB: 2000 } },
+        'bnl',
+      ],
+    ])('%s', async (_, dubna, expected) => {
+      const record = await threeSites(dubna);
+      expect(record).toMatchObject({ state: 'queued', attempt: 2, failures: 1, siteId: expected });
+      expect(record.ended?.siteId).toBe('cern');
+    });
+
+    it('stays at the site when the task has no other', async () => {
+      const { deps, ref, pilotId } = await setup();
+      await storeRules(deps, { otherwise: { type: 'retry-other-site' }, rules: [] });
+      await endAttempt(deps, ref, pilotId, failed());
+      expect(await recordOf(deps, ref.taskId, 0)).toMatchObject({ state: 'queued', siteId: 'cern' });
+    });
   });
 });

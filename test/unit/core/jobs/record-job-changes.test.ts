@@ -5,6 +5,8 @@ import { emptyJobCounts } from '#core/jobs/job-counts.ts';
 import type { JobRecordChange } from '#core/jobs/ports.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { putRetryPolicy } from '#core/policies/retry-policy-versions.ts';
+import { RetryRuleSetSchema } from '#core/policies/retry-rules.ts';
 import { waitForJobs } from '#core/tasks/task-workflow.ts';
 import { inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import {
@@ -31,6 +33,32 @@ async function setup(jobs = 3) {
 }
 
 describe('recordJobChanges', () => {
+  it("sends each retry after its rule's back-off, one send per delay, and the others at once", async () => {
+    const { deps, taskId, pilotId } = await setup();
+    await putRetryPolicy(
+      deps,
+      { sub: 'operator', scopes: [] },
+      RetryRuleSetSchema.parse({
+        rules: [
+          { match: { exitCodes: [10] }, action: { type: 'retry', backoffSec: 10 } },
+          { match: { exitCodes: [20] }, action: { type: 'retry', backoffSec: 900 } },
+        ],
+      }),
+    );
+    for (const [jobIndex, exitCode] of [10, 20, 30].entries()) {
+      const ref = { taskId, jobIndex, attempt: 1 };
+      await claimed(deps, pilotId, ref);
+      await complete(deps, pilotId, report(ref, PILOT_ERROR_CODES.PAYLOAD_FAILED, { exitCode }));
+    }
+    const done = await recordJobChanges(deps, deps.jobs.takeChanges());
+    expect(done.dispatched).toBe(3);
+    expect(deps.queue.delayed.map((d) => [d.message.jobIndex, d.delaySec])).toEqual([
+      [0, 10],
+      [1, 900],
+    ]);
+    expect(deps.queue.sent.map((m) => m.jobIndex).sort()).toEqual([0, 1, 2]);
+  });
+
   it('moves the counters of a first claim, and sends and archives nothing', async () => {
     const { deps, taskId, pilotId } = await setup();
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });

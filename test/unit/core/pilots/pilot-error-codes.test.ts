@@ -47,9 +47,11 @@ describe('isPilotErrorCode', () => {
 });
 
 describe('SYSTEM_ERROR_CODES', () => {
-  it('holds eviction, an abandoned claim and a stopped consumer only: the system errors that use no attempt of the budget', () => {
+  it('holds stage-in, eviction, a lost pilot, an abandoned claim and a stopped consumer only: the infrastructure errors the default retry rules spend no attempt on', () => {
     expect([...SYSTEM_ERROR_CODES].sort()).toEqual([
+      PILOT_ERROR_CODES.STAGE_IN_FAILED,
       PILOT_ERROR_CODES.EVICTED,
+      PILOT_ERROR_CODES.PILOT_LOST,
       PILOT_ERROR_CODES.CLAIM_ABANDONED,
       PILOT_ERROR_CODES.CONSUMER_STOPPED,
     ]);

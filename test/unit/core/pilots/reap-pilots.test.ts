@@ -72,10 +72,12 @@ describe('reapPilots', () => {
     expireLeases(deps);
     expect(await reapPilots(deps)).toEqual({ ...nothing, pilotsLost: 1, jobsRequeued: 1 });
     const expiredAt = new Date(Date.parse(DEFAULT_START) + deps.settings.leaseSec * 1000).toISOString();
+    // A lost pilot is the infrastructure's fault: by the default retry rules, no attempt is spent.
     expect(await recordOf(deps, taskId, 0)).toMatchObject({
       state: 'queued',
       attempt: 2,
-      failures: 1,
+      failures: 0,
+      systemRetries: 1,
       ended: {
         attempt: 1,
         pilotId,
@@ -91,9 +93,12 @@ describe('reapPilots', () => {
     expect(await deps.leases.get(pilotId)).toBeUndefined();
   });
 
-  it("fails a lost pilot's job whose attempts are spent", async () => {
+  it("fails a lost pilot's job whose free retries and attempts are spent", async () => {
     const { deps, taskId, pilotId } = await setup(generationSpec(1, { maxAttempts: 1 }));
-    await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
+    const ref = { taskId, jobIndex: 0, attempt: 1 };
+    await claimed(deps, pilotId, ref);
+    // Ten retries that spent no attempt already: the default rules' system retry limit.
+    await deps.jobs.update(ref, { set: { systemRetries: 10 } }, [{ state: 'running', attempt: 1 }]);
     expireLeases(deps);
     expect((await reapPilots(deps)).pilotsLost).toBe(1);
     expect(await recordOf(deps, taskId, 0)).toMatchObject({

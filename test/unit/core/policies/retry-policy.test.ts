@@ -1,170 +1,223 @@
 import { describe, expect, it } from 'vitest';
-import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { decideAttempt, effectiveResources, escalateResources } from '#core/policies/retry-policy.ts';
+import { PILOT_ERROR_CODES, type PilotErrorCode } from '#core/pilots/pilot-error-codes.ts';
+import {
+  decideAttempt,
+  effectiveResources,
+  escalateResources,
+  otherSite,
+} from '#core/policies/retry-policy.ts';
+import { DEFAULT_RETRY_RULES, type RetryAction, RetryRuleSetSchema } from '#core/policies/retry-rules.ts';
 
-const base = { failures: 0, maxAttempts: 3, taskCancelled: false };
+const C = PILOT_ERROR_CODES;
+const base = {
+  failures: 0,
+  systemRetries: 0,
+  maxAttempts: 3,
+  taskCancelled: false,
+  rules: DEFAULT_RETRY_RULES,
+};
+const failed = (pilotErrorCode: PilotErrorCode) => ({ failure: { pilotErrorCode } });
 
-describe('decideAttempt', () => {
-  it('retries an event-service consumer whose pilot vanished without using an attempt, but not an ordinary job', () => {
-    const lost = { ...base, pilotErrorCode: PILOT_ERROR_CODES.PILOT_LOST, failures: 2, maxAttempts: 3 };
-    expect(decideAttempt({ ...lost, consumer: true })).toEqual({ event: 'retry', failures: 2 });
-    expect(decideAttempt(lost)).toEqual({ event: 'fail', failures: 3 });
-    // A consumer's payload failures still count.
-    expect(
-      decideAttempt({ ...lost, consumer: true, pilotErrorCode: PILOT_ERROR_CODES.RANGES_FAILING }),
-    ).toEqual({ event: 'fail', failures: 3 });
+describe('decideAttempt under the default rules (what Gluon did before rules were data)', () => {
+  it.each([
+    // code, failures before, maxAttempts → event, failures after, system retries after
+    ['a payload failure spends an attempt', C.PAYLOAD_FAILED, 0, 3, 'retry', 1, 0],
+    ['a memory kill spends an attempt', C.MEMORY_EXCEEDED, 1, 3, 'retry', 2, 0],
+    ['a walltime kill spends an attempt', C.WALLTIME_EXCEEDED, 1, 3, 'retry', 2, 0],
+    ['the last attempt fails the job', C.PAYLOAD_FAILED, 2, 3, 'fail', 3, 0],
+    ['one attempt allowed: a stage-out failure fails at once', C.STAGE_OUT_FAILED, 0, 1, 'fail', 1, 0],
+    ['a looping payload spends an attempt', C.LOOPING, 0, 3, 'retry', 1, 0],
+    ['an eviction spends none', C.EVICTED, 2, 3, 'retry', 2, 1],
+    ['an abandoned claim spends none', C.CLAIM_ABANDONED, 2, 3, 'retry', 2, 1],
+    ['a stopped consumer spends none', C.CONSUMER_STOPPED, 2, 3, 'retry', 2, 1],
+    ['a lost pilot spends none (infrastructure)', C.PILOT_LOST, 2, 3, 'retry', 2, 1],
+    ['a failed stage-in spends none (infrastructure)', C.STAGE_IN_FAILED, 2, 3, 'retry', 2, 1],
+  ] as const)('%s', (_, code, failures, maxAttempts, event, failuresAfter, systemAfter) => {
+    const decision = decideAttempt({ ...base, ...failed(code), failures, maxAttempts });
+    expect(decision).toMatchObject({ event, failures: failuresAfter, systemRetries: systemAfter });
   });
 
-  it('finishes the job when the attempt succeeded', () => {
-    expect(decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.OK })).toEqual({ event: 'finish' });
+  it('raises memory on 1102 and walltime on 1101 (the actions of the default rules)', () => {
+    const memory = decideAttempt({ ...base, ...failed(C.MEMORY_EXCEEDED) });
+    const walltime = decideAttempt({ ...base, ...failed(C.WALLTIME_EXCEEDED) });
+    const other = decideAttempt({ ...base, ...failed(C.PAYLOAD_FAILED) });
+    expect(memory).toMatchObject({ rule: 1, action: { type: 'retry-memory', factor: 1.5 } });
+    expect(walltime).toMatchObject({ rule: 2, action: { type: 'retry-walltime', factor: 1.5 } });
+    expect(other).toMatchObject({ rule: 'otherwise', action: { type: 'retry', spendsAttempt: true } });
   });
 
-  it('finishes a successful attempt even when the task was cancelled meanwhile', () => {
-    expect(decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.OK, taskCancelled: true })).toEqual({
-      event: 'finish',
-    });
+  it('finishes the job when the attempt succeeded, even when the task was cancelled meanwhile', () => {
+    expect(decideAttempt({ ...base, ...failed(C.OK) })).toEqual({ event: 'finish' });
+    expect(decideAttempt({ ...base, ...failed(C.OK), taskCancelled: true })).toEqual({ event: 'finish' });
   });
 
-  it('cancels the job when the task was cancelled and the attempt failed', () => {
-    expect(
-      decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_FAILED, taskCancelled: true }),
-    ).toEqual({ event: 'cancel' });
-  });
-
-  it('cancels the job when the pilot reports it was cancelled', () => {
-    expect(decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.CANCELLED })).toEqual({
+  it('cancels the job when the task was cancelled and the attempt failed, or the pilot says it was cancelled', () => {
+    expect(decideAttempt({ ...base, ...failed(C.PAYLOAD_FAILED), taskCancelled: true })).toEqual({
       event: 'cancel',
     });
+    expect(decideAttempt({ ...base, ...failed(C.CANCELLED) })).toEqual({ event: 'cancel' });
   });
 
-  it('retries an eviction without using an attempt', () => {
-    expect(decideAttempt({ ...base, failures: 2, pilotErrorCode: PILOT_ERROR_CODES.EVICTED })).toEqual({
-      event: 'retry',
-      failures: 2,
+  it('bounds free retries by the system retry limit: past it, infrastructure errors spend attempts', () => {
+    const at = (systemRetries: number, failures = 0) =>
+      decideAttempt({ ...base, ...failed(C.PILOT_LOST), systemRetries, failures });
+    expect(at(9)).toMatchObject({ event: 'retry', failures: 0, systemRetries: 10 });
+    expect(at(10)).toMatchObject({ event: 'retry', failures: 1, systemRetries: 10 });
+    expect(at(10, 2)).toMatchObject({ event: 'fail', failures: 3, systemRetries: 10 });
+  });
+
+  it('exempts event-service consumers from the system retry limit (ranges have their own), not from payload failures', () => {
+    const lost = { ...base, ...failed(C.PILOT_LOST), systemRetries: 50, failures: 2, consumer: true };
+    expect(decideAttempt(lost)).toMatchObject({ event: 'retry', failures: 2, systemRetries: 51 });
+    expect(decideAttempt({ ...lost, ...failed(C.RANGES_FAILING) })).toMatchObject({
+      event: 'fail',
+      failures: 3,
     });
   });
+});
 
-  it('counts a payload failure and retries while attempts are left', () => {
-    expect(decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_FAILED })).toEqual({
-      event: 'retry',
-      failures: 1,
-    });
-    expect(
-      decideAttempt({ ...base, failures: 1, pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED }),
-    ).toEqual({
-      event: 'retry',
-      failures: 2,
-    });
+describe('decideAttempt with rules of its own', () => {
+  const rules = RetryRuleSetSchema.parse({
+    systemRetryLimit: 2,
+    otherwise: { type: 'no-retry' },
+    rules: [
+      { match: { exitCodes: [65] }, action: { type: 'no-retry' } },
+      { match: { pilotErrorCodes: [1001], signals: ['SIGSEGV'] }, action: { type: 'retry-other-site' } },
+      { match: { message: 'disk quota' }, action: { type: 'retry', spendsAttempt: false, backoffSec: 60 } },
+      { match: { pilotErrorCodes: [1001] }, action: { type: 'retry', backoffSec: 5 } },
+    ],
+  });
+  const decide = (failure: Parameters<typeof decideAttempt>[0]['failure'], extra = {}) =>
+    decideAttempt({ ...base, rules, failure, ...extra });
+
+  it.each([
+    [
+      'no-retry fails the job at once, spending the attempt',
+      { pilotErrorCode: C.PAYLOAD_FAILED, exitCode: 65 },
+      { event: 'fail', failures: 1, rule: 0 },
+    ],
+    [
+      'a signal and a code must both hold',
+      { pilotErrorCode: C.PAYLOAD_FAILED, signal: 'SIGSEGV' },
+      { event: 'retry', rule: 1, action: { type: 'retry-other-site' } },
+    ],
+    [
+      'a message pattern',
+      { pilotErrorCode: C.STAGE_OUT_FAILED, errorMessage: 'write: disk quota exceeded' },
+      { event: 'retry', failures: 0, systemRetries: 1, rule: 2, action: { backoffSec: 60 } },
+    ],
+    [
+      'the first matching rule wins',
+      { pilotErrorCode: C.PAYLOAD_FAILED, exitCode: 1, errorMessage: 'disk quota' },
+      { rule: 2 },
+    ],
+    [
+      'a later rule when the earlier do not match',
+      { pilotErrorCode: C.PAYLOAD_FAILED, exitCode: 1 },
+      { event: 'retry', failures: 1, rule: 3, action: { backoffSec: 5 } },
+    ],
+    [
+      'otherwise for a failure no rule matches',
+      { pilotErrorCode: C.MEMORY_EXCEEDED },
+      { event: 'fail', failures: 1, rule: 'otherwise' },
+    ],
+  ] as const)('%s', (_, failure, expected) => {
+    expect(decide(failure)).toMatchObject(expected);
   });
 
-  it('retries an abandoned claim without using an attempt', () => {
-    expect(
-      decideAttempt({ ...base, failures: 2, pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED }),
-    ).toEqual({
-      event: 'retry',
-      failures: 2,
-    });
-  });
-
-  it('counts a lost pilot as a failure', () => {
-    expect(decideAttempt({ ...base, pilotErrorCode: PILOT_ERROR_CODES.PILOT_LOST })).toEqual({
-      event: 'retry',
-      failures: 1,
-    });
-  });
-
-  it('fails the job when its last attempt fails', () => {
-    expect(decideAttempt({ ...base, failures: 2, pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_FAILED })).toEqual(
-      {
-        event: 'fail',
-        failures: 3,
-      },
-    );
-  });
-
-  it('fails at once when only one attempt is allowed', () => {
-    expect(
-      decideAttempt({ ...base, maxAttempts: 1, pilotErrorCode: PILOT_ERROR_CODES.STAGE_OUT_FAILED }),
-    ).toEqual({ event: 'fail', failures: 1 });
+  it("uses the rule set's own system retry limit", () => {
+    const quota = { pilotErrorCode: C.STAGE_OUT_FAILED, errorMessage: 'disk quota' } as const;
+    expect(decide(quota, { systemRetries: 1 })).toMatchObject({ failures: 0, systemRetries: 2 });
+    expect(decide(quota, { systemRetries: 2 })).toMatchObject({ failures: 1, systemRetries: 2 });
   });
 });
 
 describe('escalateResources', () => {
-  it('raises memory by the factor, rounded up to 100 MB, after a memory kill', () => {
-    const current = { memoryMB: 1000, walltimeSec: 600 };
-    const factors = { memoryFactor: 1.5, walltimeFactor: 2 };
-    const slot = { memoryMB: 4000, walltimeSec: 3600 };
-    expect(
-      escalateResources({ pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED, current, factors, slot }),
-    ).toEqual({
-      memoryMB: 1500,
-    });
-    expect(
-      escalateResources({
-        pilotErrorCode: PILOT_ERROR_CODES.MEMORY_EXCEEDED,
-        current: { ...current, memoryMB: 1234 },
-        factors,
-        slot,
-      }),
-    ).toEqual({ memoryMB: 1900 });
-    expect(
-      escalateResources({ pilotErrorCode: PILOT_ERROR_CODES.WALLTIME_EXCEEDED, current, factors, slot }),
-    ).toEqual({
-      walltimeSec: 1200,
-    });
-  });
+  const memory: RetryAction = { type: 'retry-memory', factor: 1.5, spendsAttempt: true };
+  const walltime: RetryAction = { type: 'retry-walltime', factor: 1.5, spendsAttempt: true };
+  const current = { memoryMB: 1000, walltimeSec: 600 };
+  const slot = { memoryMB: 4000, walltimeSec: 3600 };
 
-  it('stays within the slot, and gives nothing when the slot is already reached, the factor is 1, or another error', () => {
-    const factors = { memoryFactor: 1.5, walltimeFactor: 1.5 };
-    const slot = { memoryMB: 2000, walltimeSec: 3600 };
-    const memory = PILOT_ERROR_CODES.MEMORY_EXCEEDED;
-    expect(
-      escalateResources({
-        pilotErrorCode: memory,
-        current: { memoryMB: 1800, walltimeSec: 60 },
-        factors,
-        slot,
-      }),
-    ).toEqual({
-      memoryMB: 2000,
-    });
-    expect(
-      escalateResources({
-        pilotErrorCode: memory,
-        current: { memoryMB: 2000, walltimeSec: 60 },
-        factors,
-        slot,
-      }),
-    ).toBeUndefined();
-    expect(
-      escalateResources({
-        pilotErrorCode: memory,
-        current: { memoryMB: 1000, walltimeSec: 60 },
-        factors: { memoryFactor: 1, walltimeFactor: 1.5 },
-        slot,
-      }),
-    ).toBeUndefined();
-    expect(
-      escalateResources({
-        pilotErrorCode: PILOT_ERROR_CODES.PAYLOAD_FAILED,
-        current: { memoryMB: 1000, walltimeSec: 60 },
-        factors,
-        slot,
-      }),
-    ).toBeUndefined();
+  it.each([
+    ['memory × the factor', memory, current, {}, slot, { memoryMB: 1500 }],
+    ['memory rounded up to 100 MB', memory, { ...current, memoryMB: 1234 }, {}, slot, { memoryMB: 1900 }],
+    [
+      'walltime × the factor, to the second',
+      walltime,
+      { ...current, walltimeSec: 1001 },
+      {},
+      slot,
+      { walltimeSec: 1502 },
+    ],
+    [
+      "the task's own factor wins over the rule's",
+      walltime,
+      current,
+      { walltimeFactor: 2 },
+      slot,
+      { walltimeSec: 1200 },
+    ],
+    ["the task's factor 1 turns raising off", memory, current, { memoryFactor: 1 }, slot, undefined],
+    [
+      'within the slot',
+      memory,
+      { ...current, memoryMB: 1800 },
+      {},
+      { ...slot, memoryMB: 2000 },
+      { memoryMB: 2000 },
+    ],
+    [
+      'nothing when the slot is reached',
+      memory,
+      { ...current, memoryMB: 2000 },
+      {},
+      { ...slot, memoryMB: 2000 },
+      undefined,
+    ],
+    ['within the ceiling', { ...memory, ceilingMB: 1200 }, current, {}, slot, { memoryMB: 1200 }],
+    ['nothing when already above the ceiling', { ...memory, ceilingMB: 800 }, current, {}, slot, undefined],
+    [
+      'walltime within its ceiling',
+      { ...walltime, ceilingSec: 700 },
+      current,
+      {},
+      slot,
+      { walltimeSec: 700 },
+    ],
+    [
+      'uncapped when the site is unknown',
+      walltime,
+      { ...current, walltimeSec: 1001 },
+      {},
+      undefined,
+      { walltimeSec: 1502 },
+    ],
+    ['nothing for a plain retry', { type: 'retry', spendsAttempt: true }, current, {}, slot, undefined],
+    [
+      'nothing for another site',
+      { type: 'retry-other-site', spendsAttempt: true },
+      current,
+      {},
+      slot,
+      undefined,
+    ],
+  ] as const)('%s', (_, action, cur, taskFactors, s, expected) => {
+    expect(escalateResources({ action: action as RetryAction, current: cur, taskFactors, slot: s })).toEqual(
+      expected,
+    );
   });
 });
 
-describe('escalateResources without a slot', () => {
-  it('raises without a cap when the slot of the job site is unknown', () => {
-    expect(
-      escalateResources({
-        pilotErrorCode: PILOT_ERROR_CODES.WALLTIME_EXCEEDED,
-        current: { memoryMB: 1000, walltimeSec: 1001 },
-        factors: { memoryFactor: 1.5, walltimeFactor: 1.5 },
-        slot: undefined,
-      }),
-    ).toEqual({ walltimeSec: 1502 });
+describe('otherSite', () => {
+  const sites = ['a', 'b', 'c', 'd'];
+  it.each([
+    ['the next brokered site', 'a', ['a', 'b', 'c', 'd'], 'b'],
+    ['wrapping round', 'd', ['a', 'b', 'c', 'd'], 'a'],
+    ['skipping sites that will not do', 'a', ['a', 'd'], 'd'],
+    ['the same site when no other will do', 'b', ['b'], 'b'],
+    ['the first usable one when the current site is not brokered', 'x', ['c'], 'c'],
+  ] as const)('%s', (_, current, usable, expected) => {
+    expect(otherSite(sites, current, (s) => (usable as readonly string[]).includes(s))).toBe(expected);
   });
 });
 

@@ -33,7 +33,8 @@ describe('parseTaskSpec', () => {
       resources: { cores: 1, memoryMB: 2000, walltimeSec: 3600, diskMB: 1000 },
       priority: 500,
       maxAttempts: 3,
-      retry: { memoryFactor: 1.5, walltimeFactor: 1.5 },
+      // No factor of its own: the retry rules' factors apply (1.5 by default).
+      retry: {},
       outputs: [],
       sites: { deny: [] },
     });
