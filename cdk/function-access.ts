@@ -69,9 +69,12 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'resume-task': { tables: { tasks: 'read-write' } },
   'set-task-priority': { tables: { tasks: 'read-write' } },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
-  /** A retried registration (same key) reads the pilot it registered, and its lease. */
+  /**
+   * A retried registration (same key) reads the pilot it registered, and its lease. sites: an
+   * unhealthy pilot is counted in its site's recent outcomes.
+   */
   'register-pilot': {
-    tables: { pilots: 'read-write', leases: 'read-write', sites: 'read' },
+    tables: { pilots: 'read-write', leases: 'read-write', sites: 'read-write' },
     siteQueues: ['get-url'],
     pilotCredentials: ['vend'],
   },
@@ -97,9 +100,9 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** A job not started is written cancelled; a running one gets a kill entry on its pilot's lease. */
   'kill-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'write' } },
   'complete-job': { tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read' } },
-  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
+  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release; sites' outcomes. */
   'record-job-changes': {
-    tables: { tasks: 'read-write', attempts: 'write', leases: 'write' },
+    tables: { tasks: 'read-write', attempts: 'write', leases: 'write', sites: 'read-write' },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
     streams: ['jobs'],
@@ -139,6 +142,13 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
       sites: 'read-write',
     },
     siteQueues: ['send', 'get-url', 'redrive'],
+  },
+  /** One site, its outcomes and history (side items of the sites table), and its test task's state. */
+  'get-site': { tables: { sites: 'read', tasks: 'read' } },
+  /** Site health: judges sites' outcomes, moves their status, submits and cancels their test tasks. */
+  'site-health': {
+    tables: { sites: 'read-write', tasks: 'read-write' },
+    workflow: ['start', 'release-wait'],
   },
 };
 

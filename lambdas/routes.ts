@@ -32,6 +32,7 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   siteDemand: 'site-demand',
   listSites: 'list-sites',
   putSite: 'put-site',
+  getSite: 'get-site',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -66,7 +67,10 @@ export const WORKFLOW_FUNCTIONS = [
 ] as const;
 
 /** Functions run by a schedule (EventBridge Scheduler; timers locally). */
-export const SCHEDULED_FUNCTIONS = [{ functionName: 'reap-pilots', everySec: 60 }] as const;
+export const SCHEDULED_FUNCTIONS = [
+  { functionName: 'reap-pilots', everySec: 60 },
+  { functionName: 'site-health', everySec: 60 },
+] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
 export const STREAM_FUNCTIONS = [
@@ -111,6 +115,8 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'list-sites': 'sites',
   'put-site': 'sites',
   'site-demand': 'sites',
+  'get-site': 'sites',
+  'site-health': 'sites',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

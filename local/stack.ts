@@ -57,6 +57,8 @@ export interface LocalStackOptions {
   heartbeatSec?: number;
   /** Period of the reaper's sweeps (default 3 s). */
   reapEverySec?: number;
+  /** Period of site health's runs (default 5 s). */
+  siteHealthEverySec?: number;
   /** Pilots leave after this long without a job (default 30 s). */
   pilotIdleExitSec?: number;
   /** How often the pilot factory asks for the site's demand (default 1 s). */
@@ -140,6 +142,7 @@ const DEFAULTS = {
   rangeLeaseSec: 20,
   heartbeatSec: 5,
   reapEverySec: 3,
+  siteHealthEverySec: 5,
   pilotIdleExitSec: 30,
 } as const;
 const PILOT_STOP_TIMEOUT_MS = 15_000;
@@ -286,7 +289,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The local site, defined through the same use case as `PUT /sites/{siteId}`.
     const queue = new SqsJobQueue(sqs, LOCAL_PREFIX);
     await putSite(
-      { queue, sites: new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites) },
+      {
+        queue,
+        sites: new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites),
+        clock: { now: () => new Date() },
+      },
       siteId,
       SiteSchema.parse({
         siteId,
@@ -343,11 +350,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     // ---- schedules
-    const reapEverySec = options.reapEverySec ?? DEFAULTS.reapEverySec;
+    const localEverySec: Record<string, number> = {
+      'reap-pilots': options.reapEverySec ?? DEFAULTS.reapEverySec,
+      'site-health': options.siteHealthEverySec ?? DEFAULTS.siteHealthEverySec,
+    };
     const scheduler = startScheduler({
       schedules: SCHEDULED_FUNCTIONS.map((s) => ({
         functionName: s.functionName,
-        everySec: s.functionName === 'reap-pilots' ? reapEverySec : s.everySec,
+        everySec: localEverySec[s.functionName] ?? s.everySec,
       })),
       handlers,
       log,

@@ -31,7 +31,13 @@ import {
   RegisterPilotRequestSchema,
   RegisterPilotResponseSchema,
 } from './pilots.ts';
-import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
+import {
+  PutSiteRequestSchema,
+  SiteDemandSchema,
+  SiteDetailSchema,
+  SitePageSchema,
+  SiteViewSchema,
+} from './sites.ts';
 import {
   CancelTaskResponseSchema,
   JobPageSchema,
@@ -307,6 +313,16 @@ export const OPERATIONS = {
     params: SitePathSchema,
     body: PutSiteRequestSchema,
     response: SiteViewSchema,
+    status: 200,
+  }),
+  getSite: operation({
+    method: 'GET',
+    path: '/sites/{siteId}',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'sites',
+    summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
+    params: SitePathSchema,
+    response: SiteDetailSchema,
     status: 200,
   }),
 } as const;

@@ -30,6 +30,10 @@ export const ConfigSchema = z.object({
   GLUON_RANGE_LEASE_SEC: z.coerce.number().int().min(5).max(43_200).default(600),
   /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
+  /** Site health: infrastructure failures of a site's recent outcomes above which it goes to test (sites may say otherwise). */
+  GLUON_SITE_MAX_INFRA_FAILURE_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
+  /** Site health: recent outcomes a site needs before its failure fraction is judged. */
+  GLUON_SITE_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });
