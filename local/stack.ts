@@ -302,6 +302,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         slot: machineSlot(stateDir),
         maxPilots: pilots,
         tags: ['local'],
+        // One site on a developer's machine: a load spike failing the pilots' node checks would
+        // send it to test, and every task with it. Operators turn site health on with site-put.
+        health: { auto: false },
       }),
     );
 
