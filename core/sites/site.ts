@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { InputFileSchema, PayloadSchema } from '../tasks/task-spec.ts';
+import { SiteIdSchema } from './site-id.ts';
 
-/** Identifiers that end up in keys, queue names and S3 prefixes: keep them boring. */
-export const SiteIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters');
+// Defined apart so task specs can name sites without importing this module (which imports them).
+export { SiteIdSchema };
 
 export const SITE_STATUSES = ['online', 'offline', 'test'] as const;
 export type SiteStatus = (typeof SITE_STATUSES)[number];
@@ -29,31 +29,13 @@ export type SiteHealth = z.infer<typeof SiteHealthSchema>;
  */
 export const SiteTestSchema = z.strictObject({
   jobs: z.number().int().min(1).max(20).default(2),
-  payload: z
-    .strictObject({
-      command: z.string().min(1).max(1024),
-      args: z.array(z.string().max(4096)).max(64).default([]),
-      env: z
-        .record(
-          z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
-          z.string().max(4096),
-        )
-        .default({}),
-    })
-    .default({ command: 'sh', args: ['-c', 'test -w "$GLUON_WORK_DIR"'], env: {} }),
-  inputs: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1).max(1024),
-        bytes: z.number().int().nonnegative().optional(),
-        adler32: z
-          .string()
-          .regex(/^[0-9a-f]{8}$/, '8 lower-case hex digits')
-          .optional(),
-      }),
-    )
-    .max(10)
-    .default([]),
+  /** As a task's payload, without a sandbox (nothing uploads one for site health). */
+  payload: PayloadSchema.omit({ sandbox: true }).default({
+    command: 'sh',
+    args: ['-c', 'test -w "$GLUON_WORK_DIR"'],
+    env: {},
+  }),
+  inputs: z.array(InputFileSchema).max(10).default([]),
   /** After a failed test task, the next one waits this long, doubled per failure in a row (at most ×8). */
   backoffSec: z.number().int().min(1).max(86_400).default(300),
   /** A test task not ended after this long is cancelled, and counts as failed. */

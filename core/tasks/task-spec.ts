@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { fieldIssues, ValidationError } from '../errors.ts';
-import { SiteIdSchema } from '../sites/site.ts';
+import { SiteIdSchema } from '../sites/site-id.ts';
 import { unknownPlaceholders } from './substitute.ts';
 
 const FileNameSchema = z

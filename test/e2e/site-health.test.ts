@@ -5,13 +5,13 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody } from '#core/api/common.ts';
 import type { SiteDetail } from '#core/api/sites.ts';
 import { LOCAL_BUCKET, type LocalStack } from '#local/stack.ts';
 import { adler32 } from '#pilot/adler32.ts';
-import { Api, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
+import { Api, s3For, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
 
 type StatusChange = SiteDetail['history'][number];
 
@@ -33,12 +33,7 @@ beforeAll(async () => {
     pilotArgs: ['--max-load-per-core', '1000'],
   });
   api = new Api(stack.apiUrl, stack.userToken);
-  s3 = new S3Client({
-    endpoint: stack.endpoints.s3,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  s3 = s3For(stack);
 });
 
 afterAll(async () => {
