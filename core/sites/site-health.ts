@@ -31,7 +31,7 @@ const SITE_HEALTH_PRINCIPAL: Principal = { sub: SITE_HEALTH_OWNER, scopes: [] };
 export interface HealthDefaults {
   maxInfraFailureFraction: number;
   minAttempts: number;
-  /** How far back outcomes are judged (at most the outcomes kept: OUTCOME_RETENTION_SEC). */
+  /** How far back outcomes are judged (at most the outcomes kept, OUTCOME_RETENTION_SEC, less a bucket). */
   windowSec: number;
 }
 

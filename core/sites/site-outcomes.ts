@@ -30,8 +30,11 @@ export const INFRA_KINDS = {
 
 /** Outcomes are counted in buckets of this many seconds, so a window can slide over them. */
 export const OUTCOME_BUCKET_SEC = 300;
-/** Buckets kept: twice the longest window judged, so a late change still finds its bucket. */
-export const OUTCOME_RETENTION_SEC = 7200;
+/**
+ * Buckets kept: site health's window (an hour) and the bucket it starts in. Kept short because the
+ * outcome item is written once per change-feed batch and site, and a write costs by the item's size.
+ */
+export const OUTCOME_RETENTION_SEC = 3900;
 
 const INFRA_CODES: ReadonlyMap<PilotErrorCode, OutcomeKind> = new Map([
   [PILOT_ERROR_CODES.STAGE_IN_FAILED, 'stageIn'],
@@ -164,8 +167,12 @@ export function outcomeEntriesOf(
   return groups;
 }
 
-/** Pilot ids remembered per site (to count each unhealthy pilot once); past this, they are counted unremembered. */
-export const PILOTS_REMEMBERED_MAX = 1000;
+/**
+ * Pilot ids remembered per site (to count each unhealthy pilot once when it retries its
+ * registration); past this, they are counted unremembered: so many sick pilots have sent the site
+ * to test anyway, and the item stays small.
+ */
+export const PILOTS_REMEMBERED_MAX = 100;
 
 /**
  * A site's recent outcomes as they are stored: the counts by bucket since the last status change,
