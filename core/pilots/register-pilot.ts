@@ -16,8 +16,9 @@ type RegisterDeps = Pick<
  * recorded as unhealthy (operators see why) and told to take no work: no black-hole pilots. A
  * healthy pilot gets its lease (which it renews itself, in the lease table) and, where the
  * deployment vends them, short-lived credentials limited to its site and its own lease. An
- * unhealthy pilot counts against its site's health (once per pilot). A registration sent again with the same key (a retry whose answer was lost) is answered for the
- * pilot it registered, with fresh credentials: never a second pilot.
+ * unhealthy pilot counts against its site's health (once per pilot). A registration sent again
+ * with the same key (a retry whose answer was lost) is answered for the pilot it registered, with
+ * fresh credentials: never a second pilot.
  */
 export async function registerPilot(
   deps: RegisterDeps,
