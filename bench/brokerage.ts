@@ -75,7 +75,7 @@ export function siteMix(n = SITES, queued = QUEUED_JOBS): SiteFacts[] {
       pilots: { starting: Math.floor(next() * 5), idle: Math.floor(next() * 10), busy, draining: 0 },
       at: AT,
     };
-    site.health = {
+    site.recent = {
       failureRate: i % 17 === 8 ? 0.7 : next() * 0.2,
       attempts: Math.floor(next() * 500),
       ...(next() < 0.7 ? { finishedPerMin: round(maxPilots * next() * 0.05, 2) } : {}),

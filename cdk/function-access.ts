@@ -78,9 +78,12 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     workflow: ['start', 'release-wait'],
   },
   'list-pilots': { tables: { pilots: 'read', leases: 'read' } },
-  /** A retried registration (same key) reads the pilot it registered, and its lease. */
+  /**
+   * A retried registration (same key) reads the pilot it registered, and its lease. sites: an
+   * unhealthy pilot is counted in its site's recent outcomes.
+   */
   'register-pilot': {
-    tables: { pilots: 'read-write', leases: 'read-write', sites: 'read' },
+    tables: { pilots: 'read-write', leases: 'read-write', sites: 'read-write' },
     siteQueues: ['get-url'],
     pilotCredentials: ['vend'],
   },
@@ -129,9 +132,9 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'complete-job': {
     tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', policies: 'read' },
   },
-  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release. */
+  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release; sites' outcomes. */
   'record-job-changes': {
-    tables: { tasks: 'read-write', attempts: 'write', leases: 'write' },
+    tables: { tasks: 'read-write', attempts: 'write', leases: 'write', sites: 'read-write' },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
     streams: ['jobs'],
@@ -187,6 +190,14 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** A replay reads the tasks' jobs and archived attempts, the sites' slots and the current rules; writes nothing. */
   'test-retry-policy': {
     tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+  },
+  /** One site, its outcomes and history (side items of the sites table), and its test task's state. */
+  'get-site': { tables: { sites: 'read', tasks: 'read' } },
+  /** Site health: judges sites' outcomes, moves their status, submits and cancels their test tasks. */
+  'site-health': {
+    // policies: a cancelled test task leaves dispatch.
+    tables: { sites: 'read-write', tasks: 'read-write', policies: 'write' },
+    workflow: ['start', 'release-wait'],
   },
 };
 

@@ -19,6 +19,8 @@ const FunctionSettingsSchema = ConfigSchema.pick({
   GLUON_HEARTBEAT_SEC: true,
   GLUON_REAP_SWEEPS: true,
   GLUON_DISPATCH_ROUNDS: true,
+  GLUON_SITE_MAX_INFRA_FAILURE_FRACTION: true,
+  GLUON_SITE_MIN_ATTEMPTS: true,
 }).partial();
 
 export const StageSchema = z.strictObject({

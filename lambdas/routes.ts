@@ -40,6 +40,7 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   listRetryPolicyVersions: 'list-retry-policy-versions',
   putRetryPolicy: 'put-retry-policy',
   testRetryPolicy: 'test-retry-policy',
+  getSite: 'get-site',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -78,6 +79,7 @@ export const WORKFLOW_FUNCTIONS = [
 export const SCHEDULED_FUNCTIONS = [
   { functionName: 'reap-pilots', everySec: 60 },
   { functionName: 'dispatch-jobs', everySec: 60 },
+  { functionName: 'site-health', everySec: 60 },
 ] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
@@ -133,6 +135,8 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'list-retry-policy-versions': 'policies',
   'put-retry-policy': 'policies',
   'test-retry-policy': 'policies',
+  'get-site': 'sites',
+  'site-health': 'sites',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -59,6 +59,8 @@ export interface LocalStackOptions {
   reapEverySec?: number;
   /** Period of the dispatch rounds (default 1 s): jobs are released to site queues in fair-share order. */
   dispatchEverySec?: number;
+  /** Period of site health's runs (default 5 s). */
+  siteHealthEverySec?: number;
   /** Pilots leave after this long without a job (default 30 s). */
   pilotIdleExitSec?: number;
   /** How often the pilot factory asks for the site's demand (default 1 s). */
@@ -143,6 +145,7 @@ const DEFAULTS = {
   heartbeatSec: 5,
   reapEverySec: 3,
   dispatchEverySec: 1,
+  siteHealthEverySec: 5,
   pilotIdleExitSec: 30,
   retryPolicyCacheSec: 5,
 } as const;
@@ -290,7 +293,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The local site, defined through the same use case as `PUT /sites/{siteId}`.
     const queue = new SqsJobQueue(sqs, LOCAL_PREFIX);
     await putSite(
-      { queue, sites: new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites) },
+      {
+        queue,
+        sites: new DynamoDbSiteStore(dynamoDbDocumentClient(ddb), tables.sites),
+        clock: { now: () => new Date() },
+      },
       siteId,
       SiteSchema.parse({
         siteId,
@@ -299,6 +306,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         slot: machineSlot(stateDir),
         maxPilots: pilots,
         tags: ['local'],
+        // One site on a developer's machine: a load spike failing the pilots' node checks would
+        // send it to test, and every task with it. Operators turn site health on with site-put.
+        health: { auto: false },
       }),
     );
 
@@ -347,12 +357,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     // ---- schedules
-    const reapEverySec = options.reapEverySec ?? DEFAULTS.reapEverySec;
-    const dispatchEverySec = options.dispatchEverySec ?? DEFAULTS.dispatchEverySec;
+    const localEverySec: Record<string, number> = {
+      'reap-pilots': options.reapEverySec ?? DEFAULTS.reapEverySec,
+      'site-health': options.siteHealthEverySec ?? DEFAULTS.siteHealthEverySec,
+      'dispatch-jobs': options.dispatchEverySec ?? DEFAULTS.dispatchEverySec,
+    };
     const scheduler = startScheduler({
       schedules: SCHEDULED_FUNCTIONS.map((s) => ({
         functionName: s.functionName,
-        everySec: s.functionName === 'reap-pilots' ? reapEverySec : dispatchEverySec,
+        everySec: localEverySec[s.functionName] ?? s.everySec,
       })),
       handlers,
       log,

@@ -1,6 +1,14 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { type PutSiteRequest, PutSiteRequestSchema, type SiteDetail } from '#core/api/sites.ts';
+import { fieldIssues } from '#core/errors.ts';
+import { SiteIdSchema } from '#core/sites/site.ts';
+import { INFRA_KINDS, type OutcomeKind } from '#core/sites/site-outcomes.ts';
+import { CliError } from '../cli-error.ts';
 import { type CliContext, writeLine } from '../cli-io.ts';
-import { renderTable } from '../render.ts';
+import { renderTable, shortTime } from '../render.ts';
 import { addCommonOptions, type CommonOptions, clientFor, printJson } from './common.ts';
 
 function positiveInt(value: string): number {
@@ -10,8 +18,10 @@ function positiveInt(value: string): number {
 }
 
 interface PutSiteOptions extends CommonOptions {
+  file?: string;
   kind?: string;
   status?: string;
+  reason?: string;
   cores?: number;
   memoryMb?: number;
   walltimeSec?: number;
@@ -21,11 +31,100 @@ interface PutSiteOptions extends CommonOptions {
   tag?: string[];
 }
 
-/** `gluon sites` and `gluon site-put SITE`: the information system, for operators. */
+interface SiteOptions extends CommonOptions {
+  history?: boolean;
+}
+
+/** The entries whose value is given. */
+function defined(entries: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
+}
+
+/** Rejects something that cannot be a site id before asking the API. */
+function checkSiteId(siteId: string): string {
+  if (!SiteIdSchema.safeParse(siteId).success) {
+    throw new CliError(`${JSON.stringify(siteId)} is not a site id (lower-case letters, digits and dashes)`, {
+      exitCode: 2,
+    });
+  }
+  return siteId;
+}
+
+/** A site definition file (YAML or JSON), checked as the API checks a PUT body (exit 2 naming the fields). */
+async function readSiteFile(file: string, cwd: string): Promise<Record<string, unknown>> {
+  const path = resolve(cwd, file);
+  let value: unknown;
+  try {
+    value = parseYaml(await readFile(path, 'utf8'), { prettyErrors: true });
+  } catch (error) {
+    throw new CliError(`cannot read site definition ${path}: ${(error as Error).message.trim()}`, {
+      exitCode: 2,
+    });
+  }
+  const parsed = PutSiteRequestSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new CliError(`invalid site definition ${path}`, {
+      exitCode: 2,
+      issues: fieldIssues(parsed.error.issues),
+    });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** `site-health: 5 of 6 recent attempts failed …`: why the site has its status. */
+function lastReason(site: Pick<SiteDetail, 'statusChange'>): string {
+  const change = site.statusChange;
+  return change === undefined ? '-' : `${change.by}: ${change.reason}`;
+}
+
+/** The lines of `gluon site SITE`. */
+function renderSite(site: SiteDetail): string {
+  const { counts } = site.outcomes;
+  const infra = (Object.entries(INFRA_KINDS) as Array<[OutcomeKind, string]>)
+    .filter(([kind]) => counts[kind] > 0)
+    .map(([kind, words]) => `${words} ${counts[kind]}`);
+  const lines = [
+    `Site ${site.siteId}: ${site.status}${site.statusChange === undefined ? '' : ` since ${shortTime(site.statusChange.at)}`}`,
+    `  why:       ${lastReason(site)}`,
+    `  slot:      ${site.slot.cores} cores, ${site.slot.memoryMB} MB, ${site.slot.walltimeSec} s, ${site.slot.diskMB} MB disk; at most ${site.maxPilots} pilots`,
+    `  outcomes:  since ${shortTime(site.outcomes.from)}: ${site.outcomes.attempts} attempts, ${counts.finished} finished, ` +
+      `${counts.userFailed} user failures, ${site.outcomes.infraFailures} infrastructure failures` +
+      (infra.length === 0 ? '' : ` (${infra.join(', ')})`),
+  ];
+  const test = site.testTask;
+  if (test !== undefined) {
+    lines.push(
+      `  test task: ${test.taskId} sent ${shortTime(test.sentAt)}, ${test.state ?? 'state unknown'}` +
+        (test.failures > 0 ? `; ${test.failures} failed in a row` : '') +
+        (test.nextAt === undefined ? '' : `; next test at ${shortTime(test.nextAt)}`),
+    );
+  }
+  return lines.join('\n');
+}
+
+function renderHistory(site: SiteDetail): string {
+  if (site.history.length === 0) return `site ${site.siteId} has no status change recorded`;
+  return renderTable(
+    ['TIME', 'FROM', 'TO', 'BY', 'REASON'],
+    site.history.map((c) => [shortTime(c.at), c.from ?? '-', c.to, c.by, c.reason]),
+  );
+}
+
+/** `gluon sites`, `gluon site SITE` and `gluon site-put SITE`: the information system, for operators. */
 export function registerSites(program: Command, ctx: CliContext): void {
   const { io } = ctx;
   addCommonOptions(
-    program.command('sites').description('list sites: status, slot resources, pilot cap'),
+    program
+      .command('sites')
+      .description('list sites: status and why, slot resources, pilot cap')
+      .addHelpText(
+        'after',
+        `
+REASON is why the site has its status, and who set it: an operator (operator:<name>, with the
+reason given to site-put) or site health (site-health), which moves a site whose recent attempts
+fail for infrastructure reasons to test, and back online when its test jobs pass.
+\`gluon site SITE --history\` shows every change.`,
+      ),
   ).action(async (options: CommonOptions) => {
     const sites = (await clientFor(io, options).call('listSites', {})).items;
     if (options.json) printJson(io, sites);
@@ -34,7 +133,18 @@ export function registerSites(program: Command, ctx: CliContext): void {
       writeLine(
         io.stdout,
         renderTable(
-          ['SITE', 'KIND', 'STATUS', 'CORES', 'MEMORY MB', 'WALLTIME S', 'DISK MB', 'MAX PILOTS', 'TAGS'],
+          [
+            'SITE',
+            'KIND',
+            'STATUS',
+            'CORES',
+            'MEMORY MB',
+            'WALLTIME S',
+            'DISK MB',
+            'MAX PILOTS',
+            'TAGS',
+            'REASON',
+          ],
           sites.map((s) => [
             s.siteId,
             s.kind,
@@ -44,10 +154,36 @@ export function registerSites(program: Command, ctx: CliContext): void {
             String(s.slot.walltimeSec),
             String(s.slot.diskMB),
             String(s.maxPilots),
-            s.tags.join(','),
+            s.tags.join(',') || '-',
+            lastReason(s),
           ]),
         ),
       );
+  });
+
+  addCommonOptions(
+    program
+      .command('site')
+      .argument('<site>', 'site id')
+      .description('one site: its status and why, its recent outcomes, its test task')
+      .option('--history', 'every status change: when, from, to, by whom and why (the last 100)')
+      .addHelpText(
+        'after',
+        `
+Outcomes are the attempts that ended at the site since its last status change, within site
+health's window (the last hour): finished, failed for the user's reasons, and failed for the
+site's (infrastructure: stage-in, lost heartbeat, claim abandoned, work directory, and pilots
+that failed their node checks). A site in test shows the test task site health sent it.
+
+Examples:
+  gluon site cern-t0
+  gluon site cern-t0 --history`,
+      ),
+  ).action(async (siteId: string, options: SiteOptions) => {
+    checkSiteId(siteId);
+    const site = await clientFor(io, options).call('getSite', { params: { siteId } });
+    if (options.json) printJson(io, options.history ? site.history : site);
+    else writeLine(io.stdout, options.history ? renderHistory(site) : renderSite(site));
   });
 
   addCommonOptions(
@@ -56,16 +192,18 @@ export function registerSites(program: Command, ctx: CliContext): void {
       .argument('<site>', 'site id: lower-case letters, digits and dashes')
       .description(
         'define or update a site (needs the gluon.admin scope); creates its job queue and DLQ. ' +
-          'Options not given take the defaults (online, 1 core, 2000 MB, 24 h, 10 GB slots, 100 pilots).',
+          'Options not given take the defaults (1 core, 2000 MB, 24 h, 10 GB slots, 100 pilots); ' +
+          'a status not given keeps the site’s (a new site is online).',
       )
+      .option('-f, --file <file>', 'a site definition (YAML or JSON, as the PUT body); options override it')
       .addOption(new Option('--kind <kind>', 'what the site is').choices(['local', 'grid', 'hpc', 'cloud']))
       .addOption(
-        new Option('--status <status>', 'offline stops brokerage and pilot factories').choices([
-          'online',
-          'offline',
-          'test',
-        ]),
+        new Option(
+          '--status <status>',
+          'offline stops brokerage and pilot factories; test takes only test tasks. An operator’s status wins: site health never changes an offline site, nor a test an operator set',
+        ).choices(['online', 'offline', 'test']),
       )
+      .option('--reason <text>', 'why the status changes (recorded in the site history)')
       .option('--cores <n>', 'cores of one slot (what one pilot offers)', positiveInt)
       .option('--memory-mb <n>', 'memory of one slot', positiveInt)
       .option('--walltime-sec <n>', 'walltime of one slot', positiveInt)
@@ -76,26 +214,46 @@ export function registerSites(program: Command, ctx: CliContext): void {
         'most jobs waiting in the site queue: dispatch tops it up to this in fair-share order (default: max-pilots, at least 10)',
         positiveInt,
       )
-      .option('--tag <tag...>', 'tags of the site'),
+      .option('--tag <tag...>', 'tags of the site')
+      .addHelpText(
+        'after',
+        `
+A definition file can also set site health's thresholds and the site's test task:
+  health: { maxInfraFailureFraction: 0.5, minAttempts: 5 }   # auto: false leaves the status to operators
+  test:
+    jobs: 2
+    payload: { command: sh, args: [-c, 'test -s probe.dat'] }
+    inputs: [{ name: inputs/probe.dat, adler32: 0a1b2c3d }]   # staged in and verified by each test job
+    backoffSec: 300                                             # after a failed test (doubling, at most ×8)
+
+Examples:
+  gluon site-put cern-t0 --status offline --reason "downtime GGUS 123456"
+  gluon site-put cern-t0 --file cern-t0.yaml`,
+      ),
   ).action(async (siteId: string, options: PutSiteOptions) => {
-    const slot = Object.fromEntries(
-      Object.entries({
+    checkSiteId(siteId);
+    const fromFile = options.file === undefined ? {} : await readSiteFile(options.file, io.cwd);
+    const slot = {
+      ...(fromFile.slot as Record<string, unknown> | undefined),
+      ...defined({
         cores: options.cores,
         memoryMB: options.memoryMb,
         walltimeSec: options.walltimeSec,
         diskMB: options.diskMb,
-      }).filter(([, v]) => v !== undefined),
-    );
-    const body = Object.fromEntries(
-      Object.entries({
+      }),
+    };
+    const body = {
+      ...fromFile,
+      ...defined({
         kind: options.kind,
         status: options.status,
+        reason: options.reason,
         slot: Object.keys(slot).length === 0 ? undefined : slot,
         maxPilots: options.maxPilots,
         maxQueued: options.maxQueued,
         tags: options.tag,
-      }).filter(([, v]) => v !== undefined),
-    );
+      }),
+    } as PutSiteRequest;
     const site = await clientFor(io, options).call('putSite', { params: { siteId }, body });
     if (options.json) printJson(io, site);
     else

@@ -41,7 +41,13 @@ import {
   TestRetryPolicyRequestSchema,
   TestRetryPolicyResponseSchema,
 } from './retry-policy.ts';
-import { PutSiteRequestSchema, SiteDemandSchema, SitePageSchema, SiteViewSchema } from './sites.ts';
+import {
+  PutSiteRequestSchema,
+  SiteDemandSchema,
+  SiteDetailSchema,
+  SitePageSchema,
+  SiteViewSchema,
+} from './sites.ts';
 import {
   CancelTaskResponseSchema,
   JobExplanationSchema,
@@ -406,6 +412,16 @@ export const OPERATIONS = {
       'Replay the recorded failures of past tasks against proposed rules and the current ones: what would change.',
     body: TestRetryPolicyRequestSchema,
     response: TestRetryPolicyResponseSchema,
+    status: 200,
+  }),
+  getSite: operation({
+    method: 'GET',
+    path: '/sites/{siteId}',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'sites',
+    summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
+    params: SitePathSchema,
+    response: SiteDetailSchema,
     status: 200,
   }),
 } as const;

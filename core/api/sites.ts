@@ -1,6 +1,8 @@
-/** The site routes' bodies and answers: define, list, demand. */
+/** The site routes' bodies and answers: define, list, one site with its history, demand. */
 import { z } from 'zod';
-import { SITE_STATUSES, SiteSchema } from '../sites/site.ts';
+import { SITE_STATUSES, SiteHealthSchema, SiteSchema, SiteTestSchema } from '../sites/site.ts';
+import { OUTCOME_KINDS } from '../sites/site-outcomes.ts';
+import { TASK_STATES } from '../tasks/task.ts';
 import { pageOf, TimeSchema } from './common.ts';
 
 const SlotSchema = z.object({
@@ -17,10 +19,26 @@ const CensusSchema = z.object({
   draining: z.number().int(),
 });
 
-/** The body of PUT /sites/{siteId}: a site definition; `siteId`, when given, must be the path's. */
-export const PutSiteRequestSchema = SiteSchema.partial({ siteId: true });
+/**
+ * The body of PUT /sites/{siteId}: a site definition; `siteId`, when given, must be the path's. A
+ * status left out keeps the site's (a new site is online); `reason` is recorded with a status change.
+ */
+export const PutSiteRequestSchema = SiteSchema.partial({ siteId: true }).extend({
+  status: z.enum(SITE_STATUSES).optional(),
+  reason: z.string().min(1).max(500).optional(),
+});
 export type PutSiteRequest = z.input<typeof PutSiteRequestSchema>;
 export type PutSiteBody = z.infer<typeof PutSiteRequestSchema>;
+
+/** One change of a site's status: when, from what (absent: the site was defined), to what, why, by whom. */
+export const StatusChangeSchema = z.object({
+  at: TimeSchema,
+  from: z.enum(SITE_STATUSES).optional(),
+  to: z.enum(SITE_STATUSES),
+  reason: z.string(),
+  /** `site-health`, or `operator:<subject>`. */
+  by: z.string(),
+});
 
 export const SiteViewSchema = z.object({
   siteId: z.string(),
@@ -30,12 +48,48 @@ export const SiteViewSchema = z.object({
   maxPilots: z.number().int(),
   maxQueued: z.number().int().optional(),
   tags: z.array(z.string()),
+  health: SiteHealthSchema.optional(),
+  test: SiteTestSchema.optional(),
   queueUrl: z.string().optional(),
   /** Live pilots by state at the last sweep of the reaper. */
   pilots: CensusSchema.optional(),
   censusAt: TimeSchema.optional(),
+  /** The last change of the site's status. */
+  statusChange: StatusChangeSchema.optional(),
+  /** The test task site health sent the site while it is in test. */
+  testTask: z
+    .object({
+      taskId: z.string(),
+      sentAt: TimeSchema,
+      /** Test tasks failed in a row. */
+      failures: z.number().int(),
+      failedAt: TimeSchema.optional(),
+      /** When the next test task is sent, after this one failed. */
+      nextAt: TimeSchema.optional(),
+      /** The task's state (GET /sites/{siteId} only). */
+      state: z.enum(TASK_STATES).optional(),
+    })
+    .optional(),
 });
 export type SiteView = z.infer<typeof SiteViewSchema>;
+
+/** GET /sites/{siteId}: the site, its recent outcomes as site health judges them, its status history. */
+export const SiteDetailSchema = SiteViewSchema.extend({
+  outcomes: z.object({
+    /** Counted from here (site health's window, or the last status change when later). */
+    from: TimeSchema,
+    counts: z.object(
+      Object.fromEntries(OUTCOME_KINDS.map((kind) => [kind, z.number().int()])) as {
+        [K in (typeof OUTCOME_KINDS)[number]]: z.ZodNumber;
+      },
+    ),
+    attempts: z.number().int(),
+    infraFailures: z.number().int(),
+  }),
+  /** Status changes, oldest first (the last 100). */
+  history: z.array(StatusChangeSchema),
+});
+export type SiteDetail = z.infer<typeof SiteDetailSchema>;
 
 export const SitePageSchema = pageOf(SiteViewSchema);
 

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { killEntry } from '../pilots/pilot.ts';
+import { outcomeEntriesOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import type { CountEntry } from '../tasks/ports.ts';
 import { releaseWaitIfReady } from '../tasks/release-wait.ts';
 import { type Attempt, attemptKey, isFinalJobState } from './job.ts';
@@ -16,15 +17,24 @@ import type { JobRecordChange } from './ports.ts';
  *    back-off travels as the message's delay, so no pilot sees it before;
  * 2. archives the attempt that ended, as its own record (written once, whatever the replays);
  * 3. moves the task's job counters, exactly once per change (the store skips changes it has seen);
+ *    and counts each ended attempt for its site's health (finished, user or infrastructure
+ *    failure), exactly once per change likewise;
  * 4. tells the pilot of a job that started running in a cancelled task to kill it (a claim that
  *    read the task before the cancel and landed after the cancel's sweep passed its job);
  * 5. releases the task's workflow when its last job became final.
  * A failed batch is delivered again; every step is safe to repeat.
  */
 export async function recordJobChanges(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'leases' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock'>,
   changes: JobRecordChange[],
-): Promise<{ dispatched: number; archived: number; counted: number; killed: number; released: number }> {
+): Promise<{
+  dispatched: number;
+  archived: number;
+  counted: number;
+  killed: number;
+  released: number;
+  outcomes: number;
+}> {
   /** Messages by their delay in seconds (a retry's back-off; 0 for most). */
   const messages = new Map<number, JobMessage[]>();
   const attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }> = [];
@@ -84,9 +94,25 @@ export async function recordJobChanges(
   await Promise.all([...kills].map(([pilotId, entries]) => deps.leases.addKills(pilotId, entries)));
   if (attempts.length > 0) await deps.jobs.archiveAttempts(attempts);
   for (const group of counts.values()) await deps.tasks.addJobCounts(group.taskId, group.feed, group.entries);
+  const now = deps.clock.now();
+  const keepFrom = outcomesKeptFrom(now);
+  const outcomes = outcomeEntriesOf(changes, keepFrom);
+  for (const group of outcomes.values()) {
+    await deps.sites.addOutcomes(group.siteId, group.feed, group.entries, {
+      at: now.toISOString(),
+      keepFrom,
+    });
+  }
   let released = 0;
   for (const taskId of ended) if (await releaseWaitIfReady(deps, taskId)) released++;
   const killed = [...kills.values()].reduce((n, entries) => n + entries.length, 0);
   const dispatched = [...messages.values()].reduce((n, list) => n + list.length, 0);
-  return { dispatched, archived: attempts.length, counted: counts.size, killed, released };
+  return {
+    dispatched,
+    archived: attempts.length,
+    counted: counts.size,
+    killed,
+    released,
+    outcomes: [...outcomes.values()].reduce((n, group) => n + group.entries.length, 0),
+  };
 }

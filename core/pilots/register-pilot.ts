@@ -1,6 +1,7 @@
 import type { PilotCredentials, RegisterPilotRequest, RegisterPilotResponse } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError, PilotGoneError } from '../errors.ts';
+import { bucketOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import { leaseExpiry } from './lease.ts';
 import { type HealthCheck, isLivePilotState, type Pilot, type PilotLease } from './pilot.ts';
 import { assertSiteAllowed } from './pilot-access.ts';
@@ -14,9 +15,10 @@ type RegisterDeps = Pick<
  * A pilot registers with its site, resources and node checks. A pilot whose checks failed is
  * recorded as unhealthy (operators see why) and told to take no work: no black-hole pilots. A
  * healthy pilot gets its lease (which it renews itself, in the lease table) and, where the
- * deployment vends them, short-lived credentials limited to its site and its own lease. A
- * registration sent again with the same key (a retry whose answer was lost) is answered for the
- * pilot it registered, with fresh credentials: never a second pilot.
+ * deployment vends them, short-lived credentials limited to its site and its own lease. An
+ * unhealthy pilot counts against its site's health (once per pilot). A registration sent again
+ * with the same key (a retry whose answer was lost) is answered for the pilot it registered, with
+ * fresh credentials: never a second pilot.
  */
 export async function registerPilot(
   deps: RegisterDeps,
@@ -41,10 +43,24 @@ export async function registerPilot(
   };
   if ((await deps.pilots.register(pilot)) === 'exists') {
     if (registrationKey === undefined) throw new ConflictError(`pilot ${pilot.pilotId} already registered`);
-    return registrationAnswer(deps, await registeredBefore(deps, pilot, now), queueUrl, now);
+    const registered = await registeredBefore(deps, pilot, now);
+    // Counted again in case the first try stopped before counting it (the count is once per pilot).
+    if (registered.state === 'unhealthy') await countUnhealthy(deps, registered, now);
+    return registrationAnswer(deps, registered, queueUrl, now);
   }
   if (accepted) await deps.leases.create(startingLease(deps, pilot, now));
+  else await countUnhealthy(deps, pilot, now);
   return registrationAnswer(deps, pilot, queueUrl, now);
+}
+
+/** A pilot that failed its node checks is an infrastructure failure of its site, for site health. */
+async function countUnhealthy(deps: Pick<Deps, 'sites'>, pilot: Pilot, now: Date): Promise<void> {
+  await deps.sites.addUnhealthyPilot(
+    pilot.siteId,
+    pilot.pilotId,
+    { at: pilot.registeredAt, bucket: bucketOf(pilot.registeredAt) },
+    { keepFrom: outcomesKeptFrom(now) },
+  );
 }
 
 /**

@@ -13,7 +13,7 @@ import type { FilterName, RejectionDetail } from './brokerage-decision.ts';
 
 /**
  * What site health records of a site's recent attempts, when it is on the site record
- * (`site.health`); brokerage works without it.
+ * (`site.recent`); brokerage works without it.
  */
 export interface SiteHealthFacts {
   /** Failed attempts of the recent ones, 0..1. */
@@ -24,7 +24,7 @@ export interface SiteHealthFacts {
   finishedPerMin?: number;
 }
 
-export type BrokerSite = SiteRecord & { health?: SiteHealthFacts };
+export type BrokerSite = SiteRecord & { recent?: SiteHealthFacts };
 
 /** One site as brokerage sees it: its record and, when read, the job messages in its queue. */
 export interface SiteFacts {
@@ -111,8 +111,8 @@ export const queueFilter: SiteFilter = (_spec, { site, queuedJobs }) => {
 
 /** Soft: a site whose recent attempts failed above the threshold (from site health, when recorded). */
 export const failuresFilter: SiteFilter = (_spec, { site }, options) => {
-  const rate = site.health?.failureRate;
-  const attempts = site.health?.attempts ?? 0;
+  const rate = site.recent?.failureRate;
+  const attempts = site.recent?.attempts ?? 0;
   if (rate === undefined || attempts < options.minAttempts || rate <= options.maxFailureRate) return 'pass';
   return reject(
     `${percent(rate)} of its last ${attempts} attempts failed (more than ${percent(options.maxFailureRate)})`,

@@ -23,7 +23,7 @@ export function weightInputs(facts: SiteFacts): Omit<WeightInputs, 'throughputFa
   const { site } = facts;
   const pilots = site.census?.pilots ?? emptyCensus();
   const busyPilots = pilots.busy + pilots.draining;
-  const throughput = site.health?.finishedPerMin;
+  const throughput = site.recent?.finishedPerMin;
   return {
     maxPilots: site.maxPilots,
     busyPilots,

@@ -1,23 +1,47 @@
 import { z } from 'zod';
+import { InputFileSchema, PayloadSchema } from '../tasks/task-spec.ts';
+import { ArchSchema, DEFAULT_ARCH, SiteIdSchema, SiteTagSchema } from './site-id.ts';
 
-/** Identifiers that end up in keys, queue names and S3 prefixes: keep them boring. */
-export const SiteIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters');
-
-/** A CPU architecture as `uname -m` names it: `x86_64`, `aarch64`, `ppc64le`, … */
-export const ArchSchema = z
-  .string()
-  .regex(/^[a-z0-9_]{1,32}$/, 'an architecture as uname -m names it, e.g. x86_64 or aarch64');
-
-/** The architecture of a site's slots when the site does not say. */
-export const DEFAULT_ARCH = 'x86_64';
-
-/** A site's tag, or a job's required tag: what the site offers beyond resources (`cvmfs`, `apptainer`, …). */
-export const SiteTagSchema = z.string().min(1).max(64);
+// Defined apart so task specs can name sites without importing this module (which imports them).
+export { ArchSchema, DEFAULT_ARCH, SiteIdSchema, SiteTagSchema };
 
 export const SITE_STATUSES = ['online', 'offline', 'test'] as const;
 export type SiteStatus = (typeof SITE_STATUSES)[number];
+
+/**
+ * Site health's automatic exclusion of this site (HammerCloud's): the global defaults apply where a
+ * field is left out. `auto: false` leaves the site's status to operators alone.
+ */
+export const SiteHealthSchema = z.strictObject({
+  auto: z.boolean().default(true),
+  /** Infrastructure failures of all recent attempt ends above which the site goes to `test`. */
+  maxInfraFailureFraction: z.number().min(0).max(1).optional(),
+  /** Recent attempt ends (and failed node checks) needed before the fraction is judged. */
+  minAttempts: z.number().int().min(1).max(1_000_000).optional(),
+});
+export type SiteHealth = z.infer<typeof SiteHealthSchema>;
+
+/**
+ * The test task site health sends to this site while it is in `test` (HammerCloud's test jobs):
+ * `jobs` jobs of `payload`, each staging in `inputs` (objects under `inputs/` or `s3://` URLs,
+ * verified by size and adler32 as any input), run with a small slot. By default each job checks
+ * that its work directory, where inputs are staged, is writable.
+ */
+export const SiteTestSchema = z.strictObject({
+  jobs: z.number().int().min(1).max(20).default(2),
+  /** As a task's payload, without a sandbox (nothing uploads one for site health). */
+  payload: PayloadSchema.omit({ sandbox: true }).default({
+    command: 'sh',
+    args: ['-c', 'test -w "$GLUON_WORK_DIR"'],
+    env: {},
+  }),
+  inputs: z.array(InputFileSchema).max(10).default([]),
+  /** After a failed test task, the next one waits this long, doubled per failure in a row (at most ×8). */
+  backoffSec: z.number().int().min(1).max(86_400).default(300),
+  /** A test task not ended after this long is cancelled, and counts as failed. */
+  timeoutSec: z.number().int().min(10).max(604_800).default(3600),
+});
+export type SiteTest = z.infer<typeof SiteTestSchema>;
 
 export const SiteSchema = z.strictObject({
   siteId: SiteIdSchema,
@@ -45,6 +69,8 @@ export const SiteSchema = z.strictObject({
   maxQueued: z.number().int().min(0).max(100_000).optional(),
   /** What the site offers beyond resources; a task's resources.tags must all be here. */
   tags: z.array(SiteTagSchema).max(64).default([]),
+  health: SiteHealthSchema.optional(),
+  test: SiteTestSchema.optional(),
 });
 export type Site = z.infer<typeof SiteSchema>;
 export type SiteInput = z.input<typeof SiteSchema>;
@@ -65,9 +91,44 @@ export function livePilots(census: PilotCensus): number {
   return census.starting + census.idle + census.busy + census.draining;
 }
 
-/** A stored site: its definition, and the last census of its pilots (absent before the first sweep). */
+/** Who changes a site's status: site health, or an operator (`operator:<subject>`). */
+export const SITE_HEALTH = 'site-health';
+
+/** One change of a site's status, as its history keeps it (`from` absent: the site was defined). */
+export interface StatusChange {
+  at: string;
+  from?: SiteStatus;
+  to: SiteStatus;
+  reason: string;
+  by: string;
+}
+
+/** The test task site health sent to a site in test; `failedAt` once it ended without success. */
+export interface TestTaskState {
+  taskId: string;
+  sentAt: string;
+  /** Test tasks that failed in a row before this one (this one included once `failedAt` is set). */
+  failures: number;
+  failedAt?: string;
+}
+
+/**
+ * A stored site: its definition, the last census of its pilots (absent before the first sweep),
+ * its last status change (the bounded history is apart: SiteStore.history), a version every status
+ * change bumps (the fence of status writes; absent: 0) and the test task site health sent.
+ */
 export interface SiteRecord extends Site {
   census?: { pilots: PilotCensus; at: string };
+  statusChange?: StatusChange;
+  statusVersion?: number;
+  testTask?: TestTaskState;
+}
+
+/** Where a status write expects a site: absent, or at this status and status version. */
+export type StatusExpectation = 'absent' | { status: SiteStatus; version: number };
+
+export function statusExpectation(site: SiteRecord | undefined): StatusExpectation {
+  return site === undefined ? 'absent' : { status: site.status, version: site.statusVersion ?? 0 };
 }
 
 /** Jobs a site's queues hold at most: its maxQueued, else as many as maxPilots, at least 10. */

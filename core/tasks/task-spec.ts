@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { fieldIssues, ValidationError } from '../errors.ts';
-import { ArchSchema, SiteIdSchema, SiteTagSchema } from '../sites/site.ts';
+import { ArchSchema, SiteIdSchema, SiteTagSchema } from '../sites/site-id.ts';
 import { unknownPlaceholders } from './substitute.ts';
 
 const FileNameSchema = z

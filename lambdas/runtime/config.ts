@@ -32,6 +32,10 @@ export const ConfigSchema = z.object({
   GLUON_DISPATCH_ROUNDS: z.coerce.number().int().min(1).max(12).default(6),
   /** How long a function keeps the current retry rules in memory: a change reaches every function within it. */
   GLUON_RETRY_POLICY_CACHE_SEC: z.coerce.number().int().min(0).max(3600).default(15),
+  /** Site health: infrastructure failures of a site's recent outcomes above which it goes to test (sites may say otherwise). */
+  GLUON_SITE_MAX_INFRA_FAILURE_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
+  /** Site health: recent outcomes a site needs before its failure fraction is judged. */
+  GLUON_SITE_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RangeView } from '#core/api/event-ranges.ts';
@@ -11,6 +11,7 @@ import {
   Api,
   queueDepth,
   queueUrl,
+  s3For,
   sendRaw,
   sqsFor,
   startTestStack,
@@ -38,12 +39,7 @@ beforeAll(async () => {
   });
   api = new Api(stack.apiUrl, stack.userToken);
   sqs = sqsFor(stack);
-  s3 = new S3Client({
-    endpoint: stack.endpoints.s3,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  s3 = s3For(stack);
 });
 
 afterAll(async () => {

@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -136,6 +137,16 @@ export function sqsFor(stack: LocalStack): SQSClient {
   return new SQSClient({
     endpoint: stack.endpoints.sqs,
     region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+}
+
+/** An S3 client on the stack's S3 stand-in (path-style, as fauxqs serves it). */
+export function s3For(stack: LocalStack): S3Client {
+  return new S3Client({
+    endpoint: stack.endpoints.s3,
+    region: 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
 }

@@ -45,14 +45,27 @@ import type {
   StoredShares,
 } from '#core/policies/ports.ts';
 import type { Decayed, ShareTree } from '#core/policies/shares.ts';
-import type { SiteStore } from '#core/sites/ports.ts';
+import { SITE_HISTORY_MAX, type SiteStore } from '#core/sites/ports.ts';
 import {
   type PilotCensus,
   type Site,
   type SiteInput,
   type SiteRecord,
   SiteSchema,
+  type SiteStatus,
+  type StatusChange,
+  type StatusExpectation,
+  type TestTaskState,
 } from '#core/sites/site.ts';
+import {
+  bookOutcomes,
+  bookUnhealthyPilot,
+  emptyOutcomeBook,
+  type OutcomeBook,
+  type OutcomeEntry,
+  restartOutcomes,
+  type SiteOutcomes,
+} from '#core/sites/site-outcomes.ts';
 import type { ObjectStore } from '#core/storage/ports.ts';
 import type {
   CountEntry,
@@ -807,10 +820,24 @@ export class InMemoryPilotLeaseStore implements PilotLeaseStore {
 
 export class InMemorySiteStore implements SiteStore {
   private readonly sites = new Map<string, SiteRecord>();
+  private readonly histories = new Map<string, StatusChange[]>();
+  private readonly books = new Map<string, OutcomeBook>();
 
-  async put(site: Site): Promise<void> {
-    const census = this.sites.get(site.siteId)?.census;
-    this.sites.set(site.siteId, { ...copy(site), ...(census === undefined ? {} : { census }) });
+  async put(
+    site: Site,
+    options?: { expected: StatusExpectation; change?: StatusChange },
+  ): Promise<'ok' | 'conflict'> {
+    const stored = this.sites.get(site.siteId);
+    if (options !== undefined && !isAsExpected(stored, options.expected)) return 'conflict';
+    const { census, statusChange, statusVersion, testTask } = stored ?? {};
+    const kept = { census, statusChange, statusVersion, testTask };
+    const record: SiteRecord = { ...copy(site) };
+    for (const [key, value] of Object.entries(kept)) {
+      if (value !== undefined) Object.assign(record, { [key]: copy(value) });
+    }
+    this.sites.set(site.siteId, record);
+    if (options?.change !== undefined) this.recordChange(record, options.change, undefined);
+    return 'ok';
   }
 
   async get(siteId: string): Promise<SiteRecord | undefined> {
@@ -826,6 +853,91 @@ export class InMemorySiteStore implements SiteStore {
     const site = this.sites.get(siteId);
     if (site !== undefined) site.census = { pilots: copy(pilots), at };
   }
+
+  async changeStatus(
+    siteId: string,
+    expected: { status: SiteStatus; version: number },
+    change: StatusChange,
+    testTask?: TestTaskState,
+  ): Promise<'ok' | 'conflict'> {
+    const site = this.sites.get(siteId);
+    if (site === undefined || !isAsExpected(site, expected)) return 'conflict';
+    this.recordChange(site, change, testTask);
+    return 'ok';
+  }
+
+  async setTestTask(
+    siteId: string,
+    expected: { version: number; testTask: TestTaskState | undefined },
+    testTask: TestTaskState,
+  ): Promise<'ok' | 'conflict'> {
+    const site = this.sites.get(siteId);
+    if (
+      site === undefined ||
+      (site.statusVersion ?? 0) !== expected.version ||
+      !sameTestTask(site.testTask, expected.testTask)
+    ) {
+      return 'conflict';
+    }
+    site.testTask = copy(testTask);
+    return 'ok';
+  }
+
+  async history(siteId: string): Promise<StatusChange[]> {
+    return copy(this.histories.get(siteId) ?? []);
+  }
+
+  async addOutcomes(
+    siteId: string,
+    feed: string,
+    entries: OutcomeEntry[],
+    options: { at: string; keepFrom: string },
+  ): Promise<void> {
+    const next = bookOutcomes(this.bookOf(siteId), feed, entries, options);
+    if (next !== undefined) this.books.set(siteId, next);
+  }
+
+  async addUnhealthyPilot(
+    siteId: string,
+    pilotId: string,
+    entry: { at: string; bucket: string },
+    options: { keepFrom: string },
+  ): Promise<void> {
+    const next = bookUnhealthyPilot(this.bookOf(siteId), pilotId, entry, options);
+    if (next !== undefined) this.books.set(siteId, next);
+  }
+
+  async outcomes(siteId: string): Promise<SiteOutcomes> {
+    const { since, buckets } = this.bookOf(siteId);
+    return { ...(since === undefined ? {} : { since }), buckets };
+  }
+
+  private bookOf(siteId: string): OutcomeBook {
+    return copy(this.books.get(siteId) ?? emptyOutcomeBook());
+  }
+
+  private recordChange(site: SiteRecord, change: StatusChange, testTask: TestTaskState | undefined): void {
+    site.status = change.to;
+    site.statusChange = copy(change);
+    site.statusVersion = (site.statusVersion ?? 0) + 1;
+    if (testTask === undefined) delete site.testTask;
+    else site.testTask = copy(testTask);
+    const history = [...(this.histories.get(site.siteId) ?? []), copy(change)];
+    this.histories.set(site.siteId, history.slice(-SITE_HISTORY_MAX));
+    this.books.set(site.siteId, restartOutcomes(this.bookOf(site.siteId), change.at));
+  }
+}
+
+function isAsExpected(site: SiteRecord | undefined, expected: StatusExpectation): boolean {
+  if (expected === 'absent') return site === undefined;
+  return (
+    site !== undefined && site.status === expected.status && (site.statusVersion ?? 0) === expected.version
+  );
+}
+
+function sameTestTask(a: TestTaskState | undefined, b: TestTaskState | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.taskId === b.taskId && a.failures === b.failures && a.failedAt === b.failedAt;
 }
 
 /** The policies table in memory: tasks in dispatch, share tree versions, usage. */

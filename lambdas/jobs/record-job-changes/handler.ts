@@ -12,7 +12,7 @@ const logger = createLogger({ base: { service: 'job-changes' } });
  * mapping uses (it makes events name their shard), the answer must carry a `state`.
  */
 export function createHandler(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'queue' | 'workflow' | 'leases' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock'>,
 ) {
   return middy<unknown, { state: Record<string, string> }>()
     .onError(async (request) => {

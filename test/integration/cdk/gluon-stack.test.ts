@@ -406,10 +406,11 @@ describe('least privilege', () => {
     'cancel-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' }, states: ['SendTaskSuccess'] },
     'create-sandbox': { ...NOTHING, s3: ['PutObject sandboxes/*'] },
     'list-pilots': { ...NOTHING, tables: { pilots: 'read', leases: 'read' } },
-    // A registration sent again with its key reads the pilot it registered and its lease.
+    // A registration sent again with its key reads the pilot it registered and its lease; an
+    // unhealthy pilot is counted in its site's outcomes.
     'register-pilot': {
       ...NOTHING,
-      tables: { pilots: rw, leases: rw, sites: 'read' },
+      tables: { pilots: rw, leases: rw, sites: rw },
       sqs: ['GetQueueUrl'],
       sts: ['AssumeRole', 'TagSession'],
     },
@@ -453,10 +454,10 @@ describe('least privilege', () => {
       tables: { tasks: 'read', jobs: rw, leases: rw, sites: 'read', policies: 'read' },
     },
     // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
-    // claims that landed after a cancel's sweep, the release.
+    // claims that landed after a cancel's sweep, the release; each ended attempt counted for its site.
     'record-job-changes': {
       ...NOTHING,
-      tables: { tasks: rw, attempts: 'write', leases: 'write' },
+      tables: { tasks: rw, attempts: 'write', leases: 'write', sites: rw },
       streams: ['jobs'],
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
@@ -533,6 +534,14 @@ describe('least privilege', () => {
     'test-retry-policy': {
       ...NOTHING,
       tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+    },
+    // One site with its outcomes, history and test task's state: reads only.
+    'get-site': { ...NOTHING, tables: { sites: 'read', tasks: 'read' } },
+    // Site health moves sites' status, and submits (starts) and cancels (releases) test tasks.
+    'site-health': {
+      ...NOTHING,
+      tables: { sites: rw, tasks: rw, policies: 'write' },
+      states: ['SendTaskSuccess', 'StartExecution'],
     },
   };
 
@@ -715,6 +724,7 @@ describe('api', () => {
         functionName: 'test-retry-policy',
         scopes: ['compute.read', 'gluon.admin'],
       },
+      'GET /sites/{siteId}': { functionName: 'get-site', scopes: ['compute.read', 'gluon.admin'] },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ import {
   job,
   PILOT_ID,
   pilotView,
+  siteDetail,
+  siteView,
   TASK_ID,
   TOKEN,
   taskSummary,
@@ -670,9 +673,9 @@ describe.concurrent('gluon pilots, sites, why, cancel', () => {
       expect(run.code).toBe(0);
       const lines = run.stdout.trim().split('\n');
       expect(lines[0]).toMatch(
-        /^SITE\s+KIND\s+STATUS\s+CORES\s+MEMORY MB\s+WALLTIME S\s+DISK MB\s+MAX PILOTS\s+TAGS$/,
+        /^SITE\s+KIND\s+STATUS\s+CORES\s+MEMORY MB\s+WALLTIME S\s+DISK MB\s+MAX PILOTS\s+TAGS\s+REASON$/,
       );
-      expect(lines[1]).toMatch(/^local\s+local\s+online\s+8\s+16000\s+86400\s+50000\s+4\s+local,fast$/);
+      expect(lines[1]).toMatch(/^local\s+local\s+online\s+8\s+16000\s+86400\s+50000\s+4\s+local,fast\s+-$/);
       const json = await gluon(api, ['sites', '--json']);
       expect((JSON.parse(json.stdout) as SiteView[]).map((s) => s.siteId)).toEqual(['local']);
     }));
@@ -705,6 +708,102 @@ describe.concurrent('gluon pilots, sites, why, cancel', () => {
         maxPilots: 20,
         tags: ['cvmfs', 'el9'],
       });
+    }));
+
+  it('lists each site with why it has its status, and who set it', () =>
+    withApi(async (api) => {
+      api.sites = [
+        siteView({ siteId: 'grid-a', status: 'test', statusChange: siteDetail(siteView()).statusChange }),
+        siteView({
+          siteId: 'grid-b',
+          status: 'offline',
+          statusChange: {
+            at: '2026-11-25T09:00:00.000Z',
+            from: 'online',
+            to: 'offline',
+            reason: 'downtime',
+            by: 'operator:ops',
+          },
+        }),
+      ];
+      const lines = (await gluon(api, ['sites'])).stdout.trim().split('\n');
+      expect(lines[1]).toMatch(
+        /^grid-a\s.*\stest\s.*\ssite-health: 6 of 7 recent attempts failed for infrastructure reasons \(stage-in 6\)/,
+      );
+      expect(lines[2]).toMatch(/^grid-b\s.*\soffline\s.*\soperator:ops: downtime$/);
+    }));
+
+  it('shows one site: why it is in test, its recent outcomes and its test task', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['site', 'local']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout.trimEnd().split('\n')).toEqual([
+        'Site local: test since 2026-11-25 10:05:00',
+        '  why:       site-health: 6 of 7 recent attempts failed for infrastructure reasons (stage-in 6) in the last 60 min: above 50%',
+        '  slot:      8 cores, 16000 MB, 86400 s, 50000 MB disk; at most 4 pilots',
+        '  outcomes:  since 2026-11-25 10:05:00: 3 attempts, 0 finished, 0 user failures, 3 infrastructure failures (stage-in 2, node checks 1)',
+        '  test task: t-test000001 sent 2026-11-25 10:05:00, failed; 1 failed in a row; next test at 2026-11-25 10:11:00',
+      ]);
+    }));
+
+  it('prints the status history of a site, and answers 1 for an unknown site and 2 for a bad id', () =>
+    withApi(async (api) => {
+      const run = await gluon(api, ['site', 'local', '--history']);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^TIME\s+FROM\s+TO\s+BY\s+REASON$/);
+      expect(lines[1]).toMatch(/^2026-11-25 09:00:00\s+-\s+online\s+operator:ops\s+site defined$/);
+      expect(lines[2]).toMatch(/^2026-11-25 10:05:00\s+online\s+test\s+site-health\s+6 of 7 recent attempts/);
+      const json = await gluon(api, ['site', 'local', '--history', '--json']);
+      expect((JSON.parse(json.stdout) as unknown[]).length).toBe(2);
+
+      const unknown = await gluon(api, ['site', 'nowhere']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('site nowhere does not exist');
+      const bad = await gluon(api, ['site', 'Not_A_Site']);
+      expect(bad.code).toBe(2);
+      expect(api.calls('getSite')).toHaveLength(3);
+    }));
+
+  it('sets a status with its reason, and reads a definition file that options override', () =>
+    withApi(async (api) => {
+      const file = join(dir, 'grid-c.yaml');
+      await writeFile(
+        file,
+        'kind: grid\nslot: { cores: 4, memoryMB: 8000 }\nhealth: { maxInfraFailureFraction: 0.3 }\n' +
+          'test: { jobs: 1, payload: { command: "true" } }\n',
+      );
+      const run = await gluon(api, [
+        'site-put',
+        'grid-c',
+        '--file',
+        file,
+        '--cores',
+        '8',
+        '--status',
+        'offline',
+        '--reason',
+        'downtime',
+      ]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const [put] = api.calls('putSite');
+      expect(JSON.parse(put?.body.toString() ?? '{}')).toEqual({
+        kind: 'grid',
+        slot: { cores: 8, memoryMB: 8000 },
+        health: { maxInfraFailureFraction: 0.3 },
+        test: { jobs: 1, payload: { command: 'true' } },
+        status: 'offline',
+        reason: 'downtime',
+      });
+
+      await writeFile(file, 'test: { jobs: 0 }\nowner: me\n');
+      const bad = await gluon(api, ['site-put', 'grid-c', '--file', file]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('test.jobs');
+      expect(bad.stderr).toContain('owner');
+      expect(api.calls('putSite')).toHaveLength(1);
     }));
 
   it('explains what holds a task back, site by site', () =>

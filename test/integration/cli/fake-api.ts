@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { ErrorBody } from '#core/api/common.ts';
 import { OPERATIONS, type OperationId, type ResponseOf } from '#core/api/operations.ts';
 import type { PilotView } from '#core/api/pilots.ts';
-import type { SiteView } from '#core/api/sites.ts';
+import type { SiteDetail, SiteView } from '#core/api/sites.ts';
 import type {
   JobExplanation,
   JobView,
@@ -155,12 +155,17 @@ export class FakeApi {
     listPilots: ({ query }) =>
       this.#page(typeof this.pilots === 'function' ? this.pilots() : this.pilots, query),
     listSites: () => ({ items: this.sites }),
+    getSite: ({ params }) => {
+      const site = this.sites.find((s) => s.siteId === params.siteId);
+      if (site === undefined) throw new Refusal(404, 'NOT_FOUND', `site ${params.siteId} does not exist`);
+      return siteDetail(site);
+    },
     putSite: ({ params, body }) => {
       const site = body as Omit<SiteView, 'siteId'>;
       return {
         siteId: params.siteId as string,
         kind: site.kind,
-        status: site.status,
+        status: site.status ?? 'online',
         slot: site.slot,
         maxPilots: site.maxPilots,
         tags: site.tags,
@@ -396,6 +401,49 @@ export function siteView(partial: Partial<SiteView> = {}): SiteView {
     pilots: { starting: 0, idle: 1, busy: 2, draining: 0 },
     censusAt: '2026-11-25T10:00:30.000Z',
     ...partial,
+  };
+}
+
+/** A site in test by site health, with its test task, outcomes and history. */
+export function siteDetail(site: SiteView): SiteDetail {
+  const sick = {
+    at: '2026-11-25T10:05:00.000Z',
+    from: 'online' as const,
+    to: 'test' as const,
+    reason:
+      '6 of 7 recent attempts failed for infrastructure reasons (stage-in 6) in the last 60 min: above 50%',
+    by: 'site-health',
+  };
+  return {
+    ...site,
+    status: 'test',
+    statusChange: sick,
+    testTask: {
+      taskId: 't-test000001',
+      sentAt: '2026-11-25T10:05:00.000Z',
+      failures: 1,
+      failedAt: '2026-11-25T10:06:00.000Z',
+      nextAt: '2026-11-25T10:11:00.000Z',
+      state: 'failed',
+    },
+    outcomes: {
+      from: '2026-11-25T10:05:00.000Z',
+      counts: {
+        finished: 0,
+        userFailed: 0,
+        stageIn: 2,
+        pilotLost: 0,
+        claimAbandoned: 0,
+        workdir: 0,
+        nodeChecks: 1,
+      },
+      attempts: 3,
+      infraFailures: 3,
+    },
+    history: [
+      { at: '2026-11-25T09:00:00.000Z', to: 'online', reason: 'site defined', by: 'operator:ops' },
+      sick,
+    ],
   };
 }
 

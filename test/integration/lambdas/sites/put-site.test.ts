@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} placeholders are literal text in task specs
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '#core/api/common.ts';
@@ -44,6 +45,12 @@ describe('put-site handler', () => {
 
     expect(reply.statusCode).toBe(200);
     const queueUrl = await h.deps.queue.queueUrl('cern-batch');
+    const defined = {
+      at: h.deps.clock.now().toISOString(),
+      to: 'online',
+      reason: 'site defined',
+      by: 'operator:operator',
+    };
     expect(reply.body).toEqual({
       siteId: 'cern-batch',
       kind: 'grid',
@@ -52,6 +59,7 @@ describe('put-site handler', () => {
       maxPilots: 100,
       tags: ['el9'],
       queueUrl,
+      statusChange: defined,
     });
     expect(await h.deps.sites.get('cern-batch')).toEqual({
       siteId: 'cern-batch',
@@ -60,6 +68,8 @@ describe('put-site handler', () => {
       slot: SLOT,
       maxPilots: 100,
       tags: ['el9'],
+      statusChange: defined,
+      statusVersion: 1,
     });
     const attributes = await h.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }),
@@ -119,6 +129,30 @@ describe('put-site handler', () => {
     const path = await putSite('Site_Bad', {});
     expect(path.statusCode).toBe(400);
     expect(issueFields(path.body)).toEqual(['path.siteId']);
+  });
+
+  it('records a status change as the operator’s, with the reason given; a status left out is kept', async () => {
+    await putSite('ral-t1', { kind: 'grid' }, 'alice');
+    const offline = await putSite('ral-t1', { kind: 'grid', status: 'offline', reason: 'downtime' }, 'bob');
+    expect(offline.body.statusChange).toMatchObject({
+      from: 'online',
+      to: 'offline',
+      reason: 'downtime',
+      by: 'operator:bob',
+    });
+    const kept = await putSite('ral-t1', { kind: 'grid', maxPilots: 3 }, 'alice');
+    expect(kept.body).toMatchObject({ status: 'offline', maxPilots: 3 });
+    expect((await h.deps.sites.history('ral-t1')).map((c) => [c.to, c.by])).toEqual([
+      ['online', 'operator:alice'],
+      ['offline', 'operator:bob'],
+    ]);
+  });
+
+  it('answers 400 naming a test task field the API would refuse, storing nothing', async () => {
+    const reply = await putSite('site-badtest', { test: { payload: { command: 'sh', args: ['${oops}'] } } });
+    expect(reply.statusCode).toBe(400);
+    expect(issueFields(reply.body)).toEqual(['test.payload.args.0']);
+    expect(await h.deps.sites.get('site-badtest')).toBeUndefined();
   });
 
   it('answers 401 to a token without a subject', async () => {

@@ -64,7 +64,7 @@ describe('recordJobChanges', () => {
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 3 });
     const done = await recordJobChanges(deps, deps.jobs.takeChanges());
-    expect(done).toEqual({ dispatched: 0, archived: 0, counted: 1, killed: 0, released: 0 });
+    expect(done).toEqual({ dispatched: 0, archived: 0, counted: 1, killed: 0, released: 0, outcomes: 0 });
     expect((await deps.leases.get(pilotId))?.kill).toEqual([]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 2, running: 1 });
     expect(deps.queue.sent).toEqual([]);
@@ -162,6 +162,26 @@ describe('recordJobChanges', () => {
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 1, running: 2 });
   });
 
+  it('counts every ended attempt for its site once, retried or final, whatever the redeliveries', async () => {
+    const { deps, taskId, pilotId } = await setup();
+    for (const [jobIndex, code] of [
+      [0, PILOT_ERROR_CODES.STAGE_IN_FAILED],
+      [1, PILOT_ERROR_CODES.OK],
+      [2, PILOT_ERROR_CODES.PAYLOAD_FAILED],
+    ] as const) {
+      await claimed(deps, pilotId, { taskId, jobIndex, attempt: 1 });
+      await complete(deps, pilotId, report({ taskId, jobIndex, attempt: 1 }, code));
+    }
+    const changes = deps.jobs.takeChanges();
+    expect((await recordJobChanges(deps, changes)).outcomes).toBe(3);
+    await recordJobChanges(deps, changes);
+    await recordJobChanges(deps, changes.slice(2));
+    // Job 0 and 2 are retried (new attempts queued), job 1 finished: three ends, counted once each.
+    expect((await deps.sites.outcomes('cern')).buckets).toEqual({
+      '2026-01-01T00:00:00.000Z': { stageIn: 1, finished: 1, userFailed: 1 },
+    });
+  });
+
   it('skips a change with no record before or after', async () => {
     const { deps } = await setup();
     expect(await recordJobChanges(deps, [{ feed: 'memory', seq: '1' }])).toEqual({
@@ -170,6 +190,7 @@ describe('recordJobChanges', () => {
       counted: 0,
       killed: 0,
       released: 0,
+      outcomes: 0,
     });
   });
 
@@ -205,6 +226,7 @@ describe('recordJobChanges', () => {
       counted: 0,
       killed: 0,
       released: 0,
+      outcomes: 0,
     });
     expect(deps.queue.sent).toEqual([]);
   });

@@ -196,6 +196,30 @@ describe('registerPilot with a registration key (a retry whose answer was lost)'
     expect(deps.credentials.requests).toEqual([]);
   });
 
+  it('counts an unhealthy pilot against its site once, whatever the retries; a healthy one not at all', async () => {
+    const deps = await setup();
+    const request = { ...registration([{ name: 'disk', ok: false }]), registrationKey: KEY };
+    await registerPilot(deps, pilotToken('cern'), request);
+    await registerPilot(deps, pilotToken('cern'), request);
+    await registerPilot(deps, pilotToken('cern'), registration(HEALTHY));
+    expect((await deps.sites.outcomes('cern')).buckets).toEqual({ [DEFAULT_START]: { nodeChecks: 1 } });
+  });
+
+  it('counts an unhealthy pilot whose first try stopped before counting it, at its retry', async () => {
+    const deps = await setup();
+    const pilotId = deps.ids.pilotId(KEY);
+    const health = [{ name: 'disk', ok: false }];
+    await deps.pilots.register({
+      ...registration(health),
+      pilotId,
+      state: 'unhealthy',
+      registeredAt: DEFAULT_START,
+      endedAt: DEFAULT_START,
+    });
+    await registerPilot(deps, pilotToken('cern'), { ...registration(health), registrationKey: KEY });
+    expect((await deps.sites.outcomes('cern')).buckets).toEqual({ [DEFAULT_START]: { nodeChecks: 1 } });
+  });
+
   it('gives its lease to a pilot whose first try stopped after the registry was written', async () => {
     const deps = await setup();
     const pilotId = deps.ids.pilotId(KEY);

@@ -20,11 +20,11 @@ function spec(fields: Partial<TaskSpecInput> = {}) {
 
 function site(
   input: SiteInput,
-  extra: { queuedJobs?: number; health?: BrokerSite['health'] } = {},
+  extra: { queuedJobs?: number; recent?: BrokerSite['recent'] } = {},
 ): SiteFacts {
-  const { health, queuedJobs } = extra;
+  const { recent, queuedJobs } = extra;
   return {
-    site: { ...siteOf(input), ...(health === undefined ? {} : { health }) },
+    site: { ...siteOf(input), ...(recent === undefined ? {} : { recent }) },
     ...(queuedJobs === undefined ? {} : { queuedJobs }),
   };
 }
@@ -157,8 +157,8 @@ describe('brokerTask', () => {
       spec(),
       [
         site({ siteId: 'full', maxQueued: 5 }, { queuedJobs: 5 }),
-        site({ siteId: 'failing' }, { queuedJobs: 0, health: failing }),
-        site({ siteId: 'healthy' }, { queuedJobs: 0, health: { failureRate: 0.1, attempts: 50 } }),
+        site({ siteId: 'failing' }, { queuedJobs: 0, recent: failing }),
+        site({ siteId: 'healthy' }, { queuedJobs: 0, recent: { failureRate: 0.1, attempts: 50 } }),
       ],
       AT,
     );
@@ -168,14 +168,14 @@ describe('brokerTask', () => {
       ['full', 'queue'],
     ]);
     // Only failing sites left: they are kept.
-    const onlyFailing = brokerTask(spec(), [site({ siteId: 'failing' }, { health: failing })], AT);
+    const onlyFailing = brokerTask(spec(), [site({ siteId: 'failing' }, { recent: failing })], AT);
     expect(ids(onlyFailing)).toEqual(['failing']);
     expect(onlyFailing.waived.map((w) => w.filter)).toEqual(['failures']);
   });
 
   it('uses the failure threshold it is given', () => {
     const sites = [
-      site({ siteId: 'a' }, { health: { failureRate: 0.3, attempts: 20 } }),
+      site({ siteId: 'a' }, { recent: { failureRate: 0.3, attempts: 20 } }),
       site({ siteId: 'b' }),
     ];
     expect(ids(brokerTask(spec(), sites, AT))).toEqual(['a', 'b']);

@@ -5,8 +5,9 @@ import { dispatchJobs, queueTarget } from '#core/policies/dispatch-jobs.ts';
 import { getShares, putShares } from '#core/policies/shares-admin.ts';
 import { cancelTask } from '#core/tasks/cancel-task.ts';
 import { steerTask } from '#core/tasks/steer-task.ts';
+import { submitSystemTask } from '#core/tasks/submit-task.ts';
 import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
-import { addSite, alice, BIG_SLOT, bob, generationSpec, runningTask } from '../scenario.ts';
+import { addSite, alice, BIG_SLOT, bob, generationSpec, runningTask, Workflow } from '../scenario.ts';
 
 const admin = { sub: 'operator', scopes: [SCOPES.admin] };
 const owner = (p: typeof alice) => ({ ...p, scopes: [...p.scopes, SCOPES.modify] });
@@ -118,7 +119,12 @@ describe('dispatchJobs', () => {
     await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 2, status: 'offline' });
     expect((await drainAndDispatch(deps)).released).toEqual({});
     await addSite(deps, { siteId: 'hc', slot: BIG_SLOT, maxQueued: 5, status: 'test' });
-    const test = await runningTask(deps, generationSpec(8, { siteTest: true }), alice);
+    const { taskId: test } = await submitSystemTask(
+      deps,
+      'system:site-health',
+      generationSpec(8, { siteTest: true }),
+    );
+    await new Workflow(deps, test).startUntilWait();
     expect(deps.queue.sent.filter((m) => m.taskId === test).map((m) => m.siteId)).toEqual(
       Array(5).fill('hc'),
     );

@@ -31,11 +31,11 @@ function spec(fields: Partial<TaskSpecInput> = {}) {
 
 function facts(
   input: Partial<SiteInput> = {},
-  extra: Partial<Omit<SiteFacts, 'site'>> & { health?: BrokerSite['health'] } = {},
+  extra: Partial<Omit<SiteFacts, 'site'>> & { recent?: BrokerSite['recent'] } = {},
 ): SiteFacts {
-  const { health, ...rest } = extra;
+  const { recent, ...rest } = extra;
   return {
-    site: { ...siteOf({ siteId: 'cern', ...input }), ...(health === undefined ? {} : { health }) },
+    site: { ...siteOf({ siteId: 'cern', ...input }), ...(recent === undefined ? {} : { recent }) },
     ...rest,
   };
 }
@@ -252,21 +252,21 @@ describe.each<Case>([
     'a failure rate at the threshold',
     failuresFilter,
     {},
-    facts({}, { health: { failureRate: 0.5, attempts: 20 } }),
+    facts({}, { recent: { failureRate: 0.5, attempts: 20 } }),
     'pass',
   ],
   [
     'a high failure rate over too few attempts',
     failuresFilter,
     {},
-    facts({}, { health: { failureRate: 0.9, attempts: 9 } }),
+    facts({}, { recent: { failureRate: 0.9, attempts: 9 } }),
     'pass',
   ],
   [
     'a high failure rate over enough attempts',
     failuresFilter,
     {},
-    facts({}, { health: { failureRate: 0.75, attempts: 40 } }),
+    facts({}, { recent: { failureRate: 0.75, attempts: 40 } }),
     {
       reason: '75% of its last 40 attempts failed (more than 50%)',
       details: { failureRate: 0.75, attempts: 40, maxFailureRate: 0.5 },
@@ -280,7 +280,7 @@ describe.each<Case>([
 
 describe('failuresFilter options', () => {
   it('uses the threshold and the number of attempts it is given', () => {
-    const site = facts({}, { health: { failureRate: 0.3, attempts: 5 } });
+    const site = facts({}, { recent: { failureRate: 0.3, attempts: 5 } });
     expect(failuresFilter(spec(), site, { maxFailureRate: 0.5, minAttempts: 10 })).toBe('pass');
     expect(failuresFilter(spec(), site, { maxFailureRate: 0.2, minAttempts: 5 })).toMatchObject({
       reason: '30% of its last 5 attempts failed (more than 20%)',

@@ -16,7 +16,7 @@ function facts(c: SiteCase): SiteFacts {
   const site: BrokerSite = siteOf({ siteId: c.siteId, maxPilots: c.maxPilots });
   if (c.pilots !== undefined)
     site.census = { pilots: { ...emptyCensus(), ...c.pilots }, at: '2026-12-01T00:00:00Z' };
-  if (c.finishedPerMin !== undefined) site.health = { finishedPerMin: c.finishedPerMin };
+  if (c.finishedPerMin !== undefined) site.recent = { finishedPerMin: c.finishedPerMin };
   return { site, ...(c.queuedJobs === undefined ? {} : { queuedJobs: c.queuedJobs }) };
 }
 

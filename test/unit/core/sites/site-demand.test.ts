@@ -113,6 +113,47 @@ describe('siteDemand', () => {
     },
   );
 
+  it.each([
+    { test: undefined, live: {}, failed: false, wanted: 2, why: 'one per job of the default test (2)' },
+    {
+      test: { jobs: 3 },
+      live: { busy: 1 },
+      failed: false,
+      wanted: 2,
+      why: 'up to its test jobs, beside the live pilots',
+    },
+    {
+      test: { jobs: 3 },
+      live: {},
+      failed: true,
+      wanted: 0,
+      why: 'none while the failed test waits for its back-off',
+    },
+  ])(
+    'wants pilots for the test task site health sent a site in test: $why',
+    async ({ test, live, failed, wanted }) => {
+      const deps = await setup();
+      await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, ...(test === undefined ? {} : { test }) });
+      await deps.sites.changeStatus(
+        'cern',
+        { status: 'online', version: 0 },
+        { at: DEFAULT_START, from: 'online', to: 'test', reason: 'sick', by: 'site-health' },
+        {
+          taskId: 't-000042',
+          sentAt: DEFAULT_START,
+          failures: failed ? 1 : 0,
+          ...(failed ? { failedAt: DEFAULT_START } : {}),
+        },
+      );
+      await census(deps, 'cern', live);
+      await queueJobs(deps, 'cern', 20);
+      expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({
+        status: 'test',
+        pilotsWanted: wanted,
+      });
+    },
+  );
+
   it("counts only the site's own queue and census", async () => {
     const deps = await setup({ maxPilots: 10 });
     await queueJobs(deps, 'cern', 5);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TransientError } from '#core/errors.ts';
+import { TransientError, ValidationError } from '#core/errors.ts';
 import { emptyRangeCounters } from '#core/event-ranges/range-counts.ts';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
-import { submitTask } from '#core/tasks/submit-task.ts';
+import { submitSystemTask, submitTask } from '#core/tasks/submit-task.ts';
 import { DEFAULT_START, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import { alice, generationSpec, taskOf } from '../scenario.ts';
 
@@ -33,6 +33,31 @@ describe('submitTask', () => {
       history: [{ state: 'submitted', at: DEFAULT_START }],
     });
     expect(deps.workflow.started).toEqual(['t-000001']);
+  });
+
+  it('refuses a site test task from a user, naming siteTest, and stores nothing', async () => {
+    const deps = inMemoryDeps();
+    const error = await submitTask(deps, alice, generationSpec(1, { siteTest: true })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues.map((i) => i.field)).toEqual(['siteTest']);
+    expect(deps.workflow.started).toEqual([]);
+    expect(await deps.tasks.get('t-000001')).toBeUndefined();
+  });
+
+  it('stores a site test task the system submits, owned by it', async () => {
+    const deps = inMemoryDeps();
+    const { taskId } = await submitSystemTask(
+      deps,
+      'system:site-health',
+      generationSpec(1, { siteTest: true }),
+    );
+    expect(await taskOf(deps, taskId)).toMatchObject({
+      owner: 'system:site-health',
+      spec: { siteTest: true },
+    });
+    expect(deps.workflow.started).toEqual([taskId]);
   });
 
   it('writes no job: jobs follow from the spec', async () => {
