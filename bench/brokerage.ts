@@ -9,8 +9,8 @@
  * - **spreading 10,000 queued jobs** by the decision's shares (smooth weighted round-robin):
  *   jobs/s and the time to build one cycle.
  *
- * Sections are a list: the time to compute a matchmaking order (fair share) is one more section
- * (see SECTIONS below).
+ * Sections are a list; the last is the time to compute a matchmaking order (fair share: one
+ * dispatch round's order over 100 sites and 10,000 places, bench/matchmaking.ts).
  */
 
 import { brokerTask } from '#core/policies/broker-task.ts';
@@ -19,6 +19,7 @@ import { assignmentCycle, jobSites } from '#core/policies/site-assignment.ts';
 import type { BrokerSite, SiteFacts } from '#core/policies/site-filters.ts';
 import { maxQueuedOf, SiteSchema } from '#core/sites/site.ts';
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
+import { type MatchmakingFigures, matchmakingBench, matchmakingLines } from './matchmaking.ts';
 import { percentile, round } from './measure.ts';
 
 export interface BrokerageBenchOptions {
@@ -128,6 +129,15 @@ interface Section {
   lines(f: Record<string, number | string>): string[];
 }
 
+/** The time to compute one dispatch round's matchmaking order (bench/matchmaking.ts). */
+function matchmakingSection(): Section {
+  return {
+    name: 'matchmaking',
+    run: () => ({ ...matchmakingBench() }),
+    lines: (f) => matchmakingLines(f as unknown as MatchmakingFigures),
+  };
+}
+
 function decisionsSection(sites: SiteFacts[], specs: TaskSpec[]): Section {
   return {
     name: 'brokerage',
@@ -188,7 +198,7 @@ function spreadSection(decision: BrokerageDecision): Section {
       const start = process.hrtime.bigint();
       let rounds = 0;
       while (Number(process.hrtime.bigint() - start) < 1e9) {
-        // What an enqueue step does for its page: the task's head, read again, then each job's site.
+        // What the resume step does for its page (jobs sent again to the sites by their shares): each job's site.
         const siteOf = jobSites({ siteIds, siteShares: [...shares] });
         for (let j = 0; j < QUEUED_JOBS; j++) siteOf(j);
         rounds += 1;
@@ -215,7 +225,7 @@ export async function brokerageBench(options: BrokerageBenchOptions): Promise<vo
   const SECTIONS: Section[] = [
     decisionsSection(sites, specs),
     spreadSection(brokerTask(specs[0] as TaskSpec, sites, AT)),
-    // The time to compute a matchmaking order (fair share) comes here, as one more Section.
+    matchmakingSection(),
   ];
   const figures: Record<string, Record<string, number | string>> = {};
   for (const section of SECTIONS) figures[section.name] = section.run();

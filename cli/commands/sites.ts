@@ -211,7 +211,7 @@ Examples:
       .option('--max-pilots <n>', 'most pilots running at the site at once', positiveInt)
       .option(
         '--max-queued <n>',
-        'most jobs waiting in the site queue: dispatch tops it up to this in fair-share order (default: max-pilots, at least 10)',
+        'most jobs waiting in the site queue: dispatch tops it up to this in fair-share order (default: twice max-pilots, at least 100)',
         positiveInt,
       )
       .option('--tag <tag...>', 'tags of the site')

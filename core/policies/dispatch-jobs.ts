@@ -1,14 +1,9 @@
 import type { Deps } from '../deps.ts';
 import { type JobMessage, jobMessage } from '../jobs/job-message.ts';
-import type { SiteRecord } from '../sites/site.ts';
+import { maxQueuedOf, type SiteRecord } from '../sites/site.ts';
 import { type DispatchCandidate, fairShareOrder, type Held, usageKeysOf } from './fair-share.ts';
 import type { DispatchEntry } from './ports.ts';
 import { DEFAULT_SHARE_TREE, decayedValue, type ShareTree, usageKey } from './shares.ts';
-
-/** Jobs kept waiting in a site's queues: the site's maxQueued, or as many as its pilots (at least 10). */
-export function queueTarget(site: Pick<SiteRecord, 'maxQueued' | 'maxPilots'>): number {
-  return site.maxQueued ?? Math.max(10, site.maxPilots);
-}
 
 /** Whether dispatch may send this task's jobs to the site now (brokerage may have chosen it earlier). */
 export function siteTakes(site: SiteRecord, entry: Pick<DispatchEntry, 'siteTest'>): boolean {
@@ -112,7 +107,7 @@ export async function dispatchJobs(
         .map(async (site) => {
           const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
           if (here.length === 0) return undefined;
-          const room = queueTarget(site) - (await deps.queue.depth(site.siteId));
+          const room = maxQueuedOf(site) - (await deps.queue.depth(site.siteId));
           return room > 0 ? { siteId: site.siteId, room, here } : undefined;
         }),
     )

@@ -64,7 +64,7 @@ export const SiteSchema = z.strictObject({
   maxPilots: z.number().int().min(0).default(100),
   /**
    * Jobs waiting in the site's queues at most (PanDA's JobThrottler): dispatch tops the queues up
-   * to this in fair-share order and keeps the rest back. Left out: as many as maxPilots, at least 10.
+   * to this in fair-share order and keeps the rest back. Left out: twice maxPilots, at least 100.
    */
   maxQueued: z.number().int().min(0).max(100_000).optional(),
   /** What the site offers beyond resources; a task's resources.tags must all be here. */
@@ -131,7 +131,11 @@ export function statusExpectation(site: SiteRecord | undefined): StatusExpectati
   return site === undefined ? 'absent' : { status: site.status, version: site.statusVersion ?? 0 };
 }
 
-/** Jobs a site's queues hold at most: its maxQueued, else as many as maxPilots, at least 10. */
+/**
+ * Jobs a site's queues hold at most (dispatch tops them up to it): its maxQueued, else twice its
+ * pilots and at least 100 (PanDA's queue limits are of that order): enough that pilots do not
+ * idle between dispatch rounds, few enough that the order stays live.
+ */
 export function maxQueuedOf(site: Pick<Site, 'maxQueued' | 'maxPilots'>): number {
-  return site.maxQueued ?? Math.max(site.maxPilots, 10);
+  return site.maxQueued ?? Math.max(100, 2 * site.maxPilots);
 }

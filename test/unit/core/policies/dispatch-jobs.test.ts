@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCOPES } from '#core/api/common.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
-import { dispatchJobs, queueTarget } from '#core/policies/dispatch-jobs.ts';
+import { dispatchJobs } from '#core/policies/dispatch-jobs.ts';
 import { getShares, putShares } from '#core/policies/shares-admin.ts';
 import { cancelTask } from '#core/tasks/cancel-task.ts';
 import { steerTask } from '#core/tasks/steer-task.ts';
@@ -24,17 +24,6 @@ async function drainAndDispatch(deps: InMemoryDeps, siteId = 'cern') {
   while (deps.queue.receive(siteId) !== undefined);
   return dispatchJobs(deps);
 }
-
-describe('queueTarget', () => {
-  it.each([
-    [{ maxPilots: 100 }, 100],
-    [{ maxPilots: 3 }, 10],
-    [{ maxPilots: 100, maxQueued: 7 }, 7],
-    [{ maxPilots: 0, maxQueued: 0 }, 0],
-  ])('keeps %j waiting: %i', (site, expected) => {
-    expect(queueTarget(site)).toBe(expected);
-  });
-});
 
 describe('dispatchJobs', () => {
   it("lets a light user's jobs start in the first rounds while a heavy user's task is queued", async () => {

@@ -222,7 +222,7 @@ describe.each<Case>([
     facts({ maxPilots: 0 }),
     { reason: 'allows no pilots (maxPilots 0)', details: { maxPilots: 0 } },
   ],
-  // queue: maxQueued, else maxPilots at least 10
+  // queue: maxQueued, else twice maxPilots, at least 100
   ['a queue whose depth is unknown', queueFilter, {}, facts({ maxQueued: 0 }), 'pass'],
   ['a queue below maxQueued', queueFilter, {}, facts({ maxQueued: 5 }, { queuedJobs: 4 }), 'pass'],
   [
@@ -233,17 +233,17 @@ describe.each<Case>([
     { reason: 'queue full: 5 jobs waiting, maxQueued 5', details: { queuedJobs: 5, maxQueued: 5 } },
   ],
   [
-    'a queue at maxPilots when maxQueued is left out',
+    'a queue at twice maxPilots when maxQueued is left out',
     queueFilter,
     {},
-    facts({ maxPilots: 40 }, { queuedJobs: 41 }),
-    { reason: 'queue full: 41 jobs waiting, maxQueued 40', details: { queuedJobs: 41, maxQueued: 40 } },
+    facts({ maxPilots: 60 }, { queuedJobs: 121 }),
+    { reason: 'queue full: 121 jobs waiting, maxQueued 120', details: { queuedJobs: 121, maxQueued: 120 } },
   ],
   [
-    'a small site holds at least 10 when maxQueued is left out',
+    'a small site holds at least 100 when maxQueued is left out',
     queueFilter,
     {},
-    facts({ maxPilots: 2 }, { queuedJobs: 9 }),
+    facts({ maxPilots: 2 }, { queuedJobs: 99 }),
     'pass',
   ],
   // recent failures (site health, when recorded)

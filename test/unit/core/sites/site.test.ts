@@ -22,10 +22,11 @@ describe('SiteSchema', () => {
     expect(SiteSchema.safeParse({ siteId: 'gpu', slot: { arch: 'ARM!' } }).success).toBe(false);
   });
 
-  it('holds at most maxQueued jobs, else as many as maxPilots, at least 10', () => {
+  it('holds at most maxQueued jobs, else twice maxPilots, at least 100', () => {
     expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxQueued: 3 }))).toBe(3);
-    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxPilots: 250 }))).toBe(250);
-    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxPilots: 2 }))).toBe(10);
+    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxQueued: 0, maxPilots: 10 }))).toBe(0);
+    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxPilots: 250 }))).toBe(500);
+    expect(maxQueuedOf(SiteSchema.parse({ siteId: 'a', maxPilots: 2 }))).toBe(100);
   });
 
   it('refuses an unknown status and a negative pilot cap', () => {
