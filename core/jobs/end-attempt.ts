@@ -128,6 +128,7 @@ export async function endAttempt(
     maxAttempts: spec.maxAttempts,
     taskCancelled: head.cancelRequested,
     consumer: spec.eventService !== undefined && ref.jobIndex < spec.eventService.consumers,
+    ...(spec.siteTest === true ? { siteTest: true } : {}),
     rules,
   });
 

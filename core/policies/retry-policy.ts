@@ -36,6 +36,8 @@ export function decideAttempt(input: {
   maxAttempts: number;
   taskCancelled: boolean;
   consumer?: boolean;
+  /** A site's test job: an infrastructure failure is the test's verdict on the site, not retried for free. */
+  siteTest?: boolean;
   rules: RetryRuleSet;
 }): AttemptDecision {
   const { failure, failures, systemRetries, maxAttempts, taskCancelled, rules } = input;
@@ -43,7 +45,10 @@ export function decideAttempt(input: {
   if (taskCancelled || failure.pilotErrorCode === PILOT_ERROR_CODES.CANCELLED) return { event: 'cancel' };
   const { rule, action } = chooseRule(rules, failure);
   if (action.type === 'no-retry') return { event: 'fail', failures: failures + 1, systemRetries, rule };
-  const free = !action.spendsAttempt && (input.consumer === true || systemRetries < rules.systemRetryLimit);
+  const free =
+    !action.spendsAttempt &&
+    input.siteTest !== true &&
+    (input.consumer === true || systemRetries < rules.systemRetryLimit);
   if (free) return { event: 'retry', failures, systemRetries: systemRetries + 1, rule, action };
   const used = failures + 1;
   return used < maxAttempts

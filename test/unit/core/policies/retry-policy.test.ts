@@ -66,6 +66,18 @@ describe('decideAttempt under the default rules (what Gluon did before rules wer
     expect(at(10, 2)).toMatchObject({ event: 'fail', failures: 3, systemRetries: 10 });
   });
 
+  it("spends a site test job's attempt on an infrastructure error: the failure is the test's verdict", () => {
+    const test = { ...base, maxAttempts: 1, siteTest: true };
+    expect(decideAttempt({ ...test, ...failed(C.STAGE_IN_FAILED) })).toMatchObject({
+      event: 'fail',
+      failures: 1,
+    });
+    expect(decideAttempt({ ...base, ...failed(C.STAGE_IN_FAILED) })).toMatchObject({
+      event: 'retry',
+      failures: 0,
+    });
+  });
+
   it('exempts event-service consumers from the system retry limit (ranges have their own), not from payload failures', () => {
     const lost = { ...base, ...failed(C.PILOT_LOST), systemRetries: 50, failures: 2, consumer: true };
     expect(decideAttempt(lost)).toMatchObject({ event: 'retry', failures: 2, systemRetries: 51 });

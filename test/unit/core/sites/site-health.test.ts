@@ -341,8 +341,8 @@ describe('checkSiteHealth', () => {
     const first = (await deps.sites.get('cern'))?.testTask?.taskId ?? '';
     const workflow = new Workflow(deps, first);
     await workflow.startUntilWait();
-    // A test job whose payload fails (an infrastructure error would be retried: it spends no attempt).
-    await runJobs(deps, pilotId, [PILOT_ERROR_CODES.PAYLOAD_FAILED, OK], first);
+    // A test job's failed stage-in fails it (for other jobs it would be retried without spending an attempt).
+    await runJobs(deps, pilotId, [STAGE_IN, OK], first);
     expect(await workflow.afterRelease()).toBe('partial');
 
     expect(await checkSiteHealth(deps)).toMatchObject({ testsFailed: 1, sitesRestored: 0, testsSent: 0 });
