@@ -2,7 +2,6 @@ import type { Page } from '../api/common.ts';
 import type { AttemptView, JobsQuery, JobView } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { siteForJob } from '../policies/site-assignment.ts';
 import { inputNames, jobAt } from '../tasks/split-task.ts';
 import type { TaskHead } from '../tasks/task.ts';
 import { ownedTaskHead } from '../tasks/task-access.ts';

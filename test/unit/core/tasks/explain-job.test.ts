@@ -2,17 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { JobFinding } from '#core/api/tasks.ts';
 import { NoSiteError, NotFoundError } from '#core/errors.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
-import { emptyCensus, type PilotCensus } from '#core/sites/site.ts';
 import { explainJob, JOB_FINDING_SOURCES, type JobFindingSource } from '#core/tasks/explain-job.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { enqueueJobs, failTask, splitTask } from '#core/tasks/task-workflow.ts';
-import {
-  DEFAULT_START,
-  type InMemoryDeps,
-  inMemoryDeps,
-  settleJobChanges,
-  siteOf,
-} from '#test/support/in-memory-ports.ts';
+import { DEFAULT_START, inMemoryDeps, settleJobChanges, siteOf } from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -25,10 +18,6 @@ import {
   report,
   runningTask,
 } from '../scenario.ts';
-
-async function census(deps: InMemoryDeps, pilots: Partial<PilotCensus>, siteId = 'cern') {
-  await deps.sites.recordCensus(siteId, { ...emptyCensus(), ...pilots }, DEFAULT_START);
-}
 
 /** A task of `jobs` jobs queued at cern (the one site that fits), tiny rejected. */
 async function setup(jobs = 2) {
