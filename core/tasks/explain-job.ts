@@ -121,14 +121,14 @@ export function fairShareFindings({ task, job, shares }: JobContext): JobFinding
 /** Why a job went to its site: the site's weight and what it was computed from. */
 function whySent(task: Task, siteId: string, chosen: ChosenSite | undefined): string {
   if (chosen === undefined)
-    return `jobs are spread evenly over the task's ${task.siteIds.length} sites (${task.siteIds.join(', ')})`;
+    return `dispatch released it to the first of the task's ${task.siteIds.length} sites (${task.siteIds.join(', ')}) whose queue had room`;
   const i = chosen.inputs;
   const facts = [
     `${i.freePilots} of ${i.maxPilots} pilots free`,
     `${i.queuedJobs} jobs queued there`,
     ...(i.throughputPerMin === undefined ? [] : [`${i.throughputPerMin} jobs finished a minute`]),
   ];
-  return `${siteId} gets ${percent(chosen.weight)} of the task's jobs (when brokered: ${facts.join(', ')})`;
+  return `brokerage chose ${siteId} with weight ${percent(chosen.weight)} (${facts.join(', ')}), and dispatch released the job to its queue when it had room`;
 }
 
 function noSiteMessage(n: number, decision: BrokerageDecision): string {
@@ -182,27 +182,30 @@ export async function pendingFindings(ctx: JobContext): Promise<JobFinding[]> {
       code: 'task-paused',
       message: 'The task is paused by its owner: no job of it starts until it is resumed (gluon resume).',
     });
-  const siteId = job.siteId;
-  if (siteId === undefined) return findings;
-  const site = ctx.site(siteId);
-  if (site === undefined) {
-    findings.push({ code: 'site-unknown', siteId, message: `Site ${siteId} is no longer defined.` });
-    return findings;
+  // A job released to a task of several sites has no known site until its claim: it waits in one
+  // of their queues, so say what holds each of them.
+  const siteIds = job.siteId !== undefined ? [job.siteId] : task.siteIds;
+  for (const siteId of siteIds) {
+    const site = ctx.site(siteId);
+    if (site === undefined) {
+      findings.push({ code: 'site-unknown', siteId, message: `Site ${siteId} is no longer defined.` });
+      continue;
+    }
+    // The job's own resources (a retry may have raised them) against the site as it is now.
+    const spec = { ...task.spec, resources: effectiveResources(task.spec.resources, job) };
+    const failing = firstRejection(spec, { site }, undefined, SITE_NOW_LINKS);
+    findings.push(
+      waitingAtSite(
+        {
+          site,
+          pilots: site.census?.pilots ?? emptyCensus(),
+          queuedJobs: await ctx.queuedJobs(siteId),
+          ...(failing === undefined ? {} : { failing }),
+        },
+        'job',
+      ),
+    );
   }
-  // The job's own resources (a retry may have raised them) against the site as it is now.
-  const spec = { ...task.spec, resources: effectiveResources(task.spec.resources, job) };
-  const failing = firstRejection(spec, { site }, undefined, SITE_NOW_LINKS);
-  findings.push(
-    waitingAtSite(
-      {
-        site,
-        pilots: site.census?.pilots ?? emptyCensus(),
-        queuedJobs: await ctx.queuedJobs(siteId),
-        ...(failing === undefined ? {} : { failing }),
-      },
-      'job',
-    ),
-  );
   return findings;
 }
 

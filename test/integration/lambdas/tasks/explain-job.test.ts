@@ -75,7 +75,7 @@ describe('explain-job handler', () => {
       'pilots-busy',
     ]);
     expect(reply.body.findings[1]?.message).toMatch(
-      new RegExp(`^Job 0 was sent to site ${TEST_SITE}: ${TEST_SITE} gets 100% of the task's jobs`),
+      new RegExp(`^Job 0 was sent to site ${TEST_SITE}: brokerage chose ${TEST_SITE} with weight 100%`),
     );
     expect(reply.body.findings[2]?.message).toMatch(
       new RegExp(`^Attempt 1 ran at ${TEST_SITE} on pilot ${pilotId} \\(wn01.test\\): failed, 1001 `),

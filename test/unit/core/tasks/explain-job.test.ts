@@ -45,7 +45,7 @@ describe('explainJob', () => {
           code: 'sent-to',
           siteId: 'cern',
           message:
-            "Job 1 was sent to site cern: cern gets 100% of the task's jobs (when brokered: 40 of 40 pilots free, 0 jobs queued there).",
+            'Job 1 was sent to site cern: brokerage chose cern with weight 100% (40 of 40 pilots free, 0 jobs queued there), and dispatch released the job to its queue when it had room.',
         },
         {
           code: 'no-pilots',
