@@ -1,20 +1,16 @@
 import {
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { TransientError } from '#core/errors.ts';
 import { type Attempt, type JobRecord, jobIdOf } from '#core/jobs/job.ts';
 import type { JobChange, JobExpectation, JobStore } from '#core/jobs/ports.ts';
-import { backoffDelay, mapBounded, sleep } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { batchPut } from './batch-put.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
-const BATCH_WRITE_MAX = 25;
-const BATCH_TRIES = 8;
 
 type Item = Record<string, unknown>;
 
@@ -157,23 +153,7 @@ export class DynamoDbJobStore implements JobStore {
       jobId: jobIdOf(taskId, jobIndex),
       ...attempt,
     }));
-    const chunks: Item[][] = [];
-    for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) chunks.push(items.slice(i, i + BATCH_WRITE_MAX));
-    await mapBounded(chunks, 4, async (chunk) => {
-      let pending: Array<{ PutRequest?: { Item?: Item } }> = chunk.map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= BATCH_TRIES) throw new TransientError('archive attempts: items left unprocessed');
-        if (attempt > 0) await sleep(backoffDelay(attempt));
-        try {
-          const out = await this.client.send(
-            new BatchWriteCommand({ RequestItems: { [this.attemptsTableName]: pending as never } }),
-          );
-          pending = (out.UnprocessedItems?.[this.attemptsTableName] ?? []) as typeof pending;
-        } catch (error) {
-          rethrowSdkError(error, 'archive attempts');
-        }
-      }
-    });
+    await batchPut(this.client, this.attemptsTableName, items, 'archive attempts');
   }
 
   async attempts(taskId: string, jobIndex: number): Promise<Attempt[]> {

@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -12,6 +11,7 @@ import {
 import type { DispatchEntry, PolicyStore, StoredShares } from '#core/policies/ports.ts';
 import type { Decayed, ShareTree } from '#core/policies/shares.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { batchPut } from './batch-put.ts';
 
 const isConditionalCheckFailed = (error: unknown) => errorName(error) === 'ConditionalCheckFailedException';
 
@@ -175,22 +175,12 @@ export class DynamoDbPolicyStore implements PolicyStore {
   }
 
   async putUsage(values: Array<{ key: string } & Decayed>): Promise<void> {
-    try {
-      for (let i = 0; i < values.length; i += 25) {
-        let requests: Record<string, unknown[]> | undefined = {
-          [this.tableName]: values.slice(i, i + 25).map((v) => ({
-            PutRequest: { Item: { policy: PK.usage, key: v.key, value: v.value, at: v.at } },
-          })),
-        };
-        // Unprocessed items are written again (throttling); usage is rewritten whole each time.
-        while (requests !== undefined && Object.keys(requests).length > 0) {
-          const out = await this.client.send(new BatchWriteCommand({ RequestItems: requests as never }));
-          requests = out.UnprocessedItems as Record<string, unknown[]> | undefined;
-        }
-      }
-    } catch (error) {
-      rethrowSdkError(error, 'write usage');
-    }
+    await batchPut(
+      this.client,
+      this.tableName,
+      values.map((v) => ({ policy: PK.usage, key: v.key, value: v.value, at: v.at })),
+      'write usage',
+    );
   }
 
   private async queryAll(policy: string, what: string): Promise<Array<Record<string, unknown>>> {

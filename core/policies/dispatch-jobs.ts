@@ -155,6 +155,14 @@ export async function dispatchJobs(
   return report;
 }
 
+/** The caps of the share tree, by usage key. */
+function capsOf(tree: ShareTree): Array<{ key: string; cap: number }> {
+  return [
+    ...tree.groups.flatMap((g) => (g.cap === undefined ? [] : [{ key: usageKey.group(g.name), cap: g.cap }])),
+    ...tree.users.flatMap((u) => (u.cap === undefined ? [] : [{ key: usageKey.user(u.user), cap: u.cap }])),
+  ];
+}
+
 /** Users and groups at their cap now (for `gluon why`): what a dispatch round would hold back. */
 export async function heldAtCaps(
   deps: Pick<Deps, 'policies' | 'tasks'>,
@@ -162,11 +170,7 @@ export async function heldAtCaps(
 ): Promise<Held[]> {
   const { tree } = shares;
   const inFlight = await jobsInFlight(deps, tree, await deps.policies.listActive());
-  const caps = [
-    ...tree.groups.flatMap((g) => (g.cap === undefined ? [] : [{ key: usageKey.group(g.name), cap: g.cap }])),
-    ...tree.users.flatMap((u) => (u.cap === undefined ? [] : [{ key: usageKey.user(u.user), cap: u.cap }])),
-  ];
-  return caps
+  return capsOf(tree)
     .filter(({ key, cap }) => (inFlight.get(key) ?? 0) >= cap)
     .map(({ key, cap }) => ({ key, reason: 'cap' as const, cap }));
 }
@@ -181,10 +185,7 @@ async function jobsInFlight(
   entries: readonly DispatchEntry[],
 ): Promise<Map<string, number>> {
   const inFlight = new Map<string, number>();
-  const cappedKeys = new Set([
-    ...tree.groups.filter((g) => g.cap !== undefined).map((g) => usageKey.group(g.name)),
-    ...tree.users.filter((u) => u.cap !== undefined).map((u) => usageKey.user(u.user)),
-  ]);
+  const cappedKeys = new Set(capsOf(tree).map((c) => c.key));
   if (cappedKeys.size === 0) return inFlight;
   await Promise.all(
     entries.map(async (entry) => {
