@@ -47,6 +47,7 @@ export function matchmakingBench(
   const entries: DispatchEntry[] = Array.from({ length: 200 }, (_, t) => ({
     taskId: `t-${String(t).padStart(6, '0')}`,
     owner: `user${t % users}`,
+    memoryMB: 2000,
     priority: 400 + (t % 5) * 50,
     createdAt: new Date(Date.UTC(2026, 11, 1, 0, t)).toISOString(),
     jobCount: 1000,

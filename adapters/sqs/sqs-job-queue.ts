@@ -5,8 +5,9 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import { type JobMessage, messageClass, parseJobMessage } from '#core/jobs/job-message.ts';
 import type { JobQueue } from '#core/jobs/ports.ts';
+import { RESOURCE_CLASSES, type ResourceClass } from '#core/jobs/resource-class.ts';
 import { rethrowSdkError } from '../sdk-errors.ts';
 import { cached, createQueuePair, FOURTEEN_DAYS_SEC, lookUpQueueUrl, type QueuePairUrls } from './queues.ts';
 import { BATCH_SIZE, chunksOf, sendBatches } from './send-batches.ts';
@@ -16,13 +17,24 @@ export const MAX_RECEIVE_COUNT = 5;
 /** How long a redrive sweep holds the DLQ messages it received: longer than any sweep takes. */
 const SWEEP_HOLD_SEC = 30;
 
-/** Queue names of a site: `${prefix}site-${siteId}` and its DLQ `${prefix}site-${siteId}-dlq`. */
-export function queueNames(prefix: string, siteId: string): { queue: string; dlq: string } {
-  const queue = `${prefix}site-${siteId}`;
+/**
+ * Queue names of a site's class: `${prefix}site-${siteId}` for single-core jobs, and
+ * `${prefix}site-${siteId}_${class}` for the others (site ids hold no `_`, so no two sites'
+ * names meet), each with its DLQ `…-dlq`.
+ */
+export function queueNames(
+  prefix: string,
+  siteId: string,
+  resourceClass: ResourceClass = 'score',
+): { queue: string; dlq: string } {
+  const queue = `${prefix}site-${siteId}${resourceClass === 'score' ? '' : `_${resourceClass}`}`;
   return { queue, dlq: `${queue}-dlq` };
 }
 
-/** One SQS job queue per site, each with a DLQ; queue URLs cached in memory per site. */
+/** Cache key of a site's class queue. */
+const keyOf = (siteId: string, resourceClass: ResourceClass) => `${siteId}/${resourceClass}`;
+
+/** SQS job queues per site and resource class, each with a DLQ; queue URLs cached in memory. */
 export class SqsJobQueue implements JobQueue {
   private readonly client: SQSClient;
   private readonly queuePrefix: string;
@@ -35,74 +47,105 @@ export class SqsJobQueue implements JobQueue {
     this.queuePrefix = queuePrefix;
   }
 
-  /** Creates the DLQ, then the queue redriving to it (idempotent; cached per site). */
+  /** Creates each class's DLQ, then its queue redriving to it (idempotent; cached per site). */
   ensureSiteQueue(siteId: string): Promise<QueuePairUrls> {
     return cached(this.ensured, siteId, async () => {
-      let urls: QueuePairUrls;
-      try {
-        urls = await createQueuePair(this.client, queueNames(this.queuePrefix, siteId), MAX_RECEIVE_COUNT, {
-          VisibilityTimeout: '60',
-          ReceiveMessageWaitTimeSeconds: '20',
-          MessageRetentionPeriod: String(FOURTEEN_DAYS_SEC),
-        });
-      } catch (error) {
-        rethrowSdkError(error, `ensure queues of site ${siteId}`);
-      }
-      this.urls.set(siteId, Promise.resolve(urls.queueUrl));
-      return urls;
+      const all = await Promise.all(
+        RESOURCE_CLASSES.map(async (resourceClass) => {
+          let urls: QueuePairUrls;
+          try {
+            urls = await createQueuePair(
+              this.client,
+              queueNames(this.queuePrefix, siteId, resourceClass),
+              MAX_RECEIVE_COUNT,
+              {
+                VisibilityTimeout: '60',
+                ReceiveMessageWaitTimeSeconds: '20',
+                MessageRetentionPeriod: String(FOURTEEN_DAYS_SEC),
+              },
+            );
+          } catch (error) {
+            rethrowSdkError(error, `ensure the ${resourceClass} queues of site ${siteId}`);
+          }
+          this.urls.set(keyOf(siteId, resourceClass), Promise.resolve(urls.queueUrl));
+          return urls;
+        }),
+      );
+      return all[0] as QueuePairUrls;
     });
   }
 
-  /** The site queue's URL (cached); NotFoundError when the queue was never created. */
-  queueUrl(siteId: string): Promise<string> {
-    return cached(this.urls, siteId, () =>
+  /** The URL of the site's queue of a class (cached); NotFoundError when it was never created. */
+  queueUrl(siteId: string, resourceClass: ResourceClass = 'score'): Promise<string> {
+    return cached(this.urls, keyOf(siteId, resourceClass), () =>
       lookUpQueueUrl(
         this.client,
-        queueNames(this.queuePrefix, siteId).queue,
-        `no job queue for site ${siteId}`,
+        queueNames(this.queuePrefix, siteId, resourceClass).queue,
+        `no ${resourceClass} job queue for site ${siteId}`,
       ),
     );
   }
 
   async send(messages: JobMessage[], options: { delaySec?: number } = {}): Promise<void> {
-    const bySite = new Map<string, JobMessage[]>();
+    const byQueue = new Map<string, { siteId: string; resourceClass: ResourceClass; list: JobMessage[] }>();
     for (const message of messages) {
-      const list = bySite.get(message.siteId);
-      if (list === undefined) bySite.set(message.siteId, [message]);
-      else list.push(message);
+      const resourceClass = messageClass(message);
+      const key = keyOf(message.siteId, resourceClass);
+      const group = byQueue.get(key);
+      if (group === undefined) byQueue.set(key, { siteId: message.siteId, resourceClass, list: [message] });
+      else group.list.push(message);
     }
     const sends = await Promise.all(
-      [...bySite].map(async ([siteId, siteMessages]) => ({
-        queueUrl: await this.queueUrl(siteId),
-        bodies: siteMessages.map((message) => JSON.stringify(message)),
-        what: `job messages to site ${siteId}`,
+      [...byQueue.values()].map(async ({ siteId, resourceClass, list }) => ({
+        queueUrl: await this.queueUrl(siteId, resourceClass),
+        bodies: list.map((message) => JSON.stringify(message)),
+        what: `${resourceClass} job messages to site ${siteId}`,
         ...(options.delaySec === undefined ? {} : { delaySec: options.delaySec }),
       })),
     );
     await sendBatches(this.client, sends);
   }
 
-  async depth(siteId: string): Promise<number> {
-    const queueUrl = await this.queueUrl(siteId);
-    try {
-      const out = await this.client.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages'],
-        }),
-      );
-      return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
-    } catch (error) {
-      rethrowSdkError(error, `queue depth of site ${siteId}`);
-    }
+  async depth(siteId: string, classes: readonly ResourceClass[] = RESOURCE_CLASSES): Promise<number> {
+    const depths = await Promise.all(
+      classes.map(async (resourceClass) => {
+        const queueUrl = await this.queueUrl(siteId, resourceClass);
+        try {
+          const out = await this.client.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: queueUrl,
+              AttributeNames: ['ApproximateNumberOfMessages'],
+            }),
+          );
+          return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+        } catch (error) {
+          rethrowSdkError(error, `depth of the ${resourceClass} queue of site ${siteId}`);
+        }
+      }),
+    );
+    return depths.reduce((sum, n) => sum + n, 0);
   }
 
   async redriveDeadLetters(
     siteId: string,
     options: { max: number; delaySec: number },
   ): Promise<{ redriven: number }> {
-    const dlq = queueNames(this.queuePrefix, siteId).dlq;
-    const url = await cached(this.dlqUrls, siteId, () =>
+    let redriven = 0;
+    for (const resourceClass of RESOURCE_CLASSES) {
+      if (redriven >= options.max) break;
+      const left = { max: options.max - redriven, delaySec: options.delaySec };
+      redriven += (await this.redriveClass(siteId, resourceClass, left)).redriven;
+    }
+    return { redriven };
+  }
+
+  private async redriveClass(
+    siteId: string,
+    resourceClass: ResourceClass,
+    options: { max: number; delaySec: number },
+  ): Promise<{ redriven: number }> {
+    const dlq = queueNames(this.queuePrefix, siteId, resourceClass).dlq;
+    const url = await cached(this.dlqUrls, keyOf(siteId, resourceClass), () =>
       lookUpQueueUrl(this.client, dlq, `no queue ${dlq} for site ${siteId}`),
     );
     let redriven = 0;
@@ -135,9 +178,9 @@ export class SqsJobQueue implements JobQueue {
         if (good.length === 0) break;
         await sendBatches(this.client, [
           {
-            queueUrl: await this.queueUrl(siteId),
+            queueUrl: await this.queueUrl(siteId, resourceClass),
             bodies: good.map((g) => JSON.stringify(g.message)),
-            what: `redriven job messages to site ${siteId}`,
+            what: `redriven ${resourceClass} job messages to site ${siteId}`,
             delaySec: options.delaySec,
           },
         ]);
@@ -162,7 +205,7 @@ export class SqsJobQueue implements JobQueue {
         );
       }
     } catch (error) {
-      rethrowSdkError(error, `redrive dead job messages of site ${siteId}`);
+      rethrowSdkError(error, `redrive dead ${resourceClass} job messages of site ${siteId}`);
     }
     return { redriven };
   }

@@ -1,6 +1,7 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import { TransientError } from '#core/errors.ts';
+import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import type { CredentialVendor } from '#core/pilots/ports.ts';
 import { OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
 import { rethrowSdkError } from '../sdk-errors.ts';
@@ -87,14 +88,17 @@ export function sessionPolicy(
   }
   // Task ids hold no dash, so `…-dlq` matches the DLQs and nothing else; an ARN pattern cannot
   // leave them out of `ranges-*`, the Deny does.
-  const ranges = rangeQueueNames(queueName.slice(0, -siteSuffix.length), '*');
+  const prefix = queueName.slice(0, -siteSuffix.length);
+  const ranges = rangeQueueNames(prefix, '*');
+  // The site's queue of every resource class (the pilot polls those it can run), and no DLQ.
+  const siteQueues = RESOURCE_CLASSES.map((c) => queueArn(queueNames(prefix, scope.siteId, c).queue));
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Effect: 'Allow',
         Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
-        Resource: queueArn(queueName),
+        Resource: siteQueues,
       },
       { Effect: 'Allow', Action: RANGE_CONSUMER_ACTIONS, Resource: queueArn(ranges.queue) },
       { Effect: 'Deny', Action: RANGE_CONSUMER_ACTIONS, Resource: queueArn(ranges.dlq) },

@@ -1,6 +1,7 @@
 /** The pilot routes' bodies and answers: register, claim (with the previous report), report, credentials. */
 import { z } from 'zod';
 import { OutputFileSchema, UsageSchema } from '../jobs/job.ts';
+import { ResourceClassSchema } from '../jobs/resource-class.ts';
 import {
   HealthCheckSchema,
   LIVE_PILOT_STATES,
@@ -44,7 +45,13 @@ export const RegisterPilotResponseSchema = z.object({
   /** False for a pilot whose node checks failed: it must take no work and exit. */
   accepted: z.boolean(),
   reason: z.string().optional(),
+  /** The site's single-core queue. */
   queueUrl: z.string(),
+  /**
+   * The site's queues of the resource classes this pilot can run (by the resources it registered),
+   * the largest class first: it polls these, and no other.
+   */
+  queues: z.array(z.object({ resourceClass: ResourceClassSchema, queueUrl: z.string() })),
   bucket: z.string(),
   /** The table of pilot leases: the pilot renews its own lease there (one write per heartbeat). */
   leaseTable: z.string(),

@@ -77,7 +77,9 @@ export async function mergeRanges(
   const messages = [];
   for (let m = 0; m < mergeJobs; m++) {
     const jobIndex = es.consumers + m;
-    messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteOf(jobIndex) as string, now.getTime()));
+    messages.push(
+      jobMessage({ taskId, jobIndex, attempt: 1 }, siteOf(jobIndex) as string, now.getTime(), spec.resources),
+    );
   }
   await deps.queue.send(messages);
   await deps.tasks.recordEnqueued(taskId, es.consumers + mergeJobs, now.toISOString());

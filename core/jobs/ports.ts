@@ -1,5 +1,6 @@
 import type { Attempt, JobRecord, RecordedJobState } from './job.ts';
 import type { JobMessage } from './job-message.ts';
+import type { ResourceClass } from './resource-class.ts';
 
 /**
  * What a conditional job write expects to find (a fencing token): no record, or a record in this
@@ -40,20 +41,26 @@ export interface JobStore {
   attempts(taskId: string, jobIndex: number): Promise<Attempt[]>;
 }
 
+/**
+ * A site's job queues: one per resource class (core/jobs/resource-class.ts), each with its DLQ.
+ * The single-core class's is the site's queue.
+ */
 export interface JobQueue {
-  /** Creates the site's job queue and its DLQ if missing; returns the queue URL. */
+  /** Creates the site's queue of every class, and their DLQs, if missing; returns the single-core one's URLs. */
   ensureSiteQueue(siteId: string): Promise<{ queueUrl: string; dlqUrl: string }>;
-  queueUrl(siteId: string): Promise<string>;
+  /** The URL of the site's queue of a class (default: single-core). */
+  queueUrl(siteId: string, resourceClass?: ResourceClass): Promise<string>;
   /**
-   * Sends job messages (batches of 10, failed entries retried); each goes to its `siteId`'s queue.
-   * With `delaySec` (at most 900, SQS DelaySeconds), pilots see them only that long after the send.
+   * Sends job messages (batches of 10, failed entries retried); each goes to the queue of its
+   * `siteId` and its class (messageClass). With `delaySec` (at most 900, SQS DelaySeconds), pilots
+   * see them only that long after the send.
    */
   send(messages: JobMessage[], options?: { delaySec?: number }): Promise<void>;
-  /** Approximate number of visible messages in a site's queue (for pilot demand). */
-  depth(siteId: string): Promise<number>;
+  /** Approximate number of visible messages in a site's queues of these classes (default: all), summed. */
+  depth(siteId: string, classes?: readonly ResourceClass[]): Promise<number>;
   /**
-   * Moves job messages out of the site's DLQ back into its queue, visible after `delaySec` (a job
-   * that no pilot could take in time gets another round); malformed messages stay for operators.
+   * Moves job messages out of the site's DLQs back into their queues, visible after `delaySec` (a
+   * job that no pilot could take in time gets another round); malformed messages stay for operators.
    */
   redriveDeadLetters(
     siteId: string,

@@ -3,7 +3,9 @@ import { killEntry } from '../pilots/pilot.ts';
 import { outcomeEntriesOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import type { CountEntry } from '../tasks/ports.ts';
 import { releaseWaitIfReady } from '../tasks/release-wait.ts';
-import { type Attempt, attemptKey, isFinalJobState } from './job.ts';
+import { effectiveResources } from '../policies/retry-policy.ts';
+import { type Resources, ResourcesSchema, type TaskSpec } from '../tasks/task-spec.ts';
+import { type Attempt, attemptKey, isFinalJobState, type JobRecord } from './job.ts';
 import { counterDelta, isEmptyDelta } from './job-counts.ts';
 import { type JobMessage, jobMessage } from './job-message.ts';
 import type { JobRecordChange } from './ports.ts';
@@ -52,6 +54,17 @@ export async function recordJobChanges(
     return known;
   };
   const kills = new Map<string, string[]>();
+  // A retry's message says what the attempt needs (its resource class): the spec's resources, as raised.
+  const specs = new Map<string, Promise<TaskSpec | undefined>>();
+  const needsOf = async (record: JobRecord): Promise<Resources> => {
+    let spec = specs.get(record.taskId);
+    if (spec === undefined) {
+      spec = deps.tasks.getSpec(record.taskId);
+      specs.set(record.taskId, spec);
+    }
+    const resources = (await spec)?.resources ?? ResourcesSchema.parse({});
+    return effectiveResources(resources, record);
+  };
 
   for (const change of changes) {
     const { before, after } = change;
@@ -63,7 +76,7 @@ export async function recordJobChanges(
     if (newlyQueued && after !== undefined && !(await isCancelled(after.taskId))) {
       const delaySec = after.backoffSec ?? 0;
       const list = messages.get(delaySec) ?? [];
-      list.push(jobMessage(after, after.siteId, deps.clock.now().getTime()));
+      list.push(jobMessage(after, after.siteId, deps.clock.now().getTime(), await needsOf(after)));
       messages.set(delaySec, list);
     }
     const newlyRunning =

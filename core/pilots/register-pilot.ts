@@ -1,6 +1,7 @@
 import type { PilotCredentials, RegisterPilotRequest, RegisterPilotResponse } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError, PilotGoneError } from '../errors.ts';
+import { classesFitting } from '../jobs/resource-class.ts';
 import { bucketOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import { leaseExpiry } from './lease.ts';
 import { type HealthCheck, isLivePilotState, type Pilot, type PilotLease } from './pilot.ts';
@@ -32,6 +33,12 @@ export async function registerPilot(
   if (site.status === 'offline') throw new ConflictError(`site ${registration.siteId} is offline`);
   const accepted = failedChecks(registration.health).length === 0;
   const queueUrl = await deps.queue.queueUrl(site.siteId);
+  const queues = await Promise.all(
+    classesFitting(registration.resources).map(async (resourceClass) => ({
+      resourceClass,
+      queueUrl: await deps.queue.queueUrl(site.siteId, resourceClass),
+    })),
+  );
   const now = deps.clock.now();
   const at = now.toISOString();
   const pilot: Pilot = {
@@ -46,11 +53,11 @@ export async function registerPilot(
     const registered = await registeredBefore(deps, pilot, now);
     // Counted again in case the first try stopped before counting it (the count is once per pilot).
     if (registered.state === 'unhealthy') await countUnhealthy(deps, registered, now);
-    return registrationAnswer(deps, registered, queueUrl, now);
+    return registrationAnswer(deps, registered, { queueUrl, queues }, now);
   }
   if (accepted) await deps.leases.create(startingLease(deps, pilot, now));
   else await countUnhealthy(deps, pilot, now);
-  return registrationAnswer(deps, pilot, queueUrl, now);
+  return registrationAnswer(deps, pilot, { queueUrl, queues }, now);
 }
 
 /** A pilot that failed its node checks is an infrastructure failure of its site, for site health. */
@@ -114,7 +121,7 @@ function startingLease(deps: Pick<Deps, 'settings'>, pilot: Pilot, now: Date): P
 async function registrationAnswer(
   deps: Pick<Deps, 'leases' | 'objects' | 'credentials' | 'settings'>,
   pilot: Pilot,
-  queueUrl: string,
+  { queueUrl, queues }: Pick<RegisterPilotResponse, 'queueUrl' | 'queues'>,
   now: Date,
 ): Promise<RegisterPilotResponse> {
   const accepted = pilot.state !== 'unhealthy';
@@ -136,6 +143,7 @@ async function registrationAnswer(
     accepted,
     ...(accepted ? {} : { reason: `node checks failed: ${failed.join(', ')}` }),
     queueUrl,
+    queues,
     bucket: deps.objects.bucket,
     leaseTable: deps.leases.tableName,
     heartbeatSec: deps.settings.heartbeatSec,

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { type JobMessage, jobMessage } from '../jobs/job-message.ts';
+import { classesFitting } from '../jobs/resource-class.ts';
 import { maxQueuedOf, type SiteRecord } from '../sites/site.ts';
 import { type DispatchCandidate, fairShareOrder, type Held, usageKeysOf } from './fair-share.ts';
 import type { DispatchEntry } from './ports.ts';
@@ -107,7 +108,8 @@ export async function dispatchJobs(
         .map(async (site) => {
           const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
           if (here.length === 0) return undefined;
-          const room = maxQueuedOf(site) - (await deps.queue.depth(site.siteId));
+          // The queues of the classes the site's slots can run: no job of another class is sent there.
+          const room = maxQueuedOf(site) - (await deps.queue.depth(site.siteId, classesFitting(site.slot)));
           return room > 0 ? { siteId: site.siteId, room, here } : undefined;
         }),
     )
@@ -119,10 +121,12 @@ export async function dispatchJobs(
   // each task's cursor moves, fenced on where this round found it.
   const at = now.toISOString();
   const next = new Map(open.map((e) => [e.taskId, e.released]));
+  const byTask = new Map(open.map((e) => [e.taskId, e]));
   const messages: JobMessage[] = sequence.map(({ taskId, siteId }) => {
     const jobIndex = next.get(taskId) ?? 0;
     next.set(taskId, jobIndex + 1);
-    return jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now.getTime());
+    const entry = byTask.get(taskId) as DispatchEntry;
+    return jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now.getTime(), entry);
   });
   if (messages.length > 0) await deps.queue.send(messages);
   const lost = new Map<string, number>();

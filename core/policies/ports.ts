@@ -17,6 +17,9 @@ export interface DispatchEntry {
   released: number;
   /** Cores per job (usage is counted in cores). */
   cores: number;
+  /** Memory and GPUs per job: with the cores, the jobs' resource class (the site queue they go to). */
+  memoryMB: number;
+  gpus?: number;
   /** The sites brokerage chose. */
   siteIds: string[];
   paused?: boolean;

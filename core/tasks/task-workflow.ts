@@ -15,6 +15,7 @@ import { killEntry } from '../pilots/pilot.ts';
 import { brokerSites } from '../policies/broker-sites.ts';
 import { describeNoSite } from '../policies/broker-task.ts';
 import { dispatchJobs } from '../policies/dispatch-jobs.ts';
+import { effectiveResources } from '../policies/retry-policy.ts';
 import { jobSites } from '../policies/site-assignment.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
@@ -88,6 +89,8 @@ export async function enqueueJobs(
     jobCount: head.jobCount,
     released: head.jobsEnqueued,
     cores: spec.resources.cores,
+    memoryMB: spec.resources.memoryMB,
+    ...(spec.resources.gpus === undefined ? {} : { gpus: spec.resources.gpus }),
     siteIds: head.siteIds,
     ...(head.paused === true ? { paused: true } : {}),
     ...(spec.siteTest === true ? { siteTest: true } : {}),
@@ -157,13 +160,16 @@ export async function resumeJobs(
   const now = deps.clock.now().getTime();
   const siteOf = jobSites(head);
   const messages = [];
+  const spec = await deps.tasks.getSpec(taskId);
+  if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
   for (let jobIndex = nextIndex; jobIndex < end; jobIndex++) {
     const record = byIndex.get(jobIndex);
     if (record === undefined) {
       const siteId = siteOf(jobIndex);
-      if (siteId !== undefined) messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now));
+      if (siteId !== undefined)
+        messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now, spec.resources));
     } else if (record.state === 'queued') {
-      messages.push(jobMessage(record, record.siteId, now));
+      messages.push(jobMessage(record, record.siteId, now, effectiveResources(spec.resources, record)));
     }
   }
   if (messages.length > 0) await deps.queue.send(messages);

@@ -31,9 +31,10 @@ import {
   type JobCounters,
   type JobCounts,
 } from '#core/jobs/job-counts.ts';
-import { type JobMessage, JobMessageSchema } from '#core/jobs/job-message.ts';
+import { type JobMessage, JobMessageSchema, messageClass } from '#core/jobs/job-message.ts';
 import type { JobChange, JobExpectation, JobQueue, JobRecordChange, JobStore } from '#core/jobs/ports.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
+import { RESOURCE_CLASSES, type ResourceClass } from '#core/jobs/resource-class.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
@@ -574,8 +575,8 @@ export class InMemoryJobQueue implements JobQueue {
     return { queueUrl: await this.queueUrl(siteId), dlqUrl: `memory://queues/gluon-jobs-${siteId}-dlq` };
   }
 
-  async queueUrl(siteId: string): Promise<string> {
-    return `memory://queues/gluon-jobs-${siteId}`;
+  async queueUrl(siteId: string, resourceClass: ResourceClass = 'score'): Promise<string> {
+    return `memory://queues/gluon-jobs-${siteId}${resourceClass === 'score' ? '' : `_${resourceClass}`}`;
   }
 
   async send(messages: JobMessage[], options: { delaySec?: number } = {}): Promise<void> {
@@ -597,8 +598,10 @@ export class InMemoryJobQueue implements JobQueue {
     return this.sent[index];
   }
 
-  async depth(siteId: string): Promise<number> {
-    return this.sent.filter((m, i) => m.siteId === siteId && !this.received.has(i)).length;
+  async depth(siteId: string, classes: readonly ResourceClass[] = RESOURCE_CLASSES): Promise<number> {
+    return this.sent.filter(
+      (m, i) => m.siteId === siteId && !this.received.has(i) && classes.includes(messageClass(m)),
+    ).length;
   }
 
   async redriveDeadLetters(

@@ -16,6 +16,7 @@ function entry(overrides: Partial<DispatchEntry> = {}): DispatchEntry {
     jobCount: 100,
     released: 0,
     cores: 1,
+    memoryMB: 2000,
     siteIds: ['cern', 'bnl'],
     ...overrides,
   };

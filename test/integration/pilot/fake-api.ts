@@ -77,7 +77,13 @@ export interface FakeApi {
   readonly pilotId: string;
   requests: RecordedRequest[];
   jobs: Map<string, ClaimAnswer>;
-  registration: { queueUrl: string; bucket: string; siteId: string };
+  /** `queues`: the class queues registration names (default: the single-core queue only). */
+  registration: {
+    queueUrl: string;
+    bucket: string;
+    siteId: string;
+    queues?: RegisterPilotResponse['queues'];
+  };
   /** Given at registration. */
   heartbeatSec: number;
   leaseSec: number;
@@ -267,6 +273,7 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
       accepted,
       ...(reason === undefined ? {} : { reason }),
       queueUrl: api.registration.queueUrl,
+      queues: api.registration.queues ?? [{ resourceClass: 'score', queueUrl: api.registration.queueUrl }],
       bucket: api.registration.bucket,
       leaseTable: leases.tableName,
       heartbeatSec: api.heartbeatSec,

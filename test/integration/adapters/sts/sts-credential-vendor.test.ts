@@ -164,7 +164,7 @@ describe('StsCredentialVendor', () => {
     expect(form.has('ExternalId')).toBe(false);
   });
 
-  it('narrows the session to the site queue, the range queues, the pilot prefixes of the bucket and its own lease, nothing else', async () => {
+  it('narrows the session to the site queues of every resource class (not their DLQs), the range queues, the pilot prefixes of the bucket and its own lease, nothing else', async () => {
     const client = testClient();
     try {
       await new StsCredentialVendor(client, ROLE_ARN).vend(SCOPE);
@@ -182,7 +182,9 @@ describe('StsCredentialVendor', () => {
     const consumeRanges = [...consume, 'sqs:SendMessage', 'sqs:GetQueueUrl'];
     expect(pairs('Allow').sort()).toEqual(
       [
-        ...consume.map((action) => `${action} ${QUEUE_ARN}`),
+        ...consume.flatMap((action) =>
+          ['', '_mcore', '_himem', '_gpu'].map((suffix) => `${action} ${QUEUE_ARN}${suffix}`),
+        ),
         ...consumeRanges.map((action) => `${action} ${RANGE_QUEUES_ARN}`),
         `dynamodb:UpdateItem ${LEASE_TABLE_ARN}`,
         `s3:PutObject arn:aws:s3:::${BUCKET}/tasks/*`,
@@ -206,6 +208,9 @@ describe('StsCredentialVendor', () => {
     ).Statement as unknown as PolicyStatement[];
     expect(statements.flatMap((s) => list(s.Resource)).filter((r) => r.startsWith('arn:aws:sqs:'))).toEqual([
       'arn:aws:sqs:eu-west-1:123456789012:other-site-a-b',
+      'arn:aws:sqs:eu-west-1:123456789012:other-site-a-b_mcore',
+      'arn:aws:sqs:eu-west-1:123456789012:other-site-a-b_himem',
+      'arn:aws:sqs:eu-west-1:123456789012:other-site-a-b_gpu',
       'arn:aws:sqs:eu-west-1:123456789012:other-ranges-*',
       'arn:aws:sqs:eu-west-1:123456789012:other-ranges-*-dlq',
     ]);

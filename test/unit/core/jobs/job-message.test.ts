@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#core/errors.ts';
-import { JobMessageSchema, jobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import { JobMessageSchema, jobMessage, messageClass, parseJobMessage } from '#core/jobs/job-message.ts';
 
 const good = { v: 1, taskId: 't-000001', jobIndex: 4, attempt: 2, siteId: 'cern' };
 
@@ -16,9 +16,29 @@ function errorOf(body: string): ValidationError {
 
 describe('jobMessage', () => {
   it('builds a version 1 message naming the attempt, its site and when it was sent', () => {
-    const message = jobMessage({ taskId: 't-000001', jobIndex: 4, attempt: 2 }, 'cern', 1_767_225_600_000);
-    expect(message).toEqual({ ...good, sentAt: 1_767_225_600_000 });
+    const message = jobMessage({ taskId: 't-000001', jobIndex: 4, attempt: 2 }, 'cern', 1_767_225_600_000, {
+      cores: 1,
+      memoryMB: 2000,
+      gpus: 0,
+    });
+    expect(message).toEqual({ ...good, sentAt: 1_767_225_600_000, needs: { cores: 1, memoryMB: 2000 } });
     expect(JobMessageSchema.parse(message)).toEqual(message);
+  });
+
+  it.each([
+    [{ cores: 1, memoryMB: 2000 }, 'score'],
+    [{ cores: 8, memoryMB: 16_000 }, 'mcore'],
+    [{ cores: 1, memoryMB: 2001 }, 'himem'],
+    [{ cores: 4, memoryMB: 32_000 }, 'himem'],
+    [{ cores: 1, memoryMB: 8000, gpus: 1 }, 'gpu'],
+  ] as const)('sends a job needing %o to its site queue of class %s', (needs, resourceClass) => {
+    const message = jobMessage({ taskId: 't-000001', jobIndex: 0, attempt: 1 }, 'cern', 0, needs);
+    expect(messageClass(message)).toBe(resourceClass);
+    expect(messageClass(parseJobMessage(JSON.stringify(message)))).toBe(resourceClass);
+  });
+
+  it('takes a message without needs (sent before classes) as single-core', () => {
+    expect(messageClass(parseJobMessage(JSON.stringify(good)))).toBe('score');
   });
 });
 

@@ -12,7 +12,7 @@ import { addPilot, addSite, BIG_SLOT, pilotToken } from '../scenario.ts';
 async function queueJobs(deps: InMemoryDeps, siteId: string, count: number): Promise<void> {
   await deps.queue.send(
     Array.from({ length: count }, (_, jobIndex) =>
-      jobMessage({ taskId: 't-000042', jobIndex, attempt: 1 }, siteId, 0),
+      jobMessage({ taskId: 't-000042', jobIndex, attempt: 1 }, siteId, 0, { cores: 1, memoryMB: 2000 }),
     ),
   );
 }
