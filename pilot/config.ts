@@ -37,6 +37,8 @@ export interface PilotConfig {
   idleExitSec: number;
   pollWaitSec: number;
   maxJobs?: number;
+  /** Jobs run at once at most, within the cores, memory and disk offered (a multi-core pilot runs several single-core jobs). */
+  jobsAtOnce: number;
   host: string;
   batchId?: string;
   tags: string[];
@@ -167,6 +169,14 @@ export const PILOT_OPTIONS: PilotOption[] = [
     env: 'GLUON_MAX_JOBS',
     description: 'exit after running this many jobs',
     defaultText: 'unlimited',
+  },
+  {
+    key: 'jobsAtOnce',
+    flag: '--jobs-at-once <n>',
+    env: 'GLUON_JOBS_AT_ONCE',
+    description:
+      'run up to this many jobs at once, as long as their cores, memory and disk fit what the pilot offers (1: one job at a time)',
+    defaultText: 'the cores offered',
   },
   {
     key: 'host',
@@ -327,6 +337,7 @@ const RawConfigSchema = z.strictObject({
   idleExitSec: int(1, YEAR_SEC),
   pollWaitSec: int(1, 20),
   maxJobs: int(1, 1_000_000_000).optional(),
+  jobsAtOnce: int(1, 4096),
   host: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters'),
   batchId: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
   tags: z
@@ -367,6 +378,8 @@ function defaultFor(
   switch (key) {
     case 'cores':
       return String(availableParallelism());
+    case 'jobsAtOnce':
+      return typeof chosen.cores === 'string' ? chosen.cores : String(availableParallelism());
     case 'memoryMB':
       return String(Math.max(1, availableMemoryMB().availableMB));
     case 'diskMB':

@@ -1,10 +1,13 @@
 /**
  * The pilot's life: check the node, register (with the checks' results), then long-poll the site
- * queue, claim, run, report, repeat, renewing its own lease all along (one write per heartbeat,
- * whatever it holds), until idle, out of walltime, out of disk, max jobs, or asked to stop (a
- * graceful drain bounded by --drain-sec). A busy pilot reports a job's end with the claim of the
- * next: one API call per job. A pilot whose checks failed, or that the API did not accept, takes
- * no work and sends nothing more. A pilot told it is gone (PILOT_GONE) drains and exits.
+ * queues of the resource classes it can run, claim, run, report, repeat, renewing its own lease
+ * all along (one write per heartbeat, whatever it holds), until idle, out of walltime, out of
+ * disk, max jobs, or asked to stop (a graceful drain bounded by --drain-sec). A multi-core pilot
+ * runs several jobs at once, up to --jobs-at-once, while their cores, memory and disk fit what it
+ * offers: it polls only the classes that fit what is free, and checks a message's needs before it
+ * claims. A busy pilot reports a job's end with the claim of the next: one API call per job. A
+ * pilot whose checks failed, or that the API did not accept, takes no work and sends nothing more.
+ * A pilot told it is gone (PILOT_GONE) drains and exits.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +18,8 @@ import { ApiRequestError, apiCallCounts, type GluonClient } from '#client/gluon-
 import type { ReportRangesRequest, ReportRangesResponse } from '#core/api/event-ranges.ts';
 import type { ClaimedJob, ClaimResponse, RegisterPilotResponse, ReportInput } from '#core/api/pilots.ts';
 import { attemptKey, type JobRef, sameAttempt } from '#core/jobs/job.ts';
-import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import { type JobMessage, messageNeeds, parseJobMessage } from '#core/jobs/job-message.ts';
+import { classesFitting, needsFit } from '#core/jobs/resource-class.ts';
 import type { HeartbeatAnswer } from '#core/pilots/lease.ts';
 import type { LivePilotState, PilotResources } from '#core/pilots/pilot.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
@@ -41,6 +45,13 @@ import { PILOT_VERSION } from './version.ts';
 const TOKEN_MARGIN_MS = 60_000;
 /** An unfit job goes back to the queue for this long, so that other pilots get to see it. */
 const UNFIT_VISIBILITY_SEC = 30;
+/**
+ * A job too big for what is free now (other jobs of this pilot run) goes back for this long; its
+ * class is not polled again until one of them ends.
+ */
+const NOT_NOW_VISIBILITY_SEC = 5;
+/** A finished job's report still waiting this long (no claim came to carry it) is sent on its own. */
+const REPORT_ALONE_AFTER_MS = 1500;
 /** Pause after a malformed message or a failing call, so a bad message or an outage is not a hot loop. */
 const PAUSE_AFTER_BAD_MESSAGE_MS = 1000;
 const PAUSE_AFTER_ERROR_MS = 2000;
@@ -107,8 +118,10 @@ const EXIT_CODE_BY_REASON: Record<PilotExitReason, ExitCode> = {
   'disk-full': EXIT_CODES.UNHEALTHY,
 };
 
-interface CurrentJob {
+interface RunningJob {
   ref: JobRef;
+  /** What it takes of the pilot's offer while it runs. */
+  needs: { cores: number; memoryMB: number; diskMB: number; gpus: number };
   abort: AbortController;
   /** The payload's process group, once it runs. */
   pgid?: number;
@@ -130,8 +143,16 @@ export class Pilot {
   private readonly registrationKey = randomUUID();
   /** When the pilot's life ends (ms since the epoch): its walltime, or its token's expiry when sooner. */
   private lifeEndsAt: number;
-  private current: CurrentJob | undefined;
-  private pending: PendingReport | undefined;
+  /** Jobs running now, by attempt key. */
+  private readonly running = new Map<string, RunningJob>();
+  /** Ended attempts whose report is not sent yet, oldest first. */
+  private pending: PendingReport[] = [];
+  /** Claims and reports go one at a time: each sets the lease's list of held attempts. */
+  private apiTurn: Promise<unknown> = Promise.resolve();
+  /** Wakes the loop when a job ends (or the pilot stops). */
+  private wakeLoop: (() => void) | undefined;
+  /** Classes not polled until a job ends: their next job does not fit what is free now. */
+  private readonly notNow = new Set<string>();
   private pilotId: string | undefined;
   private leases: Pick<PilotLeaseStore, 'renew'> | undefined;
   private leaseSec = 120;
@@ -171,16 +192,16 @@ export class Pilot {
     this.stopReason = reason;
     this.drainDeadline = this.now() + this.config.drainSec * 1000;
     this.stopping.abort();
-    this.current?.abort.abort(PILOT_ERROR_CODES.EVICTED);
+    for (const job of this.running.values()) job.abort.abort(PILOT_ERROR_CODES.EVICTED);
+    this.wake();
     const killAfterMs = Math.min(this.config.killGraceSec * 1000, (this.config.drainSec * 1000) / 3);
     this.later(killAfterMs, () => this.killPayloadNow());
     if (this.heartbeating && this.pilotId !== undefined) void this.beat(this.pilotId);
   }
 
-  /** Kills the running payload's process group at once (for a second signal or a hard deadline). */
+  /** Kills the running payloads' process groups at once (for a second signal or a hard deadline). */
   killPayloadNow(): void {
-    const pgid = this.current?.pgid;
-    if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+    for (const job of this.running.values()) if (job.pgid !== undefined) signalGroup(job.pgid, 'SIGKILL');
   }
 
   /** Runs until idle, max jobs, walltime, disk or stop; resolves to the process exit code (EXIT_CODES). */
@@ -326,23 +347,65 @@ export class Pilot {
     return Math.max(0, Math.floor((this.lifeEndsAt - this.now()) / 1000));
   }
 
-  /** What the pilot offers now: walltimeLeftSec shrinks as it ages, so the API refuses jobs that would not fit. */
+  /**
+   * What the pilot offers now: what is not taken by the jobs it runs (a job fits or not by it, so
+   * the API refuses a job that would not fit), and walltimeLeftSec, which shrinks as it ages.
+   */
   private resources(): PilotResources {
     const node = this.deps.node;
+    const free = this.free();
     return {
-      cores: this.config.cores,
-      memoryMB: this.config.memoryMB,
-      diskMB: this.config.diskMB,
+      cores: Math.max(1, free.cores),
+      memoryMB: Math.max(1, free.memoryMB),
+      diskMB: Math.max(0, free.diskMB),
       walltimeLeftSec: this.walltimeLeftSec(),
-      ...(node === undefined ? {} : { arch: node.arch, os: node.os, gpus: node.gpus }),
+      ...(node === undefined ? {} : { arch: node.arch, os: node.os, gpus: Math.max(0, free.gpus) }),
       ...(this.config.tags.length === 0 ? {} : { tags: this.config.tags }),
     };
   }
 
+  /** The pilot's cores, memory, disk and GPUs less what its running jobs take. */
+  private free(): RunningJob['needs'] {
+    const free = {
+      cores: this.config.cores,
+      memoryMB: this.config.memoryMB,
+      diskMB: this.config.diskMB,
+      gpus: this.deps.node?.gpus ?? 0,
+    };
+    for (const { needs } of this.running.values()) {
+      free.cores -= needs.cores;
+      free.memoryMB -= needs.memoryMB;
+      free.diskMB -= needs.diskMB;
+      free.gpus -= needs.gpus;
+    }
+    return free;
+  }
+
+  /** Resolves when a job ends or the pilot stops (the loop waits here while it is full). */
+  private jobEnded(): Promise<void> {
+    return new Promise((resolve) => {
+      const previous = this.wakeLoop;
+      this.wakeLoop = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  private wake(): void {
+    const wake = this.wakeLoop;
+    this.wakeLoop = undefined;
+    wake?.();
+  }
+
   private async loop(registration: RegisterPilotResponse, workRoot: string): Promise<PilotExitReason> {
-    const queue = this.deps.openQueue(registration.queueUrl);
+    // The queues of the classes this pilot can run, largest first (an older API names only one).
+    const queues = (
+      registration.queues ?? [{ resourceClass: 'score' as const, queueUrl: registration.queueUrl }]
+    ).map((q) => ({ resourceClass: q.resourceClass, queue: this.deps.openQueue(q.queueUrl) }));
     const storage = this.deps.openStorage(registration.bucket);
     const stop = this.stopping.signal;
+    const pilotId = registration.pilotId;
     let lastBusyAt = this.now();
     try {
       for (;;) {
@@ -350,30 +413,52 @@ export class Pilot {
           if (this.stopReason === REFUSED) return 'refused';
           return this.stopReason === 'walltime' ? 'walltime' : 'stopped';
         }
-        if (this.config.maxJobs !== undefined && this.jobsRun >= this.config.maxJobs) return 'max-jobs';
-        if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
-        const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
-        if (idleLeftSec <= 0) return 'idle';
-        if (await this.diskTooFull(workRoot)) return 'disk-full';
+        if (this.running.size > 0) lastBusyAt = this.now();
+        // No new job: wait for the running ones to end, then exit.
+        const ending = await this.endingReason(workRoot, lastBusyAt);
+        if (ending !== undefined) {
+          if (this.running.size === 0) return ending;
+          await this.jobEnded();
+          continue;
+        }
+        const free = this.free();
+        const fitting = new Set(classesFitting(free));
+        const polled = queues.filter(
+          (q) => fitting.has(q.resourceClass) && !this.notNow.has(q.resourceClass),
+        );
+        if (this.running.size >= this.config.jobsAtOnce || polled.length === 0) {
+          await this.flushReports(pilotId);
+          await this.jobEnded();
+          continue;
+        }
 
         // With a report waiting, look only briefly for a next job to carry it; else send it alone.
+        // The larger classes are looked at first, without waiting; the last one is long-polled.
+        const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
         const waitSec =
-          this.pending === undefined
-            ? Math.min(this.config.pollWaitSec, Math.ceil(idleLeftSec))
+          this.pending.length === 0
+            ? Math.min(this.config.pollWaitSec, Math.max(1, Math.ceil(idleLeftSec)))
             : REPORT_PIGGYBACK_WAIT_SEC;
-        let message: ReceivedMessage | undefined;
+        let received: { message: ReceivedMessage; queue: SiteQueue; resourceClass: string } | undefined;
         try {
-          message = await queue.receive(waitSec, stop);
+          for (const [i, { queue, resourceClass }] of polled.entries()) {
+            const message = await queue.receive(i === polled.length - 1 ? waitSec : 0, stop);
+            if (message !== undefined) {
+              received = { message, queue, resourceClass };
+              break;
+            }
+          }
         } catch (error) {
           this.logger.warn('receive from the site queue failed', { error });
-          await this.flushReport(registration.pilotId);
+          await this.flushReports(pilotId);
           await sleep(PAUSE_AFTER_ERROR_MS, stop);
           continue;
         }
-        if (message === undefined) {
-          await this.flushReport(registration.pilotId);
+        if (received === undefined) {
+          await this.flushReports(pilotId);
           continue;
         }
+        const { message, queue } = received;
 
         let jobMessage: JobMessage;
         try {
@@ -381,7 +466,7 @@ export class Pilot {
         } catch (error) {
           logMalformedMessage(this.logger, 'job', message, error);
           await this.release(queue, message, 0);
-          await this.flushReport(registration.pilotId);
+          await this.flushReports(pilotId);
           await sleep(PAUSE_AFTER_BAD_MESSAGE_MS, stop);
           continue;
         }
@@ -389,13 +474,40 @@ export class Pilot {
           await this.acknowledge(queue, message, this.logger);
           continue;
         }
-        if (await this.claimAndRun(registration.pilotId, queue, storage, message, jobMessage, workRoot)) {
+        if (!needsFit(messageNeeds(jobMessage), free)) {
+          // Bigger than what is free now: others (or this pilot, once a job ends) take it. No claim.
+          this.logger.debug('job too big for what is free now; leaving it', {
+            ...jobMessage,
+            free,
+          });
+          this.notNow.add(received.resourceClass);
+          await this.release(
+            queue,
+            message,
+            this.running.size > 0 ? NOT_NOW_VISIBILITY_SEC : UNFIT_VISIBILITY_SEC,
+          );
+          continue;
+        }
+        if (await this.claimAndStart(pilotId, queue, storage, message, jobMessage, workRoot)) {
           lastBusyAt = this.now();
         }
       }
     } finally {
-      await this.flushReport(registration.pilotId);
+      // Stopped: the running jobs were told to end; their reports go before the pilot does.
+      while (this.running.size > 0) await this.jobEnded();
+      await this.flushReports(pilotId);
     }
+  }
+
+  /** Why no new job may be taken (max jobs, walltime, idle, disk), or undefined. */
+  private async endingReason(workRoot: string, lastBusyAt: number): Promise<PilotExitReason | undefined> {
+    const started = this.jobsRun + this.running.size;
+    if (this.config.maxJobs !== undefined && started >= this.config.maxJobs) return 'max-jobs';
+    if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
+    if (this.running.size === 0 && this.config.idleExitSec - (this.now() - lastBusyAt) / 1000 <= 0)
+      return 'idle';
+    if (await this.diskTooFull(workRoot)) return 'disk-full';
+    return undefined;
   }
 
   /** Free space of the work area under --min-free-disk-running-mb (PanDA: 1 GB while running). */
@@ -417,8 +529,25 @@ export class Pilot {
     return true;
   }
 
-  /** Claims the job of a message (with the previous report) and, when it is ours, runs it. True when a job ran. */
-  private async claimAndRun(
+  /** Runs API calls that set the lease's held attempts one at a time, in the order asked. */
+  private inTurn<T>(call: () => Promise<T>): Promise<T> {
+    const next = this.apiTurn.catch(() => {}).then(call);
+    this.apiTurn = next;
+    return next;
+  }
+
+  /** What the pilot holds besides `except`: the jobs it runs, and ended attempts not reported yet. */
+  private holds(except: PendingReport[] = []): JobRef[] {
+    return [
+      ...[...this.running.values()].map((job) => job.ref),
+      ...this.pending
+        .filter((p) => !except.includes(p))
+        .map(({ report }) => ({ taskId: report.taskId, jobIndex: report.jobIndex, attempt: report.attempt })),
+    ];
+  }
+
+  /** Claims the job of a message (with a waiting report) and, when it is ours, starts it. True when a job started. */
+  private async claimAndStart(
     pilotId: string,
     queue: SiteQueue,
     storage: S3Storage,
@@ -437,33 +566,35 @@ export class Pilot {
       jobIndex: ref.jobIndex,
       attempt: ref.attempt,
     });
-    const pending = this.pending;
-    this.pending = undefined;
+    let pending: PendingReport | undefined;
     let answer: ClaimResponse;
     try {
-      const signal = this.drainSignal(2000);
-      answer = await this.deps.api.call(
-        'claimJob',
-        {
-          params: { pilotId },
-          body: {
-            ...ref,
-            ...(jobMessage.sentAt === undefined ? {} : { sentAt: jobMessage.sentAt }),
-            resources: this.resources(),
-            holds: [],
-            ...(pending === undefined ? {} : { report: pending.report }),
+      answer = await this.inTurn(() => {
+        pending = this.pending.shift();
+        const signal = this.drainSignal(2000);
+        return this.deps.api.call(
+          'claimJob',
+          {
+            params: { pilotId },
+            body: {
+              ...ref,
+              ...(jobMessage.sentAt === undefined ? {} : { sentAt: jobMessage.sentAt }),
+              resources: this.resources(),
+              holds: this.holds(),
+              ...(pending === undefined ? {} : { report: pending.report }),
+            },
           },
-        },
-        { retries: 4, ...(signal === undefined ? {} : { signal }) },
-      );
+          { retries: 4, ...(signal === undefined ? {} : { signal }) },
+        );
+      });
     } catch (error) {
       logger.warn('claim failed; the message goes back to the queue', { error });
       // The claim may have landed without its answer: the lease will say so, and it is given back then.
       this.uncertainClaims.push(ref);
       await this.release(queue, message, 0);
-      if (pending !== undefined) this.pending = pending;
+      if (pending !== undefined) this.pending.unshift(pending);
       this.stopIfGone(error);
-      await this.flushReport(pilotId);
+      await this.flushReports(pilotId);
       await sleep(PAUSE_AFTER_ERROR_MS, this.stopping.signal);
       return false;
     }
@@ -482,9 +613,8 @@ export class Pilot {
       logger.info('message acknowledged without running', { outcome: answer.outcome, reason: answer.reason });
       return false;
     }
-    logger.info('job claimed', { jobId: answer.job.jobId });
-    await this.runClaimed(pilotId, storage, answer.job, workRoot, logger);
-    this.jobsRun++;
+    logger.info('job claimed', { jobId: answer.job.jobId, running: this.running.size + 1 });
+    this.start(pilotId, storage, answer.job, workRoot, logger);
     return true;
   }
 
@@ -500,45 +630,73 @@ export class Pilot {
     this.cancelledTasks.add(taskId);
   }
 
-  private async runClaimed(
+  /**
+   * Runs a claimed job alongside the others. Its end wakes the loop; its report waits for the next
+   * claim to carry it, and goes on its own if none came soon.
+   */
+  private start(
     pilotId: string,
     storage: S3Storage,
     job: ClaimedJob,
     workRoot: string,
     logger: Logger,
-  ): Promise<void> {
-    const current: CurrentJob = {
-      ref: { taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt },
+  ): void {
+    const ref = { taskId: job.taskId, jobIndex: job.jobIndex, attempt: job.attempt };
+    const key = attemptKey(ref);
+    const running: RunningJob = {
+      ref,
+      needs: {
+        cores: job.resources.cores,
+        memoryMB: job.resources.memoryMB,
+        diskMB: job.resources.diskMB,
+        gpus: job.resources.gpus ?? 0,
+      },
       abort: new AbortController(),
     };
-    this.current = current;
-    if (this.stopping.signal.aborted) current.abort.abort(PILOT_ERROR_CODES.EVICTED);
-    try {
-      const freeDiskMB = this.deps.freeDiskMB;
-      const ctx: RunJobContext = {
-        storage,
-        workRoot,
-        host: this.config.host,
-        pilotId,
-        siteId: this.config.siteId,
-        killGraceMs: this.config.killGraceSec * 1000,
-        logCapBytes: this.config.logCapMB * 2 ** 20,
-        logCapAction: this.config.logCapAction,
-        loopingSec: this.config.loopingSec,
-        logger,
-        signal: current.abort.signal,
-        ...(freeDiskMB === undefined ? {} : { freeDiskMB: () => freeDiskMB(workRoot) }),
-        onSpawn: (pid) => {
-          current.pgid = pid;
-        },
-      };
-      const report =
-        job.consumer === undefined ? await runJob(job, ctx) : await this.runConsumerJob(pilotId, job, ctx);
-      current.pgid = undefined;
-      this.pending = { report, logger };
-    } finally {
-      this.current = undefined;
-    }
+    this.running.set(key, running);
+    if (this.stopping.signal.aborted) running.abort.abort(PILOT_ERROR_CODES.EVICTED);
+    const freeDiskMB = this.deps.freeDiskMB;
+    const ctx: RunJobContext = {
+      storage,
+      workRoot,
+      host: this.config.host,
+      pilotId,
+      siteId: this.config.siteId,
+      killGraceMs: this.config.killGraceSec * 1000,
+      logCapBytes: this.config.logCapMB * 2 ** 20,
+      logCapAction: this.config.logCapAction,
+      loopingSec: this.config.loopingSec,
+      logger,
+      signal: running.abort.signal,
+      ...(freeDiskMB === undefined ? {} : { freeDiskMB: () => freeDiskMB(workRoot) }),
+      onSpawn: (pid) => {
+        running.pgid = pid;
+      },
+    };
+    const run = job.consumer === undefined ? runJob(job, ctx) : this.runConsumerJob(pilotId, job, ctx);
+    void run
+      .catch((error: unknown): ReportInput => {
+        // runJob turns every failure of the job into a report: this is the pilot's own fault.
+        logger.error('the attempt ended without a report', { error });
+        return {
+          ...ref,
+          pilotErrorCode: PILOT_ERROR_CODES.WORKDIR_FAILED,
+          errorMessage: `pilot failure: ${(error as Error).message}`.slice(0, 4000),
+          usage: ZERO_USAGE,
+          host: this.config.host,
+        };
+      })
+      .then((report) => {
+        const pending = { report, logger };
+        this.pending.push(pending);
+        this.running.delete(key);
+        this.jobsRun++;
+        this.notNow.clear();
+        this.wake();
+        this.later(REPORT_ALONE_AFTER_MS, () => {
+          if (this.pending.includes(pending)) void this.flushReports(pilotId);
+        });
+      });
   }
 
   /** An event-service consumer: ranges from its task's range queue, reported in batches. */
@@ -582,27 +740,30 @@ export class Pilot {
     }
   }
 
-  /** Sends the waiting report on its own (no next job came to carry it). */
-  private async flushReport(pilotId: string): Promise<void> {
-    const pending = this.pending;
-    if (pending === undefined) return;
-    this.pending = undefined;
-    try {
-      // While draining, the report must fit in what is left of --drain-sec (with 2 s kept for the exit).
-      const signal = this.drainSignal(2000);
-      const outcome = await this.deps.api.call(
-        'completeJob',
-        { params: { pilotId }, body: { ...pending.report, holds: [] } },
-        { retries: REPORT_RETRIES, ...(signal === undefined ? {} : { signal }) },
-      );
-      this.logReport(pending, outcome);
-    } catch (error) {
-      const kind = error instanceof ApiRequestError && !error.retryable ? 'rejected' : 'failed';
-      pending.logger.error(`completion report ${kind}; giving up on it`, {
-        error,
-        pilotErrorCode: pending.report.pilotErrorCode,
+  /** Sends the waiting reports on their own (no next job came to carry them), one call each. */
+  private async flushReports(pilotId: string): Promise<void> {
+    while (this.pending.length > 0) {
+      await this.inTurn(async () => {
+        const pending = this.pending.shift();
+        if (pending === undefined) return;
+        try {
+          // While draining, the report must fit in what is left of --drain-sec (with 2 s kept for the exit).
+          const signal = this.drainSignal(2000);
+          const outcome = await this.deps.api.call(
+            'completeJob',
+            { params: { pilotId }, body: { ...pending.report, holds: this.holds([pending]) } },
+            { retries: REPORT_RETRIES, ...(signal === undefined ? {} : { signal }) },
+          );
+          this.logReport(pending, outcome);
+        } catch (error) {
+          const kind = error instanceof ApiRequestError && !error.retryable ? 'rejected' : 'failed';
+          pending.logger.error(`completion report ${kind}; giving up on it`, {
+            error,
+            pilotErrorCode: pending.report.pilotErrorCode,
+          });
+          this.stopIfGone(error);
+        }
       });
-      this.stopIfGone(error);
     }
   }
 
@@ -674,13 +835,13 @@ export class Pilot {
 
   private state(): LivePilotState {
     if (this.stopping.signal.aborted) return 'draining';
-    return this.current === undefined ? 'idle' : 'busy';
+    return this.running.size === 0 ? 'idle' : 'busy';
   }
 
   private async renewLease(pilotId: string, state: LivePilotState | 'exited'): Promise<HeartbeatAnswer> {
     const leases = this.leases;
     if (leases === undefined) return { pilot: 'live', jobs: [], unknown: [] };
-    const held = this.current === undefined ? [] : [this.current.ref];
+    const held = this.holds();
     return pilotHeartbeat(
       { leases, clock: { now: () => new Date(this.now() + this.clockOffsetMs) }, leaseSec: this.leaseSec },
       pilotId,
@@ -689,7 +850,6 @@ export class Pilot {
   }
 
   private async sendBeat(pilotId: string): Promise<void> {
-    const current = this.current;
     let answer: HeartbeatAnswer;
     try {
       answer = await this.renewLease(pilotId, this.state());
@@ -701,23 +861,24 @@ export class Pilot {
       this.logger.error('the lease is gone: this pilot is no longer live (its jobs were queued again)', {
         pilotId,
       });
-      current?.abort.abort(PILOT_ERROR_CODES.LEASE_LOST);
+      for (const job of this.running.values()) job.abort.abort(PILOT_ERROR_CODES.LEASE_LOST);
       this.stop(REFUSED);
       return;
     }
     for (const job of answer.jobs) {
-      if (job.action === 'continue' || current === undefined || this.current !== current) continue;
-      if (!sameAttempt(job, current.ref)) continue;
+      if (job.action === 'continue') continue;
+      const running = this.running.get(attemptKey(job));
+      if (running === undefined) continue;
       const code =
         job.action === 'kill-cancelled' ? PILOT_ERROR_CODES.CANCELLED : PILOT_ERROR_CODES.LEASE_LOST;
       this.logger.warn('the API asked to kill the job', {
         pilotId,
-        ...current.ref,
+        ...running.ref,
         action: job.action,
         code,
       });
-      if (job.action === 'kill-cancelled') this.rememberCancelled(current.ref.taskId);
-      current.abort.abort(code);
+      if (job.action === 'kill-cancelled') this.rememberCancelled(running.ref.taskId);
+      running.abort.abort(code);
     }
     // Claims whose answer never came but that did land: give them back, so they run elsewhere now.
     for (const ref of answer.unknown) {
@@ -730,16 +891,18 @@ export class Pilot {
 
   private async abandon(pilotId: string, ref: JobRef): Promise<void> {
     try {
-      const outcome = await this.deps.api.call('completeJob', {
-        params: { pilotId },
-        body: {
-          ...ref,
-          pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED,
-          errorMessage: `the answer to claim ${attemptKey(ref)} never reached the pilot`,
-          usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 },
-          holds: this.current === undefined ? [] : [this.current.ref],
-        },
-      });
+      const outcome = await this.inTurn(() =>
+        this.deps.api.call('completeJob', {
+          params: { pilotId },
+          body: {
+            ...ref,
+            pilotErrorCode: PILOT_ERROR_CODES.CLAIM_ABANDONED,
+            errorMessage: `the answer to claim ${attemptKey(ref)} never reached the pilot`,
+            usage: { wallTimeSec: 0, cpuTimeSec: 0, maxRssKB: 0 },
+            holds: this.holds(),
+          },
+        }),
+      );
       this.logger.warn('gave back a claim whose answer was lost', {
         pilotId,
         ...ref,

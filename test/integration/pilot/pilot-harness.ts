@@ -318,6 +318,7 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
       minJobWalltimeSec: 60,
       idleExitSec: 60,
       pollWaitSec: 1,
+      jobsAtOnce: 1,
       host: 'wn01.example.org',
       tags: [],
       logLevel: 'debug',
