@@ -1,9 +1,9 @@
 import type { Deps } from '../deps.ts';
 import { killEntry } from '../pilots/pilot.ts';
+import { effectiveResources } from '../policies/retry-policy.ts';
 import { outcomeEntriesOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import type { CountEntry } from '../tasks/ports.ts';
 import { releaseWaitIfReady } from '../tasks/release-wait.ts';
-import { effectiveResources } from '../policies/retry-policy.ts';
 import { type Resources, ResourcesSchema, type TaskSpec } from '../tasks/task-spec.ts';
 import { type Attempt, attemptKey, isFinalJobState, type JobRecord } from './job.ts';
 import { counterDelta, isEmptyDelta } from './job-counts.ts';
