@@ -6,6 +6,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ResourceClass } from '#core/jobs/resource-class.ts';
 import { LIVE_PILOT_STATES, type LivePilotState, type PilotLease } from '#core/pilots/pilot.ts';
 import type { PilotLeaseStore } from '#core/pilots/ports.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
@@ -47,6 +48,7 @@ function fromItem(item: Item): PilotLease {
           : [],
     jobsRun: typeof item.jobsRun === 'number' ? item.jobsRun : 0,
     ...(typeof item.beatAt === 'string' ? { beatAt: item.beatAt } : {}),
+    ...(Array.isArray(item.classes) ? { classes: item.classes as ResourceClass[] } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 /** The site routes' bodies and answers: define, list, one site with its history, demand. */
 import { z } from 'zod';
+import { ResourceClassSchema } from '../jobs/resource-class.ts';
 import { SITE_STATUSES, SiteHealthSchema, SiteSchema, SiteTestSchema } from '../sites/site.ts';
 import { OUTCOME_KINDS } from '../sites/site-outcomes.ts';
 import { TASK_STATES } from '../tasks/task.ts';
@@ -17,6 +18,8 @@ const CensusSchema = z.object({
   idle: z.number().int(),
   busy: z.number().int(),
   draining: z.number().int(),
+  /** Live pilots that can run each resource class (score, mcore, himem, gpu). */
+  classes: z.partialRecord(ResourceClassSchema, z.number().int()).optional(),
 });
 
 /**

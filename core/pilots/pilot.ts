@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ResourceClass } from '../jobs/resource-class.ts';
 import { SiteIdSchema } from '../sites/site.ts';
 
 /**
@@ -84,6 +85,8 @@ export interface PilotLease {
   kill: string[];
   jobsRun: number;
   beatAt?: string;
+  /** The resource classes the pilot can run (by the resources it registered), for the census. */
+  classes?: ResourceClass[];
 }
 
 /** Why a pilot must kill a job it holds: heartbeat answers are codes, not prose. */

@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.ts';
 import { abandonClaim, endAttempt } from '../jobs/end-attempt.ts';
 import { type JobRef, parseAttemptKey } from '../jobs/job.ts';
+import { RESOURCE_CLASSES } from '../jobs/resource-class.ts';
 import { emptyCensus, type PilotCensus, type SiteRecord } from '../sites/site.ts';
 import { isLeaseExpired } from './lease.ts';
 import { isLivePilotState, type PilotLease } from './pilot.ts';
@@ -46,8 +47,11 @@ export async function reapPilots(
   const census = new Map<string, PilotCensus>();
   const count = (lease: PilotLease) => {
     if (!isLivePilotState(lease.state)) return;
-    const site = census.get(lease.siteId) ?? emptyCensus();
+    const site = census.get(lease.siteId) ?? { ...emptyCensus(), classes: {} };
     site[lease.state] += 1;
+    const classes = site.classes ?? {};
+    for (const c of lease.classes ?? []) classes[c] = (classes[c] ?? 0) + 1;
+    site.classes = classes;
     census.set(lease.siteId, site);
     report.pilotsLive += 1;
   };
@@ -93,8 +97,10 @@ function censusChanged(site: SiteRecord, pilots: PilotCensus, nowMs: number): bo
   const last = site.census;
   if (last === undefined) return true;
   if (nowMs - Date.parse(last.at) >= CENSUS_REFRESH_MS) return true;
-  return (Object.keys(pilots) as Array<keyof PilotCensus>).some(
-    (state) => last.pilots[state] !== pilots[state],
+  const states = ['starting', 'idle', 'busy', 'draining'] as const;
+  return (
+    states.some((state) => last.pilots[state] !== pilots[state]) ||
+    RESOURCE_CLASSES.some((c) => (last.pilots.classes?.[c] ?? 0) !== (pilots.classes?.[c] ?? 0))
   );
 }
 

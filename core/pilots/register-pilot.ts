@@ -114,6 +114,7 @@ function startingLease(deps: Pick<Deps, 'settings'>, pilot: Pilot, now: Date): P
     kill: [],
     jobsRun: 0,
     beatAt: now.toISOString(),
+    classes: classesFitting(pilot.resources),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Deps } from '../deps.ts';
+import { classesFitting } from '../jobs/resource-class.ts';
 import { bucketOf, type OutcomeCounts, outcomesFrom, totalOutcomes } from '../sites/site-outcomes.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 import { brokerTask, sitesPassingHardFilters } from './broker-task.ts';
@@ -25,7 +26,7 @@ export async function brokerSites(
     await Promise.all(
       sitesPassingHardFilters(spec, facts).map(async ({ site }) => {
         const [queuedJobs, outcomes] = await Promise.all([
-          deps.queue.depth(site.siteId),
+          deps.queue.depth(site.siteId, classesFitting(site.slot)),
           deps.sites.outcomes(site.siteId),
         ]);
         return [site.siteId, { queuedJobs, recent: recentFacts(outcomesFrom(outcomes, from)) }] as const;

@@ -1,6 +1,7 @@
 import type { SiteDemand } from '../api/sites.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
+import { classesFitting } from '../jobs/resource-class.ts';
 import { assertSiteAllowed } from '../pilots/pilot-access.ts';
 import { emptyCensus, livePilots, type SiteRecord, SiteTestSchema } from './site.ts';
 
@@ -27,7 +28,8 @@ export async function siteDemand(
   assertSiteAllowed(principal, siteId);
   const site = await deps.sites.get(siteId);
   if (site === undefined) throw new NotFoundError(`site ${siteId} does not exist`);
-  const queuedJobs = await deps.queue.depth(siteId);
+  // Only the classes the site's slots can run: nothing else is ever sent there.
+  const queuedJobs = await deps.queue.depth(siteId, classesFitting(site.slot));
   const pilots = site.census?.pilots ?? emptyCensus();
   const uncovered = queuedJobs - pilots.idle - pilots.starting;
   const room = Math.min(site.maxPilots, pilotCap(site)) - livePilots(pilots);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ResourceClass } from '../jobs/resource-class.ts';
 import { InputFileSchema, PayloadSchema } from '../tasks/task-spec.ts';
 import { ArchSchema, DEFAULT_ARCH, SiteIdSchema, SiteTagSchema } from './site-id.ts';
 
@@ -81,6 +82,8 @@ export interface PilotCensus {
   idle: number;
   busy: number;
   draining: number;
+  /** Live pilots that can run each resource class (by the resources they registered). */
+  classes?: Partial<Record<ResourceClass, number>>;
 }
 
 export function emptyCensus(): PilotCensus {

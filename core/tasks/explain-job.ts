@@ -10,6 +10,7 @@ import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
 import { jobIdOf } from '../jobs/job.ts';
 import { jobWithAttempts } from '../jobs/list-jobs.ts';
+import { type ResourceClass, resourceClassOf } from '../jobs/resource-class.ts';
 import { PILOT_ERROR_DESCRIPTIONS } from '../pilots/pilot-error-codes.ts';
 import type { BrokerageDecision, ChosenSite } from '../policies/brokerage-decision.ts';
 import { heldAtCaps } from '../policies/dispatch-jobs.ts';
@@ -32,7 +33,8 @@ export interface JobContext {
   /** The site record, when the site is still defined. */
   site(siteId: string): SiteRecord | undefined;
   /** Job messages waiting in a site's queue. */
-  queuedJobs(siteId: string): Promise<number>;
+  /** Jobs in the site's queues of these classes (default: all). */
+  queuedJobs(siteId: string, classes?: readonly ResourceClass[]): Promise<number>;
   /** The share tree, usage and who is held at a cap (from the last dispatch round). */
   shares?: SharesView & { held: Held[] };
 }
@@ -194,12 +196,14 @@ export async function pendingFindings(ctx: JobContext): Promise<JobFinding[]> {
     // The job's own resources (a retry may have raised them) against the site as it is now.
     const spec = { ...task.spec, resources: effectiveResources(task.spec.resources, job) };
     const failing = firstRejection(spec, { site }, undefined, SITE_NOW_LINKS);
+    const resourceClass = resourceClassOf(spec.resources);
     findings.push(
       waitingAtSite(
         {
           site,
           pilots: site.census?.pilots ?? emptyCensus(),
-          queuedJobs: await ctx.queuedJobs(siteId),
+          queuedJobs: await ctx.queuedJobs(siteId, [resourceClass]),
+          resourceClass,
           ...(failing === undefined ? {} : { failing }),
         },
         'job',
@@ -237,7 +241,7 @@ export async function explainJob(
     job,
     decision,
     site: (siteId) => byId.get(siteId),
-    queuedJobs: (siteId) => deps.queue.depth(siteId),
+    queuedJobs: (siteId, classes) => deps.queue.depth(siteId, classes),
     shares: { ...shares, held: await heldAtCaps(deps, shares) },
   };
   const findings: JobFinding[] = [];

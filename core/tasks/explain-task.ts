@@ -1,5 +1,6 @@
 import type { TaskExplanation } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
+import { resourceClassOf } from '../jobs/resource-class.ts';
 import { brokerSites } from '../policies/broker-sites.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import { firstRejection } from '../policies/site-filters.ts';
@@ -141,10 +142,12 @@ function notChosenNow(task: Task, site: SiteRecord): SiteEntry {
 /** A chosen site now: its pilots, its queue, and the hard filter the task fails there now, if one. */
 async function waitingFacts(deps: Pick<Deps, 'queue'>, task: Task, site: SiteRecord): Promise<WaitingFacts> {
   const failing = firstRejection(task.spec, { site });
+  const resourceClass = resourceClassOf(task.spec.resources);
   return {
     site,
     pilots: site.census?.pilots ?? emptyCensus(),
-    queuedJobs: await deps.queue.depth(site.siteId),
+    queuedJobs: await deps.queue.depth(site.siteId, [resourceClass]),
+    resourceClass,
     ...(failing === undefined ? {} : { failing }),
   };
 }

@@ -1,4 +1,5 @@
 import type { JobFinding } from '../api/tasks.ts';
+import { HIMEM_MB_PER_CORE, type ResourceClass } from '../jobs/resource-class.ts';
 import type { FilterName } from '../policies/brokerage-decision.ts';
 import { livePilots, type PilotCensus, type SiteRecord } from '../sites/site.ts';
 
@@ -9,7 +10,16 @@ export interface WaitingFacts {
   queuedJobs: number;
   /** The hard filter the jobs fail at this site now (brokerage's rules applied to the site as it is). */
   failing?: { filter: FilterName; reason: string };
+  /** The jobs' resource class: the queue they wait in, and the pilots that may take them. */
+  resourceClass?: ResourceClass;
 }
+
+const CLASS_WORDS: Record<ResourceClass, string> = {
+  score: 'single-core',
+  mcore: 'multi-core',
+  himem: `high-memory (over ${HIMEM_MB_PER_CORE} MB a core)`,
+  gpu: 'GPU',
+};
 
 const WORDS = {
   task: { jobs: 'queued jobs', wait: 'wait', them: 'them' },
@@ -22,7 +32,7 @@ const WORDS = {
  * `of` says whose: a task's queued jobs, or one job.
  */
 export function waitingAtSite(f: WaitingFacts, of: keyof typeof WORDS): JobFinding {
-  const { site, pilots, queuedJobs, failing } = f;
+  const { site, pilots, queuedJobs, failing, resourceClass } = f;
   const w = WORDS[of];
   const siteId = site.siteId;
   const live = livePilots(pilots);
@@ -51,6 +61,14 @@ export function waitingAtSite(f: WaitingFacts, of: keyof typeof WORDS): JobFindi
       code: 'no-pilots',
       siteId,
       message: `No pilot is running at ${siteId}: ${queuedJobs} job messages wait for its pilot factory to start pilots (up to ${site.maxPilots}).`,
+    };
+  // Pilots of a census that knows classes, none of which can run this class.
+  const ofClass = resourceClass === undefined ? undefined : pilots.classes?.[resourceClass];
+  if (resourceClass !== undefined && pilots.classes !== undefined && (ofClass ?? 0) === 0)
+    return {
+      code: 'no-pilot-of-class',
+      siteId,
+      message: `None of the ${live} pilots at ${siteId} can run ${CLASS_WORDS[resourceClass]} jobs: ${w.jobs} ${w.wait} in the site's ${resourceClass} queue (${queuedJobs} jobs) for a pilot that offers enough.`,
     };
   if (pilots.idle + pilots.starting === 0)
     return {

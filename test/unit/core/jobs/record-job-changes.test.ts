@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { abandonClaim } from '#core/jobs/end-attempt.ts';
 import type { JobRecord } from '#core/jobs/job.ts';
 import { emptyJobCounts } from '#core/jobs/job-counts.ts';
+import { type JobMessage, messageClass } from '#core/jobs/job-message.ts';
 import type { JobRecordChange } from '#core/jobs/ports.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
@@ -70,6 +71,18 @@ describe('recordJobChanges', () => {
     expect(deps.queue.sent).toEqual([]);
   });
 
+  it('sends a retry given more memory to the high-memory queue of its site: the class follows what the attempt needs', async () => {
+    const { deps, taskId, pilotId } = await setup();
+    const first = { taskId, jobIndex: 1, attempt: 1 };
+    await claimed(deps, pilotId, first);
+    await complete(deps, pilotId, report(first, PILOT_ERROR_CODES.MEMORY_EXCEEDED));
+    await recordJobChanges(deps, deps.jobs.takeChanges());
+    const [message] = deps.queue.sent;
+    expect(message).toMatchObject({ taskId, jobIndex: 1, attempt: 2, siteId: 'cern' });
+    expect(message?.needs?.memoryMB).toBeGreaterThan(2000);
+    expect(messageClass(message as JobMessage)).toBe('himem');
+  });
+
   it('sends the message of a retry to the job site and archives the attempt that ended', async () => {
     const { deps, taskId, pilotId } = await setup();
     const first = { taskId, jobIndex: 1, attempt: 1 };
@@ -79,7 +92,15 @@ describe('recordJobChanges', () => {
     const done = await recordJobChanges(deps, deps.jobs.takeChanges());
     expect(done).toMatchObject({ dispatched: 1, archived: 1 });
     expect(deps.queue.sent).toEqual([
-      { v: 1, taskId, jobIndex: 1, attempt: 2, siteId: 'cern', sentAt: Date.parse(LATER) },
+      {
+        v: 1,
+        taskId,
+        jobIndex: 1,
+        attempt: 2,
+        siteId: 'cern',
+        sentAt: Date.parse(LATER),
+        needs: { cores: 1, memoryMB: 2000 },
+      },
     ]);
     expect(await deps.jobs.attempts(taskId, 1)).toEqual([
       expect.objectContaining({ attempt: 1, pilotId, state: 'failed', pilotErrorCode: 1001, endedAt: LATER }),

@@ -56,6 +56,9 @@ async function setup(spec = generationSpec(3)) {
   return { deps, taskId, pilotId };
 }
 
+/** What one BIG_PILOT can run: every class but GPU. */
+const ALL = { himem: 1, mcore: 1, score: 1 };
+
 describe('reapPilots', () => {
   it('leaves a pilot whose lease has not expired alone and counts it', async () => {
     const { deps, taskId, pilotId } = await setup();
@@ -210,7 +213,11 @@ describe('reapPilots', () => {
     vi.spyOn(deps.leases, 'scan').mockResolvedValueOnce({ leases: [stale] });
     expect(await reapPilots(deps)).toEqual({ ...nothing, pilotsLive: 1 });
     expect((await leaseOf(deps, pilotId)).state).toBe('idle');
-    expect((await deps.sites.get('cern'))?.census?.pilots).toEqual({ ...emptyCensus(), idle: 1 });
+    expect((await deps.sites.get('cern'))?.census?.pilots).toEqual({
+      ...emptyCensus(),
+      idle: 1,
+      classes: ALL,
+    });
   });
 
   describe('the census', () => {
@@ -225,10 +232,27 @@ describe('reapPilots', () => {
       await renew(deps, gone, 'exited');
       await reapPilots(deps);
       expect((await deps.sites.get('cern'))?.census).toEqual({
-        pilots: { starting: 1, idle: 0, busy: 1, draining: 1 },
+        pilots: { starting: 1, idle: 0, busy: 1, draining: 1, classes: { himem: 3, mcore: 3, score: 3 } },
         at: DEFAULT_START,
       });
-      expect((await deps.sites.get('bnl'))?.census?.pilots).toEqual({ ...emptyCensus(), starting: 1 });
+      expect((await deps.sites.get('bnl'))?.census?.pilots).toEqual({
+        ...emptyCensus(),
+        starting: 1,
+        classes: ALL,
+      });
+    });
+
+    it('counts the live pilots that can run each resource class, by the resources they registered', async () => {
+      const { deps } = await setup();
+      await addPilot(deps, 'bnl', { cores: 1, memoryMB: 2000, diskMB: 1000, walltimeLeftSec: 3600 });
+      await addPilot(deps, 'bnl', { cores: 4, memoryMB: 8000, diskMB: 1000, walltimeLeftSec: 3600, gpus: 1 });
+      await reapPilots(deps);
+      expect((await deps.sites.get('bnl'))?.census?.pilots.classes).toEqual({
+        score: 2,
+        mcore: 1,
+        himem: 1,
+        gpu: 1,
+      });
     });
 
     it('does not count a pilot it declares lost', async () => {
@@ -249,7 +273,7 @@ describe('reapPilots', () => {
       await renew(deps, pilotId, 'idle');
       await reapPilots(deps);
       expect(recordCensus.mock.calls.map(([siteId, pilots]) => [siteId, pilots])).toEqual([
-        ['cern', { ...emptyCensus(), idle: 1 }],
+        ['cern', { ...emptyCensus(), idle: 1, classes: ALL }],
       ]);
       recordCensus.mockClear();
 

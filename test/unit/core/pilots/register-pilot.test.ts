@@ -49,6 +49,12 @@ describe('registerPilot', () => {
       siteId: 'cern',
       accepted: true,
       queueUrl,
+      // BIG_PILOT: 8 cores, 32 GB — every class but GPU, the largest first.
+      queues: [
+        { resourceClass: 'himem', queueUrl: await deps.queue.queueUrl('cern', 'himem') },
+        { resourceClass: 'mcore', queueUrl: await deps.queue.queueUrl('cern', 'mcore') },
+        { resourceClass: 'score', queueUrl },
+      ],
       bucket: deps.objects.bucket,
       leaseTable: deps.leases.tableName,
       heartbeatSec: deps.settings.heartbeatSec,
@@ -86,6 +92,7 @@ describe('registerPilot', () => {
       kill: [],
       jobsRun: 0,
       beatAt: DEFAULT_START,
+      classes: ['himem', 'mcore', 'score'],
     });
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCOPES } from '#core/api/common.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
+import { messageClass } from '#core/jobs/job-message.ts';
 import { dispatchJobs } from '#core/policies/dispatch-jobs.ts';
 import { getShares, putShares } from '#core/policies/shares-admin.ts';
 import { cancelTask } from '#core/tasks/cancel-task.ts';
@@ -119,6 +120,30 @@ describe('dispatchJobs', () => {
     );
     await addSite(deps, { siteId: 'hc', slot: BIG_SLOT, maxQueued: 5, status: 'online' });
     expect((await drainAndDispatch(deps, 'hc')).released).toEqual({});
+  });
+
+  it("sends each task's jobs to its site's queue of their resource class, and counts every class's queue against the site's room", async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 6 });
+    const multi = await runningTask(
+      deps,
+      generationSpec(10, { resources: { cores: 4, memoryMB: 8000 } }),
+      alice,
+    );
+    const himem = await runningTask(deps, generationSpec(10, { resources: { memoryMB: 6000 } }), bob);
+    // The first task filled the six places; once pilots took them, the next round serves bob too.
+    expect(deps.queue.sent.every((m) => m.taskId === multi)).toBe(true);
+    await drainAndDispatch(deps);
+    const classes = deps.queue.sent.map(
+      (m) => `${m.taskId === multi ? 'multi' : 'himem'}:${messageClass(m)}`,
+    );
+    expect(new Set(classes)).toEqual(new Set(['multi:mcore', 'himem:himem']));
+    expect(deps.queue.sent.find((m) => m.taskId === himem)?.needs).toEqual({ cores: 1, memoryMB: 6000 });
+    // Six places at the site over both queues, whatever their classes.
+    expect(deps.queue.sent).toHaveLength(12);
+    expect(await deps.queue.depth('cern', ['mcore', 'himem'])).toBe(6);
+    expect(await deps.queue.depth('cern', ['score'])).toBe(0);
+    expect((await dispatchJobs(deps)).released).toEqual({});
   });
 
   it('counts a release that lost a race to another round as neither progress nor usage', async () => {

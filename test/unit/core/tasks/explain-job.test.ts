@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobFinding } from '#core/api/tasks.ts';
 import { NoSiteError, NotFoundError } from '#core/errors.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { reapPilots } from '#core/pilots/reap-pilots.ts';
 import { explainJob, JOB_FINDING_SOURCES, type JobFindingSource } from '#core/tasks/explain-job.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { enqueueJobs, failTask, splitTask } from '#core/tasks/task-workflow.ts';
@@ -95,6 +96,23 @@ describe('explainJob', () => {
       code: 'no-pilot-of-class',
       message: expect.stringContaining('needs 3000 MB memory, slots have 2500'),
     });
+  });
+
+  it("says no live pilot at the site can run the queued job's resource class, until one that can registers", async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxPilots: 40 });
+    const taskId = await runningTask(deps, generationSpec(2, { resources: { memoryMB: 6000 } }));
+    await addPilot(deps, 'cern', { cores: 1, memoryMB: 2000, diskMB: 10_000, walltimeLeftSec: 86_400 });
+    await reapPilots(deps);
+    expect((await explainJob(deps, alice, taskId, 0)).findings.at(-1)).toEqual({
+      code: 'no-pilot-of-class',
+      siteId: 'cern',
+      message:
+        "None of the 1 pilots at cern can run high-memory (over 2000 MB a core) jobs: the job waits in the site's himem queue (2 jobs) for a pilot that offers enough.",
+    });
+    await addPilot(deps, 'cern', { cores: 1, memoryMB: 8000, diskMB: 10_000, walltimeLeftSec: 86_400 });
+    await reapPilots(deps);
+    expect((await explainJob(deps, alice, taskId, 0)).findings.at(-1)?.code).toBe('pilots-idle');
   });
 
   it('says where a running job runs, with nothing pending', async () => {

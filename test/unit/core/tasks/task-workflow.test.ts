@@ -147,11 +147,12 @@ describe('enqueueJobs', () => {
     await splitTask(deps, taskId);
     expect(await enqueueJobs(deps, taskId, 0)).toEqual({ nextIndex: 5, done: true });
     const sentAt = Date.parse(DEFAULT_START);
+    const needs = { cores: 1, memoryMB: 2000 };
     expect(deps.queue.sent).toEqual([
-      { v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'bnl', sentAt },
-      { v: 1, taskId, jobIndex: 1, attempt: 1, siteId: 'cern', sentAt },
-      { v: 1, taskId, jobIndex: 2, attempt: 1, siteId: 'bnl', sentAt },
-      { v: 1, taskId, jobIndex: 3, attempt: 1, siteId: 'cern', sentAt },
+      { v: 1, taskId, jobIndex: 0, attempt: 1, siteId: 'bnl', sentAt, needs },
+      { v: 1, taskId, jobIndex: 1, attempt: 1, siteId: 'cern', sentAt, needs },
+      { v: 1, taskId, jobIndex: 2, attempt: 1, siteId: 'bnl', sentAt, needs },
+      { v: 1, taskId, jobIndex: 3, attempt: 1, siteId: 'cern', sentAt, needs },
     ]);
     expect(await deps.jobs.list(taskId, 0, 10)).toEqual({ records: [], more: false });
     expect(deps.jobs.takeChanges()).toEqual([]);
