@@ -56,8 +56,9 @@ describe('AWS request counting', () => {
 
       expect(awsRequestCounts()).toEqual({
         'DynamoDB.GetItem': 2,
-        'SQS.CreateQueue': 2,
-        'SQS.GetQueueAttributes': 1,
+        // A queue and its DLQ per resource class, and each DLQ's ARN.
+        'SQS.CreateQueue': 8,
+        'SQS.GetQueueAttributes': 4,
         'SQS.ListQueues': 1,
         'SQS.SendMessageBatch': 3,
       });

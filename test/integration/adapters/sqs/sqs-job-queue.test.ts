@@ -1,4 +1,5 @@
 import {
+  GetQueueUrlCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -8,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqsClient } from '#adapters/aws-clients.ts';
 import { MAX_RECEIVE_COUNT, queueNames, SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { NotFoundError } from '#core/errors.ts';
-import { type JobMessage, parseJobMessage } from '#core/jobs/job-message.ts';
+import { type JobMessage, jobMessage, messageClass, parseJobMessage } from '#core/jobs/job-message.ts';
+import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import { queueAttributes, receiveAll } from '#test/support/sqs-queues.ts';
 import { uniquePrefix, useStandInsEnv } from '#test/support/stand-ins-env.ts';
 
@@ -147,6 +149,61 @@ describe('SqsJobQueue sending', () => {
     expect(receives).toBe(MAX_RECEIVE_COUNT);
     expect(parsedSorted(await receiveAll(client, urls.dlqUrl, 1))).toEqual([message]);
     expect(await queue.depth('site-dlq')).toBe(0);
+  });
+});
+
+describe('SqsJobQueue resource classes', () => {
+  const needs = {
+    score: { cores: 1, memoryMB: 2000 },
+    mcore: { cores: 8, memoryMB: 16_000 },
+    himem: { cores: 1, memoryMB: 6000 },
+    gpu: { cores: 1, memoryMB: 4000, gpus: 1 },
+  } as const;
+
+  it('makes a queue and a DLQ per class, named by class (single-core: the site queue)', async () => {
+    await queue.ensureSiteQueue('site-cls');
+    for (const c of RESOURCE_CLASSES) {
+      const names = queueNames(prefix, 'site-cls', c);
+      expect(names.queue).toBe(c === 'score' ? `${prefix}site-site-cls` : `${prefix}site-site-cls_${c}`);
+      const url = await new SqsJobQueue(client, prefix).queueUrl('site-cls', c);
+      expect(url.endsWith(`/${names.queue}`)).toBe(true);
+      const attributes = await queueAttributes(client, url);
+      expect(JSON.parse(attributes.RedrivePolicy ?? '{}').deadLetterTargetArn).toMatch(
+        new RegExp(`:${names.dlq}$`),
+      );
+    }
+  });
+
+  it("sends each message to its site's queue of the class its needs say, and counts depth per class", async () => {
+    await queue.ensureSiteQueue('site-cls-send');
+    const sent = RESOURCE_CLASSES.flatMap((c, i) =>
+      Array.from({ length: i + 1 }, (_, j) =>
+        jobMessage({ taskId: `t-sqscls00${i}`, jobIndex: j, attempt: 1 }, 'site-cls-send', 1, needs[c]),
+      ),
+    );
+    await queue.send(sent);
+    expect(await queue.depth('site-cls-send', ['score'])).toBe(1);
+    expect(await queue.depth('site-cls-send', ['mcore', 'gpu'])).toBe(2 + 4);
+    expect(await queue.depth('site-cls-send')).toBe(10);
+    for (const c of RESOURCE_CLASSES) {
+      const url = await queue.queueUrl('site-cls-send', c);
+      const got = parsedSorted(await receiveAll(client, url, RESOURCE_CLASSES.indexOf(c) + 1));
+      expect(got.map(messageClass)).toEqual(got.map(() => c));
+    }
+  });
+
+  it('redrives the dead letters of every class back to their own class queue', async () => {
+    await queue.ensureSiteQueue('site-cls-dlq');
+    const dead = jobMessage({ taskId: 't-sqscls009', jobIndex: 0, attempt: 2 }, 'site-cls-dlq', 1, needs.gpu);
+    const dlq = await client.send(
+      new GetQueueUrlCommand({ QueueName: queueNames(prefix, 'site-cls-dlq', 'gpu').dlq }),
+    );
+    await put(dlq.QueueUrl as string, [JSON.stringify(dead)]);
+    expect(await queue.redriveDeadLetters('site-cls-dlq', { max: 10, delaySec: 0 })).toEqual({ redriven: 1 });
+    expect(parsedSorted(await receiveAll(client, await queue.queueUrl('site-cls-dlq', 'gpu'), 1))).toEqual([
+      dead,
+    ]);
+    expect(await queue.depth('site-cls-dlq', ['score'])).toBe(0);
   });
 });
 

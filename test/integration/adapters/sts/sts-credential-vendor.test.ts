@@ -255,6 +255,9 @@ describe('StsCredentialVendor', () => {
     ).Statement.flatMap((s) => list(s.Resource));
     expect(resources.filter((r) => r.startsWith('arn:aws:sqs:'))).toEqual([
       'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy',
+      'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy_mcore',
+      'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy_himem',
+      'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-site-desy_gpu',
       'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-ranges-*',
       'arn:aws:sqs:eu-central-1:123456789012:gluon-dev-ranges-*-dlq',
     ]);

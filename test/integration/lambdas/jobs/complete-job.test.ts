@@ -137,6 +137,7 @@ describe('complete-job handler', () => {
         attempt: 2,
         siteId: TEST_SITE,
         sentAt: now.getTime(),
+        needs: { cores: 1, memoryMB: 2000 },
       },
     ]);
     expect(await h.deps.jobs.attempts(ref.taskId, ref.jobIndex)).toEqual([record?.ended]);

@@ -98,7 +98,15 @@ describe('record-job-changes handler', () => {
     await deliver(events);
 
     expect(await h.receiveJobMessages(1, { taskId })).toEqual([
-      { v: 1, taskId, jobIndex: 0, attempt: 2, siteId: TEST_SITE, sentAt: now.getTime() },
+      {
+        v: 1,
+        taskId,
+        jobIndex: 0,
+        attempt: 2,
+        siteId: TEST_SITE,
+        sentAt: now.getTime(),
+        needs: { cores: 1, memoryMB: 2000 },
+      },
     ]);
     expect(await h.deps.jobs.attempts(taskId, 0)).toEqual([ended]);
     expect(await countsOf(taskId)).toMatchObject({ queued: 1, running: 0, failed: 0 });

@@ -184,11 +184,12 @@ describe('reap-pilots handler', () => {
     expect(await reap()).toEqual({ ...QUIET, pilotsLive: 6 });
 
     expect((await h.deps.sites.get(TEST_SITE))?.census).toEqual({
-      pilots: { starting: 1, idle: 2, busy: 1, draining: 1 },
+      // Each pilot registered 4 cores and 8000 MB: it can run every class but GPU.
+      pilots: { starting: 1, idle: 2, busy: 1, draining: 1, classes: { himem: 5, mcore: 5, score: 5 } },
       at,
     });
     expect((await h.deps.sites.get('other-site'))?.census).toEqual({
-      pilots: { starting: 1, idle: 0, busy: 0, draining: 0 },
+      pilots: { starting: 1, idle: 0, busy: 0, draining: 0, classes: { himem: 1, mcore: 1, score: 1 } },
       at,
     });
     expect((await h.deps.sites.get('empty-site'))?.census).toEqual({
@@ -212,7 +213,7 @@ describe('reap-pilots handler', () => {
     });
     expect(await reap()).toEqual({ ...QUIET, pilotsExited: 1, pilotsLive: 5 });
     expect((await h.deps.sites.get(TEST_SITE))?.census).toEqual({
-      pilots: { starting: 1, idle: 1, busy: 1, draining: 1 },
+      pilots: { starting: 1, idle: 1, busy: 1, draining: 1, classes: { himem: 4, mcore: 4, score: 4 } },
       at: later.toISOString(),
     });
   });

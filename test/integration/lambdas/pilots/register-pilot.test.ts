@@ -67,6 +67,12 @@ describe('register-pilot handler', () => {
       siteId: TEST_SITE,
       accepted: true,
       queueUrl: await h.deps.queue.queueUrl(TEST_SITE),
+      // 4 cores and 8000 MB: the queues of every class but GPU, the largest first.
+      queues: [
+        { resourceClass: 'himem', queueUrl: await h.deps.queue.queueUrl(TEST_SITE, 'himem') },
+        { resourceClass: 'mcore', queueUrl: await h.deps.queue.queueUrl(TEST_SITE, 'mcore') },
+        { resourceClass: 'score', queueUrl: await h.deps.queue.queueUrl(TEST_SITE) },
+      ],
       bucket: h.bucket,
       leaseTable: h.tables.leases,
       heartbeatSec: 20,
@@ -88,6 +94,7 @@ describe('register-pilot handler', () => {
       jobs: [],
       kill: [],
       jobsRun: 0,
+      classes: ['himem', 'mcore', 'score'],
       beatAt: now.toISOString(),
     });
   });

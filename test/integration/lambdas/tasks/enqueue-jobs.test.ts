@@ -61,6 +61,7 @@ describe('enqueue-jobs handler', () => {
           attempt: 1,
           siteId: TEST_SITE,
           sentAt: now.getTime(),
+          needs: { cores: 1, memoryMB: 2000 },
         })),
       );
       // Pilots took the messages: the next rounds release the rest.
