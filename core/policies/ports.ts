@@ -39,6 +39,11 @@ export interface PolicyStore {
   advance(taskId: string, from: number, to: number): Promise<'ok' | 'conflict'>;
   /** Carries a pause, a resume or a new priority to the task's entry (nothing when it has none). */
   steerActive(taskId: string, change: { paused?: boolean; priority?: number }): Promise<void>;
+  /**
+   * The task's jobs grew (a scouted task's sizing cut the rest): dispatch releases up to
+   * `jobCount` from now on. Only grows; nothing for a task not in dispatch.
+   */
+  extendActive(taskId: string, jobCount: number): Promise<void>;
   /** The task ended or was cancelled: it leaves dispatch (until then its jobs in flight count against caps). Idempotent. */
   deactivate(taskId: string): Promise<void>;
   /** The share tree, or undefined when none was ever set. */

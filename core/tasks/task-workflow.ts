@@ -15,9 +15,11 @@ import { killEntry } from '../pilots/pilot.ts';
 import { brokerSites } from '../policies/broker-sites.ts';
 import { describeNoSite } from '../policies/broker-task.ts';
 import { dispatchJobs } from '../policies/dispatch-jobs.ts';
+import type { DispatchEntry } from '../policies/ports.ts';
 import { jobSites } from '../policies/site-assignment.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
+import type { TaskSpec } from './task-spec.ts';
 import { taskEventTo } from './transitions.ts';
 
 export interface Progress {
@@ -27,7 +29,7 @@ export interface Progress {
   eventService?: boolean;
 }
 
-async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<TaskHead> {
+export async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<TaskHead> {
   const head = await deps.tasks.getHead(taskId);
   if (head === undefined) throw new NotFoundError(`task ${taskId} not found`);
   return head;
@@ -80,8 +82,17 @@ export async function enqueueJobs(
   if (head.siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
-  await deps.policies.activate({
-    taskId,
+  await deps.policies.activate(dispatchEntry(head, spec));
+  if (head.state === 'splitting')
+    await deps.tasks.transition(taskId, 'run', { at: deps.clock.now().toISOString() });
+  await dispatchJobs(deps);
+  return { nextIndex: head.jobCount, done: true };
+}
+
+/** What dispatch needs of a task to release its jobs (a task already in dispatch keeps its own). */
+export function dispatchEntry(head: TaskHead, spec: TaskSpec): DispatchEntry {
+  return {
+    taskId: head.taskId,
     owner: head.owner,
     priority: head.priority ?? spec.priority,
     createdAt: head.createdAt,
@@ -91,11 +102,7 @@ export async function enqueueJobs(
     siteIds: head.siteIds,
     ...(head.paused === true ? { paused: true } : {}),
     ...(spec.siteTest === true ? { siteTest: true } : {}),
-  });
-  if (head.state === 'splitting')
-    await deps.tasks.transition(taskId, 'run', { at: deps.clock.now().toISOString() });
-  await dispatchJobs(deps);
-  return { nextIndex: head.jobCount, done: true };
+  };
 }
 
 /** Stores the workflow's task token, then releases it at once if there is already something to do. */
