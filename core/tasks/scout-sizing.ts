@@ -177,10 +177,10 @@ function cutRest(
   notes: string[],
 ): { perJob: number; jobs: number } {
   if (remaining <= 0) return { perJob: plan.perScout, jobs: 0 };
-  // A scout too fast to measure takes the rest in one job.
+  // A scout too fast to measure takes the rest in one job; the epsilon keeps 600 / 0.3 at 2000.
   let perJob =
     secPerUnit > 0
-      ? Math.min(remaining, Math.max(1, Math.floor(plan.targetWalltimeSec / secPerUnit)))
+      ? Math.min(remaining, Math.max(1, Math.floor(plan.targetWalltimeSec / secPerUnit + 1e-9)))
       : remaining;
   const room = MAX_JOBS_PER_TASK - plan.scouts;
   if (Math.ceil(remaining / perJob) > room) {
