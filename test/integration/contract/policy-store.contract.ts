@@ -62,6 +62,19 @@ export function describePolicyStoreContract(name: string, makeStore: () => Promi
       expect(await mine(absent)).toBeUndefined();
     });
 
+    it('grows the jobs of a task in dispatch, never shrinks them, and adds no entry', async () => {
+      const e = entry({ jobCount: 3 });
+      await store.activate(e);
+      await store.advance(e.taskId, 0, 3);
+      await store.extendActive(e.taskId, 7);
+      expect(await mine(e.taskId)).toMatchObject({ jobCount: 7, released: 3 });
+      await store.extendActive(e.taskId, 5);
+      expect((await mine(e.taskId))?.jobCount).toBe(7);
+      const absent = `t-${randomBytes(6).toString('hex')}`;
+      await store.extendActive(absent, 9);
+      expect(await mine(absent)).toBeUndefined();
+    });
+
     it('removes a task from dispatch, twice without harm', async () => {
       const e = entry();
       await store.activate(e);
