@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import { explainTask } from '#core/tasks/explain-task.ts';
 import { getTask } from '#core/tasks/read-tasks.ts';
+import { resubmitJobs, resubmitTask } from '#core/tasks/resubmit-task.ts';
 import { sizeTask } from '#core/tasks/size-task.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { parseTaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
@@ -181,6 +183,40 @@ describe('a scouted task', () => {
     // The workflow's finalize step after it changes nothing.
     expect(await finalizeTask(deps, taskId)).toEqual({ state: 'failed' });
     expect((await getTask(deps, alice, taskId)).scouting).toMatchObject({ state: 'not-sized', scouts: 3 });
+  });
+
+  it('is sized once its failed scouts, resubmitted with more memory, finish', async () => {
+    const { deps, taskId, pilotId } = await setup();
+    for (const jobIndex of [0, 1, 2])
+      await run(deps, pilotId, taskId, jobIndex, PILOT_ERROR_CODES.MEMORY_EXCEEDED);
+    await sizeTask(deps, taskId);
+    expect((await taskOf(deps, taskId)).state).toBe('failed');
+
+    await resubmitTask(deps, alice, taskId, { state: 'failed', memoryMB: 2000 });
+    await resubmitJobs(deps, taskId, 0, 0);
+    await settleJobChanges(deps);
+    // The scouts run again (attempt 2, sent by the change feed); meanwhile nothing is sized.
+    expect(await sizeTask(deps, taskId)).toEqual({ waiting: true });
+    for (const jobIndex of [0, 1, 2]) {
+      await claimed(deps, pilotId, jobRef(taskId, jobIndex, 2));
+      await complete(deps, pilotId, report(jobRef(taskId, jobIndex, 2), 0, { usage: SCOUT_USAGE }));
+    }
+    await settleJobChanges(deps);
+
+    expect(await sizeTask(deps, taskId)).toEqual({ waiting: true });
+    expect(await taskOf(deps, taskId)).toMatchObject({ state: 'running', jobCount: 7, sizing: { jobs: 4 } });
+    // The task left dispatch when it failed: it is back, from its scouts on.
+    expect(sentIndexes(deps, taskId).filter((i) => i >= 3)).toEqual([3, 4, 5, 6]);
+  });
+
+  it('has gluon why say that the rest waits for the scouts, until it is sized', async () => {
+    const { deps, taskId, pilotId } = await setup();
+    const waiting =
+      'The task runs its 3 scout jobs first: the rest of its events is cut into jobs of about 600 s, sized from what the scouts measure, when they end.';
+    expect((await explainTask(deps, alice, taskId)).findings).toContain(waiting);
+    for (const jobIndex of [0, 1, 2]) await run(deps, pilotId, taskId, jobIndex);
+    await sizeTask(deps, taskId);
+    expect((await explainTask(deps, alice, taskId)).findings).not.toContain(waiting);
   });
 
   it('does nothing for a task that is not scouted, or cancelled', async () => {
