@@ -270,7 +270,12 @@ function refineSplit(
       message: 'only for generation tasks (events); use filesPerJob',
     });
   }
-  if (spec.events !== undefined && spec.split.eventsPerJob !== undefined) {
+  // A scouted task's eventsPerJob is its scouts' size: the rest is sized within the bound later.
+  if (
+    spec.events !== undefined &&
+    spec.split.eventsPerJob !== undefined &&
+    spec.split.targetWalltimeSec === undefined
+  ) {
     const jobs = Math.ceil(spec.events / spec.split.eventsPerJob);
     if (jobs > MAX_JOBS_PER_TASK) {
       ctx.addIssue({

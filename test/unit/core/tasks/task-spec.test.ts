@@ -385,6 +385,11 @@ describe('parseTaskSpec, scouts (split.targetWalltimeSec)', () => {
     expect(fieldsOf(() => parseTaskSpec(files))).toEqual(['spec.split.scouts']);
   });
 
+  it('accepts a scouted task of more events than a million scout-sized jobs would hold', () => {
+    const huge = { ...scouted, events: 1e12, split: { targetWalltimeSec: 600, eventsPerJob: 100 } };
+    expect(parseTaskSpec(huge).events).toBe(1e12);
+  });
+
   it('refuses scouting fields on an event-service task, each by name', () => {
     const es = {
       ...scouted,
