@@ -155,6 +155,11 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** jobs: an event-service task's outputs are its merge jobs' outputs. */
   'finalize-task': { tables: { tasks: 'read-write', jobs: 'read', policies: 'write' } },
   'fail-task': { tables: { tasks: 'read-write', policies: 'write' } },
+  /** Sizes a scouted task from its scouts' job records (sites: their slots), then dispatch as enqueue-jobs. */
+  'size-task': {
+    tables: { tasks: 'read-write', jobs: 'read', policies: 'read-write', sites: 'read' },
+    siteQueues: ['send', 'get-url', 'depth'],
+  },
   // Event service.
   /** Makes the task's range queue (lease: the visibility timeout) and sends its range messages. */
   'enqueue-ranges': { tables: { tasks: 'read-write' }, rangeQueues: ['create', 'get-url', 'send'] },

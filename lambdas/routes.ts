@@ -73,6 +73,7 @@ export const WORKFLOW_FUNCTIONS = [
   'close-range-queue',
   'finalize-task',
   'fail-task',
+  'size-task',
 ] as const;
 
 /** Functions run by a schedule (EventBridge Scheduler; timers locally). */
@@ -137,6 +138,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'test-retry-policy': 'policies',
   'get-site': 'sites',
   'site-health': 'sites',
+  'size-task': 'tasks',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -96,6 +96,25 @@ export class DynamoDbPolicyStore implements PolicyStore {
     }
   }
 
+  async extendActive(taskId: string, { jobCount, memoryMB }: { jobCount: number; memoryMB: number }): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.dispatch, key: taskId },
+          UpdateExpression: 'SET jobCount = :n, memoryMB = :m',
+          ConditionExpression: 'attribute_exists(#k) AND jobCount < :n',
+          ExpressionAttributeNames: { '#k': 'key' },
+          ExpressionAttributeValues: { ':n': jobCount, ':m': memoryMB },
+        }),
+      );
+    } catch (error) {
+      // Grown already (a replayed step), or the task left dispatch: nothing to do.
+      if (isConditionalCheckFailed(error)) return;
+      rethrowSdkError(error, 'extend task in dispatch');
+    }
+  }
+
   async deactivate(taskId: string): Promise<void> {
     try {
       await this.client.send(

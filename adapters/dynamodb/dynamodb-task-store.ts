@@ -13,6 +13,7 @@ import type { OutputFile } from '#core/jobs/job.ts';
 import { COUNTER_NAMES, deriveJobCounts, type JobCounters, type JobCounts } from '#core/jobs/job-counts.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
 import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
+import type { TaskSizing } from '#core/tasks/scout-sizing.ts';
 import {
   FINAL_TASK_STATES,
   isFinalTaskState,
@@ -365,6 +366,22 @@ export class DynamoDbTaskStore implements TaskStore {
         ':total': change.consumers + change.mergeJobs,
         ':consumers': change.consumers,
         ':at': change.at,
+      },
+    });
+  }
+
+  async recordSizing(taskId: string, change: { scouts: number; sizing: TaskSizing }): Promise<boolean> {
+    // One write, so a head read with the grown jobCount always has the sizing its jobs follow.
+    return this.updateHead(taskId, 'record sizing', {
+      set: 'SET sizing = :sizing, jobCount = :total, updatedAt = :at',
+      condition: 'attribute_not_exists(sizing) AND jobCount = :scouts AND #state = :running',
+      names: { '#state': 'state' },
+      values: {
+        ':sizing': change.sizing,
+        ':total': change.scouts + change.sizing.jobs,
+        ':scouts': change.scouts,
+        ':running': 'running',
+        ':at': change.sizing.at,
       },
     });
   }

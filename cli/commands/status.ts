@@ -157,8 +157,10 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       'after',
       `
 The bar shows jobs by state: finished #, failed X, cancelled /, running >, queued ., defined
-(blank). --json prints the task view (state, counts by job state, spec, history); with
---watch, one JSON line per change, the last one final.
+(blank). A scouted task (split.targetWalltimeSec) also shows what its scouts measured (seconds
+per event, peak RSS) and the sizing chosen from it (events per job, memory). --json prints the
+task view (state, counts by job state, spec, history, scouting); with --watch, one JSON line per
+change, the last one final.
 
 Examples:
   gluon status t-01jd3k7q2x --watch

@@ -58,9 +58,41 @@ export const TaskSummarySchema = z.object({
 });
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 
+/** A scouted task's scouts: what they measured, and how the rest of the task was cut from it. */
+export const ScoutingViewSchema = z.object({
+  /** `scouting`: the scouts (the task's first jobs) run; `sized`: the rest was cut from what they measured; `not-sized`: the task ended first (its reason says why). */
+  state: z.enum(['scouting', 'sized', 'not-sized']),
+  scouts: z.number().int().min(1),
+  /** What the task is cut in: events (generation) or input files (processing). */
+  unit: z.enum(['event', 'file']),
+  targetWalltimeSec: z.number().int(),
+  measured: z
+    .object({
+      finished: z.number().int().nonnegative(),
+      failed: z.number().int().nonnegative(),
+      cancelled: z.number().int().nonnegative(),
+      /** Wall seconds per event (or file), at the 75th percentile of the finished scouts. */
+      wallSecPerUnit: z.number().nonnegative(),
+      cpuSecPerUnit: z.number().nonnegative(),
+      /** The largest RSS of a finished scout. */
+      peakRssMB: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** Events (files) per job after the scouts, those jobs, and the memory they ask for. */
+  perJob: z.number().int().optional(),
+  jobs: z.number().int().nonnegative().optional(),
+  memoryMB: z.number().int().optional(),
+  /** What the sizing gave up (scouts that failed, a margin cut to fit the sites' slots). */
+  notes: z.array(z.string()).optional(),
+  sizedAt: TimeSchema.optional(),
+});
+export type ScoutingView = z.infer<typeof ScoutingViewSchema>;
+
 export const TaskViewSchema = TaskSummarySchema.extend({
   spec: TaskSpecSchema,
   history: z.array(TaskStateChangeSchema),
+  /** A scouted task (split.targetWalltimeSec): its scouts and the sizing chosen from them. */
+  scouting: ScoutingViewSchema.optional(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 

@@ -7,7 +7,8 @@ import { pilotSiteOf } from '../pilots/pilot-access.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { resourceMisfit } from '../sites/resource-fit.ts';
 import { attemptLogKey, attemptPrefix, rangesPrefix } from '../storage/object-keys.ts';
-import { jobAt, jobInput } from '../tasks/split-task.ts';
+import type { TaskSizing } from '../tasks/scout-sizing.ts';
+import { jobAt, jobInput, jobResources } from '../tasks/split-task.ts';
 import { isFinalTaskState } from '../tasks/task.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 import { recordReport } from './complete-job.ts';
@@ -74,19 +75,24 @@ export async function claimJob(
   if (head.paused === true && (await deps.tasks.getHead(request.taskId))?.paused === true)
     return refuse({ outcome: 'paused', reason: 'the task is paused by its owner' });
   if (isFinalTaskState(head.state)) return refuse({ outcome: 'stale', reason: `the task is ${head.state}` });
-  if (request.jobIndex >= head.jobCount) return refuse({ outcome: 'stale', reason: 'no such job' });
+  // Jobs added since (merge jobs; a scouted task's sizing, written with them) may be missing from
+  // an eventually consistent read: read again, consistently.
+  const current =
+    request.jobIndex < head.jobCount ? head : ((await deps.tasks.getHead(request.taskId)) ?? head);
+  if (request.jobIndex >= current.jobCount) return refuse({ outcome: 'stale', reason: 'no such job' });
   const spec = await deps.tasks.getSpec(request.taskId);
   if (spec === undefined) return refuse({ outcome: 'stale', reason: 'no such task' });
+  const sizing = current.sizing;
 
   // A first attempt has no record yet; a later one was queued by its record, which may raise resources.
   let record: JobRecord | undefined;
   if (request.attempt > 1) {
     record = await deps.jobs.get(request.taskId, request.jobIndex);
     if (record === undefined || record.state !== 'queued' || record.attempt !== request.attempt) {
-      return refuse(await staleOrReplayed(deps, spec, request, pilotId));
+      return refuse(await staleOrReplayed(deps, spec, sizing, request, pilotId));
     }
   }
-  const resources = effectiveResources(spec.resources, record);
+  const resources = effectiveResources(jobResources(spec, sizing, request.jobIndex), record);
   const offer = { ...request.resources, walltimeSec: request.resources.walltimeLeftSec };
   const misfit = resourceMisfit(resources, offer, 'pilot has');
   if (misfit !== undefined) return refuse({ outcome: 'unfit', reason: misfit });
@@ -124,7 +130,7 @@ export async function claimJob(
       : [{ state: 'queued', attempt: request.attempt }],
   );
   if (written === 'conflict') {
-    const outcome = await staleOrReplayed(deps, spec, request, pilotId);
+    const outcome = await staleOrReplayed(deps, spec, sizing, request, pilotId);
     // Lost the race: the lease lists only what the pilot holds.
     if (outcome.outcome !== 'claimed') {
       await deps.leases.hold(pilotId, {
@@ -136,13 +142,14 @@ export async function claimJob(
     }
     return answer(outcome);
   }
-  return answer({ outcome: 'claimed', job: await jobToRun(deps, spec, request, resources) });
+  return answer({ outcome: 'claimed', job: await jobToRun(deps, spec, sizing, request, resources) });
 }
 
 /** The claim did not land: a replay of this pilot's own claim (the job is its own), or stale. */
 async function staleOrReplayed(
   deps: Pick<Deps, 'jobs' | 'ranges' | 'rangeQueue' | 'settings'>,
   spec: TaskSpec,
+  sizing: TaskSizing | undefined,
   ref: JobRef,
   pilotId: string,
 ): Promise<Omit<ClaimResponse, 'report'>> {
@@ -150,7 +157,13 @@ async function staleOrReplayed(
   if (record?.state === 'running' && record.attempt === ref.attempt && record.pilotId === pilotId) {
     return {
       outcome: 'claimed',
-      job: await jobToRun(deps, spec, ref, effectiveResources(spec.resources, record)),
+      job: await jobToRun(
+        deps,
+        spec,
+        sizing,
+        ref,
+        effectiveResources(jobResources(spec, sizing, ref.jobIndex), record),
+      ),
     };
   }
   if (record === undefined)
@@ -190,10 +203,11 @@ const CONSUMER_INPUTS_MAX = 2000;
 async function jobToRun(
   deps: Pick<Deps, 'ranges' | 'rangeQueue' | 'settings'>,
   spec: TaskSpec,
+  sizing: TaskSizing | undefined,
   ref: JobRef,
   resources: TaskSpec['resources'],
 ): Promise<ClaimedJob> {
-  const job = claimedJob(spec, ref, resources);
+  const job = claimedJob(spec, ref, resources, sizing);
   const es = spec.eventService;
   if (es === undefined) return job;
   const output = spec.outputs[0] as string;
@@ -243,8 +257,13 @@ async function jobToRun(
 }
 
 /** Everything the pilot needs to run one attempt, from the spec and the job's index alone. */
-export function claimedJob(spec: TaskSpec, ref: JobRef, resources: TaskSpec['resources']): ClaimedJob {
-  const parameters = jobAt(spec, ref.jobIndex);
+export function claimedJob(
+  spec: TaskSpec,
+  ref: JobRef,
+  resources: TaskSpec['resources'],
+  sizing?: TaskSizing,
+): ClaimedJob {
+  const parameters = jobAt(spec, ref.jobIndex, sizing);
   return {
     taskId: ref.taskId,
     jobId: jobIdOf(ref.taskId, ref.jobIndex),

@@ -4,6 +4,7 @@ import { decideAttempt, effectiveResources, escalateResources, otherSite } from 
 import { currentRetryRules } from '../policies/retry-policy-versions.ts';
 import type { RetryingAction } from '../policies/retry-rules.ts';
 import { resourceMisfit } from '../sites/resource-fit.ts';
+import { jobResources } from '../tasks/split-task.ts';
 import type { TaskHead } from '../tasks/task.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
 import {
@@ -202,7 +203,7 @@ async function nextPlace(
   head: TaskHead,
   spec: TaskSpec,
 ): Promise<{ resources: JobRecord['resources']; siteId: string }> {
-  const current = effectiveResources(spec.resources, record);
+  const current = effectiveResources(jobResources(spec, head.sizing, record.jobIndex), record);
   if (action.type === 'retry-other-site') {
     const others = head.siteIds.filter((s) => s !== record.siteId);
     const sites = await Promise.all(others.map((s) => deps.sites.get(s)));

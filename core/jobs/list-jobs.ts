@@ -124,7 +124,7 @@ export function jobView(
   jobIndex: number,
   record: JobRecord | undefined,
 ): JobView {
-  const parameters = jobAt(spec, jobIndex);
+  const parameters = jobAt(spec, jobIndex, head.sizing);
   const base = {
     jobId: jobIdOf(head.taskId, jobIndex),
     taskId: head.taskId,

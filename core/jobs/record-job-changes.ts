@@ -4,6 +4,8 @@ import { effectiveResources } from '../policies/retry-policy.ts';
 import { outcomeEntriesOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import type { CountEntry } from '../tasks/ports.ts';
 import { releaseWaitIfReady } from '../tasks/release-wait.ts';
+import { jobResources } from '../tasks/split-task.ts';
+import type { TaskHead } from '../tasks/task.ts';
 import { type Resources, ResourcesSchema, type TaskSpec } from '../tasks/task-spec.ts';
 import { type Attempt, attemptKey, isFinalJobState, type JobRecord } from './job.ts';
 import { counterDelta, isEmptyDelta } from './job-counts.ts';
@@ -43,26 +45,30 @@ export async function recordJobChanges(
   const counts = new Map<string, { taskId: string; feed: string; entries: CountEntry[] }>();
   const ended = new Set<string>();
   const cancelled = new Map<string, boolean>();
+  const heads = new Map<string, Promise<TaskHead | undefined>>();
+  // Consistent: a claim seen here may have landed just after the cancel was written.
+  const headOf = (taskId: string) =>
+    cachedIn(heads, taskId, () => deps.tasks.getHead(taskId, { consistent: true }));
   const isCancelled = async (taskId: string): Promise<boolean> => {
     let known = cancelled.get(taskId);
     if (known === undefined) {
-      // Consistent: a claim seen here may have landed just after the cancel was written.
-      const head = await deps.tasks.getHead(taskId, { consistent: true });
+      const head = await headOf(taskId);
       known = head === undefined || head.cancelRequested;
       cancelled.set(taskId, known);
     }
     return known;
   };
   const kills = new Map<string, string[]>();
-  // A retry's message says what the attempt needs (its resource class): the spec's resources, as raised.
+  // A retry's message says what the attempt needs (its resource class): the job's resources (the
+  // spec's, or a scouted task's sizing), as its retries raised them.
   const specs = new Map<string, Promise<TaskSpec | undefined>>();
   const needsOf = async (record: JobRecord): Promise<Resources> => {
-    let spec = specs.get(record.taskId);
-    if (spec === undefined) {
-      spec = deps.tasks.getSpec(record.taskId);
-      specs.set(record.taskId, spec);
-    }
-    const resources = (await spec)?.resources ?? ResourcesSchema.parse({});
+    const [spec, head] = await Promise.all([
+      cachedIn(specs, record.taskId, () => deps.tasks.getSpec(record.taskId)),
+      headOf(record.taskId),
+    ]);
+    const resources =
+      spec === undefined ? ResourcesSchema.parse({}) : jobResources(spec, head?.sizing, record.jobIndex);
     return effectiveResources(resources, record);
   };
 
@@ -128,4 +134,14 @@ export async function recordJobChanges(
     released,
     outcomes: [...outcomes.values()].reduce((n, group) => n + group.entries.length, 0),
   };
+}
+
+/** The promise cached under `key` in `cache`, made by `make` the first time. */
+function cachedIn<V>(cache: Map<string, Promise<V>>, key: string, make: () => Promise<V>): Promise<V> {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make();
+    cache.set(key, value);
+  }
+  return value;
 }

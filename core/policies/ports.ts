@@ -42,6 +42,12 @@ export interface PolicyStore {
   advance(taskId: string, from: number, to: number): Promise<'ok' | 'conflict'>;
   /** Carries a pause, a resume or a new priority to the task's entry (nothing when it has none). */
   steerActive(taskId: string, change: { paused?: boolean; priority?: number }): Promise<void>;
+  /**
+   * The task's jobs grew (a scouted task's sizing cut the rest): dispatch releases up to
+   * `jobCount` from now on, each job needing `memoryMB` (the sized request). Only grows; nothing
+   * for a task not in dispatch.
+   */
+  extendActive(taskId: string, change: { jobCount: number; memoryMB: number }): Promise<void>;
   /** The task ended or was cancelled: it leaves dispatch (until then its jobs in flight count against caps). Idempotent. */
   deactivate(taskId: string): Promise<void>;
   /** The share tree, or undefined when none was ever set. */

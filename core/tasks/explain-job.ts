@@ -21,6 +21,7 @@ import { getShares } from '../policies/shares-admin.ts';
 import { firstRejection, HARD_FILTERS } from '../policies/site-filters.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { percent } from './explain-task.ts';
+import { jobResources } from './split-task.ts';
 import type { Task } from './task.ts';
 import { ownedTask } from './task-access.ts';
 import { waitingAtSite } from './waiting-at-site.ts';
@@ -194,7 +195,10 @@ export async function pendingFindings(ctx: JobContext): Promise<JobFinding[]> {
       continue;
     }
     // The job's own resources (a retry may have raised them) against the site as it is now.
-    const spec = { ...task.spec, resources: effectiveResources(task.spec.resources, job) };
+    const spec = {
+      ...task.spec,
+      resources: effectiveResources(jobResources(task.spec, task.sizing, job.jobIndex), job),
+    };
     const failing = firstRejection(spec, { site }, undefined, SITE_NOW_LINKS);
     const resourceClass = resourceClassOf(spec.resources);
     findings.push(

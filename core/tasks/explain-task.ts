@@ -5,12 +5,20 @@ import { brokerSites } from '../policies/broker-sites.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import { firstRejection } from '../policies/site-filters.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
+import { scoutPlan } from './scout-sizing.ts';
 import type { Task } from './task.ts';
 import { isFinalTaskState } from './task.ts';
 import { ownedTask } from './task-access.ts';
 import { type WaitingFacts, waitingAtSite } from './waiting-at-site.ts';
 
 type SiteEntry = TaskExplanation['sites'][number];
+
+/** A scouted task's jobs after the scouts wait for them: say so while they run. */
+function scoutingFinding(task: Task): string | undefined {
+  const plan = scoutPlan(task.spec);
+  if (plan === undefined || task.sizing !== undefined) return undefined;
+  return `The task runs its ${plan.scouts} scout jobs first: the rest of its ${plan.unit}s is cut into jobs of about ${plan.targetWalltimeSec} s, sized from what the scouts measure, when they end.`;
+}
 
 /**
  * Looks at the task, its stored brokerage decision, its sites and their pilots as the matchmaker
@@ -54,6 +62,8 @@ export async function explainTask(
       `The task is ${task.state}: ${task.jobsEnqueued} of ${task.jobCount} jobs are queued so far.`,
     );
   }
+  const scouting = scoutingFinding(task);
+  if (scouting !== undefined) findings.push(scouting);
   if (stored !== undefined && stored.chosen.length > 0) findings.push(describeChoice(stored));
   for (const w of decision?.waived ?? []) {
     findings.push(

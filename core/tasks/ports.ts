@@ -3,6 +3,7 @@ import type { RangeCounters } from '../event-ranges/range-counts.ts';
 import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounters, JobCounts } from '../jobs/job-counts.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
+import type { TaskSizing } from './scout-sizing.ts';
 import type { ResubmitOrder, Task, TaskHead, TaskState } from './task.ts';
 import type { TaskSpec } from './task-spec.ts';
 import type { TaskEvent } from './transitions.ts';
@@ -70,6 +71,12 @@ export interface TaskStore {
    * `consumers + mergeJobs` and mergeJobs is set, once (false when it was set already).
    */
   startMerge(taskId: string, change: { consumers: number; mergeJobs: number; at: string }): Promise<boolean>;
+  /**
+   * Records a scouted task's sizing (from its scouts) and adds the jobs it cut: jobCount grows
+   * from `scouts` to `scouts + sizing.jobs`, in the same write, once, while the task is running
+   * (false, changing nothing, when sized already, not at `scouts` jobs, or not running).
+   */
+  recordSizing(taskId: string, change: { scouts: number; sizing: TaskSizing }): Promise<boolean>;
   /**
    * Steers a task that is not final: pauses or resumes its dispatch, sets its priority. Returns
    * the state seen, or undefined when there is no task (a final task is not changed).

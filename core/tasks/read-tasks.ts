@@ -1,9 +1,10 @@
 import type { Page, PageRequest } from '../api/common.ts';
-import type { TaskSummary, TaskView } from '../api/tasks.ts';
+import type { ScoutingView, TaskSummary, TaskView } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { deriveRangeCounts, emptyRangeCounters, type RangeCounters } from '../event-ranges/range-counts.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
-import type { Task, TaskHead } from './task.ts';
+import { scoutPlan } from './scout-sizing.ts';
+import { isFinalTaskState, type Task, type TaskHead } from './task.ts';
 import { ownedTask } from './task-access.ts';
 
 export function taskSummary(
@@ -40,7 +41,34 @@ export function taskSummary(
 }
 
 export function taskView(task: Task): TaskView {
-  return { ...taskSummary(task), spec: task.spec, history: task.history };
+  const scouting = scoutingView(task);
+  return {
+    ...taskSummary(task),
+    spec: task.spec,
+    history: task.history,
+    ...(scouting === undefined ? {} : { scouting }),
+  };
+}
+
+/** A scouted task's scouts and sizing, as `gluon status` shows them. */
+export function scoutingView(task: Task): ScoutingView | undefined {
+  const plan = scoutPlan(task.spec);
+  if (plan === undefined) return undefined;
+  const base = { scouts: plan.scouts, unit: plan.unit, targetWalltimeSec: plan.targetWalltimeSec };
+  const sizing = task.sizing;
+  if (sizing === undefined)
+    return { state: isFinalTaskState(task.state) ? 'not-sized' : 'scouting', ...base };
+  const { scouts: _scouts, ...measured } = sizing.measured;
+  return {
+    state: 'sized',
+    ...base,
+    measured,
+    perJob: sizing.perJob,
+    jobs: sizing.jobs,
+    memoryMB: sizing.memoryMB,
+    ...(sizing.notes.length === 0 ? {} : { notes: sizing.notes }),
+    sizedAt: sizing.at,
+  };
 }
 
 export async function getTask(

@@ -1,20 +1,24 @@
 import type { JobInput, JobParameters } from '../jobs/job.ts';
-import type { TaskSpec } from './task-spec.ts';
+import { scoutPlan, type TaskSizing } from './scout-sizing.ts';
+import type { Resources, TaskSpec } from './task-spec.ts';
 
 /**
  * Static splitting. A job's parameters follow from the immutable spec and its index alone, so a
  * task of a million jobs is never materialised: the enqueue step asks for one page at a time, and
  * the claim asks for the one job it hands out. Both call jobAt, so a job's inputs are fixed once.
  */
-export function jobCount(spec: TaskSpec): number {
+export function jobCount(spec: TaskSpec, sizing?: TaskSizing): number {
   // An event-service task starts with its consumers; its merge jobs are added when the ranges end.
   if (spec.eventService !== undefined) return spec.eventService.consumers;
-  if (spec.events !== undefined) {
-    const perJob = spec.split.eventsPerJob ?? spec.events;
-    return Math.ceil(spec.events / perJob);
-  }
-  const files = spec.inputs?.files.length ?? 0;
-  return Math.ceil(files / (spec.split.filesPerJob ?? 1));
+  // A scouted task starts with its scouts; the rest are added once the scouts sized them.
+  const plan = scoutPlan(spec);
+  if (plan !== undefined) return plan.scouts + (sizing?.jobs ?? 0);
+  return Math.ceil((spec.events ?? spec.inputs?.files.length ?? 0) / staticPerJob(spec));
+}
+
+/** Events per job of a generation task (all in one job when not given), files per job of a processing task. */
+function staticPerJob(spec: TaskSpec): number {
+  return spec.events !== undefined ? (spec.split.eventsPerJob ?? spec.events) : (spec.split.filesPerJob ?? 1);
 }
 
 type SpecInputFile = NonNullable<TaskSpec['inputs']>['files'][number];
@@ -30,25 +34,46 @@ export function jobInput(file: SpecInputFile): JobInput {
   };
 }
 
-/** The parameters of job `jobIndex` (0-based) of a task. */
-export function jobAt(spec: TaskSpec, jobIndex: number): JobParameters {
+/**
+ * The parameters of job `jobIndex` (0-based) of a task. A scouted task's scouts come first, then
+ * the jobs its sizing (from the scouts) cut from the rest: those exist only with the sizing.
+ */
+export function jobAt(spec: TaskSpec, jobIndex: number, sizing?: TaskSizing): JobParameters {
   // Consumers take their events from the range queue; merge jobs their inputs from range records.
   if (spec.eventService !== undefined) return { jobIndex };
-  const total = jobCount(spec);
+  const total = jobCount(spec, sizing);
   if (!Number.isInteger(jobIndex) || jobIndex < 0 || jobIndex >= total) {
     throw new RangeError(`job index ${jobIndex} outside 0..${total - 1}`);
   }
+  const plan = scoutPlan(spec);
+  const perStatic = staticPerJob(spec);
+  const { first, perJob } =
+    plan === undefined
+      ? { first: jobIndex * perStatic, perJob: perStatic }
+      : jobIndex < plan.scouts || sizing === undefined
+        ? { first: jobIndex * plan.perScout, perJob: plan.perScout }
+        : { first: plan.scoutUnits + (jobIndex - plan.scouts) * sizing.perJob, perJob: sizing.perJob };
+  // The scouts' share ends where the rest begins, whatever the last scout's size.
+  const end = plan !== undefined && jobIndex < plan.scouts ? plan.scoutUnits : Number.POSITIVE_INFINITY;
   if (spec.events !== undefined) {
-    const perJob = spec.split.eventsPerJob ?? spec.events;
-    const firstEvent = jobIndex * perJob;
-    return { jobIndex, firstEvent, nEvents: Math.min(perJob, spec.events - firstEvent) };
+    return { jobIndex, firstEvent: first, nEvents: Math.min(perJob, spec.events - first, end - first) };
   }
-  const perJob = spec.split.filesPerJob ?? 1;
-  const inputs = (spec.inputs?.files ?? []).slice(jobIndex * perJob, (jobIndex + 1) * perJob).map(jobInput);
+  const inputs = (spec.inputs?.files ?? []).slice(first, Math.min(first + perJob, end)).map(jobInput);
   const known = inputs.every((f) => f.events !== undefined);
   return known
     ? { jobIndex, inputs, nEvents: inputs.reduce((n, f) => n + (f.events ?? 0), 0) }
     : { jobIndex, inputs };
+}
+
+/**
+ * The resources a job asks for before any retry raised them: the spec's, except for the jobs a
+ * scouted task's sizing cut, which ask for the memory the scouts measured (plus the margin).
+ * Retries' escalation applies on top (effectiveResources).
+ */
+export function jobResources(spec: TaskSpec, sizing: TaskSizing | undefined, jobIndex: number): Resources {
+  const plan = scoutPlan(spec);
+  if (plan === undefined || sizing === undefined || jobIndex < plan.scouts) return spec.resources;
+  return { ...spec.resources, memoryMB: sizing.memoryMB };
 }
 
 /** The indexes of the page [from, from + limit), clipped to the task's size. */

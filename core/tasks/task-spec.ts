@@ -70,10 +70,35 @@ export const InputFileSchema = z.union([
   }),
 ]);
 
+/** Scout jobs a scouted task runs first, unless its spec says (PanDA runs a few too). */
+export const DEFAULT_SCOUTS = 3;
+export const MAX_SCOUTS = 10;
+/** Events per scout job of a scouted generation task whose spec gives no eventsPerJob. */
+export const DEFAULT_SCOUT_EVENTS = 100;
+/** Memory asked for after the scouts: their peak RSS plus this much (percent), unless the spec says. */
+export const DEFAULT_MEMORY_MARGIN_PERCENT = 20;
+
 export const SplitSchema = z
   .strictObject({
+    /** Events per job; with targetWalltimeSec, per scout job (default DEFAULT_SCOUT_EVENTS). */
     eventsPerJob: z.number().int().min(1).optional(),
+    /** Input files per job; with targetWalltimeSec, per scout job (default 1). */
     filesPerJob: z.number().int().min(1).optional(),
+    /**
+     * Dynamic splitting (PanDA's scouts, CRAB's automatic splitting): a few scout jobs run first;
+     * from their usage the rest of the task is cut into jobs of about this walltime, asking for
+     * the scouts' peak memory plus a margin.
+     */
+    targetWalltimeSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
+    /** Scout jobs (default DEFAULT_SCOUTS, or fewer when the task has fewer jobs' worth). */
+    scouts: z.number().int().min(1).max(MAX_SCOUTS).optional(),
+    /** Added to the scouts' peak RSS for the memory asked for (default DEFAULT_MEMORY_MARGIN_PERCENT). */
+    memoryMarginPercent: z.number().int().min(0).max(200).optional(),
   })
   .refine((s) => !(s.eventsPerJob !== undefined && s.filesPerJob !== undefined), {
     message: 'give eventsPerJob or filesPerJob, not both',
@@ -203,18 +228,35 @@ export const TaskSpecSchema = z
     }
   });
 
+type SplitSpec = z.infer<typeof SplitSchema>;
+const SCOUT_FIELDS = ['targetWalltimeSec', 'scouts', 'memoryMarginPercent'] as const;
+
 /** The split of a task without event service. */
 function refineSplit(
   spec: {
     events?: number | undefined;
-    inputs?: unknown;
-    split: { eventsPerJob?: number | undefined; filesPerJob?: number | undefined };
+    inputs?: { files: unknown[] } | undefined;
+    split: SplitSpec;
+    resources: { walltimeSec: number };
   },
   ctx: z.RefinementCtx,
 ): void {
   const hasEvents = spec.events !== undefined;
   const hasFiles = spec.inputs !== undefined;
-  if (hasEvents && spec.split.eventsPerJob === undefined) {
+  if (spec.split.targetWalltimeSec !== undefined) {
+    refineScouts(spec, spec.split.targetWalltimeSec, ctx);
+  } else {
+    for (const field of SCOUT_FIELDS) {
+      if (spec.split[field] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['split', field],
+          message: 'only with split.targetWalltimeSec (dynamic splitting by scout jobs)',
+        });
+      }
+    }
+  }
+  if (hasEvents && spec.split.eventsPerJob === undefined && spec.split.targetWalltimeSec === undefined) {
     ctx.addIssue({
       code: 'custom',
       path: ['split', 'eventsPerJob'],
@@ -228,7 +270,12 @@ function refineSplit(
       message: 'only for generation tasks (events); use filesPerJob',
     });
   }
-  if (spec.events !== undefined && spec.split.eventsPerJob !== undefined) {
+  // A scouted task's eventsPerJob is its scouts' size: the rest is sized within the bound later.
+  if (
+    spec.events !== undefined &&
+    spec.split.eventsPerJob !== undefined &&
+    spec.split.targetWalltimeSec === undefined
+  ) {
     const jobs = Math.ceil(spec.events / spec.split.eventsPerJob);
     if (jobs > MAX_JOBS_PER_TASK) {
       ctx.addIssue({
@@ -240,12 +287,50 @@ function refineSplit(
   }
 }
 
+/**
+ * A scouted task: its target must leave the jobs room within their walltime, and it must have
+ * as many jobs' worth of events (or files) at the scouts' size as it asks for scouts.
+ */
+function refineScouts(
+  spec: {
+    events?: number | undefined;
+    inputs?: { files: unknown[] } | undefined;
+    split: SplitSpec;
+    resources: { walltimeSec: number };
+  },
+  targetWalltimeSec: number,
+  ctx: z.RefinementCtx,
+): void {
+  if (targetWalltimeSec > spec.resources.walltimeSec) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['split', 'targetWalltimeSec'],
+      message: `more than resources.walltimeSec (${spec.resources.walltimeSec} s): jobs sized to it would be killed`,
+    });
+  }
+  const scouts = spec.split.scouts;
+  if (scouts === undefined) return;
+  const units = spec.events ?? spec.inputs?.files.length ?? 0;
+  const perScout =
+    spec.events !== undefined
+      ? (spec.split.eventsPerJob ?? DEFAULT_SCOUT_EVENTS)
+      : (spec.split.filesPerJob ?? 1);
+  const jobs = Math.ceil(units / perScout);
+  if (scouts > jobs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['split', 'scouts'],
+      message: `more than the task's ${jobs} jobs at ${perScout} ${spec.events !== undefined ? 'events' : 'files'} per scout`,
+    });
+  }
+}
+
 /** The combinations an event-service task may not have, each named by its field. */
 function refineEventService(
   spec: {
     events?: number | undefined;
     inputs?: { files: Array<z.infer<typeof InputFileSchema>> } | undefined;
-    split: { eventsPerJob?: number | undefined; filesPerJob?: number | undefined };
+    split: SplitSpec;
     outputs: string[];
     payload: { command: string; args: string[]; env: Record<string, string> };
   },
@@ -258,6 +343,15 @@ function refineEventService(
       path: ['split'],
       message: 'not for event-service tasks: eventService.rangeSize cuts the events, consumers take them',
     });
+  }
+  for (const field of SCOUT_FIELDS) {
+    if (spec.split[field] !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['split', field],
+        message: 'not for event-service tasks: their consumers take ranges as long as any remain',
+      });
+    }
   }
   if (spec.outputs.length !== 1) {
     ctx.addIssue({

@@ -15,10 +15,13 @@ import { killEntry } from '../pilots/pilot.ts';
 import { brokerSites } from '../policies/broker-sites.ts';
 import { describeNoSite } from '../policies/broker-task.ts';
 import { dispatchJobs } from '../policies/dispatch-jobs.ts';
+import type { DispatchEntry } from '../policies/ports.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { jobSites } from '../policies/site-assignment.ts';
 import { releaseWaitIfReady } from './release-wait.ts';
+import { jobResources } from './split-task.ts';
 import { finalTaskState, isFinalTaskState, type TaskHead, type TaskState } from './task.ts';
+import type { TaskSpec } from './task-spec.ts';
 import { taskEventTo } from './transitions.ts';
 
 export interface Progress {
@@ -28,7 +31,7 @@ export interface Progress {
   eventService?: boolean;
 }
 
-async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<TaskHead> {
+export async function loadHead(deps: Pick<Deps, 'tasks'>, taskId: string): Promise<TaskHead> {
   const head = await deps.tasks.getHead(taskId);
   if (head === undefined) throw new NotFoundError(`task ${taskId} not found`);
   return head;
@@ -81,24 +84,30 @@ export async function enqueueJobs(
   if (head.siteIds.length === 0) throw new NoSiteError(`task ${taskId} has no brokered site`);
   const spec = await deps.tasks.getSpec(taskId);
   if (spec === undefined) throw new NotFoundError(`task ${taskId} has no spec`);
-  await deps.policies.activate({
-    taskId,
+  await deps.policies.activate(dispatchEntry(head, spec));
+  if (head.state === 'splitting')
+    await deps.tasks.transition(taskId, 'run', { at: deps.clock.now().toISOString() });
+  await dispatchJobs(deps);
+  return { nextIndex: head.jobCount, done: true };
+}
+
+/** What dispatch needs of a task to release its jobs (a task already in dispatch keeps its own). */
+export function dispatchEntry(head: TaskHead, spec: TaskSpec): DispatchEntry {
+  return {
+    taskId: head.taskId,
     owner: head.owner,
     priority: head.priority ?? spec.priority,
     createdAt: head.createdAt,
     jobCount: head.jobCount,
     released: head.jobsEnqueued,
     cores: spec.resources.cores,
-    memoryMB: spec.resources.memoryMB,
+    // What the next job to release needs (a scouted task's jobs after its scouts: the sized memory).
+    memoryMB: jobResources(spec, head.sizing, head.jobsEnqueued).memoryMB,
     ...(spec.resources.gpus === undefined ? {} : { gpus: spec.resources.gpus }),
     siteIds: head.siteIds,
     ...(head.paused === true ? { paused: true } : {}),
     ...(spec.siteTest === true ? { siteTest: true } : {}),
-  });
-  if (head.state === 'splitting')
-    await deps.tasks.transition(taskId, 'run', { at: deps.clock.now().toISOString() });
-  await dispatchJobs(deps);
-  return { nextIndex: head.jobCount, done: true };
+  };
 }
 
 /** Stores the workflow's task token, then releases it at once if there is already something to do. */
@@ -166,10 +175,13 @@ export async function resumeJobs(
     const record = byIndex.get(jobIndex);
     if (record === undefined) {
       const siteId = siteOf(jobIndex);
-      if (siteId !== undefined)
-        messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now, spec.resources));
+      if (siteId !== undefined) {
+        const needs = jobResources(spec, head.sizing, jobIndex);
+        messages.push(jobMessage({ taskId, jobIndex, attempt: 1 }, siteId, now, needs));
+      }
     } else if (record.state === 'queued') {
-      messages.push(jobMessage(record, record.siteId, now, effectiveResources(spec.resources, record)));
+      const needs = effectiveResources(jobResources(spec, head.sizing, jobIndex), record);
+      messages.push(jobMessage(record, record.siteId, now, needs));
     }
   }
   if (messages.length > 0) await deps.queue.send(messages);

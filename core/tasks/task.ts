@@ -1,6 +1,7 @@
 import type { RangeCounters } from '../event-ranges/range-counts.ts';
 import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
+import type { TaskSizing } from './scout-sizing.ts';
 import type { TaskSpec } from './task-spec.ts';
 
 /**
@@ -78,6 +79,8 @@ export interface TaskHead {
   rangesEnqueued?: number;
   /** Event-service tasks: the merge jobs, once the merge started (jobs from index `consumers` on). */
   mergeJobs?: number;
+  /** A scouted task, once its scouts ended: what they measured and how the rest was cut (jobs, memory). */
+  sizing?: TaskSizing;
   /** The task's outputs once it ended (the merged outputs of an event-service task). */
   outputs?: OutputFile[];
   /** The cancel step has told the pilots of every running job to kill it. */

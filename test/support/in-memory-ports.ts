@@ -75,6 +75,7 @@ import type {
   WaitOutcome,
   WorkflowEngine,
 } from '#core/tasks/ports.ts';
+import type { TaskSizing } from '#core/tasks/scout-sizing.ts';
 import {
   FINAL_TASK_STATES,
   isFinalTaskState,
@@ -289,6 +290,16 @@ export class InMemoryTaskStore implements TaskStore {
     stored.head.mergeJobs = change.mergeJobs;
     stored.head.jobCount = change.consumers + change.mergeJobs;
     stored.head.updatedAt = change.at;
+    return true;
+  }
+
+  async recordSizing(taskId: string, change: { scouts: number; sizing: TaskSizing }): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || stored.head.sizing !== undefined) return false;
+    if (stored.head.jobCount !== change.scouts || stored.head.state !== 'running') return false;
+    stored.head.sizing = copy(change.sizing);
+    stored.head.jobCount = change.scouts + change.sizing.jobs;
+    stored.head.updatedAt = change.sizing.at;
     return true;
   }
 
@@ -969,6 +980,13 @@ export class InMemoryPolicyStore implements PolicyStore {
     if (entry === undefined) return;
     if (change.paused !== undefined) entry.paused = change.paused;
     if (change.priority !== undefined) entry.priority = change.priority;
+  }
+
+  async extendActive(taskId: string, change: { jobCount: number; memoryMB: number }): Promise<void> {
+    const entry = this.active.get(taskId);
+    if (entry === undefined || entry.jobCount >= change.jobCount) return;
+    entry.jobCount = change.jobCount;
+    entry.memoryMB = change.memoryMB;
   }
 
   async deactivate(taskId: string): Promise<void> {

@@ -477,6 +477,12 @@ describe('least privilege', () => {
     'cancel-jobs': { ...NOTHING, tables: { tasks: rw, jobs: 'read', leases: rw } },
     'finalize-task': { ...NOTHING, tables: { tasks: rw, jobs: 'read', policies: 'write' } },
     'fail-task': { ...NOTHING, tables: { tasks: rw, policies: 'write' } },
+    // A scouted task sized from its scouts' records and the sites' slots, then a dispatch round.
+    'size-task': {
+      ...NOTHING,
+      tables: { tasks: rw, jobs: 'read', policies: rw, sites: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
+    },
     'reap-pilots': {
       ...NOTHING,
       tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw, policies: 'read' },

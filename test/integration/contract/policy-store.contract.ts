@@ -63,6 +63,19 @@ export function describePolicyStoreContract(name: string, makeStore: () => Promi
       expect(await mine(absent)).toBeUndefined();
     });
 
+    it('grows the jobs of a task in dispatch with their memory, never shrinks them, and adds no entry', async () => {
+      const e = entry({ jobCount: 3 });
+      await store.activate(e);
+      await store.advance(e.taskId, 0, 3);
+      await store.extendActive(e.taskId, { jobCount: 7, memoryMB: 600 });
+      expect(await mine(e.taskId)).toMatchObject({ jobCount: 7, released: 3, memoryMB: 600 });
+      await store.extendActive(e.taskId, { jobCount: 5, memoryMB: 900 });
+      expect(await mine(e.taskId)).toMatchObject({ jobCount: 7, memoryMB: 600 });
+      const absent = `t-${randomBytes(6).toString('hex')}`;
+      await store.extendActive(absent, { jobCount: 9, memoryMB: 600 });
+      expect(await mine(absent)).toBeUndefined();
+    });
+
     it('removes a task from dispatch, twice without harm', async () => {
       const e = entry();
       await store.activate(e);

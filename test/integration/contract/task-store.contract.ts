@@ -8,6 +8,7 @@ import { emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range
 import type { JobCounts } from '#core/jobs/job-counts.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
 import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
+import type { TaskSizing } from '#core/tasks/scout-sizing.ts';
 import type { ResubmitOrder, Task, TaskHead } from '#core/tasks/task.ts';
 import { TaskSpecSchema } from '#core/tasks/task-spec.ts';
 import { makeTask, newTaskId } from '../adapters/fixtures.ts';
@@ -694,6 +695,67 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         expect(await store.transition(task.taskId, 'complete', { at: AT, outputs })).toBe(true);
         expect(await store.getHead(task.taskId)).toMatchObject({ state: 'done', outputs, endedAt: AT });
         expect((await store.get(task.taskId))?.outputs).toEqual(outputs);
+      });
+    });
+
+    describe('scouted tasks', () => {
+      const SIZING: TaskSizing = {
+        unit: 'event',
+        measured: {
+          scouts: 3,
+          finished: 2,
+          failed: 1,
+          cancelled: 0,
+          wallSecPerUnit: 0.25,
+          cpuSecPerUnit: 0.2,
+          peakRssMB: 420,
+        },
+        perJob: 2400,
+        jobs: 4,
+        memoryMB: 600,
+        notes: ['sized from 2 of 3 scouts; the others exit code 3 ×1'],
+        at: AT,
+      };
+
+      /** A running scouted task whose 3 scouts were released. */
+      function scoutedTask(overrides: Partial<Task> = {}): Task {
+        return makeTask({
+          spec: TaskSpecSchema.parse({
+            name: 'mc-scouted',
+            payload: { command: 'generate' },
+            events: 10_000,
+            split: { targetWalltimeSec: 600 },
+          }),
+          state: 'running',
+          jobCount: 3,
+          jobsEnqueued: 3,
+          ...overrides,
+        });
+      }
+
+      it('records the sizing and the jobs it adds in one write, once', async () => {
+        const task = scoutedTask();
+        await store.create(task);
+        expect(await store.recordSizing(task.taskId, { scouts: 3, sizing: SIZING })).toBe(true);
+        const sized = await store.getHead(task.taskId);
+        expect(sized).toMatchObject({ jobCount: 7, sizing: SIZING, updatedAt: AT });
+        expect((await store.getProgress(task.taskId))?.counts).toEqual(counts({ defined: 4, queued: 3 }));
+
+        const again = { ...SIZING, jobs: 9, at: LATER };
+        expect(await store.recordSizing(task.taskId, { scouts: 3, sizing: again })).toBe(false);
+        expect(await store.recordSizing(task.taskId, { scouts: 7, sizing: again })).toBe(false);
+        expect(await store.getHead(task.taskId)).toEqual(sized);
+      });
+
+      it('records no sizing on a task that is not running, not at its scouts, or unknown', async () => {
+        for (const task of [scoutedTask({ state: 'failed' }), scoutedTask({ jobCount: 4 })]) {
+          await store.create(task);
+          expect(await store.recordSizing(task.taskId, { scouts: 3, sizing: SIZING })).toBe(false);
+          expect(await store.getHead(task.taskId)).toEqual(headOf(task));
+        }
+        const unknown = newTaskId();
+        expect(await store.recordSizing(unknown, { scouts: 3, sizing: SIZING })).toBe(false);
+        expect(await store.getHead(unknown)).toBeUndefined();
       });
     });
 

@@ -193,7 +193,11 @@ describe('task.asl.json wiring', () => {
         'MoreRanges [$.ranges.done == false] -> EnqueueRanges',
         'MoreRanges [default] -> EnqueueJobs',
         `AfterJobs [${es('$.ranges.eventService')}] -> MergeRanges`,
-        'AfterJobs [default] -> FinalizeTask',
+        'AfterJobs [default] -> SizeTask',
+        'SizeTask -> TaskSized',
+        worker('SizeTask'),
+        'TaskSized [$.sizing.waiting == true] -> WaitForJobs',
+        'TaskSized [default] -> FinalizeTask',
         'MergeRanges -> MergeStarted',
         worker('MergeRanges'),
         'MergeStarted [$.merge.waiting == true] -> WaitForJobs',
@@ -269,6 +273,7 @@ describe('task.asl.json wiring', () => {
       'WaitForJobs',
       'CancelJobs',
       'ResubmitJobs',
+      'SizeTask',
       'FinalizeTask',
     ]) {
       const s = state(name);
@@ -330,6 +335,7 @@ describe('task.asl.json runs', () => {
       SplitTask: () => progress(0, false),
       EnqueueJobs: () => pages.shift() ?? progress(0, true),
       WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+      SizeTask: () => ({ waiting: false }),
       FinalizeTask: () => ({ state: 'done' }),
       CancelJobs: () => progress(0, true),
       FailTask: () => ({ state: 'failed' }),
@@ -345,6 +351,8 @@ describe('task.asl.json runs', () => {
       'WaitForJobs',
       'AfterWait',
       'AfterJobs',
+      'SizeTask',
+      'TaskSized',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -373,6 +381,7 @@ describe('task.asl.json runs', () => {
       EnqueueJobs: () => progress(10, true),
       WaitForJobs: () => waits.shift() ?? { taskId: 't-asl0000001', sweep: false },
       CancelJobs: () => sweeps.shift() ?? progress(0, true),
+      SizeTask: () => ({ waiting: false }),
       FinalizeTask: () => ({ state: 'cancelled' }),
       FailTask: () => ({ state: 'failed' }),
     });
@@ -392,6 +401,8 @@ describe('task.asl.json runs', () => {
       'WaitForJobs',
       'AfterWait',
       'AfterJobs',
+      'SizeTask',
+      'TaskSized',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -411,6 +422,7 @@ describe('task.asl.json runs', () => {
       {
         ResubmitJobs: () => pages.shift() ?? { nextIndex: 0, done: true, resubmitted: 0 },
         WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+        SizeTask: () => ({ waiting: false }),
         FinalizeTask: () => ({ state: 'done' }),
         FailTask: () => ({ state: 'failed' }),
       },
@@ -426,6 +438,8 @@ describe('task.asl.json runs', () => {
       'WaitForJobs',
       'AfterWait',
       'AfterJobs',
+      'SizeTask',
+      'TaskSized',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -447,6 +461,7 @@ describe('task.asl.json runs', () => {
       EnqueueJobs: () => progress(10, true),
       WaitForJobs: () => waits.shift() ?? { taskId: 't-asl0000001', sweep: false },
       ResubmitJobs: () => ({ nextIndex: 10, done: true, resubmitted: 3 }),
+      SizeTask: () => ({ waiting: false }),
       FinalizeTask: () => ({ state: 'done' }),
       FailTask: () => ({ state: 'failed' }),
     });
@@ -464,6 +479,8 @@ describe('task.asl.json runs', () => {
       'WaitForJobs',
       'AfterWait',
       'AfterJobs',
+      'SizeTask',
+      'TaskSized',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -483,6 +500,7 @@ describe('task.asl.json runs', () => {
       },
       WaitForJobs: () => ({ taskId: 't-asl0000001', sweep: false }),
       CancelJobs: () => progress(0, true),
+      SizeTask: () => ({ waiting: false }),
       FinalizeTask: () => ({ state: 'done' }),
       FailTask: () => ({ state: 'failed' }),
       CloseAfterFailure: () => ({ closed: false }),
@@ -502,6 +520,41 @@ describe('task.asl.json runs', () => {
     expect(output).toMatchObject({ result: { state: 'failed' } });
   });
 
+  it('runs a scouted task: its scouts, the sizing step adds the rest, wait again, nothing more to size, finalize', async () => {
+    const sizings = [{ waiting: true }, { waiting: false }];
+    const { entered, inputs, output } = await run({
+      SplitTask: () => progress(0, false),
+      EnqueueJobs: () => progress(3, true),
+      WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+      SizeTask: () => sizings.shift() ?? { waiting: false },
+      FinalizeTask: () => ({ state: 'done' }),
+      CancelJobs: () => progress(0, true),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    expect(entered).toEqual([
+      'KindOfStart',
+      'SplitTask',
+      'KindOfTask',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      'WaitForJobs',
+      'AfterWait',
+      'AfterJobs',
+      'SizeTask',
+      'TaskSized',
+      'WaitForJobs',
+      'AfterWait',
+      'AfterJobs',
+      'SizeTask',
+      'TaskSized',
+      'FinalizeTask',
+      'AfterFinalize',
+      'Done',
+    ]);
+    expect(inputs.get('SizeTask')).toEqual([{ taskId: 't-asl0000001' }, { taskId: 't-asl0000001' }]);
+    expect(output).toMatchObject({ sizing: { waiting: false }, result: { state: 'done' } });
+  });
+
   it('runs an event-service task: ranges page by page, consumers, merge, wait again, finalize, close the queue', async () => {
     const rangePages = [
       { nextRange: 50_000, done: false },
@@ -514,6 +567,7 @@ describe('task.asl.json runs', () => {
       EnqueueJobs: () => progress(4, true),
       WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
       MergeRanges: () => merges.shift() ?? { waiting: false },
+      SizeTask: () => ({ waiting: false }),
       FinalizeTask: () => ({ state: 'done' }),
       CloseRangeQueue: () => ({ closed: true }),
       CancelJobs: () => progress(0, true),

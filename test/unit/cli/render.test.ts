@@ -146,6 +146,55 @@ describe('renderTaskStatus', () => {
   });
 });
 
+describe('renderTaskStatus of a scouted task', () => {
+  const scouting = {
+    scouts: 3,
+    unit: 'event' as const,
+    targetWalltimeSec: 600,
+  };
+
+  it('says the scouts measure while they run', () => {
+    expect(renderTaskStatus(task({ scouting: { state: 'scouting', ...scouting } }))).toContain(
+      '\nscouts: the first 3 jobs measure time and memory per event; the rest is sized to about 600 s a job when they end',
+    );
+  });
+
+  it('shows what the scouts measured and the sizing chosen, with its notes', () => {
+    const text = renderTaskStatus(
+      task({
+        scouting: {
+          state: 'sized',
+          ...scouting,
+          measured: {
+            finished: 2,
+            failed: 1,
+            cancelled: 0,
+            wallSecPerUnit: 0.051234,
+            cpuSecPerUnit: 0.0449,
+            peakRssMB: 45,
+          },
+          perJob: 11_711,
+          jobs: 17,
+          memoryMB: 100,
+          notes: ['sized from 2 of 3 scouts; the others exit code 3 ×1'],
+          sizedAt: '2026-11-25T10:01:00.000Z',
+        },
+      }),
+    );
+    expect(text.split('\n').slice(-3)).toEqual([
+      'scouts: 2 of 3 finished, 1 failed: 0.0512 s wall (0.0449 s CPU) per event, peak RSS 45 MB',
+      'sizing: 11711 events per job (target 600 s), 17 more jobs, memory 100 MB',
+      '  note: sized from 2 of 3 scouts; the others exit code 3 ×1',
+    ]);
+  });
+
+  it('says when the task ended before it was sized', () => {
+    expect(
+      renderTaskStatus(task({ state: 'failed', scouting: { state: 'not-sized', ...scouting } })),
+    ).toContain('scouts: 3 jobs; the task ended before it was sized from them');
+  });
+});
+
 describe('renderTable', () => {
   it('aligns columns under their headers', () => {
     const lines = renderTable(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { inputNames, jobAt, jobCount, jobIndexes } from '#core/tasks/split-task.ts';
+import type { TaskSizing } from '#core/tasks/scout-sizing.ts';
+import { inputNames, jobAt, jobCount, jobIndexes, jobResources } from '#core/tasks/split-task.ts';
 import { parseTaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
 
 function spec(fields: Partial<TaskSpecInput>) {
@@ -128,5 +129,82 @@ describe('inputNames', () => {
 
   it('names nothing for a generation job', () => {
     expect(inputNames({ jobIndex: 0, firstEvent: 0, nEvents: 10 })).toBeUndefined();
+  });
+});
+
+describe('splitting a scouted task', () => {
+  const scouted = spec({ events: 1000, split: { targetWalltimeSec: 600, eventsPerJob: 30 } });
+  const sizing: TaskSizing = {
+    unit: 'event',
+    measured: {
+      scouts: 3,
+      finished: 3,
+      failed: 0,
+      cancelled: 0,
+      wallSecPerUnit: 2,
+      cpuSecPerUnit: 1,
+      peakRssMB: 420,
+    },
+    perJob: 300,
+    jobs: 4,
+    memoryMB: 600,
+    notes: [],
+    at: '2026-01-01T00:00:00.000Z',
+  };
+
+  it('starts with the scouts only; the sizing adds the rest', () => {
+    expect(jobCount(scouted)).toBe(3);
+    expect(jobCount(scouted, sizing)).toBe(7);
+    expect(() => jobAt(scouted, 3)).toThrow(RangeError);
+  });
+
+  it.each([
+    [0, { firstEvent: 0, nEvents: 30 }],
+    [2, { firstEvent: 60, nEvents: 30 }],
+    [3, { firstEvent: 90, nEvents: 300 }],
+    [5, { firstEvent: 690, nEvents: 300 }],
+    // The last job holds the remainder.
+    [6, { firstEvent: 990, nEvents: 10 }],
+  ])('job %d after the sizing takes %o', (jobIndex, expected) => {
+    expect(jobAt(scouted, jobIndex, sizing)).toEqual({ jobIndex, ...expected });
+  });
+
+  it('covers every event exactly once, scouts and the rest', () => {
+    let next = 0;
+    for (let jobIndex = 0; jobIndex < jobCount(scouted, sizing); jobIndex++) {
+      const job = jobAt(scouted, jobIndex, sizing);
+      expect(job.firstEvent).toBe(next);
+      next += job.nEvents ?? 0;
+    }
+    expect(next).toBe(1000);
+  });
+
+  it('ends the scouts where the rest begins, when the last scout is short', () => {
+    const short = spec({ events: 70, split: { targetWalltimeSec: 600, eventsPerJob: 30 } });
+    expect([0, 1, 2].map((i) => jobAt(short, i).nEvents)).toEqual([30, 30, 10]);
+  });
+
+  it('cuts input files the same way: scouts of filesPerJob, then the sizing’s files per job', () => {
+    const files = spec({
+      inputs: { files: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] },
+      split: { targetWalltimeSec: 600, filesPerJob: 1, scouts: 2 },
+    });
+    const byFiles = { ...sizing, unit: 'file' as const, perJob: 2, jobs: 3 };
+    expect(jobCount(files, byFiles)).toBe(5);
+    expect([0, 1, 2, 3, 4].map((i) => inputNames(jobAt(files, i, byFiles)))).toEqual([
+      ['a'],
+      ['b'],
+      ['c', 'd'],
+      ['e', 'f'],
+      ['g'],
+    ]);
+  });
+
+  it('asks for the sizing’s memory for the jobs after the scouts only', () => {
+    expect(jobResources(scouted, sizing, 2)).toEqual(scouted.resources);
+    expect(jobResources(scouted, sizing, 3)).toEqual({ ...scouted.resources, memoryMB: 600 });
+    expect(jobResources(scouted, undefined, 3)).toEqual(scouted.resources);
+    const plain = spec({ events: 100, split: { eventsPerJob: 10 } });
+    expect(jobResources(plain, sizing, 5)).toEqual(plain.resources);
   });
 });

@@ -320,3 +320,83 @@ describe('parseTaskSpecText', () => {
     expect(fields).toContain('spec.events');
   });
 });
+
+describe('parseTaskSpec, scouts (split.targetWalltimeSec)', () => {
+  const scouted = {
+    name: 'gen-scouted',
+    payload: { command: 'generate' },
+    events: 10_000,
+    split: { targetWalltimeSec: 600 },
+  };
+
+  it('accepts a scouted generation task without eventsPerJob, and a scouted processing task', () => {
+    expect(parseTaskSpec(scouted).split).toEqual({ targetWalltimeSec: 600 });
+    const files = { ...processing, split: { filesPerJob: 2, targetWalltimeSec: 900, scouts: 1 } };
+    expect(parseTaskSpec(files).split).toEqual({ filesPerJob: 2, targetWalltimeSec: 900, scouts: 1 });
+    const all = { targetWalltimeSec: 600, eventsPerJob: 50, scouts: 10, memoryMarginPercent: 0 };
+    expect(parseTaskSpec({ ...scouted, split: all }).split).toEqual(all);
+  });
+
+  it.each([
+    [{ targetWalltimeSec: 0 }, 'spec.split.targetWalltimeSec'],
+    [{ targetWalltimeSec: 8 * 24 * 3600 }, 'spec.split.targetWalltimeSec'],
+    [{ targetWalltimeSec: 60.5 }, 'spec.split.targetWalltimeSec'],
+    [{ targetWalltimeSec: 600, scouts: 0 }, 'spec.split.scouts'],
+    [{ targetWalltimeSec: 600, scouts: 11 }, 'spec.split.scouts'],
+    [{ targetWalltimeSec: 600, memoryMarginPercent: -1 }, 'spec.split.memoryMarginPercent'],
+    [{ targetWalltimeSec: 600, memoryMarginPercent: 201 }, 'spec.split.memoryMarginPercent'],
+    [{ eventsPerJob: 10, scouts: 3 }, 'spec.split.scouts'],
+    [{ eventsPerJob: 10, memoryMarginPercent: 20 }, 'spec.split.memoryMarginPercent'],
+  ])('names a bad scouting field (%o)', (split, field) => {
+    // (A target over 7 days is named twice: out of range, and over the jobs' walltime.)
+    expect([...new Set(fieldsOf(() => parseTaskSpec({ ...scouted, split })))]).toEqual([field]);
+  });
+
+  it('refuses scouts or a margin without a target, saying what they need', () => {
+    const issues = issuesOf(() => parseTaskSpec({ ...scouted, split: { eventsPerJob: 10, scouts: 2 } }));
+    expect(issues).toEqual([
+      {
+        field: 'spec.split.scouts',
+        message: 'only with split.targetWalltimeSec (dynamic splitting by scout jobs)',
+      },
+    ]);
+  });
+
+  it('refuses a target longer than the walltime the jobs ask for', () => {
+    const issues = issuesOf(() =>
+      parseTaskSpec({ ...scouted, resources: { walltimeSec: 300 }, split: { targetWalltimeSec: 600 } }),
+    );
+    expect(issues).toEqual([
+      {
+        field: 'spec.split.targetWalltimeSec',
+        message: 'more than resources.walltimeSec (300 s): jobs sized to it would be killed',
+      },
+    ]);
+  });
+
+  it('refuses more scouts than the task has jobs at the scouts’ size', () => {
+    const few = { ...scouted, events: 250, split: { targetWalltimeSec: 600, scouts: 4 } };
+    expect(issuesOf(() => parseTaskSpec(few))).toEqual([
+      { field: 'spec.split.scouts', message: "more than the task's 3 jobs at 100 events per scout" },
+    ]);
+    // Exactly as many is fine: the scouts are the whole task.
+    expect(parseTaskSpec({ ...few, split: { targetWalltimeSec: 600, scouts: 3 } }).split.scouts).toBe(3);
+    const files = { ...processing, split: { targetWalltimeSec: 600, scouts: 3 } };
+    expect(fieldsOf(() => parseTaskSpec(files))).toEqual(['spec.split.scouts']);
+  });
+
+  it('accepts a scouted task of more events than a million scout-sized jobs would hold', () => {
+    const huge = { ...scouted, events: 1e12, split: { targetWalltimeSec: 600, eventsPerJob: 100 } };
+    expect(parseTaskSpec(huge).events).toBe(1e12);
+  });
+
+  it('refuses scouting fields on an event-service task, each by name', () => {
+    const es = {
+      ...scouted,
+      outputs: ['events.root'],
+      eventService: { rangeSize: 10 },
+      split: { targetWalltimeSec: 600, scouts: 2 },
+    };
+    expect(fieldsOf(() => parseTaskSpec(es))).toEqual(['spec.split.targetWalltimeSec', 'spec.split.scouts']);
+  });
+});
