@@ -96,7 +96,10 @@ export class DynamoDbPolicyStore implements PolicyStore {
     }
   }
 
-  async extendActive(taskId: string, { jobCount, memoryMB }: { jobCount: number; memoryMB: number }): Promise<void> {
+  async extendActive(
+    taskId: string,
+    { jobCount, memoryMB }: { jobCount: number; memoryMB: number },
+  ): Promise<void> {
     try {
       await this.client.send(
         new UpdateCommand({

@@ -88,7 +88,8 @@ describe('resource classes', () => {
     expect((await api.finalTask(pair)).state).toBe('done');
 
     pilots = await api.pilots();
-    const coresOf = (pilotId: string | undefined) => pilots.find((p) => p.pilotId === pilotId)?.resources.cores;
+    const coresOf = (pilotId: string | undefined) =>
+      pilots.find((p) => p.pilotId === pilotId)?.resources.cores;
     const multiJobs = await api.jobsWithAttempts(multi);
     // Every attempt of a multi-core job ran on a pilot with two cores: the small one never claimed one.
     const attempts = multiJobs.flatMap((j) => j.attempts ?? []);
