@@ -4,6 +4,7 @@ import { Effect, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { queueNames } from '#adapters/sqs/sqs-job-queue.ts';
 import { rangeQueueNames } from '#adapters/sqs/sqs-range-queue.ts';
+import type { ResourceClass } from '#core/jobs/resource-class.ts';
 import type { RangeQueueAccess, SiteQueueAccess } from '../function-access.ts';
 
 export interface JobDispatchProps {
@@ -127,18 +128,18 @@ export class JobDispatch extends Construct {
   }
 
   /** Names of a site's queue and DLQ, exactly as the application creates them. */
-  siteQueueNames(siteId: string): { queue: string; dlq: string } {
-    return queueNames(this.queuePrefix, siteId);
+  siteQueueNames(siteId: string, resourceClass: ResourceClass = 'score'): { queue: string; dlq: string } {
+    return queueNames(this.queuePrefix, siteId, resourceClass);
   }
 
-  /** Messages waiting in a site's DLQ (jobs that pilots received too often without claiming). */
-  metricDlqDepth(siteId: string): Metric {
-    return sqsMetric('ApproximateNumberOfMessagesVisible', this.siteQueueNames(siteId).dlq);
+  /** Messages waiting in a site's DLQ of a class (jobs that pilots received too often without claiming). */
+  metricDlqDepth(siteId: string, resourceClass: ResourceClass = 'score'): Metric {
+    return sqsMetric('ApproximateNumberOfMessagesVisible', this.siteQueueNames(siteId, resourceClass).dlq);
   }
 
-  /** Age of the oldest job message in a site's queue (work waits, no pilot takes it). */
-  metricOldestJobMessageAge(siteId: string): Metric {
-    return sqsMetric('ApproximateAgeOfOldestMessage', this.siteQueueNames(siteId).queue);
+  /** Age of the oldest job message in a site's queue of a class (work waits, no pilot takes it). */
+  metricOldestJobMessageAge(siteId: string, resourceClass: ResourceClass = 'score'): Metric {
+    return sqsMetric('ApproximateAgeOfOldestMessage', this.siteQueueNames(siteId, resourceClass).queue);
   }
 
   /** CloudWatch search expression over every site queue of this stack (for the dashboard). */

@@ -19,6 +19,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import { pascalCase } from '../function-catalog.ts';
 import type { Stage } from '../stages.ts';
 import type { GluonFunction } from './gluon-function.ts';
@@ -84,20 +85,24 @@ export class Observability extends Construct {
       return created;
     };
 
+    // Every resource class's queue of each site (single-core keeps the site's own ids).
     for (const siteId of stage.sites) {
-      const names = props.jobDispatch.siteQueueNames(siteId);
-      alarm(
-        `Site-${siteId}-DlqNotEmpty`,
-        props.jobDispatch.metricDlqDepth(siteId),
-        1,
-        `Job messages in ${names.dlq}: pilots at site ${siteId} received them repeatedly without claiming. Inspect them, fix the cause, redrive.`,
-      );
-      alarm(
-        `Site-${siteId}-OldestJobMessage`,
-        props.jobDispatch.metricOldestJobMessageAge(siteId),
-        stage.alarms.oldestJobMessageAgeSec,
-        `A job message waits in ${names.queue} for over ${stage.alarms.oldestJobMessageAgeSec} s: no pilot takes work at site ${siteId}.`,
-      );
+      for (const resourceClass of RESOURCE_CLASSES) {
+        const names = props.jobDispatch.siteQueueNames(siteId, resourceClass);
+        const id = resourceClass === 'score' ? `Site-${siteId}` : `Site-${siteId}-${resourceClass}`;
+        alarm(
+          `${id}-DlqNotEmpty`,
+          props.jobDispatch.metricDlqDepth(siteId, resourceClass),
+          1,
+          `Job messages in ${names.dlq}: pilots at site ${siteId} received them repeatedly without claiming. Inspect them, fix the cause, redrive.`,
+        );
+        alarm(
+          `${id}-OldestJobMessage`,
+          props.jobDispatch.metricOldestJobMessageAge(siteId, resourceClass),
+          stage.alarms.oldestJobMessageAgeSec,
+          `A ${resourceClass} job message waits in ${names.queue} for over ${stage.alarms.oldestJobMessageAgeSec} s: no pilot that can run it takes work at site ${siteId}.`,
+        );
+      }
     }
 
     alarm(

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { StsCredentialVendor, sessionPolicy } from '#adapters/sts/sts-credential-vendor.ts';
+import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import { ROUTES, SCHEDULED_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 import { placeholdersOf, substitutionName } from '../../../cdk/constructs/task-workflow.ts';
@@ -331,23 +332,37 @@ describe('job dispatch', () => {
     const prefix = synth.stack.jobDispatch.queuePrefix;
     await new SqsJobQueue(client, prefix).ensureSiteQueue('cern');
 
-    const names = synth.stack.jobDispatch.siteQueueNames('cern');
-    expect(names).toEqual({ queue: `${STACK}-site-cern`, dlq: `${STACK}-site-cern-dlq` });
-    expect(created.map((q) => q.name).sort()).toEqual([names.queue, names.dlq].sort());
-    const queue = created.find((q) => q.name === names.queue);
-    const redrive = JSON.parse(queue?.attributes.RedrivePolicy ?? '{}') as Record<string, unknown>;
-    expect(redrive.deadLetterTargetArn).toBe(`arn:aws:sqs:test:queue:${names.dlq}`);
-    expect(Number(redrive.maxReceiveCount)).toBeGreaterThan(0);
-    expect(created.find((q) => q.name === names.dlq)?.attributes.RedrivePolicy).toBeUndefined();
+    expect(synth.stack.jobDispatch.siteQueueNames('cern')).toEqual({
+      queue: `${STACK}-site-cern`,
+      dlq: `${STACK}-site-cern-dlq`,
+    });
+    // A queue and its DLQ per resource class, each under the stack's site-* pattern.
+    const all = RESOURCE_CLASSES.map((c) => synth.stack.jobDispatch.siteQueueNames('cern', c));
+    expect(all.map((n) => n.queue)).toEqual([
+      `${STACK}-site-cern`,
+      `${STACK}-site-cern_mcore`,
+      `${STACK}-site-cern_himem`,
+      `${STACK}-site-cern_gpu`,
+    ]);
+    expect(created.map((q) => q.name).sort()).toEqual(all.flatMap((n) => [n.queue, n.dlq]).sort());
+    for (const names of all) {
+      const queue = created.find((q) => q.name === names.queue);
+      const redrive = JSON.parse(queue?.attributes.RedrivePolicy ?? '{}') as Record<string, unknown>;
+      expect(redrive.deadLetterTargetArn).toBe(`arn:aws:sqs:test:queue:${names.dlq}`);
+      expect(Number(redrive.maxReceiveCount)).toBeGreaterThan(0);
+      expect(created.find((q) => q.name === names.dlq)?.attributes.RedrivePolicy).toBeUndefined();
+    }
   });
 
-  it('alarms on the DLQ depth and the oldest job message of every configured site', () => {
+  it('alarms on the DLQ depth and the oldest job message of every class queue of every configured site', () => {
     const alarms = ofType(resources, 'AWS::CloudWatch::Alarm').map(
       ([, a]) => a.Properties as Record<string, unknown>,
     );
     expect(stage.sites.length).toBeGreaterThan(0);
-    for (const siteId of stage.sites) {
-      const queue = `${STACK}-site-${siteId}`;
+    for (const queue of stage.sites.flatMap((siteId) =>
+      ['', '_mcore', '_himem', '_gpu'].map((suffix) => `${STACK}-site-${siteId}${suffix}`),
+    )) {
+      const siteId = queue;
       const onQueue = (metricName: string, queueName: string) =>
         alarms.filter(
           (a) =>

@@ -96,6 +96,10 @@ describe('prod stage', () => {
     );
     expect(
       dlqAlarms.map(([, a]) => (propsOf(a).Dimensions as Array<{ Value: string }>)[0]?.Value).sort(),
-    ).toEqual(stage.sites.map((s) => `gluon-prod-site-${s}-dlq`).sort());
+    ).toEqual(
+      stage.sites
+        .flatMap((s) => ['', '_mcore', '_himem', '_gpu'].map((c) => `gluon-prod-site-${s}${c}-dlq`))
+        .sort(),
+    );
   });
 });
