@@ -7,6 +7,7 @@
 
 import { statfsSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SiteIdSchema } from '#core/sites/site.ts';
 import { LOG_LEVELS, type LogLevel } from '#platform/logger.ts';
@@ -358,12 +359,18 @@ const RawConfigSchema = z.strictObject({
   loopingSec: int(1, YEAR_SEC),
 });
 
+/**
+ * Free space of the file system `dir` is on; a work directory not made yet (the pilot makes it)
+ * is on its nearest existing parent's.
+ */
 function freeDiskMB(dir: string): number {
-  try {
-    const fs = statfsSync(dir);
-    return Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
-  } catch {
-    return 0;
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    try {
+      const fs = statfsSync(at);
+      return Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
+    } catch {
+      if (dirname(at) === at) return 0;
+    }
   }
 }
 

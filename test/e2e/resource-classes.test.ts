@@ -5,6 +5,7 @@
  * single-core jobs two at a time.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,9 +36,10 @@ function startSmallPilot(): ChildProcess {
   args.push('--cores', '1', '--memory-mb', '2000', '--idle-exit-sec', '120', '--poll-wait-sec', '2');
   args.push('--work-dir', join(stack.stateDir, 'small-pilot'), '--max-load-per-core', '1000');
   args.push('--min-free-disk-mb', '0', '--host', 'small-node');
+  const log = openSync(join(stack.stateDir, 'small-pilot.log'), 'a');
   return spawn(process.execPath, args, {
     env: { ...process.env, ...stack.env, GLUON_PILOT_TOKEN: stack.pilotToken },
-    stdio: 'ignore',
+    stdio: ['ignore', log, log],
   });
 }
 

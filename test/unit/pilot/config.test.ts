@@ -62,6 +62,18 @@ describe('resolvePilotConfig', () => {
     expect(config).toMatchObject({ siteId: 'site-b', cores: 8, memoryMB: 16000, idleExitSec: 5, maxJobs: 3 });
   });
 
+  it('runs as many jobs at once as it offers cores unless told, and offers the free disk of a work directory not made yet', () => {
+    const config = resolvePilotConfig(
+      { cores: '6', workDir: join(tmpdir(), 'gluon-not-made-yet', 'work') },
+      REQUIRED_ENV,
+    );
+    expect(config.jobsAtOnce).toBe(6);
+    // The work directory is made at start; its file system is its nearest existing parent's.
+    expect(config.diskMB).toBeGreaterThan(0);
+    expect(resolvePilotConfig({ cores: '6', jobsAtOnce: '1' }, REQUIRED_ENV).jobsAtOnce).toBe(1);
+    expect(configError({ jobsAtOnce: '0' }, REQUIRED_ENV).option).toBe('--jobs-at-once');
+  });
+
   it('names the missing option and its variable', () => {
     const error = configError({}, { GLUON_PILOT_TOKEN: 't', GLUON_SITE: 'site-a' });
     expect(error.option).toBe('--api-url');
