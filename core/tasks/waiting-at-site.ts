@@ -54,6 +54,14 @@ export function waitingAtSite(f: WaitingFacts, of: keyof typeof WORDS): JobFindi
       siteId,
       message: `No pilot at ${siteId} can run ${w.them}: ${failing.reason}; ${w.jobs} ${w.wait} until the site's slots change.`,
     };
+  // Pilots of a census that knows classes, none of which can run this class.
+  const ofClass = resourceClass === undefined ? undefined : pilots.classes?.[resourceClass];
+  if (live > 0 && resourceClass !== undefined && pilots.classes !== undefined && (ofClass ?? 0) === 0)
+    return {
+      code: 'no-pilot-of-class',
+      siteId,
+      message: `None of the ${live} pilots at ${siteId} can run ${CLASS_WORDS[resourceClass]} jobs: ${w.jobs} ${w.wait} in the site's ${resourceClass} queue (${queuedJobs} jobs) for a pilot that offers enough.`,
+    };
   if (site.maxPilots === 0)
     return { code: 'site-no-pilots', siteId, message: `Site ${siteId} allows no pilots (maxPilots 0).` };
   if (live === 0)
@@ -61,14 +69,6 @@ export function waitingAtSite(f: WaitingFacts, of: keyof typeof WORDS): JobFindi
       code: 'no-pilots',
       siteId,
       message: `No pilot is running at ${siteId}: ${queuedJobs} job messages wait for its pilot factory to start pilots (up to ${site.maxPilots}).`,
-    };
-  // Pilots of a census that knows classes, none of which can run this class.
-  const ofClass = resourceClass === undefined ? undefined : pilots.classes?.[resourceClass];
-  if (resourceClass !== undefined && pilots.classes !== undefined && (ofClass ?? 0) === 0)
-    return {
-      code: 'no-pilot-of-class',
-      siteId,
-      message: `None of the ${live} pilots at ${siteId} can run ${CLASS_WORDS[resourceClass]} jobs: ${w.jobs} ${w.wait} in the site's ${resourceClass} queue (${queuedJobs} jobs) for a pilot that offers enough.`,
     };
   if (pilots.idle + pilots.starting === 0)
     return {
