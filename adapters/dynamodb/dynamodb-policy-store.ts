@@ -16,7 +16,7 @@ import { batchPut } from './batch-put.ts';
 const isConditionalCheckFailed = (error: unknown) => errorName(error) === 'ConditionalCheckFailedException';
 
 /** Partitions of the policies table used here, and the item of the current share tree. */
-const PK = { dispatch: 'dispatch', shares: 'shares', usage: 'usage' } as const;
+const PK = { dispatch: 'dispatch', shares: 'shares', usage: 'usage', lock: 'lock' } as const;
 const CURRENT = 'current';
 
 /**
@@ -115,6 +115,72 @@ export class DynamoDbPolicyStore implements PolicyStore {
       // Grown already (a replayed step), or the task left dispatch: nothing to do.
       if (isConditionalCheckFailed(error)) return;
       rethrowSdkError(error, 'extend task in dispatch');
+    }
+  }
+
+  async acquireDispatch(holder: string, now: number, expiresAt: number): Promise<'acquired' | 'busy'> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { policy: PK.lock, key: PK.dispatch, holder, expiresAt },
+          ConditionExpression: 'attribute_not_exists(#k) OR expiresAt < :now',
+          ExpressionAttributeNames: { '#k': 'key' },
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      return 'acquired';
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) rethrowSdkError(error, 'take the dispatch lock');
+    }
+    try {
+      // Held: ask the holder for one more round.
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.lock, key: PK.dispatch },
+          UpdateExpression: 'SET again = :t',
+          ConditionExpression: 'attribute_exists(#k)',
+          ExpressionAttributeNames: { '#k': 'key' },
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      );
+    } catch (error) {
+      // Released meanwhile: the next scheduled round serves what this one came for.
+      if (!isConditionalCheckFailed(error)) rethrowSdkError(error, 'ask for another dispatch round');
+    }
+    return 'busy';
+  }
+
+  async releaseDispatch(holder: string, expiresAt: number): Promise<'released' | 'again'> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.lock, key: PK.dispatch },
+          ConditionExpression: 'holder = :h AND attribute_not_exists(again)',
+          ExpressionAttributeValues: { ':h': holder },
+        }),
+      );
+      return 'released';
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) rethrowSdkError(error, 'release the dispatch lock');
+    }
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { policy: PK.lock, key: PK.dispatch },
+          UpdateExpression: 'REMOVE again SET expiresAt = :e',
+          ConditionExpression: 'holder = :h',
+          ExpressionAttributeValues: { ':h': holder, ':e': expiresAt },
+        }),
+      );
+      return 'again';
+    } catch (error) {
+      // No longer ours (it expired and another round took it): that round serves what was asked.
+      if (isConditionalCheckFailed(error)) return 'released';
+      rethrowSdkError(error, 'keep the dispatch lock for another round');
     }
   }
 

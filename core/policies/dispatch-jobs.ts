@@ -62,6 +62,8 @@ export function planDispatch(input: {
 }
 
 export interface DispatchReport {
+  /** Rounds run (0: another round held the lock, and was asked for one more). */
+  rounds: number;
   /** Jobs released to site queues, by site. */
   released: Record<string, number>;
   /** Tasks in dispatch (until they end: their jobs in flight count against caps), and those fully released by this round. */
@@ -71,19 +73,64 @@ export interface DispatchReport {
   held: Held[];
 }
 
+/** How long a round holds the dispatch lock at most: far longer than a round takes. */
+const LOCK_MS = 60_000;
+/** Rounds one holder runs in a row at most (each asked for by a round that found the lock busy). */
+const MAX_ROUNDS = 5;
+
 /**
- * One round of dispatch (PanDA's activation with its JobThrottler): each site's queues are topped
- * up to their target, and the places are given out in fair-share order over the tasks that may
- * run there. Nothing else sends a first attempt. The order is live: priorities, shares and usage
- * are read at every round, and only a bounded number of jobs per site ever waits in a queue.
- * A round sends, then moves each task's release cursor fenced on where it was: a round that
- * loses a race (or dies between the two) has only sent duplicates, which claims answer `stale`.
+ * Dispatch (PanDA's activation with its JobThrottler): each site's queues are topped up to their
+ * target, and the places are given out in fair-share order over the tasks that may run there.
+ * Nothing else sends a first attempt. The order is live: priorities, shares and usage are read at
+ * every round, and only a bounded number of jobs per site ever waits in a queue. One round runs
+ * at a time (the dispatch lock): a round that finds another running asks it for one more round
+ * and returns, so many tasks split at once make one round after another, not duplicate messages.
  */
-export async function dispatchJobs(
-  deps: Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock'>,
-): Promise<DispatchReport> {
+export async function dispatchJobs(deps: DispatchDeps): Promise<DispatchReport> {
+  const holder = globalThis.crypto.randomUUID();
+  const lockUntil = () => deps.clock.now().getTime() + LOCK_MS;
+  const now = deps.clock.now().getTime();
+  if ((await deps.policies.acquireDispatch(holder, now, lockUntil())) === 'busy')
+    return { rounds: 0, released: {}, active: 0, completed: 0, held: [] };
+  let report: DispatchReport | undefined;
+  try {
+    for (let round = 1; ; round++) {
+      const next = await dispatchRound(deps);
+      report = report === undefined ? next : sumOf(report, next);
+      // The last round allowed lets go whatever was asked: the next scheduled round serves it.
+      const until = round >= MAX_ROUNDS ? 0 : lockUntil();
+      if ((await deps.policies.releaseDispatch(holder, until)) === 'released' || round >= MAX_ROUNDS)
+        return report;
+    }
+  } catch (error) {
+    // Let go at once (an expired lock is free), so a failed round does not hold dispatch back.
+    await deps.policies.releaseDispatch(holder, 0).catch(() => undefined);
+    throw error;
+  }
+}
+
+type DispatchDeps = Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock'>;
+
+function sumOf(a: DispatchReport, b: DispatchReport): DispatchReport {
+  const released = { ...a.released };
+  for (const [siteId, n] of Object.entries(b.released)) released[siteId] = (released[siteId] ?? 0) + n;
+  return {
+    rounds: a.rounds + b.rounds,
+    released,
+    active: b.active,
+    completed: a.completed + b.completed,
+    held: b.held,
+  };
+}
+
+/**
+ * One round, under the lock: a round sends, then moves each task's release cursor fenced on where
+ * it was, so a round that still overlaps another (a lock that expired) or dies between the two has
+ * only sent duplicates, which claims answer `stale`.
+ */
+async function dispatchRound(deps: DispatchDeps): Promise<DispatchReport> {
   const entries = await deps.policies.listActive();
-  const report: DispatchReport = { released: {}, active: entries.length, completed: 0, held: [] };
+  const report: DispatchReport = { rounds: 1, released: {}, active: entries.length, completed: 0, held: [] };
   if (entries.length === 0) return report;
   const now = deps.clock.now();
   const [stored, storedUsage, sites] = await Promise.all([

@@ -48,6 +48,18 @@ export interface PolicyStore {
    * for a task not in dispatch.
    */
   extendActive(taskId: string, change: { jobCount: number; memoryMB: number }): Promise<void>;
+  /**
+   * Takes the dispatch lock for one round (a lock held past `expiresAt` is free again): 'busy' when
+   * another round holds it, which is then asked to run once more before it lets go (so the facts
+   * this round came for, such as a task just split, are not missed). One round at a time sends no
+   * job twice.
+   */
+  acquireDispatch(holder: string, now: number, expiresAt: number): Promise<'acquired' | 'busy'>;
+  /**
+   * Ends the holder's round: 'released'; or 'again' when a round was asked for meanwhile, and the
+   * holder keeps the lock (until `expiresAt`) to run it.
+   */
+  releaseDispatch(holder: string, expiresAt: number): Promise<'released' | 'again'>;
   /** The task ended or was cancelled: it leaves dispatch (until then its jobs in flight count against caps). Idempotent. */
   deactivate(taskId: string): Promise<void>;
   /** The share tree, or undefined when none was ever set. */

@@ -989,6 +989,28 @@ export class InMemoryPolicyStore implements PolicyStore {
     entry.memoryMB = change.memoryMB;
   }
 
+  /** The dispatch lock (absent: free). */
+  lock: { holder: string; expiresAt: number; again?: boolean } | undefined;
+
+  async acquireDispatch(holder: string, now: number, expiresAt: number): Promise<'acquired' | 'busy'> {
+    if (this.lock === undefined || this.lock.expiresAt < now) {
+      this.lock = { holder, expiresAt };
+      return 'acquired';
+    }
+    this.lock.again = true;
+    return 'busy';
+  }
+
+  async releaseDispatch(holder: string, expiresAt: number): Promise<'released' | 'again'> {
+    if (this.lock?.holder !== holder) return 'released';
+    if (this.lock.again !== true) {
+      this.lock = undefined;
+      return 'released';
+    }
+    this.lock = { holder, expiresAt };
+    return 'again';
+  }
+
   async deactivate(taskId: string): Promise<void> {
     this.active.delete(taskId);
   }

@@ -25,7 +25,12 @@ export function createHandler(
       const released = Object.values(last.released).reduce((n, k) => n + k, 0);
       // A quiet round writes nothing.
       if (released > 0 || last.held.length > 0) {
-        logger.info('dispatched', { released: last.released, active: last.active, held: last.held });
+        logger.info('dispatched', {
+          rounds: last.rounds,
+          released: last.released,
+          active: last.active,
+          held: last.held,
+        });
         emitMetrics({ JobsReleased: released });
       }
     }

@@ -76,6 +76,27 @@ export function describePolicyStoreContract(name: string, makeStore: () => Promi
       expect(await mine(absent)).toBeUndefined();
     });
 
+    it('holds the dispatch lock for one round at a time, runs again when asked, and frees an expired lock', async () => {
+      const a = `a-${randomBytes(4).toString('hex')}`;
+      const b = `b-${randomBytes(4).toString('hex')}`;
+      expect(await store.acquireDispatch(a, 1000, 61_000)).toBe('acquired');
+      expect(await store.acquireDispatch(b, 2000, 62_000)).toBe('busy');
+      // b asked for one more round: a keeps the lock for it, then lets go.
+      expect(await store.releaseDispatch(a, 63_000)).toBe('again');
+      expect(await store.acquireDispatch(b, 3000, 63_000)).toBe('busy');
+      expect(await store.releaseDispatch(a, 64_000)).toBe('again');
+      expect(await store.releaseDispatch(a, 65_000)).toBe('released');
+      expect(await store.acquireDispatch(b, 4000, 64_000)).toBe('acquired');
+      // Not the holder: nothing happens.
+      expect(await store.releaseDispatch(a, 0)).toBe('released');
+      expect(await store.acquireDispatch(a, 5000, 65_000)).toBe('busy');
+      // b's lock expired (a round that died): taken over.
+      expect(await store.acquireDispatch(a, 70_000, 130_000)).toBe('acquired');
+      expect(await store.releaseDispatch(b, 0)).toBe('released');
+      // Taking it over cleared the request made of the old holder.
+      expect(await store.releaseDispatch(a, 0)).toBe('released');
+    });
+
     it('removes a task from dispatch, twice without harm', async () => {
       const e = entry();
       await store.activate(e);

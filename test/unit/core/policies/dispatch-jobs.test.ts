@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SCOPES } from '#core/api/common.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
 import { messageClass } from '#core/jobs/job-message.ts';
@@ -144,6 +144,32 @@ describe('dispatchJobs', () => {
     expect(await deps.queue.depth('cern', ['mcore', 'himem'])).toBe(6);
     expect(await deps.queue.depth('cern', ['score'])).toBe(0);
     expect((await dispatchJobs(deps)).released).toEqual({});
+  });
+
+  it('runs one round at a time: a round that finds the lock held asks the holder for one more, and no job is sent twice', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 10 });
+    await runningTask(deps, generationSpec(10), alice);
+    const waiting = await runningTask(deps, generationSpec(5), bob);
+    expect(deps.queue.sent.filter((m) => m.taskId === waiting)).toEqual([]);
+    while (deps.queue.receive('cern') !== undefined);
+
+    // Two rounds at once (the scheduled one and a task's split): the second finds the first running.
+    const [first, second] = await Promise.all([dispatchJobs(deps), dispatchJobs(deps)]);
+    expect(second.rounds).toBe(0);
+    expect(first.rounds).toBe(2);
+    const sent = deps.queue.sent.filter((m) => m.taskId === waiting).map((m) => m.jobIndex);
+    expect(sent.sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(deps.policies.lock).toBeUndefined();
+  });
+
+  it('lets go of the lock when a round fails, so the next round runs', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
+    await runningTask(deps, generationSpec(2), alice);
+    vi.spyOn(deps.policies, 'listActive').mockRejectedValueOnce(new Error('throttled'));
+    await expect(dispatchJobs(deps)).rejects.toThrow('throttled');
+    expect((await dispatchJobs(deps)).rounds).toBe(1);
   });
 
   it('counts a release that lost a race to another round as neither progress nor usage', async () => {
