@@ -4,7 +4,8 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { type PutSiteRequest, PutSiteRequestSchema, type SiteDetail } from '#core/api/sites.ts';
 import { fieldIssues } from '#core/errors.ts';
-import { SiteIdSchema } from '#core/sites/site.ts';
+import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
+import { livePilots, SiteIdSchema } from '#core/sites/site.ts';
 import { INFRA_KINDS, type OutcomeKind } from '#core/sites/site-outcomes.ts';
 import { CliError } from '../cli-error.ts';
 import { type CliContext, writeLine } from '../cli-io.ts';
@@ -91,6 +92,19 @@ function renderSite(site: SiteDetail): string {
       `${counts.userFailed} user failures, ${site.outcomes.infraFailures} infrastructure failures` +
       (infra.length === 0 ? '' : ` (${infra.join(', ')})`),
   ];
+  const pilots = site.pilots;
+  if (pilots !== undefined) {
+    const live = livePilots(pilots);
+    // Live pilots able to run each resource class (a pilot counts in every class it can run).
+    const classes = RESOURCE_CLASSES.map((c) => `${c} ${pilots.classes?.[c] ?? 0}`).join(', ');
+    lines.splice(
+      3,
+      0,
+      `  pilots:    ${live} live (${pilots.starting} starting, ${pilots.idle} idle, ${pilots.busy} busy, ${pilots.draining} draining)` +
+        (site.censusAt === undefined ? '' : ` at ${shortTime(site.censusAt)}`) +
+        `; can run ${classes}`,
+    );
+  }
   const test = site.testTask;
   if (test !== undefined) {
     lines.push(

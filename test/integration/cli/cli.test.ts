@@ -742,6 +742,7 @@ describe.concurrent('gluon pilots, sites, why, cancel', () => {
         'Site local: test since 2026-11-25 10:05:00',
         '  why:       site-health: 6 of 7 recent attempts failed for infrastructure reasons (stage-in 6) in the last 60 min: above 50%',
         '  slot:      8 cores, 16000 MB, 86400 s, 50000 MB disk; at most 4 pilots',
+        '  pilots:    3 live (0 starting, 1 idle, 2 busy, 0 draining) at 2026-11-25 10:00:30; can run score 3, mcore 3, himem 1, gpu 0',
         '  outcomes:  since 2026-11-25 10:05:00: 3 attempts, 0 finished, 0 user failures, 3 infrastructure failures (stage-in 2, node checks 1)',
         '  test task: t-test000001 sent 2026-11-25 10:05:00, failed; 1 failed in a row; next test at 2026-11-25 10:11:00',
       ]);

@@ -398,7 +398,7 @@ export function siteView(partial: Partial<SiteView> = {}): SiteView {
     slot: { cores: 8, memoryMB: 16_000, walltimeSec: 86_400, diskMB: 50_000 },
     maxPilots: 4,
     tags: ['local', 'fast'],
-    pilots: { starting: 0, idle: 1, busy: 2, draining: 0 },
+    pilots: { starting: 0, idle: 1, busy: 2, draining: 0, classes: { score: 3, mcore: 3, himem: 1 } },
     censusAt: '2026-11-25T10:00:30.000Z',
     ...partial,
   };
