@@ -427,8 +427,10 @@ export class Pilot {
           (q) => fitting.has(q.resourceClass) && !this.notNow.has(q.resourceClass),
         );
         if (this.running.size >= this.config.jobsAtOnce || polled.length === 0) {
+          // Waited for from now: a job that ends while the reports go must still wake the loop.
+          const ended = this.jobEnded();
           await this.flushReports(pilotId);
-          await this.jobEnded();
+          await ended;
           continue;
         }
 
