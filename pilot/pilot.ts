@@ -482,7 +482,8 @@ export class Pilot {
             ...jobMessage,
             free,
           });
-          this.notNow.add(received.resourceClass);
+          // With jobs running, it may fit once one ends: the class waits for that. Else it never fits.
+          if (this.running.size > 0) this.notNow.add(received.resourceClass);
           await this.release(
             queue,
             message,

@@ -129,6 +129,16 @@ describe('Pilot: several jobs at once', () => {
     expect(claimed()).toEqual([`${big}.0`, `${small}.0`]);
   });
 
+  it('leaves a job bigger than the whole pilot for others, and still exits when idle', async () => {
+    const taskId = newTaskId();
+    await queueIn(h.queueUrl, gatedJob(taskId, 0, '/nonexistent', { cores: 1, memoryMB: 1500 }));
+    const p = h.runPilot({ cores: 1, memoryMB: 1000, jobsAtOnce: 1, idleExitSec: 3 });
+    expect(await h.codeOf(p, 15_000)).toBe(EXIT_CODES.OK);
+    expect(p.pilot.exitReason).toBe('idle');
+    expect(claimed()).toEqual([]);
+    expect(await h.messageCount(h.queueUrl)).toBe(1);
+  });
+
   it('polls only the queues registration named: a single-core pilot never receives a multi-core message', async () => {
     const mcoreQueue = (await h.sqs.send(new CreateQueueCommand({ QueueName: `${SITE}-mc-${newTaskId()}` })))
       .QueueUrl as string;
