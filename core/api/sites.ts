@@ -20,6 +20,8 @@ const CensusSchema = z.object({
   draining: z.number().int(),
   /** Live pilots that can run each resource class (score, mcore, himem, gpu). */
   classes: z.partialRecord(ResourceClassSchema, z.number().int()).optional(),
+  /** Of those, the idle or starting ones. */
+  idleClasses: z.partialRecord(ResourceClassSchema, z.number().int()).optional(),
 });
 
 /**
@@ -100,12 +102,17 @@ export const SitePageSchema = pageOf(SiteViewSchema);
 export const SiteDemandSchema = z.object({
   siteId: z.string(),
   status: z.enum(SITE_STATUSES),
-  /** Job messages waiting in the site's queue (approximate, from SQS). */
+  /** Job messages waiting in the site's queues (approximate, from SQS). */
   queuedJobs: z.number().int(),
+  /** Of those, by resource class (the classes the site's slots can run). */
+  queuedByClass: z.partialRecord(ResourceClassSchema, z.number().int()).optional(),
   /** Live pilots of the site by state, at the reaper's last census. */
   pilots: CensusSchema,
   maxPilots: z.number().int(),
-  /** Pilots the site could use now: queued work not covered by idle or starting pilots, within maxPilots. */
+  /**
+   * Pilots the site could use now: queued work not covered by idle or starting pilots (of each
+   * class: an idle pilot that cannot run a class covers none of its jobs), within maxPilots.
+   */
   pilotsWanted: z.number().int(),
   slot: SlotSchema,
 });

@@ -47,11 +47,17 @@ export async function reapPilots(
   const census = new Map<string, PilotCensus>();
   const count = (lease: PilotLease) => {
     if (!isLivePilotState(lease.state)) return;
-    const site = census.get(lease.siteId) ?? { ...emptyCensus(), classes: {} };
+    const site = census.get(lease.siteId) ?? { ...emptyCensus(), classes: {}, idleClasses: {} };
     site[lease.state] += 1;
     const classes = site.classes ?? {};
-    for (const c of lease.classes ?? []) classes[c] = (classes[c] ?? 0) + 1;
+    const idleClasses = site.idleClasses ?? {};
+    const idle = lease.state === 'idle' || lease.state === 'starting';
+    for (const c of lease.classes ?? []) {
+      classes[c] = (classes[c] ?? 0) + 1;
+      if (idle) idleClasses[c] = (idleClasses[c] ?? 0) + 1;
+    }
     site.classes = classes;
+    site.idleClasses = idleClasses;
     census.set(lease.siteId, site);
     report.pilotsLive += 1;
   };
@@ -100,7 +106,11 @@ function censusChanged(site: SiteRecord, pilots: PilotCensus, nowMs: number): bo
   const states = ['starting', 'idle', 'busy', 'draining'] as const;
   return (
     states.some((state) => last.pilots[state] !== pilots[state]) ||
-    RESOURCE_CLASSES.some((c) => (last.pilots.classes?.[c] ?? 0) !== (pilots.classes?.[c] ?? 0))
+    RESOURCE_CLASSES.some(
+      (c) =>
+        (last.pilots.classes?.[c] ?? 0) !== (pilots.classes?.[c] ?? 0) ||
+        (last.pilots.idleClasses?.[c] ?? 0) !== (pilots.idleClasses?.[c] ?? 0),
+    )
   );
 }
 

@@ -15,7 +15,8 @@ function pilotCap(site: SiteRecord): number {
 
 /**
  * How many pilots a site could use now, for its pilot factory: queued work not already covered by
- * idle or starting pilots, within the site's cap on live pilots. Zero for an offline site, so
+ * idle or starting pilots (an idle pilot covers only jobs of the classes it can run: the work of
+ * a class no idle pilot runs is uncovered), within the site's cap on live pilots. Zero for an offline site, so
  * nothing floods a site that cannot run jobs. A site in test gets pilots only for the test task site
  * health sent it, at most one per test job. Pilots are counted from the reaper's last census (no
  * scan per call); a factory adds the pilots it started that are not registered yet.
@@ -29,15 +30,23 @@ export async function siteDemand(
   const site = await deps.sites.get(siteId);
   if (site === undefined) throw new NotFoundError(`site ${siteId} does not exist`);
   // Only the classes the site's slots can run: nothing else is ever sent there.
-  const queuedJobs = await deps.queue.depth(siteId, classesFitting(site.slot));
+  const classes = classesFitting(site.slot);
+  const depths = await Promise.all(classes.map((c) => deps.queue.depth(siteId, [c])));
+  const queuedByClass = Object.fromEntries(classes.map((c, i) => [c, depths[i] ?? 0]));
+  const queuedJobs = depths.reduce((n, d) => n + d, 0);
   const pilots = site.census?.pilots ?? emptyCensus();
-  const uncovered = queuedJobs - pilots.idle - pilots.starting;
+  let uncovered = queuedJobs - pilots.idle - pilots.starting;
+  // Idle pilots cover only the classes they can run (pilots of different sizes at one site).
+  const idleClasses = pilots.idleClasses;
+  if (idleClasses !== undefined)
+    for (const c of classes) uncovered = Math.max(uncovered, (queuedByClass[c] ?? 0) - (idleClasses[c] ?? 0));
   const room = Math.min(site.maxPilots, pilotCap(site)) - livePilots(pilots);
   const pilotsWanted = Math.max(0, Math.min(uncovered, room));
   return {
     siteId,
     status: site.status,
     queuedJobs,
+    queuedByClass,
     pilots,
     maxPilots: site.maxPilots,
     pilotsWanted,

@@ -84,6 +84,8 @@ export interface PilotCensus {
   draining: number;
   /** Live pilots that can run each resource class (by the resources they registered). */
   classes?: Partial<Record<ResourceClass, number>>;
+  /** Of those, the idle or starting ones (what covers queued jobs of the class, for pilot demand). */
+  idleClasses?: Partial<Record<ResourceClass, number>>;
 }
 
 export function emptyCensus(): PilotCensus {

@@ -185,11 +185,26 @@ describe('reap-pilots handler', () => {
 
     expect((await h.deps.sites.get(TEST_SITE))?.census).toEqual({
       // Each pilot registered 4 cores and 8000 MB: it can run every class but GPU.
-      pilots: { starting: 1, idle: 2, busy: 1, draining: 1, classes: { himem: 5, mcore: 5, score: 5 } },
+      // Of them, the idle and starting ones (3) cover queued jobs of those classes.
+      pilots: {
+        starting: 1,
+        idle: 2,
+        busy: 1,
+        draining: 1,
+        classes: { himem: 5, mcore: 5, score: 5 },
+        idleClasses: { himem: 3, mcore: 3, score: 3 },
+      },
       at,
     });
     expect((await h.deps.sites.get('other-site'))?.census).toEqual({
-      pilots: { starting: 1, idle: 0, busy: 0, draining: 0, classes: { himem: 1, mcore: 1, score: 1 } },
+      pilots: {
+        starting: 1,
+        idle: 0,
+        busy: 0,
+        draining: 0,
+        classes: { himem: 1, mcore: 1, score: 1 },
+        idleClasses: { himem: 1, mcore: 1, score: 1 },
+      },
       at,
     });
     expect((await h.deps.sites.get('empty-site'))?.census).toEqual({
@@ -213,7 +228,14 @@ describe('reap-pilots handler', () => {
     });
     expect(await reap()).toEqual({ ...QUIET, pilotsExited: 1, pilotsLive: 5 });
     expect((await h.deps.sites.get(TEST_SITE))?.census).toEqual({
-      pilots: { starting: 1, idle: 1, busy: 1, draining: 1, classes: { himem: 4, mcore: 4, score: 4 } },
+      pilots: {
+        starting: 1,
+        idle: 1,
+        busy: 1,
+        draining: 1,
+        classes: { himem: 4, mcore: 4, score: 4 },
+        idleClasses: { himem: 2, mcore: 2, score: 2 },
+      },
       at: later.toISOString(),
     });
   });

@@ -77,6 +77,7 @@ describe('site-demand handler', () => {
       siteId: 'busy-site',
       status: 'online',
       queuedJobs: 9,
+      queuedByClass: { himem: 0, mcore: 0, score: 9 },
       pilots: { starting: 1, idle: 2, busy: 3, draining: 1 },
       maxPilots: 10,
       // 9 queued − 3 idle or starting = 6 uncovered, but only 10 − 7 live = 3 more fit.

@@ -217,6 +217,7 @@ describe('reapPilots', () => {
       ...emptyCensus(),
       idle: 1,
       classes: ALL,
+      idleClasses: ALL,
     });
   });
 
@@ -232,13 +233,21 @@ describe('reapPilots', () => {
       await renew(deps, gone, 'exited');
       await reapPilots(deps);
       expect((await deps.sites.get('cern'))?.census).toEqual({
-        pilots: { starting: 1, idle: 0, busy: 1, draining: 1, classes: { himem: 3, mcore: 3, score: 3 } },
+        pilots: {
+          starting: 1,
+          idle: 0,
+          busy: 1,
+          draining: 1,
+          classes: { himem: 3, mcore: 3, score: 3 },
+          idleClasses: ALL,
+        },
         at: DEFAULT_START,
       });
       expect((await deps.sites.get('bnl'))?.census?.pilots).toEqual({
         ...emptyCensus(),
         starting: 1,
         classes: ALL,
+        idleClasses: ALL,
       });
     });
 
@@ -248,6 +257,13 @@ describe('reapPilots', () => {
       await addPilot(deps, 'bnl', { cores: 4, memoryMB: 8000, diskMB: 1000, walltimeLeftSec: 3600, gpus: 1 });
       await reapPilots(deps);
       expect((await deps.sites.get('bnl'))?.census?.pilots.classes).toEqual({
+        score: 2,
+        mcore: 1,
+        himem: 1,
+        gpu: 1,
+      });
+      // Both starting: they count as covering their classes' queued jobs; a busy one would not.
+      expect((await deps.sites.get('bnl'))?.census?.pilots.idleClasses).toEqual({
         score: 2,
         mcore: 1,
         himem: 1,
@@ -273,7 +289,7 @@ describe('reapPilots', () => {
       await renew(deps, pilotId, 'idle');
       await reapPilots(deps);
       expect(recordCensus.mock.calls.map(([siteId, pilots]) => [siteId, pilots])).toEqual([
-        ['cern', { ...emptyCensus(), idle: 1, classes: ALL }],
+        ['cern', { ...emptyCensus(), idle: 1, classes: ALL, idleClasses: ALL }],
       ]);
       recordCensus.mockClear();
 

@@ -37,11 +37,33 @@ describe('siteDemand', () => {
       siteId: 'cern',
       status: 'online',
       queuedJobs: 10,
+      queuedByClass: { himem: 0, mcore: 0, score: 10 },
       pilots: { starting: 1, idle: 2, busy: 3, draining: 1 },
       maxPilots: 100,
       pilotsWanted: 7,
       slot: BIG_SLOT,
     });
+  });
+
+  it('counts an idle pilot as covering only the classes it can run: multi-core jobs behind a one-core pilot want pilots', async () => {
+    const deps = await setup();
+    await deps.queue.send(
+      [0, 1].map((jobIndex) =>
+        jobMessage({ taskId: 't-000043', jobIndex, attempt: 1 }, 'cern', 0, { cores: 4, memoryMB: 4000 }),
+      ),
+    );
+    await addPilot(deps, 'cern', { cores: 1, memoryMB: 2000, diskMB: 1000, walltimeLeftSec: 3600 });
+    await reapPilots(deps);
+    expect(await siteDemand(deps, pilotToken('cern'), 'cern')).toMatchObject({
+      queuedJobs: 2,
+      queuedByClass: { mcore: 2, score: 0 },
+      pilots: { starting: 1, idleClasses: { score: 1 } },
+      pilotsWanted: 2,
+    });
+    // A pilot that can run them covers one of them.
+    await addPilot(deps, 'cern', { cores: 4, memoryMB: 8000, diskMB: 1000, walltimeLeftSec: 3600 });
+    await reapPilots(deps);
+    expect((await siteDemand(deps, pilotToken('cern'), 'cern')).pilotsWanted).toBe(1);
   });
 
   it('reads pilots from the census, never from the leases', async () => {
