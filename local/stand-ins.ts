@@ -194,7 +194,12 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
 
 /** The parts of fauxqs' internals used to build its app with persistence and listen on loopback. */
 interface FauxqsStores {
-  sqsStore: { host?: string; persistence?: unknown; allQueues(): Iterable<{ persistence?: unknown }> };
+  sqsStore: {
+    host?: string;
+    persistence?: unknown;
+    allQueues(): Iterable<{ persistence?: unknown }>;
+    processAllTimers(): void;
+  };
   snsStore: { persistence?: unknown };
   s3Store: { persistence?: unknown };
 }
@@ -202,6 +207,7 @@ interface FauxqsApp {
   listen(options: { port: number; host: string }): Promise<string>;
   close(): Promise<void>;
   addHook(name: 'preClose', hook: () => void): void;
+  addHook(name: 'onRequest', hook: (request: unknown, reply: unknown, done: () => void) => void): void;
 }
 interface FauxqsModules {
   buildApp(options: { logger: boolean; stores: FauxqsStores }): FauxqsApp;
@@ -259,6 +265,21 @@ export async function startFauxqs(options: { port: number; dataDir?: string }): 
   // Queue URLs on the request's host (http://127.0.0.1:PORT/000000000000/name) rather than
   // sqs.REGION.localhost, which does not resolve: the SDK sends requests to the queue URL.
   stores.sqsStore.host = '';
+  const sqsStore = stores.sqsStore;
+  /**
+   * As SQS does, a message whose visibility timeout passed is visible again whoever asks, a queue's
+   * depth included. fauxqs moves such messages back only when something receives from the queue:
+   * a message received by a pilot killed in the middle of a long poll stayed in flight, the
+   * queue's depth said 0, so no pilot was started to receive it. Every request now sees the
+   * timers run first.
+   */
+  const withTimers = (app: FauxqsApp): FauxqsApp => {
+    app.addHook('onRequest', (_request, _reply, done) => {
+      sqsStore.processAllTimers();
+      done();
+    });
+    return app;
+  };
   if (options.dataDir !== undefined) {
     const dir = resolve(options.dataDir);
     mkdirSync(dir, { recursive: true });
@@ -269,11 +290,11 @@ export async function startFauxqs(options: { port: number; dataDir?: string }): 
     stores.snsStore.persistence = persistence;
     stores.s3Store.persistence = persistence;
     for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
-    const app = fauxqs.buildApp({ logger: false, stores });
+    const app = withTimers(fauxqs.buildApp({ logger: false, stores }));
     app.addHook('preClose', () => persistence.close());
     return listenFauxqs(app, port);
   }
-  return listenFauxqs(fauxqs.buildApp({ logger: false, stores }), port);
+  return listenFauxqs(withTimers(fauxqs.buildApp({ logger: false, stores })), port);
 }
 
 async function listenFauxqs(app: FauxqsApp, port: number): Promise<StandIn> {

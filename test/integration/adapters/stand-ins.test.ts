@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { awsEnvFor, freePort, startDynamoDbLocal, startFauxqs } from '#local/stand-ins.ts';
 
@@ -55,6 +62,43 @@ describe('stand-ins', () => {
     cleanups.push(() => second.stop());
     const out = await localSqs(second.endpoint).send(new GetQueueUrlCommand({ QueueName: 'kept' }));
     expect(out.QueueUrl?.endsWith('/kept')).toBe(true);
+  });
+
+  it('counts a message visible again once its visibility timeout passed, with nobody receiving (as SQS does)', async () => {
+    const port = await freePort();
+    const fauxqs = await startFauxqs({ port });
+    cleanups.push(() => fauxqs.stop());
+    const sqs = localSqs(fauxqs.endpoint);
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: 'swallowed', Attributes: { VisibilityTimeout: '1' } }),
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'job' }));
+    // Received by a consumer that dies before it deletes the message (a pilot killed mid-poll).
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
+    expect(received.Messages).toHaveLength(1);
+    const depth = async () =>
+      (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        )
+      ).Attributes;
+    expect(await depth()).toMatchObject({
+      ApproximateNumberOfMessages: '0',
+      ApproximateNumberOfMessagesNotVisible: '1',
+    });
+    // Only the queue's depth is asked for: that alone must show the message back.
+    const deadline = Date.now() + 10_000;
+    while ((await depth())?.ApproximateNumberOfMessages !== '1') {
+      if (Date.now() > deadline) throw new Error('the message never became visible again');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await depth()).toMatchObject({
+      ApproximateNumberOfMessages: '1',
+      ApproximateNumberOfMessagesNotVisible: '0',
+    });
   });
 
   it('points the SDK at the stand-ins, DynamoDB Streams at DynamoDB Local', () => {
