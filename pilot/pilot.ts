@@ -50,6 +50,12 @@ const UNFIT_VISIBILITY_SEC = 30;
  * class is not polled again until one of them ends.
  */
 const NOT_NOW_VISIBILITY_SEC = 5;
+/**
+ * The longest poll while jobs run. A poll outlives a pilot killed during it: SQS hands a message
+ * that arrives then to the dead connection, hidden for the queue's visibility timeout. Short polls
+ * while busy keep a lost pilot's own retries (sent once its lease expired) out of that window.
+ */
+const BUSY_POLL_WAIT_SEC = 2;
 /** A finished job's report still waiting this long (no claim came to carry it) is sent on its own. */
 const REPORT_ALONE_AFTER_MS = 1500;
 /** Pause after a malformed message or a failing call, so a bad message or an outage is not a hot loop. */
@@ -438,9 +444,11 @@ export class Pilot {
         // The larger classes are looked at first, without waiting; the last one is long-polled.
         const idleLeftSec = this.config.idleExitSec - (this.now() - lastBusyAt) / 1000;
         const waitSec =
-          this.pending.length === 0
-            ? Math.min(this.config.pollWaitSec, Math.max(1, Math.ceil(idleLeftSec)))
-            : REPORT_PIGGYBACK_WAIT_SEC;
+          this.pending.length > 0
+            ? REPORT_PIGGYBACK_WAIT_SEC
+            : this.running.size > 0
+              ? Math.min(this.config.pollWaitSec, BUSY_POLL_WAIT_SEC)
+              : Math.min(this.config.pollWaitSec, Math.max(1, Math.ceil(idleLeftSec)));
         let received: { message: ReceivedMessage; queue: SiteQueue; resourceClass: string } | undefined;
         try {
           for (const [i, { queue, resourceClass }] of polled.entries()) {
