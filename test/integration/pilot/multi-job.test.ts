@@ -3,6 +3,8 @@
  * and runs several jobs at once while their cores and memory fit what it offers. A job too big for
  * what is free now is left in its queue without a claim, and taken once a job ends.
  */
+
+import { writeFile } from 'node:fs/promises';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { jobMessage } from '#core/jobs/job-message.ts';
@@ -33,6 +35,22 @@ async function queueIn(queueUrl: string, job: ReturnType<typeof gatedJob>): Prom
   await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
 }
 
+/** A fresh queue (the site's multi-core queue, in registration's answer when a test says so). */
+async function newQueue(): Promise<string> {
+  const out = await h.sqs.send(new CreateQueueCommand({ QueueName: `${SITE}-mc-${newTaskId()}` }));
+  return out.QueueUrl as string;
+}
+
+/** Registration names a multi-core queue first, then the site's single-core one. */
+async function withMcoreQueue(): Promise<string> {
+  const mcoreQueue = await newQueue();
+  h.api.registration.queues = [
+    { resourceClass: 'mcore', queueUrl: mcoreQueue },
+    { resourceClass: 'score', queueUrl: h.queueUrl },
+  ];
+  return mcoreQueue;
+}
+
 function claimed(): string[] {
   return h.api.bodies('claimJob').map((c) => `${c.taskId}.${c.jobIndex}`);
 }
@@ -57,7 +75,7 @@ describe('Pilot: several jobs at once', () => {
     expect(lease.state).toBe('busy');
     expect(h.api.bodies('completeJob')).toEqual([]);
 
-    await import('node:fs/promises').then((fs) => fs.writeFile(gate, ''));
+    await writeFile(gate, '');
     expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
     expect(p.pilot.exitReason).toBe('max-jobs');
     const reports = h.api.reports().filter((r) => r.taskId === taskId);
@@ -75,7 +93,7 @@ describe('Pilot: several jobs at once', () => {
     await waitFor('one job claimed', () => claimed().length === 1);
     await waitFor('its payload running', async () => (await h.lease())?.state === 'busy');
     expect(claimed()).toHaveLength(1);
-    await import('node:fs/promises').then((fs) => fs.writeFile(gate, ''));
+    await writeFile(gate, '');
     expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
     expect(claimed()).toHaveLength(2);
     // One at a time: each claim held nothing else.
@@ -83,12 +101,7 @@ describe('Pilot: several jobs at once', () => {
   });
 
   it('leaves a job bigger than what is free now without claiming it, and takes it once the running job ended', async () => {
-    const mcoreQueue = (await h.sqs.send(new CreateQueueCommand({ QueueName: `${SITE}-mc-${newTaskId()}` })))
-      .QueueUrl as string;
-    h.api.registration.queues = [
-      { resourceClass: 'mcore', queueUrl: mcoreQueue },
-      { resourceClass: 'score', queueUrl: h.queueUrl },
-    ];
+    const mcoreQueue = await withMcoreQueue();
     const small = newTaskId();
     const big = newTaskId();
     const gate = `${h.workDir}/gate-${small}`;
@@ -102,8 +115,8 @@ describe('Pilot: several jobs at once', () => {
     await waitFor('the pilot to look at it', () => p.log().includes('job too big for what is free now'));
     expect(claimed()).not.toContain(`${big}.0`);
 
-    await import('node:fs/promises').then((fs) => fs.writeFile(gate, ''));
-    await import('node:fs/promises').then((fs) => fs.writeFile(`${h.workDir}/gate-${big}`, ''));
+    await writeFile(gate, '');
+    await writeFile(`${h.workDir}/gate-${big}`, '');
     expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
     expect(claimed()).toEqual([`${small}.0`, `${big}.0`]);
     expect(h.api.bodies('claimJob')[1]?.holds).toEqual([]);
@@ -112,18 +125,13 @@ describe('Pilot: several jobs at once', () => {
   });
 
   it('polls its larger class first: a multi-core job waiting is taken before single-core ones', async () => {
-    const mcoreQueue = (await h.sqs.send(new CreateQueueCommand({ QueueName: `${SITE}-mc-${newTaskId()}` })))
-      .QueueUrl as string;
-    h.api.registration.queues = [
-      { resourceClass: 'mcore', queueUrl: mcoreQueue },
-      { resourceClass: 'score', queueUrl: h.queueUrl },
-    ];
+    const mcoreQueue = await withMcoreQueue();
     const small = newTaskId();
     const big = newTaskId();
     const gate = `${h.workDir}/gate-${big}`;
     await queueIn(h.queueUrl, gatedJob(small, 0, gate));
     await queueIn(mcoreQueue, gatedJob(big, 0, gate, { cores: 2, memoryMB: 4000 }));
-    await import('node:fs/promises').then((fs) => fs.writeFile(gate, ''));
+    await writeFile(gate, '');
     const p = h.runPilot({ cores: 2, memoryMB: 4000, jobsAtOnce: 2, maxJobs: 2 });
     expect(await h.codeOf(p)).toBe(EXIT_CODES.OK);
     expect(claimed()).toEqual([`${big}.0`, `${small}.0`]);
@@ -140,8 +148,7 @@ describe('Pilot: several jobs at once', () => {
   });
 
   it('polls only the queues registration named: a single-core pilot never receives a multi-core message', async () => {
-    const mcoreQueue = (await h.sqs.send(new CreateQueueCommand({ QueueName: `${SITE}-mc-${newTaskId()}` })))
-      .QueueUrl as string;
+    const mcoreQueue = await newQueue();
     const big = newTaskId();
     await queueIn(mcoreQueue, gatedJob(big, 0, '/nonexistent', { cores: 2, memoryMB: 2000 }));
     const p = h.runPilot({ cores: 1, memoryMB: 2000, idleExitSec: 2 });
