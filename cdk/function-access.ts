@@ -30,8 +30,11 @@ export type RangeQueueAccess = 'create' | 'delete' | 'get-url' | 'send' | 'send-
 /** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
 export type WorkflowAccess = 'start' | 'release-wait';
 
-/** `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs). */
-export type BucketAccess = 'put-sandbox';
+/**
+ * `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs).
+ * `get-results`: s3:GetObject on `tasks/*` (the function signs presigned download URLs of logs and outputs).
+ */
+export type BucketAccess = 'put-sandbox' | 'get-results';
 
 /**
  * `vend`: sts:AssumeRole + sts:TagSession on the PilotCredentials role only (whose trust policy
@@ -204,6 +207,10 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     tables: { sites: 'read-write', tasks: 'read-write', policies: 'write' },
     workflow: ['start', 'release-wait'],
   },
+  /** Results: the job and its attempts name the objects; the URLs are signed with the function's role. */
+  'get-job-log': { tables: { tasks: 'read', jobs: 'read', attempts: 'read' }, bucket: ['get-results'] },
+  'get-job-output': { tables: { tasks: 'read', jobs: 'read' }, bucket: ['get-results'] },
+  'list-task-outputs': { tables: { tasks: 'read', jobs: 'read' } },
 };
 
 export function functionAccess(name: string): FunctionAccess {

@@ -41,6 +41,9 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   putRetryPolicy: 'put-retry-policy',
   testRetryPolicy: 'test-retry-policy',
   getSite: 'get-site',
+  getJobLog: 'get-job-log',
+  getJobOutput: 'get-job-output',
+  listTaskOutputs: 'list-task-outputs',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -139,6 +142,9 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'get-site': 'sites',
   'site-health': 'sites',
   'size-task': 'tasks',
+  'get-job-log': 'jobs',
+  'get-job-output': 'jobs',
+  'list-task-outputs': 'jobs',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

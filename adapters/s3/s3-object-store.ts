@@ -1,9 +1,15 @@
-import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ObjectStore } from '#core/storage/ports.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
 
-/** Objects (sandboxes, outputs, logs) in one bucket; clients upload with presigned PUT URLs. */
+/** Objects (sandboxes, outputs, logs) in one bucket; clients upload and download with presigned URLs. */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   private readonly client: S3Client;
@@ -21,6 +27,17 @@ export class S3ObjectStore implements ObjectStore {
       });
     } catch (error) {
       rethrowSdkError(error, 'presign upload');
+    }
+  }
+
+  /** A URL that lets its holder GET exactly `key` (Range requests too) for `expiresInSec` seconds. Sends nothing. */
+  async presignGet(key: string, expiresInSec: number): Promise<string> {
+    try {
+      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        expiresIn: expiresInSec,
+      });
+    } catch (error) {
+      rethrowSdkError(error, 'presign download');
     }
   }
 }

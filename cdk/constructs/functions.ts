@@ -144,6 +144,14 @@ export class Functions extends Construct {
         'Presigned sandbox uploads are signed with this role; it may put objects under sandboxes/ only.',
       );
     }
+    if (access.bucket?.includes('get-results')) {
+      props.storage.grantGetResults(fn.role);
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.storage.bucket)}.Arn>/tasks/*]`,
+        'Presigned downloads of logs and outputs are signed with this role; it may read objects under tasks/ only.',
+      );
+    }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
     for (const key of access.streams ?? []) {
       // The change feed: in order per shard, a failed batch delivered again (halved, to isolate a

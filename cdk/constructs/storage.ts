@@ -86,6 +86,17 @@ export class Storage extends Construct {
     );
   }
 
+  /** s3:GetObject on `tasks/*` only: the holder signs presigned download URLs of logs and outputs. */
+  grantGetResults(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'GetResults',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${TASK_OUTPUT_PREFIX}*`)],
+      }),
+    );
+  }
+
   /**
    * What a pilot needs: read sandboxes and input files (stage-in), write task outputs (stage-out),
    * read task outputs (a merge job's inputs are range outputs).

@@ -3,6 +3,7 @@ export * from './common.ts';
 export * from './operations.ts';
 export * from './pilots.ts';
 export * from './policies.ts';
+export * from './results.ts';
 export * from './retry-policy.ts';
 export * from './sites.ts';
 export * from './tasks.ts';

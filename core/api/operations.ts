@@ -33,6 +33,14 @@ import {
 } from './pilots.ts';
 import { PutSharesRequestSchema, SharesViewSchema } from './policies.ts';
 import {
+  JobLogQuerySchema,
+  JobLogResponseSchema,
+  JobOutputPathSchema,
+  JobOutputResponseSchema,
+  TaskOutputsQuerySchema,
+  TaskOutputsResponseSchema,
+} from './results.ts';
+import {
   PutRetryPolicyRequestSchema,
   RetryPolicyQuerySchema,
   RetryPolicyVersionPageSchema,
@@ -422,6 +430,40 @@ export const OPERATIONS = {
     summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
     params: SitePathSchema,
     response: SiteDetailSchema,
+    status: 200,
+  }),
+  getJobLog: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/jobs/{jobIndex}/log',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'jobs',
+    summary:
+      "A presigned download URL of one attempt's log (the payload's stdout and stderr): the last ended attempt unless `attempt` is given.",
+    params: JobPathSchema,
+    query: JobLogQuerySchema,
+    response: JobLogResponseSchema,
+    status: 200,
+  }),
+  getJobOutput: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/jobs/{jobIndex}/outputs/{name}',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'jobs',
+    summary: 'A presigned download URL of one output of a job, with the size and adler32 its pilot recorded.',
+    params: JobOutputPathSchema,
+    response: JobOutputResponseSchema,
+    status: 200,
+  }),
+  listTaskOutputs: operation({
+    method: 'GET',
+    path: '/tasks/{taskId}/outputs',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'tasks',
+    summary:
+      "A task's outputs as its jobs recorded them (index, name, size, adler32), optionally of one job.",
+    params: TaskPathSchema,
+    query: TaskOutputsQuerySchema,
+    response: TaskOutputsResponseSchema,
     status: 200,
   }),
 } as const;

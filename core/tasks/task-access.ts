@@ -1,3 +1,4 @@
+import { SCOPES } from '../api/common.ts';
 import type { Principal } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
 import type { TaskStore } from './ports.ts';
@@ -21,5 +22,21 @@ export async function ownedTaskHead(
 ): Promise<TaskHead> {
   const head = await tasks.getHead(taskId);
   if (head === undefined || head.owner !== principal.sub) throw new NotFoundError(`task ${taskId} not found`);
+  return head;
+}
+
+/**
+ * The task's head if the caller owns it or is an operator (`gluon.admin`); missing otherwise, as
+ * for `ownedTaskHead`.
+ */
+export async function readableTaskHead(
+  tasks: TaskStore,
+  principal: Principal,
+  taskId: string,
+): Promise<TaskHead> {
+  const head = await tasks.getHead(taskId);
+  const allowed =
+    head !== undefined && (head.owner === principal.sub || principal.scopes.includes(SCOPES.admin));
+  if (!allowed) throw new NotFoundError(`task ${taskId} not found`);
   return head;
 }

@@ -1098,6 +1098,10 @@ export class InMemoryObjectStore implements ObjectStore {
     this.presigned.push({ key, expiresInSec });
     return `memory://${this.bucket}/${key}?expiresIn=${expiresInSec}`;
   }
+
+  async presignGet(key: string, expiresInSec: number): Promise<string> {
+    return `memory://${this.bucket}/${key}?get&expiresIn=${expiresInSec}`;
+  }
 }
 
 export const DEFAULT_START = '2026-01-01T00:00:00.000Z';

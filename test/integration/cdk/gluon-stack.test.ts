@@ -564,6 +564,14 @@ describe('least privilege', () => {
       tables: { sites: rw, tasks: rw, policies: 'write' },
       states: ['SendTaskSuccess', 'StartExecution'],
     },
+    // Results: presigned downloads of what pilots wrote under tasks/, and nothing else of the bucket.
+    'get-job-log': {
+      ...NOTHING,
+      tables: { tasks: 'read', jobs: 'read', attempts: 'read' },
+      s3: ['GetObject tasks/*'],
+    },
+    'get-job-output': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' }, s3: ['GetObject tasks/*'] },
+    'list-task-outputs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -746,6 +754,18 @@ describe('api', () => {
         scopes: ['compute.read', 'gluon.admin'],
       },
       'GET /sites/{siteId}': { functionName: 'get-site', scopes: ['compute.read', 'gluon.admin'] },
+      'GET /tasks/{taskId}/jobs/{jobIndex}/log': {
+        functionName: 'get-job-log',
+        scopes: ['compute.read', 'gluon.admin'],
+      },
+      'GET /tasks/{taskId}/jobs/{jobIndex}/outputs/{name}': {
+        functionName: 'get-job-output',
+        scopes: ['compute.read', 'gluon.admin'],
+      },
+      'GET /tasks/{taskId}/outputs': {
+        functionName: 'list-task-outputs',
+        scopes: ['compute.read', 'gluon.admin'],
+      },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);
