@@ -7,6 +7,8 @@ import { registerCancel } from './commands/cancel.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
+import { registerLogs } from './commands/logs.ts';
+import { registerOutputs } from './commands/outputs.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerResubmit } from './commands/resubmit.ts';
@@ -74,6 +76,8 @@ export function createProgram(ctx: CliContext): Command {
   registerSites(program, ctx);
   registerShares(program, ctx);
   registerRetryPolicy(program, ctx);
+  registerLogs(program, ctx);
+  registerOutputs(program, ctx);
   return program;
 }
 
