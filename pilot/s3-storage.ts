@@ -1,5 +1,6 @@
 /**
- * The pilot's S3 adapter: uploads a file (stage-out, with its adler32 as object metadata) and
+ * The pilot's S3 adapter: uploads a file (stage-out, with its adler32 as object metadata; in parts
+ * above a threshold, 64 MiB by default, as one PUT stops at 5 GiB) and
  * downloads one with its checksums verified (stage-in), each retried with backoff. A checksum
  * mismatch, a missing object or a refused access are not retried: another try would get the same.
  * Endpoint from `AWS_ENDPOINT_URL_S3` (path-style then, as local stand-ins need), region from
@@ -11,6 +12,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { type Logger, silentLogger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
 import { Adler32 } from './adler32.ts';
@@ -20,6 +22,20 @@ export interface S3StorageOptions {
   retries?: number;
   backoffMs?: number;
   logger?: Logger;
+  /** Files larger than this go up in parts (multipart upload); a single PUT stops at 5 GiB. */
+  multipartThresholdBytes?: number;
+  /** The size of each part but the last (at least S3's 5 MiB); raised when a file would need more than 10,000 parts. */
+  partSizeBytes?: number;
+}
+
+/** S3's limits on a multipart upload. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+export const DEFAULT_PART_BYTES = 64 * 1024 * 1024;
+
+/** The part size for a file: the wanted size, raised so that the file fits in S3's 10,000 parts. */
+export function partSizeFor(fileBytes: number, wantedBytes: number = DEFAULT_PART_BYTES): number {
+  return Math.max(MIN_PART_BYTES, wantedBytes, Math.ceil(fileBytes / MAX_PARTS));
 }
 
 /** What a downloaded file must match; only the given fields are checked. */
@@ -51,6 +67,8 @@ export class S3Storage {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly logger: Logger;
+  private readonly multipartThresholdBytes: number;
+  private readonly partSizeBytes: number;
 
   constructor(client: S3Client, bucket: string, options: S3StorageOptions = {}) {
     this.client = client;
@@ -58,9 +76,14 @@ export class S3Storage {
     this.retries = options.retries ?? 3;
     this.backoffMs = options.backoffMs ?? 500;
     this.logger = options.logger ?? silentLogger;
+    this.multipartThresholdBytes = options.multipartThresholdBytes ?? DEFAULT_PART_BYTES;
+    this.partSizeBytes = options.partSizeBytes ?? DEFAULT_PART_BYTES;
   }
 
-  /** Uploads a local file as `key`; `metadata` becomes x-amz-meta-* (e.g. the adler32). */
+  /**
+   * Uploads a local file as `key`, in parts above the multipart threshold; `metadata` becomes
+   * x-amz-meta-* (e.g. the adler32).
+   */
   async uploadFile(
     key: string,
     path: string,
@@ -69,6 +92,24 @@ export class S3Storage {
   ): Promise<void> {
     await this.withRetries(`upload of ${key}`, async () => {
       const { size } = await stat(path);
+      if (size > this.multipartThresholdBytes) {
+        // In parts, a few at a time; a failed upload is aborted (its parts deleted) before a retry.
+        await new Upload({
+          client: this.client,
+          params: {
+            Bucket: this.bucket,
+            Key: key,
+            Body: createReadStream(path),
+            ContentLength: size,
+            ContentType: contentType,
+            ...(metadata === undefined ? {} : { Metadata: metadata }),
+          },
+          partSize: partSizeFor(size, this.partSizeBytes),
+          queueSize: 4,
+          leavePartsOnError: false,
+        }).done();
+        return;
+      }
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,

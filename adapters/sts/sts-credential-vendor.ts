@@ -110,8 +110,9 @@ export function sessionPolicy(
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [scope.pilotId] } },
       },
       {
+        // PutObject covers the parts of a multipart upload; a failed one is aborted (its parts deleted).
         Effect: 'Allow',
-        Action: ['s3:PutObject'],
+        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
         Resource: `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.tasks}*`,
       },
       {

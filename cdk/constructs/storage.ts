@@ -119,7 +119,8 @@ export class Storage extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'PutTaskOutputs',
-        actions: ['s3:PutObject'],
+        // PutObject covers the parts of a multipart upload (large outputs); Abort deletes a failed one's parts.
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: [this.bucket.arnForObjects(`${TASK_OUTPUT_PREFIX}*`)],
       }),
     );

@@ -957,6 +957,7 @@ describe('pilot credentials', () => {
         's3:GetObject <DataBucket.Arn>/inputs/*',
         's3:GetObject <DataBucket.Arn>/tasks/*',
         's3:PutObject <DataBucket.Arn>/tasks/*',
+        's3:AbortMultipartUpload <DataBucket.Arn>/tasks/*',
         'dynamodb:UpdateItem <LeasesTable.Arn>',
       ].sort(),
     );

@@ -188,6 +188,7 @@ describe('StsCredentialVendor', () => {
         ...consumeRanges.map((action) => `${action} ${RANGE_QUEUES_ARN}`),
         `dynamodb:UpdateItem ${LEASE_TABLE_ARN}`,
         `s3:PutObject arn:aws:s3:::${BUCKET}/tasks/*`,
+        `s3:AbortMultipartUpload arn:aws:s3:::${BUCKET}/tasks/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/sandboxes/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/inputs/*`,
         `s3:GetObject arn:aws:s3:::${BUCKET}/tasks/*`,
