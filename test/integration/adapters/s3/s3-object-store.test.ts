@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client } from '#adapters/aws-clients.ts';
 import { ensureBucket, S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
@@ -43,5 +43,21 @@ describe('S3ObjectStore', () => {
     expect(put.status).toBe(200);
     const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     expect(await got.Body?.transformToString()).toBe(body);
+  });
+
+  it('presigns a GET that downloads the object, and a part of it with a Range', async () => {
+    await ensureBucket(client, bucket);
+    const store = new S3ObjectStore(client, bucket);
+    const key = 'tasks/t-0123456789/jobs/0/attempt-1/out.txt';
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'hello, results\n' }));
+    const url = await store.presignGet(key, 600);
+    const parsed = new URL(url);
+    expect(parsed.hostname).toBe('127.0.0.1');
+    expect(parsed.pathname).toBe(`/${bucket}/${key}`);
+    expect(parsed.searchParams.get('X-Amz-Expires')).toBe('600');
+    const whole = await fetch(url);
+    expect([whole.status, await whole.text()]).toEqual([200, 'hello, results\n']);
+    const tail = await fetch(url, { headers: { range: 'bytes=7-' } });
+    expect([tail.status, await tail.text()]).toEqual([206, 'results\n']);
   });
 });
