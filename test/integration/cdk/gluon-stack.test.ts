@@ -236,6 +236,7 @@ describe('functions', () => {
           GLUON_LEASES_TABLE: 'l',
           GLUON_SITES_TABLE: 's',
           GLUON_POLICIES_TABLE: 'po',
+          GLUON_ACCOUNTING_TABLE: 'ac',
           GLUON_BUCKET: 'b',
           GLUON_QUEUE_PREFIX: 'q-',
           GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
