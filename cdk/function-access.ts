@@ -30,8 +30,11 @@ export type RangeQueueAccess = 'create' | 'delete' | 'get-url' | 'send' | 'send-
 /** `start`: states:StartExecution; `release-wait`: states:SendTaskSuccess (the wait step's token). */
 export type WorkflowAccess = 'start' | 'release-wait';
 
-/** `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs). */
-export type BucketAccess = 'put-sandbox';
+/**
+ * `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs).
+ * `put-accounting`: s3:PutObject on `accounting/*` (the accounting exports).
+ */
+export type BucketAccess = 'put-sandbox' | 'put-accounting';
 
 /**
  * `vend`: sts:AssumeRole + sts:TagSession on the PilotCredentials role only (whose trust policy
@@ -132,9 +135,19 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'complete-job': {
     tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', policies: 'read' },
   },
-  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release; sites' outcomes. */
+  /**
+   * The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release; sites' outcomes.
+   * accounting: usage records and roll-ups (a transaction of puts and updates); policies: the owner's group.
+   */
   'record-job-changes': {
-    tables: { tasks: 'read-write', attempts: 'write', leases: 'write', sites: 'read-write' },
+    tables: {
+      tasks: 'read-write',
+      attempts: 'write',
+      leases: 'write',
+      sites: 'read-write',
+      accounting: 'write',
+      policies: 'read',
+    },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
     streams: ['jobs'],
@@ -204,6 +217,12 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     tables: { sites: 'read-write', tasks: 'read-write', policies: 'write' },
     workflow: ['start', 'release-wait'],
   },
+  // Accounting.
+  /** Roll-ups by key: a range of days is one query (operators) or one get per day (a user's own). */
+  'get-accounting': { tables: { accounting: 'read' } },
+  /** A day's usage records (a query per shard) to `accounting/` in the bucket, as CSV and Parquet. */
+  'export-accounting': { tables: { accounting: 'read' }, bucket: ['put-accounting'] },
+  'export-accounting-daily': { tables: { accounting: 'read' }, bucket: ['put-accounting'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ValidationError } from '#core/errors.ts';
 import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
+import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
@@ -74,6 +75,7 @@ export function createProgram(ctx: CliContext): Command {
   registerSites(program, ctx);
   registerShares(program, ctx);
   registerRetryPolicy(program, ctx);
+  registerAccounting(program, ctx);
   return program;
 }
 

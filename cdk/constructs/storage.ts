@@ -8,7 +8,7 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
+import { ACCOUNTING_PREFIX, OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
 import { acknowledge } from '../nag.ts';
 
 export interface StorageProps {
@@ -82,6 +82,17 @@ export class Storage extends Construct {
         sid: 'PutSandboxes',
         actions: ['s3:PutObject'],
         resources: [this.bucket.arnForObjects(`${SANDBOX_PREFIX}*`)],
+      }),
+    );
+  }
+
+  /** s3:PutObject on `accounting/*` only: the accounting exports (CSV and Parquet by day). */
+  grantPutAccounting(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'PutAccountingExports',
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${ACCOUNTING_PREFIX}*`)],
       }),
     );
   }

@@ -42,18 +42,24 @@ function ordered(records: UsageRecord[]): UsageRecord[] {
   );
 }
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled; absent is empty. */
 function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/** Rows as CSV (RFC 4180, CRLF line ends), the header first. */
+export function csvText(header: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
+  return [header, ...rows].map((row) => `${row.map(csvField).join(',')}\r\n`).join('');
+}
+
 /** The records as CSV with a header line (times as ISO strings; an absent value is an empty field). */
 export function usageCsv(records: UsageRecord[]): string {
-  const lines = [COLUMNS.map((c) => c.name).join(',')];
-  for (const r of ordered(records)) lines.push(COLUMNS.map((c) => csvField(r[c.name])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
+  return csvText(
+    COLUMNS.map((c) => c.name),
+    ordered(records).map((r) => COLUMNS.map((c) => r[c.name])),
+  );
 }
 
 /** The records as one Parquet file (Snappy), columns as USAGE_EXPORT_COLUMNS. */

@@ -16,7 +16,10 @@ export type AccountingBy = (typeof ACCOUNTING_BY)[number];
 export const DaySchema = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day as YYYY-MM-DD')
-  .refine((day) => dayOf(`${day}T00:00:00.000Z`) === day, 'not a calendar day');
+  .refine((day) => {
+    const at = Date.parse(`${day}T00:00:00.000Z`);
+    return Number.isFinite(at) && dayOf(new Date(at)) === day;
+  }, 'not a calendar day');
 
 /** One ended attempt, as accounting keeps it. Times in seconds (to the millisecond), memory in MB. */
 export interface UsageRecord {

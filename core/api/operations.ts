@@ -7,6 +7,12 @@
 import { z } from 'zod';
 import { TaskSpecSchema } from '../tasks/task-spec.ts';
 import {
+  AccountingQuerySchema,
+  AccountingViewSchema,
+  ExportAccountingRequestSchema,
+  ExportAccountingResponseSchema,
+} from './accounting.ts';
+import {
   JobPathSchema,
   PageQuerySchema,
   PilotPathSchema,
@@ -81,7 +87,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting';
   params?: P;
   query?: Q;
   body?: B;
@@ -422,6 +428,28 @@ export const OPERATIONS = {
     summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
     params: SitePathSchema,
     response: SiteDetailSchema,
+    status: 200,
+  }),
+  getAccounting: operation({
+    method: 'GET',
+    path: '/accounting',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'accounting',
+    summary:
+      'Usage roll-ups per day by user, group or site (from..to, at most 366 days); users see their own (by=user), operators all.',
+    query: AccountingQuerySchema,
+    response: AccountingViewSchema,
+    status: 200,
+  }),
+  exportAccounting: operation({
+    method: 'POST',
+    path: '/accounting/export',
+    scopes: [SCOPES.admin],
+    tag: 'accounting',
+    summary:
+      "Write one day's usage records to the bucket as CSV and Parquet (accounting/usage/format=…/day=…/), as the daily schedule does.",
+    body: ExportAccountingRequestSchema,
+    response: ExportAccountingResponseSchema,
     status: 200,
   }),
 } as const;
