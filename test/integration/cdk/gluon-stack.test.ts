@@ -909,7 +909,7 @@ describe('accounting', () => {
   it('catalogs the Parquet and CSV exports in a Glue database, partitioned by day with projection', () => {
     const databases = propsOfType('AWS::Glue::Database');
     expect(databases).toHaveLength(1);
-    const databaseName = (databases[0]?.DatabaseInput as { Name: string }).Name;
+    const databaseName = (databases[0]?.DatabaseInput as { Name: string } | undefined)?.Name;
     expect(databaseName).toBe('gluon_dev_accounting');
     const tables = propsOfType('AWS::Glue::Table').map((p) => ({
       database: p.DatabaseName,
