@@ -7,7 +7,7 @@ import { SCOPES } from '#core/api/common.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { parseShareTree } from '#core/policies/shares.ts';
-import { inMemoryDeps } from '#test/support/in-memory-ports.ts';
+import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import {
   addPilot,
   addSite,
@@ -22,6 +22,13 @@ import {
 } from '../scenario.ts';
 
 const admin = { sub: 'operator', scopes: [SCOPES.admin] };
+
+/** The rows of an exported Parquet file, read with hyparquet (a reader apart from the writer). */
+async function parquetRows(deps: InMemoryDeps, key: string): Promise<Array<Record<string, unknown>>> {
+  const object = deps.accountingExports.objects.get(key);
+  if (object === undefined) throw new Error(`nothing exported at ${key}`);
+  return parquetReadObjects({ file: object.body.slice().buffer as ArrayBuffer });
+}
 
 /** A task of two jobs at a site with an HS23 factor: job 0 fails once then finishes, job 1 finishes. */
 async function ranWithRetry() {
@@ -146,9 +153,7 @@ describe('exportUsage', () => {
     const records = await deps.accounting.usageOfDay('2026-12-02');
     const parquet = deps.accountingExports.objects.get(answer.parquetKey);
     expect(parquet?.contentType).toBe('application/vnd.apache.parquet');
-    const rows = await parquetReadObjects({
-      file: (parquet?.body as Uint8Array).slice().buffer as ArrayBuffer,
-    });
+    const rows = await parquetRows(deps, answer.parquetKey);
     expect(rows).toHaveLength(3);
     const byKey = new Map(records.map((r) => [`${r.jobIndex}.${r.attempt}`, r]));
     for (const row of rows) {
@@ -170,10 +175,7 @@ describe('exportUsage', () => {
     const deps = inMemoryDeps();
     const answer = await exportUsage(deps, '2026-12-01');
     expect(answer.records).toBe(0);
-    const rows = await parquetReadObjects({
-      file: (deps.accountingExports.objects.get(answer.parquetKey)?.body as Uint8Array).slice()
-        .buffer as ArrayBuffer,
-    });
+    const rows = await parquetRows(deps, answer.parquetKey);
     expect(rows).toEqual([]);
     const quoted = usageCsv([{ user: 'Doe, "J"' } as UsageRecord]).split('\r\n')[1];
     expect(quoted).toContain(',"Doe, ""J""",');
