@@ -13,8 +13,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayOf } from '#core/accounting/usage.ts';
 import type { AttemptView } from '#core/api/tasks.ts';
-import { handler as recordJobChanges } from '#lambdas/jobs/record-job-changes/index.ts';
-import { invokeHandler } from '#local/lambda-handler.ts';
+import { invokeHandler, type LambdaHandler } from '#local/lambda-handler.ts';
 import { LOCAL_PREFIX, type LocalStack } from '#local/stack.ts';
 import { Api, s3For, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
 
@@ -27,12 +26,15 @@ let stack: LocalStack;
 let user: Api;
 let admin: Api;
 let adminToken: string;
+/** The local user without the operator scope the local stack's own token carries. */
+let readerToken: string;
 
 beforeAll(async () => {
   stack = await startTestStack('accounting', { pilots: 2, inMemory: true, pilotIdleExitSec: 20 });
   user = new Api(stack.apiUrl, stack.userToken);
   adminToken = await stack.mintToken({ sub: 'operator', scopes: ['gluon.admin'] });
   admin = new Api(stack.apiUrl, adminToken);
+  readerToken = await stack.mintToken({ sub: 'local-user', scopes: ['compute.read'] });
 });
 
 afterAll(async () => {
@@ -111,7 +113,9 @@ describe('accounting', () => {
     const site = await admin.client.call('getSite', { params: { siteId: 'local' } });
     const definition = {
       kind: site.kind,
-      slot: site.slot,
+      // Slots of 2 GB: the local site advertises the machine's whole memory, which a shared test
+      // machine may not have free, and pilots that find less than advertised take no work.
+      slot: { ...site.slot, memoryMB: 2000 },
       maxPilots: site.maxPilots,
       tags: site.tags,
       ...(site.health === undefined ? {} : { health: site.health }),
@@ -121,7 +125,7 @@ describe('accounting', () => {
       accounting: { hs23PerCore: -2 },
     });
     expect(bad.status).toBe(400);
-    expect(JSON.stringify(bad.body)).toContain('body.accounting.hs23PerCore');
+    expect(JSON.stringify(bad.body)).toContain('"field":"accounting.hs23PerCore"');
     const good = await admin.request('PUT', '/sites/local', {
       ...definition,
       accounting: { hs23PerCore: 10 },
@@ -169,6 +173,10 @@ describe('accounting', () => {
 
   it('changes nothing when the whole change feed is delivered again', async () => {
     const before = await admin.client.call('getAccounting', { query: { by: 'user', from, to } });
+    // The function as the stack loaded it (after the stack set the functions' environment).
+    const specifier = '#lambdas/jobs/record-job-changes/index.ts';
+    const recordJobChanges = ((await import(/* @vite-ignore */ specifier)) as { handler: LambdaHandler })
+      .handler;
     const feed = await wholeJobFeed();
     expect(feed.reduce((n, s) => n + s.records.length, 0)).toBeGreaterThan(0);
     for (const { shardId, streamArn, records } of feed) {
@@ -186,7 +194,7 @@ describe('accounting', () => {
   });
 
   it('shows the user their usage with gluon accounting --csv, and refuses --from after --to', async () => {
-    const shown = await gluon(['accounting', '--csv', '--from', from, '--to', to]);
+    const shown = await gluon(['accounting', '--csv', '--from', from, '--to', to], readerToken);
     expect(shown.code).toBe(0);
     const [header, ...lines] = shown.stdout.trim().split('\r\n');
     expect(header).toBe('day,key,attempts,finished,failed,coreSec,wallSec,cpuSec,hs23Sec,maxRssMB');
@@ -203,8 +211,9 @@ describe('accounting', () => {
     const api = await user.get('/accounting?from=2026-12-03&to=2026-12-02');
     expect(api.status).toBe(400);
     expect(JSON.stringify(api.body)).toContain('"field":"from"');
-    const bySite = await user.get('/accounting?by=site');
+    const bySite = await new Api(stack.apiUrl, readerToken).get('/accounting?by=site');
     expect(bySite.status).toBe(403);
+    expect(JSON.stringify(bySite.body)).toContain('by: accounting by site needs the gluon.admin scope');
   });
 
   it("exports the day's usage records as Parquet that reads back equal to the attempts", async () => {
