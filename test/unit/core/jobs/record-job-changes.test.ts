@@ -65,7 +65,15 @@ describe('recordJobChanges', () => {
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 3 });
     const done = await recordJobChanges(deps, deps.jobs.takeChanges());
-    expect(done).toEqual({ accounted: 0, dispatched: 0, archived: 0, counted: 1, killed: 0, released: 0, outcomes: 0 });
+    expect(done).toEqual({
+      accounted: 0,
+      dispatched: 0,
+      archived: 0,
+      counted: 1,
+      killed: 0,
+      released: 0,
+      outcomes: 0,
+    });
     expect((await deps.leases.get(pilotId))?.kill).toEqual([]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 2, running: 1 });
     expect(deps.queue.sent).toEqual([]);
