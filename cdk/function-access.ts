@@ -33,8 +33,9 @@ export type WorkflowAccess = 'start' | 'release-wait';
 /**
  * `put-sandbox`: s3:PutObject on `sandboxes/*` (the function signs presigned upload URLs).
  * `get-results`: s3:GetObject on `tasks/*` (the function signs presigned download URLs of logs and outputs).
+ * `put-accounting`: s3:PutObject on `accounting/*` (the accounting exports).
  */
-export type BucketAccess = 'put-sandbox' | 'get-results';
+export type BucketAccess = 'put-sandbox' | 'get-results' | 'put-accounting';
 
 /**
  * `vend`: sts:AssumeRole + sts:TagSession on the PilotCredentials role only (whose trust policy
@@ -135,9 +136,19 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'complete-job': {
     tables: { tasks: 'read', jobs: 'read-write', leases: 'read-write', sites: 'read', policies: 'read' },
   },
-  /** The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release; sites' outcomes. */
+  /**
+   * The change feed: messages of requeued attempts, the attempt archive, counters, kills of late claims, the workflow's release; sites' outcomes.
+   * accounting: usage records and roll-ups (a transaction of puts and updates); policies: the owner's group.
+   */
   'record-job-changes': {
-    tables: { tasks: 'read-write', attempts: 'write', leases: 'write', sites: 'read-write' },
+    tables: {
+      tasks: 'read-write',
+      attempts: 'write',
+      leases: 'write',
+      sites: 'read-write',
+      accounting: 'write',
+      policies: 'read',
+    },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
     streams: ['jobs'],
@@ -211,6 +222,12 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'get-job-log': { tables: { tasks: 'read', jobs: 'read', attempts: 'read' }, bucket: ['get-results'] },
   'get-job-output': { tables: { tasks: 'read', jobs: 'read' }, bucket: ['get-results'] },
   'list-task-outputs': { tables: { tasks: 'read', jobs: 'read' } },
+  // Accounting.
+  /** Roll-ups by key: a range of days is one query (operators) or one get per day (a user's own). */
+  'get-accounting': { tables: { accounting: 'read' } },
+  /** A day's usage records (a query per shard) to `accounting/` in the bucket, as CSV and Parquet. */
+  'export-accounting': { tables: { accounting: 'read' }, bucket: ['put-accounting'] },
+  'export-accounting-daily': { tables: { accounting: 'read' }, bucket: ['put-accounting'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

@@ -2,6 +2,7 @@ import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps, Tags } fro
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { Accounting } from './constructs/accounting.ts';
 import { Api } from './constructs/api.ts';
 import { Bookkeeping } from './constructs/bookkeeping.ts';
 import { Functions } from './constructs/functions.ts';
@@ -37,6 +38,7 @@ export class GluonStack extends Stack {
   readonly schedules: Schedules;
   readonly pilotCredentials: PilotCredentials;
   readonly observability: Observability;
+  readonly accounting: Accounting;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -119,6 +121,8 @@ export class GluonStack extends Stack {
       stateMachine: this.taskWorkflow.stateMachine,
       httpApi: this.api.httpApi,
     });
+
+    this.accounting = new Accounting(this, 'Accounting', { bucket: this.storage.bucket });
 
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName, description: 'GLUON_BUCKET' });
     new CfnOutput(this, 'QueuePrefix', {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ValidationError } from '#core/errors.ts';
 import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
+import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
@@ -78,6 +79,7 @@ export function createProgram(ctx: CliContext): Command {
   registerRetryPolicy(program, ctx);
   registerLogs(program, ctx);
   registerOutputs(program, ctx);
+  registerAccounting(program, ctx);
   return program;
 }
 

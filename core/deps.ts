@@ -1,3 +1,4 @@
+import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
@@ -50,6 +51,10 @@ export interface Deps {
   settings: Settings;
   /** The retry rules' versions (the policies table). */
   retryPolicies: RetryPolicyStore;
+  /** Usage records and their roll-ups (the accounting table). */
+  accounting: AccountingStore;
+  /** Where accounting exports are written (the results bucket, `accounting/`). */
+  accountingExports: AccountingExports;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

@@ -6,7 +6,7 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
+export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -44,6 +44,8 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   getJobLog: 'get-job-log',
   getJobOutput: 'get-job-output',
   listTaskOutputs: 'list-task-outputs',
+  getAccounting: 'get-accounting',
+  exportAccounting: 'export-accounting',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -84,6 +86,7 @@ export const SCHEDULED_FUNCTIONS = [
   { functionName: 'reap-pilots', everySec: 60 },
   { functionName: 'dispatch-jobs', everySec: 60 },
   { functionName: 'site-health', everySec: 60 },
+  { functionName: 'export-accounting-daily', everySec: 86_400 },
 ] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
@@ -145,6 +148,9 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'get-job-log': 'jobs',
   'get-job-output': 'jobs',
   'list-task-outputs': 'jobs',
+  'get-accounting': 'accounting',
+  'export-accounting': 'accounting',
+  'export-accounting-daily': 'accounting',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -12,7 +12,16 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 
-export type TableKey = 'tasks' | 'jobs' | 'ranges' | 'attempts' | 'pilots' | 'leases' | 'sites' | 'policies';
+export type TableKey =
+  | 'tasks'
+  | 'jobs'
+  | 'ranges'
+  | 'attempts'
+  | 'pilots'
+  | 'leases'
+  | 'sites'
+  | 'policies'
+  | 'accounting';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -124,6 +133,17 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     sortKey: { name: 'key', type: 'S' },
     indexes: [],
   },
+  /**
+   * Accounting (DynamoDbAccountingStore): usage records, one per ended attempt, under their day
+   * (pk `usage#<day>#<shard>`, sk `<taskId>#<jobIndex>#<attempt>`: a day's records are a few
+   * queries, and its writes spread over shards), and roll-ups (pk `rollup#<by>`, sk `<day>#<key>`:
+   * a range of days is one query). No index: every read is by key.
+   */
+  accounting: {
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [],
+  },
 };
 
 function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchemaElement[] {
@@ -202,6 +222,7 @@ const ENV_NAMES: Record<TableKey, string> = {
   leases: 'GLUON_LEASES_TABLE',
   sites: 'GLUON_SITES_TABLE',
   policies: 'GLUON_POLICIES_TABLE',
+  accounting: 'GLUON_ACCOUNTING_TABLE',
 };
 
 /** The environment variable naming each table (the function environment contract). */

@@ -32,6 +32,7 @@ type RequiredEnvironment = Pick<
   | 'GLUON_LEASES_TABLE'
   | 'GLUON_SITES_TABLE'
   | 'GLUON_POLICIES_TABLE'
+  | 'GLUON_ACCOUNTING_TABLE'
   | 'GLUON_BUCKET'
   | 'GLUON_QUEUE_PREFIX'
   | 'GLUON_STATE_MACHINE_ARN'
@@ -152,6 +153,14 @@ export class Functions extends Construct {
         'Presigned downloads of logs and outputs are signed with this role; it may read objects under tasks/ only.',
       );
     }
+    if (access.bucket?.includes('put-accounting')) {
+      props.storage.grantPutAccounting(fn.role);
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.storage.bucket)}.Arn>/accounting/*]`,
+        'Accounting exports are one object per day and format under accounting/; the function may put objects there only.',
+      );
+    }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
     for (const key of access.streams ?? []) {
       // The change feed: in order per shard, a failed batch delivered again (halved, to isolate a
@@ -193,6 +202,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_LEASES_TABLE: props.tables.leases.tableName,
     GLUON_SITES_TABLE: props.tables.sites.tableName,
     GLUON_POLICIES_TABLE: props.tables.policies.tableName,
+    GLUON_ACCOUNTING_TABLE: props.tables.accounting.tableName,
     GLUON_BUCKET: props.storage.bucket.bucketName,
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,

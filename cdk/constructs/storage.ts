@@ -8,7 +8,7 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
+import { ACCOUNTING_PREFIX, OBJECT_PREFIXES } from '#core/storage/object-keys.ts';
 import { acknowledge } from '../nag.ts';
 
 export interface StorageProps {
@@ -93,6 +93,17 @@ export class Storage extends Construct {
         sid: 'GetResults',
         actions: ['s3:GetObject'],
         resources: [this.bucket.arnForObjects(`${TASK_OUTPUT_PREFIX}*`)],
+      }),
+    );
+  }
+
+  /** s3:PutObject on `accounting/*` only: the accounting exports (CSV and Parquet by day). */
+  grantPutAccounting(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'PutAccountingExports',
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${ACCOUNTING_PREFIX}*`)],
       }),
     );
   }

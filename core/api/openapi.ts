@@ -116,6 +116,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
       { name: 'pilots', description: 'Pilots: registration, claims and reports.' },
       { name: 'sites', description: 'The information system: sites and their demand.' },
       { name: 'policies', description: "The VO's policies as data: fair shares and caps, retry rules." },
+      {
+        name: 'accounting',
+        description: 'Usage per attempt, rolled up per day by user, group and site; exports.',
+      },
     ],
     paths,
     components: {

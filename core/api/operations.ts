@@ -7,6 +7,12 @@
 import { z } from 'zod';
 import { TaskSpecSchema } from '../tasks/task-spec.ts';
 import {
+  AccountingQuerySchema,
+  AccountingViewSchema,
+  ExportAccountingRequestSchema,
+  ExportAccountingResponseSchema,
+} from './accounting.ts';
+import {
   JobPathSchema,
   PageQuerySchema,
   PilotPathSchema,
@@ -89,7 +95,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting';
   params?: P;
   query?: Q;
   body?: B;
@@ -464,6 +470,28 @@ export const OPERATIONS = {
     params: TaskPathSchema,
     query: TaskOutputsQuerySchema,
     response: TaskOutputsResponseSchema,
+    status: 200,
+  }),
+  getAccounting: operation({
+    method: 'GET',
+    path: '/accounting',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'accounting',
+    summary:
+      'Usage roll-ups per day by user, group or site (from..to, at most 366 days); users see their own (by=user), operators all.',
+    query: AccountingQuerySchema,
+    response: AccountingViewSchema,
+    status: 200,
+  }),
+  exportAccounting: operation({
+    method: 'POST',
+    path: '/accounting/export',
+    scopes: [SCOPES.admin],
+    tag: 'accounting',
+    summary:
+      "Write one day's usage records to the bucket as CSV and Parquet (accounting/usage/format=…/day=…/), as the daily schedule does.",
+    body: ExportAccountingRequestSchema,
+    response: ExportAccountingResponseSchema,
     status: 200,
   }),
 } as const;

@@ -1,7 +1,13 @@
 /** The site routes' bodies and answers: define, list, one site with its history, demand. */
 import { z } from 'zod';
 import { ResourceClassSchema } from '../jobs/resource-class.ts';
-import { SITE_STATUSES, SiteHealthSchema, SiteSchema, SiteTestSchema } from '../sites/site.ts';
+import {
+  SITE_STATUSES,
+  SiteAccountingSchema,
+  SiteHealthSchema,
+  SiteSchema,
+  SiteTestSchema,
+} from '../sites/site.ts';
 import { OUTCOME_KINDS } from '../sites/site-outcomes.ts';
 import { TASK_STATES } from '../tasks/task.ts';
 import { pageOf, TimeSchema } from './common.ts';
@@ -55,6 +61,7 @@ export const SiteViewSchema = z.object({
   tags: z.array(z.string()),
   health: SiteHealthSchema.optional(),
   test: SiteTestSchema.optional(),
+  accounting: SiteAccountingSchema.optional(),
   queueUrl: z.string().optional(),
   /** Live pilots by state at the last sweep of the reaper. */
   pilots: CensusSchema.optional(),

@@ -1,3 +1,4 @@
+import { type EndedAttempt, recordUsage } from '../accounting/record-usage.ts';
 import type { Deps } from '../deps.ts';
 import { killEntry } from '../pilots/pilot.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
@@ -7,6 +8,7 @@ import { releaseWaitIfReady } from '../tasks/release-wait.ts';
 import { jobResources } from '../tasks/split-task.ts';
 import type { TaskHead } from '../tasks/task.ts';
 import { type Resources, ResourcesSchema, type TaskSpec } from '../tasks/task-spec.ts';
+import { endedAttemptOf } from './ended-attempt.ts';
 import { type Attempt, attemptKey, isFinalJobState, type JobRecord } from './job.ts';
 import { counterDelta, isEmptyDelta } from './job-counts.ts';
 import { type JobMessage, jobMessage } from './job-message.ts';
@@ -25,13 +27,22 @@ import type { JobRecordChange } from './ports.ts';
  *    failure), exactly once per change likewise;
  * 4. tells the pilot of a job that started running in a cancelled task to kill it (a claim that
  *    read the task before the cancel and landed after the cancel's sweep passed its job);
- * 5. releases the task's workflow when its last job became final.
+ * 5. writes the usage record of every attempt that ended (accounting), with its roll-ups, once
+ *    per attempt whatever the replays (the record's key is its attempt);
+ * 6. releases the task's workflow when its last job became final.
+ * Attempt ends are accounted here, not where they are written, because every end (a pilot's
+ * report, the reaper's lost pilot, an abandoned claim, a kill) passes through this feed exactly as
+ * it was written, and a write that succeeded is never missed (the feed delivers it at least once).
  * A failed batch is delivered again; every step is safe to repeat.
  */
 export async function recordJobChanges(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock'>,
+  deps: Pick<
+    Deps,
+    'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock' | 'policies' | 'accounting'
+  >,
   changes: JobRecordChange[],
 ): Promise<{
+  accounted: number;
   dispatched: number;
   archived: number;
   counted: number;
@@ -42,6 +53,7 @@ export async function recordJobChanges(
   /** Messages by their delay in seconds (a retry's back-off; 0 for most). */
   const messages = new Map<number, JobMessage[]>();
   const attempts: Array<{ taskId: string; jobIndex: number; attempt: Attempt }> = [];
+  const endedAttempts: EndedAttempt[] = [];
   const counts = new Map<string, { taskId: string; feed: string; entries: CountEntry[] }>();
   const ended = new Set<string>();
   const cancelled = new Map<string, boolean>();
@@ -97,6 +109,8 @@ export async function recordJobChanges(
     if (after?.ended !== undefined && before?.ended?.attempt !== after.ended.attempt) {
       attempts.push({ taskId: after.taskId, jobIndex: after.jobIndex, attempt: after.ended });
     }
+    const endedAttempt = endedAttemptOf(change);
+    if (endedAttempt !== undefined) endedAttempts.push(endedAttempt);
     const delta = counterDelta(before, after);
     if (!isEmptyDelta(delta)) {
       const key = `${record.taskId}\u0000${change.feed}`;
@@ -122,11 +136,13 @@ export async function recordJobChanges(
       keepFrom,
     });
   }
+  const usage = await recordUsage(deps, endedAttempts);
   let released = 0;
   for (const taskId of ended) if (await releaseWaitIfReady(deps, taskId)) released++;
   const killed = [...kills.values()].reduce((n, entries) => n + entries.length, 0);
   const dispatched = [...messages.values()].reduce((n, list) => n + list.length, 0);
   return {
+    accounted: usage.recorded,
     dispatched,
     archived: attempts.length,
     counted: counts.size,

@@ -1,4 +1,4 @@
-import { isFinalJobState } from '../jobs/job.ts';
+import { endedAttemptOf } from '../jobs/ended-attempt.ts';
 import type { JobRecordChange } from '../jobs/ports.ts';
 import { PILOT_ERROR_CODES, type PilotErrorCode } from '../pilots/pilot-error-codes.ts';
 
@@ -133,16 +133,9 @@ interface AttemptEnd {
  * ended no attempt).
  */
 export function attemptEndOf(change: JobRecordChange): AttemptEnd | undefined {
-  const { before, after } = change;
-  if (after === undefined) return undefined;
-  if (after.ended !== undefined && before?.ended?.attempt !== after.ended.attempt) {
-    return { siteId: after.ended.siteId, at: after.ended.endedAt, code: after.ended.pilotErrorCode };
-  }
-  const newlyFinal =
-    isFinalJobState(after.state) &&
-    (before === undefined || before.state !== after.state || before.attempt !== after.attempt);
-  if (!newlyFinal || after.pilotId === undefined || after.pilotErrorCode === undefined) return undefined;
-  return { siteId: after.siteId, at: after.endedAt ?? after.updatedAt, code: after.pilotErrorCode };
+  const ended = endedAttemptOf(change)?.attempt;
+  if (ended === undefined) return undefined;
+  return { siteId: ended.siteId, at: ended.endedAt, code: ended.pilotErrorCode };
 }
 
 /**

@@ -44,6 +44,15 @@ export const SiteTestSchema = z.strictObject({
 });
 export type SiteTest = z.infer<typeof SiteTestSchema>;
 
+/**
+ * What accounting needs of a site: its CPUs' HEPscore23 per core (WLCG's benchmark), which turns
+ * CPU time into normalised HS23 seconds (APEL's normalised CPU). Left out: usage is not normalised.
+ */
+export const SiteAccountingSchema = z.strictObject({
+  hs23PerCore: z.number().positive().max(1000),
+});
+export type SiteAccounting = z.infer<typeof SiteAccountingSchema>;
+
 export const SiteSchema = z.strictObject({
   siteId: SiteIdSchema,
   kind: z.enum(['local', 'grid', 'hpc', 'cloud']).default('local'),
@@ -72,6 +81,7 @@ export const SiteSchema = z.strictObject({
   tags: z.array(SiteTagSchema).max(64).default([]),
   health: SiteHealthSchema.optional(),
   test: SiteTestSchema.optional(),
+  accounting: SiteAccountingSchema.optional(),
 });
 export type Site = z.infer<typeof SiteSchema>;
 export type SiteInput = z.input<typeof SiteSchema>;

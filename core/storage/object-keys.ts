@@ -53,3 +53,16 @@ export function rangeOutputKey(
 export function isStageInKey(name: string): boolean {
   return name.startsWith(OBJECT_PREFIXES.inputs) || name.startsWith(OBJECT_PREFIXES.tasks);
 }
+
+/** `accounting/`: accounting exports (usage records by day), which Athena reads through a Glue table. */
+export const ACCOUNTING_PREFIX = 'accounting/';
+
+/** `accounting/usage/format=<format>/`: the Glue table's location for one format. */
+export function usageExportPrefix(format: 'csv' | 'parquet'): string {
+  return `${ACCOUNTING_PREFIX}usage/format=${format}/`;
+}
+
+/** One day's usage export, in a Hive-style partition: `accounting/usage/format=csv/day=2026-12-02/usage.csv`. */
+export function usageExportKey(format: 'csv' | 'parquet', day: string): string {
+  return `${usageExportPrefix(format)}day=${day}/usage.${format}`;
+}

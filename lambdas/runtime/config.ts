@@ -14,6 +14,7 @@ export const ConfigSchema = z.object({
   GLUON_LEASES_TABLE: z.string().min(1),
   GLUON_SITES_TABLE: z.string().min(1),
   GLUON_POLICIES_TABLE: z.string().min(1),
+  GLUON_ACCOUNTING_TABLE: z.string().min(1),
   GLUON_BUCKET: z.string().min(1),
   /** Site queues are named `${prefix}site-${siteId}` (and `-dlq`). */
   GLUON_QUEUE_PREFIX: z.string().min(1),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient, stsClient } from '#adapters/aws-clients.ts';
+import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
@@ -8,6 +9,7 @@ import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts
 import { DynamoDbRetryPolicyStore } from '#adapters/dynamodb/dynamodb-retry-policy-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
+import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
@@ -75,6 +77,8 @@ export function depsFromConfig(c: Config): Deps {
       clock,
       c.GLUON_RETRY_POLICY_CACHE_SEC,
     ),
+    accounting: new DynamoDbAccountingStore(db, c.GLUON_ACCOUNTING_TABLE),
+    accountingExports: new S3AccountingExports(s3Client(), c.GLUON_BUCKET),
   };
 }
 

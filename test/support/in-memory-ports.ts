@@ -5,6 +5,18 @@
  * Streams does; `settleJobChanges` hands the jobs' to the same consumer the stream function runs.
  */
 
+import type { AccountingExports, AccountingStore } from '#core/accounting/ports.ts';
+import {
+  ACCOUNTING_BY,
+  type AccountingBy,
+  addToRollup,
+  emptyRollup,
+  type RollupRow,
+  rollupDeltaOf,
+  rollupKeyOf,
+  type UsageRecord,
+  usageKeyOf,
+} from '#core/accounting/usage.ts';
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
@@ -1068,6 +1080,51 @@ export class InMemoryRetryPolicyStore implements RetryPolicyStore {
   }
 }
 
+/** Usage records and roll-ups in maps; a record written before adds nothing, as the adapter's condition. */
+export class InMemoryAccountingStore implements AccountingStore {
+  private readonly records = new Map<string, UsageRecord>();
+  private readonly rows = new Map<string, RollupRow>();
+
+  async record(usage: UsageRecord): Promise<'recorded' | 'duplicate'> {
+    const key = usageKeyOf(usage);
+    if (this.records.has(key)) return 'duplicate';
+    this.records.set(key, copy(usage));
+    const delta = rollupDeltaOf(usage);
+    for (const by of ACCOUNTING_BY) {
+      const rowKey = `${by}\u0000${usage.day}\u0000${rollupKeyOf(usage, by)}`;
+      this.rows.set(
+        rowKey,
+        addToRollup(this.rows.get(rowKey) ?? emptyRollup(usage.day, rollupKeyOf(usage, by)), delta),
+      );
+    }
+    return 'recorded';
+  }
+
+  async rollups(by: AccountingBy, range: { from: string; to: string; key?: string }): Promise<RollupRow[]> {
+    return [...this.rows.entries()]
+      .filter(
+        ([rowKey, row]) => rowKey.startsWith(`${by}\u0000`) && row.day >= range.from && row.day <= range.to,
+      )
+      .map(([, row]) => row)
+      .filter((row) => range.key === undefined || row.key === range.key)
+      .sort((a, b) => a.day.localeCompare(b.day) || a.key.localeCompare(b.key))
+      .map(copy);
+  }
+
+  async usageOfDay(day: string): Promise<UsageRecord[]> {
+    return [...this.records.values()].filter((r) => r.day === day).map(copy);
+  }
+}
+
+/** Keeps what is exported, by key. */
+export class InMemoryAccountingExports implements AccountingExports {
+  readonly objects = new Map<string, { body: Uint8Array; contentType: string }>();
+
+  async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    this.objects.set(key, { body: new Uint8Array(body), contentType });
+  }
+}
+
 /** Records workflow starts and wait releases; `startError` makes startTask throw it. */
 export class RecordingWorkflowEngine implements WorkflowEngine {
   readonly started: string[] = [];
@@ -1202,6 +1259,8 @@ export interface InMemoryDeps extends Deps {
   clock: SettableClock;
   ids: SequentialIds;
   retryPolicies: InMemoryRetryPolicyStore;
+  accounting: InMemoryAccountingStore;
+  accountingExports: InMemoryAccountingExports;
 }
 
 export function inMemoryDeps(
@@ -1224,6 +1283,8 @@ export function inMemoryDeps(
     ids: new SequentialIds(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
     retryPolicies: new InMemoryRetryPolicyStore(),
+    accounting: new InMemoryAccountingStore(),
+    accountingExports: new InMemoryAccountingExports(),
   };
 }
 

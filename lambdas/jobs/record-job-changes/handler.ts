@@ -7,12 +7,15 @@ import { createLogger } from '#platform/logger.ts';
 const logger = createLogger({ base: { service: 'job-changes' } });
 
 /**
- * The jobs table's change feed: dispatch, archive, count, kill late claims of cancelled tasks, release. A failure throws, so the batch
+ * The jobs table's change feed: dispatch, archive, account, count, kill late claims of cancelled tasks, release. A failure throws, so the batch
  * is delivered again (every step is safe to repeat). With the tumbling window the event source
  * mapping uses (it makes events name their shard), the answer must carry a `state`.
  */
 export function createHandler(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock'>,
+  deps: Pick<
+    Deps,
+    'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock' | 'policies' | 'accounting'
+  >,
 ) {
   return middy<unknown, { state: Record<string, string> }>()
     .onError(async (request) => {

@@ -236,6 +236,7 @@ describe('functions', () => {
           GLUON_LEASES_TABLE: 'l',
           GLUON_SITES_TABLE: 's',
           GLUON_POLICIES_TABLE: 'po',
+          GLUON_ACCOUNTING_TABLE: 'ac',
           GLUON_BUCKET: 'b',
           GLUON_QUEUE_PREFIX: 'q-',
           GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
@@ -470,9 +471,17 @@ describe('least privilege', () => {
     },
     // The change feed: messages of requeued attempts, the attempt archive, counters, kills of
     // claims that landed after a cancel's sweep, the release; each ended attempt counted for its site.
+    // Accounting: each ended attempt's usage record and roll-ups (written only), the owner's group (read).
     'record-job-changes': {
       ...NOTHING,
-      tables: { tasks: rw, attempts: 'write', leases: 'write', sites: rw },
+      tables: {
+        tasks: rw,
+        attempts: 'write',
+        leases: 'write',
+        sites: rw,
+        accounting: 'write',
+        policies: 'read',
+      },
       streams: ['jobs'],
       sqs: ['GetQueueUrl', 'SendMessage'],
       states: ['SendTaskSuccess'],
@@ -572,6 +581,10 @@ describe('least privilege', () => {
     },
     'get-job-output': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' }, s3: ['GetObject tasks/*'] },
     'list-task-outputs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
+    // Accounting: roll-ups read by key; a day's records read and written under accounting/ only.
+    'get-accounting': { ...NOTHING, tables: { accounting: 'read' } },
+    'export-accounting': { ...NOTHING, tables: { accounting: 'read' }, s3: ['PutObject accounting/*'] },
+    'export-accounting-daily': { ...NOTHING, tables: { accounting: 'read' }, s3: ['PutObject accounting/*'] },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -906,6 +919,55 @@ describe('storage', () => {
       (policies[0]?.[1].Properties?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement,
     ).filter((s) => s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('aws:SecureTransport'));
     expect(denyInsecure).toHaveLength(1);
+  });
+});
+
+describe('accounting', () => {
+  const propsOfType = (type: string) =>
+    ofType(resources, type).map(([, r]) => r.Properties as Record<string, unknown>);
+
+  it('catalogs the Parquet and CSV exports in a Glue database, partitioned by day with projection', () => {
+    const databases = propsOfType('AWS::Glue::Database');
+    expect(databases).toHaveLength(1);
+    const databaseName = (databases[0]?.DatabaseInput as { Name: string } | undefined)?.Name;
+    expect(databaseName).toBe('gluon_dev_accounting');
+    const tables = propsOfType('AWS::Glue::Table').map((p) => ({
+      database: p.DatabaseName,
+      input: p.TableInput as {
+        Name: string;
+        PartitionKeys: unknown;
+        Parameters: Record<string, string>;
+        StorageDescriptor: { Location: unknown; SerdeInfo: { SerializationLibrary: string } };
+      },
+    }));
+    expect(tables.map((t) => t.input.Name).sort()).toEqual(['usage_csv', 'usage_parquet']);
+    for (const { database, input } of tables) {
+      const format = input.Name.slice('usage_'.length);
+      expect(database).toBe(databaseName);
+      expect(input.PartitionKeys).toEqual([{ Name: 'day', Type: 'string' }]);
+      expect(render(input.StorageDescriptor.Location)).toBe(
+        `s3://<DataBucket>/accounting/usage/format=${format}/`,
+      );
+      expect(input.Parameters).toMatchObject({
+        'projection.enabled': 'true',
+        'projection.day.type': 'date',
+        'projection.day.format': 'yyyy-MM-dd',
+      });
+      expect(render(input.Parameters['storage.location.template'])).toBe(
+        `s3://<DataBucket>/accounting/usage/format=${format}/day=\${day}/`,
+      );
+    }
+    const parquet = tables.find((t) => t.input.Name === 'usage_parquet');
+    expect(parquet?.input.StorageDescriptor.SerdeInfo.SerializationLibrary).toContain('ParquetHiveSerDe');
+  });
+
+  it('exports once a day, and only the export functions may write to the bucket under accounting/', () => {
+    expect(SCHEDULED_FUNCTIONS).toContainEqual({ functionName: 'export-accounting-daily', everySec: 86_400 });
+    const writers = Object.entries(FUNCTION_ACCESS)
+      .filter(([, access]) => access.bucket?.includes('put-accounting'))
+      .map(([name]) => name)
+      .sort();
+    expect(writers).toEqual(['export-accounting', 'export-accounting-daily']);
   });
 });
 

@@ -353,6 +353,7 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
     GLUON_LEASES_TABLE: LEASE_TABLE,
     GLUON_SITES_TABLE: 's',
     GLUON_POLICIES_TABLE: 'po',
+    GLUON_ACCOUNTING_TABLE: 'ac',
     GLUON_BUCKET: BUCKET,
     GLUON_QUEUE_PREFIX: 'gluon-dev-',
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',

@@ -65,7 +65,15 @@ describe('recordJobChanges', () => {
     await claimed(deps, pilotId, { taskId, jobIndex: 0, attempt: 1 });
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 3 });
     const done = await recordJobChanges(deps, deps.jobs.takeChanges());
-    expect(done).toEqual({ dispatched: 0, archived: 0, counted: 1, killed: 0, released: 0, outcomes: 0 });
+    expect(done).toEqual({
+      accounted: 0,
+      dispatched: 0,
+      archived: 0,
+      counted: 1,
+      killed: 0,
+      released: 0,
+      outcomes: 0,
+    });
     expect((await deps.leases.get(pilotId))?.kill).toEqual([]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 2, running: 1 });
     expect(deps.queue.sent).toEqual([]);
@@ -206,6 +214,7 @@ describe('recordJobChanges', () => {
   it('skips a change with no record before or after', async () => {
     const { deps } = await setup();
     expect(await recordJobChanges(deps, [{ feed: 'memory', seq: '1' }])).toEqual({
+      accounted: 0,
       dispatched: 0,
       archived: 0,
       counted: 0,
@@ -242,6 +251,7 @@ describe('recordJobChanges', () => {
       after: { ...queued, resources: { memoryMB: 3000 } },
     };
     expect(await recordJobChanges(deps, [change])).toEqual({
+      accounted: 0,
       dispatched: 0,
       archived: 0,
       counted: 0,
