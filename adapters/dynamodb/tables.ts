@@ -5,14 +5,25 @@
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 
-export type TableKey = 'tasks' | 'jobs' | 'ranges' | 'attempts' | 'pilots' | 'leases' | 'sites' | 'policies';
+export type TableKey =
+  | 'tasks'
+  | 'jobs'
+  | 'ranges'
+  | 'attempts'
+  | 'pilots'
+  | 'leases'
+  | 'sites'
+  | 'policies'
+  | 'webhooks';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -40,6 +51,8 @@ export interface TableDefinition {
 /** Index names, as the stores query them. */
 export const INDEX = {
   tasksByOwner: 'byOwner',
+  /** Pending webhook deliveries by when they are due (sparse: only pending ones carry `due`). */
+  webhookDeliveriesDue: 'due',
 } as const;
 
 /**
@@ -73,6 +86,8 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
         projection: 'ALL',
       },
     ],
+    // Heads' state changes are published as task events (publish-task-events).
+    stream: 'NEW_AND_OLD_IMAGES',
   },
   /**
    * One record per job that was ever claimed (under 1 KB; no index, so no index write per
@@ -123,6 +138,24 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     partitionKey: { name: 'policy', type: 'S' },
     sortKey: { name: 'key', type: 'S' },
     indexes: [],
+  },
+  /**
+   * Users' webhooks (sk `w#<webhookId>`) and their deliveries (sk `d#<webhookId>#<eventId>`, the
+   * idempotency key of a send; event ids start with the change's time, so they sort by it), under
+   * the owner. Deliveries expire after a while (`expiresAt`).
+   */
+  webhooks: {
+    partitionKey: { name: 'owner', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [
+      {
+        name: INDEX.webhookDeliveriesDue,
+        partitionKey: { name: 'due', type: 'S' },
+        sortKey: { name: 'nextAttemptAt', type: 'S' },
+        projection: 'ALL',
+      },
+    ],
+    ttlAttribute: 'expiresAt',
   },
 };
 
@@ -189,8 +222,22 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
           }),
         );
       }
+      if (!created && table.stream !== undefined) await ensureStream(client, tableName, table.stream);
     }),
   );
+}
+
+/** A table made before its definition had a change feed (an older state dir) gets its stream. */
+async function ensureStream(client: DynamoDBClient, tableName: string, viewType: 'NEW_AND_OLD_IMAGES'): Promise<void> {
+  const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  if (described.Table?.StreamSpecification?.StreamEnabled === true) return;
+  await client.send(
+    new UpdateTableCommand({
+      TableName: tableName,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: viewType },
+    }),
+  );
+  await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { TableName: tableName });
 }
 
 const ENV_NAMES: Record<TableKey, string> = {
@@ -202,6 +249,7 @@ const ENV_NAMES: Record<TableKey, string> = {
   leases: 'GLUON_LEASES_TABLE',
   sites: 'GLUON_SITES_TABLE',
   policies: 'GLUON_POLICIES_TABLE',
+  webhooks: 'GLUON_WEBHOOKS_TABLE',
 };
 
 /** The environment variable naming each table (the function environment contract). */

@@ -276,6 +276,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
     GLUON_LEASES_TABLE: tables.leases,
     GLUON_SITES_TABLE: tables.sites,
     GLUON_POLICIES_TABLE: tables.policies,
+    GLUON_WEBHOOKS_TABLE: tables.webhooks,
     GLUON_BUCKET: `${prefix}bucket`,
     GLUON_QUEUE_PREFIX: prefix,
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:not-used-in-this-tier',

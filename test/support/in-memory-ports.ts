@@ -23,6 +23,13 @@ import type {
   RangeWrite,
 } from '#core/event-ranges/ports.ts';
 import { addRangeCounters, emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range-counts.ts';
+import {
+  DEFAULT_NOTIFICATION_SETTINGS,
+  InMemoryWebhookStore,
+  RecordingEventBus,
+  ScriptedWebhookSender,
+  SequentialWebhookIds,
+} from './in-memory-notifications.ts';
 import { type Attempt, type JobRecord, jobIdOf, type OutputFile } from '#core/jobs/job.ts';
 import {
   addCounters,
@@ -1198,6 +1205,10 @@ export interface InMemoryDeps extends Deps {
   clock: SettableClock;
   ids: SequentialIds;
   retryPolicies: InMemoryRetryPolicyStore;
+  events: RecordingEventBus;
+  webhooks: InMemoryWebhookStore;
+  webhookSender: ScriptedWebhookSender;
+  webhookIds: SequentialWebhookIds;
 }
 
 export function inMemoryDeps(
@@ -1220,6 +1231,11 @@ export function inMemoryDeps(
     ids: new SequentialIds(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
     retryPolicies: new InMemoryRetryPolicyStore(),
+    events: new RecordingEventBus(),
+    webhooks: new InMemoryWebhookStore(),
+    webhookSender: new ScriptedWebhookSender(),
+    webhookIds: new SequentialWebhookIds(),
+    notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
   };
 }
 

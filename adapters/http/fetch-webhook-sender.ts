@@ -1,0 +1,29 @@
+import type { WebhookAnswer, WebhookSender } from '#core/notifications/ports.ts';
+
+/** Webhook POSTs with fetch; redirects are not followed (the URL was checked, where it leads was not). */
+export class FetchWebhookSender implements WebhookSender {
+  private readonly fetchFn: typeof fetch;
+
+  constructor(fetchFn: typeof fetch = fetch) {
+    this.fetchFn = fetchFn;
+  }
+
+  async post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<WebhookAnswer> {
+    try {
+      const response = await this.fetchFn(url, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      // The answer's body is not needed; read it so the connection is freed.
+      await response.arrayBuffer().catch(() => undefined);
+      return { status: response.status };
+    } catch (error) {
+      const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : undefined;
+      return { error: (reason ?? cause?.code ?? cause?.message ?? (error as Error).message).slice(0, 300) };
+    }
+  }
+}
