@@ -31,6 +31,13 @@ import {
   RegisterPilotRequestSchema,
   RegisterPilotResponseSchema,
 } from './pilots.ts';
+import {
+  AddWebhookRequestSchema,
+  AddWebhookResponseSchema,
+  RemoveWebhookResponseSchema,
+  WebhookListSchema,
+  WebhookPathSchema,
+} from './notifications.ts';
 import { PutSharesRequestSchema, SharesViewSchema } from './policies.ts';
 import {
   PutRetryPolicyRequestSchema,
@@ -67,7 +74,7 @@ import {
   TaskViewSchema,
 } from './tasks.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface Operation<
   P extends z.ZodType = z.ZodType,
@@ -81,7 +88,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'notifications';
   params?: P;
   query?: Q;
   body?: B;
@@ -422,6 +429,36 @@ export const OPERATIONS = {
     summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
     params: SitePathSchema,
     response: SiteDetailSchema,
+    status: 200,
+  }),
+  addWebhook: operation({
+    method: 'POST',
+    path: '/notifications/webhooks',
+    scopes: [SCOPES.create],
+    tag: 'notifications',
+    summary:
+      "Add a webhook for the caller's own tasks: a signed POST when one ends. The answer shows its signing secret, once.",
+    body: AddWebhookRequestSchema,
+    response: AddWebhookResponseSchema,
+    status: 201,
+  }),
+  listWebhooks: operation({
+    method: 'GET',
+    path: '/notifications/webhooks',
+    scopes: [SCOPES.read],
+    tag: 'notifications',
+    summary: "The caller's webhooks, each with its latest deliveries (attempts, last status and error, next retry).",
+    response: WebhookListSchema,
+    status: 200,
+  }),
+  removeWebhook: operation({
+    method: 'DELETE',
+    path: '/notifications/webhooks/{webhookId}',
+    scopes: [SCOPES.create],
+    tag: 'notifications',
+    summary: 'Remove one of the caller’s webhooks (pending deliveries to it are given up).',
+    params: WebhookPathSchema,
+    response: RemoveWebhookResponseSchema,
     status: 200,
   }),
 } as const;
