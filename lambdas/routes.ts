@@ -6,7 +6,14 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'notifications';
+export type Capability =
+  | 'tasks'
+  | 'jobs'
+  | 'event-ranges'
+  | 'pilots'
+  | 'sites'
+  | 'policies'
+  | 'notifications';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -92,7 +99,11 @@ export const STREAM_FUNCTIONS = [
   { functionName: 'record-job-changes', table: 'jobs' },
   { functionName: 'record-range-changes', table: 'ranges' },
   // Head items only (sk `task`): counters change far more often and carry no state.
-  { functionName: 'publish-task-events', table: 'tasks', filter: { dynamodb: { Keys: { sk: { S: ['task'] } } } } },
+  {
+    functionName: 'publish-task-events',
+    table: 'tasks',
+    filter: { dynamodb: { Keys: { sk: { S: ['task'] } } } },
+  },
 ] as const;
 
 /**

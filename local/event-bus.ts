@@ -35,7 +35,10 @@ const TARGET = 'AWSEvents.PutEvents';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 /** EventBridge pattern matching for what the rules use: arrays of exact values, nested objects. */
-export function matchesPattern(pattern: Readonly<Record<string, unknown>>, event: Record<string, unknown>): boolean {
+export function matchesPattern(
+  pattern: Readonly<Record<string, unknown>>,
+  event: Record<string, unknown>,
+): boolean {
   return Object.entries(pattern).every(([field, wanted]) => {
     const value = event[field];
     if (Array.isArray(wanted)) return wanted.includes(value);

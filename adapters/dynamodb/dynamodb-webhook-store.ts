@@ -63,7 +63,11 @@ export class DynamoDbWebhookStore implements WebhookStore {
   async get(owner: string, webhookId: string): Promise<Webhook | undefined> {
     try {
       const out = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { owner, sk: webhookSk(webhookId) }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { owner, sk: webhookSk(webhookId) },
+          ConsistentRead: true,
+        }),
       );
       return out.Item === undefined ? undefined : webhookOf(out.Item);
     } catch (error) {
@@ -183,7 +187,10 @@ export class DynamoDbWebhookStore implements WebhookStore {
           Key: { owner: delivery.owner, sk: deliverySk(delivery.webhookId, delivery.eventId) },
           UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
           ConditionExpression: '#status = :pending AND attempts = :attempts',
-          ExpressionAttributeNames: { '#status': 'status', ...(remove.includes('#due') ? { '#due': 'due' } : {}) },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...(remove.includes('#due') ? { '#due': 'due' } : {}),
+          },
           ExpressionAttributeValues: values,
         }),
       );

@@ -228,7 +228,11 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
 }
 
 /** A table made before its definition had a change feed (an older state dir) gets its stream. */
-async function ensureStream(client: DynamoDBClient, tableName: string, viewType: 'NEW_AND_OLD_IMAGES'): Promise<void> {
+async function ensureStream(
+  client: DynamoDBClient,
+  tableName: string,
+  viewType: 'NEW_AND_OLD_IMAGES',
+): Promise<void> {
   const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
   if (described.Table?.StreamSpecification?.StreamEnabled === true) return;
   await client.send(
@@ -237,7 +241,10 @@ async function ensureStream(client: DynamoDBClient, tableName: string, viewType:
       StreamSpecification: { StreamEnabled: true, StreamViewType: viewType },
     }),
   );
-  await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { TableName: tableName });
+  await waitUntilTableExists(
+    { client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 },
+    { TableName: tableName },
+  );
 }
 
 const ENV_NAMES: Record<TableKey, string> = {

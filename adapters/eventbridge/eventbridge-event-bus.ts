@@ -19,7 +19,8 @@ export class EventBridgeEventBus implements EventBus {
   }
 
   async publish(events: TaskEvent[]): Promise<void> {
-    if (this.busName === undefined) throw new FatalError('GLUON_EVENT_BUS_NAME is not set: this function may not publish task events');
+    if (this.busName === undefined)
+      throw new FatalError('GLUON_EVENT_BUS_NAME is not set: this function may not publish task events');
     for (let i = 0; i < events.length; i += PUT_EVENTS_MAX) {
       const entries = events.slice(i, i + PUT_EVENTS_MAX).map((e) => ({
         EventBusName: this.busName,

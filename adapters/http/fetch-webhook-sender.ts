@@ -1,4 +1,10 @@
+import { createHmac } from 'node:crypto';
 import type { WebhookAnswer, WebhookSender } from '#core/notifications/ports.ts';
+
+/** `X-Gluon-Signature` of a body: `sha256=<hex HMAC-SHA256 of the body keyed with the webhook's secret>`. */
+export function signatureOf(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
 
 /** Webhook POSTs with fetch; redirects are not followed (the URL was checked, where it leads was not). */
 export class FetchWebhookSender implements WebhookSender {
@@ -8,7 +14,9 @@ export class FetchWebhookSender implements WebhookSender {
     this.fetchFn = fetchFn;
   }
 
-  async post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<WebhookAnswer> {
+  async post(request: Parameters<WebhookSender['post']>[0]): Promise<WebhookAnswer> {
+    const { url, body, timeoutMs } = request;
+    const headers = { ...request.headers, 'x-gluon-signature': signatureOf(request.secret, body) };
     try {
       const response = await this.fetchFn(url, {
         method: 'POST',
@@ -22,7 +30,8 @@ export class FetchWebhookSender implements WebhookSender {
       return { status: response.status };
     } catch (error) {
       const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : undefined;
+      const reason =
+        (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : undefined;
       return { error: (reason ?? cause?.code ?? cause?.message ?? (error as Error).message).slice(0, 300) };
     }
   }

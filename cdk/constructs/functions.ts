@@ -84,7 +84,9 @@ export class Functions extends Construct {
           // Only the functions that vend know the role (unset elsewhere: NoCredentialVendor).
           ...(vends ? { GLUON_PILOT_ROLE_ARN: props.pilotCredentials.role.roleArn } : {}),
           // Only the functions that publish know the bus.
-          ...(access.eventBus?.includes('put') ? { GLUON_EVENT_BUS_NAME: props.notifications.bus.eventBusName } : {}),
+          ...(access.eventBus?.includes('put')
+            ? { GLUON_EVENT_BUS_NAME: props.notifications.bus.eventBusName }
+            : {}),
         },
         logRetention: props.logRetention,
         removalPolicy: props.removalPolicy,

@@ -73,12 +73,18 @@ export class Notifications extends Construct {
 
 /** `{ source, 'detail-type', detail }` as CDK's EventPattern spells them. */
 function eventPatternOf(pattern: Readonly<Record<string, unknown>>) {
-  const { source, 'detail-type': detailType, detail, ...rest } = pattern as {
+  const {
+    source,
+    'detail-type': detailType,
+    detail,
+    ...rest
+  } = pattern as {
     source?: string[];
     'detail-type'?: string[];
     detail?: Record<string, unknown>;
   };
-  if (Object.keys(rest).length > 0) throw new Error(`event pattern fields not supported: ${Object.keys(rest).join(', ')}`);
+  if (Object.keys(rest).length > 0)
+    throw new Error(`event pattern fields not supported: ${Object.keys(rest).join(', ')}`);
   return {
     ...(source === undefined ? {} : { source: [...source] }),
     ...(detailType === undefined ? {} : { detailType: [...detailType] }),

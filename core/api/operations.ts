@@ -22,6 +22,13 @@ import {
   ReportRangesResponseSchema,
 } from './event-ranges.ts';
 import {
+  AddWebhookRequestSchema,
+  AddWebhookResponseSchema,
+  RemoveWebhookResponseSchema,
+  WebhookListSchema,
+  WebhookPathSchema,
+} from './notifications.ts';
+import {
   ClaimRequestSchema,
   ClaimResponseSchema,
   CompleteRequestSchema,
@@ -31,13 +38,6 @@ import {
   RegisterPilotRequestSchema,
   RegisterPilotResponseSchema,
 } from './pilots.ts';
-import {
-  AddWebhookRequestSchema,
-  AddWebhookResponseSchema,
-  RemoveWebhookResponseSchema,
-  WebhookListSchema,
-  WebhookPathSchema,
-} from './notifications.ts';
 import { PutSharesRequestSchema, SharesViewSchema } from './policies.ts';
 import {
   PutRetryPolicyRequestSchema,
@@ -447,7 +447,8 @@ export const OPERATIONS = {
     path: '/notifications/webhooks',
     scopes: [SCOPES.read],
     tag: 'notifications',
-    summary: "The caller's webhooks, each with its latest deliveries (attempts, last status and error, next retry).",
+    summary:
+      "The caller's webhooks, each with its latest deliveries (attempts, last status and error, next retry).",
     response: WebhookListSchema,
     status: 200,
   }),

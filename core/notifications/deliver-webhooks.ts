@@ -90,12 +90,13 @@ export async function attemptDelivery(deps: DeliveryDeps, delivery: Delivery): P
     });
     return 'failed';
   }
-  const answer = await deps.webhookSender.post(
-    webhook.url,
-    webhookHeaders(webhook.secret, delivery.eventId, delivery.body, started),
-    delivery.body,
-    settings.timeoutMs,
-  );
+  const answer = await deps.webhookSender.post({
+    url: webhook.url,
+    headers: webhookHeaders(delivery.eventId, started),
+    body: delivery.body,
+    secret: webhook.secret,
+    timeoutMs: settings.timeoutMs,
+  });
   const ended = deps.clock.now();
   const ok = 'status' in answer && answer.status >= 200 && answer.status < 300;
   const seen = 'status' in answer ? { lastStatus: answer.status } : { lastError: answer.error };

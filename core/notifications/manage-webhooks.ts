@@ -40,7 +40,10 @@ export async function addWebhook(
     webhookId: deps.webhookIds.webhookId(),
     owner: principal.sub,
     url: request.url,
-    events: request.events === undefined || request.events.length === 0 ? allEndStates() : [...new Set(request.events)],
+    events:
+      request.events === undefined || request.events.length === 0
+        ? allEndStates()
+        : [...new Set(request.events)],
     secret: deps.webhookIds.secret(),
     createdAt: deps.clock.now().toISOString(),
   };

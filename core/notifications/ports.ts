@@ -47,9 +47,15 @@ export interface WebhookStore {
 /** What a webhook receiver answered (status), or why it could not be reached (error). */
 export type WebhookAnswer = { status: number } | { error: string };
 
-/** Sends one webhook POST. */
+/** Sends one webhook POST, signed: `X-Gluon-Signature: sha256=<hex HMAC-SHA256 of body keyed with secret>`. */
 export interface WebhookSender {
-  post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<WebhookAnswer>;
+  post(request: {
+    url: string;
+    headers: Record<string, string>;
+    body: string;
+    secret: string;
+    timeoutMs: number;
+  }): Promise<WebhookAnswer>;
 }
 
 export interface NotificationSettings extends RetrySchedule {

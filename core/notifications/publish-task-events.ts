@@ -31,7 +31,8 @@ export async function publishTaskEvents(
     const progress = await deps.tasks.getProgress(taskId);
     const counts = progress?.counts ?? emptyJobCounts();
     const detail = stateChangeOf(before as TaskHead, after as TaskHead, counts);
-    if (detail !== undefined) events.push({ source: TASK_EVENT_SOURCE, detailType: TASK_EVENT_DETAIL_TYPE, detail });
+    if (detail !== undefined)
+      events.push({ source: TASK_EVENT_SOURCE, detailType: TASK_EVENT_DETAIL_TYPE, detail });
   }
   if (events.length > 0) await deps.events.publish(events);
   return { published: events.length };

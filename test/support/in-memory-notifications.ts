@@ -82,7 +82,8 @@ export class InMemoryWebhookStore implements WebhookStore {
     outcome: Parameters<WebhookStore['endAttempt']>[1],
   ): Promise<boolean> {
     const stored = this.deliveries.get(key(delivery.owner, delivery.webhookId, delivery.eventId));
-    if (stored === undefined || stored.status !== 'pending' || stored.attempts !== delivery.attempts) return false;
+    if (stored === undefined || stored.status !== 'pending' || stored.attempts !== delivery.attempts)
+      return false;
     stored.status = outcome.status;
     stored.updatedAt = outcome.at;
     for (const field of ['lastStatus', 'lastError'] as const) {
@@ -114,11 +115,11 @@ export class InMemoryWebhookStore implements WebhookStore {
 
 /** Answers each POST from a script (then the last answer again), recording what was sent. */
 export class ScriptedWebhookSender implements WebhookSender {
-  readonly sent: Array<{ url: string; headers: Record<string, string>; body: string }> = [];
+  readonly sent: Array<Parameters<WebhookSender['post']>[0]> = [];
   answers: WebhookAnswer[] = [{ status: 200 }];
 
-  async post(url: string, headers: Record<string, string>, body: string): Promise<WebhookAnswer> {
-    this.sent.push({ url, headers, body });
+  async post(request: Parameters<WebhookSender['post']>[0]): Promise<WebhookAnswer> {
+    this.sent.push(structuredClone(request));
     const answer = this.answers.length > 1 ? this.answers.shift() : this.answers[0];
     return answer ?? { status: 200 };
   }

@@ -23,13 +23,6 @@ import type {
   RangeWrite,
 } from '#core/event-ranges/ports.ts';
 import { addRangeCounters, emptyRangeCounters, type RangeCounters } from '#core/event-ranges/range-counts.ts';
-import {
-  DEFAULT_NOTIFICATION_SETTINGS,
-  InMemoryWebhookStore,
-  RecordingEventBus,
-  ScriptedWebhookSender,
-  SequentialWebhookIds,
-} from './in-memory-notifications.ts';
 import { type Attempt, type JobRecord, jobIdOf, type OutputFile } from '#core/jobs/job.ts';
 import {
   addCounters,
@@ -93,6 +86,13 @@ import {
 } from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import {
+  DEFAULT_NOTIFICATION_SETTINGS,
+  InMemoryWebhookStore,
+  RecordingEventBus,
+  ScriptedWebhookSender,
+  SequentialWebhookIds,
+} from './in-memory-notifications.ts';
 
 function copy<T>(value: T): T {
   return structuredClone(value);

@@ -34,7 +34,10 @@ export function createHandler(deps: Pick<Deps, 'webhooks' | 'webhookSender' | 'c
         deliveries: result.deliveries,
         delivered: count('delivered'),
       });
-      emitMetrics({ WebhooksDelivered: count('delivered'), WebhookAttemptsFailed: count('retry') + count('failed') });
+      emitMetrics({
+        WebhooksDelivered: count('delivered'),
+        WebhookAttemptsFailed: count('retry') + count('failed'),
+      });
     }
     return { deliveries: result.deliveries };
   });

@@ -8,7 +8,9 @@ export function createHandler(deps: Pick<Deps, 'webhooks'>) {
     items: (await listWebhooks(deps, principal)).map((webhook) => ({
       ...webhook,
       // The body was sent to the receiver; the listing says what happened to it.
-      deliveries: webhook.deliveries.map(({ body: _body, owner: _owner, webhookId: _id, ...delivery }) => delivery),
+      deliveries: webhook.deliveries.map(
+        ({ body: _body, owner: _owner, webhookId: _id, ...delivery }) => delivery,
+      ),
     })),
   }));
 }

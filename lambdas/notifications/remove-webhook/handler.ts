@@ -4,5 +4,7 @@ import { httpHandler } from '../../http/http-handler.ts';
 
 /** DELETE /notifications/webhooks/{webhookId} — one of the caller's webhooks. */
 export function createHandler(deps: Pick<Deps, 'webhooks'>) {
-  return httpHandler('removeWebhook', ({ params, principal }) => removeWebhook(deps, principal, params.webhookId));
+  return httpHandler('removeWebhook', ({ params, principal }) =>
+    removeWebhook(deps, principal, params.webhookId),
+  );
 }
