@@ -411,7 +411,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 export interface HttpEventInput {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** The route path as in core/api/operations.ts, e.g. `/tasks/{taskId}`; filled from pathParameters. */
   path: string;
   pathParameters?: Record<string, string>;

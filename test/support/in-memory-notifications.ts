@@ -137,7 +137,7 @@ export class SequentialWebhookIds implements WebhookIds {
 
   secret(): string {
     this.s += 1;
-    return `secret-${this.s}`;
+    return `secret-${this.s}`.padEnd(64, '.');
   }
 }
 
