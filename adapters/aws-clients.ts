@@ -10,6 +10,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -207,4 +208,9 @@ export function stsClient(options: ClientOptions = {}): STSClient {
 
 export function sfnClient(options: ClientOptions = {}): SFNClient {
   return countRequests(new SFNClient(common(options)), 'SFN');
+}
+
+/** Task events (PutEvents); locally AWS_ENDPOINT_URL_EVENTBRIDGE points at the local stack's bus. */
+export function eventBridgeClient(options: ClientOptions = {}): EventBridgeClient {
+  return countRequests(new EventBridgeClient(common(options)), 'EventBridge');
 }

@@ -39,6 +39,7 @@ export async function startStack(extra: Parameters<typeof startLocalStack>[0] = 
     dynamodbPort: 0,
     sqsPort: 0,
     sfnPort: 0,
+    eventsPort: 0,
     inMemory: true,
     pilotCheckEverySec: 2,
     log: quiet,

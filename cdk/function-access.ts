@@ -44,6 +44,9 @@ export type BucketAccess = 'put-sandbox' | 'get-results' | 'put-accounting';
  */
 export type PilotCredentialsAccess = 'vend';
 
+/** `put`: events:PutEvents on the task event bus, and GLUON_EVENT_BUS_NAME in the function's environment. */
+export type EventBusAccess = 'put';
+
 export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableAccess>>;
   /** Tables whose change feed (stream) the function consumes, through an event source mapping. */
@@ -53,6 +56,7 @@ export interface FunctionAccess {
   workflow?: WorkflowAccess[];
   bucket?: BucketAccess[];
   pilotCredentials?: PilotCredentialsAccess[];
+  eventBus?: EventBusAccess[];
 }
 
 /**
@@ -228,6 +232,16 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** A day's usage records (a query per shard) to `accounting/` in the bucket, as CSV and Parquet. */
   'export-accounting': { tables: { accounting: 'read' }, bucket: ['put-accounting'] },
   'export-accounting-daily': { tables: { accounting: 'read' }, bucket: ['put-accounting'] },
+  // Notifications.
+  'add-webhook': { tables: { webhooks: 'read-write' } },
+  'list-webhooks': { tables: { webhooks: 'read' } },
+  'remove-webhook': { tables: { webhooks: 'write' } },
+  /** The tasks table's change feed (head items only): state changes to the event bus; counts read. */
+  'publish-task-events': { tables: { tasks: 'read' }, streams: ['tasks'], eventBus: ['put'] },
+  /** Task ends from the bus: the owner's webhooks read, a delivery written per webhook. */
+  'deliver-webhooks': { tables: { webhooks: 'read-write' } },
+  /** Due deliveries (the `due` index) attempted again. */
+  'retry-webhooks': { tables: { webhooks: 'read-write' } },
 };
 
 export function functionAccess(name: string): FunctionAccess {

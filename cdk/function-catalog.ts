@@ -2,9 +2,15 @@
  * The functions to deploy, derived from lambdas/routes.ts: one per handler directory
  * (`lambdas/<capability>/<name>/index.ts`), with what kind of caller it has and the settings that follow.
  */
-import { ROUTES, SCHEDULED_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import {
+  EVENT_FUNCTIONS,
+  ROUTES,
+  SCHEDULED_FUNCTIONS,
+  STREAM_FUNCTIONS,
+  WORKFLOW_FUNCTIONS,
+} from '#lambdas/routes.ts';
 
-export type FunctionKind = 'http' | 'workflow' | 'scheduled' | 'stream';
+export type FunctionKind = 'http' | 'workflow' | 'scheduled' | 'stream' | 'event';
 
 export interface FunctionSpec {
   /** Directory under lambdas/, e.g. `submit-task`. */
@@ -25,6 +31,8 @@ const KIND_SETTINGS: Record<FunctionKind, Pick<FunctionSpec, 'timeoutSec' | 'mem
   workflow: { timeoutSec: 120, memoryMB: 1024 },
   scheduled: { timeoutSec: 58, memoryMB: 512 },
   stream: { timeoutSec: 60, memoryMB: 512 },
+  // A task end's first webhook attempts, each bounded by GLUON_WEBHOOK_TIMEOUT_MS (at most 30 s).
+  event: { timeoutSec: 60, memoryMB: 256 },
 };
 
 /** Every function once, in routes-then-workflow-then-schedules order; a name used by two kinds is an error. */
@@ -43,6 +51,7 @@ export function functionCatalog(): FunctionSpec[] {
   for (const name of WORKFLOW_FUNCTIONS) add(name, 'workflow');
   for (const schedule of SCHEDULED_FUNCTIONS) add(schedule.functionName, 'scheduled');
   for (const feed of STREAM_FUNCTIONS) add(feed.functionName, 'stream');
+  for (const target of EVENT_FUNCTIONS) add(target.functionName, 'event');
   return [...kinds.entries()].map(([name, kind]) => ({ name, kind, ...KIND_SETTINGS[kind] }));
 }
 

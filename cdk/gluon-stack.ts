@@ -1,12 +1,13 @@
 import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import { EVENT_FUNCTIONS, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
 import { Accounting } from './constructs/accounting.ts';
 import { Api } from './constructs/api.ts';
 import { Bookkeeping } from './constructs/bookkeeping.ts';
 import { Functions } from './constructs/functions.ts';
 import { JobDispatch } from './constructs/job-dispatch.ts';
+import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
 import { PilotCredentials } from './constructs/pilot-credentials.ts';
 import { Schedules } from './constructs/schedules.ts';
@@ -39,6 +40,7 @@ export class GluonStack extends Stack {
   readonly pilotCredentials: PilotCredentials;
   readonly observability: Observability;
   readonly accounting: Accounting;
+  readonly notifications: Notifications;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -77,6 +79,9 @@ export class GluonStack extends Stack {
       leaseTable: this.bookkeeping.tables.leases,
     });
 
+    // Before the functions: the publishing function gets the bus's name and a grant on it.
+    this.notifications = new Notifications(this, 'Notifications', { removalPolicy });
+
     this.functions = new Functions(this, 'Functions', {
       stage,
       projectRoot: props.projectRoot,
@@ -87,8 +92,10 @@ export class GluonStack extends Stack {
       storage: this.storage,
       pilotCredentials: this.pilotCredentials,
       stateMachineArn,
+      notifications: this.notifications,
     });
     const functionsByName = new Map(this.functions.all().map((fn) => [fn.name, fn.function]));
+    this.notifications.addTargets(EVENT_FUNCTIONS, functionsByName);
 
     this.taskWorkflow = new TaskWorkflow(this, 'TaskWorkflow', {
       stateMachineName,

@@ -9,6 +9,7 @@ import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerNotify } from './commands/notify.ts';
 import { registerOutputs } from './commands/outputs.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
@@ -80,6 +81,7 @@ export function createProgram(ctx: CliContext): Command {
   registerLogs(program, ctx);
   registerOutputs(program, ctx);
   registerAccounting(program, ctx);
+  registerNotify(program, ctx);
   return program;
 }
 

@@ -1,6 +1,8 @@
 import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { WebhookIds } from './notifications/manage-webhooks.ts';
+import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from './notifications/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
 import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
@@ -55,6 +57,13 @@ export interface Deps {
   accounting: AccountingStore;
   /** Where accounting exports are written (the results bucket, `accounting/`). */
   accountingExports: AccountingExports;
+  /** Task events (EventBridge on AWS, the local stack's bus). */
+  events: EventBus;
+  /** Users' webhooks and their deliveries, how they are sent, and the deployment's rules for them. */
+  webhooks: WebhookStore;
+  webhookSender: WebhookSender;
+  webhookIds: WebhookIds;
+  notifications: NotificationSettings;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

@@ -6,7 +6,15 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting';
+export type Capability =
+  | 'tasks'
+  | 'jobs'
+  | 'event-ranges'
+  | 'pilots'
+  | 'sites'
+  | 'policies'
+  | 'accounting'
+  | 'notifications';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -46,6 +54,9 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   listTaskOutputs: 'list-task-outputs',
   getAccounting: 'get-accounting',
   exportAccounting: 'export-accounting',
+  addWebhook: 'add-webhook',
+  listWebhooks: 'list-webhooks',
+  removeWebhook: 'remove-webhook',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -87,12 +98,34 @@ export const SCHEDULED_FUNCTIONS = [
   { functionName: 'dispatch-jobs', everySec: 60 },
   { functionName: 'site-health', everySec: 60 },
   { functionName: 'export-accounting-daily', everySec: 86_400 },
+  { functionName: 'retry-webhooks', everySec: 60 },
 ] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
 export const STREAM_FUNCTIONS = [
   { functionName: 'record-job-changes', table: 'jobs' },
   { functionName: 'record-range-changes', table: 'ranges' },
+  // Head items only (sk `task`): counters change far more often and carry no state.
+  {
+    functionName: 'publish-task-events',
+    table: 'tasks',
+    filter: { dynamodb: { Keys: { sk: { S: ['task'] } } } },
+  },
+] as const;
+
+/**
+ * Functions run by events on the task event bus (an EventBridge rule each; the local stack's bus
+ * locally), with the rule's event pattern.
+ */
+export const EVENT_FUNCTIONS = [
+  {
+    functionName: 'deliver-webhooks',
+    pattern: {
+      source: ['gluon'],
+      'detail-type': ['Task State Change'],
+      detail: { to: ['done', 'failed', 'partial', 'cancelled'] },
+    },
+  },
 ] as const;
 
 /** The capability folder of each function. */
@@ -151,6 +184,12 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'get-accounting': 'accounting',
   'export-accounting': 'accounting',
   'export-accounting-daily': 'accounting',
+  'add-webhook': 'notifications',
+  'list-webhooks': 'notifications',
+  'remove-webhook': 'notifications',
+  'publish-task-events': 'notifications',
+  'deliver-webhooks': 'notifications',
+  'retry-webhooks': 'notifications',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -54,6 +54,7 @@ const stack = await startLocalStack({
   dynamodbPort: 0,
   sqsPort: 0,
   sfnPort: 0,
+  eventsPort: 0,
   pilots: options.pilots,
   inMemory: options.keepState !== true,
   log: quiet,

@@ -202,12 +202,12 @@ function epochSeconds(date: Date): number {
   return date.getTime() / 1000;
 }
 
-function sendError(res: ServerResponse, status: number, type: string, message: string): void {
+export function sendError(res: ServerResponse, status: number, type: string, message: string): void {
   res.writeHead(status, { 'content-type': CONTENT_TYPE, 'x-amzn-errortype': type });
   res.end(JSON.stringify({ __type: type, message }));
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
+export function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

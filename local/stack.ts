@@ -18,6 +18,7 @@ import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { SiteSchema } from '#core/sites/site.ts';
 import { putSite } from '#core/sites/sites.ts';
 import {
+  EVENT_FUNCTIONS,
   functionDir,
   ROUTES,
   SCHEDULED_FUNCTIONS,
@@ -30,6 +31,7 @@ import { LocalProcessPlugin } from '#pilot/factory/local-plugin.ts';
 import { PilotFactoryAgent } from '#pilot/factory/pilot-factory-agent.ts';
 import { startApiServer } from './api-server.ts';
 import { createLocalAuth, type MintTokenOptions } from './auth.ts';
+import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
 import { consoleLog, type Log, loggerOf } from './log.ts';
 import { startScheduler } from './scheduler.ts';
@@ -48,6 +50,12 @@ export interface LocalStackOptions {
   dynamodbPort?: number;
   sqsPort?: number;
   sfnPort?: number;
+  /** The local event bus (EventBridge PutEvents) on 127.0.0.1; default 8646. */
+  eventsPort?: number;
+  /** Webhook deliveries: the first back-off delay (doubling after each failed attempt; default 1 s). */
+  webhookRetryBaseSec?: number;
+  /** Period of the webhook retry runs (default 1 s). */
+  webhookRetryEverySec?: number;
   /** Most pilot processes at once (default 4). */
   pilots?: number;
   siteId?: string;
@@ -108,6 +116,8 @@ export interface LocalStack {
   env: Record<string, string>;
   factory: LocalPilotFactory;
   workflows: WorkflowRunner;
+  /** The task event bus (EventBridge locally). */
+  eventBus: LocalEventBus;
   /** The tables' change feeds (jobs, ranges), as their functions get them. */
   changeFeeds: Record<string, StreamPoller>;
   /** Bytes of API access log written so far (CloudWatch Logs volume on AWS). */
@@ -129,6 +139,7 @@ interface Ports {
   dynamodb: number;
   sqs: number;
   sfn: number;
+  events: number;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -138,6 +149,9 @@ const DEFAULTS = {
   dynamodbPort: 8643,
   sqsPort: 8644,
   sfnPort: 8645,
+  eventsPort: 8646,
+  webhookRetryBaseSec: 1,
+  webhookRetryEverySec: 1,
   pilots: 4,
   siteId: 'local',
   leaseSec: 30,
@@ -193,7 +207,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // again when they are free, so URLs kept in persisted data (queue URLs) and in pilots stay valid.
     const previous = await readPorts(stateDir);
     const taken = new Set<number>(
-      [options.dynamodbPort, options.sqsPort, options.sfnPort, options.apiPort].filter(
+      [options.dynamodbPort, options.sqsPort, options.sfnPort, options.apiPort, options.eventsPort].filter(
         (p): p is number => p !== undefined && p !== 0,
       ),
     );
@@ -213,6 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sqs: await port('sqs', options.sqsPort, DEFAULTS.sqsPort),
       sfn: await port('sfn', options.sfnPort, DEFAULTS.sfnPort),
       api: await port('api', options.apiPort, DEFAULTS.apiPort),
+      events: await port('events', options.eventsPort, DEFAULTS.eventsPort),
     };
     const { dynamodb: dynamodbPort, sqs: sqsPort, sfn: sfnPort, api: apiPort } = ports;
 
@@ -230,6 +245,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (dynamodb.status === 'rejected') throw dynamodb.reason;
     if (fauxqs.status === 'rejected') throw fauxqs.reason;
     const sfnUrl = `http://127.0.0.1:${sfnPort}`;
+    // The task event bus, before the functions' environment names it (its rules get the functions once loaded).
+    const eventBus = await startLocalEventBus({ port: ports.events, rules: EVENT_FUNCTIONS, log });
+    teardown.push({ what: 'the event bus', run: () => eventBus.stop() });
     const endpoints = {
       dynamodb: dynamodb.value.endpoint,
       sqs: fauxqs.value.endpoint,
@@ -256,6 +274,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_DISPATCH_ROUNDS: '1',
       GLUON_LOG_LEVEL: options.functionLogLevel ?? 'info',
       GLUON_RETRY_POLICY_CACHE_SEC: String(options.retryPolicyCacheSec ?? DEFAULTS.retryPolicyCacheSec),
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.url,
+      GLUON_EVENT_BUS_NAME: `${LOCAL_PREFIX}task-events`,
+      // This deployment's receivers are on this machine: plain http to loopback is allowed.
+      GLUON_WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
+      GLUON_WEBHOOK_RETRY_BASE_SEC: String(options.webhookRetryBaseSec ?? DEFAULTS.webhookRetryBaseSec),
+      GLUON_WEBHOOK_TIMEOUT_MS: '5000',
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {
@@ -315,6 +339,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // ---- the functions
     const handlers = await loadHandlers();
     loadedWith = fingerprint;
+    eventBus.attach(handlers);
 
     // ---- Step Functions
     const workflows = await startWorkflowRunner({
@@ -361,6 +386,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       'reap-pilots': options.reapEverySec ?? DEFAULTS.reapEverySec,
       'site-health': options.siteHealthEverySec ?? DEFAULTS.siteHealthEverySec,
       'dispatch-jobs': options.dispatchEverySec ?? DEFAULTS.dispatchEverySec,
+      'retry-webhooks': options.webhookRetryEverySec ?? DEFAULTS.webhookRetryEverySec,
     };
     const scheduler = startScheduler({
       schedules: SCHEDULED_FUNCTIONS.map((s) => ({
@@ -444,6 +470,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env,
       factory,
       workflows,
+      eventBus,
       changeFeeds,
       accessLogBytes: () => api.accessLogBytes(),
       dynamodbPid: dynamodb.value.pid,
@@ -463,6 +490,7 @@ async function loadHandlers(): Promise<HandlerMap> {
       ...WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
+      ...EVENT_FUNCTIONS.map((e) => e.functionName),
     ]),
   ];
   const handlers: Record<string, LambdaHandler> = {};
@@ -586,6 +614,7 @@ async function readPorts(stateDir: string): Promise<Partial<Ports> | undefined> 
       dynamodb: valid(parsed.dynamodb),
       sqs: valid(parsed.sqs),
       sfn: valid(parsed.sfn),
+      events: valid(parsed.events),
     };
   } catch {
     return undefined;

@@ -5,9 +5,11 @@
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
@@ -21,7 +23,8 @@ export type TableKey =
   | 'leases'
   | 'sites'
   | 'policies'
-  | 'accounting';
+  | 'accounting'
+  | 'webhooks';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -49,6 +52,8 @@ export interface TableDefinition {
 /** Index names, as the stores query them. */
 export const INDEX = {
   tasksByOwner: 'byOwner',
+  /** Pending webhook deliveries by when they are due (sparse: only pending ones carry `due`). */
+  webhookDeliveriesDue: 'due',
 } as const;
 
 /**
@@ -82,6 +87,8 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
         projection: 'ALL',
       },
     ],
+    // Heads' state changes are published as task events (publish-task-events).
+    stream: 'NEW_AND_OLD_IMAGES',
   },
   /**
    * One record per job that was ever claimed (under 1 KB; no index, so no index write per
@@ -143,6 +150,24 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
     indexes: [],
+  },
+  /**
+   * Users' webhooks (sk `w#<webhookId>`) and their deliveries (sk `d#<webhookId>#<eventId>`, the
+   * idempotency key of a send; event ids start with the change's time, so they sort by it), under
+   * the owner. Deliveries expire after a while (`expiresAt`).
+   */
+  webhooks: {
+    partitionKey: { name: 'owner', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [
+      {
+        name: INDEX.webhookDeliveriesDue,
+        partitionKey: { name: 'due', type: 'S' },
+        sortKey: { name: 'nextAttemptAt', type: 'S' },
+        projection: 'ALL',
+      },
+    ],
+    ttlAttribute: 'expiresAt',
   },
 };
 
@@ -209,7 +234,28 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
           }),
         );
       }
+      if (!created && table.stream !== undefined) await ensureStream(client, tableName, table.stream);
     }),
+  );
+}
+
+/** A table made before its definition had a change feed (an older state dir) gets its stream. */
+async function ensureStream(
+  client: DynamoDBClient,
+  tableName: string,
+  viewType: 'NEW_AND_OLD_IMAGES',
+): Promise<void> {
+  const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  if (described.Table?.StreamSpecification?.StreamEnabled === true) return;
+  await client.send(
+    new UpdateTableCommand({
+      TableName: tableName,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: viewType },
+    }),
+  );
+  await waitUntilTableExists(
+    { client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 },
+    { TableName: tableName },
   );
 }
 
@@ -223,6 +269,7 @@ const ENV_NAMES: Record<TableKey, string> = {
   sites: 'GLUON_SITES_TABLE',
   policies: 'GLUON_POLICIES_TABLE',
   accounting: 'GLUON_ACCOUNTING_TABLE',
+  webhooks: 'GLUON_WEBHOOKS_TABLE',
 };
 
 /** The environment variable naming each table (the function environment contract). */

@@ -1,11 +1,12 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
+import { STREAM_FUNCTIONS } from '#lambdas/routes.ts';
 import type { Config } from '#lambdas/runtime/config.ts';
 import {
   type FunctionAccess,
@@ -18,6 +19,7 @@ import { acknowledge, logicalIdOf } from '../nag.ts';
 import type { Stage } from '../stages.ts';
 import { GluonFunction } from './gluon-function.ts';
 import type { JobDispatch } from './job-dispatch.ts';
+import type { Notifications } from './notifications.ts';
 import type { PilotCredentials } from './pilot-credentials.ts';
 import type { Storage } from './storage.ts';
 
@@ -36,6 +38,7 @@ type RequiredEnvironment = Pick<
   | 'GLUON_BUCKET'
   | 'GLUON_QUEUE_PREFIX'
   | 'GLUON_STATE_MACHINE_ARN'
+  | 'GLUON_WEBHOOKS_TABLE'
 >;
 export type FunctionEnvironment = RequiredEnvironment & Partial<Record<keyof Config, string>>;
 
@@ -51,6 +54,8 @@ export interface FunctionsProps {
   pilotCredentials: PilotCredentials;
   /** The task state machine's ARN, known before the state machine exists (it is named from the stack). */
   stateMachineArn: string;
+  /** The task event bus (functions with eventBus access publish to it). */
+  notifications: Notifications;
 }
 
 const WORKFLOW_ACTIONS: Record<WorkflowAccess, string> = {
@@ -79,6 +84,10 @@ export class Functions extends Construct {
           ...environment,
           // Only the functions that vend know the role (unset elsewhere: NoCredentialVendor).
           ...(vends ? { GLUON_PILOT_ROLE_ARN: props.pilotCredentials.role.roleArn } : {}),
+          // Only the functions that publish know the bus.
+          ...(access.eventBus?.includes('put')
+            ? { GLUON_EVENT_BUS_NAME: props.notifications.bus.eventBusName }
+            : {}),
         },
         logRetention: props.logRetention,
         removalPolicy: props.removalPolicy,
@@ -162,6 +171,7 @@ export class Functions extends Construct {
       );
     }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
+    if (access.eventBus?.includes('put')) props.notifications.grantPut(fn.role);
     for (const key of access.streams ?? []) {
       // The change feed: in order per shard, a failed batch delivered again (halved, to isolate a
       // poison record) for as long as the stream keeps it. The tumbling window is there for the
@@ -175,6 +185,7 @@ export class Functions extends Construct {
           retryAttempts: -1,
           parallelizationFactor: 1,
           tumblingWindow: Duration.seconds(60),
+          ...streamFilters(fn.name, key),
         }),
       );
       acknowledge(
@@ -184,6 +195,13 @@ export class Functions extends Construct {
       );
     }
   }
+}
+
+/** The feed's filter from lambdas/routes.ts STREAM_FUNCTIONS, when it has one (records it need not see are not delivered). */
+function streamFilters(functionName: string, table: TableKey): { filters?: Array<Record<string, unknown>> } {
+  const feed = STREAM_FUNCTIONS.find((f) => f.functionName === functionName && f.table === table);
+  if (feed === undefined || !('filter' in feed)) return {};
+  return { filters: [FilterCriteria.filter(structuredClone(feed.filter) as Record<string, unknown>)] };
 }
 
 function grantTable(table: Table, access: TableAccess, grantee: IGrantable): void {
@@ -206,6 +224,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_BUCKET: props.storage.bucket.bucketName,
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
+    GLUON_WEBHOOKS_TABLE: props.tables.webhooks.tableName,
   };
   for (const [name, value] of Object.entries(props.stage.functionSettings)) {
     if (value !== undefined) environment[name as keyof Config] = String(value);

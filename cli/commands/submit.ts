@@ -17,7 +17,7 @@ import {
   parsePositiveSeconds,
   printJson,
 } from './common.ts';
-import { runWatch } from './status.ts';
+import { runWatch, watchTask } from './status.ts';
 
 /** A sandbox file given in the spec file as a local path, read and hashed. */
 export interface LocalSandboxFile {
@@ -226,7 +226,38 @@ async function submitLocalSpec(
 
 interface SubmitOptions extends CommonOptions {
   watch?: boolean;
+  wait?: boolean;
   interval?: number;
+}
+
+/** `gluon submit --wait` exits with the task's end: each end its own code (1 and 2 keep their meaning). */
+export const WAIT_EXIT: Readonly<Record<'done' | 'failed' | 'partial' | 'cancelled', number>> = {
+  done: 0,
+  failed: 3,
+  partial: 4,
+  cancelled: 5,
+};
+
+/** Waits (polling as `gluon status --watch` does, silently) for the task to end; prints its outcome. */
+async function waitForEnd(
+  io: CliContext['io'],
+  client: ApiClient,
+  taskId: string,
+  options: { json?: boolean; intervalSec: number },
+): Promise<number> {
+  const task = await watchTask(client, taskId, { intervalMs: options.intervalSec * 1000 });
+  const end = task.state as keyof typeof WAIT_EXIT;
+  if (options.json)
+    printJson(io, { taskId, state: task.state, counts: task.counts, reason: task.reason }, false);
+  else {
+    const { finished, failed, cancelled } = task.counts;
+    const reason = task.reason === undefined ? '' : ` (${task.reason})`;
+    writeLine(
+      io.stdout,
+      `task ${taskId} ${task.state}: ${finished} finished, ${failed} failed, ${cancelled} cancelled of ${task.jobCount} jobs${reason}`,
+    );
+  }
+  return WAIT_EXIT[end] ?? 1;
 }
 
 export const SUBMIT_HELP = `
@@ -251,9 +282,14 @@ Placeholders in command, args and env: \${taskId} \${jobId} \${jobIndex} \${atte
 \${firstEvent} \${nEvents} \${inputFiles} \${workDir} (also given as GLUON_* variables).
 The spec is checked before anything is sent; every bad field is listed (exit 2).
 
+With --wait the command waits for the task to end, prints its outcome and exits with it:
+  0 done    3 failed    4 partial    5 cancelled
+  (1: the API refused or could not be reached; 2: bad usage or spec file)
+
 Examples:
   gluon submit examples/zmumu/task.yaml --watch
   gluon submit task.json --json
+  gluon submit task.yaml --wait && echo "all jobs finished"
 `;
 
 export function registerSubmit(program: Command, ctx: CliContext): void {
@@ -264,10 +300,18 @@ export function registerSubmit(program: Command, ctx: CliContext): void {
       .description('submit a task from a YAML or JSON spec file (uploading its sandbox files)')
       .argument('<file>', 'task spec file (.yaml, .yml or .json)')
       .option('-w, --watch', 'then follow the task as `gluon status --watch` does')
-      .option('--interval <sec>', 'seconds between refreshes with --watch', parsePositiveSeconds, 1),
+      .option('--wait', 'then wait for the task to end and exit with its outcome (codes below)')
+      .option(
+        '--interval <sec>',
+        'seconds between refreshes with --watch or --wait',
+        parsePositiveSeconds,
+        1,
+      ),
   )
     .addHelpText('after', SUBMIT_HELP)
     .action(async (file: string, options: SubmitOptions) => {
+      if (options.watch && options.wait)
+        throw new CliError('give --watch or --wait, not both', { exitCode: 2 });
       const local = await readTaskSpecFile(file, io.cwd);
       const client = clientFor(io, options);
       const submitted = await submitLocalSpec(client, local, (f) => {
@@ -276,13 +320,20 @@ export function registerSubmit(program: Command, ctx: CliContext): void {
       });
       if (options.json) {
         const { taskId, state, jobCount, uploaded } = submitted;
-        printJson(io, { taskId, state, jobCount, sandbox: uploaded }, !options.watch);
+        printJson(io, { taskId, state, jobCount, sandbox: uploaded }, !options.watch && !options.wait);
       } else {
         writeLine(io.stdout, `submitted task ${submitted.taskId} (${submitted.spec.name})`);
-        if (!options.watch) writeLine(io.stdout, `follow it with: gluon status ${submitted.taskId} --watch`);
+        if (!options.watch && !options.wait)
+          writeLine(io.stdout, `follow it with: gluon status ${submitted.taskId} --watch`);
       }
       if (options.watch) {
         ctx.exitCode = await runWatch(io, client, submitted.taskId, {
+          json: options.json,
+          intervalSec: options.interval ?? 1,
+        });
+      }
+      if (options.wait) {
+        ctx.exitCode = await waitForEnd(io, client, submitted.taskId, {
           json: options.json,
           intervalSec: options.interval ?? 1,
         });

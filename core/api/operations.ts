@@ -28,6 +28,13 @@ import {
   ReportRangesResponseSchema,
 } from './event-ranges.ts';
 import {
+  AddWebhookRequestSchema,
+  AddWebhookResponseSchema,
+  RemoveWebhookResponseSchema,
+  WebhookListSchema,
+  WebhookPathSchema,
+} from './notifications.ts';
+import {
   ClaimRequestSchema,
   ClaimResponseSchema,
   CompleteRequestSchema,
@@ -81,7 +88,7 @@ import {
   TaskViewSchema,
 } from './tasks.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface Operation<
   P extends z.ZodType = z.ZodType,
@@ -95,7 +102,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting' | 'notifications';
   params?: P;
   query?: Q;
   body?: B;
@@ -492,6 +499,37 @@ export const OPERATIONS = {
       "Write one day's usage records to the bucket as CSV and Parquet (accounting/usage/format=…/day=…/), as the daily schedule does.",
     body: ExportAccountingRequestSchema,
     response: ExportAccountingResponseSchema,
+    status: 200,
+  }),
+  addWebhook: operation({
+    method: 'POST',
+    path: '/notifications/webhooks',
+    scopes: [SCOPES.create],
+    tag: 'notifications',
+    summary:
+      "Add a webhook for the caller's own tasks: a signed POST when one ends. The answer shows its signing secret, once.",
+    body: AddWebhookRequestSchema,
+    response: AddWebhookResponseSchema,
+    status: 201,
+  }),
+  listWebhooks: operation({
+    method: 'GET',
+    path: '/notifications/webhooks',
+    scopes: [SCOPES.read],
+    tag: 'notifications',
+    summary:
+      "The caller's webhooks, each with its latest deliveries (attempts, last status and error, next retry).",
+    response: WebhookListSchema,
+    status: 200,
+  }),
+  removeWebhook: operation({
+    method: 'DELETE',
+    path: '/notifications/webhooks/{webhookId}',
+    scopes: [SCOPES.create],
+    tag: 'notifications',
+    summary: 'Remove one of the caller’s webhooks (pending deliveries to it are given up).',
+    params: WebhookPathSchema,
+    response: RemoveWebhookResponseSchema,
     status: 200,
   }),
 } as const;

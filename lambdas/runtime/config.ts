@@ -39,6 +39,21 @@ export const ConfigSchema = z.object({
   GLUON_SITE_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
+  /** Users' webhooks and their deliveries. */
+  GLUON_WEBHOOKS_TABLE: z.string().min(1),
+  /** The bus task events go to (set on the function that publishes them only). */
+  GLUON_EVENT_BUS_NAME: z.string().min(1).optional(),
+  /** Webhook URLs may be plain http to loopback (the local stack's receivers); else https only. */
+  GLUON_WEBHOOK_ALLOW_HTTP_LOOPBACK: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** Webhook deliveries: the delay after the first failed attempt (doubling after each), the longest delay, attempts in all. */
+  GLUON_WEBHOOK_RETRY_BASE_SEC: z.coerce.number().int().min(1).max(3600).default(60),
+  GLUON_WEBHOOK_RETRY_MAX_SEC: z.coerce.number().int().min(1).max(86_400).default(3600),
+  GLUON_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+  /** One webhook POST's timeout. */
+  GLUON_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

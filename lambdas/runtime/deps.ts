@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { dynamoDbDocumentClient, s3Client, sfnClient, sqsClient, stsClient } from '#adapters/aws-clients.ts';
+import {
+  dynamoDbDocumentClient,
+  eventBridgeClient,
+  s3Client,
+  sfnClient,
+  sqsClient,
+  stsClient,
+} from '#adapters/aws-clients.ts';
 import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
@@ -9,6 +16,9 @@ import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts
 import { DynamoDbRetryPolicyStore } from '#adapters/dynamodb/dynamodb-retry-policy-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
+import { DynamoDbWebhookStore } from '#adapters/dynamodb/dynamodb-webhook-store.ts';
+import { EventBridgeEventBus } from '#adapters/eventbridge/eventbridge-event-bus.ts';
+import { FetchWebhookSender } from '#adapters/http/fetch-webhook-sender.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
@@ -23,7 +33,7 @@ import { type Config, config } from './config.ts';
  * Time-sortable ids: base-36 milliseconds then random base-36, e.g. `t-mhx3k2a0q8f3z1c9w4`.
  * Sorting by id sorts by creation time.
  */
-export function newId(prefix: 't' | 'p', now = Date.now()): string {
+export function newId(prefix: 't' | 'p' | 'w', now = Date.now()): string {
   const time = now.toString(36).padStart(9, '0');
   const random = BigInt(`0x${randomBytes(8).toString('hex')}`)
     .toString(36)
@@ -79,6 +89,17 @@ export function depsFromConfig(c: Config): Deps {
     ),
     accounting: new DynamoDbAccountingStore(db, c.GLUON_ACCOUNTING_TABLE),
     accountingExports: new S3AccountingExports(s3Client(), c.GLUON_BUCKET),
+    events: new EventBridgeEventBus(eventBridgeClient(), c.GLUON_EVENT_BUS_NAME),
+    webhooks: new DynamoDbWebhookStore(db, c.GLUON_WEBHOOKS_TABLE),
+    webhookSender: new FetchWebhookSender(),
+    webhookIds: { webhookId: () => newId('w'), secret: () => randomBytes(32).toString('hex') },
+    notifications: {
+      allowHttpLoopback: c.GLUON_WEBHOOK_ALLOW_HTTP_LOOPBACK,
+      baseSec: c.GLUON_WEBHOOK_RETRY_BASE_SEC,
+      maxDelaySec: c.GLUON_WEBHOOK_RETRY_MAX_SEC,
+      maxAttempts: c.GLUON_WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: c.GLUON_WEBHOOK_TIMEOUT_MS,
+    },
   };
 }
 

@@ -128,6 +128,7 @@ export async function startTestStack(name: string, options: LocalStackOptions = 
     dynamodbPort: 0,
     sqsPort: 0,
     sfnPort: 0,
+    eventsPort: 0,
     log: () => undefined,
     ...options,
   });

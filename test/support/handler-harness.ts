@@ -277,6 +277,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
     GLUON_SITES_TABLE: tables.sites,
     GLUON_POLICIES_TABLE: tables.policies,
     GLUON_ACCOUNTING_TABLE: tables.accounting,
+    GLUON_WEBHOOKS_TABLE: tables.webhooks,
     GLUON_BUCKET: `${prefix}bucket`,
     GLUON_QUEUE_PREFIX: prefix,
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:not-used-in-this-tier',
@@ -411,7 +412,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 export interface HttpEventInput {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** The route path as in core/api/operations.ts, e.g. `/tasks/{taskId}`; filled from pathParameters. */
   path: string;
   pathParameters?: Record<string, string>;

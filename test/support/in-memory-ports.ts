@@ -98,6 +98,13 @@ import {
 } from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import {
+  DEFAULT_NOTIFICATION_SETTINGS,
+  InMemoryWebhookStore,
+  RecordingEventBus,
+  ScriptedWebhookSender,
+  SequentialWebhookIds,
+} from './in-memory-notifications.ts';
 
 function copy<T>(value: T): T {
   return structuredClone(value);
@@ -1261,6 +1268,10 @@ export interface InMemoryDeps extends Deps {
   retryPolicies: InMemoryRetryPolicyStore;
   accounting: InMemoryAccountingStore;
   accountingExports: InMemoryAccountingExports;
+  events: RecordingEventBus;
+  webhooks: InMemoryWebhookStore;
+  webhookSender: ScriptedWebhookSender;
+  webhookIds: SequentialWebhookIds;
 }
 
 export function inMemoryDeps(
@@ -1285,6 +1296,11 @@ export function inMemoryDeps(
     retryPolicies: new InMemoryRetryPolicyStore(),
     accounting: new InMemoryAccountingStore(),
     accountingExports: new InMemoryAccountingExports(),
+    events: new RecordingEventBus(),
+    webhooks: new InMemoryWebhookStore(),
+    webhookSender: new ScriptedWebhookSender(),
+    webhookIds: new SequentialWebhookIds(),
+    notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
   };
 }
 

@@ -9,7 +9,13 @@ import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { StsCredentialVendor, sessionPolicy } from '#adapters/sts/sts-credential-vendor.ts';
 import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
-import { ROUTES, SCHEDULED_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import {
+  EVENT_FUNCTIONS,
+  ROUTES,
+  SCHEDULED_FUNCTIONS,
+  STREAM_FUNCTIONS,
+  WORKFLOW_FUNCTIONS,
+} from '#lambdas/routes.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 import { placeholdersOf, substitutionName } from '../../../cdk/constructs/task-workflow.ts';
 import { FUNCTION_ACCESS, type TableAccess } from '../../../cdk/function-access.ts';
@@ -38,6 +44,8 @@ interface Access {
   states: string[];
   s3: string[];
   sts: string[];
+  /** EventBridge actions on the task event bus (checked to be that bus only). */
+  events?: string[];
 }
 
 const stage = stageConfig('dev');
@@ -89,6 +97,13 @@ function resourcesOf(statement: Statement): string[] {
   return asArray(statement.Resource as unknown).map(render);
 }
 
+/** The logical id of the task event bus. */
+function taskEventBusId(): string {
+  const buses = ofType(resources, 'AWS::Events::EventBus');
+  expect(buses).toHaveLength(1);
+  return (buses[0] as [string, CfnResource])[0];
+}
+
 /** The logical id of the role pilots get credentials of. */
 function pilotRoleId(): string {
   const roles = ofType(resources, 'AWS::IAM::Role').filter(
@@ -130,6 +145,7 @@ describe('functions', () => {
       ...WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
+      ...EVENT_FUNCTIONS.map((e) => e.functionName),
     ]);
     expect([...named].sort()).toEqual(handlerDirectories);
     expect(
@@ -585,6 +601,19 @@ describe('least privilege', () => {
     'get-accounting': { ...NOTHING, tables: { accounting: 'read' } },
     'export-accounting': { ...NOTHING, tables: { accounting: 'read' }, s3: ['PutObject accounting/*'] },
     'export-accounting-daily': { ...NOTHING, tables: { accounting: 'read' }, s3: ['PutObject accounting/*'] },
+    // Notifications: users' webhooks and their deliveries live in the webhooks table only.
+    'add-webhook': { ...NOTHING, tables: { webhooks: rw } },
+    'list-webhooks': { ...NOTHING, tables: { webhooks: 'read' } },
+    'remove-webhook': { ...NOTHING, tables: { webhooks: 'write' } },
+    // The tasks table's feed (heads' state changes) to the bus; the counts read for the event.
+    'publish-task-events': {
+      ...NOTHING,
+      tables: { tasks: 'read' },
+      streams: ['tasks'],
+      events: ['PutEvents'],
+    },
+    'deliver-webhooks': { ...NOTHING, tables: { webhooks: rw } },
+    'retry-webhooks': { ...NOTHING, tables: { webhooks: rw } },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -647,6 +676,9 @@ describe('least privilege', () => {
       } else if (service === 'sts') {
         expect(resourceList, name).toEqual([`<${pilotRoleId()}.Arn>`]);
         access.sts.push(...operations);
+      } else if (service === 'events') {
+        expect(resourceList, name).toEqual([`<${taskEventBusId()}.Arn>`]);
+        access.events = [...(access.events ?? []), ...operations];
       } else if (service === 's3') {
         for (const resource of resourceList) {
           const prefix = /^<DataBucket\.Arn>\/(.+)$/.exec(resource)?.[1];
@@ -703,6 +735,48 @@ describe('least privilege', () => {
         ].sort(),
       );
     }
+  });
+});
+
+describe('notifications', () => {
+  it('has one task event bus, and a rule per EVENT_FUNCTIONS entry sending matching events to its function, with a DLQ', () => {
+    const busId = taskEventBusId();
+    const rules = ofType(resources, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(EVENT_FUNCTIONS.length);
+    for (const target of EVENT_FUNCTIONS) {
+      const rule = rules.find(([, r]) =>
+        cdkPath(r).endsWith(`/Notifications/${pascalCase(target.functionName)}/Resource`),
+      );
+      expect(rule, target.functionName).toBeDefined();
+      const props = propsOf((rule as [string, CfnResource])[1]);
+      expect(render(props.EventBusName)).toBe(`<${busId}>`);
+      expect(props.EventPattern).toEqual(target.pattern);
+      const targets = props.Targets as Array<Record<string, unknown>>;
+      expect(targets).toHaveLength(1);
+      expect(render(targets[0]?.Arn)).toBe(`<${logicalIdOfName(target.functionName)}.Arn>`);
+      expect(targets[0]?.DeadLetterConfig).toBeDefined();
+    }
+    expect(EVENT_FUNCTIONS[0]?.pattern.detail.to).toEqual(['done', 'failed', 'partial', 'cancelled']);
+  });
+
+  it('tells only the publishing function the bus, and feeds it head items of the tasks table only', () => {
+    for (const [name, { resource }] of functionsByName()) {
+      const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
+      if (name === 'publish-task-events')
+        expect(render(variables.GLUON_EVENT_BUS_NAME)).toBe(`<${taskEventBusId()}>`);
+      else expect(variables.GLUON_EVENT_BUS_NAME, name).toBeUndefined();
+    }
+    const publisher = logicalIdOfName('publish-task-events');
+    const mappings = ofType(resources, 'AWS::Lambda::EventSourceMapping').filter(
+      ([, m]) => render(propsOf(m).FunctionName) === `<${publisher}>`,
+    );
+    expect(mappings).toHaveLength(1);
+    const props = propsOf((mappings[0] as [string, CfnResource])[1]);
+    expect(render(props.EventSourceArn)).toBe('<TasksTable.StreamArn>');
+    const filters = (props.FilterCriteria as { Filters: Array<{ Pattern: string }> }).Filters;
+    expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([
+      { dynamodb: { Keys: { sk: { S: ['task'] } } } },
+    ]);
   });
 });
 

@@ -47,6 +47,7 @@ beforeAll(async () => {
     dynamodbPort: 0,
     sqsPort: 0,
     sfnPort: 0,
+    eventsPort: 0,
     inMemory: true,
     pilots: MAX_PILOTS,
     pilotCheckEverySec: 0.2,

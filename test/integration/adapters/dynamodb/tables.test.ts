@@ -1,4 +1,5 @@
 import {
+  CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
@@ -56,6 +57,7 @@ describe('localTableNames', () => {
       leases: 'gluon-leases',
       sites: 'gluon-sites',
       policies: 'gluon-policies',
+      webhooks: 'gluon-webhooks',
     });
   });
 });
@@ -74,6 +76,7 @@ describe('createTables', () => {
       leases: ['pilotId:HASH'],
       sites: ['siteId:HASH'],
       policies: ['policy:HASH', 'key:RANGE'],
+      webhooks: ['owner:HASH', 'sk:RANGE'],
     });
     for (const [key, t] of described) expect(t.TableStatus, key).toBe('ACTIVE');
     expect(table('jobs').AttributeDefinitions).toContainEqual({
@@ -86,15 +89,15 @@ describe('createTables', () => {
     });
   });
 
-  it('gives the jobs and ranges tables a stream of new and old images, and no other table a stream', () => {
-    for (const key of ['jobs', 'ranges'] as const) {
+  it('gives the jobs, ranges and tasks tables a stream of new and old images, and no other table a stream', () => {
+    for (const key of ['jobs', 'ranges', 'tasks'] as const) {
       expect(table(key).StreamSpecification, key).toEqual({
         StreamEnabled: true,
         StreamViewType: 'NEW_AND_OLD_IMAGES',
       });
       expect(table(key).LatestStreamArn).toEqual(expect.stringContaining(names[key]));
     }
-    for (const key of ['tasks', 'attempts', 'pilots', 'leases', 'sites', 'policies'] as const) {
+    for (const key of ['attempts', 'pilots', 'leases', 'sites', 'policies', 'webhooks'] as const) {
       expect(table(key).StreamSpecification?.StreamEnabled ?? false, key).toBe(false);
     }
   });
@@ -122,6 +125,42 @@ describe('createTables', () => {
     });
     const leases = await client.send(new DescribeTimeToLiveCommand({ TableName: names.leases }));
     expect(leases.TimeToLiveDescription?.TimeToLiveStatus).toBe('DISABLED');
+  });
+
+  it('indexes pending webhook deliveries by when they are due', () => {
+    expect(table('webhooks').GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema])).toEqual([
+      [
+        INDEX.webhookDeliveriesDue,
+        [
+          { AttributeName: 'due', KeyType: 'HASH' },
+          { AttributeName: 'nextAttemptAt', KeyType: 'RANGE' },
+        ],
+      ],
+    ]);
+  });
+
+  it('gives a table made before its definition had a stream (an older state dir) its stream', async () => {
+    const older = localTableNames(uniquePrefix('it-tables-old-'));
+    await client.send(
+      new CreateTableCommand({
+        TableName: older.tasks,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'taskId', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'taskId', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+      }),
+    );
+    await createTables(client, older);
+    const tasks = await client.send(new DescribeTableCommand({ TableName: older.tasks }));
+    expect(tasks.Table?.StreamSpecification).toEqual({
+      StreamEnabled: true,
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    });
   });
 
   it('leaves tables that exist as they are when called again', async () => {

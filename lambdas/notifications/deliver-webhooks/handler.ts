@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import type { Deps } from '#core/deps.ts';
+import { deliverTaskEvent } from '#core/notifications/deliver-webhooks.ts';
+import {
+  TASK_EVENT_DETAIL_TYPE,
+  TASK_EVENT_SOURCE,
+  TaskStateChangeSchema,
+} from '#core/notifications/task-event.ts';
+import { createLogger } from '#platform/logger.ts';
+import { workflowHandler } from '../../http/workflow-handler.ts';
+import { emitMetrics } from '../../runtime/metrics.ts';
+
+const logger = createLogger({ base: { service: 'webhooks' } });
+
+/** A task event as an EventBridge rule hands it to its target. */
+const TaskEventEnvelopeSchema = z.object({
+  source: z.literal(TASK_EVENT_SOURCE),
+  'detail-type': z.literal(TASK_EVENT_DETAIL_TYPE),
+  detail: TaskStateChangeSchema,
+});
+
+/**
+ * The rule's target for task ends: one delivery per matching webhook of the owner, first attempt
+ * at once; failed attempts are retried by retry-webhooks. A repeated event sends nothing again.
+ */
+export function createHandler(deps: Pick<Deps, 'webhooks' | 'webhookSender' | 'clock' | 'notifications'>) {
+  return workflowHandler('deliver-webhooks', TaskEventEnvelopeSchema, async (event) => {
+    const result = await deliverTaskEvent(deps, event.detail);
+    if (result.deliveries > 0) {
+      const count = (o: string) => result.outcomes.filter((x) => x === o).length;
+      logger.info('task end sent to webhooks', {
+        taskId: event.detail.taskId,
+        state: event.detail.to,
+        deliveries: result.deliveries,
+        delivered: count('delivered'),
+      });
+      emitMetrics({
+        WebhooksDelivered: count('delivered'),
+        WebhookAttemptsFailed: count('retry') + count('failed'),
+      });
+    }
+    return { deliveries: result.deliveries };
+  });
+}

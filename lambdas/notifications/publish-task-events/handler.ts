@@ -1,0 +1,34 @@
+import middy from '@middy/core';
+import { changesOf } from '#adapters/dynamodb/change-feed.ts';
+import type { Deps } from '#core/deps.ts';
+import { publishTaskEvents, type TaskItemChange } from '#core/notifications/publish-task-events.ts';
+import { createLogger } from '#platform/logger.ts';
+import { emitMetrics } from '../../runtime/metrics.ts';
+
+const logger = createLogger({ base: { service: 'task-events' } });
+
+/**
+ * The tasks table's change feed (on AWS filtered to head items): each task state change goes to
+ * the event bus. A failure throws, so the batch comes again; consumers dedupe on the event id.
+ * The answer carries a `state` because of the tumbling window the mapping uses (see record-job-changes).
+ */
+export function createHandler(deps: Pick<Deps, 'tasks' | 'events'>) {
+  return middy<unknown, { state: Record<string, string> }>()
+    .onError(async (request) => {
+      logger.error('task events not published; the batch will come again', {
+        error:
+          request.error instanceof Error
+            ? `${request.error.name}: ${request.error.message}`
+            : String(request.error),
+      });
+    })
+    .handler(async (event) => {
+      const changes = changesOf<NonNullable<TaskItemChange['after']>>(event, 'task');
+      const { published } = await publishTaskEvents(deps, changes);
+      if (published > 0) {
+        logger.debug('task events published', { published });
+        emitMetrics({ TaskEventsPublished: published });
+      }
+      return { state: {} };
+    });
+}
