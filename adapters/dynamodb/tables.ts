@@ -52,6 +52,8 @@ export const TASK_SK = {
   countsPrefix: 'counts#',
   rangeCountsPrefix: 'ranges#',
   head: 'task',
+  /** An owner's idempotency key of a submit (pk `idem#<owner>#<key>`), expiring by TTL. */
+  idempotency: 'idem',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
@@ -61,6 +63,7 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
    * (sk `counts#<feed>`, one item per stream shard), the range counters of an event-service task
    * (sk `ranges#<feed>`, likewise) and the small head (sk `task`). Only heads carry `owner`, so
    * byOwner lists tasks only; a Query from `counts#` on reads counters and head without the spec.
+   * Idempotency keys of submits live apart (pk `idem#<owner>#<key>`, sk `idem`), expiring by TTL.
    */
   tasks: {
     partitionKey: { name: 'taskId', type: 'S' },
@@ -73,6 +76,7 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
         projection: 'ALL',
       },
     ],
+    ttlAttribute: 'expiresAt',
   },
   /**
    * One record per job that was ever claimed (under 1 KB; no index, so no index write per
