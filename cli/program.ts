@@ -4,6 +4,7 @@ import { ValidationError } from '#core/errors.ts';
 import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerCancel } from './commands/cancel.ts';
+import { registerConfig } from './commands/config.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
@@ -40,9 +41,11 @@ export function createProgram(ctx: CliContext): Command {
   const program = new Command('gluon')
     .description(
       'Gluon: submit and follow high-energy-physics tasks.\n\n' +
-        'Endpoint and token: --api-url/--token, else GLUON_API_URL/GLUON_TOKEN,\n' +
-        "else the local stack's .gluon/local.json (written by `npm start`;\n" +
-        'GLUON_HOME names the directory holding it).',
+        'Endpoint and token: --api-url/--token; else the --profile profile; else\n' +
+        'GLUON_API_URL/GLUON_TOKEN; else the GLUON_PROFILE or current profile (`gluon config\n' +
+        "--help`); else the local stack's .gluon/local.json (written by `npm start`; GLUON_HOME\n" +
+        'names its directory). A token is also found the WLCG Bearer Token Discovery way\n' +
+        '(BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u$UID, /tmp/bt_u$UID).',
     )
     .version(packageVersion(), '-V, --version')
     // The program's own options only before a command: `gluon retry-policy show --version 3` is the command's.
@@ -74,6 +77,7 @@ export function createProgram(ctx: CliContext): Command {
   registerSites(program, ctx);
   registerShares(program, ctx);
   registerRetryPolicy(program, ctx);
+  registerConfig(program, ctx);
   return program;
 }
 
