@@ -24,15 +24,17 @@ import { renderError } from './render.ts';
 /** Exit codes: 0 success, 1 the API or the task failed, 2 bad usage or bad local input. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+/** The repository's version, or the standalone package's (its package.json sits next to the bundle). */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'dev';
-  } catch {
-    return 'dev';
+  for (const path of ['../package.json', './package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version?: string };
+      if (pkg.version !== undefined) return pkg.version;
+    } catch {
+      // not there: try the next place
+    }
   }
+  return 'dev';
 }
 
 /** The `gluon` command tree, writing to the given streams and never calling process.exit. */
