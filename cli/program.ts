@@ -5,6 +5,7 @@ import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
+import { registerConfig } from './commands/config.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
@@ -27,15 +28,17 @@ import { renderError } from './render.ts';
 /** Exit codes: 0 success, 1 the API or the task failed, 2 bad usage or bad local input. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+/** The repository's version, or the standalone package's (its package.json sits next to the bundle). */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'dev';
-  } catch {
-    return 'dev';
+  for (const path of ['../package.json', './package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version?: string };
+      if (pkg.version !== undefined) return pkg.version;
+    } catch {
+      // not there: try the next place
+    }
   }
+  return 'dev';
 }
 
 /** The `gluon` command tree, writing to the given streams and never calling process.exit. */
@@ -44,9 +47,11 @@ export function createProgram(ctx: CliContext): Command {
   const program = new Command('gluon')
     .description(
       'Gluon: submit and follow high-energy-physics tasks.\n\n' +
-        'Endpoint and token: --api-url/--token, else GLUON_API_URL/GLUON_TOKEN,\n' +
-        "else the local stack's .gluon/local.json (written by `npm start`;\n" +
-        'GLUON_HOME names the directory holding it).',
+        'Endpoint and token: --api-url/--token; else the --profile profile; else\n' +
+        'GLUON_API_URL/GLUON_TOKEN; else the GLUON_PROFILE or current profile (`gluon config\n' +
+        "--help`); else the local stack's .gluon/local.json (written by `npm start`; GLUON_HOME\n" +
+        'names its directory). A token is also found the WLCG Bearer Token Discovery way\n' +
+        '(BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u$UID, /tmp/bt_u$UID).',
     )
     .version(packageVersion(), '-V, --version')
     // The program's own options only before a command: `gluon retry-policy show --version 3` is the command's.
@@ -82,6 +87,7 @@ export function createProgram(ctx: CliContext): Command {
   registerOutputs(program, ctx);
   registerAccounting(program, ctx);
   registerNotify(program, ctx);
+  registerConfig(program, ctx);
   return program;
 }
 

@@ -75,17 +75,54 @@ type QueryOf<K extends OperationId> = Operations[K] extends { query: infer Q }
   ? Partial<Input<Q>>
   : undefined;
 type BodyOf<K extends OperationId> = Operations[K] extends { body: infer B } ? Input<B> : undefined;
+type HeadersOf<K extends OperationId> = Operations[K] extends { headers: infer H } ? Input<H> : undefined;
 
 export type CallInput<K extends OperationId> = (ParamsOf<K> extends undefined
   ? { params?: undefined }
   : { params: ParamsOf<K> }) &
   (QueryOf<K> extends undefined ? { query?: undefined } : { query?: QueryOf<K> }) &
-  (BodyOf<K> extends undefined ? { body?: undefined } : { body: BodyOf<K> });
+  (BodyOf<K> extends undefined ? { body?: undefined } : { body: BodyOf<K> }) &
+  (HeadersOf<K> extends undefined ? { headers?: undefined } : { headers?: HeadersOf<K> });
+
+/** The header that makes a write safe to send again (POST /tasks reads it). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/**
+ * The wait before retry `attempt` (0 for the first retry): exponential from `baseMs`, capped at
+ * `maxMs`, with "equal jitter" (a random point in the upper half) so that clients failed by the
+ * same outage do not come back in step. A server's Retry-After, when given, wins (capped at 60 s).
+ */
+export function retryDelayMs(
+  attempt: number,
+  options: { baseMs: number; maxMs: number; retryAfterMs?: number },
+  random: () => number = Math.random,
+): number {
+  if (options.retryAfterMs !== undefined) return options.retryAfterMs;
+  const backoff = Math.min(options.maxMs, options.baseMs * 2 ** attempt);
+  return Math.round(backoff * (0.5 + random() / 2));
+}
+
+/** Longest wait a Retry-After may ask for before the client gives up waiting on it. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined if neither. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const text = value.trim();
+  // An IMF-fixdate starts with the day's name; V8's Date.parse alone would take "-1" for a date.
+  const ms = /^\d+$/.test(text)
+    ? Number(text) * 1000
+    : /^[A-Za-z]{3}, /.test(text)
+      ? Date.parse(text) - now
+      : Number.NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
 
 /**
  * Operations a client may send again when the answer was lost: reads, and writes the server
- * makes idempotent (claims, reports and cancels are fenced; a pilot's registration and a task's
- * submission are not: a retry would make a second one).
+ * makes idempotent (claims, reports and cancels are fenced; a pilot's registration is not: a retry
+ * would make a second one). A task's submission is repeatable only with an idempotency key.
  */
 const REPEATABLE: ReadonlySet<OperationId> = new Set<OperationId>([
   'claimJob',
@@ -156,13 +193,27 @@ export class GluonClient {
     const path = this.pathOf(operation.path, (input.params ?? {}) as Record<string, unknown>);
     const query = queryString((input.query ?? {}) as Record<string, unknown>);
     const body = 'body' in operation ? (input.body ?? {}) : undefined;
-    const retries = options.retries ?? (operation.method === 'GET' || REPEATABLE.has(id) ? this.retries : 0);
+    const headers = Object.fromEntries(
+      Object.entries((input.headers ?? {}) as Record<string, string | undefined>).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      ),
+    );
+    const repeatable =
+      operation.method === 'GET' || REPEATABLE.has(id) || headers[IDEMPOTENCY_KEY_HEADER] !== undefined;
+    const retries = options.retries ?? (repeatable ? this.retries : 0);
     for (let attempt = 0; ; attempt++) {
       let failure: Error;
       let retryAfterMs: number | undefined;
       try {
         calls.set(id, (calls.get(id) ?? 0) + 1);
-        const answer = await this.send(what, operation.method, `${path}${query}`, body, options.signal);
+        const answer = await this.send(
+          what,
+          operation.method,
+          `${path}${query}`,
+          body,
+          headers,
+          options.signal,
+        );
         const parsed = operation.response.safeParse(answer);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
@@ -184,8 +235,11 @@ export class GluonClient {
         const tries = `${attempt + 1} ${attempt === 0 ? 'try' : 'tries'}`;
         throw new ApiUnreachableError(`${what}: ${failure.message} (after ${tries})`, { cause: failure });
       }
-      const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** attempt);
-      const delay = retryAfterMs ?? Math.round(backoff * (0.5 + Math.random() / 2));
+      const delay = retryDelayMs(attempt, {
+        baseMs: this.backoffMs,
+        maxMs: this.maxBackoffMs,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
       this.logger.warn('API call failed; retrying', { call: what, error: failure, retryInMs: delay });
       await sleep(delay, options.signal);
       if (options.signal?.aborted) throw failure;
@@ -275,6 +329,7 @@ export class GluonClient {
     method: string,
     path: string,
     body: unknown,
+    headers: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -283,7 +338,7 @@ export class GluonClient {
     try {
       response = await this.fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: this.headers(body !== undefined),
+        headers: { ...this.headers(body !== undefined), ...headers },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: combined,
       });
@@ -330,7 +385,7 @@ function errorFromResponse(what: string, response: Response, text: string): ApiR
       snippet === '' ? response.statusText : snippet,
     );
   }
-  const retryAfter = Number(response.headers.get('retry-after'));
-  if (Number.isFinite(retryAfter) && retryAfter > 0) error.retryAfterMs = Math.min(retryAfter * 1000, 60_000);
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+  if (retryAfter !== undefined) error.retryAfterMs = retryAfter;
   return error;
 }

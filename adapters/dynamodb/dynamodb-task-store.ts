@@ -1,4 +1,5 @@
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -12,7 +13,13 @@ import { RANGE_COUNTER_NAMES, type RangeCounters } from '#core/event-ranges/rang
 import type { OutputFile } from '#core/jobs/job.ts';
 import { COUNTER_NAMES, deriveJobCounts, type JobCounters, type JobCounts } from '#core/jobs/job-counts.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
-import type { CountEntry, RangeCountEntry, TaskStore } from '#core/tasks/ports.ts';
+import type {
+  CountEntry,
+  CreateTaskOutcome,
+  IdempotencyKeyHold,
+  RangeCountEntry,
+  TaskStore,
+} from '#core/tasks/ports.ts';
 import type { TaskSizing } from '#core/tasks/scout-sizing.ts';
 import {
   FINAL_TASK_STATES,
@@ -93,7 +100,7 @@ export class DynamoDbTaskStore implements TaskStore {
     this.tableName = tableName;
   }
 
-  async create(task: Task): Promise<void> {
+  async create(task: Task, idempotency?: IdempotencyKeyHold): Promise<CreateTaskOutcome> {
     const { spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = task;
     try {
       await this.client.send(
@@ -107,12 +114,54 @@ export class DynamoDbTaskStore implements TaskStore {
               },
             },
             { Put: { TableName: this.tableName, Item: { taskId: task.taskId, sk: TASK_SK.spec, spec } } },
+            ...(idempotency === undefined ? [] : [this.idempotencyPut(task, idempotency)]),
           ],
         }),
       );
     } catch (error) {
       if (firstConditionFailed(error)) throw new ConflictError(`task ${task.taskId} already exists`);
+      const holder = idempotency === undefined ? undefined : heldFor(error);
+      if (holder !== undefined) return { created: false, taskId: holder };
       rethrowSdkError(error, 'create task');
+    }
+    return { created: true };
+  }
+
+  /**
+   * The owner's key as an item of its own (pk `idem#<owner>#<key>`, which no task id can be; no
+   * `owner`, so byOwner never lists it), taken when absent or expired. DynamoDB's TTL removes it
+   * some time after `expiresAt`; until then the condition treats it as free.
+   */
+  private idempotencyPut(task: Task, hold: IdempotencyKeyHold) {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          taskId: idempotencyPk(task.owner, hold.key),
+          sk: TASK_SK.idempotency,
+          forTaskId: task.taskId,
+          expiresAt: Math.floor(Date.parse(hold.expiresAt) / 1000),
+        },
+        ConditionExpression: 'attribute_not_exists(taskId) OR expiresAt <= :now',
+        ExpressionAttributeValues: { ':now': Math.floor(Date.parse(hold.now) / 1000) },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    };
+  }
+
+  async releaseIdempotencyKey(owner: string, key: string, taskId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { taskId: idempotencyPk(owner, key), sk: TASK_SK.idempotency },
+          ConditionExpression: 'forTaskId = :taskId',
+          ExpressionAttributeValues: { ':taskId': taskId },
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED) return;
+      rethrowSdkError(error, 'release idempotency key');
     }
   }
 
@@ -657,6 +706,25 @@ function firstConditionFailed(error: unknown): boolean {
   if (errorName(error) !== 'TransactionCanceledException') return false;
   const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
   return reasons[0]?.Code === 'ConditionalCheckFailed';
+}
+
+function idempotencyPk(owner: string, key: string): string {
+  return `idem#${owner}#${key}`;
+}
+
+/** The task an unexpired hold names, when the key's put (the third item) failed its condition. */
+function heldFor(error: unknown): string | undefined {
+  if (errorName(error) !== 'TransactionCanceledException') return undefined;
+  const reasons =
+    (error as { CancellationReasons?: Array<{ Code?: string; Item?: Record<string, unknown> }> })
+      .CancellationReasons ?? [];
+  const reason = reasons[2];
+  if (reason?.Code !== 'ConditionalCheckFailed') return undefined;
+  const taskId = reason.Item?.forTaskId;
+  if (typeof taskId === 'string') return taskId;
+  // The document client leaves cancellation items marshalled.
+  const raw = (taskId as { S?: unknown } | undefined)?.S;
+  return typeof raw === 'string' ? raw : undefined;
 }
 
 function compareSeq(a: string, b: string): number {

@@ -66,6 +66,8 @@ export const TASK_SK = {
   countsPrefix: 'counts#',
   rangeCountsPrefix: 'ranges#',
   head: 'task',
+  /** An owner's idempotency key of a submit (pk `idem#<owner>#<key>`), expiring by TTL. */
+  idempotency: 'idem',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
@@ -75,6 +77,7 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
    * (sk `counts#<feed>`, one item per stream shard), the range counters of an event-service task
    * (sk `ranges#<feed>`, likewise) and the small head (sk `task`). Only heads carry `owner`, so
    * byOwner lists tasks only; a Query from `counts#` on reads counters and head without the spec.
+   * Idempotency keys of submits live apart (pk `idem#<owner>#<key>`, sk `idem`), expiring by TTL.
    */
   tasks: {
     partitionKey: { name: 'taskId', type: 'S' },
@@ -89,6 +92,7 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     ],
     // Heads' state changes are published as task events (publish-task-events).
     stream: 'NEW_AND_OLD_IMAGES',
+    ttlAttribute: 'expiresAt',
   },
   /**
    * One record per job that was ever claimed (under 1 KB; no index, so no index write per

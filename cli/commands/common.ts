@@ -10,6 +10,7 @@ export interface CommonOptions {
   json?: boolean;
   apiUrl?: string;
   token?: string;
+  profile?: string;
 }
 
 export function addCommonOptions(command: Command): Command {
@@ -18,13 +19,24 @@ export function addCommonOptions(command: Command): Command {
     .addOption(
       new Option('--api-url <url>', 'Gluon API endpoint (default: $GLUON_API_URL, else .gluon/local.json)'),
     )
-    .addOption(new Option('--token <jwt>', 'bearer token (default: $GLUON_TOKEN, else .gluon/local.json)'));
+    .addOption(
+      new Option(
+        '--token <jwt>',
+        'bearer token (default: the profile, $GLUON_TOKEN, $BEARER_TOKEN(_FILE), bt_u$UID, .gluon/local.json)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--profile <name>',
+        'deployment profile from `gluon config` (default: $GLUON_PROFILE, else current)',
+      ),
+    );
 }
 
 /** An API client for the endpoint and token the flags, environment or `.gluon/local.json` give. */
 export function clientFor(io: CliIo, options: CommonOptions): ApiClient {
   const config = resolveConfig({
-    flags: { apiUrl: options.apiUrl, token: options.token },
+    flags: { apiUrl: options.apiUrl, token: options.token, profile: options.profile },
     env: io.env,
     cwd: io.cwd,
   });

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { IDEMPOTENCY_KEY_HEADER } from '#client/gluon-client.ts';
 import type { SubmitTaskResponse } from '#core/api/index.ts';
 import { type FieldIssue, ValidationError } from '#core/errors.ts';
 import { parseTaskSpec, type TaskSpec } from '#core/tasks/task-spec.ts';
@@ -220,7 +221,11 @@ async function submitLocalSpec(
   onUploaded?: (file: LocalSandboxFile) => void,
 ): Promise<SubmittedTask> {
   const { spec, uploaded } = await uploadSandbox(client, local, onUploaded);
-  const answer = await client.call('submitTask', { body: spec });
+  // One key per submit: the client's retries of this call can then never make a second task.
+  const answer = await client.call('submitTask', {
+    body: spec,
+    headers: { [IDEMPOTENCY_KEY_HEADER]: randomUUID() },
+  });
   return { ...answer, spec, uploaded };
 }
 

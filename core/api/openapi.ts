@@ -30,6 +30,7 @@ function parameters(op: Operation): Array<Record<string, unknown>> {
   for (const [where, schema] of [
     ['path', op.params],
     ['query', op.query],
+    ['header', op.headers],
   ] as const) {
     if (schema === undefined) continue;
     const object = jsonSchema(schema, 'input') as {
@@ -37,6 +38,10 @@ function parameters(op: Operation): Array<Record<string, unknown>> {
       required?: string[];
     };
     for (const [name, property] of Object.entries(object.properties ?? {})) {
+      if (where === 'header') {
+        out.push(headerParameter(name, property, (object.required ?? []).includes(name)));
+        continue;
+      }
       out.push({
         name,
         in: where,
@@ -46,6 +51,18 @@ function parameters(op: Operation): Array<Record<string, unknown>> {
     }
   }
   return out;
+}
+
+/** A header parameter, named as headers are usually written (HTTP matches them in any case). */
+function headerParameter(name: string, property: JsonSchema, required: boolean): Record<string, unknown> {
+  const { description, ...schema } = property;
+  return {
+    name: name.replace(/(^|-)([a-z])/g, (_whole, dash: string, c: string) => dash + c.toUpperCase()),
+    in: 'header',
+    required,
+    ...(description === undefined ? {} : { description }),
+    schema,
+  };
 }
 
 const ERRORS: Record<string, string> = {
@@ -81,7 +98,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
       summary: op.summary,
       tags: [op.tag],
       security: [{ bearer: [...op.scopes] }],
-      ...(op.params === undefined && op.query === undefined ? {} : { parameters: parameters(op) }),
+      ...(op.params === undefined && op.query === undefined && op.headers === undefined
+        ? {}
+        : { parameters: parameters(op) }),
       ...(op.body === undefined
         ? {}
         : {

@@ -82,6 +82,7 @@ import {
   SandboxResponseSchema,
   SetPriorityRequestSchema,
   SteerTaskResponseSchema,
+  SubmitTaskHeadersSchema,
   SubmitTaskResponseSchema,
   TaskExplanationSchema,
   TaskPageSchema,
@@ -106,6 +107,8 @@ export interface Operation<
   params?: P;
   query?: Q;
   body?: B;
+  /** Request headers the operation reads (an object schema; names lower-case). */
+  headers?: z.ZodType;
   response: R;
   /** The status of a success. */
   status: 200 | 201 | 202;
@@ -124,8 +127,11 @@ export const OPERATIONS = {
     path: '/tasks',
     scopes: [SCOPES.create],
     tag: 'tasks',
-    summary: 'Submit a task (its spec); its workflow splits it into jobs and queues them.',
+    summary:
+      'Submit a task (its spec); its workflow splits it into jobs and queues them. ' +
+      'With an Idempotency-Key header a repeated submit answers with the first task.',
     body: TaskSpecSchema,
+    headers: SubmitTaskHeadersSchema,
     response: SubmitTaskResponseSchema,
     status: 201,
   }),

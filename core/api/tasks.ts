@@ -24,6 +24,19 @@ export const SubmitTaskResponseSchema = z.object({
 });
 export type SubmitTaskResponse = z.infer<typeof SubmitTaskResponseSchema>;
 
+/** The one header POST /tasks reads (header names arrive lower-cased, as API Gateway passes them). */
+export const SubmitTaskHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{8,128}$/, '8 to 128 letters, digits, or . _ : -')
+    .optional()
+    .describe(
+      'Makes the submit safe to repeat: the same caller and key within 24 h answer with the task ' +
+        'the first request made (201, same taskId) and never make a second. The same key with ' +
+        'another spec is refused with 409 CONFLICT. Send a new key (e.g. a UUID) per task.',
+    ),
+});
+
 export const TaskStateChangeSchema = z.object({
   state: z.enum(TASK_STATES),
   at: TimeSchema,

@@ -20,9 +20,26 @@ export interface RangeCountEntry {
   delta: Partial<RangeCounters>;
 }
 
+/** A submission's idempotency key: the owner's key holds the task it made until `expiresAt` (ISO). */
+export interface IdempotencyKeyHold {
+  key: string;
+  expiresAt: string;
+  /** Now (ISO): a hold whose expiresAt is not after it is free to take again. */
+  now: string;
+}
+
+/** What create did: the task was stored, or an unexpired hold on the key names the task it made. */
+export type CreateTaskOutcome = { created: true } | { created: false; taskId: string };
+
 export interface TaskStore {
-  /** Creates the task (its head and its spec); fails with ConflictError if the id exists. */
-  create(task: Task): Promise<void>;
+  /**
+   * Creates the task (its head and its spec); fails with ConflictError if the id exists. With
+   * `idempotency`, the owner's key is taken for the task in the same atomic write; when an
+   * unexpired hold on it exists, nothing is written and the task it made is returned.
+   */
+  create(task: Task, idempotency?: IdempotencyKeyHold): Promise<CreateTaskOutcome>;
+  /** Frees the owner's key when it is held for `taskId` (and only then): a later submit may take it. */
+  releaseIdempotencyKey(owner: string, key: string, taskId: string): Promise<void>;
   /** The whole task: head, spec and job counts (strongly consistent), or undefined. */
   get(taskId: string): Promise<Task | undefined>;
   /** The small, changing part only. `consistent: false` allows an eventually consistent read (claims). */

@@ -1,29 +1,39 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
-import { TransientError, ValidationError } from '../errors.ts';
+import { ConflictError, TransientError, ValidationError } from '../errors.ts';
 import { rangeCount, taskEvents } from '../event-ranges/event-range.ts';
 import { emptyRangeCounters } from '../event-ranges/range-counts.ts';
 import { emptyJobCounts } from '../jobs/job-counts.ts';
+import type { IdempotencyKeyHold } from './ports.ts';
 import { jobCount } from './split-task.ts';
 import type { Task } from './task.ts';
 import type { TaskSpec } from './task-spec.ts';
+
+/** How long an owner's idempotency key names the task it made (a retried submit within it gets that task). */
+export const IDEMPOTENCY_KEY_TTL_SEC = 24 * 60 * 60;
 
 /**
  * Stores a user's task (validated at the edge) and starts its workflow. If the workflow cannot be
  * started the task is marked failed (nothing is left half-accepted) and the caller may retry. A
  * site's test task (`siteTest`) is site health's alone: a user's is refused, naming the field.
+ *
+ * With an idempotency key (the `Idempotency-Key` header), the key is taken in the same write that
+ * stores the task, so the same owner and key within IDEMPOTENCY_KEY_TTL_SEC make one task: a
+ * repeat with the same spec answers as the first did (and starts the workflow if the first submit
+ * stopped before it did); a repeat with another spec is a conflict naming the header.
  */
 export async function submitTask(
   deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
   principal: Principal,
   spec: TaskSpec,
+  idempotencyKey?: string,
 ): Promise<SubmitTaskResponse> {
   if (spec.siteTest !== undefined) {
     throw new ValidationError('invalid task spec', [
       { field: 'siteTest', message: 'only site health submits a site’s test tasks' },
     ]);
   }
-  return submitAs(deps, principal.sub, spec);
+  return submitAs(deps, principal.sub, spec, idempotencyKey);
 }
 
 /** The same for a task the system submits itself (a site's test task): owned by `owner`. */
@@ -39,8 +49,10 @@ async function submitAs(
   deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
   owner: string,
   spec: TaskSpec,
+  idempotencyKey?: string,
 ): Promise<SubmitTaskResponse> {
-  const at = deps.clock.now().toISOString();
+  const now = deps.clock.now();
+  const at = now.toISOString();
   const task: Task = {
     taskId: deps.ids.taskId(),
     owner,
@@ -61,7 +73,16 @@ async function submitAs(
     updatedAt: at,
     history: [{ state: 'submitted', at }],
   };
-  await deps.tasks.create(task);
+  const hold: IdempotencyKeyHold | undefined =
+    idempotencyKey === undefined
+      ? undefined
+      : {
+          key: idempotencyKey,
+          expiresAt: new Date(now.getTime() + IDEMPOTENCY_KEY_TTL_SEC * 1000).toISOString(),
+          now: at,
+        };
+  const outcome = await deps.tasks.create(task, hold);
+  if (!outcome.created) return replay(deps, owner, spec, idempotencyKey as string, outcome.taskId);
   try {
     await deps.workflow.startTask(task.taskId);
   } catch (error) {
@@ -69,7 +90,41 @@ async function submitAs(
       at: deps.clock.now().toISOString(),
       reason: `workflow could not be started: ${(error as Error).message}`,
     });
+    // The failed task must not answer the retry the 503 asks for.
+    if (idempotencyKey !== undefined)
+      await deps.tasks.releaseIdempotencyKey(owner, idempotencyKey, task.taskId);
     throw new TransientError('the task workflow could not be started; submit again');
   }
   return { taskId: task.taskId, state: task.state, jobCount: task.jobCount };
+}
+
+/** The answer to a repeated submit: the task the key made, if the spec is the same. */
+async function replay(
+  deps: Pick<Deps, 'tasks' | 'workflow'>,
+  owner: string,
+  spec: TaskSpec,
+  key: string,
+  taskId: string,
+): Promise<SubmitTaskResponse> {
+  const first = await deps.tasks.get(taskId);
+  if (first === undefined || first.owner !== owner) {
+    throw new TransientError(`the task of Idempotency-Key ${key} cannot be read yet; submit again`);
+  }
+  if (canonicalJson(first.spec) !== canonicalJson(spec)) {
+    throw new ConflictError(
+      `Idempotency-Key ${key} was used for another task spec (task ${taskId}); send a new key for a new task`,
+    );
+  }
+  // The first submit may have stopped between storing the task and starting its workflow.
+  if (first.state === 'submitted') await deps.workflow.startTask(taskId);
+  return { taskId, state: first.state, jobCount: first.jobCount };
+}
+
+/** JSON with object keys sorted, so two equal specs compare equal whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

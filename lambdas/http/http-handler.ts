@@ -17,6 +17,7 @@ export interface HttpRequest<K extends OperationId> {
   params: Parsed<Operations[K] extends { params: infer P } ? P : undefined>;
   query: Parsed<Operations[K] extends { query: infer Q } ? Q : undefined>;
   body: Parsed<Operations[K] extends { body: infer B } ? B : undefined>;
+  headers: Parsed<Operations[K] extends { headers: infer H } ? H : undefined>;
   principal: Principal;
 }
 
@@ -104,7 +105,13 @@ export function httpHandler<K extends OperationId>(
         'body' in operation && operation.body !== undefined
           ? parsePart(operation.body, parseBody(event), 'body')
           : undefined;
-      const result = await run({ params, query, body, principal } as HttpRequest<K>);
+      const headers = parsePart(
+        'headers' in operation ? operation.headers : undefined,
+        event.headers,
+        'headers',
+        'header',
+      );
+      const result = await run({ params, query, body, headers, principal } as HttpRequest<K>);
       return json(operation.status, result);
     });
 }

@@ -423,6 +423,8 @@ export interface HttpEventInput {
   sub?: string | null;
   /** The token's scopes. Default none. */
   scopes?: string[];
+  /** More request headers (names lower-case, as API Gateway passes them). */
+  headers?: Record<string, string>;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -474,6 +476,7 @@ export function httpEvent(input: HttpEventInput): HttpEvent {
     ...(body === undefined
       ? {}
       : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
+    ...input.headers,
   };
   const routeKey = `${input.method} ${input.path}`;
   const event: HttpEvent = {

@@ -82,6 +82,8 @@ import {
 import type { ObjectStore } from '#core/storage/ports.ts';
 import type {
   CountEntry,
+  CreateTaskOutcome,
+  IdempotencyKeyHold,
   RangeCountEntry,
   TaskStore,
   WaitOutcome,
@@ -185,11 +187,28 @@ function addOnce<C, D>(
 
 export class InMemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
+  /** `<owner>#<key>` → the task it made, until when (ISO times compare as strings). */
+  private readonly idempotencyKeys = new Map<string, { taskId: string; expiresAt: string }>();
 
-  async create(task: Task): Promise<void> {
+  async create(task: Task, idempotency?: IdempotencyKeyHold): Promise<CreateTaskOutcome> {
     if (this.tasks.has(task.taskId)) throw new ConflictError(`task ${task.taskId} already exists`);
+    if (idempotency !== undefined) {
+      const held = this.idempotencyKeys.get(`${task.owner}#${idempotency.key}`);
+      if (held !== undefined && held.expiresAt > idempotency.now)
+        return { created: false, taskId: held.taskId };
+      this.idempotencyKeys.set(`${task.owner}#${idempotency.key}`, {
+        taskId: task.taskId,
+        expiresAt: idempotency.expiresAt,
+      });
+    }
     const { spec, counts: _counts, rangeCounters: _rangeCounters, ...head } = copy(task);
     this.tasks.set(task.taskId, { head, spec, counters: new Map(), rangeCounters: new Map() });
+    return { created: true };
+  }
+
+  async releaseIdempotencyKey(owner: string, key: string, taskId: string): Promise<void> {
+    if (this.idempotencyKeys.get(`${owner}#${key}`)?.taskId === taskId)
+      this.idempotencyKeys.delete(`${owner}#${key}`);
   }
 
   async get(taskId: string): Promise<Task | undefined> {

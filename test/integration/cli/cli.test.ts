@@ -167,6 +167,28 @@ describe.concurrent('gluon submit', () => {
       expect(api.calls('createSandbox')).toHaveLength(0);
     }));
 
+  it('sends a new Idempotency-Key with each submit', () =>
+    withApi(async (api) => {
+      const file = join(dir, 'keyed.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          name: 'keyed',
+          payload: { command: 'true' },
+          events: 1,
+          split: { eventsPerJob: 1 },
+        }),
+      );
+      expect((await gluon(api, ['submit', file])).code).toBe(0);
+      expect((await gluon(api, ['submit', file])).code).toBe(0);
+      const keys = api.calls('submitTask').map((r) => r.idempotencyKey);
+      expect(keys).toEqual([
+        expect.stringMatching(/^[0-9a-f-]{36}$/),
+        expect.stringMatching(/^[0-9a-f-]{36}$/),
+      ]);
+      expect(keys[0]).not.toBe(keys[1]);
+    }));
+
   it('follows the submitted task with --watch --json and exits 0 when it is done', () =>
     withApi(async (api) => {
       api.taskViews = [

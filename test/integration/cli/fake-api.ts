@@ -31,6 +31,8 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   authorization?: string;
+  /** The Idempotency-Key header, when sent. */
+  idempotencyKey?: string;
   body: Buffer;
   /** The operation the request was routed to (none for uploads and unknown routes). */
   operationId?: OperationId;
@@ -224,6 +226,9 @@ export class FakeApi {
       path: url.pathname,
       query: url.searchParams,
       authorization: req.headers.authorization,
+      ...(typeof req.headers['idempotency-key'] === 'string'
+        ? { idempotencyKey: req.headers['idempotency-key'] }
+        : {}),
       body,
     };
     this.requests.push(recorded);

@@ -1,7 +1,8 @@
 /**
  * The typed client's promises about the wire, against a real HTTP server on 127.0.0.1 that each
  * test scripts answer by answer: what is retried (network errors, timeouts, 429 and 5xx, for
- * operations safe to repeat) and what is not (4xx, answers that do not match the API, submissions),
+ * operations safe to repeat, and submissions with an idempotency key) and what is not (4xx, answers
+ * that do not match the API, submissions without a key),
  * how long it waits (Retry-After, else jittered exponential backoff), what it throws, and that an
  * abort ends a wait. Backoffs are a few milliseconds; tests wait on requests, never on the clock.
  */
@@ -272,6 +273,27 @@ describe('GluonClient retries', () => {
 
     expect(error).toMatchObject({ status: 503, code: 'TRANSIENT' });
     expect(api.requests).toHaveLength(1);
+  });
+
+  it('sends a submission with an idempotency key again after a 503 (Retry-After) and a reset connection, with the same key', async () => {
+    const reset: Reply = (res) => res.socket?.destroy();
+    const answer = { taskId: TASK_ID, state: 'submitted', jobCount: 1 };
+    const api = await scripted(
+      refusal(503, 'TRANSIENT', 'busy', { headers: { 'retry-after': '0' } }),
+      reset,
+      json(201, answer),
+    );
+    const key = 'a7d0c1c2-6c1e-4a8e-9f3b-2b1f0a9e8d7c';
+
+    const submitted = await clientOf(api).call('submitTask', {
+      body: { name: 'x', payload: { command: 'true' }, events: 1 },
+      headers: { 'idempotency-key': key },
+    });
+
+    expect(submitted).toEqual(answer);
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(Array(3).fill('POST /tasks'));
+    expect(api.requests.map((r) => r.headers['idempotency-key'])).toEqual([key, key, key]);
+    expect(new Set(api.requests.map((r) => r.body)).size).toBe(1);
   });
 
   it('lets a call ask for its own number of retries', async () => {

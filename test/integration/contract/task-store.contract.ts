@@ -818,5 +818,58 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
         }
       });
     });
+
+    describe('idempotency keys', () => {
+      const hold = (key: string, now = AT, expiresAt = LATER) => ({ key, now, expiresAt });
+
+      it('creates the task and takes the key; a second task with the key is not stored and the first is named', async () => {
+        const owner = uniqueOwner('idem');
+        const first = makeTask({ owner });
+        expect(await store.create(first, hold('k-1'))).toEqual({ created: true });
+        const second = makeTask({ owner });
+        expect(await store.create(second, hold('k-1'))).toEqual({ created: false, taskId: first.taskId });
+        expect(await store.get(second.taskId)).toBeUndefined();
+        expect((await store.listByOwner(owner, { limit: 10 })).items.map((t) => t.taskId)).toEqual([
+          first.taskId,
+        ]);
+      });
+
+      it('keeps keys apart per owner and per key', async () => {
+        const alice = uniqueOwner('idem-a');
+        const bob = uniqueOwner('idem-b');
+        const tasks = [makeTask({ owner: alice }), makeTask({ owner: bob }), makeTask({ owner: alice })];
+        expect(await store.create(tasks[0] as Task, hold('same'))).toEqual({ created: true });
+        expect(await store.create(tasks[1] as Task, hold('same'))).toEqual({ created: true });
+        expect(await store.create(tasks[2] as Task, hold('other'))).toEqual({ created: true });
+      });
+
+      it('lets a key be taken again once its hold expired', async () => {
+        const owner = uniqueOwner('idem-exp');
+        const first = makeTask({ owner });
+        await store.create(first, hold('k', AT, LATER));
+        const second = makeTask({ owner });
+        const after = '2026-11-25T12:00:01.000Z';
+        expect(await store.create(second, hold('k', after, '2026-11-26T12:00:01.000Z'))).toEqual({
+          created: true,
+        });
+        const third = makeTask({ owner });
+        expect(await store.create(third, hold('k', after))).toEqual({
+          created: false,
+          taskId: second.taskId,
+        });
+      });
+
+      it('releases a key only for the task it holds', async () => {
+        const owner = uniqueOwner('idem-rel');
+        const first = makeTask({ owner });
+        await store.create(first, hold('k'));
+        await store.releaseIdempotencyKey(owner, 'k', newTaskId());
+        const second = makeTask({ owner });
+        expect(await store.create(second, hold('k'))).toEqual({ created: false, taskId: first.taskId });
+        await store.releaseIdempotencyKey(owner, 'k', first.taskId);
+        expect(await store.create(second, hold('k'))).toEqual({ created: true });
+        await store.releaseIdempotencyKey(owner, 'never-taken', first.taskId);
+      });
+    });
   });
 }

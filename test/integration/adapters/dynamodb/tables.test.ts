@@ -117,9 +117,15 @@ describe('createTables', () => {
     }
   });
 
-  it('lets the pilots table expire pilots gone on expiresAt', async () => {
+  it('lets the pilots table expire pilots gone, and the tasks table idempotency keys, on expiresAt', async () => {
     const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: names.pilots }));
     expect(ttl.TimeToLiveDescription).toMatchObject({
+      AttributeName: 'expiresAt',
+      TimeToLiveStatus: 'ENABLED',
+    });
+    // The tasks table expires the idempotency keys of submits (tasks themselves carry no expiresAt).
+    const tasks = await client.send(new DescribeTimeToLiveCommand({ TableName: names.tasks }));
+    expect(tasks.TimeToLiveDescription).toMatchObject({
       AttributeName: 'expiresAt',
       TimeToLiveStatus: 'ENABLED',
     });

@@ -21,10 +21,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-function submit(body: unknown, sub: string | null = 'alice') {
+function submit(body: unknown, sub: string | null = 'alice', headers: Record<string, string> = {}) {
   return invokeHttp<SubmitTaskResponse & ErrorBody>(
     createHandler(h.deps),
-    httpEvent({ method: 'POST', path: '/tasks', body, sub, scopes: USER_SCOPES }),
+    httpEvent({ method: 'POST', path: '/tasks', body, sub, scopes: USER_SCOPES, headers }),
   );
 }
 
@@ -185,5 +185,34 @@ describe('submit-task handler', () => {
     expect(task?.endedAt).toBeDefined();
     expect(task?.history.map((c) => c.state)).toEqual(['submitted', 'failed']);
     expect(h.workflow.started).not.toContain(task?.taskId);
+  });
+
+  describe('with an Idempotency-Key header', () => {
+    it('answers a repeat with the first task (201, same taskId) and stores one task', async () => {
+      const key = { 'idempotency-key': 'submit-0001-abcdef' };
+      const first = await submit(generationSpec(5), 'idem-dave', key);
+      const again = await submit(generationSpec(5), 'idem-dave', key);
+      expect(first.statusCode).toBe(201);
+      expect(again.statusCode).toBe(201);
+      expect(again.body).toEqual(first.body);
+      expect((await taskItemsOf('idem-dave')).map((i) => i.taskId)).toEqual([first.body.taskId]);
+    });
+
+    it('refuses the key with another spec with 409 naming the header, storing nothing more', async () => {
+      const key = { 'idempotency-key': 'submit-0002-abcdef' };
+      const first = await submit(generationSpec(5), 'idem-erin', key);
+      const other = await submit(generationSpec(6), 'idem-erin', key);
+      expect(other.statusCode).toBe(409);
+      expect(other.body.error.code).toBe('CONFLICT');
+      expect(other.body.error.message).toContain('Idempotency-Key submit-0002-abcdef');
+      expect((await taskItemsOf('idem-erin')).map((i) => i.taskId)).toEqual([first.body.taskId]);
+    });
+
+    it('rejects a malformed key with 400 naming header.idempotency-key, storing nothing', async () => {
+      const reply = await submit(generationSpec(5), 'idem-frank', { 'idempotency-key': 'no#hash' });
+      expect(reply.statusCode).toBe(400);
+      expect(issueFields(reply.body)).toEqual(['header.idempotency-key']);
+      expect(await taskItemsOf('idem-frank')).toEqual([]);
+    });
   });
 });
