@@ -126,7 +126,7 @@ export function registerAccounting(program: Command, ctx: CliContext): void {
       else
         writeLine(
           io.stdout,
-          `exported ${answer.records} usage record(s) of ${answer.day} to s3://${answer.bucket}/${answer.csvKey} and s3://${answer.bucket}/${answer.parquetKey}`,
+          `exported ${answer.records} usage record(s) of ${answer.day} to s3://${answer.bucket}/${answer.csvKey}${answer.parquetKey === undefined ? '' : ` and s3://${answer.bucket}/${answer.parquetKey}`}`,
         );
     });
 }

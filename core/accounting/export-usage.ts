@@ -91,6 +91,10 @@ export async function exportUsage(
   const csvKey = usageExportKey('csv', exported);
   const parquetKey = usageExportKey('parquet', exported);
   await deps.accountingExports.put(csvKey, new TextEncoder().encode(usageCsv(records)), 'text/csv');
+  // A Parquet file of no rows, as hyparquet-writer makes it, is refused by other readers (the Rust
+  // parquet crate's, at least): an empty day is a partition with no Parquet object, which Athena
+  // reads as no rows.
+  if (records.length === 0) return { day: exported, records: 0, bucket: deps.objects.bucket, csvKey };
   await deps.accountingExports.put(parquetKey, usageParquet(records), 'application/vnd.apache.parquet');
   return { day: exported, records: records.length, bucket: deps.objects.bucket, csvKey, parquetKey };
 }

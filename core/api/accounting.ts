@@ -44,10 +44,10 @@ export const ExportAccountingRequestSchema = z.strictObject({
 
 export const ExportAccountingResponseSchema = z.object({
   day: z.string(),
-  /** Usage records written (a day without any is written too, empty). */
+  /** Usage records written (a day without any is written as a CSV header alone, and no Parquet). */
   records: z.number().int(),
   bucket: z.string(),
   csvKey: z.string(),
-  parquetKey: z.string(),
+  parquetKey: z.string().optional(),
 });
 export type ExportAccountingResponse = z.infer<typeof ExportAccountingResponseSchema>;

@@ -9,13 +9,13 @@ import {
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayOf } from '#core/accounting/usage.ts';
 import type { AttemptView } from '#core/api/tasks.ts';
 import { invokeHandler, type LambdaHandler } from '#local/lambda-handler.ts';
 import { LOCAL_PREFIX, type LocalStack } from '#local/stack.ts';
 import { Api, s3For, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
+import { parquetRows } from '#test/support/parquet.ts';
 
 /**
  * Accounting on the local stack: a task whose first attempt fails runs to the end; the roll-ups
@@ -226,7 +226,7 @@ describe('accounting', () => {
     try {
       const object = await s3.send(new GetObjectCommand({ Bucket: answer.bucket, Key: answer.parquetKey }));
       const bytes = await object.Body?.transformToByteArray();
-      const rows = await parquetReadObjects({ file: (bytes as Uint8Array).slice().buffer as ArrayBuffer });
+      const rows = parquetRows(bytes as Uint8Array);
       expect(rows.map((r) => [r.state, r.user, r.siteId, r.wallSec]).sort()).toEqual(
         onDay
           .map((a) => [a.state, 'local-user', 'local', Math.round((a.usage?.wallTimeSec ?? 0) * 1000) / 1000])

@@ -1,4 +1,3 @@
-import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { exportUsage, usageCsv } from '#core/accounting/export-usage.ts';
 import { readAccounting } from '#core/accounting/read-accounting.ts';
@@ -8,6 +7,7 @@ import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { parseShareTree } from '#core/policies/shares.ts';
 import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
+import { parquetRows as readParquetRows } from '#test/support/parquet.ts';
 import {
   addPilot,
   addSite,
@@ -27,7 +27,7 @@ const admin = { sub: 'operator', scopes: [SCOPES.admin] };
 async function parquetRows(deps: InMemoryDeps, key: string): Promise<Array<Record<string, unknown>>> {
   const object = deps.accountingExports.objects.get(key);
   if (object === undefined) throw new Error(`nothing exported at ${key}`);
-  return parquetReadObjects({ file: object.body.slice().buffer as ArrayBuffer });
+  return readParquetRows(object.body);
 }
 
 /** A task of two jobs at a site with an HS23 factor: job 0 fails once then finishes, job 1 finishes. */
@@ -151,9 +151,9 @@ describe('exportUsage', () => {
       parquetKey: 'accounting/usage/format=parquet/day=2026-12-02/usage.parquet',
     });
     const records = await deps.accounting.usageOfDay('2026-12-02');
-    const parquet = deps.accountingExports.objects.get(answer.parquetKey);
+    const parquet = deps.accountingExports.objects.get(answer.parquetKey ?? '');
     expect(parquet?.contentType).toBe('application/vnd.apache.parquet');
-    const rows = await parquetRows(deps, answer.parquetKey);
+    const rows = await parquetRows(deps, answer.parquetKey ?? '');
     expect(rows).toHaveLength(3);
     const byKey = new Map(records.map((r) => [`${r.jobIndex}.${r.attempt}`, r]));
     for (const row of rows) {
@@ -171,12 +171,15 @@ describe('exportUsage', () => {
     expect(csv.split('\r\n')).toHaveLength(5);
   });
 
-  it('quotes CSV fields with commas and quotes, and writes an empty day as a header alone', async () => {
+  it('quotes CSV fields with commas and quotes, and writes an empty day as a header alone, with no Parquet', async () => {
     const deps = inMemoryDeps();
     const answer = await exportUsage(deps, '2026-12-01');
     expect(answer.records).toBe(0);
-    const rows = await parquetRows(deps, answer.parquetKey);
-    expect(rows).toEqual([]);
+    expect(answer.parquetKey).toBeUndefined();
+    expect([...deps.accountingExports.objects.keys()]).toEqual([answer.csvKey]);
+    expect(
+      new TextDecoder().decode(deps.accountingExports.objects.get(answer.csvKey)?.body).split('\r\n'),
+    ).toHaveLength(2);
     const quoted = usageCsv([{ user: 'Doe, "J"' } as UsageRecord]).split('\r\n')[1];
     expect(quoted).toContain(',"Doe, ""J""",');
   });
