@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+// The Lambda Node.js runtime's per-invocation store (Powertools' dependency): Powertools keeps an
+// invocation's log keys and metrics in it when invocations share a process, as they do here.
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 
 /**
@@ -52,15 +55,24 @@ export function resetFunctionInvocations(): void {
   invocations.clear();
 }
 
-/** Calls a handler in-process the way the Lambda runtime does (async handlers only), and meters it. */
+/**
+ * Calls a handler in-process the way the Lambda runtime does (async handlers only), and meters it.
+ * Many invocations run at once in this process, as on a Lambda managed instance: each runs in its
+ * own invocation context (AWS_LAMBDA_MAX_CONCURRENCY, which the local stack sets, tells Powertools
+ * to keep its state there), so log keys and metrics never leak from one invocation to another.
+ */
 export async function invokeHandler(
   handler: LambdaHandler,
   functionName: string,
   event: unknown,
 ): Promise<unknown> {
   const started = performance.now();
+  const context = lambdaContext(functionName);
+  const store = await InvokeStore.getInstanceAsync(true);
   try {
-    return await handler(event, lambdaContext(functionName));
+    return await store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, () =>
+      handler(event, context),
+    );
   } finally {
     const meter = invocations.get(functionName) ?? { count: 0, billedMs: 0 };
     meter.count += 1;
