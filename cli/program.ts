@@ -7,6 +7,7 @@ import { registerCancel } from './commands/cancel.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
+import { registerMetrics } from './commands/metrics.ts';
 import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerResubmit } from './commands/resubmit.ts';
@@ -74,6 +75,7 @@ export function createProgram(ctx: CliContext): Command {
   registerSites(program, ctx);
   registerShares(program, ctx);
   registerRetryPolicy(program, ctx);
+  registerMetrics(program, ctx);
   return program;
 }
 

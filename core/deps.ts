@@ -1,5 +1,6 @@
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { MetricsReader } from './metrics/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
 import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
@@ -50,6 +51,8 @@ export interface Deps {
   settings: Settings;
   /** The retry rules' versions (the policies table). */
   retryPolicies: RetryPolicyStore;
+  /** The operators' metrics, read back (CloudWatch on AWS, the local stack's metric lines). */
+  metricsReader: MetricsReader;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

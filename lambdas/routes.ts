@@ -6,7 +6,7 @@ import { type HttpMethod, OPERATIONS, type OperationId } from '#core/api/operati
  * feed; the local stack and the CDK app both read these tables. Each function's handler lives in
  * `lambdas/<capability>/<name>/`.
  */
-export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
+export type Capability = 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'metrics';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -41,6 +41,7 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   putRetryPolicy: 'put-retry-policy',
   testRetryPolicy: 'test-retry-policy',
   getSite: 'get-site',
+  getMetrics: 'get-metrics',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -139,6 +140,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'get-site': 'sites',
   'site-health': 'sites',
   'size-task': 'tasks',
+  'get-metrics': 'metrics',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

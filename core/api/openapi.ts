@@ -116,6 +116,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       { name: 'pilots', description: 'Pilots: registration, claims and reports.' },
       { name: 'sites', description: 'The information system: sites and their demand.' },
       { name: 'policies', description: "The VO's policies as data: fair shares and caps, retry rules." },
+      { name: 'metrics', description: "The operators' metrics, as per-minute sums." },
     ],
     paths,
     components: {

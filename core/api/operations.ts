@@ -21,6 +21,7 @@ import {
   ReportRangesRequestSchema,
   ReportRangesResponseSchema,
 } from './event-ranges.ts';
+import { MetricsQuerySchema, MetricsResponseSchema } from './metrics.ts';
 import {
   ClaimRequestSchema,
   ClaimResponseSchema,
@@ -81,7 +82,7 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies';
+  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'metrics';
   params?: P;
   query?: Q;
   body?: B;
@@ -422,6 +423,17 @@ export const OPERATIONS = {
     summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
     params: SitePathSchema,
     response: SiteDetailSchema,
+    status: 200,
+  }),
+  getMetrics: operation({
+    method: 'GET',
+    path: '/metrics',
+    scopes: [SCOPES.admin],
+    tag: 'metrics',
+    summary:
+      "The operators' metrics (job starts and ends, claim latency, retries, lost pilots, queue depth, throttles) as per-minute sums.",
+    query: MetricsQuerySchema,
+    response: MetricsResponseSchema,
     status: 200,
   }),
 } as const;

@@ -38,6 +38,8 @@ export const ConfigSchema = z.object({
   GLUON_SITE_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
+  /** The functions' metric lines are also appended here, and `GET /metrics` reads them (the local stack). */
+  GLUON_METRICS_FILE: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -8,6 +8,8 @@ import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts
 import { DynamoDbRetryPolicyStore } from '#adapters/dynamodb/dynamodb-retry-policy-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
+import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.ts';
+import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
@@ -75,6 +77,10 @@ export function depsFromConfig(c: Config): Deps {
       clock,
       c.GLUON_RETRY_POLICY_CACHE_SEC,
     ),
+    metricsReader:
+      c.GLUON_METRICS_FILE === undefined
+        ? new NoMetricsReader()
+        : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
   };
 }
 

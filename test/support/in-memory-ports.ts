@@ -6,6 +6,7 @@
  */
 
 import type { Page, PageRequest } from '#core/api/common.ts';
+import type { MetricSeries } from '#core/api/metrics.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
@@ -35,6 +36,8 @@ import { type JobMessage, JobMessageSchema, messageClass } from '#core/jobs/job-
 import type { JobChange, JobExpectation, JobQueue, JobRecordChange, JobStore } from '#core/jobs/ports.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { RESOURCE_CLASSES, type ResourceClass } from '#core/jobs/resource-class.ts';
+import { sumPerMinute } from '#core/metrics/per-minute.ts';
+import type { MetricSample, MetricsRange, MetricsReader } from '#core/metrics/ports.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
@@ -1181,6 +1184,15 @@ export class FixedCredentialVendor implements CredentialVendor {
   }
 }
 
+/** Metric samples held in memory (tests add them), summed per minute as CloudWatch answers. */
+export class InMemoryMetricsReader implements MetricsReader {
+  readonly samples: MetricSample[] = [];
+
+  async read(range: MetricsRange): Promise<MetricSeries[]> {
+    return sumPerMinute(this.samples, range);
+  }
+}
+
 /** The in-memory deps with their concrete types, so tests reach the recording helpers. */
 export interface InMemoryDeps extends Deps {
   tasks: InMemoryTaskStore;
@@ -1198,6 +1210,7 @@ export interface InMemoryDeps extends Deps {
   clock: SettableClock;
   ids: SequentialIds;
   retryPolicies: InMemoryRetryPolicyStore;
+  metricsReader: InMemoryMetricsReader;
 }
 
 export function inMemoryDeps(
@@ -1220,6 +1233,7 @@ export function inMemoryDeps(
     ids: new SequentialIds(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
     retryPolicies: new InMemoryRetryPolicyStore(),
+    metricsReader: new InMemoryMetricsReader(),
   };
 }
 

@@ -558,6 +558,7 @@ describe('least privilege', () => {
     },
     // One site with its outcomes, history and test task's state: reads only.
     'get-site': { ...NOTHING, tables: { sites: 'read', tasks: 'read' } },
+    'get-metrics': NOTHING,
     // Site health moves sites' status, and submits (starts) and cancels (releases) test tasks.
     'site-health': {
       ...NOTHING,
@@ -746,6 +747,7 @@ describe('api', () => {
         scopes: ['compute.read', 'gluon.admin'],
       },
       'GET /sites/{siteId}': { functionName: 'get-site', scopes: ['compute.read', 'gluon.admin'] },
+      'GET /metrics': { functionName: 'get-metrics', scopes: ['gluon.admin'] },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);
