@@ -155,7 +155,9 @@ describe('functions', () => {
     expect(required.length).toBeGreaterThan(5);
     for (const [name, { resource }] of functionsByName()) {
       const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
-      const gluon = Object.keys(variables).filter((k) => k !== 'NODE_OPTIONS');
+      const gluon = Object.keys(variables).filter(
+        (k) => k !== 'NODE_OPTIONS' && !k.startsWith('POWERTOOLS_') && k !== 'LOG_LEVEL',
+      );
       expect(
         gluon.every((k) => contract.includes(k)),
         `${name}: ${gluon.join(', ')}`,
@@ -1092,6 +1094,45 @@ describe('observability', () => {
     const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === 'JobsRequeued');
     expect(found).toHaveLength(1);
     expect(found[0]?.Threshold).toBe(stage.alarms.jobsRequeuedPer5Min);
+  });
+
+  it('gives every function the Powertools settings and active X-Ray tracing', () => {
+    for (const [name, { resource }] of functionsByName()) {
+      const props = propsOf(resource);
+      const variables = (props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables, name).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'gluon',
+        POWERTOOLS_METRICS_NAMESPACE: 'Gluon',
+        POWERTOOLS_TRACE_ENABLED: 'true',
+        LOG_LEVEL: 'INFO',
+      });
+      expect(props.TracingConfig, name).toEqual({ Mode: 'Active' });
+    }
+  });
+
+  it('alarms on lost pilots and DynamoDB throttles (Gluon/PilotsLost, Gluon/DynamoDbThrottles)', () => {
+    for (const [metricName, threshold] of [
+      ['PilotsLost', stage.alarms.pilotsLostPer5Min],
+      ['DynamoDbThrottles', stage.alarms.dynamoDbThrottlesPer5Min],
+    ] as const) {
+      const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === metricName);
+      expect(found, metricName).toHaveLength(1);
+      expect(found[0]?.Threshold, metricName).toBe(threshold);
+      expect(found[0]?.Dimensions, metricName).toBeUndefined();
+    }
+  });
+
+  it('shows the job metrics on the dashboard: starts, ends by outcome, retries by code, claim latency, queue depth per site, lost pilots, throttles', () => {
+    const [[, dashboard]] = ofType(resources, 'AWS::CloudWatch::Dashboard') as [[string, CfnResource]];
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+    for (const metricName of ['JobsStarted', 'ClaimLatency', 'PilotsLost', 'DynamoDbThrottles'])
+      expect(body, metricName).toContain(`\\"Gluon\\",\\"${metricName}\\"`);
+    for (const [metricName, dimension] of [
+      ['JobsEnded', 'outcome'],
+      ['RetriesByErrorCode', 'pilotErrorCode'],
+      ['QueueDepth', 'siteId'],
+    ])
+      expect(body, metricName).toContain(`{Gluon,${dimension}} MetricName=\\\\\\"${metricName}\\\\\\"`);
   });
 
   it('sends every alarm to the alarm topic, which mails the stage address', () => {
