@@ -23,7 +23,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type middy from '@middy/core';
 import { instrumentAwsClients, onAwsThrottle } from '#adapters/aws-clients.ts';
-import { METRIC_NAMESPACE, type MetricName } from '#core/metrics/metric-names.ts';
+import { METRIC_NAMESPACE, METRICS, type MetricName } from '#core/metrics/metric-names.ts';
 import { type LogLevel, writeRawLine } from '#platform/logger.ts';
 
 /** A console whose lines go through platform/logger.ts (counted), and optionally to a file too. */
@@ -61,13 +61,23 @@ const metricsLog = {
   error: (...args: unknown[]) => logger.error(String(args[0])),
 };
 
-export const metrics = printThrough(
-  new Metrics({ namespace: METRIC_NAMESPACE, serviceName, logger: metricsLog }),
-  countingConsole(process.env.GLUON_METRICS_FILE),
-);
-// No `service` dimension (Powertools adds one): every function shares the namespace, and ids go in
-// log keys, never in dimensions (STYLE.md). The few dimensions we use are named per metric.
-metrics.clearDefaultDimensions();
+const metricsConsole = countingConsole(process.env.GLUON_METRICS_FILE);
+
+/**
+ * A Metrics instance printing through our console, without the `service` dimension Powertools
+ * adds: every function shares the namespace, and ids go in log keys, never in dimensions
+ * (STYLE.md). The few dimensions we use are named per metric (core/metrics/metric-names.ts).
+ */
+function gluonMetrics(singleMetric: boolean): Metrics {
+  const created = printThrough(
+    new Metrics({ namespace: METRIC_NAMESPACE, serviceName, logger: metricsLog, singleMetric }),
+    metricsConsole,
+  );
+  created.clearDefaultDimensions();
+  return created;
+}
+
+export const metrics = gluonMetrics(false);
 
 export const tracer = new Tracer({ serviceName });
 
@@ -76,21 +86,31 @@ export function count(name: MetricName, value = 1): void {
   if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
 }
 
-/**
- * Counts by a low-cardinality dimension (an outcome, a pilot error code, a site): one metric line
- * per value, since a line carries one set of dimensions.
- */
+/** One metric line per dimension value, since a line carries one set of dimensions. */
+function emitBy(name: MetricName, dimension: string, values: Iterable<[string, number]>): void {
+  for (const [value, n] of values) {
+    // Not metrics.singleMetric(): it would print around our console and add `service` again.
+    const single = gluonMetrics(true);
+    single.addDimension(dimension, value);
+    single.addMetric(
+      name,
+      METRICS[name].unit === 'Milliseconds' ? MetricUnit.Milliseconds : MetricUnit.Count,
+      n,
+    );
+  }
+}
+
+/** Counts by a low-cardinality dimension (an outcome, a pilot error code); zero counts are left out. */
 export function countBy(
   name: MetricName,
   dimension: string,
   values: Readonly<Record<string, number | undefined>>,
 ): void {
-  for (const [value, n] of Object.entries(values)) {
-    if (n === undefined || n <= 0) continue;
-    const single = metrics.singleMetric();
-    single.addDimension(dimension, value);
-    single.addMetric(name, MetricUnit.Count, n);
-  }
+  emitBy(
+    name,
+    dimension,
+    Object.entries(values).filter((entry): entry is [string, number] => (entry[1] ?? 0) > 0),
+  );
 }
 
 /** A duration in milliseconds, added to this invocation's metric line. */
@@ -98,13 +118,9 @@ export function milliseconds(name: MetricName, value: number): void {
   metrics.addMetric(name, MetricUnit.Milliseconds, value);
 }
 
-/** A gauge per site (queue depth): a `siteId` dimension, the one id we allow (sites are few). */
-export function gaugeBySite(name: MetricName, values: Record<string, number>): void {
-  for (const [siteId, value] of Object.entries(values)) {
-    const single = metrics.singleMetric();
-    single.addDimension('siteId', siteId);
-    single.addMetric(name, MetricUnit.Count, value);
-  }
+/** A gauge per site (queue depth), zeros included: a `siteId` dimension, the one id we allow (sites are few). */
+export function gaugeBySite(name: MetricName, values: Readonly<Record<string, number>>): void {
+  emitBy(name, 'siteId', Object.entries(values));
 }
 
 // The SDK clients of this process: traced when tracing is on (Tracer returns them as they are

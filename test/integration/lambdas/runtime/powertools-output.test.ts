@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { httpHandler } from '#lambdas/http/http-handler.ts';
 import { workflowHandler } from '#lambdas/http/workflow-handler.ts';
-import { count, logger } from '#lambdas/runtime/powertools.ts';
+import { count, countBy, gaugeBySite, logger } from '#lambdas/runtime/powertools.ts';
 import { invokeHandler, type LambdaHandler } from '#local/lambda-handler.ts';
 import { loggedBytes, setDefaultLogSink } from '#platform/logger.ts';
 import { httpEvent, lambdaContext } from '#test/support/handler-harness.ts';
@@ -111,6 +111,33 @@ describe('Powertools in the HTTP wrapper', () => {
     );
     expect(requestIds.size).toBe(2);
     expect(emf().reduce((n, l) => n + Number(l.JobsStarted ?? 0), 0)).toBe(2);
+  });
+});
+
+describe('metrics counted by a dimension', () => {
+  it('writes one counted EMF line per value, with that dimension only (no service), zero counts left out but zero depths kept', () => {
+    const before = loggedBytes();
+    countBy('JobsEnded', 'outcome', { finished: 3, failed: 0, lost: 1 });
+    gaugeBySite('QueueDepth', { cern: 0 });
+    expect(emf().map((l) => [l._aws, l.outcome ?? l.siteId, l.JobsEnded ?? l.QueueDepth])).toEqual([
+      [
+        expect.objectContaining({
+          CloudWatchMetrics: [expect.objectContaining({ Namespace: 'Gluon', Dimensions: [['outcome']] })],
+        }),
+        'finished',
+        3,
+      ],
+      [expect.anything(), 'lost', 1],
+      [
+        expect.objectContaining({
+          CloudWatchMetrics: [expect.objectContaining({ Dimensions: [['siteId']] })],
+        }),
+        'cern',
+        0,
+      ],
+    ]);
+    for (const line of emf()) expect(line).not.toHaveProperty('service');
+    expect(loggedBytes() - before).toBe(Buffer.byteLength(raw));
   });
 });
 

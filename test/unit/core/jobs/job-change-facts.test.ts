@@ -65,20 +65,20 @@ describe('jobChangeFacts', () => {
       [
         change(record('running', 1), {
           ...record('queued', 2),
-          ended: record('failed', 1, { state: 'failed', pilotErrorCode: 1305 }).ended,
+          ended: record('failed', 1, { state: 'failed', pilotErrorCode: 1001 }).ended,
         } as JobRecord),
       ],
-      { started: 0, ended: { failed: 1 }, retried: { '1305': 1 } },
+      { started: 0, ended: { failed: 1 }, retried: { '1001': 1 } },
     ],
     [
       "the reaper's lost attempt",
       [
         change(record('running', 1), {
           ...record('queued', 2),
-          ended: record('failed', 1, { state: 'lost', pilotErrorCode: 1200 }).ended,
+          ended: record('failed', 1, { state: 'lost', pilotErrorCode: 1304 }).ended,
         } as JobRecord),
       ],
-      { started: 0, ended: { lost: 1 }, retried: { '1200': 1 } },
+      { started: 0, ended: { lost: 1 }, retried: { '1304': 1 } },
     ],
     [
       'a later write of an ended attempt counts it no more',
