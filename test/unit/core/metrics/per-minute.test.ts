@@ -58,7 +58,15 @@ describe('readMetrics', () => {
   it('reads the last hour of every metric by default', async () => {
     let asked: unknown;
     const answer = await readMetrics(
-      { metricsReader: { read: async (r) => ((asked = r), []) }, clock },
+      {
+        metricsReader: {
+          read: async (r) => {
+            asked = r;
+            return [];
+          },
+        },
+        clock,
+      },
       MetricsQuerySchema.parse({}),
     );
     expect(answer).toEqual({ from: '2026-01-01T11:00:00.000Z', to: '2026-01-01T12:00:00.000Z', metrics: [] });
