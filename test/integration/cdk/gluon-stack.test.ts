@@ -1124,15 +1124,25 @@ describe('observability', () => {
 
   it('shows the job metrics on the dashboard: starts, ends by outcome, retries by code, claim latency, queue depth per site, lost pilots, throttles', () => {
     const [[, dashboard]] = ofType(resources, 'AWS::CloudWatch::Dashboard') as [[string, CfnResource]];
-    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
-    for (const metricName of ['JobsStarted', 'ClaimLatency', 'PilotsLost', 'DynamoDbThrottles'])
-      expect(body, metricName).toContain(`\\"Gluon\\",\\"${metricName}\\"`);
+    // The body is a Fn::Join of JSON text and references (the region): references as placeholders.
+    const [, parts] = (propsOf(dashboard).DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'REF')).join('')) as {
+      widgets: Array<{ properties: { metrics?: unknown[][] } }>;
+    };
+    const metrics = body.widgets.flatMap((w) => w.properties.metrics ?? []);
+    const named = metrics.filter((m) => m[0] === 'Gluon').map((m) => m[1]);
+    expect(named).toEqual(
+      expect.arrayContaining(['JobsStarted', 'ClaimLatency', 'PilotsLost', 'DynamoDbThrottles']),
+    );
+    const searches = metrics.map((m) => (m[0] as { expression?: string }).expression ?? '');
     for (const [metricName, dimension] of [
       ['JobsEnded', 'outcome'],
       ['RetriesByErrorCode', 'pilotErrorCode'],
       ['QueueDepth', 'siteId'],
     ])
-      expect(body, metricName).toContain(`{Gluon,${dimension}} MetricName=\\\\\\"${metricName}\\\\\\"`);
+      expect(searches, metricName).toContain(
+        `SEARCH('{Gluon,${dimension}} MetricName="${metricName}"', '${metricName === 'QueueDepth' ? 'Maximum' : 'Sum'}', 300)`,
+      );
   });
 
   it('sends every alarm to the alarm topic, which mails the stage address', () => {
