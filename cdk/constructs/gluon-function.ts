@@ -98,7 +98,7 @@ export class GluonFunction extends Construct {
       },
     });
     acknowledge(
-      this.function,
+      this.role,
       'AwsSolutions-IAM5[Resource::*]',
       'X-Ray trace uploads (xray:PutTraceSegments, xray:PutTelemetryRecords), which CDK adds for active tracing, support no resource-level permissions.',
     );

@@ -594,6 +594,10 @@ describe('least privilege', () => {
       if (service === 'logs') {
         expect(operations.sort(), name).toEqual(['CreateLogStream', 'PutLogEvents']);
         expect(resourceList, name).toEqual([`<${logGroupOf(name)}.Arn>`]);
+      } else if (service === 'xray') {
+        // Active tracing: trace uploads only (X-Ray has no resource-level permissions).
+        expect(operations.sort(), name).toEqual(['PutTelemetryRecords', 'PutTraceSegments']);
+        expect(resourceList, name).toEqual(['*']);
       } else if (
         service === 'dynamodb' &&
         resourceList.every((r) => r.endsWith('.StreamArn>') || r === '*')
