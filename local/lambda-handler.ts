@@ -13,6 +13,15 @@ export type LambdaHandler = {
   handle(event: unknown, context: Context): unknown;
 }['handle'];
 
+/**
+ * This process plays a Lambda execution environment that runs many invocations at once, as a
+ * managed instance does: AWS_LAMBDA_MAX_CONCURRENCY makes Powertools keep each invocation's state
+ * in the invoke store, and the store must be the multi-context one. It is made here, when this
+ * module loads, before any AWS SDK call could make (and memoise) the single-context one.
+ */
+process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= '64';
+const invokeStore = await InvokeStore.getInstanceAsync(true);
+
 /** Handlers by function name (`submit-task`, `split-task`, …). */
 export type HandlerMap = Readonly<Record<string, LambdaHandler>>;
 
@@ -57,9 +66,8 @@ export function resetFunctionInvocations(): void {
 
 /**
  * Calls a handler in-process the way the Lambda runtime does (async handlers only), and meters it.
- * Many invocations run at once in this process, as on a Lambda managed instance: each runs in its
- * own invocation context (AWS_LAMBDA_MAX_CONCURRENCY, which the local stack sets, tells Powertools
- * to keep its state there), so log keys and metrics never leak from one invocation to another.
+ * Each invocation runs in its own context of the invoke store, so log keys, the Lambda context and
+ * metrics never leak from one invocation to another.
  */
 export async function invokeHandler(
   handler: LambdaHandler,
@@ -68,9 +76,8 @@ export async function invokeHandler(
 ): Promise<unknown> {
   const started = performance.now();
   const context = lambdaContext(functionName);
-  const store = await InvokeStore.getInstanceAsync(true);
   try {
-    return await store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, () =>
+    return await invokeStore.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, () =>
       handler(event, context),
     );
   } finally {

@@ -264,8 +264,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...powertoolsEnvironment(options.functionLogLevel ?? 'info'),
       POWERTOOLS_TRACE_ENABLED: 'false',
       GLUON_METRICS_FILE: join(stateDir, METRICS_FILE),
-      // Invocations share this process: Powertools keeps each one's state apart (lambda-handler.ts).
-      AWS_LAMBDA_MAX_CONCURRENCY: '64',
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {

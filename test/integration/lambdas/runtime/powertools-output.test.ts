@@ -26,7 +26,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   setDefaultLogSink(undefined);
-  delete process.env.AWS_LAMBDA_MAX_CONCURRENCY;
 });
 
 const logs = () => lines.filter((l) => l._aws === undefined);
@@ -83,7 +82,7 @@ describe('Powertools in the HTTP wrapper', () => {
   });
 
   it('keeps the keys of invocations that run at once in one process apart (the local stack)', async () => {
-    process.env.AWS_LAMBDA_MAX_CONCURRENCY = '8';
+    // The local runner (lambda-handler.ts) sets AWS_LAMBDA_MAX_CONCURRENCY when it loads.
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
