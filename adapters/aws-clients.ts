@@ -17,6 +17,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { isThrottleError } from './sdk-errors.ts';
 
 const DEFAULT_REGION = 'us-east-1';
 
@@ -50,6 +51,19 @@ interface CountableClient {
   };
 }
 
+/** Applied to every client built from now on (the functions' tracer: Powertools Tracer). */
+let instrument: <C>(client: C) => C = (client) => client;
+/** Told of every request a service refused for throughput (the functions count DynamoDbThrottles). */
+let throttled: (service: string, operation: string) => void = () => {};
+
+export function instrumentAwsClients(apply: <C>(client: C) => C): void {
+  instrument = apply;
+}
+
+export function onAwsThrottle(listener: (service: string, operation: string) => void): void {
+  throttled = listener;
+}
+
 /**
  * Adds the counting middleware. It sits in the finalizeRequest step below the retry middleware, so
  * each HTTP attempt counts once; presigning a URL sends nothing and counts nothing.
@@ -63,13 +77,17 @@ function countRequests<C>(client: C, service: string): C {
       const started = performance.now();
       try {
         return await next(args);
+      } catch (error) {
+        // Below the retry middleware: each refused HTTP attempt counts, also when a retry succeeds.
+        if (isThrottleError(error)) throttled(service, operation);
+        throw error;
       } finally {
         requestMillis.set(key, (requestMillis.get(key) ?? 0) + performance.now() - started);
       }
     },
     { step: 'finalizeRequest', priority: 'low', name: 'gluonRequestCounter' },
   );
-  return client;
+  return instrument(client);
 }
 
 function region(): string {

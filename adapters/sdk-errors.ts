@@ -48,6 +48,18 @@ export function errorName(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null ? (error as SdkErrorShape).name : undefined;
 }
 
+/** DynamoDB (and other services) refusing a request for throughput: what an operator must see. */
+const THROTTLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+]);
+
+export function isThrottleError(error: unknown): boolean {
+  const name = errorName(error);
+  return name !== undefined && THROTTLE_NAMES.has(name);
+}
+
 export function isTransientSdkError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null || error instanceof GluonError) return false;
   const e = error as SdkErrorShape;

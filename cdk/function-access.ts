@@ -216,6 +216,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   },
   /** One site, its outcomes and history (side items of the sites table), and its test task's state. */
   'get-site': { tables: { sites: 'read', tasks: 'read' } },
+  /** Reads metrics back; nothing on AWS until a CloudWatch reader is wired (the dashboard shows them). */
+  'get-metrics': { tables: {} },
   /** Site health: judges sites' outcomes, moves their status, submits and cancels their test tasks. */
   'site-health': {
     // policies: a cancelled test task leaves dispatch.

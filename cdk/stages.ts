@@ -66,6 +66,10 @@ export const StageSchema = z.strictObject({
     jobsRequeuedPer5Min: z.number().int().min(1),
     /** HTTP 5xx answers of the API in 5 minutes that raise the alarm. */
     apiServerErrorsPer5Min: z.number().int().min(1),
+    /** Pilots the reaper found lost in 5 minutes (their lease expired) that raise the alarm. */
+    pilotsLostPer5Min: z.number().int().min(1).default(20),
+    /** DynamoDB requests refused for throughput in 5 minutes that raise the alarm. */
+    dynamoDbThrottlesPer5Min: z.number().int().min(1).default(10),
   }),
   functionSettings: FunctionSettingsSchema,
 });

@@ -10,6 +10,7 @@ import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerMetrics } from './commands/metrics.ts';
 import { registerNotify } from './commands/notify.ts';
 import { registerOutputs } from './commands/outputs.ts';
 import { registerPilots } from './commands/pilots.ts';
@@ -88,6 +89,7 @@ export function createProgram(ctx: CliContext): Command {
   registerAccounting(program, ctx);
   registerNotify(program, ctx);
   registerConfig(program, ctx);
+  registerMetrics(program, ctx);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { MetricsReader } from './metrics/ports.ts';
 import type { WebhookIds } from './notifications/manage-webhooks.ts';
 import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from './notifications/ports.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
@@ -64,6 +65,8 @@ export interface Deps {
   webhookSender: WebhookSender;
   webhookIds: WebhookIds;
   notifications: NotificationSettings;
+  /** The operators' metrics, read back (CloudWatch on AWS, the local stack's metric lines). */
+  metricsReader: MetricsReader;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

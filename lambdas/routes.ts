@@ -14,7 +14,8 @@ export type Capability =
   | 'sites'
   | 'policies'
   | 'accounting'
-  | 'notifications';
+  | 'notifications'
+  | 'metrics';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -57,6 +58,7 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   addWebhook: 'add-webhook',
   listWebhooks: 'list-webhooks',
   removeWebhook: 'remove-webhook',
+  getMetrics: 'get-metrics',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -190,6 +192,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'publish-task-events': 'notifications',
   'deliver-webhooks': 'notifications',
   'retry-webhooks': 'notifications',
+  'get-metrics': 'metrics',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

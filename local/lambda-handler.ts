@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+// The Lambda Node.js runtime's per-invocation store (Powertools' dependency): Powertools keeps an
+// invocation's log keys and metrics in it when invocations share a process, as they do here.
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 
 /**
@@ -9,6 +12,15 @@ import type { Context } from 'aws-lambda';
 export type LambdaHandler = {
   handle(event: unknown, context: Context): unknown;
 }['handle'];
+
+/**
+ * This process plays a Lambda execution environment that runs many invocations at once, as a
+ * managed instance does: AWS_LAMBDA_MAX_CONCURRENCY makes Powertools keep each invocation's state
+ * in the invoke store, and the store must be the multi-context one. It is made here, when this
+ * module loads, before any AWS SDK call could make (and memoise) the single-context one.
+ */
+process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= '64';
+const invokeStore = await InvokeStore.getInstanceAsync(true);
 
 /** Handlers by function name (`submit-task`, `split-task`, …). */
 export type HandlerMap = Readonly<Record<string, LambdaHandler>>;
@@ -52,15 +64,22 @@ export function resetFunctionInvocations(): void {
   invocations.clear();
 }
 
-/** Calls a handler in-process the way the Lambda runtime does (async handlers only), and meters it. */
+/**
+ * Calls a handler in-process the way the Lambda runtime does (async handlers only), and meters it.
+ * Each invocation runs in its own context of the invoke store, so log keys, the Lambda context and
+ * metrics never leak from one invocation to another.
+ */
 export async function invokeHandler(
   handler: LambdaHandler,
   functionName: string,
   event: unknown,
 ): Promise<unknown> {
   const started = performance.now();
+  const context = lambdaContext(functionName);
   try {
-    return await handler(event, lambdaContext(functionName));
+    return await invokeStore.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, () =>
+      handler(event, context),
+    );
   } finally {
     const meter = invocations.get(functionName) ?? { count: 0, billedMs: 0 };
     meter.count += 1;

@@ -25,6 +25,7 @@ import {
   STREAM_FUNCTIONS,
   WORKFLOW_FUNCTIONS,
 } from '#lambdas/routes.ts';
+import { powertoolsEnvironment } from '#lambdas/runtime/powertools-environment.ts';
 import { bundlePilot } from '#pilot/build/build-pilot.ts';
 import { demandClient } from '#pilot/factory/demand-client.ts';
 import { LocalProcessPlugin } from '#pilot/factory/local-plugin.ts';
@@ -132,6 +133,8 @@ export const LOCAL_PREFIX = 'gluon-local-';
 export const LOCAL_BUCKET = 'gluon-local';
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-task';
 export const LOCAL_JSON = 'local.json';
+/** The functions' metric lines (EMF, one JSON object a line), read by the metrics function. */
+export const METRICS_FILE = 'metrics.ndjson';
 const PORTS_JSON = 'ports.json';
 
 interface Ports {
@@ -280,6 +283,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
       GLUON_WEBHOOK_RETRY_BASE_SEC: String(options.webhookRetryBaseSec ?? DEFAULTS.webhookRetryBaseSec),
       GLUON_WEBHOOK_TIMEOUT_MS: '5000',
+      // Powertools as deployed (cdk/constructs/functions.ts), but no X-Ray here; the functions'
+      // metric lines are also kept in the state dir, for `GET /metrics` and `gluon metrics`.
+      ...powertoolsEnvironment(options.functionLogLevel ?? 'info'),
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      GLUON_METRICS_FILE: join(stateDir, METRICS_FILE),
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {

@@ -6,11 +6,13 @@ import {
   LoggingFormat,
   Runtime,
   SystemLogLevel,
+  Tracing,
 } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionDir } from '#lambdas/routes.ts';
+import { powertoolsEnvironment } from '#lambdas/runtime/powertools-environment.ts';
 import type { FunctionSpec } from '../function-catalog.ts';
 import { acknowledge } from '../nag.ts';
 
@@ -32,8 +34,9 @@ const CREATE_REQUIRE_BANNER =
 /**
  * One handler directory (`lambdas/<name>/index.ts`, exporting `handler`) as a Lambda function:
  * bundled by the local esbuild (no Docker) into minified ESM with source maps, Node.js 22 on
- * arm64, its own log group with a retention, and its own role that starts with nothing but
- * writing to that log group — every other permission is granted explicitly by the stack.
+ * arm64, its own log group with a retention, X-Ray tracing, the Powertools settings, and its own
+ * role that starts with nothing but writing to that log group and sending traces — every other
+ * permission is granted explicitly by the stack.
  */
 export class GluonFunction extends Construct {
   readonly name: string;
@@ -71,7 +74,15 @@ export class GluonFunction extends Construct {
       loggingFormat: LoggingFormat.JSON,
       systemLogLevelV2: SystemLogLevel.WARN,
       applicationLogLevelV2: ApplicationLogLevel.INFO,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: {
+        ...props.environment,
+        // Powertools Logger, Metrics and Tracer (lambdas/runtime/powertools.ts); INFO as the log level above.
+        ...powertoolsEnvironment('info'),
+        POWERTOOLS_TRACE_ENABLED: 'true',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      // X-Ray: Powertools Tracer traces each invocation and the AWS SDK calls it makes.
+      tracing: Tracing.ACTIVE,
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
@@ -86,6 +97,11 @@ export class GluonFunction extends Construct {
         externalModules: [],
       },
     });
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray trace uploads (xray:PutTraceSegments, xray:PutTelemetryRecords), which CDK adds for active tracing, support no resource-level permissions.',
+    );
     acknowledge(
       this.function,
       'AwsSolutions-L1',

@@ -20,13 +20,17 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
+import { METRIC_NAMESPACE, METRICS, type MetricName } from '#core/metrics/metric-names.ts';
 import { pascalCase } from '../function-catalog.ts';
 import type { Stage } from '../stages.ts';
 import type { GluonFunction } from './gluon-function.ts';
 import type { JobDispatch } from './job-dispatch.ts';
 
-/** Custom metrics of the application (namespace `Gluon`, no dimensions: ids go in logs, not metrics). */
-export const GLUON_NAMESPACE = 'Gluon';
+/**
+ * Custom metrics of the application (namespace `Gluon`; ids go in logs, not metrics; the few
+ * low-cardinality dimensions are in core/metrics/metric-names.ts).
+ */
+export const GLUON_NAMESPACE = METRIC_NAMESPACE;
 /** Jobs the reaper queued again because their pilot went silent (its lease expired); reap-pilots emits it. */
 export const JOBS_REQUEUED_METRIC = 'JobsRequeued';
 
@@ -43,9 +47,10 @@ export interface ObservabilityProps {
 
 /**
  * Alarms for what needs an operator — job messages in a site DLQ, job messages nobody takes,
- * failed or timed-out task workflows, function errors and throttles, lost pilots (JobsRequeued), API
- * 5xx — all to one SNS topic (KMS-encrypted, TLS only) with the stage's alarm e-mail; and one
- * dashboard with the same signals.
+ * failed or timed-out task workflows, function errors and throttles, lost pilots (PilotsLost, JobsRequeued),
+ * DynamoDB throttles, API 5xx — all to one SNS topic (KMS-encrypted, TLS only) with the stage's alarm e-mail; and one
+ * dashboard with the same signals and the job metrics (started, ended by outcome, retries by error
+ * code, claim latency, queue depth per site).
  */
 export class Observability extends Construct {
   readonly topic: Topic;
@@ -147,6 +152,34 @@ export class Observability extends Construct {
       `The reaper queued ${stage.alarms.jobsRequeuedPer5Min}+ jobs again in 5 minutes: many pilots went silent (site outage?).`,
     );
 
+    /** An application metric (lambdas/runtime/powertools.ts emits them), summed per period. */
+    const gluonMetric = (metricName: MetricName, statistic = 'Sum', period = FIVE_MINUTES) =>
+      new Metric({ namespace: GLUON_NAMESPACE, metricName, statistic, period });
+    /** A metric counted by a dimension (outcome, pilot error code, site): one line per value, found by search. */
+    const byDimension = (metricName: MetricName, label: string, statistic = 'Sum') => {
+      const dimension = (METRICS[metricName] as { dimension?: string }).dimension;
+      return new MathExpression({
+        expression: `SEARCH('{${GLUON_NAMESPACE},${dimension}} MetricName="${metricName}"', '${statistic}', 300)`,
+        label,
+        period: FIVE_MINUTES,
+        usingMetrics: {},
+      });
+    };
+    const pilotsLost = gluonMetric('PilotsLost');
+    alarm(
+      'PilotsLostHigh',
+      pilotsLost,
+      stage.alarms.pilotsLostPer5Min,
+      `The reaper found ${stage.alarms.pilotsLostPer5Min}+ pilots lost in 5 minutes (their lease expired): a site or its network may be down. See gluon pilots and the reaper's log lines (pilotId, siteId).`,
+    );
+    const dynamoDbThrottles = gluonMetric('DynamoDbThrottles');
+    alarm(
+      'DynamoDbThrottled',
+      dynamoDbThrottles,
+      stage.alarms.dynamoDbThrottlesPer5Min,
+      `DynamoDB refused ${stage.alarms.dynamoDbThrottlesPer5Min}+ requests for throughput in 5 minutes (hot partition or account limit). Requests were retried; see the functions' logs.`,
+    );
+
     const apiServerErrors = props.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' });
     alarm(
       'ApiServerErrors',
@@ -228,6 +261,35 @@ export class Observability extends Construct {
         left: perFunction((fn) =>
           fn.function.metricDuration({ period: FIVE_MINUTES, statistic: 'p90', label: fn.name }),
         ),
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Jobs started and ended, by outcome',
+        left: [gluonMetric('JobsStarted'), byDimension('JobsEnded', 'ended')],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Retries by pilot error code',
+        left: [byDimension('RetriesByErrorCode', 'retries')],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Claim latency (ms)',
+        left: [gluonMetric('ClaimLatency', 'Average'), gluonMetric('ClaimLatency', 'p99')],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Job messages waiting per site (dispatch)',
+        left: [byDimension('QueueDepth', 'depth', 'Maximum')],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Pilots lost and DynamoDB throttles',
+        left: [pilotsLost, dynamoDbThrottles],
         width: 8,
       }),
     );

@@ -139,6 +139,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         name: 'accounting',
         description: 'Usage per attempt, rolled up per day by user, group and site; exports.',
       },
+      { name: 'metrics', description: "The operators' metrics, as per-minute sums." },
     ],
     paths,
     components: {

@@ -27,6 +27,7 @@ import {
   ReportRangesRequestSchema,
   ReportRangesResponseSchema,
 } from './event-ranges.ts';
+import { MetricsQuerySchema, MetricsResponseSchema } from './metrics.ts';
 import {
   AddWebhookRequestSchema,
   AddWebhookResponseSchema,
@@ -103,7 +104,16 @@ export interface Operation<
   /** Any one of them admits the caller (as the HTTP API JWT authorizer checks them). */
   scopes: Scope[];
   summary: string;
-  tag: 'tasks' | 'jobs' | 'event-ranges' | 'pilots' | 'sites' | 'policies' | 'accounting' | 'notifications';
+  tag:
+    | 'tasks'
+    | 'jobs'
+    | 'event-ranges'
+    | 'pilots'
+    | 'sites'
+    | 'policies'
+    | 'accounting'
+    | 'notifications'
+    | 'metrics';
   params?: P;
   query?: Q;
   body?: B;
@@ -536,6 +546,17 @@ export const OPERATIONS = {
     summary: 'Remove one of the caller’s webhooks (pending deliveries to it are given up).',
     params: WebhookPathSchema,
     response: RemoveWebhookResponseSchema,
+    status: 200,
+  }),
+  getMetrics: operation({
+    method: 'GET',
+    path: '/metrics',
+    scopes: [SCOPES.admin],
+    tag: 'metrics',
+    summary:
+      "The operators' metrics (job starts and ends, claim latency, retries, lost pilots, queue depth, throttles) as per-minute sums.",
+    query: MetricsQuerySchema,
+    response: MetricsResponseSchema,
     status: 200,
   }),
 } as const;

@@ -71,6 +71,8 @@ export interface DispatchReport {
   completed: number;
   /** Users or groups at their cap. */
   held: Held[];
+  /** Job messages waiting in each site's queues, as this round read them (sites with work to place). */
+  depths: Record<string, number>;
 }
 
 /** How long a round holds the dispatch lock at most: far longer than a round takes. */
@@ -91,7 +93,7 @@ export async function dispatchJobs(deps: DispatchDeps): Promise<DispatchReport> 
   const lockUntil = () => deps.clock.now().getTime() + LOCK_MS;
   const now = deps.clock.now().getTime();
   if ((await deps.policies.acquireDispatch(holder, now, lockUntil())) === 'busy')
-    return { rounds: 0, released: {}, active: 0, completed: 0, held: [] };
+    return { rounds: 0, released: {}, active: 0, completed: 0, held: [], depths: {} };
   let report: DispatchReport | undefined;
   try {
     for (let round = 1; ; round++) {
@@ -120,6 +122,7 @@ function sumOf(a: DispatchReport, b: DispatchReport): DispatchReport {
     active: b.active,
     completed: a.completed + b.completed,
     held: b.held,
+    depths: { ...a.depths, ...b.depths },
   };
 }
 
@@ -130,7 +133,14 @@ function sumOf(a: DispatchReport, b: DispatchReport): DispatchReport {
  */
 async function dispatchRound(deps: DispatchDeps): Promise<DispatchReport> {
   const entries = await deps.policies.listActive();
-  const report: DispatchReport = { rounds: 1, released: {}, active: entries.length, completed: 0, held: [] };
+  const report: DispatchReport = {
+    rounds: 1,
+    released: {},
+    active: entries.length,
+    completed: 0,
+    held: [],
+    depths: {},
+  };
   if (entries.length === 0) return report;
   const now = deps.clock.now();
   const [stored, storedUsage, sites] = await Promise.all([
@@ -156,7 +166,9 @@ async function dispatchRound(deps: DispatchDeps): Promise<DispatchReport> {
           const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
           if (here.length === 0) return undefined;
           // The queues of the classes the site's slots can run: no job of another class is sent there.
-          const room = maxQueuedOf(site) - (await deps.queue.depth(site.siteId, classesFitting(site.slot)));
+          const depth = await deps.queue.depth(site.siteId, classesFitting(site.slot));
+          report.depths[site.siteId] = depth;
+          const room = maxQueuedOf(site) - depth;
           return room > 0 ? { siteId: site.siteId, room, here } : undefined;
         }),
     )

@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import { OPERATIONS, type OperationId, type Operations } from '#core/api/operations.ts';
 import type { Principal } from '#core/deps.ts';
 import { fieldIssues, UnauthorizedError, ValidationError } from '#core/errors.ts';
-import { createLogger } from '#platform/logger.ts';
+import { logKeysOf } from '../runtime/log-keys.ts';
+import { logger, powertools } from '../runtime/powertools.ts';
 import { errorResponse } from './error-status.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -23,8 +24,6 @@ export interface HttpRequest<K extends OperationId> {
 
 /** Seconds a client is told to wait before trying again after a 503. */
 export const RETRY_AFTER_SEC = 2;
-
-const logger = createLogger({ base: { service: 'api' } });
 
 /** The principal as the HTTP API JWT authorizer passes it: `sub` and the token's scopes. */
 export function principalOf(event: HttpEvent): Principal {
@@ -71,11 +70,11 @@ export function httpHandler<K extends OperationId>(
   run: (request: HttpRequest<K>) => Promise<z.input<Operations[K]['response']>>,
 ) {
   const operation = OPERATIONS[id];
-  return middy<HttpEvent, HttpResult>()
+  return powertools(middy<HttpEvent, HttpResult>())
     .onError(async (request) => {
       const { statusCode, body, internal } = errorResponse(request.error);
-      const log = internal ? logger.error : statusCode >= 500 ? logger.warn : logger.debug;
-      log(internal ? 'request failed' : 'request rejected', {
+      const level = internal ? 'error' : statusCode >= 500 ? 'warn' : 'debug';
+      logger[level](internal ? 'request failed' : 'request rejected', {
         operation: id,
         statusCode,
         error: request.error instanceof Error ? request.error.message : String(request.error),
@@ -88,6 +87,7 @@ export function httpHandler<K extends OperationId>(
       );
     })
     .handler(async (event) => {
+      logger.appendKeys({ operation: id });
       const principal = principalOf(event);
       const params = parsePart(
         'params' in operation ? operation.params : undefined,
@@ -111,6 +111,7 @@ export function httpHandler<K extends OperationId>(
         'headers',
         'header',
       );
+      logger.appendKeys({ ...logKeysOf([params, body], principal) });
       const result = await run({ params, query, body, headers, principal } as HttpRequest<K>);
       return json(operation.status, result);
     });

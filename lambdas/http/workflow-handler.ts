@@ -1,9 +1,8 @@
 import middy from '@middy/core';
 import type { z } from 'zod';
 import { fieldIssues, ValidationError } from '#core/errors.ts';
-import { createLogger } from '#platform/logger.ts';
-
-const logger = createLogger({ base: { service: 'workflow' } });
+import { logKeysOf } from '../runtime/log-keys.ts';
+import { logger, powertools } from '../runtime/powertools.ts';
 
 /**
  * A workflow step or scheduled function: validate the input (Step Functions task input is a
@@ -11,7 +10,7 @@ const logger = createLogger({ base: { service: 'workflow' } });
  * state machine's Retry/Catch match on.
  */
 export function workflowHandler<I, R>(name: string, input: z.ZodType<I>, run: (input: I) => Promise<R>) {
-  return middy<unknown, R>()
+  return powertools(middy<unknown, R>())
     .onError(async (request) => {
       const error = request.error;
       logger.error('step failed', {
@@ -20,9 +19,11 @@ export function workflowHandler<I, R>(name: string, input: z.ZodType<I>, run: (i
       });
     })
     .handler(async (event) => {
+      logger.appendKeys({ step: name });
       const parsed = input.safeParse(event);
       if (!parsed.success)
         throw new ValidationError(`invalid ${name} input`, fieldIssues(parsed.error.issues, 'input'));
+      logger.appendKeys({ ...logKeysOf([parsed.data]) });
       return run(parsed.data);
     });
 }

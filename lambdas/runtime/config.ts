@@ -54,6 +54,8 @@ export const ConfigSchema = z.object({
   GLUON_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
   /** One webhook POST's timeout. */
   GLUON_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
+  /** The functions' metric lines are also appended here, and `GET /metrics` reads them (the local stack). */
+  GLUON_METRICS_FILE: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -19,6 +19,8 @@ import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { DynamoDbWebhookStore } from '#adapters/dynamodb/dynamodb-webhook-store.ts';
 import { EventBridgeEventBus } from '#adapters/eventbridge/eventbridge-event-bus.ts';
 import { FetchWebhookSender } from '#adapters/http/fetch-webhook-sender.ts';
+import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.ts';
+import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
@@ -100,6 +102,10 @@ export function depsFromConfig(c: Config): Deps {
       maxAttempts: c.GLUON_WEBHOOK_MAX_ATTEMPTS,
       timeoutMs: c.GLUON_WEBHOOK_TIMEOUT_MS,
     },
+    metricsReader:
+      c.GLUON_METRICS_FILE === undefined
+        ? new NoMetricsReader()
+        : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
   };
 }
 

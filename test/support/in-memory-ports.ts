@@ -18,6 +18,7 @@ import {
   usageKeyOf,
 } from '#core/accounting/usage.ts';
 import type { Page, PageRequest } from '#core/api/common.ts';
+import type { MetricSeries } from '#core/api/metrics.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
@@ -47,6 +48,8 @@ import { type JobMessage, JobMessageSchema, messageClass } from '#core/jobs/job-
 import type { JobChange, JobExpectation, JobQueue, JobRecordChange, JobStore } from '#core/jobs/ports.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { RESOURCE_CLASSES, type ResourceClass } from '#core/jobs/resource-class.ts';
+import { sumPerMinute } from '#core/metrics/per-minute.ts';
+import type { MetricSample, MetricsRange, MetricsReader } from '#core/metrics/ports.ts';
 import { isLivePilotState, type LivePilotState, type Pilot, type PilotLease } from '#core/pilots/pilot.ts';
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from '#core/pilots/ports.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
@@ -1268,6 +1271,15 @@ export class FixedCredentialVendor implements CredentialVendor {
   }
 }
 
+/** Metric samples held in memory (tests add them), summed per minute as CloudWatch answers. */
+export class InMemoryMetricsReader implements MetricsReader {
+  readonly samples: MetricSample[] = [];
+
+  async read(range: MetricsRange): Promise<MetricSeries[]> {
+    return sumPerMinute(this.samples, range);
+  }
+}
+
 /** The in-memory deps with their concrete types, so tests reach the recording helpers. */
 export interface InMemoryDeps extends Deps {
   tasks: InMemoryTaskStore;
@@ -1291,6 +1303,7 @@ export interface InMemoryDeps extends Deps {
   webhooks: InMemoryWebhookStore;
   webhookSender: ScriptedWebhookSender;
   webhookIds: SequentialWebhookIds;
+  metricsReader: InMemoryMetricsReader;
 }
 
 export function inMemoryDeps(
@@ -1320,6 +1333,7 @@ export function inMemoryDeps(
     webhookSender: new ScriptedWebhookSender(),
     webhookIds: new SequentialWebhookIds(),
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
+    metricsReader: new InMemoryMetricsReader(),
   };
 }
 

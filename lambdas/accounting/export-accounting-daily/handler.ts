@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { exportUsage } from '#core/accounting/export-usage.ts';
 import type { Deps } from '#core/deps.ts';
-import { createLogger } from '#platform/logger.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
-
-const logger = createLogger({ base: { service: 'export-accounting-daily' } });
+import { logger } from '../../runtime/powertools.ts';
 
 /**
  * Scheduled once a day: yesterday's usage records (UTC) to the bucket as CSV and Parquet, where

@@ -2,9 +2,7 @@ import middy from '@middy/core';
 import { rangeChangesOf } from '#adapters/dynamodb/range-change-feed.ts';
 import type { Deps } from '#core/deps.ts';
 import { recordRangeChanges } from '#core/event-ranges/record-range-changes.ts';
-import { createLogger } from '#platform/logger.ts';
-
-const logger = createLogger({ base: { service: 'range-changes' } });
+import { logger, powertools } from '../../runtime/powertools.ts';
 
 /**
  * The ranges table's change feed: retries, fatal ranges to the DLQ, exact counters. A failure
@@ -12,7 +10,7 @@ const logger = createLogger({ base: { service: 'range-changes' } });
  * the event source mapping uses, the answer must carry a `state`.
  */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'rangeQueue'>) {
-  return middy<unknown, { state: Record<string, string> }>()
+  return powertools(middy<unknown, { state: Record<string, string> }>())
     .onError(async (request) => {
       logger.error('range changes not recorded; the batch will come again', {
         error:

@@ -1,13 +1,14 @@
 import middy from '@middy/core';
 import { jobChangesOf } from '#adapters/dynamodb/job-change-feed.ts';
 import type { Deps } from '#core/deps.ts';
+import { jobChangeFacts } from '#core/jobs/job-change-facts.ts';
 import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
-import { createLogger } from '#platform/logger.ts';
-
-const logger = createLogger({ base: { service: 'job-changes' } });
+import { count, countBy, logger, powertools } from '../../runtime/powertools.ts';
 
 /**
- * The jobs table's change feed: dispatch, archive, account, count, kill late claims of cancelled tasks, release. A failure throws, so the batch
+ * The jobs table's change feed: dispatch, archive, account, count, kill late claims of cancelled
+ * tasks, release; and the operators' job metrics (started, ended by outcome, retries by pilot error
+ * code), counted here because every start and end is one write the feed sees. A failure throws, so the batch
  * is delivered again (every step is safe to repeat). With the tumbling window the event source
  * mapping uses (it makes events name their shard), the answer must carry a `state`.
  */
@@ -17,7 +18,7 @@ export function createHandler(
     'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock' | 'policies' | 'accounting'
   >,
 ) {
-  return middy<unknown, { state: Record<string, string> }>()
+  return powertools(middy<unknown, { state: Record<string, string> }>())
     .onError(async (request) => {
       logger.error('job changes not recorded; the batch will come again', {
         error:
@@ -31,6 +32,11 @@ export function createHandler(
       if (changes.length > 0) {
         const result = await recordJobChanges(deps, changes);
         logger.debug('job changes recorded', { changes: changes.length, ...result });
+        // Counted once the batch is recorded: a failed batch comes again and counts then.
+        const facts = jobChangeFacts(changes);
+        count('JobsStarted', facts.started);
+        countBy('JobsEnded', 'outcome', facts.ended);
+        countBy('RetriesByErrorCode', 'pilotErrorCode', facts.retried);
       }
       return { state: {} };
     });

@@ -6,11 +6,8 @@ import {
   TASK_EVENT_SOURCE,
   TaskStateChangeSchema,
 } from '#core/notifications/task-event.ts';
-import { createLogger } from '#platform/logger.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
-import { emitMetrics } from '../../runtime/metrics.ts';
-
-const logger = createLogger({ base: { service: 'webhooks' } });
+import { count, logger } from '../../runtime/powertools.ts';
 
 /** A task event as an EventBridge rule hands it to its target. */
 const TaskEventEnvelopeSchema = z.object({
@@ -27,17 +24,15 @@ export function createHandler(deps: Pick<Deps, 'webhooks' | 'webhookSender' | 'c
   return workflowHandler('deliver-webhooks', TaskEventEnvelopeSchema, async (event) => {
     const result = await deliverTaskEvent(deps, event.detail);
     if (result.deliveries > 0) {
-      const count = (o: string) => result.outcomes.filter((x) => x === o).length;
+      const outcomes = (o: string) => result.outcomes.filter((x) => x === o).length;
       logger.info('task end sent to webhooks', {
         taskId: event.detail.taskId,
         state: event.detail.to,
         deliveries: result.deliveries,
-        delivered: count('delivered'),
+        delivered: outcomes('delivered'),
       });
-      emitMetrics({
-        WebhooksDelivered: count('delivered'),
-        WebhookAttemptsFailed: count('retry') + count('failed'),
-      });
+      count('WebhooksDelivered', outcomes('delivered'));
+      count('WebhookAttemptsFailed', outcomes('retry') + outcomes('failed'));
     }
     return { deliveries: result.deliveries };
   });

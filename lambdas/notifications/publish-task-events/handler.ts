@@ -2,10 +2,7 @@ import middy from '@middy/core';
 import { changesOf } from '#adapters/dynamodb/change-feed.ts';
 import type { Deps } from '#core/deps.ts';
 import { publishTaskEvents, type TaskItemChange } from '#core/notifications/publish-task-events.ts';
-import { createLogger } from '#platform/logger.ts';
-import { emitMetrics } from '../../runtime/metrics.ts';
-
-const logger = createLogger({ base: { service: 'task-events' } });
+import { count, logger, powertools } from '../../runtime/powertools.ts';
 
 /**
  * The tasks table's change feed (on AWS filtered to head items): each task state change goes to
@@ -13,7 +10,7 @@ const logger = createLogger({ base: { service: 'task-events' } });
  * The answer carries a `state` because of the tumbling window the mapping uses (see record-job-changes).
  */
 export function createHandler(deps: Pick<Deps, 'tasks' | 'events'>) {
-  return middy<unknown, { state: Record<string, string> }>()
+  return powertools(middy<unknown, { state: Record<string, string> }>())
     .onError(async (request) => {
       logger.error('task events not published; the batch will come again', {
         error:
@@ -27,7 +24,7 @@ export function createHandler(deps: Pick<Deps, 'tasks' | 'events'>) {
       const { published } = await publishTaskEvents(deps, changes);
       if (published > 0) {
         logger.debug('task events published', { published });
-        emitMetrics({ TaskEventsPublished: published });
+        count('TaskEventsPublished', published);
       }
       return { state: {} };
     });

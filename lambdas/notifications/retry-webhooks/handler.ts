@@ -1,11 +1,8 @@
 import { z } from 'zod';
 import type { Deps } from '#core/deps.ts';
 import { retryDueDeliveries } from '#core/notifications/deliver-webhooks.ts';
-import { createLogger } from '#platform/logger.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
-import { emitMetrics } from '../../runtime/metrics.ts';
-
-const logger = createLogger({ base: { service: 'webhooks' } });
+import { count, logger } from '../../runtime/powertools.ts';
 
 /**
  * Scheduled every minute: webhook deliveries whose back-off is over (or whose attempt was lost)
@@ -17,11 +14,9 @@ export function createHandler(deps: Pick<Deps, 'webhooks' | 'webhookSender' | 'c
     // A quiet minute writes nothing.
     if (tally.delivered + tally.retry + tally.failed > 0) {
       logger.info('webhook deliveries retried', tally);
-      emitMetrics({
-        WebhooksDelivered: tally.delivered,
-        WebhookAttemptsFailed: tally.retry + tally.failed,
-        WebhookDeliveriesFailed: tally.failed,
-      });
+      count('WebhooksDelivered', tally.delivered);
+      count('WebhookAttemptsFailed', tally.retry + tally.failed);
+      count('WebhookDeliveriesFailed', tally.failed);
     }
     return tally;
   });

@@ -1,12 +1,9 @@
 import { z } from 'zod';
 import type { Deps } from '#core/deps.ts';
 import { type ReapReport, reapPilots } from '#core/pilots/reap-pilots.ts';
-import { createLogger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
-import { emitMetrics } from '../../runtime/metrics.ts';
-
-const logger = createLogger({ base: { service: 'reaper' } });
+import { count, logger } from '../../runtime/powertools.ts';
 
 /**
  * Scheduled every minute: `sweeps` sweeps of the pilot leases, spread over the minute (the lost-pilot
@@ -26,12 +23,10 @@ export function createHandler(
       // Nothing is written when nothing happened: a quiet minute costs no log bytes.
       if (report.pilotsLost + report.jobsRequeued + report.claimsAbandoned + report.deadLettersRedriven > 0) {
         logger.info('reaped', { ...report });
-        emitMetrics({
-          PilotsLost: report.pilotsLost,
-          JobsRequeued: report.jobsRequeued,
-          ClaimsAbandoned: report.claimsAbandoned,
-          DeadLettersRedriven: report.deadLettersRedriven,
-        });
+        count('PilotsLost', report.pilotsLost);
+        count('JobsRequeued', report.jobsRequeued);
+        count('ClaimsAbandoned', report.claimsAbandoned);
+        count('DeadLettersRedriven', report.deadLettersRedriven);
       }
     }
     return reports.at(-1);

@@ -1,12 +1,9 @@
 import { z } from 'zod';
 import type { Deps } from '#core/deps.ts';
 import { type DispatchReport, dispatchJobs } from '#core/policies/dispatch-jobs.ts';
-import { createLogger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
-import { emitMetrics } from '../../runtime/metrics.ts';
-
-const logger = createLogger({ base: { service: 'dispatch' } });
+import { count, gaugeBySite, logger } from '../../runtime/powertools.ts';
 
 /**
  * Scheduled every minute: `rounds` dispatch rounds spread over the minute (EventBridge schedules
@@ -23,6 +20,8 @@ export function createHandler(
       if (round > 0) await sleep(gapMs);
       last = await dispatchJobs(deps);
       const released = Object.values(last.released).reduce((n, k) => n + k, 0);
+      // Depths are read only while tasks wait for places, so an idle system writes nothing.
+      gaugeBySite('QueueDepth', last.depths);
       // A quiet round writes nothing.
       if (released > 0 || last.held.length > 0) {
         logger.info('dispatched', {
@@ -31,7 +30,7 @@ export function createHandler(
           active: last.active,
           held: last.held,
         });
-        emitMetrics({ JobsReleased: released });
+        count('JobsReleased', released);
       }
     }
     return last;

@@ -1,11 +1,8 @@
 import { z } from 'zod';
 import type { Deps } from '#core/deps.ts';
 import { checkSiteHealth, type HealthDefaults } from '#core/sites/site-health.ts';
-import { createLogger } from '#platform/logger.ts';
 import { workflowHandler } from '../../http/workflow-handler.ts';
-import { emitMetrics } from '../../runtime/metrics.ts';
-
-const logger = createLogger({ base: { service: 'site-health' } });
+import { count, logger } from '../../runtime/powertools.ts';
 
 /**
  * Scheduled every minute: site health over every site (core/sites/site-health.ts). A site whose
@@ -22,12 +19,10 @@ export function createHandler(
     // Nothing is written when nothing happened: a quiet minute costs no log bytes.
     if (report.sitesExcluded + report.sitesRestored + report.testsSent + report.testsFailed > 0) {
       logger.info('site health', { ...report, errors: report.errors.length });
-      emitMetrics({
-        SitesExcluded: report.sitesExcluded,
-        SitesRestored: report.sitesRestored,
-        SiteTestsSent: report.testsSent,
-        SiteTestsFailed: report.testsFailed,
-      });
+      count('SitesExcluded', report.sitesExcluded);
+      count('SitesRestored', report.sitesRestored);
+      count('SiteTestsSent', report.testsSent);
+      count('SiteTestsFailed', report.testsFailed);
     }
     return { ...report, errors: report.errors.length };
   });

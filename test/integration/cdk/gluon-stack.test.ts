@@ -171,7 +171,9 @@ describe('functions', () => {
     expect(required.length).toBeGreaterThan(5);
     for (const [name, { resource }] of functionsByName()) {
       const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
-      const gluon = Object.keys(variables).filter((k) => k !== 'NODE_OPTIONS');
+      const gluon = Object.keys(variables).filter(
+        (k) => k !== 'NODE_OPTIONS' && !k.startsWith('POWERTOOLS_') && k !== 'LOG_LEVEL',
+      );
       expect(
         gluon.every((k) => contract.includes(k)),
         `${name}: ${gluon.join(', ')}`,
@@ -583,6 +585,7 @@ describe('least privilege', () => {
     },
     // One site with its outcomes, history and test task's state: reads only.
     'get-site': { ...NOTHING, tables: { sites: 'read', tasks: 'read' } },
+    'get-metrics': NOTHING,
     // Site health moves sites' status, and submits (starts) and cancels (releases) test tasks.
     'site-health': {
       ...NOTHING,
@@ -641,6 +644,10 @@ describe('least privilege', () => {
       if (service === 'logs') {
         expect(operations.sort(), name).toEqual(['CreateLogStream', 'PutLogEvents']);
         expect(resourceList, name).toEqual([`<${logGroupOf(name)}.Arn>`]);
+      } else if (service === 'xray') {
+        // Active tracing: trace uploads only (X-Ray has no resource-level permissions).
+        expect(operations.sort(), name).toEqual(['PutTelemetryRecords', 'PutTraceSegments']);
+        expect(resourceList, name).toEqual(['*']);
       } else if (
         service === 'dynamodb' &&
         resourceList.every((r) => r.endsWith('.StreamArn>') || r === '*')
@@ -853,6 +860,7 @@ describe('api', () => {
         functionName: 'list-task-outputs',
         scopes: ['compute.read', 'gluon.admin'],
       },
+      'GET /metrics': { functionName: 'get-metrics', scopes: ['gluon.admin'] },
     };
     for (const [key, { functionName, scopes }] of Object.entries(expected)) {
       const built = routes().get(key);
@@ -1247,6 +1255,55 @@ describe('observability', () => {
     const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === 'JobsRequeued');
     expect(found).toHaveLength(1);
     expect(found[0]?.Threshold).toBe(stage.alarms.jobsRequeuedPer5Min);
+  });
+
+  it('gives every function the Powertools settings and active X-Ray tracing', () => {
+    for (const [name, { resource }] of functionsByName()) {
+      const props = propsOf(resource);
+      const variables = (props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables, name).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'gluon',
+        POWERTOOLS_METRICS_NAMESPACE: 'Gluon',
+        POWERTOOLS_TRACE_ENABLED: 'true',
+        LOG_LEVEL: 'INFO',
+      });
+      expect(props.TracingConfig, name).toEqual({ Mode: 'Active' });
+    }
+  });
+
+  it('alarms on lost pilots and DynamoDB throttles (Gluon/PilotsLost, Gluon/DynamoDbThrottles)', () => {
+    for (const [metricName, threshold] of [
+      ['PilotsLost', stage.alarms.pilotsLostPer5Min],
+      ['DynamoDbThrottles', stage.alarms.dynamoDbThrottlesPer5Min],
+    ] as const) {
+      const found = alarms().filter((a) => a.Namespace === 'Gluon' && a.MetricName === metricName);
+      expect(found, metricName).toHaveLength(1);
+      expect(found[0]?.Threshold, metricName).toBe(threshold);
+      expect(found[0]?.Dimensions, metricName).toBeUndefined();
+    }
+  });
+
+  it('shows the job metrics on the dashboard: starts, ends by outcome, retries by code, claim latency, queue depth per site, lost pilots, throttles', () => {
+    const [[, dashboard]] = ofType(resources, 'AWS::CloudWatch::Dashboard') as [[string, CfnResource]];
+    // The body is a Fn::Join of JSON text and references (the region): references as placeholders.
+    const [, parts] = (propsOf(dashboard).DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'REF')).join('')) as {
+      widgets: Array<{ properties: { metrics?: unknown[][] } }>;
+    };
+    const metrics = body.widgets.flatMap((w) => w.properties.metrics ?? []);
+    const named = metrics.filter((m) => m[0] === 'Gluon').map((m) => m[1]);
+    expect(named).toEqual(
+      expect.arrayContaining(['JobsStarted', 'ClaimLatency', 'PilotsLost', 'DynamoDbThrottles']),
+    );
+    const searches = metrics.map((m) => (m[0] as { expression?: string }).expression ?? '');
+    for (const [metricName, dimension] of [
+      ['JobsEnded', 'outcome'],
+      ['RetriesByErrorCode', 'pilotErrorCode'],
+      ['QueueDepth', 'siteId'],
+    ])
+      expect(searches, metricName).toContain(
+        `SEARCH('{Gluon,${dimension}} MetricName="${metricName}"', '${metricName === 'QueueDepth' ? 'Maximum' : 'Sum'}', 300)`,
+      );
   });
 
   it('sends every alarm to the alarm topic, which mails the stage address', () => {

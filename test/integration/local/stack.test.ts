@@ -145,6 +145,20 @@ describe('local stack', () => {
     }
   });
 
+  it("answers GET /metrics from the stack's metrics file, and refuses an unknown metric naming the field", async () => {
+    // The fake pilots never claim and the workflow's own dispatch round released the jobs, so the
+    // file may hold nothing yet: what is asked is the wiring (the route, the reader, the file).
+    const answer = await user.call('getMetrics', { query: { names: 'JobsReleased,QueueDepth' } });
+    expect(answer.metrics.every((m) => ['JobsReleased', 'QueueDepth'].includes(m.name))).toBe(true);
+    const text = await readFile(join(stateDir, 'metrics.ndjson'), 'utf8').catch(() => '');
+    for (const line of text.split('\n').filter(Boolean))
+      expect(JSON.parse(line)._aws.CloudWatchMetrics[0].Namespace, line).toBe('Gluon');
+    await expect(user.call('getMetrics', { query: { names: 'Nope' } })).rejects.toMatchObject({
+      status: 400,
+      issues: [expect.objectContaining({ field: 'query.names' })],
+    });
+  });
+
   it('ends its pilots and removes local.json when it stops', async () => {
     const pilots = stack.factory.list();
     expect(pilots.length).toBeGreaterThan(0);
