@@ -33,6 +33,7 @@ import { createLocalAuth, type MintTokenOptions } from './auth.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
 import { consoleLog, type Log, loggerOf } from './log.ts';
 import { startScheduler } from './scheduler.ts';
+import { startS3CorsProxy } from './s3-cors-proxy.ts';
 import { startSfnEndpoint } from './sfn-endpoint.ts';
 import { awsEnvFor, freePort, startDynamoDbLocal, startFauxqs } from './stand-ins.ts';
 import { acquireStateLock } from './state-lock.ts';
@@ -48,6 +49,8 @@ export interface LocalStackOptions {
   dynamodbPort?: number;
   sqsPort?: number;
   sfnPort?: number;
+  /** The S3 endpoint's port (a CORS proxy in front of fauxqs; default: any free one, kept across restarts). */
+  s3Port?: number;
   /** Most pilot processes at once (default 4). */
   pilots?: number;
   siteId?: string;
@@ -129,6 +132,7 @@ interface Ports {
   dynamodb: number;
   sqs: number;
   sfn: number;
+  s3: number;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -193,7 +197,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // again when they are free, so URLs kept in persisted data (queue URLs) and in pilots stay valid.
     const previous = await readPorts(stateDir);
     const taken = new Set<number>(
-      [options.dynamodbPort, options.sqsPort, options.sfnPort, options.apiPort].filter(
+      [options.dynamodbPort, options.sqsPort, options.sfnPort, options.apiPort, options.s3Port].filter(
         (p): p is number => p !== undefined && p !== 0,
       ),
     );
@@ -213,6 +217,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sqs: await port('sqs', options.sqsPort, DEFAULTS.sqsPort),
       sfn: await port('sfn', options.sfnPort, DEFAULTS.sfnPort),
       api: await port('api', options.apiPort, DEFAULTS.apiPort),
+      s3: await port('s3', options.s3Port, 0),
     };
     const { dynamodb: dynamodbPort, sqs: sqsPort, sfn: sfnPort, api: apiPort } = ports;
 
@@ -230,10 +235,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (dynamodb.status === 'rejected') throw dynamodb.reason;
     if (fauxqs.status === 'rejected') throw fauxqs.reason;
     const sfnUrl = `http://127.0.0.1:${sfnPort}`;
+    // S3 through a proxy adding the CORS answers of the results bucket (see s3-cors-proxy.ts).
+    const s3Proxy = await startS3CorsProxy({
+      target: fauxqs.value.endpoint,
+      port: ports.s3,
+      allowedOrigins: [`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`],
+    });
+    teardown.push({ what: 'the S3 CORS proxy', run: () => s3Proxy.stop() });
     const endpoints = {
       dynamodb: dynamodb.value.endpoint,
       sqs: fauxqs.value.endpoint,
-      s3: fauxqs.value.endpoint,
+      s3: s3Proxy.endpoint,
       sfn: sfnUrl,
     };
 
@@ -381,6 +393,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       auth,
       accessLogFile: join(stateDir, 'logs', 'api-access.log'),
       log,
+      web: true,
     });
     teardown.push({ what: 'the API server', run: () => api.stop() });
     const userToken = await auth.userToken();
@@ -586,6 +599,7 @@ async function readPorts(stateDir: string): Promise<Partial<Ports> | undefined> 
       dynamodb: valid(parsed.dynamodb),
       sqs: valid(parsed.sqs),
       sfn: valid(parsed.sfn),
+      s3: valid(parsed.s3),
     };
   } catch {
     return undefined;
