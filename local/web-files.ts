@@ -7,13 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const WEB_PREFIX = '/web/';
 export const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
-/** Chart.js's browser build, as the pages load it (a classic script defining `Chart`). */
-export const CHART_JS_FILE = createRequire(import.meta.url).resolve('chart.js/dist/chart.umd.js');
+/** Chart.js's browser build, as the pages load it (a classic script defining `Chart`); beside its main file (the package exports no path to it). */
+export const CHART_JS_FILE = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
 export const CHART_JS_PATH = 'vendor/chart.umd.js';
 
 const TYPES: Record<string, string> = {
@@ -24,11 +24,6 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
-
-/** The pages' config.json: the API at the root of the origin that serves them. */
-export function webConfig(apiUrl: string): { apiUrl: string } {
-  return { apiUrl };
-}
 
 /**
  * Answers GET/HEAD requests under `/web/` (`/web` and `/` lead to the tasks page) and returns true;
@@ -52,7 +47,8 @@ export async function serveWebFile(req: IncomingMessage, res: ServerResponse, ra
   let body: Buffer | undefined;
   let file: string | undefined;
   if (relative === 'config.json') {
-    body = Buffer.from(JSON.stringify(webConfig('/')));
+    // The API is at the root of the origin that serves the pages.
+    body = Buffer.from(JSON.stringify({ apiUrl: '/' }));
     file = relative;
   } else if (relative === CHART_JS_PATH) {
     file = CHART_JS_FILE;

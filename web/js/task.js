@@ -165,7 +165,7 @@ function renderFailures(jobs) {
                 `job ${x.jobIndex} attempt ${x.attempt}`,
                 `log of job ${x.jobIndex} attempt ${x.attempt}`,
               ),
-              x.message === '' ? '' : `: ${x.message}`,
+              x.message === '' ? '' : `: ${x.message.length > 160 ? `${x.message.slice(0, 160)}…` : x.message}`,
             ),
           ),
         ),

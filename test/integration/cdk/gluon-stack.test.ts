@@ -732,7 +732,7 @@ describe('api', () => {
         functionName: 'renew-pilot-credentials',
         scopes: ['gluon.pilot'],
       },
-      'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot'] },
+      'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot', 'gluon.admin'] },
       'GET /tasks/{taskId}/why': { functionName: 'explain-task', scopes: ['compute.read'] },
       'GET /tasks/{taskId}/jobs/{jobIndex}/why': { functionName: 'explain-job', scopes: ['compute.read'] },
       'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
