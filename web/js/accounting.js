@@ -3,7 +3,7 @@
  * day by key, finished and failed attempts per day, and the rows themselves.
  */
 import { ApiError, api } from './api.js';
-import { chart, explain, initPage, needToken, status, table } from './page.js';
+import { chart, explain, initPage, markLoaded, needToken, status, table } from './page.js';
 
 const PALETTE = ['#1f5fbf', '#8a5a00', '#1e7b34', '#b3261e', '#5b4a8a', '#006d77', '#6b6b6b'];
 
@@ -92,7 +92,7 @@ form.to.value = isoDay(today);
 form.from.value = isoDay(new Date(today.getTime() - 13 * 86_400_000));
 form.addEventListener('submit', (event) => {
   event.preventDefault();
-  void load();
+  void load().finally(markLoaded);
 });
 initPage(load);
-void load();
+void load().finally(markLoaded);

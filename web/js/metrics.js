@@ -1,6 +1,6 @@
 /** Operator metrics from GET /metrics (admin tokens): one line chart per metric, per-minute sums. */
 import { ApiError, api } from './api.js';
-import { chart, el, explain, initPage, needToken, status } from './page.js';
+import { chart, el, explain, initPage, markLoaded, needToken, status } from './page.js';
 
 async function load() {
   if (needToken()) return;
@@ -50,7 +50,7 @@ async function load() {
 
 document.getElementById('metrics-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  void load();
+  void load().finally(markLoaded);
 });
 initPage(load);
-void load();
+void load().finally(markLoaded);

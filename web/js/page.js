@@ -163,10 +163,16 @@ export function poll(load, everyMs) {
     } catch (error) {
       status(explain(error), 'error');
     }
+    markLoaded();
     if (!finished) timer = setTimeout(run, everyMs);
   };
   void run();
   return () => clearTimeout(timer);
+}
+
+/** Tells tests (and anyone watching) that the page has shown its first answer: `body[data-loaded]`. */
+export function markLoaded() {
+  document.body.dataset.loaded = 'true';
 }
 
 export function formatTime(iso) {

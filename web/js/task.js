@@ -88,12 +88,13 @@ function renderTimeline(task, jobs) {
     type: 'line',
     label: `Jobs by state over the task's life; at the end: ${TIMELINE_STATES.map((s) => `${series[s][last]} ${s}`).join(', ')} (table below)`,
     labels,
-    datasets: TIMELINE_STATES.map((s) => ({
+    datasets: TIMELINE_STATES.map((s, i) => ({
       label: s,
       data: series[s],
       borderColor: STATE_COLOURS[s],
       backgroundColor: `${STATE_COLOURS[s]}55`,
-      fill: true,
+      // Stacked areas: each fills down to the one below it.
+      fill: i === 0 ? 'origin' : '-1',
       pointRadius: 0,
     })),
     options: {
