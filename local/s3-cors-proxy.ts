@@ -6,7 +6,7 @@
  * so the handlers, pilots and presigned URLs use it like any S3 endpoint.
  */
 import { createServer, request } from 'node:http';
-import { listenOnLoopback, LOOPBACK } from './listen.ts';
+import { LOOPBACK, listenOnLoopback } from './listen.ts';
 
 export interface S3CorsProxy {
   endpoint: string;

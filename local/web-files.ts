@@ -5,15 +5,18 @@
  * the same origin.
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const WEB_PREFIX = '/web/';
 export const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
 /** Chart.js's browser build, as the pages load it (a classic script defining `Chart`); beside its main file (the package exports no path to it). */
-export const CHART_JS_FILE = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
+export const CHART_JS_FILE = join(
+  dirname(createRequire(import.meta.url).resolve('chart.js')),
+  'chart.umd.js',
+);
 export const CHART_JS_PATH = 'vendor/chart.umd.js';
 
 const TYPES: Record<string, string> = {
@@ -29,7 +32,11 @@ const TYPES: Record<string, string> = {
  * Answers GET/HEAD requests under `/web/` (`/web` and `/` lead to the tasks page) and returns true;
  * anything else returns false, for the API routes. Files outside web/ are never served.
  */
-export async function serveWebFile(req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<boolean> {
+export async function serveWebFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawPath: string,
+): Promise<boolean> {
   const method = (req.method ?? 'GET').toUpperCase();
   if (method !== 'GET' && method !== 'HEAD') return false;
   if (rawPath === '/' || rawPath === '/web') {
@@ -54,7 +61,8 @@ export async function serveWebFile(req: IncomingMessage, res: ServerResponse, ra
     file = CHART_JS_FILE;
   } else {
     const candidate = normalize(join(WEB_DIR, relative));
-    if (candidate.startsWith(WEB_DIR) && !relative.includes('\0') && !candidate.endsWith(sep)) file = candidate;
+    if (candidate.startsWith(WEB_DIR) && !relative.includes('\0') && !candidate.endsWith(sep))
+      file = candidate;
   }
   if (body === undefined && file !== undefined) body = await readFile(file).catch(() => undefined);
   if (body === undefined || file === undefined) {

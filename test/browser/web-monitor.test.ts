@@ -52,7 +52,13 @@ async function screenshot(page: Page, name: string): Promise<void> {
 async function seriousViolations(page: Page): Promise<string[]> {
   await page.addScriptTag({ path: AXE });
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      globalThis as unknown as {
+        axe: {
+          run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
     return (await axe.run()).violations;
   });
   return violations
@@ -110,7 +116,9 @@ describe('the web monitor', () => {
     for (const job of jobs) {
       const key = job.outputs?.find((o) => o.name === 'histogram.json')?.key as string;
       const object = await s3.send(new GetObjectCommand({ Bucket: 'gluon-local', Key: key }));
-      const part = JSON.parse(await (object.Body as { transformToString(): Promise<string> }).transformToString()) as {
+      const part = JSON.parse(
+        await (object.Body as { transformToString(): Promise<string> }).transformToString(),
+      ) as {
         counts: number[];
       };
       part.counts.forEach((c, i) => {
@@ -122,7 +130,9 @@ describe('the web monitor', () => {
     await page.locator('#histogram-entries').waitFor({ timeout: 30_000 });
     const rows = await tableRows(page, '#histogram-chart-table');
     expect(rows.map((r) => Number(r[1]))).toEqual(counts);
-    expect(Number(await page.locator('#histogram-entries').textContent())).toBe(counts.reduce((a, b) => a + b, 0));
+    expect(Number(await page.locator('#histogram-entries').textContent())).toBe(
+      counts.reduce((a, b) => a + b, 0),
+    );
     await page.close();
   });
 
@@ -169,7 +179,10 @@ describe('the web monitor', () => {
   });
 
   it('shows nothing of the first user to another user', async () => {
-    const other = await stack.mintToken({ sub: 'other-user', scopes: USER_SCOPES.filter((s) => s !== 'gluon.admin') });
+    const other = await stack.mintToken({
+      sub: 'other-user',
+      scopes: USER_SCOPES.filter((s) => s !== 'gluon.admin'),
+    });
     const list = await pageFor(other, 'index.html');
     await list.locator('#tasks-table').waitFor({ timeout: 30_000 });
     expect(await tableRows(list, '#tasks-table')).toEqual([]);

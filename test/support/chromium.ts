@@ -25,21 +25,29 @@ async function found(): Promise<string | undefined> {
 }
 
 /** The path of Chromium, after an apt-get install of Debian's `chromium` when it is missing. Needs root then. */
-export async function ensureChromiumInstalled(log: (line: string) => void = () => undefined): Promise<string> {
+export async function ensureChromiumInstalled(
+  log: (line: string) => void = () => undefined,
+): Promise<string> {
   const present = await found();
   if (present !== undefined) return present;
   if (userInfo().uid !== 0) {
     throw new Error('Chromium is not installed and this is not root: apt-get install -y chromium');
   }
   log('installing chromium with apt-get (once per machine)');
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'chromium'],
+  ]) {
     const result = await sh('apt-get', args);
     if (result.code !== 0) {
-      throw new Error(`apt-get ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim().slice(-2000)}`);
+      throw new Error(
+        `apt-get ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim().slice(-2000)}`,
+      );
     }
   }
   const installed = await found();
-  if (installed === undefined) throw new Error(`apt-get installed chromium, but none of ${CHROMIUM_CANDIDATES.join(', ')} exists`);
+  if (installed === undefined)
+    throw new Error(`apt-get installed chromium, but none of ${CHROMIUM_CANDIDATES.join(', ')} exists`);
   return installed;
 }
 

@@ -43,12 +43,15 @@ async function load() {
       data: days.map((d) => cell(d, key, 'coreSec') / 3600),
       backgroundColor: PALETTE[i % PALETTE.length],
     })),
-    options: { scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'core hours' } } } },
+    options: {
+      scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'core hours' } } },
+    },
     tableCaption: `Core hours per day by ${by}`,
     columns: ['Day', ...keys],
     rows: days.map((d) => [d, ...keys.map((k) => (cell(d, k, 'coreSec') / 3600).toFixed(3))]),
   });
-  const perDay = (field) => days.map((d) => rows.filter((r) => r.day === d).reduce((n, r) => n + r[field], 0));
+  const perDay = (field) =>
+    days.map((d) => rows.filter((r) => r.day === d).reduce((n, r) => n + r[field], 0));
   const finished = perDay('finished');
   const failed = perDay('failed');
   chart(document.getElementById('outcome-chart'), {
@@ -69,7 +72,18 @@ async function load() {
     table({
       caption: `${rows.length} rows by day and ${by}`,
       id: 'accounting-table',
-      columns: ['Day', by, 'Attempts', 'Finished', 'Failed', 'Core hours', 'Wall hours', 'CPU hours', 'HS23 hours', 'Max RSS (MB)'],
+      columns: [
+        'Day',
+        by,
+        'Attempts',
+        'Finished',
+        'Failed',
+        'Core hours',
+        'Wall hours',
+        'CPU hours',
+        'HS23 hours',
+        'Max RSS (MB)',
+      ],
       rows: rows.map((r) => [
         r.day,
         r.key,

@@ -28,7 +28,12 @@ async function load() {
   // Charts are rebuilt: the set of metrics changes with the names asked for.
   box.replaceChildren(
     ...metrics.map((m, i) =>
-      el('section', { 'aria-labelledby': `metric-${i}-heading` }, el('h2', { id: `metric-${i}-heading` }, m.name), el('div', { id: `metric-${i}` })),
+      el(
+        'section',
+        { 'aria-labelledby': `metric-${i}-heading` },
+        el('h2', { id: `metric-${i}-heading` }, m.name),
+        el('div', { id: `metric-${i}` }),
+      ),
     ),
   );
   metrics.forEach((m, i) => {
@@ -39,7 +44,9 @@ async function load() {
       type: 'line',
       label: `${m.name} per minute, ${m.points.length} minutes, total ${total} (table below)`,
       labels,
-      datasets: [{ label: m.name, data: m.points.map((p) => p.value), borderColor: '#1f5fbf', pointRadius: 2 }],
+      datasets: [
+        { label: m.name, data: m.points.map((p) => p.value), borderColor: '#1f5fbf', pointRadius: 2 },
+      ],
       options: { scales: { y: { beginAtZero: true } } },
       tableCaption: `${m.name} per minute`,
       columns: ['Minute', m.name],

@@ -2,7 +2,7 @@
  * What every page shares: the header (skip link target, navigation, token field), status
  * messages, tables with headers, and charts with an aria-label and a data table beside them.
  */
-import { adoptTokenFromHash, ApiError, getToken, setToken } from './api.js';
+import { ApiError, adoptTokenFromHash, getToken, setToken } from './api.js';
 
 const PAGES = [
   ['index.html', 'Tasks'],
@@ -65,7 +65,9 @@ export function el(tag, attributes = {}, ...children) {
     if (name === 'value') node.value = value;
     else node.setAttribute(name, value === true ? '' : String(value));
   }
-  node.append(...children.filter((c) => c !== undefined && c !== null).map((c) => (c instanceof Node ? c : String(c))));
+  node.append(
+    ...children.filter((c) => c !== undefined && c !== null).map((c) => (c instanceof Node ? c : String(c))),
+  );
   return node;
 }
 
@@ -123,7 +125,10 @@ const charts = new Map();
  * A Chart.js chart in `container` (created once, then updated in place), its canvas with
  * role=img and an aria-label, and beside it a data table with the same numbers.
  */
-export function chart(container, { id, label, type, labels, datasets, options = {}, tableCaption, columns, rows }) {
+export function chart(
+  container,
+  { id, label, type, labels, datasets, options = {}, tableCaption, columns, rows },
+) {
   let entry = charts.get(id);
   // A chart whose canvas left the page (its section was rebuilt) is drawn afresh.
   if (entry !== undefined && !entry.canvas.isConnected) {

@@ -4,7 +4,7 @@
  * and the pilots, refreshed every few seconds.
  */
 import { ApiError, all, api, mapLimit } from './api.js';
-import { chart, el, formatTime, initPage, needToken, poll, status, table } from './page.js';
+import { chart, formatTime, initPage, needToken, poll, status, table } from './page.js';
 
 const EVERY_MS = 5000;
 
@@ -40,7 +40,17 @@ async function load() {
       caption: `${sites.length} sites`,
       id: 'sites-table',
       rowHeader: true,
-      columns: ['Site', 'Kind', 'Status', 'Running (busy pilots)', 'Queued jobs', 'Pilots idle/starting/draining', 'Max pilots', 'Recent failure rate', 'Status since'],
+      columns: [
+        'Site',
+        'Kind',
+        'Status',
+        'Running (busy pilots)',
+        'Queued jobs',
+        'Pilots idle/starting/draining',
+        'Max pilots',
+        'Recent failure rate',
+        'Status since',
+      ],
       rows: rows.map(({ site, detail, demand }) => [
         site.siteId,
         site.kind,
@@ -60,13 +70,21 @@ async function load() {
     label: `Running and queued work per site: ${rows.map(({ site, demand }) => `${site.siteId} ${site.pilots?.busy ?? 0} running, ${demand?.queuedJobs ?? 'unknown'} queued`).join('; ')}`,
     labels: sites.map((s) => s.siteId),
     datasets: [
-      { label: 'running (busy pilots)', data: rows.map((r) => r.site.pilots?.busy ?? 0), backgroundColor: '#1f5fbf' },
+      {
+        label: 'running (busy pilots)',
+        data: rows.map((r) => r.site.pilots?.busy ?? 0),
+        backgroundColor: '#1f5fbf',
+      },
       { label: 'queued jobs', data: rows.map((r) => r.demand?.queuedJobs ?? 0), backgroundColor: '#8a5a00' },
     ],
     options: { scales: { y: { beginAtZero: true } } },
     tableCaption: 'Running and queued work per site',
     columns: ['Site', 'Running', 'Queued'],
-    rows: rows.map(({ site, demand }) => [site.siteId, site.pilots?.busy ?? 0, demand?.queuedJobs ?? 'unknown']),
+    rows: rows.map(({ site, demand }) => [
+      site.siteId,
+      site.pilots?.busy ?? 0,
+      demand?.queuedJobs ?? 'unknown',
+    ]),
   });
   const live = pilots.filter((p) => p.endedAt === undefined);
   document.getElementById('pilots').replaceChildren(

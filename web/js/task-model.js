@@ -64,7 +64,14 @@ export function failedAttempts(job) {
   const ended = job.attempts ?? [];
   const own =
     job.state === 'failed' && !ended.some((a) => a.attempt === job.attempt)
-      ? [{ attempt: job.attempt, state: 'failed', pilotErrorCode: job.pilotErrorCode, errorMessage: job.errorMessage }]
+      ? [
+          {
+            attempt: job.attempt,
+            state: 'failed',
+            pilotErrorCode: job.pilotErrorCode,
+            errorMessage: job.errorMessage,
+          },
+        ]
       : [];
   return [...ended, ...own].filter((a) => a.state !== 'finished');
 }
@@ -103,8 +110,14 @@ export function usageOf(jobs, specResources) {
     const attempts = job.attempts ?? (job.usage === undefined ? [] : [{ ...job, state: job.state }]);
     for (const a of attempts) {
       if (a.state !== 'finished' || a.usage === undefined) continue;
-      wall.push({ used: a.usage.wallTimeSec, requested: a.resources?.walltimeSec ?? specResources.walltimeSec });
-      memory.push({ used: a.usage.maxRssKB / 1024, requested: a.resources?.memoryMB ?? specResources.memoryMB });
+      wall.push({
+        used: a.usage.wallTimeSec,
+        requested: a.resources?.walltimeSec ?? specResources.walltimeSec,
+      });
+      memory.push({
+        used: a.usage.maxRssKB / 1024,
+        requested: a.resources?.memoryMB ?? specResources.memoryMB,
+      });
     }
   }
   return { wall, memory };
@@ -149,7 +162,9 @@ export function sumHistograms(histograms) {
   let entries = 0;
   for (const h of histograms) {
     if (h.bins !== first.bins || h.low !== first.low || h.high !== first.high) {
-      throw new Error(`binning differs: ${h.bins} bins ${h.low}-${h.high} vs ${first.bins} bins ${first.low}-${first.high}`);
+      throw new Error(
+        `binning differs: ${h.bins} bins ${h.low}-${h.high} vs ${first.bins} bins ${first.low}-${first.high}`,
+      );
     }
     h.counts.forEach((c, i) => {
       counts[i] += c;
@@ -160,9 +175,16 @@ export function sumHistograms(histograms) {
 }
 
 /** Share of a task's jobs in each state, for a progress bar: `[{ state, count, percent }]`. */
-export function progressSegments(counts, states = ['finished', 'failed', 'cancelled', 'running', 'queued', 'defined']) {
+export function progressSegments(
+  counts,
+  states = ['finished', 'failed', 'cancelled', 'running', 'queued', 'defined'],
+) {
   const total = states.reduce((n, s) => n + (counts[s] ?? 0), 0);
   return states
-    .map((state) => ({ state, count: counts[state] ?? 0, percent: total === 0 ? 0 : (100 * (counts[state] ?? 0)) / total }))
+    .map((state) => ({
+      state,
+      count: counts[state] ?? 0,
+      percent: total === 0 ? 0 : (100 * (counts[state] ?? 0)) / total,
+    }))
     .filter((s) => s.count > 0);
 }

@@ -41,7 +41,11 @@ const attemptsCache = new Map();
 let histogramShown = false;
 
 function openLink(params, text, label) {
-  return el('a', { href: `open.html?${new URLSearchParams({ taskId, ...params })}`, 'aria-label': label }, text);
+  return el(
+    'a',
+    { href: `open.html?${new URLSearchParams({ taskId, ...params })}`, 'aria-label': label },
+    text,
+  );
 }
 
 async function withAttempts(jobs) {
@@ -50,7 +54,8 @@ async function withAttempts(jobs) {
     const cached = attemptsCache.get(job.jobIndex);
     if (cached !== undefined) return cached;
     const full = await api(`${base}/jobs/${job.jobIndex}`);
-    if (['finished', 'failed', 'cancelled'].includes(full.state)) attemptsCache.set(job.jobIndex, full.attempts);
+    if (['finished', 'failed', 'cancelled'].includes(full.state))
+      attemptsCache.set(job.jobIndex, full.attempts);
     return full.attempts;
   });
   const byIndex = new Map(retried.map((j, i) => [j.jobIndex, fetched[i]]));
@@ -65,7 +70,10 @@ function renderSummary(task) {
     ['State', el('span', { id: 'task-state', 'data-state': task.state }, task.state)],
     ['Owner', task.owner],
     ['Jobs', task.jobCount],
-    ...['finished', 'failed', 'cancelled', 'running', 'queued', 'defined'].map((s) => [`Jobs ${s}`, task.counts[s]]),
+    ...['finished', 'failed', 'cancelled', 'running', 'queued', 'defined'].map((s) => [
+      `Jobs ${s}`,
+      task.counts[s],
+    ]),
     ['Sites', task.siteIds.join(', ')],
     ['Created', formatTime(task.createdAt)],
     ...(task.endedAt === undefined ? [] : [['Ended', formatTime(task.endedAt)]]),
@@ -73,7 +81,9 @@ function renderSummary(task) {
   ];
   document
     .getElementById('summary')
-    .replaceChildren(el('dl', { class: 'summary' }, ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])));
+    .replaceChildren(
+      el('dl', { class: 'summary' }, ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+    );
 }
 
 function renderTimeline(task, jobs) {
@@ -166,7 +176,9 @@ function renderFailures(jobs) {
                 `job ${x.jobIndex} attempt ${x.attempt}`,
                 `log of job ${x.jobIndex} attempt ${x.attempt}`,
               ),
-              x.message === '' ? '' : `: ${x.message.length > 160 ? `${x.message.slice(0, 160)}…` : x.message}`,
+              x.message === ''
+                ? ''
+                : `: ${x.message.length > 160 ? `${x.message.slice(0, 160)}…` : x.message}`,
             ),
           ),
         ),
@@ -209,7 +221,8 @@ function renderJobs(jobs) {
   const shown = jobs.slice(0, JOB_ROWS);
   document.getElementById('jobs').replaceChildren(
     table({
-      caption: jobs.length > JOB_ROWS ? `The first ${JOB_ROWS} of ${jobs.length} jobs` : `${jobs.length} jobs`,
+      caption:
+        jobs.length > JOB_ROWS ? `The first ${JOB_ROWS} of ${jobs.length} jobs` : `${jobs.length} jobs`,
       id: 'jobs-table',
       rowHeader: true,
       columns: ['Job', 'State', 'Attempt', 'Site', 'Exit', 'Error code', 'Wall time', 'Log', 'Outputs'],
@@ -223,7 +236,11 @@ function renderJobs(jobs) {
         formatSeconds(j.usage?.wallTimeSec),
         j.log === undefined
           ? ''
-          : openLink({ index: String(j.jobIndex), attempt: String(j.attempt) }, 'log', `log of job ${j.jobIndex}`),
+          : openLink(
+              { index: String(j.jobIndex), attempt: String(j.attempt) },
+              'log',
+              `log of job ${j.jobIndex}`,
+            ),
         el(
           'span',
           {},
@@ -274,7 +291,15 @@ async function renderHistogram(task) {
     type: 'bar',
     label: `Merged histogram of ${h.entries} entries, ${h.bins} bins from ${h.low} to ${h.high} (table below)`,
     labels,
-    datasets: [{ label: 'entries', data: h.counts, backgroundColor: '#1f5fbf', barPercentage: 1, categoryPercentage: 1 }],
+    datasets: [
+      {
+        label: 'entries',
+        data: h.counts,
+        backgroundColor: '#1f5fbf',
+        barPercentage: 1,
+        categoryPercentage: 1,
+      },
+    ],
     options: {
       scales: {
         x: { title: { display: true, text: 'bin centre' } },
@@ -283,7 +308,10 @@ async function renderHistogram(task) {
     },
     tableCaption: 'Merged histogram: entries per bin',
     columns: ['Bin', 'Entries'],
-    rows: h.counts.map((c, i) => [`${(h.low + i * width).toFixed(2)}–${(h.low + (i + 1) * width).toFixed(2)}`, c]),
+    rows: h.counts.map((c, i) => [
+      `${(h.low + i * width).toFixed(2)}–${(h.low + (i + 1) * width).toFixed(2)}`,
+      c,
+    ]),
   });
   return true;
 }

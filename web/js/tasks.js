@@ -8,12 +8,16 @@ const STATES = ['finished', 'failed', 'cancelled', 'running', 'queued', 'defined
 
 function progressBar(task) {
   const segments = progressSegments(task.counts, STATES);
-  const label = segments.length === 0 ? 'no jobs yet' : segments.map((s) => `${s.count} ${s.state}`).join(', ');
+  const label =
+    segments.length === 0 ? 'no jobs yet' : segments.map((s) => `${s.count} ${s.state}`).join(', ');
   return el(
     'div',
     { class: 'bar', role: 'img', 'aria-label': `${task.name}: ${label}` },
     ...segments.map((s) =>
-      el('span', { style: `width:${s.percent}%;background:${STATE_COLOURS[s.state]}`, title: `${s.count} ${s.state}` }),
+      el('span', {
+        style: `width:${s.percent}%;background:${STATE_COLOURS[s.state]}`,
+        title: `${s.count} ${s.state}`,
+      }),
     ),
   );
 }
@@ -27,7 +31,18 @@ async function load() {
       caption: `${tasks.length} tasks, newest first`,
       id: 'tasks-table',
       rowHeader: true,
-      columns: ['Task', 'Name', 'State', 'Jobs', 'Finished', 'Failed', 'Running', 'Queued', 'Progress', 'Created'],
+      columns: [
+        'Task',
+        'Name',
+        'State',
+        'Jobs',
+        'Finished',
+        'Failed',
+        'Running',
+        'Queued',
+        'Progress',
+        'Created',
+      ],
       rows: tasks.map((t) => [
         el('a', { href: `task.html?taskId=${encodeURIComponent(t.taskId)}` }, t.taskId),
         t.name,
@@ -53,7 +68,9 @@ async function load() {
       data: recent.map((t) => t.counts[s]),
       backgroundColor: STATE_COLOURS[s],
     })),
-    options: { scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'jobs' } } } },
+    options: {
+      scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'jobs' } } },
+    },
     tableCaption: 'Jobs by state per task',
     columns: ['Task', ...STATES],
     rows: recent.map((t) => [`${t.name} (${t.taskId})`, ...STATES.map((s) => t.counts[s])]),
