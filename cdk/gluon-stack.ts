@@ -13,6 +13,7 @@ import { PilotCredentials } from './constructs/pilot-credentials.ts';
 import { Schedules } from './constructs/schedules.ts';
 import { Storage } from './constructs/storage.ts';
 import { TaskWorkflow } from './constructs/task-workflow.ts';
+import { Web } from './constructs/web.ts';
 import type { Stage } from './stages.ts';
 
 export interface GluonStackProps extends StackProps {
@@ -41,6 +42,7 @@ export class GluonStack extends Stack {
   readonly observability: Observability;
   readonly accounting: Accounting;
   readonly notifications: Notifications;
+  readonly web: Web;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -130,6 +132,14 @@ export class GluonStack extends Stack {
     });
 
     this.accounting = new Accounting(this, 'Accounting', { bucket: this.storage.bucket });
+    this.web = new Web(this, 'Web', {
+      projectRoot: props.projectRoot,
+      httpApi: this.api.httpApi,
+      dataBucket: this.storage.bucket,
+      accessLogsBucket: this.storage.accessLogsBucket,
+      removalPolicy,
+    });
+    new CfnOutput(this, 'WebUrl', { value: this.web.url, description: 'The web monitor' });
 
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName, description: 'GLUON_BUCKET' });
     new CfnOutput(this, 'QueuePrefix', {

@@ -11,6 +11,7 @@ import { type HandlerMap, invokeHandler } from './lambda-handler.ts';
 import { LOOPBACK as HOST, listenOnLoopback } from './listen.ts';
 import { consoleLog, type Log } from './log.ts';
 import { createRouteMatcher } from './route-matcher.ts';
+import { serveWebFile } from './web-files.ts';
 
 /** The local API Gateway: routes, JWT authorizer and API Gateway v2 events for in-process handlers. */
 export interface ApiServerOptions {
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   /** Where the access log goes (one JSON line per request, as the deployed stage writes it). */
   accessLogFile?: string;
   log?: Log;
+  /** Also serve the web monitor (web/) under /web/, as CloudFront does on AWS. */
+  web?: boolean;
 }
 
 export interface ApiServer {
@@ -82,6 +85,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const url = new URL(req.url ?? '/', 'http://localhost');
     const rawPath = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
+    if (options.web === true && (await serveWebFile(req, res, rawPath))) return;
 
     const found = match(method, rawPath);
     if (found.kind === 'not-found') {

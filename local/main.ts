@@ -159,6 +159,7 @@ async function main(): Promise<void> {
     '',
     `Gluon runs locally.`,
     `  API            ${stack.apiUrl}`,
+    `  web monitor    ${stack.apiUrl}/web/index.html#token=${stack.userToken}`,
     `  CLI settings   ${where} (API URL and a user token; mode 0600)`,
     `  pilots         up to ${options.pilots} at a time, logs in ${join(stack.stateDir, 'logs')}`,
     '',

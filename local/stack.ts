@@ -35,6 +35,7 @@ import { createLocalAuth, type MintTokenOptions } from './auth.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
 import { consoleLog, type Log, loggerOf } from './log.ts';
+import { startS3CorsProxy } from './s3-cors-proxy.ts';
 import { startScheduler } from './scheduler.ts';
 import { startSfnEndpoint } from './sfn-endpoint.ts';
 import { awsEnvFor, freePort, startDynamoDbLocal, startFauxqs } from './stand-ins.ts';
@@ -57,6 +58,8 @@ export interface LocalStackOptions {
   webhookRetryBaseSec?: number;
   /** Period of the webhook retry runs (default 1 s). */
   webhookRetryEverySec?: number;
+  /** The S3 endpoint's port (a CORS proxy in front of fauxqs; default: any free one, kept across restarts). */
+  s3Port?: number;
   /** Most pilot processes at once (default 4). */
   pilots?: number;
   siteId?: string;
@@ -143,6 +146,7 @@ interface Ports {
   sqs: number;
   sfn: number;
   events: number;
+  s3: number;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -210,9 +214,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // again when they are free, so URLs kept in persisted data (queue URLs) and in pilots stay valid.
     const previous = await readPorts(stateDir);
     const taken = new Set<number>(
-      [options.dynamodbPort, options.sqsPort, options.sfnPort, options.apiPort, options.eventsPort].filter(
-        (p): p is number => p !== undefined && p !== 0,
-      ),
+      [
+        options.dynamodbPort,
+        options.sqsPort,
+        options.sfnPort,
+        options.apiPort,
+        options.eventsPort,
+        options.s3Port,
+      ].filter((p): p is number => p !== undefined && p !== 0),
     );
     const port = async (name: keyof Ports, given: number | undefined, fallback: number): Promise<number> => {
       const wanted = given ?? fallback;
@@ -231,6 +240,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sfn: await port('sfn', options.sfnPort, DEFAULTS.sfnPort),
       api: await port('api', options.apiPort, DEFAULTS.apiPort),
       events: await port('events', options.eventsPort, DEFAULTS.eventsPort),
+      s3: await port('s3', options.s3Port, 0),
     };
     const { dynamodb: dynamodbPort, sqs: sqsPort, sfn: sfnPort, api: apiPort } = ports;
 
@@ -251,10 +261,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The task event bus, before the functions' environment names it (its rules get the functions once loaded).
     const eventBus = await startLocalEventBus({ port: ports.events, rules: EVENT_FUNCTIONS, log });
     teardown.push({ what: 'the event bus', run: () => eventBus.stop() });
+    // S3 through a proxy adding the CORS answers of the results bucket (see s3-cors-proxy.ts).
+    const s3Proxy = await startS3CorsProxy({
+      target: fauxqs.value.endpoint,
+      port: ports.s3,
+      allowedOrigins: [`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`],
+    });
+    teardown.push({ what: 'the S3 CORS proxy', run: () => s3Proxy.stop() });
     const endpoints = {
       dynamodb: dynamodb.value.endpoint,
       sqs: fauxqs.value.endpoint,
-      s3: fauxqs.value.endpoint,
+      s3: s3Proxy.endpoint,
       sfn: sfnUrl,
     };
 
@@ -415,6 +432,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       auth,
       accessLogFile: join(stateDir, 'logs', 'api-access.log'),
       log,
+      web: true,
     });
     teardown.push({ what: 'the API server', run: () => api.stop() });
     const userToken = await auth.userToken();
@@ -623,6 +641,7 @@ async function readPorts(stateDir: string): Promise<Partial<Ports> | undefined> 
       sqs: valid(parsed.sqs),
       sfn: valid(parsed.sfn),
       events: valid(parsed.events),
+      s3: valid(parsed.s3),
     };
   } catch {
     return undefined;

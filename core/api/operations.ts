@@ -361,7 +361,8 @@ export const OPERATIONS = {
   siteDemand: operation({
     method: 'GET',
     path: '/sites/{siteId}/demand',
-    scopes: [SCOPES.pilot],
+    // Operators too: the web monitor's sites page shows each site's queued work.
+    scopes: [SCOPES.pilot, SCOPES.admin],
     tag: 'sites',
     summary: 'How many pilots a site could use now, for its pilot factory.',
     params: SitePathSchema,

@@ -76,6 +76,8 @@ afterAll(() => synth?.cleanup());
 function functionsByName(): Map<string, { logicalId: string; resource: CfnResource }> {
   const out = new Map<string, { logicalId: string; resource: CfnResource }>();
   for (const [logicalId, resource] of ofType(resources, 'AWS::Lambda::Function')) {
+    // CDK's own handler that copies the web monitor into its bucket (test/integration/cdk/web.test.ts).
+    if (cdkPath(resource).includes('/Custom::CDKBucketDeployment')) continue;
     const match = /^gluon-dev\/Functions\/([^/]+)\/Function\/Resource$/.exec(cdkPath(resource));
     if (match === null) throw new Error(`unexpected Lambda function ${cdkPath(resource)}`);
     out.set(match[1] as string, { logicalId, resource });
@@ -408,6 +410,9 @@ describe('least privilege', () => {
     const statements = identityStatements(resources);
     expect(statements.length).toBeGreaterThan(40);
     for (const { path, statement } of statements) {
+      // CDK's own BucketDeployment handler (the web monitor's pages) grants with CDK's wildcards; cdk-nag
+      // acknowledgements in cdk/constructs/web.ts name each one.
+      if (path.includes('/Custom::CDKBucketDeployment')) continue;
       expect(statement.NotAction, path).toBeUndefined();
       expect(statement.NotResource, path).toBeUndefined();
       if (statement.Effect !== 'Allow') continue;
@@ -834,7 +839,7 @@ describe('api', () => {
         functionName: 'renew-pilot-credentials',
         scopes: ['gluon.pilot'],
       },
-      'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot'] },
+      'GET /sites/{siteId}/demand': { functionName: 'site-demand', scopes: ['gluon.pilot', 'gluon.admin'] },
       'GET /tasks/{taskId}/why': { functionName: 'explain-task', scopes: ['compute.read'] },
       'GET /tasks/{taskId}/jobs/{jobIndex}/why': { functionName: 'explain-job', scopes: ['compute.read'] },
       'GET /sites': { functionName: 'list-sites', scopes: ['compute.read', 'gluon.admin'] },
