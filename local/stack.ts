@@ -391,6 +391,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         tableName: tables[feed.table],
         functionName: feed.functionName,
         handlers,
+        ...('filter' in feed ? { filter: feed.filter } : {}),
         // The jobs feed keeps the checkpoint file it always had, so existing state directories resume.
         ...(inMemory
           ? {}

@@ -9,6 +9,7 @@ import {
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import { sleep } from '#platform/sleep.ts';
+import { matchesPattern } from './event-bus.ts';
 import { type HandlerMap, invokeHandler } from './lambda-handler.ts';
 import { consoleLog, type Log } from './log.ts';
 
@@ -27,6 +28,11 @@ export interface StreamPollerOptions {
   handlers: HandlerMap;
   /** Where the shards' positions are kept (none: start from the oldest record each time). */
   checkpointFile?: string;
+  /**
+   * The mapping's filter (an EventBridge-style pattern over the record, lambdas/routes.ts
+   * STREAM_FUNCTIONS): records that do not match are passed over, never handed to the function.
+   */
+  filter?: Readonly<Record<string, unknown>>;
   /** Records per batch (GetRecords limit, as the mapping's BatchSize). */
   batchSize?: number;
   /** Pause when a shard had nothing new. */
@@ -127,7 +133,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
           next = more.NextShardIterator;
         }
         if (records.length > 0) {
-          await deliver(shardId, records);
+          const filter = options.filter;
+          const wanted =
+            filter === undefined
+              ? records
+              : records.filter((r) => matchesPattern(filter, r as unknown as Record<string, unknown>));
+          if (wanted.length > 0) await deliver(shardId, wanted);
           const last = records.at(-1)?.dynamodb?.SequenceNumber;
           if (last !== undefined) {
             checkpoints[shardId] = last;

@@ -90,7 +90,7 @@ async function deliveriesOf(client: Api, webhookId: string): Promise<Deliveries>
   return list.body.items.find((w) => w.webhookId === webhookId)?.deliveries ?? [];
 }
 
-describe('webhooks', () => {
+describe('webhooks', { timeout: 600_000 }, () => {
   it("gets exactly one signed event per task end, and nothing of another user's tasks", async () => {
     const { receiver: mine, url } = await receiver();
     const { webhookId, secret } = await addWebhook(api, url);
@@ -103,8 +103,8 @@ describe('webhooks', () => {
 
     const done = await api.submit(shellTask('notify-done', 'true'));
     const failed = await api.submit(shellTask('notify-failed', 'exit 1', { maxAttempts: 1 }));
-    expect((await api.finalTask(done)).state).toBe('done');
-    expect((await api.finalTask(failed)).state).toBe('failed');
+    expect((await api.finalTask(done, 240_000)).state).toBe('done');
+    expect((await api.finalTask(failed, 240_000)).state).toBe('failed');
 
     await waitFor(
       async () => {
@@ -134,7 +134,7 @@ describe('webhooks', () => {
     const url = `http://127.0.0.1:${port}/hook`;
     const { webhookId, secret } = await addWebhook(api, url);
     const taskId = await api.submit(shellTask('notify-down', 'true'));
-    expect((await api.finalTask(taskId)).state).toBe('done');
+    expect((await api.finalTask(taskId, 240_000)).state).toBe('done');
 
     // Not listening: the first attempt fails and the failure is visible.
     const failing = await waitFor(

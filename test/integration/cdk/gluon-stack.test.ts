@@ -325,13 +325,21 @@ describe('job dispatch', () => {
         return redrive?.deadLetterTargetArn === undefined ? [] : [render(redrive.deadLetterTargetArn)];
       }),
     );
+    // Dead-letter queues of EventBridge rule targets are DLQs too.
+    for (const [, rule] of ofType(resources, 'AWS::Events::Rule')) {
+      for (const target of (rule.Properties?.Targets ?? []) as Array<{
+        DeadLetterConfig?: { Arn?: unknown };
+      }>)
+        if (target.DeadLetterConfig?.Arn !== undefined) dlqIds.add(render(target.DeadLetterConfig.Arn));
+    }
     for (const [id, queue] of queues) {
       if ([...dlqIds].some((arn) => arn.startsWith(`<${id}.`))) continue;
       const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount?: number } | undefined;
       expect(redrive?.maxReceiveCount, id).toBeGreaterThan(0);
     }
-    // Today there are none: a site queue and its DLQ come from SqsJobQueue.ensureSiteQueue (tested below).
-    expect(queues).toHaveLength(0);
+    // A site queue and its DLQ come from SqsJobQueue.ensureSiteQueue (tested below); the one queue
+    // in the template is the task event rules' dead-letter queue.
+    expect(queues.map(([, q]) => cdkPath(q))).toEqual([`${STACK}/Notifications/TargetDeadLetters/Resource`]);
   });
 
   it('site queues created by the application redrive to their DLQ after maxReceiveCount receives', async () => {
