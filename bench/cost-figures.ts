@@ -197,7 +197,7 @@ export function costLines(f: CostFigures, unit: string): string[] {
     `${head('Step Functions')}${f.stateTransitions} transitions per ${unit} (${f.historyEvents} history events for the task)`,
     `${head('CloudWatch Logs')}${f.logBytes} bytes per ${unit} (function logs and API access logs)`,
     `  $ per million ${unit}s on AWS (control plane, list prices in bench/prices.ts):`,
-    ...['dynamoDb', 'sqs', 'apiGateway', 'lambda', 'stepFunctions', 'cloudWatchLogs'].map(
+    ...['dynamoDb', 'sqs', 'apiGateway', 'lambda', 'stepFunctions', 'cloudWatchLogs', 'eventBridge'].map(
       (k) => `      ${k.padEnd(16)} ${money(d[k] ?? 0)}`,
     ),
     `      ${'total'.padEnd(16)} ${money(d.controlPlane ?? 0)}`,

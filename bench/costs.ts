@@ -28,6 +28,8 @@ export interface Dollars {
   lambda: number;
   stepFunctions: number;
   cloudWatchLogs: number;
+  /** Task events published to the bus (one PutEvents entry per task state change). */
+  eventBridge: number;
   controlPlane: number;
   /** S3 requests for logs and outputs (data plane, apart). */
   s3Data: number;
@@ -62,6 +64,7 @@ export function dollarsPerMillion(m: Measured): Dollars {
       (lambdaGbSeconds(m.invocations) / m.units) * PRICES.lambdaGbSecondArm * 1e6,
     stepFunctions: per(m.stateTransitions, PRICES.stepFunctionsTransitionPerMillion),
     cloudWatchLogs: (m.logBytes / m.units / 1e9) * PRICES.cloudWatchLogsIngestionPerGb * 1e6,
+    eventBridge: per(requests('EventBridge'), PRICES.eventBridgeEventPerMillion),
   };
   return {
     ...dollars,

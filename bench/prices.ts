@@ -20,4 +20,6 @@ export const PRICES = {
   /** S3 Standard: per million PUT and GET requests. */
   s3PutPerMillion: 5.0,
   s3GetPerMillion: 0.4,
+  /** EventBridge: per million custom events published (PutEvents entries, 64 KB chunks). Added 2026-12-02. */
+  eventBridgeEventPerMillion: 1.0,
 } as const;
