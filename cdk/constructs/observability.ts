@@ -293,6 +293,18 @@ export class Observability extends Construct {
         width: 8,
       }),
     );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Task events and webhook deliveries',
+        left: [
+          gluonMetric('TaskEventsPublished'),
+          gluonMetric('WebhooksDelivered'),
+          gluonMetric('WebhookAttemptsFailed'),
+          gluonMetric('WebhookDeliveriesFailed'),
+        ],
+        width: 24,
+      }),
+    );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
   }
 }

@@ -1306,7 +1306,15 @@ describe('observability', () => {
     const metrics = body.widgets.flatMap((w) => w.properties.metrics ?? []);
     const named = metrics.filter((m) => m[0] === 'Gluon').map((m) => m[1]);
     expect(named).toEqual(
-      expect.arrayContaining(['JobsStarted', 'ClaimLatency', 'PilotsLost', 'DynamoDbThrottles']),
+      expect.arrayContaining([
+        'JobsStarted',
+        'ClaimLatency',
+        'PilotsLost',
+        'DynamoDbThrottles',
+        'TaskEventsPublished',
+        'WebhooksDelivered',
+        'WebhookDeliveriesFailed',
+      ]),
     );
     const searches = metrics.map((m) => (m[0] as { expression?: string }).expression ?? '');
     for (const [metricName, dimension] of [
