@@ -7,10 +7,19 @@ import { Api, shellTask, startTestStack, tempStateDir, waitFor } from '#test/sup
 
 let stack: LocalStack | undefined;
 /**
- * The handlers keep their clients for the life of the process (as Lambda does after a cold
- * start), so every stack in this process listens on the same ports, with the same settings.
+ * The handlers keep their clients and settings for the life of the process (as Lambda does after
+ * a cold start), so every stack in this process listens on the same ports, with the same settings,
+ * in the same state directory (the functions' metrics file is in it).
  */
-let ports: { apiPort: number; dynamodbPort: number; sqsPort: number; sfnPort: number };
+let ports: {
+  apiPort: number;
+  dynamodbPort: number;
+  sqsPort: number;
+  sfnPort: number;
+  eventsPort: number;
+  s3Port: number;
+};
+let stateDir: string;
 const SETTINGS = { pilots: 2, leaseSec: 10, heartbeatSec: 1, reapEverySec: 1, pilotIdleExitSec: 20 };
 
 beforeAll(async () => {
@@ -19,7 +28,10 @@ beforeAll(async () => {
     dynamodbPort: await freePort(),
     sqsPort: await freePort(),
     sfnPort: await freePort(),
+    eventsPort: await freePort(),
+    s3Port: await freePort(),
   };
+  stateDir = tempStateDir('restart');
 });
 
 afterAll(async () => {
@@ -28,7 +40,7 @@ afterAll(async () => {
 
 describe('a stack restart in the middle of a task', () => {
   it('goes on after the restart and completes with nothing lost or counted twice', async () => {
-    const options = { ...ports, stateDir: tempStateDir('restart'), ...SETTINGS };
+    const options = { ...ports, stateDir, ...SETTINGS };
     stack = await startTestStack('restart', options);
     let api = new Api(stack.apiUrl, stack.userToken);
     const taskId = await api.submit(
@@ -62,7 +74,7 @@ describe('a stack restart in the middle of a task', () => {
   it('goes on with an event-service task after a restart: every range finished once, merged', async () => {
     const fixtures = fileURLToPath(new URL('../fixtures/event-service/', import.meta.url));
     await stack?.stop();
-    const options = { ...ports, stateDir: tempStateDir('restart-es'), ...SETTINGS };
+    const options = { ...ports, stateDir, ...SETTINGS };
     stack = await startTestStack('restart-es', options);
     let api = new Api(stack.apiUrl, stack.userToken);
     const taskId = await api.submit({
