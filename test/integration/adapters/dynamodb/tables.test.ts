@@ -58,6 +58,7 @@ describe('localTableNames', () => {
       sites: 'gluon-sites',
       policies: 'gluon-policies',
       webhooks: 'gluon-webhooks',
+      accounting: 'gluon-accounting',
     });
   });
 });
@@ -77,6 +78,7 @@ describe('createTables', () => {
       sites: ['siteId:HASH'],
       policies: ['policy:HASH', 'key:RANGE'],
       webhooks: ['owner:HASH', 'sk:RANGE'],
+      accounting: ['pk:HASH', 'sk:RANGE'],
     });
     for (const [key, t] of described) expect(t.TableStatus, key).toBe('ACTIVE');
     expect(table('jobs').AttributeDefinitions).toContainEqual({
@@ -97,7 +99,7 @@ describe('createTables', () => {
       });
       expect(table(key).LatestStreamArn).toEqual(expect.stringContaining(names[key]));
     }
-    for (const key of ['attempts', 'pilots', 'leases', 'sites', 'policies', 'webhooks'] as const) {
+    for (const key of ['attempts', 'pilots', 'leases', 'sites', 'policies', 'webhooks', 'accounting'] as const) {
       expect(table(key).StreamSpecification?.StreamEnabled ?? false, key).toBe(false);
     }
   });
