@@ -257,6 +257,7 @@ describe('functions', () => {
           GLUON_SITES_TABLE: 's',
           GLUON_POLICIES_TABLE: 'po',
           GLUON_ACCOUNTING_TABLE: 'ac',
+          GLUON_WEBHOOKS_TABLE: 'wh',
           GLUON_BUCKET: 'b',
           GLUON_QUEUE_PREFIX: 'q-',
           GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
