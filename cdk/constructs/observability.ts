@@ -21,6 +21,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import { METRIC_NAMESPACE, METRICS, type MetricName } from '#core/metrics/metric-names.ts';
+import { FUNCTION_CAPABILITY } from '#lambdas/routes.ts';
 import { pascalCase } from '../function-catalog.ts';
 import type { Stage } from '../stages.ts';
 import type { GluonFunction } from './gluon-function.ts';
@@ -123,19 +124,29 @@ export class Observability extends Construct {
       'A task workflow execution timed out.',
     );
 
-    for (const fn of props.functions) {
-      const id = pascalCase(fn.name);
+    // Errors and throttles of every function, summed over groups of functions of one capability:
+    // an alarm per function (two each) would take a CloudFormation stack past its 500 resources,
+    // and an alarm's metric math holds at most 10 metrics. The description names the group's
+    // functions; the dashboard's per-function widgets show which one.
+    for (const [group, functions] of functionGroups(props.functions)) {
+      const names = functions.map((fn) => fn.name).join(', ');
+      const sum = (metric: (fn: GluonFunction) => IMetric) =>
+        new MathExpression({
+          expression: `SUM([${functions.map((_, i) => `m${i}`).join(', ')}])`,
+          usingMetrics: Object.fromEntries(functions.map((fn, i) => [`m${i}`, metric(fn)])),
+          period: FIVE_MINUTES,
+        });
       alarm(
-        `${id}-Errors`,
-        fn.function.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        `${group}-Errors`,
+        sum((fn) => fn.function.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' })),
         stage.alarms.functionErrorsPer5Min,
-        `Function ${fn.name} failed ${stage.alarms.functionErrorsPer5Min}+ times in 5 minutes. See its log group.`,
+        `Functions ${names} failed ${stage.alarms.functionErrorsPer5Min}+ times in 5 minutes together. See the dashboard's function errors and their log groups.`,
       );
       alarm(
-        `${id}-Throttles`,
-        fn.function.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        `${group}-Throttles`,
+        sum((fn) => fn.function.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' })),
         1,
-        `Function ${fn.name} was throttled (account or reserved concurrency exhausted).`,
+        `One of the functions ${names} was throttled (account or reserved concurrency exhausted).`,
       );
     }
 
@@ -307,4 +318,26 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
   }
+}
+
+/** An alarm's metric math may use at most 10 metrics. */
+const MAX_METRICS_PER_ALARM = 10;
+
+/** The functions by capability, in groups of at most 10, each named `<Capability><n>`. */
+export function functionGroups(functions: readonly GluonFunction[]): Array<[string, GluonFunction[]]> {
+  const byCapability = new Map<string, GluonFunction[]>();
+  for (const fn of functions) {
+    const capability = FUNCTION_CAPABILITY[fn.name] ?? 'other';
+    byCapability.set(capability, [...(byCapability.get(capability) ?? []), fn]);
+  }
+  const groups: Array<[string, GluonFunction[]]> = [];
+  for (const [capability, members] of byCapability) {
+    for (let start = 0; start < members.length; start += MAX_METRICS_PER_ALARM) {
+      groups.push([
+        `Functions-${pascalCase(capability)}${start / MAX_METRICS_PER_ALARM + 1}`,
+        members.slice(start, start + MAX_METRICS_PER_ALARM),
+      ]);
+    }
+  }
+  return groups;
 }

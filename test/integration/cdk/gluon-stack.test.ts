@@ -1251,14 +1251,33 @@ describe('observability', () => {
     }
   });
 
-  it('alarms on errors and throttles of every function', () => {
+  it('alarms on errors and throttles of every function, summed over groups of at most 10', () => {
+    // An alarm on metric math: its metrics are MetricStats (ReturnData false) under one expression.
+    type MathMetric = {
+      Id: string;
+      Expression?: string;
+      MetricStat?: {
+        Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Value: unknown }> };
+      };
+    };
+    const mathAlarms = alarms().filter((a) => Array.isArray(a.Metrics));
+    for (const alarm of mathAlarms) {
+      const metrics = alarm.Metrics as MathMetric[];
+      const stats = metrics.filter((m) => m.MetricStat !== undefined);
+      expect(stats.length, String(alarm.AlarmDescription)).toBeLessThanOrEqual(10);
+      expect(metrics.find((m) => m.Expression !== undefined)?.Expression).toBe(
+        `SUM([${stats.map((m) => m.Id).join(', ')}])`,
+      );
+    }
     for (const [name, { logicalId }] of functionsByName()) {
       for (const metricName of ['Errors', 'Throttles']) {
-        const found = alarms().filter(
-          (a) =>
-            a.Namespace === 'AWS/Lambda' &&
-            a.MetricName === metricName &&
-            render((a.Dimensions as Array<{ Value: unknown }>)[0]?.Value) === `<${logicalId}>`,
+        const found = mathAlarms.filter((a) =>
+          (a.Metrics as MathMetric[]).some(
+            (m) =>
+              m.MetricStat?.Metric.Namespace === 'AWS/Lambda' &&
+              m.MetricStat.Metric.MetricName === metricName &&
+              render(m.MetricStat.Metric.Dimensions[0]?.Value) === `<${logicalId}>`,
+          ),
         );
         expect(found, `${name} ${metricName}`).toHaveLength(1);
       }

@@ -29,15 +29,13 @@ describe('OPERATIONS', () => {
   });
 
   it('admits pilots, and pilots only, to the pilot routes', () => {
-    for (const id of [
-      'registerPilot',
-      'claimJob',
-      'completeJob',
-      'renewPilotCredentials',
-      'siteDemand',
-    ] as const) {
+    for (const id of ['registerPilot', 'claimJob', 'completeJob', 'renewPilotCredentials'] as const) {
       expect(OPERATIONS[id].scopes).toEqual(['gluon.pilot']);
     }
+  });
+
+  it("admits pilots (a factory's) and operators (the web monitor's sites page), and no user, to a site's demand", () => {
+    expect(OPERATIONS.siteDemand.scopes).toEqual(['gluon.pilot', 'gluon.admin']);
   });
 
   it('answers a cancel at once (202) and a submission with 201', () => {
