@@ -14,3 +14,15 @@ export async function listenOnLoopback(server: Server, port: number): Promise<nu
   });
   return (server.address() as AddressInfo).port;
 }
+
+/** Closes the server and its open connections; every call answers the same promise. */
+export function closeOnce(server: Server): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return stopping;
+  };
+}

@@ -6,7 +6,7 @@
  * so the handlers, pilots and presigned URLs use it like any S3 endpoint.
  */
 import { createServer, request } from 'node:http';
-import { LOOPBACK, listenOnLoopback } from './listen.ts';
+import { closeOnce, LOOPBACK, listenOnLoopback } from './listen.ts';
 
 export interface S3CorsProxy {
   endpoint: string;
@@ -71,16 +71,9 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
     req.pipe(upstream);
   });
   const port = await listenOnLoopback(server, options.port);
-  let stopping: Promise<void> | undefined;
   return {
     endpoint: `http://${LOOPBACK}:${port}`,
     port,
-    stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return stopping;
-    },
+    stop: closeOnce(server),
   };
 }

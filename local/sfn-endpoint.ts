@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ExecutionRecord } from './execution-store.ts';
-import { LOOPBACK as HOST, listenOnLoopback } from './listen.ts';
+import { closeOnce, LOOPBACK as HOST, listenOnLoopback } from './listen.ts';
 import { consoleLog, type Log } from './log.ts';
 import type { WorkflowRunner } from './workflow-runner.ts';
 import { WorkflowServiceError } from './workflow-service-error.ts';
@@ -149,17 +149,10 @@ export async function startSfnEndpoint(options: SfnEndpointOptions): Promise<Sfn
   }
 
   const port = await listenOnLoopback(server, options.port);
-  let stopping: Promise<void> | undefined;
   return {
     url: `http://${HOST}:${port}`,
     port,
-    stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return stopping;
-    },
+    stop: closeOnce(server),
   };
 }
 
