@@ -99,7 +99,15 @@ describe('createTables', () => {
       });
       expect(table(key).LatestStreamArn).toEqual(expect.stringContaining(names[key]));
     }
-    for (const key of ['attempts', 'pilots', 'leases', 'sites', 'policies', 'webhooks', 'accounting'] as const) {
+    for (const key of [
+      'attempts',
+      'pilots',
+      'leases',
+      'sites',
+      'policies',
+      'webhooks',
+      'accounting',
+    ] as const) {
       expect(table(key).StreamSpecification?.StreamEnabled ?? false, key).toBe(false);
     }
   });
