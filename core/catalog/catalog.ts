@@ -25,7 +25,10 @@ const BucketSchema = z
 const PrefixSchema = z
   .string()
   .max(512)
-  .regex(/^$|^[A-Za-z0-9!_.*'()/-]*\/$/, 'empty, or a key prefix ending in / (letters, digits, ! _ . * \' ( ) - /)')
+  .regex(
+    /^$|^[A-Za-z0-9!_.*'()/-]*\/$/,
+    "empty, or a key prefix ending in / (letters, digits, ! _ . * ' ( ) - /)",
+  )
   .refine((p) => !p.split('/').includes('..'), 'no .. part');
 
 export const StorageEndpointSchema = z.strictObject({
@@ -59,7 +62,9 @@ export const RESULTS_ENDPOINT_ID = 'GLUON-RESULTS';
 /** File metadata (Rucio's, SAM's): a few key/values such as run number and data type. */
 export const MetadataSchema = z
   .record(
-    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'a metadata key: letters, digits, _ (start with a letter)'),
+    z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'a metadata key: letters, digits, _ (start with a letter)'),
     z.union([z.string().max(256), z.number().finite()]),
   )
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata keys');
@@ -134,4 +139,12 @@ export type MetadataFilter = z.infer<typeof MetadataFilterSchema>;
 export function matchesFilter(metadata: Metadata, filter: MetadataFilter | undefined): boolean {
   if (filter === undefined) return true;
   return Object.entries(filter).every(([key, value]) => metadata[key] === value);
+}
+
+/**
+ * Whether a site's pilots read an endpoint's replicas as local data: the site is among the
+ * endpoint's, or the endpoint is the deployment's results bucket (close to every site).
+ */
+export function isCloseTo(endpoint: Pick<StorageEndpoint, 'endpointId' | 'sites'>, siteId: string): boolean {
+  return endpoint.endpointId === RESULTS_ENDPOINT_ID || endpoint.sites.includes(siteId);
 }

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DidSchema } from '../catalog/did.ts';
 import { fieldIssues, ValidationError } from '../errors.ts';
 import { ArchSchema, SiteIdSchema, SiteTagSchema } from '../sites/site-id.ts';
 import { unknownPlaceholders } from './substitute.ts';
@@ -168,6 +169,11 @@ export const TaskSpecSchema = z
       })
       .default({}),
     outputs: z.array(FileNameSchema).max(64).default([]),
+    /**
+     * The catalog dataset (`scope:name`) the outputs of the task's finished jobs are registered in;
+     * left out: `user.<owner>:<name>.output` (defaultOutputDataset).
+     */
+    outputDataset: DidSchema.optional(),
     sites: z
       .strictObject({
         allow: z.array(SiteIdSchema).max(100).optional(),
