@@ -3,10 +3,10 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
-import { STREAM_FUNCTIONS } from '#lambdas/routes.ts';
+import { type Capability, FUNCTION_CAPABILITY, STREAM_FUNCTIONS } from '#lambdas/routes.ts';
 import type { Config } from '#lambdas/runtime/config.ts';
 import {
   type FunctionAccess,
@@ -74,6 +74,24 @@ export class Functions extends Construct {
     super(scope, id);
     const environment = functionEnvironment(props);
     const byName = new Map<string, GluonFunction>();
+    // One log group per capability, not per function: each JSON line names its function
+    // (Powertools' function_name), and a log group per function took 60 of CloudFormation's
+    // 500 resources a stack may hold.
+    const logGroups = new Map<Capability, LogGroup>();
+    const logGroupOf = (name: string): LogGroup => {
+      const capability = FUNCTION_CAPABILITY[name];
+      if (capability === undefined)
+        throw new Error(`function ${name} has no capability in FUNCTION_CAPABILITY`);
+      let group = logGroups.get(capability);
+      if (group === undefined) {
+        group = new LogGroup(this, `Logs-${capability}`, {
+          retention: props.logRetention,
+          removalPolicy: props.removalPolicy,
+        });
+        logGroups.set(capability, group);
+      }
+      return group;
+    };
     for (const spec of functionCatalog()) {
       const access = functionAccess(spec.name);
       const vends = access.pilotCredentials?.includes('vend') === true;
@@ -89,8 +107,7 @@ export class Functions extends Construct {
             ? { GLUON_EVENT_BUS_NAME: props.notifications.bus.eventBusName }
             : {}),
         },
-        logRetention: props.logRetention,
-        removalPolicy: props.removalPolicy,
+        logGroup: logGroupOf(spec.name),
       });
       this.grant(fn, access, props);
       byName.set(spec.name, fn);

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   ApplicationLogLevel,
@@ -9,7 +9,7 @@ import {
   Tracing,
 } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionDir } from '#lambdas/routes.ts';
 import { powertoolsEnvironment } from '#lambdas/runtime/powertools-environment.ts';
@@ -21,8 +21,8 @@ export interface GluonFunctionProps {
   /** Absolute path of the repository (package.json, package-lock.json, lambdas/). */
   projectRoot: string;
   environment: Record<string, string>;
-  logRetention: RetentionDays;
-  removalPolicy: RemovalPolicy;
+  /** The log group of the function's capability (Functions makes one per capability). */
+  logGroup: LogGroup;
 }
 
 /**
@@ -34,9 +34,9 @@ const CREATE_REQUIRE_BANNER =
 /**
  * One handler directory (`lambdas/<name>/index.ts`, exporting `handler`) as a Lambda function:
  * bundled by the local esbuild (no Docker) into minified ESM with source maps, Node.js 22 on
- * arm64, its own log group with a retention, X-Ray tracing, the Powertools settings, and its own
- * role that starts with nothing but writing to that log group and sending traces — every other
- * permission is granted explicitly by the stack.
+ * arm64, logging JSON to its capability's log group, X-Ray tracing, the Powertools settings, and
+ * its own role that starts with nothing but writing to that log group and sending traces — every
+ * other permission is granted explicitly by the stack.
  */
 export class GluonFunction extends Construct {
   readonly name: string;
@@ -48,10 +48,7 @@ export class GluonFunction extends Construct {
     super(scope, id);
     const { spec } = props;
     this.name = spec.name;
-    this.logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
+    this.logGroup = props.logGroup;
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Gluon function ${spec.name}`,

@@ -11,6 +11,7 @@ import { StsCredentialVendor, sessionPolicy } from '#adapters/sts/sts-credential
 import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import {
   EVENT_FUNCTIONS,
+  FUNCTION_CAPABILITY,
   ROUTES,
   SCHEDULED_FUNCTIONS,
   STREAM_FUNCTIONS,
@@ -210,18 +211,28 @@ describe('functions', () => {
     }
   });
 
-  it('gives every function its own log group with the stage retention', () => {
-    const seen = new Set<string>();
+  it("stays within CloudFormation's 500 resources per stack", () => {
+    expect(Object.keys(resources).length).toBeLessThanOrEqual(500);
+  });
+
+  it("gives every function its capability's log group, one per capability, with the stage retention", () => {
+    const groupOfCapability = new Map<string, string>();
+    const capabilityOfGroup = new Map<string, string>();
     for (const [name, { resource }] of functionsByName()) {
       const logGroupId = render((propsOf(resource).LoggingConfig as { LogGroup: unknown }).LogGroup).slice(
         1,
         -1,
       );
-      expect(seen.has(logGroupId), name).toBe(false);
-      seen.add(logGroupId);
+      const capability = FUNCTION_CAPABILITY[name] as string;
+      expect(capability, name).toBeDefined();
+      expect(groupOfCapability.get(capability) ?? logGroupId, name).toBe(logGroupId);
+      expect(capabilityOfGroup.get(logGroupId) ?? capability, name).toBe(capability);
+      groupOfCapability.set(capability, logGroupId);
+      capabilityOfGroup.set(logGroupId, capability);
       expect(resources[logGroupId]?.Type, name).toBe('AWS::Logs::LogGroup');
       expect(resources[logGroupId]?.Properties?.RetentionInDays, name).toBe(stage.logRetentionDays);
     }
+    expect(groupOfCapability.size).toBe(new Set(Object.values(FUNCTION_CAPABILITY)).size);
   });
 
   it('bundles every handler into ESM with a source map that loads and exports handler', async () => {
