@@ -103,7 +103,7 @@ import {
 } from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
-import { InMemoryCatalogStore } from './in-memory-catalog.ts';
+import { InMemoryBucketReader, InMemoryCatalogStore } from './in-memory-catalog.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -1306,6 +1306,7 @@ export interface InMemoryDeps extends Deps {
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
   catalog: InMemoryCatalogStore;
+  buckets: InMemoryBucketReader;
 }
 
 export function inMemoryDeps(
@@ -1337,6 +1338,7 @@ export function inMemoryDeps(
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
     catalog: new InMemoryCatalogStore(),
+    buckets: new InMemoryBucketReader(),
   };
 }
 
