@@ -42,8 +42,11 @@ export function writerOf(principal: Principal): { sub: string; admin: boolean } 
 /** Makes a scope with its owners (operators only; the route requires the admin scope). */
 export async function createScope(
   deps: Pick<Deps, 'catalog' | 'clock'>,
+  principal: Principal,
   request: { scope: string; owners: string[] },
 ): Promise<ScopeRecord> {
+  // The route admits operators only; checked here too, as the write is theirs alone.
+  if (!isCatalogAdmin(principal)) throw new ForbiddenError('only operators (gluon.admin) make scopes');
   if (request.scope.startsWith('user.')) {
     throw new ValidationError('invalid scope', [
       { field: 'scope', message: 'user.<name> scopes belong to their users and need no record' },

@@ -23,7 +23,7 @@ type CatalogApiDeps = Pick<Deps, 'catalog' | 'clock' | 'sites' | 'buckets'>;
 
 /** POST /catalog/scopes — an operator makes a scope and names its owners. */
 export const createScopeHandler = (deps: CatalogApiDeps) =>
-  httpHandler('createScope', async ({ body }) => createScope(deps, body));
+  httpHandler('createScope', async ({ body, principal }) => createScope(deps, principal, body));
 
 /** GET /catalog/scopes */
 export const listScopesHandler = (deps: CatalogApiDeps) =>
