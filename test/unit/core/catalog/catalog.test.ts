@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RegisterFilesRequestSchema } from '#core/api/catalog.ts';
 import { SCOPES } from '#core/api/common.ts';
+import type { StorageEndpoint } from '#core/catalog/catalog.ts';
 import { defaultOutputDataset, outputFileName, parseDidText, userScope } from '#core/catalog/did.ts';
 import { metadataFilterOf } from '#core/catalog/manage-catalog.ts';
 import { replicaUrl } from '#core/catalog/register-files.ts';
@@ -97,7 +98,7 @@ describe('registration requests', () => {
   });
 
   it('makes replica URLs under the endpoint prefix', () => {
-    const s3 = {
+    const s3: StorageEndpoint = {
       endpointId: 'DATA-A',
       kind: 's3',
       bucket: 'data-a',
@@ -105,15 +106,17 @@ describe('registration requests', () => {
       sites: [],
       readable: true,
       writable: true,
-    } as const;
+    };
     expect(replicaUrl(s3, 'run1/f.root')).toBe('s3://data-a/mc/run1/f.root');
-    const url = {
-      ...s3,
+    const url: StorageEndpoint = {
+      endpointId: 'EOS',
       kind: 'url',
-      bucket: undefined,
       urlRoot: 'root://eos.example.org//eos',
       prefix: 'data/',
-    } as const;
+      sites: [],
+      readable: true,
+      writable: true,
+    };
     expect(replicaUrl(url, 'f.root')).toBe('root://eos.example.org//eos/data/f.root');
   });
 
