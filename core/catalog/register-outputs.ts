@@ -39,15 +39,38 @@ export function outputDatasetOf(owner: string, spec: Pick<TaskSpec, 'name' | 'ou
 }
 
 /**
+ * The default dataset's name when another task (or a user) already took `<task name>.output`
+ * (a task submitted again under its name): `<task name>.<taskId>.output`, the task's own.
+ */
+export function ownOutputDataset(owner: string, taskName: string, taskId: string): Did {
+  return { scope: userScope(owner), name: `${taskName}.${taskId}.output` };
+}
+
+/**
+ * The dataset a stored task's outputs go to: the spec's outputDataset; else the default one if it
+ * is free or this task's, else the task's own (ownOutputDataset), as submitTask chose.
+ */
+async function taskOutputDataset(deps: Pick<Deps, 'catalog'>, task: TaskContext): Promise<Did> {
+  const did = outputDatasetOf(task.owner, task.spec);
+  if (task.spec.outputDataset !== undefined) return did;
+  const dataset = await deps.catalog.getDataset(did);
+  if (dataset?.taskId === task.taskId) return did;
+  if (dataset === undefined && (await deps.catalog.getFile(did)) === undefined) return did;
+  return ownOutputDataset(task.owner, task.name, task.taskId);
+}
+
+/**
  * Checks, before the task is stored, that its output dataset can be used: in a scope the owner may
- * write in (403 naming `outputDataset` otherwise), and not a file's name or a closed dataset (409).
- * A dataset of that name that is open is used as it is (several tasks may fill one dataset).
+ * write in (403 naming `outputDataset` otherwise), and, when the spec names it, not a file's name
+ * or a closed dataset (409); an open one is used as it is (several tasks may fill one dataset).
+ * The default `<task name>.output`, when taken (the same task name submitted again), gives way to
+ * the task's own `<task name>.<taskId>.output`. Answers the dataset of a task id.
  */
 export async function checkOutputDataset(
   deps: Pick<Deps, 'catalog'>,
   owner: string,
   spec: Pick<TaskSpec, 'name' | 'outputDataset'>,
-): Promise<Did | undefined> {
+): Promise<((taskId: string) => Did) | undefined> {
   if (isSystemOwner(owner)) return undefined;
   const did = outputDatasetOf(owner, spec);
   if (!DidNameSchema.safeParse(did.name).success) {
@@ -61,13 +84,17 @@ export async function checkOutputDataset(
     );
   }
   const [dataset, file] = await Promise.all([deps.catalog.getDataset(did), deps.catalog.getFile(did)]);
+  if (spec.outputDataset === undefined) {
+    const taken = dataset !== undefined || file !== undefined;
+    return (taskId) => (taken ? ownOutputDataset(owner, spec.name, taskId) : did);
+  }
   if (file !== undefined) throw new ConflictError(`outputDataset: ${didText(did)} is a file`);
   if (dataset?.state === 'closed') {
     throw new ConflictError(
-      `outputDataset: ${didText(did)} is closed; name another dataset in outputDataset (or the task otherwise)`,
+      `outputDataset: ${didText(did)} is closed; name another dataset in outputDataset`,
     );
   }
-  return did;
+  return () => did;
 }
 
 /** Makes the task's output dataset (open, with its taskId) unless a dataset of that name is there. */
@@ -111,12 +138,12 @@ interface TaskContext {
 /** The catalog entries of one job's outputs (those with a checksum; pilots record one for each). */
 function outputEntries(
   task: TaskContext,
+  did: Did,
   jobIndex: number,
   outputs: OutputFile[],
   resultsBucket: string,
   at: string,
 ): Array<{ file: CatalogFile; replicas: Replica[] }> {
-  const did = outputDatasetOf(task.owner, task.spec);
   let nEvents: number | undefined;
   try {
     nEvents = jobAt(task.spec, jobIndex, task.sizing).nEvents;
@@ -153,10 +180,10 @@ function outputEntries(
 async function registerInto(
   deps: Pick<Deps, 'catalog' | 'clock'>,
   task: TaskContext,
+  did: Did,
   entries: Array<{ file: CatalogFile; replicas: Replica[] }>,
 ): Promise<number> {
   if (entries.length === 0) return 0;
-  const did = outputDatasetOf(task.owner, task.spec);
   const at = deps.clock.now().toISOString();
   let dataset = await deps.catalog.getDataset(did);
   if (dataset === undefined) {
@@ -207,10 +234,11 @@ export async function registerJobOutputs(
     const task = await taskContext(deps, taskId);
     if (task === undefined || isSystemOwner(task.owner)) continue;
     const at = deps.clock.now().toISOString();
+    const did = await taskOutputDataset(deps, task);
     const entries = records.flatMap((r) =>
-      outputEntries(task, r.jobIndex, r.outputs ?? [], resultsBucket, at),
+      outputEntries(task, did, r.jobIndex, r.outputs ?? [], resultsBucket, at),
     );
-    registered += await registerInto(deps, task, entries);
+    registered += await registerInto(deps, task, did, entries);
   }
   return { registered };
 }
@@ -242,6 +270,7 @@ export async function closeEndedTasksDatasets(
     if (before?.state !== undefined && isFinalTaskState(before.state)) continue;
     const task = await taskContext(deps, after.taskId);
     if (task === undefined || isSystemOwner(task.owner)) continue;
+    const did = await taskOutputDataset(deps, task);
     const merged = after.outputs ?? [];
     if (merged.length > 0) {
       const results = await deps.catalog.getEndpoint(RESULTS_ENDPOINT_ID);
@@ -250,11 +279,10 @@ export async function closeEndedTasksDatasets(
         const jobIndex = jobIndexOfKey(output.key);
         return jobIndex === undefined
           ? []
-          : outputEntries(task, jobIndex, [output], results?.bucket ?? '', at);
+          : outputEntries(task, did, jobIndex, [output], results?.bucket ?? '', at);
       });
-      await registerInto(deps, task, entries);
+      await registerInto(deps, task, did, entries);
     }
-    const did = outputDatasetOf(task.owner, task.spec);
     const dataset = await deps.catalog.getDataset(did);
     // A dataset another task made (or one a user made and named) is closed by its maker.
     if (dataset?.taskId !== task.taskId) continue;

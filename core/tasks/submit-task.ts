@@ -42,7 +42,7 @@ export async function submitTask(
     principal.sub,
     spec,
     idempotencyKey,
-    outputDataset && { catalog: deps.catalog, did: outputDataset },
+    outputDataset && { catalog: deps.catalog, of: outputDataset },
   );
 }
 
@@ -61,7 +61,7 @@ async function submitAs(
   spec: TaskSpec,
   idempotencyKey?: string,
   /** The user's output dataset (checked), made once the task is stored; system tasks keep none. */
-  outputDataset?: { catalog: Deps['catalog']; did: Did },
+  outputDataset?: { catalog: Deps['catalog']; of: (taskId: string) => Did },
 ): Promise<SubmitTaskResponse> {
   const now = deps.clock.now();
   const at = now.toISOString();
@@ -95,7 +95,8 @@ async function submitAs(
         };
   const outcome = await deps.tasks.create(task, hold);
   if (!outcome.created) return replay(deps, owner, spec, idempotencyKey as string, outcome.taskId);
-  if (outputDataset !== undefined) await createOutputDataset(outputDataset, task, outputDataset.did);
+  if (outputDataset !== undefined)
+    await createOutputDataset(outputDataset, task, outputDataset.of(task.taskId));
   try {
     await deps.workflow.startTask(task.taskId);
   } catch (error) {

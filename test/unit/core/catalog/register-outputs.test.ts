@@ -157,4 +157,26 @@ describe('output datasets', () => {
       state: 'open',
     });
   });
+  it('gives a task submitted again under its name a dataset of its own, filled and closed as the first', async () => {
+    const { deps, taskId: first } = await setup();
+    const again = await runningTask(deps, generationSpec(1, { name: 'zmumu' }));
+    const own = { scope: 'user.alice', name: `zmumu.${again}.output` };
+    expect(await deps.catalog.getDataset(own)).toMatchObject({ state: 'open', taskId: again });
+    const pilotId = await addPilot(deps, 'cern', undefined, 'wn002.example.org');
+    const out = outputOf(again, 0, 1, 'events.root', 'again');
+    await claimed(deps, pilotId, jobRef(again, 0));
+    await complete(deps, pilotId, report(jobRef(again, 0), PILOT_ERROR_CODES.OK, { outputs: [out] }));
+    await settleJobChanges(deps);
+    expect((await deps.catalog.listFiles(own, { limit: 10 })).items.map((f) => f.adler32)).toEqual([
+      out.adler32,
+    ]);
+    const head = await taskOf(deps, again);
+    await closeEndedTasksDatasets(deps, [{ before: head, after: { ...head, state: 'done' } }]);
+    expect(await deps.catalog.getDataset(own)).toMatchObject({ state: 'closed', files: 1 });
+    expect(await deps.catalog.getDataset({ scope: 'user.alice', name: 'zmumu.output' })).toMatchObject({
+      state: 'open',
+      taskId: first,
+      files: 0,
+    });
+  });
 });
