@@ -40,7 +40,7 @@ export async function registerFiles(
       throw new NotFoundError(`dataset: ${request.dataset} not found (create it first)`);
     if (head.state !== 'open') throw new ConflictError(`dataset: ${request.dataset} is closed`);
   }
-  await assertMayWrite(deps, who, { scope, name: 'x' }, request.scope === undefined ? 'dataset' : 'scope');
+  await assertMayWrite(deps, who, scope, request.scope === undefined ? 'dataset' : 'scope');
   const endpoint = await deps.catalog.getEndpoint(request.endpoint);
   if (endpoint === undefined) {
     throw new ValidationError('invalid registration', [

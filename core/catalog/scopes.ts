@@ -26,13 +26,14 @@ export async function mayWriteScope(
 export async function assertMayWrite(
   deps: Pick<Deps, 'catalog'>,
   who: { sub: string; admin: boolean },
-  did: Did,
+  target: Did | string,
   field: string,
 ): Promise<void> {
-  if (await mayWriteScope(deps, who, did.scope)) return;
-  throw new ForbiddenError(
-    `${field}: ${didText(did)} is in scope ${did.scope}, where you may not write (yours is ${userScope(who.sub)})`,
-  );
+  const scope = typeof target === 'string' ? target : target.scope;
+  if (await mayWriteScope(deps, who, scope)) return;
+  const what =
+    typeof target === 'string' ? `scope ${scope} is one` : `${didText(target)} is in scope ${scope}`;
+  throw new ForbiddenError(`${field}: ${what} where you may not write (yours is ${userScope(who.sub)})`);
 }
 
 export function writerOf(principal: Principal): { sub: string; admin: boolean } {

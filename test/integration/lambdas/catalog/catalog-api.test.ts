@@ -310,6 +310,11 @@ describe('catalog-api: files', () => {
     });
     expect(reply.statusCode).toBe(403);
     expect(errorMessage(reply.body)).toMatch(/^dataset: /);
+    const loose = await call(deps, 'registerFiles', {
+      body: { scope: 'user.bob', endpoint: 'DATA-A', files: [FILE] },
+    });
+    expect(loose.statusCode).toBe(403);
+    expect(errorMessage(loose.body)).toMatch(/^scope: /);
     expect(await deps.catalog.getFile({ scope: 'user.bob', name: FILE.name })).toBeUndefined();
   });
 });
