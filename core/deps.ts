@@ -1,4 +1,5 @@
 import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
+import type { CatalogStore } from './catalog/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { MetricsReader } from './metrics/ports.ts';
@@ -7,7 +8,7 @@ import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
 import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
-import type { ObjectStore } from './storage/ports.ts';
+import type { BucketReader, ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
 
 export interface Clock {
@@ -67,6 +68,10 @@ export interface Deps {
   notifications: NotificationSettings;
   /** The operators' metrics, read back (CloudWatch on AWS, the local stack's metric lines). */
   metricsReader: MetricsReader;
+  /** The data catalog: files, datasets, replicas, storage endpoints, scopes (the catalog table). */
+  catalog: CatalogStore;
+  /** Storage endpoints' buckets, listed and read to register files from a listing. */
+  buckets: BucketReader;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

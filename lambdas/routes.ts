@@ -15,7 +15,8 @@ export type Capability =
   | 'policies'
   | 'accounting'
   | 'notifications'
-  | 'metrics';
+  | 'metrics'
+  | 'catalog';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -59,6 +60,19 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   listWebhooks: 'list-webhooks',
   removeWebhook: 'remove-webhook',
   getMetrics: 'get-metrics',
+  // One function for every catalog operation (CloudFormation's resource limit): it dispatches on the route.
+  createScope: 'catalog-api',
+  listScopes: 'catalog-api',
+  putEndpoint: 'catalog-api',
+  listEndpoints: 'catalog-api',
+  createDataset: 'catalog-api',
+  listDatasets: 'catalog-api',
+  getDataset: 'catalog-api',
+  closeDataset: 'catalog-api',
+  listDatasetFiles: 'catalog-api',
+  registerFiles: 'catalog-api',
+  getFile: 'catalog-api',
+  searchFiles: 'catalog-api',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -193,6 +207,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'deliver-webhooks': 'notifications',
   'retry-webhooks': 'notifications',
   'get-metrics': 'metrics',
+  'catalog-api': 'catalog',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

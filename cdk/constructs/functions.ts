@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
@@ -39,6 +39,7 @@ type RequiredEnvironment = Pick<
   | 'GLUON_QUEUE_PREFIX'
   | 'GLUON_STATE_MACHINE_ARN'
   | 'GLUON_WEBHOOKS_TABLE'
+  | 'GLUON_CATALOG_TABLE'
 >;
 export type FunctionEnvironment = RequiredEnvironment & Partial<Record<keyof Config, string>>;
 
@@ -187,6 +188,35 @@ export class Functions extends Construct {
         'Accounting exports are one object per day and format under accounting/; the function may put objects there only.',
       );
     }
+    if (access.endpointBuckets?.includes('list-read')) {
+      const dataBuckets = props.stage.catalog.dataBuckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`);
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ListEndpointBuckets',
+          actions: ['s3:ListBucket'],
+          resources: [props.storage.bucket.bucketArn, ...dataBuckets],
+        }),
+      );
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ReadEndpointBuckets',
+          actions: ['s3:GetObject'],
+          resources: [props.storage.bucket.arnForObjects('tasks/*'), ...dataBuckets.map((arn) => `${arn}/*`)],
+        }),
+      );
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.storage.bucket)}.Arn>/tasks/*]`,
+        'Registration from a listing reads the objects of the results endpoint (tasks/) to checksum them.',
+      );
+      for (const b of props.stage.catalog.dataBuckets) {
+        acknowledge(
+          fn,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`,
+          `Registration from a listing reads the objects of the data bucket ${b} (stage catalog.dataBuckets) to checksum them.`,
+        );
+      }
+    }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
     if (access.eventBus?.includes('put')) props.notifications.grantPut(fn.role);
     for (const key of access.streams ?? []) {
@@ -242,6 +272,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
     GLUON_WEBHOOKS_TABLE: props.tables.webhooks.tableName,
+    GLUON_CATALOG_TABLE: props.tables.catalog.tableName,
   };
   for (const [name, value] of Object.entries(props.stage.functionSettings)) {
     if (value !== undefined) environment[name as keyof Config] = String(value);

@@ -8,6 +8,7 @@ import {
   stsClient,
 } from '#adapters/aws-clients.ts';
 import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-store.ts';
+import { DynamoDbCatalogStore } from '#adapters/dynamodb/dynamodb-catalog-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
@@ -22,6 +23,7 @@ import { FetchWebhookSender } from '#adapters/http/fetch-webhook-sender.ts';
 import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.ts';
 import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
+import { S3BucketReader } from '#adapters/s3/s3-bucket-reader.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
@@ -106,6 +108,8 @@ export function depsFromConfig(c: Config): Deps {
       c.GLUON_METRICS_FILE === undefined
         ? new NoMetricsReader()
         : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
+    catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
+    buckets: new S3BucketReader(s3Client()),
   };
 }
 
