@@ -1,36 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { Adler32 } from '#core/storage/adler32.ts';
 
-const MOD_ADLER = 65521;
-/** Largest number of bytes that can be summed before the 32-bit sums must be reduced. */
-const NMAX = 5552;
-
-/** A running Adler-32 (RFC 1950) checksum, the one Rucio and the grid tools use for files. */
-export class Adler32 {
-  private a = 1;
-  private b = 0;
-
-  update(data: Uint8Array): this {
-    let { a, b } = this;
-    let i = 0;
-    while (i < data.length) {
-      const end = Math.min(i + NMAX, data.length);
-      for (; i < end; i++) {
-        a += data[i] as number;
-        b += a;
-      }
-      a %= MOD_ADLER;
-      b %= MOD_ADLER;
-    }
-    this.a = a;
-    this.b = b;
-    return this;
-  }
-
-  /** The checksum as 8 lower-case hex digits. */
-  hex(): string {
-    return (((this.b << 16) | this.a) >>> 0).toString(16).padStart(8, '0');
-  }
-}
+// The running checksum lives in core (the transfer service verifies copies with it too).
+export { Adler32 };
 
 /** Adler-32 of a buffer or string (UTF-8), as 8 lower-case hex digits. */
 export function adler32(data: Uint8Array | string): string {
