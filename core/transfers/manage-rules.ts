@@ -74,27 +74,39 @@ async function mayWriteScope(
 async function filesOf(
   catalog: CatalogStore,
   did: Did,
-): Promise<{ type: 'dataset' | 'file'; files: Array<{ scope: string; name: string; bytes: number; adler32: string }> } | undefined> {
+): Promise<
+  | {
+      type: 'dataset' | 'file';
+      files: Array<{ scope: string; name: string; bytes: number; adler32: string }>;
+    }
+  | undefined
+> {
   const dataset = await catalog.getDataset(did);
   if (dataset !== undefined) {
     const files: Array<{ scope: string; name: string; bytes: number; adler32: string }> = [];
     let nextToken: string | undefined;
     do {
       const page = await catalog.listFiles(did, { limit: FILE_PAGE, ...(nextToken ? { nextToken } : {}) });
-      files.push(...page.items.map((f) => ({ scope: f.scope, name: f.name, bytes: f.bytes, adler32: f.adler32 })));
+      files.push(
+        ...page.items.map((f) => ({ scope: f.scope, name: f.name, bytes: f.bytes, adler32: f.adler32 })),
+      );
       nextToken = page.items.length > 0 ? page.nextToken : undefined;
     } while (nextToken !== undefined);
     return { type: 'dataset', files };
   }
   const file = await catalog.getFile(did);
   if (file === undefined) return undefined;
-  return { type: 'file', files: [{ scope: file.scope, name: file.name, bytes: file.bytes, adler32: file.adler32 }] };
+  return {
+    type: 'file',
+    files: [{ scope: file.scope, name: file.name, bytes: file.bytes, adler32: file.adler32 }],
+  };
 }
 
 async function replicasOfAll(catalog: CatalogStore, files: Did[]): Promise<Map<string, Replica[]>> {
   const all = new Map<string, Replica[]>();
   for (let i = 0; i < files.length; i += REPLICA_BATCH) {
-    for (const [key, replicas] of await catalog.replicasOf(files.slice(i, i + REPLICA_BATCH))) all.set(key, replicas);
+    for (const [key, replicas] of await catalog.replicasOf(files.slice(i, i + REPLICA_BATCH)))
+      all.set(key, replicas);
   }
   return all;
 }
@@ -121,16 +133,23 @@ async function checkRequest(
   const endpoints = new Map<string, StorageEndpoint>();
   for (const endpointId of request.endpoints) {
     const endpoint = await endpointOf(deps, endpointId);
-    if (endpoint === undefined) issues.push({ field: 'endpoints', message: `no storage endpoint ${endpointId}` });
-    else if (!endpoint.writable) issues.push({ field: 'endpoints', message: `${endpointId} is not writable` });
+    if (endpoint === undefined)
+      issues.push({ field: 'endpoints', message: `no storage endpoint ${endpointId}` });
+    else if (!endpoint.writable)
+      issues.push({ field: 'endpoints', message: `${endpointId} is not writable` });
     else if (endpoint.kind !== 's3' || endpoint.bucket === undefined)
-      issues.push({ field: 'endpoints', message: `${endpointId} is not an S3 endpoint: the transfer service copies between buckets` });
+      issues.push({
+        field: 'endpoints',
+        message: `${endpointId} is not an S3 endpoint: the transfer service copies between buckets`,
+      });
     else endpoints.set(endpointId, endpoint);
   }
   if (issues.length > 0) throw new ValidationError('invalid rule', issues);
   const did = parseDid(request.did);
   if (!system && !(await mayWriteScope(deps.catalog, principal, did.scope))) {
-    throw new ForbiddenError(`did: ${request.did} is outside your scopes (rules are made by a scope's writers)`);
+    throw new ForbiddenError(
+      `did: ${request.did} is outside your scopes (rules are made by a scope's writers)`,
+    );
   }
   return endpoints;
 }
@@ -151,7 +170,10 @@ export async function createRule(
   if (!parsed.success) {
     throw new ValidationError(
       'invalid rule',
-      parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(root)', message: i.message })),
+      parsed.error.issues.map((i) => ({
+        field: i.path.map(String).join('.') || '(root)',
+        message: i.message,
+      })),
     );
   }
   const request = parsed.data;
@@ -170,8 +192,19 @@ export async function createRule(
   const replicas = await replicasOfAll(deps.catalog, content.files);
   const locks: Lock[] = [];
   for (const file of content.files) {
-    const { held, targets } = placeReplicas(request.endpoints, request.copies, replicas.get(didText(file)) ?? []);
-    const base = { ruleId, scope: file.scope, name: file.name, bytes: file.bytes, adler32: file.adler32, updatedAt: at };
+    const { held, targets } = placeReplicas(
+      request.endpoints,
+      request.copies,
+      replicas.get(didText(file)) ?? [],
+    );
+    const base = {
+      ruleId,
+      scope: file.scope,
+      name: file.name,
+      bytes: file.bytes,
+      adler32: file.adler32,
+      updatedAt: at,
+    };
     for (const endpointId of held) locks.push({ ...base, endpointId, state: 'available', attempt: 0 });
     for (const endpointId of targets) locks.push({ ...base, endpointId, state: 'copying', attempt: 1 });
   }
@@ -225,7 +258,11 @@ function isAdmin(principal: Principal): boolean {
 }
 
 /** A rule the caller may see (theirs; admins any); another user's is reported missing. */
-export async function getRule(deps: Pick<RuleDeps, 'rules'>, principal: Principal, ruleId: string): Promise<Rule> {
+export async function getRule(
+  deps: Pick<RuleDeps, 'rules'>,
+  principal: Principal,
+  ruleId: string,
+): Promise<Rule> {
   const rule = await deps.rules.getRule(ruleId);
   if (rule === undefined || (rule.owner !== principal.sub && !isAdmin(principal))) {
     throw new NotFoundError(`rule ${ruleId} not found`);

@@ -15,7 +15,11 @@ export interface RuleStore {
   listRules(filter: { owner?: string; did?: string }, page: PageRequest): Promise<Page<Rule>>;
   /** Any state but deleted → deleted; false when it was deleted already (or absent). */
   deleteRule(ruleId: string, at: string): Promise<boolean>;
-  getLock(ruleId: string, file: { scope: string; name: string }, endpointId: string): Promise<Lock | undefined>;
+  getLock(
+    ruleId: string,
+    file: { scope: string; name: string },
+    endpointId: string,
+  ): Promise<Lock | undefined>;
   /** The rule's locks, a page at a time. */
   listLocks(ruleId: string, page: PageRequest): Promise<Page<Lock>>;
   /**

@@ -28,7 +28,10 @@ const REPLICA_BATCH = 100;
  * finds it), and answers whether every file of the dataset has an available replica at one of
  * them. The rule is the system's, made for the task's owner, who may only read the dataset.
  */
-export async function rulePrecondition(deps: RuleDeps, input: RulePreconditionInput): Promise<RulePreconditionAnswer> {
+export async function rulePrecondition(
+  deps: RuleDeps,
+  input: RulePreconditionInput,
+): Promise<RulePreconditionAnswer> {
   const ruleId = preconditionRuleId(input.taskId);
   const rule = await createRule(
     deps,
@@ -40,9 +43,15 @@ export async function rulePrecondition(deps: RuleDeps, input: RulePreconditionIn
   const missing = await filesWithoutReplicaAt(deps, parseDid(input.dataset), endpoints);
   const progress = { ...rule.counters };
   if (missing.count === 0) {
-    return { ready: true, ruleId, progress, reason: `every file of ${input.dataset} is at ${[...endpoints].join(', ')}` };
+    return {
+      ready: true,
+      ruleId,
+      progress,
+      reason: `every file of ${input.dataset} is at ${[...endpoints].join(', ')}`,
+    };
   }
-  const state = rule.state === 'stuck' ? ` (rule ${ruleId} is stuck: ${rule.counters.failed} transfer(s) given up)` : '';
+  const state =
+    rule.state === 'stuck' ? ` (rule ${ruleId} is stuck: ${rule.counters.failed} transfer(s) given up)` : '';
   return {
     ready: false,
     ruleId,
@@ -67,7 +76,9 @@ async function filesWithoutReplicaAt(
       const batch = page.items.slice(i, i + REPLICA_BATCH);
       const replicas = await deps.catalog.replicasOf(batch);
       for (const file of batch) {
-        const at = (replicas.get(didText(file)) ?? []).some((r) => r.state === 'available' && endpoints.has(r.endpointId));
+        const at = (replicas.get(didText(file)) ?? []).some(
+          (r) => r.state === 'available' && endpoints.has(r.endpointId),
+        );
         if (!at) {
           count += 1;
           example ??= didText(file);

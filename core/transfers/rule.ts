@@ -149,7 +149,9 @@ export const TransferMessageSchema = z.strictObject({
 });
 export type TransferMessage = z.infer<typeof TransferMessageSchema>;
 
-export function transferMessageOf(lock: Pick<Lock, 'ruleId' | 'scope' | 'name' | 'endpointId' | 'attempt'>): TransferMessage {
+export function transferMessageOf(
+  lock: Pick<Lock, 'ruleId' | 'scope' | 'name' | 'endpointId' | 'attempt'>,
+): TransferMessage {
   return {
     v: 1,
     ruleId: lock.ruleId,

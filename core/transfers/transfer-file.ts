@@ -3,7 +3,14 @@ import type { Clock } from '../deps.ts';
 import { retryDelaySec } from '../notifications/webhook.ts';
 import { endpointOf, type RuleDeps } from './manage-rules.ts';
 import type { ObjectCopier, ObjectRef } from './ports.ts';
-import { type Lock, parseS3Url, replicaKey, settledState, type TransferMessage, transferMessageOf } from './rule.ts';
+import {
+  type Lock,
+  parseS3Url,
+  replicaKey,
+  settledState,
+  type TransferMessage,
+  transferMessageOf,
+} from './rule.ts';
 
 export type TransferDeps = Pick<RuleDeps, 'catalog' | 'rules' | 'transferQueue' | 'transfers'> & {
   copier: ObjectCopier;
@@ -53,8 +60,12 @@ export async function transferFile(deps: TransferDeps, message: TransferMessage)
 
   const destination = await endpointOf(deps, lock.endpointId);
   const now = (): string => deps.clock.now().toISOString();
-  if (destination?.bucket === undefined) return fail(deps, lock, `endpoint ${lock.endpointId} is gone`, now());
-  const target: ObjectRef = { bucket: destination.bucket, key: replicaKey(destination.prefix, lock.scope, lock.name) };
+  if (destination?.bucket === undefined)
+    return fail(deps, lock, `endpoint ${lock.endpointId} is gone`, now());
+  const target: ObjectRef = {
+    bucket: destination.bucket,
+    key: replicaKey(destination.prefix, lock.scope, lock.name),
+  };
   const targetReplica = {
     scope: lock.scope,
     name: lock.name,
@@ -75,20 +86,26 @@ export async function transferFile(deps: TransferDeps, message: TransferMessage)
     }
   } catch (error) {
     const failure =
-      error instanceof AttemptFailure ? error : new AttemptFailure((error as Error).message ?? String(error), false);
+      error instanceof AttemptFailure
+        ? error
+        : new AttemptFailure((error as Error).message ?? String(error), false);
     if (failure.corrupt) {
       await deps.copier.remove(target);
-      await deps.catalog.putReplica({ ...targetReplica, state: 'corrupt', updatedAt: now(), reason: failure.message }, [
-        'copying',
-        'corrupt',
-      ]);
+      await deps.catalog.putReplica(
+        { ...targetReplica, state: 'corrupt', updatedAt: now(), reason: failure.message },
+        ['copying', 'corrupt'],
+      );
     }
     return retry(deps, lock, failure.message, now());
   }
 
   const at = now();
   // Available only from copying (or corrupt, an earlier attempt's): another rule's or a pilot's state is not overwritten.
-  await deps.catalog.putReplica({ ...targetReplica, state: 'available', updatedAt: at }, ['copying', 'corrupt', 'absent']);
+  await deps.catalog.putReplica({ ...targetReplica, state: 'available', updatedAt: at }, [
+    'copying',
+    'corrupt',
+    'absent',
+  ]);
   if (await deps.rules.finishLock(lock, 'available', at)) await settle(deps, lock.ruleId, at);
   return { outcome: 'copied', bytes: lock.bytes };
 }
@@ -108,7 +125,8 @@ async function sourceOf(deps: TransferDeps, lock: Lock): Promise<ObjectRef> {
 async function retry(deps: TransferDeps, lock: Lock, reason: string, at: string): Promise<TransferOutcome> {
   const delay = retryDelaySec(lock.attempt, deps.transfers);
   if (delay === undefined) return fail(deps, lock, reason, at);
-  if (!(await deps.rules.retryLock(lock, at, reason))) return { outcome: 'skipped', reason: 'lock moved meanwhile' };
+  if (!(await deps.rules.retryLock(lock, at, reason)))
+    return { outcome: 'skipped', reason: 'lock moved meanwhile' };
   const delaySec = Math.min(delay, MAX_MESSAGE_DELAY_SEC);
   await deps.transferQueue.send([transferMessageOf({ ...lock, attempt: lock.attempt + 1 })], delaySec);
   return { outcome: 'retrying', attempt: lock.attempt + 1, delaySec, reason };
