@@ -103,6 +103,7 @@ import {
 } from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import { InMemoryCatalogStore } from './in-memory-catalog.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -1304,6 +1305,7 @@ export interface InMemoryDeps extends Deps {
   webhookSender: ScriptedWebhookSender;
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
+  catalog: InMemoryCatalogStore;
 }
 
 export function inMemoryDeps(
@@ -1334,6 +1336,7 @@ export function inMemoryDeps(
     webhookIds: new SequentialWebhookIds(),
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
+    catalog: new InMemoryCatalogStore(),
   };
 }
 
