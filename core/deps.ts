@@ -10,6 +10,8 @@ import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
 import type { ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
+import type { RuleIds } from './transfers/manage-rules.ts';
+import type { ObjectCopier, RuleStore, TransferQueue, TransferSettings } from './transfers/ports.ts';
 
 export interface Clock {
   now(): Date;
@@ -70,6 +72,13 @@ export interface Deps {
   metricsReader: MetricsReader;
   /** The data catalog: files, datasets, replicas, storage endpoints, scopes (the catalog table). */
   catalog: CatalogStore;
+  /** Replication rules and their locks (items of the catalog table). */
+  rules: RuleStore;
+  ruleIds: RuleIds;
+  /** The transfer service: its queue, the copier between buckets, its back-off. */
+  transferQueue: TransferQueue;
+  copier: ObjectCopier;
+  transfers: TransferSettings;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

@@ -1,5 +1,5 @@
 import { type Page, type PageRequest, SCOPES } from '../api/common.ts';
-import { RESULTS_ENDPOINT_ID, type Replica, type StorageEndpoint } from '../catalog/catalog.ts';
+import type { Replica, StorageEndpoint } from '../catalog/catalog.ts';
 import { type Did, didText, parseDid, userScope } from '../catalog/did.ts';
 import type { CatalogStore } from '../catalog/ports.ts';
 import type { Clock, Principal } from '../deps.ts';
@@ -30,33 +30,9 @@ export interface RuleDeps {
   clock: Clock;
 }
 
-/** Key prefix of rule copies in the deployment's results bucket (GLUON-RESULTS as a destination). */
-export const RESULTS_REPLICA_PREFIX = 'replicas/';
 /** Files read (and replicas asked for) per catalog call while a rule is made. */
 const FILE_PAGE = 1000;
 const REPLICA_BATCH = 100;
-
-/**
- * A storage endpoint by id: stored ones from the catalog, and the deployment's results bucket
- * (GLUON-RESULTS), which is not stored.
- */
-export async function endpointOf(
-  deps: Pick<RuleDeps, 'catalog' | 'transfers'>,
-  endpointId: string,
-): Promise<StorageEndpoint | undefined> {
-  if (endpointId === RESULTS_ENDPOINT_ID) {
-    return {
-      endpointId,
-      kind: 's3',
-      bucket: deps.transfers.resultsBucket,
-      prefix: RESULTS_REPLICA_PREFIX,
-      sites: [],
-      readable: true,
-      writable: true,
-    };
-  }
-  return deps.catalog.getEndpoint(endpointId);
-}
 
 /** Admins write anywhere; others in their own `user.<name>` scope and in scopes that name them owners. */
 async function mayWriteScope(
@@ -132,7 +108,7 @@ async function checkRequest(
   }
   const endpoints = new Map<string, StorageEndpoint>();
   for (const endpointId of request.endpoints) {
-    const endpoint = await endpointOf(deps, endpointId);
+    const endpoint = await deps.catalog.getEndpoint(endpointId);
     if (endpoint === undefined)
       issues.push({ field: 'endpoints', message: `no storage endpoint ${endpointId}` });
     else if (!endpoint.writable)

@@ -61,7 +61,5 @@ export interface ObjectCopier {
   remove(object: ObjectRef): Promise<void>;
 }
 
-/** The transfer service's settings: back-off of failed attempts, and the results bucket (GLUON-RESULTS). */
-export interface TransferSettings extends RetrySchedule {
-  resultsBucket: string;
-}
+/** The transfer service's settings: back-off of failed attempts (base × 2^n, capped) and attempts in all. */
+export type TransferSettings = RetrySchedule;

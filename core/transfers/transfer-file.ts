@@ -1,7 +1,7 @@
 import { didText } from '../catalog/did.ts';
 import type { Clock } from '../deps.ts';
 import { retryDelaySec } from '../notifications/webhook.ts';
-import { endpointOf, type RuleDeps } from './manage-rules.ts';
+import type { RuleDeps } from './manage-rules.ts';
 import type { ObjectCopier, ObjectRef } from './ports.ts';
 import {
   type Lock,
@@ -58,7 +58,7 @@ export async function transferFile(deps: TransferDeps, message: TransferMessage)
   const rule = await deps.rules.getRule(message.ruleId);
   if (rule === undefined || rule.state === 'deleted') return { outcome: 'skipped', reason: 'rule deleted' };
 
-  const destination = await endpointOf(deps, lock.endpointId);
+  const destination = await deps.catalog.getEndpoint(lock.endpointId);
   const now = (): string => deps.clock.now().toISOString();
   if (destination?.bucket === undefined)
     return fail(deps, lock, `endpoint ${lock.endpointId} is gone`, now());
@@ -115,7 +115,7 @@ async function sourceOf(deps: TransferDeps, lock: Lock): Promise<ObjectRef> {
   const replicas = (await deps.catalog.replicasOf([lock])).get(didText(lock)) ?? [];
   for (const replica of replicas) {
     if (replica.state !== 'available' || replica.endpointId === lock.endpointId) continue;
-    const endpoint = await endpointOf(deps, replica.endpointId);
+    const endpoint = await deps.catalog.getEndpoint(replica.endpointId);
     const ref = parseS3Url(replica.url);
     if (endpoint?.readable === true && ref !== undefined) return ref;
   }
@@ -133,7 +133,7 @@ async function retry(deps: TransferDeps, lock: Lock, reason: string, at: string)
 }
 
 async function fail(deps: TransferDeps, lock: Lock, reason: string, at: string): Promise<TransferOutcome> {
-  const destination = await endpointOf(deps, lock.endpointId);
+  const destination = await deps.catalog.getEndpoint(lock.endpointId);
   if (destination?.bucket !== undefined) {
     await deps.catalog.putReplica(
       {

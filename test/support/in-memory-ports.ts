@@ -105,6 +105,13 @@ import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { InMemoryCatalogStore } from './in-memory-catalog.ts';
 import {
+  InMemoryObjectCopier,
+  InMemoryRuleStore,
+  InMemoryTransferQueue,
+  SequentialRuleIds,
+  TEST_TRANSFER_SETTINGS,
+} from './in-memory-transfers.ts';
+import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
   RecordingEventBus,
@@ -1306,6 +1313,10 @@ export interface InMemoryDeps extends Deps {
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
   catalog: InMemoryCatalogStore;
+  rules: InMemoryRuleStore;
+  ruleIds: SequentialRuleIds;
+  transferQueue: InMemoryTransferQueue;
+  copier: InMemoryObjectCopier;
 }
 
 export function inMemoryDeps(
@@ -1337,6 +1348,11 @@ export function inMemoryDeps(
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
     catalog: new InMemoryCatalogStore(),
+    rules: new InMemoryRuleStore(),
+    ruleIds: new SequentialRuleIds(),
+    transferQueue: new InMemoryTransferQueue(),
+    copier: new InMemoryObjectCopier(),
+    transfers: { ...TEST_TRANSFER_SETTINGS },
   };
 }
 
