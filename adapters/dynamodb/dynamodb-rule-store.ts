@@ -9,8 +9,8 @@ import {
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { RuleStore } from '#core/transfers/ports.ts';
 import type { Lock, Rule } from '#core/transfers/rule.ts';
-import { batchPut } from './batch-put.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { batchPut } from './batch-put.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
@@ -62,19 +62,30 @@ export class DynamoDbRuleStore implements RuleStore {
               },
             },
             { Put: { TableName: this.tableName, Item: { pk: ALL_RULES_PK, sk: rule.ruleId, ...listing } } },
-            { Put: { TableName: this.tableName, Item: { pk: ownerPk(rule.owner), sk: rule.ruleId, ...listing } } },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: ownerPk(rule.owner), sk: rule.ruleId, ...listing },
+              },
+            },
           ],
         }),
       );
     } catch (error) {
-      if (errorName(error) === CANCELED && cancellationCodes(error)[0] === 'ConditionalCheckFailed') return false;
+      if (errorName(error) === CANCELED && cancellationCodes(error)[0] === 'ConditionalCheckFailed')
+        return false;
       rethrowSdkError(error, 'create rule');
     }
     // After the head: a second create of the same id (refused above) never overwrites the locks.
     await batchPut(
       this.db,
       this.tableName,
-      locks.map((lock) => ({ pk: rulePk(lock.ruleId), sk: lockSk(lock, lock.endpointId), kind: 'lock', ...lock })),
+      locks.map((lock) => ({
+        pk: rulePk(lock.ruleId),
+        sk: lockSk(lock, lock.endpointId),
+        kind: 'lock',
+        ...lock,
+      })),
       'put rule locks',
     );
     return true;
@@ -95,7 +106,10 @@ export class DynamoDbRuleStore implements RuleStore {
           KeyConditionExpression: 'pk = :pk',
           ...(filter.did === undefined
             ? { ExpressionAttributeValues: { ':pk': pk } }
-            : { FilterExpression: 'did = :did', ExpressionAttributeValues: { ':pk': pk, ':did': filter.did } }),
+            : {
+                FilterExpression: 'did = :did',
+                ExpressionAttributeValues: { ':pk': pk, ':did': filter.did },
+              }),
           ScanIndexForward: false,
           Limit: page.limit,
           ...(page.nextToken === undefined
@@ -131,7 +145,11 @@ export class DynamoDbRuleStore implements RuleStore {
     );
   }
 
-  async getLock(ruleId: string, file: { scope: string; name: string }, endpointId: string): Promise<Lock | undefined> {
+  async getLock(
+    ruleId: string,
+    file: { scope: string; name: string },
+    endpointId: string,
+  ): Promise<Lock | undefined> {
     const item = await this.get(rulePk(ruleId), lockSk(file, endpointId), 'get lock');
     return item === undefined ? undefined : (strip(item) as unknown as Lock);
   }
@@ -160,7 +178,12 @@ export class DynamoDbRuleStore implements RuleStore {
     }
   }
 
-  async finishLock(lock: Lock, outcome: 'available' | 'failed', at: string, reason?: string): Promise<boolean> {
+  async finishLock(
+    lock: Lock,
+    outcome: 'available' | 'failed',
+    at: string,
+    reason?: string,
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -186,7 +209,8 @@ export class DynamoDbRuleStore implements RuleStore {
               Update: {
                 TableName: this.tableName,
                 Key: { pk: rulePk(lock.ruleId), sk: HEAD_SK },
-                UpdateExpression: 'SET counters.copying = counters.copying - :one, counters.#to = counters.#to + :one, updatedAt = :at',
+                UpdateExpression:
+                  'SET counters.copying = counters.copying - :one, counters.#to = counters.#to + :one, updatedAt = :at',
                 ConditionExpression: 'attribute_exists(pk)',
                 ExpressionAttributeNames: { '#to': outcome },
                 ExpressionAttributeValues: { ':one': 1, ':at': at },
@@ -197,7 +221,8 @@ export class DynamoDbRuleStore implements RuleStore {
       );
       return true;
     } catch (error) {
-      if (errorName(error) === CANCELED && cancellationCodes(error).includes('ConditionalCheckFailed')) return false;
+      if (errorName(error) === CANCELED && cancellationCodes(error).includes('ConditionalCheckFailed'))
+        return false;
       rethrowSdkError(error, 'finish lock');
     }
   }

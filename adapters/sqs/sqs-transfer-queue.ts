@@ -17,7 +17,8 @@ export class SqsTransferQueue implements TransferQueue {
 
   async send(messages: TransferMessage[], delaySec = 0): Promise<void> {
     if (messages.length === 0) return;
-    if (this.queueUrl === undefined) throw new FatalError('GLUON_TRANSFER_QUEUE_URL is not set: this function may not send transfers');
+    if (this.queueUrl === undefined)
+      throw new FatalError('GLUON_TRANSFER_QUEUE_URL is not set: this function may not send transfers');
     await sendBatches(this.client, [
       {
         queueUrl: this.queueUrl,

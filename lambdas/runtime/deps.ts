@@ -13,9 +13,9 @@ import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
-import { DynamoDbRuleStore } from '#adapters/dynamodb/dynamodb-rule-store.ts';
 import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts';
 import { DynamoDbRetryPolicyStore } from '#adapters/dynamodb/dynamodb-retry-policy-store.ts';
+import { DynamoDbRuleStore } from '#adapters/dynamodb/dynamodb-rule-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { DynamoDbWebhookStore } from '#adapters/dynamodb/dynamodb-webhook-store.ts';

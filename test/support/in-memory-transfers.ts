@@ -1,9 +1,15 @@
 /** In-memory RuleStore, TransferQueue and ObjectCopier for unit tests (the contract test runs the store beside DynamoDB's). */
 import type { Page, PageRequest } from '#core/api/common.ts';
 import { ValidationError } from '#core/errors.ts';
-import type { ObjectCopier, ObjectRef, RuleStore, TransferQueue, TransferSettings } from '#core/transfers/ports.ts';
-import type { Lock, Rule, TransferMessage } from '#core/transfers/rule.ts';
 import { Adler32 } from '#core/storage/adler32.ts';
+import type {
+  ObjectCopier,
+  ObjectRef,
+  RuleStore,
+  TransferQueue,
+  TransferSettings,
+} from '#core/transfers/ports.ts';
+import type { Lock, Rule, TransferMessage } from '#core/transfers/rule.ts';
 
 const clone = <T>(value: T): T => structuredClone(value);
 const lockKey = (ruleId: string, file: { scope: string; name: string }, endpointId: string) =>
@@ -12,7 +18,9 @@ const lockKey = (ruleId: string, file: { scope: string; name: string }, endpoint
 function pageFrom<T>(all: T[], page: PageRequest): Page<T> {
   const start = page.nextToken === undefined ? 0 : Number(page.nextToken);
   if (!Number.isInteger(start) || start < 0) {
-    throw new ValidationError('invalid page token', [{ field: 'nextToken', message: 'not a token from a previous page' }]);
+    throw new ValidationError('invalid page token', [
+      { field: 'nextToken', message: 'not a token from a previous page' },
+    ]);
   }
   const items = all.slice(start, start + page.limit);
   return { items, ...(items.length === page.limit ? { nextToken: String(start + page.limit) } : {}) };
@@ -38,7 +46,11 @@ export class InMemoryRuleStore implements RuleStore {
 
   async listRules(filter: { owner?: string; did?: string }, page: PageRequest): Promise<Page<Rule>> {
     const all = [...this.rules.values()]
-      .filter((r) => (filter.owner === undefined || r.owner === filter.owner) && (filter.did === undefined || r.did === filter.did))
+      .filter(
+        (r) =>
+          (filter.owner === undefined || r.owner === filter.owner) &&
+          (filter.did === undefined || r.did === filter.did),
+      )
       .sort((a, b) => b.ruleId.localeCompare(a.ruleId))
       .map(clone);
     return pageFrom(all, page);
@@ -52,22 +64,34 @@ export class InMemoryRuleStore implements RuleStore {
     return true;
   }
 
-  async getLock(ruleId: string, file: { scope: string; name: string }, endpointId: string): Promise<Lock | undefined> {
+  async getLock(
+    ruleId: string,
+    file: { scope: string; name: string },
+    endpointId: string,
+  ): Promise<Lock | undefined> {
     const lock = this.locks.get(lockKey(ruleId, file, endpointId));
     return lock === undefined ? undefined : clone(lock);
   }
 
   async listLocks(ruleId: string, page: PageRequest): Promise<Page<Lock>> {
-    return pageFrom(
-      [...this.locks.values()].filter((l) => l.ruleId === ruleId).map(clone),
-      page,
-    );
+    return pageFrom([...this.locks.values()].filter((l) => l.ruleId === ruleId).map(clone), page);
   }
 
-  async finishLock(lock: Lock, outcome: 'available' | 'failed', at: string, reason?: string): Promise<boolean> {
+  async finishLock(
+    lock: Lock,
+    outcome: 'available' | 'failed',
+    at: string,
+    reason?: string,
+  ): Promise<boolean> {
     const stored = this.locks.get(lockKey(lock.ruleId, lock, lock.endpointId));
     const rule = this.rules.get(lock.ruleId);
-    if (stored === undefined || rule === undefined || stored.state !== 'copying' || stored.attempt !== lock.attempt) return false;
+    if (
+      stored === undefined ||
+      rule === undefined ||
+      stored.state !== 'copying' ||
+      stored.attempt !== lock.attempt
+    )
+      return false;
     stored.state = outcome;
     stored.updatedAt = at;
     if (reason === undefined) delete stored.reason;
@@ -142,7 +166,9 @@ export class InMemoryObjectCopier implements ObjectCopier {
 
   async checksum(object: ObjectRef): Promise<{ bytes: number; adler32: string } | undefined> {
     const bytes = this.read(object);
-    return bytes === undefined ? undefined : { bytes: bytes.length, adler32: new Adler32().update(bytes).hex() };
+    return bytes === undefined
+      ? undefined
+      : { bytes: bytes.length, adler32: new Adler32().update(bytes).hex() };
   }
 
   async remove(object: ObjectRef): Promise<void> {
