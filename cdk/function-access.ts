@@ -47,6 +47,13 @@ export type PilotCredentialsAccess = 'vend';
 /** `put`: events:PutEvents on the task event bus, and GLUON_EVENT_BUS_NAME in the function's environment. */
 export type EventBusAccess = 'put';
 
+/**
+ * The transfer service: `send` sqs:SendMessage on the transfers queue (and GLUON_TRANSFER_QUEUE_URL
+ * in the function's environment); `consume` the queue's event source mapping; `copy` the copier's
+ * S3 grants on the endpoints' buckets (cdk/constructs/transfers.ts).
+ */
+export type TransferAccess = 'send' | 'consume' | 'copy';
+
 export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableAccess>>;
   /** Tables whose change feed (stream) the function consumes, through an event source mapping. */
@@ -57,6 +64,7 @@ export interface FunctionAccess {
   bucket?: BucketAccess[];
   pilotCredentials?: PilotCredentialsAccess[];
   eventBus?: EventBusAccess[];
+  transfers?: TransferAccess[];
 }
 
 /**
@@ -244,6 +252,11 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'deliver-webhooks': { tables: { webhooks: 'read-write' } },
   /** Due deliveries (the `due` index) attempted again. */
   'retry-webhooks': { tables: { webhooks: 'read-write' } },
+  // Replication rules and the transfer service.
+  /** Rules and locks (catalog items); the DID's files and replicas read, destination replicas written copying; transfers sent. */
+  'rules-api': { tables: { catalog: 'read-write' }, transfers: ['send'] },
+  /** One file per message: copied, verified, its replica and lock written; a retry sent with a delay. */
+  'transfer-files': { tables: { catalog: 'read-write' }, transfers: ['send', 'consume', 'copy'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

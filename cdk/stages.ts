@@ -72,6 +72,15 @@ export const StageSchema = z.strictObject({
     dynamoDbThrottlesPer5Min: z.number().int().min(1).default(10),
   }),
   functionSettings: FunctionSettingsSchema,
+  /** The data catalog: buckets of storage endpoints (other than the results bucket) the transfer service copies from and to. */
+  catalog: z
+    .strictObject({
+      dataBuckets: z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'))
+        .max(50)
+        .default([]),
+    })
+    .default({ dataBuckets: [] }),
 });
 export type Stage = z.infer<typeof StageSchema>;
 
