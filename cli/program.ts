@@ -17,6 +17,7 @@ import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerResubmit } from './commands/resubmit.ts';
 import { registerRetryPolicy } from './commands/retry-policy.ts';
+import { registerRule } from './commands/rule.ts';
 import { registerShares } from './commands/shares.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
@@ -90,6 +91,7 @@ export function createProgram(ctx: CliContext): Command {
   registerNotify(program, ctx);
   registerConfig(program, ctx);
   registerMetrics(program, ctx);
+  registerRule(program, ctx);
   return program;
 }
 
