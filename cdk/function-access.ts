@@ -64,6 +64,12 @@ export interface FunctionAccess {
   bucket?: BucketAccess[];
   pilotCredentials?: PilotCredentialsAccess[];
   eventBus?: EventBusAccess[];
+  /**
+   * `list-read`: s3:ListBucket and s3:GetObject on storage endpoints' buckets: the results bucket
+   * (`tasks/*`) and the stage's `catalog.dataBuckets`. Endpoints are runtime data, so the buckets
+   * a registration from a listing may read are named in the stage config, not derived.
+   */
+  endpointBuckets?: Array<'list-read'>;
   transfers?: TransferAccess[];
 }
 
@@ -72,7 +78,8 @@ export interface FunctionAccess {
  * sender also gets `get-url`. SendMessageBatch is authorised by sqs:SendMessage.
  */
 export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
-  'submit-task': { tables: { tasks: 'read-write' }, workflow: ['start'] },
+  /** The task, and its output dataset (the catalog; checked, then created). */
+  'submit-task': { tables: { tasks: 'read-write', catalog: 'read-write' }, workflow: ['start'] },
   'list-tasks': { tables: { tasks: 'read' } },
   'get-task': { tables: { tasks: 'read' } },
   'list-jobs': { tables: { tasks: 'read', jobs: 'read' } },
@@ -160,6 +167,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
       sites: 'read-write',
       accounting: 'write',
       policies: 'read',
+      // Finished jobs' outputs registered in their task's output dataset.
+      catalog: 'read-write',
     },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
@@ -247,11 +256,21 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'list-webhooks': { tables: { webhooks: 'read' } },
   'remove-webhook': { tables: { webhooks: 'write' } },
   /** The tasks table's change feed (head items only): state changes to the event bus; counts read. */
-  'publish-task-events': { tables: { tasks: 'read' }, streams: ['tasks'], eventBus: ['put'] },
+  /** Also the catalog's hook on task ends: merged outputs registered, the output dataset closed. */
+  'publish-task-events': {
+    tables: { tasks: 'read', catalog: 'read-write' },
+    streams: ['tasks'],
+    eventBus: ['put'],
+  },
   /** Task ends from the bus: the owner's webhooks read, a delivery written per webhook. */
   'deliver-webhooks': { tables: { webhooks: 'read-write' } },
   /** Due deliveries (the `due` index) attempted again. */
   'retry-webhooks': { tables: { webhooks: 'read-write' } },
+  /**
+   * Every catalog operation (one function): the catalog table; sites read (an endpoint's sites
+   * must exist); endpoint buckets listed and read (registration from a listing).
+   */
+  'catalog-api': { tables: { catalog: 'read-write', sites: 'read' }, endpointBuckets: ['list-read'] },
   // Replication rules and the transfer service.
   /** Rules and locks (catalog items); the DID's files and replicas read, destination replicas written copying; transfers sent. */
   'rules-api': { tables: { catalog: 'read-write' }, transfers: ['send'] },

@@ -72,7 +72,12 @@ export const StageSchema = z.strictObject({
     dynamoDbThrottlesPer5Min: z.number().int().min(1).default(10),
   }),
   functionSettings: FunctionSettingsSchema,
-  /** The data catalog: buckets of storage endpoints (other than the results bucket) the transfer service copies from and to. */
+  /**
+   * The data catalog: buckets of storage endpoints (besides the results bucket) whose objects users
+   * register from a listing. Endpoints are runtime data, so the catalog function may list and read
+   * exactly these buckets (and no others) — add a bucket here before defining its endpoint. The
+   * transfer service copies replicas from and to them too.
+   */
   catalog: z
     .strictObject({
       dataBuckets: z

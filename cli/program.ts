@@ -5,6 +5,7 @@ import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
+import { registerCatalog } from './commands/catalog.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
@@ -91,6 +92,7 @@ export function createProgram(ctx: CliContext): Command {
   registerNotify(program, ctx);
   registerConfig(program, ctx);
   registerMetrics(program, ctx);
+  registerCatalog(program, ctx);
   registerRule(program, ctx);
   return program;
 }

@@ -8,7 +8,7 @@ import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
 import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
-import type { ObjectStore } from './storage/ports.ts';
+import type { BucketReader, ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
 import type { RuleIds } from './transfers/manage-rules.ts';
 import type { ObjectCopier, RuleStore, TransferQueue, TransferSettings } from './transfers/ports.ts';
@@ -72,6 +72,8 @@ export interface Deps {
   metricsReader: MetricsReader;
   /** The data catalog: files, datasets, replicas, storage endpoints, scopes (the catalog table). */
   catalog: CatalogStore;
+  /** Storage endpoints' buckets, listed and read to register files from a listing. */
+  buckets: BucketReader;
   /** Replication rules and their locks (items of the catalog table). */
   rules: RuleStore;
   ruleIds: RuleIds;

@@ -16,6 +16,7 @@ export type Capability =
   | 'accounting'
   | 'notifications'
   | 'metrics'
+  | 'catalog'
   | 'transfers';
 
 /** The function of each operation (core/api/operations.ts). */
@@ -60,6 +61,19 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   listWebhooks: 'list-webhooks',
   removeWebhook: 'remove-webhook',
   getMetrics: 'get-metrics',
+  // One function for every catalog operation (CloudFormation's resource limit): it dispatches on the route.
+  createScope: 'catalog-api',
+  listScopes: 'catalog-api',
+  putEndpoint: 'catalog-api',
+  listEndpoints: 'catalog-api',
+  createDataset: 'catalog-api',
+  listDatasets: 'catalog-api',
+  getDataset: 'catalog-api',
+  closeDataset: 'catalog-api',
+  listDatasetFiles: 'catalog-api',
+  registerFiles: 'catalog-api',
+  getFile: 'catalog-api',
+  searchFiles: 'catalog-api',
   // One function for the rules' routes (it dispatches on the route key): CloudFormation's 500 resources.
   addRule: 'rules-api',
   listRules: 'rules-api',
@@ -208,6 +222,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'deliver-webhooks': 'notifications',
   'retry-webhooks': 'notifications',
   'get-metrics': 'metrics',
+  'catalog-api': 'catalog',
   'rules-api': 'transfers',
   'transfer-files': 'transfers',
 };

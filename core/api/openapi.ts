@@ -140,6 +140,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
         description: 'Usage per attempt, rolled up per day by user, group and site; exports.',
       },
       { name: 'metrics', description: "The operators' metrics, as per-minute sums." },
+      {
+        name: 'catalog',
+        description: 'The data catalog: scopes, storage endpoints, datasets, files and replicas.',
+      },
     ],
     paths,
     components: {

@@ -1,4 +1,6 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
+import type { Did } from '../catalog/did.ts';
+import { checkOutputDataset, createOutputDataset } from '../catalog/register-outputs.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, TransientError, ValidationError } from '../errors.ts';
 import { rangeCount, taskEvents } from '../event-ranges/event-range.ts';
@@ -23,7 +25,7 @@ export const IDEMPOTENCY_KEY_TTL_SEC = 24 * 60 * 60;
  * stopped before it did); a repeat with another spec is a conflict naming the header.
  */
 export async function submitTask(
-  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids' | 'catalog'>,
   principal: Principal,
   spec: TaskSpec,
   idempotencyKey?: string,
@@ -33,7 +35,15 @@ export async function submitTask(
       { field: 'siteTest', message: 'only site health submits a site’s test tasks' },
     ]);
   }
-  return submitAs(deps, principal.sub, spec, idempotencyKey);
+  // The output dataset's scope and state are checked before anything is written.
+  const outputDataset = await checkOutputDataset(deps, principal.sub, spec);
+  return submitAs(
+    deps,
+    principal.sub,
+    spec,
+    idempotencyKey,
+    outputDataset && { catalog: deps.catalog, did: outputDataset },
+  );
 }
 
 /** The same for a task the system submits itself (a site's test task): owned by `owner`. */
@@ -50,6 +60,8 @@ async function submitAs(
   owner: string,
   spec: TaskSpec,
   idempotencyKey?: string,
+  /** The user's output dataset (checked), made once the task is stored; system tasks keep none. */
+  outputDataset?: { catalog: Deps['catalog']; did: Did },
 ): Promise<SubmitTaskResponse> {
   const now = deps.clock.now();
   const at = now.toISOString();
@@ -83,6 +95,7 @@ async function submitAs(
         };
   const outcome = await deps.tasks.create(task, hold);
   if (!outcome.created) return replay(deps, owner, spec, idempotencyKey as string, outcome.taskId);
+  if (outputDataset !== undefined) await createOutputDataset(outputDataset, task, outputDataset.did);
   try {
     await deps.workflow.startTask(task.taskId);
   } catch (error) {

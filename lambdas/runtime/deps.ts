@@ -24,6 +24,7 @@ import { FetchWebhookSender } from '#adapters/http/fetch-webhook-sender.ts';
 import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.ts';
 import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
+import { S3BucketReader } from '#adapters/s3/s3-bucket-reader.ts';
 import { S3ObjectCopier } from '#adapters/s3/s3-object-copier.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
@@ -111,6 +112,7 @@ export function depsFromConfig(c: Config): Deps {
         ? new NoMetricsReader()
         : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
     catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
+    buckets: new S3BucketReader(s3Client()),
     rules: new DynamoDbRuleStore(db, c.GLUON_CATALOG_TABLE),
     ruleIds: { ruleId: () => newId('r') },
     transferQueue: new SqsTransferQueue(sqsClient(), c.GLUON_TRANSFER_QUEUE_URL),

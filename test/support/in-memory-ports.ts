@@ -103,14 +103,7 @@ import {
 } from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
-import { InMemoryCatalogStore } from './in-memory-catalog.ts';
-import {
-  InMemoryObjectCopier,
-  InMemoryRuleStore,
-  InMemoryTransferQueue,
-  SequentialRuleIds,
-  TEST_TRANSFER_SETTINGS,
-} from './in-memory-transfers.ts';
+import { InMemoryBucketReader, InMemoryCatalogStore } from './in-memory-catalog.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -118,6 +111,13 @@ import {
   ScriptedWebhookSender,
   SequentialWebhookIds,
 } from './in-memory-notifications.ts';
+import {
+  InMemoryObjectCopier,
+  InMemoryRuleStore,
+  InMemoryTransferQueue,
+  SequentialRuleIds,
+  TEST_TRANSFER_SETTINGS,
+} from './in-memory-transfers.ts';
 
 function copy<T>(value: T): T {
   return structuredClone(value);
@@ -1313,6 +1313,7 @@ export interface InMemoryDeps extends Deps {
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
   catalog: InMemoryCatalogStore;
+  buckets: InMemoryBucketReader;
   rules: InMemoryRuleStore;
   ruleIds: SequentialRuleIds;
   transferQueue: InMemoryTransferQueue;
@@ -1348,6 +1349,7 @@ export function inMemoryDeps(
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
     catalog: new InMemoryCatalogStore(),
+    buckets: new InMemoryBucketReader(),
     rules: new InMemoryRuleStore(),
     ruleIds: new SequentialRuleIds(),
     transferQueue: new InMemoryTransferQueue(),

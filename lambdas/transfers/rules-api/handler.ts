@@ -1,7 +1,7 @@
 import type { Deps } from '#core/deps.ts';
 import { createRule, getRule, listRules, removeRule } from '#core/transfers/manage-rules.ts';
 import { httpHandler, withPageToken } from '../../http/http-handler.ts';
-import { dispatchOnRouteKey } from '../../http/route-dispatch.ts';
+import { routeDispatcher } from '../../http/route-dispatch.ts';
 
 export type RulesApiDeps = Pick<
   Deps,
@@ -13,7 +13,7 @@ export type RulesApiDeps = Pick<
  * GET /catalog/rules (the caller's, with progress), GET and DELETE /catalog/rules/{ruleId}.
  */
 export function createHandler(deps: RulesApiDeps) {
-  return dispatchOnRouteKey('rules', {
+  return routeDispatcher({
     addRule: httpHandler('addRule', ({ body, principal }) => createRule(deps, principal, body)),
     listRules: httpHandler('listRules', ({ query, principal }) =>
       withPageToken(() => listRules(deps, principal, query)),

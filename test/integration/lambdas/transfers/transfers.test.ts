@@ -39,10 +39,16 @@ class FaultyCopier implements ObjectCopier {
     await this.inner.copy(source, destination, bytes);
     if (this.corruptNext) {
       this.corruptNext = false;
-      const out = await this.harness().s3.send(new GetObjectCommand({ Bucket: destination.bucket, Key: destination.key }));
-      const body = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      const out = await this.harness().s3.send(
+        new GetObjectCommand({ Bucket: destination.bucket, Key: destination.key }),
+      );
+      const body = Buffer.from(
+        await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      );
       body[0] = (body[0] ?? 0) ^ 0xff;
-      await this.harness().s3.send(new PutObjectCommand({ Bucket: destination.bucket, Key: destination.key, Body: body }));
+      await this.harness().s3.send(
+        new PutObjectCommand({ Bucket: destination.bucket, Key: destination.key, Body: body }),
+      );
     }
   }
   checksum(object: ObjectRef) {
@@ -68,7 +74,10 @@ beforeAll(async () => {
   await Promise.all([ensureBucket(h.s3, bucketA), ensureBucket(h.s3, bucketB)]);
   const queue = await h.sqs.send(new CreateQueueCommand({ QueueName: `${h.queuePrefix}transfers` }));
   queueUrl = queue.QueueUrl as string;
-  copier = new FaultyCopier(new S3ObjectCopier(h.s3, { multipartThresholdBytes: 1024 * 1024, partBytes: MIN_PART_BYTES }), () => h);
+  copier = new FaultyCopier(
+    new S3ObjectCopier(h.s3, { multipartThresholdBytes: 1024 * 1024, partBytes: MIN_PART_BYTES }),
+    () => h,
+  );
   const deps = {
     ...h.deps,
     transferQueue: new SqsTransferQueue(h.sqs, queueUrl),
@@ -77,8 +86,24 @@ beforeAll(async () => {
   };
   rulesApi = createRulesApi(deps);
   transferFiles = createTransferFiles(deps);
-  await h.deps.catalog.putEndpoint({ endpointId: 'DATA-A', kind: 's3', bucket: bucketA, prefix: 'disk/', sites: [], readable: true, writable: true });
-  await h.deps.catalog.putEndpoint({ endpointId: 'DATA-B', kind: 's3', bucket: bucketB, prefix: 'disk/', sites: [], readable: true, writable: true });
+  await h.deps.catalog.putEndpoint({
+    endpointId: 'DATA-A',
+    kind: 's3',
+    bucket: bucketA,
+    prefix: 'disk/',
+    sites: [],
+    readable: true,
+    writable: true,
+  });
+  await h.deps.catalog.putEndpoint({
+    endpointId: 'DATA-B',
+    kind: 's3',
+    bucket: bucketB,
+    prefix: 'disk/',
+    sites: [],
+    readable: true,
+    writable: true,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -87,7 +112,17 @@ afterAll(async () => {
 
 /** A dataset whose files are objects in bucket A, each with an available replica at DATA-A. */
 async function dataset(name: string, bodies: Buffer[]): Promise<string> {
-  await h.deps.catalog.createDataset({ scope: SCOPE, name, state: 'open', owner: 'alice', files: 0, bytes: 0, events: 0, metadata: {}, createdAt: new Date().toISOString() });
+  await h.deps.catalog.createDataset({
+    scope: SCOPE,
+    name,
+    state: 'open',
+    owner: 'alice',
+    files: 0,
+    bytes: 0,
+    events: 0,
+    metadata: {},
+    createdAt: new Date().toISOString(),
+  });
   const entries = [];
   for (const [i, body] of bodies.entries()) {
     const fileName = `${name}._${i}.root`;
@@ -95,10 +130,23 @@ async function dataset(name: string, bodies: Buffer[]): Promise<string> {
     await h.s3.send(new PutObjectCommand({ Bucket: bucketA, Key: key, Body: body }));
     entries.push({
       file: { scope: SCOPE, name: fileName, bytes: body.length, adler32: adler32(body), metadata: {} },
-      replicas: [{ scope: SCOPE, name: fileName, endpointId: 'DATA-A', state: 'available' as const, url: `s3://${bucketA}/${key}`, updatedAt: new Date().toISOString() }],
+      replicas: [
+        {
+          scope: SCOPE,
+          name: fileName,
+          endpointId: 'DATA-A',
+          state: 'available' as const,
+          url: `s3://${bucketA}/${key}`,
+          updatedAt: new Date().toISOString(),
+        },
+      ],
     });
   }
-  await h.deps.catalog.registerFiles(entries, { dataset: { scope: SCOPE, name }, registeredBy: 'alice', at: new Date().toISOString() });
+  await h.deps.catalog.registerFiles(entries, {
+    dataset: { scope: SCOPE, name },
+    registeredBy: 'alice',
+    at: new Date().toISOString(),
+  });
   return `${SCOPE}:${name}`;
 }
 
@@ -107,14 +155,26 @@ async function deliver(expected: number, deadlineMs = 15_000): Promise<SQSEvent[
   const handled: SQSEvent['Records'] = [];
   const deadline = Date.now() + deadlineMs;
   while (handled.length < expected && Date.now() < deadline) {
-    const out = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 30 }));
+    const out = await h.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 30,
+      }),
+    );
     const messages = out.Messages ?? [];
     if (messages.length === 0) continue;
     const records = messages.map((m) => ({
       messageId: m.MessageId ?? '',
       receiptHandle: m.ReceiptHandle ?? '',
       body: m.Body ?? '',
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'test',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
       messageAttributes: {},
       md5OfBody: '',
       eventSource: 'aws:sqs',
@@ -123,14 +183,22 @@ async function deliver(expected: number, deadlineMs = 15_000): Promise<SQSEvent[
     }));
     const answer = await invoke(transferFiles, { Records: records }, 'transfer-files');
     expect(answer.batchItemFailures).toEqual([]);
-    await h.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+    await h.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+      }),
+    );
     handled.push(...records);
   }
   return handled;
 }
 
 async function addRule(body: unknown) {
-  return invokeHttp<Record<string, unknown>>(rulesApi, httpEvent({ method: 'POST', path: '/catalog/rules', body, ...USER }));
+  return invokeHttp<Record<string, unknown>>(
+    rulesApi,
+    httpEvent({ method: 'POST', path: '/catalog/rules', body, ...USER }),
+  );
 }
 
 async function ruleOf(ruleId: string) {
@@ -143,7 +211,9 @@ async function ruleOf(ruleId: string) {
 async function objectAt(bucket: string, key: string): Promise<Buffer | undefined> {
   try {
     const out = await h.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    return Buffer.from(
+      await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
   } catch {
     return undefined;
   }
@@ -156,19 +226,28 @@ async function replicaState(name: string, endpointId: string) {
 
 describe('the transfer service (two buckets as two endpoints)', () => {
   it('copies each file to the other bucket, verifies it, and the rule ends ok', async () => {
-    const bodies = [Buffer.from('mu+ mu- 91.2 GeV\n'.repeat(50)), Buffer.from('mu+ mu- 90.7 GeV\n'.repeat(70))];
+    const bodies = [
+      Buffer.from('mu+ mu- 91.2 GeV\n'.repeat(50)),
+      Buffer.from('mu+ mu- 90.7 GeV\n'.repeat(70)),
+    ];
     const did = await dataset('copy', bodies);
     const added = await addRule({ did, copies: 1, endpoints: ['DATA-B'] });
     expect(added.statusCode).toBe(201);
     const ruleId = added.body.ruleId as string;
-    expect(added.body).toMatchObject({ state: 'replicating', counters: { files: 2, available: 0, copying: 2, failed: 0 } });
+    expect(added.body).toMatchObject({
+      state: 'replicating',
+      counters: { files: 2, available: 0, copying: 2, failed: 0 },
+    });
     expect(await replicaState('copy._0.root', 'DATA-B')).toBe('copying');
 
     await deliver(2);
     expect(await objectAt(bucketB, `disk/${SCOPE}/copy._0.root`)).toEqual(bodies[0]);
     expect(await objectAt(bucketB, `disk/${SCOPE}/copy._1.root`)).toEqual(bodies[1]);
     expect(await replicaState('copy._1.root', 'DATA-B')).toBe('available');
-    expect((await ruleOf(ruleId)).body).toMatchObject({ state: 'ok', counters: { files: 2, available: 2, copying: 0, failed: 0 } });
+    expect((await ruleOf(ruleId)).body).toMatchObject({
+      state: 'ok',
+      counters: { files: 2, available: 2, copying: 0, failed: 0 },
+    });
   });
 
   it('detects a corrupted copy by its checksum, deletes it and redoes it after the back-off', async () => {
@@ -180,12 +259,18 @@ describe('the transfer service (two buckets as two endpoints)', () => {
     // The first attempt's copy was found wrong: deleted, the replica corrupt, a retry queued with a delay.
     expect(await objectAt(bucketB, `disk/${SCOPE}/corrupt._0.root`)).toBeUndefined();
     expect(await replicaState('corrupt._0.root', 'DATA-B')).toBe('corrupt');
-    expect((await ruleOf(rule.ruleId as string)).body).toMatchObject({ state: 'replicating', counters: { copying: 1 } });
+    expect((await ruleOf(rule.ruleId as string)).body).toMatchObject({
+      state: 'replicating',
+      counters: { copying: 1 },
+    });
 
     await deliver(1);
     expect(await objectAt(bucketB, `disk/${SCOPE}/corrupt._0.root`)).toEqual(body);
     expect(await replicaState('corrupt._0.root', 'DATA-B')).toBe('available');
-    expect((await ruleOf(rule.ruleId as string)).body).toMatchObject({ state: 'ok', counters: { available: 1, copying: 0, failed: 0 } });
+    expect((await ruleOf(rule.ruleId as string)).body).toMatchObject({
+      state: 'ok',
+      counters: { available: 1, copying: 0, failed: 0 },
+    });
   });
 
   it('copies a file above the threshold in parts (UploadPartCopy), byte for byte', async () => {
@@ -207,7 +292,11 @@ describe('the transfer service (two buckets as two endpoints)', () => {
     const [record] = await deliver(1);
     const before = (await ruleOf(rule.ruleId as string)).body;
     expect(before).toMatchObject({ state: 'ok', counters: { available: 1, copying: 0 } });
-    const answer = await invoke(transferFiles, { Records: [record as SQSEvent['Records'][number]] }, 'transfer-files');
+    const answer = await invoke(
+      transferFiles,
+      { Records: [record as SQSEvent['Records'][number]] },
+      'transfer-files',
+    );
     expect(answer.batchItemFailures).toEqual([]);
     expect((await ruleOf(rule.ruleId as string)).body).toEqual(before);
     const out = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
@@ -232,14 +321,43 @@ describe('the rules API', () => {
     const unknown = await addRule({ did, copies: 1, endpoints: ['NOWHERE'] });
     expect(unknown.statusCode).toBe(400);
     expect(issueFields(unknown.body)).toEqual(['endpoints']);
-    const bob = await invokeHttp(rulesApi, httpEvent({ method: 'POST', path: '/catalog/rules', body: { did, copies: 1, endpoints: ['DATA-B'] }, sub: 'bob', scopes: USER.scopes }));
+    const bob = await invokeHttp(
+      rulesApi,
+      httpEvent({
+        method: 'POST',
+        path: '/catalog/rules',
+        body: { did, copies: 1, endpoints: ['DATA-B'] },
+        sub: 'bob',
+        scopes: USER.scopes,
+      }),
+    );
     expect(bob.statusCode).toBe(403);
     const { body: rule } = await addRule({ did, copies: 1, endpoints: ['DATA-B'] });
-    const other = await invokeHttp(rulesApi, httpEvent({ method: 'GET', path: '/catalog/rules/{ruleId}', pathParameters: { ruleId: rule.ruleId as string }, sub: 'bob', scopes: USER.scopes }));
+    const other = await invokeHttp(
+      rulesApi,
+      httpEvent({
+        method: 'GET',
+        path: '/catalog/rules/{ruleId}',
+        pathParameters: { ruleId: rule.ruleId as string },
+        sub: 'bob',
+        scopes: USER.scopes,
+      }),
+    );
     expect(other.statusCode).toBe(404);
-    const list = await invokeHttp<{ items: Array<{ ruleId: string }> }>(rulesApi, httpEvent({ method: 'GET', path: '/catalog/rules', query: { did }, ...USER }));
+    const list = await invokeHttp<{ items: Array<{ ruleId: string }> }>(
+      rulesApi,
+      httpEvent({ method: 'GET', path: '/catalog/rules', query: { did }, ...USER }),
+    );
     expect(list.body.items.map((r) => r.ruleId)).toEqual([rule.ruleId]);
-    const removed = await invokeHttp<{ state: string }>(rulesApi, httpEvent({ method: 'DELETE', path: '/catalog/rules/{ruleId}', pathParameters: { ruleId: rule.ruleId as string }, ...USER }));
+    const removed = await invokeHttp<{ state: string }>(
+      rulesApi,
+      httpEvent({
+        method: 'DELETE',
+        path: '/catalog/rules/{ruleId}',
+        pathParameters: { ruleId: rule.ruleId as string },
+        ...USER,
+      }),
+    );
     expect(removed.body.state).toBe('deleted');
     await deliver(1);
     expect(await objectAt(bucketB, `disk/${SCOPE}/guarded._0.root`)).toBeUndefined();

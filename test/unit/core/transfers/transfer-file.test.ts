@@ -64,7 +64,9 @@ describe('transferFile', () => {
   it('changes nothing for a replayed message, before or after the lock moved on', async () => {
     const { deps } = await catalogWithDataset(1);
     const rule = await createRule(deps, ALICE, { did: DATASET, copies: 1, endpoints: ['DATA-B'] });
-    const [{ message }] = deps.transferQueue.take() as unknown as [{ message: Parameters<typeof transferFile>[1] }];
+    const [{ message }] = deps.transferQueue.take() as unknown as [
+      { message: Parameters<typeof transferFile>[1] },
+    ];
     expect((await transferFile(deps, message)).outcome).toBe('copied');
     const after = await deps.rules.getRule(rule.ruleId);
     const copies = deps.copier.copies;
@@ -108,7 +110,9 @@ describe('transferFile', () => {
   it("sends a retry's message again when a redelivered older message finds the lock moved on (the send was lost)", async () => {
     const { deps } = await catalogWithDataset(1);
     await createRule(deps, ALICE, { did: DATASET, copies: 1, endpoints: ['DATA-B'] });
-    const [{ message }] = deps.transferQueue.take() as unknown as [{ message: Parameters<typeof transferFile>[1] }];
+    const [{ message }] = deps.transferQueue.take() as unknown as [
+      { message: Parameters<typeof transferFile>[1] },
+    ];
     deps.copier.fault = () => {
       deps.copier.fault = undefined;
       throw new Error('reset');
