@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Dataset } from '#core/catalog/catalog.ts';
 import { closeEndedTasksDatasets, OUTPUT_REGISTRAR } from '#core/catalog/register-outputs.ts';
 import { ConflictError, ForbiddenError } from '#core/errors.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
@@ -25,6 +26,21 @@ function outputOf(taskId: string, jobIndex: number, attempt: number, name: strin
     key: `${attemptPrefix(taskId, jobIndex, attempt)}${name}`,
     bytes: body.length,
     adler32: adler32(body),
+  };
+}
+
+/** A dataset of alice's made by hand (not by a task). */
+function aliceDataset(name: string, state: 'open' | 'closed'): Dataset {
+  return {
+    scope: 'user.alice',
+    name,
+    state,
+    owner: 'alice',
+    files: 0,
+    bytes: 0,
+    events: 0,
+    metadata: {},
+    createdAt: '2026-01-01T00:00:00.000Z',
   };
 }
 
@@ -56,17 +72,7 @@ describe('output datasets', () => {
     await expect(
       submitTask(deps, alice, generationSpec(1, { outputDataset: 'user.bob:theirs' })),
     ).rejects.toThrow(/^outputDataset: /);
-    await deps.catalog.createDataset({
-      scope: 'user.alice',
-      name: 'done',
-      state: 'closed',
-      owner: 'alice',
-      files: 0,
-      bytes: 0,
-      events: 0,
-      metadata: {},
-      createdAt: 'x',
-    });
+    await deps.catalog.createDataset(aliceDataset('done', 'closed'));
     await expect(
       submitTask(deps, alice, generationSpec(1, { outputDataset: 'user.alice:done' })),
     ).rejects.toThrow(ConflictError);
@@ -140,17 +146,7 @@ describe('output datasets', () => {
       state: 'closed',
     });
     // A second task naming an open dataset it did not make adds to it, and does not close it.
-    await deps.catalog.createDataset({
-      scope: 'user.alice',
-      name: 'shared',
-      state: 'open',
-      owner: 'alice',
-      files: 0,
-      bytes: 0,
-      events: 0,
-      metadata: {},
-      createdAt: 'x',
-    });
+    await deps.catalog.createDataset(aliceDataset('shared', 'open'));
     const other = await runningTask(
       deps,
       generationSpec(1, { name: 'other', outputDataset: 'user.alice:shared' }),
