@@ -96,7 +96,9 @@ describe('transferFile', () => {
 
   it('retries when no source replica is readable, and does nothing for a deleted rule', async () => {
     const { deps } = await catalogWithDataset(1);
-    await deps.catalog.putEndpoint({ ...(await deps.catalog.getEndpoint('DATA-A'))!, readable: false });
+    const source = await deps.catalog.getEndpoint('DATA-A');
+    if (source === undefined) throw new Error('fixture: no DATA-A');
+    await deps.catalog.putEndpoint({ ...source, readable: false });
     const rule = await createRule(deps, ALICE, { did: DATASET, copies: 1, endpoints: ['DATA-B'] });
     const [outcome] = await deliverAll(deps);
     expect(outcome).toMatchObject({
