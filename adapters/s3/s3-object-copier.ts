@@ -4,13 +4,12 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   type S3Client,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { Adler32 } from '#core/storage/adler32.ts';
 import type { ObjectCopier, ObjectRef } from '#core/transfers/ports.ts';
-import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { rethrowSdkError } from '../sdk-errors.ts';
+import { S3BucketReader } from './s3-bucket-reader.ts';
 
 /** S3 copies one object of up to 5 GiB with CopyObject; larger ones must go in parts. */
 export const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
@@ -42,9 +41,11 @@ const PARTS_IN_FLIGHT = 4;
 export class S3ObjectCopier implements ObjectCopier {
   private readonly client: S3Client;
   private readonly settings: CopierSettings;
+  private readonly reader: S3BucketReader;
 
   constructor(client: S3Client, settings: Partial<CopierSettings> = {}) {
     this.client = client;
+    this.reader = new S3BucketReader(client);
     this.settings = { ...DEFAULT_COPIER_SETTINGS, ...settings };
     if (this.settings.partBytes < MIN_PART_BYTES) {
       throw new RangeError(
@@ -136,20 +137,9 @@ export class S3ObjectCopier implements ObjectCopier {
     }
   }
 
-  async checksum(object: ObjectRef): Promise<{ bytes: number; adler32: string } | undefined> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }));
-      const sum = new Adler32();
-      let bytes = 0;
-      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
-        sum.update(chunk);
-        bytes += chunk.length;
-      }
-      return { bytes, adler32: sum.hex() };
-    } catch (error) {
-      if (errorName(error) === 'NoSuchKey' || errorName(error) === 'NotFound') return undefined;
-      rethrowSdkError(error, `read s3://${object.bucket}/${object.key}`);
-    }
+  /** Read back as a stream, as the catalog reads a listed object (one reader of S3 for both). */
+  checksum(object: ObjectRef): Promise<{ bytes: number; adler32: string } | undefined> {
+    return this.reader.checksumObject(object.bucket, object.key);
   }
 
   async remove(object: ObjectRef): Promise<void> {
