@@ -47,6 +47,13 @@ export type PilotCredentialsAccess = 'vend';
 /** `put`: events:PutEvents on the task event bus, and GLUON_EVENT_BUS_NAME in the function's environment. */
 export type EventBusAccess = 'put';
 
+/**
+ * The transfer service: `send` sqs:SendMessage on the transfers queue (and GLUON_TRANSFER_QUEUE_URL
+ * in the function's environment); `consume` the queue's event source mapping; `copy` the copier's
+ * S3 grants on the endpoints' buckets (cdk/constructs/transfers.ts).
+ */
+export type TransferAccess = 'send' | 'consume' | 'copy';
+
 export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableAccess>>;
   /** Tables whose change feed (stream) the function consumes, through an event source mapping. */
@@ -63,6 +70,7 @@ export interface FunctionAccess {
    * a registration from a listing may read are named in the stage config, not derived.
    */
   endpointBuckets?: Array<'list-read'>;
+  transfers?: TransferAccess[];
 }
 
 /**
@@ -263,6 +271,11 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
    * must exist); endpoint buckets listed and read (registration from a listing).
    */
   'catalog-api': { tables: { catalog: 'read-write', sites: 'read' }, endpointBuckets: ['list-read'] },
+  // Replication rules and the transfer service.
+  /** Rules and locks (catalog items); the DID's files and replicas read, destination replicas written copying; transfers sent. */
+  'rules-api': { tables: { catalog: 'read-write' }, transfers: ['send'] },
+  /** One file per message: copied, verified, its replica and lock written; a retry sent with a delay. */
+  'transfer-files': { tables: { catalog: 'read-write' }, transfers: ['send', 'consume', 'copy'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

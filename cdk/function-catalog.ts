@@ -4,13 +4,14 @@
  */
 import {
   EVENT_FUNCTIONS,
+  QUEUE_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
   STREAM_FUNCTIONS,
   WORKFLOW_FUNCTIONS,
 } from '#lambdas/routes.ts';
 
-export type FunctionKind = 'http' | 'workflow' | 'scheduled' | 'stream' | 'event';
+export type FunctionKind = 'http' | 'workflow' | 'scheduled' | 'stream' | 'event' | 'queue';
 
 export interface FunctionSpec {
   /** Directory under lambdas/, e.g. `submit-task`. */
@@ -33,6 +34,8 @@ const KIND_SETTINGS: Record<FunctionKind, Pick<FunctionSpec, 'timeoutSec' | 'mem
   stream: { timeoutSec: 60, memoryMB: 512 },
   // A task end's first webhook attempts, each bounded by GLUON_WEBHOOK_TIMEOUT_MS (at most 30 s).
   event: { timeoutSec: 60, memoryMB: 256 },
+  // A batch of transfers: server-side copies and reading each copy back (a large file takes minutes).
+  queue: { timeoutSec: 900, memoryMB: 1024 },
 };
 
 /** Every function once, in routes-then-workflow-then-schedules order; a name used by two kinds is an error. */
@@ -52,6 +55,7 @@ export function functionCatalog(): FunctionSpec[] {
   for (const schedule of SCHEDULED_FUNCTIONS) add(schedule.functionName, 'scheduled');
   for (const feed of STREAM_FUNCTIONS) add(feed.functionName, 'stream');
   for (const target of EVENT_FUNCTIONS) add(target.functionName, 'event');
+  for (const consumer of QUEUE_FUNCTIONS) add(consumer.functionName, 'queue');
   return [...kinds.entries()].map(([name, kind]) => ({ name, kind, ...KIND_SETTINGS[kind] }));
 }
 

@@ -1,7 +1,13 @@
 import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { EVENT_FUNCTIONS, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import {
+  EVENT_FUNCTIONS,
+  QUEUE_FUNCTIONS,
+  ROUTES,
+  SCHEDULED_FUNCTIONS,
+  WORKFLOW_FUNCTIONS,
+} from '#lambdas/routes.ts';
 import { Accounting } from './constructs/accounting.ts';
 import { Api } from './constructs/api.ts';
 import { Bookkeeping } from './constructs/bookkeeping.ts';
@@ -13,6 +19,7 @@ import { PilotCredentials } from './constructs/pilot-credentials.ts';
 import { Schedules } from './constructs/schedules.ts';
 import { Storage } from './constructs/storage.ts';
 import { TaskWorkflow } from './constructs/task-workflow.ts';
+import { Transfers } from './constructs/transfers.ts';
 import { Web } from './constructs/web.ts';
 import type { Stage } from './stages.ts';
 
@@ -43,6 +50,7 @@ export class GluonStack extends Stack {
   readonly accounting: Accounting;
   readonly notifications: Notifications;
   readonly web: Web;
+  readonly transfers: Transfers;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -84,6 +92,14 @@ export class GluonStack extends Stack {
     // Before the functions: the publishing function gets the bus's name and a grant on it.
     this.notifications = new Notifications(this, 'Notifications', { removalPolicy });
 
+    // Before the functions: the senders get its URL, the consumer its event source mapping.
+    this.transfers = new Transfers(this, 'Transfers', {
+      removalPolicy,
+      resultsBucket: this.storage.bucket,
+      dataBuckets: stage.catalog.dataBuckets,
+      visibilityTimeoutSec: Math.max(...QUEUE_FUNCTIONS.map((q) => q.visibilityTimeoutSec)),
+    });
+
     this.functions = new Functions(this, 'Functions', {
       stage,
       projectRoot: props.projectRoot,
@@ -95,6 +111,7 @@ export class GluonStack extends Stack {
       pilotCredentials: this.pilotCredentials,
       stateMachineArn,
       notifications: this.notifications,
+      transfers: this.transfers,
     });
     const functionsByName = new Map(this.functions.all().map((fn) => [fn.name, fn.function]));
     this.notifications.addTargets(EVENT_FUNCTIONS, functionsByName);
@@ -129,6 +146,7 @@ export class GluonStack extends Stack {
       functions: this.functions.all(),
       stateMachine: this.taskWorkflow.stateMachine,
       httpApi: this.api.httpApi,
+      transfers: this.transfers,
     });
 
     this.accounting = new Accounting(this, 'Accounting', { bucket: this.storage.bucket });

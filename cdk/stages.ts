@@ -75,7 +75,8 @@ export const StageSchema = z.strictObject({
   /**
    * The data catalog: buckets of storage endpoints (besides the results bucket) whose objects users
    * register from a listing. Endpoints are runtime data, so the catalog function may list and read
-   * exactly these buckets (and no others) — add a bucket here before defining its endpoint.
+   * exactly these buckets (and no others) — add a bucket here before defining its endpoint. The
+   * transfer service copies replicas from and to them too.
    */
   catalog: z
     .strictObject({

@@ -18,6 +18,7 @@ import { registerPilots } from './commands/pilots.ts';
 import { registerRanges } from './commands/ranges.ts';
 import { registerResubmit } from './commands/resubmit.ts';
 import { registerRetryPolicy } from './commands/retry-policy.ts';
+import { registerRule } from './commands/rule.ts';
 import { registerShares } from './commands/shares.ts';
 import { registerSites } from './commands/sites.ts';
 import { registerStatus } from './commands/status.ts';
@@ -92,6 +93,7 @@ export function createProgram(ctx: CliContext): Command {
   registerConfig(program, ctx);
   registerMetrics(program, ctx);
   registerCatalog(program, ctx);
+  registerRule(program, ctx);
   return program;
 }
 

@@ -10,6 +10,8 @@ import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
 import type { BucketReader, ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
+import type { RuleIds } from './transfers/manage-rules.ts';
+import type { ObjectCopier, RuleStore, TransferQueue, TransferSettings } from './transfers/ports.ts';
 
 export interface Clock {
   now(): Date;
@@ -72,6 +74,13 @@ export interface Deps {
   catalog: CatalogStore;
   /** Storage endpoints' buckets, listed and read to register files from a listing. */
   buckets: BucketReader;
+  /** Replication rules and their locks (items of the catalog table). */
+  rules: RuleStore;
+  ruleIds: RuleIds;
+  /** The transfer service: its queue, the copier between buckets, its back-off. */
+  transferQueue: TransferQueue;
+  copier: ObjectCopier;
+  transfers: TransferSettings;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

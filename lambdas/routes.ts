@@ -16,7 +16,8 @@ export type Capability =
   | 'accounting'
   | 'notifications'
   | 'metrics'
-  | 'catalog';
+  | 'catalog'
+  | 'transfers';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -73,6 +74,11 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   registerFiles: 'catalog-api',
   getFile: 'catalog-api',
   searchFiles: 'catalog-api',
+  // One function for the rules' routes (it dispatches on the route key): CloudFormation's 500 resources.
+  addRule: 'rules-api',
+  listRules: 'rules-api',
+  getRule: 'rules-api',
+  removeRule: 'rules-api',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -144,6 +150,15 @@ export const EVENT_FUNCTIONS = [
   },
 ] as const;
 
+/**
+ * Functions fed by one of our SQS queues (a Lambda event source mapping; the local stack's queue
+ * poller locally): the queue, messages per invocation, and how long a message stays invisible
+ * while a function has it (at least the function's timeout).
+ */
+export const QUEUE_FUNCTIONS = [
+  { functionName: 'transfer-files', queue: 'transfers', batchSize: 5, visibilityTimeoutSec: 960 },
+] as const;
+
 /** The capability folder of each function. */
 export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'submit-task': 'tasks',
@@ -208,6 +223,8 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'retry-webhooks': 'notifications',
   'get-metrics': 'metrics',
   'catalog-api': 'catalog',
+  'rules-api': 'transfers',
+  'transfer-files': 'transfers',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -14,12 +14,14 @@ import {
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { createTables, localTableNames, type TableKey, tableEnvName } from '#adapters/dynamodb/tables.ts';
 import { ensureBucket } from '#adapters/s3/s3-object-store.ts';
+import { createQueuePair } from '#adapters/sqs/queues.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { SiteSchema } from '#core/sites/site.ts';
 import { putSite } from '#core/sites/sites.ts';
 import {
   EVENT_FUNCTIONS,
   functionDir,
+  QUEUE_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
   STREAM_FUNCTIONS,
@@ -35,6 +37,7 @@ import { createLocalAuth, type MintTokenOptions } from './auth.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
 import { consoleLog, type Log, loggerOf } from './log.ts';
+import { type QueuePoller, startQueuePoller } from './queue-poller.ts';
 import { startS3CorsProxy } from './s3-cors-proxy.ts';
 import { startScheduler } from './scheduler.ts';
 import { startSfnEndpoint } from './sfn-endpoint.ts';
@@ -89,6 +92,10 @@ export interface LocalStackOptions {
   pilotLauncher?: string[];
   /** Tests: extra arguments for every pilot. */
   pilotArgs?: string[];
+  /** Transfers: the first back-off delay after a failed attempt (doubling after each; default 1 s). */
+  transferRetryBaseSec?: number;
+  /** Transfers: files above this many bytes are copied in parts (default 64 MiB). */
+  transferMultipartThresholdBytes?: number;
   log?: Log;
 }
 
@@ -124,6 +131,8 @@ export interface LocalStack {
   eventBus: LocalEventBus;
   /** The tables' change feeds (jobs, ranges), as their functions get them. */
   changeFeeds: Record<string, StreamPoller>;
+  /** Our SQS queues' consumers (the transfer service), by function name. */
+  queueConsumers: Record<string, QueuePoller>;
   /** Bytes of API access log written so far (CloudWatch Logs volume on AWS). */
   accessLogBytes(): number;
   /** The DynamoDB Local process (for its CPU and memory). */
@@ -305,6 +314,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...powertoolsEnvironment(options.functionLogLevel ?? 'info'),
       POWERTOOLS_TRACE_ENABLED: 'false',
       GLUON_METRICS_FILE: join(stateDir, METRICS_FILE),
+      // The transfers queue (made below, with its DLQ), under the URL fauxqs gives it.
+      GLUON_TRANSFER_QUEUE_URL: localQueueUrl(fauxqs.value.endpoint, 'transfers'),
+      GLUON_TRANSFER_RETRY_BASE_SEC: String(options.transferRetryBaseSec ?? 1),
+      GLUON_TRANSFER_RETRY_MAX_SEC: '60',
+      ...(options.transferMultipartThresholdBytes === undefined
+        ? {}
+        : { GLUON_TRANSFER_MULTIPART_THRESHOLD_BYTES: String(options.transferMultipartThresholdBytes) }),
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {
@@ -338,7 +354,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         sqs.destroy();
       },
     });
-    await Promise.all([createTables(ddb, tables), ensureBucket(s3, LOCAL_BUCKET)]);
+    await Promise.all([
+      createTables(ddb, tables),
+      ensureBucket(s3, LOCAL_BUCKET),
+      createLocalQueues(sqs, endpoints.sqs),
+    ]);
     // The local site, defined through the same use case as `PUT /sites/{siteId}`.
     const queue = new SqsJobQueue(sqs, LOCAL_PREFIX);
     await putSite(
@@ -405,6 +425,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
       teardown.push({ what: `the ${feed.table} change feed`, run: () => poller.stop() });
       changeFeeds[feed.table] = poller;
+    }
+
+    // ---- our queues' consumers (the Lambda event source mappings of the SQS queues)
+    const queueConsumers: Record<string, QueuePoller> = {};
+    for (const consumer of QUEUE_FUNCTIONS) {
+      const poller = startQueuePoller({
+        sqs,
+        queueUrl: localQueueUrl(endpoints.sqs, consumer.queue),
+        queueArn: `arn:aws:sqs:us-east-1:000000000000:${LOCAL_PREFIX}${consumer.queue}`,
+        functionName: consumer.functionName,
+        handlers,
+        batchSize: consumer.batchSize,
+        log,
+      });
+      teardown.push({ what: `the ${consumer.queue} queue's consumer`, run: () => poller.stop() });
+      queueConsumers[consumer.functionName] = poller;
     }
 
     // ---- schedules
@@ -499,6 +535,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       workflows,
       eventBus,
       changeFeeds,
+      queueConsumers,
       accessLogBytes: () => api.accessLogBytes(),
       dynamodbPid: dynamodb.value.pid,
       stop,
@@ -506,6 +543,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** The URL fauxqs gives our queue `name` (`gluon-local-<name>`), known before the functions load. */
+function localQueueUrl(sqsEndpoint: string, name: string): string {
+  return `${sqsEndpoint}/000000000000/${LOCAL_PREFIX}${name}`;
+}
+
+/**
+ * Our fixed queues (CDK makes them on AWS) with their DLQs: a message received 5 times goes to the
+ * DLQ; one a consumer failed on comes back after 30 s.
+ */
+async function createLocalQueues(sqs: ReturnType<typeof sqsClient>, sqsEndpoint: string): Promise<void> {
+  for (const queue of new Set(QUEUE_FUNCTIONS.map((q) => q.queue))) {
+    const name = `${LOCAL_PREFIX}${queue}`;
+    const { queueUrl } = await createQueuePair(sqs, { queue: name, dlq: `${name}-dlq` }, 5, {
+      VisibilityTimeout: '30',
+    });
+    if (queueUrl !== localQueueUrl(sqsEndpoint, queue)) {
+      throw new Error(
+        `queue ${name} is at ${queueUrl}, not where the functions were told (${localQueueUrl(sqsEndpoint, queue)})`,
+      );
+    }
   }
 }
 
@@ -518,6 +578,7 @@ async function loadHandlers(): Promise<HandlerMap> {
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
       ...EVENT_FUNCTIONS.map((e) => e.functionName),
+      ...QUEUE_FUNCTIONS.map((q) => q.functionName),
     ]),
   ];
   const handlers: Record<string, LambdaHandler> = {};

@@ -6,7 +6,7 @@ import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLES, type TableKey } from '#adapters/dynamodb/tables.ts';
-import { type Capability, FUNCTION_CAPABILITY, STREAM_FUNCTIONS } from '#lambdas/routes.ts';
+import { type Capability, FUNCTION_CAPABILITY, QUEUE_FUNCTIONS, STREAM_FUNCTIONS } from '#lambdas/routes.ts';
 import type { Config } from '#lambdas/runtime/config.ts';
 import {
   type FunctionAccess,
@@ -22,6 +22,7 @@ import type { JobDispatch } from './job-dispatch.ts';
 import type { Notifications } from './notifications.ts';
 import type { PilotCredentials } from './pilot-credentials.ts';
 import type { Storage } from './storage.ts';
+import type { Transfers } from './transfers.ts';
 
 /** The environment contract of lambdas/runtime/config.ts: these are always set, the rest per stage. */
 type RequiredEnvironment = Pick<
@@ -57,6 +58,8 @@ export interface FunctionsProps {
   stateMachineArn: string;
   /** The task event bus (functions with eventBus access publish to it). */
   notifications: Notifications;
+  /** The transfer service's queue and copier grants. */
+  transfers: Transfers;
 }
 
 const WORKFLOW_ACTIONS: Record<WorkflowAccess, string> = {
@@ -106,6 +109,10 @@ export class Functions extends Construct {
           // Only the functions that publish know the bus.
           ...(access.eventBus?.includes('put')
             ? { GLUON_EVENT_BUS_NAME: props.notifications.bus.eventBusName }
+            : {}),
+          // Only the functions that send transfers know their queue.
+          ...(access.transfers?.includes('send')
+            ? { GLUON_TRANSFER_QUEUE_URL: props.transfers.queue.queueUrl }
             : {}),
         },
         logGroup: logGroupOf(spec.name),
@@ -219,6 +226,17 @@ export class Functions extends Construct {
     }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
     if (access.eventBus?.includes('put')) props.notifications.grantPut(fn.role);
+    if (access.transfers?.includes('send')) props.transfers.grantSend(fn.role);
+    if (access.transfers?.includes('copy')) {
+      props.transfers.grantCopy(fn.role);
+      props.transfers.acknowledgeCopier(fn, logicalIdOf(props.storage.bucket));
+    }
+    if (access.transfers?.includes('consume')) {
+      const consumer = QUEUE_FUNCTIONS.find((q) => q.functionName === fn.name);
+      if (consumer === undefined)
+        throw new Error(`function ${fn.name} consumes transfers but is not in QUEUE_FUNCTIONS`);
+      props.transfers.addConsumer(fn.function, consumer.batchSize);
+    }
     for (const key of access.streams ?? []) {
       // The change feed: in order per shard, a failed batch delivered again (halved, to isolate a
       // poison record) for as long as the stream keeps it. The tumbling window is there for the

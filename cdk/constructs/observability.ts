@@ -26,6 +26,7 @@ import { pascalCase } from '../function-catalog.ts';
 import type { Stage } from '../stages.ts';
 import type { GluonFunction } from './gluon-function.ts';
 import type { JobDispatch } from './job-dispatch.ts';
+import type { Transfers } from './transfers.ts';
 
 /**
  * Custom metrics of the application (namespace `Gluon`; ids go in logs, not metrics; the few
@@ -44,6 +45,8 @@ export interface ObservabilityProps {
   functions: readonly GluonFunction[];
   stateMachine: StateMachine;
   httpApi: HttpApi;
+  /** The transfer service (its DLQ is alarmed). */
+  transfers?: Transfers;
 }
 
 /**
@@ -109,6 +112,15 @@ export class Observability extends Construct {
           `A ${resourceClass} job message waits in ${names.queue} for over ${stage.alarms.oldestJobMessageAgeSec} s: no pilot that can run it takes work at site ${siteId}.`,
         );
       }
+    }
+
+    if (props.transfers !== undefined) {
+      alarm(
+        'TransfersDlqNotEmpty',
+        props.transfers.metricDlqDepth(),
+        1,
+        'Transfer messages in the transfers DLQ: the transfer service failed on them five times (S3 or DynamoDB unreachable, or a bug). Their rules stay replicating; inspect the messages and the transfer-files logs, then redrive.',
+      );
     }
 
     alarm(

@@ -84,6 +84,13 @@ import {
   TestRetryPolicyResponseSchema,
 } from './retry-policy.ts';
 import {
+  AddRuleRequestSchema,
+  RuleListQuerySchema,
+  RuleListSchema,
+  RulePathSchema,
+  RuleSchema,
+} from './rules.ts';
+import {
   PutSiteRequestSchema,
   SiteDemandSchema,
   SiteDetailSchema,
@@ -704,6 +711,49 @@ export const OPERATIONS = {
       'Files of a scope whose metadata matches every meta.<key>=<value> given (digits compare as numbers).',
     query: SearchFilesQuerySchema,
     response: FilePageSchema,
+    status: 200,
+  }),
+  // Replication rules (the transfer service copies their files; one function serves them: rules-api).
+  addRule: operation({
+    method: 'POST',
+    path: '/catalog/rules',
+    scopes: [SCOPES.create],
+    tag: 'catalog',
+    summary:
+      'Ask for `copies` replicas of every file of a dataset (or of a file) on the given endpoints; the transfer service copies the missing ones and verifies them.',
+    body: AddRuleRequestSchema,
+    response: RuleSchema,
+    status: 201,
+  }),
+  listRules: operation({
+    method: 'GET',
+    path: '/catalog/rules',
+    scopes: [SCOPES.read],
+    tag: 'catalog',
+    summary:
+      "The caller's rules (operators: everyone's), newest first, of one DID when given, with their progress.",
+    query: RuleListQuerySchema,
+    response: RuleListSchema,
+    status: 200,
+  }),
+  getRule: operation({
+    method: 'GET',
+    path: '/catalog/rules/{ruleId}',
+    scopes: [SCOPES.read],
+    tag: 'catalog',
+    summary: 'One rule and its progress (locks available, copying, failed).',
+    params: RulePathSchema,
+    response: RuleSchema,
+    status: 200,
+  }),
+  removeRule: operation({
+    method: 'DELETE',
+    path: '/catalog/rules/{ruleId}',
+    scopes: [SCOPES.create],
+    tag: 'catalog',
+    summary: 'Stop a rule: its pending transfers are dropped; the replicas it made stay.',
+    params: RulePathSchema,
+    response: RuleSchema,
     status: 200,
   }),
 } as const;

@@ -38,6 +38,12 @@ export const METRICS = {
   WebhookAttemptsFailed: { unit: 'Count' },
   /** Webhook deliveries given up after their last attempt. */
   WebhookDeliveriesFailed: { unit: 'Count' },
+  /** Files the transfer service copied and verified (a rule's replica made available). */
+  FilesTransferred: { unit: 'Count' },
+  /** Transfer attempts that failed (a corrupt copy, an S3 error, no source): tried again after a back-off. */
+  TransferAttemptsFailed: { unit: 'Count' },
+  /** Transfers given up after their last attempt (the rule is stuck). */
+  TransfersFailed: { unit: 'Count' },
 } as const satisfies Record<string, { unit: 'Count' | 'Milliseconds'; dimension?: string }>;
 
 export type MetricName = keyof typeof METRICS;

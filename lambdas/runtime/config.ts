@@ -58,6 +58,25 @@ export const ConfigSchema = z.object({
   GLUON_METRICS_FILE: z.string().min(1).optional(),
   /** The data catalog (files, datasets, replicas, storage endpoints, scopes). */
   GLUON_CATALOG_TABLE: z.string().min(1),
+  /** The transfer service's queue (set on the functions that send or take transfer messages). */
+  GLUON_TRANSFER_QUEUE_URL: z.string().min(1).optional(),
+  /** Transfers: the delay after the first failed attempt (doubling after each, at most 900 s: SQS's longest delay), attempts in all. */
+  GLUON_TRANSFER_RETRY_BASE_SEC: z.coerce.number().int().min(1).max(900).default(30),
+  GLUON_TRANSFER_RETRY_MAX_SEC: z.coerce.number().int().min(1).max(900).default(900),
+  GLUON_TRANSFER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** Transfers: files above this are copied in parts (UploadPartCopy), of this size each (S3's minimum: 5 MiB). */
+  GLUON_TRANSFER_MULTIPART_THRESHOLD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5 * 1024 ** 3)
+    .default(64 * 1024 ** 2),
+  GLUON_TRANSFER_PART_BYTES: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 ** 2)
+    .max(5 * 1024 ** 3)
+    .default(64 * 1024 ** 2),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

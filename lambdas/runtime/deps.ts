@@ -15,6 +15,7 @@ import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts';
 import { DynamoDbRetryPolicyStore } from '#adapters/dynamodb/dynamodb-retry-policy-store.ts';
+import { DynamoDbRuleStore } from '#adapters/dynamodb/dynamodb-rule-store.ts';
 import { DynamoDbSiteStore } from '#adapters/dynamodb/dynamodb-site-store.ts';
 import { DynamoDbTaskStore } from '#adapters/dynamodb/dynamodb-task-store.ts';
 import { DynamoDbWebhookStore } from '#adapters/dynamodb/dynamodb-webhook-store.ts';
@@ -24,10 +25,12 @@ import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.
 import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
 import { S3BucketReader } from '#adapters/s3/s3-bucket-reader.ts';
+import { S3ObjectCopier } from '#adapters/s3/s3-object-copier.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { SqsRangeQueue } from '#adapters/sqs/sqs-range-queue.ts';
+import { SqsTransferQueue } from '#adapters/sqs/sqs-transfer-queue.ts';
 import { NoCredentialVendor, StsCredentialVendor } from '#adapters/sts/sts-credential-vendor.ts';
 import type { Deps } from '#core/deps.ts';
 import { cachedRetryPolicies } from '#core/policies/retry-policy-cache.ts';
@@ -37,7 +40,7 @@ import { type Config, config } from './config.ts';
  * Time-sortable ids: base-36 milliseconds then random base-36, e.g. `t-mhx3k2a0q8f3z1c9w4`.
  * Sorting by id sorts by creation time.
  */
-export function newId(prefix: 't' | 'p' | 'w', now = Date.now()): string {
+export function newId(prefix: 't' | 'p' | 'w' | 'r', now = Date.now()): string {
   const time = now.toString(36).padStart(9, '0');
   const random = BigInt(`0x${randomBytes(8).toString('hex')}`)
     .toString(36)
@@ -110,6 +113,19 @@ export function depsFromConfig(c: Config): Deps {
         : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
     catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
     buckets: new S3BucketReader(s3Client()),
+    rules: new DynamoDbRuleStore(db, c.GLUON_CATALOG_TABLE),
+    ruleIds: { ruleId: () => newId('r') },
+    transferQueue: new SqsTransferQueue(sqsClient(), c.GLUON_TRANSFER_QUEUE_URL),
+    // Server-side copies of large objects answer slowly: a minute before a request is given up.
+    copier: new S3ObjectCopier(s3Client({ requestTimeoutMs: 60_000 }), {
+      multipartThresholdBytes: c.GLUON_TRANSFER_MULTIPART_THRESHOLD_BYTES,
+      partBytes: c.GLUON_TRANSFER_PART_BYTES,
+    }),
+    transfers: {
+      baseSec: c.GLUON_TRANSFER_RETRY_BASE_SEC,
+      maxDelaySec: c.GLUON_TRANSFER_RETRY_MAX_SEC,
+      maxAttempts: c.GLUON_TRANSFER_MAX_ATTEMPTS,
+    },
   };
 }
 

@@ -111,6 +111,13 @@ import {
   ScriptedWebhookSender,
   SequentialWebhookIds,
 } from './in-memory-notifications.ts';
+import {
+  InMemoryObjectCopier,
+  InMemoryRuleStore,
+  InMemoryTransferQueue,
+  SequentialRuleIds,
+  TEST_TRANSFER_SETTINGS,
+} from './in-memory-transfers.ts';
 
 function copy<T>(value: T): T {
   return structuredClone(value);
@@ -1307,6 +1314,10 @@ export interface InMemoryDeps extends Deps {
   metricsReader: InMemoryMetricsReader;
   catalog: InMemoryCatalogStore;
   buckets: InMemoryBucketReader;
+  rules: InMemoryRuleStore;
+  ruleIds: SequentialRuleIds;
+  transferQueue: InMemoryTransferQueue;
+  copier: InMemoryObjectCopier;
 }
 
 export function inMemoryDeps(
@@ -1339,6 +1350,11 @@ export function inMemoryDeps(
     metricsReader: new InMemoryMetricsReader(),
     catalog: new InMemoryCatalogStore(),
     buckets: new InMemoryBucketReader(),
+    rules: new InMemoryRuleStore(),
+    ruleIds: new SequentialRuleIds(),
+    transferQueue: new InMemoryTransferQueue(),
+    copier: new InMemoryObjectCopier(),
+    transfers: { ...TEST_TRANSFER_SETTINGS },
   };
 }
 

@@ -12,6 +12,7 @@ import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import {
   EVENT_FUNCTIONS,
   FUNCTION_CAPABILITY,
+  QUEUE_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
   STREAM_FUNCTIONS,
@@ -149,6 +150,7 @@ describe('functions', () => {
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
       ...EVENT_FUNCTIONS.map((e) => e.functionName),
+      ...QUEUE_FUNCTIONS.map((q) => q.functionName),
     ]);
     expect([...named].sort()).toEqual(handlerDirectories);
     expect(
@@ -654,6 +656,29 @@ describe('least privilege', () => {
       tables: { catalog: rw, sites: 'read' },
       s3: ['GetObject tasks/*', 'ListBucket (bucket)'],
     },
+    // Rules: items of the catalog table; new transfers sent to the transfers queue.
+    'rules-api': {
+      ...NOTHING,
+      tables: { catalog: rw },
+      sqs: ['GetQueueAttributes transfers', 'GetQueueUrl transfers', 'SendMessage transfers'],
+    },
+    // The transfer service: its queue consumed (and retries sent to it), copies read, written and
+    // deleted in the results bucket's tasks/ (the stage names no other data bucket).
+    'transfer-files': {
+      ...NOTHING,
+      tables: { catalog: rw },
+      sqs: [
+        'ChangeMessageVisibility transfers',
+        'DeleteMessage transfers',
+        'GetQueueAttributes transfers',
+        'GetQueueAttributes transfers',
+        'GetQueueUrl transfers',
+        'GetQueueUrl transfers',
+        'ReceiveMessage transfers',
+        'SendMessage transfers',
+      ],
+      s3: ['AbortMultipartUpload tasks/*', 'DeleteObject tasks/*', 'GetObject tasks/*', 'PutObject tasks/*'],
+    },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -705,6 +730,10 @@ describe('least privilege', () => {
           for (const operation of operations) set.add(operation);
           tableActions.set(tableOf(resource), set);
         }
+      } else if (service === 'sqs' && /^<TransfersTransfersQueue\w+\.Arn>$/.test(resourceList[0] ?? '')) {
+        // The transfers queue (a queue of the stack, not made at run time).
+        expect(resourceList, name).toHaveLength(1);
+        access.sqs.push(...operations.map((o) => `${o} transfers`));
       } else if (service === 'sqs') {
         // Site queues summarised by operation alone, range queues as `<operation> ranges-*`.
         const queuePrefix = `arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${STACK}-`;
