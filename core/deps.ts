@@ -1,6 +1,7 @@
 import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { MetaTaskStore, MetaTaskWorkflow } from './meta-tasks/ports.ts';
 import type { MetricsReader } from './metrics/ports.ts';
 import type { WebhookIds } from './notifications/manage-webhooks.ts';
 import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from './notifications/ports.ts';
@@ -67,6 +68,9 @@ export interface Deps {
   notifications: NotificationSettings;
   /** The operators' metrics, read back (CloudWatch on AWS, the local stack's metric lines). */
   metricsReader: MetricsReader;
+  /** Meta-tasks (items of the tasks table) and their workflow (statemachines/meta-task.asl.json). */
+  metaTasks: MetaTaskStore;
+  metaTaskWorkflow: MetaTaskWorkflow;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

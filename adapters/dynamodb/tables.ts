@@ -68,6 +68,8 @@ export const TASK_SK = {
   head: 'task',
   /** An owner's idempotency key of a submit (pk `idem#<owner>#<key>`), expiring by TTL. */
   idempotency: 'idem',
+  /** A meta-task (pk `meta#<metaTaskId>`): spec, nodes, wait token; byOwner key `meta#<owner>`. */
+  metaTask: 'meta',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {

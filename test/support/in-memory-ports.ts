@@ -103,6 +103,7 @@ import {
 } from '#core/tasks/task.ts';
 import type { TaskSpec } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import { InMemoryMetaTaskStore, RecordingMetaTaskWorkflow } from './in-memory-meta-tasks.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -1304,6 +1305,8 @@ export interface InMemoryDeps extends Deps {
   webhookSender: ScriptedWebhookSender;
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
+  metaTasks: InMemoryMetaTaskStore;
+  metaTaskWorkflow: RecordingMetaTaskWorkflow;
 }
 
 export function inMemoryDeps(
@@ -1334,6 +1337,8 @@ export function inMemoryDeps(
     webhookIds: new SequentialWebhookIds(),
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
+    metaTasks: new InMemoryMetaTaskStore(),
+    metaTaskWorkflow: new RecordingMetaTaskWorkflow(),
   };
 }
 
