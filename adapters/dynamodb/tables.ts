@@ -68,6 +68,8 @@ export const TASK_SK = {
   head: 'task',
   /** An owner's idempotency key of a submit (pk `idem#<owner>#<key>`), expiring by TTL. */
   idempotency: 'idem',
+  /** A dataset task's resolved input files, a page per item (`#inputs#<first index, 10 digits>`). */
+  inputsPrefix: '#inputs#',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {

@@ -437,6 +437,12 @@ export function specFiles(spec: Pick<TaskSpec, 'inputs'>): SpecInputFile[] {
   return spec.inputs?.files ?? spec.inputs?.resolved?.files ?? [];
 }
 
+/** The spec as read: with the inputs resolved from its dataset, when there are any. */
+export function withResolvedInputs(spec: TaskSpec, resolved: ResolvedInputs | undefined): TaskSpec {
+  if (resolved === undefined || spec.inputs === undefined) return spec;
+  return { ...spec, inputs: { ...spec.inputs, resolved } };
+}
+
 /** Whether the task reads a catalog dataset (its files are resolved by the workflow). */
 export function readsDataset(spec: Pick<TaskSpec, 'inputs'>): boolean {
   return spec.inputs?.dataset !== undefined;
