@@ -105,6 +105,7 @@ import {
 } from '#core/tasks/task.ts';
 import { type TaskSpec, withResolvedInputs } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import { InMemoryCatalogStore } from './in-memory-catalog.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -1326,6 +1327,7 @@ export interface InMemoryDeps extends Deps {
   webhookSender: ScriptedWebhookSender;
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
+  catalog: InMemoryCatalogStore;
 }
 
 export function inMemoryDeps(
@@ -1356,6 +1358,7 @@ export function inMemoryDeps(
     webhookIds: new SequentialWebhookIds(),
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
+    catalog: new InMemoryCatalogStore(),
   };
 }
 
