@@ -1,4 +1,5 @@
 import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
+import type { CatalogStore } from './catalog/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { MetaTaskStore, MetaTaskWorkflow } from './meta-tasks/ports.ts';
@@ -68,6 +69,8 @@ export interface Deps {
   notifications: NotificationSettings;
   /** The operators' metrics, read back (CloudWatch on AWS, the local stack's metric lines). */
   metricsReader: MetricsReader;
+  /** The data catalog: files, datasets, replicas, storage endpoints, scopes (the catalog table). */
+  catalog: CatalogStore;
   /** Meta-tasks (items of the tasks table) and their workflow (statemachines/meta-task.asl.json). */
   metaTasks: MetaTaskStore;
   metaTaskWorkflow: MetaTaskWorkflow;

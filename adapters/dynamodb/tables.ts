@@ -24,7 +24,8 @@ export type TableKey =
   | 'sites'
   | 'policies'
   | 'accounting'
-  | 'webhooks';
+  | 'webhooks'
+  | 'catalog';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -68,6 +69,8 @@ export const TASK_SK = {
   head: 'task',
   /** An owner's idempotency key of a submit (pk `idem#<owner>#<key>`), expiring by TTL. */
   idempotency: 'idem',
+  /** A dataset task's resolved input files, a page per item (`#inputs#<first index, 10 digits>`). */
+  inputsPrefix: '#inputs#',
   /** A meta-task (pk `meta#<metaTaskId>`): spec, nodes, wait token; byOwner key `meta#<owner>`. */
   metaTask: 'meta',
 } as const;
@@ -175,6 +178,17 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     ],
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * The data catalog (DynamoDbCatalogStore): one item per DID (pk `did#<scope>`, sk the name: a
+   * name is unique in its scope across files and datasets), datasets' listing items, attachment
+   * markers and contents in attach order, replicas per file, endpoints and scopes. No index: every
+   * read is a get or a query of one partition.
+   */
+  catalog: {
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [],
+  },
 };
 
 function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchemaElement[] {
@@ -276,6 +290,7 @@ const ENV_NAMES: Record<TableKey, string> = {
   policies: 'GLUON_POLICIES_TABLE',
   accounting: 'GLUON_ACCOUNTING_TABLE',
   webhooks: 'GLUON_WEBHOOKS_TABLE',
+  catalog: 'GLUON_CATALOG_TABLE',
 };
 
 /** The environment variable naming each table (the function environment contract). */

@@ -8,6 +8,7 @@ import {
   stsClient,
 } from '#adapters/aws-clients.ts';
 import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-store.ts';
+import { DynamoDbCatalogStore } from '#adapters/dynamodb/dynamodb-catalog-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbMetaTaskStore } from '#adapters/dynamodb/dynamodb-meta-task-store.ts';
@@ -108,6 +109,7 @@ export function depsFromConfig(c: Config): Deps {
       c.GLUON_METRICS_FILE === undefined
         ? new NoMetricsReader()
         : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
+    catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
     metaTasks: new DynamoDbMetaTaskStore(db, c.GLUON_TASKS_TABLE),
     metaTaskWorkflow: new SfnMetaTaskWorkflow(sfnClient(), c.GLUON_META_TASK_STATE_MACHINE_ARN),
   };
