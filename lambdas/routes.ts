@@ -92,6 +92,7 @@ export const WORKFLOW_FUNCTIONS = [
   'finalize-task',
   'fail-task',
   'size-task',
+  'resolve-inputs',
 ] as const;
 
 /** Functions run by a schedule (EventBridge Scheduler; timers locally). */
@@ -193,6 +194,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'deliver-webhooks': 'notifications',
   'retry-webhooks': 'notifications',
   'get-metrics': 'metrics',
+  'resolve-inputs': 'tasks',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */
