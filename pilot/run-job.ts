@@ -45,7 +45,11 @@ async function stageInInputs(attempt: Attempt): Promise<boolean> {
       onFallback: (bad, next) => {
         const note = `stage-in of ${bad.name} from ${bad.endpointId} failed (${bad.reason})${next === undefined ? '' : `; trying ${next}`}`;
         attempt.facts.notes = [...(attempt.facts.notes ?? []), note];
-        attempt.logger.warn('replica failed', { name: bad.name, endpointId: bad.endpointId, reason: bad.reason });
+        attempt.logger.warn('replica failed', {
+          name: bad.name,
+          endpointId: bad.endpointId,
+          reason: bad.reason,
+        });
       },
     });
     return true;

@@ -113,7 +113,10 @@ type InputInfo = NonNullable<ClaimedJob['inputs']>[number];
  * the claim's order, under its name without the scope; with only non-S3 replicas (grid storage),
  * the first URL goes to the payload as it is (a string).
  */
-function replicaDownload(info: InputInfo, replicas: ReadonlyArray<{ endpointId: string; url: string }>): InputDownload | string {
+function replicaDownload(
+  info: InputInfo,
+  replicas: ReadonlyArray<{ endpointId: string; url: string }>,
+): InputDownload | string {
   if (replicas.length === 0)
     throw new StageInError(`input ${info.name}: no replica this site may read (remote read not allowed)`);
   const sources: DownloadSource[] = [];
@@ -126,7 +129,9 @@ function replicaDownload(info: InputInfo, replicas: ReadonlyArray<{ endpointId: 
   if (first === undefined) return (replicas[0] as { url: string }).url;
   const localName = info.localName ?? info.name.slice(info.name.indexOf(':') + 1);
   if (!PLAIN_NAME.test(localName) || localName === '.' || localName === '..')
-    throw new StageInError(`input ${info.name}: its file name ${JSON.stringify(localName)} is not a plain name`);
+    throw new StageInError(
+      `input ${info.name}: its file name ${JSON.stringify(localName)} is not a plain name`,
+    );
   return {
     name: info.name,
     bucket: first.bucket,

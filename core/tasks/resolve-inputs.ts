@@ -7,9 +7,10 @@
  * registered meanwhile become new jobs, handed to dispatch, until the dataset is closed.
  * Idempotent: a replay finds the files stored (the fence) and reads the head again.
  */
+
+import { didText } from '../catalog/did.ts';
 import type { EndpointFacts, ResolvedFile } from '../catalog/task-inputs.ts';
 import { inputDataset, resolveFiles } from '../catalog/task-inputs.ts';
-import { didText } from '../catalog/did.ts';
 import type { Deps } from '../deps.ts';
 import { FatalError, NotFoundError } from '../errors.ts';
 import { dispatchJobs } from '../policies/dispatch-jobs.ts';
@@ -171,7 +172,9 @@ function optionalCursor(cursor: string | undefined): { cursor?: string } {
 /** The endpoints (their sites and readability), read once per step. */
 async function endpointFacts(deps: Pick<Deps, 'catalog'>): Promise<Map<string, EndpointFacts>> {
   const list = await deps.catalog.listEndpoints();
-  return new Map(list.map((e) => [e.endpointId, { endpointId: e.endpointId, sites: e.sites, readable: e.readable }]));
+  return new Map(
+    list.map((e) => [e.endpointId, { endpointId: e.endpointId, sites: e.sites, readable: e.readable }]),
+  );
 }
 
 /** The sites close to each endpoint the new files have replicas at. */
@@ -190,6 +193,8 @@ function checkResolved(spec: TaskSpec): void {
   if (scouts !== undefined && spec.inputs?.resolved?.closed === true) {
     const jobs = Math.ceil(files / (spec.split.filesPerJob ?? 1));
     if (scouts > jobs)
-      throw new FatalError(`split.scouts: more than the task's ${jobs} jobs over the dataset's ${files} files`);
+      throw new FatalError(
+        `split.scouts: more than the task's ${jobs} jobs over the dataset's ${files} files`,
+      );
   }
 }

@@ -1,7 +1,7 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
-import type { Deps, Principal } from '../deps.ts';
 import { didText } from '../catalog/did.ts';
 import { inputDataset } from '../catalog/task-inputs.ts';
+import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError, TransientError, ValidationError } from '../errors.ts';
 import { rangeCount, taskEvents } from '../event-ranges/event-range.ts';
 import { emptyRangeCounters } from '../event-ranges/range-counts.ts';

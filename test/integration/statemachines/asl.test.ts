@@ -343,7 +343,16 @@ async function run(
 
 const progress = (nextIndex: number, done: boolean) => ({ nextIndex, done });
 /** The resolve step of a task that reads no dataset (or a closed one): ready, nothing more to come. */
-const READY = { ready: true, files: 0, added: 0, waiting: false, more: false, closed: true, untilClosed: false, waitSec: 0 };
+const READY = {
+  ready: true,
+  files: 0,
+  added: 0,
+  waiting: false,
+  more: false,
+  closed: true,
+  untilClosed: false,
+  waitSec: 0,
+};
 
 describe('task.asl.json runs', () => {
   it('runs a task through every enqueue page to its final state', async () => {
@@ -555,7 +564,10 @@ describe('task.asl.json runs', () => {
 
   it('runs an open-ended dataset task: waits for a first job, takes new files after its jobs, polls, ends once closed', async () => {
     const open = { ...READY, closed: false, untilClosed: true };
-    const first = [{ ...open, ready: false }, { ...open, files: 2 }];
+    const first = [
+      { ...open, ready: false },
+      { ...open, files: 2 },
+    ];
     const more = [
       { ...open, files: 3, added: 1, waiting: true },
       { ...open, files: 3 },
