@@ -1,17 +1,12 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page, PageRequest } from '#core/api/common.ts';
 import { ConflictError } from '#core/errors.ts';
 import type { MetaTask } from '#core/meta-tasks/meta-task.ts';
 import type { MetaTaskStore } from '#core/meta-tasks/ports.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
-import { decodePageToken, encodePageToken } from './page-token.ts';
-import { INDEX, TASK_SK } from './tables.ts';
+import { encodePageToken } from './page-token.ts';
+import { queryByOwner } from './query-by-owner.ts';
+import { TASK_SK } from './tables.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 
@@ -107,29 +102,14 @@ export class DynamoDbMetaTaskStore implements MetaTaskStore {
   }
 
   async listByOwner(owner: string, page: PageRequest): Promise<Page<MetaTask>> {
-    const ownerKey = metaTaskOwnerKey(owner);
-    const startKey = decodePageToken(
-      page.nextToken,
-      { taskId: 'S', sk: 'S', owner: 'S', createdAt: 'S' },
-      { owner: ownerKey, sk: TASK_SK.metaTask },
+    const _ownerKey = metaTaskOwnerKey(owner);
+    const out = await queryByOwner(
+      this.client,
+      this.tableName,
+      { owner: metaTaskOwnerKey(owner), sk: TASK_SK.metaTask },
+      page,
+      'list meta-tasks',
     );
-    let out: QueryCommandOutput;
-    try {
-      out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: INDEX.tasksByOwner,
-          KeyConditionExpression: '#owner = :o',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':o': ownerKey },
-          ScanIndexForward: false,
-          Limit: page.limit,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-    } catch (error) {
-      rethrowSdkError(error, 'list meta-tasks');
-    }
     return {
       items: (out.Items ?? []).map((i) => this.fromItem(i)),
       ...(out.LastEvaluatedKey === undefined ? {} : { nextToken: encodePageToken(out.LastEvaluatedKey) }),

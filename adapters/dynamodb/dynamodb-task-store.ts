@@ -36,8 +36,9 @@ import { readsDataset, type TaskSpec, withResolvedInputs } from '#core/tasks/tas
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { mapBounded } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
-import { decodePageToken, encodePageToken } from './page-token.ts';
-import { INDEX, TASK_SK } from './tables.ts';
+import { encodePageToken } from './page-token.ts';
+import { queryByOwner } from './query-by-owner.ts';
+import { TASK_SK } from './tables.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 /** Tasks of a listing whose counters are read at once. */
@@ -298,28 +299,13 @@ export class DynamoDbTaskStore implements TaskStore {
     owner: string,
     page: PageRequest,
   ): Promise<Page<TaskHead & { counts: JobCounts; rangeCounters: RangeCounters }>> {
-    const startKey = decodePageToken(
-      page.nextToken,
-      { taskId: 'S', sk: 'S', owner: 'S', createdAt: 'S' },
+    const out = await queryByOwner(
+      this.client,
+      this.tableName,
       { owner, sk: TASK_SK.head },
+      page,
+      'list tasks',
     );
-    let out: QueryCommandOutput;
-    try {
-      out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: INDEX.tasksByOwner,
-          KeyConditionExpression: '#owner = :o',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':o': owner },
-          ScanIndexForward: false,
-          Limit: page.limit,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-    } catch (error) {
-      rethrowSdkError(error, 'list tasks');
-    }
     const heads = (out.Items ?? []).filter((i) => i.sk === TASK_SK.head).map((i) => publicHead(headOf(i)));
     const items = await mapBounded(heads, COUNTER_READS_IN_FLIGHT, async (head) => {
       const counters = await this.query(head.taskId, TASK_SK.countsPrefix);

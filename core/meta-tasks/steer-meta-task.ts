@@ -19,14 +19,23 @@ function ownerOf(m: MetaTask): Principal {
   return { sub: m.owner, scopes: [] };
 }
 
-/** Runs a task use case on a node's task; a task that ended meanwhile is no error here. */
-async function onNodeTask(run: () => Promise<unknown>): Promise<void> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof ConflictError) return;
-    if (error instanceof GluonError && error.kind === 'not-found') return;
-    throw error;
+/**
+ * Runs a task use case on each running node's task, as the meta-task's owner; a task that ended
+ * meanwhile is no error here.
+ */
+async function onRunningNodeTasks(
+  m: MetaTask,
+  run: (owner: Principal, taskId: string) => Promise<unknown>,
+): Promise<void> {
+  for (const node of m.nodes) {
+    if (node.state !== 'running' || node.taskId === undefined) continue;
+    try {
+      await run(ownerOf(m), node.taskId);
+    } catch (error) {
+      if (error instanceof ConflictError) continue;
+      if (error instanceof GluonError && error.kind === 'not-found') continue;
+      throw error;
+    }
   }
 }
 
@@ -46,11 +55,7 @@ export async function cancelMetaTask(
     if (current.cancelRequested) return undefined;
     return { ...current, cancelRequested: true, state: 'running' };
   });
-  for (const node of m.nodes) {
-    if (node.state !== 'running' || node.taskId === undefined) continue;
-    const taskId = node.taskId;
-    await onNodeTask(() => cancelTask(deps, ownerOf(m), taskId));
-  }
+  await onRunningNodeTasks(m, (owner, taskId) => cancelTask(deps, owner, taskId));
   await releaseMetaTaskWaitIfReady(deps, metaTaskId);
   return metaTaskView(deps, (await deps.metaTasks.get(metaTaskId)) ?? m);
 }
@@ -89,11 +94,7 @@ async function steer(
     const state = paused ? 'paused' : 'running';
     return current.state === state ? undefined : { ...current, state };
   });
-  for (const node of m.nodes) {
-    if (node.state !== 'running' || node.taskId === undefined) continue;
-    const taskId = node.taskId;
-    await onNodeTask(() => steerTask(deps, ownerOf(m), taskId, { paused }));
-  }
+  await onRunningNodeTasks(m, (owner, taskId) => steerTask(deps, owner, taskId, { paused }));
   if (!paused) await releaseMetaTaskWaitIfReady(deps, metaTaskId);
   return metaTaskView(deps, m);
 }
