@@ -71,6 +71,8 @@ export interface FunctionAccess {
    */
   endpointBuckets?: Array<'list-read'>;
   transfers?: TransferAccess[];
+  /** The same as `workflow`, on the meta-task state machine. */
+  metaTaskWorkflow?: WorkflowAccess[];
 }
 
 /**
@@ -78,7 +80,7 @@ export interface FunctionAccess {
  * sender also gets `get-url`. SendMessageBatch is authorised by sqs:SendMessage.
  */
 export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
-  /** The task, and its output dataset (the catalog; checked, then created). */
+  /** The task, and its output dataset (the catalog; checked, then created); a dataset task's input dataset must exist. */
   'submit-task': { tables: { tasks: 'read-write', catalog: 'read-write' }, workflow: ['start'] },
   'list-tasks': { tables: { tasks: 'read' } },
   'get-task': { tables: { tasks: 'read' } },
@@ -195,6 +197,11 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     tables: { tasks: 'read-write', jobs: 'read', policies: 'read-write', sites: 'read' },
     siteQueues: ['send', 'get-url', 'depth'],
   },
+  /** A dataset task's files and replicas from the catalog, stored with the task; added jobs to dispatch. */
+  'resolve-inputs': {
+    tables: { tasks: 'read-write', catalog: 'read', policies: 'read-write', sites: 'read' },
+    siteQueues: ['send', 'get-url', 'depth'],
+  },
   // Event service.
   /** Makes the task's range queue (lease: the visibility timeout) and sends its range messages. */
   'enqueue-ranges': { tables: { tasks: 'read-write' }, rangeQueues: ['create', 'get-url', 'send'] },
@@ -261,6 +268,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     tables: { tasks: 'read', catalog: 'read-write' },
     streams: ['tasks'],
     eventBus: ['put'],
+    // A meta-task node's task end wakes the meta-task's wait (its token is on the meta-task's item).
+    metaTaskWorkflow: ['release-wait'],
   },
   /** Task ends from the bus: the owner's webhooks read, a delivery written per webhook. */
   'deliver-webhooks': { tables: { webhooks: 'read-write' } },
@@ -276,6 +285,21 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'rules-api': { tables: { catalog: 'read-write' }, transfers: ['send'] },
   /** One file per message: copied, verified, its replica and lock written; a retry sent with a delay. */
   'transfer-files': { tables: { catalog: 'read-write' }, transfers: ['send', 'consume', 'copy'] },
+  // Meta-tasks (items of the tasks table).
+  /**
+   * Every meta-task operation: submit (its workflow started), read, and cancel, pause, resume
+   * (the nodes' tasks through the task use cases, which flag them, leave dispatch and wake their
+   * workflows), retry (a new execution).
+   */
+  'meta-task-api': {
+    tables: { tasks: 'read-write', policies: 'write' },
+    workflow: ['release-wait'],
+    metaTaskWorkflow: ['start', 'release-wait'],
+  },
+  /** Starts ready nodes as tasks (the submit use case: the task workflow started). */
+  'advance-meta-task': { tables: { tasks: 'read-write', catalog: 'read-write' }, workflow: ['start'] },
+  /** Stores the wait token; releases it at once when a node already ended. */
+  'wait-for-nodes': { tables: { tasks: 'read-write' }, metaTaskWorkflow: ['release-wait'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

@@ -3,6 +3,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import {
   EVENT_FUNCTIONS,
+  META_TASK_WORKFLOW_FUNCTIONS,
   QUEUE_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
@@ -13,6 +14,7 @@ import { Api } from './constructs/api.ts';
 import { Bookkeeping } from './constructs/bookkeeping.ts';
 import { Functions } from './constructs/functions.ts';
 import { JobDispatch } from './constructs/job-dispatch.ts';
+import { MetaTasks } from './constructs/meta-tasks.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
 import { PilotCredentials } from './constructs/pilot-credentials.ts';
@@ -51,6 +53,7 @@ export class GluonStack extends Stack {
   readonly notifications: Notifications;
   readonly web: Web;
   readonly transfers: Transfers;
+  readonly metaTasks: MetaTasks;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -77,6 +80,20 @@ export class GluonStack extends Stack {
       service: 'states',
       resource: 'stateMachine',
       resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    // The meta-task state machine likewise (its steps start node tasks and get its token back).
+    const metaTaskStateMachineName = `${this.stackName}-meta-task`;
+    if (metaTaskStateMachineName.length > MAX_STATE_MACHINE_NAME) {
+      throw new Error(
+        `state machine name ${metaTaskStateMachineName} is over ${MAX_STATE_MACHINE_NAME} characters`,
+      );
+    }
+    const metaTaskStateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: metaTaskStateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
@@ -110,6 +127,7 @@ export class GluonStack extends Stack {
       storage: this.storage,
       pilotCredentials: this.pilotCredentials,
       stateMachineArn,
+      metaTaskStateMachineArn,
       notifications: this.notifications,
       transfers: this.transfers,
     });
@@ -120,6 +138,16 @@ export class GluonStack extends Stack {
       stateMachineName,
       definitionFile: `${props.projectRoot}/statemachines/task.asl.json`,
       functions: new Map(WORKFLOW_FUNCTIONS.map((name) => [name, this.functions.get(name).function])),
+      logRetention,
+      removalPolicy,
+    });
+
+    this.metaTasks = new MetaTasks(this, 'MetaTasks', {
+      stateMachineName: metaTaskStateMachineName,
+      definitionFile: `${props.projectRoot}/statemachines/meta-task.asl.json`,
+      functions: new Map(
+        META_TASK_WORKFLOW_FUNCTIONS.map((name) => [name, this.functions.get(name).function]),
+      ),
       logRetention,
       removalPolicy,
     });

@@ -7,6 +7,7 @@ import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerCatalog } from './commands/catalog.ts';
 import { registerConfig } from './commands/config.ts';
+import { registerDag } from './commands/dag.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
@@ -94,6 +95,7 @@ export function createProgram(ctx: CliContext): Command {
   registerMetrics(program, ctx);
   registerCatalog(program, ctx);
   registerRule(program, ctx);
+  registerDag(program, ctx);
   return program;
 }
 

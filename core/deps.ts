@@ -2,6 +2,7 @@ import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
 import type { CatalogStore } from './catalog/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { MetaTaskStore, MetaTaskWorkflow } from './meta-tasks/ports.ts';
 import type { MetricsReader } from './metrics/ports.ts';
 import type { WebhookIds } from './notifications/manage-webhooks.ts';
 import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from './notifications/ports.ts';
@@ -35,6 +36,8 @@ export interface Settings {
   rangePageSize: number;
   /** The visibility timeout of range queues: a range's lease, which consumers extend while it runs. */
   rangeLeaseSec: number;
+  /** How often an open-ended task looks for new files of its open dataset (default 60 s). */
+  inputPollSec?: number;
 }
 
 /** Everything a use case may need; each use case takes only the part it uses (`Pick<Deps, …>`). */
@@ -81,6 +84,9 @@ export interface Deps {
   transferQueue: TransferQueue;
   copier: ObjectCopier;
   transfers: TransferSettings;
+  /** Meta-tasks (items of the tasks table) and their workflow (statemachines/meta-task.asl.json). */
+  metaTasks: MetaTaskStore;
+  metaTaskWorkflow: MetaTaskWorkflow;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

@@ -17,7 +17,8 @@ export type Capability =
   | 'notifications'
   | 'metrics'
   | 'catalog'
-  | 'transfers';
+  | 'transfers'
+  | 'meta-tasks';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -79,6 +80,14 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   listRules: 'rules-api',
   getRule: 'rules-api',
   removeRule: 'rules-api',
+  // One function for every meta-task operation (CloudFormation's resource limit): it dispatches on the route.
+  submitMetaTask: 'meta-task-api',
+  listMetaTasks: 'meta-task-api',
+  getMetaTask: 'meta-task-api',
+  cancelMetaTask: 'meta-task-api',
+  pauseMetaTask: 'meta-task-api',
+  resumeMetaTask: 'meta-task-api',
+  retryMetaTask: 'meta-task-api',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -112,7 +121,11 @@ export const WORKFLOW_FUNCTIONS = [
   'finalize-task',
   'fail-task',
   'size-task',
+  'resolve-inputs',
 ] as const;
+
+/** Functions run by the meta-task workflow (statemachines/meta-task.asl.json). */
+export const META_TASK_WORKFLOW_FUNCTIONS = ['advance-meta-task', 'wait-for-nodes'] as const;
 
 /** Functions run by a schedule (EventBridge Scheduler; timers locally). */
 export const SCHEDULED_FUNCTIONS = [
@@ -225,6 +238,10 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'catalog-api': 'catalog',
   'rules-api': 'transfers',
   'transfer-files': 'transfers',
+  'resolve-inputs': 'tasks',
+  'meta-task-api': 'meta-tasks',
+  'advance-meta-task': 'meta-tasks',
+  'wait-for-nodes': 'meta-tasks',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -21,6 +21,7 @@ import { putSite } from '#core/sites/sites.ts';
 import {
   EVENT_FUNCTIONS,
   functionDir,
+  META_TASK_WORKFLOW_FUNCTIONS,
   QUEUE_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
@@ -127,6 +128,8 @@ export interface LocalStack {
   env: Record<string, string>;
   factory: LocalPilotFactory;
   workflows: WorkflowRunner;
+  /** The meta-task workflow's runner. */
+  metaTaskWorkflows: WorkflowRunner;
   /** The task event bus (EventBridge locally). */
   eventBus: LocalEventBus;
   /** The tables' change feeds (jobs, ranges), as their functions get them. */
@@ -144,6 +147,8 @@ export interface LocalStack {
 export const LOCAL_PREFIX = 'gluon-local-';
 export const LOCAL_BUCKET = 'gluon-local';
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-task';
+export const LOCAL_META_TASK_STATE_MACHINE_ARN =
+  'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-meta-task';
 export const LOCAL_JSON = 'local.json';
 /** The functions' metric lines (EMF, one JSON object a line), read by the metrics function. */
 export const METRICS_FILE = 'metrics.ndjson';
@@ -160,6 +165,7 @@ interface Ports {
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TASK_ASL = join(REPO_ROOT, 'statemachines', 'task.asl.json');
+const META_TASK_ASL = join(REPO_ROOT, 'statemachines', 'meta-task.asl.json');
 const DEFAULTS = {
   apiPort: 8642,
   dynamodbPort: 8643,
@@ -297,6 +303,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_LEASE_SEC: String(options.leaseSec ?? DEFAULTS.leaseSec),
       GLUON_HEARTBEAT_SEC: String(options.heartbeatSec ?? DEFAULTS.heartbeatSec),
       GLUON_RANGE_LEASE_SEC: String(options.rangeLeaseSec ?? DEFAULTS.rangeLeaseSec),
+      // An open dataset is looked at again every 2 s locally (60 s on AWS).
+      GLUON_INPUT_POLL_SEC: '2',
       // The local scheduler runs the reaper every reapEverySec: one sweep per run.
       GLUON_REAP_SWEEPS: '1',
       // Likewise dispatch: one round per run, every dispatchEverySec.
@@ -321,6 +329,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.transferMultipartThresholdBytes === undefined
         ? {}
         : { GLUON_TRANSFER_MULTIPART_THRESHOLD_BYTES: String(options.transferMultipartThresholdBytes) }),
+      GLUON_META_TASK_STATE_MACHINE_ARN: LOCAL_META_TASK_STATE_MACHINE_ARN,
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {
@@ -396,9 +405,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
     });
     teardown.push({ what: 'the workflow runner', run: () => workflows.stop() });
-    const sfn = await startSfnEndpoint({ port: sfnPort, runner: workflows, log });
+    // The meta-task workflow: its own runner (and executions file, in a folder of its own).
+    const metaTaskWorkflows = await startWorkflowRunner({
+      stateDir: join(stateDir, 'meta-tasks'),
+      definitionFile: META_TASK_ASL,
+      stateMachineArn: LOCAL_META_TASK_STATE_MACHINE_ARN,
+      handlers,
+      resume: false,
+      log,
+    });
+    teardown.push({ what: 'the meta-task workflow runner', run: () => metaTaskWorkflows.stop() });
+    const sfn = await startSfnEndpoint({ port: sfnPort, runner: [workflows, metaTaskWorkflows], log });
     teardown.push({ what: 'the Step Functions endpoint', run: () => sfn.stop() });
     await workflows.resume();
+    await metaTaskWorkflows.resume();
 
     // ---- change feeds (the Lambda event source mappings of the tables' streams)
     const streams = dynamoDbStreamsClient();
@@ -533,6 +553,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env,
       factory,
       workflows,
+      metaTaskWorkflows,
       eventBus,
       changeFeeds,
       queueConsumers,
@@ -575,6 +596,7 @@ async function loadHandlers(): Promise<HandlerMap> {
     ...new Set([
       ...ROUTES.map((r) => r.functionName),
       ...WORKFLOW_FUNCTIONS,
+      ...META_TASK_WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
       ...EVENT_FUNCTIONS.map((e) => e.functionName),

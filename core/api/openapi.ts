@@ -144,6 +144,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         name: 'catalog',
         description: 'The data catalog: scopes, storage endpoints, datasets, files and replicas.',
       },
+      { name: 'meta-tasks', description: 'Chains, bags and DAGs of tasks, with merge steps.' },
     ],
     paths,
     components: {

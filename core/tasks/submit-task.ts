@@ -1,8 +1,9 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
-import type { Did } from '../catalog/did.ts';
+import { type Did, didText } from '../catalog/did.ts';
 import { checkOutputDataset, createOutputDataset } from '../catalog/register-outputs.ts';
+import { inputDataset } from '../catalog/task-inputs.ts';
 import type { Deps, Principal } from '../deps.ts';
-import { ConflictError, TransientError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, TransientError, ValidationError } from '../errors.ts';
 import { rangeCount, taskEvents } from '../event-ranges/event-range.ts';
 import { emptyRangeCounters } from '../event-ranges/range-counts.ts';
 import { emptyJobCounts } from '../jobs/job-counts.ts';
@@ -35,7 +36,8 @@ export async function submitTask(
       { field: 'siteTest', message: 'only site health submits a site’s test tasks' },
     ]);
   }
-  // The output dataset's scope and state are checked before anything is written.
+  // The input and output datasets are checked before anything is written.
+  await checkInputDataset(deps, spec);
   const outputDataset = await checkOutputDataset(deps, principal.sub, spec);
   return submitAs(
     deps,
@@ -44,6 +46,17 @@ export async function submitTask(
     idempotencyKey,
     outputDataset && { catalog: deps.catalog, of: outputDataset },
   );
+}
+
+/**
+ * A dataset task's dataset must exist when it is submitted (its files are resolved later, by the
+ * workflow). Catalog reads are open to every user, as in Rucio.
+ */
+async function checkInputDataset(deps: Pick<Deps, 'catalog'>, spec: TaskSpec): Promise<void> {
+  const did = inputDataset(spec.inputs);
+  if (did === undefined) return;
+  if ((await deps.catalog.getDataset(did)) === undefined)
+    throw new NotFoundError(`inputs.dataset: no dataset ${didText(did)}`);
 }
 
 /** The same for a task the system submits itself (a site's test task): owned by `owner`. */
@@ -55,6 +68,30 @@ export async function submitSystemTask(
   return submitAs(deps, owner, spec);
 }
 
+/**
+ * The same for a node of a meta-task: owned by the meta-task's owner, recording the meta-task and
+ * node; the idempotency key makes a replayed advance step find the task it started.
+ */
+export async function submitNodeTask(
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids' | 'catalog'>,
+  owner: string,
+  spec: TaskSpec,
+  metaTask: { metaTaskId: string; node: string },
+  idempotencyKey: string,
+): Promise<SubmitTaskResponse> {
+  // A node's outputs are its children's inputs: its output dataset is made like a user's task's.
+  await checkInputDataset(deps, spec);
+  const outputDataset = await checkOutputDataset(deps, owner, spec);
+  return submitAs(
+    deps,
+    owner,
+    spec,
+    idempotencyKey,
+    outputDataset && { catalog: deps.catalog, of: outputDataset },
+    metaTask,
+  );
+}
+
 async function submitAs(
   deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
   owner: string,
@@ -62,6 +99,7 @@ async function submitAs(
   idempotencyKey?: string,
   /** The user's output dataset (checked), made once the task is stored; system tasks keep none. */
   outputDataset?: { catalog: Deps['catalog']; of: (taskId: string) => Did },
+  metaTask?: { metaTaskId: string; node: string },
 ): Promise<SubmitTaskResponse> {
   const now = deps.clock.now();
   const at = now.toISOString();
@@ -84,6 +122,7 @@ async function submitAs(
     createdAt: at,
     updatedAt: at,
     history: [{ state: 'submitted', at }],
+    ...(metaTask === undefined ? {} : { metaTask }),
   };
   const hold: IdempotencyKeyHold | undefined =
     idempotencyKey === undefined

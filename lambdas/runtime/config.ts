@@ -19,6 +19,8 @@ export const ConfigSchema = z.object({
   /** Site queues are named `${prefix}site-${siteId}` (and `-dlq`). */
   GLUON_QUEUE_PREFIX: z.string().min(1),
   GLUON_STATE_MACHINE_ARN: z.string().min(1),
+  /** The meta-task workflow; functions that start or wake meta-tasks need it. */
+  GLUON_META_TASK_STATE_MACHINE_ARN: z.string().min(1).optional(),
   /** A pilot lease not renewed for this long expires: the pilot is lost, its jobs are queued again. */
   GLUON_LEASE_SEC: z.coerce.number().int().min(5).default(120),
   /** How often pilots renew their lease (well under the lease). */
@@ -27,6 +29,8 @@ export const ConfigSchema = z.object({
   GLUON_RANGE_PAGE_SIZE: z.coerce.number().int().min(1).max(200_000).default(50_000),
   /** Visibility timeout of range queues: a range's lease; consumers extend it while a range runs. */
   GLUON_RANGE_LEASE_SEC: z.coerce.number().int().min(5).max(43_200).default(600),
+  /** How often an open-ended task looks for new files of its open dataset. */
+  GLUON_INPUT_POLL_SEC: z.coerce.number().int().min(1).max(3600).default(60),
   /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
   /** Dispatch rounds per scheduled run (every minute), spread evenly: how soon a freed place in a site queue is refilled. */

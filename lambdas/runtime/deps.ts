@@ -11,6 +11,7 @@ import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-
 import { DynamoDbCatalogStore } from '#adapters/dynamodb/dynamodb-catalog-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
+import { DynamoDbMetaTaskStore } from '#adapters/dynamodb/dynamodb-meta-task-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts';
@@ -27,6 +28,7 @@ import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
 import { S3BucketReader } from '#adapters/s3/s3-bucket-reader.ts';
 import { S3ObjectCopier } from '#adapters/s3/s3-object-copier.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
+import { SfnMetaTaskWorkflow } from '#adapters/sfn/sfn-meta-task-workflow.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { SqsRangeQueue } from '#adapters/sqs/sqs-range-queue.ts';
@@ -88,6 +90,7 @@ export function depsFromConfig(c: Config): Deps {
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,
       rangePageSize: c.GLUON_RANGE_PAGE_SIZE,
       rangeLeaseSec: c.GLUON_RANGE_LEASE_SEC,
+      inputPollSec: c.GLUON_INPUT_POLL_SEC,
     },
     retryPolicies: cachedRetryPolicies(
       new DynamoDbRetryPolicyStore(db, c.GLUON_POLICIES_TABLE),
@@ -126,6 +129,8 @@ export function depsFromConfig(c: Config): Deps {
       maxDelaySec: c.GLUON_TRANSFER_RETRY_MAX_SEC,
       maxAttempts: c.GLUON_TRANSFER_MAX_ATTEMPTS,
     },
+    metaTasks: new DynamoDbMetaTaskStore(db, c.GLUON_TASKS_TABLE),
+    metaTaskWorkflow: new SfnMetaTaskWorkflow(sfnClient(), c.GLUON_META_TASK_STATE_MACHINE_ARN),
   };
 }
 

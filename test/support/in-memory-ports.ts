@@ -20,6 +20,7 @@ import {
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { MetricSeries } from '#core/api/metrics.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
+import type { ResolvedInputs } from '#core/catalog/task-inputs.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import {
@@ -84,6 +85,7 @@ import {
 } from '#core/sites/site-outcomes.ts';
 import type { ObjectStore } from '#core/storage/ports.ts';
 import type {
+  AddInputs,
   CountEntry,
   CreateTaskOutcome,
   IdempotencyKeyHold,
@@ -101,9 +103,10 @@ import {
   type TaskHead,
   type TaskState,
 } from '#core/tasks/task.ts';
-import type { TaskSpec } from '#core/tasks/task-spec.ts';
+import { type TaskSpec, withResolvedInputs } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { InMemoryBucketReader, InMemoryCatalogStore } from './in-memory-catalog.ts';
+import { InMemoryMetaTaskStore, RecordingMetaTaskWorkflow } from './in-memory-meta-tasks.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -173,6 +176,8 @@ interface StoredTask {
   /** Range counters per feed, kept apart as the adapter keeps them. */
   rangeCounters: Map<string, FeedCounters<RangeCounters>>;
   brokerage?: BrokerageDecision;
+  /** A dataset task's resolved inputs, kept beside the spec as the adapter keeps them. */
+  inputs?: ResolvedInputs;
 }
 
 /** Applies the entries of `feed` newer than its last applied sequence number, in order. */
@@ -228,7 +233,10 @@ export class InMemoryTaskStore implements TaskStore {
     const { waitToken: _token, ...head } = copy(stored.head);
     return {
       ...head,
-      spec: copy(stored.spec),
+      spec: withResolvedInputs(
+        copy(stored.spec),
+        stored.inputs === undefined ? undefined : copy(stored.inputs),
+      ),
       counts: this.counts(stored),
       rangeCounters: this.rangeCounters(stored),
     };
@@ -243,7 +251,29 @@ export class InMemoryTaskStore implements TaskStore {
 
   async getSpec(taskId: string): Promise<TaskSpec | undefined> {
     const stored = this.tasks.get(taskId);
-    return stored === undefined ? undefined : copy(stored.spec);
+    if (stored === undefined) return undefined;
+    return withResolvedInputs(
+      copy(stored.spec),
+      stored.inputs === undefined ? undefined : copy(stored.inputs),
+    );
+  }
+
+  async addInputs(taskId: string, change: AddInputs): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || isFinalTaskState(stored.head.state)) return false;
+    if ((stored.head.inputFiles ?? 0) !== change.from || stored.head.inputsClosed === true) return false;
+    if (change.from === 0 && stored.head.inputFiles !== undefined) return false;
+    const inputs = stored.inputs ?? { files: [], endpoints: {}, closed: false };
+    inputs.files.push(...copy(change.files));
+    inputs.endpoints = { ...inputs.endpoints, ...copy(change.endpoints) };
+    inputs.closed = change.closed;
+    stored.inputs = inputs;
+    stored.head.inputFiles = change.from + change.files.length;
+    stored.head.inputsClosed = change.closed;
+    stored.head.jobCount = change.jobCount;
+    if (change.cursor !== undefined) stored.head.inputsCursor = change.cursor;
+    stored.head.updatedAt = change.at;
+    return true;
   }
 
   async getProgress(
@@ -1318,6 +1348,8 @@ export interface InMemoryDeps extends Deps {
   ruleIds: SequentialRuleIds;
   transferQueue: InMemoryTransferQueue;
   copier: InMemoryObjectCopier;
+  metaTasks: InMemoryMetaTaskStore;
+  metaTaskWorkflow: RecordingMetaTaskWorkflow;
 }
 
 export function inMemoryDeps(
@@ -1355,6 +1387,8 @@ export function inMemoryDeps(
     transferQueue: new InMemoryTransferQueue(),
     copier: new InMemoryObjectCopier(),
     transfers: { ...TEST_TRANSFER_SETTINGS },
+    metaTasks: new InMemoryMetaTaskStore(),
+    metaTaskWorkflow: new RecordingMetaTaskWorkflow(),
   };
 }
 

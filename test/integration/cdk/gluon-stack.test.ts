@@ -12,6 +12,7 @@ import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import {
   EVENT_FUNCTIONS,
   FUNCTION_CAPABILITY,
+  META_TASK_WORKFLOW_FUNCTIONS,
   QUEUE_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
@@ -117,8 +118,13 @@ function pilotRoleId(): string {
   return (roles[0] as [string, CfnResource])[0];
 }
 
-function stateMachine(): { logicalId: string; resource: CfnResource } {
-  const machines = ofType(resources, 'AWS::StepFunctions::StateMachine');
+function stateMachine(path = `${STACK}/TaskWorkflow/StateMachine/Resource`): {
+  logicalId: string;
+  resource: CfnResource;
+} {
+  const machines = ofType(resources, 'AWS::StepFunctions::StateMachine').filter(
+    ([, r]) => cdkPath(r) === path,
+  );
   expect(machines).toHaveLength(1);
   const [logicalId, resource] = machines[0] as [string, CfnResource];
   return { logicalId, resource };
@@ -147,6 +153,7 @@ describe('functions', () => {
     const named = new Set([
       ...ROUTES.map((r) => r.functionName),
       ...WORKFLOW_FUNCTIONS,
+      ...META_TASK_WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
       ...EVENT_FUNCTIONS.map((e) => e.functionName),
@@ -275,6 +282,7 @@ describe('functions', () => {
           GLUON_BUCKET: 'b',
           GLUON_QUEUE_PREFIX: 'q-',
           GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
+          GLUON_META_TASK_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:m',
           AWS_REGION: 'us-east-1',
         },
       },
@@ -646,6 +654,8 @@ describe('least privilege', () => {
       tables: { tasks: 'read', catalog: rw },
       streams: ['tasks'],
       events: ['PutEvents'],
+      // A meta-task node's task end returns the meta-task workflow's token.
+      states: ['meta-task:SendTaskSuccess'],
     },
     'deliver-webhooks': { ...NOTHING, tables: { webhooks: rw } },
     'retry-webhooks': { ...NOTHING, tables: { webhooks: rw } },
@@ -679,6 +689,16 @@ describe('least privilege', () => {
       ],
       s3: ['AbortMultipartUpload tasks/*', 'DeleteObject tasks/*', 'GetObject tasks/*', 'PutObject tasks/*'],
     },
+    // Meta-tasks (items of the tasks table): the API cancels, pauses and resumes nodes' tasks
+    // (their waits released, dispatch told) and starts or wakes the meta-task workflow.
+    'meta-task-api': {
+      ...NOTHING,
+      tables: { tasks: rw, policies: 'write' },
+      states: ['SendTaskSuccess', 'meta-task:SendTaskSuccess', 'meta-task:StartExecution'],
+    },
+    // Advance submits ready nodes' tasks (their workflows started).
+    'advance-meta-task': { ...NOTHING, tables: { tasks: rw }, states: ['StartExecution'] },
+    'wait-for-nodes': { ...NOTHING, tables: { tasks: rw }, states: ['meta-task:SendTaskSuccess'] },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -742,10 +762,12 @@ describe('least privilege', () => {
         const queues = resourceList[0]?.slice(queuePrefix.length);
         access.sqs.push(...operations.map((o) => (queues === 'site-*' ? o : `${o} ${queues}`)));
       } else if (service === 'states') {
-        expect(resourceList, name).toEqual([
-          `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${STACK}-task`,
-        ]);
-        access.states.push(...operations);
+        const arn = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${STACK}`;
+        expect(resourceList, name).toHaveLength(1);
+        expect([`${arn}-task`, `${arn}-meta-task`], name).toContain(resourceList[0]);
+        // The meta-task state machine's operations are written `meta-task:<operation>`.
+        const meta = resourceList[0] === `${arn}-meta-task`;
+        access.states.push(...operations.map((o) => (meta ? `meta-task:${o}` : o)));
       } else if (service === 'sts') {
         expect(resourceList, name).toEqual([`<${pilotRoleId()}.Arn>`]);
         access.sts.push(...operations);
@@ -1007,6 +1029,52 @@ describe('task workflow', () => {
     expect(resourcesOf(invoke[0] as Statement).sort()).toEqual(
       WORKFLOW_FUNCTIONS.map((name) => `<${logicalIdOfName(name)}.Arn>`).sort(),
     );
+  });
+});
+
+describe('meta-task workflow', () => {
+  const path = `${STACK}/MetaTasks/Workflow/StateMachine/Resource`;
+
+  it('is a Standard state machine named from the stack, running meta-task.asl.json with its two functions', () => {
+    const { resource } = stateMachine(path);
+    expect(resource.Properties?.StateMachineName).toBe(`${STACK}-meta-task`);
+    expect(resource.Properties?.StateMachineType).toBe('STANDARD');
+    const location = resource.Properties?.DefinitionS3Location as { Key: string };
+    const asl = readFileSync(join(synth.outdir, `asset.${location.Key}`), 'utf8');
+    expect(asl).toBe(readFileSync(join(PROJECT_ROOT, 'statemachines/meta-task.asl.json'), 'utf8'));
+    const substitutions = resource.Properties?.DefinitionSubstitutions as Record<string, unknown>;
+    expect(Object.keys(substitutions).sort()).toEqual(
+      META_TASK_WORKFLOW_FUNCTIONS.map(substitutionName).sort(),
+    );
+    for (const name of META_TASK_WORKFLOW_FUNCTIONS)
+      expect(render(substitutions[substitutionName(name)]), name).toBe(`<${logicalIdOfName(name)}.Arn>`);
+  });
+
+  it('logs ALL, traces, and may invoke exactly its functions', () => {
+    const { resource } = stateMachine(path);
+    expect(resource.Properties?.LoggingConfiguration).toMatchObject({
+      Level: 'ALL',
+      IncludeExecutionData: true,
+    });
+    expect(resource.Properties?.TracingConfiguration).toEqual({ Enabled: true });
+    const roleId = /^<(\w+)\.Arn>$/.exec(render(resource.Properties?.RoleArn))?.[1] as string;
+    const rolePath = cdkPath(resources[roleId] as CfnResource).replace(/\/Resource$/, '');
+    const invoke = roleStatements(resources, rolePath).filter((s) =>
+      actionsOf(s).includes('lambda:InvokeFunction'),
+    );
+    expect(invoke).toHaveLength(1);
+    expect(resourcesOf(invoke[0] as Statement).sort()).toEqual(
+      META_TASK_WORKFLOW_FUNCTIONS.map((name) => `<${logicalIdOfName(name)}.Arn>`).sort(),
+    );
+  });
+
+  it('tells every function the meta-task state machine in GLUON_META_TASK_STATE_MACHINE_ARN', () => {
+    for (const [fn, { resource }] of functionsByName()) {
+      const variables = (propsOf(resource).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(render(variables.GLUON_META_TASK_STATE_MACHINE_ARN), fn).toBe(
+        `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:${STACK}-meta-task`,
+      );
+    }
   });
 });
 
