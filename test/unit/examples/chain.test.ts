@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { concatJsonLines } from '../../../examples/zmumu/concat.mjs';
 import {
+  addHistograms,
   type ChainHistogram,
   directHistogram,
   histogramOfEvents,
@@ -287,5 +288,27 @@ describe('chain.yaml', () => {
       const payload = (node.task ?? node.merge)?.payload as Payload;
       expect(new Set(payload.sandbox), node.name).toEqual(new Set(closure(payload.args[0] as string)));
     }
+  });
+});
+
+describe('addHistograms', () => {
+  it('adds the histograms of disjoint event sets into the histogram of their union', () => {
+    const reco = reconstructEvents(truthEvents(0, 600));
+    const parts = [reco.slice(0, 100), reco.slice(100, 250), reco.slice(250)].map((p) =>
+      histogramOfEvents(p),
+    );
+    const whole = histogramOfEvents(reco);
+    const added = addHistograms(parts);
+    expect(added.counts).toEqual(whole.counts);
+    expect(added.events).toEqual(whole.events);
+    expect(sameHistogram(added, whole)).toBe(true);
+  });
+
+  it('refuses different binning and an empty list', () => {
+    const h = histogramOfEvents([{ event: 1, mass: 90 }]);
+    expect(() => addHistograms([h, { ...h, bins: 30, counts: new Array(30).fill(0) }])).toThrow(
+      /binning differs/,
+    );
+    expect(() => addHistograms([])).toThrow(/no histograms/);
   });
 });
