@@ -73,11 +73,8 @@ function nodeBox(node, box) {
     group.setAttribute('aria-label', nodeLabel(node));
     return group;
   }
-  return svg(
-    'a',
-    { href: taskHref(node), 'aria-label': `${nodeLabel(node)}; open its task ${node.taskId}` },
-    group,
-  );
+  // The link is named by the box's own words (what it shows is what it is called).
+  return svg('a', { href: taskHref(node) }, group);
 }
 
 function renderGraph(view) {
