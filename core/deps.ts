@@ -1,4 +1,5 @@
 import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
+import type { CatalogStore } from './catalog/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
 import type { MetricsReader } from './metrics/ports.ts';
@@ -67,6 +68,8 @@ export interface Deps {
   notifications: NotificationSettings;
   /** The operators' metrics, read back (CloudWatch on AWS, the local stack's metric lines). */
   metricsReader: MetricsReader;
+  /** The data catalog: files, datasets, replicas, storage endpoints, scopes (the catalog table). */
+  catalog: CatalogStore;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

@@ -8,12 +8,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Page, PageRequest } from '#core/api/common.ts';
+import type { ResolvedFile, ResolvedInputs } from '#core/catalog/task-inputs.ts';
 import { ConflictError } from '#core/errors.ts';
 import { RANGE_COUNTER_NAMES, type RangeCounters } from '#core/event-ranges/range-counts.ts';
 import type { OutputFile } from '#core/jobs/job.ts';
 import { COUNTER_NAMES, deriveJobCounts, type JobCounters, type JobCounts } from '#core/jobs/job-counts.ts';
 import type { BrokerageDecision } from '#core/policies/brokerage-decision.ts';
 import type {
+  AddInputs,
   CountEntry,
   CreateTaskOutcome,
   IdempotencyKeyHold,
@@ -30,7 +32,7 @@ import {
   type TaskState,
   type TaskStateChange,
 } from '#core/tasks/task.ts';
-import type { TaskSpec } from '#core/tasks/task-spec.ts';
+import { readsDataset, type TaskSpec, withResolvedInputs } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { mapBounded } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
@@ -49,6 +51,22 @@ type Item = Record<string, unknown>;
 
 function padSeq(seq: string): string {
   return seq.padStart(SEQ_DIGITS, '0');
+}
+
+/** Files per `#inputs#` item: a few hundred bytes each, far inside a 400 KB item. */
+const INPUTS_PER_ITEM = 200;
+
+/** The resolved inputs from their items (in sort key order, which is file order). */
+function resolvedOf(items: Item[]): ResolvedInputs | undefined {
+  const pages = items.filter((i) => typeof i.sk === 'string' && i.sk.startsWith(TASK_SK.inputsPrefix));
+  if (pages.length === 0) return undefined;
+  const files: ResolvedFile[] = [];
+  let endpoints: Record<string, string[]> = {};
+  for (const page of pages) {
+    files.push(...(page.files as ResolvedFile[]));
+    endpoints = { ...endpoints, ...(page.endpoints as Record<string, string[]>) };
+  }
+  return { files, endpoints, closed: (pages.at(-1) as Item).closed === true };
 }
 
 function headOf(item: Item): TaskHead & { waitToken?: string } {
@@ -165,14 +183,14 @@ export class DynamoDbTaskStore implements TaskStore {
     }
   }
 
-  /** One strongly consistent Query: spec, counters and head (from the spec on: not the brokerage decision). */
+  /** One strongly consistent Query: resolved inputs, spec, counters and head (not the brokerage decision). */
   async get(taskId: string): Promise<Task | undefined> {
-    const items = await this.query(taskId, TASK_SK.spec);
+    const items = await this.query(taskId, TASK_SK.inputsPrefix);
     const headItem = items.find((i) => i.sk === TASK_SK.head);
     const specItem = items.find((i) => i.sk === TASK_SK.spec);
     if (headItem === undefined || specItem === undefined) return undefined;
     const head = publicHead(headOf(headItem));
-    const spec = specItem.spec as TaskSpec;
+    const spec = withResolvedInputs(specItem.spec as TaskSpec, resolvedOf(items));
     this.remember(taskId, spec);
     return {
       ...head,
@@ -197,19 +215,65 @@ export class DynamoDbTaskStore implements TaskStore {
     }
   }
 
+  /**
+   * The spec and, for a dataset task, its resolved inputs (sk `#inputs#<first file index>`, which
+   * sort just before `#spec`): one Query, as many requests as the GetItem of a spec alone.
+   */
   async getSpec(taskId: string): Promise<TaskSpec | undefined> {
     const cached = this.specs.get(taskId);
     if (cached !== undefined) return cached;
+    const items = await this.queryBetween(taskId, TASK_SK.inputsPrefix, TASK_SK.spec);
+    const specItem = items.find((i) => i.sk === TASK_SK.spec);
+    if (specItem === undefined) return undefined;
+    const spec = withResolvedInputs(specItem.spec as TaskSpec, resolvedOf(items));
+    this.remember(taskId, spec);
+    return spec;
+  }
+
+  async addInputs(taskId: string, change: AddInputs): Promise<boolean> {
+    const pages: ResolvedFile[][] = [];
+    for (let i = 0; i < change.files.length; i += INPUTS_PER_ITEM)
+      pages.push(change.files.slice(i, i + INPUTS_PER_ITEM));
+    // A closing with no new file still writes an (empty) page: it carries `closed`.
+    if (pages.length === 0) pages.push([]);
+    const head = {
+      Update: {
+        TableName: this.tableName,
+        Key: { taskId, sk: TASK_SK.head },
+        UpdateExpression:
+          'SET inputFiles = :to, inputsClosed = :closed, jobCount = :jobCount, updatedAt = :at',
+        ConditionExpression: `${change.from === 0 ? 'attribute_not_exists(inputFiles)' : 'inputFiles = :from'} AND (attribute_not_exists(inputsClosed) OR inputsClosed = :false) AND NOT #state IN (${[...FINAL_TASK_STATES].map((_, k) => `:final${k}`).join(', ')})`,
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':to': change.from + change.files.length,
+          ':closed': change.closed,
+          ':jobCount': change.jobCount,
+          ':at': change.at,
+          ':false': false,
+          ...(change.from === 0 ? {} : { ':from': change.from }),
+          ...Object.fromEntries([...FINAL_TASK_STATES].map((state, k) => [`:final${k}`, state])),
+        },
+      },
+    };
+    let first = change.from;
+    const puts = pages.map((files) => {
+      const item = {
+        taskId,
+        sk: `${TASK_SK.inputsPrefix}${String(first).padStart(10, '0')}`,
+        files,
+        endpoints: change.endpoints,
+        closed: change.closed,
+      };
+      first += files.length;
+      return { Put: { TableName: this.tableName, Item: item } };
+    });
     try {
-      const out = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: { taskId, sk: TASK_SK.spec } }),
-      );
-      if (out.Item === undefined) return undefined;
-      const spec = out.Item.spec as TaskSpec;
-      this.remember(taskId, spec);
-      return spec;
+      await this.client.send(new TransactWriteCommand({ TransactItems: [head, ...puts] }));
+      this.specs.delete(taskId);
+      return true;
     } catch (error) {
-      rethrowSdkError(error, 'get task spec');
+      if (firstConditionFailed(error)) return false;
+      rethrowSdkError(error, 'add task inputs');
     }
   }
 
@@ -644,6 +708,8 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   private remember(taskId: string, spec: TaskSpec): void {
+    // A dataset task's inputs grow until its dataset is closed: only then is its spec final.
+    if (readsDataset(spec) && spec.inputs?.resolved?.closed !== true) return;
     if (this.specs.size >= SPEC_CACHE_SIZE) {
       const oldest = this.specs.keys().next().value;
       if (oldest !== undefined) this.specs.delete(oldest);
@@ -672,6 +738,29 @@ export class DynamoDbTaskStore implements TaskStore {
       } while (startKey !== undefined);
     } catch (error) {
       rethrowSdkError(error, 'get task');
+    }
+    return items;
+  }
+
+  private async queryBetween(taskId: string, from: string, to: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    try {
+      do {
+        const out: QueryCommandOutput = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'taskId = :t AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':t': taskId, ':from': from, ':to': to },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        items.push(...(out.Items ?? []));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    } catch (error) {
+      rethrowSdkError(error, 'get task spec');
     }
     return items;
   }

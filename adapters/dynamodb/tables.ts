@@ -24,7 +24,8 @@ export type TableKey =
   | 'sites'
   | 'policies'
   | 'accounting'
-  | 'webhooks';
+  | 'webhooks'
+  | 'catalog';
 export type TableNames = Record<TableKey, string>;
 
 export interface KeyAttribute {
@@ -68,6 +69,8 @@ export const TASK_SK = {
   head: 'task',
   /** An owner's idempotency key of a submit (pk `idem#<owner>#<key>`), expiring by TTL. */
   idempotency: 'idem',
+  /** A dataset task's resolved input files, a page per item (`#inputs#<first index, 10 digits>`). */
+  inputsPrefix: '#inputs#',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
@@ -173,6 +176,17 @@ export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {
     ],
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * The data catalog (DynamoDbCatalogStore): one item per DID (pk `did#<scope>`, sk the name: a
+   * name is unique in its scope across files and datasets), datasets' listing items, attachment
+   * markers and contents in attach order, replicas per file, endpoints and scopes. No index: every
+   * read is a get or a query of one partition.
+   */
+  catalog: {
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [],
+  },
 };
 
 function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchemaElement[] {
@@ -274,6 +288,7 @@ const ENV_NAMES: Record<TableKey, string> = {
   policies: 'GLUON_POLICIES_TABLE',
   accounting: 'GLUON_ACCOUNTING_TABLE',
   webhooks: 'GLUON_WEBHOOKS_TABLE',
+  catalog: 'GLUON_CATALOG_TABLE',
 };
 
 /** The environment variable naming each table (the function environment contract). */

@@ -39,6 +39,7 @@ type RequiredEnvironment = Pick<
   | 'GLUON_QUEUE_PREFIX'
   | 'GLUON_STATE_MACHINE_ARN'
   | 'GLUON_WEBHOOKS_TABLE'
+  | 'GLUON_CATALOG_TABLE'
 >;
 export type FunctionEnvironment = RequiredEnvironment & Partial<Record<keyof Config, string>>;
 
@@ -225,6 +226,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_QUEUE_PREFIX: props.jobDispatch.queuePrefix,
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
     GLUON_WEBHOOKS_TABLE: props.tables.webhooks.tableName,
+    GLUON_CATALOG_TABLE: props.tables.catalog.tableName,
   };
   for (const [name, value] of Object.entries(props.stage.functionSettings)) {
     if (value !== undefined) environment[name as keyof Config] = String(value);

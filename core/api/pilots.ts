@@ -137,6 +137,11 @@ export const ClaimedJobSchema = z.object({
         events: z.number().int().optional(),
         /** The file's name in the work directory, when not the base name of its key (merge inputs). */
         localName: z.string().optional(),
+        /**
+         * A catalog file's replicas the pilot may read, in the order to try them (close to its
+         * site first): it stages in from the first, and on a failure (missing, checksum) the next.
+         */
+        replicas: z.array(z.object({ endpointId: z.string(), url: z.string() })).optional(),
       }),
     )
     .optional(),

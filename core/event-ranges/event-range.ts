@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { TaskIdSchema } from '../api/common.ts';
 import { fieldIssues, ValidationError } from '../errors.ts';
-import type { TaskSpec } from '../tasks/task-spec.ts';
+import { specFiles, type TaskSpec } from '../tasks/task-spec.ts';
 
 /** `ready` (no record, or a failed attempt whose retry is queued), `running` (long ranges only), then final. */
 export const RANGE_STATES = ['ready', 'running', 'finished', 'failed', 'fatal'] as const;
@@ -63,7 +63,7 @@ function esOf(spec: TaskSpec): EventServiceSpec {
 
 /** Events of each input file, in spec order (a processing task's files all give `events`). */
 function fileEvents(spec: TaskSpec): Array<{ name: string; events: number }> {
-  return (spec.inputs?.files ?? []).map((f) =>
+  return specFiles(spec).map((f) =>
     typeof f === 'string' ? { name: f, events: 0 } : { name: f.name, events: f.events ?? 0 },
   );
 }

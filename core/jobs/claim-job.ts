@@ -1,3 +1,4 @@
+import { replicaOrder } from '../catalog/task-inputs.ts';
 import type { ClaimedJob, ClaimResponse, Report } from '../api/pilots.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ForbiddenError, PilotGoneError } from '../errors.ts';
@@ -10,10 +11,10 @@ import { attemptLogKey, attemptPrefix, rangesPrefix } from '../storage/object-ke
 import type { TaskSizing } from '../tasks/scout-sizing.ts';
 import { jobAt, jobInput, jobResources } from '../tasks/split-task.ts';
 import { isFinalTaskState } from '../tasks/task.ts';
-import type { TaskSpec } from '../tasks/task-spec.ts';
+import { specFiles, type TaskSpec } from '../tasks/task-spec.ts';
 import { recordReport } from './complete-job.ts';
 import { optional } from './end-attempt.ts';
-import { attemptKey, type JobRecord, type JobRef, jobIdOf } from './job.ts';
+import { attemptKey, type JobParameters, type JobRecord, type JobRef, jobIdOf } from './job.ts';
 
 export interface ClaimInput extends JobRef {
   sentAt?: number;
@@ -142,7 +143,25 @@ export async function claimJob(
     }
     return answer(outcome);
   }
-  return answer({ outcome: 'claimed', job: await jobToRun(deps, spec, sizing, request, resources) });
+  return answer({
+    outcome: 'claimed',
+    job: await jobToRun(deps, spec, sizing, request, resources, lease.siteId),
+  });
+}
+
+/** The job's inputs with their replicas in the order a pilot at `siteId` tries them. */
+function withReplicaOrder(parameters: JobParameters, spec: TaskSpec, siteId: string | undefined): JobParameters {
+  const resolved = spec.inputs?.resolved;
+  if (resolved === undefined || parameters.inputs === undefined) return parameters;
+  const remoteRead = spec.inputs?.remoteRead === true;
+  return {
+    ...parameters,
+    inputs: parameters.inputs.map((input) =>
+      input.replicas === undefined
+        ? input
+        : { ...input, replicas: replicaOrder(input.replicas, resolved.endpoints, siteId, remoteRead) },
+    ),
+  };
 }
 
 /** The claim did not land: a replay of this pilot's own claim (the job is its own), or stale. */
@@ -163,6 +182,7 @@ async function staleOrReplayed(
         sizing,
         ref,
         effectiveResources(jobResources(spec, sizing, ref.jobIndex), record),
+        record.siteId,
       ),
     };
   }
@@ -206,15 +226,16 @@ async function jobToRun(
   sizing: TaskSizing | undefined,
   ref: JobRef,
   resources: TaskSpec['resources'],
+  siteId: string | undefined,
 ): Promise<ClaimedJob> {
-  const job = claimedJob(spec, ref, resources, sizing);
+  const job = claimedJob(spec, ref, resources, sizing, siteId);
   const es = spec.eventService;
   if (es === undefined) return job;
   const output = spec.outputs[0] as string;
   if (ref.jobIndex < es.consumers) {
     // The input files with their checksums, for the consumer to verify what it stages in; a task
     // of very many files leaves them out (the answer would be too large) and the files go unchecked.
-    const files = spec.inputs?.files ?? [];
+    const files = specFiles(spec);
     return {
       ...job,
       ...(files.length > 0 && files.length <= CONSUMER_INPUTS_MAX ? { inputs: files.map(jobInput) } : {}),
@@ -256,14 +277,18 @@ async function jobToRun(
   };
 }
 
-/** Everything the pilot needs to run one attempt, from the spec and the job's index alone. */
+/**
+ * Everything the pilot needs to run one attempt, from the spec and the job's index alone. A
+ * dataset task's inputs carry the replicas the pilot at `siteId` may read, close ones first.
+ */
 export function claimedJob(
   spec: TaskSpec,
   ref: JobRef,
   resources: TaskSpec['resources'],
   sizing?: TaskSizing,
+  siteId?: string,
 ): ClaimedJob {
-  const parameters = jobAt(spec, ref.jobIndex, sizing);
+  const parameters = withReplicaOrder(jobAt(spec, ref.jobIndex, sizing), spec, siteId);
   return {
     taskId: ref.taskId,
     jobId: jobIdOf(ref.taskId, ref.jobIndex),

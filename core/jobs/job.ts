@@ -1,3 +1,4 @@
+import type { ReplicaRef } from '../catalog/task-inputs.ts';
 import { z } from 'zod';
 import type { PilotErrorCode } from '../pilots/pilot-error-codes.ts';
 
@@ -83,6 +84,8 @@ export interface JobInput {
   adler32?: string;
   bytes?: number;
   events?: number;
+  /** A catalog file's usable replicas (a dataset task's), in the order resolved; the claim orders them per site. */
+  replicas?: ReplicaRef[];
 }
 
 /** A job's share of its task, computed from the spec and the index alone (core/tasks/split-task.ts). */

@@ -1,3 +1,4 @@
+import type { ResolvedFile } from '../catalog/task-inputs.ts';
 import type { Page, PageRequest } from '../api/common.ts';
 import type { RangeCounters } from '../event-ranges/range-counts.ts';
 import type { OutputFile } from '../jobs/job.ts';
@@ -133,6 +134,22 @@ export interface TaskStore {
   addJobCounts(taskId: string, feed: string, entries: CountEntry[]): Promise<void>;
   /** The same, for the range counters of an event-service task (kept apart from the job counters). */
   addRangeCounts(taskId: string, feed: string, entries: RangeCountEntry[]): Promise<void>;
+  /**
+   * Adds resolved input files of a dataset task after the `from` resolved before (getSpec gives
+   * them back as `spec.inputs.resolved`) and sets the jobCount they make, in one write fenced on
+   * the head's inputFiles being `from`, its inputs not closed and the task not final. `closed`: the
+   * dataset was closed, no file comes after. False, writing nothing, when the fence fails (a replay).
+   */
+  addInputs(taskId: string, change: AddInputs): Promise<boolean>;
+}
+
+export interface AddInputs {
+  from: number;
+  files: ResolvedFile[];
+  endpoints: Record<string, string[]>;
+  closed: boolean;
+  jobCount: number;
+  at: string;
 }
 
 /** What the wait step of the workflow learns when it is released. */

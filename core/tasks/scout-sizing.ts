@@ -15,6 +15,7 @@ import {
   DEFAULT_SCOUT_EVENTS,
   DEFAULT_SCOUTS,
   MAX_JOBS_PER_TASK,
+  specFiles,
   type TaskSpec,
 } from './task-spec.ts';
 
@@ -40,7 +41,7 @@ export function scoutPlan(spec: TaskSpec): ScoutPlan | undefined {
   const target = spec.split.targetWalltimeSec;
   if (target === undefined || spec.eventService !== undefined) return undefined;
   const unit: SplitUnit = spec.events !== undefined ? 'event' : 'file';
-  const total = spec.events ?? spec.inputs?.files.length ?? 0;
+  const total = spec.events ?? specFiles(spec).length;
   const perScout =
     unit === 'event' ? (spec.split.eventsPerJob ?? DEFAULT_SCOUT_EVENTS) : (spec.split.filesPerJob ?? 1);
   // A task with fewer jobs' worth than the default number of scouts is all scouts.

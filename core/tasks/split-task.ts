@@ -1,6 +1,6 @@
 import type { JobInput, JobParameters } from '../jobs/job.ts';
 import { scoutPlan, type TaskSizing } from './scout-sizing.ts';
-import type { Resources, TaskSpec } from './task-spec.ts';
+import { type Resources, type SpecInputFile, specFiles, type TaskSpec } from './task-spec.ts';
 
 /**
  * Static splitting. A job's parameters follow from the immutable spec and its index alone, so a
@@ -13,15 +13,18 @@ export function jobCount(spec: TaskSpec, sizing?: TaskSizing): number {
   // A scouted task starts with its scouts; the rest are added once the scouts sized them.
   const plan = scoutPlan(spec);
   if (plan !== undefined) return plan.scouts + (sizing?.jobs ?? 0);
-  return Math.ceil((spec.events ?? spec.inputs?.files.length ?? 0) / staticPerJob(spec));
+  const units = spec.events ?? specFiles(spec).length;
+  // An open dataset's files may be followed by more: only whole jobs are cut until it is closed,
+  // so a job's inputs never change once it exists.
+  const resolved = spec.inputs?.resolved;
+  if (resolved !== undefined && !resolved.closed) return Math.floor(units / staticPerJob(spec));
+  return Math.ceil(units / staticPerJob(spec));
 }
 
 /** Events per job of a generation task (all in one job when not given), files per job of a processing task. */
 function staticPerJob(spec: TaskSpec): number {
   return spec.events !== undefined ? (spec.split.eventsPerJob ?? spec.events) : (spec.split.filesPerJob ?? 1);
 }
-
-type SpecInputFile = NonNullable<TaskSpec['inputs']>['files'][number];
 
 /** An input file of the spec as a job carries it: name, and what is known of it (checked at stage-in). */
 export function jobInput(file: SpecInputFile): JobInput {
@@ -31,6 +34,7 @@ export function jobInput(file: SpecInputFile): JobInput {
     ...(file.adler32 === undefined ? {} : { adler32: file.adler32 }),
     ...(file.bytes === undefined ? {} : { bytes: file.bytes }),
     ...(file.events === undefined ? {} : { events: file.events }),
+    ...('replicas' in file ? { replicas: file.replicas } : {}),
   };
 }
 
@@ -58,7 +62,7 @@ export function jobAt(spec: TaskSpec, jobIndex: number, sizing?: TaskSizing): Jo
   if (spec.events !== undefined) {
     return { jobIndex, firstEvent: first, nEvents: Math.min(perJob, spec.events - first, end - first) };
   }
-  const inputs = (spec.inputs?.files ?? []).slice(first, Math.min(first + perJob, end)).map(jobInput);
+  const inputs = specFiles(spec).slice(first, Math.min(first + perJob, end)).map(jobInput);
   const known = inputs.every((f) => f.events !== undefined);
   return known
     ? { jobIndex, inputs, nEvents: inputs.reduce((n, f) => n + (f.events ?? 0), 0) }

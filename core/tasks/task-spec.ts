@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DidSchema } from '../catalog/did.ts';
+import { DatasetInputFields, type ResolvedFile, type ResolvedInputs } from '../catalog/task-inputs.ts';
 import { fieldIssues, ValidationError } from '../errors.ts';
 import { ArchSchema, SiteIdSchema, SiteTagSchema } from '../sites/site-id.ts';
 import { unknownPlaceholders } from './substitute.ts';
@@ -151,8 +152,16 @@ export const TaskSpecSchema = z
     payload: PayloadSchema,
     /** Generation tasks: the number of events to generate. */
     events: z.number().int().min(1).max(1e12).optional(),
-    /** Processing tasks: the input files, one job per `filesPerJob` of them. */
-    inputs: z.strictObject({ files: z.array(InputFileSchema).min(1).max(MAX_JOBS_PER_TASK) }).optional(),
+    /**
+     * Processing tasks: the input files (`files`), or a catalog dataset (`dataset`, with its
+     * options), one job per `filesPerJob` of them.
+     */
+    inputs: z
+      .strictObject({
+        files: z.array(InputFileSchema).min(1).max(MAX_JOBS_PER_TASK).optional(),
+        ...DatasetInputFields,
+      })
+      .optional(),
     split: SplitSchema.default({}),
     resources: ResourcesSchema.default({ cores: 1, memoryMB: 2000, walltimeSec: 3600, diskMB: 1000 }),
     priority: z.number().int().min(0).max(1000).default(500),
@@ -194,15 +203,16 @@ export const TaskSpecSchema = z
       ctx.addIssue({
         code: 'custom',
         path: hasEvents ? ['inputs'] : ['events'],
-        message: 'give either events (generation) or inputs.files (processing), exactly one',
+        message: 'give either events (generation) or inputs (processing: inputs.files or inputs.dataset), exactly one',
       });
       return;
     }
+    if (spec.inputs !== undefined) refineInputs(spec, spec.inputs, ctx);
     if (hasEvents && spec.split.filesPerJob !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['split', 'filesPerJob'],
-        message: 'only for tasks with inputs.files',
+        message: 'only for tasks with inputs',
       });
     }
     if (spec.eventService !== undefined) refineEventService(spec, spec.eventService, ctx);
@@ -241,7 +251,7 @@ const SCOUT_FIELDS = ['targetWalltimeSec', 'scouts', 'memoryMarginPercent'] as c
 function refineSplit(
   spec: {
     events?: number | undefined;
-    inputs?: { files: unknown[] } | undefined;
+    inputs?: { files?: unknown[] | undefined } | undefined;
     split: SplitSpec;
     resources: { walltimeSec: number };
   },
@@ -300,7 +310,7 @@ function refineSplit(
 function refineScouts(
   spec: {
     events?: number | undefined;
-    inputs?: { files: unknown[] } | undefined;
+    inputs?: { files?: unknown[] | undefined } | undefined;
     split: SplitSpec;
     resources: { walltimeSec: number };
   },
@@ -315,8 +325,9 @@ function refineScouts(
     });
   }
   const scouts = spec.split.scouts;
-  if (scouts === undefined) return;
-  const units = spec.events ?? spec.inputs?.files.length ?? 0;
+  // A dataset's files are counted when resolved (the resolve step checks the scouts then).
+  if (scouts === undefined || (spec.events === undefined && spec.inputs?.files === undefined)) return;
+  const units = spec.events ?? spec.inputs?.files?.length ?? 0;
   const perScout =
     spec.events !== undefined
       ? (spec.split.eventsPerJob ?? DEFAULT_SCOUT_EVENTS)
@@ -335,7 +346,7 @@ function refineScouts(
 function refineEventService(
   spec: {
     events?: number | undefined;
-    inputs?: { files: Array<z.infer<typeof InputFileSchema>> } | undefined;
+    inputs?: { files?: Array<z.infer<typeof InputFileSchema>> | undefined } | undefined;
     split: SplitSpec;
     outputs: string[];
     payload: { command: string; args: string[]; env: Record<string, string> };
@@ -377,6 +388,7 @@ function refineEventService(
       });
     }
   } else {
+    // A dataset's files are checked when resolved (every one must give its events).
     const files = spec.inputs?.files ?? [];
     files.forEach((file, i) => {
       const n = typeof file === 'string' ? undefined : file.events;
@@ -410,7 +422,76 @@ function refineEventService(
   }
 }
 
-export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+type ParsedTaskSpec = z.infer<typeof TaskSpecSchema>;
+/**
+ * A task spec as stored and read: what the user wrote, and for a dataset task the inputs the
+ * workflow resolved (`inputs.resolved`, set by the store when read, never by the user).
+ */
+export type TaskSpec = Omit<ParsedTaskSpec, 'inputs'> & {
+  inputs?: NonNullable<ParsedTaskSpec['inputs']> & { resolved?: ResolvedInputs };
+};
+export type SpecInputFile = z.infer<typeof InputFileSchema> | ResolvedFile;
+
+/** The task's input files: those the spec lists, or those resolved from its dataset so far. */
+export function specFiles(spec: Pick<TaskSpec, 'inputs'>): SpecInputFile[] {
+  return spec.inputs?.files ?? spec.inputs?.resolved?.files ?? [];
+}
+
+/** The spec as read: with the inputs resolved from its dataset, when there are any. */
+export function withResolvedInputs(spec: TaskSpec, resolved: ResolvedInputs | undefined): TaskSpec {
+  if (resolved === undefined || spec.inputs === undefined) return spec;
+  return { ...spec, inputs: { ...spec.inputs, resolved } };
+}
+
+/** Whether the task reads a catalog dataset (its files are resolved by the workflow). */
+export function readsDataset(spec: Pick<TaskSpec, 'inputs'>): boolean {
+  return spec.inputs?.dataset !== undefined;
+}
+
+const DATASET_OPTIONS = ['filter', 'untilClosed', 'remoteRead', 'rule'] as const;
+
+/** `inputs`: files or a dataset, exactly one; the dataset's options only with a dataset. */
+function refineInputs(
+  spec: { eventService?: unknown; split: SplitSpec },
+  inputs: NonNullable<ParsedTaskSpec['inputs']>,
+  ctx: z.RefinementCtx,
+): void {
+  if (inputs.files !== undefined && inputs.dataset !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['inputs', 'dataset'],
+      message: 'not with inputs.files: give the files or a dataset, not both',
+    });
+  } else if (inputs.files === undefined && inputs.dataset === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['inputs', 'dataset'],
+      message: 'give inputs.files (a list of files) or inputs.dataset (scope:name)',
+    });
+  }
+  if (inputs.dataset === undefined) {
+    for (const field of DATASET_OPTIONS) {
+      if (inputs[field] !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['inputs', field], message: 'only with inputs.dataset' });
+    }
+    return;
+  }
+  // An event-service task's ranges are counted at submission, before a dataset is resolved.
+  if (spec.eventService !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['inputs', 'dataset'],
+      message: 'not for event-service tasks yet: give their inputs.files (with events)',
+    });
+  }
+  if (inputs.untilClosed === true && spec.split.targetWalltimeSec !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['inputs', 'untilClosed'],
+      message: 'not with split.targetWalltimeSec: scouts size a known set of files',
+    });
+  }
+}
 export type TaskSpecInput = z.input<typeof TaskSpecSchema>;
 export type Resources = z.infer<typeof ResourcesSchema>;
 export type Payload = z.infer<typeof PayloadSchema>;

@@ -85,6 +85,10 @@ export interface TaskHead {
   outputs?: OutputFile[];
   /** The cancel step has told the pilots of every running job to kill it. */
   cancelSwept: boolean;
+  /** A dataset task: the input files resolved so far (the store keeps them beside the spec). */
+  inputFiles?: number;
+  /** A dataset task: its dataset was closed when last resolved; no more files come. */
+  inputsClosed?: boolean;
   /** The owner's resubmit waiting for the workflow's resubmit step to queue its jobs again. */
   resubmitOrder?: ResubmitOrder;
   /** Resubmit orders given so far (each numbered; a reopen's execution is `<taskId>-r<number>`). */

@@ -56,6 +56,8 @@ export const ConfigSchema = z.object({
   GLUON_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
   /** The functions' metric lines are also appended here, and `GET /metrics` reads them (the local stack). */
   GLUON_METRICS_FILE: z.string().min(1).optional(),
+  /** The data catalog (files, datasets, replicas, storage endpoints, scopes). */
+  GLUON_CATALOG_TABLE: z.string().min(1),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

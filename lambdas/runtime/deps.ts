@@ -8,6 +8,7 @@ import {
   stsClient,
 } from '#adapters/aws-clients.ts';
 import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-store.ts';
+import { DynamoDbCatalogStore } from '#adapters/dynamodb/dynamodb-catalog-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
@@ -106,6 +107,7 @@ export function depsFromConfig(c: Config): Deps {
       c.GLUON_METRICS_FILE === undefined
         ? new NoMetricsReader()
         : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
+    catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
   };
 }
 

@@ -278,6 +278,7 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
     GLUON_POLICIES_TABLE: tables.policies,
     GLUON_ACCOUNTING_TABLE: tables.accounting,
     GLUON_WEBHOOKS_TABLE: tables.webhooks,
+    GLUON_CATALOG_TABLE: tables.catalog,
     GLUON_BUCKET: `${prefix}bucket`,
     GLUON_QUEUE_PREFIX: prefix,
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:not-used-in-this-tier',

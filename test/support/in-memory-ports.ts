@@ -6,6 +6,7 @@
  */
 
 import type { AccountingExports, AccountingStore } from '#core/accounting/ports.ts';
+import type { ResolvedInputs } from '#core/catalog/task-inputs.ts';
 import {
   ACCOUNTING_BY,
   type AccountingBy,
@@ -84,6 +85,7 @@ import {
 } from '#core/sites/site-outcomes.ts';
 import type { ObjectStore } from '#core/storage/ports.ts';
 import type {
+  AddInputs,
   CountEntry,
   CreateTaskOutcome,
   IdempotencyKeyHold,
@@ -101,8 +103,9 @@ import {
   type TaskHead,
   type TaskState,
 } from '#core/tasks/task.ts';
-import type { TaskSpec } from '#core/tasks/task-spec.ts';
+import { type TaskSpec, withResolvedInputs } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
+import { InMemoryCatalogStore } from './in-memory-catalog.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -165,6 +168,8 @@ interface StoredTask {
   /** Range counters per feed, kept apart as the adapter keeps them. */
   rangeCounters: Map<string, FeedCounters<RangeCounters>>;
   brokerage?: BrokerageDecision;
+  /** A dataset task's resolved inputs, kept beside the spec as the adapter keeps them. */
+  inputs?: ResolvedInputs;
 }
 
 /** Applies the entries of `feed` newer than its last applied sequence number, in order. */
@@ -220,7 +225,7 @@ export class InMemoryTaskStore implements TaskStore {
     const { waitToken: _token, ...head } = copy(stored.head);
     return {
       ...head,
-      spec: copy(stored.spec),
+      spec: withResolvedInputs(copy(stored.spec), stored.inputs === undefined ? undefined : copy(stored.inputs)),
       counts: this.counts(stored),
       rangeCounters: this.rangeCounters(stored),
     };
@@ -235,7 +240,25 @@ export class InMemoryTaskStore implements TaskStore {
 
   async getSpec(taskId: string): Promise<TaskSpec | undefined> {
     const stored = this.tasks.get(taskId);
-    return stored === undefined ? undefined : copy(stored.spec);
+    if (stored === undefined) return undefined;
+    return withResolvedInputs(copy(stored.spec), stored.inputs === undefined ? undefined : copy(stored.inputs));
+  }
+
+  async addInputs(taskId: string, change: AddInputs): Promise<boolean> {
+    const stored = this.tasks.get(taskId);
+    if (stored === undefined || isFinalTaskState(stored.head.state)) return false;
+    if ((stored.head.inputFiles ?? 0) !== change.from || stored.head.inputsClosed === true) return false;
+    if (change.from === 0 && stored.head.inputFiles !== undefined) return false;
+    const inputs = stored.inputs ?? { files: [], endpoints: {}, closed: false };
+    inputs.files.push(...copy(change.files));
+    inputs.endpoints = { ...inputs.endpoints, ...copy(change.endpoints) };
+    inputs.closed = change.closed;
+    stored.inputs = inputs;
+    stored.head.inputFiles = change.from + change.files.length;
+    stored.head.inputsClosed = change.closed;
+    stored.head.jobCount = change.jobCount;
+    stored.head.updatedAt = change.at;
+    return true;
   }
 
   async getProgress(
@@ -1304,6 +1327,7 @@ export interface InMemoryDeps extends Deps {
   webhookSender: ScriptedWebhookSender;
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
+  catalog: InMemoryCatalogStore;
 }
 
 export function inMemoryDeps(
@@ -1334,6 +1358,7 @@ export function inMemoryDeps(
     webhookIds: new SequentialWebhookIds(),
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
+    catalog: new InMemoryCatalogStore(),
   };
 }
 

@@ -258,6 +258,7 @@ describe('functions', () => {
           GLUON_POLICIES_TABLE: 'po',
           GLUON_ACCOUNTING_TABLE: 'ac',
           GLUON_WEBHOOKS_TABLE: 'wh',
+          GLUON_CATALOG_TABLE: 'ca',
           GLUON_BUCKET: 'b',
           GLUON_QUEUE_PREFIX: 'q-',
           GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',

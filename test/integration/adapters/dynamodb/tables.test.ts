@@ -59,6 +59,7 @@ describe('localTableNames', () => {
       policies: 'gluon-policies',
       webhooks: 'gluon-webhooks',
       accounting: 'gluon-accounting',
+      catalog: 'gluon-catalog',
     });
   });
 });
@@ -79,6 +80,7 @@ describe('createTables', () => {
       policies: ['policy:HASH', 'key:RANGE'],
       webhooks: ['owner:HASH', 'sk:RANGE'],
       accounting: ['pk:HASH', 'sk:RANGE'],
+      catalog: ['pk:HASH', 'sk:RANGE'],
     });
     for (const [key, t] of described) expect(t.TableStatus, key).toBe('ACTIVE');
     expect(table('jobs').AttributeDefinitions).toContainEqual({

@@ -355,6 +355,7 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
     GLUON_POLICIES_TABLE: 'po',
     GLUON_ACCOUNTING_TABLE: 'ac',
     GLUON_WEBHOOKS_TABLE: 'wh',
+    GLUON_CATALOG_TABLE: 'ca',
     GLUON_BUCKET: BUCKET,
     GLUON_QUEUE_PREFIX: 'gluon-dev-',
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
