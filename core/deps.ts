@@ -2,6 +2,7 @@ import type { AccountingExports, AccountingStore } from './accounting/ports.ts';
 import type { CatalogStore } from './catalog/ports.ts';
 import type { EventRangeStore, RangeQueue } from './event-ranges/ports.ts';
 import type { JobQueue, JobStore } from './jobs/ports.ts';
+import type { MetaTaskStore, MetaTaskWorkflow } from './meta-tasks/ports.ts';
 import type { MetricsReader } from './metrics/ports.ts';
 import type { WebhookIds } from './notifications/manage-webhooks.ts';
 import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from './notifications/ports.ts';
@@ -70,6 +71,9 @@ export interface Deps {
   metricsReader: MetricsReader;
   /** The data catalog: files, datasets, replicas, storage endpoints, scopes (the catalog table). */
   catalog: CatalogStore;
+  /** Meta-tasks (items of the tasks table) and their workflow (statemachines/meta-task.asl.json). */
+  metaTasks: MetaTaskStore;
+  metaTaskWorkflow: MetaTaskWorkflow;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

@@ -15,7 +15,8 @@ export type Capability =
   | 'policies'
   | 'accounting'
   | 'notifications'
-  | 'metrics';
+  | 'metrics'
+  | 'meta-tasks';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -59,6 +60,14 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   listWebhooks: 'list-webhooks',
   removeWebhook: 'remove-webhook',
   getMetrics: 'get-metrics',
+  // One function for every meta-task operation (CloudFormation's resource limit): it dispatches on the route.
+  submitMetaTask: 'meta-task-api',
+  listMetaTasks: 'meta-task-api',
+  getMetaTask: 'meta-task-api',
+  cancelMetaTask: 'meta-task-api',
+  pauseMetaTask: 'meta-task-api',
+  resumeMetaTask: 'meta-task-api',
+  retryMetaTask: 'meta-task-api',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -93,6 +102,9 @@ export const WORKFLOW_FUNCTIONS = [
   'fail-task',
   'size-task',
 ] as const;
+
+/** Functions run by the meta-task workflow (statemachines/meta-task.asl.json). */
+export const META_TASK_WORKFLOW_FUNCTIONS = ['advance-meta-task', 'wait-for-nodes'] as const;
 
 /** Functions run by a schedule (EventBridge Scheduler; timers locally). */
 export const SCHEDULED_FUNCTIONS = [
@@ -193,6 +205,9 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'deliver-webhooks': 'notifications',
   'retry-webhooks': 'notifications',
   'get-metrics': 'metrics',
+  'meta-task-api': 'meta-tasks',
+  'advance-meta-task': 'meta-tasks',
+  'wait-for-nodes': 'meta-tasks',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

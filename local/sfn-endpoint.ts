@@ -15,7 +15,8 @@ import { WorkflowServiceError } from './workflow-service-error.ts';
 export interface SfnEndpointOptions {
   /** Port on 127.0.0.1; 0 picks a free one. */
   port: number;
-  runner: WorkflowRunner;
+  /** The runner of each state machine (the task workflow's, the meta-task workflow's). */
+  runner: WorkflowRunner | readonly WorkflowRunner[];
   log?: Log;
 }
 
@@ -29,12 +30,33 @@ const TARGET_PREFIX = 'AWSStepFunctions.';
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
-type Operation = (runner: WorkflowRunner, body: Record<string, unknown>) => Promise<unknown> | unknown;
+type Operation = (
+  runners: readonly WorkflowRunner[],
+  body: Record<string, unknown>,
+) => Promise<unknown> | unknown;
+
+/** Errors that mean "not this runner's": the next runner is asked. */
+const NOT_MINE = new Set(['ExecutionDoesNotExist', 'TaskDoesNotExist']);
+
+/** Runs `fn` on each runner until one knows the execution or token (the last answer otherwise). */
+async function onOwner<T>(runners: readonly WorkflowRunner[], fn: (runner: WorkflowRunner) => T): Promise<T> {
+  let last: unknown;
+  for (const runner of runners) {
+    try {
+      return await fn(runner);
+    } catch (error) {
+      if (!(error instanceof WorkflowServiceError) || !NOT_MINE.has(error.type)) throw error;
+      last = error;
+    }
+  }
+  throw last;
+}
 
 const OPERATIONS: Record<string, Operation> = {
-  async StartExecution(runner, body) {
+  async StartExecution(runners, body) {
     const stateMachineArn = requiredString(body, 'stateMachineArn');
-    if (stateMachineArn !== runner.stateMachineArn) {
+    const runner = runners.find((r) => r.stateMachineArn === stateMachineArn);
+    if (runner === undefined) {
       throw new WorkflowServiceError(
         'StateMachineDoesNotExist',
         `State Machine Does Not Exist: '${stateMachineArn}'`,
@@ -47,22 +69,28 @@ const OPERATIONS: Record<string, Operation> = {
     return { executionArn, startDate: epochSeconds(startDate) };
   },
 
-  DescribeExecution(runner, body) {
-    return describe(runner.describeExecution(requiredString(body, 'executionArn')));
+  DescribeExecution(runners, body) {
+    const executionArn = requiredString(body, 'executionArn');
+    return onOwner(runners, (runner) => describe(runner.describeExecution(executionArn)));
   },
 
-  async StopExecution(runner, body) {
-    const { stopDate } = await runner.stopExecution(requiredString(body, 'executionArn'), {
-      error: optionalString(body, 'error'),
-      cause: optionalString(body, 'cause'),
-    });
+  async StopExecution(runners, body) {
+    const executionArn = requiredString(body, 'executionArn');
+    const { stopDate } = await onOwner(runners, (runner) =>
+      runner.stopExecution(executionArn, {
+        error: optionalString(body, 'error'),
+        cause: optionalString(body, 'cause'),
+      }),
+    );
     return { stopDate: epochSeconds(stopDate) };
   },
 
-  ListExecutions(runner, body) {
+  ListExecutions(runners, body) {
     const statusFilter = optionalString(body, 'statusFilter');
-    const executions = runner
-      .listExecutions()
+    const stateMachineArn = optionalString(body, 'stateMachineArn');
+    const executions = runners
+      .filter((r) => stateMachineArn === undefined || r.stateMachineArn === stateMachineArn)
+      .flatMap((r) => r.listExecutions())
       .filter((e) => statusFilter === undefined || e.status === statusFilter)
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
       .map((e) => ({
@@ -76,23 +104,25 @@ const OPERATIONS: Record<string, Operation> = {
     return { executions };
   },
 
-  SendTaskSuccess(runner, body) {
-    runner.sendTaskSuccess(requiredString(body, 'taskToken'), requiredString(body, 'output'));
+  async SendTaskSuccess(runners, body) {
+    const token = requiredString(body, 'taskToken');
+    const output = requiredString(body, 'output');
+    await onOwner(runners, (runner) => runner.sendTaskSuccess(token, output));
     return {};
   },
 
-  SendTaskFailure(runner, body) {
-    runner.sendTaskFailure(
-      requiredString(body, 'taskToken'),
-      optionalString(body, 'error'),
-      optionalString(body, 'cause'),
+  async SendTaskFailure(runners, body) {
+    const token = requiredString(body, 'taskToken');
+    await onOwner(runners, (runner) =>
+      runner.sendTaskFailure(token, optionalString(body, 'error'), optionalString(body, 'cause')),
     );
     return {};
   },
 
-  SendTaskHeartbeat(runner, body) {
+  async SendTaskHeartbeat(runners, body) {
     // Heartbeats are not enforced locally; only the token is checked.
-    runner.sendTaskHeartbeat(requiredString(body, 'taskToken'));
+    const token = requiredString(body, 'taskToken');
+    await onOwner(runners, (runner) => runner.sendTaskHeartbeat(token));
     return {};
   },
 };
@@ -138,7 +168,8 @@ export async function startSfnEndpoint(options: SfnEndpointOptions): Promise<Sfn
       return sendError(res, 400, 'SerializationException', 'request body is not a JSON object');
     }
     try {
-      const result = await operation(options.runner, body as Record<string, unknown>);
+      const runners = Array.isArray(options.runner) ? options.runner : [options.runner as WorkflowRunner];
+      const result = await operation(runners, body as Record<string, unknown>);
       res.writeHead(200, { 'content-type': CONTENT_TYPE });
       res.end(JSON.stringify(result));
     } catch (error) {

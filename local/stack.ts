@@ -20,6 +20,7 @@ import { putSite } from '#core/sites/sites.ts';
 import {
   EVENT_FUNCTIONS,
   functionDir,
+  META_TASK_WORKFLOW_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
   STREAM_FUNCTIONS,
@@ -120,6 +121,8 @@ export interface LocalStack {
   env: Record<string, string>;
   factory: LocalPilotFactory;
   workflows: WorkflowRunner;
+  /** The meta-task workflow's runner. */
+  metaTaskWorkflows: WorkflowRunner;
   /** The task event bus (EventBridge locally). */
   eventBus: LocalEventBus;
   /** The tables' change feeds (jobs, ranges), as their functions get them. */
@@ -135,6 +138,8 @@ export interface LocalStack {
 export const LOCAL_PREFIX = 'gluon-local-';
 export const LOCAL_BUCKET = 'gluon-local';
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-task';
+export const LOCAL_META_TASK_STATE_MACHINE_ARN =
+  'arn:aws:states:us-east-1:000000000000:stateMachine:gluon-local-meta-task';
 export const LOCAL_JSON = 'local.json';
 /** The functions' metric lines (EMF, one JSON object a line), read by the metrics function. */
 export const METRICS_FILE = 'metrics.ndjson';
@@ -151,6 +156,7 @@ interface Ports {
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TASK_ASL = join(REPO_ROOT, 'statemachines', 'task.asl.json');
+const META_TASK_ASL = join(REPO_ROOT, 'statemachines', 'meta-task.asl.json');
 const DEFAULTS = {
   apiPort: 8642,
   dynamodbPort: 8643,
@@ -305,6 +311,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...powertoolsEnvironment(options.functionLogLevel ?? 'info'),
       POWERTOOLS_TRACE_ENABLED: 'false',
       GLUON_METRICS_FILE: join(stateDir, METRICS_FILE),
+      GLUON_META_TASK_STATE_MACHINE_ARN: LOCAL_META_TASK_STATE_MACHINE_ARN,
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {
@@ -376,9 +383,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
     });
     teardown.push({ what: 'the workflow runner', run: () => workflows.stop() });
-    const sfn = await startSfnEndpoint({ port: sfnPort, runner: workflows, log });
+    // The meta-task workflow: its own runner (and executions file, in a folder of its own).
+    const metaTaskWorkflows = await startWorkflowRunner({
+      stateDir: join(stateDir, 'meta-tasks'),
+      definitionFile: META_TASK_ASL,
+      stateMachineArn: LOCAL_META_TASK_STATE_MACHINE_ARN,
+      handlers,
+      resume: false,
+      log,
+    });
+    teardown.push({ what: 'the meta-task workflow runner', run: () => metaTaskWorkflows.stop() });
+    const sfn = await startSfnEndpoint({ port: sfnPort, runner: [workflows, metaTaskWorkflows], log });
     teardown.push({ what: 'the Step Functions endpoint', run: () => sfn.stop() });
     await workflows.resume();
+    await metaTaskWorkflows.resume();
 
     // ---- change feeds (the Lambda event source mappings of the tables' streams)
     const streams = dynamoDbStreamsClient();
@@ -497,6 +515,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env,
       factory,
       workflows,
+      metaTaskWorkflows,
       eventBus,
       changeFeeds,
       accessLogBytes: () => api.accessLogBytes(),
@@ -515,6 +534,7 @@ async function loadHandlers(): Promise<HandlerMap> {
     ...new Set([
       ...ROUTES.map((r) => r.functionName),
       ...WORKFLOW_FUNCTIONS,
+      ...META_TASK_WORKFLOW_FUNCTIONS,
       ...SCHEDULED_FUNCTIONS.map((s) => s.functionName),
       ...STREAM_FUNCTIONS.map((s) => s.functionName),
       ...EVENT_FUNCTIONS.map((e) => e.functionName),

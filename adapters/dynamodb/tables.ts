@@ -71,6 +71,8 @@ export const TASK_SK = {
   idempotency: 'idem',
   /** A dataset task's resolved input files, a page per item (`#inputs#<first index, 10 digits>`). */
   inputsPrefix: '#inputs#',
+  /** A meta-task (pk `meta#<metaTaskId>`): spec, nodes, wait token; byOwner key `meta#<owner>`. */
+  metaTask: 'meta',
 } as const;
 
 export const TABLES: Readonly<Record<TableKey, TableDefinition>> = {

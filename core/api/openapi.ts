@@ -140,6 +140,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         description: 'Usage per attempt, rolled up per day by user, group and site; exports.',
       },
       { name: 'metrics', description: "The operators' metrics, as per-minute sums." },
+      { name: 'meta-tasks', description: 'Chains, bags and DAGs of tasks, with merge steps.' },
     ],
     paths,
     components: {

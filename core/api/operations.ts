@@ -27,6 +27,13 @@ import {
   ReportRangesRequestSchema,
   ReportRangesResponseSchema,
 } from './event-ranges.ts';
+import {
+  MetaTaskPageSchema,
+  MetaTaskPathSchema,
+  MetaTaskViewSchema,
+  SubmitMetaTaskRequestSchema,
+  SubmitMetaTaskResponseSchema,
+} from './meta-tasks.ts';
 import { MetricsQuerySchema, MetricsResponseSchema } from './metrics.ts';
 import {
   AddWebhookRequestSchema,
@@ -113,7 +120,8 @@ export interface Operation<
     | 'policies'
     | 'accounting'
     | 'notifications'
-    | 'metrics';
+    | 'metrics'
+    | 'meta-tasks';
   params?: P;
   query?: Q;
   body?: B;
@@ -558,6 +566,78 @@ export const OPERATIONS = {
       "The operators' metrics (job starts and ends, claim latency, retries, lost pilots, queue depth, throttles) as per-minute sums.",
     query: MetricsQuerySchema,
     response: MetricsResponseSchema,
+    status: 200,
+  }),
+  submitMetaTask: operation({
+    method: 'POST',
+    path: '/meta-tasks',
+    scopes: [SCOPES.create],
+    tag: 'meta-tasks',
+    summary:
+      'Submit a meta-task: a chain, bag or DAG of tasks (and merge steps) whose edges pass a parent’s output dataset to its child.',
+    body: SubmitMetaTaskRequestSchema,
+    response: SubmitMetaTaskResponseSchema,
+    status: 201,
+  }),
+  listMetaTasks: operation({
+    method: 'GET',
+    path: '/meta-tasks',
+    scopes: [SCOPES.read],
+    tag: 'meta-tasks',
+    summary: "The caller's meta-tasks, newest first.",
+    query: PageQuerySchema,
+    response: MetaTaskPageSchema,
+    status: 200,
+  }),
+  getMetaTask: operation({
+    method: 'GET',
+    path: '/meta-tasks/{metaTaskId}',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'meta-tasks',
+    summary: 'A meta-task: its nodes (in topological order, with state, task and job counts) and edges.',
+    params: MetaTaskPathSchema,
+    response: MetaTaskViewSchema,
+    status: 200,
+  }),
+  cancelMetaTask: operation({
+    method: 'POST',
+    path: '/meta-tasks/{metaTaskId}/cancel',
+    scopes: [SCOPES.cancel],
+    tag: 'meta-tasks',
+    summary: "Cancel a meta-task: its running nodes' tasks are cancelled, pending nodes never start.",
+    params: MetaTaskPathSchema,
+    response: MetaTaskViewSchema,
+    status: 200,
+  }),
+  pauseMetaTask: operation({
+    method: 'POST',
+    path: '/meta-tasks/{metaTaskId}/pause',
+    scopes: [SCOPES.modify],
+    tag: 'meta-tasks',
+    summary: "Pause a meta-task: its running nodes' tasks are paused and no new node starts.",
+    params: MetaTaskPathSchema,
+    response: MetaTaskViewSchema,
+    status: 200,
+  }),
+  resumeMetaTask: operation({
+    method: 'POST',
+    path: '/meta-tasks/{metaTaskId}/resume',
+    scopes: [SCOPES.modify],
+    tag: 'meta-tasks',
+    summary: "Resume a paused meta-task: its nodes' tasks resume and ready nodes start.",
+    params: MetaTaskPathSchema,
+    response: MetaTaskViewSchema,
+    status: 200,
+  }),
+  retryMetaTask: operation({
+    method: 'POST',
+    path: '/meta-tasks/{metaTaskId}/retry',
+    scopes: [SCOPES.modify],
+    tag: 'meta-tasks',
+    summary:
+      'Retry an ended (failed or partial) meta-task from its failed nodes: they and the nodes skipped below them run again, each as a new task.',
+    params: MetaTaskPathSchema,
+    response: MetaTaskViewSchema,
     status: 200,
   }),
 } as const;

@@ -45,11 +45,26 @@ export async function submitSystemTask(
   return submitAs(deps, owner, spec);
 }
 
+/**
+ * The same for a node of a meta-task: owned by the meta-task's owner, recording the meta-task and
+ * node; the idempotency key makes a replayed advance step find the task it started.
+ */
+export async function submitNodeTask(
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
+  owner: string,
+  spec: TaskSpec,
+  metaTask: { metaTaskId: string; node: string },
+  idempotencyKey: string,
+): Promise<SubmitTaskResponse> {
+  return submitAs(deps, owner, spec, idempotencyKey, metaTask);
+}
+
 async function submitAs(
   deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
   owner: string,
   spec: TaskSpec,
   idempotencyKey?: string,
+  metaTask?: { metaTaskId: string; node: string },
 ): Promise<SubmitTaskResponse> {
   const now = deps.clock.now();
   const at = now.toISOString();
@@ -72,6 +87,7 @@ async function submitAs(
     createdAt: at,
     updatedAt: at,
     history: [{ state: 'submitted', at }],
+    ...(metaTask === undefined ? {} : { metaTask }),
   };
   const hold: IdempotencyKeyHold | undefined =
     idempotencyKey === undefined

@@ -100,6 +100,8 @@ export interface TaskHead {
   updatedAt: string;
   endedAt?: string;
   history: TaskStateChange[];
+  /** The meta-task node this task runs (its end advances the meta-task). */
+  metaTask?: { metaTaskId: string; node: string };
 }
 
 export interface Task extends TaskHead {

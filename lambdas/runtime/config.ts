@@ -19,6 +19,8 @@ export const ConfigSchema = z.object({
   /** Site queues are named `${prefix}site-${siteId}` (and `-dlq`). */
   GLUON_QUEUE_PREFIX: z.string().min(1),
   GLUON_STATE_MACHINE_ARN: z.string().min(1),
+  /** The meta-task workflow; functions that start or wake meta-tasks need it. */
+  GLUON_META_TASK_STATE_MACHINE_ARN: z.string().min(1).optional(),
   /** A pilot lease not renewed for this long expires: the pilot is lost, its jobs are queued again. */
   GLUON_LEASE_SEC: z.coerce.number().int().min(5).default(120),
   /** How often pilots renew their lease (well under the lease). */

@@ -11,6 +11,7 @@ import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-
 import { DynamoDbCatalogStore } from '#adapters/dynamodb/dynamodb-catalog-store.ts';
 import { DynamoDbEventRangeStore } from '#adapters/dynamodb/dynamodb-event-range-store.ts';
 import { DynamoDbJobStore } from '#adapters/dynamodb/dynamodb-job-store.ts';
+import { DynamoDbMetaTaskStore } from '#adapters/dynamodb/dynamodb-meta-task-store.ts';
 import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease-store.ts';
 import { DynamoDbPilotStore } from '#adapters/dynamodb/dynamodb-pilot-store.ts';
 import { DynamoDbPolicyStore } from '#adapters/dynamodb/dynamodb-policy-store.ts';
@@ -24,6 +25,7 @@ import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.
 import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
+import { SfnMetaTaskWorkflow } from '#adapters/sfn/sfn-meta-task-workflow.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
 import { SqsJobQueue } from '#adapters/sqs/sqs-job-queue.ts';
 import { SqsRangeQueue } from '#adapters/sqs/sqs-range-queue.ts';
@@ -108,6 +110,8 @@ export function depsFromConfig(c: Config): Deps {
         ? new NoMetricsReader()
         : new EmfFileMetricsReader(c.GLUON_METRICS_FILE),
     catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
+    metaTasks: new DynamoDbMetaTaskStore(db, c.GLUON_TASKS_TABLE),
+    metaTaskWorkflow: new SfnMetaTaskWorkflow(sfnClient(), c.GLUON_META_TASK_STATE_MACHINE_ARN),
   };
 }
 

@@ -106,6 +106,7 @@ import {
 import { type TaskSpec, withResolvedInputs } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
 import { InMemoryCatalogStore } from './in-memory-catalog.ts';
+import { InMemoryMetaTaskStore, RecordingMetaTaskWorkflow } from './in-memory-meta-tasks.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
   InMemoryWebhookStore,
@@ -1328,6 +1329,8 @@ export interface InMemoryDeps extends Deps {
   webhookIds: SequentialWebhookIds;
   metricsReader: InMemoryMetricsReader;
   catalog: InMemoryCatalogStore;
+  metaTasks: InMemoryMetaTaskStore;
+  metaTaskWorkflow: RecordingMetaTaskWorkflow;
 }
 
 export function inMemoryDeps(
@@ -1359,6 +1362,8 @@ export function inMemoryDeps(
     notifications: { ...DEFAULT_NOTIFICATION_SETTINGS },
     metricsReader: new InMemoryMetricsReader(),
     catalog: new InMemoryCatalogStore(),
+    metaTasks: new InMemoryMetaTaskStore(),
+    metaTaskWorkflow: new RecordingMetaTaskWorkflow(),
   };
 }
 

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { changesOf } from '#adapters/dynamodb/change-feed.ts';
 import type { Deps } from '#core/deps.ts';
+import { wakeMetaTasksOfEndedTasks } from '#core/meta-tasks/advance-meta-task.ts';
 import { publishTaskEvents, type TaskItemChange } from '#core/notifications/publish-task-events.ts';
 import { count, logger, powertools } from '../../runtime/powertools.ts';
 
@@ -9,7 +10,7 @@ import { count, logger, powertools } from '../../runtime/powertools.ts';
  * the event bus. A failure throws, so the batch comes again; consumers dedupe on the event id.
  * The answer carries a `state` because of the tumbling window the mapping uses (see record-job-changes).
  */
-export function createHandler(deps: Pick<Deps, 'tasks' | 'events'>) {
+export function createHandler(deps: Pick<Deps, 'tasks' | 'events' | 'metaTasks' | 'metaTaskWorkflow'>) {
   return powertools(middy<unknown, { state: Record<string, string> }>())
     .onError(async (request) => {
       logger.error('task events not published; the batch will come again', {
@@ -26,6 +27,8 @@ export function createHandler(deps: Pick<Deps, 'tasks' | 'events'>) {
         logger.debug('task events published', { published });
         count('TaskEventsPublished', published);
       }
+      // The one place that sees every task end: a meta-task node's task ending wakes its meta-task.
+      await wakeMetaTasksOfEndedTasks(deps, changes);
       return { state: {} };
     });
 }
