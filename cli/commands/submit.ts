@@ -68,7 +68,7 @@ function withSandbox(raw: Record<string, unknown>, sandbox: unknown[]): Record<s
   return { ...raw, payload: { ...payload, sandbox } };
 }
 
-async function readSandboxFile(
+export async function readSandboxFile(
   specPath: string,
   index: number,
   given: string,
