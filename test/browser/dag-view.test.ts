@@ -78,7 +78,11 @@ beforeAll(async () => {
             task: shellNode('echo "a ${jobIndex}" > out.txt', { events: 2, split: { eventsPerJob: 1 } }),
           },
           { name: 'b', task: shellNode(READ_INPUTS, { split: { filesPerJob: 10 } }) },
-          { name: 'c', task: shellNode('echo "c fails" >&2; exit 1', { split: { filesPerJob: 10 } }) },
+          // c runs after a without reading its outputs (a node with events only waits for its parent).
+          {
+            name: 'c',
+            task: shellNode('echo "c fails" >&2; exit 1', { events: 1, split: { eventsPerJob: 1 } }),
+          },
           { name: 'd', task: shellNode(READ_INPUTS, { split: { filesPerJob: 10 } }) },
         ],
         edges: [
