@@ -57,6 +57,8 @@ export interface FunctionAccess {
   bucket?: BucketAccess[];
   pilotCredentials?: PilotCredentialsAccess[];
   eventBus?: EventBusAccess[];
+  /** The same as `workflow`, on the meta-task state machine. */
+  metaTaskWorkflow?: WorkflowAccess[];
 }
 
 /**
@@ -239,11 +241,32 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'list-webhooks': { tables: { webhooks: 'read' } },
   'remove-webhook': { tables: { webhooks: 'write' } },
   /** The tasks table's change feed (head items only): state changes to the event bus; counts read. */
-  'publish-task-events': { tables: { tasks: 'read' }, streams: ['tasks'], eventBus: ['put'] },
+  'publish-task-events': {
+    tables: { tasks: 'read' },
+    streams: ['tasks'],
+    eventBus: ['put'],
+    // A meta-task node's task end wakes the meta-task's wait (its token is on the meta-task's item).
+    metaTaskWorkflow: ['release-wait'],
+  },
   /** Task ends from the bus: the owner's webhooks read, a delivery written per webhook. */
   'deliver-webhooks': { tables: { webhooks: 'read-write' } },
   /** Due deliveries (the `due` index) attempted again. */
   'retry-webhooks': { tables: { webhooks: 'read-write' } },
+  // Meta-tasks (items of the tasks table).
+  /**
+   * Every meta-task operation: submit (its workflow started), read, and cancel, pause, resume
+   * (the nodes' tasks through the task use cases, which flag them, leave dispatch and wake their
+   * workflows), retry (a new execution).
+   */
+  'meta-task-api': {
+    tables: { tasks: 'read-write', policies: 'write' },
+    workflow: ['release-wait'],
+    metaTaskWorkflow: ['start', 'release-wait'],
+  },
+  /** Starts ready nodes as tasks (the submit use case: the task workflow started). */
+  'advance-meta-task': { tables: { tasks: 'read-write' }, workflow: ['start'] },
+  /** Stores the wait token; releases it at once when a node already ended. */
+  'wait-for-nodes': { tables: { tasks: 'read-write' }, metaTaskWorkflow: ['release-wait'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

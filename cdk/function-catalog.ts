@@ -4,6 +4,7 @@
  */
 import {
   EVENT_FUNCTIONS,
+  META_TASK_WORKFLOW_FUNCTIONS,
   ROUTES,
   SCHEDULED_FUNCTIONS,
   STREAM_FUNCTIONS,
@@ -49,6 +50,7 @@ export function functionCatalog(): FunctionSpec[] {
   };
   for (const route of ROUTES) add(route.functionName, 'http');
   for (const name of WORKFLOW_FUNCTIONS) add(name, 'workflow');
+  for (const name of META_TASK_WORKFLOW_FUNCTIONS) add(name, 'workflow');
   for (const schedule of SCHEDULED_FUNCTIONS) add(schedule.functionName, 'scheduled');
   for (const feed of STREAM_FUNCTIONS) add(feed.functionName, 'stream');
   for (const target of EVENT_FUNCTIONS) add(target.functionName, 'event');

@@ -1,12 +1,19 @@
 import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { EVENT_FUNCTIONS, ROUTES, SCHEDULED_FUNCTIONS, WORKFLOW_FUNCTIONS } from '#lambdas/routes.ts';
+import {
+  EVENT_FUNCTIONS,
+  META_TASK_WORKFLOW_FUNCTIONS,
+  ROUTES,
+  SCHEDULED_FUNCTIONS,
+  WORKFLOW_FUNCTIONS,
+} from '#lambdas/routes.ts';
 import { Accounting } from './constructs/accounting.ts';
 import { Api } from './constructs/api.ts';
 import { Bookkeeping } from './constructs/bookkeeping.ts';
 import { Functions } from './constructs/functions.ts';
 import { JobDispatch } from './constructs/job-dispatch.ts';
+import { MetaTasks } from './constructs/meta-tasks.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
 import { PilotCredentials } from './constructs/pilot-credentials.ts';
@@ -43,6 +50,7 @@ export class GluonStack extends Stack {
   readonly accounting: Accounting;
   readonly notifications: Notifications;
   readonly web: Web;
+  readonly metaTasks: MetaTasks;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -72,6 +80,20 @@ export class GluonStack extends Stack {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
+    // The meta-task state machine likewise (its steps start node tasks and get its token back).
+    const metaTaskStateMachineName = `${this.stackName}-meta-task`;
+    if (metaTaskStateMachineName.length > MAX_STATE_MACHINE_NAME) {
+      throw new Error(
+        `state machine name ${metaTaskStateMachineName} is over ${MAX_STATE_MACHINE_NAME} characters`,
+      );
+    }
+    const metaTaskStateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: metaTaskStateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
     // Before the functions: the vending functions get its ARN and it trusts their roles.
     this.pilotCredentials = new PilotCredentials(this, 'PilotCredentials', {
       accountId: stage.pilots.accountId,
@@ -94,6 +116,7 @@ export class GluonStack extends Stack {
       storage: this.storage,
       pilotCredentials: this.pilotCredentials,
       stateMachineArn,
+      metaTaskStateMachineArn,
       notifications: this.notifications,
     });
     const functionsByName = new Map(this.functions.all().map((fn) => [fn.name, fn.function]));
@@ -103,6 +126,16 @@ export class GluonStack extends Stack {
       stateMachineName,
       definitionFile: `${props.projectRoot}/statemachines/task.asl.json`,
       functions: new Map(WORKFLOW_FUNCTIONS.map((name) => [name, this.functions.get(name).function])),
+      logRetention,
+      removalPolicy,
+    });
+
+    this.metaTasks = new MetaTasks(this, 'MetaTasks', {
+      stateMachineName: metaTaskStateMachineName,
+      definitionFile: `${props.projectRoot}/statemachines/meta-task.asl.json`,
+      functions: new Map(
+        META_TASK_WORKFLOW_FUNCTIONS.map((name) => [name, this.functions.get(name).function]),
+      ),
       logRetention,
       removalPolicy,
     });

@@ -6,6 +6,7 @@ import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerConfig } from './commands/config.ts';
+import { registerDag } from './commands/dag.ts';
 import { registerJob } from './commands/job.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerKill } from './commands/kill.ts';
@@ -90,6 +91,7 @@ export function createProgram(ctx: CliContext): Command {
   registerNotify(program, ctx);
   registerConfig(program, ctx);
   registerMetrics(program, ctx);
+  registerDag(program, ctx);
   return program;
 }
 

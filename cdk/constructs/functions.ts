@@ -40,6 +40,7 @@ type RequiredEnvironment = Pick<
   | 'GLUON_STATE_MACHINE_ARN'
   | 'GLUON_WEBHOOKS_TABLE'
   | 'GLUON_CATALOG_TABLE'
+  | 'GLUON_META_TASK_STATE_MACHINE_ARN'
 >;
 export type FunctionEnvironment = RequiredEnvironment & Partial<Record<keyof Config, string>>;
 
@@ -55,6 +56,8 @@ export interface FunctionsProps {
   pilotCredentials: PilotCredentials;
   /** The task state machine's ARN, known before the state machine exists (it is named from the stack). */
   stateMachineArn: string;
+  /** The meta-task state machine's ARN, likewise named from the stack. */
+  metaTaskStateMachineArn: string;
   /** The task event bus (functions with eventBus access publish to it). */
   notifications: Notifications;
 }
@@ -147,6 +150,16 @@ export class Functions extends Construct {
         }),
       );
     }
+    const metaTaskActions = (access.metaTaskWorkflow ?? []).map((a) => WORKFLOW_ACTIONS[a]);
+    if (metaTaskActions.length > 0) {
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'MetaTaskWorkflow',
+          actions: metaTaskActions,
+          resources: [props.metaTaskStateMachineArn],
+        }),
+      );
+    }
     if (access.bucket?.includes('put-sandbox')) {
       props.storage.grantPutSandbox(fn.role);
       acknowledge(
@@ -227,6 +240,7 @@ function functionEnvironment(props: FunctionsProps): FunctionEnvironment {
     GLUON_STATE_MACHINE_ARN: props.stateMachineArn,
     GLUON_WEBHOOKS_TABLE: props.tables.webhooks.tableName,
     GLUON_CATALOG_TABLE: props.tables.catalog.tableName,
+    GLUON_META_TASK_STATE_MACHINE_ARN: props.metaTaskStateMachineArn,
   };
   for (const [name, value] of Object.entries(props.stage.functionSettings)) {
     if (value !== undefined) environment[name as keyof Config] = String(value);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import type { CatalogFileRecord } from './catalog.ts';
 import { EndpointIdSchema, isCloseTo, MetadataFilterSchema, matchesFilter, type Replica } from './catalog.ts';
 import { type Did, DidSchema, didText } from './did.ts';
-import type { CatalogFileRecord } from './catalog.ts';
 
 /**
  * A task that reads a dataset (issue 11 §2, §4): what its spec says (`inputs.dataset`), and what

@@ -1,5 +1,5 @@
-import { replicaOrder } from '../catalog/task-inputs.ts';
 import type { ClaimedJob, ClaimResponse, Report } from '../api/pilots.ts';
+import { replicaOrder } from '../catalog/task-inputs.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ForbiddenError, PilotGoneError } from '../errors.ts';
 import { killEntriesOf, leaseExpiry } from '../pilots/lease.ts';
@@ -150,7 +150,11 @@ export async function claimJob(
 }
 
 /** The job's inputs with their replicas in the order a pilot at `siteId` tries them. */
-function withReplicaOrder(parameters: JobParameters, spec: TaskSpec, siteId: string | undefined): JobParameters {
+function withReplicaOrder(
+  parameters: JobParameters,
+  spec: TaskSpec,
+  siteId: string | undefined,
+): JobParameters {
   const resolved = spec.inputs?.resolved;
   if (resolved === undefined || parameters.inputs === undefined) return parameters;
   const remoteRead = spec.inputs?.remoteRead === true;

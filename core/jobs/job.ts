@@ -1,5 +1,5 @@
-import type { ReplicaRef } from '../catalog/task-inputs.ts';
 import { z } from 'zod';
+import type { ReplicaRef } from '../catalog/task-inputs.ts';
 import type { PilotErrorCode } from '../pilots/pilot-error-codes.ts';
 
 /**

@@ -62,7 +62,8 @@ export function planAdvance(
   const start: string[] = [];
   for (const name of order) {
     const node = byName.get(name);
-    if (node === undefined || node.state !== 'pending') continue;
+    // A cancelled meta-task's pending nodes end cancelled, not skipped.
+    if (node === undefined || node.state !== 'pending' || flags.cancelRequested) continue;
     const readiness = nodeReadiness(
       edges.filter((e) => e.to === name),
       byName,

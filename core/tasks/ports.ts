@@ -1,5 +1,5 @@
-import type { ResolvedFile } from '../catalog/task-inputs.ts';
 import type { Page, PageRequest } from '../api/common.ts';
+import type { ResolvedFile } from '../catalog/task-inputs.ts';
 import type { RangeCounters } from '../event-ranges/range-counts.ts';
 import type { OutputFile } from '../jobs/job.ts';
 import type { JobCounters, JobCounts } from '../jobs/job-counts.ts';

@@ -62,7 +62,9 @@ export function jobAt(spec: TaskSpec, jobIndex: number, sizing?: TaskSizing): Jo
   if (spec.events !== undefined) {
     return { jobIndex, firstEvent: first, nEvents: Math.min(perJob, spec.events - first, end - first) };
   }
-  const inputs = specFiles(spec).slice(first, Math.min(first + perJob, end)).map(jobInput);
+  const inputs = specFiles(spec)
+    .slice(first, Math.min(first + perJob, end))
+    .map(jobInput);
   const known = inputs.every((f) => f.events !== undefined);
   return known
     ? { jobIndex, inputs, nEvents: inputs.reduce((n, f) => n + (f.events ?? 0), 0) }

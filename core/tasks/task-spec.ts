@@ -203,7 +203,8 @@ export const TaskSpecSchema = z
       ctx.addIssue({
         code: 'custom',
         path: hasEvents ? ['inputs'] : ['events'],
-        message: 'give either events (generation) or inputs (processing: inputs.files or inputs.dataset), exactly one',
+        message:
+          'give either events (generation) or inputs (processing: inputs.files or inputs.dataset), exactly one',
       });
       return;
     }

@@ -6,7 +6,6 @@
  */
 
 import type { AccountingExports, AccountingStore } from '#core/accounting/ports.ts';
-import type { ResolvedInputs } from '#core/catalog/task-inputs.ts';
 import {
   ACCOUNTING_BY,
   type AccountingBy,
@@ -21,6 +20,7 @@ import {
 import type { Page, PageRequest } from '#core/api/common.ts';
 import type { MetricSeries } from '#core/api/metrics.ts';
 import type { PilotCredentials } from '#core/api/pilots.ts';
+import type { ResolvedInputs } from '#core/catalog/task-inputs.ts';
 import type { Clock, Deps, Ids, Settings } from '#core/deps.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import {
@@ -226,7 +226,10 @@ export class InMemoryTaskStore implements TaskStore {
     const { waitToken: _token, ...head } = copy(stored.head);
     return {
       ...head,
-      spec: withResolvedInputs(copy(stored.spec), stored.inputs === undefined ? undefined : copy(stored.inputs)),
+      spec: withResolvedInputs(
+        copy(stored.spec),
+        stored.inputs === undefined ? undefined : copy(stored.inputs),
+      ),
       counts: this.counts(stored),
       rangeCounters: this.rangeCounters(stored),
     };
@@ -242,7 +245,10 @@ export class InMemoryTaskStore implements TaskStore {
   async getSpec(taskId: string): Promise<TaskSpec | undefined> {
     const stored = this.tasks.get(taskId);
     if (stored === undefined) return undefined;
-    return withResolvedInputs(copy(stored.spec), stored.inputs === undefined ? undefined : copy(stored.inputs));
+    return withResolvedInputs(
+      copy(stored.spec),
+      stored.inputs === undefined ? undefined : copy(stored.inputs),
+    );
   }
 
   async addInputs(taskId: string, change: AddInputs): Promise<boolean> {
