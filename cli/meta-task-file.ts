@@ -176,8 +176,16 @@ export async function submitMetaTaskFile(
   file: string,
   options: { cwd?: string; onUploaded?: (file: LocalSandboxFile) => void } = {},
 ): Promise<SubmittedMetaTask> {
-  const local = await readMetaTaskSpecFile(file, options.cwd);
-  const { spec, uploaded } = await uploadMetaTaskSandboxes(client, local, options.onUploaded);
+  return submitLocalMetaTask(client, await readMetaTaskSpecFile(file, options.cwd), options.onUploaded);
+}
+
+/** Uploads the sandboxes of a meta-task spec file already read and checked, and submits it. */
+export async function submitLocalMetaTask(
+  client: ApiClient,
+  local: LocalMetaTaskSpec,
+  onUploaded?: (file: LocalSandboxFile) => void,
+): Promise<SubmittedMetaTask> {
+  const { spec, uploaded } = await uploadMetaTaskSandboxes(client, local, onUploaded);
   const answer = await client.call('submitMetaTask', { body: spec as MetaTaskSpecInput });
   return { metaTaskId: answer.metaTaskId, uploaded };
 }
