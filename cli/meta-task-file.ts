@@ -3,14 +3,12 @@
  * spec file, with every node's local sandbox files (relative to the spec file) read, hashed,
  * uploaded once each (POST /sandboxes, then one PUT per file) and replaced by their uploads.
  */
-import { readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { basename } from 'node:path';
 import { type FieldIssue, ValidationError } from '#core/errors.ts';
 import { type MetaTaskSpecInput, validateMetaTaskSpec } from '#core/meta-tasks/meta-task-spec.ts';
 import type { ApiClient } from './api-client.ts';
 import { CliError } from './cli-error.ts';
-import { type LocalSandboxFile, readSandboxFile } from './commands/submit.ts';
+import { type LocalSandboxFile, readSandboxFile, readSpecMapping } from './commands/submit.ts';
 
 /** One node's local sandbox file: where it sits in the spec and what it is. */
 export interface NodeSandboxFile {
@@ -77,27 +75,12 @@ function mapSandboxes(
  * so that every bad field is reported before anything is sent. Throws CliError (exit 2).
  */
 export async function readMetaTaskSpecFile(file: string, cwd = process.cwd()): Promise<LocalMetaTaskSpec> {
-  const path = resolve(cwd, file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CliError(
-      code === 'ENOENT'
-        ? `meta-task spec file not found: ${path}`
-        : `cannot read ${path}: ${(error as Error).message}`,
-      { exitCode: 2 },
-    );
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    throw invalid(path, [{ field: basename(path), message: (error as Error).message.trim() }]);
-  }
-  if (!isMapping(value))
-    throw invalid(path, [{ field: '(root)', message: 'expected a mapping with name, nodes, …' }]);
+  const { path, value } = await readSpecMapping(
+    file,
+    cwd,
+    'meta-task spec',
+    'expected a mapping with name, nodes, …',
+  );
   const files: NodeSandboxFile[] = [];
   const issues: FieldIssue[] = [];
   const reads: Promise<void>[] = [];

@@ -5,18 +5,14 @@
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { GluonClient } from '#client/gluon-client.ts';
-import {
-  addHistograms,
-  type ChainHistogram,
-  directHistogram,
-  sameHistogram,
-} from '../examples/zmumu/histogram.mjs';
+import { type ChainHistogram, directHistogram, sameHistogram } from '../examples/zmumu/histogram.mjs';
+import { type MergedHistogram, mergeHistograms } from '../examples/zmumu/merge.mjs';
 import { parseJsonLines } from '../examples/zmumu/reco.mjs';
 import type { TruthEvent } from '../examples/zmumu/zmumu.mjs';
 
 export interface ChainCheck {
-  /** The chain's histogram (its last node's histogram.json files, added). */
-  final: ChainHistogram;
+  /** The chain's histogram (its last node's histogram.json, or several added by merge.mjs). */
+  final: ChainHistogram | MergedHistogram;
   /** The histogram computed here from the generated events. */
   direct: ChainHistogram;
   equal: boolean;
@@ -67,7 +63,7 @@ export async function checkChainHistogram(options: {
   const finals = await Promise.all(
     histogramKeys.map(async (key) => JSON.parse(await readObject(s3, bucket, key)) as ChainHistogram),
   );
-  const final = finals.length === 1 ? (finals[0] as ChainHistogram) : addHistograms(finals);
+  const final = finals.length === 1 ? (finals[0] as ChainHistogram) : mergeHistograms(finals);
   const direct = directHistogram(truth);
   return {
     final,

@@ -7,7 +7,6 @@ export interface ChainHistogram extends MassHistogram {
 }
 export function histogramOfEvents(events: Iterable<{ event: number; mass: number }>): ChainHistogram;
 export function directHistogram(truthEvents: Iterable<TruthEvent>): ChainHistogram;
-export function addHistograms(histograms: ChainHistogram[]): ChainHistogram;
 export function sameHistogram(
   a: Pick<ChainHistogram, 'bins' | 'low' | 'high' | 'counts' | 'entries' | 'selected' | 'mean' | 'rms'>,
   b: Pick<ChainHistogram, 'bins' | 'low' | 'high' | 'counts' | 'entries' | 'selected' | 'mean' | 'rms'>,

@@ -37,35 +37,6 @@ export function directHistogram(truthEvents) {
   return histogramOfEvents(reconstructEvents(truthEvents));
 }
 
-/** Several jobs' histograms as one (same binning): counts added, mean and rms recombined from their moments. */
-export function addHistograms(histograms) {
-  if (histograms.length === 0) throw new Error('no histograms to add');
-  const [{ bins, low, high }] = histograms;
-  const counts = new Array(bins).fill(0);
-  let entries = 0;
-  let selected = 0;
-  let sum = 0;
-  let sumSq = 0;
-  const ends = [];
-  for (const h of histograms) {
-    if (h.bins !== bins || h.low !== low || h.high !== high || h.counts.length !== bins) {
-      throw new Error(`binning differs: ${h.bins} bins ${h.low}-${h.high} vs ${bins} bins ${low}-${high}`);
-    }
-    h.counts.forEach((c, i) => {
-      counts[i] += c;
-    });
-    entries += h.entries;
-    selected += h.selected;
-    sum += h.mean * h.entries;
-    sumSq += (h.rms * h.rms + h.mean * h.mean) * h.entries;
-    ends.push(...h.events);
-  }
-  const mean = entries > 0 ? sum / entries : 0;
-  const rms = entries > 0 ? Math.sqrt(Math.max(0, sumSq / entries - mean * mean)) : 0;
-  const events = ends.length === 0 ? [] : [Math.min(...ends), Math.max(...ends)];
-  return { bins, low, high, counts, entries, mean, rms, selected, events };
-}
-
 /** Whether two histograms have the same binning, counts, entries and selection (mean and rms to 1e-9). */
 export function sameHistogram(a, b) {
   const close = (x, y) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));

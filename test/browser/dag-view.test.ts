@@ -6,18 +6,17 @@
  * critical violation. Screenshots go to test-results/screenshots/.
  */
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetaTaskView } from '#core/api/meta-tasks.ts';
 import { USER_SCOPES } from '#local/auth.ts';
 import type { LocalStack } from '#local/stack.ts';
+import { seriousViolations } from '#test/support/axe.ts';
 import { launchChromium } from '#test/support/chromium.ts';
 import { Api, startTestStack, waitFor } from '#test/support/e2e.ts';
 
 const SCREENSHOTS = join(import.meta.dirname, '../../test-results/screenshots');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const FINAL = ['done', 'partial', 'failed', 'cancelled'];
 
 let stack: LocalStack;
@@ -41,23 +40,6 @@ async function pageFor(path: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(`${stack.apiUrl}/web/${path}#token=${stack.userToken}`);
   return page;
-}
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as {
-        axe: {
-          run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe;
-    return (await axe.run()).violations;
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 const view = (): Promise<MetaTaskView> => api.client.call('getMetaTask', { params: { metaTaskId } });

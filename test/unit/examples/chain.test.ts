@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { concatJsonLines } from '../../../examples/zmumu/concat.mjs';
 import {
-  addHistograms,
   type ChainHistogram,
   directHistogram,
   histogramOfEvents,
   sameHistogram,
 } from '../../../examples/zmumu/histogram.mjs';
+import { mergeHistograms } from '../../../examples/zmumu/merge.mjs';
 import { type RecoEvent, reconstructEvent, reconstructEvents } from '../../../examples/zmumu/reco.mjs';
 import {
   CUTS,
@@ -291,24 +291,25 @@ describe('chain.yaml', () => {
   });
 });
 
-describe('addHistograms', () => {
+describe('merge.mjs on the chain’s histograms', () => {
   it('adds the histograms of disjoint event sets into the histogram of their union', () => {
     const reco = reconstructEvents(truthEvents(0, 600));
     const parts = [reco.slice(0, 100), reco.slice(100, 250), reco.slice(250)].map((p) =>
       histogramOfEvents(p),
     );
     const whole = histogramOfEvents(reco);
-    const added = addHistograms(parts);
+    const added = mergeHistograms(parts);
     expect(added.counts).toEqual(whole.counts);
-    expect(added.events).toEqual(whole.events);
+    expect(added).toMatchObject({ parts: 3, entries: whole.entries, selected: whole.selected });
+    expect(added.nEvents).toBeUndefined();
     expect(sameHistogram(added, whole)).toBe(true);
   });
 
-  it('refuses different binning and an empty list', () => {
-    const h = histogramOfEvents([{ event: 1, mass: 90 }]);
-    expect(() => addHistograms([h, { ...h, bins: 30, counts: new Array(30).fill(0) }])).toThrow(
-      /binning differs/,
-    );
-    expect(() => addHistograms([])).toThrow(/no histograms/);
+  it('still counts the events of zmumu.mjs histograms', () => {
+    const merged = mergeHistograms([
+      runZmumu({ firstEvent: 0, nEvents: 20 }),
+      runZmumu({ firstEvent: 20, nEvents: 30 }),
+    ]);
+    expect(merged).toMatchObject({ firstEvent: 0, nEvents: 50 });
   });
 });
