@@ -66,7 +66,8 @@ export interface FunctionAccess {
  * sender also gets `get-url`. SendMessageBatch is authorised by sqs:SendMessage.
  */
 export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
-  'submit-task': { tables: { tasks: 'read-write' }, workflow: ['start'] },
+  /** catalog: a dataset task's dataset must exist. */
+  'submit-task': { tables: { tasks: 'read-write', catalog: 'read' }, workflow: ['start'] },
   'list-tasks': { tables: { tasks: 'read' } },
   'get-task': { tables: { tasks: 'read' } },
   'list-jobs': { tables: { tasks: 'read', jobs: 'read' } },
@@ -178,6 +179,11 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   /** Sizes a scouted task from its scouts' job records (sites: their slots), then dispatch as enqueue-jobs. */
   'size-task': {
     tables: { tasks: 'read-write', jobs: 'read', policies: 'read-write', sites: 'read' },
+    siteQueues: ['send', 'get-url', 'depth'],
+  },
+  /** A dataset task's files and replicas from the catalog, stored with the task; added jobs to dispatch. */
+  'resolve-inputs': {
+    tables: { tasks: 'read-write', catalog: 'read', policies: 'read-write', sites: 'read' },
     siteQueues: ['send', 'get-url', 'depth'],
   },
   // Event service.

@@ -34,6 +34,8 @@ export interface Settings {
   rangePageSize: number;
   /** The visibility timeout of range queues: a range's lease, which consumers extend while it runs. */
   rangeLeaseSec: number;
+  /** How often an open-ended task looks for new files of its open dataset (default 60 s). */
+  inputPollSec?: number;
 }
 
 /** Everything a use case may need; each use case takes only the part it uses (`Pick<Deps, …>`). */

@@ -101,6 +101,7 @@ export const WORKFLOW_FUNCTIONS = [
   'finalize-task',
   'fail-task',
   'size-task',
+  'resolve-inputs',
 ] as const;
 
 /** Functions run by the meta-task workflow (statemachines/meta-task.asl.json). */
@@ -205,6 +206,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'deliver-webhooks': 'notifications',
   'retry-webhooks': 'notifications',
   'get-metrics': 'metrics',
+  'resolve-inputs': 'tasks',
   'meta-task-api': 'meta-tasks',
   'advance-meta-task': 'meta-tasks',
   'wait-for-nodes': 'meta-tasks',

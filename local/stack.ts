@@ -294,6 +294,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_LEASE_SEC: String(options.leaseSec ?? DEFAULTS.leaseSec),
       GLUON_HEARTBEAT_SEC: String(options.heartbeatSec ?? DEFAULTS.heartbeatSec),
       GLUON_RANGE_LEASE_SEC: String(options.rangeLeaseSec ?? DEFAULTS.rangeLeaseSec),
+      // An open dataset is looked at again every 2 s locally (60 s on AWS).
+      GLUON_INPUT_POLL_SEC: '2',
       // The local scheduler runs the reaper every reapEverySec: one sweep per run.
       GLUON_REAP_SWEEPS: '1',
       // Likewise dispatch: one round per run, every dispatchEverySec.

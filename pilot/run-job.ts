@@ -42,6 +42,15 @@ async function stageInInputs(attempt: Attempt): Promise<boolean> {
     await stageIn(plan, attempt.workDir, ctx.storage, {
       signal: ctx.signal,
       ...(ctx.freeDiskMB === undefined ? {} : { freeDiskMB: ctx.freeDiskMB }),
+      onFallback: (bad, next) => {
+        const note = `stage-in of ${bad.name} from ${bad.endpointId} failed (${bad.reason})${next === undefined ? '' : `; trying ${next}`}`;
+        attempt.facts.notes = [...(attempt.facts.notes ?? []), note];
+        attempt.logger.warn('replica failed', {
+          name: bad.name,
+          endpointId: bad.endpointId,
+          reason: bad.reason,
+        });
+      },
     });
     return true;
   } catch (error) {

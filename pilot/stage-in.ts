@@ -11,11 +11,23 @@ import type { ClaimedJob } from '#core/api/pilots.ts';
 import { isStageInKey } from '#core/storage/object-keys.ts';
 import type { S3Storage } from './s3-storage.ts';
 
+/** One place a catalog file can be read from (a replica at an S3 endpoint). */
+export interface DownloadSource {
+  endpointId: string;
+  bucket: string;
+  key: string;
+}
+
 export interface InputDownload {
   /** The name as the job gives it. */
   name: string;
   bucket: string;
   key: string;
+  /**
+   * A catalog file's replicas to try in order (the first is `bucket`/`key`): a failed one (missing,
+   * network after retries, size or checksum mismatch) is noted and the next tried.
+   */
+  sources?: DownloadSource[];
   /** File name in the work directory. */
   localName: string;
   adler32?: string;
@@ -49,6 +61,19 @@ export function planStageIn(job: Pick<ClaimedJob, 'inputs'>, taskBucket: string)
   const localNames = new Set<string>();
   for (const info of job.inputs ?? []) {
     const name = info.name;
+    if (info.replicas !== undefined) {
+      const download = replicaDownload(info, info.replicas);
+      if (typeof download === 'string') {
+        payloadNames.push(download);
+        continue;
+      }
+      if (localNames.has(download.localName))
+        throw new StageInError(`input ${name}: another input has the same file name ${download.localName}`);
+      localNames.add(download.localName);
+      downloads.push(download);
+      payloadNames.push(download.localName);
+      continue;
+    }
     const s3 = parseS3Url(name);
     const location = s3 ?? (isStageInKey(name) ? { bucket: taskBucket, key: name } : undefined);
     if (location === undefined) {
@@ -81,12 +106,64 @@ export function planStageIn(job: Pick<ClaimedJob, 'inputs'>, taskBucket: string)
   return { downloads, payloadNames };
 }
 
-/** Downloads the plan's files into `workDir`, a few at a time; throws on the first failure. */
+type InputInfo = NonNullable<ClaimedJob['inputs']>[number];
+
+/**
+ * A catalog file (name `scope:name`) read from its replicas: downloaded from its S3 replicas in
+ * the claim's order, under its name without the scope; with only non-S3 replicas (grid storage),
+ * the first URL goes to the payload as it is (a string).
+ */
+function replicaDownload(
+  info: InputInfo,
+  replicas: ReadonlyArray<{ endpointId: string; url: string }>,
+): InputDownload | string {
+  if (replicas.length === 0)
+    throw new StageInError(`input ${info.name}: no replica this site may read (remote read not allowed)`);
+  const sources: DownloadSource[] = [];
+  for (const r of replicas) {
+    const s3 = parseS3Url(r.url);
+    if (s3 !== undefined && BUCKET.test(s3.bucket) && !s3.key.endsWith('/'))
+      sources.push({ endpointId: r.endpointId, ...s3 });
+  }
+  const first = sources[0];
+  if (first === undefined) return (replicas[0] as { url: string }).url;
+  const localName = info.localName ?? info.name.slice(info.name.indexOf(':') + 1);
+  if (!PLAIN_NAME.test(localName) || localName === '.' || localName === '..')
+    throw new StageInError(
+      `input ${info.name}: its file name ${JSON.stringify(localName)} is not a plain name`,
+    );
+  return {
+    name: info.name,
+    bucket: first.bucket,
+    key: first.key,
+    sources,
+    localName,
+    ...(info.adler32 === undefined ? {} : { adler32: info.adler32 }),
+    ...(info.bytes === undefined ? {} : { bytes: info.bytes }),
+  };
+}
+
+/** A replica that failed its stage-in (missing, unreadable, or not matching its checksum). */
+export interface BadReplica {
+  name: string;
+  endpointId: string;
+  reason: string;
+}
+
+/**
+ * Downloads the plan's files into `workDir`, a few at a time; throws on the first file none of
+ * whose replicas could be read. Each replica that failed is noted (`onFallback`) before the next
+ * is tried.
+ */
 export async function stageIn(
   plan: StageInPlan,
   workDir: string,
   storage: S3Storage,
-  options: { signal?: AbortSignal; freeDiskMB?: () => Promise<number> } = {},
+  options: {
+    signal?: AbortSignal;
+    freeDiskMB?: () => Promise<number>;
+    onFallback?: (bad: BadReplica, next: string | undefined) => void;
+  } = {},
 ): Promise<void> {
   const knownBytes = plan.downloads.reduce((sum, d) => sum + (d.bytes ?? 0), 0);
   if (knownBytes > 0 && options.freeDiskMB !== undefined) {
@@ -100,15 +177,32 @@ export async function stageIn(
   // Several at a time: a merge job stages in up to thousands of small range outputs.
   await mapBounded(plan.downloads, DOWNLOADS_AT_ONCE, async (download) => {
     if (options.signal?.aborted) throw new StageInError('stage-in stopped: the pilot was asked to stop');
-    await storage.downloadFile(
-      download.key,
-      join(workDir, download.localName),
-      {
-        ...(download.adler32 === undefined ? {} : { adler32: download.adler32 }),
-        ...(download.bytes === undefined ? {} : { bytes: download.bytes }),
-      },
-      download.bucket,
-    );
+    const expected = {
+      ...(download.adler32 === undefined ? {} : { adler32: download.adler32 }),
+      ...(download.bytes === undefined ? {} : { bytes: download.bytes }),
+    };
+    const path = join(workDir, download.localName);
+    const sources = download.sources;
+    if (sources === undefined) {
+      await storage.downloadFile(download.key, path, expected, download.bucket);
+      return;
+    }
+    const failures: string[] = [];
+    for (const [k, source] of sources.entries()) {
+      if (options.signal?.aborted) throw new StageInError('stage-in stopped: the pilot was asked to stop');
+      try {
+        await storage.downloadFile(source.key, path, expected, source.bucket);
+        return;
+      } catch (error) {
+        const reason = (error as Error).message;
+        failures.push(`${source.endpointId}: ${reason}`);
+        options.onFallback?.(
+          { name: download.name, endpointId: source.endpointId, reason },
+          sources[k + 1]?.endpointId,
+        );
+      }
+    }
+    throw new StageInError(`${download.name}: every replica failed (${failures.join('; ')})`);
   });
 }
 

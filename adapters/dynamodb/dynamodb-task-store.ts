@@ -240,8 +240,7 @@ export class DynamoDbTaskStore implements TaskStore {
       Update: {
         TableName: this.tableName,
         Key: { taskId, sk: TASK_SK.head },
-        UpdateExpression:
-          'SET inputFiles = :to, inputsClosed = :closed, jobCount = :jobCount, updatedAt = :at',
+        UpdateExpression: `SET inputFiles = :to, inputsClosed = :closed, jobCount = :jobCount, updatedAt = :at${change.cursor === undefined ? '' : ', inputsCursor = :cursor'}`,
         ConditionExpression: `${change.from === 0 ? 'attribute_not_exists(inputFiles)' : 'inputFiles = :from'} AND (attribute_not_exists(inputsClosed) OR inputsClosed = :false) AND NOT #state IN (${[...FINAL_TASK_STATES].map((_, k) => `:final${k}`).join(', ')})`,
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: {
@@ -251,6 +250,7 @@ export class DynamoDbTaskStore implements TaskStore {
           ':at': change.at,
           ':false': false,
           ...(change.from === 0 ? {} : { ':from': change.from }),
+          ...(change.cursor === undefined ? {} : { ':cursor': change.cursor }),
           ...Object.fromEntries([...FINAL_TASK_STATES].map((state, k) => [`:final${k}`, state])),
         },
       },

@@ -1,5 +1,11 @@
+import { closeness, describeCloseness } from '../catalog/task-inputs.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
-import { type BrokerageDecision, MAX_RECORDED_REJECTIONS, type SiteRejection } from './brokerage-decision.ts';
+import {
+  type BrokerageDecision,
+  type DataDecision,
+  MAX_RECORDED_REJECTIONS,
+  type SiteRejection,
+} from './brokerage-decision.ts';
 import {
   DEFAULT_FILTER_OPTIONS,
   type FilterOptions,
@@ -21,10 +27,11 @@ import { weighSites } from './site-weights.ts';
  */
 export function brokerTask(
   spec: TaskSpec,
-  facts: SiteFacts[],
+  siteFacts: SiteFacts[],
   at: string,
   options: FilterOptions = DEFAULT_FILTER_OPTIONS,
 ): BrokerageDecision {
+  const facts = withDataFacts(spec, siteFacts);
   const sorted = [...facts].sort((a, b) => compareIds(a.site.siteId, b.site.siteId));
   const rejected: SiteRejection[] = [];
   const waived: SiteRejection[] = [];
@@ -56,7 +63,77 @@ export function brokerTask(
     rejected: omitted > 0 ? rejected.slice(0, MAX_RECORDED_REJECTIONS) : rejected,
     waived,
     ...(omitted > 0 ? { rejectedOmitted: omitted } : {}),
+    ...optionalData(dataDecision(sorted)),
   };
+}
+
+/**
+ * Each site's data facts for a dataset task whose files are resolved (facts that carry them
+ * already are kept): how many of the files have an available replica close to it.
+ */
+export function withDataFacts(spec: TaskSpec, facts: SiteFacts[]): SiteFacts[] {
+  const resolved = spec.inputs?.resolved;
+  const dataset = spec.inputs?.dataset;
+  if (resolved === undefined || dataset === undefined) return facts;
+  const remoteRead = spec.inputs?.remoteRead === true;
+  return facts.map((f) =>
+    f.data !== undefined
+      ? f
+      : {
+          ...f,
+          data: {
+            dataset,
+            remoteRead,
+            closeness: closeness(resolved.files, resolved.endpoints, f.site.siteId),
+          },
+        },
+  );
+}
+
+/** The record of what each site had of the task's files (sites in id order, bounded). */
+function dataDecision(sorted: SiteFacts[]): DataDecision | undefined {
+  const first = sorted.find((f) => f.data !== undefined)?.data;
+  if (first === undefined) return undefined;
+  return {
+    dataset: first.dataset,
+    remoteRead: first.remoteRead,
+    files: first.closeness.files,
+    bytes: first.closeness.bytes,
+    sites: sorted.slice(0, MAX_RECORDED_REJECTIONS).flatMap((f) =>
+      f.data === undefined
+        ? []
+        : [
+            {
+              siteId: f.site.siteId,
+              closeFiles: f.data.closeness.closeFiles,
+              closeBytes: f.data.closeness.closeBytes,
+              endpoints: f.data.closeness.endpoints,
+            },
+          ],
+    ),
+  };
+}
+
+function optionalData(data: DataDecision | undefined): { data?: DataDecision } {
+  return data === undefined ? {} : { data };
+}
+
+/** `gluon why`'s lines for the data: "site-a: 20/20 files at DATA-A (close); site-b: 0/20 files close, …". */
+export function describeData(data: DataDecision): string {
+  const lines = data.sites.map((s) =>
+    describeCloseness(
+      s.siteId,
+      {
+        files: data.files,
+        bytes: data.bytes,
+        closeFiles: s.closeFiles,
+        closeBytes: s.closeBytes,
+        endpoints: s.endpoints,
+      },
+      data.remoteRead,
+    ),
+  );
+  return `Data (${data.dataset}, ${data.files} files, remote read ${data.remoteRead ? 'allowed' : 'not allowed'}): ${lines.join('; ')}.`;
 }
 
 /** Site ids in code point order: the same everywhere, and cheaper than a locale's collation. */
@@ -66,7 +143,7 @@ function compareIds(a: string, b: string): number {
 
 /** The facts without queue depths: what a site is before its queue is looked at. */
 export function sitesPassingHardFilters(spec: TaskSpec, facts: SiteFacts[]): SiteFacts[] {
-  return facts.filter((f) => firstRejection(spec, f) === undefined);
+  return withDataFacts(spec, facts).filter((f) => firstRejection(spec, f) === undefined);
 }
 
 /** Why no site was chosen, naming every site and its reason (the error a task fails with). */

@@ -12,6 +12,7 @@ export const FILTER_NAMES = [
   'lists',
   'resources',
   'features',
+  'data',
   'capacity',
   'queue',
   'failures',
@@ -45,6 +46,11 @@ export const WeightInputsSchema = z.object({
   throughputPerMin: z.number().nonnegative().optional(),
   /** The site's throughput per pilot against the other sites' median, within 0.5..2; 1 when unknown. */
   throughputFactor: z.number().positive(),
+  /**
+   * A dataset task read remotely: 0.25 for a site close to none of its bytes up to 1 for one close
+   * to all, so close sites get more of the jobs.
+   */
+  dataFactor: z.number().positive().optional(),
 });
 export type WeightInputs = z.infer<typeof WeightInputsSchema>;
 
@@ -57,6 +63,24 @@ export const ChosenSiteSchema = z.object({
   inputs: WeightInputsSchema,
 });
 export type ChosenSite = z.infer<typeof ChosenSiteSchema>;
+
+/** One site's view of a dataset task's files: close files and bytes, and the endpoints that decided. */
+export const SiteDataSchema = z.object({
+  siteId: z.string(),
+  closeFiles: z.number().int().nonnegative(),
+  closeBytes: z.number().int().nonnegative(),
+  endpoints: z.array(z.string()),
+});
+
+export const DataDecisionSchema = z.object({
+  dataset: z.string(),
+  remoteRead: z.boolean(),
+  files: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  /** In site id order (at most MAX_RECORDED_REJECTIONS). */
+  sites: z.array(SiteDataSchema),
+});
+export type DataDecision = z.infer<typeof DataDecisionSchema>;
 
 export const BrokerageDecisionSchema = z.object({
   /** When brokerage ran. */
@@ -74,6 +98,8 @@ export const BrokerageDecisionSchema = z.object({
   waived: z.array(SiteRejectionSchema),
   /** Rejected sites left out of `rejected` to keep the record bounded (MAX_RECORDED_REJECTIONS). */
   rejectedOmitted: z.number().int().positive().optional(),
+  /** A dataset task: how much of its files each site looked at is close to it, and where. */
+  data: DataDecisionSchema.optional(),
 });
 export type BrokerageDecision = z.infer<typeof BrokerageDecisionSchema>;
 

@@ -6,6 +6,7 @@
  * would leave no site.
  */
 
+import type { DataCloseness } from '../catalog/task-inputs.ts';
 import { describeShortfall, resourceShortfall } from '../sites/resource-fit.ts';
 import { DEFAULT_ARCH, maxQueuedOf, type SiteRecord } from '../sites/site.ts';
 import type { TaskSpec } from '../tasks/task-spec.ts';
@@ -31,6 +32,16 @@ export interface SiteFacts {
   site: BrokerSite;
   /** Messages waiting in the site's queue (read only for sites that pass the hard filters). */
   queuedJobs?: number;
+  /** A dataset task: how much of its resolved files is close to the site (data-aware brokerage). */
+  data?: SiteData;
+}
+
+/** What a dataset task's files are to one site. */
+export interface SiteData {
+  /** The task's `inputs.dataset`. */
+  dataset: string;
+  remoteRead: boolean;
+  closeness: DataCloseness;
 }
 
 export interface FilterOptions {
@@ -98,6 +109,30 @@ export const featuresFilter: SiteFilter = (spec, { site }) => {
   return 'pass';
 };
 
+/**
+ * A dataset task without remote read goes only to sites close to a complete replica of its
+ * files: dispatch releases any job of the task to any of its sites, so a site must hold them all.
+ * With remote read every site passes (the weights prefer close ones).
+ */
+export const dataFilter: SiteFilter = (_spec, { data }) => {
+  if (data === undefined || data.remoteRead) return 'pass';
+  const c = data.closeness;
+  if (c.files === 0 || c.closeFiles === c.files) return 'pass';
+  const where = c.endpoints.length === 0 ? '' : ` (at ${c.endpoints.join(', ')})`;
+  return reject(
+    c.closeFiles === 0
+      ? `0/${c.files} files of ${data.dataset} close, remote read not allowed`
+      : `only ${c.closeFiles}/${c.files} files of ${data.dataset} close${where}, remote read not allowed: a site must hold them all`,
+    {
+      dataset: data.dataset,
+      files: c.files,
+      closeFiles: c.closeFiles,
+      endpoints: c.endpoints,
+      remoteRead: false,
+    },
+  );
+};
+
 /** Soft: a site that allows no pilots now (an operator's drain) runs nothing until it does. */
 export const capacityFilter: SiteFilter = (_spec, { site }) =>
   site.maxPilots === 0 ? reject('allows no pilots (maxPilots 0)', { maxPilots: 0 }) : 'pass';
@@ -136,6 +171,7 @@ export const FILTER_CHAIN: readonly ChainLink[] = [
   { name: 'lists', soft: false, filter: listsFilter },
   { name: 'resources', soft: false, filter: resourcesFilter },
   { name: 'features', soft: false, filter: featuresFilter },
+  { name: 'data', soft: false, filter: dataFilter },
   { name: 'capacity', soft: true, filter: capacityFilter },
   { name: 'queue', soft: true, filter: queueFilter },
   { name: 'failures', soft: true, filter: failuresFilter },

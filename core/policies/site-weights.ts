@@ -2,6 +2,7 @@
  * The weighting of the sites that passed the filters: how large a part of a task's jobs each gets.
  *
  *   weight ∝ (maxPilots + free pilots) ÷ (1 + queued jobs ÷ maxPilots) × throughput factor
+ *            × data factor (a dataset task read remotely: 0.25..1 by the share of its bytes close)
  *
  * A site's size (maxPilots) sets its part, up to doubled when its slots are free now; the jobs
  * already waiting there, counted in rounds of its pilots, divide it; and a site that finished
@@ -30,7 +31,19 @@ export function weightInputs(facts: SiteFacts): Omit<WeightInputs, 'throughputFa
     freePilots: Math.max(0, site.maxPilots - busyPilots),
     queuedJobs: facts.queuedJobs ?? 0,
     ...(throughput === undefined || !(throughput >= 0) ? {} : { throughputPerMin: throughput }),
+    ...(facts.data?.remoteRead === true ? { dataFactor: dataFactor(facts.data.closeness) } : {}),
   };
+}
+
+/** A site close to none of a task's bytes weighs a quarter of one close to all (remote reads are slower). */
+export function dataFactor(c: {
+  files: number;
+  bytes: number;
+  closeFiles: number;
+  closeBytes: number;
+}): number {
+  const fraction = c.bytes > 0 ? c.closeBytes / c.bytes : c.files > 0 ? c.closeFiles / c.files : 1;
+  return round(0.25 + 0.75 * fraction, 3);
 }
 
 /** Each site's throughput per pilot against the median of the sites that have one; 1 when unknown. */
@@ -51,7 +64,7 @@ function throughputFactors(inputs: Array<Omit<WeightInputs, 'throughputFactor'>>
 
 export function rawWeight(i: WeightInputs): number {
   const size = Math.max(1, i.maxPilots);
-  return ((size + i.freePilots) / (1 + i.queuedJobs / size)) * i.throughputFactor;
+  return ((size + i.freePilots) / (1 + i.queuedJobs / size)) * i.throughputFactor * (i.dataFactor ?? 1);
 }
 
 /** The chosen sites with their normalised weights, shares and inputs, in the order given. */

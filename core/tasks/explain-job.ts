@@ -6,6 +6,7 @@
  */
 import type { SharesView } from '../api/policies.ts';
 import type { AttemptView, JobExplanation, JobFinding, JobView } from '../api/tasks.ts';
+import { closeness, describeCloseness } from '../catalog/task-inputs.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
 import { jobIdOf } from '../jobs/job.ts';
@@ -21,7 +22,7 @@ import { getShares } from '../policies/shares-admin.ts';
 import { firstRejection, HARD_FILTERS } from '../policies/site-filters.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { percent } from './explain-task.ts';
-import { jobResources } from './split-task.ts';
+import { jobAt, jobCount, jobResources } from './split-task.ts';
 import type { Task } from './task.ts';
 import { ownedTask } from './task-access.ts';
 import { waitingAtSite } from './waiting-at-site.ts';
@@ -217,8 +218,36 @@ export async function pendingFindings(ctx: JobContext): Promise<JobFinding[]> {
   return findings;
 }
 
+/**
+ * A dataset task's job: how many of its own input files are close to each of the task's sites
+ * (or to the site it ran at), and at which endpoints — what data-aware brokerage weighed.
+ */
+export function dataFindings({ task, job }: JobContext): JobFinding[] {
+  const resolved = task.spec.inputs?.resolved;
+  const dataset = task.spec.inputs?.dataset;
+  if (resolved === undefined || dataset === undefined || job.jobIndex >= jobCount(task.spec, task.sizing))
+    return [];
+  const inputs = (jobAt(task.spec, job.jobIndex, task.sizing).inputs ?? []).map((i) => ({
+    bytes: i.bytes ?? 0,
+    replicas: i.replicas ?? [],
+  }));
+  const remoteRead = task.spec.inputs?.remoteRead === true;
+  const siteIds = job.siteId !== undefined ? [job.siteId] : task.siteIds;
+  const lines = siteIds.map((siteId) =>
+    describeCloseness(siteId, closeness(inputs, resolved.endpoints, siteId), remoteRead),
+  );
+  if (lines.length === 0) return [];
+  return [
+    {
+      code: 'data',
+      message: `Job ${job.jobIndex} reads ${inputs.length} files of ${dataset}: ${lines.join('; ')}.`,
+    },
+  ];
+}
+
 export const JOB_FINDING_SOURCES: readonly JobFindingSource[] = [
   placementFindings,
+  dataFindings,
   attemptFindings,
   pendingFindings,
   fairShareFindings,

@@ -2,6 +2,7 @@ import type { TaskExplanation } from '../api/tasks.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { resourceClassOf } from '../jobs/resource-class.ts';
 import { brokerSites } from '../policies/broker-sites.ts';
+import { describeData } from '../policies/broker-task.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import { firstRejection } from '../policies/site-filters.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
@@ -36,6 +37,7 @@ export async function explainTask(
     // Nothing is pending in a task that ended: say how it ended, and why; and what brokerage saw.
     const ended = [`The task is ${task.state}: nothing of it is pending.`];
     if (task.reason !== undefined) ended.push(`The task says: ${task.reason}`);
+    if (stored?.data !== undefined) ended.push(describeData(stored.data));
     return {
       taskId,
       state: task.state,
@@ -65,6 +67,7 @@ export async function explainTask(
   const scouting = scoutingFinding(task);
   if (scouting !== undefined) findings.push(scouting);
   if (stored !== undefined && stored.chosen.length > 0) findings.push(describeChoice(stored));
+  if (decision?.data !== undefined) findings.push(describeData(decision.data));
   for (const w of decision?.waived ?? []) {
     findings.push(
       `Site ${w.siteId} was chosen although ${w.reason}: no site without that could take the jobs.`,

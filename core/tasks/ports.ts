@@ -149,6 +149,8 @@ export interface AddInputs {
   endpoints: Record<string, string[]>;
   closed: boolean;
   jobCount: number;
+  /** Where the next listing of the dataset starts (a page token of the catalog), kept on the head. */
+  cursor?: string;
   at: string;
 }
 

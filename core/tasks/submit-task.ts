@@ -1,6 +1,8 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
+import { didText } from '../catalog/did.ts';
+import { inputDataset } from '../catalog/task-inputs.ts';
 import type { Deps, Principal } from '../deps.ts';
-import { ConflictError, TransientError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, TransientError, ValidationError } from '../errors.ts';
 import { rangeCount, taskEvents } from '../event-ranges/event-range.ts';
 import { emptyRangeCounters } from '../event-ranges/range-counts.ts';
 import { emptyJobCounts } from '../jobs/job-counts.ts';
@@ -23,7 +25,7 @@ export const IDEMPOTENCY_KEY_TTL_SEC = 24 * 60 * 60;
  * stopped before it did); a repeat with another spec is a conflict naming the header.
  */
 export async function submitTask(
-  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids' | 'catalog'>,
   principal: Principal,
   spec: TaskSpec,
   idempotencyKey?: string,
@@ -33,7 +35,19 @@ export async function submitTask(
       { field: 'siteTest', message: 'only site health submits a site’s test tasks' },
     ]);
   }
+  await checkInputDataset(deps, spec);
   return submitAs(deps, principal.sub, spec, idempotencyKey);
+}
+
+/**
+ * A dataset task's dataset must exist when it is submitted (its files are resolved later, by the
+ * workflow). Catalog reads are open to every user, as in Rucio.
+ */
+async function checkInputDataset(deps: Pick<Deps, 'catalog'>, spec: TaskSpec): Promise<void> {
+  const did = inputDataset(spec.inputs);
+  if (did === undefined) return;
+  if ((await deps.catalog.getDataset(did)) === undefined)
+    throw new NotFoundError(`inputs.dataset: no dataset ${didText(did)}`);
 }
 
 /** The same for a task the system submits itself (a site's test task): owned by `owner`. */

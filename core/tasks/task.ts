@@ -89,6 +89,8 @@ export interface TaskHead {
   inputFiles?: number;
   /** A dataset task: its dataset was closed when last resolved; no more files come. */
   inputsClosed?: boolean;
+  /** A dataset task: where the next listing of its dataset starts (the catalog's page token). */
+  inputsCursor?: string;
   /** The owner's resubmit waiting for the workflow's resubmit step to queue its jobs again. */
   resubmitOrder?: ResubmitOrder;
   /** Resubmit orders given so far (each numbered; a reopen's execution is `<taskId>-r<number>`). */

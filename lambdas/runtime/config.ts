@@ -29,6 +29,8 @@ export const ConfigSchema = z.object({
   GLUON_RANGE_PAGE_SIZE: z.coerce.number().int().min(1).max(200_000).default(50_000),
   /** Visibility timeout of range queues: a range's lease; consumers extend it while a range runs. */
   GLUON_RANGE_LEASE_SEC: z.coerce.number().int().min(5).max(43_200).default(600),
+  /** How often an open-ended task looks for new files of its open dataset. */
+  GLUON_INPUT_POLL_SEC: z.coerce.number().int().min(1).max(3600).default(60),
   /** Sweeps of the reaper per scheduled run (every minute), spread evenly: the lost-pilot detection period. */
   GLUON_REAP_SWEEPS: z.coerce.number().int().min(1).max(6).default(2),
   /** Dispatch rounds per scheduled run (every minute), spread evenly: how soon a freed place in a site queue is refilled. */

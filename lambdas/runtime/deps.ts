@@ -86,6 +86,7 @@ export function depsFromConfig(c: Config): Deps {
       heartbeatSec: c.GLUON_HEARTBEAT_SEC,
       rangePageSize: c.GLUON_RANGE_PAGE_SIZE,
       rangeLeaseSec: c.GLUON_RANGE_LEASE_SEC,
+      inputPollSec: c.GLUON_INPUT_POLL_SEC,
     },
     retryPolicies: cachedRetryPolicies(
       new DynamoDbRetryPolicyStore(db, c.GLUON_POLICIES_TABLE),

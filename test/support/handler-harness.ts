@@ -43,6 +43,7 @@ import type { WaitOutcome, WorkflowEngine } from '#core/tasks/ports.ts';
 import { createHandler as recordJobChangesHandler } from '#lambdas/jobs/record-job-changes/handler.ts';
 import { type Config, config } from '#lambdas/runtime/config.ts';
 import { depsFromConfig } from '#lambdas/runtime/deps.ts';
+import { RecordingMetaTaskWorkflow } from './in-memory-meta-tasks.ts';
 import { uniquePrefix, useStandInsEnv } from './stand-ins-env.ts';
 
 export const TEST_SITE = 'test-site';
@@ -115,6 +116,7 @@ export class RecordingCredentialVendor implements CredentialVendor {
 
 export interface HarnessDeps extends Deps {
   workflow: RecordingWorkflow;
+  metaTaskWorkflow: RecordingMetaTaskWorkflow;
   clock: SettableClock;
 }
 
@@ -282,13 +284,20 @@ export async function createHandlerHarness(options: HarnessOptions = {}): Promis
     GLUON_BUCKET: `${prefix}bucket`,
     GLUON_QUEUE_PREFIX: prefix,
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:not-used-in-this-tier',
+    GLUON_META_TASK_STATE_MACHINE_ARN:
+      'arn:aws:states:us-east-1:000000000000:stateMachine:meta-not-used-in-this-tier',
     ...(s.leaseSec === undefined ? {} : { GLUON_LEASE_SEC: String(s.leaseSec) }),
     ...(s.heartbeatSec === undefined ? {} : { GLUON_HEARTBEAT_SEC: String(s.heartbeatSec) }),
   };
   const cfg = config(env);
   const workflow = new RecordingWorkflow();
   const clock = new SettableClock(options.start);
-  const deps: HarnessDeps = { ...depsFromConfig(cfg), workflow, clock };
+  const deps: HarnessDeps = {
+    ...depsFromConfig(cfg),
+    workflow,
+    clock,
+    metaTaskWorkflow: new RecordingMetaTaskWorkflow(),
+  };
 
   const rawDb = dynamoDbClient();
   const db = dynamoDbDocumentClient(rawDb);

@@ -264,6 +264,7 @@ export class InMemoryTaskStore implements TaskStore {
     stored.head.inputFiles = change.from + change.files.length;
     stored.head.inputsClosed = change.closed;
     stored.head.jobCount = change.jobCount;
+    if (change.cursor !== undefined) stored.head.inputsCursor = change.cursor;
     stored.head.updatedAt = change.at;
     return true;
   }

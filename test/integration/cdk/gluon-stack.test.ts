@@ -262,6 +262,7 @@ describe('functions', () => {
           GLUON_BUCKET: 'b',
           GLUON_QUEUE_PREFIX: 'q-',
           GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
+          GLUON_META_TASK_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:m',
           AWS_REGION: 'us-east-1',
         },
       },

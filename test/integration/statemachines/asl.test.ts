@@ -182,7 +182,22 @@ describe('task.asl.json wiring', () => {
     expect(edges()).toEqual(
       [
         `KindOfStart [${es('$.resubmit')}] -> StartResubmit`,
-        'KindOfStart [default] -> SplitTask',
+        'KindOfStart [default] -> ResolveInputs',
+        'ResolveInputs -> InputsReady',
+        worker('ResolveInputs'),
+        'InputsReady [$.inputs.more == true] -> ResolveInputs',
+        'InputsReady [$.inputs.ready == false] -> WaitForInputs',
+        'InputsReady [default] -> SplitTask',
+        'WaitForInputs -> ResolveInputs',
+        `MoreInputs [${es('$.inputs.untilClosed')}] -> ResolveMoreInputs`,
+        'MoreInputs [default] -> FinalizeTask',
+        'ResolveMoreInputs -> MoreInputsFound',
+        worker('ResolveMoreInputs'),
+        'MoreInputsFound [$.inputs.waiting == true] -> WaitForJobs',
+        'MoreInputsFound [$.inputs.more == true] -> ResolveMoreInputs',
+        'MoreInputsFound [$.inputs.closed == true] -> FinalizeTask',
+        'MoreInputsFound [default] -> WaitForMoreInputs',
+        'WaitForMoreInputs -> ResolveMoreInputs',
         'SplitTask -> KindOfTask',
         worker('SplitTask'),
         `KindOfTask [${es('$.progress.eventService')}] -> StartRanges`,
@@ -197,7 +212,7 @@ describe('task.asl.json wiring', () => {
         'SizeTask -> TaskSized',
         worker('SizeTask'),
         'TaskSized [$.sizing.waiting == true] -> WaitForJobs',
-        'TaskSized [default] -> FinalizeTask',
+        'TaskSized [default] -> MoreInputs',
         'MergeRanges -> MergeStarted',
         worker('MergeRanges'),
         'MergeStarted [$.merge.waiting == true] -> WaitForJobs',
@@ -327,11 +342,23 @@ async function run(
 }
 
 const progress = (nextIndex: number, done: boolean) => ({ nextIndex, done });
+/** The resolve step of a task that reads no dataset (or a closed one): ready, nothing more to come. */
+const READY = {
+  ready: true,
+  files: 0,
+  added: 0,
+  waiting: false,
+  more: false,
+  closed: true,
+  untilClosed: false,
+  waitSec: 0,
+};
 
 describe('task.asl.json runs', () => {
   it('runs a task through every enqueue page to its final state', async () => {
     const pages = [progress(5000, false), progress(8000, true)];
     const { entered, inputs, output } = await run({
+      ResolveInputs: () => READY,
       SplitTask: () => progress(0, false),
       EnqueueJobs: () => pages.shift() ?? progress(0, true),
       WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
@@ -342,6 +369,8 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -353,6 +382,7 @@ describe('task.asl.json runs', () => {
       'AfterJobs',
       'SizeTask',
       'TaskSized',
+      'MoreInputs',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -377,6 +407,7 @@ describe('task.asl.json runs', () => {
     ];
     const sweeps = [progress(5000, false), progress(0, true)];
     const { entered, inputs } = await run({
+      ResolveInputs: () => READY,
       SplitTask: () => progress(0, false),
       EnqueueJobs: () => progress(10, true),
       WaitForJobs: () => waits.shift() ?? { taskId: 't-asl0000001', sweep: false },
@@ -387,6 +418,8 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -403,6 +436,7 @@ describe('task.asl.json runs', () => {
       'AfterJobs',
       'SizeTask',
       'TaskSized',
+      'MoreInputs',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -440,6 +474,7 @@ describe('task.asl.json runs', () => {
       'AfterJobs',
       'SizeTask',
       'TaskSized',
+      'MoreInputs',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -457,6 +492,7 @@ describe('task.asl.json runs', () => {
       { taskId: 't-asl0000001', sweep: false },
     ];
     const { entered } = await run({
+      ResolveInputs: () => READY,
       SplitTask: () => progress(0, false),
       EnqueueJobs: () => progress(10, true),
       WaitForJobs: () => waits.shift() ?? { taskId: 't-asl0000001', sweep: false },
@@ -467,6 +503,8 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -481,6 +519,7 @@ describe('task.asl.json runs', () => {
       'AfterJobs',
       'SizeTask',
       'TaskSized',
+      'MoreInputs',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -490,6 +529,7 @@ describe('task.asl.json runs', () => {
   it('retries a step that failed with a TransientError and fails the task on any other error', async () => {
     let splits = 0;
     const { entered, inputs, output } = await run({
+      ResolveInputs: () => READY,
       SplitTask: () => {
         splits++;
         if (splits === 1) throw Object.assign(new Error('busy'), { name: 'TransientError' });
@@ -508,6 +548,8 @@ describe('task.asl.json runs', () => {
     expect(splits).toBe(2);
     expect(entered).toEqual([
       'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -520,9 +562,61 @@ describe('task.asl.json runs', () => {
     expect(output).toMatchObject({ result: { state: 'failed' } });
   });
 
+  it('runs an open-ended dataset task: waits for a first job, takes new files after its jobs, polls, ends once closed', async () => {
+    const open = { ...READY, closed: false, untilClosed: true };
+    const first = [
+      { ...open, ready: false },
+      { ...open, files: 2 },
+    ];
+    const more = [
+      { ...open, files: 3, added: 1, waiting: true },
+      { ...open, files: 3 },
+      { ...open, files: 3, closed: true },
+    ];
+    const { entered, inputs, output } = await run({
+      ResolveInputs: () => first.shift() ?? { ...open, files: 2 },
+      ResolveMoreInputs: () => more.shift() ?? { ...open, closed: true },
+      SplitTask: () => progress(0, false),
+      EnqueueJobs: () => progress(1, true),
+      WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
+      SizeTask: () => ({ waiting: false }),
+      FinalizeTask: () => ({ state: 'done' }),
+      CancelJobs: () => progress(0, true),
+      FailTask: () => ({ state: 'failed' }),
+    });
+    const afterJobs = ['WaitForJobs', 'AfterWait', 'AfterJobs', 'SizeTask', 'TaskSized', 'MoreInputs'];
+    expect(entered).toEqual([
+      'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
+      'WaitForInputs',
+      'ResolveInputs',
+      'InputsReady',
+      'SplitTask',
+      'KindOfTask',
+      'EnqueueJobs',
+      'MoreToEnqueue',
+      ...afterJobs,
+      'ResolveMoreInputs',
+      'MoreInputsFound',
+      ...afterJobs,
+      'ResolveMoreInputs',
+      'MoreInputsFound',
+      'WaitForMoreInputs',
+      'ResolveMoreInputs',
+      'MoreInputsFound',
+      'FinalizeTask',
+      'AfterFinalize',
+      'Done',
+    ]);
+    expect(inputs.get('ResolveMoreInputs')).toHaveLength(3);
+    expect(output).toMatchObject({ inputs: { closed: true }, result: { state: 'done' } });
+  });
+
   it('runs a scouted task: its scouts, the sizing step adds the rest, wait again, nothing more to size, finalize', async () => {
     const sizings = [{ waiting: true }, { waiting: false }];
     const { entered, inputs, output } = await run({
+      ResolveInputs: () => READY,
       SplitTask: () => progress(0, false),
       EnqueueJobs: () => progress(3, true),
       WaitForJobs: ({ taskId }) => ({ taskId: taskId as string, sweep: false }),
@@ -533,6 +627,8 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
       'SplitTask',
       'KindOfTask',
       'EnqueueJobs',
@@ -547,6 +643,7 @@ describe('task.asl.json runs', () => {
       'AfterJobs',
       'SizeTask',
       'TaskSized',
+      'MoreInputs',
       'FinalizeTask',
       'AfterFinalize',
       'Done',
@@ -562,6 +659,7 @@ describe('task.asl.json runs', () => {
     ];
     const merges = [{ waiting: true }, { waiting: false }];
     const { entered, inputs, output } = await run({
+      ResolveInputs: () => READY,
       SplitTask: () => ({ nextIndex: 0, done: false, eventService: true }),
       EnqueueRanges: () => rangePages.shift() ?? { nextRange: 0, done: true },
       EnqueueJobs: () => progress(4, true),
@@ -575,6 +673,8 @@ describe('task.asl.json runs', () => {
     });
     expect(entered).toEqual([
       'KindOfStart',
+      'ResolveInputs',
+      'InputsReady',
       'SplitTask',
       'KindOfTask',
       'StartRanges',

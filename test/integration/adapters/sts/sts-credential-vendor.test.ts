@@ -359,6 +359,7 @@ describe('production wiring (lambdas/runtime/deps.ts)', () => {
     GLUON_BUCKET: BUCKET,
     GLUON_QUEUE_PREFIX: 'gluon-dev-',
     GLUON_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
+    GLUON_META_TASK_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:m',
   };
 
   it('vends through STS at AWS_ENDPOINT_URL_STS when GLUON_PILOT_ROLE_ARN is set', async () => {

@@ -289,12 +289,13 @@ describe('failuresFilter options', () => {
 });
 
 describe('firstRejection', () => {
-  it('runs the chain in order: the hard filters status, lists, resources, features; the soft capacity, queue, failures', () => {
+  it('runs the chain in order: the hard filters status, lists, resources, features, data; the soft capacity, queue, failures', () => {
     expect(FILTER_CHAIN.map((l) => [l.name, l.soft])).toEqual([
       ['status', false],
       ['lists', false],
       ['resources', false],
       ['features', false],
+      ['data', false],
       ['capacity', true],
       ['queue', true],
       ['failures', true],
