@@ -59,6 +59,12 @@ export interface FunctionAccess {
   eventBus?: EventBusAccess[];
   /** The same as `workflow`, on the meta-task state machine. */
   metaTaskWorkflow?: WorkflowAccess[];
+  /**
+   * `list-read`: s3:ListBucket and s3:GetObject on storage endpoints' buckets: the results bucket
+   * (`tasks/*`) and the stage's `catalog.dataBuckets`. Endpoints are runtime data, so the buckets
+   * a registration from a listing may read are named in the stage config, not derived.
+   */
+  endpointBuckets?: Array<'list-read'>;
 }
 
 /**
@@ -66,8 +72,8 @@ export interface FunctionAccess {
  * sender also gets `get-url`. SendMessageBatch is authorised by sqs:SendMessage.
  */
 export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
-  /** catalog: a dataset task's dataset must exist. */
-  'submit-task': { tables: { tasks: 'read-write', catalog: 'read' }, workflow: ['start'] },
+  /** The task, its input dataset (must exist) and its output dataset (the catalog; checked, then created). */
+  'submit-task': { tables: { tasks: 'read-write', catalog: 'read-write' }, workflow: ['start'] },
   'list-tasks': { tables: { tasks: 'read' } },
   'get-task': { tables: { tasks: 'read' } },
   'list-jobs': { tables: { tasks: 'read', jobs: 'read' } },
@@ -155,6 +161,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
       sites: 'read-write',
       accounting: 'write',
       policies: 'read',
+      // Finished jobs' outputs registered in their task's output dataset.
+      catalog: 'read-write',
     },
     siteQueues: ['send', 'get-url'],
     workflow: ['release-wait'],
@@ -247,8 +255,9 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'list-webhooks': { tables: { webhooks: 'read' } },
   'remove-webhook': { tables: { webhooks: 'write' } },
   /** The tasks table's change feed (head items only): state changes to the event bus; counts read. */
+  /** Also the catalog's hook on task ends: merged outputs registered, the output dataset closed. */
   'publish-task-events': {
-    tables: { tasks: 'read' },
+    tables: { tasks: 'read', catalog: 'read-write' },
     streams: ['tasks'],
     eventBus: ['put'],
     // A meta-task node's task end wakes the meta-task's wait (its token is on the meta-task's item).
@@ -269,10 +278,15 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
     workflow: ['release-wait'],
     metaTaskWorkflow: ['start', 'release-wait'],
   },
-  /** Starts ready nodes as tasks (the submit use case: the task workflow started). */
-  'advance-meta-task': { tables: { tasks: 'read-write' }, workflow: ['start'] },
+  /** Starts ready nodes as tasks (the submit use case: the task workflow started, its output dataset made). */
+  'advance-meta-task': { tables: { tasks: 'read-write', catalog: 'read-write' }, workflow: ['start'] },
   /** Stores the wait token; releases it at once when a node already ended. */
   'wait-for-nodes': { tables: { tasks: 'read-write' }, metaTaskWorkflow: ['release-wait'] },
+  /**
+   * Every catalog operation (one function): the catalog table; sites read (an endpoint's sites
+   * must exist); endpoint buckets listed and read (registration from a listing).
+   */
+  'catalog-api': { tables: { catalog: 'read-write', sites: 'read' }, endpointBuckets: ['list-read'] },
 };
 
 export function functionAccess(name: string): FunctionAccess {

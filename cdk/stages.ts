@@ -72,6 +72,19 @@ export const StageSchema = z.strictObject({
     dynamoDbThrottlesPer5Min: z.number().int().min(1).default(10),
   }),
   functionSettings: FunctionSettingsSchema,
+  /**
+   * The data catalog: buckets of storage endpoints (besides the results bucket) whose objects users
+   * register from a listing. Endpoints are runtime data, so the catalog function may list and read
+   * exactly these buckets (and no others) — add a bucket here before defining its endpoint.
+   */
+  catalog: z
+    .strictObject({
+      dataBuckets: z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'))
+        .max(50)
+        .default([]),
+    })
+    .default({ dataBuckets: [] }),
 });
 export type Stage = z.infer<typeof StageSchema>;
 

@@ -5,6 +5,7 @@ import { CliError } from './cli-error.ts';
 import { type CliContext, type CliIo, processIo, writeLine } from './cli-io.ts';
 import { registerAccounting } from './commands/accounting.ts';
 import { registerCancel } from './commands/cancel.ts';
+import { registerCatalog } from './commands/catalog.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDag } from './commands/dag.ts';
 import { registerJob } from './commands/job.ts';
@@ -92,6 +93,7 @@ export function createProgram(ctx: CliContext): Command {
   registerConfig(program, ctx);
   registerMetrics(program, ctx);
   registerDag(program, ctx);
+  registerCatalog(program, ctx);
   return program;
 }
 

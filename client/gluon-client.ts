@@ -131,6 +131,8 @@ const REPEATABLE: ReadonlySet<OperationId> = new Set<OperationId>([
   'renewPilotCredentials',
   'putSite',
   'createSandbox',
+  // Registering the same files again registers and attaches nothing twice.
+  'registerFiles',
 ]);
 
 /** Calls per operation sent by this process, retries included (the pilot reports them when it exits). */

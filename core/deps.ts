@@ -9,7 +9,7 @@ import type { EventBus, NotificationSettings, WebhookSender, WebhookStore } from
 import type { CredentialVendor, PilotLeaseStore, PilotStore } from './pilots/ports.ts';
 import type { PolicyStore, RetryPolicyStore } from './policies/ports.ts';
 import type { SiteStore } from './sites/ports.ts';
-import type { ObjectStore } from './storage/ports.ts';
+import type { BucketReader, ObjectStore } from './storage/ports.ts';
 import type { TaskStore, WorkflowEngine } from './tasks/ports.ts';
 
 export interface Clock {
@@ -76,6 +76,8 @@ export interface Deps {
   /** Meta-tasks (items of the tasks table) and their workflow (statemachines/meta-task.asl.json). */
   metaTasks: MetaTaskStore;
   metaTaskWorkflow: MetaTaskWorkflow;
+  /** Storage endpoints' buckets, listed and read to register files from a listing. */
+  buckets: BucketReader;
 }
 
 /** Who calls: the subject of the token and its scopes. Pilots have subjects `pilot:<siteId>`. */

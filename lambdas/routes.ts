@@ -16,7 +16,8 @@ export type Capability =
   | 'accounting'
   | 'notifications'
   | 'metrics'
-  | 'meta-tasks';
+  | 'meta-tasks'
+  | 'catalog';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -68,6 +69,19 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   pauseMetaTask: 'meta-task-api',
   resumeMetaTask: 'meta-task-api',
   retryMetaTask: 'meta-task-api',
+  // One function for every catalog operation (CloudFormation's resource limit): it dispatches on the route.
+  createScope: 'catalog-api',
+  listScopes: 'catalog-api',
+  putEndpoint: 'catalog-api',
+  listEndpoints: 'catalog-api',
+  createDataset: 'catalog-api',
+  listDatasets: 'catalog-api',
+  getDataset: 'catalog-api',
+  closeDataset: 'catalog-api',
+  listDatasetFiles: 'catalog-api',
+  registerFiles: 'catalog-api',
+  getFile: 'catalog-api',
+  searchFiles: 'catalog-api',
 };
 
 /** An HTTP route: the operation's method, path and scopes (any one admits), and its function. */
@@ -210,6 +224,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'meta-task-api': 'meta-tasks',
   'advance-meta-task': 'meta-tasks',
   'wait-for-nodes': 'meta-tasks',
+  'catalog-api': 'catalog',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

@@ -56,17 +56,24 @@ const seqSk = (seq: number) => String(seq).padStart(12, '0');
 
 type Item = Record<string, unknown>;
 
+/** The item without its keys (endpoints, scopes, replicas). */
 function strip(item: Item): Item {
-  const { pk: _pk, sk: _sk, kind: _kind, seq: _seq, ...rest } = item;
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest;
+}
+
+/** A DID item without its keys, its kind (file or dataset) and a dataset's sequence. */
+function stripDid(item: Item): Item {
+  const { kind: _kind, seq: _seq, attachedSeq: _attachedSeq, ...rest } = strip(item);
   return rest;
 }
 
 function fileOf(item: Item): CatalogFileRecord {
-  return strip(item) as unknown as CatalogFileRecord;
+  return stripDid(item) as unknown as CatalogFileRecord;
 }
 
 function datasetOf(item: Item): Dataset {
-  return strip(item) as unknown as Dataset;
+  return stripDid(item) as unknown as Dataset;
 }
 
 function replicaOf(item: Item): Replica {

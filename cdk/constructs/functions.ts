@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
@@ -183,6 +183,35 @@ export class Functions extends Construct {
         `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.storage.bucket)}.Arn>/accounting/*]`,
         'Accounting exports are one object per day and format under accounting/; the function may put objects there only.',
       );
+    }
+    if (access.endpointBuckets?.includes('list-read')) {
+      const dataBuckets = props.stage.catalog.dataBuckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`);
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ListEndpointBuckets',
+          actions: ['s3:ListBucket'],
+          resources: [props.storage.bucket.bucketArn, ...dataBuckets],
+        }),
+      );
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ReadEndpointBuckets',
+          actions: ['s3:GetObject'],
+          resources: [props.storage.bucket.arnForObjects('tasks/*'), ...dataBuckets.map((arn) => `${arn}/*`)],
+        }),
+      );
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.storage.bucket)}.Arn>/tasks/*]`,
+        'Registration from a listing reads the objects of the results endpoint (tasks/) to checksum them.',
+      );
+      for (const b of props.stage.catalog.dataBuckets) {
+        acknowledge(
+          fn,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`,
+          `Registration from a listing reads the objects of the data bucket ${b} (stage catalog.dataBuckets) to checksum them.`,
+        );
+      }
     }
     if (access.pilotCredentials?.includes('vend')) props.pilotCredentials.grantVend(fn.role);
     if (access.eventBus?.includes('put')) props.notifications.grantPut(fn.role);

@@ -141,6 +141,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
       { name: 'metrics', description: "The operators' metrics, as per-minute sums." },
       { name: 'meta-tasks', description: 'Chains, bags and DAGs of tasks, with merge steps.' },
+      {
+        name: 'catalog',
+        description: 'The data catalog: scopes, storage endpoints, datasets, files and replicas.',
+      },
     ],
     paths,
     components: {

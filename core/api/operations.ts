@@ -13,6 +13,26 @@ import {
   ExportAccountingResponseSchema,
 } from './accounting.ts';
 import {
+  CreateDatasetRequestSchema,
+  CreateScopeRequestSchema,
+  DatasetFilePageSchema,
+  DatasetPageSchema,
+  DatasetViewSchema,
+  DidPathSchema,
+  EndpointListSchema,
+  EndpointPathSchema,
+  EndpointViewSchema,
+  FilePageSchema,
+  FileViewSchema,
+  ListDatasetsQuerySchema,
+  PutEndpointRequestSchema,
+  RegisterFilesRequestSchema,
+  RegisterFilesResponseSchema,
+  ScopeListSchema,
+  ScopeViewSchema,
+  SearchFilesQuerySchema,
+} from './catalog.ts';
+import {
   JobPathSchema,
   PageQuerySchema,
   PilotPathSchema,
@@ -121,7 +141,8 @@ export interface Operation<
     | 'accounting'
     | 'notifications'
     | 'metrics'
-    | 'meta-tasks';
+    | 'meta-tasks'
+    | 'catalog';
   params?: P;
   query?: Q;
   body?: B;
@@ -638,6 +659,131 @@ export const OPERATIONS = {
       'Retry an ended (failed or partial) meta-task from its failed nodes: they and the nodes skipped below them run again, each as a new task.',
     params: MetaTaskPathSchema,
     response: MetaTaskViewSchema,
+    status: 200,
+  }),
+  // The data catalog (issue 11): one function, catalog-api, serves every operation below.
+  createScope: operation({
+    method: 'POST',
+    path: '/catalog/scopes',
+    scopes: [SCOPES.admin],
+    tag: 'catalog',
+    summary: 'Make a scope (a namespace of files and datasets) and say who may write in it (operators).',
+    body: CreateScopeRequestSchema,
+    response: ScopeViewSchema,
+    status: 201,
+  }),
+  listScopes: operation({
+    method: 'GET',
+    path: '/catalog/scopes',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary: "The scopes operators made, with their owners, and the caller's own (user.<name>).",
+    response: ScopeListSchema,
+    status: 200,
+  }),
+  putEndpoint: operation({
+    method: 'PUT',
+    path: '/catalog/endpoints/{endpointId}',
+    scopes: [SCOPES.admin],
+    tag: 'catalog',
+    summary:
+      'Define or update a storage endpoint (an S3 bucket and prefix, or a URL root) and the sites close to it (operators).',
+    params: EndpointPathSchema,
+    body: PutEndpointRequestSchema,
+    response: EndpointViewSchema,
+    status: 200,
+  }),
+  listEndpoints: operation({
+    method: 'GET',
+    path: '/catalog/endpoints',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary: "The storage endpoints, the deployment's results bucket (GLUON-RESULTS) first.",
+    response: EndpointListSchema,
+    status: 200,
+  }),
+  createDataset: operation({
+    method: 'POST',
+    path: '/catalog/datasets',
+    scopes: [SCOPES.create, SCOPES.admin],
+    tag: 'catalog',
+    summary:
+      'Create an open dataset scope:name in a scope the caller may write in (409 if the name is taken).',
+    body: CreateDatasetRequestSchema,
+    response: DatasetViewSchema,
+    status: 201,
+  }),
+  listDatasets: operation({
+    method: 'GET',
+    path: '/catalog/datasets',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary: 'The datasets of a scope by name, from a name prefix.',
+    query: ListDatasetsQuerySchema,
+    response: DatasetPageSchema,
+    status: 200,
+  }),
+  getDataset: operation({
+    method: 'GET',
+    path: '/catalog/datasets/{did}',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary: 'A dataset (scope:name, URL-encoded): its state, totals of files, bytes and events.',
+    params: DidPathSchema,
+    response: DatasetViewSchema,
+    status: 200,
+  }),
+  closeDataset: operation({
+    method: 'POST',
+    path: '/catalog/datasets/{did}/close',
+    scopes: [SCOPES.create, SCOPES.admin],
+    tag: 'catalog',
+    summary: 'Close a dataset: it takes no more files (tasks reading it until closed then stop waiting).',
+    params: DidPathSchema,
+    response: DatasetViewSchema,
+    status: 200,
+  }),
+  listDatasetFiles: operation({
+    method: 'GET',
+    path: '/catalog/datasets/{did}/files',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary: 'The files of a dataset in the order they were attached, each with its replicas.',
+    params: DidPathSchema,
+    query: PageQuerySchema,
+    response: DatasetFilePageSchema,
+    status: 200,
+  }),
+  registerFiles: operation({
+    method: 'POST',
+    path: '/catalog/files',
+    scopes: [SCOPES.create, SCOPES.admin],
+    tag: 'catalog',
+    summary:
+      "Register files with a replica at an endpoint (a manifest, or the endpoint bucket's listing read for adler32), attached to a dataset; at most 1000.",
+    body: RegisterFilesRequestSchema,
+    response: RegisterFilesResponseSchema,
+    status: 200,
+  }),
+  getFile: operation({
+    method: 'GET',
+    path: '/catalog/files/{did}',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary: 'A file (scope:name, URL-encoded): size, adler32, events, metadata and its replicas.',
+    params: DidPathSchema,
+    response: FileViewSchema,
+    status: 200,
+  }),
+  searchFiles: operation({
+    method: 'GET',
+    path: '/catalog/files',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'catalog',
+    summary:
+      'Files of a scope whose metadata matches every meta.<key>=<value> given (digits compare as numbers).',
+    query: SearchFilesQuerySchema,
+    response: FilePageSchema,
     status: 200,
   }),
 } as const;

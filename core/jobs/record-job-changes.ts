@@ -1,4 +1,5 @@
 import { type EndedAttempt, recordUsage } from '../accounting/record-usage.ts';
+import { registerJobOutputs } from '../catalog/register-outputs.ts';
 import type { Deps } from '../deps.ts';
 import { killEntry } from '../pilots/pilot.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
@@ -29,7 +30,8 @@ import type { JobRecordChange } from './ports.ts';
  *    read the task before the cancel and landed after the cancel's sweep passed its job);
  * 5. writes the usage record of every attempt that ended (accounting), with its roll-ups, once
  *    per attempt whatever the replays (the record's key is its attempt);
- * 6. releases the task's workflow when its last job became final.
+ * 6. registers each newly finished job's outputs in the task's output dataset (the catalog);
+ * 7. releases the task's workflow when its last job became final.
  * Attempt ends are accounted here, not where they are written, because every end (a pilot's
  * report, the reaper's lost pilot, an abandoned claim, a kill) passes through this feed exactly as
  * it was written, and a write that succeeded is never missed (the feed delivers it at least once).
@@ -38,7 +40,16 @@ import type { JobRecordChange } from './ports.ts';
 export async function recordJobChanges(
   deps: Pick<
     Deps,
-    'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock' | 'policies' | 'accounting'
+    | 'tasks'
+    | 'jobs'
+    | 'sites'
+    | 'queue'
+    | 'workflow'
+    | 'leases'
+    | 'clock'
+    | 'policies'
+    | 'accounting'
+    | 'catalog'
   >,
   changes: JobRecordChange[],
 ): Promise<{
@@ -49,6 +60,7 @@ export async function recordJobChanges(
   killed: number;
   released: number;
   outcomes: number;
+  registeredOutputs: number;
 }> {
   /** Messages by their delay in seconds (a retry's back-off; 0 for most). */
   const messages = new Map<number, JobMessage[]>();
@@ -137,6 +149,8 @@ export async function recordJobChanges(
     });
   }
   const usage = await recordUsage(deps, endedAttempts);
+  // Before the release: a task's last outputs are in its dataset before its end closes it.
+  const outputs = await registerJobOutputs(deps, changes);
   let released = 0;
   for (const taskId of ended) if (await releaseWaitIfReady(deps, taskId)) released++;
   const killed = [...kills.values()].reduce((n, entries) => n + entries.length, 0);
@@ -149,6 +163,7 @@ export async function recordJobChanges(
     killed,
     released,
     outcomes: [...outcomes.values()].reduce((n, group) => n + group.entries.length, 0),
+    registeredOutputs: outputs.registered,
   };
 }
 

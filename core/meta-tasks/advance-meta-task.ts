@@ -6,7 +6,7 @@ import { isFinalMetaTaskState, type MetaTask, type MetaTaskState, type NodeRecor
 import { nodeTaskSpec } from './meta-task-spec.ts';
 import { planAdvance } from './readiness.ts';
 
-export type AdvanceDeps = Pick<Deps, 'metaTasks' | 'tasks' | 'workflow' | 'clock' | 'ids'>;
+export type AdvanceDeps = Pick<Deps, 'metaTasks' | 'tasks' | 'workflow' | 'clock' | 'ids' | 'catalog'>;
 
 /** What the workflow's Advance step answers: whether the meta-task ended (then Finalize). */
 export interface AdvanceOutcome {

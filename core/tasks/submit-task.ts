@@ -1,5 +1,6 @@
 import type { SubmitTaskResponse } from '../api/tasks.ts';
-import { didText } from '../catalog/did.ts';
+import { type Did, didText } from '../catalog/did.ts';
+import { checkOutputDataset, createOutputDataset, outputDatasetOf } from '../catalog/register-outputs.ts';
 import { inputDataset } from '../catalog/task-inputs.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError, TransientError, ValidationError } from '../errors.ts';
@@ -36,7 +37,16 @@ export async function submitTask(
     ]);
   }
   await checkInputDataset(deps, spec);
-  return submitAs(deps, principal.sub, spec, idempotencyKey);
+  // The output dataset's scope and state are checked before anything is written.
+  const outputDataset = await checkOutputDataset(deps, principal.sub, spec);
+  return submitAs(
+    deps,
+    principal.sub,
+    spec,
+    idempotencyKey,
+    undefined,
+    outputDataset && { catalog: deps.catalog, did: outputDataset },
+  );
 }
 
 /**
@@ -64,13 +74,16 @@ export async function submitSystemTask(
  * node; the idempotency key makes a replayed advance step find the task it started.
  */
 export async function submitNodeTask(
-  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids'>,
+  deps: Pick<Deps, 'tasks' | 'workflow' | 'clock' | 'ids' | 'catalog'>,
   owner: string,
   spec: TaskSpec,
   metaTask: { metaTaskId: string; node: string },
   idempotencyKey: string,
 ): Promise<SubmitTaskResponse> {
-  return submitAs(deps, owner, spec, idempotencyKey, metaTask);
+  // Its output dataset is made as a user's task's is (the meta-task's spec checked its name and
+  // scope), so that the node's children find its outputs there.
+  const did = outputDatasetOf(owner, spec);
+  return submitAs(deps, owner, spec, idempotencyKey, metaTask, { catalog: deps.catalog, did });
 }
 
 async function submitAs(
@@ -79,6 +92,8 @@ async function submitAs(
   spec: TaskSpec,
   idempotencyKey?: string,
   metaTask?: { metaTaskId: string; node: string },
+  /** The user's output dataset (checked), made once the task is stored; system tasks keep none. */
+  outputDataset?: { catalog: Deps['catalog']; did: Did },
 ): Promise<SubmitTaskResponse> {
   const now = deps.clock.now();
   const at = now.toISOString();
@@ -113,6 +128,7 @@ async function submitAs(
         };
   const outcome = await deps.tasks.create(task, hold);
   if (!outcome.created) return replay(deps, owner, spec, idempotencyKey as string, outcome.taskId);
+  if (outputDataset !== undefined) await createOutputDataset(outputDataset, task, outputDataset.did);
   try {
     await deps.workflow.startTask(task.taskId);
   } catch (error) {

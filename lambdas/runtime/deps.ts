@@ -24,6 +24,7 @@ import { FetchWebhookSender } from '#adapters/http/fetch-webhook-sender.ts';
 import { EmfFileMetricsReader } from '#adapters/metrics/emf-file-metrics-reader.ts';
 import { NoMetricsReader } from '#adapters/metrics/no-metrics-reader.ts';
 import { S3AccountingExports } from '#adapters/s3/s3-accounting-exports.ts';
+import { S3BucketReader } from '#adapters/s3/s3-bucket-reader.ts';
 import { S3ObjectStore } from '#adapters/s3/s3-object-store.ts';
 import { SfnMetaTaskWorkflow } from '#adapters/sfn/sfn-meta-task-workflow.ts';
 import { SfnWorkflowEngine } from '#adapters/sfn/sfn-workflow-engine.ts';
@@ -113,6 +114,7 @@ export function depsFromConfig(c: Config): Deps {
     catalog: new DynamoDbCatalogStore(db, c.GLUON_CATALOG_TABLE, { resultsBucket: c.GLUON_BUCKET }),
     metaTasks: new DynamoDbMetaTaskStore(db, c.GLUON_TASKS_TABLE),
     metaTaskWorkflow: new SfnMetaTaskWorkflow(sfnClient(), c.GLUON_META_TASK_STATE_MACHINE_ARN),
+    buckets: new S3BucketReader(s3Client()),
   };
 }
 

@@ -14,6 +14,8 @@ import {
 import { type Did, didText } from '#core/catalog/did.ts';
 import type { CatalogStore, RegisterOutcome, ScopeRecord } from '#core/catalog/ports.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
+import type { BucketReader, ListedObject } from '#core/storage/ports.ts';
+import { adler32 } from '#pilot/adler32.ts';
 
 type DidItem = { kind: 'file'; record: CatalogFileRecord } | { kind: 'dataset'; record: Dataset };
 
@@ -232,5 +234,33 @@ export class InMemoryCatalogStore implements CatalogStore {
     byEndpoint.set(replica.endpointId, clone(replica));
     this.replicas.set(key, byEndpoint);
     return true;
+  }
+}
+
+/** Buckets as maps of key → bytes, for registrations from a listing. */
+export class InMemoryBucketReader implements BucketReader {
+  readonly buckets = new Map<string, Map<string, Uint8Array>>();
+
+  put(bucket: string, key: string, body: Uint8Array | string): void {
+    const objects = this.buckets.get(bucket) ?? new Map<string, Uint8Array>();
+    objects.set(key, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+    this.buckets.set(bucket, objects);
+  }
+
+  async listObjects(
+    bucket: string,
+    prefix: string,
+    max: number,
+  ): Promise<{ objects: ListedObject[]; truncated: boolean }> {
+    const all = [...(this.buckets.get(bucket) ?? new Map<string, Uint8Array>())]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, body]) => ({ key, bytes: body.length }));
+    return { objects: all.slice(0, max), truncated: all.length > max };
+  }
+
+  async checksumObject(bucket: string, key: string): Promise<{ bytes: number; adler32: string } | undefined> {
+    const body = this.buckets.get(bucket)?.get(key);
+    return body === undefined ? undefined : { bytes: body.length, adler32: adler32(body) };
   }
 }

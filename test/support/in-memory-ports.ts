@@ -105,7 +105,7 @@ import {
 } from '#core/tasks/task.ts';
 import { type TaskSpec, withResolvedInputs } from '#core/tasks/task-spec.ts';
 import { TASK_TRANSITIONS, type TaskEvent } from '#core/tasks/transitions.ts';
-import { InMemoryCatalogStore } from './in-memory-catalog.ts';
+import { InMemoryBucketReader, InMemoryCatalogStore } from './in-memory-catalog.ts';
 import { InMemoryMetaTaskStore, RecordingMetaTaskWorkflow } from './in-memory-meta-tasks.ts';
 import {
   DEFAULT_NOTIFICATION_SETTINGS,
@@ -1338,6 +1338,7 @@ export interface InMemoryDeps extends Deps {
   catalog: InMemoryCatalogStore;
   metaTasks: InMemoryMetaTaskStore;
   metaTaskWorkflow: RecordingMetaTaskWorkflow;
+  buckets: InMemoryBucketReader;
 }
 
 export function inMemoryDeps(
@@ -1371,6 +1372,7 @@ export function inMemoryDeps(
     catalog: new InMemoryCatalogStore(),
     metaTasks: new InMemoryMetaTaskStore(),
     metaTaskWorkflow: new RecordingMetaTaskWorkflow(),
+    buckets: new InMemoryBucketReader(),
   };
 }
 

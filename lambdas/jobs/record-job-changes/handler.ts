@@ -15,7 +15,16 @@ import { count, countBy, logger, powertools } from '../../runtime/powertools.ts'
 export function createHandler(
   deps: Pick<
     Deps,
-    'tasks' | 'jobs' | 'sites' | 'queue' | 'workflow' | 'leases' | 'clock' | 'policies' | 'accounting'
+    | 'tasks'
+    | 'jobs'
+    | 'sites'
+    | 'queue'
+    | 'workflow'
+    | 'leases'
+    | 'clock'
+    | 'policies'
+    | 'accounting'
+    | 'catalog'
   >,
 ) {
   return powertools(middy<unknown, { state: Record<string, string> }>())

@@ -8,7 +8,9 @@ import { workflowHandler } from '../../http/workflow-handler.ts';
  * Meta-task workflow step Advance: start ready nodes, skip those below a failure, say whether the
  * meta-task ended. With `error` (a step failed for good), the meta-task ends failed.
  */
-export function createHandler(deps: Pick<Deps, 'metaTasks' | 'tasks' | 'workflow' | 'clock' | 'ids'>) {
+export function createHandler(
+  deps: Pick<Deps, 'metaTasks' | 'tasks' | 'workflow' | 'clock' | 'ids' | 'catalog'>,
+) {
   return workflowHandler(
     'advance-meta-task',
     z.object({ metaTaskId: MetaTaskIdSchema, error: z.unknown().optional() }),

@@ -446,7 +446,8 @@ describe('least privilege', () => {
   const rw = 'read-write';
   const NOTHING: Access = { tables: {}, streams: [], sqs: [], states: [], s3: [], sts: [] };
   const EXPECTED: Record<string, Access> = {
-    'submit-task': { ...NOTHING, tables: { tasks: rw }, states: ['StartExecution'] },
+    // Its output dataset: checked (scope, state) and made in the catalog.
+    'submit-task': { ...NOTHING, tables: { tasks: rw, catalog: rw }, states: ['StartExecution'] },
     'list-tasks': { ...NOTHING, tables: { tasks: 'read' } },
     'get-task': { ...NOTHING, tables: { tasks: 'read' } },
     'list-jobs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
@@ -515,6 +516,8 @@ describe('least privilege', () => {
         sites: rw,
         accounting: 'write',
         policies: 'read',
+        // Finished jobs' outputs registered in their task's output dataset.
+        catalog: rw,
       },
       streams: ['jobs'],
       sqs: ['GetQueueUrl', 'SendMessage'],
@@ -625,14 +628,22 @@ describe('least privilege', () => {
     'list-webhooks': { ...NOTHING, tables: { webhooks: 'read' } },
     'remove-webhook': { ...NOTHING, tables: { webhooks: 'write' } },
     // The tasks table's feed (heads' state changes) to the bus; the counts read for the event.
+    // Also the catalog's step at a task's end: merged outputs registered, the output dataset closed.
     'publish-task-events': {
       ...NOTHING,
-      tables: { tasks: 'read' },
+      tables: { tasks: 'read', catalog: rw },
       streams: ['tasks'],
       events: ['PutEvents'],
     },
     'deliver-webhooks': { ...NOTHING, tables: { webhooks: rw } },
     'retry-webhooks': { ...NOTHING, tables: { webhooks: rw } },
+    // The catalog: its table, sites read (an endpoint's sites exist), the results endpoint's
+    // objects listed and read (registration from a listing; the dev stage names no data bucket).
+    'catalog-api': {
+      ...NOTHING,
+      tables: { catalog: rw, sites: 'read' },
+      s3: ['GetObject tasks/*', 'ListBucket (bucket)'],
+    },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -704,7 +715,9 @@ describe('least privilege', () => {
         access.events = [...(access.events ?? []), ...operations];
       } else if (service === 's3') {
         for (const resource of resourceList) {
-          const prefix = /^<DataBucket\.Arn>\/(.+)$/.exec(resource)?.[1];
+          // Listing is granted on the bucket itself.
+          const prefix =
+            resource === '<DataBucket.Arn>' ? '(bucket)' : /^<DataBucket\.Arn>\/(.+)$/.exec(resource)?.[1];
           expect(prefix, `${name} ${resource}`).toBeDefined();
           access.s3.push(...operations.map((o) => `${o} ${prefix}`));
         }

@@ -78,7 +78,12 @@ export function describeCatalogStoreContract(
       await store.registerFiles([withReplica(file(scope, 'f1'))], { registeredBy: 'alice', at: AT });
       expect(await store.createDataset(dataset(scope, 'f1'))).toBe(false);
       expect(await store.getDataset({ scope, name: 'f1' })).toBeUndefined();
-      expect(await store.getFile({ scope, name: 'f1' })).toMatchObject({ bytes: 100, registeredBy: 'alice' });
+      expect(await store.getFile({ scope, name: 'f1' })).toEqual({
+        ...file(scope, 'f1'),
+        registeredBy: 'alice',
+        createdAt: AT,
+      });
+      expect(await store.getDataset({ scope, name: 'ds' })).toEqual(dataset(scope, 'ds'));
       // The same name in another scope is another DID.
       expect(await store.createDataset(dataset(freshScope(), 'ds'))).toBe(true);
     });
@@ -330,9 +335,13 @@ export function describeCatalogStoreContract(
         readable: true,
         writable: false,
       });
-      expect(await store.getEndpoint('DATA-A')).toMatchObject({
+      expect(await store.getEndpoint('DATA-A')).toEqual({
+        endpointId: 'DATA-A',
+        kind: 's3',
         bucket: 'data-a',
+        prefix: 'mc/',
         sites: ['cern'],
+        readable: true,
         writable: false,
       });
       expect(await store.getEndpoint('NONE')).toBeUndefined();

@@ -73,6 +73,7 @@ describe('recordJobChanges', () => {
       killed: 0,
       released: 0,
       outcomes: 0,
+      registeredOutputs: 0,
     });
     expect((await deps.leases.get(pilotId))?.kill).toEqual([]);
     expect(await countsOf(deps, taskId)).toEqual({ ...emptyJobCounts(), queued: 2, running: 1 });
@@ -221,6 +222,7 @@ describe('recordJobChanges', () => {
       killed: 0,
       released: 0,
       outcomes: 0,
+      registeredOutputs: 0,
     });
   });
 
@@ -258,6 +260,7 @@ describe('recordJobChanges', () => {
       killed: 0,
       released: 0,
       outcomes: 0,
+      registeredOutputs: 0,
     });
     expect(deps.queue.sent).toEqual([]);
   });
