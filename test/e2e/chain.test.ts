@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ApiClient, submitMetaTaskFile } from '#cli/index.ts';
 import type { MetaTaskView } from '#core/api/meta-tasks.ts';
+import { renderGraph } from '#core/meta-tasks/graph-text.ts';
 import { LOCAL_BUCKET, type LocalStack } from '#local/stack.ts';
 import { checkChainHistogram } from '#local/zmumu-chain.ts';
 import { s3For, startTestStack, waitFor } from '#test/support/e2e.ts';
@@ -58,13 +59,16 @@ afterAll(async () => {
 describe('the Z→μμ chain', () => {
   it('runs gen → reco → merge → hist to the end, and its histogram equals the one computed from the generated events', async () => {
     const { metaTaskId } = await submitMetaTaskFile(client, scaledDownChain());
+    let last: MetaTaskView | undefined;
     const view = await waitFor(
       async () => {
-        const v: MetaTaskView = await client.call('getMetaTask', { params: { metaTaskId } });
-        return ['done', 'partial', 'failed', 'cancelled'].includes(v.state) ? v : undefined;
+        last = await client.call('getMetaTask', { params: { metaTaskId } });
+        return ['done', 'partial', 'failed', 'cancelled'].includes(last.state) ? last : undefined;
       },
-      { timeoutMs: 280_000, intervalMs: 1000, what: `meta-task ${metaTaskId} to end` },
-    );
+      { timeoutMs: 240_000, intervalMs: 1000, what: `meta-task ${metaTaskId} to end` },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen:\n${last === undefined ? '' : renderGraph(last)}`);
+    });
     expect(view.state).toBe('done');
     expect(view.nodes.map((n) => [n.name, n.type, n.state])).toEqual([
       ['gen', 'task', 'done'],
