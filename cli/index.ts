@@ -11,5 +11,12 @@ export {
   uploadSandbox,
 } from './commands/submit.ts';
 export { type CliConfig, resolveConfig } from './config.ts';
+export {
+  type LocalMetaTaskSpec,
+  readMetaTaskSpecFile,
+  type SubmittedMetaTask,
+  submitMetaTaskFile,
+  uploadMetaTaskSandboxes,
+} from './meta-task-file.ts';
 export { runCli } from './program.ts';
 export { renderProgress, renderTaskStatus, renderTaskSummary, taskTotals } from './render.ts';

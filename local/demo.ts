@@ -2,6 +2,8 @@
  * `npm run demo`: the whole system on this machine, start to finish. Starts a local stack (on free
  * ports, data in memory), submits the toy Z→μμ task, shows its progress, prints a summary and the
  * merged invariant-mass histogram from the jobs' outputs in S3, and stops everything.
+ * `--chain` runs the Z→μμ chain (examples/zmumu/chain.yaml) as one meta-task instead and checks its
+ * final histogram against the one computed directly from the generated events.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,9 +11,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
-import { ApiClient, runWatch, submitTaskFile } from '#cli/index.ts';
+import { ApiClient, runWatch, submitMetaTaskFile, submitTaskFile } from '#cli/index.ts';
+import type { MetaTaskView } from '#core/api/meta-tasks.ts';
+import { renderGraph } from '#core/meta-tasks/graph-text.ts';
 import { mergeHistograms, peakPosition, textHistogram } from '../examples/zmumu/merge.mjs';
 import { LOCAL_BUCKET, startLocalStack } from './stack.ts';
+import { checkChainHistogram } from './zmumu-chain.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,12 +34,17 @@ const program = new Command()
     '--event-service',
     'run the Z→μμ generation as an event-service task (examples/zmumu/task-es.yaml): ranges, consumers, merge',
   )
+  .option(
+    '--chain',
+    'run the Z→μμ chain (examples/zmumu/chain.yaml) as one meta-task: generation → reconstruction → merge → histogram, then check the histogram against the generated events',
+  )
   .option('--pilots <n>', 'pilot processes at once', positive, 4)
   .option('--keep-state', 'keep the state folder (printed at the end) instead of a throw-away one')
   .parse();
 const options = program.opts<{
   spec?: string;
   eventService?: boolean;
+  chain?: boolean;
   pilots: number;
   keepState?: boolean;
 }>();
@@ -73,6 +83,8 @@ process.on('SIGTERM', () => void stop(143));
 try {
   console.log(`Up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${stack.apiUrl}\n`);
   const client = new ApiClient({ apiUrl: stack.apiUrl, token: stack.userToken });
+  if (options.chain === true)
+    await stop(await runChain(client, options.spec ?? join(REPO, 'examples', 'zmumu', 'chain.yaml')));
   const submitted = await submitTaskFile(client, specFile, {
     onUploaded: (f) => console.log(`uploaded sandbox file ${f.name} (${f.bytes} bytes)`),
   });
@@ -108,14 +120,73 @@ try {
   await stop(1);
 }
 
-/** Reads histogram.json objects from S3 and prints the merged Z peak. */
-async function printMassPeak(keys: string[], what: string): Promise<void> {
-  const s3 = new S3Client({
+/**
+ * The chain demo: submits the meta-task, prints its graph (the `gluon dag status` text) whenever it
+ * changes until it ends, then the final histogram and whether it equals the one computed here from
+ * the generated events. Exit code 0 when the meta-task is done and the histograms agree.
+ */
+async function runChain(client: ApiClient, file: string): Promise<number> {
+  const submitted = await submitMetaTaskFile(client, file, {
+    onUploaded: (f) => console.log(`uploaded sandbox file ${f.name} (${f.bytes} bytes)`),
+  });
+  console.log(`submitted meta-task ${submitted.metaTaskId} (${file})\n`);
+  let shown = '';
+  let view: MetaTaskView;
+  for (;;) {
+    view = await client.call('getMetaTask', { params: { metaTaskId: submitted.metaTaskId } });
+    const text = renderGraph(view);
+    if (text !== shown) {
+      console.log(`${text}\n`);
+      shown = text;
+    }
+    if (['done', 'partial', 'failed', 'cancelled'].includes(view.state)) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  const first = view.nodes[0];
+  const last = view.nodes.at(-1);
+  if (view.state !== 'done' || first?.taskId === undefined || last?.taskId === undefined) {
+    console.log(
+      `meta-task ${view.metaTaskId} ended ${view.state}${view.reason === undefined ? '' : ` (${view.reason})`}`,
+    );
+    return 1;
+  }
+  const check = await checkChainHistogram({
+    client: client.client,
+    s3: s3Client(),
+    bucket: LOCAL_BUCKET,
+    genTaskId: first.taskId,
+    histTaskId: last.taskId,
+  });
+  console.log(
+    `Dimuon invariant mass after ${view.nodes.map((n) => n.name).join(' → ')}: ${check.final.selected} selected events, ` +
+      `${check.final.entries} in ${check.final.low}-${check.final.high} GeV (histogram.json of ${last.name}):`,
+  );
+  console.log(textHistogram(check.final));
+  console.log(`peak at ${peakPosition(check.final).toFixed(2)} GeV (Z mass 91.19 GeV)`);
+  console.log(
+    `direct: ${check.generatedEvents} generated events from ${check.generatedFiles} files of ${first.name}, reconstructed, ` +
+      `selected and filled here: ${check.direct.selected} selected, ${check.direct.entries} in range`,
+  );
+  console.log(
+    `final histogram equals the one computed from the generated events: ${check.equal ? 'yes' : 'no'}`,
+  );
+  console.log(`\nEverything ran on this machine. Next: \`npm start\` in one terminal, then`);
+  console.log('`npx gluon dag submit examples/zmumu/chain.yaml --watch` in another (see README).');
+  return check.equal ? 0 : 1;
+}
+
+function s3Client(): S3Client {
+  return new S3Client({
     endpoint: stack.endpoints.s3,
     forcePathStyle: true,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
+}
+
+/** Reads histogram.json objects from S3 and prints the merged Z peak. */
+async function printMassPeak(keys: string[], what: string): Promise<void> {
+  const s3 = s3Client();
   if (keys.length === 0) return;
   const histograms = await Promise.all(
     keys.map(async (Key) => {

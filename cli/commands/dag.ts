@@ -1,14 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { MetaTaskIdSchema, type MetaTaskView } from '#core/api/meta-tasks.ts';
-import { ValidationError } from '#core/errors.ts';
 import { renderGraph } from '#core/meta-tasks/graph-text.ts';
-import { parseMetaTaskText, validateMetaTaskSpec } from '#core/meta-tasks/meta-task-spec.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import { type CliContext, type CliIo, writeLine } from '../cli-io.ts';
+import { readMetaTaskSpecFile, submitLocalMetaTask } from '../meta-task-file.ts';
 import { renderTable, shortTime } from '../render.ts';
 import {
   addCommonOptions,
@@ -40,8 +37,9 @@ fails stops the nodes below it (skipped); the other branches run on.
     - { from: reco, to: merge, when: partial, minFraction: 0.8 }
 
 A merge step is a task over its parent's outputs with filesPerMerge files per job; its outputs
-are registered as the dataset <your scope>:<meta-task>.<node>.merged. Sandbox entries in a
-meta-task spec must already be uploaded ({name, key, sha256, bytes}).
+are registered as the dataset <your scope>:<meta-task>.<node>.merged. A node's sandbox entries
+may be local paths (relative to the spec file): they are uploaded as by \`gluon submit\`, each
+distinct file once (examples/zmumu/chain.yaml does so).
 
 Examples:
   gluon dag submit chain.yaml --watch
@@ -94,27 +92,10 @@ export function registerDag(program: Command, ctx: CliContext): void {
       .option('--watch', 'then show its graph until it ends')
       .option('--interval <sec>', 'seconds between refreshes with --watch', parsePositiveSeconds, 5),
   ).action(async (file: string, options: CommonOptions & { watch?: boolean; interval: number }) => {
-    const path = resolve(io.cwd, file);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new CliError(`cannot read ${file}: ${(error as Error).message}`, { exitCode: 2 });
-    }
-    let body: unknown;
-    try {
-      body = parseMetaTaskText(text, file);
-      // Checked here too (with a placeholder owner), so a bad spec fails before any request.
-      validateMetaTaskSpec(body, 'you');
-    } catch (error) {
-      if (error instanceof ValidationError)
-        throw new CliError(`invalid meta-task spec ${file}`, { exitCode: 2, issues: error.issues });
-      throw error;
-    }
+    // Read and checked before any request; node sandboxes given as local paths are uploaded.
+    const local = await readMetaTaskSpecFile(file, io.cwd);
     const client = clientFor(io, options);
-    const { metaTaskId } = await client.call('submitMetaTask', {
-      body: body as never,
-    });
+    const { metaTaskId } = await submitLocalMetaTask(client, local);
     if (!options.watch) {
       if (options.json) printJson(io, { metaTaskId });
       else writeLine(io.stdout, `meta-task ${metaTaskId} submitted`);

@@ -68,7 +68,7 @@ function withSandbox(raw: Record<string, unknown>, sandbox: unknown[]): Record<s
   return { ...raw, payload: { ...payload, sandbox } };
 }
 
-async function readSandboxFile(
+export async function readSandboxFile(
   specPath: string,
   index: number,
   given: string,
@@ -108,11 +108,15 @@ function schemaIssues(path: string, value: unknown): FieldIssue[] {
 }
 
 /**
- * Reads a YAML or JSON task spec file. Sandbox entries may be local paths (relative to the spec
- * file); they are read and hashed here. The whole spec is validated with those entries standing in
- * for their uploads, so every bad field is reported before anything is sent. Throws CliError (exit 2).
+ * Reads a YAML or JSON spec file (`what`: "task spec", "meta-task spec") that must hold a mapping;
+ * a missing file, bad YAML or another shape is a CliError (exit 2) naming the file.
  */
-export async function readTaskSpecFile(file: string, cwd = process.cwd()): Promise<LocalTaskSpec> {
+export async function readSpecMapping(
+  file: string,
+  cwd: string,
+  what: string,
+  expected: string,
+): Promise<{ path: string; value: Record<string, unknown> }> {
   const path = resolve(cwd, file);
   let text: string;
   try {
@@ -121,23 +125,37 @@ export async function readTaskSpecFile(file: string, cwd = process.cwd()): Promi
     const code = (error as NodeJS.ErrnoException).code;
     throw new CliError(
       code === 'ENOENT'
-        ? `task spec file not found: ${path}`
+        ? `${what} file not found: ${path}`
         : `cannot read ${path}: ${(error as Error).message}`,
       { exitCode: 2 },
     );
   }
+  const invalidFile = (issues: FieldIssue[]) =>
+    new CliError(`invalid ${what} ${path}`, { exitCode: 2, issues });
   let value: unknown;
   try {
     value = parseYaml(text, { prettyErrors: true });
   } catch (error) {
-    throw invalid(path, [{ field: basename(path), message: (error as Error).message.trim() }]);
+    throw invalidFile([{ field: basename(path), message: (error as Error).message.trim() }]);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(path, [
-      { field: '(root)', message: 'expected a mapping with name, payload, events or inputs, …' },
-    ]);
+    throw invalidFile([{ field: '(root)', message: expected }]);
   }
-  const raw = value as Record<string, unknown>;
+  return { path, value: value as Record<string, unknown> };
+}
+
+/**
+ * Reads a YAML or JSON task spec file. Sandbox entries may be local paths (relative to the spec
+ * file); they are read and hashed here. The whole spec is validated with those entries standing in
+ * for their uploads, so every bad field is reported before anything is sent. Throws CliError (exit 2).
+ */
+export async function readTaskSpecFile(file: string, cwd = process.cwd()): Promise<LocalTaskSpec> {
+  const { path, value: raw } = await readSpecMapping(
+    file,
+    cwd,
+    'task spec',
+    'expected a mapping with name, payload, events or inputs, …',
+  );
   const payload = raw.payload;
   const sandbox =
     typeof payload === 'object' && payload !== null && !Array.isArray(payload)

@@ -6,6 +6,7 @@ import type { JobCounts } from '../jobs/job-counts.ts';
 import { scoutPlan } from './scout-sizing.ts';
 import { isFinalTaskState, type Task, type TaskHead } from './task.ts';
 import { ownedTask } from './task-access.ts';
+import { withoutResolvedInputs } from './task-spec.ts';
 
 export function taskSummary(
   task: TaskHead & { counts: JobCounts; rangeCounters?: RangeCounters },
@@ -44,7 +45,8 @@ export function taskView(task: Task): TaskView {
   const scouting = scoutingView(task);
   return {
     ...taskSummary(task),
-    spec: task.spec,
+    // The spec as the user wrote it: resolved inputs are shown by `gluon why`, not here.
+    spec: withoutResolvedInputs(task.spec),
     history: task.history,
     ...(scouting === undefined ? {} : { scouting }),
   };

@@ -444,6 +444,13 @@ export function withResolvedInputs(spec: TaskSpec, resolved: ResolvedInputs | un
   return { ...spec, inputs: { ...spec.inputs, resolved } };
 }
 
+/** The spec as the user wrote it (without the inputs resolved from its dataset). */
+export function withoutResolvedInputs(spec: TaskSpec): TaskSpec {
+  if (spec.inputs?.resolved === undefined) return spec;
+  const { resolved: _resolved, ...inputs } = spec.inputs;
+  return { ...spec, inputs };
+}
+
 /** Whether the task reads a catalog dataset (its files are resolved by the workflow). */
 export function readsDataset(spec: Pick<TaskSpec, 'inputs'>): boolean {
   return spec.inputs?.dataset !== undefined;

@@ -10,10 +10,16 @@ export interface Histogram {
   firstEvent: number;
   nEvents: number;
 }
-export interface MergedHistogram extends Histogram {
+export interface MergedHistogram extends Omit<Histogram, 'firstEvent' | 'nEvents'> {
+  /** Absent when no part named its event range (the chain's histogram.json). */
+  firstEvent?: number;
+  nEvents?: number;
   parts: number;
 }
-export function mergeHistograms(histograms: Histogram[]): MergedHistogram;
+/** Histograms without firstEvent/nEvents (the chain's) are added too; their events are not counted. */
+export function mergeHistograms(
+  histograms: Array<Omit<Histogram, 'firstEvent' | 'nEvents'> & { firstEvent?: number; nEvents?: number }>,
+): MergedHistogram;
 export function peakPosition(
   histogram: Pick<Histogram, 'bins' | 'low' | 'high' | 'counts'>,
   halfWindow?: number,

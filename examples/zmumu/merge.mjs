@@ -33,26 +33,17 @@ export function mergeHistograms(histograms) {
     selected += h.selected;
     sum += h.mean * h.entries;
     sumSq += (h.rms * h.rms + h.mean * h.mean) * h.entries;
-    ranges.push([h.firstEvent, h.firstEvent + h.nEvents]);
+    // The chain's histograms (histogram.mjs) name no event range: theirs are left out.
+    if (typeof h.firstEvent === 'number') ranges.push([h.firstEvent, h.firstEvent + h.nEvents]);
   }
   ranges.sort((a, b) => a[0] - b[0]);
   const mean = entries > 0 ? sum / entries : 0;
   const rms = entries > 0 ? Math.sqrt(Math.max(0, sumSq / entries - mean * mean)) : 0;
-  const nEvents = ranges.reduce((n, [a, b]) => n + (b - a), 0);
-  const firstEvent = ranges[0][0];
-  return {
-    bins,
-    low,
-    high,
-    counts,
-    entries,
-    selected,
-    mean,
-    rms,
-    firstEvent,
-    nEvents,
-    parts: histograms.length,
-  };
+  const eventRange =
+    ranges.length === 0
+      ? {}
+      : { firstEvent: ranges[0][0], nEvents: ranges.reduce((n, [a, b]) => n + (b - a), 0) };
+  return { bins, low, high, counts, entries, selected, mean, rms, ...eventRange, parts: histograms.length };
 }
 
 /**
@@ -117,7 +108,8 @@ function main() {
   const merged = mergeHistograms(files.map((f) => JSON.parse(readFileSync(f, 'utf8'))));
   process.stdout.write(`${textHistogram(merged)}\n`);
   process.stdout.write(
-    `merged ${files.length} histogram${files.length === 1 ? '' : 's'}: ${merged.nEvents} events, ${merged.selected} ` +
+    `merged ${files.length} histogram${files.length === 1 ? '' : 's'}: ` +
+      `${merged.nEvents === undefined ? '' : `${merged.nEvents} events, `}${merged.selected} ` +
       `selected, ${merged.entries} in ${merged.low}-${merged.high} GeV; mean ${merged.mean.toFixed(2)} GeV, ` +
       `rms ${merged.rms.toFixed(2)} GeV; peak at ${peakPosition(merged).toFixed(2)} GeV (mZ = 91.19 GeV)\n`,
   );

@@ -13,6 +13,11 @@
 // (GLUON_FIRST_EVENT / GLUON_N_EVENTS when the options are absent or empty). Plain JavaScript,
 // no dependencies, Node 20 or newer.
 //
+// Generation only (the first step of chain.yaml): `--write-events events.jsonl` writes the
+// truth-level events instead, one JSON line each (event number, seed, Z mass, both muons' pT/η/φ);
+// reco.mjs smears and selects them, histogram.mjs fills the histogram. The smearing draws from its
+// own stream, seeded by the event number, so that chain gives exactly this script's histogram.
+//
 // Stream mode (an event-service consumer, pilot/README.md "Event service"): with GLUON_RANGES_FIFO
 // and GLUON_RESULTS_FIFO set, it reads one range a line from the first, writes the range's
 // histogram to the `output` path the line names, and answers on the second; only --seed applies.
@@ -107,8 +112,17 @@ function smear(muon, rand) {
   };
 }
 
-/** One event: the two smeared muons in the lab. */
-export function generateEvent(eventNumber, seed = 1) {
+/** The smearing's own random stream for an event, so that reconstruction needs only the event. */
+function smearingRandom(eventNumber, seed) {
+  return prng(mixSeed(eventNumber, seed) ^ 0x5bd1e995);
+}
+
+/**
+ * One event at truth level: the Z mass and its two muons in the lab, before any detector effect.
+ * `{ event, seed, trueMass, muons: [{ pt, eta, phi }, { pt, eta, phi }] }` is also the line
+ * `--write-events` writes.
+ */
+export function truthEvent(eventNumber, seed = 1) {
   const rand = prng(mixSeed(eventNumber, seed));
   const mass = breitWignerMass(rand);
   const zPt = -4 * Math.log(rand() * rand());
@@ -125,27 +139,43 @@ export function generateEvent(eventNumber, seed = 1) {
   const e = mass / 2;
   const mu1 = boost([e, p * dir[0], p * dir[1], p * dir[2]], beta);
   const mu2 = boost([e, -p * dir[0], -p * dir[1], -p * dir[2]], beta);
-  return { trueMass: mass, muons: [smear(ptEtaPhi(mu1), rand), smear(ptEtaPhi(mu2), rand)] };
+  return { event: eventNumber, seed, trueMass: mass, muons: [ptEtaPhi(mu1), ptEtaPhi(mu2)] };
 }
 
-function selected(muon) {
+/** The detector's view of a truth event's muons: each smeared, from the event's own stream. */
+export function smearMuons({ event, seed = 1, muons }) {
+  const rand = smearingRandom(event, seed);
+  return muons.map((muon) => smear(muon, rand));
+}
+
+/** One event: the two smeared muons in the lab. */
+export function generateEvent(eventNumber, seed = 1) {
+  const truth = truthEvent(eventNumber, seed);
+  return { trueMass: truth.trueMass, muons: smearMuons(truth) };
+}
+
+/** Whether a reconstructed muon passes the selection (CUTS). */
+export function passesCuts(muon) {
   return muon.pt > CUTS.ptMin && Math.abs(muon.eta) < CUTS.etaMax;
 }
 
-/** Generates and analyses events [firstEvent, firstEvent + nEvents) into a dimuon mass histogram. */
-export function runZmumu({ firstEvent, nEvents, seed = 1 }) {
+/** The invariant mass of two muons given as (pT, η, φ). */
+export function dimuonMass([a, b]) {
+  return invariantMass(fourVector(a, MUON_MASS), fourVector(b, MUON_MASS));
+}
+
+/**
+ * Fills dimuon masses, in the order given, into the HISTOGRAM bins; mean and rms are of the masses
+ * inside the range.
+ */
+export function fillMassHistogram(masses) {
   const { bins, low, high } = HISTOGRAM;
   const counts = new Array(bins).fill(0);
-  let pass = 0;
   let entries = 0;
   let sum = 0;
   let sumSq = 0;
-  for (let n = firstEvent; n < firstEvent + nEvents; n++) {
-    const { muons } = generateEvent(n, seed);
-    if (!muons.every(selected)) continue;
-    pass += 1;
-    const mass = invariantMass(fourVector(muons[0], MUON_MASS), fourVector(muons[1], MUON_MASS));
-    if (mass < low || mass >= high) continue;
+  for (const mass of masses) {
+    if (!(mass >= low && mass < high)) continue;
     counts[Math.floor(((mass - low) / (high - low)) * bins)] += 1;
     entries += 1;
     sum += mass;
@@ -153,7 +183,25 @@ export function runZmumu({ firstEvent, nEvents, seed = 1 }) {
   }
   const mean = entries > 0 ? sum / entries : 0;
   const rms = entries > 0 ? Math.sqrt(Math.max(0, sumSq / entries - mean * mean)) : 0;
-  return { bins, low, high, counts, entries, selected: pass, mean, rms, firstEvent, nEvents, seed };
+  return { bins, low, high, counts, entries, mean, rms };
+}
+
+/** Generates and analyses events [firstEvent, firstEvent + nEvents) into a dimuon mass histogram. */
+export function runZmumu({ firstEvent, nEvents, seed = 1 }) {
+  const masses = [];
+  for (let n = firstEvent; n < firstEvent + nEvents; n++) {
+    const { muons } = generateEvent(n, seed);
+    if (muons.every(passesCuts)) masses.push(dimuonMass(muons));
+  }
+  const { bins, low, high, counts, entries, mean, rms } = fillMassHistogram(masses);
+  return { bins, low, high, counts, entries, selected: masses.length, mean, rms, firstEvent, nEvents, seed };
+}
+
+/** Truth events [firstEvent, firstEvent + nEvents) as JSON lines (the chain's generation step). */
+export function truthEventLines({ firstEvent, nEvents, seed = 1 }) {
+  const lines = [];
+  for (let n = firstEvent; n < firstEvent + nEvents; n++) lines.push(JSON.stringify(truthEvent(n, seed)));
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 function parseArgs(argv, env) {
@@ -162,9 +210,12 @@ function parseArgs(argv, env) {
     const arg = argv[i];
     const [name, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
     const value = inline ?? argv[++i];
-    if (!['--first-event', '--n-events', '--out', '--seed'].includes(name) || value === undefined) {
+    if (
+      !['--first-event', '--n-events', '--out', '--seed', '--write-events'].includes(name) ||
+      value === undefined
+    ) {
       throw new Error(
-        `unexpected argument ${arg} (usage: --first-event N --n-events N [--out FILE] [--seed S])`,
+        `unexpected argument ${arg} (usage: --first-event N --n-events N [--out FILE | --write-events FILE] [--seed S])`,
       );
     }
     options[name.slice(2)] = value;
@@ -182,6 +233,7 @@ function parseArgs(argv, env) {
     nEvents: integer('--n-events / GLUON_N_EVENTS', options['n-events'], env.GLUON_N_EVENTS),
     seed: integer('--seed', options.seed, '1'),
     out: options.out || 'histogram.json',
+    ...(options['write-events'] ? { writeEvents: options['write-events'] } : {}),
   };
 }
 
@@ -238,6 +290,14 @@ function main() {
     process.exit(2);
   }
   const started = performance.now();
+  if (args.writeEvents !== undefined) {
+    writeFileSync(resolve(args.writeEvents), truthEventLines(args));
+    process.stdout.write(
+      `zmumu: events ${args.firstEvent}-${args.firstEvent + args.nEvents - 1} generated ` +
+        `(${(performance.now() - started).toFixed(0)} ms) -> ${args.writeEvents}\n`,
+    );
+    return;
+  }
   const histogram = runZmumu(args);
   const out = resolve(args.out);
   writeFileSync(out, `${JSON.stringify(histogram)}\n`);

@@ -6,7 +6,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -15,11 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '#core/api/index.ts';
 import { USER_SCOPES } from '#local/auth.ts';
 import type { LocalStack } from '#local/stack.ts';
+import { seriousViolations } from '#test/support/axe.ts';
 import { launchChromium } from '#test/support/chromium.ts';
 import { Api, s3For, shellTask, startTestStack } from '#test/support/e2e.ts';
 
 const SCREENSHOTS = join(import.meta.dirname, '../../test-results/screenshots');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const PAGES = ['index.html', 'sites.html', 'accounting.html', 'metrics.html'];
 
 let stack: LocalStack;
@@ -46,24 +45,6 @@ async function pageFor(token: string, path: string): Promise<Page> {
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core's violations of impact serious or critical on the page as it is now. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as {
-        axe: {
-          run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe;
-    return (await axe.run()).violations;
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /** The text of every cell of a table, by row (header row excluded). */

@@ -6,6 +6,7 @@ import { ApiError, adoptTokenFromHash, getToken, setToken } from './api.js';
 
 const PAGES = [
   ['index.html', 'Tasks'],
+  ['dags.html', 'Meta-tasks'],
   ['sites.html', 'Sites and pilots'],
   ['accounting.html', 'Accounting'],
   ['metrics.html', 'Operator metrics'],

@@ -1,0 +1,1 @@
+export function concatJsonLines(texts: { name: string; text: string }[]): string;
