@@ -445,7 +445,8 @@ describe('least privilege', () => {
   const rw = 'read-write';
   const NOTHING: Access = { tables: {}, streams: [], sqs: [], states: [], s3: [], sts: [] };
   const EXPECTED: Record<string, Access> = {
-    'submit-task': { ...NOTHING, tables: { tasks: rw }, states: ['StartExecution'] },
+    // catalog: a dataset task's dataset must exist.
+    'submit-task': { ...NOTHING, tables: { tasks: rw, catalog: 'read' }, states: ['StartExecution'] },
     'list-tasks': { ...NOTHING, tables: { tasks: 'read' } },
     'get-task': { ...NOTHING, tables: { tasks: 'read' } },
     'list-jobs': { ...NOTHING, tables: { tasks: 'read', jobs: 'read' } },
@@ -538,6 +539,12 @@ describe('least privilege', () => {
     'size-task': {
       ...NOTHING,
       tables: { tasks: rw, jobs: 'read', policies: rw, sites: 'read' },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
+    },
+    // A dataset task's files and replicas from the catalog; jobs added for new files, then a dispatch round.
+    'resolve-inputs': {
+      ...NOTHING,
+      tables: { tasks: rw, catalog: 'read', policies: rw, sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
     },
     'reap-pilots': {
