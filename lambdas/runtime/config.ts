@@ -45,7 +45,12 @@ export const ConfigSchema = z.object({
   GLUON_PILOT_DATA_LOCATIONS: z
     .string()
     .default('')
-    .transform((text) => text.split(',').map((l) => l.trim()).filter((l) => l !== '')),
+    .transform((text) =>
+      text
+        .split(',')
+        .map((l) => l.trim())
+        .filter((l) => l !== ''),
+    ),
   /** Users' webhooks and their deliveries. */
   GLUON_WEBHOOKS_TABLE: z.string().min(1),
   /** The bus task events go to (set on the function that publishes them only). */
