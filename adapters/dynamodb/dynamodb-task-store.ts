@@ -223,7 +223,7 @@ export class DynamoDbTaskStore implements TaskStore {
   async getSpec(taskId: string): Promise<TaskSpec | undefined> {
     const cached = this.specs.get(taskId);
     if (cached !== undefined) return cached;
-    const items = await this.queryBetween(taskId, TASK_SK.inputsPrefix, TASK_SK.spec);
+    const items = await this.query(taskId, TASK_SK.inputsPrefix, TASK_SK.spec);
     const specItem = items.find((i) => i.sk === TASK_SK.spec);
     if (specItem === undefined) return undefined;
     const spec = withResolvedInputs(specItem.spec as TaskSpec, resolvedOf(items));
@@ -704,17 +704,23 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   /** The task's items (from `fromSk` on), strongly consistent. */
-  private async query(taskId: string, fromSk: string | undefined): Promise<Item[]> {
+  /** The task's items from sort key `fromSk` on (up to `toSk` when given), strongly consistent. */
+  private async query(taskId: string, fromSk: string | undefined, toSk?: string): Promise<Item[]> {
     const items: Item[] = [];
     let startKey: Item | undefined;
+    const range =
+      fromSk === undefined ? '' : toSk === undefined ? ' AND sk >= :from' : ' AND sk BETWEEN :from AND :to';
     try {
       do {
         const out: QueryCommandOutput = await this.client.send(
           new QueryCommand({
             TableName: this.tableName,
-            KeyConditionExpression: fromSk === undefined ? 'taskId = :t' : 'taskId = :t AND sk >= :from',
-            ExpressionAttributeValues:
-              fromSk === undefined ? { ':t': taskId } : { ':t': taskId, ':from': fromSk },
+            KeyConditionExpression: `taskId = :t${range}`,
+            ExpressionAttributeValues: {
+              ':t': taskId,
+              ...(fromSk === undefined ? {} : { ':from': fromSk }),
+              ...(fromSk === undefined || toSk === undefined ? {} : { ':to': toSk }),
+            },
             ConsistentRead: true,
             ExclusiveStartKey: startKey,
           }),
@@ -724,29 +730,6 @@ export class DynamoDbTaskStore implements TaskStore {
       } while (startKey !== undefined);
     } catch (error) {
       rethrowSdkError(error, 'get task');
-    }
-    return items;
-  }
-
-  private async queryBetween(taskId: string, from: string, to: string): Promise<Item[]> {
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    try {
-      do {
-        const out: QueryCommandOutput = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'taskId = :t AND sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':t': taskId, ':from': from, ':to': to },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        items.push(...(out.Items ?? []));
-        startKey = out.LastEvaluatedKey;
-      } while (startKey !== undefined);
-    } catch (error) {
-      rethrowSdkError(error, 'get task spec');
     }
     return items;
   }

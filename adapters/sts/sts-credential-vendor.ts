@@ -18,11 +18,17 @@ export class StsCredentialVendor implements CredentialVendor {
   private readonly client: STSClient;
   private readonly roleArn: string;
   private readonly durationSec: number;
+  private readonly dataLocations: readonly string[];
 
-  constructor(client: STSClient, roleArn: string, durationSec = 3600) {
+  /**
+   * `dataLocations`: the storage endpoints' `bucket/prefix` pilots stage catalog files in from
+   * (GLUON_PILOT_DATA_LOCATIONS); the session may read under each. The role must allow it too.
+   */
+  constructor(client: STSClient, roleArn: string, durationSec = 3600, dataLocations: readonly string[] = []) {
     this.client = client;
     this.roleArn = roleArn;
     this.durationSec = durationSec;
+    this.dataLocations = dataLocations;
   }
 
   async vend(scope: {
@@ -38,7 +44,7 @@ export class StsCredentialVendor implements CredentialVendor {
           RoleArn: this.roleArn,
           RoleSessionName: scope.pilotId.slice(0, 64),
           DurationSeconds: this.durationSec,
-          Policy: JSON.stringify(sessionPolicy(scope, this.roleArn)),
+          Policy: JSON.stringify(sessionPolicy(scope, this.roleArn, this.dataLocations)),
           Tags: [{ Key: 'gluon:site', Value: scope.siteId }],
         }),
       );
@@ -75,6 +81,7 @@ const RANGE_CONSUMER_ACTIONS = [
 export function sessionPolicy(
   scope: { pilotId: string; siteId: string; queueUrl: string; bucket: string; leaseTable: string },
   roleArn: string,
+  dataLocations: readonly string[] = [],
 ): { Version: string; Statement: Array<Record<string, unknown>> } {
   const [, , , , account = '*'] = roleArn.split(':');
   const queueName = scope.queueUrl.split('/').at(-1) ?? '';
@@ -125,6 +132,16 @@ export function sessionPolicy(
           `arn:${partition}:s3:::${scope.bucket}/${OBJECT_PREFIXES.tasks}*`,
         ],
       },
+      // Stage-in of catalog files from the storage endpoints' buckets (replicas of dataset tasks).
+      ...(dataLocations.length === 0
+        ? []
+        : [
+            {
+              Effect: 'Allow',
+              Action: ['s3:GetObject'],
+              Resource: dataLocations.map((l) => `arn:${partition}:s3:::${l.replace(/\/?$/, '/')}*`),
+            },
+          ]),
     ],
   };
 }

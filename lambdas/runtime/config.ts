@@ -43,6 +43,16 @@ export const ConfigSchema = z.object({
   GLUON_SITE_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Role pilots get short-lived, site-scoped credentials of (STS AssumeRole); unset: pilots bring their own. */
   GLUON_PILOT_ROLE_ARN: z.string().startsWith('arn:').optional(),
+  /** Storage endpoints' `bucket/prefix`, comma-separated, that vended pilot sessions may read (stage-in of catalog files). */
+  GLUON_PILOT_DATA_LOCATIONS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((l) => l.trim())
+        .filter((l) => l !== ''),
+    ),
   /** Users' webhooks and their deliveries. */
   GLUON_WEBHOOKS_TABLE: z.string().min(1),
   /** The bus task events go to (set on the function that publishes them only). */

@@ -79,7 +79,12 @@ export function depsFromConfig(c: Config): Deps {
     credentials:
       c.GLUON_PILOT_ROLE_ARN === undefined
         ? new NoCredentialVendor()
-        : new StsCredentialVendor(stsClient(), c.GLUON_PILOT_ROLE_ARN),
+        : new StsCredentialVendor(
+            stsClient(),
+            c.GLUON_PILOT_ROLE_ARN,
+            undefined,
+            c.GLUON_PILOT_DATA_LOCATIONS,
+          ),
     clock,
     ids: {
       taskId: () => newId('t'),

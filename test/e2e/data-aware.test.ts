@@ -26,7 +26,13 @@ const SCOPE = 'user.local-user';
 const AT = '2026-12-01T10:00:00.000Z';
 
 beforeAll(async () => {
-  stack = await startTestStack('data-aware', { pilots: 2, inMemory: true, pilotIdleExitSec: 30 });
+  stack = await startTestStack('data-aware', {
+    pilots: 2,
+    inMemory: true,
+    pilotIdleExitSec: 30,
+    // A small advertised memory: the pilots' health check wants 90 % of it free on a shared machine.
+    pilotArgs: ['--memory-mb', '2000'],
+  });
   api = new Api(stack.apiUrl, stack.userToken);
   const operator = new Api(stack.apiUrl, await stack.mintToken({ sub: 'operator', scopes: ['gluon.admin'] }));
   const remote = await operator.request('PUT', '/sites/remote', {

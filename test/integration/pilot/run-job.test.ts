@@ -223,6 +223,61 @@ describe('runJob', () => {
     expect(await keysUnder(job.outputPrefix)).toEqual([job.logKey]);
   });
 
+  it('stages a catalog file in from its next replica when the first is missing or corrupt, noting each in the log', async () => {
+    const content = 'good replica\n';
+    const key = `data/${randomUUID()}/AOD.01.root`;
+    const corrupt = `data/${randomUUID()}/AOD.01.root`;
+    await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: corrupt, Body: 'changed after registration\n' }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: key, Body: content }));
+    const job = makeJob({
+      payload: { command: 'sh', args: ['-c', 'cat "$GLUON_INPUT_FILES" > out.txt'], env: {}, sandbox: [] },
+      inputs: [
+        {
+          name: 'user.alice:AOD.01.root',
+          adler32: adler32(content),
+          bytes: content.length,
+          replicas: [
+            { endpointId: 'GONE', url: `s3://${BUCKET}/data/${randomUUID()}/missing` },
+            { endpointId: 'CORRUPT', url: `s3://${BUCKET}/${corrupt}` },
+            { endpointId: 'GOOD', url: `s3://${OTHER_BUCKET}/${key}` },
+          ],
+        },
+      ],
+    });
+
+    const report = await runJob(job, context());
+    expect(report.pilotErrorCode, report.errorMessage).toBe(PILOT_ERROR_CODES.OK);
+    expect(await objectText(`${job.outputPrefix}out.txt`)).toBe(content);
+    const log = await expectLogOf(job, report);
+    expect(log).toMatch(/^# stage-in of user\.alice:AOD\.01\.root from GONE failed \(.+\); trying CORRUPT$/m);
+    expect(log).toMatch(
+      /^# stage-in of user\.alice:AOD\.01\.root from CORRUPT failed \(.*checksum mismatch.*\); trying GOOD$/m,
+    );
+    expect(log).toContain('# input: user.alice:AOD.01.root -> AOD.01.root');
+  });
+
+  it('reports STAGE_IN_FAILED naming every replica when none can be read, and when none may be read here', async () => {
+    const job = makeJob({
+      inputs: [
+        {
+          name: 'user.alice:AOD.02.root',
+          adler32: '00000001',
+          replicas: [{ endpointId: 'GONE', url: `s3://${BUCKET}/data/${randomUUID()}/missing` }],
+        },
+      ],
+    });
+    const report = await runJob(job, context());
+    expect(report.pilotErrorCode).toBe(PILOT_ERROR_CODES.STAGE_IN_FAILED);
+    expect(report.errorMessage).toMatch(/user\.alice:AOD\.02\.root: every replica failed \(GONE: /);
+
+    const none = makeJob({ inputs: [{ name: 'user.alice:AOD.03.root', replicas: [] }] });
+    const refused = await runJob(none, context());
+    expect(refused.pilotErrorCode).toBe(PILOT_ERROR_CODES.STAGE_IN_FAILED);
+    expect(refused.errorMessage).toContain('no replica this site may read');
+  });
+
   it('reports STAGE_IN_FAILED when a sandbox file does not match its sha256', async () => {
     const key = `sandboxes/alice/${randomUUID()}/run.sh`;
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'echo tampered\n' }));

@@ -218,6 +218,19 @@ describe('StsCredentialVendor', () => {
     expect(() => sessionPolicy({ ...SCOPE, siteId: 'desy' }, ROLE_ARN)).toThrow(/not the queue of site desy/);
   });
 
+  it('lets the session read the storage endpoints it is told of (stage-in of catalog files), and no more', () => {
+    const s3Reads = (locations?: string[]) =>
+      (sessionPolicy(SCOPE, ROLE_ARN, locations).Statement as unknown as PolicyStatement[])
+        .filter((s) => list(s.Action).includes('s3:GetObject'))
+        .flatMap((s) => list(s.Resource))
+        .filter((r) => !r.includes(BUCKET));
+    expect(s3Reads()).toEqual([]);
+    expect(s3Reads(['data-a', 'data-b/run3/'])).toEqual([
+      'arn:aws:s3:::data-a/*',
+      'arn:aws:s3:::data-b/run3/*',
+    ]);
+  });
+
   it("lets the pilot update only its own lease: the lease table's items keyed by its pilot id", async () => {
     const client = testClient();
     try {
