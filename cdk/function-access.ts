@@ -199,8 +199,10 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   },
   /** A dataset task's files and replicas from the catalog, stored with the task; added jobs to dispatch. */
   'resolve-inputs': {
-    tables: { tasks: 'read-write', catalog: 'read', policies: 'read-write', sites: 'read' },
+    tables: { tasks: 'read-write', catalog: 'read-write', policies: 'read-write', sites: 'read' },
     siteQueues: ['send', 'get-url', 'depth'],
+    // `inputs.rule`: the task's rule made (catalog items) and its transfers sent.
+    transfers: ['send'],
   },
   // Event service.
   /** Makes the task's range queue (lease: the visibility timeout) and sends its range messages. */

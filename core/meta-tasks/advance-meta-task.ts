@@ -2,7 +2,13 @@ import type { Deps } from '../deps.ts';
 import { submitNodeTask } from '../tasks/submit-task.ts';
 import { isFinalTaskState, type TaskHead } from '../tasks/task.ts';
 import { changeMetaTask } from './change-meta-task.ts';
-import { isFinalMetaTaskState, type MetaTask, type MetaTaskState, type NodeRecord } from './meta-task.ts';
+import {
+  isFinalMetaTaskState,
+  type MetaTask,
+  type MetaTaskState,
+  type NodeRecord,
+  nodeDatasetOfTry,
+} from './meta-task.ts';
 import { nodeTaskSpec } from './meta-task-spec.ts';
 import { planAdvance } from './readiness.ts';
 
@@ -38,7 +44,22 @@ export async function advanceMetaTask(deps: AdvanceDeps, metaTaskId: string): Pr
     }
     for (const name of plan.start) {
       const node = nodeOf(m, name);
-      const spec = nodeTaskSpec(m.spec, m.edges, name, m.owner);
+      const template = nodeTaskSpec(m.spec, m.edges, name, m.owner);
+      // The node writes a dataset of its own try; a child reads what its parent's try wrote.
+      const parent = m.edges.find((e) => e.to === name)?.from;
+      const parentDataset = parent === undefined ? undefined : nodeOf(m, parent).outputDataset;
+      const outputDataset = nodeDatasetOfTry(
+        template.outputDataset as string,
+        metaTaskId,
+        node.history.length,
+      );
+      const spec = {
+        ...template,
+        outputDataset,
+        ...(template.inputs?.dataset !== undefined && parentDataset !== undefined
+          ? { inputs: { ...template.inputs, dataset: parentDataset } }
+          : {}),
+      };
       const { taskId } = await submitNodeTask(
         deps,
         m.owner,
@@ -48,6 +69,7 @@ export async function advanceMetaTask(deps: AdvanceDeps, metaTaskId: string): Pr
       );
       node.state = 'running';
       node.taskId = taskId;
+      node.outputDataset = outputDataset;
       delete node.reason;
       changed = true;
     }

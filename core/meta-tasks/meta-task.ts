@@ -31,6 +31,23 @@ export interface NodeRecord {
   reason?: string;
   /** Earlier tasks of the node (before a retry), oldest first. */
   history: Array<{ taskId: string; state: NodeState }>;
+  /** The dataset the node's current task writes (`scope:name`; set when it starts). */
+  outputDataset?: string;
+}
+
+/**
+ * The dataset a node's task writes, this meta-task's and this try's own: the spec's name with the
+ * meta-task id (and `.r<try>` for a retried node) before its `.output`/`.merged` ending, so the
+ * same meta-task spec submitted again, or a node retried, never finds its dataset taken and closed.
+ */
+export function nodeDatasetOfTry(specDataset: string, metaTaskId: string, attempt: number): string {
+  const colon = specDataset.indexOf(':');
+  const scope = specDataset.slice(0, colon);
+  const name = specDataset.slice(colon + 1);
+  const ending = /\.(output|merged)$/.exec(name)?.[0] ?? '';
+  const stem = name.slice(0, name.length - ending.length);
+  const retry = attempt > 0 ? `.r${attempt}` : '';
+  return `${scope}:${`${stem}.${metaTaskId}${retry}`.slice(0, 250 - ending.length)}${ending}`;
 }
 
 /**

@@ -38,7 +38,7 @@ export async function metaTaskView(deps: Pick<Deps, 'tasks'>, m: MetaTask): Prom
         state: paused ? 'paused' : node.state,
         ...(node.taskId === undefined ? {} : { taskId: node.taskId }),
         ...(progress === undefined ? {} : { jobCount: progress.jobCount, counts: progress.counts }),
-        outputDataset: nodeOutputDataset(m.spec, name, m.owner),
+        outputDataset: node.outputDataset ?? nodeOutputDataset(m.spec, name, m.owner),
         parents: m.edges.filter((e) => e.to === name).map((e) => e.from),
         ...(node.reason === undefined ? {} : { reason: node.reason }),
         history: node.history,

@@ -14,6 +14,8 @@ import { inputDataset, resolveFiles } from '../catalog/task-inputs.ts';
 import type { Deps } from '../deps.ts';
 import { FatalError, NotFoundError } from '../errors.ts';
 import { dispatchJobs } from '../policies/dispatch-jobs.ts';
+import type { RuleDeps } from '../transfers/manage-rules.ts';
+import { rulePrecondition } from '../transfers/rule-precondition.ts';
 import { jobCount, jobResources } from './split-task.ts';
 import { isFinalTaskState, type TaskHead } from './task.ts';
 import { readsDataset, type TaskSpec, withResolvedInputs } from './task-spec.ts';
@@ -59,6 +61,24 @@ export type InputGate = (
 
 /** The gate with no precondition: always ready. */
 export const openInputGate: InputGate = async () => ({ ready: true });
+
+/**
+ * The gate of `inputs.rule` (PanDA's data carousel, simplest form): the task's rule (made once,
+ * its id from the task's) must have put every file of the dataset at one of its endpoints before
+ * the files are resolved and the jobs released; until then the task waits, and `gluon why` shows
+ * the rule's progress. Tasks without `inputs.rule` pass.
+ */
+export function ruleGate(deps: RuleDeps): InputGate {
+  return async (spec, head) => {
+    const rule = spec.inputs?.rule;
+    const dataset = spec.inputs?.dataset;
+    if (rule === undefined || dataset === undefined) return { ready: true };
+    const answer = await rulePrecondition(deps, { taskId: head.taskId, owner: head.owner, dataset, rule });
+    return answer.ready
+      ? { ready: true }
+      : { ready: false, reason: `rule ${answer.ruleId}: ${answer.reason}` };
+  };
+}
 
 export async function resolveInputs(
   deps: Pick<Deps, 'tasks' | 'catalog' | 'sites' | 'policies' | 'queue' | 'clock' | 'settings'>,

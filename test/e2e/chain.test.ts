@@ -83,8 +83,8 @@ describe('the Z→μμ chain', () => {
     ]);
     // 4 events files → 4 reco jobs → 2 merge jobs (3 files + 1) → 1 histogram job.
     expect(view.nodes.map((n) => n.jobCount)).toEqual([4, 4, 2, 1]);
-    expect(view.nodes[2]?.outputDataset).toMatch(/:zmumu-chain-e2e\.merge\.merged$/);
-    expect(view.nodes[0]?.outputDataset).toMatch(/:zmumu-chain-e2e\.gen\.output$/);
+    expect(view.nodes[2]?.outputDataset).toMatch(/:zmumu-chain-e2e\.merge\.m-[0-9a-z]+\.merged$/);
+    expect(view.nodes[0]?.outputDataset).toMatch(/:zmumu-chain-e2e\.gen\.m-[0-9a-z]+\.output$/);
 
     const s3 = s3For(stack);
     const check = await checkChainHistogram({

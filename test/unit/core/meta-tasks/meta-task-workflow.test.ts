@@ -104,6 +104,9 @@ describe('the meta-task loop', () => {
     await advanceMetaTask(deps, metaTaskId);
     const c2 = await nodeTask(deps, metaTaskId, 'c');
     expect(c2).not.toBe(c);
+    // Each try writes a dataset of its own: the first try's (closed at its end) is never reused.
+    expect((await deps.tasks.getSpec(c))?.outputDataset).toBe(`user.alice:fan.c.${metaTaskId}.output`);
+    expect((await deps.tasks.getSpec(c2))?.outputDataset).toBe(`user.alice:fan.c.${metaTaskId}.r1.output`);
     await end(deps, c2, 'done');
     await advanceMetaTask(deps, metaTaskId);
     await end(deps, await nodeTask(deps, metaTaskId, 'd'), 'done');
@@ -199,5 +202,32 @@ describe('renderGraph', () => {
     expect(lines[1]).toMatch(new RegExp(`^  gen\\s+running\\s+${gen}\\s+0/2 finished$`));
     expect(lines[2]).toMatch(/^ {2}└─ reco\s+pending\s+← gen$/);
     expect(lines[3]).toMatch(/^ {5}└─ merge\s+pending\s+← reco \(partial ≥ 0\.8\)$/);
+  });
+
+  it('passes a child the dataset its parent’s try wrote, its own per meta-task (the same spec twice never collides)', async () => {
+    const deps = inMemoryDeps();
+    const chain = {
+      name: 'pair',
+      shape: 'chain',
+      nodes: [
+        { name: 'gen', task: genTask },
+        { name: 'reco', task: { payload, outputs: ['out.txt'] } },
+      ],
+    };
+    const first = await submitMetaTask(deps, alice, chain);
+    const second = await submitMetaTask(deps, alice, chain);
+    for (const { metaTaskId } of [first, second]) {
+      await advanceMetaTask(deps, metaTaskId);
+      await end(deps, await nodeTask(deps, metaTaskId, 'gen'), 'done');
+      await advanceMetaTask(deps, metaTaskId);
+      const reco = await deps.tasks.getSpec(await nodeTask(deps, metaTaskId, 'reco'));
+      expect(reco?.inputs?.dataset).toBe(`user.alice:pair.gen.${metaTaskId}.output`);
+      expect(reco?.outputDataset).toBe(`user.alice:pair.reco.${metaTaskId}.output`);
+      const view = await getMetaTask(deps, alice, metaTaskId);
+      expect(view.nodes.map((n) => n.outputDataset)).toEqual([
+        `user.alice:pair.gen.${metaTaskId}.output`,
+        `user.alice:pair.reco.${metaTaskId}.output`,
+      ]);
+    }
   });
 });
