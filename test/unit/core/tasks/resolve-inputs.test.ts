@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Replica } from '#core/catalog/catalog.ts';
 import { explainJob } from '#core/tasks/explain-job.ts';
 import { explainTask } from '#core/tasks/explain-task.ts';
-import { resolveInputs } from '#core/tasks/resolve-inputs.ts';
+import { resolveInputs, ruleGate } from '#core/tasks/resolve-inputs.ts';
 import { submitTask } from '#core/tasks/submit-task.ts';
 import { parseTaskSpec, type TaskSpecInput } from '#core/tasks/task-spec.ts';
 import { enqueueJobs, splitTask } from '#core/tasks/task-workflow.ts';
@@ -221,6 +221,23 @@ describe('resolveInputs', () => {
       waitSec: 5,
     }));
     expect(outcome).toMatchObject({ ready: false, waitSec: 5, reason: 'rule r-1 is replicating', files: 0 });
+  });
+
+  it('holds a task with inputs.rule until its rule put every file at the rule’s endpoints', async () => {
+    const deps = await setup();
+    await register(deps, ['f1', 'f2'], ['DATA-A']);
+    const { taskId } = await submitTask(deps, alice, spec({ rule: { endpoints: ['DATA-B'] } }));
+    const gate = ruleGate(deps);
+    const held = await resolveInputs(deps, taskId, gate);
+    expect(held).toMatchObject({ ready: false, files: 0 });
+    expect(held.reason).toMatch(/^rule r-.*2 of 2 file\(s\) of user\.alice:gen\.output not yet at DATA-B/);
+    // The rule was made once, and asked the transfer service for both copies.
+    expect(deps.transferQueue.sent.map((s) => s.message.name).sort()).toEqual(['f1', 'f2']);
+    await resolveInputs(deps, taskId, gate);
+    expect(deps.transferQueue.sent).toHaveLength(2);
+    // The copies land (as the transfer service records them): the task's files are resolved.
+    for (const name of ['f1', 'f2']) await deps.catalog.putReplica(replica(name, 'DATA-B'));
+    expect(await resolveInputs(deps, taskId, gate)).toMatchObject({ ready: true, files: 2 });
   });
 
   it('does nothing for a task with inputs.files', async () => {
