@@ -1,6 +1,5 @@
 import type { Context } from 'aws-lambda';
 import type { OperationId } from '#core/api/operations.ts';
-import { OPERATIONS } from '#core/api/operations.ts';
 import type { Deps } from '#core/deps.ts';
 import { getMetaTask, listMetaTasks } from '#core/meta-tasks/read-meta-tasks.ts';
 import {
@@ -10,13 +9,8 @@ import {
   retryMetaTask,
 } from '#core/meta-tasks/steer-meta-task.ts';
 import { submitMetaTask } from '#core/meta-tasks/submit-meta-task.ts';
-import {
-  type HttpEvent,
-  type HttpResult,
-  httpHandler,
-  json,
-  withPageToken,
-} from '../../http/http-handler.ts';
+import { type HttpEvent, type HttpResult, httpHandler, withPageToken } from '../../http/http-handler.ts';
+import { routeDispatcher } from '../../http/route-dispatch.ts';
 
 export type MetaTaskApiDeps = Pick<
   Deps,
@@ -57,18 +51,5 @@ function operationHandlers(deps: MetaTaskApiDeps) {
  * `routeKey` (`POST /meta-tasks/{metaTaskId}/cancel`) picks the operation's handler.
  */
 export function createHandler(deps: MetaTaskApiDeps): RouteHandler {
-  const handlers = operationHandlers(deps);
-  const byRoute = new Map<string, RouteHandler>(
-    Object.entries(handlers).map(([id, handler]) => {
-      const op = OPERATIONS[id as keyof typeof handlers];
-      return [`${op.method} ${op.path}`, handler as RouteHandler];
-    }),
-  );
-  return async (event, context) => {
-    const handler = byRoute.get(event.routeKey);
-    if (handler === undefined) {
-      return json(404, { error: { code: 'NOT_FOUND', message: `no meta-task operation ${event.routeKey}` } });
-    }
-    return handler(event, context);
-  };
+  return routeDispatcher(operationHandlers(deps));
 }
