@@ -5,6 +5,7 @@
  *   npm run bench -- --scale 1000000
  *   npm run bench -- --event-service [--events 200000] [--range-size 100] [--consumers 4] [--json]
  *   npm run bench -- --brokerage [--json]
+ *   npm run bench -- --data [--files 400] [--pilots 4] [--json]
  *
  * Default run, on the local stack:
  * 1. throughput: N trivial jobs through P pilots already waiting (started by the factory for a
@@ -25,6 +26,8 @@
  * ranges/s dispatched and completed, the cost per range, the pilot's CPU per range.
  * `--brokerage`: brokerage decisions per second for 100 sites and 10,000 queued jobs, in the pure
  * core, no stack (brokerage.ts).
+ * `--data`: the data catalog (data.ts): files registered per second and their cost, a dataset task
+ * (one job per file, outputs registered) with its cost per job, a rule's transfers per second and cost.
  */
 // Must be set before the functions' clients are built (at their cold start, inside startLocalStack).
 process.env.GLUON_MEASURE_CAPACITY = '1';
@@ -41,6 +44,7 @@ import { setDefaultLogSink } from '#platform/logger.ts';
 import { startStack, trivialTask, waitForTask, warmPilots } from './bench-stack.ts';
 import { brokerageBench } from './brokerage.ts';
 import { closeCostWindow, costLines, money, openCostWindow } from './cost-figures.ts';
+import { dataBench } from './data.ts';
 import { eventServiceBench } from './event-service.ts';
 import {
   credentialDollarsPer1000PilotDays,
@@ -77,6 +81,8 @@ const options = new Command()
   .option('--events <n>', 'with --event-service: events of the task', positive, 200_000)
   .option('--range-size <n>', 'with --event-service: events per range', positive, 100)
   .option('--consumers <n>', 'with --event-service: consumer jobs, and pilots', positive, 4)
+  .option('--data', 'instead: the data catalog: registration, a dataset task, a rule’s transfers (data.ts)')
+  .option('--files <n>', 'with --data: files registered, processed and copied', positive, 400)
   .option('--brokerage', 'instead: brokerage decisions per second (100 sites, 10,000 queued jobs), no stack')
   .option('--json', 'print one JSON object instead of the report')
   .addOption(new Option('--liveness-only <dispatchSec>', 'internal: the liveness phase alone').hideHelp())
@@ -87,6 +93,8 @@ const options = new Command()
     slurm: boolean;
     scale?: number;
     eventService?: boolean;
+    data?: boolean;
+    files: number;
     brokerage?: boolean;
     events: number;
     rangeSize: number;
@@ -374,6 +382,10 @@ async function main(): Promise<void> {
   }
   if (options.eventService) {
     await eventServiceBench(options);
+    return;
+  }
+  if (options.data) {
+    await dataBench(options);
     return;
   }
 
