@@ -360,9 +360,15 @@ describe('job dispatch', () => {
       const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount?: number } | undefined;
       expect(redrive?.maxReceiveCount, id).toBeGreaterThan(0);
     }
-    // A site queue and its DLQ come from SqsJobQueue.ensureSiteQueue (tested below); the one queue
-    // in the template is the task event rules' dead-letter queue.
-    expect(queues.map(([, q]) => cdkPath(q))).toEqual([`${STACK}/Notifications/TargetDeadLetters/Resource`]);
+    // A site queue and its DLQ come from SqsJobQueue.ensureSiteQueue (tested below); the queues in
+    // the template are the task event rules' dead-letter queue and the transfer service's queue and DLQ.
+    expect(queues.map(([, q]) => cdkPath(q)).sort()).toEqual(
+      [
+        `${STACK}/Notifications/TargetDeadLetters/Resource`,
+        `${STACK}/Transfers/TransfersQueue/Resource`,
+        `${STACK}/Transfers/TransfersDlq/Resource`,
+      ].sort(),
+    );
   });
 
   it('site queues created by the application redrive to their DLQ after maxReceiveCount receives', async () => {
@@ -564,6 +570,20 @@ describe('least privilege', () => {
       tables: { tasks: rw, jobs: 'read', policies: rw, sites: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
     },
+    // A dataset task's files and replicas from the catalog; jobs added for new files, then a dispatch
+    // round; `inputs.rule`: the task's rule made (catalog items) and its transfers sent.
+    'resolve-inputs': {
+      ...NOTHING,
+      tables: { tasks: rw, catalog: rw, policies: rw, sites: 'read' },
+      sqs: [
+        'GetQueueAttributes',
+        'GetQueueAttributes transfers',
+        'GetQueueUrl',
+        'GetQueueUrl transfers',
+        'SendMessage',
+        'SendMessage transfers',
+      ],
+    },
     'reap-pilots': {
       ...NOTHING,
       tables: { tasks: 'read', jobs: rw, leases: rw, pilots: rw, sites: rw, policies: 'read' },
@@ -697,7 +717,7 @@ describe('least privilege', () => {
       states: ['SendTaskSuccess', 'meta-task:SendTaskSuccess', 'meta-task:StartExecution'],
     },
     // Advance submits ready nodes' tasks (their workflows started).
-    'advance-meta-task': { ...NOTHING, tables: { tasks: rw }, states: ['StartExecution'] },
+    'advance-meta-task': { ...NOTHING, tables: { tasks: rw, catalog: rw }, states: ['StartExecution'] },
     'wait-for-nodes': { ...NOTHING, tables: { tasks: rw }, states: ['meta-task:SendTaskSuccess'] },
   };
 

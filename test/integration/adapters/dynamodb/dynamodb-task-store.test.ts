@@ -101,7 +101,7 @@ describe('DynamoDbTaskStore create and read', () => {
     expect(await store.getHead(task.taskId, { consistent: false })).toEqual(head);
   });
 
-  it('reads a spec once and then serves it from its cache', async () => {
+  it('reads a spec once (one Query, with a dataset task’s resolved inputs) and then serves it from its cache', async () => {
     const task = makeTask();
     await store.create(task);
     const { client, sent } = countingClient();
@@ -110,7 +110,7 @@ describe('DynamoDbTaskStore create and read', () => {
     expect(await cached.getSpec(task.taskId)).toEqual(task.spec);
     expect(await cached.getSpec(task.taskId)).toEqual(task.spec);
     expect(await cached.getSpec(task.taskId)).toEqual(task.spec);
-    expect(sent.get('GetCommand')).toBe(1);
+    expect(sent.get('QueryCommand')).toBe(1);
 
     // A whole read fills the cache too.
     const other = makeTask();
@@ -139,13 +139,13 @@ describe('DynamoDbTaskStore create and read', () => {
     const cached = new DynamoDbTaskStore(client, tables.tasks);
     for (const taskId of ids.slice(0, 256)) await cached.getSpec(taskId);
     await cached.getSpec(ids[0] as string);
-    expect(sent.get('GetCommand')).toBe(256);
+    expect(sent.get('QueryCommand')).toBe(256);
 
     await cached.getSpec(ids[256] as string);
     await cached.getSpec(ids[1] as string);
-    expect(sent.get('GetCommand')).toBe(257);
+    expect(sent.get('QueryCommand')).toBe(257);
     expect(await cached.getSpec(ids[0] as string)).toEqual(spec);
-    expect(sent.get('GetCommand')).toBe(258);
+    expect(sent.get('QueryCommand')).toBe(258);
   });
 
   it('reads progress (head, counts and wait token) without the spec', async () => {
