@@ -44,11 +44,12 @@ describe('cdk-nag AwsSolutions', () => {
     for (const ack of acks) {
       // IAM5 findings are acknowledged one by one (`AwsSolutions-IAM5[Resource::…]`), never the whole rule.
       // The web monitor's CDK-made BucketDeployment handler also has exact IAM4/IAM5 Action findings, and its distribution CFR ones.
-      // SQS3 (a queue without a DLQ) only on the task event rules' DLQ, which is itself a DLQ.
+      // SQS3 (a queue without a DLQ) only on the task event rules' DLQ and the transfers queue's DLQ, themselves DLQs.
       expect(ack.id, ack.path).toMatch(
         /^Annotation::AwsSolutions-(IAM5\[Resource::[^\]]+\]|IAM5\[Action::s3:[A-Za-z]+\*\]|IAM4\[Policy::[^\]]+\]|L1|S1|CFR[1-4])$|^Annotation::AwsSolutions-SQS3$/,
       );
-      if (ack.id.endsWith('-SQS3')) expect(ack.path).toMatch(/\/Notifications\/TargetDeadLetters$/);
+      if (ack.id.endsWith('-SQS3'))
+        expect(ack.path).toMatch(/\/(Notifications\/TargetDeadLetters|Transfers\/TransfersDlq)$/);
       expect(ack.reason.length, `${ack.path} ${ack.id}`).toBeGreaterThan(40);
     }
   });
