@@ -104,6 +104,7 @@ export class GluonStack extends Stack {
       jobDispatch: this.jobDispatch,
       storage: this.storage,
       leaseTable: this.bookkeeping.tables.leases,
+      dataBuckets: stage.catalog.dataBuckets,
     });
 
     // Before the functions: the publishing function gets the bus's name and a grant on it.

@@ -109,6 +109,10 @@ export class Functions extends Construct {
           ...environment,
           // Only the functions that vend know the role (unset elsewhere: NoCredentialVendor).
           ...(vends ? { GLUON_PILOT_ROLE_ARN: props.pilotCredentials.role.roleArn } : {}),
+          // …and the endpoint buckets the sessions they vend may read (catalog files' replicas).
+          ...(vends && props.stage.catalog.dataBuckets.length > 0
+            ? { GLUON_PILOT_DATA_LOCATIONS: props.stage.catalog.dataBuckets.map((b) => `${b}/`).join(',') }
+            : {}),
           // Only the functions that publish know the bus.
           ...(access.eventBus?.includes('put')
             ? { GLUON_EVENT_BUS_NAME: props.notifications.bus.eventBusName }

@@ -15,6 +15,8 @@ export interface PilotCredentialsProps {
   storage: Storage;
   /** The pilot leases: a pilot renews its own lease there (the vended session narrows it to its key). */
   leaseTable: ITable;
+  /** Storage endpoints' buckets (the stage's `catalog.dataBuckets`): pilots stage catalog files in from them. */
+  dataBuckets?: readonly string[];
 }
 
 /**
@@ -58,6 +60,25 @@ export class PilotCredentials extends Construct {
         resources: [props.leaseTable.tableArn],
       }),
     );
+    const dataBuckets = props.dataBuckets ?? [];
+    if (dataBuckets.length > 0) {
+      // Catalog files' replicas at the storage endpoints: read at stage-in (each vended session
+      // is narrowed to the same buckets' endpoint locations, GLUON_PILOT_DATA_LOCATIONS).
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ReadEndpointReplicas',
+          actions: ['s3:GetObject'],
+          resources: dataBuckets.map((bucket) => `arn:${Stack.of(this).partition}:s3:::${bucket}/*`),
+        }),
+      );
+      for (const bucket of dataBuckets) {
+        acknowledge(
+          this.role,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/*]`,
+          `Pilots stage in catalog files from storage endpoint bucket ${bucket} (stage catalog.dataBuckets), under keys known only at run time.`,
+        );
+      }
+    }
     const bucketId = logicalIdOf(props.storage.bucket);
     acknowledge(
       this.role,
