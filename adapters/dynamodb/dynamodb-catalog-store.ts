@@ -1,7 +1,6 @@
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -23,6 +22,7 @@ import type { CatalogStore, RegisterOutcome, ScopeRecord } from '#core/catalog/p
 import { ConflictError, TransientError, ValidationError } from '#core/errors.ts';
 import { backoffDelay, mapBounded, sleep } from '../concurrency.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
+import { consistentGet } from './consistent-get.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
@@ -527,15 +527,8 @@ export class DynamoDbCatalogStore implements CatalogStore {
 
   // ---- helpers
 
-  private async get(pk: string, sk: string, what: string): Promise<Item | undefined> {
-    try {
-      const out = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: true }),
-      );
-      return out.Item;
-    } catch (error) {
-      rethrowSdkError(error, what);
-    }
+  private get(pk: string, sk: string, what: string): Promise<Item | undefined> {
+    return consistentGet(this.db, this.tableName, { pk, sk }, what);
   }
 
   /** Puts an item that must not exist; false when it does. */

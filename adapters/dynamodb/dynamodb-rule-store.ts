@@ -1,7 +1,6 @@
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -11,6 +10,7 @@ import type { RuleStore } from '#core/transfers/ports.ts';
 import type { Lock, Rule } from '#core/transfers/rule.ts';
 import { errorName, rethrowSdkError } from '../sdk-errors.ts';
 import { batchPut } from './batch-put.ts';
+import { consistentGet } from './consistent-get.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
@@ -281,15 +281,8 @@ export class DynamoDbRuleStore implements RuleStore {
     return rules;
   }
 
-  private async get(pk: string, sk: string, what: string): Promise<Item | undefined> {
-    try {
-      const out = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: true }),
-      );
-      return out.Item;
-    } catch (error) {
-      rethrowSdkError(error, what);
-    }
+  private get(pk: string, sk: string, what: string): Promise<Item | undefined> {
+    return consistentGet(this.db, this.tableName, { pk, sk }, what);
   }
 
   private async update(

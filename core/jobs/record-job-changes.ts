@@ -37,20 +37,23 @@ import type { JobRecordChange } from './ports.ts';
  * it was written, and a write that succeeded is never missed (the feed delivers it at least once).
  * A failed batch is delivered again; every step is safe to repeat.
  */
+/** What the jobs feed's consumer uses (the use case and its handler share it). */
+export type RecordJobChangesDeps = Pick<
+  Deps,
+  | 'tasks'
+  | 'jobs'
+  | 'sites'
+  | 'queue'
+  | 'workflow'
+  | 'leases'
+  | 'clock'
+  | 'policies'
+  | 'accounting'
+  | 'catalog'
+>;
+
 export async function recordJobChanges(
-  deps: Pick<
-    Deps,
-    | 'tasks'
-    | 'jobs'
-    | 'sites'
-    | 'queue'
-    | 'workflow'
-    | 'leases'
-    | 'clock'
-    | 'policies'
-    | 'accounting'
-    | 'catalog'
-  >,
+  deps: RecordJobChangesDeps,
   changes: JobRecordChange[],
 ): Promise<{
   accounted: number;

@@ -1,8 +1,7 @@
 import middy from '@middy/core';
 import { jobChangesOf } from '#adapters/dynamodb/job-change-feed.ts';
-import type { Deps } from '#core/deps.ts';
 import { jobChangeFacts } from '#core/jobs/job-change-facts.ts';
-import { recordJobChanges } from '#core/jobs/record-job-changes.ts';
+import { type RecordJobChangesDeps, recordJobChanges } from '#core/jobs/record-job-changes.ts';
 import { count, countBy, logger, powertools } from '../../runtime/powertools.ts';
 
 /**
@@ -12,21 +11,7 @@ import { count, countBy, logger, powertools } from '../../runtime/powertools.ts'
  * is delivered again (every step is safe to repeat). With the tumbling window the event source
  * mapping uses (it makes events name their shard), the answer must carry a `state`.
  */
-export function createHandler(
-  deps: Pick<
-    Deps,
-    | 'tasks'
-    | 'jobs'
-    | 'sites'
-    | 'queue'
-    | 'workflow'
-    | 'leases'
-    | 'clock'
-    | 'policies'
-    | 'accounting'
-    | 'catalog'
-  >,
-) {
+export function createHandler(deps: RecordJobChangesDeps) {
   return powertools(middy<unknown, { state: Record<string, string> }>())
     .onError(async (request) => {
       logger.error('job changes not recorded; the batch will come again', {
