@@ -47,6 +47,8 @@ export interface UsageRecord {
   maxRssMB: number;
   /** CPU time normalised to HEPscore23 seconds by the site's factor, when the site defines one. */
   hs23Sec?: number;
+  /** What the attempt cost on a paid site: its wall time at its pilot's hourly price (USD, 6 decimals). */
+  costUsd?: number;
 }
 
 /** One roll-up: a day and a user, group or site, with its attempts' usage summed (maxRssMB: the largest). */
@@ -61,6 +63,8 @@ export interface RollupRow {
   wallSec: number;
   cpuSec: number;
   hs23Sec?: number;
+  /** Summed costUsd of the attempts that had one. */
+  costUsd?: number;
   maxRssMB: number;
 }
 

@@ -44,6 +44,33 @@ export const HealthCheckSchema = z.strictObject({
 });
 export type HealthCheck = z.infer<typeof HealthCheckSchema>;
 
+/**
+ * Where a cloud pilot runs, as it read it from the instance metadata (EC2) or its job's environment
+ * (AWS Batch). The API prices the pilot from it at registration (Pilot.cost).
+ */
+export const CloudNodeSchema = z.strictObject({
+  provider: z.enum(['ec2', 'batch']),
+  instanceId: z.string().min(1).max(64).optional(),
+  instanceType: z.string().min(1).max(64).optional(),
+  market: z.enum(['spot', 'on-demand']).optional(),
+  availabilityZone: z.string().min(1).max(64).optional(),
+  /** The AWS Batch job (an array child: `id:index`) that runs the pilot. */
+  batchJobId: z.string().min(1).max(128).optional(),
+  /** Pilots sharing the instance: each pays its part of the instance's price. */
+  pilotsOnInstance: z.number().int().min(1).max(1024).default(1),
+});
+export type CloudNode = z.infer<typeof CloudNodeSchema>;
+
+/** What a cloud pilot costs, fixed at registration: its part of its instance's hourly price, and from where. */
+export interface PilotCost {
+  /** This pilot's part, USD per hour (the instance's price over pilotsOnInstance). */
+  hourlyUsd: number;
+  instanceHourlyUsd: number;
+  source: 'table' | 'spot-history' | 'site';
+  /** The price table's date, or when the Spot price was read. */
+  asOf: string;
+}
+
 export const PilotRegistrationSchema = z.strictObject({
   siteId: SiteIdSchema,
   host: z.string().min(1).max(255),
@@ -53,6 +80,8 @@ export const PilotRegistrationSchema = z.strictObject({
   batchId: z.string().max(128).optional(),
   /** Results of the node checks; a pilot with a failed check registers as unhealthy and takes no work. */
   health: z.array(HealthCheckSchema).max(32).optional(),
+  /** Set by pilots on cloud instances or AWS Batch jobs. */
+  cloud: CloudNodeSchema.optional(),
 });
 export type PilotRegistration = z.infer<typeof PilotRegistrationSchema>;
 
@@ -64,6 +93,8 @@ export interface Pilot extends PilotRegistration {
   registeredAt: string;
   endedAt?: string;
   jobsRun?: number;
+  /** A cloud pilot's price, when its site has provisioning. */
+  cost?: PilotCost;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface DispatchEntry {
   siteIds: string[];
   paused?: boolean;
   siteTest?: boolean;
+  /** The task's budget (spec.budget.usd): once spent, its jobs go to no paid site. */
+  budgetUsd?: number;
 }
 
 export interface StoredShares {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { ResourceClass } from '../jobs/resource-class.ts';
+import { ProvisioningSchema } from '../provisioning/cloud-site.ts';
+import type { ProvisioningDecision } from '../provisioning/provisioning-decision.ts';
 import { InputFileSchema, PayloadSchema } from '../tasks/task-spec.ts';
 import { ArchSchema, DEFAULT_ARCH, SiteIdSchema, SiteTagSchema } from './site-id.ts';
 
@@ -82,6 +84,8 @@ export const SiteSchema = z.strictObject({
   health: SiteHealthSchema.optional(),
   test: SiteTestSchema.optional(),
   accounting: SiteAccountingSchema.optional(),
+  /** How a `cloud` site gets its pilots (EC2 Fleet or AWS Batch); left out, pilots are started by others. */
+  provisioning: ProvisioningSchema.optional(),
 });
 export type Site = z.infer<typeof SiteSchema>;
 export type SiteInput = z.input<typeof SiteSchema>;
@@ -137,6 +141,8 @@ export interface SiteRecord extends Site {
   statusChange?: StatusChange;
   statusVersion?: number;
   testTask?: TestTaskState;
+  /** The provisioner's last decision for a site with provisioning (kept by put, like the census). */
+  provisioned?: ProvisioningDecision;
 }
 
 /** Where a status write expects a site: absent, or at this status and status version. */

@@ -167,6 +167,11 @@ export const TaskSpecSchema = z
     priority: z.number().int().min(0).max(1000).default(500),
     maxAttempts: z.number().int().min(1).max(10).default(3),
     /**
+     * What the task may spend on paid (cloud) sites, USD: once its attempts there cost this much
+     * (with what its jobs in flight will cost), dispatch sends its jobs to free sites only.
+     */
+    budget: z.strictObject({ usd: z.number().positive('must be more than 0').max(10_000_000) }).optional(),
+    /**
      * Automatic retry with more resources is decided by the retry rules (`retry-memory`,
      * `retry-walltime`; by default a memory (1102) or walltime (1101) kill, × 1.5). A factor given
      * here is the task's own and wins over the rule's (1 = do not raise); left out, the rule's applies.
