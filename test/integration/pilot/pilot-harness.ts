@@ -334,6 +334,9 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
       minTokenLifetimeSec: 0,
       requirePaths: [],
       credentials: 'environment',
+      imdsEndpoint: 'http://169.254.169.254',
+      imdsPollSec: 5,
+      pilotsOnInstance: 1,
       ...config,
     };
     const api = new GluonClient({
