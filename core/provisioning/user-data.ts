@@ -8,7 +8,8 @@
  * 2. Node.js 22 from the distribution (AL2023 `nodejs22`, run as `node-22`).
  * 3. The single-file pilot (the CommonJS bundle of pilot/build/entry.ts) from S3 with the instance
  *    role, or from an https URL.
- * 4. The pilot token (SSM SecureString) read with the instance role, never written to disk.
+ * 4. The pilot token (SSM SecureString) read with the instance role, never written to disk nor
+ *    put on a command line.
  * 5. `gluon-pilot cloud` as the unprivileged user `gluon`: it starts the pilots (one per slot, or
  *    one per instance) and exits when they all have.
  * 6. `shutdown -h now`, whatever happened before (an EXIT trap): with the launch template's shutdown
@@ -36,6 +37,33 @@ export const PILOT_FILE = '/opt/gluon/gluon-pilot.cjs';
 export const BOOT_LOG = '/var/log/gluon-boot.log';
 const DEFAULT_IMDS = 'http://169.254.169.254';
 
+/** The pilot fetched to $PILOT: from S3 with the role's credentials, or from an https URL. */
+function fetchPilot(pilotObject: PilotObject): string {
+  return 'url' in pilotObject
+    ? `curl -fsSL --retry 5 --retry-connrefused -o "$PILOT" ${shellQuote(pilotObject.url)}`
+    : `aws s3 cp --region "$REGION" --only-show-errors ${shellQuote(`s3://${pilotObject.bucket}/${pilotObject.key}`)} "$PILOT"`;
+}
+
+/**
+ * The steps an instance and a Batch job share: the pilot fetched, the token read with the role
+ * and exported (never on a command line, never in a file), the API URL exported.
+ */
+function pilotSetup(options: CloudUserDataOptions): string {
+  const q = shellQuote;
+  return `# The single-file pilot.
+mkdir -p "$(dirname "$PILOT")"
+${fetchPilot(options.pilotObject)}
+chmod 0644 "$PILOT"
+
+# The pilot token, read with the role; handed over in the environment only (the pilot's
+# --token is GLUON_PILOT_TOKEN, pilot/config.ts; GLUON_TOKEN for tools that use the CLI's name).
+GLUON_PILOT_TOKEN=$(aws ssm get-parameter --region "$REGION" --name ${q(options.tokenParameter)} --with-decryption --query Parameter.Value --output text)
+export GLUON_PILOT_TOKEN
+export GLUON_TOKEN="$GLUON_PILOT_TOKEN"
+export GLUON_API_URL=${q(options.apiUrl)}
+export AWS_REGION="$REGION"`;
+}
+
 /**
  * The script. Values are shell-quoted (CloudFormation tokens stay intact inside the quotes), so
  * the builder takes them as they are and checks nothing itself: the stage config and the stack
@@ -43,10 +71,6 @@ const DEFAULT_IMDS = 'http://169.254.169.254';
  */
 export function cloudUserData(options: CloudUserDataOptions): string {
   const q = shellQuote;
-  const fetchPilot =
-    'url' in options.pilotObject
-      ? `curl -fsSL --retry 5 --retry-connrefused -o "$PILOT" ${q(options.pilotObject.url)}`
-      : `aws s3 cp --region "$REGION" --only-show-errors ${q(`s3://${options.pilotObject.bucket}/${options.pilotObject.key}`)} "$PILOT"`;
   return `#!/bin/bash
 # Gluon cloud pilots (core/provisioning/user-data.ts): start this instance's pilots, then end it.
 set -euo pipefail
@@ -67,20 +91,11 @@ echo "gluon: booting pilots on $INSTANCE_ID"
 dnf install -y -q nodejs22
 NODE=$(command -v node-22 || command -v node)
 
-# The single-file pilot.
-mkdir -p "$(dirname "$PILOT")"
-${fetchPilot}
-chmod 0644 "$PILOT"
-
 # The pilots run as an unprivileged user, with the instance role's credentials (the pilot's permissions).
 id gluon >/dev/null 2>&1 || useradd --create-home --shell /sbin/nologin gluon
 
-# The pilot token, read with the instance role; handed over in the environment only.
-GLUON_TOKEN=$(aws ssm get-parameter --region "$REGION" --name ${q(options.tokenParameter)} --with-decryption --query Parameter.Value --output text)
-export GLUON_TOKEN
-export GLUON_API_URL=${q(options.apiUrl)}
+${pilotSetup(options)}
 export GLUON_IMDS_ENDPOINT="$IMDS"
-export AWS_REGION="$REGION"
 export HOME=/home/gluon
 
 # Starts one pilot per slot (or one per instance) from the instance's tags; exits when they all have.
@@ -88,5 +103,26 @@ cd /home/gluon
 set +e
 setpriv --reuid=gluon --regid=gluon --init-groups "$NODE" "$PILOT" cloud
 echo "gluon: pilots exited ($?)"
+`;
+}
+
+/**
+ * The command of the pilot container of an AWS Batch job (`bash -c SCRIPT`, the stack's job
+ * definition): Node 22 and the AWS CLI when the image lacks them, the same pilot and token as an
+ * instance, then one pilot `run --cloud batch` (it sees AWS_BATCH_JOB_ID). The site and slot come
+ * from the job's environment (the provisioner's submit: GLUON_SITE or GLUON_SITE_ID, GLUON_CORES, …).
+ */
+export function batchPilotScript(options: Omit<CloudUserDataOptions, 'imdsEndpoint'>): string {
+  const q = shellQuote;
+  return `set -euo pipefail
+REGION=${q(options.region)}
+PILOT=${PILOT_FILE}
+# Node.js 22 and the AWS CLI (an Amazon Linux 2023 image has neither).
+if ! command -v node-22 >/dev/null || ! command -v aws >/dev/null; then dnf install -y -q nodejs22 awscli-2; fi
+NODE=$(command -v node-22 || command -v node)
+
+${pilotSetup(options)}
+export GLUON_SITE="\${GLUON_SITE:-\${GLUON_SITE_ID:-}}"
+exec "$NODE" "$PILOT" run --cloud batch
 `;
 }

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -82,21 +82,29 @@ export async function bundlePilot(
   outFile: string,
   options: { nodeMajor?: string; log?: (line: string) => void } = {},
 ): Promise<void> {
-  const result = await build({
+  const result = await build(pilotBundleOptions(outFile, options.nodeMajor));
+  for (const warning of result.warnings) options.log?.(`esbuild: ${warning.text}`);
+}
+
+/**
+ * esbuild's options for the single-file pilot (one CommonJS file for Node `nodeMajor`), shared by
+ * bundlePilot and the CDK asset cloud instances download (cdk/constructs/provisioning.ts).
+ */
+export function pilotBundleOptions(outFile: string, nodeMajor?: string): BuildOptions & { outfile: string } {
+  return {
     absWorkingDir: REPO_ROOT,
     entryPoints: [ENTRY],
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: `node${options.nodeMajor ?? process.versions.node.split('.')[0]}`,
+    target: `node${nodeMajor ?? process.versions.node.split('.')[0]}`,
     outfile: outFile,
     legalComments: 'none',
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
     logLevel: 'silent',
-  });
-  for (const warning of result.warnings) options.log?.(`esbuild: ${warning.text}`);
+  };
 }
 
 export async function buildPilot(options: BuildPilotOptions = {}): Promise<BuiltPilot> {

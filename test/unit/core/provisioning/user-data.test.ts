@@ -64,7 +64,7 @@ describe('cloudUserData', () => {
     );
     const token = indexOf(
       lines,
-      /^GLUON_TOKEN=\$\(aws ssm get-parameter --region "\$REGION" --name \/gluon\/dev\/pilot-token --with-decryption /,
+      /^GLUON_PILOT_TOKEN=\$\(aws ssm get-parameter --region "\$REGION" --name \/gluon\/dev\/pilot-token --with-decryption /,
     );
     const run = indexOf(
       lines,
@@ -76,9 +76,10 @@ describe('cloudUserData', () => {
     expect(lines).toContain(`PILOT=${PILOT_FILE}`);
     expect(lines).toContain('REGION=eu-west-1');
     expect(lines).toContain(`export GLUON_API_URL=${BASE.apiUrl}`);
-    expect(lines).toContain('export GLUON_TOKEN');
-    // The token never reaches a command line or a file.
-    expect(lines.filter((l) => l.includes('GLUON_TOKEN'))).toHaveLength(2);
+    expect(lines).toContain('export GLUON_PILOT_TOKEN');
+    expect(lines).toContain('export GLUON_TOKEN="$GLUON_PILOT_TOKEN"');
+    // The token never reaches a command line or a file: it is only assigned and exported.
+    expect(lines.filter((l) => /GLUON_(PILOT_)?TOKEN/.test(l))).toHaveLength(3);
   });
 
   it('fetches the pilot from an https URL when given one', () => {
