@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   ArnFormat,
@@ -25,10 +26,8 @@ import { InstanceProfile, ManagedPolicy, PolicyStatement, Role, ServicePrincipal
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-import { buildSync } from 'esbuild';
 import { CLOUD_TAGS } from '#core/provisioning/tags.ts';
 import { batchPilotScript, cloudUserData, type PilotObject } from '#core/provisioning/user-data.ts';
-import { pilotBundleOptions } from '#pilot/build/build-pilot.ts';
 import { acknowledge } from '../nag.ts';
 import type { CloudSettings, Stage } from '../stages.ts';
 import type { GluonFunction } from './gluon-function.ts';
@@ -42,9 +41,6 @@ const CPU_TYPE: Record<CloudArch, AmazonLinuxCpuType> = {
   x86_64: AmazonLinuxCpuType.X86_64,
   aarch64: AmazonLinuxCpuType.ARM_64,
 };
-
-/** The Node.js major version of the instances (AL2023 `nodejs22`) and of the pilot bundle. */
-const PILOT_NODE_MAJOR = '22';
 
 export interface ProvisioningProps {
   stage: Stage;
@@ -560,7 +556,18 @@ function pilotBundleAsset(scope: Construct, projectRoot: string): Asset {
       outputType: BundlingOutput.SINGLE_FILE,
       local: {
         tryBundle(outputDir: string): boolean {
-          buildSync(pilotBundleOptions(join(outputDir, 'gluon-pilot.cjs'), PILOT_NODE_MAJOR));
+          // The pilot's own build script (cdk/ does not import pilot/): the same esbuild options
+          // as `npm run build:pilot`, for this Node (the project's 22, as on the instances).
+          execFileSync(
+            process.execPath,
+            [
+              join(projectRoot, 'pilot', 'build', 'build-pilot.ts'),
+              '--bundle-only',
+              '--out',
+              join(outputDir, 'gluon-pilot.cjs'),
+            ],
+            { cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'] },
+          );
           return true;
         },
       },

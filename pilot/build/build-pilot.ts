@@ -6,6 +6,7 @@
  *
  * `node pilot/build/build-pilot.ts [--force] [--out FILE]` (npm run build:pilot). Unless --force,
  * the build is skipped when the bundle and the Node version are those of the last build.
+ * `--bundle-only --out FILE` writes only the CommonJS bundle (the single-file pilot of cloud sites).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type BuildOptions, build } from 'esbuild';
+import { build } from 'esbuild';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -82,29 +83,21 @@ export async function bundlePilot(
   outFile: string,
   options: { nodeMajor?: string; log?: (line: string) => void } = {},
 ): Promise<void> {
-  const result = await build(pilotBundleOptions(outFile, options.nodeMajor));
-  for (const warning of result.warnings) options.log?.(`esbuild: ${warning.text}`);
-}
-
-/**
- * esbuild's options for the single-file pilot (one CommonJS file for Node `nodeMajor`), shared by
- * bundlePilot and the CDK asset cloud instances download (cdk/constructs/provisioning.ts).
- */
-export function pilotBundleOptions(outFile: string, nodeMajor?: string): BuildOptions & { outfile: string } {
-  return {
+  const result = await build({
     absWorkingDir: REPO_ROOT,
     entryPoints: [ENTRY],
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: `node${nodeMajor ?? process.versions.node.split('.')[0]}`,
+    target: `node${options.nodeMajor ?? process.versions.node.split('.')[0]}`,
     outfile: outFile,
     legalComments: 'none',
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
     logLevel: 'silent',
-  };
+  });
+  for (const warning of result.warnings) options.log?.(`esbuild: ${warning.text}`);
 }
 
 export async function buildPilot(options: BuildPilotOptions = {}): Promise<BuiltPilot> {
@@ -241,14 +234,29 @@ export function formatMB(bytes: number): string {
 
 async function cli(argv: string[]): Promise<number> {
   const force = argv.includes('--force');
+  const bundleOnly = argv.includes('--bundle-only');
   const outIndex = argv.indexOf('--out');
   const outFile = outIndex >= 0 ? argv[outIndex + 1] : undefined;
   const unknown = argv.filter(
-    (a, i) => a !== '--force' && a !== '--out' && !(outIndex >= 0 && i === outIndex + 1),
+    (a, i) =>
+      a !== '--force' && a !== '--bundle-only' && a !== '--out' && !(outIndex >= 0 && i === outIndex + 1),
   );
-  if (unknown.length > 0 || (outIndex >= 0 && outFile === undefined)) {
-    process.stderr.write('usage: node pilot/build/build-pilot.ts [--force] [--out FILE]\n');
+  if (
+    unknown.length > 0 ||
+    (outIndex >= 0 && outFile === undefined) ||
+    (bundleOnly && outFile === undefined)
+  ) {
+    process.stderr.write(
+      'usage: node pilot/build/build-pilot.ts [--force] [--out FILE] | --bundle-only --out FILE\n',
+    );
     return 2;
+  }
+  if (bundleOnly && outFile !== undefined) {
+    // The single-file pilot without the executable around it (`node FILE cloud|run …`): what cloud
+    // instances download (cdk/constructs/provisioning.ts bundles its asset with this).
+    await bundlePilot(resolve(outFile), { log: (line) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(`${relative(process.cwd(), resolve(outFile)) || outFile}: bundled\n`);
+    return 0;
   }
   const built = await buildPilot({
     force,

@@ -72,7 +72,8 @@ function statementsOfRole(s: Synth, roleId: string): Statement[] {
   for (const r of Object.values(s.resources)) {
     if (r.Type !== 'AWS::IAM::Policy') continue;
     if (!asArray(r.Properties?.Roles as unknown[]).some((ref) => render(ref) === `<${roleId}>`)) continue;
-    out.push(...asArray((r.Properties?.PolicyDocument as { Statement: Statement[] }).Statement));
+    const document = r.Properties?.PolicyDocument as { Statement: Statement[] } | undefined;
+    out.push(...asArray(document?.Statement));
   }
   return out;
 }
