@@ -290,6 +290,11 @@ export class Provisioning extends Construct {
         image: settings.image,
         command: ['bash', '-c', batchPilotScript(boot)],
         jobRoleArn: jobRole.roleArn,
+        // What one pilot offers, by default the job's size (a submit's environment overrides it).
+        environment: [
+          { name: 'GLUON_CORES', value: String(Math.max(1, Math.floor(settings.jobVcpus))) },
+          { name: 'GLUON_MEMORY_MB', value: String(settings.jobMemoryMiB) },
+        ],
         ...(executionRoleArn === undefined ? {} : { executionRoleArn }),
         resourceRequirements: [
           { type: 'VCPU', value: String(settings.jobVcpus) },

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BOOT_LOG, cloudUserData, PILOT_FILE } from '#core/provisioning/user-data.ts';
+import { BOOT_LOG, batchPilotScript, cloudUserData, PILOT_FILE } from '#core/provisioning/user-data.ts';
 
 const BASE = {
   region: 'eu-west-1',
@@ -103,5 +103,37 @@ describe('cloudUserData', () => {
     expect(lines).toContain("REGION='${Token[AWS.Region.7]}'");
     const check = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
     expect(check.status).toBe(0);
+  });
+});
+
+describe('batchPilotScript', () => {
+  it('is a script bash can parse that fetches the same pilot and token, then execs one batch pilot', () => {
+    const script = batchPilotScript(BASE);
+    expect(spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' }).status).toBe(0);
+    const lines = commands(script);
+    const fetch = indexOf(
+      lines,
+      /^aws s3 cp --region "\$REGION" .*s3:\/\/cdk-assets-123\/e3b0c442\.cjs "\$PILOT"$/,
+    );
+    const token = indexOf(
+      lines,
+      /^GLUON_PILOT_TOKEN=\$\(aws ssm get-parameter .*--name \/gluon\/dev\/pilot-token /,
+    );
+    const run = indexOf(lines, /^exec "\$NODE" "\$PILOT" run --cloud batch$/);
+    expect(fetch).toBeLessThan(token);
+    expect(token).toBeLessThan(run);
+    expect(run).toBe(lines.length - 1);
+    // No IMDS and no shutdown in a container; the site from the provisioner's GLUON_SITE_ID.
+    expect(script).not.toContain('shutdown');
+    expect(script).not.toContain('169.254.169.254');
+    expect(lines).toContain('export GLUON_SITE="${GLUON_SITE:-${GLUON_SITE_ID:-}}"');
+  });
+
+  it('takes GLUON_SITE_ID as the site when the job sets no GLUON_SITE', () => {
+    const line = commands(batchPilotScript(BASE)).find((l) => l.startsWith('export GLUON_SITE='));
+    const run = (env: Record<string, string>) =>
+      spawnSync('bash', ['-c', `${line}; printf %s "$GLUON_SITE"`], { env, encoding: 'utf8' }).stdout;
+    expect(run({ GLUON_SITE_ID: 'aws-batch' })).toBe('aws-batch');
+    expect(run({ GLUON_SITE: 'cern', GLUON_SITE_ID: 'aws-batch' })).toBe('cern');
   });
 });
