@@ -551,7 +551,7 @@ export class Provisioning extends Construct {
 }
 
 /** The single-file pilot (pilot/build: one CommonJS file for Node 22) as an S3 asset, bundled with the local esbuild. */
-function pilotBundleAsset(scope: Construct, projectRoot: string): Asset {
+export function pilotBundleAsset(scope: Construct, projectRoot: string): Asset {
   return new Asset(scope, 'PilotBundle', {
     path: projectRoot,
     assetHashType: AssetHashType.OUTPUT,

@@ -4,11 +4,16 @@
  * stage with a full `cloud` section (EC2 + a Spot compute environment), one with Fargate, and
  * one without cloud.
  */
-import { App } from 'aws-cdk-lib';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLOUD_TAGS } from '#core/provisioning/tags.ts';
+import { pilotBundleAsset } from '../../../cdk/constructs/provisioning.ts';
 import { FEATURE_FLAGS, PROJECT_ROOT } from '../../../cdk/gluon-app.ts';
 import { GluonStack } from '../../../cdk/gluon-stack.ts';
 import { parseStage, STAGES, type Stage, stageConfig } from '../../../cdk/stages.ts';
@@ -537,5 +542,23 @@ describe('cloud stage settings', () => {
       batchJobQueues: [],
       batchJobDefinitions: [],
     });
+  });
+});
+
+describe('the pilot asset', () => {
+  it('is the single-file pilot, bundled at synth: one CommonJS file that runs as gluon-pilot', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'gluon-pilot-asset-'));
+    try {
+      const app = new App({ outdir });
+      const asset = pilotBundleAsset(new Stack(app, 'probe'), PROJECT_ROOT);
+      expect(asset.isFile).toBe(true);
+      expect(asset.s3ObjectKey).toMatch(/\.cjs$/);
+      const file = join(outdir, asset.assetPath);
+      expect(statSync(file).size).toBeGreaterThan(100_000);
+      const help = execFileSync(process.execPath, [file, '--help'], { encoding: 'utf8' });
+      expect(help).toContain('Usage: gluon-pilot');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
