@@ -54,6 +54,16 @@ export type EventBusAccess = 'put';
  */
 export type TransferAccess = 'send' | 'consume' | 'copy';
 
+/**
+ * `provision`: start pilots on EC2 and AWS Batch (cdk/constructs/provisioning.ts grants it):
+ * ec2:CreateFleet and ec2:RunInstances only with the stack's launch templates and the stage tag,
+ * ec2:CreateTags only at launch, iam:PassRole of the instance role to EC2 only, ec2:Describe…
+ * (the one `*`: EC2 has no resource-level permission for them) in the stack's region,
+ * batch:SubmitJob on the stage's job queues and job definitions, batch:ListJobs; and the
+ * environment GLUON_STAGE, GLUON_LAUNCH_TEMPLATES, GLUON_BATCH_JOB_QUEUES.
+ */
+export type CloudAccess = 'provision';
+
 export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableAccess>>;
   /** Tables whose change feed (stream) the function consumes, through an event source mapping. */
@@ -73,6 +83,7 @@ export interface FunctionAccess {
   transfers?: TransferAccess[];
   /** The same as `workflow`, on the meta-task state machine. */
   metaTaskWorkflow?: WorkflowAccess[];
+  cloud?: CloudAccess[];
 }
 
 /**
@@ -302,6 +313,16 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'advance-meta-task': { tables: { tasks: 'read-write', catalog: 'read-write' }, workflow: ['start'] },
   /** Stores the wait token; releases it at once when a node already ended. */
   'wait-for-nodes': { tables: { tasks: 'read-write' }, metaTaskWorkflow: ['release-wait'] },
+  // Cloud provisioning.
+  /**
+   * Every cloud site (sites read; its last decision and history written), its queued work (the
+   * demand rule, as site-demand: the census on the site record, the queue depths); EC2 and Batch.
+   */
+  'provision-pilots': {
+    tables: { sites: 'read-write' },
+    siteQueues: ['get-url', 'depth'],
+    cloud: ['provision'],
+  },
 };
 
 export function functionAccess(name: string): FunctionAccess {

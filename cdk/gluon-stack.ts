@@ -18,11 +18,13 @@ import { MetaTasks } from './constructs/meta-tasks.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
 import { PilotCredentials } from './constructs/pilot-credentials.ts';
+import { Provisioning } from './constructs/provisioning.ts';
 import { Schedules } from './constructs/schedules.ts';
 import { Storage } from './constructs/storage.ts';
 import { TaskWorkflow } from './constructs/task-workflow.ts';
 import { Transfers } from './constructs/transfers.ts';
 import { Web } from './constructs/web.ts';
+import { functionAccess } from './function-access.ts';
 import type { Stage } from './stages.ts';
 
 export interface GluonStackProps extends StackProps {
@@ -54,6 +56,7 @@ export class GluonStack extends Stack {
   readonly web: Web;
   readonly transfers: Transfers;
   readonly metaTasks: MetaTasks;
+  readonly provisioning: Provisioning;
 
   constructor(scope: Construct, id: string, props: GluonStackProps) {
     super(scope, id, props);
@@ -162,6 +165,19 @@ export class GluonStack extends Stack {
       logRetention,
       removalPolicy,
     });
+
+    // After the API: the instances' boot script names its URL.
+    this.provisioning = new Provisioning(this, 'Provisioning', {
+      stage,
+      projectRoot: props.projectRoot,
+      pilotCredentials: this.pilotCredentials,
+      apiUrl: this.api.stage.url,
+      logRetention,
+      removalPolicy,
+    });
+    for (const fn of this.functions.all()) {
+      if (functionAccess(fn.name).cloud?.includes('provision')) this.provisioning.grantProvision(fn);
+    }
 
     this.schedules = new Schedules(this, 'Schedules', {
       schedules: SCHEDULED_FUNCTIONS,

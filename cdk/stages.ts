@@ -5,6 +5,7 @@
  * account pilots run in.
  */
 import { z } from 'zod';
+import { SubnetIdSchema } from '#core/provisioning/cloud-site.ts';
 import { SiteIdSchema } from '#core/sites/site.ts';
 import { ConfigSchema } from '#lambdas/runtime/config.ts';
 
@@ -22,6 +23,90 @@ const FunctionSettingsSchema = ConfigSchema.pick({
   GLUON_SITE_MAX_INFRA_FAILURE_FRACTION: true,
   GLUON_SITE_MIN_ATTEMPTS: true,
 }).partial();
+
+const SecurityGroupIdSchema = z
+  .string()
+  .regex(/^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a security group id (sg- and 8 or 17 hex digits)');
+
+/** An AWS Batch job queue by name or ARN (the provisioner may submit pilots to it). */
+const JobQueueSchema = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,127}|arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9][A-Za-z0-9_-]{0,127})$/,
+    'a job queue name (letters, digits, - and _, at most 128) or job queue ARN',
+  );
+
+/**
+ * Cloud sites (core/provisioning/cloud-site.ts): what the stack gives the provisioner to start
+ * pilots with on EC2 (launch templates, instance role) and on AWS Batch. Sites themselves are
+ * defined at run time; this only says where instances may boot and which job queues are allowed.
+ */
+export const CloudSettingsSchema = z
+  .strictObject({
+    /**
+     * An SSM SecureString parameter (name, `/…`) holding the token pilots authenticate to the API
+     * with (scope `gluon.pilot`). Instances read it at boot with the instance role; the stack only
+     * names it, the operator creates it (README, Deploy).
+     */
+    pilotTokenParameter: z
+      .string()
+      .regex(
+        /^\/[A-Za-z0-9_./-]{1,1010}$/,
+        'an SSM parameter name starting with / (letters, digits, _ . - /)',
+      ),
+    /** Where the launch templates put the network interface's security groups; left out: the VPC's default. */
+    securityGroupIds: z.array(SecurityGroupIdSchema).max(5).optional(),
+    /**
+     * Subnets cloud sites may boot instances in: the provisioner's RunInstances is limited to them.
+     * Left out: any subnet of the account and region (a site names its own subnets).
+     */
+    vpcSubnets: z.array(SubnetIdSchema).max(16).optional(),
+    /** The root volume of cloud instances (gp3, encrypted): the pilots' work directories. */
+    rootVolumeGiB: z.number().int().min(8).max(16_384).default(100),
+    /** Job queues (names or ARNs) the provisioner may submit pilot jobs to, besides the stack's own. */
+    batchJobQueues: z.array(JobQueueSchema).max(20).default([]),
+    /** Job definitions (names; any revision) pilot jobs in those queues may use, besides the stack's own. */
+    batchJobDefinitions: z
+      .array(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'a job definition name (no revision, no ARN)'),
+      )
+      .max(20)
+      .default([]),
+    /** An AWS Batch compute environment, job queue and job definition of the stack's own, for `batch` sites. */
+    batch: z
+      .strictObject({
+        computeEnvironment: z
+          .strictObject({
+            type: z.enum(['SPOT', 'EC2', 'FARGATE', 'FARGATE_SPOT']),
+            maxvCpus: z.number().int().min(1).max(100_000),
+            subnets: z.array(SubnetIdSchema).min(1, 'at least one subnet').max(16),
+            securityGroupIds: z.array(SecurityGroupIdSchema).min(1, 'at least one security group').max(5),
+            /** EC2 and SPOT only: the instance types (left out: `optimal`). */
+            instanceTypes: z
+              .array(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9]+)?$/, 'an instance type or family'))
+              .min(1)
+              .max(20)
+              .optional(),
+          })
+          .refine((ce) => !(ce.type.startsWith('FARGATE') && ce.instanceTypes !== undefined), {
+            message: 'Fargate compute environments take no instance types',
+            path: ['instanceTypes'],
+          }),
+        /** The pilot container's image: it needs bash and dnf (Amazon Linux 2023), or Node 22 and the AWS CLI. */
+        image: z.string().min(1).max(255).default('public.ecr.aws/amazonlinux/amazonlinux:2023'),
+        /** vCPUs and memory of one pilot job (a site's slot should fit in them). */
+        jobVcpus: z.number().min(0.25).max(192).default(1),
+        jobMemoryMiB: z.number().int().min(512).max(1_048_576).default(2048),
+        /** Fargate only: a public IP for the task (subnets without NAT need it to reach the API and S3). */
+        assignPublicIp: z.boolean().default(false),
+      })
+      .optional(),
+  })
+  .refine((c) => c.batchJobQueues.length === 0 || c.batchJobDefinitions.length > 0, {
+    message: 'name the job definitions the pilot jobs of cloud.batchJobQueues use',
+    path: ['batchJobDefinitions'],
+  });
+export type CloudSettings = z.infer<typeof CloudSettingsSchema>;
 
 export const StageSchema = z.strictObject({
   /** Lower-case; the stack is called `gluon-<name>` and site queues `gluon-<name>-site-<siteId>`. */
@@ -86,6 +171,8 @@ export const StageSchema = z.strictObject({
         .default([]),
     })
     .default({ dataBuckets: [] }),
+  /** Cloud sites (EC2 Fleet, AWS Batch); left out, the provisioner has no launch template and no job queue. */
+  cloud: CloudSettingsSchema.optional(),
 });
 export type Stage = z.infer<typeof StageSchema>;
 
@@ -107,6 +194,9 @@ export const STAGES = {
       apiServerErrorsPer5Min: 5,
     },
     functionSettings: {},
+    // Harmless until an operator defines a cloud site: launch templates and an instance role, no
+    // instance. The token parameter is created by the operator (README, Deploy).
+    cloud: { pilotTokenParameter: '/gluon/dev/pilot-token' },
   },
   prod: {
     name: 'prod',

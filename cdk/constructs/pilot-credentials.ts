@@ -36,6 +36,7 @@ export const PILOT_SESSION_TAG_KEYS = ['gluon:site'] as const;
  */
 export class PilotCredentials extends Construct {
   readonly role: Role;
+  private readonly props: PilotCredentialsProps;
   /** The trust statement for the vending functions' roles, made by the first `grantVend`. */
   private vendingTrust: PolicyStatement | undefined;
 
@@ -48,23 +49,37 @@ export class PilotCredentials extends Construct {
       description:
         'Gluon pilots: consume site and range queues, renew their lease, read sandboxes, inputs and task outputs, write task outputs',
     });
-    props.jobDispatch.grantConsume(this.role);
-    props.jobDispatch.grantConsumeRanges(this.role);
-    props.storage.grantPilotObjects(this.role);
+    this.props = props;
+    this.grantPilot(this.role);
+    new CfnOutput(this, 'RoleArn', {
+      value: this.role.roleArn,
+      description: 'Role pilots assume (with the external id)',
+    });
+  }
+
+  /**
+   * The pilot's permissions, onto `role` (this construct's role, and the cloud instance and job
+   * roles of cdk/constructs/provisioning.ts: one source), with the cdk-nag acknowledgements of
+   * their name patterns on that role.
+   */
+  grantPilot(role: Role): void {
+    this.props.jobDispatch.grantConsume(role);
+    this.props.jobDispatch.grantConsumeRanges(role);
+    this.props.storage.grantPilotObjects(role);
     // The heartbeat. The role allows UpdateItem on the lease table; each vended session is narrowed
     // to the pilot's own item (dynamodb:LeadingKeys, StsCredentialVendor's session policy).
-    this.role.addToPrincipalPolicy(
+    role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'RenewOwnLease',
         actions: ['dynamodb:UpdateItem'],
-        resources: [props.leaseTable.tableArn],
+        resources: [this.props.leaseTable.tableArn],
       }),
     );
-    const dataBuckets = props.dataBuckets ?? [];
+    const dataBuckets = this.props.dataBuckets ?? [];
     if (dataBuckets.length > 0) {
       // Catalog files' replicas at the storage endpoints: read at stage-in (each vended session
       // is narrowed to the same buckets' endpoint locations, GLUON_PILOT_DATA_LOCATIONS).
-      this.role.addToPrincipalPolicy(
+      role.addToPrincipalPolicy(
         new PolicyStatement({
           sid: 'ReadEndpointReplicas',
           actions: ['s3:GetObject'],
@@ -73,42 +88,38 @@ export class PilotCredentials extends Construct {
       );
       for (const bucket of dataBuckets) {
         acknowledge(
-          this.role,
+          role,
           `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/*]`,
           `Pilots stage in catalog files from storage endpoint bucket ${bucket} (stage catalog.dataBuckets), under keys known only at run time.`,
         );
       }
     }
-    const bucketId = logicalIdOf(props.storage.bucket);
+    const bucketId = logicalIdOf(this.props.storage.bucket);
     acknowledge(
-      this.role,
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${props.jobDispatch.queuePrefix}site-*]`,
+      role,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${this.props.jobDispatch.queuePrefix}site-*]`,
       "Site queues are created at run time per site, so pilots get this stack's site queue name pattern (DLQs are denied).",
     );
     acknowledge(
-      this.role,
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${props.jobDispatch.queuePrefix}ranges-*]`,
+      role,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${this.props.jobDispatch.queuePrefix}ranges-*]`,
       "Range queues are created at run time per event-service task, so consumers get this stack's range queue name pattern (DLQs are denied).",
     );
     acknowledge(
-      this.role,
+      role,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/sandboxes/*]`,
       'Pilots stage in the sandboxes of the jobs they run; sandbox keys are random per upload.',
     );
     acknowledge(
-      this.role,
+      role,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/inputs/*]`,
       'Pilots stage in the input files of processing tasks (inputs/… keys named in the task spec), known only at run time.',
     );
     acknowledge(
-      this.role,
+      role,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/tasks/*]`,
       'Pilots stage out job outputs under tasks/<taskId>/…, and merge jobs read range outputs there; the task id is only known at run time.',
     );
-    new CfnOutput(this, 'RoleArn', {
-      value: this.role.roleArn,
-      description: 'Role pilots assume (with the external id)',
-    });
   }
 
   /**

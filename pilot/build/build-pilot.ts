@@ -6,6 +6,7 @@
  *
  * `node pilot/build/build-pilot.ts [--force] [--out FILE]` (npm run build:pilot). Unless --force,
  * the build is skipped when the bundle and the Node version are those of the last build.
+ * `--bundle-only --out FILE` writes only the CommonJS bundle (the single-file pilot of cloud sites).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -233,14 +234,29 @@ export function formatMB(bytes: number): string {
 
 async function cli(argv: string[]): Promise<number> {
   const force = argv.includes('--force');
+  const bundleOnly = argv.includes('--bundle-only');
   const outIndex = argv.indexOf('--out');
   const outFile = outIndex >= 0 ? argv[outIndex + 1] : undefined;
   const unknown = argv.filter(
-    (a, i) => a !== '--force' && a !== '--out' && !(outIndex >= 0 && i === outIndex + 1),
+    (a, i) =>
+      a !== '--force' && a !== '--bundle-only' && a !== '--out' && !(outIndex >= 0 && i === outIndex + 1),
   );
-  if (unknown.length > 0 || (outIndex >= 0 && outFile === undefined)) {
-    process.stderr.write('usage: node pilot/build/build-pilot.ts [--force] [--out FILE]\n');
+  if (
+    unknown.length > 0 ||
+    (outIndex >= 0 && outFile === undefined) ||
+    (bundleOnly && outFile === undefined)
+  ) {
+    process.stderr.write(
+      'usage: node pilot/build/build-pilot.ts [--force] [--out FILE] | --bundle-only --out FILE\n',
+    );
     return 2;
+  }
+  if (bundleOnly && outFile !== undefined) {
+    // The single-file pilot without the executable around it (`node FILE cloud|run …`): what cloud
+    // instances download (cdk/constructs/provisioning.ts bundles its asset with this).
+    await bundlePilot(resolve(outFile), { log: (line) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(`${relative(process.cwd(), resolve(outFile)) || outFile}: bundled\n`);
+    return 0;
   }
   const built = await buildPilot({
     force,

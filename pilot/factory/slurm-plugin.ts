@@ -4,6 +4,7 @@
  * `squeue` lists this user's jobs of the factory's job name, `scancel` cancels one.
  */
 import { userInfo } from 'node:os';
+import { shellQuote } from '#core/provisioning/shell-quote.ts';
 import {
   BATCH_ID_PLACEHOLDER,
   type BatchJob,
@@ -14,6 +15,8 @@ import {
   type SubmitOutcome,
 } from './batch-plugin.ts';
 import { type CommandResult, type CommandRunner, runCommand } from './run-command.ts';
+
+export { shellQuote };
 
 export interface SlurmPluginOptions {
   /** Environment of the Slurm commands (SLURM_CONF, SBATCH_* …); default this process's. */
@@ -98,12 +101,6 @@ export function parseSbatchOutput(stdout: string): string {
   if (match === null)
     throw new BatchSystemError(`unexpected sbatch output: ${JSON.stringify(stdout.trim())}`);
   return match[1] as string;
-}
-
-/** Quotes one word for sh (single quotes; a quote inside becomes '\''). */
-export function shellQuote(word: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The batch script of one pilot: it execs the pilot command, with `$SLURM_JOB_ID` as its batch id. */

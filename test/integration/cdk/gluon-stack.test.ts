@@ -49,6 +49,8 @@ interface Access {
   sts: string[];
   /** EventBridge actions on the task event bus (checked to be that bus only). */
   events?: string[];
+  /** EC2, IAM and Batch actions of the provisioner (their resources and conditions: provisioning.test.ts). */
+  cloud?: string[];
 }
 
 const stage = stageConfig('dev');
@@ -719,6 +721,21 @@ describe('least privilege', () => {
     // Advance submits ready nodes' tasks (their workflows started).
     'advance-meta-task': { ...NOTHING, tables: { tasks: rw, catalog: rw }, states: ['StartExecution'] },
     'wait-for-nodes': { ...NOTHING, tables: { tasks: rw }, states: ['meta-task:SendTaskSuccess'] },
+    // Cloud provisioning: the sites (last decision and history written), queue depths for the
+    // demand rule, and (the dev stage has launch templates, no Batch queue) EC2 launches.
+    'provision-pilots': {
+      ...NOTHING,
+      tables: { sites: rw },
+      sqs: ['GetQueueAttributes', 'GetQueueUrl'],
+      cloud: [
+        'ec2:CreateFleet',
+        'ec2:CreateTags',
+        'ec2:DescribeInstances',
+        'ec2:DescribeSpotPriceHistory',
+        'ec2:RunInstances',
+        'iam:PassRole',
+      ],
+    },
   };
 
   const tableOf = (resource: string): TableKey => {
@@ -802,6 +819,9 @@ describe('least privilege', () => {
           expect(prefix, `${name} ${resource}`).toBeDefined();
           access.s3.push(...operations.map((o) => `${o} ${prefix}`));
         }
+      } else if (service === 'ec2' || service === 'iam' || service === 'batch') {
+        // Launch templates, tags, the instance role, job queues: asserted in provisioning.test.ts.
+        access.cloud = [...new Set([...(access.cloud ?? []), ...actions])].sort();
       } else {
         throw new Error(`${name}: unexpected permission ${actions.join(', ')}`);
       }
