@@ -63,8 +63,8 @@ describe('putSite', () => {
 
 describe('putSite of a cloud site', () => {
   const cloud = {
+    ...body,
     kind: 'cloud' as const,
-    slot: SLOT,
     provisioning: {
       type: 'ec2' as const,
       instanceTypes: [{ type: 'm5.2xlarge', weight: 2 }],
