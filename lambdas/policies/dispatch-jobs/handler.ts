@@ -10,7 +10,7 @@ import { count, gaugeBySite, logger } from '../../runtime/powertools.ts';
  * run at most once a minute; the site queues hold enough for the gaps between rounds).
  */
 export function createHandler(
-  deps: Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock' | 'accounting'>,
   options: { rounds: number; periodSec?: number } = { rounds: 1 },
 ) {
   const gapMs = ((options.periodSec ?? 60) * 1000) / options.rounds;
