@@ -23,12 +23,13 @@ export function createHandler(
       // Depths are read only while tasks wait for places, so an idle system writes nothing.
       gaugeBySite('QueueDepth', last.depths);
       // A quiet round writes nothing.
-      if (released > 0 || last.held.length > 0) {
+      if (released > 0 || last.held.length > 0 || last.overBudget.length > 0) {
         logger.info('dispatched', {
           rounds: last.rounds,
           released: last.released,
           active: last.active,
           held: last.held,
+          ...(last.overBudget.length > 0 ? { overBudget: last.overBudget } : {}),
         });
         count('JobsReleased', released);
       }
