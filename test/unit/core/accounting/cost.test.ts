@@ -6,19 +6,20 @@ import { addUsd, attemptCostUsd, round6 } from '#core/accounting/usage.ts';
 import { SCOPES } from '#core/api/common.ts';
 import type { Attempt } from '#core/jobs/job.ts';
 import type { Pilot } from '#core/pilots/pilot.ts';
+import type { SiteInput } from '#core/sites/site.ts';
 import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import { parquetRows } from '#test/support/parquet.ts';
 import { addSite, BIG_PILOT, BIG_SLOT } from '../scenario.ts';
 
 const admin = { sub: 'operator', scopes: [SCOPES.admin] };
 
-const PROVISIONING = {
+const PROVISIONING: SiteInput['provisioning'] = {
   type: 'ec2',
   instanceTypes: [{ type: 'm5.xlarge' }],
   subnets: ['subnet-0123abcd'],
   maxInstances: 2,
   maxHourlyUsd: 1,
-} as const;
+};
 
 function pilot(pilotId: string, siteId: string, hourlyUsd?: number): Pilot {
   return {
