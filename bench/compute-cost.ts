@@ -17,9 +17,17 @@ export interface ComputeFigures {
 }
 
 /** Reads the task's cost total from the accounting table (call it after the cost window closed). */
-export async function computeFigures(accountingTable: string, taskId: string, jobs: number): Promise<ComputeFigures> {
+export async function computeFigures(
+  accountingTable: string,
+  taskId: string,
+  jobs: number,
+): Promise<ComputeFigures> {
   const cost = await new DynamoDbAccountingStore(dynamoDbDocumentClient(), accountingTable).taskCost(taskId);
-  return { usd: cost.usd, costedAttempts: cost.attempts, usdPerJob: jobs === 0 ? 0 : round6(cost.usd / jobs) };
+  return {
+    usd: cost.usd,
+    costedAttempts: cost.attempts,
+    usdPerJob: jobs === 0 ? 0 : round6(cost.usd / jobs),
+  };
 }
 
 /** The report's line, printed after the control plane's dollars per million jobs. */

@@ -90,7 +90,9 @@ export function registerAccounting(program: Command, ctx: CliContext): void {
   const accounting = addCommonOptions(
     program
       .command('accounting')
-      .description('usage per day by user, group or site: attempts, core, wall and CPU time, HS23, memory; --cost: compute dollars')
+      .description(
+        'usage per day by user, group or site: attempts, core, wall and CPU time, HS23, memory; --cost: compute dollars',
+      )
       .addOption(new Option('--by <what>', 'roll up by').choices(ACCOUNTING_BY).default('user'))
       .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default: six days before --to)', dayArg)
       .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default: today)', dayArg)
@@ -106,7 +108,13 @@ export function registerAccounting(program: Command, ctx: CliContext): void {
     )
     .action(
       async (
-        options: CommonOptions & { by: AccountingBy; from?: string; to?: string; csv?: boolean; cost?: boolean },
+        options: CommonOptions & {
+          by: AccountingBy;
+          from?: string;
+          to?: string;
+          csv?: boolean;
+          cost?: boolean;
+        },
       ) => {
         if (options.from !== undefined && options.to !== undefined && options.from > options.to) {
           throw new CliError(`--from ${options.from} is after --to ${options.to}`, { exitCode: 2 });

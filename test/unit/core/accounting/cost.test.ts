@@ -111,7 +111,9 @@ describe('recordUsage with paid sites', () => {
     const deps = await sites();
     await recordUsage(deps, [ended('cloud-a', 'p-paid', 0, 1800), ended('cern', 'p-free', 4, 3600)]);
     const answer = await exportUsage(deps, '2026-12-02');
-    const csv = new TextDecoder().decode(deps.accountingExports.objects.get(answer.csvKey)?.body).split('\r\n');
+    const csv = new TextDecoder()
+      .decode(deps.accountingExports.objects.get(answer.csvKey)?.body)
+      .split('\r\n');
     expect(csv[0]?.split(',').at(-1)).toBe('costUsd');
     expect(csv.slice(1, 3).map((line) => line.split(',').at(-1))).toEqual(['0.024', '']);
     const parquet = deps.accountingExports.objects.get(answer.parquetKey ?? '');
