@@ -51,7 +51,7 @@ export class BatchError extends Error {
 }
 
 export interface FakeBatchOptions {
-  bootBatchJob?: (job: FakeBatchJob) => BootCommand;
+  bootBatchJob?: (job: FakeBatchJob) => BootCommand | Promise<BootCommand>;
   /** The job queues that exist (names; ARNs are matched by their last part); default: any. */
   jobQueues?: string[];
   logDir: string;
@@ -65,6 +65,7 @@ export class FakeBatch {
   private readonly jobs = new Map<string, FakeBatchJob>();
   private readonly exits = new Map<string, Promise<unknown>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
 
   private readonly options: FakeBatchOptions;
 
@@ -94,6 +95,7 @@ export class FakeBatch {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     for (const job of this.jobs.values()) signalGroup(job.pid, 'SIGKILL');
     await Promise.all(this.exits.values());
@@ -163,23 +165,32 @@ export class FakeBatch {
     this.jobs.set(job.jobId, job);
     const boot = this.options.bootBatchJob;
     if (boot === undefined) return;
-    const command = boot({ ...job });
+    this.exits.set(job.jobId, this.run(job, boot));
+  }
+
+  /** RUNNABLE → RUNNING (the process) → SUCCEEDED or FAILED when it exits. */
+  private async run(job: FakeBatchJob, boot: NonNullable<FakeBatchOptions['bootBatchJob']>): Promise<void> {
+    let command: BootCommand;
+    try {
+      command = await boot({ ...job });
+    } catch (error) {
+      job.status = 'FAILED';
+      job.statusReason = `CannotStartContainerError: ${(error as Error).message}`;
+      return;
+    }
+    if (job.status !== 'RUNNABLE' || this.stopped) return;
     const logFile = join(this.options.logDir, `batch-${job.jobId.replace(':', '-')}.log`);
     const process = startBootProcess(command, job.environment, logFile);
     job.status = 'RUNNING';
     job.startedAt = Date.now();
     if (process.pid !== undefined) job.pid = process.pid;
-    this.exits.set(
-      job.jobId,
-      process.exited.then(({ exitCode, signal }) => {
-        job.stoppedAt = Date.now();
-        job.exitCode = exitCode;
-        if (job.status === 'RUNNING') {
-          job.status = exitCode === 0 ? 'SUCCEEDED' : 'FAILED';
-          if (exitCode !== 0) job.statusReason = `Essential container in task exited (${exitCode ?? signal})`;
-        }
-      }),
-    );
+    const { exitCode, signal } = await process.exited;
+    job.stoppedAt = Date.now();
+    job.exitCode = exitCode;
+    if (job.status === 'RUNNING') {
+      job.status = exitCode === 0 ? 'SUCCEEDED' : 'FAILED';
+      if (exitCode !== 0) job.statusReason = `Essential container in task exited (${exitCode ?? signal})`;
+    }
   }
 
   private listJobs(body: Record<string, unknown>): Record<string, unknown> {

@@ -31,9 +31,9 @@ export type { FakeInstance, FakeInstanceState } from './fake-instances.ts';
 
 export interface FakeEc2Options {
   /** What an instance runs once it is `running` (GLUON_IMDS_ENDPOINT is added to its env). */
-  bootInstance: (instance: FakeInstance) => BootCommand;
+  bootInstance: (instance: FakeInstance) => BootCommand | Promise<BootCommand>;
   /** What a Batch job (an array child) runs; without it jobs stay RUNNABLE (a queue without compute). */
-  bootBatchJob?: (job: FakeBatchJob) => BootCommand;
+  bootBatchJob?: (job: FakeBatchJob) => BootCommand | Promise<BootCommand>;
   /** The default warning time of a Spot interruption notice (120 s, as Spot gives). */
   spotNoticeSec?: number;
   /** Spot prices by type (default: the dated table's). */

@@ -52,7 +52,7 @@ export interface FakeInstance {
 }
 
 export interface FakeInstancesOptions {
-  bootInstance: (instance: FakeInstance) => BootCommand;
+  bootInstance: (instance: FakeInstance) => BootCommand | Promise<BootCommand>;
   spotNoticeSec: number;
   spotPrices: Record<string, number>;
   spotCapacity: Record<string, number>;
@@ -422,18 +422,19 @@ export class FakeInstances {
       this.shutDown(entry);
       return;
     }
-    let process: ReturnType<typeof startBootProcess>;
+    let command: BootCommand;
     try {
-      process = startBootProcess(
-        this.options.bootInstance({ ...info, tags: { ...info.tags } }),
-        { GLUON_IMDS_ENDPOINT: entry.imds.endpoint },
-        info.logFile,
-      );
+      command = await this.options.bootInstance({ ...info, tags: { ...info.tags } });
     } catch (error) {
       info.exitCode = 127;
       this.shutDown(entry, (error as Error).message);
       return;
     }
+    if (info.state !== 'pending' || this.stopped) {
+      this.shutDown(entry);
+      return;
+    }
+    const process = startBootProcess(command, { GLUON_IMDS_ENDPOINT: entry.imds.endpoint }, info.logFile);
     if (process.pid !== undefined) info.pid = process.pid;
     info.state = 'running';
     const { exitCode, signal } = await process.exited;
