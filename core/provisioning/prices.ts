@@ -48,3 +48,42 @@ export interface PriceQuote {
   /** The table's date, or the time of the Spot price read. */
   asOf: string;
 }
+
+/**
+ * What one instance of a type costs per hour in a market: the Spot price history's latest price
+ * when given (Spot only), else the dated table's.
+ */
+export function hourlyPrice(
+  instanceType: string,
+  market: Market,
+  spot?: { usd: number; at: string },
+): PriceQuote | undefined {
+  if (market === 'spot' && spot !== undefined)
+    return { hourlyUsd: spot.usd, source: 'spot-history', asOf: spot.at };
+  const info = instanceTypeInfo(instanceType);
+  if (info === undefined) return undefined;
+  return {
+    hourlyUsd: market === 'spot' ? info.spotUsd : info.onDemandUsd,
+    source: 'table',
+    asOf: PRICE_TABLE_DATE,
+  };
+}
+
+/** How many slots (cores, memory and GPUs of site.slot) fit in one instance of a type: its default weight. */
+export function slotsPerInstance(
+  info: InstanceTypeInfo,
+  slot: { cores: number; memoryMB: number; gpus?: number | undefined },
+): number {
+  const fits = [Math.floor(info.vcpus / slot.cores), Math.floor(info.memoryMiB / slot.memoryMB)];
+  if (slot.gpus !== undefined && slot.gpus > 0) fits.push(Math.floor((info.gpus ?? 0) / slot.gpus));
+  return Math.max(0, Math.min(...fits));
+}
+
+/** AWS Fargate's Linux/x86 prices at PRICE_TABLE_DATE in PRICE_TABLE_REGION: per vCPU-hour and per GB-hour. */
+export const FARGATE_PRICES = { vcpuHourUsd: 0.040_48, gbHourUsd: 0.004_445 } as const;
+
+/** What one pilot of `slot` costs per hour on Fargate (a Batch site without hourlyUsdPerPilot). */
+export function fargateHourlyUsd(slot: { cores: number; memoryMB: number }): number {
+  const usd = slot.cores * FARGATE_PRICES.vcpuHourUsd + (slot.memoryMB / 1024) * FARGATE_PRICES.gbHourUsd;
+  return Math.round(usd * 1e6) / 1e6;
+}
