@@ -1,6 +1,7 @@
 /** The site routes' bodies and answers: define, list, one site with its history, demand. */
 import { z } from 'zod';
 import { ResourceClassSchema } from '../jobs/resource-class.ts';
+import { ProvisioningSchema } from '../provisioning/cloud-site.ts';
 import {
   SITE_STATUSES,
   SiteAccountingSchema,
@@ -62,6 +63,8 @@ export const SiteViewSchema = z.object({
   health: SiteHealthSchema.optional(),
   test: SiteTestSchema.optional(),
   accounting: SiteAccountingSchema.optional(),
+  /** How a cloud site gets its pilots: EC2 instance types, market, subnets and caps, or an AWS Batch job queue. */
+  provisioning: ProvisioningSchema.optional(),
   queueUrl: z.string().optional(),
   /** Live pilots by state at the last sweep of the reaper. */
   pilots: CensusSchema.optional(),

@@ -13,7 +13,10 @@ export const SubnetIdSchema = z
 export const InstanceTypeNameSchema = z
   .string()
   .max(64)
-  .refine(isKnownInstanceType, 'an instance type Gluon knows (core/provisioning/prices.ts)');
+  .refine(isKnownInstanceType, {
+    error: (issue) =>
+      `${String(issue.input)} is not an instance type Gluon knows (its price table: README, Cloud sites)`,
+  });
 
 export const Ec2ProvisioningSchema = z.strictObject({
   type: z.literal('ec2'),

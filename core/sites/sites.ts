@@ -2,6 +2,7 @@ import type { Page } from '../api/common.ts';
 import type { PutSiteBody, SiteDetail, SiteView } from '../api/sites.ts';
 import type { Deps } from '../deps.ts';
 import { ConflictError, fieldIssues, NotFoundError, ValidationError } from '../errors.ts';
+import { cloudSiteIssues } from '../provisioning/cloud-site-issues.ts';
 import { TaskSpecSchema } from '../tasks/task-spec.ts';
 import { type Site, type SiteRecord, type StatusChange, statusExpectation } from './site.ts';
 import { HEALTH_DEFAULTS, siteTestSpecInput, testBackoffSec } from './site-health.ts';
@@ -46,7 +47,8 @@ const PUT_TRIES = 3;
  * site is online); a status that changes is recorded in the site's history with `reason`, as the
  * operator's (`by`), and wins over site health: the write is fenced on the status the operator's
  * call saw, and read again if site health moved it meanwhile. Setting a site offline stops
- * brokerage to it and pilot factories from submitting pilots.
+ * brokerage to it and pilot factories from submitting pilots. A cloud site's provisioning is
+ * checked against its slots (cloudSiteIssues) before anything is created.
  */
 export async function putSite(
   deps: Pick<Deps, 'sites' | 'queue' | 'clock'>,
@@ -60,6 +62,7 @@ export async function putSite(
       { field: 'siteId', message: `must be ${siteId} (the path) or left out` },
     ]);
   }
+  checkCloudSite(definition);
   checkSiteTest({ ...definition, siteId, status: status ?? 'online' });
   const { queueUrl } = await deps.queue.ensureSiteQueue(siteId);
   for (let tries = 1; ; tries++) {
@@ -86,6 +89,12 @@ export async function putSite(
     if (tries >= PUT_TRIES)
       throw new ConflictError(`site ${siteId} changed while it was being defined; try again`);
   }
+}
+
+/** A cloud site's provisioning must suit its kind and slots (instance types, weights): 400 naming the field. */
+function checkCloudSite(site: Pick<Site, 'kind' | 'slot' | 'provisioning'>): void {
+  const issues = cloudSiteIssues(site);
+  if (issues.length > 0) throw new ValidationError('invalid site', issues);
 }
 
 /**

@@ -61,6 +61,52 @@ describe('putSite', () => {
   });
 });
 
+describe('putSite of a cloud site', () => {
+  const cloud = {
+    ...body,
+    kind: 'cloud' as const,
+    provisioning: {
+      type: 'ec2' as const,
+      instanceTypes: [{ type: 'm5.2xlarge', weight: 2 }],
+      market: 'spot-first' as const,
+      subnets: ['subnet-0123abcd'],
+      maxInstances: 4,
+      maxHourlyUsd: 2,
+      pilots: 'slot' as const,
+      idleExitSec: 300,
+    },
+  };
+
+  it('stores the provisioning of a cloud site and shows it', async () => {
+    const deps = inMemoryDeps();
+    const view = await putSite(deps, 'aws', cloud);
+    expect(view.provisioning).toEqual(cloud.provisioning);
+    expect((await deps.sites.get('aws'))?.provisioning).toEqual(cloud.provisioning);
+  });
+
+  it('throws ValidationError naming the field of a type that fits no slot, creating and storing nothing', async () => {
+    const deps = inMemoryDeps();
+    const provisioning = { ...cloud.provisioning, instanceTypes: [{ type: 'c5.large' }] };
+    const error = await putSite(deps, 'aws', { ...cloud, provisioning }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues.map((i) => i.field)).toEqual([
+      'provisioning.instanceTypes.0.type',
+    ]);
+    expect(await deps.sites.list()).toEqual([]);
+    expect(deps.queue.queues.size).toBe(0);
+  });
+
+  it('throws ValidationError naming provisioning on a grid site, leaving the stored site as it was', async () => {
+    const deps = inMemoryDeps();
+    await putSite(deps, 'cern', body);
+    const error = await putSite(deps, 'cern', { ...body, provisioning: cloud.provisioning }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as ValidationError).issues.map((i) => i.field)).toEqual(['provisioning']);
+    expect((await deps.sites.get('cern'))?.provisioning).toBeUndefined();
+  });
+});
+
 describe('putSite and the status', () => {
   const SICK = {
     at: DEFAULT_START,
