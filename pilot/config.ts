@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SiteIdSchema } from '#core/sites/site.ts';
 import { LOG_LEVELS, type LogLevel } from '#platform/logger.ts';
+import { DEFAULT_IMDS_ENDPOINT } from './cloud/imds-client.ts';
 import { type ConfigFileValues, loadConfigFile } from './config-file.ts';
 import { availableMemoryMB } from './health/memory.ts';
 import { PilotConfigError } from './pilot-config-error.ts';
@@ -21,6 +22,8 @@ export const LOG_CAP_ACTIONS = ['kill', 'truncate'] as const;
 export type LogCapAction = (typeof LOG_CAP_ACTIONS)[number];
 export const CREDENTIAL_MODES = ['auto', 'vended', 'environment'] as const;
 export type CredentialMode = (typeof CREDENTIAL_MODES)[number];
+export const CLOUD_PROVIDERS = ['ec2', 'batch'] as const;
+export type CloudProvider = (typeof CLOUD_PROVIDERS)[number];
 
 export interface PilotConfig {
   apiUrl: string;
@@ -68,6 +71,14 @@ export interface PilotConfig {
   requirePaths: string[];
   /** Where the AWS credentials for SQS and S3 come from. */
   credentials: CredentialMode;
+  /** Where the pilot runs in AWS: an EC2 instance (IMDS is read and watched) or an AWS Batch job; undefined: neither. */
+  cloud?: CloudProvider;
+  /** The instance metadata service (used only with cloud ec2). */
+  imdsEndpoint: string;
+  /** How often the Spot interruption notice and the rebalance recommendation are read (cloud ec2). */
+  imdsPollSec: number;
+  /** Pilots sharing this instance (set by `gluon-pilot cloud`): each pays its part of the instance's price. */
+  pilotsOnInstance: number;
 }
 
 type Key = keyof PilotConfig;
@@ -191,7 +202,7 @@ export const PILOT_OPTIONS: PilotOption[] = [
     flag: '--batch-id <id>',
     env: 'GLUON_BATCH_ID',
     description: 'id of the batch job that started this pilot',
-    defaultText: 'SLURM_JOB_ID when set',
+    defaultText: 'AWS_BATCH_JOB_ID, else SLURM_JOB_ID, when set',
   },
   {
     key: 'tags',
@@ -252,6 +263,38 @@ export const PILOT_OPTIONS: PilotOption[] = [
       'AWS credentials for SQS and S3: vended (from the API, renewed), environment (the SDK’s ' +
       'default chain: variables, profile, instance role) or auto (vended when the API vends them)',
     defaultText: 'auto',
+  },
+  {
+    key: 'cloud',
+    flag: '--cloud <provider>',
+    env: 'GLUON_PILOT_CLOUD',
+    description:
+      'where the pilot runs in AWS: ec2 (reads the instance from IMDSv2, registers its type and market, and ' +
+      'drains on a Spot interruption notice or a rebalance recommendation) or batch (an AWS Batch job)',
+    defaultText: 'batch when AWS_BATCH_JOB_ID is set, else none',
+  },
+  {
+    key: 'imdsEndpoint',
+    flag: '--imds-endpoint <url>',
+    env: 'GLUON_IMDS_ENDPOINT',
+    description: 'instance metadata service (read only with --cloud ec2)',
+    defaultText: 'http://169.254.169.254',
+  },
+  {
+    key: 'imdsPollSec',
+    flag: '--imds-poll-sec <n>',
+    env: 'GLUON_IMDS_POLL_SEC',
+    description:
+      'with --cloud ec2: read the Spot interruption notice and the rebalance recommendation this often',
+    defaultText: '5',
+  },
+  {
+    key: 'pilotsOnInstance',
+    flag: '--pilots-on-instance <n>',
+    env: 'GLUON_PILOTS_ON_INSTANCE',
+    description:
+      'with --cloud ec2: pilots sharing the instance, each paying its part (set by gluon-pilot cloud)',
+    defaultText: '1',
   },
   {
     key: 'logLevel',
@@ -351,6 +394,10 @@ const RawConfigSchema = z.strictObject({
   maxClockSkewSec: int(1, YEAR_SEC),
   minTokenLifetimeSec: int(0, YEAR_SEC),
   credentials: z.enum(CREDENTIAL_MODES, { error: `must be one of ${CREDENTIAL_MODES.join(', ')}` }),
+  cloud: z.enum(CLOUD_PROVIDERS, { error: `must be one of ${CLOUD_PROVIDERS.join(', ')}` }).optional(),
+  imdsEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  imdsPollSec: int(1, 3600),
+  pilotsOnInstance: int(1, 1024),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   killGraceSec: int(0, 600),
   drainSec: int(1, 3600),
@@ -400,7 +447,17 @@ function defaultFor(
     case 'host':
       return hostname();
     case 'batchId':
+      // An AWS Batch array child's id is `<job id>:<index>`.
+      if (env.AWS_BATCH_JOB_ID !== undefined && env.AWS_BATCH_JOB_ID !== '') return env.AWS_BATCH_JOB_ID;
       return env.SLURM_JOB_ID === undefined || env.SLURM_JOB_ID === '' ? undefined : env.SLURM_JOB_ID;
+    case 'cloud':
+      return env.AWS_BATCH_JOB_ID === undefined || env.AWS_BATCH_JOB_ID === '' ? undefined : 'batch';
+    case 'imdsEndpoint':
+      return DEFAULT_IMDS_ENDPOINT;
+    case 'imdsPollSec':
+      return '5';
+    case 'pilotsOnInstance':
+      return '1';
     case 'tags':
     case 'requirePaths':
       return [];

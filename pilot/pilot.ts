@@ -21,7 +21,7 @@ import { attemptKey, type JobRef, sameAttempt } from '#core/jobs/job.ts';
 import { type JobMessage, messageNeeds, parseJobMessage } from '#core/jobs/job-message.ts';
 import { classesFitting, needsFit } from '#core/jobs/resource-class.ts';
 import type { HeartbeatAnswer } from '#core/pilots/lease.ts';
-import type { LivePilotState, PilotResources } from '#core/pilots/pilot.ts';
+import type { CloudNode, LivePilotState, PilotResources } from '#core/pilots/pilot.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
 import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import type { PilotLeaseStore } from '#core/pilots/ports.ts';
@@ -91,6 +91,8 @@ export interface PilotDeps {
   freeDiskMB?: (path: string) => Promise<number>;
   /** Architecture, OS and GPUs to advertise. */
   node?: NodeInfo;
+  /** Where the pilot runs in AWS (an EC2 instance, an AWS Batch job), registered with it. */
+  cloud?: CloudNode;
   /**
    * Called once the API accepted the pilot, before a queue, storage or lease is opened (the place
    * to take up vended credentials). Throwing ends the pilot with exit code FAILURE.
@@ -110,7 +112,8 @@ export type PilotExitReason =
   | 'setup-failed'
   | 'unhealthy'
   | 'refused'
-  | 'disk-full';
+  | 'disk-full'
+  | 'retiring';
 
 const EXIT_CODE_BY_REASON: Record<PilotExitReason, ExitCode> = {
   idle: EXIT_CODES.OK,
@@ -122,7 +125,18 @@ const EXIT_CODE_BY_REASON: Record<PilotExitReason, ExitCode> = {
   unhealthy: EXIT_CODES.UNHEALTHY,
   refused: EXIT_CODES.REFUSED,
   'disk-full': EXIT_CODES.UNHEALTHY,
+  retiring: EXIT_CODES.OK,
 };
+
+/** How a stop other than a signal's drains (a Spot interruption notice gives its own time). */
+export interface StopOptions {
+  /** The drain's whole time (default --drain-sec). */
+  drainMs?: number;
+  /** Time between the payloads' SIGTERM and SIGKILL (default min(--kill-grace-sec, a third of the drain)). */
+  killAfterMs?: number;
+  /** Put before the error message of the attempts it evicts (e.g. "Spot interruption notice (terminate at …)"). */
+  note?: string;
+}
 
 interface RunningJob {
   ref: JobRef;
@@ -145,6 +159,12 @@ export class Pilot {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly stopping = new AbortController();
+  /** Aborted when the pilot takes no new job: by stop(), or by retire() (the running jobs go on). */
+  private readonly claiming = new AbortController();
+  /** Why no new job is taken after retire(). */
+  private retireReason: string | undefined;
+  /** Put before the error message of the attempts a stop evicted. */
+  private stopNote: string | undefined;
   /** Sent with every try of the registration: a retry whose first answer was lost is this same pilot. */
   private readonly registrationKey = randomUUID();
   /** When the pilot's life ends (ms since the epoch): its walltime, or its token's expiry when sooner. */
@@ -192,16 +212,37 @@ export class Pilot {
    * min(--kill-grace-sec, a third of --drain-sec); it is reported as EVICTED; the pilot renews its
    * lease as `draining` at once and as `exited` at the end.
    */
-  stop(reason: string): void {
+  stop(reason: string, options: StopOptions = {}): void {
     if (this.stopping.signal.aborted) return;
-    this.logger.warn('stopping', { reason, pilotId: this.pilotId });
+    const drainMs = options.drainMs ?? this.config.drainSec * 1000;
+    this.logger.warn('stopping', { reason, pilotId: this.pilotId, drainMs, note: options.note });
     this.stopReason = reason;
-    this.drainDeadline = this.now() + this.config.drainSec * 1000;
+    this.stopNote = options.note;
+    this.drainDeadline = this.now() + drainMs;
     this.stopping.abort();
+    this.claiming.abort();
     for (const job of this.running.values()) job.abort.abort(PILOT_ERROR_CODES.EVICTED);
     this.wake();
-    const killAfterMs = Math.min(this.config.killGraceSec * 1000, (this.config.drainSec * 1000) / 3);
+    const killAfterMs = options.killAfterMs ?? Math.min(this.config.killGraceSec * 1000, drainMs / 3);
     this.later(killAfterMs, () => this.killPayloadNow());
+    if (this.heartbeating && this.pilotId !== undefined) void this.beat(this.pilotId);
+  }
+
+  /**
+   * Takes no new job; the running ones go on to their end (within their walltime), and then the
+   * pilot exits (reason `retiring`, code 0). For a rebalance recommendation: the instance is at
+   * risk, so it empties, and the provisioner asks for capacity elsewhere.
+   */
+  retire(reason: string): void {
+    if (this.claiming.signal.aborted) return;
+    this.logger.warn('taking no new job; exiting when the running ones end', {
+      reason,
+      pilotId: this.pilotId,
+      running: this.running.size,
+    });
+    this.retireReason = reason;
+    this.claiming.abort();
+    this.wake();
     if (this.heartbeating && this.pilotId !== undefined) void this.beat(this.pilotId);
   }
 
@@ -237,6 +278,7 @@ export class Pilot {
             version: PILOT_VERSION,
             resources: this.resources(),
             ...(this.config.batchId === undefined ? {} : { batchId: this.config.batchId }),
+            ...(this.deps.cloud === undefined ? {} : { cloud: this.deps.cloud }),
             health: health.checks,
             registrationKey: this.registrationKey,
           },
@@ -411,6 +453,7 @@ export class Pilot {
     ).map((q) => ({ resourceClass: q.resourceClass, queue: this.deps.openQueue(q.queueUrl) }));
     const storage = this.deps.openStorage(registration.bucket);
     const stop = this.stopping.signal;
+    const claiming = this.claiming.signal;
     const pilotId = registration.pilotId;
     let lastBusyAt = this.now();
     try {
@@ -452,7 +495,7 @@ export class Pilot {
         let received: { message: ReceivedMessage; queue: SiteQueue; resourceClass: string } | undefined;
         try {
           for (const [i, { queue, resourceClass }] of polled.entries()) {
-            const message = await queue.receive(i === polled.length - 1 ? waitSec : 0, stop);
+            const message = await queue.receive(i === polled.length - 1 ? waitSec : 0, claiming);
             if (message !== undefined) {
               received = { message, queue, resourceClass };
               break;
@@ -469,6 +512,11 @@ export class Pilot {
           continue;
         }
         const { message, queue } = received;
+        if (claiming.aborted) {
+          // Received as the pilot stopped taking work: back to the queue at once, for others.
+          await this.release(queue, message, 0);
+          continue;
+        }
 
         let jobMessage: JobMessage;
         try {
@@ -512,6 +560,7 @@ export class Pilot {
 
   /** Why no new job may be taken (max jobs, walltime, idle, disk), or undefined. */
   private async endingReason(workRoot: string, lastBusyAt: number): Promise<PilotExitReason | undefined> {
+    if (this.retireReason !== undefined) return 'retiring';
     const started = this.jobsRun + this.running.size;
     if (this.config.maxJobs !== undefined && started >= this.config.maxJobs) return 'max-jobs';
     if (this.walltimeLeftSec() < this.config.minJobWalltimeSec) return 'walltime';
@@ -698,6 +747,10 @@ export class Pilot {
         };
       })
       .then((report) => {
+        if (this.stopNote !== undefined && report.pilotErrorCode === PILOT_ERROR_CODES.EVICTED) {
+          const detail = report.errorMessage === undefined ? '' : `; ${report.errorMessage}`;
+          report.errorMessage = `${this.stopNote}${detail}`.slice(0, 4000);
+        }
         const pending = { report, logger };
         this.pending.push(pending);
         this.running.delete(key);
@@ -845,7 +898,7 @@ export class Pilot {
   }
 
   private state(): LivePilotState {
-    if (this.stopping.signal.aborted) return 'draining';
+    if (this.claiming.signal.aborted) return 'draining';
     return this.running.size === 0 ? 'idle' : 'busy';
   }
 

@@ -11,6 +11,10 @@ import { DynamoDbPilotLeaseStore } from '#adapters/dynamodb/dynamodb-pilot-lease
 import { GluonClient } from '#client/gluon-client.ts';
 import type { RegisterPilotResponse } from '#core/api/pilots.ts';
 import { createLogger, type Logger, toStderr } from '#platform/logger.ts';
+import { type CloudSetting, readCloudNode } from './cloud/cloud-node.ts';
+import { drainDeadline, SPOT_DRAIN_DEFAULTS } from './cloud/drain-deadline.ts';
+import { type ImdsClient, ImdsError } from './cloud/imds-client.ts';
+import { InterruptionWatch, interruptionNote } from './cloud/interruption-watch.ts';
 import { type PilotConfig, PilotConfigError, resolvePilotConfig } from './config.ts';
 import { SqsRangeQueueClient } from './consumer/sqs-range-queue-client.ts';
 import { EXIT_CODES } from './exit-codes.ts';
@@ -54,6 +58,16 @@ export async function runCommand(
     batchId: config.batchId,
   });
 
+  let cloud: CloudSetting;
+  try {
+    cloud = await readCloudNode(config, env);
+  } catch (error) {
+    if (!(error instanceof ImdsError)) throw error;
+    logger.error('--cloud ec2: cannot read the instance metadata', { error: error.message });
+    return EXIT_CODES.FAILURE;
+  }
+  if (cloud.cloud !== undefined) logger.info('cloud node', { ...cloud.cloud });
+
   const api = new GluonClient({ baseUrl: config.apiUrl, token: config.token, logger });
   const aws = new AwsClients(config, api, logger);
   const pilot = new Pilot(
@@ -62,6 +76,7 @@ export async function runCommand(
       api,
       logger,
       node: readNodeInfo(),
+      ...(cloud.cloud === undefined ? {} : { cloud: cloud.cloud }),
       checkHealth: (workRoot) =>
         runHealthChecks({
           workRoot,
@@ -86,12 +101,55 @@ export async function runCommand(
   );
 
   const stopSignals = handleSignals(pilot, config, logger);
+  const watch = cloud.imds === undefined ? undefined : watchInterruptions(cloud.imds, pilot, config, logger);
   try {
+    watch?.start();
     return await pilot.run();
   } finally {
     stopSignals();
+    await watch?.stop();
     aws.close();
   }
+}
+
+/** The drain's hard end: past it the payloads are killed and the pilot exits with DRAIN_TIMEOUT. */
+function exitAfterDrain(pilot: Pilot, drainMs: number, logger: Logger): void {
+  setTimeout(() => {
+    logger.error('drain did not finish in time; exiting', { drainSec: drainMs / 1000 });
+    pilot.killPayloadNow();
+    process.exit(EXIT_CODES.DRAIN_TIMEOUT);
+  }, drainMs).unref();
+}
+
+/**
+ * An EC2 pilot's reaction to the instance's warnings: a Spot interruption notice drains it before
+ * the notice's time (drain-deadline.ts); a rebalance recommendation retires it (no new job, the
+ * running ones end, then it exits, and with the last pilot the instance).
+ */
+function watchInterruptions(
+  imds: ImdsClient,
+  pilot: Pilot,
+  config: PilotConfig,
+  logger: Logger,
+): InterruptionWatch {
+  return new InterruptionWatch({
+    imds,
+    pollSec: config.imdsPollSec,
+    logger,
+    onInterruption: (notice) => {
+      const timing = drainDeadline(notice.timeMs, Date.now(), {
+        drainSec: config.drainSec,
+        killGraceSec: config.killGraceSec,
+        ...SPOT_DRAIN_DEFAULTS,
+      });
+      const note = interruptionNote(notice);
+      logger.warn('draining before the Spot interruption', { note, ...timing });
+      pilot.stop(note, { drainMs: timing.drainMs, killAfterMs: timing.killAfterMs, note });
+      exitAfterDrain(pilot, timing.drainMs, logger);
+    },
+    onRebalance: (recommendation) =>
+      pilot.retire(`EC2 rebalance recommendation (notice at ${recommendation.noticeTime})`),
+  });
 }
 
 /**
@@ -104,11 +162,7 @@ function handleSignals(pilot: Pilot, config: PilotConfig, logger: Logger): () =>
     signalsSeen++;
     if (signalsSeen === 1) {
       pilot.stop(signal);
-      setTimeout(() => {
-        logger.error('drain did not finish in time; exiting', { drainSec: config.drainSec });
-        pilot.killPayloadNow();
-        process.exit(EXIT_CODES.DRAIN_TIMEOUT);
-      }, config.drainSec * 1000).unref();
+      exitAfterDrain(pilot, config.drainSec * 1000, logger);
       return;
     }
     logger.error('second signal; exiting at once', { signal });

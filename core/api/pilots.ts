@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { OutputFileSchema, UsageSchema } from '../jobs/job.ts';
 import { ResourceClassSchema } from '../jobs/resource-class.ts';
 import {
+  CloudNodeSchema,
   HealthCheckSchema,
   LIVE_PILOT_STATES,
   PILOT_STATES,
@@ -184,6 +185,8 @@ export const PilotViewSchema = z.object({
   batchId: z.string().optional(),
   resources: PilotResourcesSchema,
   health: z.array(HealthCheckSchema).optional(),
+  /** Where a cloud pilot runs: its EC2 instance (type, market, zone) or its AWS Batch job. */
+  cloud: CloudNodeSchema.optional(),
   state: z.enum(PILOT_STATES),
   registeredAt: TimeSchema,
   endedAt: TimeSchema.optional(),

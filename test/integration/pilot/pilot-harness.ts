@@ -60,6 +60,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** False: only `extraArgs` follow `run`. */
   withDefaults?: boolean;
+  /** The gluon-pilot command (default `run`; `cloud` takes no run options: pass withDefaults false). */
+  subcommand?: string;
   /** The pilot executable and its first arguments (default: this Node with pilot/main.ts). */
   command?: string[];
   /** Its working directory (default: the repository). */
@@ -334,6 +336,9 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
       minTokenLifetimeSec: 0,
       requirePaths: [],
       credentials: 'environment',
+      imdsEndpoint: 'http://169.254.169.254',
+      imdsPollSec: 5,
+      pilotsOnInstance: 1,
       ...config,
     };
     const api = new GluonClient({
@@ -409,7 +414,7 @@ export function usePilotHarness(options: { leases?: 'memory' | 'dynamodb' } = {}
             ...extraArgs,
           ];
     const [file, ...first] = startOptions.command ?? [process.execPath, 'pilot/main.ts'];
-    const child = spawn(file as string, [...first, 'run', ...args], {
+    const child = spawn(file as string, [...first, startOptions.subcommand ?? 'run', ...args], {
       cwd: startOptions.cwd ?? REPO,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',

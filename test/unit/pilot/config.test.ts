@@ -137,6 +137,58 @@ describe('resolvePilotConfig with repeatable options', () => {
   });
 });
 
+describe('resolvePilotConfig for cloud pilots', () => {
+  it('is not a cloud pilot by default; IMDS at the link-local address, polled every 5 s', () => {
+    const config = resolvePilotConfig({}, REQUIRED_ENV);
+    expect(config.cloud).toBeUndefined();
+    expect(config).toMatchObject({
+      imdsEndpoint: 'http://169.254.169.254',
+      imdsPollSec: 5,
+      pilotsOnInstance: 1,
+    });
+  });
+
+  it('takes --cloud, --imds-endpoint, --imds-poll-sec and --pilots-on-instance from flags or variables', () => {
+    expect(
+      resolvePilotConfig(
+        { cloud: 'ec2', imdsEndpoint: 'http://127.0.0.1:1338', imdsPollSec: '2', pilotsOnInstance: '4' },
+        REQUIRED_ENV,
+      ),
+    ).toMatchObject({
+      cloud: 'ec2',
+      imdsEndpoint: 'http://127.0.0.1:1338',
+      imdsPollSec: 2,
+      pilotsOnInstance: 4,
+    });
+    expect(
+      resolvePilotConfig(
+        {},
+        { ...REQUIRED_ENV, GLUON_PILOT_CLOUD: 'ec2', GLUON_IMDS_ENDPOINT: 'http://10.0.0.1' },
+      ),
+    ).toMatchObject({ cloud: 'ec2', imdsEndpoint: 'http://10.0.0.1' });
+  });
+
+  it('is a batch pilot whose batch id is the job’s when AWS_BATCH_JOB_ID is set', () => {
+    const config = resolvePilotConfig(
+      {},
+      { ...REQUIRED_ENV, AWS_BATCH_JOB_ID: 'a1b2c3:7', SLURM_JOB_ID: '9' },
+    );
+    expect(config).toMatchObject({ cloud: 'batch', batchId: 'a1b2c3:7' });
+    expect(resolvePilotConfig({ cloud: 'ec2' }, { ...REQUIRED_ENV, AWS_BATCH_JOB_ID: 'a1' }).cloud).toBe(
+      'ec2',
+    );
+  });
+
+  it('rejects an unknown provider, a bad endpoint and a zero poll interval, naming the flag', () => {
+    expect(configError({ cloud: 'gcp' }, REQUIRED_ENV).message).toContain('--cloud');
+    expect(configError({ imdsEndpoint: 'imds' }, REQUIRED_ENV).option).toBe('--imds-endpoint');
+    expect(configError({}, { ...REQUIRED_ENV, GLUON_IMDS_POLL_SEC: '0' }).message).toContain(
+      'GLUON_IMDS_POLL_SEC',
+    );
+    expect(configError({ pilotsOnInstance: '0' }, REQUIRED_ENV).option).toBe('--pilots-on-instance');
+  });
+});
+
 describe('resolvePilotConfig with a config file', () => {
   let dir: string;
   beforeAll(() => {
