@@ -119,19 +119,33 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   },
   /** The census is on the site record (the reaper takes it); the depth resolves the queue URL first. */
   'site-demand': { tables: { sites: 'read' }, siteQueues: ['get-url', 'depth'] },
-  'explain-task': { tables: { tasks: 'read', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
+  // accounting: a budgeted task's cost so far.
+  'explain-task': {
+    tables: { tasks: 'read', sites: 'read', accounting: 'read' },
+    siteQueues: ['get-url', 'depth'],
+  },
   /** The job with its attempts, the task's brokerage decision, its site's census and queue depth. */
   'explain-job': {
-    // policies: the share tree, usage and caps, for where the owner stands in fair share.
-    tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+    // policies: the share tree, usage and caps, for where the owner stands in fair share; accounting: a budgeted task's cost.
+    tables: {
+      tasks: 'read',
+      jobs: 'read',
+      attempts: 'read',
+      sites: 'read',
+      policies: 'read',
+      accounting: 'read',
+    },
     siteQueues: ['get-url', 'depth'],
   },
   'list-sites': { tables: { sites: 'read' } },
   'get-shares': { tables: { policies: 'read' } },
   'put-shares': { tables: { policies: 'read-write' } },
-  /** Tops the site queues up in fair-share order: tasks in dispatch, shares, usage; counters of capped users' tasks. */
+  /**
+   * Tops the site queues up in fair-share order: tasks in dispatch, shares, usage; counters of capped
+   * users' and budgeted tasks; accounting: a budgeted task's cost so far.
+   */
   'dispatch-jobs': {
-    tables: { policies: 'read-write', tasks: 'read-write', sites: 'read' },
+    tables: { policies: 'read-write', tasks: 'read-write', sites: 'read', accounting: 'read' },
     siteQueues: ['send', 'get-url', 'depth'],
   },
   /** Creates the site's queue and DLQ (an existing queue's URL is looked up), then stores the site. */
@@ -168,6 +182,8 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
       leases: 'write',
       sites: 'read-write',
       accounting: 'write',
+      // An attempt at a paid site costs its pilot's hourly price.
+      pilots: 'read',
       policies: 'read',
       // Finished jobs' outputs registered in their task's output dataset.
       catalog: 'read-write',
@@ -180,7 +196,7 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'split-task': { tables: { tasks: 'read-write', sites: 'read' }, siteQueues: ['get-url', 'depth'] },
   /** Hands the task to dispatch and runs one dispatch round. */
   'enqueue-jobs': {
-    tables: { tasks: 'read-write', policies: 'read-write', sites: 'read' },
+    tables: { tasks: 'read-write', policies: 'read-write', sites: 'read', accounting: 'read' },
     siteQueues: ['send', 'get-url', 'depth'],
   },
   'wait-for-jobs': { tables: { tasks: 'read-write' }, workflow: ['release-wait'] },
@@ -194,12 +210,18 @@ export const FUNCTION_ACCESS: Readonly<Record<string, FunctionAccess>> = {
   'fail-task': { tables: { tasks: 'read-write', policies: 'write' } },
   /** Sizes a scouted task from its scouts' job records (sites: their slots), then dispatch as enqueue-jobs. */
   'size-task': {
-    tables: { tasks: 'read-write', jobs: 'read', policies: 'read-write', sites: 'read' },
+    tables: { tasks: 'read-write', jobs: 'read', policies: 'read-write', sites: 'read', accounting: 'read' },
     siteQueues: ['send', 'get-url', 'depth'],
   },
   /** A dataset task's files and replicas from the catalog, stored with the task; added jobs to dispatch. */
   'resolve-inputs': {
-    tables: { tasks: 'read-write', catalog: 'read-write', policies: 'read-write', sites: 'read' },
+    tables: {
+      tasks: 'read-write',
+      catalog: 'read-write',
+      policies: 'read-write',
+      sites: 'read',
+      accounting: 'read',
+    },
     siteQueues: ['send', 'get-url', 'depth'],
     // `inputs.rule`: the task's rule made (catalog items) and its transfers sent.
     transfers: ['send'],

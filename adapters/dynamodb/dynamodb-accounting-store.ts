@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   QueryCommand,
   type QueryCommandOutput,
   TransactWriteCommand,
@@ -17,6 +18,7 @@ import {
   type RollupRow,
   rollupDeltaOf,
   rollupKeyOf,
+  type TaskCost,
   type UsageRecord,
   usageKeyOf,
 } from '#core/accounting/usage.ts';
@@ -37,6 +39,8 @@ const usagePk = (day: string, shard: number) => `usage#${day}#${String(shard).pa
 const rollupPk = (by: AccountingBy) => `rollup#${by}`;
 /** Days are fixed-width, so the key is what follows `<day>#`. */
 const rollupSk = (day: string, key: string) => `${day}#${key}`;
+/** A task's cost total: one item per task (only tasks with a costed attempt have one). */
+const taskCostKey = (taskId: string) => ({ pk: `cost#${taskId}`, sk: 'task' });
 
 /** A task's records all go to one shard (chosen by its id): stable across replays. */
 function shardOf(taskId: string): number {
@@ -45,8 +49,10 @@ function shardOf(taskId: string): number {
 
 /**
  * The accounting table (pk, sk): usage records under `usage#<day>#<shard>` and roll-ups under
- * `rollup#<by>` (adapters/dynamodb/tables.ts). A record and its three roll-up additions are one
- * transaction whose record put is conditioned on the record not existing, so a replay adds nothing.
+ * `rollup#<by>` (adapters/dynamodb/tables.ts), and each task's cost total under `cost#<taskId>`. A
+ * record and its three roll-up additions (and, for a record with a cost, the addition to its task's
+ * total) are one transaction whose record put is conditioned on the record not existing, so a
+ * replay adds nothing.
  */
 export class DynamoDbAccountingStore implements AccountingStore {
   private readonly client: DynamoDBDocumentClient;
@@ -85,8 +91,12 @@ export class DynamoDbAccountingStore implements AccountingStore {
     delta: RollupDelta,
     rollups: Array<{ pk: string; sk: string; key: string }>,
   ): Promise<'recorded' | 'duplicate' | undefined> {
-    const { maxRssMB: _max, hs23Sec, ...sums } = delta;
-    const added = { ...sums, ...(hs23Sec === undefined ? {} : { hs23Sec }) };
+    const { maxRssMB: _max, hs23Sec, costUsd, ...sums } = delta;
+    const added = {
+      ...sums,
+      ...(hs23Sec === undefined ? {} : { hs23Sec }),
+      ...(costUsd === undefined ? {} : { costUsd }),
+    };
     const names = Object.fromEntries(Object.keys(added).map((field, i) => [`#a${i}`, field]));
     const values = Object.fromEntries(Object.values(added).map((value, i) => [`:a${i}`, value]));
     const addExpression = Object.keys(names)
@@ -112,6 +122,18 @@ export class DynamoDbAccountingStore implements AccountingStore {
                 ExpressionAttributeValues: { ...values, ':day': usage.day, ':key': rollup.key },
               },
             })),
+            ...(costUsd === undefined
+              ? []
+              : [
+                  {
+                    Update: {
+                      TableName: this.tableName,
+                      Key: taskCostKey(usage.taskId),
+                      UpdateExpression: 'ADD usd :usd, attempts :one',
+                      ExpressionAttributeValues: { ':usd': costUsd, ':one': 1 },
+                    },
+                  },
+                ]),
           ],
         }),
       );
@@ -195,6 +217,21 @@ export class DynamoDbAccountingStore implements AccountingStore {
     return found.flat();
   }
 
+  async taskCost(taskId: string): Promise<TaskCost> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: taskCostKey(taskId), ConsistentRead: true }),
+      );
+      const item = out.Item ?? {};
+      return {
+        usd: typeof item.usd === 'number' ? item.usd : 0,
+        attempts: typeof item.attempts === 'number' ? item.attempts : 0,
+      };
+    } catch (error) {
+      rethrowSdkError(error, 'read task cost');
+    }
+  }
+
   async usageOfDay(day: string): Promise<UsageRecord[]> {
     const shards = Array.from({ length: USAGE_SHARDS }, (_, shard) => shard);
     const found = await mapBounded(shards, 4, (shard) =>
@@ -240,6 +277,7 @@ function rowOf(item: Record<string, unknown>): RollupRow {
     wallSec: n('wallSec'),
     cpuSec: n('cpuSec'),
     ...(typeof item.hs23Sec === 'number' ? { hs23Sec: item.hs23Sec } : {}),
+    ...(typeof item.costUsd === 'number' ? { costUsd: item.costUsd } : {}),
     maxRssMB: n('maxRssMB'),
   };
 }

@@ -27,6 +27,8 @@ const COLUMNS = [
   { name: 'coreSec', type: 'DOUBLE' },
   { name: 'maxRssMB', type: 'INT32' },
   { name: 'hs23Sec', type: 'DOUBLE' },
+  // Last, so CSV partitions written before it read it as empty.
+  { name: 'costUsd', type: 'DOUBLE' },
 ] as const satisfies ReadonlyArray<{ name: Exclude<keyof UsageRecord, 'day'>; type: string }>;
 
 /** The export's column names and their Athena (Hive) types, for the Glue table CDK defines. */

@@ -1,12 +1,18 @@
-import type { AccountingBy, RollupRow, UsageRecord } from './usage.ts';
+import type { AccountingBy, RollupRow, TaskCost, UsageRecord } from './usage.ts';
 
 export interface AccountingStore {
   /**
    * Writes the usage record and adds it to its three roll-ups (day × user, group, site), all at
    * once; 'duplicate' when the record was written before: then nothing is added (a replayed end
-   * never counts twice).
+   * never counts twice). A record with a cost (costUsd) adds it to the roll-ups and to its task's
+   * cost total in the same write.
    */
   record(usage: UsageRecord): Promise<'recorded' | 'duplicate'>;
+  /**
+   * What the task's attempts cost so far (the sum of their costUsd) and how many had a cost: one
+   * read by key ({usd: 0, attempts: 0} for a task with none).
+   */
+  taskCost(taskId: string): Promise<TaskCost>;
   /**
    * Roll-up rows of `by` for the days `from` to `to` (both included), of every key or only of
    * `key`, ordered by day then key. Read by key, never by scanning.

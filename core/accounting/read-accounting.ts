@@ -2,7 +2,7 @@ import type { AccountingQuery, AccountingView } from '../api/accounting.ts';
 import { SCOPES } from '../api/common.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ForbiddenError, ValidationError } from '../errors.ts';
-import { addDays, dayOf, daysBetween } from './usage.ts';
+import { addDays, dayOf, daysBetween, type RollupRow, round6 } from './usage.ts';
 
 /** The longest range one request reads (a year, leap day included). */
 export const MAX_ACCOUNTING_DAYS = 366;
@@ -13,6 +13,7 @@ const DEFAULT_DAYS = 7;
  * Roll-ups of the days `from`..`to` by user, group or site. Operators (gluon.admin) see every
  * row; a user sees only their own usage (by=user, their own rows), and asking for groups or sites is
  * refused naming `by`. `from` after `to`, or a range over MAX_ACCOUNTING_DAYS, is a 400 naming `from`.
+ * Rows with a cost (attempts at paid sites) carry `usdPerJob`: the cost over the finished attempts.
  */
 export async function readAccounting(
   deps: Pick<Deps, 'accounting' | 'clock'>,
@@ -42,5 +43,12 @@ export async function readAccounting(
     to,
     ...(admin ? {} : { key: principal.sub }),
   });
-  return { by: query.by, from, to, rows };
+  return { by: query.by, from, to, rows: rows.map(withUsdPerJob) };
+}
+
+/** A row with a cost gets its dollars per finished job (none when no attempt finished). */
+export function withUsdPerJob(row: RollupRow): AccountingView['rows'][number] {
+  return row.costUsd === undefined || row.finished === 0
+    ? row
+    : { ...row, usdPerJob: round6(row.costUsd / row.finished) };
 }

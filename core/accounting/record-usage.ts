@@ -4,6 +4,7 @@ import { groupOf } from '../policies/fair-share.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { DEFAULT_SHARE_TREE, type ShareTree } from '../policies/shares.ts';
 import { jobResources } from '../tasks/split-task.ts';
+import { isPaidSite } from '../provisioning/cloud-site.ts';
 import { ResourcesSchema } from '../tasks/task-spec.ts';
 import { type UsageRecord, usageRecordOf } from './usage.ts';
 
@@ -17,10 +18,12 @@ export interface EndedAttempt {
  * Writes the usage record of each ended attempt, with its roll-ups (the change feed calls this
  * with the attempts a batch ended). Each record is written at most once whatever the replays: a
  * duplicate is counted, not added. The task's owner and resources, the owner's group and the site's
- * HS23 factor are read once per batch.
+ * HS23 factor are read once per batch. An attempt at a paid site (one with provisioning) costs its
+ * wall time at its pilot's hourly price: the pilot is read once per batch; a pilot without a price
+ * (registered without its cloud node) leaves the record without a cost. Other sites read no pilot.
  */
 export async function recordUsage(
-  deps: Pick<Deps, 'tasks' | 'sites' | 'policies' | 'accounting'>,
+  deps: Pick<Deps, 'tasks' | 'sites' | 'policies' | 'accounting' | 'pilots'>,
   ended: EndedAttempt[],
 ): Promise<{ recorded: number; duplicates: number }> {
   if (ended.length === 0) return { recorded: 0, duplicates: 0 };
@@ -52,12 +55,17 @@ export async function recordUsage(
       attempt,
     );
     const hs23PerCore = site?.accounting?.hs23PerCore;
+    const hourlyUsd =
+      site !== undefined && isPaidSite(site)
+        ? (await once(`pilot#${attempt.pilotId}`, () => deps.pilots.get(attempt.pilotId)))?.cost?.hourlyUsd
+        : undefined;
     records.push(
       usageRecordOf(taskId, jobIndex, attempt, {
         user,
         group: groupOf(shares, user),
         resources,
         ...(hs23PerCore === undefined ? {} : { hs23PerCore }),
+        ...(hourlyUsd === undefined ? {} : { hourlyUsd }),
       }),
     );
   }

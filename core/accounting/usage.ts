@@ -94,6 +94,27 @@ export function toMillis(sec: number): number {
   return Math.round(sec * 1000) / 1000;
 }
 
+/** Dollars kept to the millionth (a cost per attempt, and sums of such: exact in DynamoDB's decimals). */
+export function round6(usd: number): number {
+  return Math.round(usd * 1e6) / 1e6;
+}
+
+/** A sum of dollar figures kept to the millionth, exact (as DynamoDB's ADD of them is). */
+export function addUsd(a: number, b: number): number {
+  return (Math.round(a * 1e6) + Math.round(b * 1e6)) / 1e6;
+}
+
+/** What an attempt cost: its wall time at its pilot's hourly price (USD, to the millionth). */
+export function attemptCostUsd(wallSec: number, hourlyUsd: number): number {
+  return round6((wallSec / 3600) * hourlyUsd);
+}
+
+/** What a task's attempts on paid sites cost so far, and how many attempts had a cost. */
+export interface TaskCost {
+  usd: number;
+  attempts: number;
+}
+
 /** What an attempt ran with and for whom: the task's owner and group, the job's resources, the site's factor. */
 export interface UsageContext {
   user: string;
@@ -102,6 +123,8 @@ export interface UsageContext {
   resources: Pick<Resources, 'cores' | 'memoryMB' | 'gpus'>;
   /** The site's HEPscore23 per core (SiteSchema accounting.hs23PerCore), when it has one. */
   hs23PerCore?: number;
+  /** The attempt's pilot's hourly price (Pilot.cost.hourlyUsd), for an attempt at a paid site whose pilot has one. */
+  hourlyUsd?: number;
 }
 
 /**
@@ -139,6 +162,7 @@ export function usageRecordOf(
     coreSec: toMillis(cores * wallSec),
     maxRssMB: Math.ceil((attempt.usage?.maxRssKB ?? 0) / 1024),
     ...(context.hs23PerCore === undefined ? {} : { hs23Sec: toMillis(cpuSec * context.hs23PerCore) }),
+    ...(context.hourlyUsd === undefined ? {} : { costUsd: attemptCostUsd(wallSec, context.hourlyUsd) }),
   };
 }
 
@@ -164,6 +188,7 @@ export function rollupDeltaOf(record: UsageRecord): RollupDelta {
     wallSec: record.wallSec,
     cpuSec: record.cpuSec,
     ...(record.hs23Sec === undefined ? {} : { hs23Sec: record.hs23Sec }),
+    ...(record.costUsd === undefined ? {} : { costUsd: record.costUsd }),
     maxRssMB: record.maxRssMB,
   };
 }
@@ -183,6 +208,9 @@ export function addToRollup(row: RollupRow, delta: RollupDelta): RollupRow {
     ...(row.hs23Sec === undefined && delta.hs23Sec === undefined
       ? {}
       : { hs23Sec: sum(row.hs23Sec ?? 0, delta.hs23Sec ?? 0) }),
+    ...(row.costUsd === undefined && delta.costUsd === undefined
+      ? {}
+      : { costUsd: addUsd(row.costUsd ?? 0, delta.costUsd ?? 0) }),
     maxRssMB: Math.max(row.maxRssMB, delta.maxRssMB),
   };
 }

@@ -27,6 +27,10 @@ export const RollupRowSchema = z.object({
   hs23Sec: z.number().optional(),
   /** The largest resident memory of one attempt. */
   maxRssMB: z.number(),
+  /** What the attempts at paid (cloud) sites cost, USD: their wall time at their pilots' hourly prices. */
+  costUsd: z.number().optional(),
+  /** costUsd over the finished attempts: compute dollars per finished job (when both are there). */
+  usdPerJob: z.number().optional(),
 });
 
 export const AccountingViewSchema = z.object({

@@ -199,6 +199,12 @@ export const SetPriorityRequestSchema = z.strictObject({
   priority: z.number().int().min(0).max(1000),
 });
 
+/**
+ * The filters a site of `why` may be rejected by: brokerage's chain, and `budget` (a paid site, for a
+ * task whose budget is spent: dispatch's rule, not a link of the chain).
+ */
+export const EXPLANATION_FILTERS = [...FILTER_NAMES, 'budget'] as const;
+
 /** Why a task's jobs are where they are: the answer to "why is my job pending?". */
 export const TaskExplanationSchema = z.object({
   taskId: TaskIdSchema,
@@ -211,8 +217,11 @@ export const TaskExplanationSchema = z.object({
       chosen: z.boolean(),
       /** Why brokerage would not send this task's jobs there (now). */
       rejected: z.string().optional(),
-      /** The filter that rejected it (brokerage's record; or, for a chosen site, the filter it fails now). */
-      filter: z.enum(FILTER_NAMES).optional(),
+      /**
+       * The filter that rejected it (brokerage's record; or, for a chosen site, the filter it fails
+       * now, or `budget`: a paid site, and the task's budget is spent).
+       */
+      filter: z.enum(EXPLANATION_FILTERS).optional(),
       /** A chosen site's part of the task's jobs, 0..1 (brokerage's record). */
       weight: z.number().optional(),
       status: z.enum(SITE_STATUSES).optional(),
@@ -231,7 +240,7 @@ export type TaskExplanation = z.infer<typeof TaskExplanationSchema>;
 /**
  * One finding about a job, with a stable code: `state`, `no-site`, `not-brokered`, `not-sent`,
  * `sent-to`, `attempt`, `task-paused`, `site-unknown`, `site-offline`,
- * `site-test`, `site-no-pilots`, `no-pilot-of-class`, `no-pilots`, `pilots-busy`, `pilots-idle`
+ * `site-test`, `site-no-pilots`, `no-pilot-of-class`, `no-pilots`, `pilots-busy`, `pilots-idle`, `budget`, `over-budget`
  * (more may come: clients show `message` for codes they do not know).
  */
 export const JobFindingSchema = z.object({

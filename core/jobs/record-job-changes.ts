@@ -49,6 +49,7 @@ export type RecordJobChangesDeps = Pick<
   | 'clock'
   | 'policies'
   | 'accounting'
+  | 'pilots'
   | 'catalog'
 >;
 

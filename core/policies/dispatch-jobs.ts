@@ -1,14 +1,34 @@
 import type { Deps } from '../deps.ts';
 import { type JobMessage, jobMessage } from '../jobs/job-message.ts';
 import { classesFitting } from '../jobs/resource-class.ts';
+import { isPaidSite } from '../provisioning/cloud-site.ts';
 import { maxQueuedOf, type SiteRecord } from '../sites/site.ts';
 import { type DispatchCandidate, fairShareOrder, type Held, usageKeysOf } from './fair-share.ts';
 import type { DispatchEntry } from './ports.ts';
 import { DEFAULT_SHARE_TREE, decayedValue, type ShareTree, usageKey } from './shares.ts';
+import { inFlightOf, readBudgetStanding } from './task-budget.ts';
 
 /** Whether dispatch may send this task's jobs to the site now (brokerage may have chosen it earlier). */
 export function siteTakes(site: SiteRecord, entry: Pick<DispatchEntry, 'siteTest'>): boolean {
   return entry.siteTest === true ? site.status === 'test' : site.status === 'online';
+}
+
+/**
+ * The tasks of these entries that reached their budget (spent and expected): their jobs go to no
+ * paid site. Only tasks with a budget are read (their cost total and progress).
+ */
+export async function tasksOverBudget(
+  deps: Pick<Deps, 'accounting' | 'tasks'>,
+  entries: readonly DispatchEntry[],
+): Promise<Set<string>> {
+  const over = new Set<string>();
+  await Promise.all(
+    entries.map(async (entry) => {
+      const standing = await readBudgetStanding(deps, entry);
+      if (standing?.overBudget === true) over.add(entry.taskId);
+    }),
+  );
+  return over;
 }
 
 /**
@@ -64,6 +84,8 @@ export function planDispatch(input: {
 export interface DispatchReport {
   /** Rounds run (0: another round held the lock, and was asked for one more). */
   rounds: number;
+  /** Tasks with open jobs over their budget: this round gave them no place at a paid site. */
+  overBudget: string[];
   /** Jobs released to site queues, by site. */
   released: Record<string, number>;
   /** Tasks in dispatch (until they end: their jobs in flight count against caps), and those fully released by this round. */
@@ -93,7 +115,7 @@ export async function dispatchJobs(deps: DispatchDeps): Promise<DispatchReport> 
   const lockUntil = () => deps.clock.now().getTime() + LOCK_MS;
   const now = deps.clock.now().getTime();
   if ((await deps.policies.acquireDispatch(holder, now, lockUntil())) === 'busy')
-    return { rounds: 0, released: {}, active: 0, completed: 0, held: [], depths: {} };
+    return { rounds: 0, overBudget: [], released: {}, active: 0, completed: 0, held: [], depths: {} };
   let report: DispatchReport | undefined;
   try {
     for (let round = 1; ; round++) {
@@ -111,13 +133,14 @@ export async function dispatchJobs(deps: DispatchDeps): Promise<DispatchReport> 
   }
 }
 
-type DispatchDeps = Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock'>;
+type DispatchDeps = Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock' | 'accounting'>;
 
 function sumOf(a: DispatchReport, b: DispatchReport): DispatchReport {
   const released = { ...a.released };
   for (const [siteId, n] of Object.entries(b.released)) released[siteId] = (released[siteId] ?? 0) + n;
   return {
     rounds: a.rounds + b.rounds,
+    overBudget: b.overBudget,
     released,
     active: b.active,
     completed: a.completed + b.completed,
@@ -135,6 +158,7 @@ async function dispatchRound(deps: DispatchDeps): Promise<DispatchReport> {
   const entries = await deps.policies.listActive();
   const report: DispatchReport = {
     rounds: 1,
+    overBudget: [],
     released: {},
     active: entries.length,
     completed: 0,
@@ -157,13 +181,20 @@ async function dispatchRound(deps: DispatchDeps): Promise<DispatchReport> {
 
   const open = entries.filter((e) => e.paused !== true && e.released < e.jobCount);
   const wanted = new Set(open.flatMap((e) => e.siteIds));
+  // Tasks over budget keep their free sites only (their paid sites are read as sites the task lacks).
+  const overBudget = await tasksOverBudget(deps, open);
+  report.overBudget = [...overBudget].sort();
   // Each site with room, and the tasks that may run there.
   const rooms = (
     await Promise.all(
       sites
         .filter((s) => wanted.has(s.siteId))
         .map(async (site) => {
-          const here = open.filter((e) => e.siteIds.includes(site.siteId) && siteTakes(site, e));
+          const paid = isPaidSite(site);
+          const here = open.filter(
+            (e) =>
+              e.siteIds.includes(site.siteId) && siteTakes(site, e) && !(paid && overBudget.has(e.taskId)),
+          );
           if (here.length === 0) return undefined;
           // The queues of the classes the site's slots can run: no job of another class is sent there.
           const depth = await deps.queue.depth(site.siteId, classesFitting(site.slot));
@@ -256,8 +287,7 @@ async function jobsInFlight(
       if (!keys.some((k) => cappedKeys.has(k))) return;
       const progress = await deps.tasks.getProgress(entry.taskId);
       if (progress === undefined) return;
-      const c = progress.counts;
-      const flying = Math.max(0, entry.released - c.finished - c.failed - c.cancelled);
+      const flying = inFlightOf(entry.released, progress.counts);
       for (const key of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + flying);
     }),
   );

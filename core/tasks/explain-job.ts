@@ -20,8 +20,10 @@ import { effectiveResources } from '../policies/retry-policy.ts';
 import { usageKey } from '../policies/shares.ts';
 import { getShares } from '../policies/shares-admin.ts';
 import { firstRejection, HARD_FILTERS } from '../policies/site-filters.ts';
+import { type BudgetStanding, describeBudget } from '../policies/task-budget.ts';
+import { isPaidSite } from '../provisioning/cloud-site.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
-import { percent } from './explain-task.ts';
+import { percent, taskBudget } from './explain-task.ts';
 import { jobAt, jobCount, jobResources } from './split-task.ts';
 import type { Task } from './task.ts';
 import { ownedTask } from './task-access.ts';
@@ -39,6 +41,8 @@ export interface JobContext {
   queuedJobs(siteId: string, classes?: readonly ResourceClass[]): Promise<number>;
   /** The share tree, usage and who is held at a cap (from the last dispatch round). */
   shares?: SharesView & { held: Held[] };
+  /** A budgeted task's standing against its budget. */
+  budget?: BudgetStanding;
 }
 
 export type JobFindingSource = (ctx: JobContext) => JobFinding[] | Promise<JobFinding[]>;
@@ -245,16 +249,37 @@ export function dataFindings({ task, job }: JobContext): JobFinding[] {
   ];
 }
 
+/**
+ * For a job not started yet of a budgeted task: what the task spent, and, once over budget, that
+ * dispatch gives it no paid site (a job already in a paid site's queue may still run there).
+ */
+export function budgetFindings({ task, job, budget, site }: JobContext): JobFinding[] {
+  if (budget === undefined || (job.state !== 'defined' && job.state !== 'queued')) return [];
+  const paid = task.siteIds.filter((id) => {
+    const record = site(id);
+    return record !== undefined && isPaidSite(record);
+  });
+  const queuedAtPaid =
+    budget.overBudget && job.state === 'queued' && job.siteId !== undefined && paid.includes(job.siteId);
+  return [
+    {
+      code: budget.overBudget ? 'over-budget' : 'budget',
+      message: `${describeBudget(budget, paid)}${queuedAtPaid ? ` Job ${job.jobIndex} was sent to ${job.siteId} before: it may still run there.` : ''}`,
+    },
+  ];
+}
+
 export const JOB_FINDING_SOURCES: readonly JobFindingSource[] = [
   placementFindings,
   dataFindings,
   attemptFindings,
   pendingFindings,
   fairShareFindings,
+  budgetFindings,
 ];
 
 export async function explainJob(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'policies' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'queue' | 'policies' | 'clock' | 'accounting'>,
   principal: Principal,
   taskId: string,
   jobIndex: number,
@@ -262,11 +287,12 @@ export async function explainJob(
 ): Promise<JobExplanation> {
   const task = await ownedTask(deps.tasks, principal, taskId);
   if (jobIndex >= task.jobCount) throw new NotFoundError(`job ${jobIdOf(taskId, jobIndex)} not found`);
-  const [job, decision, sites, shares] = await Promise.all([
+  const [job, decision, sites, shares, budget] = await Promise.all([
     jobWithAttempts(deps, task, task.spec, jobIndex),
     deps.tasks.getBrokerage(taskId),
     deps.sites.list(),
     getShares(deps),
+    taskBudget(deps, task),
   ]);
   const byId = new Map(sites.map((s) => [s.siteId, s]));
   const ctx: JobContext = {
@@ -276,6 +302,7 @@ export async function explainJob(
     site: (siteId) => byId.get(siteId),
     queuedJobs: (siteId, classes) => deps.queue.depth(siteId, classes),
     shares: { ...shares, held: await heldAtCaps(deps, shares) },
+    ...(budget === undefined ? {} : { budget }),
   };
   const findings: JobFinding[] = [];
   for (const source of sources) findings.push(...(await source(ctx)));

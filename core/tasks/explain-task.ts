@@ -5,6 +5,8 @@ import { brokerSites } from '../policies/broker-sites.ts';
 import { describeData } from '../policies/broker-task.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import { firstRejection } from '../policies/site-filters.ts';
+import { type BudgetStanding, budgetRejection, budgetStanding, describeBudget, inFlightOf } from '../policies/task-budget.ts';
+import { isPaidSite } from '../provisioning/cloud-site.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { scoutPlan } from './scout-sizing.ts';
 import type { Task } from './task.ts';
@@ -27,7 +29,7 @@ function scoutingFinding(task: Task): string | undefined {
  * HTCondor). A task not brokered yet is brokered now, for the answer only (nothing is stored).
  */
 export async function explainTask(
-  deps: Pick<Deps, 'tasks' | 'sites' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'sites' | 'queue' | 'clock' | 'accounting'>,
   principal: Principal,
   taskId: string,
 ): Promise<TaskExplanation> {
@@ -55,6 +57,7 @@ export async function explainTask(
 
   const findings: string[] = [];
   const c = task.counts;
+  const budget = await taskBudget(deps, task);
   if (task.cancelRequested) findings.push('The task was cancelled: no job of it will start any more.');
   if (task.paused === true)
     findings.push('The task is paused by its owner: no job of it starts until it is resumed.');
@@ -74,6 +77,11 @@ export async function explainTask(
     );
   }
 
+  if (budget !== undefined) {
+    const paid = task.siteIds.filter((id) => sites.some((s) => s.siteId === id && isPaidSite(s)));
+    findings.push(describeBudget(budget, paid));
+  }
+
   const byId = new Map<string, SiteEntry>(
     decision === undefined ? [] : decisionSites(task, decision).map((e) => [e.siteId, e]),
   );
@@ -84,13 +92,16 @@ export async function explainTask(
       continue;
     }
     const waiting = await waitingFacts(deps, task, site);
+    const spent = budget?.overBudget === true && isPaidSite(site);
     byId.set(site.siteId, {
       siteId: site.siteId,
       chosen: true,
       ...(recorded?.weight === undefined ? {} : { weight: recorded.weight }),
-      ...(waiting.failing === undefined
-        ? {}
-        : { rejected: waiting.failing.reason, filter: waiting.failing.filter }),
+      ...(spent && budget !== undefined
+        ? { rejected: budgetRejection(budget), filter: 'budget' as const }
+        : waiting.failing === undefined
+          ? {}
+          : { rejected: waiting.failing.reason, filter: waiting.failing.filter }),
       status: site.status,
       queuedJobs: waiting.queuedJobs,
       pilots: waiting.pilots,
@@ -111,6 +122,14 @@ export async function explainTask(
     sites: [...byId.values()].sort((a, b) => a.siteId.localeCompare(b.siteId)),
     ...(stored === undefined ? {} : { brokerage: stored }),
   };
+}
+
+/** A budgeted task's standing: its cost total (one read) against its budget, with its jobs in flight. */
+export async function taskBudget(deps: Pick<Deps, 'accounting'>, task: Task): Promise<BudgetStanding | undefined> {
+  const budget = task.spec.budget;
+  if (budget === undefined) return undefined;
+  const cost = await deps.accounting.taskCost(task.taskId);
+  return budgetStanding(budget.usd, cost, inFlightOf(task.jobsEnqueued, task.counts));
 }
 
 /** "Brokerage chose 2 of 3 sites (at …): cern 62% of the jobs, bnl 38%." */

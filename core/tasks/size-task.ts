@@ -28,7 +28,7 @@ import { dispatchEntry, loadHead } from './task-workflow.ts';
  * here, with their errors), or whose jobs are all final.
  */
 export async function sizeTask(
-  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'policies' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'tasks' | 'jobs' | 'sites' | 'policies' | 'queue' | 'clock' | 'accounting'>,
   taskId: string,
 ): Promise<{ waiting: boolean }> {
   let head = await loadHead(deps, taskId);

@@ -74,7 +74,7 @@ export async function splitTask(
  * keeps its progress.
  */
 export async function enqueueJobs(
-  deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'policies' | 'sites'>,
+  deps: Pick<Deps, 'tasks' | 'queue' | 'clock' | 'policies' | 'sites' | 'accounting'>,
   taskId: string,
   nextIndex: number,
 ): Promise<Progress> {
@@ -107,6 +107,7 @@ export function dispatchEntry(head: TaskHead, spec: TaskSpec): DispatchEntry {
     siteIds: head.siteIds,
     ...(head.paused === true ? { paused: true } : {}),
     ...(spec.siteTest === true ? { siteTest: true } : {}),
+    ...(spec.budget === undefined ? {} : { budgetUsd: spec.budget.usd }),
   };
 }
 

@@ -10,10 +10,12 @@ import {
   ACCOUNTING_BY,
   type AccountingBy,
   addToRollup,
+  addUsd,
   emptyRollup,
   type RollupRow,
   rollupDeltaOf,
   rollupKeyOf,
+  type TaskCost,
   type UsageRecord,
   usageKeyOf,
 } from '#core/accounting/usage.ts';
@@ -1172,11 +1174,16 @@ export class InMemoryRetryPolicyStore implements RetryPolicyStore {
 export class InMemoryAccountingStore implements AccountingStore {
   private readonly records = new Map<string, UsageRecord>();
   private readonly rows = new Map<string, RollupRow>();
+  private readonly costs = new Map<string, TaskCost>();
 
   async record(usage: UsageRecord): Promise<'recorded' | 'duplicate'> {
     const key = usageKeyOf(usage);
     if (this.records.has(key)) return 'duplicate';
     this.records.set(key, copy(usage));
+    if (usage.costUsd !== undefined) {
+      const cost = this.costs.get(usage.taskId) ?? { usd: 0, attempts: 0 };
+      this.costs.set(usage.taskId, { usd: addUsd(cost.usd, usage.costUsd), attempts: cost.attempts + 1 });
+    }
     const delta = rollupDeltaOf(usage);
     for (const by of ACCOUNTING_BY) {
       const rowKey = `${by}\u0000${usage.day}\u0000${rollupKeyOf(usage, by)}`;
@@ -1201,6 +1208,10 @@ export class InMemoryAccountingStore implements AccountingStore {
 
   async usageOfDay(day: string): Promise<UsageRecord[]> {
     return [...this.records.values()].filter((r) => r.day === day).map(copy);
+  }
+
+  async taskCost(taskId: string): Promise<TaskCost> {
+    return { ...(this.costs.get(taskId) ?? { usd: 0, attempts: 0 }) };
   }
 }
 

@@ -10,7 +10,7 @@ import { count, gaugeBySite, logger } from '../../runtime/powertools.ts';
  * run at most once a minute; the site queues hold enough for the gaps between rounds).
  */
 export function createHandler(
-  deps: Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock'>,
+  deps: Pick<Deps, 'policies' | 'tasks' | 'sites' | 'queue' | 'clock' | 'accounting'>,
   options: { rounds: number; periodSec?: number } = { rounds: 1 },
 ) {
   const gapMs = ((options.periodSec ?? 60) * 1000) / options.rounds;
@@ -23,12 +23,13 @@ export function createHandler(
       // Depths are read only while tasks wait for places, so an idle system writes nothing.
       gaugeBySite('QueueDepth', last.depths);
       // A quiet round writes nothing.
-      if (released > 0 || last.held.length > 0) {
+      if (released > 0 || last.held.length > 0 || last.overBudget.length > 0) {
         logger.info('dispatched', {
           rounds: last.rounds,
           released: last.released,
           active: last.active,
           held: last.held,
+          ...(last.overBudget.length > 0 ? { overBudget: last.overBudget } : {}),
         });
         count('JobsReleased', released);
       }

@@ -81,6 +81,29 @@ export function describeAccountingStoreContract(
       expect(group[0]?.attempts).toBeGreaterThanOrEqual(2);
     });
 
+    it("adds an attempt's cost to its roll-ups and its task's total once, whatever the replays", async () => {
+      const suffix = randomBytes(4).toString('hex');
+      const [user, siteId] = [`c-${suffix}`, `cloud-${suffix}`];
+      const taskId = `t-${suffix}`;
+      expect(await store.taskCost(taskId)).toEqual({ usd: 0, attempts: 0 });
+      const paid = usage({ taskId, user, siteId, costUsd: 0.012345 });
+      expect(await store.record(paid)).toBe('recorded');
+      expect(await store.record({ ...paid })).toBe('duplicate');
+      const second = usage({ taskId, user, siteId, jobIndex: 1, state: 'failed', costUsd: 0.000001 });
+      expect(await store.record(second)).toBe('recorded');
+      // An attempt without a cost (a free site, or a pilot without a price) adds to no total.
+      expect(await store.record(usage({ taskId, user, jobIndex: 2 }))).toBe('recorded');
+      expect(await store.record(second)).toBe('duplicate');
+      expect(await store.taskCost(taskId)).toEqual({ usd: 0.012346, attempts: 2 });
+      const [site] = await store.rollups('site', { from: '2026-12-02', to: '2026-12-02', key: siteId });
+      expect(site).toMatchObject({ attempts: 2, finished: 1, failed: 1, costUsd: 0.012346 });
+      const [mine] = await store.rollups('user', { from: '2026-12-02', to: '2026-12-02', key: user });
+      expect(mine).toMatchObject({ attempts: 3, costUsd: 0.012346 });
+      // A roll-up of free attempts only has no cost at all (not 0: nothing was priced).
+      const [cern] = await store.rollups('site', { from: '2026-12-02', to: '2026-12-02', key: 'cern' });
+      expect(cern?.costUsd).toBeUndefined();
+    });
+
     it('reads roll-ups of the days asked for, in day and key order, and only the key asked for', async () => {
       const suffix = randomBytes(4).toString('hex');
       const [a, b] = [`a-${suffix}`, `b-${suffix}`];

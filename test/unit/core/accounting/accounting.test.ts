@@ -166,7 +166,7 @@ describe('exportUsage', () => {
     const csv = new TextDecoder().decode(deps.accountingExports.objects.get(answer.csvKey)?.body);
     expect(csv).toBe(usageCsv(records));
     expect(csv.split('\r\n')[0]).toBe(
-      'taskId,jobIndex,attempt,user,group,siteId,resourceClass,cores,state,pilotErrorCode,exitCode,startedAt,endedAt,wallSec,cpuSec,coreSec,maxRssMB,hs23Sec',
+      'taskId,jobIndex,attempt,user,group,siteId,resourceClass,cores,state,pilotErrorCode,exitCode,startedAt,endedAt,wallSec,cpuSec,coreSec,maxRssMB,hs23Sec,costUsd',
     );
     expect(csv.split('\r\n')).toHaveLength(5);
   });
