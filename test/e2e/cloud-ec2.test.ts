@@ -98,8 +98,9 @@ describe('a cloud ec2 site (spot-first, m5.large and m5.xlarge, at most 2 instan
     expect(jobs.every((j) => pilotIds.has(j.pilotId as string))).toBe(true);
 
     // What the provisioner sent: the stage's launch template, both types, Spot, the tags.
-    const [first] = fleets();
-    expect(first?.params).toMatchObject({
+    const first = fleets()[0];
+    if (first === undefined) throw new Error('the provisioner sent no CreateFleet');
+    expect(first.params).toMatchObject({
       Type: 'instant',
       LaunchTemplateConfigs: [
         { LaunchTemplateSpecification: { LaunchTemplateId: LOCAL_LAUNCH_TEMPLATES.x86_64.id } },
@@ -107,12 +108,12 @@ describe('a cloud ec2 site (spot-first, m5.large and m5.xlarge, at most 2 instan
       TargetCapacitySpecification: { DefaultTargetCapacityType: 'spot' },
     });
     const config = (
-      first?.params.LaunchTemplateConfigs as Array<{ Overrides: Array<Record<string, string>> }>
+      first.params.LaunchTemplateConfigs as Array<{ Overrides: Array<Record<string, string>> }>
     )[0];
     expect(new Set(config?.Overrides.map((o) => o.InstanceType))).toEqual(new Set(['m5.large', 'm5.xlarge']));
     expect(config?.Overrides.every((o) => o.SubnetId === 'subnet-0a1b2c3d')).toBe(true);
     const instanceTags = (
-      first?.params.TagSpecification as Array<{
+      first.params.TagSpecification as Array<{
         ResourceType: string;
         Tag: Array<{ Key: string; Value: string }>;
       }>
