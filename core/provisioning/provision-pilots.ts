@@ -131,7 +131,7 @@ async function decideEc2(
   try {
     instances = await deps.ec2.listInstances(site.siteId);
   } catch (error) {
-    const message = `EC2 DescribeInstances: ${errorMessage(error)}`;
+    const message = errorMessage(error);
     return { ...base, limitedBy: 'error', errors: [message], summary: `Nothing asked: ${message}.` };
   }
   const markets = marketsOf(provisioning);
@@ -317,7 +317,7 @@ async function decideBatch(
   try {
     counts = await deps.batch.countPilots(site.siteId, provisioning.jobQueue);
   } catch (error) {
-    const message = `AWS Batch ListJobs: ${errorMessage(error)}`;
+    const message = errorMessage(error);
     return { ...base, limitedBy: 'error', errors: [message], summary: `Nothing asked: ${message}.` };
   }
   const now = {
@@ -359,7 +359,7 @@ async function decideBatch(
       });
       started += size;
     } catch (error) {
-      errors.push(`AWS Batch SubmitJob: ${errorMessage(error)}`);
+      errors.push(errorMessage(error));
       break;
     }
   }
