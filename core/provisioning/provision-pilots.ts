@@ -351,7 +351,7 @@ async function decideBatch(
         size,
         jobName: `${batchJobPrefix(site.siteId)}${seconds}_${n}`,
         environment: {
-          GLUON_SITE_ID: site.siteId,
+          GLUON_SITE: site.siteId,
           GLUON_PILOT_CLOUD: 'batch',
           GLUON_IDLE_EXIT_SEC: String(provisioning.idleExitSec),
         },
