@@ -18,7 +18,8 @@ export type Capability =
   | 'metrics'
   | 'catalog'
   | 'transfers'
-  | 'meta-tasks';
+  | 'meta-tasks'
+  | 'provisioning';
 
 /** The function of each operation (core/api/operations.ts). */
 export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
@@ -134,6 +135,7 @@ export const SCHEDULED_FUNCTIONS = [
   { functionName: 'site-health', everySec: 60 },
   { functionName: 'export-accounting-daily', everySec: 86_400 },
   { functionName: 'retry-webhooks', everySec: 60 },
+  { functionName: 'provision-pilots', everySec: 60 },
 ] as const;
 
 /** Functions fed by a table's change feed (DynamoDB Streams). */
@@ -242,6 +244,7 @@ export const FUNCTION_CAPABILITY: Readonly<Record<string, Capability>> = {
   'meta-task-api': 'meta-tasks',
   'advance-meta-task': 'meta-tasks',
   'wait-for-nodes': 'meta-tasks',
+  'provision-pilots': 'provisioning',
 };
 
 /** `claim-job` → `jobs/claim-job`, the function's directory under lambdas/. */

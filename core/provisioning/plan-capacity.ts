@@ -13,7 +13,7 @@ import { pilotsToSubmit } from '../sites/pilots-to-submit.ts';
 import type { Site } from '../sites/site.ts';
 import type { BatchProvisioning, Ec2Provisioning } from './cloud-site.ts';
 import type { CloudInstance } from './ports.ts';
-import { instanceTypeInfo, type Market, type PriceQuote, slotsPerInstance } from './prices.ts';
+import { instanceTypeInfo, type Market, type PriceQuote, roundUsd, slotsPerInstance } from './prices.ts';
 import type { ProvisioningLimit } from './provisioning-decision.ts';
 
 /** Prices by `${instanceType}/${market}` (the decision's `prices`). */
@@ -101,7 +101,7 @@ export function ec2Capacity(
     capacity.slots += slots;
     capacity.hourlyUsd += priceOf(instance, prices);
   }
-  capacity.hourlyUsd = round6(capacity.hourlyUsd);
+  capacity.hourlyUsd = roundUsd(capacity.hourlyUsd);
   return capacity;
 }
 
@@ -157,7 +157,7 @@ export function planFleet(input: Ec2PlanInput, market: Market): FleetPlan {
     targetUnits,
     types: priced,
     maxNewInstances,
-    worstHourlyUsd: round6(worstHourlyUsd(priced, targetUnits)),
+    worstHourlyUsd: roundUsd(worstHourlyUsd(priced, targetUnits)),
     limitedBy,
     capacity,
   });
@@ -237,7 +237,7 @@ export function planBatch(input: BatchPlanInput): BatchPlan {
     maxPending: site.maxPilots,
     maxPilots: site.maxPilots,
   });
-  const hourlyUsd = round6((pending + running) * hourlyUsdPerPilot);
+  const hourlyUsd = roundUsd((pending + running) * hourlyUsdPerPilot);
   const unmet = input.pilotsWanted - pending - unregistered;
   let pilots = slotsWanted;
   let limitedBy: ProvisioningLimit =
@@ -256,8 +256,4 @@ export function planBatch(input: BatchPlanInput): BatchPlan {
   for (let left = pilots; left > 0; left -= provisioning.maxArraySize)
     arrays.push(Math.min(left, provisioning.maxArraySize));
   return { slotsWanted, pilots, arrays, hourlyUsd, limitedBy };
-}
-
-export function round6(usd: number): number {
-  return Math.round(usd * 1e6) / 1e6;
 }

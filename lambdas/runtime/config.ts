@@ -53,6 +53,20 @@ export const ConfigSchema = z.object({
         .map((l) => l.trim())
         .filter((l) => l !== ''),
     ),
+  /** The stage's name (tag gluon:stage on what the provisioner starts); set on provision-pilots. */
+  GLUON_STAGE: z.string().min(1).optional(),
+  /** The launch template of each architecture, JSON `{"x86_64":{"id":"lt-…","version":"$Latest"}}` (provision-pilots). */
+  GLUON_LAUNCH_TEMPLATES: z.string().min(1).optional(),
+  /** AWS Batch job queues (names or ARNs), comma-separated, that cloud sites of the stage may use (provision-pilots). */
+  GLUON_BATCH_JOB_QUEUES: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((q) => q.trim())
+        .filter((q) => q !== ''),
+    ),
   /** Users' webhooks and their deliveries. */
   GLUON_WEBHOOKS_TABLE: z.string().min(1),
   /** The bus task events go to (set on the function that publishes them only). */
