@@ -21,6 +21,11 @@ const sleeping = (marker: string, script: string) => ({
   outputs: [],
 });
 
+/** A `--cloud ec2` pilot reading `imds` every second. */
+function ec2Pilot(server: TestImds, args: string[]) {
+  return h.startPilot(['--cloud', 'ec2', '--imds-endpoint', server.url, '--imds-poll-sec', '1', ...args]);
+}
+
 describe('a pilot on a Spot instance', () => {
   it('registers its instance, and on an interruption notice evicts its job, reports it and exits before the notice’s time', async () => {
     imds = await startTestImds({
@@ -32,13 +37,7 @@ describe('a pilot on a Spot instance', () => {
     const taskId = newTaskId();
     // A payload that ignores SIGTERM: the drain must kill it in time.
     await h.queueJob(h.makeJob(taskId, 0, sleeping(h.marker, 'trap "" TERM; sleep 120')));
-    const pilot = h.startPilot([
-      '--cloud',
-      'ec2',
-      '--imds-endpoint',
-      imds.url,
-      '--imds-poll-sec',
-      '1',
+    const pilot = ec2Pilot(imds, [
       '--pilots-on-instance',
       '2',
       '--drain-sec',
@@ -82,16 +81,7 @@ describe('a pilot on a Spot instance', () => {
     const first = newTaskId();
     const second = newTaskId();
     await h.queueJob(h.makeJob(first, 0, sleeping(h.marker, 'sleep 4')));
-    const pilot = h.startPilot([
-      '--cloud',
-      'ec2',
-      '--imds-endpoint',
-      imds.url,
-      '--imds-poll-sec',
-      '1',
-      '--idle-exit-sec',
-      '60',
-    ]);
+    const pilot = ec2Pilot(imds, ['--idle-exit-sec', '60']);
     await waitFor('the payload to run', () => processesWithMarker(h.marker).length > 0, 30_000);
     imds.rebalance();
     await waitFor('the rebalance to be seen', () => pilot.output().includes('rebalance recommendation'));
