@@ -43,6 +43,7 @@ import { LOCAL_PREFIX, type LocalStack } from '#local/stack.ts';
 import { setDefaultLogSink } from '#platform/logger.ts';
 import { startStack, trivialTask, waitForTask, warmPilots } from './bench-stack.ts';
 import { brokerageBench } from './brokerage.ts';
+import { computeFigures, computeLine } from './compute-cost.ts';
 import { closeCostWindow, costLines, money, openCostWindow } from './cost-figures.ts';
 import { dataBench } from './data.ts';
 import { eventServiceBench } from './event-service.ts';
@@ -119,6 +120,8 @@ async function throughput(stack: LocalStack, api: GluonClient) {
   const seconds = (Date.parse(task.endedAt ?? '') || Date.now()) / 1000 - started / 1000;
   const n = task.jobCount;
   const f = await closeCostWindow(stack, window, { units: n, taskId, polls: polls.polls });
+  // Read after the window closed: the read is not the task's cost.
+  const compute = await computeFigures(localTableNames(LOCAL_PREFIX).accounting, taskId, n);
   const perJob = (x: number) => round(x / n, 3);
   const figures = {
     jobs: n,
@@ -145,6 +148,8 @@ async function throughput(stack: LocalStack, api: GluonClient) {
     historyEvents: f.historyEvents,
     logBytesPerJob: f.logBytes,
     dollarsPerMillionJobs: f.dollarsPerMillion,
+    /** What the task's attempts cost at paid sites (the accounting's cost total): 0 on local sites. */
+    compute,
     pilotsReported: f.pilotsReported,
   };
   return { figures, costs: f };
@@ -418,6 +423,7 @@ async function main(): Promise<void> {
     `  CPU per job           stack ${run.cpuSecPerJob.stack} s (process ${run.cpuSecPerJob.stackProcess}, DynamoDB Local ${run.cpuSecPerJob.dynamoDbLocal}), pilots and payloads ${run.cpuSecPerJob.pilots} s`,
     `  dispatch, idle pilots p50 ${latency.p50Ms} ms, p95 ${latency.p95Ms} ms, max ${latency.maxMs} ms (${latency.samples} jobs: message sent → claimed)`,
     ...costLines(measured.costs, 'job'),
+    computeLine(run.compute),
     "  Liveness (heartbeat = one write of the pilot's own lease, whatever it holds; reaper sweeps every 30 s):",
     `      measured: ${live.units.writeUnitsPerBeat} write units per heartbeat, ${live.units.readUnitsPerPilotSweep} read units per pilot per sweep`,
     ...live.settings.map(

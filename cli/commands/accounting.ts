@@ -28,11 +28,18 @@ const FIELDS = [
   'maxRssMB',
 ] as const;
 
-function show(io: CliContext['io'], view: AccountingView): void {
-  if (view.rows.length === 0) {
-    writeLine(io.stdout, `no usage by ${view.by} from ${view.from} to ${view.to}`);
-    return;
-  }
+/** The cost fields, shown with --cost (CSV: after the roll-up fields). */
+const COST_FIELDS = ['costUsd', 'usdPerJob'] as const;
+
+/** `$0.0368`: dollars to the millionth, without trailing zeros; `-` for none. */
+function dollars(usd: number | undefined): string {
+  return usd === undefined ? '-' : `$${Number(usd.toFixed(6))}`;
+}
+
+/** The roll-ups as a table; with `cost`, each row's compute USD and USD per finished job, and their totals. */
+export function renderAccountingTable(view: AccountingView, options: { cost?: boolean } = {}): string {
+  if (view.rows.length === 0) return `no usage by ${view.by} from ${view.from} to ${view.to}`;
+  const cost = options.cost === true;
   const rows = view.rows.map((r) => [
     r.day,
     r.key,
@@ -44,24 +51,37 @@ function show(io: CliContext['io'], view: AccountingView): void {
     formatSeconds(r.cpuSec),
     r.hs23Sec === undefined ? '-' : formatSeconds(r.hs23Sec),
     `${r.maxRssMB} MB`,
+    ...(cost ? [dollars(r.costUsd), dollars(r.usdPerJob)] : []),
   ]);
-  writeLine(
-    io.stdout,
-    renderTable(
-      [
-        'DAY',
-        view.by.toUpperCase(),
-        'ATTEMPTS',
-        'FINISHED',
-        'FAILED',
-        'CORE TIME',
-        'WALL',
-        'CPU',
-        'HS23',
-        'MAX RSS',
-      ],
-      rows,
-    ),
+  const table = renderTable(
+    [
+      'DAY',
+      view.by.toUpperCase(),
+      'ATTEMPTS',
+      'FINISHED',
+      'FAILED',
+      'CORE TIME',
+      'WALL',
+      'CPU',
+      'HS23',
+      'MAX RSS',
+      ...(cost ? ['COMPUTE USD', 'USD/JOB'] : []),
+    ],
+    rows,
+  );
+  if (!cost) return table;
+  const usd = view.rows.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
+  const finished = view.rows.reduce((sum, r) => sum + (r.costUsd === undefined ? 0 : r.finished), 0);
+  const perJob = finished === 0 ? '' : ` (${dollars(usd / finished)} per finished job)`;
+  return `${table}\ncompute at paid sites: ${dollars(usd)} for ${finished} finished jobs${perJob}; free sites cost nothing here`;
+}
+
+/** The roll-ups as CSV (the API's field names); with `cost`, costUsd and usdPerJob too. */
+export function accountingCsv(view: AccountingView, options: { cost?: boolean } = {}): string {
+  const fields = options.cost === true ? [...FIELDS, ...COST_FIELDS] : FIELDS;
+  return csvText(
+    fields,
+    view.rows.map((r) => fields.map((field) => r[field])),
   );
 }
 
@@ -70,20 +90,32 @@ export function registerAccounting(program: Command, ctx: CliContext): void {
   const accounting = addCommonOptions(
     program
       .command('accounting')
-      .description('usage per day by user, group or site: attempts, core, wall and CPU time, HS23, memory')
+      .description(
+        'usage per day by user, group or site: attempts, core, wall and CPU time, HS23, memory; --cost: compute dollars',
+      )
       .addOption(new Option('--by <what>', 'roll up by').choices(ACCOUNTING_BY).default('user'))
       .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default: six days before --to)', dayArg)
       .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default: today)', dayArg)
-      .addOption(new Option('--csv', 'CSV on stdout (the API field names)').conflicts('json')),
+      .addOption(new Option('--csv', 'CSV on stdout (the API field names)').conflicts('json'))
+      .option('--cost', 'also compute dollars at paid (cloud) sites, and per finished job'),
   )
     .addHelpText(
       'after',
       '\nUsers see their own usage (--by user); operators (gluon.admin) see every user, group and site.\n' +
         'One record per ended attempt counts on the day it ended; a range is at most 366 days.\n' +
+        "--cost: attempts at paid (cloud) sites cost their wall time at their pilot's hourly price.\n" +
         'Operators export a day to the bucket as CSV and Parquet: gluon accounting export --day D.',
     )
     .action(
-      async (options: CommonOptions & { by: AccountingBy; from?: string; to?: string; csv?: boolean }) => {
+      async (
+        options: CommonOptions & {
+          by: AccountingBy;
+          from?: string;
+          to?: string;
+          csv?: boolean;
+          cost?: boolean;
+        },
+      ) => {
         if (options.from !== undefined && options.to !== undefined && options.from > options.to) {
           throw new CliError(`--from ${options.from} is after --to ${options.to}`, { exitCode: 2 });
         }
@@ -95,14 +127,8 @@ export function registerAccounting(program: Command, ctx: CliContext): void {
           },
         });
         if (options.json) printJson(io, view);
-        else if (options.csv)
-          io.stdout.write(
-            csvText(
-              FIELDS,
-              view.rows.map((r) => FIELDS.map((field) => r[field])),
-            ),
-          );
-        else show(io, view);
+        else if (options.csv) io.stdout.write(accountingCsv(view, options));
+        else writeLine(io.stdout, renderAccountingTable(view, options));
       },
     );
 

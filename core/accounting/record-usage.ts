@@ -3,8 +3,8 @@ import type { Attempt } from '../jobs/job.ts';
 import { groupOf } from '../policies/fair-share.ts';
 import { effectiveResources } from '../policies/retry-policy.ts';
 import { DEFAULT_SHARE_TREE, type ShareTree } from '../policies/shares.ts';
-import { jobResources } from '../tasks/split-task.ts';
 import { isPaidSite } from '../provisioning/cloud-site.ts';
+import { jobResources } from '../tasks/split-task.ts';
 import { ResourcesSchema } from '../tasks/task-spec.ts';
 import { type UsageRecord, usageRecordOf } from './usage.ts';
 

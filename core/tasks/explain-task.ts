@@ -5,7 +5,13 @@ import { brokerSites } from '../policies/broker-sites.ts';
 import { describeData } from '../policies/broker-task.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import { firstRejection } from '../policies/site-filters.ts';
-import { type BudgetStanding, budgetRejection, budgetStanding, describeBudget, inFlightOf } from '../policies/task-budget.ts';
+import {
+  type BudgetStanding,
+  budgetRejection,
+  budgetStanding,
+  describeBudget,
+  inFlightOf,
+} from '../policies/task-budget.ts';
 import { isPaidSite } from '../provisioning/cloud-site.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { scoutPlan } from './scout-sizing.ts';
@@ -125,7 +131,10 @@ export async function explainTask(
 }
 
 /** A budgeted task's standing: its cost total (one read) against its budget, with its jobs in flight. */
-export async function taskBudget(deps: Pick<Deps, 'accounting'>, task: Task): Promise<BudgetStanding | undefined> {
+export async function taskBudget(
+  deps: Pick<Deps, 'accounting'>,
+  task: Task,
+): Promise<BudgetStanding | undefined> {
   const budget = task.spec.budget;
   if (budget === undefined) return undefined;
   const cost = await deps.accounting.taskCost(task.taskId);

@@ -81,7 +81,10 @@ export function ruleGate(deps: RuleDeps): InputGate {
 }
 
 export async function resolveInputs(
-  deps: Pick<Deps, 'tasks' | 'catalog' | 'sites' | 'policies' | 'queue' | 'clock' | 'settings' | 'accounting'>,
+  deps: Pick<
+    Deps,
+    'tasks' | 'catalog' | 'sites' | 'policies' | 'queue' | 'clock' | 'settings' | 'accounting'
+  >,
   taskId: string,
   inputGate: InputGate = openInputGate,
 ): Promise<ResolveOutcome> {

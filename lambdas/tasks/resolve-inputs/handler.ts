@@ -9,7 +9,10 @@ import { workflowHandler } from '../../http/workflow-handler.ts';
  * beside its spec, before the split and, for an open-ended task, after each wait for its jobs.
  */
 export function createHandler(
-  deps: Pick<Deps, 'tasks' | 'catalog' | 'sites' | 'policies' | 'queue' | 'clock' | 'settings' | 'accounting'>,
+  deps: Pick<
+    Deps,
+    'tasks' | 'catalog' | 'sites' | 'policies' | 'queue' | 'clock' | 'settings' | 'accounting'
+  >,
   inputGate: InputGate = openInputGate,
 ) {
   return workflowHandler('resolve-inputs', z.object({ taskId: TaskIdSchema }), ({ taskId }) =>

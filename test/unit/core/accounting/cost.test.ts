@@ -6,19 +6,20 @@ import { addUsd, attemptCostUsd, round6 } from '#core/accounting/usage.ts';
 import { SCOPES } from '#core/api/common.ts';
 import type { Attempt } from '#core/jobs/job.ts';
 import type { Pilot } from '#core/pilots/pilot.ts';
+import type { SiteInput } from '#core/sites/site.ts';
 import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import { parquetRows } from '#test/support/parquet.ts';
 import { addSite, BIG_PILOT, BIG_SLOT } from '../scenario.ts';
 
 const admin = { sub: 'operator', scopes: [SCOPES.admin] };
 
-const PROVISIONING = {
+const PROVISIONING: SiteInput['provisioning'] = {
   type: 'ec2',
   instanceTypes: [{ type: 'm5.xlarge' }],
   subnets: ['subnet-0123abcd'],
   maxInstances: 2,
   maxHourlyUsd: 1,
-} as const;
+};
 
 function pilot(pilotId: string, siteId: string, hourlyUsd?: number): Pilot {
   return {
@@ -110,7 +111,9 @@ describe('recordUsage with paid sites', () => {
     const deps = await sites();
     await recordUsage(deps, [ended('cloud-a', 'p-paid', 0, 1800), ended('cern', 'p-free', 4, 3600)]);
     const answer = await exportUsage(deps, '2026-12-02');
-    const csv = new TextDecoder().decode(deps.accountingExports.objects.get(answer.csvKey)?.body).split('\r\n');
+    const csv = new TextDecoder()
+      .decode(deps.accountingExports.objects.get(answer.csvKey)?.body)
+      .split('\r\n');
     expect(csv[0]?.split(',').at(-1)).toBe('costUsd');
     expect(csv.slice(1, 3).map((line) => line.split(',').at(-1))).toEqual(['0.024', '']);
     const parquet = deps.accountingExports.objects.get(answer.parquetKey ?? '');

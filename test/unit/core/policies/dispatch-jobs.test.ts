@@ -146,6 +146,67 @@ describe('dispatchJobs', () => {
     expect((await dispatchJobs(deps)).released).toEqual({});
   });
 
+  it('gives a task over its budget no place at a paid site, and reads no cost of tasks without a budget', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 1 });
+    await addSite(deps, {
+      siteId: 'cloud-a',
+      kind: 'cloud',
+      slot: BIG_SLOT,
+      maxQueued: 1,
+      provisioning: {
+        type: 'ec2',
+        instanceTypes: [{ type: 'm5.large' }],
+        subnets: ['subnet-0123abcd'],
+        maxInstances: 2,
+        maxHourlyUsd: 1,
+      },
+    });
+    const reads = vi.spyOn(deps.accounting, 'taskCost');
+    const free = await runningTask(deps, generationSpec(20), bob);
+    const budgeted = await runningTask(deps, generationSpec(20, { budget: { usd: 1 } }), alice);
+    const drainBoth = async () => {
+      while (deps.queue.receive('cern') !== undefined);
+      while (deps.queue.receive('cloud-a') !== undefined);
+      return dispatchJobs(deps);
+    };
+    const sitesOf = (taskId: string) =>
+      new Set(deps.queue.sent.filter((m) => m.taskId === taskId).map((m) => m.siteId));
+    for (let round = 0; round < 4; round++) await drainBoth();
+    expect(sitesOf(budgeted)).toEqual(new Set(['cern', 'cloud-a']));
+    expect(new Set(reads.mock.calls.map(([taskId]) => taskId))).toEqual(new Set([budgeted]));
+
+    // Its attempts cost $1 so far: spent alone reaches the budget.
+    await deps.accounting.record({
+      taskId: budgeted,
+      jobIndex: 0,
+      attempt: 1,
+      day: '2026-12-02',
+      user: 'alice',
+      group: 'default',
+      siteId: 'cloud-a',
+      resourceClass: 'score',
+      cores: 1,
+      state: 'finished',
+      pilotErrorCode: 0,
+      startedAt: '2026-12-02T10:00:00.000Z',
+      endedAt: '2026-12-02T11:00:00.000Z',
+      wallSec: 3600,
+      cpuSec: 1,
+      coreSec: 3600,
+      maxRssMB: 1,
+      costUsd: 1,
+    });
+    const before = deps.queue.sent.length;
+    for (let round = 0; round < 4; round++) expect((await drainBoth()).overBudget).toEqual([budgeted]);
+    const after = deps.queue.sent.slice(before);
+    expect(new Set(after.filter((m) => m.taskId === budgeted).map((m) => m.siteId))).toEqual(
+      new Set(['cern']),
+    );
+    // The task without a budget keeps both sites.
+    expect(after.filter((m) => m.taskId === free && m.siteId === 'cloud-a').length).toBeGreaterThan(0);
+  });
+
   it('runs one round at a time: a round that finds the lock held asks the holder for one more, and no job is sent twice', async () => {
     const deps = inMemoryDeps();
     await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 10 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { budgetRejection, budgetStanding, describeBudget, inFlightOf, usd } from '#core/policies/task-budget.ts';
+import {
+  budgetRejection,
+  budgetStanding,
+  describeBudget,
+  inFlightOf,
+  usd,
+} from '#core/policies/task-budget.ts';
 
 describe('budgetStanding', () => {
   it('expects nothing of the jobs in flight before any attempt had a cost', () => {

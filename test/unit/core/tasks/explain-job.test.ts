@@ -183,3 +183,64 @@ describe('explainJob', () => {
     await expect(explainJob(deps, alice, taskId, 2)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe('explainJob of a task with a budget', () => {
+  it('says what the task spent, and once over budget that its jobs go to no paid site', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 1 });
+    await addSite(deps, {
+      siteId: 'cloud-a',
+      kind: 'cloud',
+      slot: BIG_SLOT,
+      maxQueued: 1,
+      provisioning: {
+        type: 'ec2',
+        instanceTypes: [{ type: 'm5.large' }],
+        subnets: ['subnet-0123abcd'],
+        maxInstances: 2,
+        maxHourlyUsd: 1,
+      },
+    });
+    const taskId = await runningTask(deps, generationSpec(6, { budget: { usd: 0.5 } }));
+    const budgetFinding = async (jobIndex: number) =>
+      (await explainJob(deps, alice, taskId, jobIndex)).findings.filter((f) => f.code.endsWith('budget'));
+    // Two jobs released (one per site's queue), nothing spent yet; job 5 waits for dispatch.
+    expect(await budgetFinding(5)).toEqual([
+      {
+        code: 'budget',
+        message:
+          'Budget: $0.00 of $0.50 spent (+ $0.00 expected for 2 jobs in flight): its jobs may still go to its paid sites (cloud-a).',
+      },
+    ]);
+    // An attempt of the task cost $0.30 at the paid site: with two in flight at that mean, over.
+    await deps.accounting.record({
+      taskId,
+      jobIndex: 0,
+      attempt: 1,
+      day: '2026-12-02',
+      user: 'alice',
+      group: 'default',
+      siteId: 'cloud-a',
+      resourceClass: 'score',
+      cores: 1,
+      state: 'failed',
+      pilotErrorCode: 1001,
+      startedAt: '2026-12-02T10:00:00.000Z',
+      endedAt: '2026-12-02T11:00:00.000Z',
+      wallSec: 3600,
+      cpuSec: 1,
+      coreSec: 3600,
+      maxRssMB: 1,
+      costUsd: 0.3,
+    });
+    expect(await budgetFinding(5)).toEqual([
+      {
+        code: 'over-budget',
+        message:
+          'Budget: $0.30 of $0.50 spent (+ $0.60 expected for 2 jobs in flight): its jobs go to no paid site (cloud-a) any more.',
+      },
+    ]);
+    // A released job, queued at one of the sites, gets the finding too.
+    expect((await budgetFinding(0)).map((f) => f.code)).toEqual(['over-budget']);
+  });
+});
