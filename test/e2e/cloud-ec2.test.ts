@@ -171,7 +171,7 @@ describe('a cloud ec2 site (spot-first, m5.large and m5.xlarge, at most 2 instan
       async () => (await api.jobs(taskId)).find((j) => j.state === 'running' && j.pilotId !== undefined),
       { what: 'the job to run on an instance', timeoutMs: 120_000 },
     );
-    expect(existsSync(marker)).toBe(true);
+    await waitFor(async () => existsSync(marker), { what: 'the payload of the first attempt to start' });
     const pilot = (await api.pilots()).find((p) => p.pilotId === running.pilotId);
     const victim = pilot?.cloud?.instanceId as string;
     expect(live().map((i) => i.instanceId)).toContain(victim);
