@@ -90,10 +90,11 @@ describe('a task with a budget on a free and a paid site', () => {
       attempts.filter((a) => a.siteId === 'local' && a.state === 'finished').length,
     ).toBeGreaterThanOrEqual(6);
 
-    const why = (await api.get<TaskExplanation>(`/tasks/${taskId}/why`)).body;
-    expect(why.findings.find((f) => f.startsWith('Budget:'))).toMatch(
-      new RegExp(`its jobs go to no paid site \\(${PAID}\\) any more\\.$`),
-    );
+    const why: TaskExplanation = await api.client.call('explainTask', { params: { taskId } });
+    expect(
+      why.findings.find((f) => f.startsWith('Budget:')),
+      JSON.stringify(why),
+    ).toMatch(new RegExp(`its jobs go to no paid site \\(${PAID}\\) any more\\.$`));
     expect(why.sites.find((s) => s.siteId === PAID)).toMatchObject({ filter: 'budget' });
     const text = await gluon('why', taskId);
     expect(text).toContain(`its jobs go to no paid site (${PAID}) any more.`);
