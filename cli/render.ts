@@ -292,8 +292,19 @@ export function renderJobsTable(jobs: JobView[]): string {
 
 export function renderPilotsTable(pilots: PilotView[], now: Date = new Date()): string {
   if (pilots.length === 0) return 'no pilots';
+  // Where pilots run in the cloud, the table says on what and at what price.
+  const cloud = pilots.some((p) => p.cloud !== undefined);
   return renderTable(
-    ['ID', 'SITE', 'HOST', 'PID', 'STATE', 'JOBS RUN', 'LAST HEARTBEAT'],
+    [
+      'ID',
+      'SITE',
+      'HOST',
+      'PID',
+      'STATE',
+      'JOBS RUN',
+      'LAST HEARTBEAT',
+      ...(cloud ? ['INSTANCE', 'MARKET', '$/H'] : []),
+    ],
     pilots.map((p) => [
       p.pilotId,
       p.siteId,
@@ -302,8 +313,25 @@ export function renderPilotsTable(pilots: PilotView[], now: Date = new Date()): 
       p.state,
       String(p.jobsRun ?? ''),
       ago(p.lease?.beatAt ?? p.endedAt ?? p.registeredAt, now),
+      ...(cloud ? cloudCells(p) : []),
     ]),
   );
+}
+
+/** A cloud pilot's instance type (or `batch`), market and hourly price; `-` where unknown. */
+function cloudCells(pilot: PilotView): string[] {
+  const node = pilot.cloud;
+  if (node === undefined) return ['-', '-', '-'];
+  return [
+    node.provider === 'batch' ? 'batch' : (node.instanceType ?? '-'),
+    node.market ?? '-',
+    pilot.cost === undefined ? '-' : formatUsd(pilot.cost.hourlyUsd),
+  ];
+}
+
+/** Dollars as people read them: cents for amounts of a dollar or more, four decimals below. */
+export function formatUsd(usd: number): string {
+  return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
 }
 
 /** A message and its field issues, one issue per line. */

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { type PutSiteRequest, PutSiteRequestSchema, type SiteDetail } from '#core/api/sites.ts';
 import { fieldIssues } from '#core/errors.ts';
 import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
+import { cloudSiteIssues } from '#core/provisioning/cloud-site-issues.ts';
 import { livePilots, SiteIdSchema } from '#core/sites/site.ts';
 import { INFRA_KINDS, type OutcomeKind } from '#core/sites/site-outcomes.ts';
 import { CliError } from '../cli-error.ts';
@@ -72,6 +73,38 @@ async function readSiteFile(file: string, cwd: string): Promise<Record<string, u
   return value as Record<string, unknown>;
 }
 
+/**
+ * A cloud site's provisioning checked against its slots as the API checks it (instance types that
+ * fit, weights): exit 2 naming the fields before asking. A body the schema refuses is the API's to
+ * answer (options may have made it so).
+ */
+function checkCloudSite(body: PutSiteRequest): void {
+  const parsed = PutSiteRequestSchema.safeParse(body);
+  if (!parsed.success) return;
+  const issues = cloudSiteIssues(parsed.data);
+  if (issues.length > 0) throw new CliError('invalid site definition', { exitCode: 2, issues });
+}
+
+/** `ec2 spot-first: m6i.xlarge, m5.xlarge×4; at most 20 instances, $5/h`: how a cloud site gets its pilots. */
+function provisioningText(provisioning: NonNullable<SiteDetail['provisioning']>): string {
+  if (provisioning.type === 'batch') {
+    return (
+      `batch: job queue ${provisioning.jobQueue}, job definition ${provisioning.jobDefinition}` +
+      (provisioning.hourlyUsdPerPilot === undefined
+        ? ''
+        : `, $${provisioning.hourlyUsdPerPilot}/h per pilot`) +
+      (provisioning.maxHourlyUsd === undefined ? '' : `; at most $${provisioning.maxHourlyUsd}/h`)
+    );
+  }
+  const types = provisioning.instanceTypes
+    .map(({ type, weight }) => (weight === undefined ? type : `${type}×${weight}`))
+    .join(', ');
+  return (
+    `ec2 ${provisioning.market}: ${types}; at most ${provisioning.maxInstances} instances, ` +
+    `$${provisioning.maxHourlyUsd}/h; ${provisioning.pilots === 'slot' ? 'a pilot per slot' : 'a pilot per instance'}`
+  );
+}
+
 /** `site-health: 5 of 6 recent attempts failed …`: why the site has its status. */
 function lastReason(site: Pick<SiteDetail, 'statusChange'>): string {
   const change = site.statusChange;
@@ -88,6 +121,7 @@ function renderSite(site: SiteDetail): string {
     `Site ${site.siteId}: ${site.status}${site.statusChange === undefined ? '' : ` since ${shortTime(site.statusChange.at)}`}`,
     `  why:       ${lastReason(site)}`,
     `  slot:      ${site.slot.cores} cores, ${site.slot.memoryMB} MB, ${site.slot.walltimeSec} s, ${site.slot.diskMB} MB disk; at most ${site.maxPilots} pilots`,
+    ...(site.provisioning === undefined ? [] : [`  cloud:     ${provisioningText(site.provisioning)}`]),
     `  outcomes:  since ${shortTime(site.outcomes.from)}: ${site.outcomes.attempts} attempts, ${counts.finished} finished, ` +
       `${counts.userFailed} user failures, ${site.outcomes.infraFailures} infrastructure failures` +
       (infra.length === 0 ? '' : ` (${infra.join(', ')})`),
@@ -240,6 +274,21 @@ A definition file can also set site health's thresholds and the site's test task
     inputs: [{ name: inputs/probe.dat, adler32: 0a1b2c3d }]   # staged in and verified by each test job
     backoffSec: 300                                             # after a failed test (doubling, at most ×8)
 
+A cloud site (kind: cloud) names how the provisioner gets its pilots: EC2 capacity (CreateFleet)
+  provisioning:
+    type: ec2
+    instanceTypes: [{ type: m6i.xlarge }, { type: m5.xlarge, weight: 4 }]   # weight: slots per instance (default: what fits)
+    market: spot-first          # spot | on-demand | spot-first (Spot, and On-Demand for what Spot cannot give)
+    subnets: [subnet-0123456789abcdef0]
+    maxInstances: 20            # instances booting or running at once
+    maxHourlyUsd: 5             # what they may cost per hour together
+    pilots: slot                # slot: a pilot per slot; instance: one multi-job pilot per instance
+    idleExitSec: 300            # idle pilots exit; the instance then shuts down and terminates
+or array jobs of pilots on an AWS Batch job queue:
+  provisioning: { type: batch, jobQueue: gluon-pilots, jobDefinition: gluon-pilot, hourlyUsdPerPilot: 0.05 }
+Instance types must be in the price table (README, Cloud sites), of the slot's arch, and fit a slot.
+Examples: examples/sites/cloud-ec2.yaml, examples/sites/cloud-batch.yaml.
+
 Examples:
   gluon site-put cern-t0 --status offline --reason "downtime GGUS 123456"
   gluon site-put cern-t0 --file cern-t0.yaml`,
@@ -268,6 +317,7 @@ Examples:
         tags: options.tag,
       }),
     } as PutSiteRequest;
+    checkCloudSite(body);
     const site = await clientFor(io, options).call('putSite', { params: { siteId }, body });
     if (options.json) printJson(io, site);
     else

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { OutputFileSchema, UsageSchema } from '../jobs/job.ts';
 import { ResourceClassSchema } from '../jobs/resource-class.ts';
 import {
+  CloudNodeSchema,
   HealthCheckSchema,
   LIVE_PILOT_STATES,
   PILOT_STATES,
@@ -174,6 +175,16 @@ export const ClaimResponseSchema = z.object({
 });
 export type ClaimResponse = z.infer<typeof ClaimResponseSchema>;
 
+/** What a cloud pilot costs per hour (its part of its instance's price), and where the price came from. */
+export const PilotCostSchema = z.object({
+  hourlyUsd: z.number(),
+  instanceHourlyUsd: z.number(),
+  /** `table`: the dated price table; `spot-history`: EC2's Spot price history; `site`: the site's definition. */
+  source: z.enum(['table', 'spot-history', 'site']),
+  /** The price table's date, or when the price was read. */
+  asOf: z.string(),
+});
+
 /** A pilot as operators see it: its registration and, while it lives, its lease. */
 export const PilotViewSchema = z.object({
   pilotId: PilotIdSchema,
@@ -184,6 +195,10 @@ export const PilotViewSchema = z.object({
   batchId: z.string().optional(),
   resources: PilotResourcesSchema,
   health: z.array(HealthCheckSchema).optional(),
+  /** Where a cloud pilot runs: its instance (type, market, zone) or its AWS Batch job. */
+  cloud: CloudNodeSchema.optional(),
+  /** A cloud pilot's price, fixed at registration (pilots of sites with provisioning). */
+  cost: PilotCostSchema.optional(),
   state: z.enum(PILOT_STATES),
   registeredAt: TimeSchema,
   endedAt: TimeSchema.optional(),

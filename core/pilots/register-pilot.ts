@@ -2,6 +2,7 @@ import type { PilotCredentials, RegisterPilotRequest, RegisterPilotResponse } fr
 import type { Deps, Principal } from '../deps.ts';
 import { ConflictError, NotFoundError, PilotGoneError } from '../errors.ts';
 import { classesFitting } from '../jobs/resource-class.ts';
+import { pilotCost } from '../provisioning/pilot-cost.ts';
 import { bucketOf, outcomesKeptFrom } from '../sites/site-outcomes.ts';
 import { leaseExpiry } from './lease.ts';
 import { type HealthCheck, isLivePilotState, type Pilot, type PilotLease } from './pilot.ts';
@@ -19,7 +20,8 @@ type RegisterDeps = Pick<
  * deployment vends them, short-lived credentials limited to its site and its own lease. An
  * unhealthy pilot counts against its site's health (once per pilot). A registration sent again
  * with the same key (a retry whose answer was lost) is answered for the pilot it registered, with
- * fresh credentials: never a second pilot.
+ * fresh credentials: never a second pilot. A pilot of a cloud site that says where it runs (its
+ * instance type and market, or its AWS Batch job) is priced now (Pilot.cost, from the site read).
  */
 export async function registerPilot(
   deps: RegisterDeps,
@@ -41,12 +43,14 @@ export async function registerPilot(
   );
   const now = deps.clock.now();
   const at = now.toISOString();
+  const cost = pilotCost(site, registration.cloud, at);
   const pilot: Pilot = {
     ...registration,
     pilotId: deps.ids.pilotId(registrationKey),
     state: accepted ? 'starting' : 'unhealthy',
     registeredAt: at,
     ...(accepted ? {} : { endedAt: at }),
+    ...(cost === undefined ? {} : { cost }),
   };
   if ((await deps.pilots.register(pilot)) === 'exists') {
     if (registrationKey === undefined) throw new ConflictError(`pilot ${pilot.pilotId} already registered`);

@@ -111,6 +111,55 @@ describe('option parsing', () => {
   });
 });
 
+describe('site-put of a cloud site', () => {
+  it('refuses an instance type that fits no slot before asking the API, naming the field', async () => {
+    const file = join(dir, 'cloud-small.yaml');
+    writeFileSync(
+      file,
+      'kind: cloud\nslot: { cores: 4 }\nprovisioning:\n  type: ec2\n  instanceTypes: [{ type: m5.xlarge }, { type: c5.large }]\n' +
+        '  subnets: [subnet-0123abcd]\n  maxInstances: 2\n  maxHourlyUsd: 1\n',
+    );
+    const c = capture(API);
+    expect(await runCli(['site-put', 'aws', '--file', file], c.io)).toBe(2);
+    expect(c.err()).toContain('provisioning.instanceTypes.1.type: c5.large fits no slot');
+  });
+
+  it('refuses a negative cap in the file, naming it', async () => {
+    const file = join(dir, 'cloud-negative.yaml');
+    writeFileSync(
+      file,
+      'kind: cloud\nprovisioning: { type: ec2, instanceTypes: [{ type: m5.large }], subnets: [subnet-0123abcd], maxInstances: -1, maxHourlyUsd: 1 }\n',
+    );
+    const c = capture(API);
+    expect(await runCli(['site-put', 'aws', '--file', file], c.io)).toBe(2);
+    expect(c.err()).toContain('provisioning.maxInstances');
+  });
+
+  it('refuses provisioning when --kind makes the site another kind', async () => {
+    const file = join(dir, 'cloud-ok.yaml');
+    writeFileSync(
+      file,
+      'kind: cloud\nprovisioning: { type: batch, jobQueue: gluon-pilots, jobDefinition: gluon-pilot }\n',
+    );
+    const c = capture(API);
+    expect(await runCli(['site-put', 'aws', '--file', file, '--kind', 'grid'], c.io)).toBe(2);
+    expect(c.err()).toContain('provisioning: only a site of kind cloud has provisioning');
+  });
+
+  it('documents cloud sites in its help', async () => {
+    const c = capture();
+    expect(await runCli(['site-put', '--help'], c.io)).toBe(0);
+    for (const word of [
+      'kind: cloud',
+      'instanceTypes',
+      'maxHourlyUsd',
+      'type: batch',
+      'examples/sites/cloud-ec2.yaml',
+    ])
+      expect(c.out()).toContain(word);
+  });
+});
+
 describe('help', () => {
   it('lists every command', async () => {
     const c = capture();

@@ -258,6 +258,41 @@ describe('renderTable', () => {
     expect(rows[3]).toMatch(/^p-new00000\s+local\s+node1\s+4242\s+starting\s+3h ago$/);
   });
 
+  it('shows the instance type, market and hourly price of cloud pilots', () => {
+    const base = {
+      siteId: 'aws',
+      host: 'ip-10-0-0-1',
+      pid: 7,
+      version: 'dev',
+      resources: { cores: 2, memoryMB: 4000, diskMB: 1000, walltimeLeftSec: 3600 },
+      state: 'idle' as const,
+      registeredAt: '2026-11-25T10:00:00.000Z',
+    };
+    const text = renderPilotsTable(
+      [
+        {
+          ...base,
+          pilotId: 'p-spot0000',
+          cloud: { provider: 'ec2', instanceType: 'm5.2xlarge', market: 'spot', pilotsOnInstance: 4 },
+          cost: { hourlyUsd: 0.0375, instanceHourlyUsd: 0.15, source: 'table', asOf: '2026-11-01' },
+        },
+        {
+          ...base,
+          pilotId: 'p-batch000',
+          cloud: { provider: 'batch', batchJobId: 'j-1:0', pilotsOnInstance: 1 },
+          cost: { hourlyUsd: 1.5, instanceHourlyUsd: 1.5, source: 'site', asOf: '2026-11-25T10:00:00.000Z' },
+        },
+        { ...base, pilotId: 'p-grid0000', siteId: 'cern' },
+      ],
+      new Date('2026-11-25T10:01:00.000Z'),
+    );
+    const rows = text.split('\n');
+    expect(rows[0]).toMatch(/LAST HEARTBEAT\s+INSTANCE\s+MARKET\s+\$\/H$/);
+    expect(rows[1]).toMatch(/^p-spot0000\s.*\s60s ago\s+m5\.2xlarge\s+spot\s+\$0\.0375$/);
+    expect(rows[2]).toMatch(/^p-batch000\s.*\s60s ago\s+batch\s+-\s+\$1\.50$/);
+    expect(rows[3]).toMatch(/^p-grid0000\s.*\s60s ago\s+-\s+-\s+-$/);
+  });
+
   it('says so when there are no jobs or no pilots', () => {
     expect(renderJobsTable([])).toBe('no jobs');
     expect(renderPilotsTable([])).toBe('no pilots');

@@ -5,6 +5,7 @@ import type { HealthCheck, PilotRegistration } from '#core/pilots/pilot.ts';
 import { pilotHeartbeat } from '#core/pilots/pilot-heartbeat.ts';
 import { reapPilots } from '#core/pilots/reap-pilots.ts';
 import { registerPilot, renewPilotCredentials } from '#core/pilots/register-pilot.ts';
+import { PRICE_TABLE_DATE } from '#core/provisioning/prices.ts';
 import { DEFAULT_START, type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import { addSite, BIG_PILOT, expireLeases, pilotToken } from '../scenario.ts';
 
@@ -369,5 +370,53 @@ describe('renewPilotCredentials', () => {
     await expect(renewPilotCredentials(deps, pilotToken('cern'), pilotId)).rejects.toThrow(
       new NotFoundError('this deployment vends no credentials; pilots use their own'),
     );
+  });
+});
+
+describe('registerPilot on a cloud site', () => {
+  it('records where a cloud pilot runs and its part of the instance price', async () => {
+    const deps = inMemoryDeps();
+    await addSite(deps, {
+      siteId: 'aws',
+      kind: 'cloud',
+      slot: { cores: 2, memoryMB: 4000 },
+      provisioning: {
+        type: 'ec2',
+        instanceTypes: [{ type: 'c6i.2xlarge' }],
+        subnets: ['subnet-0123abcd'],
+        maxInstances: 2,
+        maxHourlyUsd: 1,
+      },
+    });
+    const cloud = {
+      provider: 'ec2' as const,
+      instanceId: 'i-0123456789abcdef0',
+      instanceType: 'c6i.2xlarge',
+      market: 'on-demand' as const,
+      availabilityZone: 'us-east-1a',
+      pilotsOnInstance: 4,
+    };
+    const { pilotId } = await registerPilot(deps, pilotToken('aws'), {
+      ...registration(HEALTHY, 'aws'),
+      cloud,
+    });
+    expect(await deps.pilots.get(pilotId)).toMatchObject({
+      cloud,
+      cost: { hourlyUsd: 0.085, instanceHourlyUsd: 0.34, source: 'table', asOf: PRICE_TABLE_DATE },
+    });
+  });
+
+  it('prices no pilot of a site without provisioning', async () => {
+    const deps = await setup();
+    const cloud = {
+      provider: 'ec2' as const,
+      instanceType: 'm5.large',
+      market: 'spot' as const,
+      pilotsOnInstance: 1,
+    };
+    const { pilotId } = await registerPilot(deps, pilotToken('cern'), { ...registration(HEALTHY), cloud });
+    const pilot = await deps.pilots.get(pilotId);
+    expect(pilot?.cloud).toEqual(cloud);
+    expect(pilot?.cost).toBeUndefined();
   });
 });
