@@ -5,6 +5,7 @@ import { brokerSites } from '../policies/broker-sites.ts';
 import { describeData } from '../policies/broker-task.ts';
 import type { BrokerageDecision } from '../policies/brokerage-decision.ts';
 import { firstRejection } from '../policies/site-filters.ts';
+import type { ProvisioningDecision } from '../provisioning/provisioning-decision.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { scoutPlan } from './scout-sizing.ts';
 import type { Task } from './task.ts';
@@ -97,6 +98,7 @@ export async function explainTask(
       maxPilots: site.maxPilots,
     });
     if (c.queued > 0) findings.push(waitingAtSite(waiting, 'task').message);
+    if (site.provisioned !== undefined) findings.push(provisioningFinding(site.provisioned));
   }
   if (c.queued > 0) findings.unshift(`${c.queued} of ${task.jobCount} jobs are queued.`);
   if (c.running > 0) findings.push(`${c.running} jobs are running.`);
@@ -111,6 +113,15 @@ export async function explainTask(
     sites: [...byId.values()].sort((a, b) => a.siteId.localeCompare(b.siteId)),
     ...(stored === undefined ? {} : { brokerage: stored }),
   };
+}
+
+/** A cloud site's last provisioning decision, for the tasks it runs: what it has, asked for, and why. */
+export function provisioningFinding(decision: ProvisioningDecision): string {
+  const what = decision.type === 'ec2' ? 'instances' : 'pilot jobs';
+  return (
+    `Cloud site ${decision.siteId} (${decision.pending + decision.running} ${what}, ${decision.slots} slots, ` +
+    `$${decision.hourlyUsd}/h), provisioner at ${decision.at}: ${decision.summary}`
+  );
 }
 
 /** "Brokerage chose 2 of 3 sites (at …): cern 62% of the jobs, bnl 38%." */
