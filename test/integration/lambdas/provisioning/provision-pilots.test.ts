@@ -137,11 +137,14 @@ describe('provision-pilots against the fake EC2', () => {
         { LaunchTemplateSpecification: { LaunchTemplateId: LAUNCH_TEMPLATE, Version: '$Latest' } },
       ],
     });
-    const overrides = (
-      spot?.params.LaunchTemplateConfigs as Array<{ Overrides: Array<Record<string, string>> }>
-    )[0]?.Overrides;
+    const configs = (spot?.params.LaunchTemplateConfigs ?? []) as Array<{
+      Overrides: Array<Record<string, string>>;
+    }>;
+    const overrides = configs[0]?.Overrides;
     // Every type in every subnet, with its weight.
-    expect(overrides?.map((o) => `${o.InstanceType}/${o.SubnetId}/${o.WeightedCapacity}`).sort()).toEqual([
+    expect(
+      (overrides ?? []).map((o) => `${o.InstanceType}/${o.SubnetId}/${o.WeightedCapacity}`).sort(),
+    ).toEqual([
       `m5.large/${SUBNETS[0]}/2`,
       `m5.large/${SUBNETS[1]}/2`,
       `m5.xlarge/${SUBNETS[0]}/4`,
