@@ -42,6 +42,28 @@ describe('DynamoDbPilotStore', () => {
     expect(await raw(pilot.pilotId)).not.toHaveProperty('expiresAt');
   });
 
+  it("keeps a cloud pilot's node and cost", async () => {
+    const pilot = makePilot({
+      cloud: {
+        provider: 'ec2',
+        instanceId: 'i-0123456789abcdef0',
+        instanceType: 'c7g.xlarge',
+        market: 'on-demand',
+        availabilityZone: 'us-east-1c',
+        pilotsOnInstance: 2,
+      },
+      cost: { hourlyUsd: 0.0725, instanceHourlyUsd: 0.145, source: 'table', asOf: '2026-11-01' },
+    });
+    expect(await pilots.register(pilot)).toBe('registered');
+    expect(await pilots.get(pilot.pilotId)).toEqual(pilot);
+    await pilots.end(pilot.pilotId, { state: 'exited', at: AT, jobsRun: 3 });
+    expect(await pilots.get(pilot.pilotId)).toMatchObject({
+      cloud: pilot.cloud,
+      cost: pilot.cost,
+      state: 'exited',
+    });
+  });
+
   it('has no pilot that never registered', async () => {
     expect(await pilots.get(newPilotId())).toBeUndefined();
   });
