@@ -503,13 +503,21 @@ describe('least privilege', () => {
     // "Why is my task pending": the task, the sites with their census, and queue depths; reads only.
     'explain-task': {
       ...NOTHING,
-      tables: { tasks: 'read', sites: 'read' },
+      // accounting: a budgeted task's cost so far.
+      tables: { tasks: 'read', sites: 'read', accounting: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl'],
     },
     // "Why is this job where it is": the job and its attempts, brokerage's record, its site; reads only.
     'explain-job': {
       ...NOTHING,
-      tables: { tasks: 'read', jobs: 'read', attempts: 'read', sites: 'read', policies: 'read' },
+      tables: {
+        tasks: 'read',
+        jobs: 'read',
+        attempts: 'read',
+        sites: 'read',
+        policies: 'read',
+        accounting: 'read',
+      },
       sqs: ['GetQueueAttributes', 'GetQueueUrl'],
     },
     // The information system: operators define sites (the site's queue and DLQ are created first).
@@ -541,6 +549,8 @@ describe('least privilege', () => {
         leases: 'write',
         sites: rw,
         accounting: 'write',
+        // The pilot of an attempt at a paid site, for its price.
+        pilots: 'read',
         policies: 'read',
         // Finished jobs' outputs registered in their task's output dataset.
         catalog: rw,
@@ -557,7 +567,7 @@ describe('least privilege', () => {
     // The task joins dispatch, and a first round tops the site queues up (their depth first).
     'enqueue-jobs': {
       ...NOTHING,
-      tables: { tasks: rw, policies: rw, sites: 'read' },
+      tables: { tasks: rw, policies: rw, sites: 'read', accounting: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
     },
     'wait-for-jobs': { ...NOTHING, tables: { tasks: rw }, states: ['SendTaskSuccess'] },
@@ -567,14 +577,14 @@ describe('least privilege', () => {
     // A scouted task sized from its scouts' records and the sites' slots, then a dispatch round.
     'size-task': {
       ...NOTHING,
-      tables: { tasks: rw, jobs: 'read', policies: rw, sites: 'read' },
+      tables: { tasks: rw, jobs: 'read', policies: rw, sites: 'read', accounting: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
     },
     // A dataset task's files and replicas from the catalog; jobs added for new files, then a dispatch
     // round; `inputs.rule`: the task's rule made (catalog items) and its transfers sent.
     'resolve-inputs': {
       ...NOTHING,
-      tables: { tasks: rw, catalog: rw, policies: rw, sites: 'read' },
+      tables: { tasks: rw, catalog: rw, policies: rw, sites: 'read', accounting: 'read' },
       sqs: [
         'GetQueueAttributes',
         'GetQueueAttributes transfers',
@@ -624,7 +634,8 @@ describe('least privilege', () => {
     'put-shares': { ...NOTHING, tables: { policies: rw } },
     'dispatch-jobs': {
       ...NOTHING,
-      tables: { policies: rw, tasks: rw, sites: 'read' },
+      // accounting: the cost so far of tasks with a budget.
+      tables: { policies: rw, tasks: rw, sites: 'read', accounting: 'read' },
       sqs: ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'],
     },
     'resubmit-task': {
