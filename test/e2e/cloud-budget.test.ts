@@ -4,12 +4,10 @@
  * attempts at the paid site cost their pilot's price; once that reaches the budget, dispatch sends
  * no more of its jobs there, the rest run at the free site, and `gluon why` says the budget is why.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskExplanation } from '#core/api/tasks.ts';
 import type { LocalStack } from '#local/stack.ts';
-import { Api, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
+import { Api, gluonCli, shellTask, startTestStack, waitFor } from '#test/support/e2e.ts';
 
 const PAID = 'cloud-paid';
 /** Far less than one attempt of a few seconds on an m5.large costs: the first attempt there spends it. */
@@ -52,15 +50,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** `gluon …` as a user types it (not spawnSync: this process serves the API the CLI calls). */
-async function gluon(...args: string[]): Promise<string> {
-  const run = await promisify(execFile)(process.execPath, ['cli/main.ts', ...args], {
-    env: { ...process.env, GLUON_API_URL: stack.apiUrl, GLUON_TOKEN: stack.userToken },
-    encoding: 'utf8',
-  });
-  return run.stdout;
-}
-
 describe('a task with a budget on a free and a paid site', () => {
   it('stops using the paid site once its cost reaches the budget, and why says so', async () => {
     const taskId = await api.submit(
@@ -93,7 +82,7 @@ describe('a task with a budget on a free and a paid site', () => {
       { what: 'why to say the budget is spent', timeoutMs: 60_000 },
     );
     expect(why.sites.find((s) => s.siteId === PAID)).toMatchObject({ filter: 'budget' });
-    const text = await gluon('why', taskId);
+    const text = await gluonCli(stack, 'why', taskId);
     expect(text).toContain(`its jobs go to no paid site (${PAID}) any more.`);
 
     const task = await api.finalTask(taskId, 180_000);
