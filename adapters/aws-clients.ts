@@ -8,8 +8,10 @@
  * - counts the HTTP requests it sends (retries included) by service and operation, so the
  *   benchmark can print AWS requests per job.
  */
+import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -231,4 +233,14 @@ export function sfnClient(options: ClientOptions = {}): SFNClient {
 /** Task events (PutEvents); locally AWS_ENDPOINT_URL_EVENTBRIDGE points at the local stack's bus. */
 export function eventBridgeClient(options: ClientOptions = {}): EventBridgeClient {
   return countRequests(new EventBridgeClient(common(options)), 'EventBridge');
+}
+
+/** EC2 for the cloud provisioner (CreateFleet, DescribeInstances, DescribeSpotPriceHistory); locally AWS_ENDPOINT_URL_EC2 points at local/fake-ec2. */
+export function ec2Client(options: ClientOptions = {}): EC2Client {
+  return countRequests(new EC2Client(common(options)), 'EC2');
+}
+
+/** AWS Batch for the cloud provisioner (SubmitJob, ListJobs); locally AWS_ENDPOINT_URL_BATCH points at local/fake-ec2. */
+export function batchClient(options: ClientOptions = {}): BatchClient {
+  return countRequests(new BatchClient(common(options)), 'Batch');
 }

@@ -77,3 +77,14 @@ export function rethrowSdkError(error: unknown, what: string): never {
   }
   throw error;
 }
+
+/**
+ * As rethrowSdkError, but a refusal (UnauthorizedOperation, ClientException, …) becomes an Error
+ * whose message names the call and the service's error code: what the cloud provisioner's
+ * decisions show people.
+ */
+export function rethrowNamedSdkError(error: unknown, what: string): never {
+  if (isTransientSdkError(error)) rethrowSdkError(error, what);
+  const message = error instanceof Error ? error.message : String(error);
+  throw new Error(`${what}: ${errorName(error) ?? 'Error'}: ${message}`, { cause: error });
+}

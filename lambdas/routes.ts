@@ -54,6 +54,7 @@ export const OPERATION_FUNCTIONS: Readonly<Record<OperationId, string>> = {
   putRetryPolicy: 'put-retry-policy',
   testRetryPolicy: 'test-retry-policy',
   getSite: 'get-site',
+  getSiteProvisioning: 'get-site',
   getJobLog: 'get-job-log',
   getJobOutput: 'get-job-output',
   listTaskOutputs: 'list-task-outputs',

@@ -35,7 +35,15 @@ import { LocalProcessPlugin } from '#pilot/factory/local-plugin.ts';
 import { PilotFactoryAgent } from '#pilot/factory/pilot-factory-agent.ts';
 import { startApiServer } from './api-server.ts';
 import { createLocalAuth, type MintTokenOptions } from './auth.ts';
+import {
+  type CloudPilotContext,
+  type LocalCloudOptions,
+  provisionerEnv,
+  provisionIntervalSec,
+  startLocalCloud,
+} from './cloud.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
+import type { FakeEc2 } from './fake-ec2/fake-ec2.ts';
 import type { HandlerMap, LambdaHandler } from './lambda-handler.ts';
 import { consoleLog, type Log, loggerOf } from './log.ts';
 import { type QueuePoller, startQueuePoller } from './queue-poller.ts';
@@ -64,6 +72,12 @@ export interface LocalStackOptions {
   webhookRetryEverySec?: number;
   /** The S3 endpoint's port (a CORS proxy in front of fauxqs; default: any free one, kept across restarts). */
   s3Port?: number;
+  /** The fake EC2/Batch endpoint's port (default: any free one, kept across restarts). */
+  ec2Port?: number;
+  /** The fake EC2's Spot capacity, notice time and prices (tests). */
+  cloud?: LocalCloudOptions;
+  /** Period of the provisioner's runs (default GLUON_PROVISION_INTERVAL_SEC, else 5 s; every minute on AWS). */
+  provisionEverySec?: number;
   /** Most pilot processes at once (default 4). */
   pilots?: number;
   siteId?: string;
@@ -123,10 +137,12 @@ export interface LocalStack {
   pilotToken: string;
   mintToken(options: MintTokenOptions): Promise<string>;
   stateDir: string;
-  endpoints: { api: string; dynamodb: string; sqs: string; s3: string; sfn: string };
+  endpoints: { api: string; dynamodb: string; sqs: string; s3: string; sfn: string; ec2: string };
   /** AWS endpoints, dummy credentials and the GLUON_* settings, for child processes (CLI, pilots). */
   env: Record<string, string>;
   factory: LocalPilotFactory;
+  /** The fake EC2 and AWS Batch (endpoints.ec2): the instances and jobs the provisioner started, Spot notices. */
+  cloud: FakeEc2;
   workflows: WorkflowRunner;
   /** The meta-task workflow's runner. */
   metaTaskWorkflows: WorkflowRunner;
@@ -161,6 +177,7 @@ interface Ports {
   sfn: number;
   events: number;
   s3: number;
+  ec2: number;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -220,6 +237,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return stopping;
   };
 
+  /** Instances launched while the stack was starting wait for their pilots' context; a failed start ends the wait. */
+  let failCloud: ((error: unknown) => void) | undefined;
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const lock = await acquireStateLock(stateDir);
@@ -236,6 +255,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         options.apiPort,
         options.eventsPort,
         options.s3Port,
+        options.ec2Port,
       ].filter((p): p is number => p !== undefined && p !== 0),
     );
     const port = async (name: keyof Ports, given: number | undefined, fallback: number): Promise<number> => {
@@ -256,6 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       api: await port('api', options.apiPort, DEFAULTS.apiPort),
       events: await port('events', options.eventsPort, DEFAULTS.eventsPort),
       s3: await port('s3', options.s3Port, 0),
+      ec2: await port('ec2', options.ec2Port, 0),
     };
     const { dynamodb: dynamodbPort, sqs: sqsPort, sfn: sfnPort, api: apiPort } = ports;
 
@@ -283,6 +304,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       allowedOrigins: [`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`],
     });
     teardown.push({ what: 'the S3 CORS proxy', run: () => s3Proxy.stop() });
+    // EC2 and AWS Batch: the fake; its instances' pilots need the API, which comes up below.
+    const cloudContext = deferred<CloudPilotContext>();
+    failCloud = (error) => cloudContext.reject(error);
+    const cloud = await startLocalCloud({
+      port: ports.ec2,
+      stateDir,
+      context: cloudContext.promise,
+      ...(options.cloud === undefined ? {} : { cloud: options.cloud }),
+    });
+    teardown.push({ what: 'the fake EC2 and Batch', run: () => cloud.stop() });
     const endpoints = {
       dynamodb: dynamodb.value.endpoint,
       sqs: fauxqs.value.endpoint,
@@ -330,6 +361,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ? {}
         : { GLUON_TRANSFER_MULTIPART_THRESHOLD_BYTES: String(options.transferMultipartThresholdBytes) }),
       GLUON_META_TASK_STATE_MACHINE_ARN: LOCAL_META_TASK_STATE_MACHINE_ARN,
+      // The provisioner's EC2 and Batch (the fake), launch templates, job queues and stage, as CDK sets them.
+      ...provisionerEnv(cloud.endpoint),
     };
     const fingerprint = JSON.stringify(functionEnv);
     if (loadedWith !== undefined && loadedWith !== fingerprint) {
@@ -469,6 +502,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       'site-health': options.siteHealthEverySec ?? DEFAULTS.siteHealthEverySec,
       'dispatch-jobs': options.dispatchEverySec ?? DEFAULTS.dispatchEverySec,
       'retry-webhooks': options.webhookRetryEverySec ?? DEFAULTS.webhookRetryEverySec,
+      'provision-pilots': options.provisionEverySec ?? provisionIntervalSec(),
     };
     const scheduler = startScheduler({
       schedules: SCHEDULED_FUNCTIONS.map((s) => ({
@@ -501,23 +535,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       GLUON_API_URL: api.url,
       GLUON_HOME: stateDir,
     };
+    const launcher = options.pilotLauncher ?? [
+      process.execPath,
+      '--disable-warning=ExperimentalWarning',
+      await bundledPilot(stateDir),
+    ];
+    const pilotEnv = {
+      ...functionEnv,
+      // The local site's node is the developer's machine, busy with the stand-ins and tests:
+      // its load average says nothing about whether a pilot can run a job there.
+      GLUON_MAX_LOAD_PER_CORE: process.env.GLUON_MAX_LOAD_PER_CORE ?? '1000',
+    };
     const factory = startFactory({
       siteId,
       maxPilots: pilots,
       stateDir,
       apiUrl: api.url,
       pilotToken,
-      pilotEnv: {
-        ...functionEnv,
-        // The local site's node is the developer's machine, busy with the stand-ins and tests:
-        // its load average says nothing about whether a pilot can run a job there.
-        GLUON_MAX_LOAD_PER_CORE: process.env.GLUON_MAX_LOAD_PER_CORE ?? '1000',
-      },
-      launcher: options.pilotLauncher ?? [
-        process.execPath,
-        '--disable-warning=ExperimentalWarning',
-        await bundledPilot(stateDir),
-      ],
+      pilotEnv,
+      launcher,
       pilotArgs: [
         '--idle-exit-sec',
         String(options.pilotIdleExitSec ?? DEFAULTS.pilotIdleExitSec),
@@ -530,6 +566,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       what: 'the pilots',
       run: () => factory.stop({ signal: 'SIGTERM', timeoutMs: PILOT_STOP_TIMEOUT_MS }),
     });
+    // The cloud's instances and Batch jobs boot their pilots from here on.
+    cloudContext.resolve({
+      apiUrl: api.url,
+      launcher,
+      pilotToken: (site: string) => auth.pilotToken(site),
+      env: pilotEnv,
+    });
+    teardown.push({ what: 'the cloud instances', run: () => cloud.stop() });
 
     // ---- local.json, for the CLI
     const localJson = join(stateDir, LOCAL_JSON);
@@ -537,7 +581,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiUrl: api.url,
       token: userToken,
       pilotToken,
-      endpoints: { api: api.url, ...endpoints },
+      endpoints: { api: api.url, ...endpoints, ec2: cloud.endpoint },
       pids: { stack: process.pid },
     });
     teardown.push({ what: LOCAL_JSON, run: () => unlink(localJson).catch(() => {}) });
@@ -549,9 +593,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       pilotToken,
       mintToken: (o) => auth.mintToken(o),
       stateDir,
-      endpoints: { api: api.url, ...endpoints },
+      endpoints: { api: api.url, ...endpoints, ec2: cloud.endpoint },
       env,
       factory,
+      cloud,
       workflows,
       metaTaskWorkflows,
       eventBus,
@@ -562,9 +607,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stop,
     };
   } catch (error) {
+    failCloud?.(error);
     await stop();
     throw error;
   }
+}
+
+/** A promise settled later from outside (the cloud's pilots wait on the API); a rejection nobody awaits is not reported. */
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 /** The URL fauxqs gives our queue `name` (`gluon-local-<name>`), known before the functions load. */

@@ -7,7 +7,13 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { SITE_HISTORY_MAX, type SiteStore } from '#core/sites/ports.ts';
+import type { ProvisioningDecision } from '#core/provisioning/provisioning-decision.ts';
+import {
+  isNoteworthyDecision,
+  PROVISIONING_HISTORY_MAX,
+  SITE_HISTORY_MAX,
+  type SiteStore,
+} from '#core/sites/ports.ts';
 import {
   type PilotCensus,
   type Site,
@@ -43,6 +49,8 @@ const DEFINITION_FIELDS = Object.keys(SiteSchema.shape).filter((field) => field 
  */
 const HISTORY_KEY = (siteId: string) => `${siteId}#history`;
 const OUTCOMES_KEY = (siteId: string) => `${siteId}#outcomes`;
+/** The provisioner's noteworthy decisions (written at most once a cycle, read by GET /sites/{siteId}/provisioning). */
+const PROVISIONING_KEY = (siteId: string) => `${siteId}#provisioning`;
 
 type Item = Record<string, unknown>;
 
@@ -158,6 +166,48 @@ export class DynamoDbSiteStore implements SiteStore {
       if (errorName(error) === CONDITION_FAILED) return;
       rethrowSdkError(error, 'record pilot census');
     }
+  }
+
+  /**
+   * The decision on the site's item (if the site exists), then, when noteworthy, the history item
+   * rewritten: one provisioner runs at a time (a scheduled function), so no fence is needed.
+   */
+  async recordProvisioning(siteId: string, decision: ProvisioningDecision): Promise<void> {
+    let last: ProvisioningDecision | undefined;
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { siteId },
+          UpdateExpression: 'SET #provisioned = :decision',
+          ConditionExpression: 'attribute_exists(siteId)',
+          ExpressionAttributeNames: { '#provisioned': 'provisioned' },
+          ExpressionAttributeValues: { ':decision': decision },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      last = out.Attributes?.provisioned as ProvisioningDecision | undefined;
+    } catch (error) {
+      if (errorName(error) === CONDITION_FAILED) return;
+      rethrowSdkError(error, 'record provisioning decision');
+    }
+    if (!isNoteworthyDecision(decision, last)) return;
+    const history = [...(await this.provisioningHistory(siteId)), decision].slice(-PROVISIONING_HISTORY_MAX);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { siteId: PROVISIONING_KEY(siteId), decisions: history },
+        }),
+      );
+    } catch (error) {
+      rethrowSdkError(error, 'record provisioning history');
+    }
+  }
+
+  async provisioningHistory(siteId: string): Promise<ProvisioningDecision[]> {
+    const item = await this.getItem(PROVISIONING_KEY(siteId), 'read provisioning history');
+    return (item?.decisions as ProvisioningDecision[] | undefined) ?? [];
   }
 
   async changeStatus(

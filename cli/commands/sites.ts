@@ -2,10 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { type PutSiteRequest, PutSiteRequestSchema, type SiteDetail } from '#core/api/sites.ts';
+import {
+  type PutSiteRequest,
+  PutSiteRequestSchema,
+  type SiteDetail,
+  type SiteProvisioning,
+} from '#core/api/sites.ts';
 import { fieldIssues } from '#core/errors.ts';
 import { RESOURCE_CLASSES } from '#core/jobs/resource-class.ts';
 import { cloudSiteIssues } from '#core/provisioning/cloud-site-issues.ts';
+import type { ProvisioningDecision } from '#core/provisioning/provisioning-decision.ts';
 import { livePilots, SiteIdSchema } from '#core/sites/site.ts';
 import { INFRA_KINDS, type OutcomeKind } from '#core/sites/site-outcomes.ts';
 import { CliError } from '../cli-error.ts';
@@ -35,6 +41,7 @@ interface PutSiteOptions extends CommonOptions {
 
 interface SiteOptions extends CommonOptions {
   history?: boolean;
+  provisioning?: boolean;
 }
 
 /** The entries whose value is given. */
@@ -122,6 +129,7 @@ function renderSite(site: SiteDetail): string {
     `  why:       ${lastReason(site)}`,
     `  slot:      ${site.slot.cores} cores, ${site.slot.memoryMB} MB, ${site.slot.walltimeSec} s, ${site.slot.diskMB} MB disk; at most ${site.maxPilots} pilots`,
     ...(site.provisioning === undefined ? [] : [`  cloud:     ${provisioningText(site.provisioning)}`]),
+    ...(site.provisioned === undefined ? [] : [`  provision: ${decisionText(site.provisioned)}`]),
     `  outcomes:  since ${shortTime(site.outcomes.from)}: ${site.outcomes.attempts} attempts, ${counts.finished} finished, ` +
       `${counts.userFailed} user failures, ${site.outcomes.infraFailures} infrastructure failures` +
       (infra.length === 0 ? '' : ` (${infra.join(', ')})`),
@@ -148,6 +156,35 @@ function renderSite(site: SiteDetail): string {
     );
   }
   return lines.join('\n');
+}
+
+/** `at 14:02: 3 instances (8 slots, $0.41/h); Asked for …`: a cloud site's last provisioning decision. */
+function decisionText(decision: ProvisioningDecision): string {
+  const what = decision.type === 'ec2' ? 'instances' : 'pilot jobs';
+  return (
+    `at ${shortTime(decision.at)}: ${decision.pending + decision.running} ${what} ` +
+    `(${decision.pending} pending, ${decision.running} running; ${decision.slots} slots, $${decision.hourlyUsd}/h); ${decision.summary}`
+  );
+}
+
+/** `gluon site SITE --provisioning`: the decisions that asked for capacity or changed, oldest first. */
+function renderProvisioning(provisioning: SiteProvisioning): string {
+  if (provisioning.history.length === 0)
+    return `site ${provisioning.siteId} has no provisioning decision recorded`;
+  return renderTable(
+    ['TIME', 'PENDING', 'RUNNING', 'SLOTS', '$/H', 'ASKED', 'STARTED', 'LIMITED BY', 'SUMMARY'],
+    provisioning.history.map((d) => [
+      shortTime(d.at),
+      String(d.pending),
+      String(d.running),
+      String(d.slots),
+      String(d.hourlyUsd),
+      d.requested.map((r) => `${r.slots} ${r.market}`).join(', ') || '-',
+      String(d.started),
+      d.limitedBy,
+      d.summary,
+    ]),
+  );
 }
 
 function renderHistory(site: SiteDetail): string {
@@ -207,6 +244,13 @@ fail for infrastructure reasons to test, and back online when its test jobs pass
           ]),
         ),
       );
+    // Cloud sites: what the provisioner did last, and why.
+    const cloud = sites.filter((s) => s.provisioned !== undefined);
+    if (!options.json && cloud.length > 0) {
+      writeLine(io.stdout, '');
+      for (const s of cloud)
+        if (s.provisioned !== undefined) writeLine(io.stdout, `${s.siteId} ${decisionText(s.provisioned)}`);
+    }
   });
 
   addCommonOptions(
@@ -215,6 +259,10 @@ fail for infrastructure reasons to test, and back online when its test jobs pass
       .argument('<site>', 'site id')
       .description('one site: its status and why, its recent outcomes, its test task')
       .option('--history', 'every status change: when, from, to, by whom and why (the last 100)')
+      .option(
+        '--provisioning',
+        "a cloud site's provisioning decisions that asked for capacity or changed (the last 50): what it had, asked, started, and what held it back",
+      )
       .addHelpText(
         'after',
         `
@@ -225,10 +273,17 @@ that failed their node checks). A site in test shows the test task site health s
 
 Examples:
   gluon site cern-t0
-  gluon site cern-t0 --history`,
+  gluon site cern-t0 --history
+  gluon site cloud-a --provisioning`,
       ),
   ).action(async (siteId: string, options: SiteOptions) => {
     checkSiteId(siteId);
+    if (options.provisioning) {
+      const provisioning = await clientFor(io, options).call('getSiteProvisioning', { params: { siteId } });
+      if (options.json) printJson(io, provisioning);
+      else writeLine(io.stdout, renderProvisioning(provisioning));
+      return;
+    }
     const site = await clientFor(io, options).call('getSite', { params: { siteId } });
     if (options.json) printJson(io, options.history ? site.history : site);
     else writeLine(io.stdout, options.history ? renderHistory(site) : renderSite(site));

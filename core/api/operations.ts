@@ -102,6 +102,7 @@ import {
   SiteDemandSchema,
   SiteDetailSchema,
   SitePageSchema,
+  SiteProvisioningSchema,
   SiteViewSchema,
 } from './sites.ts';
 import {
@@ -496,6 +497,17 @@ export const OPERATIONS = {
     summary: 'One site: its status and why, its recent outcomes, its test task and its status history.',
     params: SitePathSchema,
     response: SiteDetailSchema,
+    status: 200,
+  }),
+  getSiteProvisioning: operation({
+    method: 'GET',
+    path: '/sites/{siteId}/provisioning',
+    scopes: [SCOPES.read, SCOPES.admin],
+    tag: 'sites',
+    summary:
+      "A cloud site's provisioning decisions: the last one (its instances or pilot jobs, what was asked and what held it back) and the history of those that asked for capacity or changed.",
+    params: SitePathSchema,
+    response: SiteProvisioningSchema,
     status: 200,
   }),
   getJobLog: operation({

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ResourceClassSchema } from '../jobs/resource-class.ts';
 import { ProvisioningSchema } from '../provisioning/cloud-site.ts';
+import { ProvisioningDecisionSchema } from '../provisioning/provisioning-decision.ts';
 import {
   SITE_STATUSES,
   SiteAccountingSchema,
@@ -65,6 +66,8 @@ export const SiteViewSchema = z.object({
   accounting: SiteAccountingSchema.optional(),
   /** How a cloud site gets its pilots: EC2 instance types, market, subnets and caps, or an AWS Batch job queue. */
   provisioning: ProvisioningSchema.optional(),
+  /** A cloud site's last provisioning decision: its instances or pilot jobs, what was asked, why. */
+  provisioned: ProvisioningDecisionSchema.optional(),
   queueUrl: z.string().optional(),
   /** Live pilots by state at the last sweep of the reaper. */
   pilots: CensusSchema.optional(),
@@ -107,6 +110,15 @@ export const SiteDetailSchema = SiteViewSchema.extend({
 export type SiteDetail = z.infer<typeof SiteDetailSchema>;
 
 export const SitePageSchema = pageOf(SiteViewSchema);
+
+/** GET /sites/{siteId}/provisioning: a cloud site's provisioning, its last decision and its noteworthy ones (oldest first, the last 50). */
+export const SiteProvisioningSchema = z.object({
+  siteId: z.string(),
+  provisioning: ProvisioningSchema.optional(),
+  last: ProvisioningDecisionSchema.optional(),
+  history: z.array(ProvisioningDecisionSchema),
+});
+export type SiteProvisioning = z.infer<typeof SiteProvisioningSchema>;
 
 /** What a site's pilot factory needs to decide how many pilots to submit. */
 export const SiteDemandSchema = z.object({

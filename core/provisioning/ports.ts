@@ -1,4 +1,4 @@
-import type { Market } from './prices.ts';
+import type { InstanceArch, Market } from './prices.ts';
 
 /** One instance of a site's, as EC2 describes it (tag gluon:site), while it is pending or running. */
 export interface CloudInstance {
@@ -23,6 +23,8 @@ export interface FleetRequest {
   targetUnits: number;
   overrides: Array<{ instanceType: string; subnetId: string; weight: number; priority?: number }>;
   tags: Record<string, string>;
+  /** The slots' architecture: picks the launch template (one per architecture); left out, x86_64. */
+  arch?: InstanceArch;
 }
 
 export interface FleetOutcome {

@@ -1,3 +1,4 @@
+import type { ProvisioningDecision } from '../provisioning/provisioning-decision.ts';
 import type {
   PilotCensus,
   Site,
@@ -10,6 +11,25 @@ import type { OutcomeEntry, SiteOutcomes } from './site-outcomes.ts';
 
 /** Status changes a site's history keeps (the oldest go first). */
 export const SITE_HISTORY_MAX = 100;
+
+/** Provisioning decisions a site's provisioning history keeps (the oldest go first). */
+export const PROVISIONING_HISTORY_MAX = 50;
+
+/**
+ * Whether a decision goes into the provisioning history after `last`: when it asked for capacity,
+ * or when what held it back or what it says changed (a quiet site adds nothing, cycle after cycle).
+ */
+export function isNoteworthyDecision(
+  decision: ProvisioningDecision,
+  last: ProvisioningDecision | undefined,
+): boolean {
+  return (
+    decision.requested.length > 0 ||
+    last === undefined ||
+    last.limitedBy !== decision.limitedBy ||
+    last.summary !== decision.summary
+  );
+}
 
 export interface SiteStore {
   /**
@@ -26,6 +46,14 @@ export interface SiteStore {
   list(): Promise<SiteRecord[]>;
   /** The reaper's census of a site's live pilots. */
   recordCensus(siteId: string, pilots: PilotCensus, at: string): Promise<void>;
+  /**
+   * The provisioner's decision of this cycle: becomes the site's `provisioned` (kept by put, like
+   * the census), and is added to its provisioning history (the last PROVISIONING_HISTORY_MAX kept)
+   * when isNoteworthyDecision. Nothing for an unknown site.
+   */
+  recordProvisioning(siteId: string, decision: ProvisioningDecision): Promise<void>;
+  /** The site's noteworthy provisioning decisions, oldest first (empty when none). */
+  provisioningHistory(siteId: string): Promise<ProvisioningDecision[]>;
   /**
    * Moves a site from one status to another if it is still as expected ('conflict' otherwise): the
    * change becomes the site's last, is added to its history (the last SITE_HISTORY_MAX kept), bumps

@@ -29,6 +29,12 @@ export async function siteDemand(
   assertSiteAllowed(principal, siteId);
   const site = await deps.sites.get(siteId);
   if (site === undefined) throw new NotFoundError(`site ${siteId} does not exist`);
+  return demandOf(deps, site);
+}
+
+/** The demand of a site already read (the cloud provisioner reads them all with one list). */
+export async function demandOf(deps: Pick<Deps, 'queue'>, site: SiteRecord): Promise<SiteDemand> {
+  const { siteId } = site;
   // Only the classes the site's slots can run: nothing else is ever sent there.
   const classes = classesFitting(site.slot);
   const depths = await Promise.all(classes.map((c) => deps.queue.depth(siteId, [c])));

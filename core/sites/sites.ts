@@ -1,5 +1,5 @@
 import type { Page } from '../api/common.ts';
-import type { PutSiteBody, SiteDetail, SiteView } from '../api/sites.ts';
+import type { PutSiteBody, SiteDetail, SiteProvisioning, SiteView } from '../api/sites.ts';
 import type { Deps } from '../deps.ts';
 import { ConflictError, fieldIssues, NotFoundError, ValidationError } from '../errors.ts';
 import { cloudSiteIssues } from '../provisioning/cloud-site-issues.ts';
@@ -148,6 +148,21 @@ export async function getSite(
       attempts: totalOutcomes(counts),
       infraFailures: infraFailures(counts),
     },
+    history,
+  };
+}
+
+/** A site's provisioning decisions: the last (on the site record) and the noteworthy ones. */
+export async function getSiteProvisioning(
+  deps: Pick<Deps, 'sites'>,
+  siteId: string,
+): Promise<SiteProvisioning> {
+  const [site, history] = await Promise.all([deps.sites.get(siteId), deps.sites.provisioningHistory(siteId)]);
+  if (site === undefined) throw new NotFoundError(`site ${siteId} does not exist`);
+  return {
+    siteId,
+    ...(site.provisioning === undefined ? {} : { provisioning: site.provisioning }),
+    ...(site.provisioned === undefined ? {} : { last: site.provisioned }),
     history,
   };
 }

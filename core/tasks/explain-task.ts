@@ -13,6 +13,7 @@ import {
   inFlightOf,
 } from '../policies/task-budget.ts';
 import { isPaidSite } from '../provisioning/cloud-site.ts';
+import type { ProvisioningDecision } from '../provisioning/provisioning-decision.ts';
 import { emptyCensus, type SiteRecord } from '../sites/site.ts';
 import { scoutPlan } from './scout-sizing.ts';
 import type { Task } from './task.ts';
@@ -114,6 +115,7 @@ export async function explainTask(
       maxPilots: site.maxPilots,
     });
     if (c.queued > 0) findings.push(waitingAtSite(waiting, 'task').message);
+    if (site.provisioned !== undefined) findings.push(provisioningFinding(site.provisioned));
   }
   if (c.queued > 0) findings.unshift(`${c.queued} of ${task.jobCount} jobs are queued.`);
   if (c.running > 0) findings.push(`${c.running} jobs are running.`);
@@ -139,6 +141,15 @@ export async function taskBudget(
   if (budget === undefined) return undefined;
   const cost = await deps.accounting.taskCost(task.taskId);
   return budgetStanding(budget.usd, cost, inFlightOf(task.jobsEnqueued, task.counts));
+}
+
+/** A cloud site's last provisioning decision, for the tasks it runs: what it has, asked for, and why. */
+export function provisioningFinding(decision: ProvisioningDecision): string {
+  const what = decision.type === 'ec2' ? 'instances' : 'pilot jobs';
+  return (
+    `Cloud site ${decision.siteId} (${decision.pending + decision.running} ${what}, ${decision.slots} slots, ` +
+    `$${decision.hourlyUsd}/h), provisioner at ${decision.at}: ${decision.summary}`
+  );
 }
 
 /** "Brokerage chose 2 of 3 sites (at …): cern 62% of the jobs, bnl 38%." */

@@ -6,11 +6,11 @@
  * count against the demand, and a failed look at either side submits nothing.
  */
 import type { SiteDemand } from '#core/api/index.ts';
+import { pilotsToSubmit } from '#core/sites/pilots-to-submit.ts';
 import type { Logger } from '#platform/logger.ts';
 import { sleep } from '#platform/sleep.ts';
 import { BATCH_ID_PLACEHOLDER, type BatchJob, type BatchPlugin, type PilotJobSpec } from './batch-plugin.ts';
 import type { FetchDemand } from './demand-client.ts';
-import { pilotsToSubmit } from './pilots-to-submit.ts';
 
 export interface PilotFactoryAgentConfig {
   apiUrl: string;

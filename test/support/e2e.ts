@@ -1,7 +1,9 @@
 /** Helpers for e2e tests: a small API client and condition polling against a running local stack. */
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   GetQueueAttributesCommand,
@@ -114,6 +116,18 @@ export async function waitFor<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
   }
+}
+
+/** `gluon …` as the stack's user types it (execFile, not spawnSync: this process serves the API the CLI calls); its stdout. */
+export async function gluonCli(
+  stack: Pick<LocalStack, 'apiUrl' | 'userToken'>,
+  ...args: string[]
+): Promise<string> {
+  const run = await promisify(execFile)(process.execPath, ['cli/main.ts', ...args], {
+    env: { ...process.env, GLUON_API_URL: stack.apiUrl, GLUON_TOKEN: stack.userToken },
+    encoding: 'utf8',
+  });
+  return run.stdout;
 }
 
 export function tempStateDir(name: string): string {

@@ -64,7 +64,13 @@ import type {
   StoredShares,
 } from '#core/policies/ports.ts';
 import type { Decayed, ShareTree } from '#core/policies/shares.ts';
-import { SITE_HISTORY_MAX, type SiteStore } from '#core/sites/ports.ts';
+import type { ProvisioningDecision } from '#core/provisioning/provisioning-decision.ts';
+import {
+  isNoteworthyDecision,
+  PROVISIONING_HISTORY_MAX,
+  SITE_HISTORY_MAX,
+  type SiteStore,
+} from '#core/sites/ports.ts';
 import {
   type PilotCensus,
   type Site,
@@ -917,6 +923,7 @@ export class InMemorySiteStore implements SiteStore {
   private readonly sites = new Map<string, SiteRecord>();
   private readonly histories = new Map<string, StatusChange[]>();
   private readonly books = new Map<string, OutcomeBook>();
+  private readonly provisioning = new Map<string, ProvisioningDecision[]>();
 
   async put(
     site: Site,
@@ -924,8 +931,8 @@ export class InMemorySiteStore implements SiteStore {
   ): Promise<'ok' | 'conflict'> {
     const stored = this.sites.get(site.siteId);
     if (options !== undefined && !isAsExpected(stored, options.expected)) return 'conflict';
-    const { census, statusChange, statusVersion, testTask } = stored ?? {};
-    const kept = { census, statusChange, statusVersion, testTask };
+    const { census, statusChange, statusVersion, testTask, provisioned } = stored ?? {};
+    const kept = { census, statusChange, statusVersion, testTask, provisioned };
     const record: SiteRecord = { ...copy(site) };
     for (const [key, value] of Object.entries(kept)) {
       if (value !== undefined) Object.assign(record, { [key]: copy(value) });
@@ -947,6 +954,20 @@ export class InMemorySiteStore implements SiteStore {
   async recordCensus(siteId: string, pilots: PilotCensus, at: string): Promise<void> {
     const site = this.sites.get(siteId);
     if (site !== undefined) site.census = { pilots: copy(pilots), at };
+  }
+
+  async recordProvisioning(siteId: string, decision: ProvisioningDecision): Promise<void> {
+    const site = this.sites.get(siteId);
+    if (site === undefined) return;
+    if (isNoteworthyDecision(decision, site.provisioned)) {
+      const history = [...(this.provisioning.get(siteId) ?? []), copy(decision)];
+      this.provisioning.set(siteId, history.slice(-PROVISIONING_HISTORY_MAX));
+    }
+    site.provisioned = copy(decision);
+  }
+
+  async provisioningHistory(siteId: string): Promise<ProvisioningDecision[]> {
+    return copy(this.provisioning.get(siteId) ?? []);
   }
 
   async changeStatus(

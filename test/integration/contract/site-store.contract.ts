@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SITE_HISTORY_MAX, type SiteStore } from '#core/sites/ports.ts';
+import type { ProvisioningDecision } from '#core/provisioning/provisioning-decision.ts';
+import { PROVISIONING_HISTORY_MAX, SITE_HISTORY_MAX, type SiteStore } from '#core/sites/ports.ts';
 import { type Site, type SiteInput, SiteSchema, type StatusChange } from '#core/sites/site.ts';
 import { bucketOf, type OutcomeEntry, type OutcomeKind } from '#core/sites/site-outcomes.ts';
 
@@ -27,6 +28,34 @@ const BACK: StatusChange = {
   by: 'site-health',
 };
 const TEST_TASK = { taskId: 't-000042', sentAt: AT, failures: 0 };
+
+const ASKED = { market: 'spot' as const, count: 2, slots: 4, hourlyUsd: 0.074 };
+
+/** A decision of the provisioner's: by default, nothing asked for lack of demand. */
+function decision(
+  siteId: string,
+  at: string,
+  overrides: Partial<ProvisioningDecision> = {},
+): ProvisioningDecision {
+  return {
+    siteId,
+    at,
+    type: 'ec2',
+    queuedJobs: 0,
+    pilotsWanted: 0,
+    pending: 0,
+    running: 0,
+    slots: 0,
+    hourlyUsd: 0,
+    requested: [],
+    started: 0,
+    limitedBy: 'no-demand',
+    prices: { 'm5.large/spot': { hourlyUsd: 0.037, source: 'table', asOf: '2026-11-01' } },
+    errors: [],
+    summary: overrides.requested === undefined ? 'nothing asked: no queued work' : 'asked for 4 slots',
+    ...overrides,
+  };
+}
 
 function entry(seq: string, kind: OutcomeKind = 'stageIn', at = LATER): OutcomeEntry {
   return { seq, at, bucket: bucketOf(at), kind };
@@ -66,6 +95,50 @@ export function describeSiteStoreContract(name: string, makeStore: () => Promise
       const redefined = { ...site, status: 'offline' as const, tags: [], maxPilots: 0 };
       await store.put(redefined);
       expect(await store.get(site.siteId)).toEqual(redefined);
+    });
+
+    it('records the provisioning decision of a site, keeps it when the site is defined again, and keeps noteworthy ones in its history', async () => {
+      const site = newSite({ kind: 'cloud', maxPilots: 10 });
+      await store.put(site);
+      const asked = decision(site.siteId, AT, { requested: [ASKED], started: 2 });
+      await store.recordProvisioning(site.siteId, asked);
+      expect((await store.get(site.siteId))?.provisioned).toEqual(asked);
+
+      // Nothing asked, but the reason changed: noteworthy. The same again: not.
+      const quiet = decision(site.siteId, LATER);
+      await store.recordProvisioning(site.siteId, quiet);
+      await store.recordProvisioning(site.siteId, { ...quiet, at: '2026-11-25T10:02:00.000Z' });
+      const redefined = { ...site, maxPilots: 20 };
+      await store.put(redefined);
+      expect(await store.get(site.siteId)).toEqual({
+        ...redefined,
+        provisioned: { ...quiet, at: '2026-11-25T10:02:00.000Z' },
+      });
+      expect(await store.provisioningHistory(site.siteId)).toEqual([asked, quiet]);
+
+      // A site never provisioned has no history; an unknown site gets nothing written.
+      expect(await store.provisioningHistory(newSite().siteId)).toEqual([]);
+      const unknown = newSite().siteId;
+      await store.recordProvisioning(unknown, decision(unknown, AT));
+      expect(await store.get(unknown)).toBeUndefined();
+      expect(await store.provisioningHistory(unknown)).toEqual([]);
+    });
+
+    it(`keeps the last ${PROVISIONING_HISTORY_MAX} noteworthy provisioning decisions`, async () => {
+      const site = newSite({ kind: 'cloud' });
+      await store.put(site);
+      const n = PROVISIONING_HISTORY_MAX + 3;
+      for (let i = 0; i < n; i++) {
+        const at = new Date(Date.parse(AT) + i * 60_000).toISOString();
+        await store.recordProvisioning(
+          site.siteId,
+          decision(site.siteId, at, { requested: [ASKED], started: i }),
+        );
+      }
+      const history = await store.provisioningHistory(site.siteId);
+      expect(history).toHaveLength(PROVISIONING_HISTORY_MAX);
+      expect(history[0]?.started).toBe(3);
+      expect(history.at(-1)?.started).toBe(n - 1);
     });
 
     it('records the census of a site, replaced by the next, and keeps it when the site is defined again', async () => {

@@ -5,6 +5,7 @@
  * the state machine runs them. Every step goes through the real use cases on the in-memory ports.
  */
 import { expect } from 'vitest';
+import type { UsageRecord } from '#core/accounting/usage.ts';
 import { SCOPES } from '#core/api/common.ts';
 import type { ClaimedJob, ClaimResponse, CompleteResponse, Report } from '#core/api/pilots.ts';
 import type { Principal } from '#core/deps.ts';
@@ -56,6 +57,48 @@ export async function addSite(
   input: SiteInput = { siteId: 'cern', slot: BIG_SLOT },
 ): Promise<void> {
   await deps.sites.put(siteOf(input));
+}
+
+/** A paid site: kind cloud, with EC2 provisioning (its pilots cost money; task budgets keep jobs off it). */
+export async function addPaidSite(deps: InMemoryDeps, siteId: string, fields: Partial<SiteInput> = {}) {
+  await addSite(deps, {
+    siteId,
+    kind: 'cloud',
+    slot: BIG_SLOT,
+    provisioning: {
+      type: 'ec2',
+      instanceTypes: [{ type: 'm5.large' }],
+      subnets: ['subnet-0123abcd'],
+      maxInstances: 2,
+      maxHourlyUsd: 1,
+    },
+    ...fields,
+  });
+}
+
+/** The usage record of an hour-long attempt of the task at a paid site that cost `costUsd`. */
+export function costedUsage(taskId: string, costUsd: number, fields: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    taskId,
+    jobIndex: 0,
+    attempt: 1,
+    day: '2026-12-02',
+    user: 'alice',
+    group: 'default',
+    siteId: 'cloud-a',
+    resourceClass: 'score',
+    cores: 1,
+    state: 'finished',
+    pilotErrorCode: 0,
+    startedAt: '2026-12-02T10:00:00.000Z',
+    endedAt: '2026-12-02T11:00:00.000Z',
+    wallSec: 3600,
+    cpuSec: 1,
+    coreSec: 3600,
+    maxRssMB: 1,
+    costUsd,
+    ...fields,
+  };
 }
 
 /** Submits, splits and enqueues every page: the task is running and every job's message was sent. */

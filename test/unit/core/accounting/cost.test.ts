@@ -6,20 +6,11 @@ import { addUsd, attemptCostUsd, round6 } from '#core/accounting/usage.ts';
 import { SCOPES } from '#core/api/common.ts';
 import type { Attempt } from '#core/jobs/job.ts';
 import type { Pilot } from '#core/pilots/pilot.ts';
-import type { SiteInput } from '#core/sites/site.ts';
 import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
 import { parquetRows } from '#test/support/parquet.ts';
-import { addSite, BIG_PILOT, BIG_SLOT } from '../scenario.ts';
+import { addPaidSite, addSite, BIG_PILOT, BIG_SLOT } from '../scenario.ts';
 
 const admin = { sub: 'operator', scopes: [SCOPES.admin] };
-
-const PROVISIONING: SiteInput['provisioning'] = {
-  type: 'ec2',
-  instanceTypes: [{ type: 'm5.xlarge' }],
-  subnets: ['subnet-0123abcd'],
-  maxInstances: 2,
-  maxHourlyUsd: 1,
-};
 
 function pilot(pilotId: string, siteId: string, hourlyUsd?: number): Pilot {
   return {
@@ -54,7 +45,7 @@ function ended(siteId: string, pilotId: string, jobIndex: number, wallTimeSec: n
 async function sites(): Promise<InMemoryDeps> {
   const deps = inMemoryDeps({ start: '2026-12-02T12:00:00.000Z' });
   await addSite(deps, { siteId: 'cern', slot: BIG_SLOT });
-  await addSite(deps, { siteId: 'cloud-a', kind: 'cloud', slot: BIG_SLOT, provisioning: PROVISIONING });
+  await addPaidSite(deps, 'cloud-a');
   await deps.pilots.register(pilot('p-paid', 'cloud-a', 0.048));
   await deps.pilots.register(pilot('p-unpriced', 'cloud-a'));
   await deps.pilots.register(pilot('p-free', 'cern', 0.5));

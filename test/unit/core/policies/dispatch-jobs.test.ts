@@ -8,7 +8,17 @@ import { cancelTask } from '#core/tasks/cancel-task.ts';
 import { steerTask } from '#core/tasks/steer-task.ts';
 import { submitSystemTask } from '#core/tasks/submit-task.ts';
 import { type InMemoryDeps, inMemoryDeps } from '#test/support/in-memory-ports.ts';
-import { addSite, alice, BIG_SLOT, bob, generationSpec, runningTask, Workflow } from '../scenario.ts';
+import {
+  addPaidSite,
+  addSite,
+  alice,
+  BIG_SLOT,
+  bob,
+  costedUsage,
+  generationSpec,
+  runningTask,
+  Workflow,
+} from '../scenario.ts';
 
 const admin = { sub: 'operator', scopes: [SCOPES.admin] };
 const owner = (p: typeof alice) => ({ ...p, scopes: [...p.scopes, SCOPES.modify] });
@@ -149,19 +159,7 @@ describe('dispatchJobs', () => {
   it('gives a task over its budget no place at a paid site, and reads no cost of tasks without a budget', async () => {
     const deps = inMemoryDeps();
     await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 1 });
-    await addSite(deps, {
-      siteId: 'cloud-a',
-      kind: 'cloud',
-      slot: BIG_SLOT,
-      maxQueued: 1,
-      provisioning: {
-        type: 'ec2',
-        instanceTypes: [{ type: 'm5.large' }],
-        subnets: ['subnet-0123abcd'],
-        maxInstances: 2,
-        maxHourlyUsd: 1,
-      },
-    });
+    await addPaidSite(deps, 'cloud-a', { maxQueued: 1 });
     const reads = vi.spyOn(deps.accounting, 'taskCost');
     const free = await runningTask(deps, generationSpec(20), bob);
     const budgeted = await runningTask(deps, generationSpec(20, { budget: { usd: 1 } }), alice);
@@ -177,26 +175,7 @@ describe('dispatchJobs', () => {
     expect(new Set(reads.mock.calls.map(([taskId]) => taskId))).toEqual(new Set([budgeted]));
 
     // Its attempts cost $1 so far: spent alone reaches the budget.
-    await deps.accounting.record({
-      taskId: budgeted,
-      jobIndex: 0,
-      attempt: 1,
-      day: '2026-12-02',
-      user: 'alice',
-      group: 'default',
-      siteId: 'cloud-a',
-      resourceClass: 'score',
-      cores: 1,
-      state: 'finished',
-      pilotErrorCode: 0,
-      startedAt: '2026-12-02T10:00:00.000Z',
-      endedAt: '2026-12-02T11:00:00.000Z',
-      wallSec: 3600,
-      cpuSec: 1,
-      coreSec: 3600,
-      maxRssMB: 1,
-      costUsd: 1,
-    });
+    await deps.accounting.record(costedUsage(budgeted, 1));
     const before = deps.queue.sent.length;
     for (let round = 0; round < 4; round++) expect((await drainBoth()).overBudget).toEqual([budgeted]);
     const after = deps.queue.sent.slice(before);

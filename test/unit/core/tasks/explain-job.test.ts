@@ -8,6 +8,7 @@ import { submitTask } from '#core/tasks/submit-task.ts';
 import { enqueueJobs, failTask, splitTask } from '#core/tasks/task-workflow.ts';
 import { DEFAULT_START, inMemoryDeps, settleJobChanges, siteOf } from '#test/support/in-memory-ports.ts';
 import {
+  addPaidSite,
   addPilot,
   addSite,
   alice,
@@ -15,6 +16,7 @@ import {
   bob,
   claimed,
   complete,
+  costedUsage,
   generationSpec,
   report,
   runningTask,
@@ -188,19 +190,7 @@ describe('explainJob of a task with a budget', () => {
   it('says what the task spent, and once over budget that its jobs go to no paid site', async () => {
     const deps = inMemoryDeps();
     await addSite(deps, { siteId: 'cern', slot: BIG_SLOT, maxQueued: 1 });
-    await addSite(deps, {
-      siteId: 'cloud-a',
-      kind: 'cloud',
-      slot: BIG_SLOT,
-      maxQueued: 1,
-      provisioning: {
-        type: 'ec2',
-        instanceTypes: [{ type: 'm5.large' }],
-        subnets: ['subnet-0123abcd'],
-        maxInstances: 2,
-        maxHourlyUsd: 1,
-      },
-    });
+    await addPaidSite(deps, 'cloud-a', { maxQueued: 1 });
     const taskId = await runningTask(deps, generationSpec(6, { budget: { usd: 0.5 } }));
     const budgetFinding = async (jobIndex: number) =>
       (await explainJob(deps, alice, taskId, jobIndex)).findings.filter((f) => f.code.endsWith('budget'));
@@ -213,26 +203,7 @@ describe('explainJob of a task with a budget', () => {
       },
     ]);
     // An attempt of the task cost $0.30 at the paid site: with two in flight at that mean, over.
-    await deps.accounting.record({
-      taskId,
-      jobIndex: 0,
-      attempt: 1,
-      day: '2026-12-02',
-      user: 'alice',
-      group: 'default',
-      siteId: 'cloud-a',
-      resourceClass: 'score',
-      cores: 1,
-      state: 'failed',
-      pilotErrorCode: 1001,
-      startedAt: '2026-12-02T10:00:00.000Z',
-      endedAt: '2026-12-02T11:00:00.000Z',
-      wallSec: 3600,
-      cpuSec: 1,
-      coreSec: 3600,
-      maxRssMB: 1,
-      costUsd: 0.3,
-    });
+    await deps.accounting.record(costedUsage(taskId, 0.3, { state: 'failed', pilotErrorCode: 1001 }));
     expect(await budgetFinding(5)).toEqual([
       {
         code: 'over-budget',

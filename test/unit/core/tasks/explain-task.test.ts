@@ -84,6 +84,33 @@ describe('explainTask', () => {
     });
   });
 
+  it("adds a chosen cloud site's last provisioning decision, as the site record has it (no other read)", async () => {
+    const { deps, taskId } = await setup();
+    await deps.sites.recordProvisioning('cern', {
+      siteId: 'cern',
+      at: '2026-12-02T14:00:00.000Z',
+      type: 'ec2',
+      queuedJobs: 3,
+      pilotsWanted: 3,
+      pending: 2,
+      running: 0,
+      slots: 4,
+      hourlyUsd: 0.074,
+      requested: [{ market: 'spot', count: 2, slots: 4, hourlyUsd: 0.074 }],
+      started: 2,
+      limitedBy: 'maxInstances',
+      prices: {},
+      errors: [],
+      summary: 'Asked for 4 slots spot, started 2 instances: held back by maxInstances 2.',
+    });
+    const provisioningHistory = vi.spyOn(deps.sites, 'provisioningHistory');
+    const why = await explainTask(deps, alice, taskId);
+    expect(why.findings).toContain(
+      'Cloud site cern (2 instances, 4 slots, $0.074/h), provisioner at 2026-12-02T14:00:00.000Z: Asked for 4 slots spot, started 2 instances: held back by maxInstances 2.',
+    );
+    expect(provisioningHistory).not.toHaveBeenCalled();
+  });
+
   it("counts the site's pilots from the reaper's census, never from the leases", async () => {
     const { deps, taskId } = await setup();
     await addPilot(deps);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pilotsToSubmit, type SubmitInputs } from '#pilot/factory/pilots-to-submit.ts';
+import { pilotsToSubmit, type SubmitInputs } from '#core/sites/pilots-to-submit.ts';
 
 const base: SubmitInputs = { pilotsWanted: 0, pending: 0, running: 0, maxPending: 10, maxPilots: 100 };
 
