@@ -58,12 +58,7 @@ export async function provisionPilots(
         decision = await decideSite(deps, settings, site, at);
       } catch (error) {
         // A read of our own stores failed (the queue's depth, …): recorded as the site's error too.
-        decision = {
-          ...emptyDecision(site, at),
-          limitedBy: 'error',
-          errors: [errorMessage(error)],
-          summary: `Nothing asked: ${errorMessage(error)}.`,
-        };
+        decision = refused(emptyDecision(site, at), errorMessage(error));
       }
       report.started += decision.started;
       if (decision.errors.length > 0) report.errors.push({ siteId: site.siteId, errors: decision.errors });
@@ -110,6 +105,11 @@ async function decideSite(
     : decideBatch(deps, settings, { ...site, provisioning }, at);
 }
 
+/** Nothing asked because the cloud (or our own stores) refused: the decision says what. */
+function refused(decision: ProvisioningDecision, message: string): ProvisioningDecision {
+  return { ...decision, limitedBy: 'error', errors: [message], summary: `Nothing asked: ${message}.` };
+}
+
 /** An offline site asks for nothing (what it has keeps running until its pilots go idle). */
 function offline(decision: ProvisioningDecision, what: string): ProvisioningDecision {
   return {
@@ -132,7 +132,7 @@ async function decideEc2(
     instances = await deps.ec2.listInstances(site.siteId);
   } catch (error) {
     const message = errorMessage(error);
-    return { ...base, limitedBy: 'error', errors: [message], summary: `Nothing asked: ${message}.` };
+    return refused(base, message);
   }
   const markets = marketsOf(provisioning);
   const types = weightedTypes(provisioning, site.slot);
@@ -311,14 +311,14 @@ async function decideBatch(
   const base = { ...emptyDecision(site, at), prices: { 'pilot/on-demand': price } };
   if (!isAllowedJobQueue(provisioning.jobQueue, settings.batchJobQueues)) {
     const message = `job queue ${provisioning.jobQueue} is not one the stage allows (${settings.batchJobQueues.join(', ') || 'none'})`;
-    return { ...base, limitedBy: 'error', errors: [message], summary: `Nothing asked: ${message}.` };
+    return refused(base, message);
   }
   let counts: { pending: number; running: number };
   try {
     counts = await deps.batch.countPilots(site.siteId, provisioning.jobQueue);
   } catch (error) {
     const message = errorMessage(error);
-    return { ...base, limitedBy: 'error', errors: [message], summary: `Nothing asked: ${message}.` };
+    return refused(base, message);
   }
   const now = {
     ...base,

@@ -702,6 +702,40 @@ describe.concurrent('gluon pilots, sites, why, cancel', () => {
       expect((JSON.parse(json.stdout) as SiteView[]).map((s) => s.siteId)).toEqual(['local']);
     }));
 
+  it("lists a cloud site's last provisioning decision under the table", () =>
+    withApi(async (api) => {
+      api.sites = [
+        siteView(),
+        siteView({
+          siteId: 'cloud-a',
+          kind: 'cloud',
+          provisioned: {
+            siteId: 'cloud-a',
+            at: '2026-12-02T14:00:00.000Z',
+            type: 'ec2',
+            queuedJobs: 10,
+            pilotsWanted: 10,
+            pending: 3,
+            running: 0,
+            slots: 8,
+            hourlyUsd: 0.458,
+            requested: [{ market: 'spot', count: 3, slots: 6, hourlyUsd: 0.3 }],
+            started: 3,
+            limitedBy: 'maxInstances',
+            prices: {},
+            errors: [],
+            summary: 'Asked for 6 slots spot of 10 wanted, started 3 instances: held back by maxInstances 3.',
+          },
+        }),
+      ];
+      const run = await gluon(api, ['sites']);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines.at(-1)).toMatch(
+        /^cloud-a at .*: 3 instances \(3 pending, 0 running; 8 slots, \$0\.458\/h\); Asked for 6 slots spot of 10 wanted, started 3 instances: held back by maxInstances 3\.$/,
+      );
+    }));
+
   it('defines a site with only the options given, and prints its queue', () =>
     withApi(async (api) => {
       const run = await gluon(api, [

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCOPES } from '#core/api/common.ts';
-import type { SiteDetail } from '#core/api/sites.ts';
+import type { SiteDetail, SiteProvisioning } from '#core/api/sites.ts';
 import { PILOT_ERROR_CODES } from '#core/pilots/pilot-error-codes.ts';
+import type { ProvisioningDecision } from '#core/provisioning/provisioning-decision.ts';
 import type { HealthReport } from '#core/sites/site-health.ts';
 import { createHandler as getSiteHandler } from '#lambdas/sites/get-site/handler.ts';
 import { createHandler as siteHealthHandler } from '#lambdas/sites/site-health/handler.ts';
@@ -109,5 +110,55 @@ describe('get-site handler', () => {
     const bad = await getSite('Not_A_Site');
     expect(bad.statusCode).toBe(400);
     expect(issueFields(bad.body)).toEqual(['path.siteId']);
+  });
+});
+
+describe('GET /sites/{siteId}/provisioning (get-site)', () => {
+  function getProvisioning(siteId: string) {
+    return invokeHttp<SiteProvisioning & ErrorReply>(
+      getSiteHandler(h.deps),
+      httpEvent({
+        method: 'GET',
+        path: '/sites/{siteId}/provisioning',
+        pathParameters: { siteId },
+        scopes: [SCOPES.read],
+      }),
+    );
+  }
+
+  it("answers a site's last provisioning decision and its history from the sites table; 404 for an unknown site", async () => {
+    const asked: ProvisioningDecision = {
+      siteId: TEST_SITE,
+      at: '2026-12-02T14:00:00.000Z',
+      type: 'batch',
+      queuedJobs: 4,
+      pilotsWanted: 4,
+      pending: 0,
+      running: 0,
+      slots: 0,
+      hourlyUsd: 0,
+      requested: [{ market: 'on-demand', count: 4, slots: 4, hourlyUsd: 0.2 }],
+      started: 4,
+      limitedBy: 'none',
+      prices: { 'pilot/on-demand': { hourlyUsd: 0.05, source: 'site', asOf: '2026-12-02T14:00:00.000Z' } },
+      errors: [],
+      summary:
+        'Submitted 4 of 4 pilots in 1 array job (4 jobs queued, 4 pilots wanted; had 0 pilot jobs ($0/h)).',
+    };
+    const quiet = {
+      ...asked,
+      at: '2026-12-02T14:01:00.000Z',
+      requested: [],
+      started: 0,
+      limitedBy: 'no-demand' as const,
+      summary: 'Nothing asked.',
+    };
+    await h.deps.sites.recordProvisioning(TEST_SITE, asked);
+    await h.deps.sites.recordProvisioning(TEST_SITE, quiet);
+    const reply = await getProvisioning(TEST_SITE);
+    expect(reply.statusCode).toBe(200);
+    expect(reply.body).toEqual({ siteId: TEST_SITE, last: quiet, history: [asked, quiet] });
+    expect((await getSite(TEST_SITE)).body.provisioned).toEqual(quiet);
+    expect((await getProvisioning('nowhere')).statusCode).toBe(404);
   });
 });
