@@ -230,12 +230,15 @@ export interface SlotSize {
  * How many slots of a site fit on one instance of a type (its cores, memory and GPUs; memory as the
  * type's nominal size): the default weight of the type, and the most a weight may be. 0: none fits.
  */
-export function slotsPerInstance(info: InstanceTypeInfo, slot: SlotSize): number {
+export function slotsPerInstance(
+  info: Pick<InstanceTypeInfo, 'vcpus' | 'memoryMiB' | 'gpus'>,
+  slot: SlotSize,
+): number {
   const byCores = Math.floor(info.vcpus / slot.cores);
   const byMemory = Math.floor(info.memoryMiB / slot.memoryMB);
   const slotGpus = slot.gpus ?? 0;
   const byGpus = slotGpus === 0 ? Number.POSITIVE_INFINITY : Math.floor((info.gpus ?? 0) / slotGpus);
-  return Math.min(byCores, byMemory, byGpus);
+  return Math.max(0, Math.min(byCores, byMemory, byGpus));
 }
 
 /**

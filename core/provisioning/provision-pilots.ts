@@ -22,7 +22,7 @@ import {
 import type { BatchPilots, CloudInstance, Ec2Fleet } from './ports.ts';
 import { batchPilotPrice, hourlyPrice, type InstanceArch, MARKETS, roundUsd } from './prices.ts';
 import type { ProvisioningDecision } from './provisioning-decision.ts';
-import { CLOUD_TAGS } from './tags.ts';
+import { CLOUD_TAGS, weightsTag } from './tags.ts';
 
 export interface ProvisionSettings {
   /** The stage's name: tag gluon:stage on everything started (the stack's IAM allows only that). */
@@ -286,7 +286,15 @@ function cloudTags(
     [CLOUD_TAGS.slotCores]: String(site.slot.cores),
     [CLOUD_TAGS.slotMemoryMB]: String(site.slot.memoryMB),
     [CLOUD_TAGS.idleExitSec]: String(provisioning.idleExitSec),
+    ...optionalTag(
+      CLOUD_TAGS.weights,
+      provisioning.type === 'ec2' ? weightsTag(provisioning.instanceTypes) : undefined,
+    ),
   };
+}
+
+function optionalTag(key: string, value: string | undefined): Record<string, string> {
+  return value === undefined ? {} : { [key]: value };
 }
 
 /** Whether the stage allows a job queue: named as listed, or an ARN whose name is listed (or the other way round). */

@@ -128,7 +128,7 @@ export async function runCloudCommand(
   try {
     identity = await imds.identity();
     const size = instanceSize(identity.instanceType);
-    plan = planCloudPilots(await imds.tags(), size);
+    plan = planCloudPilots(await imds.tags(), size, identity.instanceType);
     logger.info('instance read', {
       ...identity,
       vcpus: size.vcpus,

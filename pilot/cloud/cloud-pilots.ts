@@ -4,7 +4,10 @@
  * that fits the instance's vCPUs and memory; `instance` mode: one pilot offering the whole instance,
  * which runs several jobs at once (--jobs-at-once defaults to its cores).
  */
-import { CLOUD_TAGS } from '#core/provisioning/tags.ts';
+import { slotsPerInstance } from '#core/provisioning/prices.ts';
+import { CLOUD_TAGS, weightOf } from '#core/provisioning/tags.ts';
+
+export { slotsPerInstance };
 
 export interface InstanceSize {
   vcpus: number;
@@ -27,14 +30,6 @@ export class CloudPlanError extends Error {
   override readonly name = 'CloudPlanError';
 }
 
-/** Slots of `slot` that fit an instance of `size` (0 when not even one does). */
-export function slotsPerInstance(size: InstanceSize, slot: { cores: number; memoryMB: number }): number {
-  return Math.max(
-    0,
-    Math.min(Math.floor(size.vcpus / slot.cores), Math.floor(size.memoryMiB / slot.memoryMB)),
-  );
-}
-
 function positiveInt(tags: ReadonlyMap<string, string>, key: string): number | undefined {
   const raw = tags.get(key);
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -46,7 +41,11 @@ function positiveInt(tags: ReadonlyMap<string, string>, key: string): number | u
 }
 
 /** The pilots of an instance from its tags and size; throws CloudPlanError naming the tag at fault. */
-export function planCloudPilots(tags: ReadonlyMap<string, string>, size: InstanceSize): CloudPilotPlan {
+export function planCloudPilots(
+  tags: ReadonlyMap<string, string>,
+  size: InstanceSize,
+  instanceType?: string,
+): CloudPilotPlan {
   const siteId = tags.get(CLOUD_TAGS.site)?.trim();
   if (siteId === undefined || siteId === '') {
     throw new CloudPlanError(
@@ -66,7 +65,11 @@ export function planCloudPilots(tags: ReadonlyMap<string, string>, size: Instanc
   }
   const cores = positiveInt(tags, CLOUD_TAGS.slotCores) ?? 1;
   const memoryMB = positiveInt(tags, CLOUD_TAGS.slotMemoryMB) ?? Math.floor(memoryMiB / vcpus);
-  const pilots = slotsPerInstance({ vcpus, memoryMiB }, { cores, memoryMB });
+  const fits = slotsPerInstance({ vcpus, memoryMiB }, { cores, memoryMB });
+  // A weight the site set itself (below what fits): as many pilots as the provisioner counted on.
+  const weight =
+    instanceType === undefined ? undefined : weightOf(tags.get(CLOUD_TAGS.weights), instanceType);
+  const pilots = weight === undefined ? fits : Math.min(weight, fits);
   if (pilots === 0) {
     throw new CloudPlanError(
       `a slot of ${cores} cores and ${memoryMB} MB (tags ${CLOUD_TAGS.slotCores}, ${CLOUD_TAGS.slotMemoryMB}) ` +

@@ -105,3 +105,27 @@ describe('the instance’s size and the pilots’ command lines', () => {
     ]);
   });
 });
+
+describe('explicit weights (gluon:weights)', () => {
+  const tags = (weights?: string) =>
+    new Map([
+      ['gluon:site', 'cloud-a'],
+      ['gluon:slot-cores', '1'],
+      ['gluon:slot-memory-mb', '2000'],
+      ...(weights === undefined ? [] : [['gluon:weights', weights] as [string, string]]),
+    ]);
+  const size = { vcpus: 4, memoryMiB: 16_384 };
+
+  it('starts as many pilots as the weight the site set for the instance type', () => {
+    expect(planCloudPilots(tags('m5.large=1 m5.xlarge=2'), size, 'm5.xlarge').pilots).toBe(2);
+  });
+
+  it('starts what fits when the type has no weight of its own', () => {
+    expect(planCloudPilots(tags('m5.large=1'), size, 'm5.xlarge').pilots).toBe(4);
+    expect(planCloudPilots(tags(), size, 'm5.xlarge').pilots).toBe(4);
+  });
+
+  it('never starts more than fits, whatever the tag says', () => {
+    expect(planCloudPilots(tags('m5.xlarge=9'), size, 'm5.xlarge').pilots).toBe(4);
+  });
+});
