@@ -78,7 +78,7 @@ async function defineSite(stack: LocalStack): Promise<void> {
         type: 'ec2',
         instanceTypes: INSTANCE_TYPES.map((type) => ({ type })),
         market: 'spot-first',
-        subnets: ['subnet-0bench000'],
+        subnets: ['subnet-0be0c400'],
         maxInstances: MAX_INSTANCES,
         maxHourlyUsd: MAX_HOURLY_USD,
         pilots: 'slot',
@@ -134,6 +134,18 @@ async function measure(stack: LocalStack, o: CloudBenchOptions) {
     const firstJobAt = Math.min(
       ...jobs.map((j) => Date.parse(j.startedAt ?? '') || Number.POSITIVE_INFINITY),
     );
+    // A cross-check of the accounting, unrounded: each job's run (start → end) at its pilot's price.
+    const pilotPrice = new Map(
+      (await api.all('listPilots', {})).map((p) => [p.pilotId, p.cost?.hourlyUsd] as const),
+    );
+    let attemptsUsd = 0;
+    let unpriced = 0;
+    for (const job of jobs) {
+      const price = job.pilotId === undefined ? undefined : pilotPrice.get(job.pilotId);
+      const wallMs = (Date.parse(job.endedAt ?? '') || 0) - (Date.parse(job.startedAt ?? '') || 0);
+      if (price === undefined || wallMs <= 0) unpriced++;
+      else attemptsUsd += (wallMs / 3_600_000) * price;
+    }
     const retiredAt = Math.max(
       ...stack.cloud.instances().map((i) => Date.parse(i.terminatedAt ?? '') || Date.now()),
     );
@@ -164,6 +176,7 @@ async function measure(stack: LocalStack, o: CloudBenchOptions) {
       ec2RequestsByAction: ec2ByAction,
       costs,
       compute,
+      jobsRunUsd: { usd: round(attemptsUsd, 9), perMillionJobs: round((attemptsUsd / n) * 1e6, 4), unpriced },
       instances: {
         runs,
         hours: round(instanceHours, 4),
@@ -191,7 +204,7 @@ function report(r: CloudRun): string[] {
     `Gluon cloud benchmark: ${r.jobs} trivial jobs on a cloud ec2 site (spot-first, ${INSTANCE_TYPES.join(' + ')}, at most ${MAX_INSTANCES} instances, $${MAX_HOURLY_USD}/h, slot ${SLOT.cores} core ${SLOT.memoryMB} MB, idle exit ${IDLE_EXIT_SEC} s), fake EC2, local stack (task ${r.state})`,
     `  throughput            ${r.jobsPerSecond} jobs/s (${r.seconds} s submit → ${r.state}, instances started for the task)`,
     `  first instance running ${r.firstInstanceRunningSec ?? '–'} s after the submission (provisioner every ${r.provisionEverySec} s here, every 60 s on AWS; the fake boots in no time)`,
-    `  first job running     ${r.firstJobRunningSec ?? '–'} s after the submission`,
+    `  first job running     ${r.firstJobRunningSec ?? '–'} s after the submission (the supervisor, then its pilots' node checks, registration, claim)`,
     `  instances retired     ${r.instancesRetiredSec} s after the submission (pilots idle ${IDLE_EXIT_SEC} s, then the supervisor and the instance end)`,
     `  instances launched    ${Object.entries(r.instancesLaunched)
       .map(([k, c]) => `${c} × ${k}`)
@@ -203,12 +216,13 @@ function report(r: CloudRun): string[] {
       .join(', ')}`,
     ...costLines(r.costs, 'job'),
     computeLine(compute),
+    `    check: the jobs' start → end at their pilots' price, unrounded: $${r.jobsRunUsd.usd} = ${money(r.jobsRunUsd.perMillionJobs)} per million jobs${r.jobsRunUsd.unpriced > 0 ? ` (${r.jobsRunUsd.unpriced} jobs without a pilot price or times)` : ''} (the accounting rounds each attempt to $0.000001)`,
     `    instances (fake's launch → terminate × the table's price of ${r.prices.table}, ${r.prices.region}): ${r.instances.hours} instance-hours = $${r.instances.usd} → $${r.instances.usdPerJob} per job = ${perMillion(r.instances.usdPerJob)} per million jobs`,
     ...r.instances.runs.map(
       (i) =>
         `      ${i.instanceId} ${i.instanceType} ${i.market.padEnd(9)} ${String(i.seconds).padStart(6)} s × $${i.hourlyUsd}/h = $${round(i.usd, 6)}`,
     ),
-    `    the attempts' cost is ${r.instances.usd > 0 ? round((compute.usd / r.instances.usd) * 100, 1) : 0}% of what the instances cost; the gap $${round(gap, 6)} is boot, idle (${IDLE_EXIT_SEC} s before pilots exit) and shutdown time`,
+    `    the attempts' cost (accounting) is ${r.instances.usd > 0 ? round((compute.usd / r.instances.usd) * 100, 1) : 0}% of what the instances cost; the gap $${round(gap, 6)} is boot, pilot start, idle (${IDLE_EXIT_SEC} s before the pilots exit) and shutdown time, and slots left empty`,
     `  (pilot figures from ${r.costs.pilotsReported} pilot exit reports)`,
   ];
 }
