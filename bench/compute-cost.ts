@@ -14,6 +14,8 @@ export interface ComputeFigures {
   /** Attempts that had a cost (at paid sites). */
   costedAttempts: number;
   usdPerJob: number;
+  /** From the unrounded total over the jobs (a trivial job's cost rounds to $0 per job). */
+  usdPerMillionJobs: number;
 }
 
 /** Reads the task's cost total from the accounting table (call it after the cost window closed). */
@@ -27,11 +29,12 @@ export async function computeFigures(
     usd: cost.usd,
     costedAttempts: cost.attempts,
     usdPerJob: jobs === 0 ? 0 : round6(cost.usd / jobs),
+    usdPerMillionJobs: jobs === 0 ? 0 : (cost.usd / jobs) * 1_000_000,
   };
 }
 
 /** The report's line, printed after the control plane's dollars per million jobs. */
 export function computeLine(f: ComputeFigures): string {
-  const perMillion = (f.usdPerJob * 1_000_000).toFixed(2);
-  return `    compute (accounting): $${f.usdPerJob} per job = $${perMillion} per million jobs (${f.costedAttempts} attempts at paid sites; local sites are free)`;
+  const perMillion = f.usdPerMillionJobs.toFixed(2);
+  return `    compute (accounting): $${f.usd} in all, $${f.usdPerJob} per job = $${perMillion} per million jobs (${f.costedAttempts} attempts at paid sites; local sites are free)`;
 }

@@ -54,6 +54,14 @@ export interface CostFigures {
   pilotsReported: number;
 }
 
+/** Pilots not started by the local factory (a cloud site's, on the fake's instances): how to wait for their exit, where they log. */
+export interface PilotsElsewhere {
+  exited(): Promise<unknown>;
+  logsDir: string;
+  /** Their log files' names start with this. */
+  logPrefix: string;
+}
+
 /** Zeroes the counters and notes where the others stand: call it just before the submission. */
 export function openCostWindow(stack: LocalStack): CostWindow {
   const javaPid = stack.dynamodbPid ?? 0;
@@ -76,7 +84,7 @@ export function openCostWindow(stack: LocalStack): CostWindow {
 export async function closeCostWindow(
   stack: LocalStack,
   window: CostWindow,
-  run: { units: number; taskId: string; polls: number },
+  run: { units: number; taskId: string; polls: number; pilots?: PilotsElsewhere },
 ): Promise<CostFigures> {
   const cpu = {
     stack: ownCpuSec() - window.cpu.stack,
@@ -96,10 +104,15 @@ export async function closeCostWindow(
     getTask.billedMs -= getTask.billedMs * share;
     getTask.count -= Math.min(getTask.count, run.polls);
   }
-  await until(async () => (stack.factory.alive().length === 0 ? true : undefined), 'the pilots to exit', {
-    timeoutMs: 120_000,
-  });
-  const pilots = pilotStats(join(stack.stateDir, 'logs'));
+  if (run.pilots === undefined) {
+    await until(async () => (stack.factory.alive().length === 0 ? true : undefined), 'the pilots to exit', {
+      timeoutMs: 120_000,
+    });
+  } else await run.pilots.exited();
+  const pilots =
+    run.pilots === undefined
+      ? pilotStats(join(stack.stateDir, 'logs'))
+      : pilotStats(run.pilots.logsDir, run.pilots.logPrefix);
   const n = run.units;
   const requests: Record<string, number> = { ...functionRequests };
   for (const [k, v] of Object.entries(pilots.awsRequests)) requests[k] = (requests[k] ?? 0) + v;

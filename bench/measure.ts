@@ -57,12 +57,15 @@ export interface PilotStats {
   cpuSec: number;
 }
 
-/** Sums what each pilot logged when it exited (requests it sent, CPU it used). */
-export function pilotStats(logsDir: string): PilotStats {
+/**
+ * Sums what each pilot logged when it exited (requests it sent, CPU it used), from the files of
+ * `logsDir` whose names start with `prefix` (the factory's pilot-…; a cloud instance's i-…).
+ */
+export function pilotStats(logsDir: string, prefix = 'pilot-'): PilotStats {
   const stats: PilotStats = { reported: 0, awsRequests: {}, apiRequests: {}, cpuSec: 0 };
   let files: string[] = [];
   try {
-    files = readdirSync(logsDir).filter((f) => f.startsWith('pilot-'));
+    files = readdirSync(logsDir).filter((f) => f.startsWith(prefix));
   } catch {
     return stats;
   }

@@ -6,6 +6,7 @@
  *   npm run bench -- --event-service [--events 200000] [--range-size 100] [--consumers 4] [--json]
  *   npm run bench -- --brokerage [--json]
  *   npm run bench -- --data [--files 400] [--pilots 4] [--json]
+ *   npm run bench -- --cloud [--jobs 200] [--json]
  *
  * Default run, on the local stack:
  * 1. throughput: N trivial jobs through P pilots already waiting (started by the factory for a
@@ -26,6 +27,9 @@
  * ranges/s dispatched and completed, the cost per range, the pilot's CPU per range.
  * `--brokerage`: brokerage decisions per second for 100 sites and 10,000 queued jobs, in the pure
  * core, no stack (brokerage.ts).
+ * `--cloud`: a cloud ec2 site on the fake EC2, no local pilots (cloud.ts): jobs/s, time to the first
+ * instance and job running, instances launched, EC2 requests per job, the control plane's dollars,
+ * the attempts' compute cost beside what the instances cost from launch to terminate.
  * `--data`: the data catalog (data.ts): files registered per second and their cost, a dataset task
  * (one job per file, outputs registered) with its cost per job, a rule's transfers per second and cost.
  */
@@ -43,6 +47,7 @@ import { LOCAL_PREFIX, type LocalStack } from '#local/stack.ts';
 import { setDefaultLogSink } from '#platform/logger.ts';
 import { startStack, trivialTask, waitForTask, warmPilots } from './bench-stack.ts';
 import { brokerageBench } from './brokerage.ts';
+import { cloudBench } from './cloud.ts';
 import { computeFigures, computeLine } from './compute-cost.ts';
 import { closeCostWindow, costLines, money, openCostWindow } from './cost-figures.ts';
 import { dataBench } from './data.ts';
@@ -58,6 +63,10 @@ import { percentile, processRssMB, round, until } from './measure.ts';
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SLURM_PEER = resolve(REPO, '..', 'shared', 'tools', 'slurm-peer.sh');
 
+/** Jobs of the default run, and of --cloud (each of its jobs waits for instances to boot). */
+const DEFAULT_JOBS = 2000;
+const DEFAULT_CLOUD_JOBS = 200;
+
 function positive(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive whole number');
@@ -67,7 +76,11 @@ function positive(value: string): number {
 const options = new Command()
   .name('npm run bench --')
   .description('Throughput, latency, cost and liveness figures of Gluon on the local stack, beside Slurm.')
-  .option('--jobs <n>', 'trivial jobs to push through', positive, 2000)
+  .option(
+    '--jobs <n>',
+    `trivial jobs to push through (default ${DEFAULT_JOBS}; with --cloud ${DEFAULT_CLOUD_JOBS})`,
+    positive,
+  )
   .option('--pilots <n>', 'pilot processes at once', positive, 4)
   .option('--no-slurm', 'do not run the Slurm peer')
   .option(
@@ -84,12 +97,14 @@ const options = new Command()
   .option('--consumers <n>', 'with --event-service: consumer jobs, and pilots', positive, 4)
   .option('--data', 'instead: the data catalog: registration, a dataset task, a rule’s transfers (data.ts)')
   .option('--files <n>', 'with --data: files registered, processed and copied', positive, 400)
+  .option('--cloud', 'instead: a cloud ec2 site on the fake EC2, no local pilots (cloud.ts)')
   .option('--brokerage', 'instead: brokerage decisions per second (100 sites, 10,000 queued jobs), no stack')
   .option('--json', 'print one JSON object instead of the report')
   .addOption(new Option('--liveness-only <dispatchSec>', 'internal: the liveness phase alone').hideHelp())
   .parse()
   .opts<{
-    jobs: number;
+    jobs?: number;
+    cloud?: boolean;
     pilots: number;
     slurm: boolean;
     scale?: number;
@@ -114,7 +129,9 @@ async function throughput(stack: LocalStack, api: GluonClient) {
   const window = openCostWindow(stack);
   const polls = { polls: 0 };
   const started = Date.now();
-  const { taskId } = await api.call('submitTask', { body: trivialTask('bench', options.jobs) });
+  const { taskId } = await api.call('submitTask', {
+    body: trivialTask('bench', options.jobs ?? DEFAULT_JOBS),
+  });
   const task = await waitForTask(api, taskId, polls);
   // The task's own end, not the poll that saw it (up to a poll interval later).
   const seconds = (Date.parse(task.endedAt ?? '') || Date.now()) / 1000 - started / 1000;
@@ -393,6 +410,10 @@ async function main(): Promise<void> {
     await dataBench(options);
     return;
   }
+  if (options.cloud) {
+    await cloudBench({ jobs: options.jobs ?? DEFAULT_CLOUD_JOBS, ...(options.json ? { json: true } : {}) });
+    return;
+  }
 
   const stack = await startStack({ pilots: options.pilots, pilotIdleExitSec: 15 });
   let measured: Awaited<ReturnType<typeof throughput>>;
@@ -406,7 +427,9 @@ async function main(): Promise<void> {
   }
   const run = measured.figures;
   const live = await livenessInChild(Math.max(1, latency.p95Ms / 1000 + 1));
-  const peer = options.slurm ? await slurmPeer(options.jobs) : { error: 'not run (--no-slurm)' };
+  const peer = options.slurm
+    ? await slurmPeer(options.jobs ?? DEFAULT_JOBS)
+    : { error: 'not run (--no-slurm)' };
   const ratio = 'jobsPerSecond' in peer ? round(run.jobsPerSecond / peer.jobsPerSecond) : undefined;
   const result = { ...run, dispatchLatencyIdleMs: latency, liveness: live, slurm: peer, ratioToSlurm: ratio };
   if (options.json) {
