@@ -6,7 +6,7 @@
  */
 import { dynamoDbDocumentClient } from '#adapters/aws-clients.ts';
 import { DynamoDbAccountingStore } from '#adapters/dynamodb/dynamodb-accounting-store.ts';
-import { round6 } from '#core/accounting/usage.ts';
+import { roundUsd } from '#core/accounting/usage.ts';
 
 export interface ComputeFigures {
   /** The task's cost total, USD. */
@@ -28,7 +28,7 @@ export async function computeFigures(
   return {
     usd: cost.usd,
     costedAttempts: cost.attempts,
-    usdPerJob: jobs === 0 ? 0 : round6(cost.usd / jobs),
+    usdPerJob: jobs === 0 ? 0 : roundUsd(cost.usd / jobs),
     usdPerMillionJobs: jobs === 0 ? 0 : (cost.usd / jobs) * 1_000_000,
   };
 }

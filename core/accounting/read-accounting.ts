@@ -2,7 +2,7 @@ import type { AccountingQuery, AccountingView } from '../api/accounting.ts';
 import { SCOPES } from '../api/common.ts';
 import type { Deps, Principal } from '../deps.ts';
 import { ForbiddenError, ValidationError } from '../errors.ts';
-import { addDays, dayOf, daysBetween, type RollupRow, round6 } from './usage.ts';
+import { addDays, dayOf, daysBetween, type RollupRow, roundUsd } from './usage.ts';
 
 /** The longest range one request reads (a year, leap day included). */
 export const MAX_ACCOUNTING_DAYS = 366;
@@ -50,5 +50,5 @@ export async function readAccounting(
 export function withUsdPerJob(row: RollupRow): AccountingView['rows'][number] {
   return row.costUsd === undefined || row.finished === 0
     ? row
-    : { ...row, usdPerJob: round6(row.costUsd / row.finished) };
+    : { ...row, usdPerJob: roundUsd(row.costUsd / row.finished) };
 }

@@ -94,19 +94,23 @@ export function toMillis(sec: number): number {
   return Math.round(sec * 1000) / 1000;
 }
 
-/** Dollars kept to the millionth (a cost per attempt, and sums of such: exact in DynamoDB's decimals). */
-export function round6(usd: number): number {
-  return Math.round(usd * 1e6) / 1e6;
+/**
+ * Dollars kept to the billionth: a short attempt on a cheap slot costs well under a millionth (a
+ * second of half an m5.large Spot is $0.000005), so coarser books would round most to 0. Sums of
+ * such figures are exact in DynamoDB's decimals.
+ */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e9) / 1e9;
 }
 
-/** A sum of dollar figures kept to the millionth, exact (as DynamoDB's ADD of them is). */
+/** A sum of dollar figures kept to the billionth, exact (as DynamoDB's ADD of them is). */
 export function addUsd(a: number, b: number): number {
-  return (Math.round(a * 1e6) + Math.round(b * 1e6)) / 1e6;
+  return (Math.round(a * 1e9) + Math.round(b * 1e9)) / 1e9;
 }
 
-/** What an attempt cost: its wall time at its pilot's hourly price (USD, to the millionth). */
+/** What an attempt cost: its wall time at its pilot's hourly price (USD, to the billionth). */
 export function attemptCostUsd(wallSec: number, hourlyUsd: number): number {
-  return round6((wallSec / 3600) * hourlyUsd);
+  return roundUsd((wallSec / 3600) * hourlyUsd);
 }
 
 /** What a task's attempts on paid sites cost so far, and how many attempts had a cost. */

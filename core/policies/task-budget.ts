@@ -3,7 +3,7 @@
  * (as much each as its costed attempts cost on average), and whether that reaches the budget, in
  * which case dispatch sends its jobs to free sites only.
  */
-import { round6, type TaskCost } from '../accounting/usage.ts';
+import { roundUsd, type TaskCost } from '../accounting/usage.ts';
 import type { Deps } from '../deps.ts';
 import type { JobCounts } from '../jobs/job-counts.ts';
 
@@ -27,7 +27,7 @@ export function inFlightOf(released: number, counts: Pick<JobCounts, 'finished' 
 /** Where the task stands against its budget. */
 export function budgetStanding(budgetUsd: number, cost: TaskCost, inFlight: number): BudgetStanding {
   const mean = cost.attempts > 0 ? cost.usd / cost.attempts : 0;
-  const expectedUsd = round6(inFlight * mean);
+  const expectedUsd = roundUsd(inFlight * mean);
   return {
     budgetUsd,
     spentUsd: cost.usd,
@@ -56,7 +56,7 @@ export async function readBudgetStanding(
 
 /** `$0.42`, `$12.50`; below a cent, to the millionth (`$0.000123`). */
 export function usd(x: number): string {
-  if (x !== 0 && Math.abs(x) < 0.01) return `$${round6(x)}`;
+  if (x !== 0 && Math.abs(x) < 0.01) return `$${roundUsd(x)}`;
   return `$${x.toFixed(2)}`;
 }
 

@@ -1,3 +1,4 @@
+import { roundUsd } from '../accounting/usage.ts';
 /**
  * What a cloud pilot costs, fixed when it registers: its part of its instance's hourly price (EC2:
  * the price of its instance type in its market over the pilots sharing the instance), or the price
@@ -5,7 +6,7 @@
  */
 import type { CloudNode, PilotCost } from '../pilots/pilot.ts';
 import type { SiteRecord } from '../sites/site.ts';
-import { batchPilotPrice, hourlyPrice, type PriceQuote, roundUsd } from './prices.ts';
+import { batchPilotPrice, hourlyPrice, type PriceQuote } from './prices.ts';
 
 /**
  * The pilot's cost, from what it read of its node and the site (already read at registration: no

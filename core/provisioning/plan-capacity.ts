@@ -1,3 +1,4 @@
+import { roundUsd } from '../accounting/usage.ts';
 /**
  * The provisioning arithmetic (pure): how much capacity a cloud site asks for in one cycle, from
  * the demand rule of `gluon-pilot factory` (core/sites/pilots-to-submit.ts) and the site's caps.
@@ -13,7 +14,7 @@ import { pilotsToSubmit } from '../sites/pilots-to-submit.ts';
 import type { Site } from '../sites/site.ts';
 import type { BatchProvisioning, Ec2Provisioning } from './cloud-site.ts';
 import type { CloudInstance } from './ports.ts';
-import { instanceTypeInfo, type Market, type PriceQuote, roundUsd, slotsPerInstance } from './prices.ts';
+import { instanceTypeInfo, type Market, type PriceQuote, slotsPerInstance } from './prices.ts';
 import type { ProvisioningLimit } from './provisioning-decision.ts';
 
 /** Prices by `${instanceType}/${market}` (the decision's `prices`). */

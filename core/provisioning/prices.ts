@@ -1,3 +1,4 @@
+import { roundUsd } from '../accounting/usage.ts';
 /**
  * What EC2 capacity costs, kept in the code and dated: On-Demand Linux prices of the region the
  * table was taken in, and a typical Spot price at that date (Spot moves; where the Spot price history
@@ -273,9 +274,4 @@ export function batchPilotPrice(
   return provisioning.hourlyUsdPerPilot === undefined
     ? { hourlyUsd: fargateHourlyUsd(slot), source: 'table', asOf: PRICE_TABLE_DATE }
     : { hourlyUsd: provisioning.hourlyUsdPerPilot, source: 'site', asOf: at };
-}
-
-/** USD amounts kept to six decimals (a millionth of a dollar): no binary-fraction noise in the books. */
-export function roundUsd(usd: number): number {
-  return Math.round(usd * 1e6) / 1e6;
 }

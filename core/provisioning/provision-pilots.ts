@@ -1,3 +1,4 @@
+import { roundUsd } from '../accounting/usage.ts';
 /**
  * The cloud provisioner (Harvester's and HEPCloud's role): once a cycle, for every site with
  * provisioning, the demand rule of `gluon-pilot factory` (queued work by resource class, live
@@ -20,7 +21,7 @@ import {
   weightedTypes,
 } from './plan-capacity.ts';
 import type { BatchPilots, CloudInstance, Ec2Fleet } from './ports.ts';
-import { batchPilotPrice, hourlyPrice, type InstanceArch, MARKETS, roundUsd } from './prices.ts';
+import { batchPilotPrice, hourlyPrice, type InstanceArch, MARKETS } from './prices.ts';
 import type { ProvisioningDecision } from './provisioning-decision.ts';
 import { CLOUD_TAGS, weightsTag } from './tags.ts';
 

@@ -73,7 +73,7 @@ let resources: Record<string, CfnResource>;
 beforeAll(() => {
   synth = synthGluon({ stage: 'dev', bundle: true, validate: true });
   resources = synth.resources;
-}, 300_000);
+}, 900_000);
 
 afterAll(() => synth?.cleanup());
 

@@ -157,6 +157,8 @@ describe('provision-pilots against the fake EC2', () => {
       'gluon:slot-cores': '1',
       'gluon:slot-memory-mb': '2000',
       'gluon:idle-exit-sec': '30',
+      // The site set its weights itself: the instance starts as many pilots as counted on.
+      'gluon:weights': 'm5.large=2 m5.xlarge=4',
     };
     expect(tagsOf(spot?.params ?? {}, 'instance')).toEqual(tags);
     expect(tagsOf(spot?.params ?? {}, 'volume')).toEqual(tags);

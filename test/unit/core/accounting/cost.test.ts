@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { exportUsage } from '#core/accounting/export-usage.ts';
 import { readAccounting } from '#core/accounting/read-accounting.ts';
 import { recordUsage } from '#core/accounting/record-usage.ts';
-import { addUsd, attemptCostUsd, round6 } from '#core/accounting/usage.ts';
+import { addUsd, attemptCostUsd, roundUsd } from '#core/accounting/usage.ts';
 import { SCOPES } from '#core/api/common.ts';
 import type { Attempt } from '#core/jobs/job.ts';
 import type { Pilot } from '#core/pilots/pilot.ts';
@@ -53,13 +53,15 @@ async function sites(): Promise<InMemoryDeps> {
 }
 
 describe('cost arithmetic', () => {
-  it('prices wall time at the hourly price, to the millionth of a dollar', () => {
+  it('prices wall time at the hourly price, to the billionth of a dollar (short attempts do not round to 0)', () => {
     expect(attemptCostUsd(3600, 0.048)).toBe(0.048);
     expect(attemptCostUsd(90, 0.048)).toBe(0.0012);
-    expect(attemptCostUsd(1, 0.037)).toBe(0.00001);
-    expect(attemptCostUsd(0.001, 0.037)).toBe(0);
-    expect(round6(0.1 + 0.2)).toBe(0.3);
+    expect(attemptCostUsd(1, 0.037)).toBe(0.000010278);
+    expect(attemptCostUsd(0.01, 0.0185)).toBe(0.000000051);
+    expect(attemptCostUsd(0.00001, 0.037)).toBe(0);
+    expect(roundUsd(0.1 + 0.2)).toBe(0.3);
     expect(addUsd(0.000001, 0.1)).toBe(0.100001);
+    expect(addUsd(0.000000051, 0.000000051)).toBe(0.000000102);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { roundUsd } from '#core/accounting/usage.ts';
 import {
   batchPilotPrice,
   fargateHourlyUsd,
@@ -6,7 +7,6 @@ import {
   INSTANCE_TYPES,
   instanceTypeInfo,
   PRICE_TABLE_DATE,
-  roundUsd,
   slotsPerInstance,
 } from '#core/provisioning/prices.ts';
 
