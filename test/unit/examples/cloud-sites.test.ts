@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { PutSiteRequestSchema } from '#core/api/sites.ts';
 import { cloudSiteIssues } from '#core/provisioning/cloud-site-issues.ts';
 import { instanceTypeInfo, slotsPerInstance } from '#core/provisioning/prices.ts';
+import { parseTaskSpecText } from '#core/tasks/task-spec.ts';
 
 const examples = join(import.meta.dirname, '../../../examples/sites');
 
@@ -22,6 +23,14 @@ describe('the example cloud sites', () => {
       const info = instanceTypeInfo(type);
       expect(info && slotsPerInstance(info, site.slot), type).toBe(4);
     }
+  });
+
+  it('cloud-local.yaml is a valid EC2 site, and cloud-task.yaml a valid task for it', () => {
+    const site = definition('cloud-local.yaml');
+    expect(cloudSiteIssues(site)).toEqual([]);
+    const task = parseTaskSpecText(readFileSync(join(examples, 'cloud-task.yaml'), 'utf8'));
+    expect(task.sites.allow).toEqual(['cloud-local']);
+    expect(task.budget).toEqual({ usd: 0.01 });
   });
 
   it('cloud-batch.yaml is a valid AWS Batch site', () => {
