@@ -18,6 +18,7 @@ let ports: {
   sfnPort: number;
   eventsPort: number;
   s3Port: number;
+  ec2Port: number;
 };
 let stateDir: string;
 const SETTINGS = { pilots: 2, leaseSec: 10, heartbeatSec: 1, reapEverySec: 1, pilotIdleExitSec: 20 };
@@ -30,6 +31,8 @@ beforeAll(async () => {
     sfnPort: await freePort(),
     eventsPort: await freePort(),
     s3Port: await freePort(),
+    // The local EC2 stand-in's too: the functions keep their endpoints for the life of the process.
+    ec2Port: await freePort(),
   };
   stateDir = tempStateDir('restart');
 });
