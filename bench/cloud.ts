@@ -134,8 +134,8 @@ async function measure(stack: LocalStack, o: CloudBenchOptions) {
     const firstJobAt = Math.min(
       ...jobs.map((j) => Date.parse(j.startedAt ?? '') || Number.POSITIVE_INFINITY),
     );
-    // Beside the accounting (each attempt's payload wall time at its pilot's price, rounded to
-    // $0.000001 an attempt): each job's whole time on its pilot (claim → end: the payload, the log's
+    // Beside the accounting (each attempt's payload wall time at its pilot's price, kept to
+    // the billionth of a dollar): each job's whole time on its pilot (claim → end: the payload, the log's
     // upload, the completion) at the same price, unrounded.
     const pilotPrice = new Map(
       (await api.all('listPilots', {})).map((p) => [p.pilotId, p.cost?.hourlyUsd] as const),
@@ -218,7 +218,7 @@ function report(r: CloudRun): string[] {
       .join(', ')}`,
     ...costLines(r.costs, 'job'),
     computeLine(compute),
-    `    the accounting prices the payload's wall time, rounded to $0.000001 an attempt; the jobs' whole time on their pilots (claim → end: payload, log upload, completion), unrounded: $${r.jobsRunUsd.usd} = ${money(r.jobsRunUsd.perMillionJobs)} per million jobs${r.jobsRunUsd.unpriced > 0 ? ` (${r.jobsRunUsd.unpriced} jobs without a pilot price or times)` : ''}`,
+    `    the accounting prices the payload's wall time, kept to the billionth of a dollar; the jobs' whole time on their pilots (claim → end: payload, log upload, completion), unrounded: $${r.jobsRunUsd.usd} = ${money(r.jobsRunUsd.perMillionJobs)} per million jobs${r.jobsRunUsd.unpriced > 0 ? ` (${r.jobsRunUsd.unpriced} jobs without a pilot price or times)` : ''}`,
     `    instances (fake's launch → terminate × the table's price of ${r.prices.table}, ${r.prices.region}): ${r.instances.hours} instance-hours = $${r.instances.usd} → $${r.instances.usdPerJob} per job = ${perMillion(r.instances.usdPerJob)} per million jobs`,
     ...r.instances.runs.map(
       (i) =>
